@@ -1,0 +1,345 @@
+"""The tamper-evident audit log: hash-chained entries, verification, checkpoints and export.
+
+Each organisation has its own chain (``_system`` holds deployment-wide events), so councils
+sharing a deployment do not queue behind one another and an auditor can verify one council.
+Each entry's SHA-256 covers a canonical JSON encoding of its fields and the previous entry's
+hash. Verification recomputes every chain; a checkpoint (the head of every chain, kept outside
+the database) also catches removal of the newest entries, which no chain can see by itself.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from pmf_engine.errors import AuditError
+from pmf_engine.store import AuditEntry, AuditHead
+
+GENESIS = "0" * 64
+SYSTEM_CHAIN = "_system"
+CHECKPOINT_FORMAT = "pmf-audit-checkpoint/1"
+HASHED_FIELDS = (
+    "chain",
+    "chain_seq",
+    "at",
+    "organisation",
+    "instance",
+    "event",
+    "trigger",
+    "from_state",
+    "to_state",
+    "actor",
+    "role",
+    "reason",
+    "data",
+    "prev_hash",
+)
+EXPORT_FIELDS = ("seq", *HASHED_FIELDS, "hash")
+
+
+def canonical_json(value: Any) -> str:
+    """One byte-exact JSON text per value: sorted keys, no spaces, UTF-8 kept."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def format_instant(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def entry_hash(values: Mapping[str, Any]) -> str:
+    """SHA-256 over the canonical encoding of the hashed fields."""
+    payload = canonical_json({name: values[name] for name in HASHED_FIELDS})
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditRecord:
+    """What happened, before it is given its place in a chain."""
+
+    event: str
+    organisation: str | None = None
+    instance: str | None = None
+    trigger: str | None = None
+    from_state: str | None = None
+    to_state: str | None = None
+    actor: str | None = None
+    role: str | None = None
+    reason: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def chain(self) -> str:
+        return self.organisation or SYSTEM_CHAIN
+
+
+def append(session: Session, record: AuditRecord, at: datetime) -> AuditEntry:
+    """Add ``record`` to its chain inside the caller's transaction.
+
+    The chain's head row is locked (``FOR UPDATE`` on PostgreSQL; SQLite writers are already
+    serialised by ``BEGIN IMMEDIATE``), so concurrent writers append one after another and the
+    unique (chain, chain_seq) constraint backs that up.
+    """
+    chain = record.chain
+    head = _locked_head(session, chain)
+    values: dict[str, Any] = {
+        "chain": chain,
+        "chain_seq": head.chain_seq + 1,
+        "at": format_instant(at),
+        "organisation": record.organisation,
+        "instance": record.instance,
+        "event": record.event,
+        "trigger": record.trigger,
+        "from_state": record.from_state,
+        "to_state": record.to_state,
+        "actor": record.actor,
+        "role": record.role,
+        "reason": record.reason,
+        "data": canonical_json(dict(record.data)),
+        "prev_hash": head.hash,
+    }
+    values["hash"] = entry_hash(values)
+    entry = AuditEntry(**values)
+    session.add(entry)
+    head.chain_seq = values["chain_seq"]
+    head.hash = values["hash"]
+    return entry
+
+
+def _locked_head(session: Session, chain: str) -> AuditHead:
+    head = session.get(AuditHead, chain, with_for_update=True, populate_existing=True)
+    if head is not None:
+        return head
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        insert(AuditHead)
+        .values(chain=chain, chain_seq=0, hash=GENESIS)
+        .on_conflict_do_nothing(index_elements=["chain"])
+    )
+    head = session.get(AuditHead, chain, with_for_update=True, populate_existing=True)
+    assert head is not None
+    return head
+
+
+@dataclass(frozen=True)
+class Break:
+    """The first entry at which a chain stops verifying."""
+
+    chain: str
+    chain_seq: int
+    seq: int | None
+    kind: str
+    detail: str
+
+    def __str__(self) -> str:
+        where = f"entry {self.seq} ({self.chain} #{self.chain_seq})" if self.seq else f"{self.chain} #{self.chain_seq}"
+        return f"{where}: {self.kind}: {self.detail}"
+
+
+@dataclass
+class Verification:
+    entries: int = 0
+    chains: dict[str, tuple[int, str]] = field(default_factory=dict)
+    breaks: list[Break] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.breaks
+
+    @property
+    def first_break(self) -> Break | None:
+        return self.breaks[0] if self.breaks else None
+
+
+_COLUMNS = [getattr(AuditEntry, name) for name in ("seq", *HASHED_FIELDS, "hash")]
+
+
+def verify(
+    session: Session, *, chain: str | None = None, checkpoint: Mapping[str, Any] | None = None
+) -> Verification:
+    """Recompute every chain (or one); report the first break of each chain found.
+
+    Memory stays flat: rows stream in chain order and only each chain's last link is kept.
+    """
+    result = Verification()
+    marks = _checkpoint_marks(checkpoint, chain) if checkpoint is not None else {}
+    seen_at_mark: dict[str, str] = {}
+    query = select(*_COLUMNS).order_by(AuditEntry.chain, AuditEntry.chain_seq)
+    if chain is not None:
+        query = query.where(AuditEntry.chain == chain)
+    rows = session.execute(query.execution_options(stream_results=True, yield_per=5000))
+    current: str | None = None
+    expected_seq, prev_hash, prev_global, broken = 1, GENESIS, 0, False
+    names = ("seq", *HASHED_FIELDS, "hash")
+    for row in rows:
+        values = dict(zip(names, row, strict=True))
+        if values["chain"] != current:
+            current = values["chain"]
+            expected_seq, prev_hash, prev_global, broken = 1, GENESIS, 0, False
+        result.entries += 1
+        if broken:
+            continue
+        problem = _check_link(values, expected_seq, prev_hash, prev_global)
+        if problem is not None:
+            result.breaks.append(problem)
+            broken = True
+            continue
+        if marks.get(current) == values["chain_seq"]:
+            seen_at_mark[current] = values["hash"]
+        result.chains[current] = (values["chain_seq"], values["hash"])
+        expected_seq = values["chain_seq"] + 1
+        prev_hash = values["hash"]
+        prev_global = values["seq"]
+    heads = session.execute(select(AuditHead.chain, AuditHead.chain_seq, AuditHead.hash)).all()
+    for head_chain, head_seq, head_hash in heads:
+        if chain is None or head_chain == chain:
+            _compare_head(result, head_chain, head_seq, head_hash, result.chains.get(head_chain), "the head record", may_grow=False)
+    for mark_chain, (mark_seq, mark_hash) in marks.items():
+        found = result.chains.get(mark_chain)
+        seen = (mark_seq, seen_at_mark[mark_chain]) if mark_chain in seen_at_mark else None
+        if found is not None and found[0] > mark_seq:
+            # The log grew since the checkpoint: compare the entry the checkpoint named.
+            found = seen if seen is not None else (0, "")
+        _compare_head(result, mark_chain, mark_seq, mark_hash, found, "the checkpoint", may_grow=True)
+    return result
+
+
+def _checkpoint_marks(checkpoint: Mapping[str, Any], chain: str | None) -> dict[str, tuple[int, str]]:
+    if checkpoint.get("format") != CHECKPOINT_FORMAT:
+        raise AuditError(f"not a pmf audit checkpoint (format {checkpoint.get('format')!r})")
+    try:
+        return {
+            name: (int(head["chain_seq"]), str(head["hash"]))
+            for name, head in checkpoint["chains"].items()
+            if chain is None or name == chain
+        }
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise AuditError(f"the checkpoint is malformed: {exc!r}") from exc
+
+
+def _check_link(
+    values: dict[str, Any], expected_seq: int, prev_hash: str, prev_global: int
+) -> Break | None:
+    chain, chain_seq, seq = values["chain"], values["chain_seq"], values["seq"]
+    if chain_seq != expected_seq:
+        return Break(
+            chain,
+            chain_seq,
+            seq,
+            "deleted",
+            f"expected #{expected_seq} next, found #{chain_seq}: entries are missing",
+        )
+    if entry_hash(values) != values["hash"]:
+        return Break(chain, chain_seq, seq, "edited", "its content does not match its hash")
+    if values["prev_hash"] != prev_hash:
+        return Break(
+            chain,
+            chain_seq,
+            seq,
+            "inserted",
+            "it does not link to the entry before it (inserted or replaced)",
+        )
+    if seq <= prev_global:
+        return Break(
+            chain, chain_seq, seq, "reordered", f"stored before entry {prev_global}, which it follows"
+        )
+    return None
+
+
+def _compare_head(
+    result: Verification,
+    chain: str,
+    seq: int,
+    digest: str,
+    found: tuple[int, str] | None,
+    source: str,
+    *,
+    may_grow: bool,
+) -> None:
+    """Compare a verified chain end ``found`` with a head recorded elsewhere."""
+    if any(b.chain == chain for b in result.breaks):
+        return
+    last = found[0] if found else 0
+    if last > seq and not may_grow:
+        # The head row moves in the same transaction as every append, so entries beyond it
+        # were written around the engine.
+        result.breaks.append(
+            Break(chain, seq + 1, None, "inserted", f"{source} ends at #{seq} but the log runs to #{last}")
+        )
+    elif last < seq:
+        result.breaks.append(
+            Break(chain, seq, None, "truncated", f"{source} says #{seq} but the log ends at #{last}")
+        )
+    elif last == seq and found is not None and found[1] != digest:
+        result.breaks.append(
+            Break(chain, seq, None, "rewritten", f"#{seq} does not have the hash {source} recorded")
+        )
+
+
+def checkpoint(session: Session, at: datetime) -> dict[str, Any]:
+    """The head of every chain, to be kept outside the database."""
+    report = verify(session)
+    if not report.ok:
+        raise AuditError(f"will not checkpoint a broken log: {report.first_break}")
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "created_at": format_instant(at),
+        "entries": report.entries,
+        "chains": {
+            name: {"chain_seq": seq, "hash": digest} for name, (seq, digest) in sorted(report.chains.items())
+        },
+    }
+
+
+def trail(session: Session, instance: str) -> list[AuditEntry]:
+    """Every entry about one instance and the instances below it, oldest first."""
+    query = (
+        select(AuditEntry)
+        .where((AuditEntry.instance == instance) | AuditEntry.instance.startswith(instance + "/"))
+        .order_by(AuditEntry.seq)
+    )
+    return list(session.scalars(query))
+
+
+def iter_entries(session: Session, *, chain: str | None = None) -> Iterator[AuditEntry]:
+    query = select(AuditEntry).order_by(AuditEntry.seq)
+    if chain is not None:
+        query = query.where(AuditEntry.chain == chain)
+    yield from session.scalars(query.execution_options(stream_results=True, yield_per=2000))
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: object) -> str:
+    """A cell a spreadsheet will show as text, never run as a formula (OWASP CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def export(entries: Iterable[AuditEntry], out: IO[str], fmt: str) -> int:
+    """Write entries as ``csv`` or ``jsonl``; return how many were written."""
+    count = 0
+    if fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(EXPORT_FIELDS)
+        for entry in entries:
+            writer.writerow([csv_safe(getattr(entry, name)) for name in EXPORT_FIELDS])
+            count += 1
+    elif fmt == "jsonl":
+        for entry in entries:
+            out.write(canonical_json({name: getattr(entry, name) for name in EXPORT_FIELDS}) + "\n")
+            count += 1
+    else:
+        raise ValueError(f"unknown export format {fmt!r}; use csv or jsonl")
+    return count

@@ -1,0 +1,486 @@
+"""The ``pmf`` command line. Exit codes: 0 done, 1 refused or invalid, 2 usage."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property, wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from pmf_engine import audit
+from pmf_engine.clock import SystemClock, london
+from pmf_engine.definition import Catalog
+from pmf_engine.engine import Engine, InstanceStatus
+from pmf_engine.errors import DefinitionError, PmfError
+from pmf_engine.logs import configure_logging
+from pmf_engine.machine import compile_workflow
+from pmf_engine.settings import Settings
+from pmf_engine.store import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class App:
+    """What every command needs, built lazily so ``--help`` and ``validate`` touch no database."""
+
+    settings: Settings
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        return Catalog.from_dirs(self.settings.workflows_dir, self.settings.policies_dir)
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.settings.database_url)
+
+    @cached_property
+    def engine(self) -> Engine:
+        return Engine(self.store, self.catalog, SystemClock())
+
+
+def handled(func: F) -> F:
+    """Turn our errors into one clear line on stderr and exit 1: never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except DefinitionError as exc:
+            for problem in exc.problems:
+                click.echo(f"invalid: {problem}", err=True)
+            sys.exit(1)
+        except PmfError as exc:
+            click.echo(f"{type(exc).__name__}: {exc}", err=True)
+            sys.exit(1)
+        except SQLAlchemyError as exc:
+            click.echo(f"database error: {exc.__class__.__name__}: {str(exc).splitlines()[0]}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", "database_url", metavar="URL", help="Database URL [env PMF_DATABASE_URL; default sqlite:///pmf.db].")
+@click.option("--workflows", "workflows_dir", type=click.Path(file_okay=False, path_type=Path), help="Workflow YAML folder [env PMF_WORKFLOWS].")
+@click.option("--policies", "policies_dir", type=click.Path(file_okay=False, path_type=Path), help="Policy YAML folder [env PMF_POLICIES].")
+@click.option("--log-format", type=click.Choice(["auto", "json", "console"]), help="Log format on stderr [env PMF_LOG_FORMAT].")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="[env PMF_LOG_LEVEL; default info].")
+@click.version_option(package_name="pmf-engine")
+@click.pass_context
+def main(ctx: click.Context, **options: Any) -> None:
+    """pmf-engine: run a council's quarterly Performance Management Framework cycle."""
+    settings = Settings.load(**options)
+    configure_logging(settings.log_format, settings.log_level)
+    ctx.obj = App(settings)
+
+
+# -- db ---------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@pass_app
+@handled
+def db_upgrade(app: App) -> None:
+    """Create the database or bring its schema to the newest migration."""
+    from pmf_engine.migrations import current_revision, head_revision, upgrade_to_head
+
+    store = Store(app.settings.database_url, upgrade=False)
+    ran = upgrade_to_head(store.engine)
+    click.echo(f"schema at {current_revision(store.engine)} ({'upgraded' if ran else 'already at head'} {head_revision()})")
+
+
+# -- organisations, services, actors ------------------------------------------------------
+
+
+@main.group()
+def org() -> None:
+    """Organisations (councils)."""
+
+
+@org.command("add")
+@click.argument("code")
+@click.argument("name")
+@click.option("--subdivision", default="ENG", show_default=True, type=click.Choice(["ENG", "WLS", "SCT", "NIR"]), help="UK bank holidays to use.")
+@click.option("--as", "by", default="system", show_default=True, help="Who is doing this (for the audit log).")
+@pass_app
+@handled
+def org_add(app: App, code: str, name: str, subdivision: str, by: str) -> None:
+    """Add organisation CODE called NAME."""
+    app.engine.add_organisation(code, name, subdivision=subdivision, by=by)
+    click.echo(f"organisation {code} added")
+
+
+@main.group()
+def service() -> None:
+    """Services of an organisation."""
+
+
+@service.command("add")
+@click.argument("organisation")
+@click.argument("code")
+@click.argument("name")
+@click.option("--as", "by", default="system", show_default=True)
+@pass_app
+@handled
+def service_add(app: App, organisation: str, code: str, name: str, by: str) -> None:
+    """Add service CODE called NAME to ORGANISATION."""
+    app.engine.add_service(organisation, code, name, by=by)
+    click.echo(f"service {organisation}/{code} added")
+
+
+@main.group()
+def actor() -> None:
+    """People and the roles they hold."""
+
+
+def _parse_grant(text: str) -> tuple[str, str, str | None]:
+    parts = text.split(":")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise click.BadParameter(f"{text!r}: use ROLE:ORG or ROLE:ORG:SERVICE", param_hint="--role")
+    return parts[0], parts[1], parts[2] if len(parts) == 3 else None
+
+
+@actor.command("add")
+@click.argument("username")
+@click.option("--name", required=True, help="Full name.")
+@click.option("--email", help="E-mail address for reminders.")
+@click.option("--role", "roles", multiple=True, metavar="ROLE:ORG[:SERVICE]", help="A role to grant (repeatable).")
+@click.option("--as", "by", default="system", show_default=True)
+@pass_app
+@handled
+def actor_add(app: App, username: str, name: str, email: str | None, roles: tuple[str, ...], by: str) -> None:
+    """Add actor USERNAME, optionally with roles."""
+    grants = [_parse_grant(r) for r in roles]
+    app.engine.add_actor(username, name, email=email, by=by)
+    for role, organisation, svc in grants:
+        app.engine.grant(username, role, organisation, service=svc, by=by)
+    click.echo(f"actor {username} added" + (f" with {len(grants)} role(s)" if grants else ""))
+
+
+@actor.command("grant")
+@click.argument("username")
+@click.argument("grant", metavar="ROLE:ORG[:SERVICE]")
+@click.option("--as", "by", default="system", show_default=True)
+@pass_app
+@handled
+def actor_grant(app: App, username: str, grant: str, by: str) -> None:
+    """Give USERNAME a role."""
+    role, organisation, svc = _parse_grant(grant)
+    app.engine.grant(username, role, organisation, service=svc, by=by)
+    click.echo(f"{username} holds {grant}")
+
+
+@actor.command("list")
+@pass_app
+@handled
+def actor_list(app: App) -> None:
+    """List actors and their roles."""
+    for person, assignments in app.engine.actors():
+        roles = ", ".join(f"{a.role}@{a.organisation}" + (f"/{a.service}" if a.service else "") for a in assignments)
+        state = "" if person.active else " (deactivated)"
+        click.echo(f"{person.username:<14} {person.name:<28} {roles}{state}")
+
+
+# -- workflows -----------------------------------------------------------------------------
+
+
+@main.group()
+def workflow() -> None:
+    """Workflow definitions."""
+
+
+@workflow.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--roles", "roles_path", type=click.Path(dir_okay=False, path_type=Path), help="Roles policy to check role names against [default: POLICIES/roles.yaml].")
+@pass_app
+def workflow_validate(app: App, paths: tuple[Path, ...], roles_path: Path | None) -> None:
+    """Check workflow files (or folders of them); one line per problem, exit 1 if any."""
+    roles_path = roles_path or app.settings.roles_path
+    given: list[Path] = []
+    for path in paths:
+        given.extend(sorted(path.glob("*.yaml")) if path.is_dir() else [path])
+    # Child workflows are resolved among the given files and their neighbours.
+    neighbours = {p for g in given for p in g.parent.glob("*.yaml")} - set(given)
+    try:
+        Catalog.load([*given, *sorted(neighbours)], roles_path)
+    except DefinitionError as exc:
+        shown = {str(p) for p in given} | {str(roles_path)}
+        problems = [p for p in exc.problems if p.file in shown] or list(exc.problems)
+        for problem in problems:
+            click.echo(str(problem))
+        sys.exit(1)
+    for path in given:
+        click.echo(f"{path}: valid")
+
+
+@workflow.command("list")
+@pass_app
+@handled
+def workflow_list(app: App) -> None:
+    """Stored workflow versions (the catalog's current ones are registered first)."""
+    current = {wf.content_hash for wf in app.catalog.workflows.values()}
+    for version in app.engine.versions():
+        mark = "*" if version.content_hash in current else " "
+        click.echo(f"{mark} {version.id:>3} {version.ref:<32} label {version.label:<10} registered {london(version.registered_at):%Y-%m-%d %H:%M}")
+
+
+@workflow.command("show")
+@click.argument("name")
+@pass_app
+@handled
+def workflow_show(app: App, name: str) -> None:
+    """Show a workflow's states and transitions."""
+    wf = app.catalog.workflow(name)
+    click.echo(f"{wf.name} {wf.version} ({wf.content_hash[:12]}): {wf.title}")
+    click.echo("states:")
+    for state, definition in wf.states.items():
+        extra = " [terminal]" if definition.terminal else ""
+        deadline = f"  deadline: {definition.deadline}" if definition.deadline else ""
+        click.echo(f"  {state:<20} {definition.label}{extra}{deadline}")
+    click.echo("transitions:")
+    for t in wf.transitions:
+        notes = [f"roles {', '.join(t.roles)}"]
+        notes += [f"guards {', '.join(t.guards)}"] if t.guards else []
+        notes += ["reason required"] if t.reason_required else []
+        notes += [f"fields {', '.join(t.fields)}"] if t.fields else []
+        click.echo(f"  {t.trigger:<24} {'|'.join(t.source)} -> {t.dest}  ({'; '.join(notes)})")
+    for child in wf.children:
+        click.echo(f"children: {child.workflow} per {child.per} on entering {child.spawn_on}; settled when {', '.join(child.settled)}")
+
+
+@workflow.command("diagram")
+@click.argument("name")
+@pass_app
+@handled
+def workflow_diagram(app: App, name: str) -> None:
+    """Print a Mermaid state diagram of a workflow."""
+    click.echo(compile_workflow(app.catalog.workflow(name)).mermaid())
+
+
+# -- cycles --------------------------------------------------------------------------------
+
+
+@main.group()
+def cycle() -> None:
+    """Quarterly cycles."""
+
+
+@cycle.command("start")
+@click.option("--org", "organisation", required=True)
+@click.option("--period", required=True, help="Financial-year quarter, e.g. 2024-25-Q1.")
+@click.option("--as", "by", required=True, help="The performance officer starting it.")
+@click.option("--workflow", default="quarterly_cycle", show_default=True)
+@pass_app
+@handled
+def cycle_start(app: App, organisation: str, period: str, by: str, workflow: str) -> None:
+    """Start the cycle of an organisation for a quarter."""
+    try:
+        status = app.engine.start_cycle(organisation, period, by=by, workflow=workflow)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--period") from exc
+    click.echo(f"started {status.key} in {status.state} with {len(status.children)} service return(s)")
+
+
+@cycle.command("list")
+@click.option("--org", "organisation")
+@pass_app
+@handled
+def cycle_list(app: App, organisation: str | None) -> None:
+    """List cycles."""
+    for status in app.engine.cycles(organisation):
+        click.echo(f"{status.key:<24} {status.state_label:<34} v{status.version:<4} {status.workflow}")
+
+
+def _print_status(status: InstanceStatus) -> None:
+    click.echo(f"{status.key}  [{status.workflow}]  version {status.version}")
+    click.echo(f"  stage: {status.state_label} ({status.state}) since {london(status.entered_at):%Y-%m-%d %H:%M}")
+    _print_next(status, "  ")
+    if status.children:
+        click.echo("  service returns:")
+        for child in status.children:
+            nxt = ", ".join(f"{n.trigger} [{'/'.join(n.roles)}]" for n in child.next_steps) or "-"
+            click.echo(f"    {child.service or '-':<12} {child.state_label:<26} next: {nxt}")
+
+
+def _print_next(status: InstanceStatus, indent: str) -> None:
+    if status.terminal:
+        click.echo(f"{indent}closed: nothing more can happen")
+    for step in status.next_steps:
+        needs = (" reason," if step.reason_required else "") + "".join(f" {f}," for f in step.fields)
+        needs = f" (needs{needs.rstrip(',')})" if needs else ""
+        click.echo(f"{indent}next: {step.trigger:<24} -> {step.dest:<20} by {', '.join(step.roles)}{needs}")
+
+
+@cycle.command("status")
+@click.argument("key", metavar="CYCLE")
+@pass_app
+@handled
+def cycle_status(app: App, key: str) -> None:
+    """Show a cycle: its stage, each service return, and what may happen next, by whom."""
+    _print_status(app.engine.status(key))
+
+
+@cycle.command("migrate")
+@click.argument("key", metavar="CYCLE")
+@click.option("--to", "target", required=True, metavar="VERSION", help="Version id, NAME@HASH, hash prefix or label.")
+@click.option("--as", "by", required=True)
+@click.option("--reason")
+@pass_app
+@handled
+def cycle_migrate(app: App, key: str, target: str, by: str, reason: str | None) -> None:
+    """Move a running cycle to another stored version of its workflow."""
+    version = app.engine.migrate(key, target, by=by, reason=reason)
+    click.echo(f"{key} now runs {version.ref}")
+
+
+def _parse_data(items: tuple[str, ...]) -> dict[str, str]:
+    data: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{item!r}: use NAME=VALUE", param_hint="--data")
+        data[name] = value
+    return data
+
+
+@main.command("fire")
+@click.argument("key", metavar="CYCLE")
+@click.argument("trigger")
+@click.option("--as", "by", required=True, help="Who fires it.")
+@click.option("--reason", help="Why (required by some transitions).")
+@click.option("--service", help="Fire on this service's return instead of the cycle.")
+@click.option("--data", "items", multiple=True, metavar="NAME=VALUE", help="A field the transition needs (repeatable).")
+@click.option("--expect-version", type=int, help="Refuse if the instance has changed since this version.")
+@pass_app
+@handled
+def fire(app: App, key: str, trigger: str, by: str, reason: str | None, service: str | None, items: tuple[str, ...], expect_version: int | None) -> None:
+    """Fire TRIGGER on CYCLE (or on one service's return) as an actor."""
+    target = f"{key}/{service}" if service else key
+    result = app.engine.fire(target, trigger, by, reason=reason, data=_parse_data(items), expected_version=expect_version)
+    click.echo(f"{result.instance}: {result.from_state} -> {result.to_state} by {result.actor} as {result.role} (audit #{result.audit_seq})")
+
+
+# -- audit ---------------------------------------------------------------------------------
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The tamper-evident audit log."""
+
+
+@audit_group.command("verify")
+@click.option("--checkpoint", "checkpoint_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="A checkpoint written earlier by `pmf audit checkpoint`.")
+@click.option("--chain", help="Verify one organisation's chain only.")
+@pass_app
+@handled
+def audit_verify(app: App, checkpoint_file: Path | None, chain: str | None) -> None:
+    """Recompute the hash chains; name the first broken entry and exit 1 if any."""
+    mark = _read_checkpoint(checkpoint_file) if checkpoint_file else None
+    with app.store.read() as s:
+        report = audit.verify(s, chain=chain, checkpoint=mark)
+    if not report.ok:
+        for problem in report.breaks:
+            click.echo(f"BROKEN {problem}")
+        sys.exit(1)
+    against = f", matches checkpoint {checkpoint_file}" if checkpoint_file else ""
+    click.echo(f"audit log verified: {report.entries} entries in {len(report.chains)} chain(s){against}")
+
+
+def _read_checkpoint(path: Path) -> dict[str, Any]:
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise audit.AuditError(f"cannot read checkpoint {path}: {exc}") from exc
+    if not isinstance(loaded, dict):
+        raise audit.AuditError(f"{path} is not a checkpoint")
+    return loaded
+
+
+@audit_group.command("checkpoint")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_app
+@handled
+def audit_checkpoint(app: App, file: Path) -> None:
+    """Write the head of every chain to FILE; keep it outside the database."""
+    with app.store.read() as s:
+        mark = audit.checkpoint(s, app.engine.clock.now())
+    file.write_text(json.dumps(mark, indent=2) + "\n", encoding="utf-8")
+    click.echo(f"checkpoint of {mark['entries']} entries in {len(mark['chains'])} chain(s) written to {file}")
+
+
+@audit_group.command("trail")
+@click.argument("key", metavar="CYCLE")
+@pass_app
+@handled
+def audit_trail(app: App, key: str) -> None:
+    """Print the history of a cycle and its service returns."""
+    with app.store.read() as s:
+        entries = audit.trail(s, key)
+    if not entries:
+        raise audit.AuditError(f"no audit entries for {key!r}")
+    for e in entries:
+        move = f"{e.from_state or ''} -> {e.to_state or ''}" if (e.from_state or e.to_state) else ""
+        who = f"{e.actor}" + (f" as {e.role}" if e.role else "")
+        why = f'  "{e.reason}"' if e.reason else ""
+        click.echo(f"#{e.seq:<5} {e.at[:19]}Z {e.event:<14} {e.instance or '':<28} {e.trigger or '':<24} {move:<36} {who}{why}")
+
+
+@audit_group.command("export")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File to write [default: stdout].")
+@click.option("--chain", help="One organisation's chain only.")
+@pass_app
+@handled
+def audit_export(app: App, fmt: str, output: Path | None, chain: str | None) -> None:
+    """Export the audit log (CSV cells are escaped against formula injection)."""
+    with app.store.read() as s, _open_output(output) as out:
+        count = audit.export(audit.iter_entries(s, chain=chain), out, fmt)
+    if output:
+        click.echo(f"{count} entries written to {output}")
+
+
+@contextmanager
+def _open_output(path: Path | None) -> Iterator[Any]:
+    if path is None:
+        yield sys.stdout
+        return
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        yield handle
+
+
+# -- demo ------------------------------------------------------------------------------------
+
+
+@main.command("demo")
+@click.option("--db-file", type=click.Path(dir_okay=False, path_type=Path), default=Path("pmf-demo.db"), show_default=True, help="SQLite file to create afresh.")
+@click.option("--verbose", is_flag=True, help="Also write the engine's log events to stderr.")
+@pass_app
+@handled
+def demo(app: App, db_file: Path, verbose: bool) -> None:
+    """Seed an example council and drive one whole quarter end to end."""
+    from pmf_engine.demo import run_demo
+
+    if not verbose:
+        configure_logging(app.settings.log_format, "error")
+    ok = run_demo(db_file, app.catalog, click.echo)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,129 @@
+"""``pmf demo``: an example council run through one whole quarter on a simulated clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pmf_engine import audit
+from pmf_engine.clock import LONDON, ManualClock, london
+from pmf_engine.definition import Catalog
+from pmf_engine.engine import Engine
+from pmf_engine.errors import Refused
+from pmf_engine.store import Store, sqlite_url
+
+ORG = "WDC"
+PERIOD = "2024-25-Q1"
+CYCLE = f"{ORG}/{PERIOD}"
+SERVICES = {
+    "HOUSING": "Housing",
+    "PLANNING": "Planning and Building Control",
+    "WASTE": "Waste and Recycling",
+    "LEISURE": "Leisure and Culture",
+    "REVENUES": "Revenues and Benefits",
+}
+PEOPLE: list[tuple[str, str, list[tuple[str, str | None]]]] = [
+    ("priya", "Priya Shah", [("performance_officer", None)]),
+    ("adam", "Adam Clarke", [("administrator", None)]),
+    ("hannah", "Hannah Boyd", [("service_manager", "HOUSING"), ("head_of_service", "HOUSING")]),
+    ("pete", "Pete Okafor", [("service_manager", "PLANNING")]),
+    ("wendy", "Wendy Marsh", [("service_manager", "WASTE")]),
+    ("leo", "Leo Grant", [("service_manager", "LEISURE")]),
+    ("rita", "Rita Evans", [("service_manager", "REVENUES")]),
+    ("cllr.patel", "Cllr Anita Patel", [("portfolio_holder", None)]),
+    ("colin", "Colin Hughes", [("cmt_member", None)]),
+    ("lena", "Lena Fischer", [("leadership_team", None), ("cabinet_clerk", None)]),
+    ("carol", "Carol Dunn", [("cabinet_clerk", None)]),
+    ("scott", "Scott Reid", [("scrutiny_officer", None)]),
+    ("audrey", "Audrey Lamb", [("auditor", None)]),
+]
+
+
+def run_demo(db_file: Path, catalog: Catalog, echo: Callable[[str], None]) -> bool:
+    """Seed the example council into a fresh SQLite file and run 2024-25 Q1; True if the
+    audit chain verifies at the end."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_file}{suffix}").unlink(missing_ok=True)
+    clock = ManualClock(datetime(2024, 7, 1, 9, 0, tzinfo=LONDON))
+    store = Store(sqlite_url(db_file))
+    engine = Engine(store, catalog, clock)
+    echo(f"pmf demo: Wexcombe District Council, quarter {PERIOD}, database {db_file}")
+
+    engine.add_organisation(ORG, "Wexcombe District Council", by="adam")
+    for code, name in SERVICES.items():
+        engine.add_service(ORG, code, name, by="adam")
+    for username, name, roles in PEOPLE:
+        engine.add_actor(username, name, email=f"{username}@wexcombe.example", by="adam")
+        for role, service in roles:
+            engine.grant(username, role, ORG, service=service, by="adam")
+    echo(f"seeded {len(SERVICES)} services and {len(PEOPLE)} people, one or more per role")
+
+    def at(day: str, hour: int = 10) -> None:
+        clock.set(datetime.fromisoformat(f"{day}T{hour:02d}:00").replace(tzinfo=LONDON))
+
+    def step(who: str, trigger: str, *, service: str | None = None, **kwargs: Any) -> None:
+        key = f"{CYCLE}/{service}" if service else CYCLE
+        when = f"{london(clock.now()):%a %d %b %H:%M}"
+        try:
+            done = engine.fire(key, trigger, who, **kwargs)
+        except Refused as refusal:
+            echo(f"  {when}  {who:<11} {trigger:<24} REFUSED: {refusal.reason}")
+            return
+        where = service or "cycle"
+        echo(f"  {when}  {who:<11} {trigger:<24} {where}: {done.from_state} -> {done.to_state}")
+
+    at("2024-07-01", 9)
+    status = engine.start_cycle(ORG, PERIOD, by="priya")
+    echo(f"  {london(clock.now()):%a %d %b %H:%M}  priya       start cycle              {status.state}, {len(status.children)} returns requested")
+
+    echo("Data request: services submit their returns")
+    at("2024-07-05")
+    for who, svc in [("hannah", "HOUSING"), ("pete", "PLANNING"), ("wendy", "WASTE"), ("leo", "LEISURE")]:
+        step(who, "submit", service=svc)
+    at("2024-07-08")
+    step("priya", "return_for_correction", service="PLANNING",
+         reason="Q1 figure leaves out householder applications")
+    step("hannah", "accept", service="HOUSING")
+    step("priya", "close_data_request")
+    at("2024-07-10")
+    step("pete", "submit", service="PLANNING")
+    for svc in ("HOUSING", "PLANNING", "WASTE", "LEISURE"):
+        step("priya", "accept", service=svc)
+    step("priya", "waive", service="REVENUES", reason="Benefits system migration: Q1 data not available")
+    at("2024-07-12")
+    step("priya", "close_data_request")
+
+    echo("Review and approval")
+    at("2024-07-16")
+    step("priya", "complete_service_review")
+    at("2024-07-23")
+    step("colin", "return_to_services", reason="Housing narrative does not explain the rise in voids")
+    at("2024-07-25")
+    step("priya", "complete_service_review")
+    at("2024-07-30")
+    step("cllr.patel", "endorse")
+    at("2024-08-06")
+    step("lena", "sign_off")
+    at("2024-08-14", 18)
+    step("lena", "approve", data={"minute_reference": "CAB/2024/51"})
+    step("carol", "defer", reason="Agenda overran", data={"next_meeting": "2024-09-11"})
+    at("2024-09-11", 19)
+    step("carol", "approve", data={"minute_reference": "CAB/2024/57"})
+    at("2024-09-24", 19)
+    step("scott", "conclude", reason="Noted; action on Housing voids raised")
+
+    final = engine.status(CYCLE)
+    echo(f"cycle {CYCLE} is {final.state_label}, version {final.version}")
+    with store.read() as s:
+        report = audit.verify(s)
+        refused = sum(1 for e in audit.trail(s, CYCLE) if e.event == "refused")
+    store.dispose()
+    echo(f"audit: {report.entries} entries, {refused} refused attempts recorded")
+    if report.ok:
+        echo(f"pmf audit verify: audit log verified: {report.entries} entries in {len(report.chains)} chain(s)")
+    else:
+        echo(f"pmf audit verify: BROKEN {report.first_break}")
+    echo(f"explore it: pmf --db {sqlite_url(db_file)} audit trail {CYCLE}")
+    return report.ok

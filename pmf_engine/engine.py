@@ -1,0 +1,634 @@
+"""The engine: start cycles and fire transitions, each in one database transaction.
+
+``fire`` reads the instance, checks its version, the trigger, the actor's permission and the
+transition's guards, asks the compiled machine for the new state, writes it with a conditional
+UPDATE on the version (so a stale writer changes nothing), spawns child instances the new state
+asks for, and appends the audit entry: all of it commits together or not at all. A refused
+attempt rolls that transaction back and is then recorded in the audit log by itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from pmf_engine import audit
+from pmf_engine.clock import Clock, SystemClock
+from pmf_engine.definition import Catalog, TransitionDef, WorkflowDef, parse_workflow
+from pmf_engine.errors import (
+    ConcurrencyConflict,
+    GuardFailed,
+    MigrationRefused,
+    NotFound,
+    PermissionDenied,
+    PmfError,
+    Refused,
+    TransitionNotAllowed,
+    UnknownTrigger,
+)
+from pmf_engine.guards import GUARDS, ChildView, GuardContext
+from pmf_engine.machine import compile_workflow
+from pmf_engine.period import Period
+from pmf_engine.permissions import Assignment, authorise, segregation_triggers
+from pmf_engine.store import (
+    Actor,
+    AuditEntry,
+    Instance,
+    Organisation,
+    RoleAssignment,
+    Service,
+    Store,
+    WorkflowVersion,
+)
+
+log = structlog.get_logger("pmf_engine.engine")
+DEFAULT_WORKFLOW = "quarterly_cycle"
+START_ROLES = ("performance_officer", "administrator")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Fired:
+    """What one successful ``fire`` did."""
+
+    instance: str
+    trigger: str
+    from_state: str
+    to_state: str
+    version: int
+    actor: str
+    role: str
+    audit_seq: int
+    spawned: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class NextStep:
+    trigger: str
+    label: str
+    dest: str
+    roles: tuple[str, ...]
+    reason_required: bool
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstanceStatus:
+    key: str
+    organisation: str
+    period: str
+    service: str | None
+    workflow: str
+    state: str
+    state_label: str
+    terminal: bool
+    version: int
+    entered_at: datetime
+    next_steps: tuple[NextStep, ...]
+    children: tuple[InstanceStatus, ...] = field(default=())
+
+
+class Engine:
+    """Runs workflows from a ``Catalog`` against a ``Store``, on an injected ``Clock``."""
+
+    def __init__(self, store: Store, catalog: Catalog, clock: Clock | None = None) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.clock: Clock = clock or SystemClock()
+        self._definitions: dict[int, WorkflowDef] = {}
+
+    # -- set-up: organisations, services, actors ----------------------------------------
+
+    def add_organisation(
+        self, code: str, name: str, *, subdivision: str = "ENG", by: str = "system"
+    ) -> Organisation:
+        with self.store.write() as s:
+            if s.scalar(select(Organisation).where(Organisation.code == code)) is not None:
+                raise PmfError(f"organisation {code!r} already exists")
+            org = Organisation(code=code, name=name, holiday_subdivision=subdivision, created_at=self.clock.now())
+            s.add(org)
+            self._audit(s, audit.AuditRecord(
+                event="organisation.added", organisation=code, actor=by,
+                data={"name": name, "holiday_subdivision": subdivision},
+            ))
+        return org
+
+    def add_service(self, organisation: str, code: str, name: str, *, by: str = "system") -> Service:
+        with self.store.write() as s:
+            org = self._organisation(s, organisation)
+            if s.scalar(select(Service).where(Service.organisation_id == org.id, Service.code == code)):
+                raise PmfError(f"service {code!r} already exists in {organisation}")
+            service = Service(organisation_id=org.id, code=code, name=name)
+            s.add(service)
+            self._audit(s, audit.AuditRecord(
+                event="service.added", organisation=organisation, actor=by, data={"service": code, "name": name},
+            ))
+        return service
+
+    def add_actor(
+        self, username: str, name: str, *, email: str | None = None, by: str = "system"
+    ) -> Actor:
+        with self.store.write() as s:
+            if s.scalar(select(Actor).where(Actor.username == username)) is not None:
+                raise PmfError(f"actor {username!r} already exists")
+            actor = Actor(username=username, name=name, email=email, active=True, created_at=self.clock.now())
+            s.add(actor)
+            self._audit(s, audit.AuditRecord(
+                event="actor.added", actor=by, data={"username": username, "name": name, "email": email},
+            ))
+        return actor
+
+    def grant(
+        self, username: str, role: str, organisation: str, *, service: str | None = None, by: str = "system"
+    ) -> None:
+        """Give ``username`` a role in an organisation (for one service if the role is scoped)."""
+        role_def = self.catalog.roles.roles.get(role)
+        if role_def is None:
+            raise PmfError(f"unknown role {role!r}; known: {', '.join(self.catalog.roles.roles)}")
+        if role_def.scope == "service" and service is None:
+            raise PmfError(f"role {role!r} is held for one service: name the service")
+        if role_def.scope == "organisation" and service is not None:
+            raise PmfError(f"role {role!r} covers the whole organisation: do not name a service")
+        with self.store.write() as s:
+            actor = self._actor(s, username)
+            org = self._organisation(s, organisation)
+            service_row = self._service(s, org, service) if service else None
+            exists = s.scalar(select(RoleAssignment).where(
+                RoleAssignment.actor_id == actor.id,
+                RoleAssignment.organisation_id == org.id,
+                RoleAssignment.role == role,
+                RoleAssignment.service_id == (service_row.id if service_row else None),
+            ))
+            if exists is not None:
+                return
+            s.add(RoleAssignment(
+                actor_id=actor.id, organisation_id=org.id, role=role,
+                service_id=service_row.id if service_row else None,
+            ))
+            self._audit(s, audit.AuditRecord(
+                event="role.granted", organisation=organisation, actor=by,
+                data={"username": username, "role": role, "service": service},
+            ))
+
+    def actors(self) -> list[tuple[Actor, list[Assignment]]]:
+        with self.store.read() as s:
+            rows = s.scalars(
+                select(Actor).options(
+                    selectinload(Actor.roles).joinedload(RoleAssignment.organisation),
+                    selectinload(Actor.roles).joinedload(RoleAssignment.service),
+                ).order_by(Actor.username)
+            ).all()
+            return [(a, _assignments(a)) for a in rows]
+
+    # -- workflow versions ----------------------------------------------------------------
+
+    def register(self, s: Session, name: str) -> WorkflowVersion:
+        """The stored version of the catalog's ``name``, added (and audited) if it is new."""
+        wf = self.catalog.workflow(name)
+        found = s.scalar(select(WorkflowVersion).where(
+            WorkflowVersion.name == name, WorkflowVersion.content_hash == wf.content_hash
+        ))
+        if found is not None:
+            return found
+        version = WorkflowVersion(
+            name=name, label=wf.version, content_hash=wf.content_hash,
+            source_text=self.catalog.sources[name], registered_at=self.clock.now(),
+        )
+        s.add(version)
+        s.flush()
+        self._definitions[version.id] = wf
+        self._audit(s, audit.AuditRecord(
+            event="workflow.registered", actor="system",
+            data={"workflow": name, "label": wf.version, "content_hash": wf.content_hash, "id": version.id},
+        ))
+        return version
+
+    def versions(self) -> list[WorkflowVersion]:
+        with self.store.write() as s:
+            for name in self.catalog.workflows:
+                self.register(s, name)
+        with self.store.read() as s:
+            return list(s.scalars(select(WorkflowVersion).order_by(WorkflowVersion.name, WorkflowVersion.id)))
+
+    def definition(self, version: WorkflowVersion) -> WorkflowDef:
+        """The definition a stored version was written with (not today's YAML)."""
+        found = self._definitions.get(version.id)
+        if found is None:
+            found, _ = parse_workflow(version.source_text, f"{version.ref} (stored)")
+            self._definitions[version.id] = found
+        return found
+
+    # -- cycles ---------------------------------------------------------------------------
+
+    def start_cycle(
+        self, organisation: str, period: str, *, by: str, workflow: str = DEFAULT_WORKFLOW
+    ) -> InstanceStatus:
+        """Start ``workflow`` for one organisation and quarter, spawning its children."""
+        parsed = Period.parse(period)
+        key = f"{organisation}/{parsed}"
+        bound = log.bind(organisation=organisation, cycle=key, actor=by)
+        with self.store.write() as s:
+            org = self._organisation(s, organisation)
+            actor = self._actor(s, by)
+            if not any(a.organisation == organisation and a.role in START_ROLES for a in _assignments(actor)):
+                raise PermissionDenied(key, "start", "-", by, f"starting a cycle needs {' or '.join(START_ROLES)} in {organisation}")
+            if not org.services:
+                raise PmfError(f"{organisation} has no services: add them before starting a cycle")
+            if s.scalar(select(Instance.id).where(Instance.key == key)) is not None:
+                raise PmfError(f"cycle {key} already exists")
+            version = self.register(s, workflow)
+            wf = self.definition(version)
+            now = self.clock.now()
+            cycle = Instance(
+                key=key, organisation_id=org.id, period=str(parsed), workflow_version_id=version.id,
+                state=wf.initial, version=1, context={}, created_at=now, entered_at=now,
+            )
+            s.add(cycle)
+            s.flush()
+            self._audit(s, audit.AuditRecord(
+                event="cycle.started", organisation=organisation, instance=key, to_state=wf.initial,
+                actor=by, data={"workflow": version.ref, "period": str(parsed)},
+            ))
+            spawned = self._spawn(s, cycle, org, wf, wf.initial, by)
+        bound.info("cycle.started", state=wf.initial, spawned=len(spawned))
+        return self.status(key)
+
+    def cycles(self, organisation: str | None = None) -> list[InstanceStatus]:
+        with self.store.read() as s:
+            query = select(Instance.key).where(Instance.parent_id.is_(None)).order_by(Instance.key)
+            if organisation:
+                query = query.join(Organisation).where(Organisation.code == organisation)
+            keys = list(s.scalars(query))
+        return [self.status(k, with_children=False) for k in keys]
+
+    def status(self, key: str, *, with_children: bool = True) -> InstanceStatus:
+        with self.store.read() as s:
+            inst = self._instance(s, key)
+            return self._status(s, inst, with_children=with_children)
+
+    # -- firing ---------------------------------------------------------------------------
+
+    def fire(
+        self,
+        key: str,
+        trigger: str,
+        actor: str,
+        *,
+        reason: str | None = None,
+        data: Mapping[str, Any] | None = None,
+        expected_version: int | None = None,
+    ) -> Fired:
+        """Fire ``trigger`` on instance ``key`` as ``actor``: all of it, or nothing.
+
+        ``expected_version`` is the version the caller saw; if the instance has moved on since,
+        ``ConcurrencyConflict`` is raised and nothing is written. Without it the version read
+        in this transaction is used, so a concurrent writer still cannot be overwritten.
+        """
+        payload = dict(data or {})
+        reason = reason.strip() if reason and reason.strip() else None
+        bound = log.bind(
+            organisation=key.split("/")[0], cycle="/".join(key.split("/")[:2]),
+            service=key.split("/")[2] if key.count("/") >= 2 else None, trigger=trigger, actor=actor,
+        )
+        try:
+            with self.store.write() as s:
+                result = self._fire(s, key, trigger, actor, reason, payload, expected_version)
+        except Refused as refusal:
+            self._record_refusal(refusal, actor, reason, payload)
+            bound.warning("transition.refused", state=refusal.state, why=refusal.reason)
+            raise
+        except IntegrityError as exc:
+            # A unique key taken by a concurrent writer (a spawned child, an audit link).
+            raise ConcurrencyConflict(key, expected_version or 0, None) from exc
+        bound.info(
+            "transition.fired", from_state=result.from_state,
+            to_state=result.to_state, role=result.role, version=result.version,
+        )
+        return result
+
+    def _fire(
+        self,
+        s: Session,
+        key: str,
+        trigger: str,
+        username: str,
+        reason: str | None,
+        data: dict[str, Any],
+        expected_version: int | None,
+    ) -> Fired:
+        inst = self._instance(s, key)
+        if expected_version is not None and inst.version != expected_version:
+            raise ConcurrencyConflict(key, expected_version, inst.version)
+        read_version = inst.version
+        wf = self.definition(inst.workflow_version)
+        transition = self._transition(wf, inst, trigger)
+        role = self._authorise(s, wf, inst, transition, username)
+        self._check_guards(s, wf, inst, transition, reason, data)
+        from_state = inst.state
+        to_state = compile_workflow(wf).next_state(from_state, trigger)
+        now = self.clock.now()
+        context = dict(inst.context or {})
+        context.update({name: data[name] for name in transition.fields})
+        changed = s.execute(
+            update(Instance)
+            .where(Instance.id == inst.id, Instance.version == read_version)
+            .values(
+                state=to_state,
+                version=read_version + 1,
+                context=context,
+                entered_at=now if to_state != from_state else inst.entered_at,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if changed.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConcurrencyConflict(key, read_version, None)
+        org_code = inst.organisation.code
+        entry = self._audit(s, audit.AuditRecord(
+            event="fired", organisation=org_code, instance=key, trigger=trigger,
+            from_state=from_state, to_state=to_state, actor=username, role=role,
+            reason=reason, data=data,
+        ))
+        spawned: list[str] = []
+        if to_state != from_state:
+            spawned = self._spawn(s, inst, inst.organisation, wf, to_state, username)
+        s.flush()
+        return Fired(
+            instance=key, trigger=trigger, from_state=from_state, to_state=to_state,
+            version=read_version + 1, actor=username, role=role, audit_seq=entry.seq,
+            spawned=tuple(spawned),
+        )
+
+    def _transition(self, wf: WorkflowDef, inst: Instance, trigger: str) -> TransitionDef:
+        if trigger not in wf.triggers:
+            raise UnknownTrigger(inst.key, trigger, inst.state, wf.triggers)
+        transition = wf.transition(trigger, inst.state)
+        if transition is None:
+            raise TransitionNotAllowed(
+                inst.key, trigger, inst.state, [t.trigger for t in wf.allowed_from(inst.state)]
+            )
+        return transition
+
+    def _authorise(
+        self, s: Session, wf: WorkflowDef, inst: Instance, transition: TransitionDef, username: str
+    ) -> str:
+        actor = s.scalar(
+            select(Actor).where(Actor.username == username).options(
+                selectinload(Actor.roles).joinedload(RoleAssignment.organisation),
+                selectinload(Actor.roles).joinedload(RoleAssignment.service),
+            )
+        )
+        if actor is None or not actor.active:
+            why = "no such actor" if actor is None else "the actor is deactivated"
+            raise PermissionDenied(inst.key, transition.trigger, inst.state, username, why)
+        watched = segregation_triggers(self.catalog.roles, wf.name, transition.trigger)
+        prior: set[str] = set()
+        if watched:
+            prior = set(s.scalars(
+                select(AuditEntry.trigger).where(
+                    AuditEntry.instance == inst.key,
+                    AuditEntry.event == "fired",
+                    AuditEntry.actor == username,
+                    AuditEntry.trigger.in_(watched),
+                ).distinct()
+            ))
+        decision = authorise(
+            policy=self.catalog.roles,
+            workflow=wf.name,
+            transition=transition,
+            actor=username,
+            assignments=_assignments(actor),
+            organisation=inst.organisation.code,
+            service=inst.service.code if inst.service else None,
+            prior_triggers_by_actor={t for t in prior if t},
+        )
+        if decision.role is None:
+            raise PermissionDenied(inst.key, transition.trigger, inst.state, username, decision.rule or "")
+        return decision.role
+
+    def _check_guards(
+        self,
+        s: Session,
+        wf: WorkflowDef,
+        inst: Instance,
+        transition: TransitionDef,
+        reason: str | None,
+        data: Mapping[str, Any],
+    ) -> None:
+        if transition.reason_required and not reason:
+            raise GuardFailed(inst.key, transition.trigger, inst.state, "reason", "a reason is required")
+        missing = [f for f in transition.fields if data.get(f) in (None, "")]
+        if missing:
+            raise GuardFailed(
+                inst.key, transition.trigger, inst.state, "fields", f"missing field(s): {', '.join(missing)}"
+            )
+        if not transition.guards:
+            return
+        ctx = GuardContext(
+            workflow=wf, instance=inst.key, state=inst.state, data=data,
+            load_children=lambda: _child_views(s, inst),
+        )
+        for name in transition.guards:
+            why = GUARDS[name](ctx)
+            if why is not None:
+                raise GuardFailed(inst.key, transition.trigger, inst.state, name, why)
+
+    def _record_refusal(
+        self, refusal: Refused, actor: str, reason: str | None, data: Mapping[str, Any]
+    ) -> None:
+        """Write the refused attempt to the audit log in a transaction of its own."""
+        with self.store.write() as s:
+            inst = s.scalar(
+                select(Instance).where(Instance.key == refusal.instance).options(joinedload(Instance.organisation))
+            )
+            org = inst.organisation.code if inst is not None else refusal.instance.split("/")[0] or None
+            if org is not None and s.scalar(select(Organisation.id).where(Organisation.code == org)) is None:
+                org = None
+            self._audit(s, audit.AuditRecord(
+                event="refused", organisation=org, instance=refusal.instance, trigger=refusal.trigger,
+                from_state=refusal.state, actor=actor, reason=reason,
+                data={"refusal": type(refusal).__name__, "why": refusal.reason, "data": dict(data)},
+            ))
+
+    # -- children -------------------------------------------------------------------------
+
+    def _spawn(
+        self, s: Session, parent: Instance, org: Organisation, wf: WorkflowDef, state: str, by: str
+    ) -> list[str]:
+        spawned: list[str] = []
+        for spec in wf.children_spawned_on(state):
+            existing = set(s.scalars(select(Instance.service_id).where(Instance.parent_id == parent.id)))
+            version = self.register(s, spec.workflow)
+            child_wf = self.definition(version)
+            now = self.clock.now()
+            for service in org.services:
+                if service.id in existing:
+                    continue
+                key = f"{parent.key}/{service.code}"
+                s.add(Instance(
+                    key=key, organisation_id=org.id, parent_id=parent.id, service_id=service.id,
+                    period=parent.period, workflow_version_id=version.id, state=child_wf.initial,
+                    version=1, context={}, created_at=now, entered_at=now,
+                ))
+                self._audit(s, audit.AuditRecord(
+                    event="child.spawned", organisation=org.code, instance=key, to_state=child_wf.initial,
+                    actor=by, data={"workflow": version.ref, "parent": parent.key, "service": service.code},
+                ))
+                spawned.append(key)
+        return spawned
+
+    # -- migration ------------------------------------------------------------------------
+
+    def migrate(self, key: str, target: str, *, by: str, reason: str | None = None) -> WorkflowVersion:
+        """Move a cycle (and its children) to another stored version of its workflow."""
+        with self.store.write() as s:
+            for name in self.catalog.workflows:
+                self.register(s, name)
+            inst = self._instance(s, key)
+            if inst.parent_id is not None:
+                raise MigrationRefused(key, target, "migrate the cycle, not one of its children")
+            current = inst.workflow_version
+            version = _find_version(s, current.name, target)
+            if version.id == current.id:
+                raise MigrationRefused(key, target, "the cycle already runs this version")
+            wf = self.definition(version)
+            if inst.state not in wf.states:
+                raise MigrationRefused(key, version.ref, f"its state {inst.state!r} does not exist there")
+            moves: dict[int, WorkflowVersion] = {}
+            for child in inst.children:
+                spec = next((c for c in wf.children if c.workflow == child.workflow_version.name), None)
+                if spec is None:
+                    raise MigrationRefused(key, version.ref, f"{version.ref} has no {child.workflow_version.name!r} children")
+                child_version = _latest_version(s, spec.workflow)
+                if child.state not in self.definition(child_version).states:
+                    raise MigrationRefused(
+                        key, version.ref,
+                        f"child {child.key} is in {child.state!r}, which {child_version.ref} lacks",
+                    )
+                moves[child.id] = child_version
+            inst.workflow_version_id = version.id
+            inst.version += 1
+            for child in inst.children:
+                if child.workflow_version_id != moves[child.id].id:
+                    child.workflow_version_id = moves[child.id].id
+                    child.version += 1
+            self._audit(s, audit.AuditRecord(
+                event="cycle.migrated", organisation=inst.organisation.code, instance=key,
+                from_state=inst.state, to_state=inst.state, actor=by, reason=reason,
+                data={"from": current.ref, "to": version.ref, "children": len(moves)},
+            ))
+        log.info("cycle.migrated", cycle=key, actor=by, to_version=version.ref)
+        return version
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _audit(self, s: Session, record: audit.AuditRecord) -> AuditEntry:
+        entry = audit.append(s, record, self.clock.now())
+        s.flush()
+        return entry
+
+    def _status(self, s: Session, inst: Instance, *, with_children: bool) -> InstanceStatus:
+        wf = self.definition(inst.workflow_version)
+        steps = tuple(
+            NextStep(
+                trigger=t.trigger, label=t.label or t.trigger, dest=t.dest, roles=t.roles,
+                reason_required=t.reason_required, fields=t.fields,
+            )
+            for t in wf.allowed_from(inst.state)
+        )
+        children: tuple[InstanceStatus, ...] = ()
+        if with_children:
+            children = tuple(self._status(s, c, with_children=False) for c in inst.children)
+        return InstanceStatus(
+            key=inst.key, organisation=inst.organisation.code, period=inst.period,
+            service=inst.service.code if inst.service else None, workflow=inst.workflow_version.ref,
+            state=inst.state, state_label=wf.states[inst.state].label, terminal=wf.states[inst.state].terminal,
+            version=inst.version, entered_at=inst.entered_at, next_steps=steps, children=children,
+        )
+
+    @staticmethod
+    def _instance(s: Session, key: str) -> Instance:
+        inst = s.scalar(
+            select(Instance).where(Instance.key == key).options(
+                joinedload(Instance.organisation),
+                joinedload(Instance.service),
+                joinedload(Instance.workflow_version),
+            )
+        )
+        if inst is None:
+            raise NotFound("cycle or return", key)
+        return inst
+
+    @staticmethod
+    def _organisation(s: Session, code: str) -> Organisation:
+        org = s.scalar(select(Organisation).where(Organisation.code == code).options(selectinload(Organisation.services)))
+        if org is None:
+            raise NotFound("organisation", code)
+        return org
+
+    @staticmethod
+    def _service(s: Session, org: Organisation, code: str) -> Service:
+        service = s.scalar(select(Service).where(Service.organisation_id == org.id, Service.code == code))
+        if service is None:
+            raise NotFound("service", f"{org.code}/{code}")
+        return service
+
+    @staticmethod
+    def _actor(s: Session, username: str) -> Actor:
+        actor = s.scalar(
+            select(Actor).where(Actor.username == username).options(
+                selectinload(Actor.roles).joinedload(RoleAssignment.organisation),
+                selectinload(Actor.roles).joinedload(RoleAssignment.service),
+            )
+        )
+        if actor is None:
+            raise NotFound("actor", username)
+        return actor
+
+
+def _assignments(actor: Actor) -> list[Assignment]:
+    return [
+        Assignment(role=r.role, organisation=r.organisation.code, service=r.service.code if r.service else None)
+        for r in actor.roles
+    ]
+
+
+def _child_views(s: Session, parent: Instance) -> Sequence[ChildView]:
+    rows = s.execute(
+        select(WorkflowVersion.name, Service.code, Instance.state)
+        .join(WorkflowVersion, Instance.workflow_version_id == WorkflowVersion.id)
+        .join(Service, Instance.service_id == Service.id)
+        .where(Instance.parent_id == parent.id)
+        .order_by(Service.code)
+    )
+    return [ChildView(workflow=w, service=svc, state=st) for w, svc, st in rows]
+
+
+def _find_version(s: Session, name: str, ref: str) -> WorkflowVersion:
+    """A stored version of ``name`` by id, ``name@hashprefix``, hash prefix or label."""
+    ref = ref.strip()
+    wanted = ref.split("@", 1)[1] if "@" in ref else ref
+    candidates = list(s.scalars(select(WorkflowVersion).where(WorkflowVersion.name == name)))
+    matches = [
+        v for v in candidates
+        if (wanted.isdigit() and v.id == int(wanted))
+        or (len(wanted) >= 6 and v.content_hash.startswith(wanted))
+        or v.label == wanted
+    ]
+    if len(matches) != 1:
+        known = ", ".join(f"{v.id} {v.ref} ({v.label})" for v in candidates)
+        problem = "no" if not matches else "more than one"
+        raise NotFound("workflow version", f"{ref} ({problem} match among {known})")
+    return matches[0]
+
+
+def _latest_version(s: Session, name: str) -> WorkflowVersion:
+    version = s.scalar(select(WorkflowVersion).where(WorkflowVersion.name == name).order_by(WorkflowVersion.id.desc()).limit(1))
+    if version is None:
+        raise NotFound("workflow version", name)
+    return version

@@ -1,0 +1,131 @@
+"""Every error pmf-engine raises, in one tree under ``PmfError``.
+
+    PmfError
+    ├── DefinitionError          a workflow or policy file is invalid (carries its problems)
+    ├── NotFound                 an organisation, service, actor, cycle or version is unknown
+    ├── Refused                  a fire() attempt was refused; it is recorded in the audit log
+    │   ├── UnknownTrigger       the workflow has no such trigger
+    │   ├── TransitionNotAllowed the trigger exists but not from the current state
+    │   ├── PermissionDenied     the actor's roles, scope or segregation of duties forbid it
+    │   └── GuardFailed          a named guard does not hold (or a reason/field is missing)
+    ├── ConcurrencyConflict      the instance changed since it was read; nothing was written
+    ├── MigrationRefused         a cycle cannot move to the requested workflow version
+    └── AuditError               the audit log failed verification or could not be read
+
+Messages are built from attributes, so callers can match on the attributes and people can
+read the message. Third-party errors are wrapped at our boundary with ``raise ... from``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class PmfError(Exception):
+    """Root of every error raised by pmf-engine."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong in a definition file: where it is and what is wrong."""
+
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        field = f" [{self.field}]" if self.field else ""
+        return f"{where}:{field} {self.message}"
+
+
+class DefinitionError(PmfError):
+    """A workflow or policy definition is invalid; ``problems`` lists every one found."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    @property
+    def file(self) -> str:
+        return self.problems[0].file
+
+    @property
+    def line(self) -> int | None:
+        return self.problems[0].line
+
+    @property
+    def field(self) -> str:
+        return self.problems[0].field
+
+
+class NotFound(PmfError):
+    def __init__(self, kind: str, key: object) -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(f"no {kind} {key!r}")
+
+
+class Refused(PmfError):
+    """A transition attempt that was refused; the engine records it in the audit log."""
+
+    def __init__(self, instance: str, trigger: str, state: str, reason: str) -> None:
+        self.instance = instance
+        self.trigger = trigger
+        self.state = state
+        self.reason = reason
+        super().__init__(f"{instance}: {trigger!r} refused in state {state!r}: {reason}")
+
+
+class UnknownTrigger(Refused):
+    def __init__(self, instance: str, trigger: str, state: str, known: Sequence[str]) -> None:
+        self.known = tuple(known)
+        super().__init__(
+            instance, trigger, state, f"unknown trigger; the workflow knows {', '.join(known)}"
+        )
+
+
+class TransitionNotAllowed(Refused):
+    def __init__(self, instance: str, trigger: str, state: str, allowed: Sequence[str]) -> None:
+        self.allowed = tuple(allowed)
+        now = ", ".join(allowed) if allowed else "nothing (terminal state)"
+        super().__init__(instance, trigger, state, f"not allowed now; allowed: {now}")
+
+
+class PermissionDenied(Refused):
+    def __init__(self, instance: str, trigger: str, state: str, actor: str, rule: str) -> None:
+        self.actor = actor
+        self.rule = rule
+        super().__init__(instance, trigger, state, f"permission denied for {actor!r}: {rule}")
+
+
+class GuardFailed(Refused):
+    def __init__(self, instance: str, trigger: str, state: str, guard: str, why: str) -> None:
+        self.guard = guard
+        self.why = why
+        super().__init__(instance, trigger, state, f"guard {guard!r} failed: {why}")
+
+
+class ConcurrencyConflict(PmfError):
+    def __init__(self, instance: str, expected: int, actual: int | None) -> None:
+        self.instance = instance
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"{instance} changed since it was read (expected version {expected}, "
+            f"found {actual}); nothing was written"
+        )
+
+
+class MigrationRefused(PmfError):
+    def __init__(self, instance: str, target: str, reason: str) -> None:
+        self.instance = instance
+        self.target = target
+        self.reason = reason
+        super().__init__(f"cannot migrate {instance} to {target}: {reason}")
+
+
+class AuditError(PmfError):
+    """The audit log could not be verified, read or written."""

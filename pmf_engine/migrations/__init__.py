@@ -1,0 +1,35 @@
+"""Alembic migrations of the pmf-engine schema, run on first use or by ``pmf db upgrade``."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Engine
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", "pmf_engine:migrations")
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade_to_head(engine: Engine) -> bool:
+    """Bring the schema to head; return whether anything was run."""
+    if current_revision(engine) == head_revision():
+        return False
+    config = alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    return True

@@ -1,0 +1,264 @@
+"""Persistence: the SQLAlchemy 2 schema and the transactions every write goes through.
+
+SQLite is the default (WAL, ``synchronous=FULL``, foreign keys on, and writers that start with
+``BEGIN IMMEDIATE`` so two writers never deadlock on a lock upgrade); PostgreSQL takes the same
+URL form. The schema is created and upgraded by Alembic (``pmf_engine/migrations``), on first use
+or by ``pmf db upgrade``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+from sqlalchemy.pool import NullPool
+from sqlalchemy.types import TypeDecorator
+
+DEFAULT_URL = "sqlite:///pmf.db"
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no zone, so store naive UTC)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use an aware UTC value")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    holiday_subdivision: Mapped[str] = mapped_column(String(8), default="ENG")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    services: Mapped[list[Service]] = relationship(
+        back_populates="organisation", order_by="Service.code"
+    )
+
+
+class Service(Base):
+    __tablename__ = "services"
+    __table_args__ = (UniqueConstraint("organisation_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+
+    organisation: Mapped[Organisation] = relationship(back_populates="services")
+
+
+class Actor(Base):
+    __tablename__ = "actors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    roles: Mapped[list[RoleAssignment]] = relationship(back_populates="actor")
+
+
+class RoleAssignment(Base):
+    """An actor holds a role in an organisation, optionally for one service only."""
+
+    __tablename__ = "role_assignments"
+    __table_args__ = (UniqueConstraint("actor_id", "organisation_id", "role", "service_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    role: Mapped[str] = mapped_column(String(64))
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
+
+    actor: Mapped[Actor] = relationship(back_populates="roles")
+    organisation: Mapped[Organisation] = relationship()
+    service: Mapped[Service | None] = relationship()
+
+
+class WorkflowVersion(Base):
+    """One content version of a workflow; running instances pin theirs."""
+
+    __tablename__ = "workflow_versions"
+    __table_args__ = (UniqueConstraint("name", "content_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(64))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    source_text: Mapped[str] = mapped_column(Text)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.content_hash[:12]}"
+
+
+class Instance(Base):
+    """A running workflow: a cycle (no parent) or a child such as a service return."""
+
+    __tablename__ = "instances"
+    __table_args__ = (Index("ix_instances_parent", "parent_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(160), unique=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id"))
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
+    period: Mapped[str] = mapped_column(String(16))
+    workflow_version_id: Mapped[int] = mapped_column(ForeignKey("workflow_versions.id"))
+    state: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    context: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    organisation: Mapped[Organisation] = relationship()
+    service: Mapped[Service | None] = relationship()
+    workflow_version: Mapped[WorkflowVersion] = relationship()
+    children: Mapped[list[Instance]] = relationship(order_by="Instance.key")
+
+
+class AuditEntry(Base):
+    """One link of a hash chain. The database refuses UPDATE and DELETE on this table."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (
+        UniqueConstraint("chain", "chain_seq"),
+        Index("ix_audit_instance", "instance"),
+    )
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    chain: Mapped[str] = mapped_column(String(32))
+    chain_seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[str] = mapped_column(String(32))
+    """UTC instant as ISO 8601 text, exactly as hashed."""
+    organisation: Mapped[str | None] = mapped_column(String(32))
+    instance: Mapped[str | None] = mapped_column(String(160))
+    event: Mapped[str] = mapped_column(String(32))
+    trigger: Mapped[str | None] = mapped_column(String(64))
+    from_state: Mapped[str | None] = mapped_column(String(64))
+    to_state: Mapped[str | None] = mapped_column(String(64))
+    actor: Mapped[str | None] = mapped_column(String(64))
+    role: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[str] = mapped_column(Text)
+    """Canonical JSON, exactly as hashed."""
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The newest link of each chain: the row writers lock to append in order."""
+
+    __tablename__ = "audit_heads"
+
+    chain: Mapped[str] = mapped_column(String(32), primary_key=True)
+    chain_seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """An Engine with the durability and locking settings pmf-engine relies on."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, echo=echo, poolclass=NullPool, connect_args={"timeout": 30})
+        _tune_sqlite(engine)
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event decide how each transaction starts.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        readonly = conn.get_execution_options().get("pmf_readonly", False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+class Store:
+    """The database: a schema kept at Alembic head and the transactions that use it."""
+
+    def __init__(self, url: str = DEFAULT_URL, *, upgrade: bool = True) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readonly = sessionmaker(
+            self.engine.execution_options(pmf_readonly=True), expire_on_commit=False
+        )
+        if upgrade:
+            from pmf_engine.migrations import upgrade_to_head
+
+            upgrade_to_head(self.engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One write transaction: committed when the block ends, rolled back if it raises."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only transaction (on SQLite it takes no write lock)."""
+        with self._readonly() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
