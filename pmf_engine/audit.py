@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -82,18 +82,19 @@ class AuditRecord:
         return self.organisation or SYSTEM_CHAIN
 
 
-def append(session: Session, record: AuditRecord, at: datetime) -> AuditEntry:
-    """Add ``record`` to its chain inside the caller's transaction.
+def append(session: Session, record: AuditRecord, at: datetime) -> int:
+    """Add ``record`` to its chain inside the caller's transaction; return its ``seq``.
 
     The chain's head row is locked (``FOR UPDATE`` on PostgreSQL; SQLite writers are already
-    serialised by ``BEGIN IMMEDIATE``), so concurrent writers append one after another and the
-    unique (chain, chain_seq) constraint backs that up.
+    serialised by ``BEGIN IMMEDIATE``), so concurrent writers append one after another, and the
+    unique (chain, chain_seq) constraint backs that up. Core statements, not ORM objects: this
+    runs inside every transition.
     """
     chain = record.chain
     head = _locked_head(session, chain)
     values: dict[str, Any] = {
         "chain": chain,
-        "chain_seq": head.chain_seq + 1,
+        "chain_seq": head[0] + 1,
         "at": format_instant(at),
         "organisation": record.organisation,
         "instance": record.instance,
@@ -105,30 +106,39 @@ def append(session: Session, record: AuditRecord, at: datetime) -> AuditEntry:
         "role": record.role,
         "reason": record.reason,
         "data": canonical_json(dict(record.data)),
-        "prev_hash": head.hash,
+        "prev_hash": head[1],
     }
     values["hash"] = entry_hash(values)
-    entry = AuditEntry(**values)
-    session.add(entry)
-    head.chain_seq = values["chain_seq"]
-    head.hash = values["hash"]
-    return entry
+    conn = session.connection()
+    seq = conn.execute(_INSERT, values).scalar_one()
+    conn.execute(_MOVE_HEAD, {"head_chain": chain, "new_seq": values["chain_seq"], "new_hash": values["hash"]})
+    return int(seq)
 
 
-def _locked_head(session: Session, chain: str) -> AuditHead:
-    head = session.get(AuditHead, chain, with_for_update=True, populate_existing=True)
-    if head is not None:
-        return head
+_ENTRIES = AuditEntry.__table__
+_HEADS = AuditHead.__table__
+_INSERT = insert(_ENTRIES).returning(_ENTRIES.c.seq)
+_MOVE_HEAD = (
+    update(_HEADS)
+    .where(_HEADS.c.chain == bindparam("head_chain"))
+    .values(chain_seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
+_HEAD = select(_HEADS.c.chain_seq, _HEADS.c.hash).where(_HEADS.c.chain == bindparam("head_chain")).with_for_update()
+
+
+def _locked_head(session: Session, chain: str) -> tuple[int, str]:
+    row = session.connection().execute(_HEAD, {"head_chain": chain}).first()
+    if row is not None:
+        return int(row[0]), str(row[1])
     dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    upsert = pg_insert if dialect == "postgresql" else sqlite_insert
     session.execute(
-        insert(AuditHead)
+        upsert(AuditHead)
         .values(chain=chain, chain_seq=0, hash=GENESIS)
         .on_conflict_do_nothing(index_elements=["chain"])
     )
-    head = session.get(AuditHead, chain, with_for_update=True, populate_existing=True)
-    assert head is not None
-    return head
+    row = session.connection().execute(_HEAD, {"head_chain": chain}).one()
+    return int(row[0]), str(row[1])
 
 
 @dataclass(frozen=True)

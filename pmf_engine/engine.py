@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -224,6 +224,15 @@ class Engine:
             self._definitions[version.id] = found
         return found
 
+    def _definition_by_id(self, s: Session, version_id: int) -> WorkflowDef:
+        found = self._definitions.get(version_id)
+        if found is None:
+            version = s.get(WorkflowVersion, version_id)
+            if version is None:
+                raise NotFound("workflow version", version_id)
+            found = self.definition(version)
+        return found
+
     # -- cycles ---------------------------------------------------------------------------
 
     def start_cycle(
@@ -255,7 +264,7 @@ class Engine:
                 event="cycle.started", organisation=organisation, instance=key, to_state=wf.initial,
                 actor=by, data={"workflow": version.ref, "period": str(parsed)},
             ))
-            spawned = self._spawn(s, cycle, org, wf, wf.initial, by)
+            spawned = self._spawn(s, cycle.id, key, cycle.period, wf, wf.initial, by)
         bound.info("cycle.started", state=wf.initial, spawned=len(spawned))
         return self.status(key)
 
@@ -322,49 +331,43 @@ class Engine:
         data: dict[str, Any],
         expected_version: int | None,
     ) -> Fired:
-        inst = self._instance(s, key)
+        inst = _InstanceRow.load(s, key)
         if expected_version is not None and inst.version != expected_version:
             raise ConcurrencyConflict(key, expected_version, inst.version)
-        read_version = inst.version
-        wf = self.definition(inst.workflow_version)
+        wf = self._definition_by_id(s, inst.workflow_version_id)
         transition = self._transition(wf, inst, trigger)
         role = self._authorise(s, wf, inst, transition, username)
         self._check_guards(s, wf, inst, transition, reason, data)
-        from_state = inst.state
-        to_state = compile_workflow(wf).next_state(from_state, trigger)
+        to_state = compile_workflow(wf).next_state(inst.state, trigger)
         now = self.clock.now()
-        context = dict(inst.context or {})
-        context.update({name: data[name] for name in transition.fields})
-        changed = s.execute(
-            update(Instance)
-            .where(Instance.id == inst.id, Instance.version == read_version)
-            .values(
-                state=to_state,
-                version=read_version + 1,
-                context=context,
-                entered_at=now if to_state != from_state else inst.entered_at,
-            )
-            .execution_options(synchronize_session=False)
+        changed = s.connection().execute(
+            _MOVE_INSTANCE,
+            {
+                "instance_id": inst.id,
+                "read_version": inst.version,
+                "new_state": to_state,
+                "new_version": inst.version + 1,
+                "new_context": {**inst.context, **{name: data[name] for name in transition.fields}},
+                "new_entered_at": now if to_state != inst.state else inst.entered_at,
+            },
         )
-        if changed.rowcount != 1:  # type: ignore[attr-defined]
-            raise ConcurrencyConflict(key, read_version, None)
-        org_code = inst.organisation.code
-        entry = self._audit(s, audit.AuditRecord(
-            event="fired", organisation=org_code, instance=key, trigger=trigger,
-            from_state=from_state, to_state=to_state, actor=username, role=role,
+        if changed.rowcount != 1:
+            raise ConcurrencyConflict(key, inst.version, None)
+        seq = audit.append(s, audit.AuditRecord(
+            event="fired", organisation=inst.organisation, instance=key, trigger=trigger,
+            from_state=inst.state, to_state=to_state, actor=username, role=role,
             reason=reason, data=data,
-        ))
+        ), now)
         spawned: list[str] = []
-        if to_state != from_state:
-            spawned = self._spawn(s, inst, inst.organisation, wf, to_state, username)
-        s.flush()
+        if to_state != inst.state and wf.children_spawned_on(to_state):
+            spawned = self._spawn(s, inst.id, inst.key, inst.period, wf, to_state, username)
         return Fired(
-            instance=key, trigger=trigger, from_state=from_state, to_state=to_state,
-            version=read_version + 1, actor=username, role=role, audit_seq=entry.seq,
+            instance=key, trigger=trigger, from_state=inst.state, to_state=to_state,
+            version=inst.version + 1, actor=username, role=role, audit_seq=seq,
             spawned=tuple(spawned),
         )
 
-    def _transition(self, wf: WorkflowDef, inst: Instance, trigger: str) -> TransitionDef:
+    def _transition(self, wf: WorkflowDef, inst: _InstanceRow, trigger: str) -> TransitionDef:
         if trigger not in wf.triggers:
             raise UnknownTrigger(inst.key, trigger, inst.state, wf.triggers)
         transition = wf.transition(trigger, inst.state)
@@ -375,37 +378,37 @@ class Engine:
         return transition
 
     def _authorise(
-        self, s: Session, wf: WorkflowDef, inst: Instance, transition: TransitionDef, username: str
+        self, s: Session, wf: WorkflowDef, inst: _InstanceRow, transition: TransitionDef, username: str
     ) -> str:
-        actor = s.scalar(
-            select(Actor).where(Actor.username == username).options(
-                selectinload(Actor.roles).joinedload(RoleAssignment.organisation),
-                selectinload(Actor.roles).joinedload(RoleAssignment.service),
-            )
-        )
-        if actor is None or not actor.active:
-            why = "no such actor" if actor is None else "the actor is deactivated"
+        rows = s.connection().execute(_ACTOR_ROLES, {"username": username}).all()
+        if not rows or not rows[0].active:
+            why = "no such actor" if not rows else "the actor is deactivated"
             raise PermissionDenied(inst.key, transition.trigger, inst.state, username, why)
+        assignments = [
+            Assignment(role=r.role, organisation=r.organisation, service=r.service) for r in rows if r.role
+        ]
         watched = segregation_triggers(self.catalog.roles, wf.name, transition.trigger)
         prior: set[str] = set()
         if watched:
-            prior = set(s.scalars(
-                select(AuditEntry.trigger).where(
-                    AuditEntry.instance == inst.key,
-                    AuditEntry.event == "fired",
-                    AuditEntry.actor == username,
-                    AuditEntry.trigger.in_(watched),
-                ).distinct()
-            ))
+            prior = {
+                t for t in s.scalars(
+                    select(AuditEntry.trigger).where(
+                        AuditEntry.instance == inst.key,
+                        AuditEntry.event == "fired",
+                        AuditEntry.actor == username,
+                        AuditEntry.trigger.in_(watched),
+                    ).distinct()
+                ) if t
+            }
         decision = authorise(
             policy=self.catalog.roles,
             workflow=wf.name,
             transition=transition,
             actor=username,
-            assignments=_assignments(actor),
-            organisation=inst.organisation.code,
-            service=inst.service.code if inst.service else None,
-            prior_triggers_by_actor={t for t in prior if t},
+            assignments=assignments,
+            organisation=inst.organisation,
+            service=inst.service,
+            prior_triggers_by_actor=prior,
         )
         if decision.role is None:
             raise PermissionDenied(inst.key, transition.trigger, inst.state, username, decision.rule or "")
@@ -415,7 +418,7 @@ class Engine:
         self,
         s: Session,
         wf: WorkflowDef,
-        inst: Instance,
+        inst: _InstanceRow,
         transition: TransitionDef,
         reason: str | None,
         data: Mapping[str, Any],
@@ -431,7 +434,7 @@ class Engine:
             return
         ctx = GuardContext(
             workflow=wf, instance=inst.key, state=inst.state, data=data,
-            load_children=lambda: _child_views(s, inst),
+            load_children=lambda: _child_views(s, inst.id),
         )
         for name in transition.guards:
             why = GUARDS[name](ctx)
@@ -458,26 +461,35 @@ class Engine:
     # -- children -------------------------------------------------------------------------
 
     def _spawn(
-        self, s: Session, parent: Instance, org: Organisation, wf: WorkflowDef, state: str, by: str
+        self, s: Session, parent_id: int, parent_key: str, period: str, wf: WorkflowDef, state: str, by: str
     ) -> list[str]:
+        """Start the child instances ``state`` asks for: one per service not yet covered."""
         spawned: list[str] = []
+        org_id, org_code = s.execute(
+            select(Organisation.id, Organisation.code)
+            .join(Instance, Instance.organisation_id == Organisation.id)
+            .where(Instance.id == parent_id)
+        ).one()
+        services = s.execute(
+            select(Service.id, Service.code).where(Service.organisation_id == org_id).order_by(Service.code)
+        ).all()
         for spec in wf.children_spawned_on(state):
-            existing = set(s.scalars(select(Instance.service_id).where(Instance.parent_id == parent.id)))
+            existing = set(s.scalars(select(Instance.service_id).where(Instance.parent_id == parent_id)))
             version = self.register(s, spec.workflow)
             child_wf = self.definition(version)
             now = self.clock.now()
-            for service in org.services:
-                if service.id in existing:
+            for service_id, service_code in services:
+                if service_id in existing:
                     continue
-                key = f"{parent.key}/{service.code}"
+                key = f"{parent_key}/{service_code}"
                 s.add(Instance(
-                    key=key, organisation_id=org.id, parent_id=parent.id, service_id=service.id,
-                    period=parent.period, workflow_version_id=version.id, state=child_wf.initial,
+                    key=key, organisation_id=org_id, parent_id=parent_id, service_id=service_id,
+                    period=period, workflow_version_id=version.id, state=child_wf.initial,
                     version=1, context={}, created_at=now, entered_at=now,
                 ))
                 self._audit(s, audit.AuditRecord(
-                    event="child.spawned", organisation=org.code, instance=key, to_state=child_wf.initial,
-                    actor=by, data={"workflow": version.ref, "parent": parent.key, "service": service.code},
+                    event="child.spawned", organisation=org_code, instance=key, to_state=child_wf.initial,
+                    actor=by, data={"workflow": version.ref, "parent": parent_key, "service": service_code},
                 ))
                 spawned.append(key)
         return spawned
@@ -527,10 +539,9 @@ class Engine:
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _audit(self, s: Session, record: audit.AuditRecord) -> AuditEntry:
-        entry = audit.append(s, record, self.clock.now())
-        s.flush()
-        return entry
+    def _audit(self, s: Session, record: audit.AuditRecord) -> int:
+        s.flush()  # ORM rows added before this entry reach the database first
+        return audit.append(s, record, self.clock.now())
 
     def _status(self, s: Session, inst: Instance, *, with_children: bool) -> InstanceStatus:
         wf = self.definition(inst.workflow_version)
@@ -591,6 +602,65 @@ class Engine:
         return actor
 
 
+_INSTANCE_ROW = (
+    select(
+        Instance.id, Instance.key, Instance.state, Instance.version, Instance.context, Instance.entered_at,
+        Instance.period,
+        Instance.workflow_version_id, Organisation.code.label("organisation"), Service.code.label("service"),
+    )
+    .join(Organisation, Organisation.id == Instance.organisation_id)
+    .outerjoin(Service, Service.id == Instance.service_id)
+    .where(Instance.key == bindparam("key"))
+)
+
+_INSTANCES = Instance.__table__
+_MOVE_INSTANCE = (
+    update(_INSTANCES)
+    .where(_INSTANCES.c.id == bindparam("instance_id"), _INSTANCES.c.version == bindparam("read_version"))
+    .values(
+        state=bindparam("new_state"),
+        version=bindparam("new_version"),
+        context=bindparam("new_context"),
+        entered_at=bindparam("new_entered_at"),
+    )
+)
+
+_ACTOR_ROLES = (
+    select(
+        Actor.active, RoleAssignment.role, Organisation.code.label("organisation"),
+        Service.code.label("service"),
+    )
+    .select_from(Actor)
+    .outerjoin(RoleAssignment, RoleAssignment.actor_id == Actor.id)
+    .outerjoin(Organisation, Organisation.id == RoleAssignment.organisation_id)
+    .outerjoin(Service, Service.id == RoleAssignment.service_id)
+    .where(Actor.username == bindparam("username"))
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _InstanceRow:
+    """The columns ``fire`` needs, read with one Core query (no ORM objects on the hot path)."""
+
+    id: int
+    key: str
+    state: str
+    version: int
+    context: dict[str, Any]
+    entered_at: datetime
+    period: str
+    workflow_version_id: int
+    organisation: str
+    service: str | None
+
+    @classmethod
+    def load(cls, s: Session, key: str) -> _InstanceRow:
+        row = s.connection().execute(_INSTANCE_ROW, {"key": key}).first()
+        if row is None:
+            raise NotFound("cycle or return", key)
+        return cls(**row._asdict())
+
+
 def _assignments(actor: Actor) -> list[Assignment]:
     return [
         Assignment(role=r.role, organisation=r.organisation.code, service=r.service.code if r.service else None)
@@ -598,12 +668,12 @@ def _assignments(actor: Actor) -> list[Assignment]:
     ]
 
 
-def _child_views(s: Session, parent: Instance) -> Sequence[ChildView]:
+def _child_views(s: Session, parent_id: int) -> Sequence[ChildView]:
     rows = s.execute(
         select(WorkflowVersion.name, Service.code, Instance.state)
         .join(WorkflowVersion, Instance.workflow_version_id == WorkflowVersion.id)
         .join(Service, Instance.service_id == Service.id)
-        .where(Instance.parent_id == parent.id)
+        .where(Instance.parent_id == parent_id)
         .order_by(Service.code)
     )
     return [ChildView(workflow=w, service=svc, state=st) for w, svc, st in rows]

@@ -30,7 +30,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
-from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 DEFAULT_URL = "sqlite:///pmf.db"
@@ -199,7 +198,7 @@ class AuditHead(Base):
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """An Engine with the durability and locking settings pmf-engine relies on."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, echo=echo, poolclass=NullPool, connect_args={"timeout": 30})
+        engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
         _tune_sqlite(engine)
         return engine
     if url.startswith("postgresql://"):

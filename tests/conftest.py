@@ -1,0 +1,145 @@
+"""Shared fixtures: the shipped catalog, a manual clock, and stores on SQLite and PostgreSQL.
+
+Tests that take the ``store`` fixture run once per backend. PostgreSQL is a real server started
+for the session from the installed binaries; without them the PostgreSQL cases are skipped
+locally, and fail under CI (``CI`` set), where they must run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from pmf_engine.clock import LONDON, ManualClock
+from pmf_engine.definition import Catalog
+from pmf_engine.engine import Engine
+from pmf_engine.store import Store, sqlite_url
+from tests.pg import PostgresServer, find_bin_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = ROOT / "workflows"
+POLICIES = ROOT / "policies"
+ORG = "TDC"
+SERVICES = ("HOUSING", "PLANNING", "WASTE")
+
+
+@pytest.fixture(scope="session")
+def catalog() -> Catalog:
+    return Catalog.from_dirs(WORKFLOWS, POLICIES)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime(2024, 7, 1, 9, 0, tzinfo=LONDON))
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    if find_bin_dir() is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the PostgreSQL tests, but no PostgreSQL binaries are installed")
+        pytest.skip("PostgreSQL binaries are not installed")
+    server = PostgresServer.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server: PostgresServer, catalog: Catalog) -> str:
+    """A database at schema head with the test council seeded, cloned for each test."""
+    name = pg_server.create_database()
+    _seed_store(Store(pg_server.url(name)), catalog)
+    return name
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog) -> Path:
+    path = tmp_path_factory.mktemp("template") / "seeded.db"
+    _seed_store(Store(sqlite_url(path)), catalog)
+    return path
+
+
+def _seed_store(store: Store, catalog: Catalog) -> None:
+    seed(Engine(store, catalog, ManualClock(datetime(2024, 6, 3, 9, 0, tzinfo=LONDON))))
+    store.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database holding the seeded test council, on each backend."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        shutil.copyfile(template, tmp_path / "pmf.db")
+        return sqlite_url(tmp_path / "pmf.db")
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    return server.url(server.create_database(request.getfixturevalue("pg_template")))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database that does not exist yet (SQLite) or is empty (PostgreSQL)."""
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path / "empty.db")
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    return server.url(server.create_database())
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    s = Store(store_url)
+    yield s
+    s.dispose()
+
+
+PEOPLE: list[tuple[str, list[tuple[str, str | None]]]] = [
+    ("perf", [("performance_officer", None)]),
+    ("perf2", [("performance_officer", None)]),
+    ("sm_housing", [("service_manager", "HOUSING")]),
+    ("sm_planning", [("service_manager", "PLANNING")]),
+    ("sm_waste", [("service_manager", "WASTE")]),
+    ("both", [("service_manager", "HOUSING"), ("performance_officer", None)]),
+    ("cmt", [("cmt_member", None)]),
+    ("holder", [("portfolio_holder", None)]),
+    ("lead", [("leadership_team", None)]),
+    ("lead_clerk", [("leadership_team", None), ("cabinet_clerk", None)]),
+    ("clerk", [("cabinet_clerk", None)]),
+    ("scrutiny", [("scrutiny_officer", None)]),
+    ("auditor", [("auditor", None)]),
+]
+
+
+def seed(engine: Engine, org: str = ORG) -> None:
+    engine.add_organisation(org, "Test District Council")
+    for code in SERVICES:
+        engine.add_service(org, code, code.title())
+    for username, roles in PEOPLE:
+        engine.add_actor(username, username.title())
+        for role, service in roles:
+            engine.grant(username, role, org, service=service)
+
+
+@pytest.fixture
+def engine(store: Store, catalog: Catalog, clock: ManualClock) -> Engine:
+    """An engine over the seeded test council."""
+    return Engine(store, catalog, clock)
+
+
+CYCLE = f"{ORG}/2024-25-Q1"
+
+
+@pytest.fixture
+def cycle(engine: Engine) -> str:
+    engine.start_cycle(ORG, "2024-25-Q1", by="perf")
+    return CYCLE
+
+
+def settle_returns(engine: Engine, cycle_key: str = CYCLE) -> None:
+    """Every service submits and the performance officer accepts."""
+    for service in SERVICES:
+        engine.fire(f"{cycle_key}/{service}", "submit", f"sm_{service.lower()}")
+        engine.fire(f"{cycle_key}/{service}", "accept", "perf")
