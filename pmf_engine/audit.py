@@ -15,9 +15,9 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, Any, cast
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -111,19 +111,25 @@ def append(session: Session, record: AuditRecord, at: datetime) -> int:
     values["hash"] = entry_hash(values)
     conn = session.connection()
     seq = conn.execute(_INSERT, values).scalar_one()
-    conn.execute(_MOVE_HEAD, {"head_chain": chain, "new_seq": values["chain_seq"], "new_hash": values["hash"]})
+    conn.execute(
+        _MOVE_HEAD, {"head_chain": chain, "new_seq": values["chain_seq"], "new_hash": values["hash"]}
+    )
     return int(seq)
 
 
-_ENTRIES = AuditEntry.__table__
-_HEADS = AuditHead.__table__
+_ENTRIES = cast(Table, AuditEntry.__table__)
+_HEADS = cast(Table, AuditHead.__table__)
 _INSERT = insert(_ENTRIES).returning(_ENTRIES.c.seq)
 _MOVE_HEAD = (
     update(_HEADS)
     .where(_HEADS.c.chain == bindparam("head_chain"))
     .values(chain_seq=bindparam("new_seq"), hash=bindparam("new_hash"))
 )
-_HEAD = select(_HEADS.c.chain_seq, _HEADS.c.hash).where(_HEADS.c.chain == bindparam("head_chain")).with_for_update()
+_HEAD = (
+    select(_HEADS.c.chain_seq, _HEADS.c.hash)
+    .where(_HEADS.c.chain == bindparam("head_chain"))
+    .with_for_update()
+)
 
 
 def _locked_head(session: Session, chain: str) -> tuple[int, str]:
@@ -152,7 +158,11 @@ class Break:
     detail: str
 
     def __str__(self) -> str:
-        where = f"entry {self.seq} ({self.chain} #{self.chain_seq})" if self.seq else f"{self.chain} #{self.chain_seq}"
+        where = (
+            f"entry {self.seq} ({self.chain} #{self.chain_seq})"
+            if self.seq
+            else f"{self.chain} #{self.chain_seq}"
+        )
         return f"{where}: {self.kind}: {self.detail}"
 
 
@@ -188,7 +198,7 @@ def verify(
     if chain is not None:
         query = query.where(AuditEntry.chain == chain)
     rows = session.execute(query.execution_options(stream_results=True, yield_per=5000))
-    current: str | None = None
+    current = ""  # no chain is named ""; the first row starts a chain
     expected_seq, prev_hash, prev_global, broken = 1, GENESIS, 0, False
     names = ("seq", *HASHED_FIELDS, "hash")
     for row in rows:
@@ -204,7 +214,7 @@ def verify(
             result.breaks.append(problem)
             broken = True
             continue
-        if marks.get(current) == values["chain_seq"]:
+        if current in marks and marks[current][0] == values["chain_seq"]:
             seen_at_mark[current] = values["hash"]
         result.chains[current] = (values["chain_seq"], values["hash"])
         expected_seq = values["chain_seq"] + 1
@@ -213,7 +223,15 @@ def verify(
     heads = session.execute(select(AuditHead.chain, AuditHead.chain_seq, AuditHead.hash)).all()
     for head_chain, head_seq, head_hash in heads:
         if chain is None or head_chain == chain:
-            _compare_head(result, head_chain, head_seq, head_hash, result.chains.get(head_chain), "the head record", may_grow=False)
+            _compare_head(
+                result,
+                head_chain,
+                head_seq,
+                head_hash,
+                result.chains.get(head_chain),
+                "the head record",
+                may_grow=False,
+            )
     for mark_chain, (mark_seq, mark_hash) in marks.items():
         found = result.chains.get(mark_chain)
         seen = (mark_seq, seen_at_mark[mark_chain]) if mark_chain in seen_at_mark else None
@@ -237,9 +255,7 @@ def _checkpoint_marks(checkpoint: Mapping[str, Any], chain: str | None) -> dict[
         raise AuditError(f"the checkpoint is malformed: {exc!r}") from exc
 
 
-def _check_link(
-    values: dict[str, Any], expected_seq: int, prev_hash: str, prev_global: int
-) -> Break | None:
+def _check_link(values: dict[str, Any], expected_seq: int, prev_hash: str, prev_global: int) -> Break | None:
     chain, chain_seq, seq = values["chain"], values["chain_seq"], values["seq"]
     if chain_seq != expected_seq:
         return Break(

@@ -17,10 +17,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from pmf_engine import audit
 from pmf_engine.clock import SystemClock, london
 from pmf_engine.definition import Catalog
+from pmf_engine.demo import run_demo
 from pmf_engine.engine import Engine, InstanceStatus
-from pmf_engine.errors import DefinitionError, PmfError
+from pmf_engine.errors import AuditError, DefinitionError, PmfError
 from pmf_engine.logs import configure_logging
 from pmf_engine.machine import compile_workflow
+from pmf_engine.migrations import current_revision, head_revision, upgrade_to_head
 from pmf_engine.settings import Settings
 from pmf_engine.store import Store
 
@@ -71,14 +73,37 @@ pass_app = click.make_pass_decorator(App)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--db", "database_url", metavar="URL", help="Database URL [env PMF_DATABASE_URL; default sqlite:///pmf.db].")
-@click.option("--workflows", "workflows_dir", type=click.Path(file_okay=False, path_type=Path), help="Workflow YAML folder [env PMF_WORKFLOWS].")
-@click.option("--policies", "policies_dir", type=click.Path(file_okay=False, path_type=Path), help="Policy YAML folder [env PMF_POLICIES].")
-@click.option("--log-format", type=click.Choice(["auto", "json", "console"]), help="Log format on stderr [env PMF_LOG_FORMAT].")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="[env PMF_LOG_LEVEL; default info].")
+@click.option(
+    "--db",
+    "database_url",
+    metavar="URL",
+    help="Database URL [env PMF_DATABASE_URL; default sqlite:///pmf.db].",
+)
+@click.option(
+    "--workflows",
+    "workflows_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Workflow YAML folder [env PMF_WORKFLOWS].",
+)
+@click.option(
+    "--policies",
+    "policies_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Policy YAML folder [env PMF_POLICIES].",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["auto", "json", "console"]),
+    help="Log format on stderr [env PMF_LOG_FORMAT].",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    help="[env PMF_LOG_LEVEL; default info].",
+)
 @click.version_option(package_name="pmf-engine")
 @click.pass_context
-def main(ctx: click.Context, **options: Any) -> None:
+def main(ctx: click.Context, /, **options: Any) -> None:
     """pmf-engine: run a council's quarterly Performance Management Framework cycle."""
     settings = Settings.load(**options)
     configure_logging(settings.log_format, settings.log_level)
@@ -98,11 +123,12 @@ def db() -> None:
 @handled
 def db_upgrade(app: App) -> None:
     """Create the database or bring its schema to the newest migration."""
-    from pmf_engine.migrations import current_revision, head_revision, upgrade_to_head
-
     store = Store(app.settings.database_url, upgrade=False)
     ran = upgrade_to_head(store.engine)
-    click.echo(f"schema at {current_revision(store.engine)} ({'upgraded' if ran else 'already at head'} {head_revision()})")
+    click.echo(
+        f"schema at {current_revision(store.engine)} "
+        f"({'upgraded to' if ran else 'already at'} head {head_revision()})"
+    )
 
 
 # -- organisations, services, actors ------------------------------------------------------
@@ -116,8 +142,16 @@ def org() -> None:
 @org.command("add")
 @click.argument("code")
 @click.argument("name")
-@click.option("--subdivision", default="ENG", show_default=True, type=click.Choice(["ENG", "WLS", "SCT", "NIR"]), help="UK bank holidays to use.")
-@click.option("--as", "by", default="system", show_default=True, help="Who is doing this (for the audit log).")
+@click.option(
+    "--subdivision",
+    default="ENG",
+    show_default=True,
+    type=click.Choice(["ENG", "WLS", "SCT", "NIR"]),
+    help="UK bank holidays to use.",
+)
+@click.option(
+    "--as", "by", default="system", show_default=True, help="Who is doing this (for the audit log)."
+)
 @pass_app
 @handled
 def org_add(app: App, code: str, name: str, subdivision: str, by: str) -> None:
@@ -160,7 +194,9 @@ def _parse_grant(text: str) -> tuple[str, str, str | None]:
 @click.argument("username")
 @click.option("--name", required=True, help="Full name.")
 @click.option("--email", help="E-mail address for reminders.")
-@click.option("--role", "roles", multiple=True, metavar="ROLE:ORG[:SERVICE]", help="A role to grant (repeatable).")
+@click.option(
+    "--role", "roles", multiple=True, metavar="ROLE:ORG[:SERVICE]", help="A role to grant (repeatable)."
+)
 @click.option("--as", "by", default="system", show_default=True)
 @pass_app
 @handled
@@ -192,7 +228,9 @@ def actor_grant(app: App, username: str, grant: str, by: str) -> None:
 def actor_list(app: App) -> None:
     """List actors and their roles."""
     for person, assignments in app.engine.actors():
-        roles = ", ".join(f"{a.role}@{a.organisation}" + (f"/{a.service}" if a.service else "") for a in assignments)
+        roles = ", ".join(
+            f"{a.role}@{a.organisation}" + (f"/{a.service}" if a.service else "") for a in assignments
+        )
         state = "" if person.active else " (deactivated)"
         click.echo(f"{person.username:<14} {person.name:<28} {roles}{state}")
 
@@ -207,7 +245,12 @@ def workflow() -> None:
 
 @workflow.command("validate")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--roles", "roles_path", type=click.Path(dir_okay=False, path_type=Path), help="Roles policy to check role names against [default: POLICIES/roles.yaml].")
+@click.option(
+    "--roles",
+    "roles_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Roles policy to check role names against [default: POLICIES/roles.yaml].",
+)
 @pass_app
 def workflow_validate(app: App, paths: tuple[Path, ...], roles_path: Path | None) -> None:
     """Check workflow files (or folders of them); one line per problem, exit 1 if any."""
@@ -218,7 +261,7 @@ def workflow_validate(app: App, paths: tuple[Path, ...], roles_path: Path | None
     # Child workflows are resolved among the given files and their neighbours.
     neighbours = {p for g in given for p in g.parent.glob("*.yaml")} - set(given)
     try:
-        Catalog.load([*given, *sorted(neighbours)], roles_path)
+        Catalog.load([*given, *sorted(neighbours)], roles_path, partial=True)
     except DefinitionError as exc:
         shown = {str(p) for p in given} | {str(roles_path)}
         problems = [p for p in exc.problems if p.file in shown] or list(exc.problems)
@@ -237,7 +280,10 @@ def workflow_list(app: App) -> None:
     current = {wf.content_hash for wf in app.catalog.workflows.values()}
     for version in app.engine.versions():
         mark = "*" if version.content_hash in current else " "
-        click.echo(f"{mark} {version.id:>3} {version.ref:<32} label {version.label:<10} registered {london(version.registered_at):%Y-%m-%d %H:%M}")
+        click.echo(
+            f"{mark} {version.id:>3} {version.ref:<32} label {version.label:<10} "
+            f"registered {london(version.registered_at):%Y-%m-%d %H:%M}"
+        )
 
 
 @workflow.command("show")
@@ -261,7 +307,10 @@ def workflow_show(app: App, name: str) -> None:
         notes += [f"fields {', '.join(t.fields)}"] if t.fields else []
         click.echo(f"  {t.trigger:<24} {'|'.join(t.source)} -> {t.dest}  ({'; '.join(notes)})")
     for child in wf.children:
-        click.echo(f"children: {child.workflow} per {child.per} on entering {child.spawn_on}; settled when {', '.join(child.settled)}")
+        click.echo(
+            f"children: {child.workflow} per {child.per} on entering {child.spawn_on}; "
+            f"settled when {', '.join(child.settled)}"
+        )
 
 
 @workflow.command("diagram")
@@ -309,7 +358,9 @@ def cycle_list(app: App, organisation: str | None) -> None:
 
 def _print_status(status: InstanceStatus) -> None:
     click.echo(f"{status.key}  [{status.workflow}]  version {status.version}")
-    click.echo(f"  stage: {status.state_label} ({status.state}) since {london(status.entered_at):%Y-%m-%d %H:%M}")
+    click.echo(
+        f"  stage: {status.state_label} ({status.state}) since {london(status.entered_at):%Y-%m-%d %H:%M}"
+    )
     _print_next(status, "  ")
     if status.children:
         click.echo("  service returns:")
@@ -338,7 +389,9 @@ def cycle_status(app: App, key: str) -> None:
 
 @cycle.command("migrate")
 @click.argument("key", metavar="CYCLE")
-@click.option("--to", "target", required=True, metavar="VERSION", help="Version id, NAME@HASH, hash prefix or label.")
+@click.option(
+    "--to", "target", required=True, metavar="VERSION", help="Version id, NAME@HASH, hash prefix or label."
+)
 @click.option("--as", "by", required=True)
 @click.option("--reason")
 @pass_app
@@ -365,15 +418,31 @@ def _parse_data(items: tuple[str, ...]) -> dict[str, str]:
 @click.option("--as", "by", required=True, help="Who fires it.")
 @click.option("--reason", help="Why (required by some transitions).")
 @click.option("--service", help="Fire on this service's return instead of the cycle.")
-@click.option("--data", "items", multiple=True, metavar="NAME=VALUE", help="A field the transition needs (repeatable).")
+@click.option(
+    "--data", "items", multiple=True, metavar="NAME=VALUE", help="A field the transition needs (repeatable)."
+)
 @click.option("--expect-version", type=int, help="Refuse if the instance has changed since this version.")
 @pass_app
 @handled
-def fire(app: App, key: str, trigger: str, by: str, reason: str | None, service: str | None, items: tuple[str, ...], expect_version: int | None) -> None:
+def fire(
+    app: App,
+    key: str,
+    trigger: str,
+    by: str,
+    reason: str | None,
+    service: str | None,
+    items: tuple[str, ...],
+    expect_version: int | None,
+) -> None:
     """Fire TRIGGER on CYCLE (or on one service's return) as an actor."""
     target = f"{key}/{service}" if service else key
-    result = app.engine.fire(target, trigger, by, reason=reason, data=_parse_data(items), expected_version=expect_version)
-    click.echo(f"{result.instance}: {result.from_state} -> {result.to_state} by {result.actor} as {result.role} (audit #{result.audit_seq})")
+    result = app.engine.fire(
+        target, trigger, by, reason=reason, data=_parse_data(items), expected_version=expect_version
+    )
+    click.echo(
+        f"{result.instance}: {result.from_state} -> {result.to_state} "
+        f"by {result.actor} as {result.role} (audit #{result.audit_seq})"
+    )
 
 
 # -- audit ---------------------------------------------------------------------------------
@@ -385,7 +454,12 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
-@click.option("--checkpoint", "checkpoint_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="A checkpoint written earlier by `pmf audit checkpoint`.")
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A checkpoint written earlier by `pmf audit checkpoint`.",
+)
 @click.option("--chain", help="Verify one organisation's chain only.")
 @pass_app
 @handled
@@ -406,9 +480,9 @@ def _read_checkpoint(path: Path) -> dict[str, Any]:
     try:
         loaded = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise audit.AuditError(f"cannot read checkpoint {path}: {exc}") from exc
+        raise AuditError(f"cannot read checkpoint {path}: {exc}") from exc
     if not isinstance(loaded, dict):
-        raise audit.AuditError(f"{path} is not a checkpoint")
+        raise AuditError(f"{path} is not a checkpoint")
     return loaded
 
 
@@ -433,17 +507,22 @@ def audit_trail(app: App, key: str) -> None:
     with app.store.read() as s:
         entries = audit.trail(s, key)
     if not entries:
-        raise audit.AuditError(f"no audit entries for {key!r}")
+        raise AuditError(f"no audit entries for {key!r}")
     for e in entries:
         move = f"{e.from_state or ''} -> {e.to_state or ''}" if (e.from_state or e.to_state) else ""
         who = f"{e.actor}" + (f" as {e.role}" if e.role else "")
         why = f'  "{e.reason}"' if e.reason else ""
-        click.echo(f"#{e.seq:<5} {e.at[:19]}Z {e.event:<14} {e.instance or '':<28} {e.trigger or '':<24} {move:<36} {who}{why}")
+        click.echo(
+            f"#{e.seq:<5} {e.at[:19]}Z {e.event:<14} {e.instance or '':<28} "
+            f"{e.trigger or '':<24} {move:<36} {who}{why}"
+        )
 
 
 @audit_group.command("export")
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File to write [default: stdout].")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File to write [default: stdout]."
+)
 @click.option("--chain", help="One organisation's chain only.")
 @pass_app
 @handled
@@ -468,14 +547,18 @@ def _open_output(path: Path | None) -> Iterator[Any]:
 
 
 @main.command("demo")
-@click.option("--db-file", type=click.Path(dir_okay=False, path_type=Path), default=Path("pmf-demo.db"), show_default=True, help="SQLite file to create afresh.")
+@click.option(
+    "--db-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("pmf-demo.db"),
+    show_default=True,
+    help="SQLite file to create afresh.",
+)
 @click.option("--verbose", is_flag=True, help="Also write the engine's log events to stderr.")
 @pass_app
 @handled
 def demo(app: App, db_file: Path, verbose: bool) -> None:
     """Seed an example council and drive one whole quarter end to end."""
-    from pmf_engine.demo import run_demo
-
     if not verbose:
         configure_logging(app.settings.log_format, "error")
     ok = run_demo(db_file, app.catalog, click.echo)

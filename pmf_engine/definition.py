@@ -18,7 +18,8 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
-from pmf_engine.errors import DefinitionError, Problem
+from pmf_engine.errors import DefinitionError, NotFound, Problem
+from pmf_engine.guards import GUARDS
 from pmf_engine.yamlload import Document, load_yaml
 
 M = TypeVar("M", bound=BaseModel)
@@ -153,9 +154,7 @@ def _validate(model: type[M], document: Document) -> M:
     try:
         return model.model_validate(document.data)
     except ValidationError as exc:
-        raise DefinitionError(
-            [_problem_from_pydantic(document, err) for err in exc.errors()]
-        ) from exc
+        raise DefinitionError([_problem_from_pydantic(document, err) for err in exc.errors()]) from exc
 
 
 def _problem_from_pydantic(document: Document, err: Any) -> Problem:
@@ -245,10 +244,12 @@ class Catalog:
     """Workflow name -> source text, stored with each version for the audit trail."""
 
     @classmethod
-    def load(cls, workflow_paths: Iterable[Path], roles_path: Path) -> Catalog:
-        """Load and cross-check; raise one ``DefinitionError`` listing every problem found."""
-        from pmf_engine.guards import GUARDS
+    def load(cls, workflow_paths: Iterable[Path], roles_path: Path, *, partial: bool = False) -> Catalog:
+        """Load and cross-check; raise one ``DefinitionError`` listing every problem found.
 
+        ``partial`` is for checking some files on their own: policy rules about workflows
+        that are not among them are not reported.
+        """
         problems: list[Problem] = []
         roles: RolesPolicy | None = None
         roles_doc: Document | None = None
@@ -266,7 +267,9 @@ class Catalog:
                 continue
             if wf.name in parsed:
                 problems.append(
-                    doc.problem(("name",), f"workflow {wf.name!r} is also defined in {parsed[wf.name][1].file}")
+                    doc.problem(
+                        ("name",), f"workflow {wf.name!r} is also defined in {parsed[wf.name][1].file}"
+                    )
                 )
                 continue
             parsed[wf.name] = (wf, doc, text)
@@ -274,9 +277,11 @@ class Catalog:
             problems.extend(_reference_problems(wf, doc, parsed, roles))
         if roles is not None and roles_doc is not None:
             workflows = {name: wf for name, (wf, _, _) in parsed.items()}
-            problems.extend(_segregation_problems(roles, roles_doc, workflows))
+            problems.extend(_segregation_problems(roles, roles_doc, workflows, partial=partial))
         unknown_guards = [
-            doc.problem(("transitions", i, "guards", j), f"unknown guard {g!r}; known: {', '.join(sorted(GUARDS))}")
+            doc.problem(
+                ("transitions", i, "guards", j), f"unknown guard {g!r}; known: {', '.join(sorted(GUARDS))}"
+            )
             for wf, doc, _ in parsed.values()
             for i, t in enumerate(wf.transitions)
             for j, g in enumerate(t.guards)
@@ -297,8 +302,6 @@ class Catalog:
         return cls.load(sorted(workflows_dir.glob("*.yaml")), policies_dir / "roles.yaml")
 
     def workflow(self, name: str) -> WorkflowDef:
-        from pmf_engine.errors import NotFound
-
         try:
             return self.workflows[name]
         except KeyError:
@@ -347,11 +350,13 @@ def _reference_problems(
 
 
 def _segregation_problems(
-    roles: RolesPolicy, doc: Document, workflows: Mapping[str, WorkflowDef]
+    roles: RolesPolicy, doc: Document, workflows: Mapping[str, WorkflowDef], *, partial: bool
 ) -> Iterable[Problem]:
     for i, rule in enumerate(roles.segregation):
         wf = workflows.get(rule.workflow)
         if wf is None:
+            if partial:
+                continue
             yield doc.problem(("segregation", i, "workflow"), f"unknown workflow {rule.workflow!r}")
             continue
         for key, trigger in [("trigger", rule.trigger), *(("not_after", t) for t in rule.not_after)]:

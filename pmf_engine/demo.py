@@ -76,15 +76,22 @@ def run_demo(db_file: Path, catalog: Catalog, echo: Callable[[str], None]) -> bo
 
     at("2024-07-01", 9)
     status = engine.start_cycle(ORG, PERIOD, by="priya")
-    echo(f"  {london(clock.now()):%a %d %b %H:%M}  priya       start cycle              {status.state}, {len(status.children)} returns requested")
+    echo(
+        f"  {london(clock.now()):%a %d %b %H:%M}  {'priya':<11} {'start cycle':<24} "
+        f"{status.state}, {len(status.children)} returns requested"
+    )
 
     echo("Data request: services submit their returns")
     at("2024-07-05")
     for who, svc in [("hannah", "HOUSING"), ("pete", "PLANNING"), ("wendy", "WASTE"), ("leo", "LEISURE")]:
         step(who, "submit", service=svc)
     at("2024-07-08")
-    step("priya", "return_for_correction", service="PLANNING",
-         reason="Q1 figure leaves out householder applications")
+    step(
+        "priya",
+        "return_for_correction",
+        service="PLANNING",
+        reason="Q1 figure leaves out householder applications",
+    )
     step("hannah", "accept", service="HOUSING")
     step("priya", "close_data_request")
     at("2024-07-10")
@@ -122,7 +129,9 @@ def run_demo(db_file: Path, catalog: Catalog, echo: Callable[[str], None]) -> bo
     store.dispose()
     echo(f"audit: {report.entries} entries, {refused} refused attempts recorded")
     if report.ok:
-        echo(f"pmf audit verify: audit log verified: {report.entries} entries in {len(report.chains)} chain(s)")
+        echo(
+            f"pmf audit verify: audit log verified: {report.entries} entries in {len(report.chains)} chain(s)"
+        )
     else:
         echo(f"pmf audit verify: BROKEN {report.first_break}")
     echo(f"explore it: pmf --db {sqlite_url(db_file)} audit trail {CYCLE}")

@@ -9,13 +9,14 @@ attempt rolls that transaction back and is then recorded in the audit log by its
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -108,40 +109,59 @@ class Engine:
     def add_organisation(
         self, code: str, name: str, *, subdivision: str = "ENG", by: str = "system"
     ) -> Organisation:
+        _check_code("organisation code", code)
         with self.store.write() as s:
             if s.scalar(select(Organisation).where(Organisation.code == code)) is not None:
                 raise PmfError(f"organisation {code!r} already exists")
-            org = Organisation(code=code, name=name, holiday_subdivision=subdivision, created_at=self.clock.now())
+            org = Organisation(
+                code=code, name=name, holiday_subdivision=subdivision, created_at=self.clock.now()
+            )
             s.add(org)
-            self._audit(s, audit.AuditRecord(
-                event="organisation.added", organisation=code, actor=by,
-                data={"name": name, "holiday_subdivision": subdivision},
-            ))
+            self._audit(
+                s,
+                audit.AuditRecord(
+                    event="organisation.added",
+                    organisation=code,
+                    actor=by,
+                    data={"name": name, "holiday_subdivision": subdivision},
+                ),
+            )
         return org
 
     def add_service(self, organisation: str, code: str, name: str, *, by: str = "system") -> Service:
+        _check_code("service code", code)
         with self.store.write() as s:
             org = self._organisation(s, organisation)
             if s.scalar(select(Service).where(Service.organisation_id == org.id, Service.code == code)):
                 raise PmfError(f"service {code!r} already exists in {organisation}")
             service = Service(organisation_id=org.id, code=code, name=name)
             s.add(service)
-            self._audit(s, audit.AuditRecord(
-                event="service.added", organisation=organisation, actor=by, data={"service": code, "name": name},
-            ))
+            self._audit(
+                s,
+                audit.AuditRecord(
+                    event="service.added",
+                    organisation=organisation,
+                    actor=by,
+                    data={"service": code, "name": name},
+                ),
+            )
         return service
 
-    def add_actor(
-        self, username: str, name: str, *, email: str | None = None, by: str = "system"
-    ) -> Actor:
+    def add_actor(self, username: str, name: str, *, email: str | None = None, by: str = "system") -> Actor:
+        _check_code("username", username, pattern=_USERNAME)
         with self.store.write() as s:
             if s.scalar(select(Actor).where(Actor.username == username)) is not None:
                 raise PmfError(f"actor {username!r} already exists")
             actor = Actor(username=username, name=name, email=email, active=True, created_at=self.clock.now())
             s.add(actor)
-            self._audit(s, audit.AuditRecord(
-                event="actor.added", actor=by, data={"username": username, "name": name, "email": email},
-            ))
+            self._audit(
+                s,
+                audit.AuditRecord(
+                    event="actor.added",
+                    actor=by,
+                    data={"username": username, "name": name, "email": email},
+                ),
+            )
         return actor
 
     def grant(
@@ -159,30 +179,43 @@ class Engine:
             actor = self._actor(s, username)
             org = self._organisation(s, organisation)
             service_row = self._service(s, org, service) if service else None
-            exists = s.scalar(select(RoleAssignment).where(
-                RoleAssignment.actor_id == actor.id,
-                RoleAssignment.organisation_id == org.id,
-                RoleAssignment.role == role,
-                RoleAssignment.service_id == (service_row.id if service_row else None),
-            ))
+            exists = s.scalar(
+                select(RoleAssignment).where(
+                    RoleAssignment.actor_id == actor.id,
+                    RoleAssignment.organisation_id == org.id,
+                    RoleAssignment.role == role,
+                    RoleAssignment.service_id == (service_row.id if service_row else None),
+                )
+            )
             if exists is not None:
                 return
-            s.add(RoleAssignment(
-                actor_id=actor.id, organisation_id=org.id, role=role,
-                service_id=service_row.id if service_row else None,
-            ))
-            self._audit(s, audit.AuditRecord(
-                event="role.granted", organisation=organisation, actor=by,
-                data={"username": username, "role": role, "service": service},
-            ))
+            s.add(
+                RoleAssignment(
+                    actor_id=actor.id,
+                    organisation_id=org.id,
+                    role=role,
+                    service_id=service_row.id if service_row else None,
+                )
+            )
+            self._audit(
+                s,
+                audit.AuditRecord(
+                    event="role.granted",
+                    organisation=organisation,
+                    actor=by,
+                    data={"username": username, "role": role, "service": service},
+                ),
+            )
 
     def actors(self) -> list[tuple[Actor, list[Assignment]]]:
         with self.store.read() as s:
             rows = s.scalars(
-                select(Actor).options(
+                select(Actor)
+                .options(
                     selectinload(Actor.roles).joinedload(RoleAssignment.organisation),
                     selectinload(Actor.roles).joinedload(RoleAssignment.service),
-                ).order_by(Actor.username)
+                )
+                .order_by(Actor.username)
             ).all()
             return [(a, _assignments(a)) for a in rows]
 
@@ -191,22 +224,36 @@ class Engine:
     def register(self, s: Session, name: str) -> WorkflowVersion:
         """The stored version of the catalog's ``name``, added (and audited) if it is new."""
         wf = self.catalog.workflow(name)
-        found = s.scalar(select(WorkflowVersion).where(
-            WorkflowVersion.name == name, WorkflowVersion.content_hash == wf.content_hash
-        ))
+        found = s.scalar(
+            select(WorkflowVersion).where(
+                WorkflowVersion.name == name, WorkflowVersion.content_hash == wf.content_hash
+            )
+        )
         if found is not None:
             return found
         version = WorkflowVersion(
-            name=name, label=wf.version, content_hash=wf.content_hash,
-            source_text=self.catalog.sources[name], registered_at=self.clock.now(),
+            name=name,
+            label=wf.version,
+            content_hash=wf.content_hash,
+            source_text=self.catalog.sources[name],
+            registered_at=self.clock.now(),
         )
         s.add(version)
         s.flush()
         self._definitions[version.id] = wf
-        self._audit(s, audit.AuditRecord(
-            event="workflow.registered", actor="system",
-            data={"workflow": name, "label": wf.version, "content_hash": wf.content_hash, "id": version.id},
-        ))
+        self._audit(
+            s,
+            audit.AuditRecord(
+                event="workflow.registered",
+                actor="system",
+                data={
+                    "workflow": name,
+                    "label": wf.version,
+                    "content_hash": wf.content_hash,
+                    "id": version.id,
+                },
+            ),
+        )
         return version
 
     def versions(self) -> list[WorkflowVersion]:
@@ -246,7 +293,13 @@ class Engine:
             org = self._organisation(s, organisation)
             actor = self._actor(s, by)
             if not any(a.organisation == organisation and a.role in START_ROLES for a in _assignments(actor)):
-                raise PermissionDenied(key, "start", "-", by, f"starting a cycle needs {' or '.join(START_ROLES)} in {organisation}")
+                raise PermissionDenied(
+                    key,
+                    "start",
+                    "-",
+                    by,
+                    f"starting a cycle needs {' or '.join(START_ROLES)} in {organisation}",
+                )
             if not org.services:
                 raise PmfError(f"{organisation} has no services: add them before starting a cycle")
             if s.scalar(select(Instance.id).where(Instance.key == key)) is not None:
@@ -255,15 +308,29 @@ class Engine:
             wf = self.definition(version)
             now = self.clock.now()
             cycle = Instance(
-                key=key, organisation_id=org.id, period=str(parsed), workflow_version_id=version.id,
-                state=wf.initial, version=1, context={}, created_at=now, entered_at=now,
+                key=key,
+                organisation_id=org.id,
+                period=str(parsed),
+                workflow_version_id=version.id,
+                state=wf.initial,
+                version=1,
+                context={},
+                created_at=now,
+                entered_at=now,
             )
             s.add(cycle)
             s.flush()
-            self._audit(s, audit.AuditRecord(
-                event="cycle.started", organisation=organisation, instance=key, to_state=wf.initial,
-                actor=by, data={"workflow": version.ref, "period": str(parsed)},
-            ))
+            self._audit(
+                s,
+                audit.AuditRecord(
+                    event="cycle.started",
+                    organisation=organisation,
+                    instance=key,
+                    to_state=wf.initial,
+                    actor=by,
+                    data={"workflow": version.ref, "period": str(parsed)},
+                ),
+            )
             spawned = self._spawn(s, cycle.id, key, cycle.period, wf, wf.initial, by)
         bound.info("cycle.started", state=wf.initial, spawned=len(spawned))
         return self.status(key)
@@ -302,8 +369,11 @@ class Engine:
         payload = dict(data or {})
         reason = reason.strip() if reason and reason.strip() else None
         bound = log.bind(
-            organisation=key.split("/")[0], cycle="/".join(key.split("/")[:2]),
-            service=key.split("/")[2] if key.count("/") >= 2 else None, trigger=trigger, actor=actor,
+            organisation=key.split("/", maxsplit=1)[0],
+            cycle="/".join(key.split("/")[:2]),
+            service=key.split("/")[2] if key.count("/") >= 2 else None,
+            trigger=trigger,
+            actor=actor,
         )
         try:
             with self.store.write() as s:
@@ -316,8 +386,11 @@ class Engine:
             # A unique key taken by a concurrent writer (a spawned child, an audit link).
             raise ConcurrencyConflict(key, expected_version or 0, None) from exc
         bound.info(
-            "transition.fired", from_state=result.from_state,
-            to_state=result.to_state, role=result.role, version=result.version,
+            "transition.fired",
+            from_state=result.from_state,
+            to_state=result.to_state,
+            role=result.role,
+            version=result.version,
         )
         return result
 
@@ -353,17 +426,34 @@ class Engine:
         )
         if changed.rowcount != 1:
             raise ConcurrencyConflict(key, inst.version, None)
-        seq = audit.append(s, audit.AuditRecord(
-            event="fired", organisation=inst.organisation, instance=key, trigger=trigger,
-            from_state=inst.state, to_state=to_state, actor=username, role=role,
-            reason=reason, data=data,
-        ), now)
+        seq = audit.append(
+            s,
+            audit.AuditRecord(
+                event="fired",
+                organisation=inst.organisation,
+                instance=key,
+                trigger=trigger,
+                from_state=inst.state,
+                to_state=to_state,
+                actor=username,
+                role=role,
+                reason=reason,
+                data=data,
+            ),
+            now,
+        )
         spawned: list[str] = []
         if to_state != inst.state and wf.children_spawned_on(to_state):
             spawned = self._spawn(s, inst.id, inst.key, inst.period, wf, to_state, username)
         return Fired(
-            instance=key, trigger=trigger, from_state=inst.state, to_state=to_state,
-            version=inst.version + 1, actor=username, role=role, audit_seq=seq,
+            instance=key,
+            trigger=trigger,
+            from_state=inst.state,
+            to_state=to_state,
+            version=inst.version + 1,
+            actor=username,
+            role=role,
+            audit_seq=seq,
             spawned=tuple(spawned),
         )
 
@@ -391,14 +481,18 @@ class Engine:
         prior: set[str] = set()
         if watched:
             prior = {
-                t for t in s.scalars(
-                    select(AuditEntry.trigger).where(
+                t
+                for t in s.scalars(
+                    select(AuditEntry.trigger)
+                    .where(
                         AuditEntry.instance == inst.key,
                         AuditEntry.event == "fired",
                         AuditEntry.actor == username,
                         AuditEntry.trigger.in_(watched),
-                    ).distinct()
-                ) if t
+                    )
+                    .distinct()
+                )
+                if t
             }
         decision = authorise(
             policy=self.catalog.roles,
@@ -433,7 +527,10 @@ class Engine:
         if not transition.guards:
             return
         ctx = GuardContext(
-            workflow=wf, instance=inst.key, state=inst.state, data=data,
+            workflow=wf,
+            instance=inst.key,
+            state=inst.state,
+            data=data,
             load_children=lambda: _child_views(s, inst.id),
         )
         for name in transition.guards:
@@ -447,16 +544,26 @@ class Engine:
         """Write the refused attempt to the audit log in a transaction of its own."""
         with self.store.write() as s:
             inst = s.scalar(
-                select(Instance).where(Instance.key == refusal.instance).options(joinedload(Instance.organisation))
+                select(Instance)
+                .where(Instance.key == refusal.instance)
+                .options(joinedload(Instance.organisation))
             )
             org = inst.organisation.code if inst is not None else refusal.instance.split("/")[0] or None
             if org is not None and s.scalar(select(Organisation.id).where(Organisation.code == org)) is None:
                 org = None
-            self._audit(s, audit.AuditRecord(
-                event="refused", organisation=org, instance=refusal.instance, trigger=refusal.trigger,
-                from_state=refusal.state, actor=actor, reason=reason,
-                data={"refusal": type(refusal).__name__, "why": refusal.reason, "data": dict(data)},
-            ))
+            self._audit(
+                s,
+                audit.AuditRecord(
+                    event="refused",
+                    organisation=org,
+                    instance=refusal.instance,
+                    trigger=refusal.trigger,
+                    from_state=refusal.state,
+                    actor=actor,
+                    reason=reason,
+                    data={"refusal": type(refusal).__name__, "why": refusal.reason, "data": dict(data)},
+                ),
+            )
 
     # -- children -------------------------------------------------------------------------
 
@@ -482,15 +589,32 @@ class Engine:
                 if service_id in existing:
                     continue
                 key = f"{parent_key}/{service_code}"
-                s.add(Instance(
-                    key=key, organisation_id=org_id, parent_id=parent_id, service_id=service_id,
-                    period=period, workflow_version_id=version.id, state=child_wf.initial,
-                    version=1, context={}, created_at=now, entered_at=now,
-                ))
-                self._audit(s, audit.AuditRecord(
-                    event="child.spawned", organisation=org_code, instance=key, to_state=child_wf.initial,
-                    actor=by, data={"workflow": version.ref, "parent": parent_key, "service": service_code},
-                ))
+                s.add(
+                    Instance(
+                        key=key,
+                        organisation_id=org_id,
+                        parent_id=parent_id,
+                        service_id=service_id,
+                        period=period,
+                        workflow_version_id=version.id,
+                        state=child_wf.initial,
+                        version=1,
+                        context={},
+                        created_at=now,
+                        entered_at=now,
+                    )
+                )
+                self._audit(
+                    s,
+                    audit.AuditRecord(
+                        event="child.spawned",
+                        organisation=org_code,
+                        instance=key,
+                        to_state=child_wf.initial,
+                        actor=by,
+                        data={"workflow": version.ref, "parent": parent_key, "service": service_code},
+                    ),
+                )
                 spawned.append(key)
         return spawned
 
@@ -515,11 +639,14 @@ class Engine:
             for child in inst.children:
                 spec = next((c for c in wf.children if c.workflow == child.workflow_version.name), None)
                 if spec is None:
-                    raise MigrationRefused(key, version.ref, f"{version.ref} has no {child.workflow_version.name!r} children")
+                    raise MigrationRefused(
+                        key, version.ref, f"{version.ref} has no {child.workflow_version.name!r} children"
+                    )
                 child_version = _latest_version(s, spec.workflow)
                 if child.state not in self.definition(child_version).states:
                     raise MigrationRefused(
-                        key, version.ref,
+                        key,
+                        version.ref,
                         f"child {child.key} is in {child.state!r}, which {child_version.ref} lacks",
                     )
                 moves[child.id] = child_version
@@ -529,11 +656,19 @@ class Engine:
                 if child.workflow_version_id != moves[child.id].id:
                     child.workflow_version_id = moves[child.id].id
                     child.version += 1
-            self._audit(s, audit.AuditRecord(
-                event="cycle.migrated", organisation=inst.organisation.code, instance=key,
-                from_state=inst.state, to_state=inst.state, actor=by, reason=reason,
-                data={"from": current.ref, "to": version.ref, "children": len(moves)},
-            ))
+            self._audit(
+                s,
+                audit.AuditRecord(
+                    event="cycle.migrated",
+                    organisation=inst.organisation.code,
+                    instance=key,
+                    from_state=inst.state,
+                    to_state=inst.state,
+                    actor=by,
+                    reason=reason,
+                    data={"from": current.ref, "to": version.ref, "children": len(moves)},
+                ),
+            )
         log.info("cycle.migrated", cycle=key, actor=by, to_version=version.ref)
         return version
 
@@ -547,8 +682,12 @@ class Engine:
         wf = self.definition(inst.workflow_version)
         steps = tuple(
             NextStep(
-                trigger=t.trigger, label=t.label or t.trigger, dest=t.dest, roles=t.roles,
-                reason_required=t.reason_required, fields=t.fields,
+                trigger=t.trigger,
+                label=t.label or t.trigger,
+                dest=t.dest,
+                roles=t.roles,
+                reason_required=t.reason_required,
+                fields=t.fields,
             )
             for t in wf.allowed_from(inst.state)
         )
@@ -556,16 +695,26 @@ class Engine:
         if with_children:
             children = tuple(self._status(s, c, with_children=False) for c in inst.children)
         return InstanceStatus(
-            key=inst.key, organisation=inst.organisation.code, period=inst.period,
-            service=inst.service.code if inst.service else None, workflow=inst.workflow_version.ref,
-            state=inst.state, state_label=wf.states[inst.state].label, terminal=wf.states[inst.state].terminal,
-            version=inst.version, entered_at=inst.entered_at, next_steps=steps, children=children,
+            key=inst.key,
+            organisation=inst.organisation.code,
+            period=inst.period,
+            service=inst.service.code if inst.service else None,
+            workflow=inst.workflow_version.ref,
+            state=inst.state,
+            state_label=wf.states[inst.state].label,
+            terminal=wf.states[inst.state].terminal,
+            version=inst.version,
+            entered_at=inst.entered_at,
+            next_steps=steps,
+            children=children,
         )
 
     @staticmethod
     def _instance(s: Session, key: str) -> Instance:
         inst = s.scalar(
-            select(Instance).where(Instance.key == key).options(
+            select(Instance)
+            .where(Instance.key == key)
+            .options(
                 joinedload(Instance.organisation),
                 joinedload(Instance.service),
                 joinedload(Instance.workflow_version),
@@ -577,7 +726,9 @@ class Engine:
 
     @staticmethod
     def _organisation(s: Session, code: str) -> Organisation:
-        org = s.scalar(select(Organisation).where(Organisation.code == code).options(selectinload(Organisation.services)))
+        org = s.scalar(
+            select(Organisation).where(Organisation.code == code).options(selectinload(Organisation.services))
+        )
         if org is None:
             raise NotFound("organisation", code)
         return org
@@ -592,7 +743,9 @@ class Engine:
     @staticmethod
     def _actor(s: Session, username: str) -> Actor:
         actor = s.scalar(
-            select(Actor).where(Actor.username == username).options(
+            select(Actor)
+            .where(Actor.username == username)
+            .options(
                 selectinload(Actor.roles).joinedload(RoleAssignment.organisation),
                 selectinload(Actor.roles).joinedload(RoleAssignment.service),
             )
@@ -604,16 +757,23 @@ class Engine:
 
 _INSTANCE_ROW = (
     select(
-        Instance.id, Instance.key, Instance.state, Instance.version, Instance.context, Instance.entered_at,
+        Instance.id,
+        Instance.key,
+        Instance.state,
+        Instance.version,
+        Instance.context,
+        Instance.entered_at,
         Instance.period,
-        Instance.workflow_version_id, Organisation.code.label("organisation"), Service.code.label("service"),
+        Instance.workflow_version_id,
+        Organisation.code.label("organisation"),
+        Service.code.label("service"),
     )
     .join(Organisation, Organisation.id == Instance.organisation_id)
     .outerjoin(Service, Service.id == Instance.service_id)
     .where(Instance.key == bindparam("key"))
 )
 
-_INSTANCES = Instance.__table__
+_INSTANCES = cast(Table, Instance.__table__)
 _MOVE_INSTANCE = (
     update(_INSTANCES)
     .where(_INSTANCES.c.id == bindparam("instance_id"), _INSTANCES.c.version == bindparam("read_version"))
@@ -627,7 +787,9 @@ _MOVE_INSTANCE = (
 
 _ACTOR_ROLES = (
     select(
-        Actor.active, RoleAssignment.role, Organisation.code.label("organisation"),
+        Actor.active,
+        RoleAssignment.role,
+        Organisation.code.label("organisation"),
         Service.code.label("service"),
     )
     .select_from(Actor)
@@ -661,9 +823,21 @@ class _InstanceRow:
         return cls(**row._asdict())
 
 
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+
+
+def _check_code(what: str, value: str, *, pattern: re.Pattern[str] = _CODE) -> None:
+    """Codes become parts of instance keys (``ORG/PERIOD/SERVICE``) and audit chain names."""
+    if not pattern.match(value):
+        raise PmfError(f"{what} {value!r} must be letters, digits, '-' or '_' (up to 32), no '/' or spaces")
+
+
 def _assignments(actor: Actor) -> list[Assignment]:
     return [
-        Assignment(role=r.role, organisation=r.organisation.code, service=r.service.code if r.service else None)
+        Assignment(
+            role=r.role, organisation=r.organisation.code, service=r.service.code if r.service else None
+        )
         for r in actor.roles
     ]
 
@@ -685,7 +859,8 @@ def _find_version(s: Session, name: str, ref: str) -> WorkflowVersion:
     wanted = ref.split("@", 1)[1] if "@" in ref else ref
     candidates = list(s.scalars(select(WorkflowVersion).where(WorkflowVersion.name == name)))
     matches = [
-        v for v in candidates
+        v
+        for v in candidates
         if (wanted.isdigit() and v.id == int(wanted))
         or (len(wanted) >= 6 and v.content_hash.startswith(wanted))
         or v.label == wanted
@@ -698,7 +873,12 @@ def _find_version(s: Session, name: str, ref: str) -> WorkflowVersion:
 
 
 def _latest_version(s: Session, name: str) -> WorkflowVersion:
-    version = s.scalar(select(WorkflowVersion).where(WorkflowVersion.name == name).order_by(WorkflowVersion.id.desc()).limit(1))
+    version = s.scalar(
+        select(WorkflowVersion)
+        .where(WorkflowVersion.name == name)
+        .order_by(WorkflowVersion.id.desc())
+        .limit(1)
+    )
     if version is None:
         raise NotFound("workflow version", name)
     return version

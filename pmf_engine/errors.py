@@ -82,9 +82,7 @@ class Refused(PmfError):
 class UnknownTrigger(Refused):
     def __init__(self, instance: str, trigger: str, state: str, known: Sequence[str]) -> None:
         self.known = tuple(known)
-        super().__init__(
-            instance, trigger, state, f"unknown trigger; the workflow knows {', '.join(known)}"
-        )
+        super().__init__(instance, trigger, state, f"unknown trigger; the workflow knows {', '.join(known)}")
 
 
 class TransitionNotAllowed(Refused):

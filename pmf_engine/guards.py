@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pmf_engine.definition import WorkflowDef
+if TYPE_CHECKING:
+    from pmf_engine.definition import WorkflowDef
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +57,7 @@ def children_settled(ctx: GuardContext) -> str | None:
     """The join: every child instance is in one of its spec's settled states."""
     settled = {c.workflow: set(c.settled) for c in ctx.workflow.children}
     waiting = sorted(
-        f"{c.service} ({c.state})"
-        for c in ctx.children
-        if c.state not in settled.get(c.workflow, set())
+        f"{c.service} ({c.state})" for c in ctx.children if c.state not in settled.get(c.workflow, set())
     )
     if not ctx.children:
         return "no child instances exist yet"

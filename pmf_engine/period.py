@@ -39,7 +39,11 @@ class Period:
         return self.next().start - timedelta(days=1)
 
     def next(self) -> Period:
-        return Period(self.start_year + 1, 1) if self.quarter == 4 else Period(self.start_year, self.quarter + 1)
+        return (
+            Period(self.start_year + 1, 1) if self.quarter == 4 else Period(self.start_year, self.quarter + 1)
+        )
 
     def previous(self) -> Period:
-        return Period(self.start_year - 1, 4) if self.quarter == 1 else Period(self.start_year, self.quarter - 1)
+        return (
+            Period(self.start_year - 1, 4) if self.quarter == 1 else Period(self.start_year, self.quarter - 1)
+        )

@@ -27,9 +27,7 @@ class Settings:
     log_level: str = "info"
 
     @classmethod
-    def load(
-        cls, environ: Mapping[str, str] | None = None, **overrides: str | Path | None
-    ) -> Settings:
+    def load(cls, environ: Mapping[str, str] | None = None, **overrides: str | Path | None) -> Settings:
         """Options given win over ``PMF_*`` environment variables, which win over defaults."""
         env = os.environ if environ is None else environ
         given = {k: v for k, v in overrides.items() if v is not None}

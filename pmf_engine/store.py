@@ -66,9 +66,7 @@ class Organisation(Base):
     holiday_subdivision: Mapped[str] = mapped_column(String(8), default="ENG")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    services: Mapped[list[Service]] = relationship(
-        back_populates="organisation", order_by="Service.code"
-    )
+    services: Mapped[list[Service]] = relationship(back_populates="organisation", order_by="Service.code")
 
 
 class Service(Base):
@@ -235,7 +233,7 @@ class Store:
             self.engine.execution_options(pmf_readonly=True), expire_on_commit=False
         )
         if upgrade:
-            from pmf_engine.migrations import upgrade_to_head
+            from pmf_engine.migrations import upgrade_to_head  # noqa: PLC0415 - env.py imports this module
 
             upgrade_to_head(self.engine)
 

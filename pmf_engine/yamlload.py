@@ -86,9 +86,7 @@ def _build(
 ) -> Any:
     budget[0] -= 1
     if budget[0] < 0:
-        raise DefinitionError(
-            [Problem(file, node.start_mark.line + 1, _dotted(path), "document too large")]
-        )
+        raise DefinitionError([Problem(file, node.start_mark.line + 1, _dotted(path), "document too large")])
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         if node.tag != "tag:yaml.org,2002:map":
@@ -97,9 +95,7 @@ def _build(
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
             if not isinstance(key, Hashable) or isinstance(key, (list, dict)):
-                raise DefinitionError(
-                    [Problem(file, key_node.start_mark.line + 1, _dotted(path), "bad key")]
-                )
+                raise DefinitionError([Problem(file, key_node.start_mark.line + 1, _dotted(path), "bad key")])
             if key in result:
                 raise DefinitionError(
                     [
@@ -119,8 +115,7 @@ def _build(
         if node.tag != "tag:yaml.org,2002:seq":
             raise _bad_tag(file, node, path)
         return [
-            _build(loader, item, (*path, index), lines, file, budget)
-            for index, item in enumerate(node.value)
+            _build(loader, item, (*path, index), lines, file, budget) for index, item in enumerate(node.value)
         ]
     try:
         return loader.construct_object(node, deep=True)

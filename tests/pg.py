@@ -59,11 +59,15 @@ class PostgresServer:
             entry = pwd.getpwnam(user)
             os.chown(base, entry.pw_uid, entry.pw_gid)
         server = cls(bin_dir, data_dir, _free_port(), user)
-        server._run("initdb", "-D", str(data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale")
+        server._run(
+            "initdb", "-D", str(data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale"
+        )
         options = f"-p {server.port} -k {base} -c listen_addresses=127.0.0.1 -c max_connections=200"
         if not fsync:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        server._run("pg_ctl", "-D", str(data_dir), "-o", options, "-l", str(base / "server.log"), "-w", "start")
+        server._run(
+            "pg_ctl", "-D", str(data_dir), "-o", options, "-l", str(base / "server.log"), "-w", "start"
+        )
         return server
 
     def _run(self, program: str, *args: str) -> None:
@@ -87,7 +91,9 @@ class PostgresServer:
 
     def create_database(self, template: str | None = None) -> str:
         name = f"pmf_test_{next(_names)}"
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as conn:
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
+        ) as conn:
             clause = f" TEMPLATE {template} STRATEGY FILE_COPY" if template else ""
             conn.execute(f"CREATE DATABASE {name}{clause}")  # type: ignore[arg-type]
         return name

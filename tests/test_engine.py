@@ -21,7 +21,7 @@ from pmf_engine.errors import (
     UnknownTrigger,
 )
 from pmf_engine.store import AuditEntry, Instance
-from tests.conftest import CYCLE, ORG, SERVICES, settle_returns
+from tests.conftest import ORG, SERVICES, settle_returns
 
 
 def audit_count(engine: Engine) -> int:
@@ -54,7 +54,9 @@ def test_whole_cycle_end_to_end(engine: Engine, cycle: str, clock: ManualClock) 
     status = engine.status(cycle)
     assert status.terminal and status.next_steps == ()
     with engine.store.read() as s:
-        fired_triggers = [e.trigger for e in audit.trail(s, cycle) if e.event == "fired" and e.instance == cycle]
+        fired_triggers = [
+            e.trigger for e in audit.trail(s, cycle) if e.event == "fired" and e.instance == cycle
+        ]
         assert fired_triggers == [p[0] for p in path]
         assert audit.verify(s).ok
 
@@ -62,8 +64,20 @@ def test_whole_cycle_end_to_end(engine: Engine, cycle: str, clock: ManualClock) 
 @pytest.mark.parametrize(
     ("setup", "trigger", "actor", "extra", "back_to"),
     [
-        (["close_data_request", "complete_service_review"], "return_to_services", "cmt", {}, "service_review"),
-        (["close_data_request", "complete_service_review", "endorse"], "return_to_cmt", "lead", {}, "cmt_review"),
+        (
+            ["close_data_request", "complete_service_review"],
+            "return_to_services",
+            "cmt",
+            {},
+            "service_review",
+        ),
+        (
+            ["close_data_request", "complete_service_review", "endorse"],
+            "return_to_cmt",
+            "lead",
+            {},
+            "cmt_review",
+        ),
         (
             ["close_data_request", "complete_service_review", "endorse", "sign_off"],
             "defer",
@@ -81,10 +95,22 @@ def test_whole_cycle_end_to_end(engine: Engine, cycle: str, clock: ManualClock) 
     ],
 )
 def test_each_way_back(
-    engine: Engine, cycle: str, setup: list[str], trigger: str, actor: str, extra: dict[str, str], back_to: str
+    engine: Engine,
+    cycle: str,
+    setup: list[str],
+    trigger: str,
+    actor: str,
+    extra: dict[str, str],
+    back_to: str,
 ) -> None:
     settle_returns(engine)
-    by = {"close_data_request": "perf", "complete_service_review": "perf", "endorse": "cmt", "sign_off": "lead", "approve": "clerk"}
+    by = {
+        "close_data_request": "perf",
+        "complete_service_review": "perf",
+        "endorse": "cmt",
+        "sign_off": "lead",
+        "approve": "clerk",
+    }
     for step in setup:
         engine.fire(cycle, step, by[step], data={"minute_reference": "CAB/9"} if step == "approve" else None)
     fired = engine.fire(cycle, trigger, actor, reason="needs more work", data=extra)
@@ -156,7 +182,11 @@ def test_submitter_cannot_accept_own_return(engine: Engine, cycle: str) -> None:
 
 def test_signoff_giver_cannot_record_cabinet_approval(engine: Engine, cycle: str) -> None:
     settle_returns(engine)
-    for trigger, actor in [("close_data_request", "perf"), ("complete_service_review", "perf"), ("endorse", "cmt")]:
+    for trigger, actor in [
+        ("close_data_request", "perf"),
+        ("complete_service_review", "perf"),
+        ("endorse", "cmt"),
+    ]:
         engine.fire(cycle, trigger, actor)
     engine.fire(cycle, "sign_off", "lead_clerk")
     with pytest.raises(PermissionDenied) as refused:
@@ -183,7 +213,12 @@ def test_reason_and_fields_required(engine: Engine, cycle: str) -> None:
     for svc, who in settle:
         engine.fire(f"{cycle}/{svc}", "submit", who)
         engine.fire(f"{cycle}/{svc}", "accept", "perf")
-    for trigger, actor in [("close_data_request", "perf"), ("complete_service_review", "perf"), ("endorse", "cmt"), ("sign_off", "lead")]:
+    for trigger, actor in [
+        ("close_data_request", "perf"),
+        ("complete_service_review", "perf"),
+        ("endorse", "cmt"),
+        ("sign_off", "lead"),
+    ]:
         engine.fire(cycle, trigger, actor)
     with pytest.raises(GuardFailed) as no_field:
         engine.fire(cycle, "defer", "clerk", reason="agenda full")
@@ -198,7 +233,12 @@ def test_refusal_is_audited_and_changes_nothing(engine: Engine, cycle: str) -> N
     assert (after.state, after.version) == (before.state, before.version)
     with engine.store.read() as s:
         last = s.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).one()
-        assert (last.event, last.actor, last.trigger, last.instance) == ("refused", "sm_planning", "submit", f"{cycle}/HOUSING")
+        assert (last.event, last.actor, last.trigger, last.instance) == (
+            "refused",
+            "sm_planning",
+            "submit",
+            f"{cycle}/HOUSING",
+        )
         assert "scope" in last.data and last.reason == "trying"
         assert audit.verify(s).ok
 
@@ -291,3 +331,16 @@ def test_organisations_are_isolated(engine: Engine, cycle: str) -> None:
     with engine.store.read() as s:
         report = audit.verify(s)
     assert report.ok and {ORG, "OTH", audit.SYSTEM_CHAIN} <= set(report.chains)
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"), [("org", "A/B"), ("org", ""), ("service", "has space"), ("actor", "a/b")]
+)
+def test_codes_that_would_break_keys_are_refused(engine: Engine, kind: str, value: str) -> None:
+    add = {
+        "org": lambda: engine.add_organisation(value, "X"),
+        "service": lambda: engine.add_service(ORG, value, "X"),
+        "actor": lambda: engine.add_actor(value, "X"),
+    }[kind]
+    with pytest.raises(PmfError, match="must be letters"):
+        add()

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Set up everything the tests need on a fresh machine, then lint, type-check and run them all.
+# PostgreSQL: the test session starts its own server from the installed binaries (initdb,
+# pg_ctl); this script installs Debian's postgresql package when they are missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+have_postgres() {
+    command -v pg_ctl >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null
+}
+if ! have_postgres; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "== installing PostgreSQL server binaries"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    else
+        echo "!! PostgreSQL binaries not found; the PostgreSQL tests will be skipped (CI fails instead)" >&2
+    fi
+fi
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    echo "== creating .venv"
+    "$PYTHON" -m venv .venv
+fi
+echo "== installing pmf-engine with its test extra"
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[test]'
+
+echo "== ruff"
+.venv/bin/ruff check pmf_engine tests benchmarks
+.venv/bin/ruff format --check pmf_engine tests benchmarks
+echo "== mypy (strict)"
+.venv/bin/mypy
+echo "== pytest"
+.venv/bin/python -m pytest "$@"

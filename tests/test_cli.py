@@ -1,0 +1,150 @@
+"""The ``pmf`` command line as a performance officer uses it: exit codes 0, 1 and 2, one line
+per problem, and never a traceback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from pmf_engine.cli import main
+from tests.conftest import POLICIES, WORKFLOWS
+
+INVALID = Path(__file__).parent / "fixtures" / "invalid"
+
+
+@pytest.fixture
+def pmf(tmp_path: Path):  # type: ignore[no-untyped-def]
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+
+    def run(*args: str) -> Result:
+        result = CliRunner().invoke(
+            main,
+            ["--db", db, "--workflows", str(WORKFLOWS), "--policies", str(POLICIES), *args],
+            catch_exceptions=False,
+        )
+        assert "Traceback" not in result.output
+        return result
+
+    return run
+
+
+def test_validate_shipped_workflows(pmf) -> None:  # type: ignore[no-untyped-def]
+    result = pmf("workflow", "validate", str(WORKFLOWS))
+    assert result.exit_code == 0
+    assert result.stdout.count(": valid") == len(list(WORKFLOWS.glob("*.yaml")))
+
+
+def test_validate_invalid_files_one_line_each(pmf) -> None:  # type: ignore[no-untyped-def]
+    files = sorted(INVALID.glob("*.yaml"))
+    result = pmf("workflow", "validate", *map(str, files))
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert {line.split(":")[0] for line in lines} == {str(f) for f in files}
+    assert all(line.split(":")[1].isdigit() for line in lines), lines
+
+
+def test_validate_missing_file(pmf) -> None:  # type: ignore[no-untyped-def]
+    result = pmf("workflow", "validate", "nope.yaml")
+    assert result.exit_code == 1 and "cannot read file" in result.stdout
+
+
+def test_usage_errors_exit_2(pmf) -> None:  # type: ignore[no-untyped-def]
+    assert pmf("fire").exit_code == 2
+    assert pmf("actor", "add", "x", "--name", "X", "--role", "nonsense").exit_code == 2
+    assert pmf("cycle", "start", "--org", "X", "--period", "Q1", "--as", "y").exit_code != 0
+
+
+def test_help_on_every_command(pmf) -> None:  # type: ignore[no-untyped-def]
+    def walk(group, path):  # type: ignore[no-untyped-def]
+        yield path
+        for name, command in getattr(group, "commands", {}).items():
+            yield from walk(command, [*path, name])
+
+    for path in walk(main, []):
+        result = pmf(*path, "--help")
+        assert result.exit_code == 0 and "Usage:" in result.stdout, path
+
+
+def test_a_quarter_through_the_cli(pmf, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert pmf("db", "upgrade").exit_code == 0
+    assert pmf("org", "add", "KDC", "Kenton District Council").exit_code == 0
+    for code in ("HOUSING", "WASTE"):
+        assert pmf("service", "add", "KDC", code, code.title()).exit_code == 0
+    people = {
+        "po": ["performance_officer:KDC"],
+        "smh": ["service_manager:KDC:HOUSING"],
+        "smw": ["service_manager:KDC:WASTE"],
+    }
+    for user, roles in people.items():
+        args = [a for r in roles for a in ("--role", r)]
+        assert pmf("actor", "add", user, "--name", user.upper(), *args).exit_code == 0
+    assert "service_manager@KDC/HOUSING" in pmf("actor", "list").stdout
+    assert pmf("cycle", "start", "--org", "KDC", "--period", "2024-25-Q2", "--as", "po").exit_code == 0
+
+    status = pmf("cycle", "status", "KDC/2024-25-Q2").stdout
+    assert "stage: Data request" in status and "submit [service_manager]" in status
+
+    refused = pmf("fire", "KDC/2024-25-Q2", "submit", "--service", "WASTE", "--as", "smh")
+    assert refused.exit_code == 1 and "PermissionDenied" in refused.stderr and "scope" in refused.stderr
+    for service, who in (("HOUSING", "smh"), ("WASTE", "smw")):
+        assert pmf("fire", "KDC/2024-25-Q2", "submit", "--service", service, "--as", who).exit_code == 0
+        assert pmf("fire", "KDC/2024-25-Q2", "accept", "--service", service, "--as", "po").exit_code == 0
+    moved = pmf("fire", "KDC/2024-25-Q2", "close_data_request", "--as", "po")
+    assert moved.exit_code == 0 and "data_request -> service_review" in moved.stdout
+    stale = pmf("fire", "KDC/2024-25-Q2", "complete_service_review", "--as", "po", "--expect-version", "1")
+    assert stale.exit_code == 1 and "ConcurrencyConflict" in stale.stderr
+
+    assert "verified" in pmf("audit", "verify").stdout
+    mark = tmp_path / "head.json"
+    assert pmf("audit", "checkpoint", str(mark)).exit_code == 0
+    assert json.loads(mark.read_text())["chains"]["KDC"]["chain_seq"] > 5
+    assert "matches checkpoint" in pmf("audit", "verify", "--checkpoint", str(mark)).stdout
+    trail = pmf("audit", "trail", "KDC/2024-25-Q2").stdout
+    assert "refused" in trail and "close_data_request" in trail
+    export = tmp_path / "audit.csv"
+    assert pmf("audit", "export", "--format", "csv", "--output", str(export)).exit_code == 0
+    assert export.read_text().startswith("seq,chain,chain_seq,at")
+    assert pmf("audit", "export", "--format", "jsonl").stdout.count("\n") > 10
+    assert "quarterly_cycle@" in pmf("cycle", "list").stdout
+
+
+def test_workflow_list_show_and_diagram(pmf) -> None:  # type: ignore[no-untyped-def]
+    listing = pmf("workflow", "list").stdout
+    assert "quarterly_cycle@" in listing and "service_return@" in listing
+    shown = pmf("workflow", "show", "quarterly_cycle").stdout
+    assert "return_to_cmt" in shown and "reason required" in shown
+    assert (
+        "cmt_review --> leadership_signoff: endorse" in pmf("workflow", "diagram", "quarterly_cycle").stdout
+    )
+    missing = pmf("workflow", "show", "nope")
+    assert missing.exit_code == 1 and "NotFound" in missing.stderr
+
+
+def test_unknown_cycle_and_broken_audit_exit_1(pmf, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert pmf("cycle", "status", "NOPE/2024-25-Q1").exit_code == 1
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    result = pmf("audit", "verify", "--checkpoint", str(bad))
+    assert result.exit_code == 1 and "cannot read checkpoint" in result.stderr
+
+
+def test_demo_runs_a_whole_quarter(pmf, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = pmf("demo", "--db-file", str(tmp_path / "demo.db"))
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    for stage in (
+        "submit",
+        "return_for_correction",
+        "close_data_request",
+        "endorse",
+        "sign_off",
+        "defer",
+        "approve",
+        "conclude",
+    ):
+        assert stage in out
+    assert out.count("REFUSED") >= 3
+    assert "is Closed" in out and "audit log verified" in out

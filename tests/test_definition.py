@@ -1,0 +1,115 @@
+"""Loading workflows and policies: shipped files load, and every invalid fixture fails with
+its file, line, field and message."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from pmf_engine.definition import Catalog, parse_workflow
+from pmf_engine.errors import DefinitionError
+from tests.conftest import POLICIES, WORKFLOWS
+
+INVALID = Path(__file__).parent / "fixtures" / "invalid"
+SHIPPED_WORKFLOWS = sorted(WORKFLOWS.glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED_WORKFLOWS, ids=lambda p: p.name)
+def test_shipped_workflow_loads(path: Path) -> None:
+    wf, _ = parse_workflow(path.read_text(), str(path))
+    assert wf.initial in wf.states
+    assert any(state.terminal for state in wf.states.values())
+
+
+@pytest.mark.parametrize("path", sorted(POLICIES.glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_policy_loads(path: Path) -> None:
+    catalog = Catalog.load(SHIPPED_WORKFLOWS, POLICIES / "roles.yaml")
+    assert "performance_officer" in catalog.roles.roles
+    assert path.name == "roles.yaml"  # the only policy so far; a new one needs its own check
+
+
+def test_shipped_cycle_has_every_stage_and_way_back(catalog: Catalog) -> None:
+    wf = catalog.workflow("quarterly_cycle")
+    assert list(wf.states) == [
+        "data_request",
+        "service_review",
+        "cmt_review",
+        "leadership_signoff",
+        "cabinet_approval",
+        "scrutiny",
+        "closed",
+    ]
+    ways_back = {(t.trigger, t.source[0], t.dest) for t in wf.transitions}
+    assert {
+        ("return_to_services", "cmt_review", "service_review"),
+        ("return_to_cmt", "leadership_signoff", "cmt_review"),
+        ("defer", "cabinet_approval", "cabinet_approval"),
+        ("refer_back", "scrutiny", "cabinet_approval"),
+    } <= ways_back
+    assert catalog.workflow("service_return").transition("waive", "requested") is not None
+
+
+def _expectation(path: Path) -> tuple[int | None, str, str]:
+    match = re.match(r"# expect: (\d*)\s*\|\s*([^|]*?)\s*\|\s*(.*)", path.read_text().splitlines()[0])
+    assert match, f"{path.name} needs an '# expect: LINE | FIELD | MESSAGE' first line"
+    return (int(match[1]) if match[1] else None, match[2].strip(), match[3].strip())
+
+
+@pytest.mark.parametrize("path", sorted(INVALID.glob("*.yaml")), ids=lambda p: p.stem)
+def test_invalid_fixture_names_file_line_and_field(path: Path) -> None:
+    line, field, message = _expectation(path)
+    with pytest.raises(DefinitionError) as raised:
+        Catalog.load([path, *SHIPPED_WORKFLOWS], POLICIES / "roles.yaml")
+    mine = [p for p in raised.value.problems if p.file == str(path)]
+    assert any(p.line == line and p.field == field and message in p.message for p in mine), mine
+    assert all(p.file == str(path) for p in raised.value.problems), "shipped files must stay valid"
+
+
+def test_every_problem_is_reported_not_just_the_first(tmp_path: Path) -> None:
+    bad = tmp_path / "two.yaml"
+    bad.write_text(
+        "name: two\nversion: '1'\ninitial: a\nstates:\n  a: {label: A}\n  b: {label: B, terminal: true}\n"
+        "transitions:\n  - {trigger: go, source: a, dest: b, roles: [performance_officer]}\n"
+        "  - {trigger: x, source: a, dest: zz, roles: [performance_officer]}\n"
+        "  - {trigger: y, source: qq, dest: b, roles: [performance_officer]}\n"
+    )
+    with pytest.raises(DefinitionError) as raised:
+        parse_workflow(bad.read_text(), str(bad))
+    assert [p.line for p in raised.value.problems] == [9, 10]
+
+
+def test_two_files_defining_one_workflow(tmp_path: Path) -> None:
+    copy = tmp_path / "copy.yaml"
+    copy.write_text((WORKFLOWS / "service_return.yaml").read_text())
+    with pytest.raises(DefinitionError, match="also defined in"):
+        Catalog.load([*SHIPPED_WORKFLOWS, copy], POLICIES / "roles.yaml")
+
+
+def test_segregation_rule_must_name_real_triggers(tmp_path: Path) -> None:
+    roles = tmp_path / "roles.yaml"
+    roles.write_text(
+        (POLICIES / "roles.yaml").read_text().replace("not_after: [submit]", "not_after: [submitt]")
+    )
+    with pytest.raises(DefinitionError) as raised:
+        Catalog.load(SHIPPED_WORKFLOWS, roles)
+    problem = raised.value.problems[0]
+    assert (problem.file, problem.field) == (str(roles), "segregation.0.not_after")
+    assert "no trigger 'submitt'" in problem.message
+
+
+def test_content_hash_ignores_layout_and_comments() -> None:
+    text = (WORKFLOWS / "service_return.yaml").read_text()
+    first, _ = parse_workflow(text, "a.yaml")
+    second, _ = parse_workflow(
+        "# a comment\n" + text.replace("label: Requested", "label:    Requested"), "b.yaml"
+    )
+    changed, _ = parse_workflow(text.replace("label: Requested", "label: Asked"), "c.yaml")
+    assert first.content_hash == second.content_hash != changed.content_hash
+
+
+def test_missing_file_is_a_definition_error(tmp_path: Path) -> None:
+    with pytest.raises(DefinitionError) as raised:
+        Catalog.load([tmp_path / "nope.yaml"], POLICIES / "roles.yaml")
+    assert "cannot read file" in raised.value.problems[0].message
