@@ -18,7 +18,9 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
+from pmf_engine.deadlines import DeadlineRule, parse_rule
 from pmf_engine.errors import DefinitionError, NotFound, Problem
+from pmf_engine.escalation import ACTING, EscalationPolicy
 from pmf_engine.guards import GUARDS
 from pmf_engine.yamlload import Document, load_yaml
 
@@ -34,8 +36,19 @@ class StateDef(_Frozen):
     label: str
     terminal: bool = False
     deadline: str | None = None
-    """A deadline rule kept as text, e.g. ``period_end + 10 working days``."""
+    """A deadline rule (``pmf_engine.deadlines``), e.g. ``period_end + 10 working days``."""
     description: str = ""
+
+    @field_validator("deadline")
+    @classmethod
+    def _rule_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_rule(value)
+        return value
+
+    @cached_property
+    def rule(self) -> DeadlineRule | None:
+        return parse_rule(self.deadline) if self.deadline else None
 
 
 class TransitionDef(_Frozen):
@@ -143,6 +156,31 @@ def parse_workflow(text: str, file: str) -> tuple[WorkflowDef, Document]:
     return model, document
 
 
+def parse_escalation(text: str, file: str) -> tuple[EscalationPolicy, Document]:
+    document = load_yaml(text, file)
+    return _validate(EscalationPolicy, document), document
+
+
+def _escalation_problems(
+    policy: EscalationPolicy,
+    doc: Document,
+    workflows: Mapping[str, WorkflowDef],
+    roles: RolesPolicy | None,
+) -> Iterable[Problem]:
+    for where, name in policy.role_names():
+        if name != ACTING and roles is not None and name not in roles.roles:
+            path = tuple(int(p) if p.isdigit() else p for p in where.split("."))
+            yield doc.problem(path, f"unknown role {name!r} (or 'acting')")
+    for i, override in enumerate(policy.overrides):
+        wf = workflows.get(override.workflow)
+        if wf is None:
+            yield doc.problem(("overrides", i, "workflow"), f"unknown workflow {override.workflow!r}")
+        elif override.state is not None and override.state not in wf.states:
+            yield doc.problem(
+                ("overrides", i, "state"), f"{override.workflow!r} has no state {override.state!r}"
+            )
+
+
 def parse_roles(text: str, file: str) -> tuple[RolesPolicy, Document]:
     document = load_yaml(text, file)
     return _validate(RolesPolicy, document), document
@@ -242,9 +280,17 @@ class Catalog:
     roles: RolesPolicy
     sources: Mapping[str, str]
     """Workflow name -> source text, stored with each version for the audit trail."""
+    escalation: EscalationPolicy = EscalationPolicy()
 
     @classmethod
-    def load(cls, workflow_paths: Iterable[Path], roles_path: Path, *, partial: bool = False) -> Catalog:
+    def load(
+        cls,
+        workflow_paths: Iterable[Path],
+        roles_path: Path,
+        *,
+        escalation_path: Path | None = None,
+        partial: bool = False,
+    ) -> Catalog:
         """Load and cross-check; raise one ``DefinitionError`` listing every problem found.
 
         ``partial`` is for checking some files on their own: policy rules about workflows
@@ -288,6 +334,14 @@ class Catalog:
             if g not in GUARDS
         ]
         problems.extend(unknown_guards)
+        escalation = EscalationPolicy()
+        if escalation_path is not None:
+            try:
+                escalation, escalation_doc = parse_escalation(_read(escalation_path), str(escalation_path))
+                workflows = {name: wf for name, (wf, _, _) in parsed.items()}
+                problems.extend(_escalation_problems(escalation, escalation_doc, workflows, roles))
+            except DefinitionError as exc:
+                problems.extend(exc.problems)
         if problems:
             raise DefinitionError(problems)
         assert roles is not None
@@ -295,11 +349,17 @@ class Catalog:
             workflows={name: wf for name, (wf, _, _) in parsed.items()},
             roles=roles,
             sources={name: text for name, (_, _, text) in parsed.items()},
+            escalation=escalation,
         )
 
     @classmethod
     def from_dirs(cls, workflows_dir: Path, policies_dir: Path) -> Catalog:
-        return cls.load(sorted(workflows_dir.glob("*.yaml")), policies_dir / "roles.yaml")
+        escalation = policies_dir / "escalation.yaml"
+        return cls.load(
+            sorted(workflows_dir.glob("*.yaml")),
+            policies_dir / "roles.yaml",
+            escalation_path=escalation if escalation.exists() else None,
+        )
 
     def workflow(self, name: str) -> WorkflowDef:
         try:

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import structlog
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -48,6 +48,7 @@ from pmf_engine.store import (
     Store,
     WorkflowVersion,
 )
+from pmf_engine.timekeeper import Stay, Timekeeper
 
 log = structlog.get_logger("pmf_engine.engine")
 DEFAULT_WORKFLOW = "quarterly_cycle"
@@ -102,6 +103,7 @@ class Engine:
         self.store = store
         self.catalog = catalog
         self.clock: Clock = clock or SystemClock()
+        self.timekeeper = Timekeeper(catalog)
         self._definitions: dict[int, WorkflowDef] = {}
 
     # -- set-up: organisations, services, actors ----------------------------------------
@@ -320,6 +322,11 @@ class Engine:
             )
             s.add(cycle)
             s.flush()
+            pins: dict[str, int] = {}
+            stay = Stay(cycle.id, org.id, None, org.holiday_subdivision, parsed.end, now)
+            self.timekeeper.enter(s, wf, wf.initial, stay, pins)
+            if pins:
+                cycle.context = {"meetings": pins}
             self._audit(
                 s,
                 audit.AuditRecord(
@@ -413,6 +420,21 @@ class Engine:
         self._check_guards(s, wf, inst, transition, reason, data)
         to_state = compile_workflow(wf).next_state(inst.state, trigger)
         now = self.clock.now()
+        context = {**inst.context, **{name: data[name] for name in transition.fields}}
+        if wf.states[inst.state].rule is not None or wf.states[to_state].rule is not None:
+            self.timekeeper.leave(s, inst.id, now)
+            pins = dict(context.get("meetings", {}))
+            stay = Stay(
+                inst.id,
+                inst.organisation_id,
+                inst.service_id,
+                inst.subdivision,
+                Period.parse(inst.period).end,
+                now,
+            )
+            self.timekeeper.enter(s, wf, to_state, stay, pins)
+            if pins:
+                context["meetings"] = pins
         changed = s.connection().execute(
             _MOVE_INSTANCE,
             {
@@ -420,7 +442,7 @@ class Engine:
                 "read_version": inst.version,
                 "new_state": to_state,
                 "new_version": inst.version + 1,
-                "new_context": {**inst.context, **{name: data[name] for name in transition.fields}},
+                "new_context": context,
                 "new_entered_at": now if to_state != inst.state else inst.entered_at,
             },
         )
@@ -570,16 +592,20 @@ class Engine:
     def _spawn(
         self, s: Session, parent_id: int, parent_key: str, period: str, wf: WorkflowDef, state: str, by: str
     ) -> list[str]:
-        """Start the child instances ``state`` asks for: one per service not yet covered."""
+        """Start the child instances ``state`` asks for: one per service not yet covered,
+        each with its deadline and steps, and one audit entry each."""
         spawned: list[str] = []
-        org_id, org_code = s.execute(
-            select(Organisation.id, Organisation.code)
+        org_id, org_code, subdivision = s.execute(
+            select(Organisation.id, Organisation.code, Organisation.holiday_subdivision)
             .join(Instance, Instance.organisation_id == Organisation.id)
             .where(Instance.id == parent_id)
         ).one()
         services = s.execute(
             select(Service.id, Service.code).where(Service.organisation_id == org_id).order_by(Service.code)
         ).all()
+        holders = self.timekeeper.holders(s, org_id)
+        period_end = Period.parse(period).end
+        conn = s.connection()
         for spec in wf.children_spawned_on(state):
             existing = set(s.scalars(select(Instance.service_id).where(Instance.parent_id == parent_id)))
             version = self.register(s, spec.workflow)
@@ -589,22 +615,26 @@ class Engine:
                 if service_id in existing:
                     continue
                 key = f"{parent_key}/{service_code}"
-                s.add(
-                    Instance(
-                        key=key,
-                        organisation_id=org_id,
-                        parent_id=parent_id,
-                        service_id=service_id,
-                        period=period,
-                        workflow_version_id=version.id,
-                        state=child_wf.initial,
-                        version=1,
-                        context={},
-                        created_at=now,
-                        entered_at=now,
-                    )
-                )
-                self._audit(
+                pins: dict[str, int] = {}
+                child_id = conn.execute(
+                    _NEW_INSTANCE,
+                    {
+                        "key": key,
+                        "organisation_id": org_id,
+                        "parent_id": parent_id,
+                        "service_id": service_id,
+                        "period": period,
+                        "workflow_version_id": version.id,
+                        "state": child_wf.initial,
+                        "version": 1,
+                        "context": {},
+                        "created_at": now,
+                        "entered_at": now,
+                    },
+                ).scalar_one()
+                stay = Stay(child_id, org_id, service_id, subdivision, period_end, now)
+                self.timekeeper.enter(s, child_wf, child_wf.initial, stay, pins, holders)
+                audit.append(
                     s,
                     audit.AuditRecord(
                         event="child.spawned",
@@ -614,6 +644,7 @@ class Engine:
                         actor=by,
                         data={"workflow": version.ref, "parent": parent_key, "service": service_code},
                     ),
+                    now,
                 )
                 spawned.append(key)
         return spawned
@@ -767,6 +798,9 @@ _INSTANCE_ROW = (
         Instance.workflow_version_id,
         Organisation.code.label("organisation"),
         Service.code.label("service"),
+        Instance.organisation_id,
+        Instance.service_id,
+        Organisation.holiday_subdivision.label("subdivision"),
     )
     .join(Organisation, Organisation.id == Instance.organisation_id)
     .outerjoin(Service, Service.id == Instance.service_id)
@@ -784,6 +818,8 @@ _MOVE_INSTANCE = (
         entered_at=bindparam("new_entered_at"),
     )
 )
+
+_NEW_INSTANCE = insert(_INSTANCES).returning(_INSTANCES.c.id)
 
 _ACTOR_ROLES = (
     select(
@@ -814,6 +850,9 @@ class _InstanceRow:
     workflow_version_id: int
     organisation: str
     service: str | None
+    organisation_id: int
+    service_id: int | None
+    subdivision: str
 
     @classmethod
     def load(cls, s: Session, key: str) -> _InstanceRow:

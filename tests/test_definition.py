@@ -23,11 +23,52 @@ def test_shipped_workflow_loads(path: Path) -> None:
     assert any(state.terminal for state in wf.states.values())
 
 
+POLICY_CHECKS = {
+    "roles.yaml": lambda c: "performance_officer" in c.roles.roles and len(c.roles.segregation) == 2,
+    "escalation.yaml": lambda c: (
+        len(c.escalation.default.reminders) == 2
+        and c.escalation.ladder("service_return", "returned").reminders[0].before == 1
+    ),
+}
+
+
 @pytest.mark.parametrize("path", sorted(POLICIES.glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_policy_loads(path: Path) -> None:
-    catalog = Catalog.load(SHIPPED_WORKFLOWS, POLICIES / "roles.yaml")
-    assert "performance_officer" in catalog.roles.roles
-    assert path.name == "roles.yaml"  # the only policy so far; a new one needs its own check
+    catalog = Catalog.from_dirs(WORKFLOWS, POLICIES)
+    assert path.name in POLICY_CHECKS, f"{path.name} is shipped but no test checks it"
+    assert POLICY_CHECKS[path.name](catalog)
+
+
+def test_escalation_policy_names_real_roles_and_states(tmp_path: Path) -> None:
+    bad = tmp_path / "escalation.yaml"
+    bad.write_text(
+        (POLICIES / "escalation.yaml")
+        .read_text()
+        .replace("to: [cmt_member]}", "to: [cmt_memberr]}")
+        .replace("state: returned", "state: returnd")
+    )
+    with pytest.raises(DefinitionError) as raised:
+        Catalog.load(SHIPPED_WORKFLOWS, POLICIES / "roles.yaml", escalation_path=bad)
+    messages = {(p.field, p.message) for p in raised.value.problems}
+    assert ("default.escalations.1.to.0", "unknown role 'cmt_memberr' (or 'acting')") in messages
+    assert ("overrides.1.state", "'service_return' has no state 'returnd'") in messages
+    assert all(p.line is not None for p in raised.value.problems)
+
+
+def test_bad_deadline_rule_named_with_line(tmp_path: Path) -> None:
+    path = tmp_path / "quarterly_cycle.yaml"
+    path.write_text(
+        (WORKFLOWS / "quarterly_cycle.yaml")
+        .read_text()
+        .replace("cabinet - 7 working days", "cabinet - 7 fortnights")
+    )
+    with pytest.raises(DefinitionError) as raised:
+        parse_workflow(path.read_text(), str(path))
+    problem = raised.value.problems[0]
+    assert (
+        problem.field == "states.cabinet_approval.deadline" and "unknown unit 'fortnights'" in problem.message
+    )
+    assert problem.line == path.read_text().splitlines().index("    deadline: cabinet - 7 fortnights") + 1
 
 
 def test_shipped_cycle_has_every_stage_and_way_back(catalog: Catalog) -> None:
