@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -280,7 +280,7 @@ class Catalog:
     roles: RolesPolicy
     sources: Mapping[str, str]
     """Workflow name -> source text, stored with each version for the audit trail."""
-    escalation: EscalationPolicy = EscalationPolicy()
+    escalation: EscalationPolicy = field(default_factory=EscalationPolicy)
 
     @classmethod
     def load(

@@ -96,10 +96,13 @@ class EscalationPolicy(_Frozen):
             for i, o in enumerate(self.overrides)
         ]
         for where, ladder in ladders:
-            for kind, rungs in (("reminders", ladder.reminders), ("escalations", ladder.escalations)):
-                for i, rung in enumerate(rungs):
-                    for j, name in enumerate(rung.to):
-                        yield f"{where}.{kind}.{i}.to.{j}", name
+            targets: list[tuple[str, tuple[str, ...]]] = [
+                *((f"{where}.reminders.{i}", r.to) for i, r in enumerate(ladder.reminders)),
+                *((f"{where}.escalations.{i}", e.to) for i, e in enumerate(ladder.escalations)),
+            ]
+            for rung, names in targets:
+                for j, name in enumerate(names):
+                    yield f"{rung}.to.{j}", name
 
 
 @dataclass(frozen=True)
