@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property, wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,17 +15,20 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from pmf_engine import audit
-from pmf_engine.clock import SystemClock, london
+from pmf_engine import audit, notify
+from pmf_engine.clock import Clock, ManualClock, SystemClock, london
 from pmf_engine.definition import Catalog
 from pmf_engine.demo import run_demo
 from pmf_engine.engine import Engine, InstanceStatus
 from pmf_engine.errors import AuditError, DefinitionError, PmfError
 from pmf_engine.logs import configure_logging
 from pmf_engine.machine import compile_workflow
+from pmf_engine.meetings import CommitteeCalendar, parse_when
 from pmf_engine.migrations import current_revision, head_revision, upgrade_to_head
+from pmf_engine.notify import Templates
 from pmf_engine.settings import Settings
 from pmf_engine.store import Store
+from pmf_engine.worker import Worker, run_forever
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -541,6 +545,168 @@ def _open_output(path: Path | None) -> Iterator[Any]:
         return
     with path.open("w", encoding="utf-8", newline="") as handle:
         yield handle
+
+
+# -- committee calendar -------------------------------------------------------------------
+
+
+def _when(value: str, name: str) -> datetime:
+    try:
+        return parse_when(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=name) from exc
+
+
+@main.group()
+def calendar() -> None:
+    """Committee meetings (CMT, Leadership Team, Cabinet, Scrutiny, ...)."""
+
+
+@calendar.command("add")
+@click.option("--org", "organisation", required=True)
+@click.argument("body")
+@click.argument("when")
+@click.option("--title", default="")
+@click.option("--location", default="")
+@click.option("--uid", help="Stable identity (default: made from org, body and time).")
+@click.option("--as", "by", default="system", show_default=True)
+@pass_app
+@handled
+def calendar_add(
+    app: App, organisation: str, body: str, when: str, title: str, location: str, uid: str | None, by: str
+) -> None:
+    """Add a meeting of BODY at WHEN (London time, e.g. "2024-09-11 18:00")."""
+    meeting = CommitteeCalendar(app.engine).add(
+        organisation, body, _when(when, "WHEN"), title=title, location=location, uid=uid, by=by
+    )
+    click.echo(
+        f"meeting {meeting.id} {meeting.body} at {london(meeting.starts_at):%a %d %b %Y %H:%M} "
+        f"({meeting.uid})"
+    )
+
+
+@calendar.command("list")
+@click.option("--org", "organisation", required=True)
+@click.option("--body")
+@pass_app
+@handled
+def calendar_list(app: App, organisation: str, body: str | None) -> None:
+    """List meetings."""
+    for m in CommitteeCalendar(app.engine).list(organisation, body):
+        click.echo(f"{m.id:>4} {m.body:<12} {london(m.starts_at):%a %d %b %Y %H:%M}  {m.title:<30} {m.uid}")
+
+
+@calendar.command("move")
+@click.option("--org", "organisation", required=True)
+@click.argument("meeting", metavar="MEETING")
+@click.argument("when")
+@click.option("--as", "by", required=True)
+@click.option("--reason")
+@pass_app
+@handled
+def calendar_move(app: App, organisation: str, meeting: str, when: str, by: str, reason: str | None) -> None:
+    """Move MEETING (id or uid) to WHEN; deadlines that depend on it follow."""
+    count = CommitteeCalendar(app.engine).move(
+        organisation, meeting, _when(when, "WHEN"), by=by, reason=reason
+    )
+    click.echo(f"meeting moved; {count} deadline(s) recomputed")
+
+
+@calendar.command("import")
+@click.option("--org", "organisation", required=True)
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--as", "by", default="system", show_default=True)
+@pass_app
+@handled
+def calendar_import(app: App, organisation: str, file: Path, by: str) -> None:
+    """Import meetings from a .yaml, .csv or .ics file (all or nothing)."""
+    done = CommitteeCalendar(app.engine).import_file(organisation, file, by=by)
+    click.echo(
+        f"{done.added} added, {done.moved} moved, {done.unchanged} unchanged; "
+        f"{done.deadlines_recomputed} deadline(s) recomputed"
+    )
+
+
+@calendar.command("export")
+@click.argument("key", metavar="CYCLE")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File [default: stdout]."
+)
+@pass_app
+@handled
+def calendar_export(app: App, key: str, output: Path | None) -> None:
+    """Write an iCalendar (.ics) feed of a cycle's open deadlines."""
+    data = CommitteeCalendar(app.engine).export_ics(key)
+    if output:
+        output.write_bytes(data)
+        click.echo(f"{output} written")
+    else:
+        click.echo(data.decode(), nl=False)
+
+
+# -- worker, tick, outbox ----------------------------------------------------------------------
+
+
+def _worker(app: App, clock: Clock, worker_id: str | None) -> Worker:
+    return Worker(
+        app.store, app.catalog, clock, worker_id=worker_id, templates=Templates(app.settings.templates_dir)
+    )
+
+
+@main.command("worker")
+@click.option("--interval", type=float, default=30.0, show_default=True, help="Seconds between sweeps.")
+@click.option("--id", "worker_id", help="Worker name in claims and the audit log [default: host:pid].")
+@pass_app
+@handled
+def worker_command(app: App, interval: float, worker_id: str | None) -> None:
+    """Run the scheduler worker in the foreground: fire due reminders and escalations, send mail."""
+    run_forever(_worker(app, SystemClock(), worker_id), interval)
+
+
+@main.command("tick")
+@click.option(
+    "--at", "at", required=True, help="The time to act as now (London time unless an offset is given)."
+)
+@click.option("--id", "worker_id", default="tick", show_default=True)
+@pass_app
+@handled
+def tick(app: App, at: str, worker_id: str) -> None:
+    """Run one sweep and one delivery round as if it were AT (for cron and tests)."""
+    swept, delivered = _worker(app, ManualClock(_when(at, "--at")), worker_id).tick()
+    click.echo(
+        f"fired {swept.fired} step(s) into {swept.messages} message(s); "
+        f"sent {delivered.sent}, failed {delivered.failed}, dead-lettered {delivered.dead}"
+    )
+
+
+@main.group()
+def outbox() -> None:
+    """Messages waiting, sent and dead-lettered."""
+
+
+@outbox.command("list")
+@click.option("--status", type=click.Choice(["pending", "sending", "sent", "dead"]))
+@click.option("--limit", type=int, default=50, show_default=True)
+@pass_app
+@handled
+def outbox_list(app: App, status: str | None, limit: int) -> None:
+    """List messages, newest first."""
+    for m in notify.listing(app.store, status, limit):
+        error = f"  last error: {m.last_error}" if m.last_error else ""
+        click.echo(f"{m.id:>5} {m.status:<8} try {m.attempts} {m.recipient:<14} {m.subject}{error}")
+
+
+@outbox.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "retry_all", is_flag=True, help="Every dead-lettered message.")
+@pass_app
+@handled
+def outbox_retry(app: App, ids: tuple[int, ...], retry_all: bool) -> None:
+    """Send dead-lettered messages again (by id, or --all)."""
+    if not ids and not retry_all:
+        raise click.UsageError("name message ids or use --all")
+    count = notify.retry(app.store, app.engine.clock.now(), list(ids) or None)
+    click.echo(f"{count} message(s) queued again")
 
 
 # -- demo ------------------------------------------------------------------------------------

@@ -107,6 +107,12 @@ class WorkflowDef(_Frozen):
     def triggers(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(t.trigger for t in self.transitions))
 
+    def acting_roles(self, state: str) -> tuple[str, ...]:
+        """Who must act in ``state``: the roles of the first transition listed out of it
+        (by convention the way forward; ways back and waivers are listed after it)."""
+        out = self.allowed_from(state)
+        return out[0].roles if out else ()
+
     def children_spawned_on(self, state: str) -> list[ChildSpec]:
         return [c for c in self.children if c.spawn_on == state]
 

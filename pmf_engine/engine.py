@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from pmf_engine import audit
-from pmf_engine.clock import Clock, SystemClock
+from pmf_engine.clock import Clock, SystemClock, london
 from pmf_engine.definition import Catalog, TransitionDef, WorkflowDef, parse_workflow
 from pmf_engine.errors import (
     ConcurrencyConflict,
@@ -41,14 +41,17 @@ from pmf_engine.permissions import Assignment, authorise, segregation_triggers
 from pmf_engine.store import (
     Actor,
     AuditEntry,
+    Deadline,
     Instance,
     Organisation,
     RoleAssignment,
     Service,
+    Step,
     Store,
     WorkflowVersion,
 )
 from pmf_engine.timekeeper import Stay, Timekeeper
+from pmf_engine.workdays import WorkingDays
 
 log = structlog.get_logger("pmf_engine.engine")
 DEFAULT_WORKFLOW = "quarterly_cycle"
@@ -93,7 +96,50 @@ class InstanceStatus:
     version: int
     entered_at: datetime
     next_steps: tuple[NextStep, ...]
+    deadline: DeadlineStatus | None = None
     children: tuple[InstanceStatus, ...] = field(default=())
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeadlineStatus:
+    rule: str
+    due_at: datetime | None
+    problem: str | None
+    late_working_days: int
+    """0 when not late; else working days past the deadline."""
+    escalation_rung: int
+    """The highest escalation step fired so far (0: none)."""
+    next_step: tuple[str, int, datetime] | None
+    """(kind, rung, due) of the next step still to fire."""
+
+
+class StoredWorkflows:
+    """Definitions of stored workflow versions, parsed once from their stored source text.
+
+    Keyed by version id, so one cache serves one database (ids differ between databases).
+    """
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, WorkflowDef] = {}
+
+    def remember(self, version_id: int, wf: WorkflowDef) -> None:
+        self._by_id[version_id] = wf
+
+    def of(self, version: WorkflowVersion) -> WorkflowDef:
+        found = self._by_id.get(version.id)
+        if found is None:
+            found, _ = parse_workflow(version.source_text, f"{version.ref} (stored)")
+            self._by_id[version.id] = found
+        return found
+
+    def by_id(self, s: Session, version_id: int) -> WorkflowDef:
+        found = self._by_id.get(version_id)
+        if found is None:
+            version = s.get(WorkflowVersion, version_id)
+            if version is None:
+                raise NotFound("workflow version", version_id)
+            found = self.of(version)
+        return found
 
 
 class Engine:
@@ -104,7 +150,7 @@ class Engine:
         self.catalog = catalog
         self.clock: Clock = clock or SystemClock()
         self.timekeeper = Timekeeper(catalog)
-        self._definitions: dict[int, WorkflowDef] = {}
+        self._definitions = StoredWorkflows()
 
     # -- set-up: organisations, services, actors ----------------------------------------
 
@@ -242,7 +288,7 @@ class Engine:
         )
         s.add(version)
         s.flush()
-        self._definitions[version.id] = wf
+        self._definitions.remember(version.id, wf)
         self._audit(
             s,
             audit.AuditRecord(
@@ -267,20 +313,10 @@ class Engine:
 
     def definition(self, version: WorkflowVersion) -> WorkflowDef:
         """The definition a stored version was written with (not today's YAML)."""
-        found = self._definitions.get(version.id)
-        if found is None:
-            found, _ = parse_workflow(version.source_text, f"{version.ref} (stored)")
-            self._definitions[version.id] = found
-        return found
+        return self._definitions.of(version)
 
     def _definition_by_id(self, s: Session, version_id: int) -> WorkflowDef:
-        found = self._definitions.get(version_id)
-        if found is None:
-            version = s.get(WorkflowVersion, version_id)
-            if version is None:
-                raise NotFound("workflow version", version_id)
-            found = self.definition(version)
-        return found
+        return self._definitions.by_id(s, version_id)
 
     # -- cycles ---------------------------------------------------------------------------
 
@@ -703,6 +739,62 @@ class Engine:
         log.info("cycle.migrated", cycle=key, actor=by, to_version=version.ref)
         return version
 
+    # -- deadlines that follow a meeting ----------------------------------------------------
+
+    def recompute_deadlines(self, s: Session, organisation_id: int, meeting_id: int, *, by: str) -> int:
+        """Re-resolve every open deadline that depends on a meeting (after it moved).
+
+        Steps that already fired are not repeated unless the move puts them in the future
+        again; the rest are replaced. Each recomputed deadline is recorded in the audit log.
+        """
+        now = self.clock.now()
+        count = 0
+        for deadline in self.timekeeper.open_deadlines_using(s, organisation_id, meeting_id):
+            inst = _InstanceRow.load_id(s, deadline.instance_id)
+            wf = self._definition_by_id(s, inst.workflow_version_id)
+            fired = set(
+                s.execute(
+                    select(Step.kind, Step.rung).where(
+                        Step.deadline_id == deadline.id, Step.status == "fired"
+                    )
+                ).tuples()
+            )
+            old_due = deadline.due_at
+            self.timekeeper.leave(s, inst.id, now)
+            pins = dict(inst.context.get("meetings", {}))
+            stay = Stay(
+                inst.id,
+                inst.organisation_id,
+                inst.service_id,
+                inst.subdivision,
+                Period.parse(inst.period).end,
+                deadline.opened_at,
+            )
+            self.timekeeper.enter(s, wf, inst.state, stay, pins, already_fired=fired, now=now)
+            new_due = s.execute(
+                select(Deadline.due_at).where(Deadline.instance_id == inst.id, Deadline.closed_at.is_(None))
+            ).scalar()
+            audit.append(
+                s,
+                audit.AuditRecord(
+                    event="deadline.recomputed",
+                    organisation=inst.organisation,
+                    instance=inst.key,
+                    from_state=inst.state,
+                    to_state=inst.state,
+                    actor=by,
+                    data={
+                        "meeting": meeting_id,
+                        "rule": deadline.rule,
+                        "from": audit.format_instant(old_due) if old_due else None,
+                        "to": audit.format_instant(new_due) if new_due else None,
+                    },
+                ),
+                now,
+            )
+            count += 1
+        return count
+
     # -- helpers --------------------------------------------------------------------------
 
     def _audit(self, s: Session, record: audit.AuditRecord) -> int:
@@ -737,7 +829,35 @@ class Engine:
             version=inst.version,
             entered_at=inst.entered_at,
             next_steps=steps,
+            deadline=self._deadline_status(s, inst),
             children=children,
+        )
+
+    def _deadline_status(self, s: Session, inst: Instance) -> DeadlineStatus | None:
+        deadline = s.scalar(
+            select(Deadline).where(Deadline.instance_id == inst.id, Deadline.closed_at.is_(None))
+        )
+        if deadline is None:
+            return None
+        steps = s.execute(
+            select(Step.kind, Step.rung, Step.status, Step.due_at)
+            .where(Step.deadline_id == deadline.id)
+            .order_by(Step.due_at)
+        ).all()
+        rung = max((r for k, r, st, _ in steps if k == "escalation" and st == "fired"), default=0)
+        upcoming = next(((k, r, d) for k, r, st, d in steps if st in ("pending", "claimed")), None)
+        late = 0
+        now = self.clock.now()
+        if deadline.due_at is not None and now > deadline.due_at:
+            workdays = WorkingDays(inst.organisation.holiday_subdivision)
+            late = max(1, workdays.between(london(deadline.due_at).date(), london(now).date()))
+        return DeadlineStatus(
+            rule=deadline.rule,
+            due_at=deadline.due_at,
+            problem=deadline.problem,
+            late_working_days=late,
+            escalation_rung=rung,
+            next_step=upcoming,
         )
 
     @staticmethod
@@ -860,6 +980,11 @@ class _InstanceRow:
         if row is None:
             raise NotFound("cycle or return", key)
         return cls(**row._asdict())
+
+    @classmethod
+    def load_id(cls, s: Session, instance_id: int) -> _InstanceRow:
+        key = s.execute(select(Instance.key).where(Instance.id == instance_id)).scalar_one()
+        return cls.load(s, key)
 
 
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")

@@ -25,6 +25,8 @@ class Settings:
     policies_dir: Path
     log_format: str = "auto"
     log_level: str = "info"
+    templates_dir: Path | None = None
+    """A council's own message templates (``reminder``, ``escalation``, ``digest``)."""
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: str | Path | None) -> Settings:
@@ -41,6 +43,7 @@ class Settings:
             policies_dir=Path(pick("policies_dir", "PMF_POLICIES", _default_dir("policies"))),
             log_format=str(pick("log_format", "PMF_LOG_FORMAT", "auto")),
             log_level=str(pick("log_level", "PMF_LOG_LEVEL", "info")),
+            templates_dir=Path(env["PMF_TEMPLATES"]) if env.get("PMF_TEMPLATES") else None,
         )
 
     @property

@@ -8,7 +8,7 @@ depends on it.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Collection, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
@@ -65,8 +65,15 @@ class Timekeeper:
         stay: Stay,
         pins: MutableMapping[str, int],
         holders: Sequence[Holder] | None = None,
+        *,
+        already_fired: Collection[tuple[str, int]] = (),
+        now: datetime | None = None,
     ) -> int | None:
-        """Open the deadline of ``state`` (if it has a rule) and write its steps."""
+        """Open the deadline of ``state`` (if it has a rule) and write its steps.
+
+        ``already_fired`` (kind, rung) pairs are left out unless they now fall after ``now``:
+        a recomputed deadline does not repeat a reminder that was already sent.
+        """
         rule = wf.states[state].rule
         if rule is None:
             return None
@@ -96,7 +103,8 @@ class Timekeeper:
             },
         ).scalar_one()
         if resolution.due_at is not None:
-            self._write_steps(s, wf, state, stay, deadline_id, resolution.due_at, holders)
+            skip = set(already_fired)
+            self._write_steps(s, wf, state, stay, deadline_id, resolution.due_at, holders, skip, now)
         return int(deadline_id)
 
     def _write_steps(
@@ -108,16 +116,21 @@ class Timekeeper:
         deadline_id: int,
         due_at: datetime,
         holders: Sequence[Holder] | None,
+        skip: Collection[tuple[str, int]] = (),
+        now: datetime | None = None,
     ) -> None:
         policy = self.catalog.escalation
-        planned = plan(
-            due_at, policy.ladder(wf.name, state), WorkingDays(stay.subdivision), policy.sending_hours
-        )
+        ladder = policy.ladder(wf.name, state)
+        planned = [
+            step
+            for step in plan(due_at, ladder, WorkingDays(stay.subdivision), policy.sending_hours)
+            if (step.kind, step.rung) not in skip or (now is not None and step.due_at > now)
+        ]
         if not planned:
             return
         if holders is None:
             holders = self.holders(s, stay.organisation_id)
-        acting = {role for t in wf.allowed_from(state) for role in t.roles}
+        acting = set(wf.acting_roles(state))
         rows: list[dict[str, Any]] = []
         for step in planned:
             roles = {r for name in step.to for r in (acting if name == ACTING else {name})}

@@ -1,0 +1,321 @@
+"""Messages: rendered from Jinja2 templates into the outbox (inside the caller's transaction),
+then delivered by a channel (SMTP, GOV.UK Notify or the log) with retries and a dead letter.
+
+Delivery is at-least-once: a message is claimed with a lease, sent, then marked sent. If the
+process dies between sending and marking, the lease expires and the message is sent again
+with the same ``Message-ID``, so the recipient's mail system (or a person) can see it is the
+same message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import smtplib
+import ssl
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, Protocol, cast
+
+import jinja2
+import structlog
+from sqlalchemy import Table, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from pmf_engine.escalation import Delivery
+from pmf_engine.store import OutboxMessage, Store
+
+log = structlog.get_logger("pmf_engine.notify")
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+
+
+class Templates:
+    """Message templates: a council's folder first, then the ones shipped with pmf-engine."""
+
+    def __init__(self, override_dir: Path | None = None) -> None:
+        loaders: list[jinja2.BaseLoader] = []
+        if override_dir is not None:
+            loaders.append(jinja2.FileSystemLoader(str(override_dir)))
+        loaders.append(jinja2.PackageLoader("pmf_engine", "templates"))
+        self.env = jinja2.Environment(
+            loader=jinja2.ChoiceLoader(loaders),
+            autoescape=False,  # plain-text e-mail  # noqa: S701
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    def render(self, name: str, **context: Any) -> tuple[str, str]:
+        """(subject, body): the template's first line is ``Subject: ...``."""
+        text = self.env.get_template(f"{name}.txt.j2").render(**context)
+        first, _, body = text.partition("\n")
+        if not first.startswith("Subject:"):
+            raise ValueError(f"template {name!r} must start with a 'Subject:' line")
+        return first.removeprefix("Subject:").strip(), body.strip() + "\n"
+
+
+def message_id(organisation: str, recipient: str, step_ids: Sequence[int]) -> str:
+    digest = hashlib.sha256(f"{organisation}|{recipient}|{sorted(step_ids)}".encode()).hexdigest()[:24]
+    return f"<pmf.{digest}@pmf-engine.invalid>"
+
+
+def enqueue(
+    s: Session,
+    *,
+    organisation_id: int,
+    organisation: str,
+    kind: str,
+    recipient: str,
+    address: str | None,
+    subject: str,
+    body: str,
+    step_ids: Sequence[int],
+    now: datetime,
+) -> None:
+    s.connection().execute(
+        insert(_OUTBOX),
+        {
+            "organisation_id": organisation_id,
+            "created_at": now,
+            "kind": kind,
+            "recipient": recipient,
+            "address": address,
+            "subject": subject,
+            "body": body,
+            "message_id": message_id(organisation, recipient, step_ids),
+            "step_ids": list(step_ids),
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+        },
+    )
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    id: int
+    recipient: str
+    address: str | None
+    subject: str
+    body: str
+    message_id: str
+    kind: str
+
+
+class Channel(Protocol):
+    name: str
+
+    def send(self, message: Outgoing) -> None:
+        """Deliver or raise; any exception counts as a failed attempt."""
+
+
+class LogChannel:
+    """Writes each message as a log event: for trials and for councils without e-mail set up."""
+
+    name = "log"
+
+    def send(self, message: Outgoing) -> None:
+        log.info(
+            "message.sent",
+            channel="log",
+            recipient=message.recipient,
+            subject=message.subject,
+            message_id=message.message_id,
+        )
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = "localhost"
+    port: int = 25
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = None
+    sender: str = "pmf-engine@localhost"
+    timeout: float = 10.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> SmtpSettings:
+        """``PMF_SMTP_*`` variables: credentials never come from YAML in the repository."""
+        return cls(
+            host=env.get("PMF_SMTP_HOST", "localhost"),
+            port=int(env.get("PMF_SMTP_PORT", "25")),
+            starttls=env.get("PMF_SMTP_STARTTLS", "").lower() in ("1", "true", "yes"),
+            username=env.get("PMF_SMTP_USER") or None,
+            password=env.get("PMF_SMTP_PASSWORD") or None,
+            sender=env.get("PMF_SMTP_FROM", "pmf-engine@localhost"),
+        )
+
+
+class SmtpChannel:
+    name = "smtp"
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+
+    def send(self, message: Outgoing) -> None:
+        if not message.address:
+            raise ValueError(f"{message.recipient} has no e-mail address")
+        email = EmailMessage()
+        email["From"] = self.settings.sender
+        email["To"] = message.address
+        email["Subject"] = message.subject
+        email["Message-ID"] = message.message_id
+        email.set_content(message.body)
+        cfg = self.settings
+        with smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout) as smtp:
+            if cfg.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if cfg.username and cfg.password:
+                smtp.login(cfg.username, cfg.password)
+            smtp.send_message(email)
+
+
+class GovukNotifyChannel:
+    """GOV.UK Notify through its official client; template ids come from the policy."""
+
+    name = "govuk_notify"
+
+    def __init__(self, api_key: str, templates: Mapping[str, str]) -> None:
+        from notifications_python_client.notifications import (  # noqa: PLC0415 - optional
+            NotificationsAPIClient,
+        )
+
+        self.client = NotificationsAPIClient(api_key)  # type: ignore[no-untyped-call]
+        self.templates = templates
+
+    def send(self, message: Outgoing) -> None:
+        template = self.templates.get(message.kind)
+        if not template or not message.address:
+            raise ValueError(f"no Notify template for {message.kind!r} or no address for {message.recipient}")
+        self.client.send_email_notification(  # type: ignore[no-untyped-call]
+            email_address=message.address,
+            template_id=template,
+            personalisation={"subject": message.subject, "body": message.body},
+            reference=message.message_id,
+        )
+
+
+@dataclass
+class Delivered:
+    sent: int = 0
+    failed: int = 0
+    dead: int = 0
+
+
+class Outbox:
+    """Claims due messages, sends them through a channel, and records each outcome."""
+
+    def __init__(self, store: Store, delivery: Delivery, worker_id: str, lease: timedelta) -> None:
+        self.store = store
+        self.delivery = delivery
+        self.worker_id = worker_id
+        self.lease = lease
+
+    def deliver(self, channel: Channel, now: datetime, batch: int = 100) -> Delivered:
+        result = Delivered()
+        for message in self._claim(now, batch):
+            try:
+                channel.send(message)
+            except Exception as exc:  # any failure is one failed attempt
+                dead = self._failed(message.id, now, f"{type(exc).__name__}: {exc}")
+                result.dead += dead
+                result.failed += not dead
+                log.warning(
+                    "message.failed", id=message.id, recipient=message.recipient, error=str(exc), dead=dead
+                )
+            else:
+                self._sent(message.id, now)
+                result.sent += 1
+        return result
+
+    def _claim(self, now: datetime, batch: int) -> list[Outgoing]:
+        with self.store.write() as s:
+            due = (
+                select(_OUTBOX.c.id)
+                .where(
+                    _OUTBOX.c.status.in_(("pending", "sending")),
+                    _OUTBOX.c.next_attempt_at <= now,
+                    or_(_OUTBOX.c.status == "pending", _OUTBOX.c.lease_until < now),
+                )
+                .order_by(_OUTBOX.c.next_attempt_at)
+                .limit(batch)
+                .with_for_update(skip_locked=True)
+            )
+            rows = s.execute(
+                update(_OUTBOX)
+                .where(_OUTBOX.c.id.in_(due.scalar_subquery()))
+                .values(status="sending", lease_until=now + self.lease)
+                .returning(
+                    _OUTBOX.c.id,
+                    _OUTBOX.c.recipient,
+                    _OUTBOX.c.address,
+                    _OUTBOX.c.subject,
+                    _OUTBOX.c.body,
+                    _OUTBOX.c.message_id,
+                    _OUTBOX.c.kind,
+                )
+            ).all()
+        return sorted((Outgoing(*row) for row in rows), key=lambda m: m.id)
+
+    def _sent(self, message_id: int, now: datetime) -> None:
+        with self.store.write() as s:
+            s.execute(
+                update(_OUTBOX)
+                .where(_OUTBOX.c.id == message_id)
+                .values(status="sent", sent_at=now, attempts=_OUTBOX.c.attempts + 1, last_error=None)
+            )
+
+    def _failed(self, message_id: int, now: datetime, error: str) -> bool:
+        with self.store.write() as s:
+            attempts = (
+                int(s.execute(select(_OUTBOX.c.attempts).where(_OUTBOX.c.id == message_id)).scalar_one()) + 1
+            )
+            dead = attempts >= self.delivery.max_attempts
+            backoff = self.delivery.backoff_minutes
+            wait = timedelta(minutes=backoff[min(attempts, len(backoff)) - 1] if backoff else 1)
+            s.execute(
+                update(_OUTBOX)
+                .where(_OUTBOX.c.id == message_id)
+                .values(
+                    status="dead" if dead else "pending",
+                    attempts=attempts,
+                    next_attempt_at=now + wait,
+                    last_error=error[:2000],
+                    lease_until=None,
+                )
+            )
+        return dead
+
+
+def retry(store: Store, now: datetime, ids: Sequence[int] | None = None) -> int:
+    """Give dead-lettered messages (all, or these ids) a fresh set of attempts."""
+    with store.write() as s:
+        query = update(_OUTBOX).where(_OUTBOX.c.status == "dead")
+        if ids:
+            query = query.where(_OUTBOX.c.id.in_(list(ids)))
+        done = s.execute(query.values(status="pending", attempts=0, next_attempt_at=now, lease_until=None))
+        return int(done.rowcount)  # type: ignore[attr-defined]
+
+
+def listing(store: Store, status: str | None = None, limit: int = 200) -> list[OutboxMessage]:
+    with store.read() as s:
+        query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+        if status:
+            query = query.where(OutboxMessage.status == status)
+        return list(s.scalars(query))
+
+
+def channel_for(delivery: Delivery, env: Mapping[str, str]) -> Channel:
+    """The channel the policy names, unless ``PMF_CHANNEL`` overrides it."""
+    name = env.get("PMF_CHANNEL", delivery.channel)
+    if name == "smtp":
+        return SmtpChannel(SmtpSettings.from_env(env))
+    if name == "govuk_notify":
+        return GovukNotifyChannel(env["PMF_NOTIFY_API_KEY"], delivery.govuk_notify_templates)
+    if name == "log":
+        return LogChannel()
+    raise ValueError(f"unknown channel {name!r}; use log, smtp or govuk_notify")
