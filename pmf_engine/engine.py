@@ -752,13 +752,14 @@ class Engine:
         for deadline in self.timekeeper.open_deadlines_using(s, organisation_id, meeting_id):
             inst = _InstanceRow.load_id(s, deadline.instance_id)
             wf = self._definition_by_id(s, inst.workflow_version_id)
-            fired = set(
-                s.execute(
+            fired = {
+                (kind, rung)
+                for kind, rung in s.execute(
                     select(Step.kind, Step.rung).where(
                         Step.deadline_id == deadline.id, Step.status == "fired"
                     )
-                ).tuples()
-            )
+                )
+            }
             old_due = deadline.due_at
             self.timekeeper.leave(s, inst.id, now)
             pins = dict(inst.context.get("meetings", {}))

@@ -113,12 +113,24 @@ class PlannedStep:
     to: tuple[str, ...]
 
 
-def plan(deadline: datetime, ladder: Ladder, workdays: WorkingDays, hours: SendingHours) -> list[PlannedStep]:
-    """Every step of one deadline, each moved into the next sending window if needed."""
+def plan(
+    deadline: datetime,
+    ladder: Ladder,
+    workdays: WorkingDays,
+    hours: SendingHours,
+    not_before: datetime | None = None,
+) -> list[PlannedStep]:
+    """Every step of one deadline, each moved into the next sending window if needed.
+
+    Reminders that would fall before ``not_before`` (the state was entered after them: a
+    "5 days before" reminder of a deadline only 3 days away) are left out.
+    """
     day = london(deadline).date()
     steps: list[PlannedStep] = []
     for rung, reminder in enumerate(sorted(ladder.reminders, key=lambda r: -r.before), start=1):
         when = local_instant(workdays.add(day, -reminder.before), hours.start)
+        if not_before is not None and when < not_before:
+            continue
         steps.append(PlannedStep("reminder", rung, sending_time(when, workdays, hours), reminder.to))
     for rung, escalation in enumerate(sorted(ladder.escalations, key=lambda e: e.after), start=1):
         when = (

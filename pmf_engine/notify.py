@@ -74,7 +74,9 @@ def enqueue(
     body: str,
     step_ids: Sequence[int],
     now: datetime,
+    send_from: datetime | None = None,
 ) -> None:
+    """Queue one message; it is not sent before ``send_from`` (the next sending window)."""
     s.connection().execute(
         insert(_OUTBOX),
         {
@@ -89,7 +91,7 @@ def enqueue(
             "step_ids": list(step_ids),
             "status": "pending",
             "attempts": 0,
-            "next_attempt_at": now,
+            "next_attempt_at": send_from or now,
         },
     )
 

@@ -123,7 +123,13 @@ class Timekeeper:
         ladder = policy.ladder(wf.name, state)
         planned = [
             step
-            for step in plan(due_at, ladder, WorkingDays(stay.subdivision), policy.sending_hours)
+            for step in plan(
+                due_at,
+                ladder,
+                WorkingDays(stay.subdivision),
+                policy.sending_hours,
+                not_before=stay.entered_at,
+            )
             if (step.kind, step.rung) not in skip or (now is not None and step.due_at > now)
         ]
         if not planned:

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from pmf_engine import audit, notify
 from pmf_engine.clock import Clock, london
 from pmf_engine.definition import Catalog
+from pmf_engine.escalation import sending_time
 from pmf_engine.engine import StoredWorkflows
 from pmf_engine.store import Actor, Deadline, Instance, Organisation, Step, Store
 from pmf_engine.workdays import WorkingDays
@@ -171,7 +172,7 @@ class Worker:
                 audit.append(
                     s,
                     audit.AuditRecord(
-                        event=f"{d.kind}.sent",
+                        event=f"{d.kind}.fired",
                         organisation=d.organisation,
                         instance=d.instance,
                         from_state=d.state,
@@ -250,6 +251,9 @@ class Worker:
             )
             notify.enqueue(
                 s,
+                send_from=sending_time(
+                    now, WorkingDays(items[0].subdivision), self.catalog.escalation.sending_hours
+                ),
                 organisation_id=org_id,
                 organisation=items[0].organisation,
                 kind=template,
@@ -275,7 +279,7 @@ class Worker:
             instance=d.instance,
             stage=label,
             due_text=f"{due_local:%a %d %b %Y %H:%M}",
-            late_text=f"{late} working day{'s' if late != 1 else ''} late" if late else "due today",
+            late_text=_late_text(late, now - d.deadline_at),
             days_left=left,
             actions=actions,
             step_id=d.step_id,
@@ -298,6 +302,15 @@ class Worker:
     def tick(self, channel: notify.Channel | None = None) -> tuple[SweepResult, notify.Delivered]:
         """One sweep and one delivery round: what the scheduler runs every interval."""
         return self.sweep(), self.deliver(channel=channel)
+
+
+def _late_text(working_days: int, overdue: timedelta) -> str:
+    if working_days:
+        return f"{working_days} working day{'s' if working_days != 1 else ''} late"
+    if overdue > timedelta(0):
+        hours, minutes = divmod(int(overdue.total_seconds()) // 60, 60)
+        return f"overdue by {hours} h {minutes:02d} min"
+    return "due now"
 
 
 def run_forever(worker: Worker, interval: float, channel: notify.Channel | None = None) -> None:
