@@ -29,8 +29,8 @@ from sqlalchemy.orm import Session
 from pmf_engine import audit, notify
 from pmf_engine.clock import Clock, london
 from pmf_engine.definition import Catalog
-from pmf_engine.escalation import sending_time
 from pmf_engine.engine import StoredWorkflows
+from pmf_engine.escalation import sending_time
 from pmf_engine.store import Actor, Deadline, Instance, Organisation, Step, Store
 from pmf_engine.workdays import WorkingDays
 

@@ -205,7 +205,9 @@ def test_worker_downtime_fires_each_step_once_folded(
     with engine.store.read() as s:
         digests = list(
             s.scalars(
-                select(OutboxMessage).where(OutboxMessage.kind == "digest", OutboxMessage.created_at == clock.now())
+                select(OutboxMessage).where(
+                    OutboxMessage.kind == "digest", OutboxMessage.created_at == clock.now()
+                )
             )
         )
     assert digests and all(("late" in m.body or "overdue by" in m.body) for m in digests)
