@@ -202,14 +202,10 @@ def test_worker_downtime_fires_each_step_once_folded(
     recipients = {r for s in due if s.fired_at == clock.now() for r in s.recipients}
     assert new == len(recipients), "one folded message per recipient"
     assert worker.sweep().fired == 0, "nothing fires twice"
+    now = clock.now()
     with engine.store.read() as s:
-        digests = list(
-            s.scalars(
-                select(OutboxMessage).where(
-                    OutboxMessage.kind == "digest", OutboxMessage.created_at == clock.now()
-                )
-            )
-        )
+        query = select(OutboxMessage).where(OutboxMessage.kind == "digest", OutboxMessage.created_at == now)
+        digests = list(s.scalars(query))
     assert digests and all(("late" in m.body or "overdue by" in m.body) for m in digests)
 
 
