@@ -6,8 +6,8 @@ instance against its period, the time it entered the state, and the committee ca
     unit    := "working day(s)" | "day(s)" | "week(s)"
 
 ``BODY`` is a committee (``cmt``, ``leadership``, ``cabinet``, ``scrutiny`` or any other name in
-the calendar) and means the meeting of that body the cycle goes to: the first one on or after
-the moment the state was entered, pinned in the cycle's context so later rules (``next
+the calendar) and means the meeting of that body the cycle goes to: the first one after the
+moment the state was entered, pinned in the cycle's context so later rules (``next
 scrutiny after cabinet``) see the same meeting. A pinned meeting that has already started
 when a state is entered again (Cabinet deferred, Scrutiny referred back) is replaced by the
 next one. Date-based deadlines fall at 17:00 London time unless ``at`` says otherwise; a
@@ -213,8 +213,10 @@ def resolve(
                 return None
             if pinned is None or pinned.starts_at <= base:
                 pinned = find_meeting(anchor.body, base, True)
-        elif pinned is None or (direct and pinned.starts_at < entered):
-            pinned = find_meeting(anchor.body, entered, False)
+        elif pinned is None or (direct and pinned.starts_at <= entered):
+            # A meeting that has started (or is starting) as the state is entered is no
+            # longer one the cycle can go to: take the next.
+            pinned = find_meeting(anchor.body, entered, True)
         if pinned is None:
             return None
         pins[anchor.body] = pinned.id

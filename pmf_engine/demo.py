@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pmf_engine import audit
+from pmf_engine import audit, notify
 from pmf_engine.clock import LONDON, ManualClock, london
+from pmf_engine.meetings import CommitteeCalendar
+from pmf_engine.notify import LogChannel
+from pmf_engine.worker import Worker
 from pmf_engine.definition import Catalog
 from pmf_engine.engine import Engine
 from pmf_engine.errors import Refused
@@ -24,6 +27,14 @@ SERVICES = {
     "LEISURE": "Leisure and Culture",
     "REVENUES": "Revenues and Benefits",
 }
+MEETINGS = [
+    ("cmt", "2024-07-23 10:00"),
+    ("cmt", "2024-07-30 10:00"),
+    ("leadership", "2024-08-05 10:00"),
+    ("cabinet", "2024-08-14 18:00"),
+    ("cabinet", "2024-09-11 18:00"),
+    ("scrutiny", "2024-09-24 19:00"),
+]
 PEOPLE: list[tuple[str, str, list[tuple[str, str | None]]]] = [
     ("priya", "Priya Shah", [("performance_officer", None)]),
     ("adam", "Adam Clarke", [("administrator", None)]),
@@ -60,8 +71,40 @@ def run_demo(db_file: Path, catalog: Catalog, echo: Callable[[str], None]) -> bo
             engine.grant(username, role, ORG, service=service, by="adam")
     echo(f"seeded {len(SERVICES)} services and {len(PEOPLE)} people, one or more per role")
 
+    calendar = CommitteeCalendar(engine)
+    for body, when in MEETINGS:
+        calendar.add(ORG, body, datetime.fromisoformat(when).replace(tzinfo=LONDON), by="adam")
+    echo(f"committee calendar: {', '.join(f'{b} {w[5:10]}' for b, w in MEETINGS)}")
+
+    worker = Worker(store, catalog, clock, worker_id="demo-worker")
+    seen = [0]
+
+    def run_worker_until(target: datetime) -> None:
+        """The worker wakes at 08:00, 12:00 and 17:30 each day until ``target``."""
+        moment = london(clock.now())
+        day = moment.date()
+        while True:
+            for hh, mm in ((8, 0), (12, 0), (17, 30)):
+                tick_at = datetime(day.year, day.month, day.day, hh, mm, tzinfo=LONDON)
+                if tick_at <= moment:
+                    continue
+                if tick_at >= target:
+                    clock.set(target)
+                    return
+                clock.set(tick_at)
+                worker.tick(LogChannel())
+                for message in notify.listing(store, limit=1000)[::-1]:
+                    if message.id > seen[0]:
+                        seen[0] = message.id
+                        echo(
+                            f"  {london(message.created_at):%a %d %b %H:%M}  {'worker':<11} {message.kind:<24} "
+                            f"-> {message.recipient}: {message.subject}"
+                        )
+            day += timedelta(days=1)
+            moment = datetime(day.year, day.month, day.day, tzinfo=LONDON) - timedelta(seconds=1)
+
     def at(day: str, hour: int = 10) -> None:
-        clock.set(datetime.fromisoformat(f"{day}T{hour:02d}:00").replace(tzinfo=LONDON))
+        run_worker_until(datetime.fromisoformat(f"{day}T{hour:02d}:00").replace(tzinfo=LONDON))
 
     def step(who: str, trigger: str, *, service: str | None = None, **kwargs: Any) -> None:
         key = f"{CYCLE}/{service}" if service else CYCLE
@@ -74,7 +117,7 @@ def run_demo(db_file: Path, catalog: Catalog, echo: Callable[[str], None]) -> bo
         where = service or "cycle"
         echo(f"  {when}  {who:<11} {trigger:<24} {where}: {done.from_state} -> {done.to_state}")
 
-    at("2024-07-01", 9)
+    clock.set(datetime(2024, 7, 1, 9, 0, tzinfo=LONDON))
     status = engine.start_cycle(ORG, PERIOD, by="priya")
     echo(
         f"  {london(clock.now()):%a %d %b %H:%M}  {'priya':<11} {'start cycle':<24} "
@@ -98,20 +141,20 @@ def run_demo(db_file: Path, catalog: Catalog, echo: Callable[[str], None]) -> bo
     step("pete", "submit", service="PLANNING")
     for svc in ("HOUSING", "PLANNING", "WASTE", "LEISURE"):
         step("priya", "accept", service=svc)
+    at("2024-07-17", 11)
     step("priya", "waive", service="REVENUES", reason="Benefits system migration: Q1 data not available")
-    at("2024-07-12")
     step("priya", "close_data_request")
 
     echo("Review and approval")
-    at("2024-07-16")
+    at("2024-07-18")
     step("priya", "complete_service_review")
     at("2024-07-23")
     step("colin", "return_to_services", reason="Housing narrative does not explain the rise in voids")
     at("2024-07-25")
     step("priya", "complete_service_review")
-    at("2024-07-30")
+    at("2024-07-30", 12)
     step("cllr.patel", "endorse")
-    at("2024-08-06")
+    at("2024-08-05", 12)
     step("lena", "sign_off")
     at("2024-08-14", 18)
     step("lena", "approve", data={"minute_reference": "CAB/2024/51"})
@@ -121,13 +164,18 @@ def run_demo(db_file: Path, catalog: Catalog, echo: Callable[[str], None]) -> bo
     at("2024-09-24", 19)
     step("scott", "conclude", reason="Noted; action on Housing voids raised")
 
+    at("2024-09-30", 9)
     final = engine.status(CYCLE)
     echo(f"cycle {CYCLE} is {final.state_label}, version {final.version}")
     with store.read() as s:
         report = audit.verify(s)
         refused = sum(1 for e in audit.trail(s, CYCLE) if e.event == "refused")
     store.dispose()
-    echo(f"audit: {report.entries} entries, {refused} refused attempts recorded")
+    with store.read() as s:
+        fired = sum(1 for e in audit.trail(s, CYCLE) if e.event.endswith(".fired"))
+    echo(
+        f"audit: {report.entries} entries, {refused} refused attempts, {fired} reminders and escalations recorded"
+    )
     if report.ok:
         echo(
             f"pmf audit verify: audit log verified: {report.entries} entries in {len(report.chains)} chain(s)"

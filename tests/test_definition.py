@@ -66,7 +66,8 @@ def test_bad_deadline_rule_named_with_line(tmp_path: Path) -> None:
         parse_workflow(path.read_text(), str(path))
     problem = raised.value.problems[0]
     assert (
-        problem.field == "states.cabinet_approval.deadline" and "unknown unit 'fortnights'" in problem.message
+        problem.field == "states.leadership_signoff.deadline"
+        and "unknown unit 'fortnights'" in problem.message
     )
     assert problem.line == path.read_text().splitlines().index("    deadline: cabinet - 7 fortnights") + 1
 
