@@ -9,13 +9,13 @@ from typing import Any
 
 from pmf_engine import audit, notify
 from pmf_engine.clock import LONDON, ManualClock, london
-from pmf_engine.meetings import CommitteeCalendar
-from pmf_engine.notify import LogChannel
-from pmf_engine.worker import Worker
 from pmf_engine.definition import Catalog
 from pmf_engine.engine import Engine
 from pmf_engine.errors import Refused
+from pmf_engine.meetings import CommitteeCalendar
+from pmf_engine.notify import LogChannel
 from pmf_engine.store import Store, sqlite_url
+from pmf_engine.worker import Worker
 
 ORG = "WDC"
 PERIOD = "2024-25-Q1"
@@ -97,8 +97,8 @@ def run_demo(db_file: Path, catalog: Catalog, echo: Callable[[str], None]) -> bo
                     if message.id > seen[0]:
                         seen[0] = message.id
                         echo(
-                            f"  {london(message.created_at):%a %d %b %H:%M}  {'worker':<11} {message.kind:<24} "
-                            f"-> {message.recipient}: {message.subject}"
+                            f"  {london(message.created_at):%a %d %b %H:%M}  {'worker':<11} "
+                            f"{message.kind:<24} -> {message.recipient}: {message.subject}"
                         )
             day += timedelta(days=1)
             moment = datetime(day.year, day.month, day.day, tzinfo=LONDON) - timedelta(seconds=1)
@@ -174,7 +174,8 @@ def run_demo(db_file: Path, catalog: Catalog, echo: Callable[[str], None]) -> bo
     with store.read() as s:
         fired = sum(1 for e in audit.trail(s, CYCLE) if e.event.endswith(".fired"))
     echo(
-        f"audit: {report.entries} entries, {refused} refused attempts, {fired} reminders and escalations recorded"
+        f"audit: {report.entries} entries, {refused} refused attempts, "
+        f"{fired} reminders and escalations recorded"
     )
     if report.ok:
         echo(

@@ -25,7 +25,7 @@ class Mailbox:
         self.messages: list[Any] = []
         self.reply: str | None = None
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.reply:
             return self.reply
         self.messages.append(message_from_bytes(envelope.content))
