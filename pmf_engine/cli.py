@@ -38,6 +38,7 @@ class App:
     """What every command needs, built lazily so ``--help`` and ``validate`` touch no database."""
 
     settings: Settings
+    now: str | None = None
 
     @cached_property
     def catalog(self) -> Catalog:
@@ -48,8 +49,12 @@ class App:
         return Store(self.settings.database_url)
 
     @cached_property
+    def clock(self) -> Clock:
+        return ManualClock(_when(self.now, "--now")) if self.now else SystemClock()
+
+    @cached_property
     def engine(self) -> Engine:
-        return Engine(self.store, self.catalog, SystemClock())
+        return Engine(self.store, self.catalog, self.clock)
 
 
 def handled(func: F) -> F:
@@ -105,13 +110,19 @@ pass_app = click.make_pass_decorator(App)
     type=click.Choice(["debug", "info", "warning", "error"]),
     help="[env PMF_LOG_LEVEL; default info].",
 )
+@click.option(
+    "--now",
+    "now",
+    metavar="WHEN",
+    help="Act as if it were WHEN (rehearsing a quarter); default: the real time.",
+)
 @click.version_option(package_name="pmf-engine")
 @click.pass_context
-def main(ctx: click.Context, /, **options: Any) -> None:
+def main(ctx: click.Context, /, now: str | None, **options: Any) -> None:
     """pmf-engine: run a council's quarterly Performance Management Framework cycle."""
     settings = Settings.load(**options)
     configure_logging(settings.log_format, settings.log_level)
-    ctx.obj = App(settings)
+    ctx.obj = App(settings, now)
 
 
 # -- db ---------------------------------------------------------------------------------
@@ -360,17 +371,36 @@ def cycle_list(app: App, organisation: str | None) -> None:
         click.echo(f"{status.key:<24} {status.state_label:<34} v{status.version:<4} {status.workflow}")
 
 
+def _deadline_text(status: InstanceStatus) -> str:
+    d = status.deadline
+    if d is None:
+        return "no deadline"
+    if d.due_at is None:
+        return f"deadline unresolved: {d.problem}"
+    text = f"due {london(d.due_at):%a %d %b %Y %H:%M}"
+    if d.late_working_days:
+        text += f", LATE {d.late_working_days} working day{'s' if d.late_working_days != 1 else ''}"
+    if d.escalation_rung:
+        text += f", escalation step {d.escalation_rung} reached"
+    return text
+
+
 def _print_status(status: InstanceStatus) -> None:
     click.echo(f"{status.key}  [{status.workflow}]  version {status.version}")
-    click.echo(
-        f"  stage: {status.state_label} ({status.state}) since {london(status.entered_at):%Y-%m-%d %H:%M}"
-    )
+    since = f"{london(status.entered_at):%Y-%m-%d %H:%M}"
+    click.echo(f"  stage: {status.state_label} ({status.state}) since {since}")
+    rule = f"  [{status.deadline.rule}]" if status.deadline else ""
+    click.echo(f"  deadline: {_deadline_text(status)}{rule}")
+    if status.deadline and status.deadline.next_step:
+        kind, rung, when = status.deadline.next_step
+        click.echo(f"  next {kind} (step {rung}) at {london(when):%a %d %b %H:%M}")
     _print_next(status, "  ")
     if status.children:
         click.echo("  service returns:")
         for child in status.children:
             nxt = ", ".join(f"{n.trigger} [{'/'.join(n.roles)}]" for n in child.next_steps) or "-"
-            click.echo(f"    {child.service or '-':<12} {child.state_label:<26} next: {nxt}")
+            deadline = "done" if child.terminal else _deadline_text(child)
+            click.echo(f"    {child.service or '-':<12} {child.state_label:<24} {deadline:<48} next: {nxt}")
 
 
 def _print_next(status: InstanceStatus, indent: str) -> None:
@@ -660,7 +690,7 @@ def _worker(app: App, clock: Clock, worker_id: str | None) -> Worker:
 @handled
 def worker_command(app: App, interval: float, worker_id: str | None) -> None:
     """Run the scheduler worker in the foreground: fire due reminders and escalations, send mail."""
-    run_forever(_worker(app, SystemClock(), worker_id), interval)
+    run_forever(_worker(app, app.clock, worker_id), interval)
 
 
 @main.command("tick")

@@ -148,3 +148,55 @@ def test_demo_runs_a_whole_quarter(pmf, tmp_path: Path) -> None:  # type: ignore
         assert stage in out
     assert out.count("REFUSED") >= 3
     assert "is Closed" in out and "audit log verified" in out
+
+
+def test_calendar_tick_and_outbox_through_the_cli(pmf, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert pmf("org", "add", "KDC", "Kenton District Council").exit_code == 0
+    assert pmf("service", "add", "KDC", "HOUSING", "Housing").exit_code == 0
+    assert (
+        pmf(
+            "actor",
+            "add",
+            "po",
+            "--name",
+            "PO",
+            "--email",
+            "po@kdc.example",
+            "--role",
+            "performance_officer:KDC",
+        ).exit_code
+        == 0
+    )
+    assert pmf("actor", "add", "smh", "--name", "SMH", "--role", "service_manager:KDC:HOUSING").exit_code == 0
+    fixtures = Path(__file__).parent / "fixtures" / "calendar"
+    imported = pmf("calendar", "import", "--org", "KDC", str(fixtures / "committees.yaml"))
+    assert imported.exit_code == 0 and imported.stdout.startswith("5 added")
+    bad = pmf("calendar", "import", "--org", "KDC", str(fixtures / "bad.csv"))
+    assert bad.exit_code == 1 and bad.stderr.count("invalid:") == 2
+    added = pmf("calendar", "add", "--org", "KDC", "cmt", "2024-10-22 10:00", "--title", "CMT")
+    assert added.exit_code == 0 and "Tue 22 Oct 2024 10:00" in added.stdout
+    assert pmf("calendar", "add", "--org", "KDC", "cmt", "whenever").exit_code == 2
+    assert "tdc-cab-2024-08" in pmf("calendar", "list", "--org", "KDC").stdout
+
+    started = pmf(
+        "--now", "2024-07-01 09:00", "cycle", "start", "--org", "KDC", "--period", "2024-25-Q1", "--as", "po"
+    )
+    assert started.exit_code == 0
+    status = pmf("--now", "2024-07-01 10:00", "cycle", "status", "KDC/2024-25-Q1").stdout
+    assert "due Fri 12 Jul 2024 17:00" in status and "next reminder (step 1) at Fri 05 Jul 08:00" in status
+
+    ticked = pmf("tick", "--at", "2024-07-17 09:00")
+    # two reminders and two escalations each for the cycle and its one return, folded per person
+    assert ticked.exit_code == 0 and "fired 8 step(s) into 2 message(s)" in ticked.stdout, ticked.stdout
+    late = pmf("--now", "2024-07-17 10:00", "cycle", "status", "KDC/2024-25-Q1").stdout
+    assert "LATE" in late and "escalation step" in late
+    listing = pmf("outbox", "list").stdout
+    assert "sent" in listing and "po" in listing
+    assert "0 message(s) queued again" in pmf("outbox", "retry", "--all").stdout
+    assert pmf("outbox", "retry").exit_code == 2
+
+    ics = tmp_path / "deadlines.ics"
+    assert pmf("calendar", "export", "KDC/2024-25-Q1", "-o", str(ics)).exit_code == 0
+    assert ics.read_text().count("BEGIN:VEVENT") == 2
+    cab = pmf("calendar", "move", "--org", "KDC", "tdc-cab-2024-08", "2024-08-21 18:00", "--as", "po")
+    assert cab.exit_code == 0 and "0 deadline(s) recomputed" in cab.stdout
