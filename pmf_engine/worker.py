@@ -15,6 +15,7 @@ the source of truth.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -27,7 +28,7 @@ from sqlalchemy import Table, or_, select, update
 from sqlalchemy.orm import Session
 
 from pmf_engine import audit, notify
-from pmf_engine.clock import Clock, london
+from pmf_engine.clock import Clock, SystemClock, london
 from pmf_engine.definition import Catalog
 from pmf_engine.engine import StoredWorkflows
 from pmf_engine.escalation import sending_time
@@ -326,7 +327,8 @@ def run_forever(worker: Worker, interval: float, channel: notify.Channel | None 
     def tick() -> None:
         try:
             swept, delivered = worker.tick(channel)
-            log.info(
+            busy = swept.fired or delivered.sent or delivered.failed or delivered.dead
+            (log.info if busy else log.debug)(
                 "worker.tick",
                 worker=worker.worker_id,
                 fired=swept.fired,
@@ -336,11 +338,20 @@ def run_forever(worker: Worker, interval: float, channel: notify.Channel | None 
         except Exception:
             log.exception("worker.tick_failed", worker=worker.worker_id)
 
+    # APScheduler keeps real time (it only wakes the sweep up); the sweep itself asks the
+    # injected clock what time it is.
     scheduler.add_job(
-        tick, "interval", seconds=interval, next_run_time=worker.clock.now(), max_instances=1, coalesce=True
+        tick, "interval", seconds=interval, next_run_time=SystemClock().now(), max_instances=1, coalesce=True
     )
+
+    def stop(signum: int, _frame: object) -> None:
+        log.info("worker.stopping", worker=worker.worker_id, signal=signum)
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
     log.info("worker.started", worker=worker.worker_id, interval=interval)
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
+        scheduler.shutdown(wait=True)  # let a running sweep finish its transaction
         log.info("worker.stopped", worker=worker.worker_id)

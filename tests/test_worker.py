@@ -235,3 +235,78 @@ def test_tick_delivers_through_the_log_channel(
     swept, delivered = worker.tick(LogChannel())
     assert swept.messages == delivered.sent > 0
     assert count(engine, OutboxMessage, OutboxMessage.status == "sent") == delivered.sent
+
+
+def test_october_clock_change_keeps_local_deadlines(
+    engine: Engine, calendar: CommitteeCalendar, worker: Worker, clock: ManualClock
+) -> None:
+    """Q2 runs into the end of British Summer Time (27 October 2024)."""
+    clock.set(at("2024-10-01 09:00"))
+    key = f"{ORG}/2024-25-Q2"
+    engine.start_cycle(ORG, "2024-25-Q2", by="perf")
+    first = engine.status(key).deadline
+    assert first is not None and first.due_at == at("2024-10-14 17:00")  # BST: 16:00 UTC
+    clock.set(at("2024-10-24 10:00"))
+    settle_returns(engine, key)
+    engine.fire(key, "close_data_request", "perf")
+    review = engine.status(key).deadline
+    assert review is not None and review.due_at == at("2024-10-31 17:00")  # GMT: 17:00 UTC
+    assert review.due_at.utcoffset() is not None
+    assert review.due_at.astimezone(LONDON).hour == 17
+    assert review.next_step == ("reminder", 2, at("2024-10-30 08:00"))  # the 5-day one fell before entry
+    clock.set(at("2024-10-30 07:59"))
+    assert worker.sweep().fired == 0
+    clock.set(at("2024-10-30 08:00"))
+    assert worker.sweep().fired == 1
+
+
+def test_worker_command_runs_under_apscheduler_and_stops_on_sigterm(
+    engine: Engine, calendar: CommitteeCalendar, clock: ManualClock, store_url: str
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import POLICIES, WORKFLOWS
+
+    engine.start_cycle(ORG, "2024-25-Q1", by="perf")
+    env = {**os.environ, "PMF_CHANNEL": "log", "PMF_LOG_FORMAT": "json"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pmf_engine.cli",
+            "--db",
+            store_url,
+            "--workflows",
+            str(WORKFLOWS),
+            "--policies",
+            str(POLICIES),
+            "--now",
+            "2024-07-05 09:00",
+            "worker",
+            "--interval",
+            "0.5",
+            "--id",
+            "bg",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while (
+            time.monotonic() < deadline and count(engine, OutboxMessage, OutboxMessage.status == "sent") == 0
+        ):
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert count(engine, OutboxMessage, OutboxMessage.status == "sent") > 0
+    assert '"event": "worker.started"' in err and '"event": "message.sent"' in err
+    assert {s.claimed_by for s in steps(engine, "fired")} == {"bg"}
