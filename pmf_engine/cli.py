@@ -27,7 +27,7 @@ from pmf_engine.meetings import CommitteeCalendar, parse_when
 from pmf_engine.migrations import current_revision, head_revision, upgrade_to_head
 from pmf_engine.notify import Templates
 from pmf_engine.settings import Settings
-from pmf_engine.store import Store
+from pmf_engine.store import Store, grant_app_role
 from pmf_engine.worker import Worker, run_forever
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -144,6 +144,21 @@ def db_upgrade(app: App) -> None:
         f"schema at {current_revision(store.engine)} "
         f"({'upgraded to' if ran else 'already at'} head {head_revision()})"
     )
+
+
+@db.command("grant-app")
+@click.argument("role")
+@pass_app
+@handled
+def db_grant_app(app: App, role: str) -> None:
+    """(PostgreSQL, as the schema owner) let ROLE run pmf-engine but never change the audit log.
+
+    ROLE may read and write every table except that it may only SELECT and INSERT audit
+    entries: UPDATE, DELETE and TRUNCATE on the audit log are not granted, and, not owning
+    the table, ROLE cannot drop or disable its triggers either.
+    """
+    granted = grant_app_role(Store(app.settings.database_url), role)
+    click.echo(f"{role}: {granted}")
 
 
 # -- organisations, services, actors ------------------------------------------------------

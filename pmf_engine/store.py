@@ -8,6 +8,7 @@ or by ``pmf db upgrade``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -342,6 +343,25 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def grant_app_role(store: Store, role: str) -> str:
+    """Grant a PostgreSQL login role what the application needs, and no more on the audit log."""
+    if store.dialect != "postgresql":
+        raise ValueError("roles and grants are a PostgreSQL feature; SQLite relies on its triggers")
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", role):
+        raise ValueError(f"{role!r} is not a plain PostgreSQL role name")
+    statements = [
+        f"GRANT USAGE ON SCHEMA public TO {role}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
+        f"REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON audit_entries FROM {role}",
+        f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON alembic_version FROM {role}",
+    ]
+    with store.engine.begin() as conn:
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+    return "may read and write the engine's tables; audit_entries: SELECT and INSERT only"
 
 
 def sqlite_url(path: Path) -> str:
