@@ -386,6 +386,15 @@ class Engine:
             keys = list(s.scalars(query))
         return [self.status(k, with_children=False) for k in keys]
 
+    def peek(self, key: str) -> tuple[str, int]:
+        """(state, version) of an instance, cheaply: what a caller passes back as
+        ``expected_version`` to act only on what it saw."""
+        with self.store.read() as s:
+            row = s.execute(select(Instance.state, Instance.version).where(Instance.key == key)).first()
+        if row is None:
+            raise NotFound("cycle or return", key)
+        return str(row[0]), int(row[1])
+
     def status(self, key: str, *, with_children: bool = True) -> InstanceStatus:
         with self.store.read() as s:
             inst = self._instance(s, key)
@@ -447,7 +456,7 @@ class Engine:
         data: dict[str, Any],
         expected_version: int | None,
     ) -> Fired:
-        inst = _InstanceRow.load(s, key)
+        inst = _InstanceRow.load(s, key, lock=True)
         if expected_version is not None and inst.version != expected_version:
             raise ConcurrencyConflict(key, expected_version, inst.version)
         wf = self._definition_by_id(s, inst.workflow_version_id)
@@ -927,6 +936,10 @@ _INSTANCE_ROW = (
     .outerjoin(Service, Service.id == Instance.service_id)
     .where(Instance.key == bindparam("key"))
 )
+# fire() locks the instance row (PostgreSQL; SQLite writers are serialised already): a
+# concurrent writer waits, then sees the new version and gives up at once, instead of doing
+# all its work only to lose the conditional UPDATE.
+_INSTANCE_ROW_LOCKED = _INSTANCE_ROW.with_for_update(of=Instance)
 
 _INSTANCES = cast(Table, Instance.__table__)
 _MOVE_INSTANCE = (
@@ -976,8 +989,8 @@ class _InstanceRow:
     subdivision: str
 
     @classmethod
-    def load(cls, s: Session, key: str) -> _InstanceRow:
-        row = s.connection().execute(_INSTANCE_ROW, {"key": key}).first()
+    def load(cls, s: Session, key: str, *, lock: bool = False) -> _InstanceRow:
+        row = s.connection().execute(_INSTANCE_ROW_LOCKED if lock else _INSTANCE_ROW, {"key": key}).first()
         if row is None:
             raise NotFound("cycle or return", key)
         return cls(**row._asdict())

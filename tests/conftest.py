@@ -21,6 +21,16 @@ from pmf_engine.engine import Engine
 from pmf_engine.store import Store, sqlite_url
 from tests.pg import PostgresServer, find_bin_dir
 
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--kill-iterations",
+        type=int,
+        default=200,
+        help="SIGKILLs per backend in the fault test (1000 for the long run)",
+    )
+
+
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / "workflows"
 POLICIES = ROOT / "policies"
