@@ -57,7 +57,7 @@ def test_app_role_runs_the_engine_but_cannot_touch_the_audit_log(
         "ALTER TABLE audit_entries DISABLE TRIGGER USER",
         "DROP TRIGGER audit_entries_append_only ON audit_entries",
     ):
-        with pytest.raises(ProgrammingError, match="permission denied|must be owner"), app.write() as s:
+        with pytest.raises(ProgrammingError, match=r"permission denied|must be owner"), app.write() as s:
             s.execute(text(statement))
     with app.read() as s:
         assert s.execute(text("SELECT count(*) FROM audit_entries")).scalar_one() > 20
