@@ -302,24 +302,27 @@ def _from_yaml(text: str, file: str) -> list[MeetingRow]:
 
 
 def _from_csv(text: str, file: str) -> list[MeetingRow]:
-    reader = csv.DictReader(io.StringIO(text))
-    missing = {"body", "starts"} - set(reader.fieldnames or [])
-    if missing:
-        raise DefinitionError(
-            [Problem(file, 1, "header", f"missing column(s): {', '.join(sorted(missing))}")]
-        )
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     problems: list[Problem] = []
-    rows = [
-        _row(dict(item), file, reader.line_num, f"row {n}", problems)
-        for n, item in enumerate(reader, start=2)
-    ]
+    try:
+        missing = {"body", "starts"} - set(reader.fieldnames or [])
+        if missing:
+            message = f"missing column(s): {', '.join(sorted(missing))}"
+            raise DefinitionError([Problem(file, 1, "header", message)])
+        rows = [
+            _row(dict(item), file, reader.line_num, f"row {n}", problems)
+            for n, item in enumerate(reader, start=2)
+        ]
+    except csv.Error as exc:
+        problem = Problem(file, reader.line_num or None, "", f"not a readable CSV file: {exc}")
+        raise DefinitionError([problem]) from exc
     return _collect(rows, problems)
 
 
 def _from_ics(raw: bytes, file: str) -> list[MeetingRow]:
     try:
         calendar = icalendar.Calendar.from_ical(raw)
-    except ValueError as exc:
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
         raise DefinitionError([Problem(file, None, "", f"not an iCalendar file: {exc}")]) from exc
     problems: list[Problem] = []
     rows: list[MeetingRow | None] = []

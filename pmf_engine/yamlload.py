@@ -56,7 +56,10 @@ class Document:
 
 def load_yaml(text: str, file: str) -> Document:
     """Parse ``text`` safely; raise ``DefinitionError`` naming the file and line on any fault."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.YAMLError as exc:  # the reader refuses control characters up front
+        raise DefinitionError([Problem(file, None, "", f"YAML error: {exc}")]) from exc
     try:
         node = loader.get_single_node()
         if node is None:
