@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any, cast
@@ -91,10 +91,39 @@ def append(session: Session, record: AuditRecord, at: datetime) -> int:
     runs inside every transition.
     """
     chain = record.chain
-    head = _locked_head(session, chain)
+    head_seq, head_hash = _locked_head(session, chain)
+    values = _link(record, at, head_seq + 1, head_hash)
+    conn = session.connection()
+    seq = conn.execute(_INSERT, values).scalar_one()
+    conn.execute(
+        _MOVE_HEAD, {"head_chain": chain, "new_seq": values["chain_seq"], "new_hash": values["hash"]}
+    )
+    return int(seq)
+
+
+def append_many(session: Session, records: Sequence[AuditRecord], at: datetime) -> None:
+    """Append records that share one chain with one multi-row INSERT (a cycle's spawned returns)."""
+    if not records:
+        return
+    chain = records[0].chain
+    if any(r.chain != chain for r in records):
+        raise ValueError("append_many takes records of one chain")
+    head_seq, head_hash = _locked_head(session, chain)
+    rows = []
+    for record in records:
+        head_seq += 1
+        values = _link(record, at, head_seq, head_hash)
+        head_hash = values["hash"]
+        rows.append(values)
+    conn = session.connection()
+    conn.execute(insert(_ENTRIES), rows)
+    conn.execute(_MOVE_HEAD, {"head_chain": chain, "new_seq": head_seq, "new_hash": head_hash})
+
+
+def _link(record: AuditRecord, at: datetime, chain_seq: int, prev_hash: str) -> dict[str, Any]:
     values: dict[str, Any] = {
-        "chain": chain,
-        "chain_seq": head[0] + 1,
+        "chain": record.chain,
+        "chain_seq": chain_seq,
         "at": format_instant(at),
         "organisation": record.organisation,
         "instance": record.instance,
@@ -106,15 +135,10 @@ def append(session: Session, record: AuditRecord, at: datetime) -> int:
         "role": record.role,
         "reason": record.reason,
         "data": canonical_json(dict(record.data)),
-        "prev_hash": head[1],
+        "prev_hash": prev_hash,
     }
     values["hash"] = entry_hash(values)
-    conn = session.connection()
-    seq = conn.execute(_INSERT, values).scalar_one()
-    conn.execute(
-        _MOVE_HEAD, {"head_chain": chain, "new_seq": values["chain_seq"], "new_hash": values["hash"]}
-    )
-    return int(seq)
+    return values
 
 
 _ENTRIES = cast(Table, AuditEntry.__table__)

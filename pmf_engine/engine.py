@@ -656,13 +656,13 @@ class Engine:
             version = self.register(s, spec.workflow)
             child_wf = self.definition(version)
             now = self.clock.now()
-            for service_id, service_code in services:
-                if service_id in existing:
-                    continue
-                key = f"{parent_key}/{service_code}"
-                pins: dict[str, int] = {}
-                child_id = conn.execute(
-                    _NEW_INSTANCE,
+            todo = [(sid, code) for sid, code in services if sid not in existing]
+            if not todo:
+                continue
+            keys = [f"{parent_key}/{code}" for _, code in todo]
+            ids = conn.execute(
+                _NEW_INSTANCES,
+                [
                     {
                         "key": key,
                         "organisation_id": org_id,
@@ -675,23 +675,31 @@ class Engine:
                         "context": {},
                         "created_at": now,
                         "entered_at": now,
-                    },
-                ).scalar_one()
-                stay = Stay(child_id, org_id, service_id, subdivision, period_end, now)
-                self.timekeeper.enter(s, child_wf, child_wf.initial, stay, pins, holders)
-                audit.append(
-                    s,
+                    }
+                    for key, (service_id, _) in zip(keys, todo, strict=True)
+                ],
+            ).scalars()
+            stays: list[tuple[Stay, dict[str, int]]] = [
+                (Stay(child_id, org_id, service_id, subdivision, period_end, now), {})
+                for child_id, (service_id, _) in zip(ids, todo, strict=True)
+            ]
+            self.timekeeper.enter_many(s, child_wf, child_wf.initial, stays, holders)
+            audit.append_many(
+                s,
+                [
                     audit.AuditRecord(
                         event="child.spawned",
                         organisation=org_code,
                         instance=key,
                         to_state=child_wf.initial,
                         actor=by,
-                        data={"workflow": version.ref, "parent": parent_key, "service": service_code},
-                    ),
-                    now,
-                )
-                spawned.append(key)
+                        data={"workflow": version.ref, "parent": parent_key, "service": code},
+                    )
+                    for key, (_, code) in zip(keys, todo, strict=True)
+                ],
+                now,
+            )
+            spawned += keys
         return spawned
 
     # -- migration ------------------------------------------------------------------------
@@ -953,7 +961,7 @@ _MOVE_INSTANCE = (
     )
 )
 
-_NEW_INSTANCE = insert(_INSTANCES).returning(_INSTANCES.c.id)
+_NEW_INSTANCES = insert(_INSTANCES).returning(_INSTANCES.c.id, sort_by_parameter_order=True)
 
 _ACTOR_ROLES = (
     select(

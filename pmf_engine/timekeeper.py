@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from pmf_engine.deadlines import MeetingInfo, resolve
+from pmf_engine.deadlines import MeetingFinder, MeetingInfo, resolve
 from pmf_engine.definition import Catalog, WorkflowDef
 from pmf_engine.escalation import ACTING, plan
 from pmf_engine.store import Actor, Deadline, Meeting, RoleAssignment, Step
@@ -45,16 +45,48 @@ class Stay:
     entered_at: datetime
 
 
+_ALL_HOLDERS = (
+    select(Actor.username, RoleAssignment.role, RoleAssignment.service_id)
+    .join(Actor, Actor.id == RoleAssignment.actor_id)
+    .where(RoleAssignment.organisation_id == bindparam("org"), Actor.active.is_(True))
+)
+_HOLDERS_OF = _ALL_HOLDERS.where(
+    RoleAssignment.role.in_(bindparam("roles", expanding=True)),
+    or_(RoleAssignment.service_id.is_(None), RoleAssignment.service_id == bindparam("service")),
+)
+_NEW_DEADLINE = insert(_DEADLINES).returning(_DEADLINES.c.id, sort_by_parameter_order=True)
+_NEW_STEP = insert(_STEPS)
+_OPEN_DEADLINES = select(_DEADLINES.c.id).where(
+    _DEADLINES.c.instance_id == bindparam("instance"), _DEADLINES.c.closed_at.is_(None)
+)
+_CANCEL_STEPS = (
+    update(_STEPS)
+    .where(_STEPS.c.deadline_id == bindparam("deadline"), _STEPS.c.status.in_(("pending", "claimed")))
+    .values(status="cancelled")
+)
+_CLOSE_DEADLINE = (
+    update(_DEADLINES).where(_DEADLINES.c.id == bindparam("deadline")).values(closed_at=bindparam("now"))
+)
+
+
 class Timekeeper:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
 
-    def holders(self, s: Session, organisation_id: int) -> list[Holder]:
-        rows = s.execute(
-            select(Actor.username, RoleAssignment.role, RoleAssignment.service_id)
-            .join(Actor, Actor.id == RoleAssignment.actor_id)
-            .where(RoleAssignment.organisation_id == organisation_id, Actor.active.is_(True))
-        )
+    def holders(
+        self,
+        s: Session,
+        organisation_id: int,
+        roles: Collection[str] | None = None,
+        service_id: int | None = None,
+    ) -> list[Holder]:
+        """Active holders of roles in an organisation (of ``roles``, for ``service_id``, if given)."""
+        if roles is None:
+            rows = s.connection().execute(_ALL_HOLDERS, {"org": organisation_id})
+        else:
+            rows = s.connection().execute(
+                _HOLDERS_OF, {"org": organisation_id, "roles": sorted(roles), "service": service_id}
+            )
         return [Holder(*row) for row in rows]
 
     def enter(
@@ -74,40 +106,67 @@ class Timekeeper:
         ``already_fired`` (kind, rung) pairs are left out unless they now fall after ``now``:
         a recomputed deadline does not repeat a reminder that was already sent.
         """
-        rule = wf.states[state].rule
-        if rule is None:
-            return None
-        workdays = WorkingDays(stay.subdivision)
-        resolution = resolve(
-            rule,
-            period_end=stay.period_end,
-            entered=stay.entered_at,
-            workdays=workdays,
-            find_meeting=lambda body, moment, strictly: _find_meeting(
-                s, stay.organisation_id, body, moment, strictly
-            ),
-            get_meeting=lambda meeting_id: _get_meeting(s, meeting_id),
-            pins=pins,
-        )
-        deadline_id = s.execute(
-            insert(_DEADLINES).returning(_DEADLINES.c.id),
-            {
-                "instance_id": stay.instance_id,
-                "organisation_id": stay.organisation_id,
-                "state": state,
-                "rule": str(rule),
-                "due_at": resolution.due_at,
-                "meeting_ids": resolution.meetings,
-                "problem": resolution.problem,
-                "opened_at": stay.entered_at,
-            },
-        ).scalar_one()
-        if resolution.due_at is not None:
-            skip = set(already_fired)
-            self._write_steps(s, wf, state, stay, deadline_id, resolution.due_at, holders, skip, now)
-        return int(deadline_id)
+        return self.enter_many(s, wf, state, [(stay, pins)], holders, already_fired=already_fired, now=now)[0]
 
-    def _write_steps(
+    def enter_many(
+        self,
+        s: Session,
+        wf: WorkflowDef,
+        state: str,
+        stays: Sequence[tuple[Stay, MutableMapping[str, int]]],
+        holders: Sequence[Holder] | None = None,
+        *,
+        already_fired: Collection[tuple[str, int]] = (),
+        now: datetime | None = None,
+    ) -> list[int | None]:
+        """``enter`` for many instances at once (a cycle spawning its service returns): one
+        multi-row INSERT for the deadlines and one for all their steps."""
+        rule = wf.states[state].rule
+        if rule is None or not stays:
+            return [None] * len(stays)
+        conn = s.connection()
+        resolutions = [
+            resolve(
+                rule,
+                period_end=stay.period_end,
+                entered=stay.entered_at,
+                workdays=WorkingDays(stay.subdivision),
+                find_meeting=_finder(s, stay.organisation_id),
+                get_meeting=lambda meeting_id: _get_meeting(s, meeting_id),
+                pins=pins,
+            )
+            for stay, pins in stays
+        ]
+        ids = list(
+            conn.execute(
+                _NEW_DEADLINE,
+                [
+                    {
+                        "instance_id": stay.instance_id,
+                        "organisation_id": stay.organisation_id,
+                        "state": state,
+                        "rule": str(rule),
+                        "due_at": r.due_at,
+                        "meeting_ids": r.meetings,
+                        "problem": r.problem,
+                        "opened_at": stay.entered_at,
+                    }
+                    for (stay, _), r in zip(stays, resolutions, strict=True)
+                ],
+            ).scalars()
+        )
+        rows: list[dict[str, Any]] = []
+        skip = set(already_fired)
+        for (stay, _), resolution, deadline_id in zip(stays, resolutions, ids, strict=True):
+            if resolution.due_at is not None:
+                rows += self._step_rows(
+                    s, wf, state, stay, deadline_id, resolution.due_at, holders, skip, now
+                )
+        if rows:
+            conn.execute(_NEW_STEP, rows)
+        return [int(i) for i in ids]
+
+    def _step_rows(
         self,
         s: Session,
         wf: WorkflowDef,
@@ -116,9 +175,9 @@ class Timekeeper:
         deadline_id: int,
         due_at: datetime,
         holders: Sequence[Holder] | None,
-        skip: Collection[tuple[str, int]] = (),
-        now: datetime | None = None,
-    ) -> None:
+        skip: Collection[tuple[str, int]],
+        now: datetime | None,
+    ) -> list[dict[str, Any]]:
         policy = self.catalog.escalation
         ladder = policy.ladder(wf.name, state)
         planned = [
@@ -133,10 +192,13 @@ class Timekeeper:
             if (step.kind, step.rung) not in skip or (now is not None and step.due_at > now)
         ]
         if not planned:
-            return
-        if holders is None:
-            holders = self.holders(s, stay.organisation_id)
+            return []
         acting = set(wf.acting_roles(state))
+        if holders is None:
+            wanted = {
+                r for step in planned for name in step.to for r in (acting if name == ACTING else {name})
+            }
+            holders = self.holders(s, stay.organisation_id, wanted, stay.service_id)
         rows: list[dict[str, Any]] = []
         for step in planned:
             roles = {r for name in step.to for r in (acting if name == ACTING else {name})}
@@ -153,7 +215,7 @@ class Timekeeper:
                     "status": "pending",
                 }
             )
-        s.execute(insert(_STEPS), rows)
+        return rows
 
     def _in_scope(self, holder: Holder, stay: Stay) -> bool:
         role = self.catalog.roles.roles.get(holder.role)
@@ -163,22 +225,23 @@ class Timekeeper:
 
     def leave(self, s: Session, instance_id: int, now: datetime) -> None:
         """Close the open deadline of an instance and cancel its steps that have not fired."""
-        s.execute(
-            update(_STEPS)
-            .where(_STEPS.c.instance_id == instance_id, _STEPS.c.status.in_(("pending", "claimed")))
-            .values(status="cancelled")
-        )
-        s.execute(
-            update(_DEADLINES)
-            .where(_DEADLINES.c.instance_id == instance_id, _DEADLINES.c.closed_at.is_(None))
-            .values(closed_at=now)
-        )
+        conn = s.connection()
+        for (deadline_id,) in conn.execute(_OPEN_DEADLINES, {"instance": instance_id}).all():
+            conn.execute(_CANCEL_STEPS, {"deadline": deadline_id})
+            conn.execute(_CLOSE_DEADLINE, {"deadline": deadline_id, "now": now})
 
     def open_deadlines_using(self, s: Session, organisation_id: int, meeting_id: int) -> list[Deadline]:
         candidates = s.scalars(
             select(Deadline).where(Deadline.organisation_id == organisation_id, Deadline.closed_at.is_(None))
         )
         return [d for d in candidates if meeting_id in (d.meeting_ids or [])]
+
+
+def _finder(s: Session, organisation_id: int) -> MeetingFinder:
+    def find(body: str, moment: datetime, strictly_after: bool) -> MeetingInfo | None:
+        return _find_meeting(s, organisation_id, body, moment, strictly_after)
+
+    return find
 
 
 def _find_meeting(
