@@ -49,7 +49,8 @@ def _bulk_council(db: Path, orgs: int, services: int) -> None:
     conn = sqlite3.connect(db)
     now = "2024-06-01 09:00:00.000000"
     conn.executemany(
-        "INSERT INTO organisations (id, code, name, holiday_subdivision, created_at) VALUES (?, ?, ?, 'ENG', ?)",
+        "INSERT INTO organisations (id, code, name, holiday_subdivision, created_at)"
+        " VALUES (?, ?, ?, 'ENG', ?)",
         [(o, f"ORG{o:04d}", f"Council {o}", now) for o in range(1, orgs + 1)],
     )
     conn.executemany(
@@ -84,14 +85,20 @@ def bench_scale(tmp: Path, orgs: int, services: int) -> None:
         engine.start_cycle(f"ORG{o:04d}", "2024-25-Q1", by=f"perf{o:04d}")
     elapsed = time.perf_counter() - start
     conn = sqlite3.connect(db)
-    counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("instances", "deadlines", "steps")}
-    entries = conn.execute("SELECT count(*) FROM audit_entries WHERE event IN ('cycle.started', 'child.spawned')").fetchone()[0]
+    counts = {
+        t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        for t in ("instances", "deadlines", "steps")
+    }
+    entries = conn.execute(
+        "SELECT count(*) FROM audit_entries WHERE event IN ('cycle.started', 'child.spawned')"
+    ).fetchone()[0]
     conn.close()
     rows = sum(counts.values()) + entries
     print(f"\n## b. start one quarter: {orgs} organisations x {services} services")
     print("| instances | deadlines | steps | audit entries | seconds | rows/s |")
     print("|---|---|---|---|---|---|")
-    print(f"| {counts['instances']:,} | {counts['deadlines']:,} | {counts['steps']:,} | {entries:,} | {elapsed:.1f} | {rows / elapsed:,.0f} |")
+    cells = [counts["instances"], counts["deadlines"], counts["steps"], entries]
+    print("| " + " | ".join(f"{c:,}" for c in cells) + f" | {elapsed:.1f} | {rows / elapsed:,.0f} |")
     engine.store.dispose()
 
 
@@ -111,10 +118,12 @@ def _scheduled_steps(db: Path, total: int, due: int) -> None:
     rows = []
     for i in range(total):
         when = T0 - timedelta(minutes=i + 1) if i < due else T0 + timedelta(minutes=i)
-        rows.append((deadline, instance, 1, "reminder", 1, when.strftime("%Y-%m-%d %H:%M:%S.%f"), "[]", "pending"))
+        rows.append(
+            (deadline, instance, 1, "reminder", 1, when.strftime("%Y-%m-%d %H:%M:%S.%f"), "[]", "pending")
+        )
     conn.executemany(
-        "INSERT INTO steps (deadline_id, instance_id, organisation_id, kind, rung, due_at, recipients, status)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO steps (deadline_id, instance_id, organisation_id, kind, rung, due_at, recipients,"
+        " status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
     conn.commit()
@@ -150,10 +159,20 @@ def _chain(db: Path, entries: int) -> None:
     at = T0
     for n in range(1, entries + 1):
         values = {
-            "chain": "BEN", "chain_seq": n, "at": audit.format_instant(at + timedelta(seconds=n)),
-            "organisation": "BEN", "instance": f"BEN/2024-25-Q1/S{n % 60:03d}", "event": "fired",
-            "trigger": "submit", "from_state": "requested", "to_state": "submitted", "actor": "sm",
-            "role": "service_manager", "reason": None, "data": "{}", "prev_hash": prev,
+            "chain": "BEN",
+            "chain_seq": n,
+            "at": audit.format_instant(at + timedelta(seconds=n)),
+            "organisation": "BEN",
+            "instance": f"BEN/2024-25-Q1/S{n % 60:03d}",
+            "event": "fired",
+            "trigger": "submit",
+            "from_state": "requested",
+            "to_state": "submitted",
+            "actor": "sm",
+            "role": "service_manager",
+            "reason": None,
+            "data": "{}",
+            "prev_hash": prev,
         }
         values["hash"] = prev = audit.entry_hash(values)
         batch.append(tuple(values[k] for k in (*audit.HASHED_FIELDS, "hash")))
@@ -241,7 +260,8 @@ def main() -> None:
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
     skip = set(filter(None, args.skip.split(",")))
-    print(f"machine: {platform.machine()}, CPython {platform.python_version()}, SQLite {sqlite3.sqlite_version}")
+    python = f"CPython {platform.python_version()}"
+    print(f"machine: {platform.machine()}, {python}, SQLite {sqlite3.sqlite_version}")
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         if "scale" not in skip:
@@ -252,7 +272,8 @@ def main() -> None:
             bench_audit(tmp)
         if "memory" not in skip:
             bench_memory(tmp)
-    print(f"\npeak RSS of the benchmark driver: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\npeak RSS of the benchmark driver: {peak:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -12,12 +12,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Select, Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -56,10 +56,28 @@ def format_instant(instant: datetime) -> str:
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _make_array_encoder() -> Callable[[Sequence[Any]], str]:
+    """Compact JSON for a list of strings, ints and None, with CPython's C encoder built once
+    (verification runs this a million times; ``json.dumps`` builds an encoder per call)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - other Pythons
+        return lambda values: json.dumps(list(values), separators=(",", ":"), ensure_ascii=False)
+    # markers, default, encoder, indent, key_separator, item_separator, sort_keys, skipkeys, allow_nan
+    encode = make(None, None, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+    return lambda values: "".join(encode(values, 0))
+
+
+_array = _make_array_encoder()
+
+
+def hash_of(fields: Sequence[Any]) -> str:
+    """SHA-256 of the canonical encoding: the hashed fields, in ``HASHED_FIELDS`` order, as a
+    compact JSON array in UTF-8 (``["WDC",1,"2024-07-01T08:00:00.000000Z",...]``)."""
+    return hashlib.sha256(_array(fields).encode("utf-8")).hexdigest()
+
+
 def entry_hash(values: Mapping[str, Any]) -> str:
-    """SHA-256 over the canonical encoding of the hashed fields."""
-    payload = canonical_json({name: values[name] for name in HASHED_FIELDS})
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return hash_of(tuple(values[name] for name in HASHED_FIELDS))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -218,32 +236,24 @@ def verify(
     result = Verification()
     marks = _checkpoint_marks(checkpoint, chain) if checkpoint is not None else {}
     seen_at_mark: dict[str, str] = {}
-    query = select(*_COLUMNS).order_by(AuditEntry.chain, AuditEntry.chain_seq)
-    if chain is not None:
-        query = query.where(AuditEntry.chain == chain)
-    rows = session.execute(query.execution_options(stream_results=True, yield_per=5000))
-    current = ""  # no chain is named ""; the first row starts a chain
-    expected_seq, prev_hash, prev_global, broken = 1, GENESIS, 0, False
-    names = ("seq", *HASHED_FIELDS, "hash")
-    for row in rows:
-        values = dict(zip(names, row, strict=True))
-        if values["chain"] != current:
-            current = values["chain"]
-            expected_seq, prev_hash, prev_global, broken = 1, GENESIS, 0, False
+    # Stored order (seq) is the cheapest scan; each chain's state is a few values, so memory
+    # grows with the number of chains (organisations), never with the log.
+    state: dict[str, list[Any]] = {}  # chain -> [expected chain_seq, previous hash, broken]
+    for seq, name, chain_seq, prev, digest, hashed_ok in _links(session, chain):
         result.entries += 1
-        if broken:
+        link = state.get(name)
+        if link is None:
+            link = state[name] = [1, GENESIS, False]
+        if link[2]:
             continue
-        problem = _check_link(values, expected_seq, prev_hash, prev_global)
-        if problem is not None:
-            result.breaks.append(problem)
-            broken = True
+        if chain_seq != link[0] or prev != link[1] or not hashed_ok:
+            result.breaks.append(_explain(session, seq, link[0], link[1]))
+            link[2] = True
             continue
-        if current in marks and marks[current][0] == values["chain_seq"]:
-            seen_at_mark[current] = values["hash"]
-        result.chains[current] = (values["chain_seq"], values["hash"])
-        expected_seq = values["chain_seq"] + 1
-        prev_hash = values["hash"]
-        prev_global = values["seq"]
+        if name in marks and marks[name][0] == chain_seq:
+            seen_at_mark[name] = digest
+        result.chains[name] = (chain_seq, digest)
+        link[0], link[1] = chain_seq + 1, digest
     heads = session.execute(select(AuditHead.chain, AuditHead.chain_seq, AuditHead.hash)).all()
     for head_chain, head_seq, head_hash in heads:
         if chain is None or head_chain == chain:
@@ -266,6 +276,22 @@ def verify(
     return result
 
 
+def _stream(session: Session, query: Select[Any]) -> Iterator[tuple[Any, ...]]:
+    """Rows straight from the driver's cursor, in batches: no result objects per row, and a
+    server-side cursor on PostgreSQL so the log is never held in memory."""
+    conn = session.connection()
+    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    cursor = raw.cursor(name="pmf_audit_verify") if conn.dialect.name == "postgresql" else raw.cursor()
+    try:
+        cursor.execute(sql)
+        while batch := cursor.fetchmany(10_000):
+            yield from batch
+    finally:
+        cursor.close()
+
+
 def _checkpoint_marks(checkpoint: Mapping[str, Any], chain: str | None) -> dict[str, tuple[int, str]]:
     if checkpoint.get("format") != CHECKPOINT_FORMAT:
         raise AuditError(f"not a pmf audit checkpoint (format {checkpoint.get('format')!r})")
@@ -279,9 +305,58 @@ def _checkpoint_marks(checkpoint: Mapping[str, Any], chain: str | None) -> dict[
         raise AuditError(f"the checkpoint is malformed: {exc!r}") from exc
 
 
-def _check_link(values: dict[str, Any], expected_seq: int, prev_hash: str, prev_global: int) -> Break | None:
+def _links(session: Session, chain: str | None) -> Iterator[tuple[int, str, int, str, str, bool]]:
+    """(seq, chain, chain_seq, prev_hash, hash, content matches hash) for every entry, by seq.
+
+    On SQLite the database builds each entry's canonical JSON array itself (``json_array``
+    writes the same compact text), so only six columns cross into Python; any entry whose
+    hash does not match is re-checked with Python's encoder before it is called broken.
+    """
+    columns = [getattr(AuditEntry, name) for name in HASHED_FIELDS]
+    heads = (AuditEntry.seq, AuditEntry.chain, AuditEntry.chain_seq, AuditEntry.prev_hash, AuditEntry.hash)
+    fast = session.get_bind().dialect.name == "sqlite"
+    query = select(*heads, func.json_array(*columns)) if fast else select(*heads, *columns)
+    query = query.order_by(AuditEntry.seq)
+    if chain is not None:
+        query = query.where(AuditEntry.chain == chain)
+    sha256 = hashlib.sha256
+    for row in _stream(session, query):
+        if fast:
+            ok = (
+                sha256(row[5].encode("utf-8")).hexdigest() == row[4]
+                or _python_hash(session, row[0]) == row[4]
+            )
+        else:
+            ok = hash_of(row[5:]) == row[4]
+        yield row[0], row[1], row[2], row[3], row[4], ok
+
+
+def _full_row(session: Session, seq: int) -> tuple[Any, ...]:
+    return tuple(session.execute(select(*_COLUMNS).where(AuditEntry.seq == seq)).one())
+
+
+def _python_hash(session: Session, seq: int) -> str:
+    return hash_of(_full_row(session, seq)[1:15])
+
+
+def _explain(session: Session, seq: int, expected_seq: int, prev_hash: str) -> Break:
+    """Why a link failed, in the order an auditor would ask."""
+    row = _full_row(session, seq)
+    values = dict(zip(("seq", *HASHED_FIELDS, "hash"), row, strict=True))
     chain, chain_seq, seq = values["chain"], values["chain_seq"], values["seq"]
     if chain_seq != expected_seq:
+        expected_row = session.execute(
+            select(AuditEntry.seq).where(AuditEntry.chain == chain, AuditEntry.chain_seq == expected_seq)
+        ).first()
+        if chain_seq < expected_seq or expected_row is not None:
+            stored = f"entry #{expected_seq} is stored after it" if expected_row else "it repeats a position"
+            return Break(
+                chain,
+                chain_seq,
+                seq,
+                "reordered",
+                f"#{chain_seq} comes where #{expected_seq} belongs; {stored}",
+            )
         return Break(
             chain,
             chain_seq,
@@ -289,21 +364,11 @@ def _check_link(values: dict[str, Any], expected_seq: int, prev_hash: str, prev_
             "deleted",
             f"expected #{expected_seq} next, found #{chain_seq}: entries are missing",
         )
-    if entry_hash(values) != values["hash"]:
+    if hash_of(row[1:15]) != values["hash"]:
         return Break(chain, chain_seq, seq, "edited", "its content does not match its hash")
-    if values["prev_hash"] != prev_hash:
-        return Break(
-            chain,
-            chain_seq,
-            seq,
-            "inserted",
-            "it does not link to the entry before it (inserted or replaced)",
-        )
-    if seq <= prev_global:
-        return Break(
-            chain, chain_seq, seq, "reordered", f"stored before entry {prev_global}, which it follows"
-        )
-    return None
+    return Break(
+        chain, chain_seq, seq, "inserted", "it does not link to the entry before it (inserted or replaced)"
+    )
 
 
 def _compare_head(

@@ -238,3 +238,14 @@ def test_jsonl_export_round_trips_and_verifies(history: Engine) -> None:
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [r["chain_seq"] for r in records] == list(range(1, len(records) + 1))
     assert all(audit.entry_hash(r) == r["hash"] for r in records)
+
+
+def test_unusual_text_verifies_on_every_backend(engine: Engine, cycle: str) -> None:
+    """The database-side encoding (SQLite) and Python's must agree, or fall back to Python."""
+    odd = 'Café – naïve "quotes" \\ back\\slash\ttab\nnewline \u2028 \x7f \U0001f600 €'
+    engine.fire(f"{cycle}/HOUSING", "waive", "perf", reason=odd, data={"note": odd})
+    report = _verify(engine.store)
+    assert report.ok, report.first_break
+    with engine.store.read() as s:
+        last = s.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).one()
+    assert last.reason == odd
