@@ -51,7 +51,7 @@ from pmf_engine.store import (
     WorkflowVersion,
 )
 from pmf_engine.timekeeper import Stay, Timekeeper
-from pmf_engine.workdays import WorkingDays
+from pmf_engine.workdays import SUBDIVISIONS, WorkingDays
 
 log = structlog.get_logger("pmf_engine.engine")
 DEFAULT_WORKFLOW = "quarterly_cycle"
@@ -158,6 +158,8 @@ class Engine:
         self, code: str, name: str, *, subdivision: str = "ENG", by: str = "system"
     ) -> Organisation:
         _check_code("organisation code", code)
+        if subdivision not in SUBDIVISIONS:
+            raise PmfError(f"subdivision {subdivision!r} must be one of {', '.join(SUBDIVISIONS)}")
         with self.store.write() as s:
             if s.scalar(select(Organisation).where(Organisation.code == code)) is not None:
                 raise PmfError(f"organisation {code!r} already exists")

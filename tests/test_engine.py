@@ -344,3 +344,8 @@ def test_codes_that_would_break_keys_are_refused(engine: Engine, kind: str, valu
     }[kind]
     with pytest.raises(PmfError, match="must be letters"):
         add()
+
+
+def test_unknown_bank_holiday_nation_refused(engine: Engine) -> None:
+    with pytest.raises(PmfError, match="subdivision 'XX'"):
+        engine.add_organisation("NEW", "New Council", subdivision="XX")
