@@ -22,6 +22,7 @@ from pmf_engine.deadlines import DeadlineRule, parse_rule
 from pmf_engine.errors import DefinitionError, NotFound, Problem
 from pmf_engine.escalation import ACTING, EscalationPolicy
 from pmf_engine.guards import GUARDS
+from pmf_engine.rag import RagPolicy
 from pmf_engine.yamlload import Document, load_yaml
 
 M = TypeVar("M", bound=BaseModel)
@@ -287,6 +288,7 @@ class Catalog:
     sources: Mapping[str, str]
     """Workflow name -> source text, stored with each version for the audit trail."""
     escalation: EscalationPolicy = field(default_factory=EscalationPolicy)
+    rag: RagPolicy = field(default_factory=RagPolicy)
 
     @classmethod
     def load(
@@ -295,6 +297,7 @@ class Catalog:
         roles_path: Path,
         *,
         escalation_path: Path | None = None,
+        rag_path: Path | None = None,
         partial: bool = False,
     ) -> Catalog:
         """Load and cross-check; raise one ``DefinitionError`` listing every problem found.
@@ -348,6 +351,12 @@ class Catalog:
                 problems.extend(_escalation_problems(escalation, escalation_doc, workflows, roles))
             except DefinitionError as exc:
                 problems.extend(exc.problems)
+        rag = RagPolicy()
+        if rag_path is not None:
+            try:
+                rag = _validate(RagPolicy, load_yaml(_read(rag_path), str(rag_path)))
+            except DefinitionError as exc:
+                problems.extend(exc.problems)
         if problems:
             raise DefinitionError(problems)
         assert roles is not None
@@ -356,15 +365,18 @@ class Catalog:
             roles=roles,
             sources={name: text for name, (_, _, text) in parsed.items()},
             escalation=escalation,
+            rag=rag,
         )
 
     @classmethod
     def from_dirs(cls, workflows_dir: Path, policies_dir: Path) -> Catalog:
         escalation = policies_dir / "escalation.yaml"
+        rag = policies_dir / "rag.yaml"
         return cls.load(
             sorted(workflows_dir.glob("*.yaml")),
             policies_dir / "roles.yaml",
             escalation_path=escalation if escalation.exists() else None,
+            rag_path=rag if rag.exists() else None,
         )
 
     def workflow(self, name: str) -> WorkflowDef:

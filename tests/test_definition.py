@@ -25,6 +25,7 @@ def test_shipped_workflow_loads(path: Path) -> None:
 
 POLICY_CHECKS = {
     "roles.yaml": lambda c: "performance_officer" in c.roles.roles and len(c.roles.segregation) == 2,
+    "rag.yaml": lambda c: c.rag.rule_for("HOU-01")[0].kind == "absolute",
     "escalation.yaml": lambda c: (
         len(c.escalation.default.reminders) == 2
         and c.escalation.ladder("service_return", "returned").reminders[0].before == 1
