@@ -26,6 +26,7 @@ from pmf_engine.machine import compile_workflow
 from pmf_engine.meetings import CommitteeCalendar, parse_when
 from pmf_engine.migrations import current_revision, head_revision, upgrade_to_head
 from pmf_engine.notify import Templates
+from pmf_engine.performance import Performance
 from pmf_engine.settings import Settings
 from pmf_engine.store import Store, grant_app_role
 from pmf_engine.worker import Worker, run_forever
@@ -590,6 +591,133 @@ def _open_output(path: Path | None) -> Iterator[Any]:
         return
     with path.open("w", encoding="utf-8", newline="") as handle:
         yield handle
+
+
+# -- performance data -----------------------------------------------------------------------
+
+
+@main.group()
+def measures() -> None:
+    """The measures library, and each cycle's RAG status."""
+
+
+@measures.command("import")
+@click.argument("organisation")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--as", "by", default="system", show_default=True)
+@pass_app
+@handled
+def measures_import(app: App, organisation: str, file: Path, by: str) -> None:
+    """Add or update measures from a CSV file (all or nothing; columns: see `measures export`)."""
+    added, updated = Performance(app.engine).import_measures(organisation, file, by=by)
+    click.echo(f"{added} measure(s) added, {updated} updated")
+
+
+@measures.command("export")
+@click.argument("organisation")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path))
+@pass_app
+@handled
+def measures_export(app: App, organisation: str, output: Path | None) -> None:
+    """Write the measures library as CSV (cells escaped against formula injection)."""
+    with _open_output(output) as out:
+        count = Performance(app.engine).export_measures(organisation, out)
+    if output:
+        click.echo(f"{count} measure(s) written to {output}")
+
+
+@measures.command("list")
+@click.argument("organisation")
+@pass_app
+@handled
+def measures_list(app: App, organisation: str) -> None:
+    """List an organisation's measures."""
+    for m, service in Performance(app.engine).measures(organisation):
+        click.echo(f"{m.code:<10} {m.polarity:<6} {service or '-':<10} {m.theme:<24} {m.title}")
+
+
+ARROWS = {"improving": "up", "worsening": "down", "no_change": "same", "unknown": "-"}
+
+
+@measures.command("status")
+@click.argument("key", metavar="CYCLE")
+@pass_app
+@handled
+def measures_status(app: App, key: str) -> None:
+    """Each measure's actual, target, RAG (with the rule applied) and direction of travel."""
+    for m in Performance(app.engine).status(key):
+        actual = "-" if m.actual is None else f"{m.actual:g}"
+        target = "-" if m.target is None else f"{m.target:g}"
+        trend = f"{ARROWS[m.since_last_quarter]}/{ARROWS[m.since_last_year]}"
+        flag = " [exception report]" if m.exception_report else ""
+        click.echo(
+            f"{m.code:<10} {actual:>8} / {target:<8} {m.rag.status.upper():<9} {trend:<10} {m.rag.rule}{flag}"
+        )
+
+
+@main.group()
+def actuals() -> None:
+    """Reported actuals."""
+
+
+@actuals.command("record")
+@click.argument("key", metavar="CYCLE")
+@click.argument("code")
+@click.argument("value")
+@click.option("--narrative", default="")
+@click.option("--as", "by", required=True)
+@pass_app
+@handled
+def actuals_record(app: App, key: str, code: str, value: str, narrative: str, by: str) -> None:
+    """Record VALUE (a number, or "missing") for measure CODE in CYCLE's period."""
+    try:
+        number = None if value.lower() == "missing" else float(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not a number (or 'missing')", param_hint="VALUE") from exc
+    Performance(app.engine).record_actual(key, code, number, narrative=narrative, by=by)
+    click.echo(f"{code}: {value} recorded for {key}")
+
+
+@main.group()
+def exceptions() -> None:
+    """Exception reports for red measures."""
+
+
+@exceptions.command("add")
+@click.argument("key", metavar="CYCLE")
+@click.argument("code")
+@click.option("--reason", required=True)
+@click.option("--action", "remedial_action", required=True, help="The remedial action.")
+@click.option("--owner", required=True)
+@click.option("--recovery", "recovery_date", required=True, help="Expected recovery date, YYYY-MM-DD.")
+@click.option("--as", "by", required=True)
+@pass_app
+@handled
+def exceptions_add(
+    app: App, key: str, code: str, reason: str, remedial_action: str, owner: str, recovery_date: str, by: str
+) -> None:
+    """Add (or replace) the exception report of a measure in a cycle."""
+    Performance(app.engine).add_exception_report(
+        key,
+        code,
+        reason=reason,
+        remedial_action=remedial_action,
+        owner=owner,
+        recovery_date=recovery_date,
+        by=by,
+    )
+    click.echo(f"exception report for {code} recorded")
+
+
+@exceptions.command("list")
+@click.argument("key", metavar="CYCLE")
+@pass_app
+@handled
+def exceptions_list(app: App, key: str) -> None:
+    """List a cycle's exception reports."""
+    for code, report in Performance(app.engine).exception_reports(key):
+        what = f"{report.reason} -> {report.remedial_action}"
+        click.echo(f"{code:<10} owner {report.owner:<12} recovery {report.recovery_date}  {what}")
 
 
 # -- committee calendar -------------------------------------------------------------------

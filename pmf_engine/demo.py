@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from pmf_engine.engine import Engine
 from pmf_engine.errors import Refused
 from pmf_engine.meetings import CommitteeCalendar
 from pmf_engine.notify import LogChannel
+from pmf_engine.performance import Performance
 from pmf_engine.store import Store, sqlite_url
 from pmf_engine.worker import Worker
 
@@ -27,6 +29,11 @@ SERVICES = {
     "LEISURE": "Leisure and Culture",
     "REVENUES": "Revenues and Benefits",
 }
+MEASURES = """code,title,theme,service,owner,unit,format,polarity,target 2024-25-Q1
+HOU-01,Average days to re-let council homes,Homes,HOUSING,hannah,days,days,lower,28
+PLA-01,Major applications decided in 13 weeks,Growth,PLANNING,pete,%,percent,higher,65
+WAS-01,Household waste recycled,Environment,WASTE,wendy,%,percent,higher,52
+"""
 MEETINGS = [
     ("cmt", "2024-07-23 10:00"),
     ("cmt", "2024-07-30 10:00"),
@@ -124,8 +131,17 @@ def run_demo(db_file: Path, catalog: Catalog, echo: Callable[[str], None]) -> bo
         f"{status.state}, {len(status.children)} returns requested"
     )
 
+    performance = Performance(engine)
+    with tempfile.TemporaryDirectory() as folder:
+        library = Path(folder) / "measures.csv"
+        library.write_text(MEASURES, encoding="utf-8")
+        performance.import_measures(ORG, library, by="priya")
+    echo(f"measures library: {len(performance.measures(ORG))} measures with Q1 targets")
+
     echo("Data request: services submit their returns")
     at("2024-07-05")
+    for who, code, value in [("hannah", "HOU-01", 29.0), ("pete", "PLA-01", 71.0), ("wendy", "WAS-01", 41.5)]:
+        performance.record_actual(CYCLE, code, value, narrative="Q1 figure", by=who)
     for who, svc in [("hannah", "HOUSING"), ("pete", "PLANNING"), ("wendy", "WASTE"), ("leo", "LEISURE")]:
         step(who, "submit", service=svc)
     at("2024-07-08")
@@ -154,6 +170,20 @@ def run_demo(db_file: Path, catalog: Catalog, echo: Callable[[str], None]) -> bo
     step("priya", "complete_service_review")
     at("2024-07-30", 12)
     step("cllr.patel", "endorse")
+    at("2024-08-05", 11)
+    step("lena", "sign_off")
+    for m in performance.status(CYCLE):
+        echo(f"  {'':<17} {'measure':<11} {m.code:<24} {m.rag.status.upper()}: {m.rag.rule}")
+    performance.add_exception_report(
+        CYCLE,
+        "WAS-01",
+        reason="Contractor strike in May and June",
+        remedial_action="Catch-up collections",
+        owner="wendy",
+        recovery_date="2024-12-31",
+        by="priya",
+    )
+    echo(f"  {london(clock.now()):%a %d %b %H:%M}  {'priya':<11} {'exception report':<24} WAS-01 (red)")
     at("2024-08-05", 12)
     step("lena", "sign_off")
     at("2024-08-14", 18)

@@ -601,11 +601,17 @@ class Engine:
             state=inst.state,
             data=data,
             load_children=lambda: _child_views(s, inst.id),
+            load_missing_exception_reports=lambda: self._missing_exception_reports(s, inst.id),
         )
         for name in transition.guards:
             why = GUARDS[name](ctx)
             if why is not None:
                 raise GuardFailed(inst.key, transition.trigger, inst.state, name, why)
+
+    def _missing_exception_reports(self, s: Session, instance_id: int) -> Sequence[str]:
+        from pmf_engine.performance import Performance  # noqa: PLC0415 - performance builds on the engine
+
+        return Performance(self).missing_exception_reports(s, instance_id)
 
     def _record_refusal(
         self, refusal: Refused, actor: str, reason: str | None, data: Mapping[str, Any]

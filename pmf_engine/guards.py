@@ -30,6 +30,7 @@ class GuardContext:
     state: str
     data: Mapping[str, Any]
     load_children: Callable[[], Sequence[ChildView]] = field(default=lambda: ())
+    load_missing_exception_reports: Callable[[], Sequence[str]] = field(default=lambda: ())
 
     @cached_property
     def children(self) -> Sequence[ChildView]:
@@ -63,4 +64,13 @@ def children_settled(ctx: GuardContext) -> str | None:
         return "no child instances exist yet"
     if waiting:
         return f"{len(waiting)} of {len(ctx.children)} still open: {', '.join(waiting)}"
+    return None
+
+
+@guard("exception_reports_complete")
+def exception_reports_complete(ctx: GuardContext) -> str | None:
+    """Every red measure of the cycle has an exception report."""
+    missing = ctx.load_missing_exception_reports()
+    if missing:
+        return f"red measure(s) without an exception report: {', '.join(missing)}"
     return None

@@ -281,6 +281,62 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class Measure(Base):
+    """A performance indicator of an organisation's Council Plan."""
+
+    __tablename__ = "measures"
+    __table_args__ = (UniqueConstraint("organisation_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    code: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(300))
+    theme: Mapped[str] = mapped_column(String(120), default="")
+    priority: Mapped[str] = mapped_column(String(120), default="")
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
+    owner: Mapped[str] = mapped_column(String(64), default="")
+    unit: Mapped[str] = mapped_column(String(32), default="")
+    format: Mapped[str] = mapped_column(String(16), default="number")
+    polarity: Mapped[str] = mapped_column(String(8))
+    frequency: Mapped[str] = mapped_column(String(16), default="quarterly")
+    data_source: Mapped[str] = mapped_column(String(200), default="")
+    assurance: Mapped[str] = mapped_column(String(32), default="")
+    targets: Mapped[dict[str, float]] = mapped_column(JsonType, default=dict)
+    """Period (``2024-25-Q1``) -> target."""
+
+
+class Actual(Base):
+    """One reported value; a resubmission adds a row, so earlier values stay in history."""
+
+    __tablename__ = "actuals"
+    __table_args__ = (Index("ix_actuals_measure_period", "measure_id", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    measure_id: Mapped[int] = mapped_column(ForeignKey("measures.id"))
+    period: Mapped[str] = mapped_column(String(16))
+    value: Mapped[float | None] = mapped_column()
+    narrative: Mapped[str] = mapped_column(Text, default="")
+    reported_by: Mapped[str] = mapped_column(String(64))
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ExceptionReport(Base):
+    """Why a measure is red, what is being done, by whom, and when it will recover."""
+
+    __tablename__ = "exception_reports"
+    __table_args__ = (UniqueConstraint("instance_id", "measure_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"))
+    measure_id: Mapped[int] = mapped_column(ForeignKey("measures.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    remedial_action: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(String(64))
+    recovery_date: Mapped[str] = mapped_column(String(10))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """An Engine with the durability and locking settings pmf-engine relies on."""
     if url.startswith("sqlite"):

@@ -200,3 +200,55 @@ def test_calendar_tick_and_outbox_through_the_cli(pmf, tmp_path: Path) -> None: 
     assert ics.read_text().count("BEGIN:VEVENT") == 2
     cab = pmf("calendar", "move", "--org", "KDC", "tdc-cab-2024-08", "2024-08-21 18:00", "--as", "po")
     assert cab.exit_code == 0 and "0 deadline(s) recomputed" in cab.stdout
+
+
+def test_measures_actuals_and_exceptions_through_the_cli(pmf, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert pmf("org", "add", "TDC", "Test District Council").exit_code == 0
+    for code in ("HOUSING", "PLANNING", "WASTE"):
+        assert pmf("service", "add", "TDC", code, code.title()).exit_code == 0
+    assert pmf("actor", "add", "perf", "--name", "P", "--role", "performance_officer:TDC").exit_code == 0
+    fixtures = Path(__file__).parent / "fixtures" / "measures"
+    assert "4 measure(s) added" in pmf("measures", "import", "TDC", str(fixtures / "measures.csv")).stdout
+    bad = pmf("measures", "import", "TDC", str(fixtures / "bad.csv"))
+    assert bad.exit_code == 1 and bad.stderr.count("invalid:") >= 4
+    assert "HOU-01" in pmf("measures", "list", "TDC").stdout
+    out = tmp_path / "library.csv"
+    assert pmf("measures", "export", "TDC", "-o", str(out)).exit_code == 0
+    assert out.read_text().startswith("code,title,theme")
+    assert (
+        pmf(
+            "--now",
+            "2024-07-01 09:00",
+            "cycle",
+            "start",
+            "--org",
+            "TDC",
+            "--period",
+            "2024-25-Q1",
+            "--as",
+            "perf",
+        ).exit_code
+        == 0
+    )
+    assert pmf("actuals", "record", "TDC/2024-25-Q1", "WAS-01", "40", "--as", "perf").exit_code == 0
+    assert pmf("actuals", "record", "TDC/2024-25-Q1", "WAS-01", "forty", "--as", "perf").exit_code == 2
+    status = pmf("measures", "status", "TDC/2024-25-Q1").stdout
+    assert "RED" in status and "misses target 52 by more than 5%" in status
+    added = pmf(
+        "exceptions",
+        "add",
+        "TDC/2024-25-Q1",
+        "WAS-01",
+        "--reason",
+        "Strike",
+        "--action",
+        "Catch-up",
+        "--owner",
+        "perf",
+        "--recovery",
+        "2024-12-31",
+        "--as",
+        "perf",
+    )
+    assert added.exit_code == 0
+    assert "Strike -> Catch-up" in pmf("exceptions", "list", "TDC/2024-25-Q1").stdout

@@ -1,0 +1,126 @@
+"""Performance data on SQLite and PostgreSQL: the measures library, actuals with history,
+RAG and trend per cycle, and exception reports required before Leadership sign-off."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from pmf_engine.clock import ManualClock
+from pmf_engine.engine import Engine
+from pmf_engine.errors import DefinitionError, GuardFailed, PermissionDenied, PmfError
+from pmf_engine.performance import Performance
+from tests.conftest import CYCLE, ORG, settle_returns
+
+FIXTURES = Path(__file__).parent / "fixtures" / "measures"
+
+
+@pytest.fixture
+def perf(engine: Engine) -> Performance:
+    performance = Performance(engine)
+    performance.import_measures(ORG, FIXTURES / "measures.csv", by="perf")
+    return performance
+
+
+def test_import_list_and_export_round_trip(perf: Performance, tmp_path: Path) -> None:
+    listed = perf.measures(ORG)
+    assert [m.code for m, _ in listed] == ["COR-01", "HOU-01", "PLA-01", "WAS-01"]
+    hou = next(m for m, _ in listed if m.code == "HOU-01")
+    assert (hou.polarity, hou.targets) == ("lower", {"2023-24-Q1": 30.0, "2024-25-Q1": 28.0})
+    out = io.StringIO()
+    assert perf.export_measures(ORG, out) == 4
+    again = tmp_path / "again.csv"
+    again.write_text(out.getvalue())
+    assert perf.import_measures(ORG, again, by="perf") == (0, 4)
+
+
+def test_bad_file_lists_every_problem_and_imports_nothing(engine: Engine) -> None:
+    performance = Performance(engine)
+    with pytest.raises(DefinitionError) as raised:
+        performance.import_measures(ORG, FIXTURES / "bad.csv", by="perf")
+    found = {(p.line, p.field) for p in raised.value.problems}
+    assert {(3, "code"), (4, "polarity"), (5, "target 2024-25-Q1"), (6, "code")} <= found
+    assert (2, "code") not in found
+    assert performance.measures(ORG) == []
+
+
+def test_export_escapes_formulas(perf: Performance, engine: Engine, tmp_path: Path) -> None:
+    sneaky = tmp_path / "sneaky.csv"
+    sneaky.write_text('code,title,polarity\nX-1,"=HYPERLINK(""http://evil"")",higher\n')
+    perf.import_measures(ORG, sneaky, by="perf")
+    out = io.StringIO()
+    perf.export_measures(ORG, out)
+    titles = [row["title"] for row in csv.DictReader(io.StringIO(out.getvalue()))]
+    assert '\'=HYPERLINK("http://evil")' in titles
+
+
+def test_actuals_rag_trend_and_history(perf: Performance, engine: Engine, clock: ManualClock) -> None:
+    engine.start_cycle(ORG, "2023-24-Q1", by="perf")
+    last_year = f"{ORG}/2023-24-Q1"
+    perf.record_actual(last_year, "HOU-01", 35, by="sm_housing")
+    engine.start_cycle(ORG, "2024-25-Q1", by="perf")
+    perf.record_actual(CYCLE, "HOU-01", 33, narrative="Voids backlog", by="sm_housing")  # red: 28 + 2 < 33
+    clock.advance(timedelta(hours=1))
+    perf.record_actual(CYCLE, "HOU-01", 29.5, narrative="Corrected", by="sm_housing")  # amber, resubmitted
+    perf.record_actual(CYCLE, "PLA-01", 70, by="sm_planning")
+    perf.record_actual(CYCLE, "WAS-01", 40, by="sm_waste")
+    status = {m.code: m for m in perf.status(CYCLE)}
+    assert (status["HOU-01"].actual, status["HOU-01"].rag.status) == (29.5, "amber")
+    assert "within 2 of target 28" in status["HOU-01"].rag.rule  # the per-measure absolute tolerance
+    assert status["HOU-01"].since_last_year == "improving"  # fewer days is better
+    assert status["PLA-01"].rag.status == "green"
+    assert status["WAS-01"].rag.status == "red"
+    assert status["COR-01"].rag.status == "missing"
+    with engine.store.read() as s:
+        from sqlalchemy import select
+
+        from pmf_engine.store import Actual
+
+        history = list(
+            s.scalars(select(Actual.value).where(Actual.period == "2024-25-Q1").order_by(Actual.id))
+        )
+    assert history[:2] == [33, 29.5], "the earlier value stays in history"
+
+
+def test_who_may_report_and_when(perf: Performance, engine: Engine) -> None:
+    engine.start_cycle(ORG, "2024-25-Q1", by="perf")
+    with pytest.raises(PermissionDenied):
+        perf.record_actual(CYCLE, "HOU-01", 20, by="sm_planning")  # another service's measure
+    perf.record_actual(CYCLE, "HOU-01", 20, by="perf")
+    engine.fire(f"{CYCLE}/HOUSING", "submit", "sm_housing")
+    with pytest.raises(PmfError, match="return is submitted"):
+        perf.record_actual(CYCLE, "HOU-01", 21, by="sm_housing")
+
+
+def test_sign_off_needs_an_exception_report_for_every_red_measure(perf: Performance, engine: Engine) -> None:
+    engine.start_cycle(ORG, "2024-25-Q1", by="perf")
+    perf.record_actual(CYCLE, "WAS-01", 40, by="sm_waste")  # red
+    settle_returns(engine)
+    for trigger, actor in [
+        ("close_data_request", "perf"),
+        ("complete_service_review", "perf"),
+        ("endorse", "cmt"),
+    ]:
+        engine.fire(CYCLE, trigger, actor)
+    with pytest.raises(GuardFailed) as refused:
+        engine.fire(CYCLE, "sign_off", "lead")
+    assert refused.value.guard == "exception_reports_complete" and "WAS-01" in refused.value.why
+    with pytest.raises(PmfError, match="not a date"):
+        perf.add_exception_report(
+            CYCLE, "WAS-01", reason="r", remedial_action="a", owner="o", recovery_date="soon", by="perf"
+        )
+    perf.add_exception_report(
+        CYCLE,
+        "WAS-01",
+        reason="Contractor strike",
+        remedial_action="Extra rounds",
+        owner="sm_waste",
+        recovery_date="2024-12-31",
+        by="perf",
+    )
+    assert [code for code, _ in perf.exception_reports(CYCLE)] == ["WAS-01"]
+    assert engine.fire(CYCLE, "sign_off", "lead").to_state == "cabinet_approval"
