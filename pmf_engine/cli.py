@@ -27,6 +27,7 @@ from pmf_engine.meetings import CommitteeCalendar, parse_when
 from pmf_engine.migrations import current_revision, head_revision, upgrade_to_head
 from pmf_engine.notify import Templates
 from pmf_engine.performance import Performance
+from pmf_engine.returns import ExcelReturns
 from pmf_engine.settings import Settings
 from pmf_engine.store import Store, grant_app_role
 from pmf_engine.worker import Worker, run_forever
@@ -676,6 +677,36 @@ def actuals_record(app: App, key: str, code: str, value: str, narrative: str, by
         raise click.BadParameter(f"{value!r} is not a number (or 'missing')", param_hint="VALUE") from exc
     Performance(app.engine).record_actual(key, code, number, narrative=narrative, by=by)
     click.echo(f"{code}: {value} recorded for {key}")
+
+
+@main.group()
+def returns() -> None:
+    """Excel return templates for services, and their import."""
+
+
+@returns.command("template")
+@click.argument("key", metavar="CYCLE")
+@click.argument("service")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@pass_app
+@handled
+def returns_template(app: App, key: str, service: str, output: Path) -> None:
+    """Write the Excel return SERVICE fills in for CYCLE."""
+    count = ExcelReturns(Performance(app.engine)).template(key, service, output)
+    click.echo(f"{output}: {count} measure(s) for {service}")
+
+
+@returns.command("import")
+@click.argument("key", metavar="CYCLE")
+@click.argument("service")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--as", "by", required=True)
+@pass_app
+@handled
+def returns_import(app: App, key: str, service: str, file: Path, by: str) -> None:
+    """Import a filled-in Excel return (every problem listed; all or nothing)."""
+    count = ExcelReturns(Performance(app.engine)).import_return(key, service, file, by=by)
+    click.echo(f"{count} actual(s) recorded for {service}")
 
 
 @main.group()

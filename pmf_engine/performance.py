@@ -198,42 +198,48 @@ class Performance:
     ) -> None:
         """Record a measure's actual for the cycle's period, as that service's manager or a
         performance officer, while the service's return is open (requested or returned)."""
+        self.record_actuals(cycle, [(code, value, narrative)], by=by)
+
+    def record_actuals(self, cycle: str, rows: Sequence[tuple[str, float | None, str]], *, by: str) -> None:
+        """Record several actuals in one transaction: all of them, or none."""
         with self.store.write() as s:
-            inst, measure, service = self._cycle_measure(s, cycle, code)
-            roles = self._roles(s, by, inst.organisation_id)
-            allowed = ("performance_officer", None) in roles or (
-                service is not None and ("service_manager", measure.service_id) in roles
-            )
-            if not allowed:
-                raise PermissionDenied(cycle, "record_actual", "-", by, f"{by!r} may not report {code}")
-            if service is not None:
-                state = s.scalar(select(Instance.state).where(Instance.key == f"{cycle}/{service}"))
-                if state not in ("requested", "returned", None):
-                    raise PmfError(
-                        f"the {service} return is {state}: actuals can change only while it is open"
-                    )
-            s.add(
-                Actual(
-                    measure_id=measure.id,
-                    period=inst.period,
-                    value=value,
-                    narrative=narrative,
-                    reported_by=by,
-                    reported_at=self.engine.clock.now(),
+            now = self.engine.clock.now()
+            for code, value, narrative in rows:
+                inst, measure, service = self._cycle_measure(s, cycle, code)
+                roles = self._roles(s, by, inst.organisation_id)
+                allowed = ("performance_officer", None) in roles or (
+                    service is not None and ("service_manager", measure.service_id) in roles
                 )
-            )
-            s.flush()
-            audit.append(
-                s,
-                audit.AuditRecord(
-                    event="actual.recorded",
-                    organisation=_org_code(s, inst.organisation_id),
-                    instance=cycle,
-                    actor=by,
-                    data={"measure": code, "period": inst.period, "value": value, "narrative": narrative},
-                ),
-                self.engine.clock.now(),
-            )
+                if not allowed:
+                    raise PermissionDenied(cycle, "record_actual", "-", by, f"{by!r} may not report {code}")
+                if service is not None:
+                    state = s.scalar(select(Instance.state).where(Instance.key == f"{cycle}/{service}"))
+                    if state not in ("requested", "returned", None):
+                        raise PmfError(
+                            f"the {service} return is {state}: actuals can change only while it is open"
+                        )
+                s.add(
+                    Actual(
+                        measure_id=measure.id,
+                        period=inst.period,
+                        value=value,
+                        narrative=narrative,
+                        reported_by=by,
+                        reported_at=now,
+                    )
+                )
+                s.flush()
+                audit.append(
+                    s,
+                    audit.AuditRecord(
+                        event="actual.recorded",
+                        organisation=_org_code(s, inst.organisation_id),
+                        instance=cycle,
+                        actor=by,
+                        data={"measure": code, "period": inst.period, "value": value, "narrative": narrative},
+                    ),
+                    now,
+                )
 
     def status(self, cycle: str) -> list[MeasureStatus]:
         """Every measure of the cycle's organisation with its RAG, rule and trend."""

@@ -252,3 +252,14 @@ def test_measures_actuals_and_exceptions_through_the_cli(pmf, tmp_path: Path) ->
     )
     assert added.exit_code == 0
     assert "Strike -> Catch-up" in pmf("exceptions", "list", "TDC/2024-25-Q1").stdout
+    template = tmp_path / "planning.xlsx"
+    assert (
+        "1 measure(s) for PLANNING"
+        in pmf("returns", "template", "TDC/2024-25-Q1", "PLANNING", "-o", str(template)).stdout
+    )
+    imported = pmf("returns", "import", "TDC/2024-25-Q1", "PLANNING", str(template), "--as", "perf")
+    assert imported.exit_code == 0 and "0 actual(s) recorded" in imported.stdout  # left empty
+    bad = tmp_path / "bad.xlsx"
+    bad.write_bytes(b"nope")
+    refused = pmf("returns", "import", "TDC/2024-25-Q1", "PLANNING", str(bad), "--as", "perf")
+    assert refused.exit_code == 1 and "not a readable .xlsx" in refused.stderr

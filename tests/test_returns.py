@@ -1,0 +1,96 @@
+"""Excel returns: a template generated, filled in with openpyxl as a service would, imported;
+bad returns (text in a number cell, an unknown code, a formula, a zip bomb) refused with every
+problem listed and nothing imported."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from pmf_engine.engine import Engine
+from pmf_engine.errors import DefinitionError
+from pmf_engine.performance import Performance
+from pmf_engine.returns import ExcelReturns
+from tests.conftest import CYCLE, ORG
+
+FIXTURES = Path(__file__).parent / "fixtures" / "measures"
+
+
+@pytest.fixture
+def returns(engine: Engine) -> ExcelReturns:
+    performance = Performance(engine)
+    performance.import_measures(ORG, FIXTURES / "measures.csv", by="perf")
+    engine.start_cycle(ORG, "2024-25-Q1", by="perf")
+    return ExcelReturns(performance)
+
+
+def _fill(
+    path: Path, rows: dict[int, tuple[object, object]], extra: list[list[object]] | None = None
+) -> None:
+    book = openpyxl.load_workbook(path)
+    sheet = book["Return"]
+    for row, (actual, narrative) in rows.items():
+        sheet.cell(row=row, column=6).value = actual
+        sheet.cell(row=row, column=7).value = narrative
+    for values in extra or []:
+        sheet.append(values)
+    book.save(path)
+
+
+def test_template_filled_in_and_imported(returns: ExcelReturns, tmp_path: Path) -> None:
+    path = tmp_path / "waste.xlsx"
+    assert returns.template(CYCLE, "WASTE", path) == 1
+    sheet = openpyxl.load_workbook(path)["Return"]
+    assert [c.value for c in sheet[2]][:5] == ["WAS-01", "Household waste recycled", "%", "higher", 52]
+    _fill(path, {2: (41.5, "Contractor strike")})
+    assert returns.import_return(CYCLE, "WASTE", path, by="sm_waste") == 1
+    status = {m.code: m for m in returns.performance.status(CYCLE)}
+    assert (status["WAS-01"].actual, status["WAS-01"].rag.status, status["WAS-01"].narrative) == (
+        41.5,
+        "red",
+        "Contractor strike",
+    )
+
+
+def test_bad_return_lists_every_problem_and_imports_nothing(returns: ExcelReturns, tmp_path: Path) -> None:
+    path = tmp_path / "housing.xlsx"
+    returns.template(CYCLE, "HOUSING", path)
+    _fill(
+        path,
+        {2: ("twenty", None)},
+        extra=[
+            ["NOPE-1", "x", "", "", "", 5, ""],
+            ["HOU-01", "x", "", "", "", '=HYPERLINK("http://x","y")', ""],
+        ],
+    )
+    with pytest.raises(DefinitionError) as raised:
+        returns.import_return(CYCLE, "HOUSING", path, by="sm_housing")
+    messages = {(p.field, p.message) for p in raised.value.problems}
+    assert ("Return!F2", "'twenty' is not a number") in messages
+    assert any(f == "Return!A3" and "unknown measure code 'NOPE-1'" in m for f, m in messages)
+    assert ("Return!F4", "formulas are not accepted") in messages
+    assert all(p.file == str(path) and p.line for p in raised.value.problems)
+    assert all(m.actual is None for m in returns.performance.status(CYCLE))
+
+
+def test_red_measure_needs_a_narrative(returns: ExcelReturns, tmp_path: Path) -> None:
+    path = tmp_path / "waste.xlsx"
+    returns.template(CYCLE, "WASTE", path)
+    _fill(path, {2: (30, None)})
+    with pytest.raises(DefinitionError, match="a red measure needs a narrative"):
+        returns.import_return(CYCLE, "WASTE", path, by="sm_waste")
+
+
+def test_zip_bomb_and_garbage_refused_before_parsing(returns: ExcelReturns, tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b"<a>" + b" " * 50_000_000 + b"</a>")
+    with pytest.raises(DefinitionError, match="zip bomb"):
+        returns.import_return(CYCLE, "WASTE", bomb, by="sm_waste")
+    garbage = tmp_path / "garbage.xlsx"
+    garbage.write_bytes(b"not a zip at all")
+    with pytest.raises(DefinitionError, match=r"not a readable \.xlsx"):
+        returns.import_return(CYCLE, "WASTE", garbage, by="sm_waste")
