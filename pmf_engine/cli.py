@@ -285,23 +285,35 @@ def workflow() -> None:
 )
 @pass_app
 def workflow_validate(app: App, paths: tuple[Path, ...], roles_path: Path | None) -> None:
-    """Check workflow files (or folders of them); one line per problem, exit 1 if any."""
-    roles_path = roles_path or app.settings.roles_path
-    given: list[Path] = []
+    """Check workflow files (or folders of them), and the policies roles.yaml, escalation.yaml
+    and rag.yaml when given; one line per problem, exit 1 if any."""
+    files: list[Path] = []
     for path in paths:
-        given.extend(sorted(path.glob("*.yaml")) if path.is_dir() else [path])
+        files.extend(sorted(path.glob("*.yaml")) if path.is_dir() else [path])
+    policies = {p.name: p for p in files if p.name in POLICY_FILES}
+    given = [p for p in files if p.name not in POLICY_FILES]
+    roles_path = roles_path or policies.get("roles.yaml") or app.settings.roles_path
     # Child workflows are resolved among the given files and their neighbours.
     neighbours = {p for g in given for p in g.parent.glob("*.yaml")} - set(given)
     try:
-        Catalog.load([*given, *sorted(neighbours)], roles_path, partial=True)
+        Catalog.load(
+            [*given, *sorted(neighbours)],
+            roles_path,
+            escalation_path=policies.get("escalation.yaml"),
+            rag_path=policies.get("rag.yaml"),
+            partial=True,
+        )
     except DefinitionError as exc:
-        shown = {str(p) for p in given} | {str(roles_path)}
+        shown = {str(p) for p in files} | {str(roles_path)}
         problems = [p for p in exc.problems if p.file in shown] or list(exc.problems)
         for problem in problems:
             click.echo(str(problem))
         sys.exit(1)
-    for path in given:
+    for path in files:
         click.echo(f"{path}: valid")
+
+
+POLICY_FILES = ("roles.yaml", "escalation.yaml", "rag.yaml")
 
 
 @workflow.command("list")

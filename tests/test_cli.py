@@ -37,6 +37,15 @@ def test_validate_shipped_workflows(pmf) -> None:  # type: ignore[no-untyped-def
     assert result.stdout.count(": valid") == len(list(WORKFLOWS.glob("*.yaml")))
 
 
+def test_validate_policies_too(pmf, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = pmf("workflow", "validate", str(WORKFLOWS), str(POLICIES))
+    assert result.exit_code == 0 and result.stdout.count(": valid") == 5
+    bad = tmp_path / "rag.yaml"
+    bad.write_text("tolerance: {kind: percentage, value: 5}\n")
+    refused = pmf("workflow", "validate", str(WORKFLOWS), str(bad))
+    assert refused.exit_code == 1 and refused.stdout.startswith(f"{bad}:1: [tolerance.kind]")
+
+
 def test_validate_invalid_files_one_line_each(pmf) -> None:  # type: ignore[no-untyped-def]
     files = sorted(INVALID.glob("*.yaml"))
     result = pmf("workflow", "validate", *map(str, files))
