@@ -49,6 +49,7 @@ from pmf_engine.store import (
     Step,
     Store,
     WorkflowVersion,
+    find_organisation,
 )
 from pmf_engine.timekeeper import Stay, Timekeeper
 from pmf_engine.workdays import SUBDIVISIONS, WorkingDays
@@ -903,12 +904,7 @@ class Engine:
 
     @staticmethod
     def _organisation(s: Session, code: str) -> Organisation:
-        org = s.scalar(
-            select(Organisation).where(Organisation.code == code).options(selectinload(Organisation.services))
-        )
-        if org is None:
-            raise NotFound("organisation", code)
-        return org
+        return find_organisation(s, code)
 
     @staticmethod
     def _service(s: Session, org: Organisation, code: str) -> Service:

@@ -24,7 +24,7 @@ from pmf_engine import audit
 from pmf_engine.clock import LONDON, as_utc, london
 from pmf_engine.engine import Engine
 from pmf_engine.errors import DefinitionError, NotFound, PmfError, Problem
-from pmf_engine.store import Deadline, Instance, Meeting, Organisation
+from pmf_engine.store import Deadline, Instance, Meeting, Organisation, find_organisation
 from pmf_engine.yamlload import load_yaml
 
 _BODY = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -228,10 +228,7 @@ class CommitteeCalendar:
 
     @staticmethod
     def _org(s: Session, code: str) -> Organisation:
-        org = s.scalar(select(Organisation).where(Organisation.code == code))
-        if org is None:
-            raise NotFound("organisation", code)
-        return org
+        return find_organisation(s, code)
 
     @staticmethod
     def _meeting(s: Session, org: Organisation, ref: str) -> Meeting:

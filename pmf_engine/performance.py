@@ -26,7 +26,15 @@ from pmf_engine.engine import Engine
 from pmf_engine.errors import DefinitionError, NotFound, PermissionDenied, PmfError, Problem
 from pmf_engine.period import Period
 from pmf_engine.rag import Direction, Polarity, Rag, direction, rag
-from pmf_engine.store import Actual, ExceptionReport, Instance, Measure, Organisation, Service
+from pmf_engine.store import (
+    Actual,
+    ExceptionReport,
+    Instance,
+    Measure,
+    Organisation,
+    Service,
+    find_organisation,
+)
 
 COLUMNS = (
     "code", "title", "theme", "priority", "service", "owner", "unit", "format", "polarity",
@@ -420,10 +428,7 @@ def _cycle(s: Session, key: str) -> Instance:
 
 
 def _org(s: Session, code: str) -> Organisation:
-    org = s.scalar(select(Organisation).where(Organisation.code == code))
-    if org is None:
-        raise NotFound("organisation", code)
-    return org
+    return find_organisation(s, code)
 
 
 def _org_code(s: Session, organisation_id: int) -> str:

@@ -27,11 +27,22 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    select,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    relationship,
+    selectinload,
+    sessionmaker,
+)
 from sqlalchemy.types import TypeDecorator
+
+from pmf_engine.errors import NotFound
 
 DEFAULT_URL = "sqlite:///pmf.db"
 JsonType = JSON().with_variant(JSONB(), "postgresql")
@@ -399,6 +410,16 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def find_organisation(s: Session, code: str) -> Organisation:
+    """The organisation with ``code`` (its services load with it); ``NotFound`` if none."""
+    org = s.scalar(
+        select(Organisation).where(Organisation.code == code).options(selectinload(Organisation.services))
+    )
+    if org is None:
+        raise NotFound("organisation", code)
+    return org
 
 
 def grant_app_role(store: Store, role: str) -> str:
