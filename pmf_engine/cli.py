@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from pmf_engine import audit, notify
+from pmf_engine import audit, notify, report
 from pmf_engine.clock import Clock, ManualClock, SystemClock, london
 from pmf_engine.definition import Catalog
 from pmf_engine.demo import run_demo
@@ -691,6 +691,22 @@ def actuals_record(app: App, key: str, code: str, value: str, narrative: str, by
     click.echo(f"{code}: {value} recorded for {key}")
 
 
+@main.command("report")
+@click.argument("key", metavar="CYCLE")
+@click.option("--format", "fmt", type=click.Choice(["html", "xlsx"]), default="html", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@pass_app
+@handled
+def report_command(app: App, key: str, fmt: str, output: Path) -> None:
+    """Build the quarterly committee report of CYCLE."""
+    data = report.gather(Performance(app.engine), key)
+    if fmt == "html":
+        output.write_text(report.html(data), encoding="utf-8")
+    else:
+        report.xlsx(data, output)
+    click.echo(f"{output}: {len(data.measures)} measure(s), {len(data.exceptions)} exception report(s)")
+
+
 @main.group()
 def returns() -> None:
     """Excel return templates for services, and their import."""
@@ -758,9 +774,9 @@ def exceptions_add(
 @handled
 def exceptions_list(app: App, key: str) -> None:
     """List a cycle's exception reports."""
-    for code, report in Performance(app.engine).exception_reports(key):
-        what = f"{report.reason} -> {report.remedial_action}"
-        click.echo(f"{code:<10} owner {report.owner:<12} recovery {report.recovery_date}  {what}")
+    for code, entry in Performance(app.engine).exception_reports(key):
+        what = f"{entry.reason} -> {entry.remedial_action}"
+        click.echo(f"{code:<10} owner {entry.owner:<12} recovery {entry.recovery_date}  {what}")
 
 
 # -- committee calendar -------------------------------------------------------------------

@@ -268,6 +268,11 @@ def test_measures_actuals_and_exceptions_through_the_cli(pmf, tmp_path: Path) ->
     )
     imported = pmf("returns", "import", "TDC/2024-25-Q1", "PLANNING", str(template), "--as", "perf")
     assert imported.exit_code == 0 and "0 actual(s) recorded" in imported.stdout  # left empty
+    html = tmp_path / "report.html"
+    built = pmf("report", "TDC/2024-25-Q1", "--format", "html", "-o", str(html))
+    assert built.exit_code == 0 and "4 measure(s), 1 exception report(s)" in built.stdout
+    assert "<h1>Quarterly performance report</h1>" in html.read_text()
+    assert pmf("report", "TDC/2024-25-Q1", "--format", "xlsx", "-o", str(tmp_path / "r.xlsx")).exit_code == 0
     bad = tmp_path / "bad.xlsx"
     bad.write_bytes(b"nope")
     refused = pmf("returns", "import", "TDC/2024-25-Q1", "PLANNING", str(bad), "--as", "perf")
