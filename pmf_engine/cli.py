@@ -737,6 +737,18 @@ def returns_import(app: App, key: str, service: str, file: Path, by: str) -> Non
     click.echo(f"{count} actual(s) recorded for {service}")
 
 
+@actuals.command("import")
+@click.argument("key", metavar="CYCLE")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--as", "by", required=True)
+@pass_app
+@handled
+def actuals_import(app: App, key: str, file: Path, by: str) -> None:
+    """Record actuals from a CSV file (columns code,value,narrative; all or nothing)."""
+    count = Performance(app.engine).import_actuals(key, file, by=by)
+    click.echo(f"{count} actual(s) recorded for {key}")
+
+
 @main.group()
 def exceptions() -> None:
     """Exception reports for red measures."""

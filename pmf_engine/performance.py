@@ -128,6 +128,46 @@ def read_measures(path: Path) -> list[MeasureIn]:
     return rows
 
 
+def read_actuals(path: Path) -> list[tuple[str, float | None, str]]:
+    """Actuals from CSV (columns ``code,value,narrative``; an empty value is "not reported")."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DefinitionError([Problem(str(path), None, "", f"cannot read file: {exc}")]) from exc
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    problems: list[Problem] = []
+    rows: list[tuple[str, float | None, str]] = []
+    try:
+        missing = {"code", "value"} - set(reader.fieldnames or [])
+        if missing:
+            raise DefinitionError(
+                [Problem(str(path), 1, "header", f"missing column(s): {', '.join(sorted(missing))}")]
+            )
+        for line, raw in enumerate(reader, start=2):
+            code = (raw.get("code") or "").strip()
+            cell = (raw.get("value") or "").strip()
+            narrative = (raw.get("narrative") or "").strip()
+            if not code:
+                problems.append(Problem(str(path), line, "code", "missing measure code"))
+                continue
+            if cell.startswith(("=", "+", "@")):
+                problems.append(Problem(str(path), line, "value", "formulas are not accepted"))
+                continue
+            try:
+                value = float(cell) if cell else None
+            except ValueError:
+                problems.append(Problem(str(path), line, "value", f"{cell!r} is not a number"))
+                continue
+            rows.append((code, value, narrative))
+    except csv.Error as exc:
+        raise DefinitionError(
+            [Problem(str(path), reader.line_num or None, "", f"not a readable CSV file: {exc}")]
+        ) from exc
+    if problems:
+        raise DefinitionError(problems)
+    return rows
+
+
 class Performance:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -248,6 +288,24 @@ class Performance:
                     ),
                     now,
                 )
+
+    def import_actuals(self, cycle: str, path: Path, *, by: str) -> int:
+        """Record every actual in a CSV file in one transaction (every problem listed first)."""
+        rows = read_actuals(path)
+        with self.store.read() as s:
+            inst = _cycle(s, cycle)
+            known = set(
+                s.scalars(select(Measure.code).where(Measure.organisation_id == inst.organisation_id))
+            )
+        unknown = [
+            Problem(str(path), line, "code", f"unknown measure code {code!r}")
+            for line, (code, _, _) in enumerate(rows, start=2)
+            if code not in known
+        ]
+        if unknown:
+            raise DefinitionError(unknown)
+        self.record_actuals(cycle, rows, by=by)
+        return len(rows)
 
     def status(self, cycle: str) -> list[MeasureStatus]:
         """Every measure of the cycle's organisation with its RAG, rule and trend."""

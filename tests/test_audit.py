@@ -63,9 +63,9 @@ def test_database_refuses_update_and_delete(history: Engine, statement: str) -> 
 
 
 @pytest.mark.postgres
-def test_postgres_refuses_truncate(pg_server: object, history: Engine) -> None:
-    if history.store.dialect != "postgresql":
-        pytest.skip("TRUNCATE is a PostgreSQL statement")
+@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
+def test_postgres_refuses_truncate(history: Engine) -> None:
+    """TRUNCATE is PostgreSQL's; SQLite has no such statement to refuse."""
     with pytest.raises(DBAPIError, match="append-only"):
         _sql(history.store, "TRUNCATE audit_entries")
 

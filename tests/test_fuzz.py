@@ -117,3 +117,16 @@ def test_calendar_csv_rows(tmp_path_factory: object, rows: list[str]) -> None:
         read_meetings(path)
     except DefinitionError as exc:
         assert all(p.file == str(path) for p in exc.problems)
+
+
+@FAST
+@given(st.binary(max_size=400))
+def test_measure_and_actual_csv_of_any_bytes(tmp_path_factory: object, data: bytes) -> None:
+    from pmf_engine.performance import read_actuals, read_measures
+
+    folder: Path = tmp_path_factory.mktemp("fuzzperf")  # type: ignore[attr-defined]
+    path = folder / "file.csv"
+    path.write_bytes(data)
+    for reader in (read_actuals, read_measures):
+        with contextlib.suppress(DefinitionError):
+            reader(path)

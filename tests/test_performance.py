@@ -124,3 +124,22 @@ def test_sign_off_needs_an_exception_report_for_every_red_measure(perf: Performa
     )
     assert [code for code, _ in perf.exception_reports(CYCLE)] == ["WAS-01"]
     assert engine.fire(CYCLE, "sign_off", "lead").to_state == "cabinet_approval"
+
+
+def test_actuals_from_csv_all_or_nothing(perf: Performance, engine: Engine, tmp_path: Path) -> None:
+    engine.start_cycle(ORG, "2024-25-Q1", by="perf")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("code,value,narrative\nHOU-01,27,ok\nNOPE,3,\nPLA-01,lots,\nWAS-01,=1+1,\n")
+    with pytest.raises(DefinitionError) as raised:
+        perf.import_actuals(CYCLE, bad, by="perf")
+    assert [(p.line, p.field) for p in raised.value.problems] == [(4, "value"), (5, "value")]
+    assert all(m.actual is None for m in perf.status(CYCLE))
+    unknown = tmp_path / "unknown.csv"
+    unknown.write_text("code,value\nHOU-01,27\nNOPE,3\n")
+    with pytest.raises(DefinitionError, match="unknown measure code 'NOPE'"):
+        perf.import_actuals(CYCLE, unknown, by="perf")
+    good = tmp_path / "good.csv"
+    good.write_text("code,value,narrative\nHOU-01,27,Better\nPLA-01,,\n")
+    assert perf.import_actuals(CYCLE, good, by="perf") == 2
+    status = {m.code: m for m in perf.status(CYCLE)}
+    assert (status["HOU-01"].actual, status["HOU-01"].rag.status) == (27, "green")
