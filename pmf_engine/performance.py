@@ -12,11 +12,11 @@ import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,20 +27,29 @@ from pmf_engine.errors import DefinitionError, NotFound, PermissionDenied, PmfEr
 from pmf_engine.period import Period
 from pmf_engine.rag import Direction, Polarity, Rag, direction, rag
 from pmf_engine.store import (
+    Actor,
     Actual,
     ExceptionReport,
     Instance,
     Measure,
     Organisation,
+    Project,
+    ReportSnapshot,
+    RoleAssignment,
     Service,
     find_organisation,
 )
+from pmf_engine.targets import Aggregation, Targets, compared, quarters_to_date
 
 COLUMNS = (
     "code", "title", "theme", "priority", "service", "owner", "unit", "format", "polarity",
-    "frequency", "data_source", "assurance",
+    "frequency", "data_source", "assurance", "aggregation", "profile",
 )  # fmt: skip
 TARGET_PREFIX = "target "
+"""A quarter's own target: ``target 2024-25-Q1``."""
+REPORTING_ROLES = ("service_manager", "head_of_service")
+ANNUAL_PREFIX = "annual target "
+"""A financial year's target, spread by the profile: ``annual target 2024-25``."""
 
 
 class MeasureIn(BaseModel):
@@ -60,7 +69,34 @@ class MeasureIn(BaseModel):
     frequency: Literal["quarterly", "annual", "monthly"] = "quarterly"
     data_source: str = ""
     assurance: str = ""
+    aggregation: Aggregation = "mean"
+    profile: list[float] = Field(default=[], description="four quarterly weights, e.g. 10/20/30/40")
     targets: dict[str, float] = {}
+    annual_targets: dict[str, float] = {}
+
+    @field_validator("profile", mode="before")
+    @classmethod
+    def _split_profile(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split("/")] if value.strip() else []
+        return value
+
+    @field_validator("profile")
+    @classmethod
+    def _four_weights(cls, value: list[float]) -> list[float]:
+        if value and (len(value) != 4 or any(w < 0 for w in value) or sum(value) <= 0):
+            raise ValueError("a profile is four weights that are not negative, like 10/20/30/40")
+        return value
+
+
+class ActualIn(NamedTuple):
+    """One reported figure: the quarter's actual, the narrative, and (optionally) the service's
+    forecast of the year-end outturn."""
+
+    code: str
+    value: float | None
+    narrative: str = ""
+    forecast: float | None = None
 
 
 @dataclass(frozen=True)
@@ -70,12 +106,23 @@ class MeasureStatus:
     theme: str
     service: str | None
     actual: float | None
+    """The quarter's own figure."""
     target: float | None
+    """The quarter's target."""
     rag: Rag
+    """Decided on ``basis``: ``compared`` against ``compared_target``."""
+    basis: str
+    compared: float | None
+    compared_target: float | None
+    forecast: float | None
+    unit: str
+    fmt: str
     since_last_quarter: Direction
     since_last_year: Direction
     narrative: str
     exception_report: bool
+    restated: bool = False
+    """The figure was corrected after an earlier report was frozen."""
 
 
 def read_measures(path: Path) -> list[MeasureIn]:
@@ -95,21 +142,28 @@ def read_measures(path: Path) -> list[MeasureIn]:
                 [Problem(str(path), 1, "header", f"missing column(s): {', '.join(sorted(missing))}")]
             )
         for name in header:
-            if name not in COLUMNS and not name.startswith(TARGET_PREFIX):
+            if name not in COLUMNS and not name.startswith((TARGET_PREFIX, ANNUAL_PREFIX)):
                 problems.append(Problem(str(path), 1, name, "unknown column"))
         for line, raw in enumerate(reader, start=2):
             values: dict[str, Any] = {k: (v or "") for k, v in raw.items() if k in COLUMNS}
             targets: dict[str, float] = {}
+            annual: dict[str, float] = {}
             for name, cell in raw.items():
-                if name and name.startswith(TARGET_PREFIX) and cell and cell.strip():
-                    period = name.removeprefix(TARGET_PREFIX).strip()
-                    try:
-                        Period.parse(period)
+                if not name or not cell or not cell.strip():
+                    continue
+                try:
+                    if name.startswith(TARGET_PREFIX):
+                        period = str(Period.parse(name.removeprefix(TARGET_PREFIX)))
                         targets[period] = float(cell)
-                    except ValueError as exc:
-                        problems.append(Problem(str(path), line, name, f"{cell!r}: {exc}"))
+                    elif name.startswith(ANNUAL_PREFIX):
+                        year = name.removeprefix(ANNUAL_PREFIX).strip()
+                        Period.parse(f"{year}-Q1")
+                        annual[year] = float(cell)
+                except ValueError as exc:
+                    problems.append(Problem(str(path), line, name, f"{cell!r}: {exc}"))
             try:
-                rows.append(MeasureIn(**{k: v for k, v in values.items() if v != ""}, targets=targets))
+                given = {k: v for k, v in values.items() if v != ""}
+                rows.append(MeasureIn(**given, targets=targets, annual_targets=annual))
             except ValidationError as exc:
                 problems += [
                     Problem(str(path), line, ".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()
@@ -128,15 +182,16 @@ def read_measures(path: Path) -> list[MeasureIn]:
     return rows
 
 
-def read_actuals(path: Path) -> list[tuple[str, float | None, str]]:
-    """Actuals from CSV (columns ``code,value,narrative``; an empty value is "not reported")."""
+def read_actuals(path: Path) -> list[ActualIn]:
+    """Actuals from CSV (columns ``code,value[,narrative][,forecast]``; an empty value is "not
+    reported")."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise DefinitionError([Problem(str(path), None, "", f"cannot read file: {exc}")]) from exc
     reader = csv.DictReader(io.StringIO(text, newline=""))
     problems: list[Problem] = []
-    rows: list[tuple[str, float | None, str]] = []
+    rows: list[ActualIn] = []
     try:
         missing = {"code", "value"} - set(reader.fieldnames or [])
         if missing:
@@ -145,20 +200,22 @@ def read_actuals(path: Path) -> list[tuple[str, float | None, str]]:
             )
         for line, raw in enumerate(reader, start=2):
             code = (raw.get("code") or "").strip()
-            cell = (raw.get("value") or "").strip()
             narrative = (raw.get("narrative") or "").strip()
             if not code:
                 problems.append(Problem(str(path), line, "code", "missing measure code"))
                 continue
-            if cell.startswith(("=", "+", "@")):
-                problems.append(Problem(str(path), line, "value", "formulas are not accepted"))
-                continue
-            try:
-                value = float(cell) if cell else None
-            except ValueError:
-                problems.append(Problem(str(path), line, "value", f"{cell!r} is not a number"))
-                continue
-            rows.append((code, value, narrative))
+            numbers: dict[str, float | None] = {}
+            for column in ("value", "forecast"):
+                cell = (raw.get(column) or "").strip()
+                if cell.startswith(("=", "+", "@")):
+                    problems.append(Problem(str(path), line, column, "formulas are not accepted"))
+                    continue
+                try:
+                    numbers[column] = float(cell) if cell else None
+                except ValueError:
+                    problems.append(Problem(str(path), line, column, f"{cell!r} is not a number"))
+            if len(numbers) == 2:
+                rows.append(ActualIn(code, numbers["value"], narrative, numbers["forecast"]))
     except csv.Error as exc:
         raise DefinitionError(
             [Problem(str(path), reader.line_num or None, "", f"not a readable CSV file: {exc}")]
@@ -232,62 +289,136 @@ class Performance:
         """Write the library as CSV (re-importable; cells escaped against formula injection)."""
         found = self.measures(organisation)
         periods = sorted({p for m, _ in found for p in m.targets})
+        years = sorted({y for m, _ in found for y in m.annual_targets})
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow([*COLUMNS, *(TARGET_PREFIX + p for p in periods)])
+        writer.writerow(
+            [*COLUMNS, *(TARGET_PREFIX + p for p in periods), *(ANNUAL_PREFIX + y for y in years)]
+        )
         for m, service in found:
-            values = [getattr(m, c) if c != "service" else (service or "") for c in COLUMNS]
-            writer.writerow([csv_safe(v) for v in values] + [m.targets.get(p, "") for p in periods])
+            writer.writerow(
+                [csv_safe(v) for v in _measure_cells(m, service)]
+                + [m.targets.get(p, "") for p in periods]
+                + [m.annual_targets.get(y, "") for y in years]
+            )
         return len(found)
 
     # -- actuals, status, exception reports -----------------------------------------------
 
     def record_actual(
-        self, cycle: str, code: str, value: float | None, *, narrative: str = "", by: str
+        self,
+        cycle: str,
+        code: str,
+        value: float | None,
+        *,
+        narrative: str = "",
+        forecast: float | None = None,
+        by: str,
     ) -> None:
         """Record a measure's actual for the cycle's period, as that service's manager or a
         performance officer, while the service's return is open (requested or returned)."""
-        self.record_actuals(cycle, [(code, value, narrative)], by=by)
+        self.record_actuals(cycle, [ActualIn(code, value, narrative, forecast)], by=by)
 
-    def record_actuals(self, cycle: str, rows: Sequence[tuple[str, float | None, str]], *, by: str) -> None:
+    def record_actuals(self, cycle: str, rows: Sequence[ActualIn], *, by: str) -> None:
         """Record several actuals in one transaction: all of them, or none."""
         with self.store.write() as s:
             now = self.engine.clock.now()
-            for code, value, narrative in rows:
-                inst, measure, service = self._cycle_measure(s, cycle, code)
-                roles = self._roles(s, by, inst.organisation_id)
-                allowed = ("performance_officer", None) in roles or (
-                    service is not None and ("service_manager", measure.service_id) in roles
-                )
-                if not allowed:
-                    raise PermissionDenied(cycle, "record_actual", "-", by, f"{by!r} may not report {code}")
+            for row in rows:
+                inst, measure, service = self._cycle_measure(s, cycle, row.code)
+                self._check_reporter(s, cycle, inst, measure, service, by)
+                if frozen_at(s, inst.id) is not None:
+                    raise PmfError(
+                        f"the {cycle} report was frozen at Leadership Team sign-off: correct "
+                        f"{row.code} with a restatement (pmf actuals restate) and a reason"
+                    )
                 if service is not None:
                     state = s.scalar(select(Instance.state).where(Instance.key == f"{cycle}/{service}"))
                     if state not in ("requested", "returned", None):
                         raise PmfError(
                             f"the {service} return is {state}: actuals can change only while it is open"
                         )
-                s.add(
-                    Actual(
-                        measure_id=measure.id,
-                        period=inst.period,
-                        value=value,
-                        narrative=narrative,
-                        reported_by=by,
-                        reported_at=now,
-                    )
-                )
-                s.flush()
-                audit.append(
-                    s,
-                    audit.AuditRecord(
-                        event="actual.recorded",
-                        organisation=_org_code(s, inst.organisation_id),
-                        instance=cycle,
-                        actor=by,
-                        data={"measure": code, "period": inst.period, "value": value, "narrative": narrative},
-                    ),
-                    now,
-                )
+                self._add_actual(s, inst, measure, row, by, now)
+
+    def restate(
+        self,
+        cycle: str,
+        code: str,
+        value: float | None,
+        *,
+        reason: str,
+        narrative: str = "",
+        forecast: float | None = None,
+        by: str,
+    ) -> None:
+        """Correct a figure already in a frozen report. The original stays in history and in
+        the frozen report; the next report lists the restatement with its reason."""
+        if not reason.strip():
+            raise PmfError("a restatement needs a reason")
+        with self.store.write() as s:
+            inst, measure, service = self._cycle_measure(s, cycle, code)
+            self._check_reporter(s, cycle, inst, measure, service, by)
+            if frozen_at(s, inst.id) is None:
+                raise PmfError(f"the {cycle} report is not frozen yet: record the actual instead")
+            previous = _latest_values(s, [measure.id], [inst.period]).get((measure.id, inst.period))
+            self._add_actual(
+                s,
+                inst,
+                measure,
+                ActualIn(code, value, narrative, forecast),
+                by,
+                self.engine.clock.now(),
+                restatement=(reason, previous.value if previous else None),
+            )
+
+    def _check_reporter(
+        self, s: Session, cycle: str, inst: Instance, measure: Measure, service: str | None, by: str
+    ) -> None:
+        if not may_report(s, by, inst.organisation_id, measure.service_id):
+            raise PermissionDenied(cycle, "record_actual", "-", by, f"{by!r} may not report {measure.code}")
+
+    def _add_actual(
+        self,
+        s: Session,
+        inst: Instance,
+        measure: Measure,
+        row: ActualIn,
+        by: str,
+        now: datetime,
+        restatement: tuple[str, float | None] | None = None,
+    ) -> None:
+        s.add(
+            Actual(
+                measure_id=measure.id,
+                period=inst.period,
+                value=row.value,
+                narrative=row.narrative,
+                forecast=row.forecast,
+                restatement_reason=restatement[0] if restatement else None,
+                reported_by=by,
+                reported_at=now,
+            )
+        )
+        s.flush()
+        data: dict[str, Any] = {
+            "measure": row.code,
+            "period": inst.period,
+            "value": row.value,
+            "narrative": row.narrative,
+        }
+        if row.forecast is not None:
+            data["forecast"] = row.forecast
+        if restatement:
+            data |= {"reason": restatement[0], "previous_value": restatement[1]}
+        audit.append(
+            s,
+            audit.AuditRecord(
+                event="actual.restated" if restatement else "actual.recorded",
+                organisation=_org_code(s, inst.organisation_id),
+                instance=inst.key,
+                actor=by,
+                data=data,
+            ),
+            now,
+        )
 
     def import_actuals(self, cycle: str, path: Path, *, by: str) -> int:
         """Record every actual in a CSV file in one transaction (every problem listed first)."""
@@ -298,9 +429,9 @@ class Performance:
                 s.scalars(select(Measure.code).where(Measure.organisation_id == inst.organisation_id))
             )
         unknown = [
-            Problem(str(path), line, "code", f"unknown measure code {code!r}")
-            for line, (code, _, _) in enumerate(rows, start=2)
-            if code not in known
+            Problem(str(path), line, "code", f"unknown measure code {row.code!r}")
+            for line, row in enumerate(rows, start=2)
+            if row.code not in known
         ]
         if unknown:
             raise DefinitionError(unknown)
@@ -316,6 +447,7 @@ class Performance:
     def _status(self, s: Session, inst: Instance) -> list[MeasureStatus]:
         period = Period.parse(inst.period)
         last_quarter, last_year = str(period.previous()), str(Period(period.start_year - 1, period.quarter))
+        wanted = sorted({last_quarter, last_year, *(str(q) for q in quarters_to_date(period))})
         policy = self.engine.catalog.rag
         rows = s.execute(
             select(Measure, Service.code)
@@ -323,19 +455,22 @@ class Performance:
             .where(Measure.organisation_id == inst.organisation_id)
             .order_by(Measure.code)
         ).all()
-        reported = {
-            e
-            for e in s.scalars(
-                select(ExceptionReport.measure_id).where(ExceptionReport.instance_id == inst.id)
-            )
-        }
+        reported = set(
+            s.scalars(select(ExceptionReport.measure_id).where(ExceptionReport.instance_id == inst.id))
+        )
+        latest = _latest_values(s, [m.id for m, _ in rows], wanted)
         result = []
         for measure, service in rows:
-            latest = _latest(s, measure.id, (inst.period, last_quarter, last_year))
-            now = latest.get(inst.period)
-            tolerance, _basis = policy.rule_for(measure.code)
+            values = {p: a.value for (mid, p), a in latest.items() if mid == measure.id}
+            now = latest.get((measure.id, inst.period))
             value = now.value if now else None
+            tolerance, basis = policy.rule_for(measure.code)
             polarity: Polarity = "higher" if measure.polarity == "higher" else "lower"
+            targets = measure_targets(measure)
+            basis_value = compared(basis, period, targets, values, now.forecast if now else None)
+            decided = rag(basis_value.value, basis_value.target, polarity, tolerance)
+            if basis != "period":
+                decided = Rag(decided.status, f"{basis_value.basis_note}: {decided.rule}")
             result.append(
                 MeasureStatus(
                     code=measure.code,
@@ -343,25 +478,40 @@ class Performance:
                     theme=measure.theme,
                     service=service,
                     actual=value,
-                    target=measure.targets.get(inst.period),
-                    rag=rag(value, measure.targets.get(inst.period), polarity, tolerance),
+                    target=targets.quarter(period),
+                    rag=decided,
+                    basis=basis,
+                    compared=basis_value.value,
+                    compared_target=basis_value.target,
+                    forecast=now.forecast if now else None,
+                    unit=measure.unit,
+                    fmt=measure.format,
                     since_last_quarter=direction(
-                        value, _value(latest.get(last_quarter)), polarity, policy.no_change_within
+                        value, values.get(last_quarter), polarity, policy.no_change_within
                     ),
                     since_last_year=direction(
-                        value, _value(latest.get(last_year)), polarity, policy.no_change_within
+                        value, values.get(last_year), polarity, policy.no_change_within
                     ),
                     narrative=now.narrative if now else "",
                     exception_report=measure.id in reported,
+                    restated=bool(now and now.restatement_reason),
                 )
             )
         return result
 
     def missing_exception_reports(self, s: Session, cycle_id: int) -> list[str]:
-        """Codes of red measures of the cycle without an exception report."""
+        """Red measures and off-track projects of the cycle without an exception report."""
+        from pmf_engine.projects import project_status  # noqa: PLC0415 - projects builds on this module
+
         inst = s.get(Instance, cycle_id)
         assert inst is not None
-        return [m.code for m in self._status(s, inst) if m.rag.status == "red" and not m.exception_report]
+        measures = [m.code for m in self._status(s, inst) if m.rag.status == "red" and not m.exception_report]
+        projects = [
+            f"project {p.code}"
+            for p in project_status(s, inst)
+            if p.needs_exception_report and not p.exception_report
+        ]
+        return measures + projects
 
     def add_exception_report(
         self,
@@ -373,7 +523,9 @@ class Performance:
         owner: str,
         recovery_date: str,
         by: str,
+        project: bool = False,
     ) -> None:
+        """Add (or replace) the exception report of a measure (or, with ``project``, a project)."""
         try:
             date.fromisoformat(recovery_date)
         except ValueError:
@@ -381,11 +533,15 @@ class Performance:
         if not all(x.strip() for x in (reason, remedial_action, owner)):
             raise PmfError("an exception report needs a reason, a remedial action and an owner")
         with self.store.write() as s:
-            inst, measure, _ = self._cycle_measure(s, cycle, code)
+            inst = _cycle(s, cycle)
+            subject = _subject(s, inst, code, project)
+            if not may_report(s, by, inst.organisation_id, subject.service_id):
+                raise PermissionDenied(cycle, "exception_report", "-", by, f"{by!r} may not report on {code}")
+            if frozen_at(s, inst.id) is not None:
+                raise PmfError(f"the {cycle} report was frozen at Leadership Team sign-off")
+            column = ExceptionReport.project_id if project else ExceptionReport.measure_id
             existing = s.scalar(
-                select(ExceptionReport).where(
-                    ExceptionReport.instance_id == inst.id, ExceptionReport.measure_id == measure.id
-                )
+                select(ExceptionReport).where(ExceptionReport.instance_id == inst.id, column == subject.id)
             )
             fields = {
                 "reason": reason,
@@ -397,7 +553,8 @@ class Performance:
                 s.add(
                     ExceptionReport(
                         instance_id=inst.id,
-                        measure_id=measure.id,
+                        measure_id=None if project else subject.id,
+                        project_id=subject.id if project else None,
                         created_by=by,
                         created_at=self.engine.clock.now(),
                         **fields,
@@ -414,22 +571,16 @@ class Performance:
                     organisation=_org_code(s, inst.organisation_id),
                     instance=cycle,
                     actor=by,
-                    data={"measure": code, **fields},
+                    data={"project" if project else "measure": code, **fields},
                 ),
                 self.engine.clock.now(),
             )
 
     def exception_reports(self, cycle: str) -> list[tuple[str, ExceptionReport]]:
+        """The cycle's exception reports: measures by code, then projects as ``project CODE``."""
         with self.store.read() as s:
             inst = _cycle(s, cycle)
-            return list(
-                s.execute(
-                    select(Measure.code, ExceptionReport)
-                    .join(Measure, Measure.id == ExceptionReport.measure_id)
-                    .where(ExceptionReport.instance_id == inst.id)
-                    .order_by(Measure.code)
-                ).all()
-            )
+            return exception_reports(s, inst.id)
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -447,11 +598,11 @@ class Performance:
         )
         return inst, measure, service
 
-    @staticmethod
-    def _roles(s: Session, username: str, organisation_id: int) -> set[tuple[str, int | None]]:
-        from pmf_engine.store import Actor, RoleAssignment  # noqa: PLC0415 - local to keep the top short
 
-        rows = s.execute(
+def may_report(s: Session, username: str, organisation_id: int, service_id: int | None) -> bool:
+    """Performance officers report anything; a service's manager or head, only its own."""
+    roles = set(
+        s.execute(
             select(RoleAssignment.role, RoleAssignment.service_id)
             .join(Actor, Actor.id == RoleAssignment.actor_id)
             .where(
@@ -460,22 +611,81 @@ class Performance:
                 RoleAssignment.organisation_id == organisation_id,
             )
         ).all()
-        return set(rows)
+    )
+    if ("performance_officer", None) in roles:
+        return True
+    return service_id is not None and any((r, service_id) in roles for r in REPORTING_ROLES)
 
 
-def _latest(s: Session, measure_id: int, periods: Sequence[str]) -> dict[str, Actual]:
-    found: dict[str, Actual] = {}
-    for actual in s.scalars(
-        select(Actual)
-        .where(Actual.measure_id == measure_id, Actual.period.in_(list(periods)))
-        .order_by(Actual.id)
-    ):
-        found[actual.period] = actual  # the newest submission wins; older ones stay as history
+def exception_reports(s: Session, instance_id: int) -> list[tuple[str, ExceptionReport]]:
+    measures = s.execute(
+        select(Measure.code, ExceptionReport)
+        .join(Measure, Measure.id == ExceptionReport.measure_id)
+        .where(ExceptionReport.instance_id == instance_id)
+        .order_by(Measure.code)
+    ).all()
+    projects = s.execute(
+        select(Project.code, ExceptionReport)
+        .join(Project, Project.id == ExceptionReport.project_id)
+        .where(ExceptionReport.instance_id == instance_id)
+        .order_by(Project.code)
+    ).all()
+    return [(code, r) for code, r in measures] + [(f"project {code}", r) for code, r in projects]
+
+
+def _subject(s: Session, inst: Instance, code: str, project: bool) -> Measure | Project:
+    found: Measure | Project | None
+    if project:
+        found = s.scalar(
+            select(Project).where(Project.organisation_id == inst.organisation_id, Project.code == code)
+        )
+    else:
+        found = s.scalar(
+            select(Measure).where(Measure.organisation_id == inst.organisation_id, Measure.code == code)
+        )
+    if found is None:
+        raise NotFound("project" if project else "measure", code)
     return found
 
 
-def _value(actual: Actual | None) -> float | None:
-    return actual.value if actual else None
+def _latest_values(
+    s: Session, measure_ids: Sequence[int], periods: Sequence[str]
+) -> dict[tuple[int, str], Actual]:
+    """The newest submission per (measure, period), in one query; older ones stay as history."""
+    found: dict[tuple[int, str], Actual] = {}
+    if not measure_ids:
+        return found
+    for actual in s.scalars(
+        select(Actual)
+        .where(Actual.measure_id.in_(list(measure_ids)), Actual.period.in_(list(periods)))
+        .order_by(Actual.id)
+    ):
+        found[(actual.measure_id, actual.period)] = actual
+    return found
+
+
+def measure_targets(measure: Measure) -> Targets:
+    aggregation: Aggregation = (
+        "sum" if measure.aggregation == "sum" else ("latest" if measure.aggregation == "latest" else "mean")
+    )
+    return Targets(measure.targets, measure.annual_targets, measure.profile, aggregation)
+
+
+def frozen_at(s: Session, instance_id: int) -> datetime | None:
+    """When the cycle's report was frozen at Leadership Team sign-off, if it has been."""
+    return s.scalar(select(ReportSnapshot.frozen_at).where(ReportSnapshot.instance_id == instance_id))
+
+
+def _measure_cells(m: Measure, service: str | None) -> list[Any]:
+    cells: list[Any] = []
+    for column in COLUMNS:
+        if column == "service":
+            cells.append(service or "")
+        elif column == "profile":
+            cells.append("/".join(f"{w:g}" for w in m.profile))
+        else:
+            cells.append(getattr(m, column))
+    return cells
 
 
 def _cycle(s: Session, key: str) -> Instance:

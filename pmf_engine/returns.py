@@ -20,7 +20,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from sqlalchemy import select
 
 from pmf_engine.errors import DefinitionError, NotFound, Problem
-from pmf_engine.performance import Performance
+from pmf_engine.performance import ActualIn, Performance
 from pmf_engine.rag import Polarity, rag
 from pmf_engine.store import Instance, Measure, Service
 
@@ -159,7 +159,7 @@ class ExcelReturns:
     def import_return(self, cycle: str, service: str, path: Path, *, by: str) -> int:
         """Validate, then record every actual of the return (all or nothing)."""
         rows = self.read(cycle, service, path)
-        self.performance.record_actuals(cycle, [(r.code, r.actual, r.narrative) for r in rows], by=by)
+        self.performance.record_actuals(cycle, [ActualIn(r.code, r.actual, r.narrative) for r in rows], by=by)
         return len(rows)
 
 
