@@ -693,18 +693,33 @@ def actuals_record(app: App, key: str, code: str, value: str, narrative: str, by
 
 @main.command("report")
 @click.argument("key", metavar="CYCLE")
-@click.option("--format", "fmt", type=click.Choice(["html", "xlsx"]), default="html", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["html", "pdf", "xlsx"]), default="html", show_default=True
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--verify", is_flag=True, help="Check the frozen report against its hash in the audit log.")
 @pass_app
 @handled
-def report_command(app: App, key: str, fmt: str, output: Path) -> None:
-    """Build the quarterly committee report of CYCLE."""
+def report_command(app: App, key: str, fmt: str, output: Path | None, verify: bool) -> None:
+    """Build the quarterly committee report of CYCLE (its frozen figures once signed off)."""
+    if verify:
+        digest = report.verify_frozen(Performance(app.engine), key)
+        click.echo(f"{key}: frozen report intact (sha256 {digest})")
+        return
+    if output is None:
+        raise click.UsageError("give --output FILE (or --verify)")
     data = report.gather(Performance(app.engine), key)
     if fmt == "html":
         output.write_text(report.html(data), encoding="utf-8")
+    elif fmt == "pdf":
+        report.pdf(data, output)
     else:
         report.xlsx(data, output)
-    click.echo(f"{output}: {len(data.measures)} measure(s), {len(data.exceptions)} exception report(s)")
+    state = f"frozen {data.frozen.sha256[:12]}" if data.frozen else "draft"
+    click.echo(
+        f"{output}: {len(data.content.measures)} measure(s), {len(data.content.projects)} project(s), "
+        f"{len(data.content.exceptions)} exception report(s), {len(data.actions)} action(s); {state}"
+    )
 
 
 @main.group()

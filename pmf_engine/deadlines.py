@@ -2,7 +2,7 @@
 instance against its period, the time it entered the state, and the committee calendar.
 
     rule    := anchor [("+" | "-") N unit] ["at" HH:MM]
-    anchor  := "period_end" | "entered" | BODY | "next" BODY "after" anchor
+    anchor  := "period_end" | "entered" | "due" | BODY | "next" BODY "after" anchor
     unit    := "working day(s)" | "day(s)" | "week(s)"
 
 ``BODY`` is a committee (``cmt``, ``leadership``, ``cabinet``, ``scrutiny`` or any other name in
@@ -10,7 +10,8 @@ the calendar) and means the meeting of that body the cycle goes to: the first on
 moment the state was entered, pinned in the cycle's context so later rules (``next
 scrutiny after cabinet``) see the same meeting. A pinned meeting that has already started
 when a state is entered again (Cabinet deferred, Scrutiny referred back) is replaced by the
-next one. Date-based deadlines fall at 17:00 London time unless ``at`` says otherwise; a
+next one. ``due`` is a date the instance carries (a Scrutiny action's "when").
+Date-based deadlines fall at 17:00 London time unless ``at`` says otherwise; a
 deadline on a meeting with no offset is the meeting's start.
 """
 
@@ -49,7 +50,13 @@ class Meeting:
         return f"next {self.body} after {self.after}" if self.after else self.body
 
 
-Anchor = PeriodEnd | Entered | Meeting
+@dataclass(frozen=True)
+class Due:
+    def __str__(self) -> str:
+        return "due"
+
+
+Anchor = PeriodEnd | Entered | Due | Meeting
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,8 @@ def parse_rule(text: str) -> DeadlineRule:
             return PeriodEnd()
         if word == "entered":
             return Entered()
+        if word == "due":
+            return Due()
         if word == "next":
             body = take()
             _check_body(text, body)
@@ -144,7 +153,7 @@ def parse_rule(text: str) -> DeadlineRule:
     return DeadlineRule(start, offset, "working" if unit == "working" else "calendar", at, text.strip())
 
 
-_RESERVED = {"period_end", "entered", "next", "after", "at", "working", "day", "days", "week", "weeks"}
+_RESERVED = {"period_end", "entered", "due", "next", "after", "at", "working", "day", "days", "week", "weeks"}
 
 
 def _check_body(text: str, body: str) -> None:
@@ -195,6 +204,7 @@ def resolve(
     find_meeting: MeetingFinder,
     get_meeting: MeetingLookup,
     pins: MutableMapping[str, int],
+    due: date | None = None,
 ) -> Resolution:
     """When ``rule`` falls due for an instance; ``pins`` (the cycle's chosen meetings) is
     updated in place. A rule that needs a meeting the calendar lacks resolves to no date,
@@ -206,6 +216,8 @@ def resolve(
             return local_instant(period_end, DEFAULT_TIME)
         if isinstance(anchor, Entered):
             return entered
+        if isinstance(anchor, Due):
+            return local_instant(due, DEFAULT_TIME) if due is not None else None
         pinned = get_meeting(pins[anchor.body]) if anchor.body in pins else None
         if anchor.after is not None:
             base = moment(anchor.after, False)
@@ -224,6 +236,8 @@ def resolve(
         return pinned.starts_at
 
     base = moment(rule.anchor, True)
+    if base is None and isinstance(rule.anchor, Due):
+        return Resolution(None, used, f"no due date set for {rule}")
     if base is None:
         return Resolution(None, used, f"no {_bodies(rule.anchor)} meeting in the calendar for {rule}")
     if rule.offset == 0 and rule.at is None and isinstance(rule.anchor, (Meeting, Entered)):

@@ -19,8 +19,9 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from pmf_engine.deadlines import DeadlineRule, parse_rule
+from pmf_engine.effects import EFFECTS
 from pmf_engine.errors import DefinitionError, NotFound, Problem
-from pmf_engine.escalation import ACTING, EscalationPolicy
+from pmf_engine.escalation import RECIPIENT_TOKENS, EscalationPolicy
 from pmf_engine.guards import GUARDS
 from pmf_engine.rag import RagPolicy
 from pmf_engine.yamlload import Document, load_yaml
@@ -59,6 +60,8 @@ class TransitionDef(_Frozen):
     label: str = ""
     roles: tuple[Name, ...] = Field(min_length=1)
     guards: tuple[Name, ...] = ()
+    effects: tuple[Name, ...] = ()
+    """Named effects run inside the transition's transaction (``freeze_report``)."""
     reason_required: bool = False
     fields: tuple[Name, ...] = ()
     """Keys the actor must supply in ``data`` (e.g. ``next_meeting`` when Cabinet defers)."""
@@ -175,9 +178,9 @@ def _escalation_problems(
     roles: RolesPolicy | None,
 ) -> Iterable[Problem]:
     for where, name in policy.role_names():
-        if name != ACTING and roles is not None and name not in roles.roles:
+        if name not in RECIPIENT_TOKENS and roles is not None and name not in roles.roles:
             path = tuple(int(p) if p.isdigit() else p for p in where.split("."))
-            yield doc.problem(path, f"unknown role {name!r} (or 'acting')")
+            yield doc.problem(path, f"unknown role {name!r} (or 'acting' or 'assignee')")
     for i, override in enumerate(policy.overrides):
         wf = workflows.get(override.workflow)
         if wf is None:
@@ -343,6 +346,16 @@ class Catalog:
             if g not in GUARDS
         ]
         problems.extend(unknown_guards)
+        problems.extend(
+            doc.problem(
+                ("transitions", i, "effects", j),
+                f"unknown effect {e!r}; known: {', '.join(sorted(EFFECTS))}",
+            )
+            for wf, doc, _ in parsed.values()
+            for i, t in enumerate(wf.transitions)
+            for j, e in enumerate(t.effects)
+            if e not in EFFECTS
+        )
         escalation = EscalationPolicy()
         if escalation_path is not None:
             try:

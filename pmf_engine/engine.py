@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from pmf_engine import audit
 from pmf_engine.clock import Clock, SystemClock, london
 from pmf_engine.definition import Catalog, TransitionDef, WorkflowDef, parse_workflow
+from pmf_engine.effects import EFFECTS, EffectContext
 from pmf_engine.errors import (
     ConcurrencyConflict,
     GuardFailed,
@@ -472,13 +473,14 @@ class Engine:
         if wf.states[inst.state].rule is not None or wf.states[to_state].rule is not None:
             self.timekeeper.leave(s, inst.id, now)
             pins = dict(context.get("meetings", {}))
-            stay = Stay(
+            stay = Stay.of(
                 inst.id,
                 inst.organisation_id,
                 inst.service_id,
                 inst.subdivision,
                 Period.parse(inst.period).end,
                 now,
+                context,
             )
             self.timekeeper.enter(s, wf, to_state, stay, pins)
             if pins:
@@ -515,6 +517,10 @@ class Engine:
         spawned: list[str] = []
         if to_state != inst.state and wf.children_spawned_on(to_state):
             spawned = self._spawn(s, inst.id, inst.key, inst.period, wf, to_state, username)
+        if transition.effects:
+            effect = EffectContext(self, s, inst.id, key, trigger, username, now)
+            for name in transition.effects:
+                EFFECTS[name](effect)
         return Fired(
             instance=key,
             trigger=trigger,
@@ -711,6 +717,63 @@ class Engine:
             spawned += keys
         return spawned
 
+    def add_child(
+        self,
+        s: Session,
+        parent_key: str,
+        workflow: str,
+        prefix: str,
+        context: dict[str, Any],
+        *,
+        by: str,
+    ) -> str:
+        """Start one ``workflow`` instance under ``parent_key`` (a Scrutiny action, say), keyed
+        ``PARENT/PREFIX-N`` with the next free N, inside the caller's transaction: its
+        deadline (``due`` and ``assignee`` come from ``context``), steps and audit entry."""
+        parent = _InstanceRow.load(s, parent_key, lock=True)  # numbering is serialised per parent
+        taken = s.scalars(select(Instance.key).where(Instance.parent_id == parent.id)).all()
+        numbers = [int(k.rsplit("-", 1)[1]) for k in taken if k.startswith(f"{parent_key}/{prefix}-")]
+        key = f"{parent_key}/{prefix}-{max(numbers, default=0) + 1}"
+        version = self.register(s, workflow)
+        wf = self.definition(version)
+        now = self.clock.now()
+        child = Instance(
+            key=key,
+            organisation_id=parent.organisation_id,
+            parent_id=parent.id,
+            period=parent.period,
+            workflow_version_id=version.id,
+            state=wf.initial,
+            version=1,
+            context=context,
+            created_at=now,
+            entered_at=now,
+        )
+        s.add(child)
+        s.flush()
+        stay = Stay.of(
+            child.id,
+            parent.organisation_id,
+            None,
+            parent.subdivision,
+            Period.parse(parent.period).end,
+            now,
+            context,
+        )
+        self.timekeeper.enter(s, wf, wf.initial, stay, {})
+        self._audit(
+            s,
+            audit.AuditRecord(
+                event="child.started",
+                organisation=parent.organisation,
+                instance=key,
+                to_state=wf.initial,
+                actor=by,
+                data={"workflow": version.ref, "parent": parent_key, **context},
+            ),
+        )
+        return key
+
     # -- migration ------------------------------------------------------------------------
 
     def migrate(self, key: str, target: str, *, by: str, reason: str | None = None) -> WorkflowVersion:
@@ -789,13 +852,14 @@ class Engine:
             old_due = deadline.due_at
             self.timekeeper.leave(s, inst.id, now)
             pins = dict(inst.context.get("meetings", {}))
-            stay = Stay(
+            stay = Stay.of(
                 inst.id,
                 inst.organisation_id,
                 inst.service_id,
                 inst.subdivision,
                 Period.parse(inst.period).end,
                 deadline.opened_at,
+                inst.context,
             )
             self.timekeeper.enter(s, wf, inst.state, stay, pins, already_fired=fired, now=now)
             new_due = s.execute(

@@ -22,6 +22,9 @@ from pmf_engine.clock import london
 from pmf_engine.workdays import WorkingDays, local_instant
 
 ACTING = "acting"
+ASSIGNEE = "assignee"
+"""The one person an instance is assigned to (a Scrutiny action's "whom")."""
+RECIPIENT_TOKENS = (ACTING, ASSIGNEE)
 
 
 class _Frozen(BaseModel):

@@ -27,7 +27,6 @@ from pmf_engine.errors import DefinitionError, NotFound, PermissionDenied, PmfEr
 from pmf_engine.period import Period
 from pmf_engine.rag import Direction, Polarity, Rag, direction, rag
 from pmf_engine.store import (
-    Actor,
     Actual,
     ExceptionReport,
     Instance,
@@ -35,9 +34,9 @@ from pmf_engine.store import (
     Organisation,
     Project,
     ReportSnapshot,
-    RoleAssignment,
     Service,
     find_organisation,
+    roles_held,
 )
 from pmf_engine.targets import Aggregation, Targets, compared, quarters_to_date
 
@@ -601,17 +600,7 @@ class Performance:
 
 def may_report(s: Session, username: str, organisation_id: int, service_id: int | None) -> bool:
     """Performance officers report anything; a service's manager or head, only its own."""
-    roles = set(
-        s.execute(
-            select(RoleAssignment.role, RoleAssignment.service_id)
-            .join(Actor, Actor.id == RoleAssignment.actor_id)
-            .where(
-                Actor.username == username,
-                Actor.active.is_(True),
-                RoleAssignment.organisation_id == organisation_id,
-            )
-        ).all()
-    )
+    roles = roles_held(s, username, organisation_id)
     if ("performance_officer", None) in roles:
         return True
     return service_id is not None and any((r, service_id) in roles for r in REPORTING_ROLES)

@@ -496,6 +496,21 @@ def find_organisation(s: Session, code: str) -> Organisation:
     return org
 
 
+def roles_held(s: Session, username: str, organisation_id: int) -> set[tuple[str, int | None]]:
+    """(role, service id) pairs an active actor holds in an organisation."""
+    return set(
+        s.execute(
+            select(RoleAssignment.role, RoleAssignment.service_id)
+            .join(Actor, Actor.id == RoleAssignment.actor_id)
+            .where(
+                Actor.username == username,
+                Actor.active.is_(True),
+                RoleAssignment.organisation_id == organisation_id,
+            )
+        ).all()
+    )
+
+
 def grant_app_role(store: Store, role: str) -> str:
     """Grant a PostgreSQL login role what the application needs, and no more on the audit log."""
     if store.dialect != "postgresql":

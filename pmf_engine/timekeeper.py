@@ -8,7 +8,7 @@ depends on it.
 
 from __future__ import annotations
 
-from collections.abc import Collection, MutableMapping, Sequence
+from collections.abc import Collection, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from pmf_engine.deadlines import MeetingFinder, MeetingInfo, resolve
 from pmf_engine.definition import Catalog, WorkflowDef
-from pmf_engine.escalation import ACTING, plan
+from pmf_engine.escalation import ACTING, ASSIGNEE, plan
 from pmf_engine.store import Actor, Deadline, Meeting, RoleAssignment, Step
 from pmf_engine.workdays import WorkingDays
 
@@ -43,6 +43,32 @@ class Stay:
     subdivision: str
     period_end: date
     entered_at: datetime
+    due: date | None = None
+    assignee: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        instance_id: int,
+        organisation_id: int,
+        service_id: int | None,
+        subdivision: str,
+        period_end: date,
+        entered_at: datetime,
+        context: Mapping[str, Any],
+    ) -> Stay:
+        """A stay whose ``due`` date and ``assignee`` come from the instance's context."""
+        due = context.get("due")
+        return cls(
+            instance_id,
+            organisation_id,
+            service_id,
+            subdivision,
+            period_end,
+            entered_at,
+            date.fromisoformat(due) if isinstance(due, str) else None,
+            context.get("assignee"),
+        )
 
 
 _ALL_HOLDERS = (
@@ -134,6 +160,7 @@ class Timekeeper:
                 find_meeting=_finder(s, stay.organisation_id),
                 get_meeting=lambda meeting_id: _get_meeting(s, meeting_id),
                 pins=pins,
+                due=stay.due,
             )
             for stay, pins in stays
         ]
@@ -194,15 +221,20 @@ class Timekeeper:
         if not planned:
             return []
         acting = set(wf.acting_roles(state))
+
+        def roles_of(names: Collection[str]) -> set[str]:
+            return {r for name in names if name != ASSIGNEE for r in (acting if name == ACTING else {name})}
+
         if holders is None:
-            wanted = {
-                r for step in planned for name in step.to for r in (acting if name == ACTING else {name})
-            }
+            wanted = roles_of([name for step in planned for name in step.to])
             holders = self.holders(s, stay.organisation_id, wanted, stay.service_id)
         rows: list[dict[str, Any]] = []
         for step in planned:
-            roles = {r for name in step.to for r in (acting if name == ACTING else {name})}
-            recipients = sorted({h.username for h in holders if h.role in roles and self._in_scope(h, stay)})
+            roles = roles_of(step.to)
+            recipients = sorted(
+                {h.username for h in holders if h.role in roles and self._in_scope(h, stay)}
+                | ({stay.assignee} if ASSIGNEE in step.to and stay.assignee else set())
+            )
             rows.append(
                 {
                     "deadline_id": deadline_id,

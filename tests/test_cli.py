@@ -39,7 +39,7 @@ def test_validate_shipped_workflows(pmf) -> None:  # type: ignore[no-untyped-def
 
 def test_validate_policies_too(pmf, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     result = pmf("workflow", "validate", str(WORKFLOWS), str(POLICIES))
-    assert result.exit_code == 0 and result.stdout.count(": valid") == 5
+    assert result.exit_code == 0 and result.stdout.count(": valid") == 6
     bad = tmp_path / "rag.yaml"
     bad.write_text("tolerance: {kind: percentage, value: 5}\n")
     refused = pmf("workflow", "validate", str(WORKFLOWS), str(bad))
@@ -270,7 +270,7 @@ def test_measures_actuals_and_exceptions_through_the_cli(pmf, tmp_path: Path) ->
     assert imported.exit_code == 0 and "0 actual(s) recorded" in imported.stdout  # left empty
     html = tmp_path / "report.html"
     built = pmf("report", "TDC/2024-25-Q1", "--format", "html", "-o", str(html))
-    assert built.exit_code == 0 and "4 measure(s), 1 exception report(s)" in built.stdout
+    assert built.exit_code == 0 and "4 measure(s), 0 project(s), 1 exception report(s)" in built.stdout
     assert "<h1>Quarterly performance report</h1>" in html.read_text()
     assert pmf("report", "TDC/2024-25-Q1", "--format", "xlsx", "-o", str(tmp_path / "r.xlsx")).exit_code == 0
     bad = tmp_path / "bad.xlsx"

@@ -51,7 +51,10 @@ def test_escalation_policy_names_real_roles_and_states(tmp_path: Path) -> None:
     with pytest.raises(DefinitionError) as raised:
         Catalog.load(SHIPPED_WORKFLOWS, POLICIES / "roles.yaml", escalation_path=bad)
     messages = {(p.field, p.message) for p in raised.value.problems}
-    assert ("default.escalations.1.to.0", "unknown role 'cmt_memberr' (or 'acting')") in messages
+    assert (
+        "default.escalations.1.to.0",
+        "unknown role 'cmt_memberr' (or 'acting' or 'assignee')",
+    ) in messages
     assert ("overrides.1.state", "'service_return' has no state 'returnd'") in messages
     assert all(p.line is not None for p in raised.value.problems)
 
