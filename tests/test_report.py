@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import os
+import shutil
+import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
 import openpyxl
 import pytest
+from pypdf import PdfReader
 
 from pmf_engine import report
 from pmf_engine.engine import Engine
@@ -82,3 +87,40 @@ def test_xlsx_report_reads_back(data: report.ReportData, tmp_path: Path) -> None
     assert [r[0] for r in book["Exception reports"].iter_rows(min_row=2, values_only=True)] == ["WAS-01"]
     stages = [r[0] for r in book["Timeliness"].iter_rows(min_row=2, values_only=True)]
     assert stages == ["Data request", "Service review"]
+
+
+def _need(program: str) -> str:
+    found = shutil.which(program)
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{program} is not installed (scripts/test.sh installs it)")
+        pytest.skip(f"{program} is not installed")
+    return found
+
+
+def test_pdf_report_text(data: report.ReportData, tmp_path: Path) -> None:
+    path = tmp_path / "report.pdf"
+    report.pdf(data, path)
+    assert path.read_bytes().startswith(b"%PDF-")
+    reader = PdfReader(path)
+    text = " ".join(" ".join(page.extract_text() for page in reader.pages).split())
+    assert "Quarterly performance report" in text
+    assert "WAS-01:" in text and "Household waste" in text and "Extra rounds" in text
+    assert "Scrutiny actions" in text and "Timeliness" in text
+
+
+def test_libreoffice_reads_the_xlsx_report(data: report.ReportData, tmp_path: Path) -> None:
+    """A real spreadsheet program opens what we write: LibreOffice converts it to CSV."""
+    soffice = _need("soffice")
+    path = tmp_path / "report.xlsx"
+    report.xlsx(data, path)
+    profile = tmp_path / "lo-profile"
+    subprocess.run(
+        [soffice, f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to", "csv",
+         "--outdir", str(tmp_path / "out"), str(path)],
+        check=True, capture_output=True, timeout=180,
+    )  # fmt: skip
+    rows = list(csv.reader((tmp_path / "out" / "report.csv").read_text(encoding="utf-8").splitlines()))
+    assert rows[0][:3] == ["Code", "Measure", "Theme"]
+    was = next(r for r in rows if r[0] == "WAS-01")
+    assert (was[4], was[5], was[6]) == ("40", "52", "red")
