@@ -16,6 +16,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from pmf_engine import audit, notify, report
+from pmf_engine.actions import Actions
 from pmf_engine.clock import Clock, ManualClock, SystemClock, london
 from pmf_engine.definition import Catalog
 from pmf_engine.demo import run_demo
@@ -27,6 +28,8 @@ from pmf_engine.meetings import CommitteeCalendar, parse_when
 from pmf_engine.migrations import current_revision, head_revision, upgrade_to_head
 from pmf_engine.notify import Templates
 from pmf_engine.performance import Performance
+from pmf_engine.projects import STATES as PROJECT_STATES
+from pmf_engine.projects import Projects
 from pmf_engine.returns import ExcelReturns
 from pmf_engine.settings import Settings
 from pmf_engine.store import Store, grant_app_role
@@ -678,17 +681,40 @@ def actuals() -> None:
 @click.argument("code")
 @click.argument("value")
 @click.option("--narrative", default="")
+@click.option("--forecast", type=float, help="The service's forecast of the year-end outturn.")
 @click.option("--as", "by", required=True)
 @pass_app
 @handled
-def actuals_record(app: App, key: str, code: str, value: str, narrative: str, by: str) -> None:
+def actuals_record(
+    app: App, key: str, code: str, value: str, narrative: str, forecast: float | None, by: str
+) -> None:
     """Record VALUE (a number, or "missing") for measure CODE in CYCLE's period."""
+    Performance(app.engine).record_actual(
+        key, code, _figure(value), narrative=narrative, forecast=forecast, by=by
+    )
+    click.echo(f"{code}: {value} recorded for {key}")
+
+
+@actuals.command("restate")
+@click.argument("key", metavar="CYCLE")
+@click.argument("code")
+@click.argument("value")
+@click.option("--reason", required=True, help="Why the reported figure was wrong.")
+@click.option("--narrative", default="")
+@click.option("--as", "by", required=True)
+@pass_app
+@handled
+def actuals_restate(app: App, key: str, code: str, value: str, reason: str, narrative: str, by: str) -> None:
+    """Correct a figure of a frozen report; the next report lists the restatement."""
+    Performance(app.engine).restate(key, code, _figure(value), reason=reason, narrative=narrative, by=by)
+    click.echo(f"{code}: restated as {value} for {key}")
+
+
+def _figure(value: str) -> float | None:
     try:
-        number = None if value.lower() == "missing" else float(value)
+        return None if value.lower() == "missing" else float(value)
     except ValueError as exc:
         raise click.BadParameter(f"{value!r} is not a number (or 'missing')", param_hint="VALUE") from exc
-    Performance(app.engine).record_actual(key, code, number, narrative=narrative, by=by)
-    click.echo(f"{code}: {value} recorded for {key}")
 
 
 @main.command("report")
@@ -766,7 +792,7 @@ def actuals_import(app: App, key: str, file: Path, by: str) -> None:
 
 @main.group()
 def exceptions() -> None:
-    """Exception reports for red measures."""
+    """Exception reports for red measures and off-track projects."""
 
 
 @exceptions.command("add")
@@ -776,13 +802,22 @@ def exceptions() -> None:
 @click.option("--action", "remedial_action", required=True, help="The remedial action.")
 @click.option("--owner", required=True)
 @click.option("--recovery", "recovery_date", required=True, help="Expected recovery date, YYYY-MM-DD.")
+@click.option("--project", is_flag=True, help="CODE is a project, not a measure.")
 @click.option("--as", "by", required=True)
 @pass_app
 @handled
 def exceptions_add(
-    app: App, key: str, code: str, reason: str, remedial_action: str, owner: str, recovery_date: str, by: str
+    app: App,
+    key: str,
+    code: str,
+    reason: str,
+    remedial_action: str,
+    owner: str,
+    recovery_date: str,
+    project: bool,
+    by: str,
 ) -> None:
-    """Add (or replace) the exception report of a measure in a cycle."""
+    """Add (or replace) the exception report of a measure (or project) in a cycle."""
     Performance(app.engine).add_exception_report(
         key,
         code,
@@ -790,6 +825,7 @@ def exceptions_add(
         remedial_action=remedial_action,
         owner=owner,
         recovery_date=recovery_date,
+        project=project,
         by=by,
     )
     click.echo(f"exception report for {code} recorded")
@@ -804,6 +840,109 @@ def exceptions_list(app: App, key: str) -> None:
     for code, entry in Performance(app.engine).exception_reports(key):
         what = f"{entry.reason} -> {entry.remedial_action}"
         click.echo(f"{code:<10} owner {entry.owner:<12} recovery {entry.recovery_date}  {what}")
+
+
+@main.group()
+def projects() -> None:
+    """Council Plan projects, their milestones and quarterly status."""
+
+
+@projects.command("import")
+@click.argument("organisation")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--as", "by", default="system", show_default=True)
+@pass_app
+@handled
+def projects_import(app: App, organisation: str, file: Path, by: str) -> None:
+    """Add or update projects and milestones from CSV (one row per milestone; all or nothing)."""
+    added, updated = Projects(app.engine).import_projects(organisation, file, by=by)
+    click.echo(f"{added} project(s) added, {updated} updated")
+
+
+@projects.command("list")
+@click.argument("organisation")
+@pass_app
+@handled
+def projects_list(app: App, organisation: str) -> None:
+    """List projects with their milestones."""
+    for project, service, milestones in Projects(app.engine).projects(organisation):
+        click.echo(f"{project.code:<10} {service or '-':<10} {project.title}")
+        for m in milestones:
+            done = f"completed {m.completed_on}" if m.completed_on else "open"
+            click.echo(f"{'':<12}due {m.due}  {done:<20} {m.title}")
+
+
+@projects.command("update")
+@click.argument("key", metavar="CYCLE")
+@click.argument("code")
+@click.argument("status", type=click.Choice(list(PROJECT_STATES)))
+@click.option("--narrative", default="")
+@click.option("--as", "by", required=True)
+@pass_app
+@handled
+def projects_update(app: App, key: str, code: str, status: str, narrative: str, by: str) -> None:
+    """Report a project's status for CYCLE's quarter."""
+    Projects(app.engine).update(key, code, status, narrative=narrative, by=by)
+    click.echo(f"{code}: {status} recorded for {key}")
+
+
+@projects.command("status")
+@click.argument("key", metavar="CYCLE")
+@pass_app
+@handled
+def projects_status(app: App, key: str) -> None:
+    """Each project's reported status and overdue milestones for CYCLE."""
+    for p in Projects(app.engine).status(key):
+        overdue = [m.title for m in p.milestones if m.overdue]
+        late = f"  overdue: {', '.join(overdue)}" if overdue else ""
+        flag = " [exception report]" if p.exception_report else ""
+        click.echo(f"{p.code:<10} {p.status.upper():<10} {p.title}{late}{flag}")
+
+
+@main.group()
+def actions() -> None:
+    """Scrutiny actions: what, whom, when; chased until closed."""
+
+
+@actions.command("add")
+@click.argument("key", metavar="CYCLE")
+@click.argument("what")
+@click.option("--to", "assignee", required=True, help="Username of the person who owns the action.")
+@click.option("--due", required=True, help="YYYY-MM-DD.")
+@click.option("--link", default="", help="A measure code, or 'project CODE'.")
+@click.option("--as", "by", required=True)
+@pass_app
+@handled
+def actions_add(app: App, key: str, what: str, assignee: str, due: str, link: str, by: str) -> None:
+    """Record an action Scrutiny raised on CYCLE."""
+    action = Actions(app.engine).add(key, what, assignee=assignee, due=due, link=link, by=by)
+    click.echo(f"{action.key}: {action.what} ({action.assignee}, due {action.due})")
+
+
+@actions.command("list")
+@click.argument("organisation")
+@click.option("--state", type=click.Choice(["open", "closed"]))
+@click.option("--cycle", help="Only the actions raised on this cycle.")
+@pass_app
+@handled
+def actions_list(app: App, organisation: str, state: str | None, cycle: str | None) -> None:
+    """List Scrutiny actions (open ones marked when overdue)."""
+    for a in Actions(app.engine).list_for(organisation, state=state, cycle=cycle):
+        status = "OVERDUE" if a.overdue else a.state.upper()
+        note = f"  -- {a.note}" if a.note else ""
+        click.echo(f"{a.key:<24} {status:<8} due {a.due}  {a.assignee:<12} {a.what}{note}")
+
+
+@actions.command("close")
+@click.argument("key", metavar="ACTION")
+@click.option("--note", required=True, help="What was done.")
+@click.option("--as", "by", required=True)
+@pass_app
+@handled
+def actions_close(app: App, key: str, note: str, by: str) -> None:
+    """Close an action with a note."""
+    action = Actions(app.engine).close(key, note=note, by=by)
+    click.echo(f"{action.key}: closed by {action.closed_by}")
 
 
 # -- committee calendar -------------------------------------------------------------------

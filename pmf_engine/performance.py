@@ -320,22 +320,26 @@ class Performance:
     def record_actuals(self, cycle: str, rows: Sequence[ActualIn], *, by: str) -> None:
         """Record several actuals in one transaction: all of them, or none."""
         with self.store.write() as s:
-            now = self.engine.clock.now()
-            for row in rows:
-                inst, measure, service = self._cycle_measure(s, cycle, row.code)
-                self._check_reporter(s, cycle, inst, measure, service, by)
-                if frozen_at(s, inst.id) is not None:
+            self.record_in(s, cycle, rows, by=by)
+
+    def record_in(self, s: Session, cycle: str, rows: Sequence[ActualIn], *, by: str) -> None:
+        """``record_actuals`` inside the caller's transaction."""
+        now = self.engine.clock.now()
+        for row in rows:
+            inst, measure, service = self._cycle_measure(s, cycle, row.code)
+            self._check_reporter(s, cycle, inst, measure, service, by)
+            if frozen_at(s, inst.id) is not None:
+                raise PmfError(
+                    f"the {cycle} report was frozen at Leadership Team sign-off: correct "
+                    f"{row.code} with a restatement (pmf actuals restate) and a reason"
+                )
+            if service is not None:
+                state = s.scalar(select(Instance.state).where(Instance.key == f"{cycle}/{service}"))
+                if state not in ("requested", "returned", None):
                     raise PmfError(
-                        f"the {cycle} report was frozen at Leadership Team sign-off: correct "
-                        f"{row.code} with a restatement (pmf actuals restate) and a reason"
+                        f"the {service} return is {state}: actuals can change only while it is open"
                     )
-                if service is not None:
-                    state = s.scalar(select(Instance.state).where(Instance.key == f"{cycle}/{service}"))
-                    if state not in ("requested", "returned", None):
-                        raise PmfError(
-                            f"the {service} return is {state}: actuals can change only while it is open"
-                        )
-                self._add_actual(s, inst, measure, row, by, now)
+            self._add_actual(s, inst, measure, row, by, now)
 
     def restate(
         self,

@@ -234,37 +234,43 @@ class Projects:
             raise PmfError(f"{status!r} is not a project status: use one of {', '.join(STATES)}")
         if status in ("off_track", "at_risk") and not narrative.strip():
             raise PmfError(f"a project {status.replace('_', ' ')} needs a narrative")
+        with self.store.write() as s:
+            self.update_in(s, cycle, code, status, narrative=narrative, by=by)
+
+    def update_in(
+        self, s: Session, cycle: str, code: str, status: str, *, narrative: str = "", by: str
+    ) -> None:
+        """``update`` inside the caller's transaction."""
         from pmf_engine.performance import frozen_at, may_report  # noqa: PLC0415 - avoids a cycle
 
-        with self.store.write() as s:
-            inst, project = self._cycle_project(s, cycle, code)
-            if not may_report(s, by, inst.organisation_id, project.service_id):
-                raise PermissionDenied(cycle, "update_project", "-", by, f"{by!r} may not report {code}")
-            if frozen_at(s, inst.id) is not None:
-                raise PmfError(f"the {cycle} report was frozen at Leadership Team sign-off")
-            now = self.engine.clock.now()
-            s.add(
-                ProjectUpdate(
-                    project_id=project.id,
-                    period=inst.period,
-                    status=status,
-                    narrative=narrative,
-                    reported_by=by,
-                    reported_at=now,
-                )
+        inst, project = self._cycle_project(s, cycle, code)
+        if not may_report(s, by, inst.organisation_id, project.service_id):
+            raise PermissionDenied(cycle, "update_project", "-", by, f"{by!r} may not report {code}")
+        if frozen_at(s, inst.id) is not None:
+            raise PmfError(f"the {cycle} report was frozen at Leadership Team sign-off")
+        now = self.engine.clock.now()
+        s.add(
+            ProjectUpdate(
+                project_id=project.id,
+                period=inst.period,
+                status=status,
+                narrative=narrative,
+                reported_by=by,
+                reported_at=now,
             )
-            s.flush()
-            audit.append(
-                s,
-                audit.AuditRecord(
-                    event="project.updated",
-                    organisation=inst.key.split("/")[0],
-                    instance=cycle,
-                    actor=by,
-                    data={"project": code, "period": inst.period, "status": status, "narrative": narrative},
-                ),
-                now,
-            )
+        )
+        s.flush()
+        audit.append(
+            s,
+            audit.AuditRecord(
+                event="project.updated",
+                organisation=inst.key.split("/")[0],
+                instance=cycle,
+                actor=by,
+                data={"project": code, "period": inst.period, "status": status, "narrative": narrative},
+            ),
+            now,
+        )
 
     def projects(self, organisation: str) -> list[tuple[Project, str | None, list[Milestone]]]:
         with self.store.read() as s:

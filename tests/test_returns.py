@@ -13,6 +13,7 @@ import pytest
 from pmf_engine.engine import Engine
 from pmf_engine.errors import DefinitionError
 from pmf_engine.performance import Performance
+from pmf_engine.projects import Projects
 from pmf_engine.returns import ExcelReturns
 from tests.conftest import CYCLE, ORG
 
@@ -94,3 +95,34 @@ def test_zip_bomb_and_garbage_refused_before_parsing(returns: ExcelReturns, tmp_
     garbage.write_bytes(b"not a zip at all")
     with pytest.raises(DefinitionError, match=r"not a readable \.xlsx"):
         returns.import_return(CYCLE, "WASTE", garbage, by="sm_waste")
+
+
+def test_forecast_range_and_projects_sheet(returns: ExcelReturns, engine: Engine, tmp_path: Path) -> None:
+    projects = Projects(engine)
+    projects.import_projects(ORG, Path(__file__).parent / "fixtures" / "projects" / "projects.csv", by="perf")
+    path = tmp_path / "waste.xlsx"
+    assert returns.template(CYCLE, "WASTE", path) == 2  # WAS-01 and the food waste project
+    book = openpyxl.load_workbook(path)
+    assert [c.value for c in book["Projects"][2]][:3] == [
+        "P-02",
+        "Food waste collections",
+        "Caddies delivered (2024-09-30)",
+    ]
+    book["Return"]["F2"], book["Return"]["H2"] = 140, 55  # a percentage over 100
+    book["Projects"]["D2"] = "off_track"  # and no narrative
+    book.save(path)
+    with pytest.raises(DefinitionError) as raised:
+        returns.import_return(CYCLE, "WASTE", path, by="sm_waste")
+    messages = {(p.field, p.message) for p in raised.value.problems}
+    assert ("Return!F2", "140 is out of range for a percent measure (0 to 100)") in messages
+    assert ("Projects!E2", "a project off_track needs a narrative") in messages
+    assert projects.status(CYCLE)[1].status == "missing", "nothing imported"
+
+    book = openpyxl.load_workbook(path)
+    book["Return"]["F2"], book["Return"]["G2"] = 50, "Fewer garden waste subscriptions"
+    book["Projects"]["E2"] = "Caddy supplier went bust"
+    book.save(path)
+    assert returns.import_return(CYCLE, "WASTE", path, by="sm_waste") == 2
+    was = next(m for m in returns.performance.status(CYCLE) if m.code == "WAS-01")
+    assert (was.actual, was.forecast) == (50, 55)
+    assert {p.code: p.status for p in projects.status(CYCLE)}["P-02"] == "off_track"
