@@ -695,6 +695,18 @@ def actuals_record(
     click.echo(f"{code}: {value} recorded for {key}")
 
 
+@actuals.command("import-history")
+@click.argument("organisation")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--as", "by", required=True)
+@pass_app
+@handled
+def actuals_import_history(app: App, organisation: str, file: Path, by: str) -> None:
+    """Load earlier quarters' actuals (CSV code,period,value,narrative) for quarters with no cycle."""
+    count = Performance(app.engine).import_history(organisation, file, by=by)
+    click.echo(f"{count} historical actual(s) loaded for {organisation}")
+
+
 @actuals.command("restate")
 @click.argument("key", metavar="CYCLE")
 @click.argument("code")
@@ -762,7 +774,7 @@ def returns() -> None:
 def returns_template(app: App, key: str, service: str, output: Path) -> None:
     """Write the Excel return SERVICE fills in for CYCLE."""
     count = ExcelReturns(Performance(app.engine)).template(key, service, output)
-    click.echo(f"{output}: {count} measure(s) for {service}")
+    click.echo(f"{output}: {count} measure(s) and project(s) for {service}")
 
 
 @returns.command("import")

@@ -3,37 +3,32 @@
 from __future__ import annotations
 
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pmf_engine import audit, notify
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pmf_engine import audit, notify, report, sample
+from pmf_engine.actions import Actions
 from pmf_engine.clock import LONDON, ManualClock, london
 from pmf_engine.definition import Catalog
 from pmf_engine.engine import Engine
 from pmf_engine.errors import Refused
 from pmf_engine.meetings import CommitteeCalendar
 from pmf_engine.notify import LogChannel
-from pmf_engine.performance import Performance
-from pmf_engine.store import Store, sqlite_url
+from pmf_engine.performance import ActualIn, Performance
+from pmf_engine.projects import Projects
+from pmf_engine.store import Instance, Store, sqlite_url
 from pmf_engine.worker import Worker
 
 ORG = "WDC"
 PERIOD = "2024-25-Q1"
 CYCLE = f"{ORG}/{PERIOD}"
-SERVICES = {
-    "HOUSING": "Housing",
-    "PLANNING": "Planning and Building Control",
-    "WASTE": "Waste and Recycling",
-    "LEISURE": "Leisure and Culture",
-    "REVENUES": "Revenues and Benefits",
-}
-MEASURES = """code,title,theme,service,owner,unit,format,polarity,target 2024-25-Q1
-HOU-01,Average days to re-let council homes,Homes,HOUSING,hannah,days,days,lower,28
-PLA-01,Major applications decided in 13 weeks,Growth,PLANNING,pete,%,percent,higher,65
-WAS-01,Household waste recycled,Environment,WASTE,wendy,%,percent,higher,52
-"""
+SERVICES = sample.SERVICES
 MEETINGS = [
     ("cmt", "2024-07-23 10:00"),
     ("cmt", "2024-07-30 10:00"),
@@ -50,6 +45,7 @@ PEOPLE: list[tuple[str, str, list[tuple[str, str | None]]]] = [
     ("wendy", "Wendy Marsh", [("service_manager", "WASTE")]),
     ("leo", "Leo Grant", [("service_manager", "LEISURE")]),
     ("rita", "Rita Evans", [("service_manager", "REVENUES")]),
+    ("cara", "Cara Nolan", [("service_manager", "COMMUNITIES")]),
     ("cllr.patel", "Cllr Anita Patel", [("portfolio_holder", None)]),
     ("colin", "Colin Hughes", [("cmt_member", None)]),
     ("lena", "Lena Fischer", [("leadership_team", None), ("cabinet_clerk", None)]),
@@ -132,17 +128,36 @@ def run_demo(db_file: Path, catalog: Catalog, echo: Callable[[str], None]) -> bo
     )
 
     performance = Performance(engine)
+    projects = Projects(engine)
     with tempfile.TemporaryDirectory() as folder:
-        library = Path(folder) / "measures.csv"
-        library.write_text(MEASURES, encoding="utf-8")
-        performance.import_measures(ORG, library, by="priya")
-    echo(f"measures library: {len(performance.measures(ORG))} measures with Q1 targets")
+        files = {
+            "measures.csv": sample.measures_csv(),
+            "history.csv": sample.history_csv(),
+            "projects.csv": sample.PROJECTS,
+        }
+        for name, text in files.items():
+            (Path(folder) / name).write_text(text, encoding="utf-8")
+        performance.import_measures(ORG, Path(folder) / "measures.csv", by="priya")
+        history = performance.import_history(ORG, Path(folder) / "history.csv", by="priya")
+        projects.import_projects(ORG, Path(folder) / "projects.csv", by="priya")
+    echo(
+        f"measures library: {len(performance.measures(ORG))} measures in {len(sample.THEMES)} themes, "
+        f"{history} actuals from the {sample.HISTORY} quarters before, "
+        f"{len(projects.projects(ORG))} Council Plan projects"
+    )
 
     echo("Data request: services submit their returns")
     at("2024-07-05")
-    for who, code, value in [("hannah", "HOU-01", 29.0), ("pete", "PLA-01", 71.0), ("wendy", "WAS-01", 41.5)]:
-        performance.record_actual(CYCLE, code, value, narrative="Q1 figure", by=who)
-    for who, svc in [("hannah", "HOUSING"), ("pete", "PLANNING"), ("wendy", "WASTE"), ("leo", "LEISURE")]:
+    figures = sample.current_figures()
+    for svc, who in sample.OWNERS.items():
+        if svc == "REVENUES":
+            continue  # its benefits system is being migrated: the return is waived below
+        performance.record_actuals(CYCLE, [ActualIn(*row) for row in figures[svc]], by=who)
+        for code, service, owner, state, narrative in sample.PROJECT_UPDATES:
+            if service == svc:
+                projects.update(CYCLE, code, state, narrative=narrative, by=owner)
+    for who, svc in [("hannah", "HOUSING"), ("pete", "PLANNING"), ("wendy", "WASTE"), ("leo", "LEISURE"),
+                     ("cara", "COMMUNITIES")]:  # fmt: skip
         step(who, "submit", service=svc)
     at("2024-07-08")
     step(
@@ -155,7 +170,7 @@ def run_demo(db_file: Path, catalog: Catalog, echo: Callable[[str], None]) -> bo
     step("priya", "close_data_request")
     at("2024-07-10")
     step("pete", "submit", service="PLANNING")
-    for svc in ("HOUSING", "PLANNING", "WASTE", "LEISURE"):
+    for svc in ("HOUSING", "PLANNING", "WASTE", "LEISURE", "COMMUNITIES"):
         step("priya", "accept", service=svc)
     at("2024-07-17", 11)
     step("priya", "waive", service="REVENUES", reason="Benefits system migration: Q1 data not available")
@@ -172,46 +187,78 @@ def run_demo(db_file: Path, catalog: Catalog, echo: Callable[[str], None]) -> bo
     step("cllr.patel", "endorse")
     at("2024-08-05", 11)
     step("lena", "sign_off")
-    for m in performance.status(CYCLE):
-        echo(f"  {'':<17} {'measure':<11} {m.code:<24} {m.rag.status.upper()}: {m.rag.rule}")
-    performance.add_exception_report(
-        CYCLE,
-        "WAS-01",
-        reason="Contractor strike in May and June",
-        remedial_action="Catch-up collections",
-        owner="wendy",
-        recovery_date="2024-12-31",
-        by="priya",
+    measures_now = performance.status(CYCLE)
+    counts = Counter(m.rag.status for m in measures_now)
+    echo(
+        f"  {'':<17} {'RAG':<11} {counts['green']} green, {counts['amber']} amber, {counts['red']} red, "
+        f"{counts['missing']} missing (Revenues waived)"
     )
-    echo(f"  {london(clock.now()):%a %d %b %H:%M}  {'priya':<11} {'exception report':<24} WAS-01 (red)")
+    with store.read() as s:
+        owed = performance.missing_exception_reports(s, _cycle_id(s))
+    for item in owed:
+        code, project = item.removeprefix("project "), item.startswith("project ")
+        measure = next((m for m in measures_now if m.code == code), None)
+        performance.add_exception_report(
+            CYCLE,
+            code,
+            project=project,
+            reason=sample.NARRATIVES.get(code) or "Supplier failure",
+            remedial_action="Recovery plan agreed with the portfolio holder",
+            owner=sample.OWNERS[measure.service] if measure and measure.service else "priya",
+            recovery_date="2024-12-31",
+            by="priya",
+        )
+        echo(f"  {london(clock.now()):%a %d %b %H:%M}  {'priya':<11} {'exception report':<24} {item}")
     at("2024-08-05", 12)
     step("lena", "sign_off")
+    digest = report.verify_frozen(performance, CYCLE)
+    echo(f"  {'':<17} {'report':<11} frozen at sign-off: sha256 {digest[:16]}…")
     at("2024-08-14", 18)
     step("lena", "approve", data={"minute_reference": "CAB/2024/51"})
     step("carol", "defer", reason="Agenda overran", data={"next_meeting": "2024-09-11"})
     at("2024-09-11", 19)
     step("carol", "approve", data={"minute_reference": "CAB/2024/57"})
     at("2024-09-24", 19)
+    actions = Actions(engine)
+    action = actions.add(
+        CYCLE,
+        "Report on the voids recovery plan",
+        assignee="hannah",
+        due="2024-10-31",
+        by="scott",
+        link="HOU-01",
+    )
+    when = f"{london(clock.now()):%a %d %b %H:%M}"
+    echo(f"  {when}  {'scott':<11} {'scrutiny action':<24} {action.key} -> {action.assignee}")
     step("scott", "conclude", reason="Noted; action on Housing voids raised")
+    at("2024-11-04", 10)
+    closed = actions.close(action.key, note="Recovery plan reported to the November meeting", by="scott")
+    echo(f"  {london(clock.now()):%a %d %b %H:%M}  {'scott':<11} {'close action':<24} {closed.key}")
 
-    at("2024-09-30", 9)
+    built = report.gather(performance, CYCLE)
+    report_file = db_file.with_name(db_file.stem + "-report.html")
+    report_file.write_text(report.html(built), encoding="utf-8")
+    echo(f"committee report: {report_file} (figures frozen at sign-off; pmf report --format pdf|xlsx too)")
     final = engine.status(CYCLE)
     echo(f"cycle {CYCLE} is {final.state_label}, version {final.version}")
     with store.read() as s:
-        report = audit.verify(s)
+        verification = audit.verify(s)
         refused = sum(1 for e in audit.trail(s, CYCLE) if e.event == "refused")
     store.dispose()
     with store.read() as s:
         fired = sum(1 for e in audit.trail(s, CYCLE) if e.event.endswith(".fired"))
     echo(
-        f"audit: {report.entries} entries, {refused} refused attempts, "
+        f"audit: {verification.entries} entries, {refused} refused attempts, "
         f"{fired} reminders and escalations recorded"
     )
-    if report.ok:
-        echo(
-            f"pmf audit verify: audit log verified: {report.entries} entries in {len(report.chains)} chain(s)"
-        )
+    if verification.ok:
+        chains = len(verification.chains)
+        echo(f"pmf audit verify: audit log verified: {verification.entries} entries in {chains} chain(s)")
     else:
-        echo(f"pmf audit verify: BROKEN {report.first_break}")
+        echo(f"pmf audit verify: BROKEN {verification.first_break}")
     echo(f"explore it: pmf --db {sqlite_url(db_file)} audit trail {CYCLE}")
-    return report.ok
+    return verification.ok
+
+
+def _cycle_id(s: Session) -> int:
+    return int(s.execute(select(Instance.id).where(Instance.key == CYCLE)).scalar_one())

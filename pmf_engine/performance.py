@@ -9,6 +9,7 @@ any error imports nothing. Every change is recorded in the audit log.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -441,6 +442,60 @@ class Performance:
         self.record_actuals(cycle, rows, by=by)
         return len(rows)
 
+    def import_history(self, organisation: str, path: Path, *, by: str) -> int:
+        """Load earlier quarters' actuals (CSV ``code,period,value[,narrative]``) when adopting
+        pmf-engine: a performance officer's job, for quarters with no cycle; all or nothing,
+        recorded in the audit log with the file's SHA-256."""
+        rows, problems = _read_history(path)
+        with self.store.write() as s:
+            org = _org(s, organisation)
+            if ("performance_officer", None) not in roles_held(s, by, org.id):
+                raise PermissionDenied(organisation, "import_history", "-", by, "needs performance_officer")
+            ids = dict(
+                s.execute(select(Measure.code, Measure.id).where(Measure.organisation_id == org.id)).all()
+            )
+            cycles = set(
+                s.scalars(
+                    select(Instance.period).where(
+                        Instance.organisation_id == org.id, Instance.parent_id.is_(None)
+                    )
+                )
+            )
+            for line, (code, period, _, _) in enumerate(rows, start=2):
+                if code not in ids:
+                    problems.append(Problem(str(path), line, "code", f"unknown measure code {code!r}"))
+                if period in cycles:
+                    problems.append(
+                        Problem(
+                            str(path), line, "period", f"{period} has a cycle: record or restate it there"
+                        )
+                    )
+            if problems:
+                raise DefinitionError(sorted(problems, key=lambda p: p.line or 0))
+            now = self.engine.clock.now()
+            s.add_all(
+                Actual(measure_id=ids[code], period=period, value=value, narrative=narrative, reported_by=by,
+                       reported_at=now)
+                for code, period, value, narrative in rows
+            )  # fmt: skip
+            s.flush()
+            audit.append(
+                s,
+                audit.AuditRecord(
+                    event="actuals.history_imported",
+                    organisation=organisation,
+                    actor=by,
+                    data={
+                        "file": path.name,
+                        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                        "rows": len(rows),
+                        "periods": sorted({r[1] for r in rows}),
+                    },
+                ),
+                now,
+            )
+        return len(rows)
+
     def status(self, cycle: str) -> list[MeasureStatus]:
         """Every measure of the cycle's organisation with its RAG, rule and trend."""
         with self.store.read() as s:
@@ -639,6 +694,40 @@ def _subject(s: Session, inst: Instance, code: str, project: bool) -> Measure | 
     if found is None:
         raise NotFound("project" if project else "measure", code)
     return found
+
+
+def _read_history(path: Path) -> tuple[list[tuple[str, str, float | None, str]], list[Problem]]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DefinitionError([Problem(str(path), None, "", f"cannot read file: {exc}")]) from exc
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    rows: list[tuple[str, str, float | None, str]] = []
+    problems: list[Problem] = []
+    try:
+        missing = {"code", "period", "value"} - set(reader.fieldnames or [])
+        if missing:
+            raise DefinitionError(
+                [Problem(str(path), 1, "header", f"missing column(s): {', '.join(sorted(missing))}")]
+            )
+        for line, raw in enumerate(reader, start=2):
+            code, cell = (raw.get("code") or "").strip(), (raw.get("value") or "").strip()
+            try:
+                period = str(Period.parse(raw.get("period") or ""))
+            except ValueError as exc:
+                problems.append(Problem(str(path), line, "period", str(exc)))
+                continue
+            try:
+                value = float(cell) if cell else None
+            except ValueError:
+                problems.append(Problem(str(path), line, "value", f"{cell!r} is not a number"))
+                continue
+            rows.append((code, period, value, (raw.get("narrative") or "").strip()))
+    except csv.Error as exc:
+        raise DefinitionError(
+            [Problem(str(path), reader.line_num or None, "", f"not a readable CSV file: {exc}")]
+        ) from exc
+    return rows, problems
 
 
 def _latest_values(

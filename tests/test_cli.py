@@ -10,7 +10,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 from pmf_engine.cli import main
-from tests.conftest import POLICIES, WORKFLOWS
+from pmf_engine.clock import SystemClock
+from pmf_engine.definition import Catalog
+from pmf_engine.engine import Engine
+from pmf_engine.store import Store, sqlite_url
+from tests.conftest import POLICIES, WORKFLOWS, seed
 
 INVALID = Path(__file__).parent / "fixtures" / "invalid"
 
@@ -157,6 +161,11 @@ def test_demo_runs_a_whole_quarter(pmf, tmp_path: Path) -> None:  # type: ignore
         assert stage in out
     assert out.count("REFUSED") >= 3
     assert "is Closed" in out and "audit log verified" in out
+    assert "40 measures in 3 themes, 320 actuals from the 8 quarters before, 4 Council Plan projects" in out
+    assert "exception report         project P-02" in out and "frozen at sign-off: sha256" in out
+    assert "-> hannah: Reminder: Scrutiny action for WDC/2024-25-Q1/SA-1" in out
+    html = (tmp_path / "demo-report.html").read_text()
+    assert "Report on the voids recovery plan" in html and "Weekly food waste collections" in html
 
 
 def test_calendar_tick_and_outbox_through_the_cli(pmf, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -263,7 +272,7 @@ def test_measures_actuals_and_exceptions_through_the_cli(pmf, tmp_path: Path) ->
     assert "Strike -> Catch-up" in pmf("exceptions", "list", "TDC/2024-25-Q1").stdout
     template = tmp_path / "planning.xlsx"
     assert (
-        "1 measure(s) for PLANNING"
+        "1 measure(s) and project(s) for PLANNING"
         in pmf("returns", "template", "TDC/2024-25-Q1", "PLANNING", "-o", str(template)).stdout
     )
     imported = pmf("returns", "import", "TDC/2024-25-Q1", "PLANNING", str(template), "--as", "perf")
@@ -277,3 +286,62 @@ def test_measures_actuals_and_exceptions_through_the_cli(pmf, tmp_path: Path) ->
     bad.write_bytes(b"nope")
     refused = pmf("returns", "import", "TDC/2024-25-Q1", "PLANNING", str(bad), "--as", "perf")
     assert refused.exit_code == 1 and "not a readable .xlsx" in refused.stderr
+
+
+def test_projects_actions_restatements_through_the_cli(pmf, tmp_path: Path, catalog: Catalog) -> None:  # type: ignore[no-untyped-def]
+    store = Store(sqlite_url(tmp_path / "cli.db"))
+    seed(Engine(store, catalog, SystemClock()))  # the test council: its people and roles
+    store.dispose()
+    fixtures = Path(__file__).parent / "fixtures"
+    assert pmf("measures", "import", "TDC", str(fixtures / "measures" / "measures.csv")).exit_code == 0
+    history = tmp_path / "history.csv"
+    history.write_text("code,period,value\nWAS-01,2023-24-Q4,49\nWAS-01,2023-24-Q3,fifty\n")
+    refused = pmf("actuals", "import-history", "TDC", str(history), "--as", "perf")
+    assert (
+        refused.exit_code == 1
+        and "history.csv:3: [value]" in refused.stderr
+        and "'fifty' is not a number" in refused.stderr
+    )
+    history.write_text("code,period,value\nWAS-01,2023-24-Q4,49\n")
+    assert (
+        "1 historical actual(s)"
+        in pmf("actuals", "import-history", "TDC", str(history), "--as", "perf").stdout
+    )
+    assert pmf("projects", "import", "TDC", str(fixtures / "projects" / "projects.csv")).exit_code == 0
+    assert "Contractor appointed" in pmf("projects", "list", "TDC").stdout
+    cycle = "TDC/2024-25-Q1"
+    assert pmf("cycle", "start", "--org", "TDC", "--period", "2024-25-Q1", "--as", "perf").exit_code == 0
+    updated = pmf(
+        "projects", "update", cycle, "P-01", "at_risk", "--narrative", "Tender late", "--as", "sm_housing"
+    )
+    assert updated.exit_code == 0
+    assert "AT_RISK" in pmf("projects", "status", cycle).stdout
+    forecast = pmf("actuals", "record", cycle, "WAS-01", "53", "--forecast", "55", "--as", "sm_waste")
+    assert forecast.exit_code == 0
+    for service in ("HOUSING", "PLANNING", "WASTE"):
+        pmf("fire", f"{cycle}/{service}", "submit", "--as", f"sm_{service.lower()}")
+        pmf("fire", f"{cycle}/{service}", "accept", "--as", "perf")
+    path = [("close_data_request", "perf"), ("complete_service_review", "perf"), ("endorse", "cmt")]
+    for trigger, who in [*path, ("sign_off", "lead")]:
+        assert pmf("fire", cycle, trigger, "--as", who).exit_code == 0, trigger
+    assert "frozen report intact" in pmf("report", cycle, "--verify").stdout
+    restated = pmf(
+        "actuals", "restate", cycle, "WAS-01", "50", "--reason", "Tonnage corrected", "--as", "perf"
+    )
+    assert restated.exit_code == 0
+    pdf = tmp_path / "r.pdf"
+    assert "frozen" in pmf("report", cycle, "--format", "pdf", "-o", str(pdf)).stdout
+    assert pdf.read_bytes().startswith(b"%PDF")
+    pmf("fire", cycle, "approve", "--as", "clerk", "--data", "minute_reference=CAB/1")
+    early = pmf(
+        "actions", "add", cycle, "Explain", "--to", "sm_waste", "--due", "2024-07-01", "--as", "scrutiny"
+    )
+    assert early.exit_code == 1 and "in the past" in early.stderr
+    added = pmf("actions", "add", cycle, "Explain recycling", "--to", "sm_waste", "--due", "2030-01-31",
+                "--link", "WAS-01", "--as", "scrutiny")  # fmt: skip
+    assert added.exit_code == 0 and f"{cycle}/SA-1" in added.stdout
+    assert "OPEN" in pmf("actions", "list", "TDC", "--state", "open").stdout
+    closed = pmf("actions", "close", f"{cycle}/SA-1", "--note", "Briefing given", "--as", "scrutiny")
+    assert closed.exit_code == 0
+    listed = pmf("actions", "list", "TDC").stdout
+    assert "CLOSED" in listed and "Briefing given" in listed
