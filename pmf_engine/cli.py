@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from pmf_engine import audit, notify, report
 from pmf_engine.actions import Actions
 from pmf_engine.clock import Clock, ManualClock, SystemClock, london
 from pmf_engine.definition import Catalog
+from pmf_engine.demo import PEOPLE as DEMO_PEOPLE
 from pmf_engine.demo import run_demo
 from pmf_engine.engine import Engine, InstanceStatus
 from pmf_engine.errors import AuditError, DefinitionError, PmfError
@@ -32,7 +34,7 @@ from pmf_engine.projects import STATES as PROJECT_STATES
 from pmf_engine.projects import Projects
 from pmf_engine.returns import ExcelReturns
 from pmf_engine.settings import Settings
-from pmf_engine.store import Store, grant_app_role
+from pmf_engine.store import Store, grant_app_role, sqlite_url
 from pmf_engine.worker import Worker, run_forever
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -1139,6 +1141,78 @@ def demo(app: App, db_file: Path, verbose: bool) -> None:
         configure_logging(app.settings.log_format, "error")
     ok = run_demo(db_file, app.catalog, click.echo)
     sys.exit(0 if ok else 1)
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--no-worker", is_flag=True, help="Do not run the scheduler worker in this process.")
+@click.option("--interval", default=30.0, show_default=True, help="Seconds between worker sweeps.")
+@click.option("--demo", is_flag=True, help="Seed the example council into pmf-demo.db first and serve it.")
+@click.option(
+    "--insecure-cookies", is_flag=True, help="Send the session cookie over plain HTTP (development only)."
+)
+@pass_app
+@handled
+def serve_command(
+    app: App, host: str, port: int, no_worker: bool, interval: float, demo: bool, insecure_cookies: bool
+) -> None:
+    """Serve the web application and JSON API (and run the worker unless --no-worker)."""
+    from pmf_engine.web.accounts import Accounts  # noqa: PLC0415 - the web stack loads only here
+    from pmf_engine.web.serve import DEMO_PASSWORD, serve  # noqa: PLC0415
+
+    if demo:
+        db_file = Path("pmf-demo.db")
+        configure_logging(app.settings.log_format, "error")
+        run_demo(db_file, app.catalog, lambda _line: None)
+        app = App(dataclasses.replace(app.settings, database_url=sqlite_url(db_file)), app.now)
+        accounts = Accounts(app.engine)
+        for username, _name, _roles in DEMO_PEOPLE:
+            accounts.set_password(username, DEMO_PASSWORD, by="demo")
+        app.engine.start_cycle("WDC", "2024-25-Q2", by="priya")  # something to do
+        configure_logging(app.settings.log_format, app.settings.log_level)
+        click.echo(
+            f"demo council seeded into {db_file}: sign in as priya (performance officer), hannah "
+            f"(housing), lena (Leadership Team), audrey (auditor), ... with password {DEMO_PASSWORD}"
+        )
+    click.echo(f"serving on http://{host}:{port}/ (API under /api/v1, OpenAPI at /api/v1/openapi.json)")
+    serve(
+        app.engine,
+        host=host,
+        port=port,
+        worker=not no_worker,
+        interval=interval,
+        secure_cookies=not insecure_cookies,
+    )
+
+
+@actor.command("password")
+@click.argument("username")
+@click.option("--as", "by", default="system", show_default=True)
+@click.password_option(
+    prompt="New password", help="Read from the prompt (or PMF_PASSWORD).", envvar="PMF_PASSWORD"
+)
+@pass_app
+@handled
+def actor_password(app: App, username: str, by: str, password: str) -> None:
+    """Set USERNAME's password for the web application (argon2id; at least 12 characters)."""
+    from pmf_engine.web.accounts import Accounts  # noqa: PLC0415
+
+    Accounts(app.engine).set_password(username, password, by=by)
+    click.echo(f"password set for {username}")
+
+
+@actor.command("token")
+@click.argument("username")
+@click.option("--name", required=True, help="What the token is for.")
+@click.option("--as", "by", default="system", show_default=True)
+@pass_app
+@handled
+def actor_token(app: App, username: str, name: str, by: str) -> None:
+    """Create an API token for USERNAME (shown once; stored as a SHA-256)."""
+    from pmf_engine.web.accounts import Accounts  # noqa: PLC0415
+
+    click.echo(Accounts(app.engine).create_token(username, name, by=by))
 
 
 if __name__ == "__main__":  # pragma: no cover

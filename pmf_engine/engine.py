@@ -10,7 +10,7 @@ attempt rolls that transaction back and is then recorded in the audit log by its
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -390,6 +390,30 @@ class Engine:
             keys = list(s.scalars(query))
         return [self.status(k, with_children=False) for k in keys]
 
+    def steps_for(self, key: str, username: str) -> list[NextStep]:
+        """The transitions out of the instance's state that ``username``'s roles allow now
+        (guards are checked when fired): what a page offers as buttons."""
+        with self.store.read() as s:
+            inst = _InstanceRow.load(s, key)
+            wf = self._definition_by_id(s, inst.workflow_version_id)
+            allowed = []
+            for t in wf.allowed_from(inst.state):
+                try:
+                    self._authorise(s, wf, inst, t, username)
+                except PermissionDenied:
+                    continue
+                allowed.append(
+                    NextStep(
+                        trigger=t.trigger,
+                        label=t.label or t.trigger,
+                        dest=t.dest,
+                        roles=t.roles,
+                        reason_required=t.reason_required,
+                        fields=t.fields,
+                    )
+                )
+            return allowed
+
     def peek(self, key: str) -> tuple[str, int]:
         """(state, version) of an instance, cheaply: what a caller passes back as
         ``expected_version`` to act only on what it saw."""
@@ -415,8 +439,12 @@ class Engine:
         reason: str | None = None,
         data: Mapping[str, Any] | None = None,
         expected_version: int | None = None,
+        then: Callable[[Session, Fired], None] | None = None,
     ) -> Fired:
         """Fire ``trigger`` on instance ``key`` as ``actor``: all of it, or nothing.
+
+        ``then`` runs inside the same transaction after the move (the web API stores its
+        idempotent response there, so the answer and the transition commit together).
 
         ``expected_version`` is the version the caller saw; if the instance has moved on since,
         ``ConcurrencyConflict`` is raised and nothing is written. Without it the version read
@@ -434,6 +462,8 @@ class Engine:
         try:
             with self.store.write() as s:
                 result = self._fire(s, key, trigger, actor, reason, payload, expected_version)
+                if then is not None:
+                    then(s, result)
         except Refused as refusal:
             self._record_refusal(refusal, actor, reason, payload)
             bound.warning("transition.refused", state=refusal.state, why=refusal.reason)

@@ -1,0 +1,96 @@
+"""Local accounts for the web application: argon2id password hashes and API tokens.
+
+A person signs in as the actor they are in the engine; what they may see and do comes from
+their roles, as on the command line. Tokens are random, shown once, and stored as SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import select
+
+from pmf_engine import audit
+from pmf_engine.engine import Engine
+from pmf_engine.errors import NotFound, PmfError
+from pmf_engine.store import Actor, ApiToken, Credential
+
+MIN_PASSWORD = 12
+_hasher = PasswordHasher()
+_DUMMY = _hasher.hash("not a password anyone has")
+
+
+class Accounts:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.store = engine.store
+
+    def set_password(self, username: str, password: str, *, by: str) -> None:
+        if len(password) < MIN_PASSWORD:
+            raise PmfError(f"a password needs at least {MIN_PASSWORD} characters")
+        with self.store.write() as s:
+            actor = s.scalar(select(Actor).where(Actor.username == username))
+            if actor is None:
+                raise NotFound("actor", username)
+            now = self.engine.clock.now()
+            found = s.get(Credential, actor.id)
+            if found is None:
+                s.add(Credential(actor_id=actor.id, password_hash=_hasher.hash(password), updated_at=now))
+            else:
+                found.password_hash, found.updated_at = _hasher.hash(password), now
+            s.flush()
+            audit.append(
+                s,
+                audit.AuditRecord(event="account.password_set", actor=by, data={"username": username}),
+                now,
+            )
+
+    def authenticate(self, username: str, password: str) -> str | None:
+        """The username if the password is right and the actor active; ``None`` otherwise
+        (in about the same time either way)."""
+        with self.store.read() as s:
+            row = s.execute(
+                select(Credential.password_hash, Actor.active)
+                .join(Actor, Actor.id == Credential.actor_id)
+                .where(Actor.username == username)
+            ).first()
+        stored, active = (row[0], bool(row[1])) if row else (_DUMMY, False)
+        try:
+            _hasher.verify(stored, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return None
+        return username if row and active else None
+
+    def create_token(self, username: str, name: str, *, by: str) -> str:
+        token = "pmf_" + secrets.token_urlsafe(32)
+        with self.store.write() as s:
+            actor_id = s.scalar(select(Actor.id).where(Actor.username == username))
+            if actor_id is None:
+                raise NotFound("actor", username)
+            now = self.engine.clock.now()
+            s.add(ApiToken(actor_id=actor_id, name=name, token_sha256=_digest(token), created_at=now))
+            s.flush()
+            audit.append(
+                s,
+                audit.AuditRecord(
+                    event="account.token_created", actor=by, data={"username": username, "name": name}
+                ),
+                now,
+            )
+        return token
+
+    def token_user(self, token: str) -> str | None:
+        with self.store.read() as s:
+            row = s.execute(
+                select(Actor.username, Actor.active)
+                .join(ApiToken, ApiToken.actor_id == Actor.id)
+                .where(ApiToken.token_sha256 == _digest(token), ApiToken.revoked_at.is_(None))
+            ).first()
+        return str(row[0]) if row and row[1] else None
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

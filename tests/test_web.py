@@ -1,0 +1,170 @@
+"""The web application through HTTP (httpx via Starlette's TestClient) on SQLite and PostgreSQL:
+sign-in, CSRF, role-driven pages, the JSON API's problem documents and idempotent POSTs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from pmf_engine.engine import Engine
+from pmf_engine.performance import Performance
+from pmf_engine.store import AuditEntry
+from pmf_engine.web.accounts import Accounts
+from pmf_engine.web.app import WebSettings, create_app
+from tests.conftest import CYCLE, ORG
+
+PASSWORD = "correct horse battery"
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def client(engine: Engine) -> TestClient:
+    accounts = Accounts(engine)
+    for user in ("perf", "sm_housing", "sm_waste", "auditor", "lead"):
+        accounts.set_password(user, PASSWORD, by="test")
+    Performance(engine).import_measures(ORG, FIXTURES / "measures" / "measures.csv", by="perf")
+    engine.start_cycle(ORG, "2024-25-Q1", by="perf")
+    app = create_app(engine, WebSettings(secret_key="test-secret", secure_cookies=False))
+    return TestClient(app, follow_redirects=False)
+
+
+def csrf(client: TestClient, path: str = "/sign-in") -> str:
+    page = client.get(path)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found, page.text[:500]
+    return found.group(1)
+
+
+def sign_in(client: TestClient, user: str, password: str = PASSWORD) -> None:
+    response = client.post(
+        "/sign-in", data={"username": user, "password": password, "csrf_token": csrf(client), "next": "/"}
+    )
+    assert response.status_code == 303, response.text[:300]
+
+
+def audited(engine: Engine, event: str, actor: str) -> int:
+    with engine.store.read() as s:
+        return int(
+            s.scalar(select(func.count()).where(AuditEntry.event == event, AuditEntry.actor == actor)) or 0
+        )
+
+
+def test_pages_need_sign_in_and_a_correct_password(client: TestClient) -> None:
+    assert client.get(f"/orgs/{ORG}").headers["location"].startswith("/sign-in")
+    wrong = client.post(
+        "/sign-in", data={"username": "perf", "password": "nope", "csrf_token": csrf(client), "next": "/"}
+    )
+    assert wrong.status_code == 401 and "Enter a correct username and password" in wrong.text
+    forged = client.post("/sign-in", data={"username": "perf", "password": PASSWORD, "csrf_token": "x"})
+    assert forged.status_code == 403, "a sign-in without this session's CSRF token is refused"
+
+
+def test_session_cookie_flags(engine: Engine) -> None:
+    app = create_app(engine, WebSettings(secret_key="s", secure_cookies=True))
+    page = TestClient(app, base_url="https://testserver").get("/sign-in")
+    cookie = page.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "secure" in cookie and "samesite=lax" in cookie
+
+
+def test_a_service_manager_reports_and_submits(client: TestClient, engine: Engine) -> None:
+    sign_in(client, "sm_housing")
+    page = client.get(f"/instances/{CYCLE}/HOUSING")
+    assert page.status_code == 200 and 'value="submit"' in page.text and 'value="accept"' not in page.text
+    token = csrf(client, f"/instances/{CYCLE}/HOUSING")
+    bad = client.post(
+        f"/instances/{CYCLE}/HOUSING/actuals",
+        data={"csrf_token": token, "code": "HOU-01", "actual_HOU-01": "twenty", "narrative_HOU-01": ""},
+    )
+    assert bad.status_code == 400 and 'id="actual_HOU-01-error"' in bad.text, "the error sits by its field"
+    saved = client.post(
+        f"/instances/{CYCLE}/HOUSING/actuals",
+        data={"csrf_token": token, "code": "HOU-01", "actual_HOU-01": "29", "narrative_HOU-01": "Voids"},
+    )
+    assert saved.status_code == 303
+    assert next(m for m in Performance(engine).status(CYCLE) if m.code == "HOU-01").actual == 29
+    fired = client.post(f"/instances/{CYCLE}/HOUSING/fire", data={"csrf_token": token, "trigger": "submit"})
+    assert fired.status_code == 303 and engine.peek(f"{CYCLE}/HOUSING")[0] == "submitted"
+
+
+def test_a_forged_post_by_the_wrong_role_is_refused_and_audited(client: TestClient, engine: Engine) -> None:
+    sign_in(client, "sm_waste")
+    token = csrf(client, f"/instances/{CYCLE}")
+    forged = client.post(
+        f"/instances/{CYCLE}/fire", data={"csrf_token": token, "trigger": "close_data_request"}
+    )
+    assert forged.status_code == 403 and "permission denied" in forged.text
+    assert engine.peek(CYCLE)[0] == "data_request"
+    assert audited(engine, "refused", "sm_waste") == 1
+    no_token = client.post(f"/instances/{CYCLE}/HOUSING/fire", data={"csrf_token": "", "trigger": "submit"})
+    assert no_token.status_code in (403, 422) and engine.peek(f"{CYCLE}/HOUSING")[0] == "requested"
+
+
+def test_pages_for_an_auditor(client: TestClient) -> None:
+    sign_in(client, "auditor")
+    for path in (
+        f"/orgs/{ORG}",
+        f"/orgs/{ORG}/measures",
+        f"/orgs/{ORG}/actions",
+        f"/instances/{CYCLE}/report",
+    ):
+        assert client.get(path).status_code == 200, path
+    trail = client.get(f"/orgs/{ORG}/audit?event=cycle.started")
+    assert "Chain verified" in trail.text and CYCLE in trail.text
+    exported = client.get(f"/orgs/{ORG}/audit.csv")
+    assert exported.headers["content-type"].startswith("text/csv") and "cycle.started" in exported.text
+    assert "What you can do now" in client.get(f"/instances/{CYCLE}").text
+    assert "Nothing for you to do" in client.get(f"/instances/{CYCLE}").text
+    assert client.get("/orgs/NOPE").status_code == 403
+
+
+# -- the JSON API -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def api(client: TestClient, engine: Engine) -> tuple[TestClient, dict[str, str]]:
+    token = Accounts(engine).create_token("sm_housing", "script", by="test")
+    return client, {"Authorization": f"Bearer {token}"}
+
+
+def test_api_needs_a_token_and_answers_problems(api: tuple[TestClient, dict[str, str]]) -> None:
+    client, headers = api
+    anonymous = client.get("/api/v1/organisations")
+    assert anonymous.status_code == 401 and anonymous.headers["content-type"] == "application/problem+json"
+    assert anonymous.json()["status"] == 401 and "Bearer" in anonymous.headers["www-authenticate"]
+    assert client.get("/api/v1/organisations", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert client.get("/api/v1/organisations", headers=headers).json() == [
+        {"code": ORG, "name": "Test District Council"}
+    ]
+    missing = client.get("/api/v1/instances/TDC/2099-00-Q1", headers=headers)
+    assert missing.status_code == 404 and missing.json()["title"] == "Not found"
+    invalid = client.post(f"/api/v1/instances/{CYCLE}/HOUSING/transitions", headers=headers, json={"nope": 1})
+    assert invalid.status_code == 422 and "trigger" in invalid.json()["detail"]
+    assert client.get("/api/v1/openapi.json").json()["info"]["title"] == "pmf-engine"
+
+
+def test_api_fire_is_idempotent(api: tuple[TestClient, dict[str, str]], engine: Engine) -> None:
+    client, headers = api
+    url = f"/api/v1/instances/{CYCLE}/HOUSING/transitions"
+    once = {**headers, "Idempotency-Key": "submit-housing-1"}
+    first = client.post(url, headers=once, json={"trigger": "submit"})
+    assert first.status_code == 201 and first.json()["to_state"] == "submitted"
+    again = client.post(url, headers=once, json={"trigger": "submit"})
+    assert again.status_code == 201 and again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert audited(engine, "fired", "sm_housing") == 1, "the retry fired nothing"
+    reused = client.post(url, headers=once, json={"trigger": "submit", "reason": "different"})
+    assert reused.status_code == 422
+    refused = client.post(url.replace("HOUSING", "WASTE"), headers=headers, json={"trigger": "submit"})
+    assert refused.status_code == 403 and refused.json()["title"] == "Not allowed"
+    state = client.get(f"/api/v1/instances/{CYCLE}", headers=headers).json()
+    assert state["state"] == "data_request" and len(state["children"]) == 3
+    trail = client.get(f"/api/v1/instances/{CYCLE}/HOUSING/audit", headers=headers).json()
+    assert [e["event"] for e in trail][-1] == "fired"
+    measures = client.get(f"/api/v1/instances/{CYCLE}/measures", headers=headers).json()
+    assert {m["code"] for m in measures} >= {"HOU-01", "WAS-01"}
+    content = client.get(f"/api/v1/instances/{CYCLE}/report", headers=headers).json()
+    assert content["frozen"] is None and content["content"]["cycle"] == CYCLE
