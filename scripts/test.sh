@@ -18,11 +18,13 @@ if ! have_postgres; then
     fi
 fi
 
-# The PDF report needs Pango and HarfBuzz (WeasyPrint); a test converts a spreadsheet with LibreOffice.
+# The PDF report needs Pango and HarfBuzz (WeasyPrint); a test converts a spreadsheet with
+# LibreOffice; the browser tests drive Chromium.
 missing=()
 ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0 || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
 ldconfig -p 2>/dev/null | grep -q libharfbuzz-subset || missing+=(libharfbuzz-subset0)
 command -v soffice >/dev/null 2>&1 || missing+=(libreoffice-calc-nogui)
+[ -x /usr/bin/chromium ] || missing+=(chromium)  # the browser tests drive Debian's Chromium
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "== installing ${missing[*]}"
@@ -31,6 +33,14 @@ if [ ${#missing[@]} -gt 0 ]; then
     else
         echo "!! missing ${missing[*]}: the PDF and LibreOffice tests will be skipped (CI fails instead)" >&2
     fi
+fi
+
+# axe-core (accessibility rules injected into each page by the browser tests), from npm.
+if [ ! -f .cache/axe-core/axe.min.js ] && command -v npm >/dev/null 2>&1; then
+    echo "== fetching axe-core from the npm registry"
+    mkdir -p .cache
+    (cd .cache && npm pack -q axe-core@4 >/dev/null && tar xzf axe-core-*.tgz && rm -rf axe-core \
+        && mv package axe-core && rm -f axe-core-*.tgz)
 fi
 
 PYTHON=${PYTHON:-python3}

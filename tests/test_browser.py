@@ -1,0 +1,228 @@
+"""The web application in a real browser: Playwright driving Debian's Chromium against the app
+served by uvicorn on 127.0.0.1. A service manager submits a return, the performance officer
+accepts it, the cycle moves to Leadership sign-off, a forged request by the wrong role is
+refused, the audit trail shows every step, and axe-core finds no WCAG 2.2 AA violation on any
+page. Screenshots of every page land in ``artifacts/screenshots/``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from pmf_engine.clock import SystemClock
+from pmf_engine.definition import Catalog
+from pmf_engine.engine import Engine
+from pmf_engine.performance import Performance
+from pmf_engine.store import Store, sqlite_url
+from pmf_engine.web.accounts import Accounts
+from pmf_engine.web.app import WebSettings, create_app
+from tests.conftest import ORG, seed
+
+ROOT = Path(__file__).parent.parent
+AXE = ROOT / ".cache" / "axe-core" / "axe.min.js"
+SHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+PASSWORD = "correct horse battery"
+CYCLE = f"{ORG}/2024-25-Q1"
+FLAGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+def _missing(what: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} is missing (scripts/test.sh installs it)")
+    pytest.skip(f"{what} is missing")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog) -> Iterator[tuple[str, Engine]]:
+    store = Store(sqlite_url(tmp_path_factory.mktemp("web") / "web.db"))
+    engine = Engine(store, catalog, SystemClock())
+    seed(engine)
+    accounts = Accounts(engine)
+    for user in ("perf", "sm_housing", "sm_planning", "sm_waste", "cmt", "lead", "auditor"):
+        accounts.set_password(user, PASSWORD, by="test")
+    Performance(engine).import_measures(
+        ORG, Path(__file__).parent / "fixtures" / "measures" / "measures.csv", by="perf"
+    )
+    engine.start_cycle(ORG, "2024-25-Q1", by="perf")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = create_app(engine, WebSettings(secret_key="browser-test", secure_cookies=True))
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert uv.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}", engine
+    uv.should_exit = True
+    thread.join(timeout=10)
+    store.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+        _missing("Debian's chromium")
+    if not AXE.exists():
+        _missing("axe-core (.cache/axe-core/axe.min.js)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield launched
+        launched.close()
+
+
+class Visit:
+    """One signed-in browser session that screenshots and axe-checks every page it sees."""
+
+    def __init__(self, browser: Any, base: str) -> None:
+        self.base = base
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.page = self.context.new_page()
+        self.violations: dict[str, list[str]] = {}
+
+    def check(self, name: str) -> None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+        self.page.add_script_tag(path=str(AXE))
+        result = self.page.evaluate(
+            "async () => await axe.run(document, {runOnly: {type: 'tag', values: "
+            "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']}})"
+        )
+        found = [f"{v['id']}: {v['help']} ({len(v['nodes'])} node(s))" for v in result["violations"]]
+        if found:
+            self.violations[name] = found
+
+    def go(self, path: str, name: str) -> None:
+        response = self.page.goto(self.base + path)
+        assert response is not None and response.ok, (
+            f"{path}: {response.status if response else 'no response'}"
+        )
+        self.check(name)
+
+    def sign_in(self, user: str) -> None:
+        self.page.goto(self.base + "/sign-in")
+        self.page.fill("#username", user)
+        self.page.fill("#password", PASSWORD)
+        self.page.click("button:has-text('Sign in')")
+        self.page.wait_for_url(f"{self.base}/orgs/{ORG}")
+
+    def press(self, trigger: str) -> None:
+        self.page.click(f"button[value='{trigger}']")
+        self.page.wait_for_load_state()
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def test_a_quarter_in_the_browser(server: tuple[str, Engine], browser: Any) -> None:
+    base, engine = server
+    seen: dict[str, list[str]] = {}
+
+    anonymous = Visit(browser, base)
+    anonymous.go("/sign-in", "sign-in")
+    anonymous.page.fill("#username", "sm_housing")
+    anonymous.page.fill("#password", "wrong password!")
+    anonymous.page.click("button:has-text('Sign in')")
+    assert "Enter a correct username and password" in anonymous.page.inner_text(".govuk-error-summary")
+    anonymous.check("sign-in-error")
+    seen |= anonymous.violations
+    anonymous.close()
+
+    housing = Visit(browser, base)
+    housing.sign_in("sm_housing")
+    cookie = next(c for c in housing.context.cookies() if c["name"] == "pmf_session")
+    assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax"
+    housing.check("organisation")
+    housing.go(f"/instances/{CYCLE}/HOUSING", "return")
+    housing.page.fill("#actual_HOU-01", "thirty")
+    housing.page.click("button:has-text('Save figures')")
+    assert "Enter actual for HOU-01 as a number" in housing.page.inner_text("#actual_HOU-01-error")
+    housing.check("return-error")
+    housing.page.fill("#actual_HOU-01", "29.5")
+    housing.page.fill("#narrative_HOU-01", "Voids backlog clearing")
+    housing.page.click("button:has-text('Save figures')")
+    assert "1 figure(s) saved" in housing.page.inner_text(".govuk-notification-banner")
+    housing.press("submit")
+    assert "Submitted" in housing.page.inner_text("h1")
+    housing.check("return-submitted")
+    # The wrong role, by a forged request: a service manager closing the whole data request.
+    housing.page.goto(f"{base}/instances/{CYCLE}")
+    token = housing.page.get_attribute("input[name=csrf_token]", "value")
+    forged = housing.page.request.post(
+        f"{base}/instances/{CYCLE}/fire", form={"csrf_token": token or "", "trigger": "close_data_request"}
+    )
+    assert forged.status == 403 and "permission denied" in forged.text()
+    seen |= housing.violations
+    housing.close()
+
+    for service in ("PLANNING", "WASTE"):  # the other two services, by their own managers
+        engine.fire(f"{CYCLE}/{service}", "submit", f"sm_{service.lower()}")
+
+    perf = Visit(browser, base)
+    perf.sign_in("perf")
+    perf.go(f"/instances/{CYCLE}/HOUSING", "return-to-accept")
+    perf.press("accept")
+    assert "Accepted" in perf.page.inner_text("h1")
+    for service in ("PLANNING", "WASTE"):
+        perf.page.goto(f"{base}/instances/{CYCLE}/{service}")
+        perf.press("accept")
+    perf.go(f"/instances/{CYCLE}", "cycle")
+    perf.press("close_data_request")
+    perf.press("complete_service_review")
+    assert "Portfolio Holder and CMT review" in perf.page.inner_text("h1")
+    perf.go(f"/orgs/{ORG}/measures", "measures")
+    seen |= perf.violations
+    perf.close()
+
+    cmt = Visit(browser, base)
+    cmt.sign_in("cmt")
+    cmt.go(f"/instances/{CYCLE}", "cycle-cmt")
+    cmt.press("endorse")
+    seen |= cmt.violations
+    cmt.close()
+
+    lead = Visit(browser, base)
+    lead.sign_in("lead")
+    lead.go(f"/instances/{CYCLE}", "cycle-leadership")
+    lead.press("sign_off")
+    assert "Cabinet approval" in lead.page.inner_text("h1")
+    lead.go(f"/instances/{CYCLE}/report", "report")
+    assert "frozen at Leadership Team sign-off" in lead.page.inner_text("#frozen")
+    seen |= lead.violations
+    lead.close()
+
+    auditor = Visit(browser, base)
+    auditor.sign_in("auditor")
+    auditor.go(f"/orgs/{ORG}/audit?instance={CYCLE}", "audit")
+    assert "Chain verified" in auditor.page.inner_text("#verification")
+    trail = auditor.page.inner_text("table")
+    for step in ("submit", "accept", "close_data_request", "complete_service_review", "endorse", "sign_off"):
+        assert step in trail, step
+    assert "refused" in trail and "report.frozen" in trail
+    with auditor.page.expect_download() as download:
+        auditor.page.click("a:has-text('Download as CSV')")
+    assert "close_data_request" in Path(download.value.path()).read_text()
+    auditor.go(f"/orgs/{ORG}/actions", "actions")
+    seen |= auditor.violations
+    auditor.close()
+
+    assert seen == {}, json.dumps(seen, indent=1)
+    assert len(list(SHOTS.glob("*.png"))) >= 12
