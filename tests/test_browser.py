@@ -10,6 +10,8 @@ import json
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -226,3 +228,20 @@ def test_a_quarter_in_the_browser(server: tuple[str, Engine], browser: Any) -> N
 
     assert seen == {}, json.dumps(seen, indent=1)
     assert len(list(SHOTS.glob("*.png"))) >= 12
+
+
+def test_schemathesis_finds_no_server_error(server: tuple[str, Engine]) -> None:
+    """Property-based requests generated from the running server's OpenAPI document: whatever
+    they send, the API answers without a 5xx."""
+    base, engine = server
+    st = shutil.which("st", path=str(Path(sys.executable).parent)) or shutil.which("st")
+    assert st is not None, "schemathesis is in the test extra"
+    token = Accounts(engine).create_token("perf", "schemathesis", by="test")
+    run = subprocess.run(
+        [st, "run", f"{base}/api/v1/openapi.json", "--checks", "not_a_server_error",
+         "--header", f"Authorization: Bearer {token}", "--max-examples", "25", "--request-timeout", "20"],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "NO_COLOR": "1"}, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert "passed" in run.stdout.lower()
+    print(run.stdout[-1500:])  # the summary, for the record

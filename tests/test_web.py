@@ -118,7 +118,7 @@ def test_pages_for_an_auditor(client: TestClient) -> None:
     assert exported.headers["content-type"].startswith("text/csv") and "cycle.started" in exported.text
     assert "What you can do now" in client.get(f"/instances/{CYCLE}").text
     assert "Nothing for you to do" in client.get(f"/instances/{CYCLE}").text
-    assert client.get("/orgs/NOPE").status_code == 403
+    assert client.get("/orgs/NOPE").status_code == 404
 
 
 # -- the JSON API -------------------------------------------------------------------------------

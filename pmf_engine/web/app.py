@@ -37,7 +37,7 @@ from pmf_engine.errors import (
     TransitionNotAllowed,
     UnknownTrigger,
 )
-from pmf_engine.store import Organisation, roles_held
+from pmf_engine.store import Organisation, find_organisation, roles_held
 from pmf_engine.web.accounts import Accounts
 
 PACKAGE = Path(__file__).parent
@@ -193,6 +193,8 @@ def organisations_of(engine: Engine, username: str) -> list[tuple[str, str]]:
 def require_member(engine: Engine, username: str, organisation: str) -> None:
     """Read access: any role in the organisation (auditors included)."""
     if organisation not in {code for code, _ in organisations_of(engine, username)}:
+        with engine.store.read() as s:
+            find_organisation(s, organisation)  # NotFound for an organisation that does not exist
         raise Forbidden(f"{username} holds no role in {organisation}")
 
 
