@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 
@@ -245,3 +246,20 @@ def test_schemathesis_finds_no_server_error(server: tuple[str, Engine]) -> None:
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     assert "passed" in run.stdout.lower()
     print(run.stdout[-1500:])  # the summary, for the record
+
+
+def test_api_over_the_network_with_httpx(server: tuple[str, Engine]) -> None:
+    """The API as a script uses it: httpx over TCP, a token, an idempotent retry."""
+    base, engine = server
+    engine.start_cycle(ORG, "2024-25-Q2", by="perf")
+    token = Accounts(engine).create_token("sm_planning", "nightly script", by="test")
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=20) as http:
+        cycles = http.get(f"/api/v1/organisations/{ORG}/cycles").json()
+        assert f"{ORG}/2024-25-Q2" in [c["key"] for c in cycles]
+        url = f"/api/v1/instances/{ORG}/2024-25-Q2/PLANNING/transitions"
+        first = http.post(url, json={"trigger": "submit"}, headers={"Idempotency-Key": "q2-planning"})
+        retry = http.post(url, json={"trigger": "submit"}, headers={"Idempotency-Key": "q2-planning"})
+        assert (first.status_code, retry.status_code) == (201, 201) and first.json() == retry.json()
+        again = http.post(url, json={"trigger": "submit"})  # no key: a second, real attempt
+        assert again.status_code == 409 and again.headers["content-type"] == "application/problem+json"
+        assert "submit" in again.json()["detail"]

@@ -28,6 +28,7 @@ from pmf_engine.web.app import (
     require_member,
     require_user,
 )
+from pmf_engine.web.diagram import state_diagram
 
 router = APIRouter(include_in_schema=False)
 Text = Annotated[str, Form()]
@@ -268,6 +269,8 @@ def _instance_page(
             "title": key,
             "status": status_now,
             "states": [(name, st.label) for name, st in wf.states.items()],
+            "transitions": wf.transitions,
+            "diagram": state_diagram(wf, status_now.state),
             "timeline": timeline,
             "steps": engine.steps_for(key, user),
             "measures": measures,
