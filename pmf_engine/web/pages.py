@@ -15,12 +15,12 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from pmf_engine import audit, report
-from pmf_engine.actions import Actions
+from pmf_engine.actions import RAISED_IN, RAISING_ROLES, Actions
 from pmf_engine.engine import Engine
 from pmf_engine.errors import DefinitionError, NotFound, PmfError, Refused
 from pmf_engine.performance import ActualIn, Performance
 from pmf_engine.returns import ExcelReturns
-from pmf_engine.store import AuditEntry, Instance, Measure, Service
+from pmf_engine.store import AuditEntry, Instance, Measure, Service, roles_held
 from pmf_engine.web.app import (
     check_csrf,
     organisations_of,
@@ -191,6 +191,53 @@ async def upload_return(request: Request, key: str, csrf_token: Text, file: Uplo
     return RedirectResponse(f"/instances/{key}?saved={count}", status_code=303)
 
 
+@router.post("/instances/{key:path}/exception-reports")
+def add_exception_report(
+    request: Request,
+    key: str,
+    csrf_token: Text,
+    code: Text,
+    reason: Text,
+    remedial_action: Text,
+    owner: Text,
+    recovery_date: Text,
+) -> Response:
+    user = require_user(request)
+    check_csrf(request, csrf_token)
+    engine = _engine(request)
+    require_member(engine, user, key.split("/", maxsplit=1)[0])
+    project = code.startswith("project ")
+    try:
+        Performance(engine).add_exception_report(
+            key,
+            code.removeprefix("project "),
+            project=project,
+            reason=reason,
+            remedial_action=remedial_action,
+            owner=owner,
+            recovery_date=recovery_date,
+            by=user,
+        )
+    except PmfError as exc:
+        return _instance_page(request, key, user, errors=[f"{code}: {exc}"], status=400)
+    return RedirectResponse(f"/instances/{key}", status_code=303)
+
+
+@router.post("/instances/{key:path}/actions")
+def raise_action(
+    request: Request, key: str, csrf_token: Text, what: Text, assignee: Text, due: Text, link: Text = ""
+) -> Response:
+    user = require_user(request)
+    check_csrf(request, csrf_token)
+    engine = _engine(request)
+    require_member(engine, user, key.split("/", maxsplit=1)[0])
+    try:
+        Actions(engine).add(key, what, assignee=assignee.strip(), due=due.strip(), link=link.strip(), by=user)
+    except PmfError as exc:
+        return _instance_page(request, key, user, errors=[str(exc)], status=400)
+    return RedirectResponse(f"/instances/{key}", status_code=303)
+
+
 @router.get("/instances/{key:path}/template.xlsx")
 def return_template(request: Request, key: str) -> Response:
     user = require_user(request)
@@ -262,6 +309,13 @@ def _instance_page(
     if status_now.service:
         measures = [m for m in Performance(engine).status(cycle) if m.code in codes]
     open_for_data = status_now.service is not None and status_now.state in ("requested", "returned")
+    owed: list[str] = []
+    may_raise = False
+    if status_now.service is None and key.count("/") == 1:
+        with engine.store.read() as s:
+            owed = Performance(engine).missing_exception_reports(s, inst.id)
+            held = roles_held(s, user, inst.organisation_id)
+        may_raise = status_now.state in RAISED_IN and any((r, None) in held for r in RAISING_ROLES)
     return render(
         request,
         "instance.html",
@@ -279,6 +333,8 @@ def _instance_page(
             "field_errors": field_errors or {},
             "form": form or {},
             "saved": saved,
+            "owed": owed,
+            "may_raise": may_raise,
         },
         status,
     )
