@@ -22,6 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -37,7 +38,7 @@ from pmf_engine.errors import (
     TransitionNotAllowed,
     UnknownTrigger,
 )
-from pmf_engine.store import Organisation, find_organisation, roles_held
+from pmf_engine.store import Actor, Organisation, RoleAssignment, find_organisation
 from pmf_engine.web.accounts import Accounts
 
 PACKAGE = Path(__file__).parent
@@ -177,17 +178,17 @@ def check_csrf(request: Request, submitted: str | None) -> None:
 
 
 def organisations_of(engine: Engine, username: str) -> list[tuple[str, str]]:
-    """(code, name) of the organisations where ``username`` holds a role."""
-    from sqlalchemy import select  # noqa: PLC0415
-
+    """(code, name) of the organisations where ``username`` holds a role, in one query."""
     with engine.store.read() as s:
-        found = []
-        for org_id, code, name in s.execute(
-            select(Organisation.id, Organisation.code, Organisation.name)
-        ).all():
-            if roles_held(s, username, org_id):
-                found.append((code, name))
-        return found
+        rows = s.execute(
+            select(Organisation.code, Organisation.name)
+            .join(RoleAssignment, RoleAssignment.organisation_id == Organisation.id)
+            .join(Actor, Actor.id == RoleAssignment.actor_id)
+            .where(Actor.username == username, Actor.active.is_(True))
+            .distinct()
+            .order_by(Organisation.code)
+        ).all()
+    return [(str(code), str(name)) for code, name in rows]
 
 
 def require_member(engine: Engine, username: str, organisation: str) -> None:
