@@ -8,7 +8,7 @@ import json
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -22,6 +22,14 @@ from pmf_engine.store import AuditEntry, IdempotencyKey
 from pmf_engine.web.app import organisations_of, problem, require_member
 
 router = APIRouter(prefix="/api/v1", tags=["pmf"])
+Org = Annotated[str, Path(description="An organisation's code", examples=["WDC"])]
+Key = Annotated[
+    str,
+    Path(
+        description="A cycle (ORG/PERIOD), a return (ORG/PERIOD/SERVICE) or an action (ORG/PERIOD/SA-N)",
+        examples=["WDC/2024-25-Q1"],
+    ),
+]
 PROBLEM = {"content": {"application/problem+json": {}}, "description": "A problem document (RFC 9457)"}
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: PROBLEM,
@@ -71,14 +79,14 @@ def list_organisations(request: Request, user: User) -> list[dict[str, str]]:
 
 
 @router.get("/organisations/{org}/cycles", responses=ERRORS)
-def list_cycles(request: Request, org: str, user: User) -> list[dict[str, Any]]:
+def list_cycles(request: Request, org: Org, user: User) -> list[dict[str, Any]]:
     engine = _engine(request)
     require_member(engine, user, org)
     return [_jsonable(asdict(c)) for c in engine.cycles(org)]
 
 
 @router.get("/organisations/{org}/calendar", responses=ERRORS)
-def calendar(request: Request, org: str, user: User) -> list[dict[str, Any]]:
+def calendar(request: Request, org: Org, user: User) -> list[dict[str, Any]]:
     engine = _engine(request)
     require_member(engine, user, org)
     return [
@@ -88,14 +96,14 @@ def calendar(request: Request, org: str, user: User) -> list[dict[str, Any]]:
 
 
 @router.get("/instances/{key:path}/measures", responses=ERRORS)
-def measures(request: Request, key: str, user: User) -> list[dict[str, Any]]:
+def measures(request: Request, key: Key, user: User) -> list[dict[str, Any]]:
     engine = _engine(request)
     require_member(engine, user, key.split("/", maxsplit=1)[0])
     return [_jsonable(asdict(m)) for m in Performance(engine).status(key)]
 
 
 @router.get("/instances/{key:path}/report", responses=ERRORS)
-def report_content(request: Request, key: str, user: User) -> dict[str, Any]:
+def report_content(request: Request, key: Key, user: User) -> dict[str, Any]:
     engine = _engine(request)
     require_member(engine, user, key.split("/", maxsplit=1)[0])
     data = report.gather(Performance(engine), key)
@@ -106,7 +114,7 @@ def report_content(request: Request, key: str, user: User) -> dict[str, Any]:
 
 
 @router.get("/instances/{key:path}/audit", responses=ERRORS)
-def instance_audit(request: Request, key: str, user: User) -> list[dict[str, Any]]:
+def instance_audit(request: Request, key: Key, user: User) -> list[dict[str, Any]]:
     engine = _engine(request)
     require_member(engine, user, key.split("/", maxsplit=1)[0])
     with engine.store.read() as s:
@@ -137,7 +145,7 @@ def instance_audit(request: Request, key: str, user: User) -> list[dict[str, Any
 @router.post("/instances/{key:path}/transitions", status_code=201, responses=ERRORS)
 def fire(
     request: Request,
-    key: str,
+    key: Key,
     body: FireIn,
     user: User,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
@@ -179,7 +187,7 @@ def fire(
 
 
 @router.get("/instances/{key:path}", responses=ERRORS)
-def get_instance(request: Request, key: str, user: User) -> dict[str, Any]:
+def get_instance(request: Request, key: Key, user: User) -> dict[str, Any]:
     engine = _engine(request)
     require_member(engine, user, key.split("/", maxsplit=1)[0])
     found: dict[str, Any] = _jsonable(asdict(engine.status(key)))
