@@ -626,7 +626,7 @@ def measures() -> None:
 @pass_app
 @handled
 def measures_import(app: App, organisation: str, file: Path, by: str) -> None:
-    """Add or update measures from a CSV file (all or nothing; columns: see `measures export`)."""
+    """Add or update measures from CSV or .xlsx (all or nothing; columns: see `measures export`)."""
     added, updated = Performance(app.engine).import_measures(organisation, file, by=by)
     click.echo(f"{added} measure(s) added, {updated} updated")
 
@@ -637,7 +637,12 @@ def measures_import(app: App, organisation: str, file: Path, by: str) -> None:
 @pass_app
 @handled
 def measures_export(app: App, organisation: str, output: Path | None) -> None:
-    """Write the measures library as CSV (cells escaped against formula injection)."""
+    """Write the measures library as CSV, or Excel when OUTPUT ends .xlsx (cells escaped
+    against formula injection)."""
+    if output is not None and output.suffix.lower() == ".xlsx":
+        count = Performance(app.engine).export_measures_xlsx(organisation, output)
+        click.echo(f"{count} measure(s) written to {output}")
+        return
     with _open_output(output) as out:
         count = Performance(app.engine).export_measures(organisation, out)
     if output:

@@ -17,6 +17,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any, Literal, NamedTuple
 
+import openpyxl
+from openpyxl.styles import Font
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -40,6 +42,7 @@ from pmf_engine.store import (
     roles_held,
 )
 from pmf_engine.targets import Aggregation, Targets, compared, quarters_to_date
+from pmf_engine.xlsx import first_sheet_as_csv
 
 COLUMNS = (
     "code", "title", "theme", "priority", "service", "owner", "unit", "format", "polarity",
@@ -126,11 +129,15 @@ class MeasureStatus:
 
 
 def read_measures(path: Path) -> list[MeasureIn]:
-    """Measures from CSV: columns ``COLUMNS`` plus ``target 2024-25-Q1`` etc."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DefinitionError([Problem(str(path), None, "", f"cannot read file: {exc}")]) from exc
+    """Measures from CSV or Excel (``.xlsx``, first sheet): columns ``COLUMNS`` plus
+    ``target 2024-25-Q1`` and ``annual target 2024-25`` etc."""
+    if path.suffix.lower() == ".xlsx":
+        text = first_sheet_as_csv(path)
+    else:
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DefinitionError([Problem(str(path), None, "", f"cannot read file: {exc}")]) from exc
     reader = csv.DictReader(io.StringIO(text, newline=""))
     problems: list[Problem] = []
     rows: list[MeasureIn] = []
@@ -287,20 +294,37 @@ class Performance:
 
     def export_measures(self, organisation: str, out: IO[str]) -> int:
         """Write the library as CSV (re-importable; cells escaped against formula injection)."""
+        rows = self._export_rows(organisation)
+        csv.writer(out, lineterminator="\n").writerows(rows)
+        return len(rows) - 1
+
+    def export_measures_xlsx(self, organisation: str, path: Path) -> int:
+        """Write the library as an Excel workbook with the same columns (re-importable)."""
+        rows = self._export_rows(organisation)
+        book = openpyxl.Workbook()
+        sheet = book.active
+        assert sheet is not None
+        sheet.title = "Measures"
+        for row in rows:
+            sheet.append(row)
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        book.save(path)
+        return len(rows) - 1
+
+    def _export_rows(self, organisation: str) -> list[list[Any]]:
         found = self.measures(organisation)
         periods = sorted({p for m, _ in found for p in m.targets})
         years = sorted({y for m, _ in found for y in m.annual_targets})
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(
-            [*COLUMNS, *(TARGET_PREFIX + p for p in periods), *(ANNUAL_PREFIX + y for y in years)]
-        )
+        header = [*COLUMNS, *(TARGET_PREFIX + p for p in periods), *(ANNUAL_PREFIX + y for y in years)]
+        rows: list[list[Any]] = [header]
         for m, service in found:
-            writer.writerow(
+            rows.append(
                 [csv_safe(v) for v in _measure_cells(m, service)]
                 + [m.targets.get(p, "") for p in periods]
                 + [m.annual_targets.get(y, "") for y in years]
             )
-        return len(found)
+        return rows
 
     # -- actuals, status, exception reports -----------------------------------------------
 

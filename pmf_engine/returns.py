@@ -14,7 +14,6 @@ imports nothing. openpyxl parses through defusedxml (a dependency).
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,13 +31,12 @@ from pmf_engine.period import Period
 from pmf_engine.projects import STATES, Projects, ProjectStatus, project_status
 from pmf_engine.rag import Polarity, rag
 from pmf_engine.store import Instance, Measure, Service
+from pmf_engine.xlsx import check_archive as _check_archive
 
 SHEET = "Return"
 HEADER = ("Code", "Measure", "Unit", "Better", "Target", "Actual", "Narrative", "Forecast (year end)")
 PROJECTS_SHEET = "Projects"
 PROJECTS_HEADER = ("Code", "Project", "Milestones due this quarter", "Status", "Narrative")
-MAX_UNCOMPRESSED = 20 * 1024 * 1024
-MAX_RATIO = 100
 MAX_ROWS = 2000
 RANGES = {"percent": (0.0, 100.0), "days": (0.0, None)}
 """Values a measure of each format can take: a percentage is 0-100, days are not negative."""
@@ -309,25 +307,3 @@ def _read_projects(
             )
         rows.append(ProjectRow(code.strip(), str(status), text))
     return rows
-
-
-def _check_archive(path: Path) -> None:
-    """Refuse what is not a modest, honest zip before openpyxl inflates anything."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = archive.infolist()
-    except (OSError, zipfile.BadZipFile) as exc:
-        raise DefinitionError([Problem(str(path), None, "", f"not a readable .xlsx file: {exc}")]) from exc
-    total = sum(m.file_size for m in members)
-    packed = sum(m.compress_size for m in members) or 1
-    if total > MAX_UNCOMPRESSED or total / packed > MAX_RATIO:
-        raise DefinitionError(
-            [
-                Problem(
-                    str(path),
-                    None,
-                    "",
-                    f"refused: {total:,} bytes uncompressed from {packed:,} (a zip bomb?)",
-                )
-            ]
-        )

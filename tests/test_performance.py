@@ -143,3 +143,31 @@ def test_actuals_from_csv_all_or_nothing(perf: Performance, engine: Engine, tmp_
     assert perf.import_actuals(CYCLE, good, by="perf") == 2
     status = {m.code: m for m in perf.status(CYCLE)}
     assert (status["HOU-01"].actual, status["HOU-01"].rag.status) == (27, "green")
+
+
+def test_excel_round_trip_and_formulas_refused(perf: Performance, engine: Engine, tmp_path: Path) -> None:
+    book_path = tmp_path / "measures.xlsx"
+    assert perf.export_measures_xlsx(ORG, book_path) == 4
+    import openpyxl
+
+    book = openpyxl.load_workbook(book_path)
+    sheet = book["Measures"]
+    header = [c.value for c in sheet[1]]
+    assert header[:3] == ["code", "title", "theme"] and "target 2024-25-Q1" in header
+    title = header.index("title") + 1
+    row = next(r for r in range(2, sheet.max_row + 1) if sheet.cell(r, 1).value == "PLA-01")
+    sheet.cell(row, title).value = "Major applications decided in time"
+    book.save(book_path)
+    assert perf.import_measures(ORG, book_path, by="perf") == (0, 4)
+    listed = {m.code: m for m, _ in perf.measures(ORG)}
+    assert listed["PLA-01"].title == "Major applications decided in time"
+    assert listed["HOU-01"].targets == {"2023-24-Q1": 30.0, "2024-25-Q1": 28.0}, "numbers survive Excel"
+
+    sheet.cell(row, title).value = '=HYPERLINK("http://evil","x")'
+    sheet.cell(row + 1, 1).value = "BAD CODE"
+    book.save(book_path)
+    with pytest.raises(DefinitionError) as raised:
+        perf.import_measures(ORG, book_path, by="perf")
+    found = {(p.line, p.field) for p in raised.value.problems}
+    assert (row, f"Measures!B{row}") in found, "the formula's cell is named"
+    assert listed["PLA-01"].title == perf.measures(ORG)[2][0].title, "nothing imported"

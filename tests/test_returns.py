@@ -10,6 +10,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from pmf_engine import report
 from pmf_engine.engine import Engine
 from pmf_engine.errors import DefinitionError
 from pmf_engine.performance import Performance
@@ -54,6 +55,8 @@ def test_template_filled_in_and_imported(returns: ExcelReturns, tmp_path: Path) 
         "red",
         "Contractor strike",
     )
+    html = report.html(report.gather(returns.performance, CYCLE))
+    assert "Contractor strike" in html and ">41.5%<" in html, "the imported figure is reported"
 
 
 def test_bad_return_lists_every_problem_and_imports_nothing(returns: ExcelReturns, tmp_path: Path) -> None:
