@@ -4,6 +4,7 @@ sign-in, CSRF, role-driven pages, the JSON API's problem documents and idempoten
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,28 @@ def test_pages_need_sign_in_and_a_correct_password(client: TestClient) -> None:
     assert wrong.status_code == 401 and "Enter a correct username and password" in wrong.text
     forged = client.post("/sign-in", data={"username": "perf", "password": PASSWORD, "csrf_token": "x"})
     assert forged.status_code == 403, "a sign-in without this session's CSRF token is refused"
+
+
+def test_sign_in_is_audited_and_locks_after_repeated_failures(client: TestClient, engine: Engine) -> None:
+    for _ in range(5):
+        client.post("/sign-in", data={"username": "perf", "password": "guess", "csrf_token": csrf(client)})
+    locked = client.post(
+        "/sign-in", data={"username": "perf", "password": PASSWORD, "csrf_token": csrf(client)}
+    )
+    assert locked.status_code == 401 and "Too many failed attempts" in locked.text
+    assert audited(engine, "account.sign_in_failed", "perf") == 5
+    assert audited(engine, "account.sign_in_refused", "perf") == 1
+    engine.clock.advance(timedelta(minutes=16))  # type: ignore[attr-defined]
+    sign_in(client, "perf")
+    assert audited(engine, "account.signed_in", "perf") == 1
+
+
+def test_security_headers(client: TestClient) -> None:
+    page = client.get("/sign-in")
+    assert "script-src 'none'" in page.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff" and page.headers["cache-control"] == "no-store"
+    assert client.get("/api/docs").status_code == 404, "no Swagger UI fetching scripts from a CDN"
 
 
 def test_session_cookie_flags(engine: Engine) -> None:

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from pmf_engine import audit
 from pmf_engine.engine import Engine
 from pmf_engine.errors import NotFound, PmfError
-from pmf_engine.store import Actor, ApiToken, Credential
+from pmf_engine.store import Actor, ApiToken, AuditEntry, Credential
 
 MIN_PASSWORD = 12
+MAX_FAILURES = 5
+LOCKOUT = timedelta(minutes=15)
 _hasher = PasswordHasher()
 _DUMMY = _hasher.hash("not a password anyone has")
 
@@ -63,6 +66,38 @@ class Accounts:
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return None
         return username if row and active else None
+
+    def sign_in(self, username: str, password: str) -> tuple[str | None, str | None]:
+        """(username, None) on success; (None, why) otherwise. Every attempt is audited; after
+        ``MAX_FAILURES`` failures within ``LOCKOUT`` the account refuses sign-in until the
+        window has passed, whatever the password (a brake on guessing)."""
+        username = username.strip()[:64]
+        now = self.engine.clock.now()
+        since = audit.format_instant(now - LOCKOUT)
+        with self.store.read() as s:
+            failures = s.scalar(
+                select(func.count()).where(
+                    AuditEntry.event == "account.sign_in_failed",
+                    AuditEntry.actor == username,
+                    AuditEntry.at >= since,
+                )
+            )
+        if (failures or 0) >= MAX_FAILURES:
+            self._audit_attempt(username, "account.sign_in_refused", "locked after repeated failures")
+            minutes = int(LOCKOUT.total_seconds() // 60)
+            return None, f"Too many failed attempts: try again in {minutes} minutes"
+        user = self.authenticate(username, password)
+        if user is None:
+            self._audit_attempt(username, "account.sign_in_failed", "wrong username or password")
+            return None, "Enter a correct username and password"
+        self._audit_attempt(username, "account.signed_in", None)
+        return user, None
+
+    def _audit_attempt(self, username: str, event: str, why: str | None) -> None:
+        with self.store.write() as s:
+            audit.append(
+                s, audit.AuditRecord(event=event, actor=username, reason=why), self.engine.clock.now()
+            )
 
     def create_token(self, username: str, name: str, *, by: str) -> str:
         token = "pmf_" + secrets.token_urlsafe(32)

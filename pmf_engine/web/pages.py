@@ -66,9 +66,8 @@ def sign_in(
     next: Text = "/",
 ) -> Response:
     check_csrf(request, csrf_token)
-    user = request.app.state.accounts.authenticate(username.strip(), password)
+    user, error = request.app.state.accounts.sign_in(username, password)
     if user is None:
-        error = "Enter a correct username and password"
         context = {"title": "Sign in", "next": _safe_next(next), "error": error, "username": username}
         return render(request, "sign_in.html", context, 401)
     request.session.clear()  # a new session on sign-in: no fixation
