@@ -923,6 +923,29 @@ class Engine:
         return audit.append(s, record, self.clock.now())
 
     def _status(self, s: Session, inst: Instance, *, with_children: bool) -> InstanceStatus:
+        children: list[Instance] = []
+        if with_children:
+            children = list(
+                s.scalars(
+                    select(Instance)
+                    .where(Instance.parent_id == inst.id)
+                    .options(
+                        joinedload(Instance.organisation),
+                        joinedload(Instance.service),
+                        joinedload(Instance.workflow_version),
+                    )
+                    .order_by(Instance.key)
+                )
+            )
+        deadlines = self._deadline_statuses(s, [inst, *children])
+        return self._view(inst, deadlines, tuple(self._view(c, deadlines, ()) for c in children))
+
+    def _view(
+        self,
+        inst: Instance,
+        deadlines: Mapping[int, DeadlineStatus],
+        children: tuple[InstanceStatus, ...],
+    ) -> InstanceStatus:
         wf = self.definition(inst.workflow_version)
         steps = tuple(
             NextStep(
@@ -935,9 +958,6 @@ class Engine:
             )
             for t in wf.allowed_from(inst.state)
         )
-        children: tuple[InstanceStatus, ...] = ()
-        if with_children:
-            children = tuple(self._status(s, c, with_children=False) for c in inst.children)
         return InstanceStatus(
             key=inst.key,
             organisation=inst.organisation.code,
@@ -950,36 +970,45 @@ class Engine:
             version=inst.version,
             entered_at=inst.entered_at,
             next_steps=steps,
-            deadline=self._deadline_status(s, inst),
+            deadline=deadlines.get(inst.id),
             children=children,
         )
 
-    def _deadline_status(self, s: Session, inst: Instance) -> DeadlineStatus | None:
-        deadline = s.scalar(
-            select(Deadline).where(Deadline.instance_id == inst.id, Deadline.closed_at.is_(None))
+    def _deadline_statuses(self, s: Session, instances: Sequence[Instance]) -> dict[int, DeadlineStatus]:
+        """The open deadline of each instance with its steps: two queries, however many."""
+        by_id = {i.id: i for i in instances}
+        found = list(
+            s.scalars(
+                select(Deadline).where(Deadline.instance_id.in_(list(by_id)), Deadline.closed_at.is_(None))
+            )
         )
-        if deadline is None:
-            return None
-        steps = s.execute(
-            select(Step.kind, Step.rung, Step.status, Step.due_at)
-            .where(Step.deadline_id == deadline.id)
-            .order_by(Step.due_at)
-        ).all()
-        rung = max((r for k, r, st, _ in steps if k == "escalation" and st == "fired"), default=0)
-        upcoming = next(((k, r, d) for k, r, st, d in steps if st in ("pending", "claimed")), None)
-        late = 0
+        steps: dict[int, list[tuple[str, int, str, datetime]]] = {}
+        if found:
+            for deadline_id, kind, rung, state, due in s.execute(
+                select(Step.deadline_id, Step.kind, Step.rung, Step.status, Step.due_at)
+                .where(Step.deadline_id.in_([d.id for d in found]))
+                .order_by(Step.due_at)
+            ).all():
+                steps.setdefault(deadline_id, []).append((kind, rung, state, due))
         now = self.clock.now()
-        if deadline.due_at is not None and now > deadline.due_at:
-            workdays = WorkingDays(inst.organisation.holiday_subdivision)
-            late = max(1, workdays.between(london(deadline.due_at).date(), london(now).date()))
-        return DeadlineStatus(
-            rule=deadline.rule,
-            due_at=deadline.due_at,
-            problem=deadline.problem,
-            late_working_days=late,
-            escalation_rung=rung,
-            next_step=upcoming,
-        )
+        result: dict[int, DeadlineStatus] = {}
+        for deadline in found:
+            own = steps.get(deadline.id, [])
+            rung = max((r for k, r, st, _ in own if k == "escalation" and st == "fired"), default=0)
+            upcoming = next(((k, r, d) for k, r, st, d in own if st in ("pending", "claimed")), None)
+            late = 0
+            if deadline.due_at is not None and now > deadline.due_at:
+                workdays = WorkingDays(by_id[deadline.instance_id].organisation.holiday_subdivision)
+                late = max(1, workdays.between(london(deadline.due_at).date(), london(now).date()))
+            result[deadline.instance_id] = DeadlineStatus(
+                rule=deadline.rule,
+                due_at=deadline.due_at,
+                problem=deadline.problem,
+                late_working_days=late,
+                escalation_rung=rung,
+                next_step=upcoming,
+            )
+        return result
 
     @staticmethod
     def _instance(s: Session, key: str) -> Instance:
