@@ -1220,5 +1220,19 @@ def actor_token(app: App, username: str, name: str, by: str) -> None:
     click.echo(Accounts(app.engine).create_token(username, name, by=by))
 
 
+@actor.command("revoke-tokens")
+@click.argument("username")
+@click.option("--name", help="Only the tokens with this name (default: all).")
+@click.option("--as", "by", default="system", show_default=True)
+@pass_app
+@handled
+def actor_revoke_tokens(app: App, username: str, name: str | None, by: str) -> None:
+    """Revoke USERNAME's API tokens."""
+    from pmf_engine.web.accounts import Accounts  # noqa: PLC0415
+
+    count = Accounts(app.engine).revoke_tokens(username, name=name, by=by)
+    click.echo(f"{count} token(s) revoked for {username}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

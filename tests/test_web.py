@@ -153,7 +153,9 @@ def api(client: TestClient, engine: Engine) -> tuple[TestClient, dict[str, str]]
     return client, {"Authorization": f"Bearer {token}"}
 
 
-def test_api_needs_a_token_and_answers_problems(api: tuple[TestClient, dict[str, str]]) -> None:
+def test_api_needs_a_token_and_answers_problems(
+    api: tuple[TestClient, dict[str, str]], engine: Engine
+) -> None:
     client, headers = api
     anonymous = client.get("/api/v1/organisations")
     assert anonymous.status_code == 401 and anonymous.headers["content-type"] == "application/problem+json"
@@ -167,6 +169,8 @@ def test_api_needs_a_token_and_answers_problems(api: tuple[TestClient, dict[str,
     invalid = client.post(f"/api/v1/instances/{CYCLE}/HOUSING/transitions", headers=headers, json={"nope": 1})
     assert invalid.status_code == 422 and "trigger" in invalid.json()["detail"]
     assert client.get("/api/v1/openapi.json").json()["info"]["title"] == "pmf-engine"
+    assert Accounts(engine).revoke_tokens("sm_housing", by="test") == 1
+    assert client.get("/api/v1/organisations", headers=headers).status_code == 401, "a revoked token is dead"
 
 
 def test_api_fire_is_idempotent(api: tuple[TestClient, dict[str, str]], engine: Engine) -> None:

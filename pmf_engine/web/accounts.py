@@ -117,6 +117,31 @@ class Accounts:
             )
         return token
 
+    def revoke_tokens(self, username: str, *, by: str, name: str | None = None) -> int:
+        """Revoke the actor's tokens (those called ``name``, or all); return how many."""
+        with self.store.write() as s:
+            actor_id = s.scalar(select(Actor.id).where(Actor.username == username))
+            if actor_id is None:
+                raise NotFound("actor", username)
+            query = select(ApiToken).where(ApiToken.actor_id == actor_id, ApiToken.revoked_at.is_(None))
+            if name is not None:
+                query = query.where(ApiToken.name == name)
+            now = self.engine.clock.now()
+            tokens = list(s.scalars(query))
+            for token in tokens:
+                token.revoked_at = now
+            s.flush()
+            audit.append(
+                s,
+                audit.AuditRecord(
+                    event="account.tokens_revoked",
+                    actor=by,
+                    data={"username": username, "name": name, "count": len(tokens)},
+                ),
+                now,
+            )
+        return len(tokens)
+
     def token_user(self, token: str) -> str | None:
         with self.store.read() as s:
             row = s.execute(
