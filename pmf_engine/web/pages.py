@@ -17,7 +17,7 @@ from sqlalchemy import select
 from pmf_engine import audit, report
 from pmf_engine.actions import RAISED_IN, RAISING_ROLES, Actions
 from pmf_engine.engine import Engine
-from pmf_engine.errors import DefinitionError, NotFound, PmfError, Refused
+from pmf_engine.errors import DefinitionError, NotFound, PermissionDenied, PmfError, Refused
 from pmf_engine.performance import ActualIn, Performance
 from pmf_engine.returns import ExcelReturns
 from pmf_engine.store import AuditEntry, Instance, Measure, Service, roles_held
@@ -128,13 +128,8 @@ def fire(
     try:
         engine.fire(key, trigger, user, reason=reason, data=data)
     except Refused as refusal:  # already audited by the engine
-        return _instance_page(
-            request,
-            key,
-            user,
-            errors=[refusal.reason],
-            status=403 if refusal.__class__.__name__ == "PermissionDenied" else 409,
-        )
+        status = 403 if isinstance(refusal, PermissionDenied) else 409
+        return _instance_page(request, key, user, errors=[refusal.reason], status=status)
     return RedirectResponse(f"/instances/{key}", status_code=303)
 
 
