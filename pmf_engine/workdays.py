@@ -24,6 +24,19 @@ def _bank_holidays(subdivision: str) -> holidays.HolidayBase:
     return holidays.country_holidays("GB", subdiv=subdivision)
 
 
+@lru_cache(maxsize=512)
+def _holidays_of(subdivision: str, year: int) -> frozenset[date]:
+    calendar = _bank_holidays(subdivision)
+    calendar.get(date(year, 1, 1))  # the holidays package fills in a year on first lookup
+    return frozenset(day for day in calendar if day.year == year)
+
+
+def _weekdays_through(day: date) -> int:
+    """Monday to Friday days from 1 January of year 1 (a Monday) up to and including ``day``."""
+    weeks, rest = divmod(day.toordinal(), 7)
+    return weeks * 5 + min(rest, 5)
+
+
 class WorkingDays:
     """Working-day arithmetic for one nation of the UK."""
 
@@ -49,7 +62,22 @@ class WorkingDays:
         return day
 
     def between(self, start: date, end: date) -> int:
-        """Working days after ``start`` up to and including ``end`` (0 if end <= start)."""
+        """Working days after ``start`` up to and including ``end`` (0 if end <= start), in
+        constant time per year spanned: weekdays by arithmetic, less the bank holidays that
+        fall on one."""
+        if end <= start:
+            return 0
+        weekdays = _weekdays_through(end) - _weekdays_through(start)
+        holidays_off = sum(
+            1
+            for year in range(start.year, end.year + 1)
+            for day in _holidays_of(self.subdivision, year)
+            if start < day <= end and day.weekday() < 5
+        )
+        return weekdays - holidays_off
+
+    def between_slowly(self, start: date, end: date) -> int:
+        """``between`` one day at a time: the definition the fast one is tested against."""
         count, day = 0, start
         while day < end:
             day += timedelta(days=1)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pmf_engine.clock import LONDON
 from pmf_engine.escalation import SendingHours, sending_time
@@ -57,3 +59,15 @@ def test_local_instant_follows_the_clock_change() -> None:
 def test_sending_time_waits_for_the_window(when: datetime, expected: datetime) -> None:
     got = sending_time(when.replace(tzinfo=LONDON), WorkingDays("ENG"), SendingHours())
     assert got == expected.replace(tzinfo=LONDON)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    start=st.dates(min_value=date(2015, 1, 1), max_value=date(2035, 12, 31)),
+    span=st.integers(min_value=-30, max_value=1200),
+    nation=st.sampled_from(["ENG", "WLS", "SCT", "NIR"]),
+)
+def test_between_matches_counting_day_by_day(start: date, span: int, nation: str) -> None:
+    workdays = WorkingDays(nation)
+    end = start + timedelta(days=span)
+    assert workdays.between(start, end) == workdays.between_slowly(start, end)
