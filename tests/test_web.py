@@ -122,6 +122,8 @@ def test_a_forged_post_by_the_wrong_role_is_refused_and_audited(client: TestClie
     assert forged.status_code == 403 and "permission denied" in forged.text
     assert engine.peek(CYCLE)[0] == "data_request"
     assert audited(engine, "refused", "sm_waste") == 1
+    timeline = client.get(f"/instances/{CYCLE}").text
+    assert "Refused: close_data_request" in timeline and "needs one of performance_officer" in timeline
     no_token = client.post(f"/instances/{CYCLE}/HOUSING/fire", data={"csrf_token": "", "trigger": "submit"})
     assert no_token.status_code in (403, 422) and engine.peek(f"{CYCLE}/HOUSING")[0] == "requested"
 

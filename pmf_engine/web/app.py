@@ -11,6 +11,7 @@ come from the signed-in person's roles, and a forged POST is refused and audited
 from __future__ import annotations
 
 import hmac
+import json
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -234,7 +235,17 @@ def _templates() -> jinja2.Environment:
     env.filters["when"] = lambda d: f"{london(d):%d %b %Y %H:%M}" if d else "–"
     env.filters["label"] = lambda s: str(s).replace("_", " ").capitalize()
     env.filters["number"] = lambda v: "–" if v is None else f"{v:g}"
+    env.filters["why"] = _why
     return env
+
+
+def _why(entry: Any) -> str:
+    """An audit entry's reason, or for a refusal the rule that refused it."""
+    if entry.reason:
+        return str(entry.reason)
+    if entry.event == "refused":
+        return str(json.loads(entry.data).get("why", ""))
+    return ""
 
 
 def render(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
