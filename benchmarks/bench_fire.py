@@ -23,10 +23,10 @@ from pathlib import Path
 
 import structlog
 
-from pmf_engine.clock import ManualClock
-from pmf_engine.definition import Catalog
-from pmf_engine.engine import Engine
-from pmf_engine.store import Store, sqlite_url
+from pmf_engine.core.clock import ManualClock
+from pmf_engine.core.definition import Catalog
+from pmf_engine.core.engine import Engine
+from pmf_engine.core.store import Store, sqlite_url
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = 50

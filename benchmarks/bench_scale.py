@@ -30,11 +30,11 @@ from pathlib import Path
 
 import structlog
 
-from pmf_engine import audit
-from pmf_engine.clock import ManualClock
-from pmf_engine.definition import Catalog
-from pmf_engine.engine import Engine
-from pmf_engine.store import Store, sqlite_url
+from pmf_engine.core import audit
+from pmf_engine.core.clock import ManualClock
+from pmf_engine.core.definition import Catalog
+from pmf_engine.core.engine import Engine
+from pmf_engine.core.store import Store, sqlite_url
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2024, 7, 1, 9, tzinfo=UTC)
@@ -131,7 +131,7 @@ def _scheduled_steps(db: Path, total: int, due: int) -> None:
 
 
 def bench_sweep(tmp: Path) -> None:
-    from pmf_engine.worker import Worker  # noqa: PLC0415 - keep start-up light for the other runs
+    from pmf_engine.app.wiring import make_worker  # noqa: PLC0415 - keep start-up light for the other runs
 
     print("\n## c. find and claim 1,000 due steps")
     print("| steps scheduled | claim 1,000 (ms) | ratio to 10,000 |")
@@ -141,7 +141,7 @@ def bench_sweep(tmp: Path) -> None:
         db = tmp / f"sweep{total}.db"
         _scheduled_steps(db, total, 1000)
         store = Store(sqlite_url(db))
-        worker = Worker(store, _catalog(), ManualClock(T0), worker_id="bench", batch=1000)
+        worker = make_worker(store, _catalog(), ManualClock(T0), worker_id="bench", batch=1000)
         start = time.perf_counter()
         claimed = worker.claim(T0)
         elapsed = (time.perf_counter() - start) * 1000
@@ -193,8 +193,8 @@ def _insert_entries(conn: sqlite3.Connection, rows: list[tuple[object, ...]]) ->
 
 VERIFY = """
 import json, sys, time
-from pmf_engine import audit
-from pmf_engine.store import Store
+from pmf_engine.core import audit
+from pmf_engine.core.store import Store
 store = Store(sys.argv[1], upgrade=False)
 start = time.perf_counter()
 with store.read() as s:
@@ -225,13 +225,13 @@ WORKER = """
 import json, sys
 from datetime import datetime, UTC
 from pathlib import Path
-from pmf_engine.clock import ManualClock
-from pmf_engine.definition import Catalog
-from pmf_engine.store import Store
-from pmf_engine.worker import Worker
+from pmf_engine.core.clock import ManualClock
+from pmf_engine.core.definition import Catalog
+from pmf_engine.core.store import Store
+from pmf_engine.app.wiring import make_worker
 root = Path(sys.argv[2])
 store = Store(sys.argv[1], upgrade=False)
-worker = Worker(store, Catalog.from_dirs(root / "workflows", root / "policies"),
+worker = make_worker(store, Catalog.from_dirs(root / "workflows", root / "policies"),
                 ManualClock(datetime(2024, 7, 1, 9, 10, tzinfo=UTC)), worker_id="mem")  # after any lease
 swept = worker.sweep()
 hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]

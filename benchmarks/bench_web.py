@@ -22,13 +22,13 @@ from pathlib import Path
 import structlog
 from fastapi.testclient import TestClient
 
-from pmf_engine.clock import SystemClock
-from pmf_engine.definition import Catalog
-from pmf_engine.demo import run_demo
-from pmf_engine.engine import Engine
-from pmf_engine.store import Store, sqlite_url
-from pmf_engine.web.accounts import Accounts
-from pmf_engine.web.app import WebSettings, create_app
+from pmf_engine.app.demo import run_demo
+from pmf_engine.core.accounts import Accounts
+from pmf_engine.core.clock import SystemClock
+from pmf_engine.core.definition import Catalog
+from pmf_engine.core.engine import Engine
+from pmf_engine.core.store import Store, sqlite_url
+from pmf_engine.interfaces.web.app import WebSettings, create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [
@@ -51,8 +51,8 @@ def main() -> None:
         db = Path(folder) / "demo.db"
         run_demo(db, catalog, lambda _line: None)
         engine = Engine(Store(sqlite_url(db)), catalog, SystemClock())
-        Accounts(engine).set_password("priya", "benchmark password", by="bench")
-        token = Accounts(engine).create_token("priya", "bench", by="bench")
+        Accounts(engine.store, engine.clock).set_password("priya", "benchmark password", by="bench")
+        token = Accounts(engine.store, engine.clock).create_token("priya", "bench", by="bench")
         engine.start_cycle("WDC", "2024-25-Q2", by="priya")
         client = TestClient(create_app(engine, WebSettings(secret_key="bench", secure_cookies=False)))
         page = client.get("/sign-in")

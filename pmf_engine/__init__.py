@@ -3,10 +3,10 @@ persisted workflow with a tamper-evident audit log."""
 
 from __future__ import annotations
 
-from pmf_engine.clock import Clock, ManualClock, SystemClock
-from pmf_engine.definition import Catalog, RolesPolicy, WorkflowDef
-from pmf_engine.engine import Engine, Fired, InstanceStatus
-from pmf_engine.errors import (
+from pmf_engine.core.clock import Clock, ManualClock, SystemClock
+from pmf_engine.core.definition import Catalog, RolesPolicy, WorkflowDef
+from pmf_engine.core.engine import Engine, Fired, InstanceStatus
+from pmf_engine.core.errors import (
     AuditError,
     ConcurrencyConflict,
     DefinitionError,
@@ -19,8 +19,8 @@ from pmf_engine.errors import (
     TransitionNotAllowed,
     UnknownTrigger,
 )
-from pmf_engine.period import Period
-from pmf_engine.store import Store
+from pmf_engine.core.period import Period
+from pmf_engine.core.store import Store
 
 __all__ = [
     "AuditError",

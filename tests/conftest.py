@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from pmf_engine.clock import LONDON, ManualClock
-from pmf_engine.definition import Catalog
-from pmf_engine.engine import Engine
-from pmf_engine.store import Store, sqlite_url
+from pmf_engine.core.clock import LONDON, ManualClock
+from pmf_engine.core.definition import Catalog
+from pmf_engine.core.engine import Engine
+from pmf_engine.core.store import Store, sqlite_url
 from tests.pg import PostgresServer, find_bin_dir
 
 

@@ -10,12 +10,12 @@ from multiprocessing.synchronize import Barrier
 
 import structlog
 
-from pmf_engine.clock import ManualClock
-from pmf_engine.definition import Catalog
-from pmf_engine.engine import Engine
-from pmf_engine.errors import ConcurrencyConflict, Refused
-from pmf_engine.store import Store
-from pmf_engine.worker import Worker
+from pmf_engine.app.wiring import make_worker
+from pmf_engine.core.clock import ManualClock
+from pmf_engine.core.definition import Catalog
+from pmf_engine.core.engine import Engine
+from pmf_engine.core.errors import ConcurrencyConflict, Refused
+from pmf_engine.core.store import Store
 from tests.conftest import POLICIES, WORKFLOWS
 
 NEXT = {"requested": "submit", "returned": "submit", "submitted": "return_for_correction"}
@@ -52,7 +52,7 @@ def busy(url: str, keys: list[str], start_hours: int, ack_path: str, seed: int) 
     catalog = Catalog.from_dirs(WORKFLOWS, POLICIES)
     clock = ManualClock(datetime(2024, 7, 1, 9) + timedelta(hours=start_hours))
     engine = Engine(store, catalog, clock)
-    worker = Worker(store, catalog, clock, worker_id=f"busy-{os.getpid()}", batch=5)
+    worker = make_worker(store, catalog, clock, worker_id=f"busy-{os.getpid()}", batch=5)
     with open(ack_path, "a", encoding="utf-8") as ack:
         while True:
             clock.advance(timedelta(minutes=rng.randint(1, 20)))

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from pmf_engine import audit
-from pmf_engine.engine import Engine
-from pmf_engine.errors import PermissionDenied
-from pmf_engine.store import AuditEntry, AuditHead, Store
+from pmf_engine.core import audit
+from pmf_engine.core.engine import Engine
+from pmf_engine.core.errors import PermissionDenied
+from pmf_engine.core.store import AuditEntry, AuditHead, Store
 from tests.conftest import CYCLE, ORG
 
 

@@ -22,13 +22,13 @@ import httpx
 import pytest
 import uvicorn
 
-from pmf_engine.clock import SystemClock
-from pmf_engine.definition import Catalog
-from pmf_engine.engine import Engine
-from pmf_engine.performance import Performance
-from pmf_engine.store import Store, sqlite_url
-from pmf_engine.web.accounts import Accounts
-from pmf_engine.web.app import WebSettings, create_app
+from pmf_engine.core.accounts import Accounts
+from pmf_engine.core.clock import SystemClock
+from pmf_engine.core.definition import Catalog
+from pmf_engine.core.engine import Engine
+from pmf_engine.core.store import Store, sqlite_url
+from pmf_engine.interfaces.web.app import WebSettings, create_app
+from pmf_engine.pmf.performance import Performance
 from tests.conftest import ORG, seed
 
 ROOT = Path(__file__).parent.parent
@@ -54,7 +54,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog) -> Iterat
     store = Store(sqlite_url(tmp_path_factory.mktemp("web") / "web.db"))
     engine = Engine(store, catalog, SystemClock())
     seed(engine)
-    accounts = Accounts(engine)
+    accounts = Accounts(engine.store, engine.clock)
     for user in ("perf", "sm_housing", "sm_planning", "sm_waste", "cmt", "lead", "auditor", "scrutiny"):
         accounts.set_password(user, PASSWORD, by="test")
     Performance(engine).import_measures(
@@ -283,7 +283,7 @@ def test_schemathesis_finds_no_server_error(server: tuple[str, Engine]) -> None:
     engine.start_cycle("WDC", "2024-25-Q1", by="perf")
     st = shutil.which("st", path=str(Path(sys.executable).parent)) or shutil.which("st")
     assert st is not None, "schemathesis is in the test extra"
-    token = Accounts(engine).create_token("perf", "schemathesis", by="test")
+    token = Accounts(engine.store, engine.clock).create_token("perf", "schemathesis", by="test")
     run = subprocess.run(
         [st, "run", f"{base}/api/v1/openapi.json", "--checks", "not_a_server_error",
          "--header", f"Authorization: Bearer {token}", "--max-examples", "25", "--request-timeout", "20"],
@@ -298,7 +298,7 @@ def test_api_over_the_network_with_httpx(server: tuple[str, Engine]) -> None:
     """The API as a script uses it: httpx over TCP, a token, an idempotent retry."""
     base, engine = server
     engine.start_cycle(ORG, "2024-25-Q2", by="perf")
-    token = Accounts(engine).create_token("sm_planning", "nightly script", by="test")
+    token = Accounts(engine.store, engine.clock).create_token("sm_planning", "nightly script", by="test")
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=20) as http:
         cycles = http.get(f"/api/v1/organisations/{ORG}/cycles").json()
         assert f"{ORG}/2024-25-Q2" in [c["key"] for c in cycles]

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from pmf_engine.cli import main
-from pmf_engine.clock import SystemClock
-from pmf_engine.definition import Catalog
-from pmf_engine.engine import Engine
-from pmf_engine.store import Store, sqlite_url
+from pmf_engine.core.clock import SystemClock
+from pmf_engine.core.definition import Catalog
+from pmf_engine.core.engine import Engine
+from pmf_engine.core.store import Store, sqlite_url
+from pmf_engine.interfaces.main import main
 from tests.conftest import POLICIES, WORKFLOWS, seed
 
 INVALID = Path(__file__).parent / "fixtures" / "invalid"

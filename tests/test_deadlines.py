@@ -6,10 +6,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from pmf_engine.clock import LONDON
-from pmf_engine.deadlines import Entered, Meeting, MeetingInfo, PeriodEnd, parse_rule, resolve
-from pmf_engine.escalation import Escalation, Ladder, Reminder, SendingHours, plan
-from pmf_engine.workdays import WorkingDays
+from pmf_engine.core.clock import LONDON
+from pmf_engine.core.deadlines import Entered, Meeting, MeetingInfo, PeriodEnd, parse_rule, resolve
+from pmf_engine.core.escalation import Escalation, Ladder, Reminder, SendingHours, plan
+from pmf_engine.core.workdays import WorkingDays
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pmf_engine.definition import Catalog, parse_workflow
-from pmf_engine.errors import DefinitionError
+from pmf_engine.core.definition import Catalog, parse_workflow
+from pmf_engine.core.errors import DefinitionError
 from tests.conftest import POLICIES, WORKFLOWS
 
 INVALID = Path(__file__).parent / "fixtures" / "invalid"

@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from pmf_engine import audit
-from pmf_engine.clock import ManualClock
-from pmf_engine.engine import Engine
-from pmf_engine.errors import (
+from pmf_engine.core import audit
+from pmf_engine.core.clock import ManualClock
+from pmf_engine.core.engine import Engine
+from pmf_engine.core.errors import (
     ConcurrencyConflict,
     GuardFailed,
     NotFound,
@@ -20,7 +20,7 @@ from pmf_engine.errors import (
     TransitionNotAllowed,
     UnknownTrigger,
 )
-from pmf_engine.store import AuditEntry, Instance
+from pmf_engine.core.store import AuditEntry, Instance
 from tests.conftest import ORG, SERVICES, settle_returns
 
 

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from pmf_engine import audit
-from pmf_engine.clock import ManualClock
-from pmf_engine.engine import Engine
-from pmf_engine.store import AuditEntry, Instance, Step
-from pmf_engine.worker import Worker
+from pmf_engine.app.wiring import make_worker
+from pmf_engine.core import audit
+from pmf_engine.core.clock import ManualClock
+from pmf_engine.core.engine import Engine
+from pmf_engine.core.store import AuditEntry, Instance, Step
 from tests.conftest import CYCLE, SERVICES
 from tests.faultproc import busy, race
 
@@ -77,7 +77,7 @@ def test_kill_9_inside_fire_and_sweep(
         _check_invariants(engine, ack)  # after every restart
     # A last, clean sweep far in the future: every step still due fires, none twice.
     clock.set(clock.now().replace(year=2025))
-    Worker(engine.store, engine.catalog, clock, worker_id="final").sweep()
+    make_worker(engine.store, engine.catalog, clock, worker_id="final").sweep()
     _check_invariants(engine, ack)
     with engine.store.read() as s:
         due_left = s.scalar(

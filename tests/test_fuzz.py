@@ -10,10 +10,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pmf_engine.deadlines import parse_rule
-from pmf_engine.definition import parse_workflow
-from pmf_engine.errors import DefinitionError
-from pmf_engine.meetings import read_meetings
+from pmf_engine.core.deadlines import parse_rule
+from pmf_engine.core.definition import parse_workflow
+from pmf_engine.core.errors import DefinitionError
+from pmf_engine.pmf.meetings import read_meetings
 from tests.conftest import WORKFLOWS
 
 FAST = settings(max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -122,7 +122,7 @@ def test_calendar_csv_rows(tmp_path_factory: object, rows: list[str]) -> None:
 @FAST
 @given(st.binary(max_size=400))
 def test_measure_and_actual_csv_of_any_bytes(tmp_path_factory: object, data: bytes) -> None:
-    from pmf_engine.performance import read_actuals, read_measures
+    from pmf_engine.pmf.performance import read_actuals, read_measures
 
     folder: Path = tmp_path_factory.mktemp("fuzzperf")  # type: ignore[attr-defined]
     path = folder / "file.csv"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from transitions import MachineError
 
-from pmf_engine.definition import Catalog, parse_workflow
-from pmf_engine.machine import compile_workflow
+from pmf_engine.core.definition import Catalog, parse_workflow
+from pmf_engine.core.machine import compile_workflow
 from tests.conftest import WORKFLOWS
 
 

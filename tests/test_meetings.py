@@ -9,10 +9,10 @@ from pathlib import Path
 import icalendar
 import pytest
 
-from pmf_engine.clock import LONDON
-from pmf_engine.engine import Engine
-from pmf_engine.errors import DefinitionError
-from pmf_engine.meetings import CommitteeCalendar, read_meetings
+from pmf_engine.core.clock import LONDON
+from pmf_engine.core.engine import Engine
+from pmf_engine.core.errors import DefinitionError
+from pmf_engine.pmf.meetings import CommitteeCalendar, read_meetings
 from tests.conftest import CYCLE, ORG, settle_returns
 
 FIXTURES = Path(__file__).parent / "fixtures" / "calendar"

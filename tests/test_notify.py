@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from pmf_engine import notify
-from pmf_engine.clock import ManualClock
-from pmf_engine.escalation import Delivery
-from pmf_engine.store import OutboxMessage, Store
+from pmf_engine import channels
+from pmf_engine.core import outbox as queue
+from pmf_engine.core.clock import ManualClock
+from pmf_engine.core.escalation import Delivery
+from pmf_engine.core.store import OutboxMessage, Store
 
 
 class Mailbox:
@@ -50,7 +51,7 @@ def _free_port() -> int:
 def _queue(store: Store, clock: ManualClock, n: int = 2) -> None:
     with store.write() as s:
         for i in range(n):
-            notify.enqueue(
+            queue.enqueue(
                 s,
                 organisation_id=None,
                 organisation="TDC",
@@ -77,9 +78,9 @@ def test_messages_reach_a_real_smtp_server(
 ) -> None:
     mailbox, port = smtp
     _queue(store, clock)
-    outbox = notify.Outbox(store, DELIVERY, "w", timedelta(minutes=5))
-    channel = notify.SmtpChannel(
-        notify.SmtpSettings(host="127.0.0.1", port=port, sender="pmf@council.example")
+    outbox = queue.Outbox(store, DELIVERY, "w", timedelta(minutes=5))
+    channel = channels.SmtpChannel(
+        channels.SmtpSettings(host="127.0.0.1", port=port, sender="pmf@council.example")
     )
     result = outbox.deliver(channel, clock.now())
     assert (result.sent, result.failed) == (2, 0)
@@ -100,8 +101,8 @@ def test_failures_retry_with_backoff_then_dead_letter(
         port = _free_port()  # nothing listens: connection refused
     mailbox.reply = reply
     _queue(store, clock, 1)
-    outbox = notify.Outbox(store, DELIVERY, "w", timedelta(minutes=5))
-    channel = notify.SmtpChannel(notify.SmtpSettings(host="127.0.0.1", port=port, timeout=2))
+    outbox = queue.Outbox(store, DELIVERY, "w", timedelta(minutes=5))
+    channel = channels.SmtpChannel(channels.SmtpSettings(host="127.0.0.1", port=port, timeout=2))
 
     assert outbox.deliver(channel, clock.now()).failed == 1
     first = _outbox(store)[0]
@@ -118,8 +119,8 @@ def test_failures_retry_with_backoff_then_dead_letter(
 
     # The operator fixes the mail server and retries the dead letter: it arrives, once.
     mailbox.reply = None
-    working = notify.SmtpChannel(notify.SmtpSettings(host="127.0.0.1", port=smtp[1]))
-    assert notify.retry(store, clock.now()) == 1
+    working = channels.SmtpChannel(channels.SmtpSettings(host="127.0.0.1", port=smtp[1]))
+    assert queue.retry(store, clock.now()) == 1
     assert outbox.deliver(working, clock.now()).sent == 1
     assert [m["Subject"] for m in mailbox.messages] == ["Reminder 0"]
     assert _outbox(store)[0].status == "sent"
@@ -131,10 +132,10 @@ def test_crashed_sender_resends_with_the_same_message_id(
     """A sender that dies after claiming: the lease runs out and the message goes again."""
     mailbox, port = smtp
     _queue(store, clock, 1)
-    crashed = notify.Outbox(store, DELIVERY, "crashed", timedelta(minutes=5))
+    crashed = queue.Outbox(store, DELIVERY, "crashed", timedelta(minutes=5))
     assert len(crashed._claim(clock.now(), 10)) == 1  # claimed, then the process died
-    survivor = notify.Outbox(store, DELIVERY, "survivor", timedelta(minutes=5))
-    channel = notify.SmtpChannel(notify.SmtpSettings(host="127.0.0.1", port=port))
+    survivor = queue.Outbox(store, DELIVERY, "survivor", timedelta(minutes=5))
+    channel = channels.SmtpChannel(channels.SmtpSettings(host="127.0.0.1", port=port))
     assert survivor.deliver(channel, clock.now()).sent == 0, "the lease still holds"
     clock.advance(timedelta(minutes=6))
     assert survivor.deliver(channel, clock.now()).sent == 1
@@ -143,9 +144,9 @@ def test_crashed_sender_resends_with_the_same_message_id(
 
 def test_templates_can_be_overridden(tmp_path: Any) -> None:
     (tmp_path / "reminder.txt.j2").write_text("Subject: Council says {{ item }}\nHello {{ recipient }}\n")
-    subject, body = notify.Templates(tmp_path).render("reminder", item="hi", recipient="you")
+    subject, body = channels.Templates(tmp_path).render("reminder", item="hi", recipient="you")
     assert (subject, body) == ("Council says hi", "Hello you\n")
-    subject, _ = notify.Templates(tmp_path).render(
+    subject, _ = channels.Templates(tmp_path).render(
         "escalation",
         recipient={"name": "X"},
         organisation="TDC",

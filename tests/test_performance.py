@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from pmf_engine.clock import ManualClock
-from pmf_engine.engine import Engine
-from pmf_engine.errors import DefinitionError, GuardFailed, PermissionDenied, PmfError
-from pmf_engine.performance import Performance
+from pmf_engine.core.clock import ManualClock
+from pmf_engine.core.engine import Engine
+from pmf_engine.core.errors import DefinitionError, GuardFailed, PermissionDenied, PmfError
+from pmf_engine.pmf.performance import Performance
 from tests.conftest import CYCLE, ORG, settle_returns
 
 FIXTURES = Path(__file__).parent / "fixtures" / "measures"
@@ -78,7 +78,7 @@ def test_actuals_rag_trend_and_history(perf: Performance, engine: Engine, clock:
     with engine.store.read() as s:
         from sqlalchemy import select
 
-        from pmf_engine.store import Actual
+        from pmf_engine.pmf.models import Actual
 
         history = list(
             s.scalars(select(Actual.value).where(Actual.period == "2024-25-Q1").order_by(Actual.id))

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from pmf_engine.period import Period
+from pmf_engine.core.period import Period
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pmf_engine.definition import Catalog
-from pmf_engine.permissions import Assignment, authorise
+from pmf_engine.core.definition import Catalog
+from pmf_engine.core.permissions import Assignment, authorise
 
 SM_HOUSING = Assignment("service_manager", "TDC", "HOUSING")
 PERF = Assignment("performance_officer", "TDC")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pmf_engine.definition import Catalog
-from pmf_engine.rag import RagPolicy, Tolerance, direction, rag
+from pmf_engine.core.definition import Catalog
+from pmf_engine.pmf.rag import RagPolicy, Tolerance, direction, rag
 
 PCT5 = Tolerance(kind="percent", value=5)
 ABS2 = Tolerance(kind="absolute", value=2)

@@ -13,9 +13,9 @@ import openpyxl
 import pytest
 from pypdf import PdfReader
 
-from pmf_engine import report
-from pmf_engine.engine import Engine
-from pmf_engine.performance import Performance
+from pmf_engine.core.engine import Engine
+from pmf_engine.pmf import report
+from pmf_engine.pmf.performance import Performance
 from tests.conftest import CYCLE, ORG, settle_returns
 
 FIXTURES = Path(__file__).parent / "fixtures" / "measures"

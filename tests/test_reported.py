@@ -13,18 +13,19 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from pmf_engine import report
-from pmf_engine.actions import Actions
-from pmf_engine.clock import LONDON, ManualClock
-from pmf_engine.definition import Catalog
-from pmf_engine.engine import Engine
-from pmf_engine.errors import DefinitionError, GuardFailed, NotFound, PermissionDenied, PmfError
-from pmf_engine.notify import LogChannel
-from pmf_engine.performance import Performance
-from pmf_engine.projects import Projects
-from pmf_engine.rag import MeasureRule, RagPolicy
-from pmf_engine.store import AuditEntry, OutboxMessage, ReportSnapshot, Store
-from pmf_engine.worker import Worker
+from pmf_engine.app.wiring import make_worker
+from pmf_engine.channels import LogChannel
+from pmf_engine.core.clock import LONDON, ManualClock
+from pmf_engine.core.definition import Catalog
+from pmf_engine.core.engine import Engine
+from pmf_engine.core.errors import DefinitionError, GuardFailed, NotFound, PermissionDenied, PmfError
+from pmf_engine.core.store import AuditEntry, OutboxMessage, Store
+from pmf_engine.pmf import report
+from pmf_engine.pmf.actions import Actions
+from pmf_engine.pmf.models import ReportSnapshot
+from pmf_engine.pmf.performance import Performance
+from pmf_engine.pmf.projects import Projects
+from pmf_engine.pmf.rag import MeasureRule, RagPolicy
 from tests.conftest import CYCLE, ORG, settle_returns
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -217,7 +218,7 @@ def test_scrutiny_actions_raised_chased_and_closed(
     assert (first.state, first.link, first.raised_by) == ("open", "HOU-01", "scrutiny")
     engine.fire(CYCLE, "conclude", "scrutiny")
 
-    worker = Worker(engine.store, engine.catalog, clock, worker_id="w1")
+    worker = make_worker(engine.store, engine.catalog, clock, worker_id="w1")
     day = at("2024-09-25 00:00")
     while day < at("2024-10-25 00:00"):
         for hour in (9, 15):

@@ -10,12 +10,12 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from pmf_engine import report
-from pmf_engine.engine import Engine
-from pmf_engine.errors import DefinitionError
-from pmf_engine.performance import Performance
-from pmf_engine.projects import Projects
-from pmf_engine.returns import ExcelReturns
+from pmf_engine.core.engine import Engine
+from pmf_engine.core.errors import DefinitionError
+from pmf_engine.pmf import report
+from pmf_engine.pmf.performance import Performance
+from pmf_engine.pmf.projects import Projects
+from pmf_engine.pmf.returns import ExcelReturns
 from tests.conftest import CYCLE, ORG
 
 FIXTURES = Path(__file__).parent / "fixtures" / "measures"

@@ -14,14 +14,14 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from sqlalchemy import func, select
 
-from pmf_engine import audit
-from pmf_engine.clock import LONDON, ManualClock
-from pmf_engine.definition import Catalog
-from pmf_engine.engine import Engine
-from pmf_engine.errors import ConcurrencyConflict, Refused
-from pmf_engine.meetings import CommitteeCalendar
-from pmf_engine.store import AuditEntry, Instance, Step, Store, sqlite_url
-from pmf_engine.worker import Worker
+from pmf_engine.app.wiring import make_worker
+from pmf_engine.core import audit
+from pmf_engine.core.clock import LONDON, ManualClock
+from pmf_engine.core.definition import Catalog
+from pmf_engine.core.engine import Engine
+from pmf_engine.core.errors import ConcurrencyConflict, Refused
+from pmf_engine.core.store import AuditEntry, Instance, Step, Store, sqlite_url
+from pmf_engine.pmf.meetings import CommitteeCalendar
 from tests.conftest import CYCLE, ORG, PEOPLE, SERVICES
 
 KEYS = [CYCLE, *(f"{CYCLE}/{s}" for s in SERVICES)]
@@ -43,7 +43,7 @@ def test_random_walks_keep_the_invariants(sqlite_template: Path, catalog: Catalo
             for body, day in [("cmt", 23), ("leadership", 29), ("cabinet", 31)]:
                 calendar.add(ORG, body, datetime(2024, 7, day, 10, tzinfo=LONDON))
             self.engine.start_cycle(ORG, "2024-25-Q1", by="perf")
-            self.worker = Worker(self.store, catalog, self.clock, worker_id="w0", batch=3)
+            self.worker = make_worker(self.store, catalog, self.clock, worker_id="w0", batch=3)
             self.restarts = 0
 
         @rule(
@@ -75,7 +75,7 @@ def test_random_walks_keep_the_invariants(sqlite_template: Path, catalog: Catalo
         def crash_and_restart_worker(self) -> None:
             self.worker.claim(self.clock.now())  # claims, then "dies" holding them
             self.restarts += 1
-            self.worker = Worker(self.store, catalog, self.clock, worker_id=f"w{self.restarts}", batch=3)
+            self.worker = make_worker(self.store, catalog, self.clock, worker_id=f"w{self.restarts}", batch=3)
 
         @invariant()
         def states_are_legal_and_audited(self) -> None:

@@ -8,8 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
+from pmf_engine.core.store import Base, Store, sqlite_url
 from pmf_engine.migrations import current_revision, head_revision, upgrade_to_head
-from pmf_engine.store import Base, Store, sqlite_url
 
 
 def test_database_created_on_first_use(empty_url: str) -> None:

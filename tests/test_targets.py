@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pmf_engine.period import Period
-from pmf_engine.rag import Tolerance, rag
-from pmf_engine.targets import Targets, aggregate, compared, quarters_to_date
+from pmf_engine.core.period import Period
+from pmf_engine.pmf.rag import Tolerance, rag
+from pmf_engine.pmf.targets import Targets, aggregate, compared, quarters_to_date
 
 Q3 = Period.parse("2024-25-Q3")
 COUNT = Targets({}, {"2024-25": 200}, (10, 20, 30, 40), "sum")  # homes delivered: back-loaded year

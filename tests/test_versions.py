@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from pmf_engine.clock import ManualClock
-from pmf_engine.definition import Catalog
-from pmf_engine.engine import Engine
-from pmf_engine.errors import MigrationRefused, NotFound, TransitionNotAllowed
-from pmf_engine.store import AuditEntry, Store
+from pmf_engine.core.clock import ManualClock
+from pmf_engine.core.definition import Catalog
+from pmf_engine.core.engine import Engine
+from pmf_engine.core.errors import MigrationRefused, NotFound, TransitionNotAllowed
+from pmf_engine.core.store import AuditEntry, Store
 from tests.conftest import CYCLE, ORG, POLICIES, WORKFLOWS, settle_returns
 
 

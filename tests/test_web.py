@@ -11,11 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from pmf_engine.engine import Engine
-from pmf_engine.performance import Performance
-from pmf_engine.store import AuditEntry
-from pmf_engine.web.accounts import Accounts
-from pmf_engine.web.app import WebSettings, create_app
+from pmf_engine.core.accounts import Accounts
+from pmf_engine.core.engine import Engine
+from pmf_engine.core.store import AuditEntry
+from pmf_engine.interfaces.web.app import WebSettings, create_app
+from pmf_engine.pmf.performance import Performance
 from tests.conftest import CYCLE, ORG
 
 PASSWORD = "correct horse battery"
@@ -24,7 +24,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 @pytest.fixture
 def client(engine: Engine) -> TestClient:
-    accounts = Accounts(engine)
+    accounts = Accounts(engine.store, engine.clock)
     for user in ("perf", "sm_housing", "sm_waste", "auditor", "lead"):
         accounts.set_password(user, PASSWORD, by="test")
     Performance(engine).import_measures(ORG, FIXTURES / "measures" / "measures.csv", by="perf")
@@ -151,7 +151,7 @@ def test_pages_for_an_auditor(client: TestClient) -> None:
 
 @pytest.fixture
 def api(client: TestClient, engine: Engine) -> tuple[TestClient, dict[str, str]]:
-    token = Accounts(engine).create_token("sm_housing", "script", by="test")
+    token = Accounts(engine.store, engine.clock).create_token("sm_housing", "script", by="test")
     return client, {"Authorization": f"Bearer {token}"}
 
 
@@ -171,7 +171,7 @@ def test_api_needs_a_token_and_answers_problems(
     invalid = client.post(f"/api/v1/instances/{CYCLE}/HOUSING/transitions", headers=headers, json={"nope": 1})
     assert invalid.status_code == 422 and "trigger" in invalid.json()["detail"]
     assert client.get("/api/v1/openapi.json").json()["info"]["title"] == "pmf-engine"
-    assert Accounts(engine).revoke_tokens("sm_housing", by="test") == 1
+    assert Accounts(engine.store, engine.clock).revoke_tokens("sm_housing", by="test") == 1
     assert client.get("/api/v1/organisations", headers=headers).status_code == 401, "a revoked token is dead"
 
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pmf_engine.clock import LONDON
-from pmf_engine.escalation import SendingHours, sending_time
-from pmf_engine.workdays import WorkingDays, local_instant
+from pmf_engine.core.clock import LONDON
+from pmf_engine.core.escalation import SendingHours, sending_time
+from pmf_engine.core.workdays import WorkingDays, local_instant
 
 
 @pytest.mark.parametrize(

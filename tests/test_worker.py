@@ -10,12 +10,13 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from pmf_engine.clock import LONDON, ManualClock, london
-from pmf_engine.engine import Engine
-from pmf_engine.meetings import CommitteeCalendar
-from pmf_engine.notify import LogChannel
-from pmf_engine.store import AuditEntry, Instance, OutboxMessage, Step
-from pmf_engine.worker import Worker
+from pmf_engine.app.wiring import make_worker
+from pmf_engine.channels import LogChannel
+from pmf_engine.core.clock import LONDON, ManualClock, london
+from pmf_engine.core.engine import Engine
+from pmf_engine.core.store import AuditEntry, Instance, OutboxMessage, Step
+from pmf_engine.core.worker import Worker
+from pmf_engine.pmf.meetings import CommitteeCalendar
 from tests.conftest import CYCLE, ORG, settle_returns
 
 MEETINGS = [
@@ -45,7 +46,7 @@ def calendar(engine: Engine) -> CommitteeCalendar:
 
 @pytest.fixture
 def worker(engine: Engine, clock: ManualClock) -> Worker:
-    return Worker(engine.store, engine.catalog, clock, worker_id="w1", batch=50)
+    return make_worker(engine.store, engine.catalog, clock, worker_id="w1", batch=50)
 
 
 def _instance_id(engine: Engine, key: str) -> int:
@@ -214,8 +215,8 @@ def test_expired_lease_is_taken_over_and_the_slow_worker_loses(
 ) -> None:
     engine.start_cycle(ORG, "2024-25-Q1", by="perf")
     clock.set(at("2024-07-05 09:00"))
-    slow = Worker(engine.store, engine.catalog, clock, worker_id="slow")
-    fast = Worker(engine.store, engine.catalog, clock, worker_id="fast")
+    slow = make_worker(engine.store, engine.catalog, clock, worker_id="slow")
+    fast = make_worker(engine.store, engine.catalog, clock, worker_id="fast")
     claimed = slow.claim(clock.now())
     assert claimed and fast.claim(clock.now()) == []  # held by the lease
     clock.advance(timedelta(minutes=6))  # the lease (5 minutes) runs out: slow "crashed"
@@ -277,7 +278,7 @@ def test_worker_command_runs_under_apscheduler_and_stops_on_sigterm(
         [
             sys.executable,
             "-m",
-            "pmf_engine.cli",
+            "pmf_engine",
             "--db",
             store_url,
             "--workflows",

@@ -7,9 +7,9 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
-from pmf_engine.clock import ManualClock
-from pmf_engine.engine import Engine
-from pmf_engine.store import AuditEntry, OutboxMessage, Step
+from pmf_engine.core.clock import ManualClock
+from pmf_engine.core.engine import Engine
+from pmf_engine.core.store import AuditEntry, OutboxMessage, Step
 from tests.workerproc import sweep_until_done
 
 SERVICES = 199  # with the cycle itself: 200 instances x 5 steps = 1,000 due steps
@@ -77,7 +77,7 @@ def test_two_worker_processes_fire_1000_steps_exactly_once(engine: Engine, clock
 
 
 def _org(engine: Engine) -> int:
-    from pmf_engine.store import Organisation
+    from pmf_engine.core.store import Organisation
 
     with engine.store.read() as s:
         return int(s.execute(select(Organisation.id).where(Organisation.code == "RACE")).scalar_one())

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pmf_engine.errors import DefinitionError
-from pmf_engine.yamlload import load_yaml
+from pmf_engine.core.errors import DefinitionError
+from pmf_engine.core.yamlload import load_yaml
 
 
 def test_on_off_yes_no_stay_strings() -> None:

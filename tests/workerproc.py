@@ -8,17 +8,17 @@ from multiprocessing.synchronize import Barrier
 
 import structlog
 
-from pmf_engine.clock import ManualClock
-from pmf_engine.definition import Catalog
-from pmf_engine.store import Store
-from pmf_engine.worker import Worker
+from pmf_engine.app.wiring import make_worker
+from pmf_engine.core.clock import ManualClock
+from pmf_engine.core.definition import Catalog
+from pmf_engine.core.store import Store
 from tests.conftest import POLICIES, WORKFLOWS
 
 
 def sweep_until_done(url: str, worker_id: str, now: str, start: Barrier, batch: int) -> None:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
     store = Store(url, upgrade=False)
-    worker = Worker(
+    worker = make_worker(
         store,
         Catalog.from_dirs(WORKFLOWS, POLICIES),
         ManualClock(datetime.fromisoformat(now)),

@@ -1,0 +1,69 @@
+"""Settings: the one configuration object, built at the edge (CLI, web) from options, ``PMF_*``
+environment variables and defaults, in that order. Nothing else in pmf-engine reads the
+environment; everything below the composition root is handed the values it needs."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pmf_engine.core.store import DEFAULT_URL
+
+LogFormat = Literal["auto", "json", "console"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+ChannelName = Literal["log", "smtp", "govuk_notify"]
+
+
+def bundled(name: str) -> Path:
+    """A folder of YAML shipped with pmf-engine: inside the installed wheel
+    (``pmf_engine/_bundled/NAME``), else beside the package in a source checkout."""
+    package = resources.files("pmf_engine")
+    packaged = package / "_bundled" / name
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(str(package)).parent / name
+
+
+def _default_dir(name: str) -> Path:
+    """``./NAME`` if the working folder has one (a council's own), else the shipped copy."""
+    here = Path.cwd() / name
+    return here if here.is_dir() else bundled(name)
+
+
+class Settings(BaseSettings):
+    """Everything an operator may configure; see the README's Configuration section."""
+
+    model_config = SettingsConfigDict(env_prefix="PMF_", extra="ignore", frozen=True, populate_by_name=True)
+
+    database_url: str = DEFAULT_URL
+    workflows_dir: Path = Field(default_factory=lambda: _default_dir("workflows"), alias="PMF_WORKFLOWS")
+    policies_dir: Path = Field(default_factory=lambda: _default_dir("policies"), alias="PMF_POLICIES")
+    templates_dir: Path | None = Field(default=None, alias="PMF_TEMPLATES")
+    """A council's own message templates (``reminder``, ``escalation``, ``digest``)."""
+    log_format: LogFormat = "auto"
+    log_level: LogLevel = "info"
+    secret_key: SecretStr | None = None
+    """Signs web session cookies; without it sessions end when the process stops."""
+    channel: ChannelName | None = None
+    """Overrides the delivery channel the escalation policy names."""
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "pmf-engine@localhost"
+    notify_api_key: SecretStr | None = None
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """Options given (not ``None``) win over ``PMF_*`` variables, which win over defaults."""
+        return cls(**{k: v for k, v in overrides.items() if v is not None})
+
+    @property
+    def roles_path(self) -> Path:
+        """The roles policy file."""
+        return self.policies_dir / "roles.yaml"

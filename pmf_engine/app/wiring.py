@@ -1,0 +1,94 @@
+"""The composition root: builds the store, catalog, clock and engine from ``Settings``, registers
+the council framework's guards and effects, and makes workers with their channel and templates.
+
+The CLI and the web app both start here; nothing below this module reads settings. Parts are
+built lazily, so ``--help`` and ``workflow validate`` touch no database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from pmf_engine.app.settings import Settings
+from pmf_engine.channels import Templates, channel_for
+from pmf_engine.channels.smtp import SmtpSettings
+from pmf_engine.core.clock import Clock, SystemClock
+from pmf_engine.core.definition import Catalog
+from pmf_engine.core.engine import Engine
+from pmf_engine.core.outbox import Channel
+from pmf_engine.core.store import Store
+from pmf_engine.core.worker import Worker
+
+
+def load_catalog(workflows_dir: Path, policies_dir: Path) -> Catalog:
+    """The catalog in these folders, checked against the council framework's registry."""
+    return Catalog.from_dirs(workflows_dir, policies_dir)
+
+
+def make_channel(settings: Settings, catalog: Catalog) -> Channel:
+    """The delivery channel: ``PMF_CHANNEL`` if set, else the one the escalation policy names."""
+    delivery = catalog.escalation.delivery
+    smtp = SmtpSettings(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        starttls=settings.smtp_starttls,
+        username=settings.smtp_user,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        sender=settings.smtp_from,
+    )
+    key = settings.notify_api_key.get_secret_value() if settings.notify_api_key else None
+    return channel_for(settings.channel or delivery.channel, delivery, smtp=smtp, notify_api_key=key)
+
+
+def make_worker(
+    store: Store,
+    catalog: Catalog,
+    clock: Clock,
+    settings: Settings | None = None,
+    *,
+    channel: Channel | None = None,
+    worker_id: str | None = None,
+    batch: int = 1000,
+) -> Worker:
+    """A worker with the configured templates and channel (or the ``channel`` given)."""
+    settings = settings or Settings.load()
+    return Worker(
+        store,
+        catalog,
+        clock,
+        worker_id=worker_id,
+        batch=batch,
+        templates=Templates(settings.templates_dir),
+        channel=channel or make_channel(settings, catalog),
+    )
+
+
+@dataclass
+class Application:
+    """What every command and page needs, each part built on first use."""
+
+    settings: Settings
+    clock_factory: Callable[[], Clock] = field(default=SystemClock)
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        return load_catalog(self.settings.workflows_dir, self.settings.policies_dir)
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.settings.database_url)
+
+    @cached_property
+    def clock(self) -> Clock:
+        return self.clock_factory()
+
+    @cached_property
+    def engine(self) -> Engine:
+        return Engine(self.store, self.catalog, self.clock)
+
+    def worker(self, clock: Clock | None = None, worker_id: str | None = None) -> Worker:
+        """A worker on this application's database, on ``clock`` (default: the app's)."""
+        return make_worker(self.store, self.catalog, clock or self.clock, self.settings, worker_id=worker_id)

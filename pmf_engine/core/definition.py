@@ -1,0 +1,457 @@
+"""Workflow and role-policy definitions: frozen pydantic models loaded from YAML and checked.
+
+Only this module and ``yamlload`` see YAML; the rest of the engine sees these models. Loading
+collects every problem it can find (schema, graph, cross-references) and raises one
+``DefinitionError`` whose problems each name the file, line and field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+
+from pmf_engine.core.deadlines import DeadlineRule, parse_rule
+from pmf_engine.core.effects import EFFECTS
+from pmf_engine.core.errors import DefinitionError, NotFound, Problem
+from pmf_engine.core.escalation import RECIPIENT_TOKENS, EscalationPolicy
+from pmf_engine.core.guards import GUARDS
+from pmf_engine.core.yamlload import Document, load_yaml
+from pmf_engine.pmf.rag import RagPolicy
+
+M = TypeVar("M", bound=BaseModel)
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class StateDef(_Frozen):
+    label: str
+    terminal: bool = False
+    deadline: str | None = None
+    """A deadline rule (``pmf_engine.deadlines``), e.g. ``period_end + 10 working days``."""
+    description: str = ""
+
+    @field_validator("deadline")
+    @classmethod
+    def _rule_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_rule(value)
+        return value
+
+    @cached_property
+    def rule(self) -> DeadlineRule | None:
+        return parse_rule(self.deadline) if self.deadline else None
+
+
+class TransitionDef(_Frozen):
+    trigger: Name
+    source: tuple[Name, ...]
+    dest: Name
+    label: str = ""
+    roles: tuple[Name, ...] = Field(min_length=1)
+    guards: tuple[Name, ...] = ()
+    effects: tuple[Name, ...] = ()
+    """Named effects run inside the transition's transaction (``freeze_report``)."""
+    reason_required: bool = False
+    fields: tuple[Name, ...] = ()
+    """Keys the actor must supply in ``data`` (e.g. ``next_meeting`` when Cabinet defers)."""
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class ChildSpec(_Frozen):
+    """Entering ``spawn_on`` starts one ``workflow`` instance per service of the organisation."""
+
+    workflow: Name
+    spawn_on: Name
+    per: Literal["service"] = "service"
+    settled: tuple[Name, ...] = Field(min_length=1)
+    """Child states that count as done for the ``children_settled`` join guard."""
+
+
+class WorkflowDef(_Frozen):
+    name: Name
+    version: str
+    title: str = ""
+    initial: Name
+    states: dict[Name, StateDef] = Field(min_length=1)
+    transitions: tuple[TransitionDef, ...] = Field(min_length=1)
+    children: tuple[ChildSpec, ...] = ()
+
+    @cached_property
+    def content_hash(self) -> str:
+        """SHA-256 of the canonical form: comments and layout do not make a new version."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    @cached_property
+    def _by_trigger_source(self) -> dict[tuple[str, str], TransitionDef]:
+        return {(t.trigger, s): t for t in self.transitions for s in t.source}
+
+    def transition(self, trigger: str, source: str) -> TransitionDef | None:
+        return self._by_trigger_source.get((trigger, source))
+
+    def allowed_from(self, state: str) -> list[TransitionDef]:
+        return [t for t in self.transitions if state in t.source]
+
+    @cached_property
+    def triggers(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(t.trigger for t in self.transitions))
+
+    def acting_roles(self, state: str) -> tuple[str, ...]:
+        """Who must act in ``state``: the roles of the first transition listed out of it
+        (by convention the way forward; ways back and waivers are listed after it)."""
+        out = self.allowed_from(state)
+        return out[0].roles if out else ()
+
+    def children_spawned_on(self, state: str) -> list[ChildSpec]:
+        return [c for c in self.children if c.spawn_on == state]
+
+
+class RoleDef(_Frozen):
+    label: str
+    scope: Literal["organisation", "service"] = "organisation"
+    read_only: bool = False
+    description: str = ""
+
+
+class SegregationRule(_Frozen):
+    """Whoever fired one of ``not_after`` on an instance may not fire ``trigger`` on it."""
+
+    name: Name
+    description: str = ""
+    workflow: Name
+    trigger: Name
+    not_after: tuple[Name, ...] = Field(min_length=1)
+
+
+class RolesPolicy(_Frozen):
+    roles: dict[Name, RoleDef] = Field(min_length=1)
+    segregation: tuple[SegregationRule, ...] = ()
+
+    @cached_property
+    def content_hash(self) -> str:
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Source:
+    """A definition together with where it came from, for error messages."""
+
+    document: Document
+    text: str
+
+
+def parse_workflow(text: str, file: str) -> tuple[WorkflowDef, Document]:
+    """Schema-check one workflow file; graph checks need the whole catalog (``Catalog.load``)."""
+    document = load_yaml(text, file)
+    model = _validate(WorkflowDef, document)
+    problems = list(_graph_problems(model, document))
+    if problems:
+        raise DefinitionError(problems)
+    return model, document
+
+
+def parse_escalation(text: str, file: str) -> tuple[EscalationPolicy, Document]:
+    document = load_yaml(text, file)
+    return _validate(EscalationPolicy, document), document
+
+
+def _escalation_problems(
+    policy: EscalationPolicy,
+    doc: Document,
+    workflows: Mapping[str, WorkflowDef],
+    roles: RolesPolicy | None,
+) -> Iterable[Problem]:
+    for where, name in policy.role_names():
+        if name not in RECIPIENT_TOKENS and roles is not None and name not in roles.roles:
+            path = tuple(int(p) if p.isdigit() else p for p in where.split("."))
+            yield doc.problem(path, f"unknown role {name!r} (or 'acting' or 'assignee')")
+    for i, override in enumerate(policy.overrides):
+        wf = workflows.get(override.workflow)
+        if wf is None:
+            yield doc.problem(("overrides", i, "workflow"), f"unknown workflow {override.workflow!r}")
+        elif override.state is not None and override.state not in wf.states:
+            yield doc.problem(
+                ("overrides", i, "state"), f"{override.workflow!r} has no state {override.state!r}"
+            )
+
+
+def parse_roles(text: str, file: str) -> tuple[RolesPolicy, Document]:
+    document = load_yaml(text, file)
+    return _validate(RolesPolicy, document), document
+
+
+def _validate(model: type[M], document: Document) -> M:
+    if not isinstance(document.data, Mapping):
+        raise DefinitionError([document.problem((), "expected a mapping at the top level")])
+    try:
+        return model.model_validate(document.data)
+    except ValidationError as exc:
+        raise DefinitionError([_problem_from_pydantic(document, err) for err in exc.errors()]) from exc
+
+
+def _problem_from_pydantic(document: Document, err: Any) -> Problem:
+    path = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    if err["type"] == "extra_forbidden":
+        message = f"unknown key {path[-1]!r}"
+    elif err["type"] == "missing":
+        message = f"required key {path[-1]!r} is missing"
+    elif err["type"] == "string_pattern_mismatch":
+        message = f"{err['input']!r} is not a valid name (lower case letters, digits and _)"
+    else:
+        message = err["msg"]
+    return document.problem(path, message)
+
+
+def _graph_problems(wf: WorkflowDef, doc: Document) -> Iterable[Problem]:
+    states = wf.states
+    if wf.initial not in states:
+        yield doc.problem(("initial",), f"initial state {wf.initial!r} is not defined")
+    seen: dict[tuple[str, str], int] = {}
+    edges: dict[str, set[str]] = {s: set() for s in states}
+    for i, t in enumerate(wf.transitions):
+        for j, source in enumerate(t.source):
+            if source not in states:
+                yield doc.problem(
+                    ("transitions", i, "source", j) if len(t.source) > 1 else ("transitions", i, "source"),
+                    f"transition {t.trigger!r} starts from undefined state {source!r}",
+                )
+                continue
+            if (t.trigger, source) in seen:
+                yield doc.problem(
+                    ("transitions", i, "trigger"),
+                    f"trigger {t.trigger!r} is defined twice from state {source!r} "
+                    f"(first at transitions[{seen[(t.trigger, source)]}])",
+                )
+            seen.setdefault((t.trigger, source), i)
+            if states[source].terminal:
+                yield doc.problem(
+                    ("transitions", i, "source"),
+                    f"terminal state {source!r} cannot have outgoing transition {t.trigger!r}",
+                )
+            if t.dest in states:
+                edges[source].add(t.dest)
+        if t.dest not in states:
+            yield doc.problem(
+                ("transitions", i, "dest"),
+                f"transition {t.trigger!r} goes to undefined state {t.dest!r}",
+            )
+    terminals = {s for s, d in states.items() if d.terminal}
+    if not terminals:
+        yield doc.problem(("states",), "no state is terminal: a cycle could never end")
+    if wf.initial in states:
+        for state in states.keys() - _reachable({wf.initial}, edges):
+            yield doc.problem(("states", state), f"state {state!r} is unreachable from {wf.initial!r}")
+    reverse: dict[str, set[str]] = {s: set() for s in states}
+    for source, dests in edges.items():
+        for dest in dests:
+            reverse[dest].add(source)
+    if terminals:
+        for state in states.keys() - _reachable(terminals, reverse):
+            yield doc.problem(("states", state), f"state {state!r} has no path to a terminal state")
+    for i, child in enumerate(wf.children):
+        if child.spawn_on not in states:
+            yield doc.problem(
+                ("children", i, "spawn_on"), f"children spawn on undefined state {child.spawn_on!r}"
+            )
+
+
+def _reachable(start: set[str], edges: Mapping[str, set[str]]) -> set[str]:
+    seen = set(start)
+    queue = deque(start)
+    while queue:
+        for nxt in edges.get(queue.popleft(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+    return seen
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Every workflow and the roles policy, checked against each other and the guard registry."""
+
+    workflows: Mapping[str, WorkflowDef]
+    roles: RolesPolicy
+    sources: Mapping[str, str]
+    """Workflow name -> source text, stored with each version for the audit trail."""
+    escalation: EscalationPolicy = field(default_factory=EscalationPolicy)
+    rag: RagPolicy = field(default_factory=RagPolicy)
+
+    @classmethod
+    def load(
+        cls,
+        workflow_paths: Iterable[Path],
+        roles_path: Path,
+        *,
+        escalation_path: Path | None = None,
+        rag_path: Path | None = None,
+        partial: bool = False,
+    ) -> Catalog:
+        """Load and cross-check; raise one ``DefinitionError`` listing every problem found.
+
+        ``partial`` is for checking some files on their own: policy rules about workflows
+        that are not among them are not reported.
+        """
+        problems: list[Problem] = []
+        roles: RolesPolicy | None = None
+        roles_doc: Document | None = None
+        try:
+            roles, roles_doc = parse_roles(_read(roles_path), str(roles_path))
+        except DefinitionError as exc:
+            problems.extend(exc.problems)
+        parsed: dict[str, tuple[WorkflowDef, Document, str]] = {}
+        for path in workflow_paths:
+            try:
+                text = _read(path)
+                wf, doc = parse_workflow(text, str(path))
+            except DefinitionError as exc:
+                problems.extend(exc.problems)
+                continue
+            if wf.name in parsed:
+                problems.append(
+                    doc.problem(
+                        ("name",), f"workflow {wf.name!r} is also defined in {parsed[wf.name][1].file}"
+                    )
+                )
+                continue
+            parsed[wf.name] = (wf, doc, text)
+        for wf, doc, _ in parsed.values():
+            problems.extend(_reference_problems(wf, doc, parsed, roles))
+        if roles is not None and roles_doc is not None:
+            workflows = {name: wf for name, (wf, _, _) in parsed.items()}
+            problems.extend(_segregation_problems(roles, roles_doc, workflows, partial=partial))
+        unknown_guards = [
+            doc.problem(
+                ("transitions", i, "guards", j), f"unknown guard {g!r}; known: {', '.join(sorted(GUARDS))}"
+            )
+            for wf, doc, _ in parsed.values()
+            for i, t in enumerate(wf.transitions)
+            for j, g in enumerate(t.guards)
+            if g not in GUARDS
+        ]
+        problems.extend(unknown_guards)
+        problems.extend(
+            doc.problem(
+                ("transitions", i, "effects", j),
+                f"unknown effect {e!r}; known: {', '.join(sorted(EFFECTS))}",
+            )
+            for wf, doc, _ in parsed.values()
+            for i, t in enumerate(wf.transitions)
+            for j, e in enumerate(t.effects)
+            if e not in EFFECTS
+        )
+        escalation = EscalationPolicy()
+        if escalation_path is not None:
+            try:
+                escalation, escalation_doc = parse_escalation(_read(escalation_path), str(escalation_path))
+                workflows = {name: wf for name, (wf, _, _) in parsed.items()}
+                problems.extend(_escalation_problems(escalation, escalation_doc, workflows, roles))
+            except DefinitionError as exc:
+                problems.extend(exc.problems)
+        rag = RagPolicy()
+        if rag_path is not None:
+            try:
+                rag = _validate(RagPolicy, load_yaml(_read(rag_path), str(rag_path)))
+            except DefinitionError as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise DefinitionError(problems)
+        assert roles is not None
+        return cls(
+            workflows={name: wf for name, (wf, _, _) in parsed.items()},
+            roles=roles,
+            sources={name: text for name, (_, _, text) in parsed.items()},
+            escalation=escalation,
+            rag=rag,
+        )
+
+    @classmethod
+    def from_dirs(cls, workflows_dir: Path, policies_dir: Path) -> Catalog:
+        escalation = policies_dir / "escalation.yaml"
+        rag = policies_dir / "rag.yaml"
+        return cls.load(
+            sorted(workflows_dir.glob("*.yaml")),
+            policies_dir / "roles.yaml",
+            escalation_path=escalation if escalation.exists() else None,
+            rag_path=rag if rag.exists() else None,
+        )
+
+    def workflow(self, name: str) -> WorkflowDef:
+        try:
+            return self.workflows[name]
+        except KeyError:
+            raise NotFound("workflow", name) from None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DefinitionError([Problem(str(path), None, "", f"cannot read file: {exc}")]) from exc
+
+
+def _reference_problems(
+    wf: WorkflowDef,
+    doc: Document,
+    parsed: Mapping[str, tuple[WorkflowDef, Document, str]],
+    roles: RolesPolicy | None,
+) -> Iterable[Problem]:
+    if roles is not None:
+        for i, t in enumerate(wf.transitions):
+            for j, role in enumerate(t.roles):
+                if role not in roles.roles:
+                    yield doc.problem(("transitions", i, "roles", j), f"unknown role {role!r}")
+                elif roles.roles[role].read_only:
+                    yield doc.problem(("transitions", i, "roles", j), f"role {role!r} is read-only")
+    for i, child in enumerate(wf.children):
+        if child.workflow not in parsed:
+            yield doc.problem(
+                ("children", i, "workflow"), f"child workflow {child.workflow!r} does not exist"
+            )
+            continue
+        child_wf = parsed[child.workflow][0]
+        for j, state in enumerate(child.settled):
+            if state not in child_wf.states:
+                yield doc.problem(
+                    ("children", i, "settled", j),
+                    f"{state!r} is not a state of child workflow {child.workflow!r}",
+                )
+    if not wf.children:
+        for i, t in enumerate(wf.transitions):
+            if "children_settled" in t.guards:
+                yield doc.problem(
+                    ("transitions", i, "guards"), "guard 'children_settled' needs a children section"
+                )
+
+
+def _segregation_problems(
+    roles: RolesPolicy, doc: Document, workflows: Mapping[str, WorkflowDef], *, partial: bool
+) -> Iterable[Problem]:
+    for i, rule in enumerate(roles.segregation):
+        wf = workflows.get(rule.workflow)
+        if wf is None:
+            if partial:
+                continue
+            yield doc.problem(("segregation", i, "workflow"), f"unknown workflow {rule.workflow!r}")
+            continue
+        for key, trigger in [("trigger", rule.trigger), *(("not_after", t) for t in rule.not_after)]:
+            if trigger not in wf.triggers:
+                yield doc.problem(
+                    ("segregation", i, key), f"workflow {rule.workflow!r} has no trigger {trigger!r}"
+                )

@@ -1,0 +1,1197 @@
+"""The engine: start cycles and fire transitions, each in one database transaction.
+
+``fire`` reads the instance, checks its version, the trigger, the actor's permission and the
+transition's guards, asks the compiled machine for the new state, writes it with a conditional
+UPDATE on the version (so a stale writer changes nothing), spawns child instances the new state
+asks for, and appends the audit entry: all of it commits together or not at all. A refused
+attempt rolls that transaction back and is then recorded in the audit log by itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+import structlog
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from pmf_engine.core import audit
+from pmf_engine.core.clock import Clock, SystemClock, london
+from pmf_engine.core.definition import Catalog, TransitionDef, WorkflowDef, parse_workflow
+from pmf_engine.core.effects import EFFECTS, EffectContext
+from pmf_engine.core.errors import (
+    ConcurrencyConflict,
+    GuardFailed,
+    MigrationRefused,
+    NotFound,
+    PermissionDenied,
+    PmfError,
+    Refused,
+    TransitionNotAllowed,
+    UnknownTrigger,
+)
+from pmf_engine.core.guards import GUARDS, ChildView, GuardContext
+from pmf_engine.core.machine import compile_workflow
+from pmf_engine.core.period import Period
+from pmf_engine.core.permissions import Assignment, authorise, segregation_triggers
+from pmf_engine.core.store import (
+    Actor,
+    AuditEntry,
+    Deadline,
+    Instance,
+    Organisation,
+    RoleAssignment,
+    Service,
+    Step,
+    Store,
+    WorkflowVersion,
+    find_organisation,
+)
+from pmf_engine.core.timekeeper import Stay, Timekeeper
+from pmf_engine.core.workdays import SUBDIVISIONS, WorkingDays
+
+log = structlog.get_logger("pmf_engine.engine")
+DEFAULT_WORKFLOW = "quarterly_cycle"
+START_ROLES = ("performance_officer", "administrator")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Fired:
+    """What one successful ``fire`` did."""
+
+    instance: str
+    trigger: str
+    from_state: str
+    to_state: str
+    version: int
+    actor: str
+    role: str
+    audit_seq: int
+    spawned: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class NextStep:
+    trigger: str
+    label: str
+    dest: str
+    roles: tuple[str, ...]
+    reason_required: bool
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstanceStatus:
+    key: str
+    organisation: str
+    period: str
+    service: str | None
+    workflow: str
+    state: str
+    state_label: str
+    terminal: bool
+    version: int
+    entered_at: datetime
+    next_steps: tuple[NextStep, ...]
+    deadline: DeadlineStatus | None = None
+    children: tuple[InstanceStatus, ...] = field(default=())
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeadlineStatus:
+    rule: str
+    due_at: datetime | None
+    problem: str | None
+    late_working_days: int
+    """0 when not late; else working days past the deadline."""
+    escalation_rung: int
+    """The highest escalation step fired so far (0: none)."""
+    next_step: tuple[str, int, datetime] | None
+    """(kind, rung, due) of the next step still to fire."""
+
+
+class StoredWorkflows:
+    """Definitions of stored workflow versions, parsed once from their stored source text.
+
+    Keyed by version id, so one cache serves one database (ids differ between databases).
+    """
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, WorkflowDef] = {}
+
+    def remember(self, version_id: int, wf: WorkflowDef) -> None:
+        self._by_id[version_id] = wf
+
+    def of(self, version: WorkflowVersion) -> WorkflowDef:
+        found = self._by_id.get(version.id)
+        if found is None:
+            found, _ = parse_workflow(version.source_text, f"{version.ref} (stored)")
+            self._by_id[version.id] = found
+        return found
+
+    def by_id(self, s: Session, version_id: int) -> WorkflowDef:
+        found = self._by_id.get(version_id)
+        if found is None:
+            version = s.get(WorkflowVersion, version_id)
+            if version is None:
+                raise NotFound("workflow version", version_id)
+            found = self.of(version)
+        return found
+
+
+class Engine:
+    """Runs workflows from a ``Catalog`` against a ``Store``, on an injected ``Clock``."""
+
+    def __init__(self, store: Store, catalog: Catalog, clock: Clock | None = None) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.clock: Clock = clock or SystemClock()
+        self.timekeeper = Timekeeper(catalog)
+        self._definitions = StoredWorkflows()
+
+    # -- set-up: organisations, services, actors ----------------------------------------
+
+    def add_organisation(
+        self, code: str, name: str, *, subdivision: str = "ENG", by: str = "system"
+    ) -> Organisation:
+        _check_code("organisation code", code)
+        if subdivision not in SUBDIVISIONS:
+            raise PmfError(f"subdivision {subdivision!r} must be one of {', '.join(SUBDIVISIONS)}")
+        with self.store.write() as s:
+            if s.scalar(select(Organisation).where(Organisation.code == code)) is not None:
+                raise PmfError(f"organisation {code!r} already exists")
+            org = Organisation(
+                code=code, name=name, holiday_subdivision=subdivision, created_at=self.clock.now()
+            )
+            s.add(org)
+            self._audit(
+                s,
+                audit.AuditRecord(
+                    event="organisation.added",
+                    organisation=code,
+                    actor=by,
+                    data={"name": name, "holiday_subdivision": subdivision},
+                ),
+            )
+        return org
+
+    def add_service(self, organisation: str, code: str, name: str, *, by: str = "system") -> Service:
+        _check_code("service code", code)
+        with self.store.write() as s:
+            org = self._organisation(s, organisation)
+            if s.scalar(select(Service).where(Service.organisation_id == org.id, Service.code == code)):
+                raise PmfError(f"service {code!r} already exists in {organisation}")
+            service = Service(organisation_id=org.id, code=code, name=name)
+            s.add(service)
+            self._audit(
+                s,
+                audit.AuditRecord(
+                    event="service.added",
+                    organisation=organisation,
+                    actor=by,
+                    data={"service": code, "name": name},
+                ),
+            )
+        return service
+
+    def add_actor(self, username: str, name: str, *, email: str | None = None, by: str = "system") -> Actor:
+        _check_code("username", username, pattern=_USERNAME)
+        with self.store.write() as s:
+            if s.scalar(select(Actor).where(Actor.username == username)) is not None:
+                raise PmfError(f"actor {username!r} already exists")
+            actor = Actor(username=username, name=name, email=email, active=True, created_at=self.clock.now())
+            s.add(actor)
+            self._audit(
+                s,
+                audit.AuditRecord(
+                    event="actor.added",
+                    actor=by,
+                    data={"username": username, "name": name, "email": email},
+                ),
+            )
+        return actor
+
+    def grant(
+        self, username: str, role: str, organisation: str, *, service: str | None = None, by: str = "system"
+    ) -> None:
+        """Give ``username`` a role in an organisation (for one service if the role is scoped)."""
+        role_def = self.catalog.roles.roles.get(role)
+        if role_def is None:
+            raise PmfError(f"unknown role {role!r}; known: {', '.join(self.catalog.roles.roles)}")
+        if role_def.scope == "service" and service is None:
+            raise PmfError(f"role {role!r} is held for one service: name the service")
+        if role_def.scope == "organisation" and service is not None:
+            raise PmfError(f"role {role!r} covers the whole organisation: do not name a service")
+        with self.store.write() as s:
+            actor = self._actor(s, username)
+            org = self._organisation(s, organisation)
+            service_row = self._service(s, org, service) if service else None
+            exists = s.scalar(
+                select(RoleAssignment).where(
+                    RoleAssignment.actor_id == actor.id,
+                    RoleAssignment.organisation_id == org.id,
+                    RoleAssignment.role == role,
+                    RoleAssignment.service_id == (service_row.id if service_row else None),
+                )
+            )
+            if exists is not None:
+                return
+            s.add(
+                RoleAssignment(
+                    actor_id=actor.id,
+                    organisation_id=org.id,
+                    role=role,
+                    service_id=service_row.id if service_row else None,
+                )
+            )
+            self._audit(
+                s,
+                audit.AuditRecord(
+                    event="role.granted",
+                    organisation=organisation,
+                    actor=by,
+                    data={"username": username, "role": role, "service": service},
+                ),
+            )
+
+    def actors(self) -> list[tuple[Actor, list[Assignment]]]:
+        with self.store.read() as s:
+            rows = s.scalars(
+                select(Actor)
+                .options(
+                    selectinload(Actor.roles).joinedload(RoleAssignment.organisation),
+                    selectinload(Actor.roles).joinedload(RoleAssignment.service),
+                )
+                .order_by(Actor.username)
+            ).all()
+            return [(a, _assignments(a)) for a in rows]
+
+    # -- workflow versions ----------------------------------------------------------------
+
+    def register(self, s: Session, name: str) -> WorkflowVersion:
+        """The stored version of the catalog's ``name``, added (and audited) if it is new."""
+        wf = self.catalog.workflow(name)
+        found = s.scalar(
+            select(WorkflowVersion).where(
+                WorkflowVersion.name == name, WorkflowVersion.content_hash == wf.content_hash
+            )
+        )
+        if found is not None:
+            return found
+        version = WorkflowVersion(
+            name=name,
+            label=wf.version,
+            content_hash=wf.content_hash,
+            source_text=self.catalog.sources[name],
+            registered_at=self.clock.now(),
+        )
+        s.add(version)
+        s.flush()
+        self._definitions.remember(version.id, wf)
+        self._audit(
+            s,
+            audit.AuditRecord(
+                event="workflow.registered",
+                actor="system",
+                data={
+                    "workflow": name,
+                    "label": wf.version,
+                    "content_hash": wf.content_hash,
+                    "id": version.id,
+                },
+            ),
+        )
+        return version
+
+    def versions(self) -> list[WorkflowVersion]:
+        with self.store.write() as s:
+            for name in self.catalog.workflows:
+                self.register(s, name)
+        with self.store.read() as s:
+            return list(s.scalars(select(WorkflowVersion).order_by(WorkflowVersion.name, WorkflowVersion.id)))
+
+    def definition(self, version: WorkflowVersion) -> WorkflowDef:
+        """The definition a stored version was written with (not today's YAML)."""
+        return self._definitions.of(version)
+
+    def _definition_by_id(self, s: Session, version_id: int) -> WorkflowDef:
+        return self._definitions.by_id(s, version_id)
+
+    # -- cycles ---------------------------------------------------------------------------
+
+    def start_cycle(
+        self, organisation: str, period: str, *, by: str, workflow: str = DEFAULT_WORKFLOW
+    ) -> InstanceStatus:
+        """Start ``workflow`` for one organisation and quarter, spawning its children."""
+        parsed = Period.parse(period)
+        key = f"{organisation}/{parsed}"
+        bound = log.bind(organisation=organisation, cycle=key, actor=by)
+        with self.store.write() as s:
+            org = self._organisation(s, organisation)
+            actor = self._actor(s, by)
+            if not any(a.organisation == organisation and a.role in START_ROLES for a in _assignments(actor)):
+                raise PermissionDenied(
+                    key,
+                    "start",
+                    "-",
+                    by,
+                    f"starting a cycle needs {' or '.join(START_ROLES)} in {organisation}",
+                )
+            if not org.services:
+                raise PmfError(f"{organisation} has no services: add them before starting a cycle")
+            if s.scalar(select(Instance.id).where(Instance.key == key)) is not None:
+                raise PmfError(f"cycle {key} already exists")
+            version = self.register(s, workflow)
+            wf = self.definition(version)
+            now = self.clock.now()
+            cycle = Instance(
+                key=key,
+                organisation_id=org.id,
+                period=str(parsed),
+                workflow_version_id=version.id,
+                state=wf.initial,
+                version=1,
+                context={},
+                created_at=now,
+                entered_at=now,
+            )
+            s.add(cycle)
+            s.flush()
+            pins: dict[str, int] = {}
+            stay = Stay(cycle.id, org.id, None, org.holiday_subdivision, parsed.end, now)
+            self.timekeeper.enter(s, wf, wf.initial, stay, pins)
+            if pins:
+                cycle.context = {"meetings": pins}
+            self._audit(
+                s,
+                audit.AuditRecord(
+                    event="cycle.started",
+                    organisation=organisation,
+                    instance=key,
+                    to_state=wf.initial,
+                    actor=by,
+                    data={"workflow": version.ref, "period": str(parsed)},
+                ),
+            )
+            spawned = self._spawn(s, cycle.id, key, cycle.period, wf, wf.initial, by)
+        bound.info("cycle.started", state=wf.initial, spawned=len(spawned))
+        return self.status(key)
+
+    def cycles(self, organisation: str | None = None) -> list[InstanceStatus]:
+        with self.store.read() as s:
+            query = select(Instance.key).where(Instance.parent_id.is_(None)).order_by(Instance.key)
+            if organisation:
+                query = query.join(Organisation).where(Organisation.code == organisation)
+            keys = list(s.scalars(query))
+        return [self.status(k, with_children=False) for k in keys]
+
+    def steps_for(self, key: str, username: str) -> list[NextStep]:
+        """The transitions out of the instance's state that ``username``'s roles allow now
+        (guards are checked when fired): what a page offers as buttons."""
+        with self.store.read() as s:
+            inst = _InstanceRow.load(s, key)
+            wf = self._definition_by_id(s, inst.workflow_version_id)
+            allowed = []
+            for t in wf.allowed_from(inst.state):
+                try:
+                    self._authorise(s, wf, inst, t, username)
+                except PermissionDenied:
+                    continue
+                allowed.append(
+                    NextStep(
+                        trigger=t.trigger,
+                        label=t.label or t.trigger,
+                        dest=t.dest,
+                        roles=t.roles,
+                        reason_required=t.reason_required,
+                        fields=t.fields,
+                    )
+                )
+            return allowed
+
+    def peek(self, key: str) -> tuple[str, int]:
+        """(state, version) of an instance, cheaply: what a caller passes back as
+        ``expected_version`` to act only on what it saw."""
+        with self.store.read() as s:
+            row = s.execute(select(Instance.state, Instance.version).where(Instance.key == key)).first()
+        if row is None:
+            raise NotFound("cycle or return", key)
+        return str(row[0]), int(row[1])
+
+    def status(self, key: str, *, with_children: bool = True) -> InstanceStatus:
+        with self.store.read() as s:
+            inst = self._instance(s, key)
+            return self._status(s, inst, with_children=with_children)
+
+    # -- firing ---------------------------------------------------------------------------
+
+    def fire(
+        self,
+        key: str,
+        trigger: str,
+        actor: str,
+        *,
+        reason: str | None = None,
+        data: Mapping[str, Any] | None = None,
+        expected_version: int | None = None,
+        then: Callable[[Session, Fired], None] | None = None,
+    ) -> Fired:
+        """Fire ``trigger`` on instance ``key`` as ``actor``: all of it, or nothing.
+
+        ``then`` runs inside the same transaction after the move (the web API stores its
+        idempotent response there, so the answer and the transition commit together).
+
+        ``expected_version`` is the version the caller saw; if the instance has moved on since,
+        ``ConcurrencyConflict`` is raised and nothing is written. Without it the version read
+        in this transaction is used, so a concurrent writer still cannot be overwritten.
+        """
+        payload = dict(data or {})
+        reason = reason.strip() if reason and reason.strip() else None
+        bound = log.bind(
+            organisation=key.split("/", maxsplit=1)[0],
+            cycle="/".join(key.split("/")[:2]),
+            service=key.split("/")[2] if key.count("/") >= 2 else None,
+            trigger=trigger,
+            actor=actor,
+        )
+        try:
+            with self.store.write() as s:
+                result = self._fire(s, key, trigger, actor, reason, payload, expected_version)
+                if then is not None:
+                    then(s, result)
+        except Refused as refusal:
+            self._record_refusal(refusal, actor, reason, payload)
+            bound.warning("transition.refused", state=refusal.state, why=refusal.reason)
+            raise
+        except IntegrityError as exc:
+            # A unique key taken by a concurrent writer (a spawned child, an audit link).
+            raise ConcurrencyConflict(key, expected_version or 0, None) from exc
+        bound.info(
+            "transition.fired",
+            from_state=result.from_state,
+            to_state=result.to_state,
+            role=result.role,
+            version=result.version,
+        )
+        return result
+
+    def _fire(
+        self,
+        s: Session,
+        key: str,
+        trigger: str,
+        username: str,
+        reason: str | None,
+        data: dict[str, Any],
+        expected_version: int | None,
+    ) -> Fired:
+        inst = _InstanceRow.load(s, key, lock=True)
+        if expected_version is not None and inst.version != expected_version:
+            raise ConcurrencyConflict(key, expected_version, inst.version)
+        wf = self._definition_by_id(s, inst.workflow_version_id)
+        transition = self._transition(wf, inst, trigger)
+        role = self._authorise(s, wf, inst, transition, username)
+        self._check_guards(s, wf, inst, transition, reason, data)
+        to_state = compile_workflow(wf).next_state(inst.state, trigger)
+        now = self.clock.now()
+        context = {**inst.context, **{name: data[name] for name in transition.fields}}
+        if wf.states[inst.state].rule is not None or wf.states[to_state].rule is not None:
+            self.timekeeper.leave(s, inst.id, now)
+            pins = dict(context.get("meetings", {}))
+            stay = Stay.of(
+                inst.id,
+                inst.organisation_id,
+                inst.service_id,
+                inst.subdivision,
+                Period.parse(inst.period).end,
+                now,
+                context,
+            )
+            self.timekeeper.enter(s, wf, to_state, stay, pins)
+            if pins:
+                context["meetings"] = pins
+        changed = s.connection().execute(
+            _MOVE_INSTANCE,
+            {
+                "instance_id": inst.id,
+                "read_version": inst.version,
+                "new_state": to_state,
+                "new_version": inst.version + 1,
+                "new_context": context,
+                "new_entered_at": now if to_state != inst.state else inst.entered_at,
+            },
+        )
+        if changed.rowcount != 1:
+            raise ConcurrencyConflict(key, inst.version, None)
+        seq = audit.append(
+            s,
+            audit.AuditRecord(
+                event="fired",
+                organisation=inst.organisation,
+                instance=key,
+                trigger=trigger,
+                from_state=inst.state,
+                to_state=to_state,
+                actor=username,
+                role=role,
+                reason=reason,
+                data=data,
+            ),
+            now,
+        )
+        spawned: list[str] = []
+        if to_state != inst.state and wf.children_spawned_on(to_state):
+            spawned = self._spawn(s, inst.id, inst.key, inst.period, wf, to_state, username)
+        if transition.effects:
+            effect = EffectContext(self, s, inst.id, key, trigger, username, now)
+            for name in transition.effects:
+                EFFECTS[name](effect)
+        return Fired(
+            instance=key,
+            trigger=trigger,
+            from_state=inst.state,
+            to_state=to_state,
+            version=inst.version + 1,
+            actor=username,
+            role=role,
+            audit_seq=seq,
+            spawned=tuple(spawned),
+        )
+
+    def _transition(self, wf: WorkflowDef, inst: _InstanceRow, trigger: str) -> TransitionDef:
+        if trigger not in wf.triggers:
+            raise UnknownTrigger(inst.key, trigger, inst.state, wf.triggers)
+        transition = wf.transition(trigger, inst.state)
+        if transition is None:
+            raise TransitionNotAllowed(
+                inst.key, trigger, inst.state, [t.trigger for t in wf.allowed_from(inst.state)]
+            )
+        return transition
+
+    def _authorise(
+        self, s: Session, wf: WorkflowDef, inst: _InstanceRow, transition: TransitionDef, username: str
+    ) -> str:
+        rows = s.connection().execute(_ACTOR_ROLES, {"username": username}).all()
+        if not rows or not rows[0].active:
+            why = "no such actor" if not rows else "the actor is deactivated"
+            raise PermissionDenied(inst.key, transition.trigger, inst.state, username, why)
+        assignments = [
+            Assignment(role=r.role, organisation=r.organisation, service=r.service) for r in rows if r.role
+        ]
+        watched = segregation_triggers(self.catalog.roles, wf.name, transition.trigger)
+        prior: set[str] = set()
+        if watched:
+            prior = {
+                t
+                for t in s.scalars(
+                    select(AuditEntry.trigger)
+                    .where(
+                        AuditEntry.instance == inst.key,
+                        AuditEntry.event == "fired",
+                        AuditEntry.actor == username,
+                        AuditEntry.trigger.in_(watched),
+                    )
+                    .distinct()
+                )
+                if t
+            }
+        decision = authorise(
+            policy=self.catalog.roles,
+            workflow=wf.name,
+            transition=transition,
+            actor=username,
+            assignments=assignments,
+            organisation=inst.organisation,
+            service=inst.service,
+            prior_triggers_by_actor=prior,
+        )
+        if decision.role is None:
+            raise PermissionDenied(inst.key, transition.trigger, inst.state, username, decision.rule or "")
+        return decision.role
+
+    def _check_guards(
+        self,
+        s: Session,
+        wf: WorkflowDef,
+        inst: _InstanceRow,
+        transition: TransitionDef,
+        reason: str | None,
+        data: Mapping[str, Any],
+    ) -> None:
+        if transition.reason_required and not reason:
+            raise GuardFailed(inst.key, transition.trigger, inst.state, "reason", "a reason is required")
+        missing = [f for f in transition.fields if data.get(f) in (None, "")]
+        if missing:
+            raise GuardFailed(
+                inst.key, transition.trigger, inst.state, "fields", f"missing field(s): {', '.join(missing)}"
+            )
+        if not transition.guards:
+            return
+        ctx = GuardContext(
+            workflow=wf,
+            instance=inst.key,
+            state=inst.state,
+            data=data,
+            load_children=lambda: _child_views(s, inst.id),
+            load_missing_exception_reports=lambda: self._missing_exception_reports(s, inst.id),
+        )
+        for name in transition.guards:
+            why = GUARDS[name](ctx)
+            if why is not None:
+                raise GuardFailed(inst.key, transition.trigger, inst.state, name, why)
+
+    def _missing_exception_reports(self, s: Session, instance_id: int) -> Sequence[str]:
+        from pmf_engine.pmf.performance import Performance  # noqa: PLC0415 - performance builds on the engine
+
+        return Performance(self).missing_exception_reports(s, instance_id)
+
+    def _record_refusal(
+        self, refusal: Refused, actor: str, reason: str | None, data: Mapping[str, Any]
+    ) -> None:
+        """Write the refused attempt to the audit log in a transaction of its own."""
+        with self.store.write() as s:
+            inst = s.scalar(
+                select(Instance)
+                .where(Instance.key == refusal.instance)
+                .options(joinedload(Instance.organisation))
+            )
+            org = inst.organisation.code if inst is not None else refusal.instance.split("/")[0] or None
+            if org is not None and s.scalar(select(Organisation.id).where(Organisation.code == org)) is None:
+                org = None
+            self._audit(
+                s,
+                audit.AuditRecord(
+                    event="refused",
+                    organisation=org,
+                    instance=refusal.instance,
+                    trigger=refusal.trigger,
+                    from_state=refusal.state,
+                    actor=actor,
+                    reason=reason,
+                    data={"refusal": type(refusal).__name__, "why": refusal.reason, "data": dict(data)},
+                ),
+            )
+
+    # -- children -------------------------------------------------------------------------
+
+    def _spawn(
+        self, s: Session, parent_id: int, parent_key: str, period: str, wf: WorkflowDef, state: str, by: str
+    ) -> list[str]:
+        """Start the child instances ``state`` asks for: one per service not yet covered,
+        each with its deadline and steps, and one audit entry each."""
+        spawned: list[str] = []
+        org_id, org_code, subdivision = s.execute(
+            select(Organisation.id, Organisation.code, Organisation.holiday_subdivision)
+            .join(Instance, Instance.organisation_id == Organisation.id)
+            .where(Instance.id == parent_id)
+        ).one()
+        services = s.execute(
+            select(Service.id, Service.code).where(Service.organisation_id == org_id).order_by(Service.code)
+        ).all()
+        holders = self.timekeeper.holders(s, org_id)
+        period_end = Period.parse(period).end
+        conn = s.connection()
+        for spec in wf.children_spawned_on(state):
+            existing = set(s.scalars(select(Instance.service_id).where(Instance.parent_id == parent_id)))
+            version = self.register(s, spec.workflow)
+            child_wf = self.definition(version)
+            now = self.clock.now()
+            todo = [(sid, code) for sid, code in services if sid not in existing]
+            if not todo:
+                continue
+            keys = [f"{parent_key}/{code}" for _, code in todo]
+            ids = conn.execute(
+                _NEW_INSTANCES,
+                [
+                    {
+                        "key": key,
+                        "organisation_id": org_id,
+                        "parent_id": parent_id,
+                        "service_id": service_id,
+                        "period": period,
+                        "workflow_version_id": version.id,
+                        "state": child_wf.initial,
+                        "version": 1,
+                        "context": {},
+                        "created_at": now,
+                        "entered_at": now,
+                    }
+                    for key, (service_id, _) in zip(keys, todo, strict=True)
+                ],
+            ).scalars()
+            stays: list[tuple[Stay, dict[str, int]]] = [
+                (Stay(child_id, org_id, service_id, subdivision, period_end, now), {})
+                for child_id, (service_id, _) in zip(ids, todo, strict=True)
+            ]
+            self.timekeeper.enter_many(s, child_wf, child_wf.initial, stays, holders)
+            audit.append_many(
+                s,
+                [
+                    audit.AuditRecord(
+                        event="child.spawned",
+                        organisation=org_code,
+                        instance=key,
+                        to_state=child_wf.initial,
+                        actor=by,
+                        data={"workflow": version.ref, "parent": parent_key, "service": code},
+                    )
+                    for key, (_, code) in zip(keys, todo, strict=True)
+                ],
+                now,
+            )
+            spawned += keys
+        return spawned
+
+    def add_child(
+        self,
+        s: Session,
+        parent_key: str,
+        workflow: str,
+        prefix: str,
+        context: dict[str, Any],
+        *,
+        by: str,
+    ) -> str:
+        """Start one ``workflow`` instance under ``parent_key`` (a Scrutiny action, say), keyed
+        ``PARENT/PREFIX-N`` with the next free N, inside the caller's transaction: its
+        deadline (``due`` and ``assignee`` come from ``context``), steps and audit entry."""
+        parent = _InstanceRow.load(s, parent_key, lock=True)  # numbering is serialised per parent
+        taken = s.scalars(select(Instance.key).where(Instance.parent_id == parent.id)).all()
+        numbers = [int(k.rsplit("-", 1)[1]) for k in taken if k.startswith(f"{parent_key}/{prefix}-")]
+        key = f"{parent_key}/{prefix}-{max(numbers, default=0) + 1}"
+        version = self.register(s, workflow)
+        wf = self.definition(version)
+        now = self.clock.now()
+        child = Instance(
+            key=key,
+            organisation_id=parent.organisation_id,
+            parent_id=parent.id,
+            period=parent.period,
+            workflow_version_id=version.id,
+            state=wf.initial,
+            version=1,
+            context=context,
+            created_at=now,
+            entered_at=now,
+        )
+        s.add(child)
+        s.flush()
+        stay = Stay.of(
+            child.id,
+            parent.organisation_id,
+            None,
+            parent.subdivision,
+            Period.parse(parent.period).end,
+            now,
+            context,
+        )
+        self.timekeeper.enter(s, wf, wf.initial, stay, {})
+        self._audit(
+            s,
+            audit.AuditRecord(
+                event="child.started",
+                organisation=parent.organisation,
+                instance=key,
+                to_state=wf.initial,
+                actor=by,
+                data={"workflow": version.ref, "parent": parent_key, **context},
+            ),
+        )
+        return key
+
+    # -- migration ------------------------------------------------------------------------
+
+    def migrate(self, key: str, target: str, *, by: str, reason: str | None = None) -> WorkflowVersion:
+        """Move a cycle (and its children) to another stored version of its workflow."""
+        with self.store.write() as s:
+            for name in self.catalog.workflows:
+                self.register(s, name)
+            inst = self._instance(s, key)
+            if inst.parent_id is not None:
+                raise MigrationRefused(key, target, "migrate the cycle, not one of its children")
+            current = inst.workflow_version
+            version = _find_version(s, current.name, target)
+            if version.id == current.id:
+                raise MigrationRefused(key, target, "the cycle already runs this version")
+            wf = self.definition(version)
+            if inst.state not in wf.states:
+                raise MigrationRefused(key, version.ref, f"its state {inst.state!r} does not exist there")
+            moves: dict[int, WorkflowVersion] = {}
+            for child in inst.children:
+                spec = next((c for c in wf.children if c.workflow == child.workflow_version.name), None)
+                if spec is None:
+                    raise MigrationRefused(
+                        key, version.ref, f"{version.ref} has no {child.workflow_version.name!r} children"
+                    )
+                child_version = _latest_version(s, spec.workflow)
+                if child.state not in self.definition(child_version).states:
+                    raise MigrationRefused(
+                        key,
+                        version.ref,
+                        f"child {child.key} is in {child.state!r}, which {child_version.ref} lacks",
+                    )
+                moves[child.id] = child_version
+            inst.workflow_version_id = version.id
+            inst.version += 1
+            for child in inst.children:
+                if child.workflow_version_id != moves[child.id].id:
+                    child.workflow_version_id = moves[child.id].id
+                    child.version += 1
+            self._audit(
+                s,
+                audit.AuditRecord(
+                    event="cycle.migrated",
+                    organisation=inst.organisation.code,
+                    instance=key,
+                    from_state=inst.state,
+                    to_state=inst.state,
+                    actor=by,
+                    reason=reason,
+                    data={"from": current.ref, "to": version.ref, "children": len(moves)},
+                ),
+            )
+        log.info("cycle.migrated", cycle=key, actor=by, to_version=version.ref)
+        return version
+
+    # -- deadlines that follow a meeting ----------------------------------------------------
+
+    def recompute_deadlines(self, s: Session, organisation_id: int, meeting_id: int, *, by: str) -> int:
+        """Re-resolve every open deadline that depends on a meeting (after it moved).
+
+        Steps that already fired are not repeated unless the move puts them in the future
+        again; the rest are replaced. Each recomputed deadline is recorded in the audit log.
+        """
+        now = self.clock.now()
+        count = 0
+        for deadline in self.timekeeper.open_deadlines_using(s, organisation_id, meeting_id):
+            inst = _InstanceRow.load_id(s, deadline.instance_id)
+            wf = self._definition_by_id(s, inst.workflow_version_id)
+            fired = {
+                (kind, rung)
+                for kind, rung in s.execute(
+                    select(Step.kind, Step.rung).where(
+                        Step.deadline_id == deadline.id, Step.status == "fired"
+                    )
+                )
+            }
+            old_due = deadline.due_at
+            self.timekeeper.leave(s, inst.id, now)
+            pins = dict(inst.context.get("meetings", {}))
+            stay = Stay.of(
+                inst.id,
+                inst.organisation_id,
+                inst.service_id,
+                inst.subdivision,
+                Period.parse(inst.period).end,
+                deadline.opened_at,
+                inst.context,
+            )
+            self.timekeeper.enter(s, wf, inst.state, stay, pins, already_fired=fired, now=now)
+            new_due = s.execute(
+                select(Deadline.due_at).where(Deadline.instance_id == inst.id, Deadline.closed_at.is_(None))
+            ).scalar()
+            audit.append(
+                s,
+                audit.AuditRecord(
+                    event="deadline.recomputed",
+                    organisation=inst.organisation,
+                    instance=inst.key,
+                    from_state=inst.state,
+                    to_state=inst.state,
+                    actor=by,
+                    data={
+                        "meeting": meeting_id,
+                        "rule": deadline.rule,
+                        "from": audit.format_instant(old_due) if old_due else None,
+                        "to": audit.format_instant(new_due) if new_due else None,
+                    },
+                ),
+                now,
+            )
+            count += 1
+        return count
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _audit(self, s: Session, record: audit.AuditRecord) -> int:
+        s.flush()  # ORM rows added before this entry reach the database first
+        return audit.append(s, record, self.clock.now())
+
+    def _status(self, s: Session, inst: Instance, *, with_children: bool) -> InstanceStatus:
+        children: list[Instance] = []
+        if with_children:
+            children = list(
+                s.scalars(
+                    select(Instance)
+                    .where(Instance.parent_id == inst.id)
+                    .options(
+                        joinedload(Instance.organisation),
+                        joinedload(Instance.service),
+                        joinedload(Instance.workflow_version),
+                    )
+                    .order_by(Instance.key)
+                )
+            )
+        deadlines = self._deadline_statuses(s, [inst, *children])
+        return self._view(inst, deadlines, tuple(self._view(c, deadlines, ()) for c in children))
+
+    def _view(
+        self,
+        inst: Instance,
+        deadlines: Mapping[int, DeadlineStatus],
+        children: tuple[InstanceStatus, ...],
+    ) -> InstanceStatus:
+        wf = self.definition(inst.workflow_version)
+        steps = tuple(
+            NextStep(
+                trigger=t.trigger,
+                label=t.label or t.trigger,
+                dest=t.dest,
+                roles=t.roles,
+                reason_required=t.reason_required,
+                fields=t.fields,
+            )
+            for t in wf.allowed_from(inst.state)
+        )
+        return InstanceStatus(
+            key=inst.key,
+            organisation=inst.organisation.code,
+            period=inst.period,
+            service=inst.service.code if inst.service else None,
+            workflow=inst.workflow_version.ref,
+            state=inst.state,
+            state_label=wf.states[inst.state].label,
+            terminal=wf.states[inst.state].terminal,
+            version=inst.version,
+            entered_at=inst.entered_at,
+            next_steps=steps,
+            deadline=deadlines.get(inst.id),
+            children=children,
+        )
+
+    def _deadline_statuses(self, s: Session, instances: Sequence[Instance]) -> dict[int, DeadlineStatus]:
+        """The open deadline of each instance with its steps: two queries, however many."""
+        by_id = {i.id: i for i in instances}
+        found = list(
+            s.scalars(
+                select(Deadline).where(Deadline.instance_id.in_(list(by_id)), Deadline.closed_at.is_(None))
+            )
+        )
+        steps: dict[int, list[tuple[str, int, str, datetime]]] = {}
+        if found:
+            for deadline_id, kind, rung, state, due in s.execute(
+                select(Step.deadline_id, Step.kind, Step.rung, Step.status, Step.due_at)
+                .where(Step.deadline_id.in_([d.id for d in found]))
+                .order_by(Step.due_at)
+            ).all():
+                steps.setdefault(deadline_id, []).append((kind, rung, state, due))
+        now = self.clock.now()
+        result: dict[int, DeadlineStatus] = {}
+        for deadline in found:
+            own = steps.get(deadline.id, [])
+            rung = max((r for k, r, st, _ in own if k == "escalation" and st == "fired"), default=0)
+            upcoming = next(((k, r, d) for k, r, st, d in own if st in ("pending", "claimed")), None)
+            late = 0
+            if deadline.due_at is not None and now > deadline.due_at:
+                workdays = WorkingDays(by_id[deadline.instance_id].organisation.holiday_subdivision)
+                late = max(1, workdays.between(london(deadline.due_at).date(), london(now).date()))
+            result[deadline.instance_id] = DeadlineStatus(
+                rule=deadline.rule,
+                due_at=deadline.due_at,
+                problem=deadline.problem,
+                late_working_days=late,
+                escalation_rung=rung,
+                next_step=upcoming,
+            )
+        return result
+
+    @staticmethod
+    def _instance(s: Session, key: str) -> Instance:
+        inst = s.scalar(
+            select(Instance)
+            .where(Instance.key == key)
+            .options(
+                joinedload(Instance.organisation),
+                joinedload(Instance.service),
+                joinedload(Instance.workflow_version),
+            )
+        )
+        if inst is None:
+            raise NotFound("cycle or return", key)
+        return inst
+
+    @staticmethod
+    def _organisation(s: Session, code: str) -> Organisation:
+        return find_organisation(s, code)
+
+    @staticmethod
+    def _service(s: Session, org: Organisation, code: str) -> Service:
+        service = s.scalar(select(Service).where(Service.organisation_id == org.id, Service.code == code))
+        if service is None:
+            raise NotFound("service", f"{org.code}/{code}")
+        return service
+
+    @staticmethod
+    def _actor(s: Session, username: str) -> Actor:
+        actor = s.scalar(
+            select(Actor)
+            .where(Actor.username == username)
+            .options(
+                selectinload(Actor.roles).joinedload(RoleAssignment.organisation),
+                selectinload(Actor.roles).joinedload(RoleAssignment.service),
+            )
+        )
+        if actor is None:
+            raise NotFound("actor", username)
+        return actor
+
+
+_INSTANCE_ROW = (
+    select(
+        Instance.id,
+        Instance.key,
+        Instance.state,
+        Instance.version,
+        Instance.context,
+        Instance.entered_at,
+        Instance.period,
+        Instance.workflow_version_id,
+        Organisation.code.label("organisation"),
+        Service.code.label("service"),
+        Instance.organisation_id,
+        Instance.service_id,
+        Organisation.holiday_subdivision.label("subdivision"),
+    )
+    .join(Organisation, Organisation.id == Instance.organisation_id)
+    .outerjoin(Service, Service.id == Instance.service_id)
+    .where(Instance.key == bindparam("key"))
+)
+# fire() locks the instance row (PostgreSQL; SQLite writers are serialised already): a
+# concurrent writer waits, then sees the new version and gives up at once, instead of doing
+# all its work only to lose the conditional UPDATE.
+_INSTANCE_ROW_LOCKED = _INSTANCE_ROW.with_for_update(of=Instance)
+
+_INSTANCES = cast(Table, Instance.__table__)
+_MOVE_INSTANCE = (
+    update(_INSTANCES)
+    .where(_INSTANCES.c.id == bindparam("instance_id"), _INSTANCES.c.version == bindparam("read_version"))
+    .values(
+        state=bindparam("new_state"),
+        version=bindparam("new_version"),
+        context=bindparam("new_context"),
+        entered_at=bindparam("new_entered_at"),
+    )
+)
+
+_NEW_INSTANCES = insert(_INSTANCES).returning(_INSTANCES.c.id, sort_by_parameter_order=True)
+
+_ACTOR_ROLES = (
+    select(
+        Actor.active,
+        RoleAssignment.role,
+        Organisation.code.label("organisation"),
+        Service.code.label("service"),
+    )
+    .select_from(Actor)
+    .outerjoin(RoleAssignment, RoleAssignment.actor_id == Actor.id)
+    .outerjoin(Organisation, Organisation.id == RoleAssignment.organisation_id)
+    .outerjoin(Service, Service.id == RoleAssignment.service_id)
+    .where(Actor.username == bindparam("username"))
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _InstanceRow:
+    """The columns ``fire`` needs, read with one Core query (no ORM objects on the hot path)."""
+
+    id: int
+    key: str
+    state: str
+    version: int
+    context: dict[str, Any]
+    entered_at: datetime
+    period: str
+    workflow_version_id: int
+    organisation: str
+    service: str | None
+    organisation_id: int
+    service_id: int | None
+    subdivision: str
+
+    @classmethod
+    def load(cls, s: Session, key: str, *, lock: bool = False) -> _InstanceRow:
+        row = s.connection().execute(_INSTANCE_ROW_LOCKED if lock else _INSTANCE_ROW, {"key": key}).first()
+        if row is None:
+            raise NotFound("cycle or return", key)
+        return cls(**row._asdict())
+
+    @classmethod
+    def load_id(cls, s: Session, instance_id: int) -> _InstanceRow:
+        key = s.execute(select(Instance.key).where(Instance.id == instance_id)).scalar_one()
+        return cls.load(s, key)
+
+
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+
+
+def _check_code(what: str, value: str, *, pattern: re.Pattern[str] = _CODE) -> None:
+    """Codes become parts of instance keys (``ORG/PERIOD/SERVICE``) and audit chain names."""
+    if not pattern.match(value):
+        raise PmfError(f"{what} {value!r} must be letters, digits, '-' or '_' (up to 32), no '/' or spaces")
+
+
+def _assignments(actor: Actor) -> list[Assignment]:
+    return [
+        Assignment(
+            role=r.role, organisation=r.organisation.code, service=r.service.code if r.service else None
+        )
+        for r in actor.roles
+    ]
+
+
+def _child_views(s: Session, parent_id: int) -> Sequence[ChildView]:
+    rows = s.execute(
+        select(WorkflowVersion.name, Service.code, Instance.state)
+        .join(WorkflowVersion, Instance.workflow_version_id == WorkflowVersion.id)
+        .join(Service, Instance.service_id == Service.id)
+        .where(Instance.parent_id == parent_id)
+        .order_by(Service.code)
+    )
+    return [ChildView(workflow=w, service=svc, state=st) for w, svc, st in rows]
+
+
+def _find_version(s: Session, name: str, ref: str) -> WorkflowVersion:
+    """A stored version of ``name`` by id, ``name@hashprefix``, hash prefix or label."""
+    ref = ref.strip()
+    wanted = ref.split("@", 1)[1] if "@" in ref else ref
+    candidates = list(s.scalars(select(WorkflowVersion).where(WorkflowVersion.name == name)))
+    matches = [
+        v
+        for v in candidates
+        if (wanted.isdigit() and v.id == int(wanted))
+        or (len(wanted) >= 6 and v.content_hash.startswith(wanted))
+        or v.label == wanted
+    ]
+    if len(matches) != 1:
+        known = ", ".join(f"{v.id} {v.ref} ({v.label})" for v in candidates)
+        problem = "no" if not matches else "more than one"
+        raise NotFound("workflow version", f"{ref} ({problem} match among {known})")
+    return matches[0]
+
+
+def _latest_version(s: Session, name: str) -> WorkflowVersion:
+    version = s.scalar(
+        select(WorkflowVersion)
+        .where(WorkflowVersion.name == name)
+        .order_by(WorkflowVersion.id.desc())
+        .limit(1)
+    )
+    if version is None:
+        raise NotFound("workflow version", name)
+    return version

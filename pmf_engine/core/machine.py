@@ -1,0 +1,97 @@
+"""Compile a ``WorkflowDef`` into one ``transitions.Machine`` per workflow version, cached.
+
+Building a machine costs far more than a transition, so there is one per content hash, shared
+by every instance of that version. An instance's state is a database column; to move it the
+machine is run against a throw-away token holding that state, and the token's new state is the
+answer. Guards and permissions are checked by the engine before this (they need the database
+and must say *why* they refuse), so the machine's own job is the graph: which trigger leads
+where from which state.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from transitions import Machine, MachineError
+from transitions.extensions import GraphMachine
+
+from pmf_engine.core.definition import TransitionDef, WorkflowDef
+
+
+class _Token:
+    __slots__ = ("state",)
+
+    def __init__(self, state: str) -> None:
+        self.state = state
+
+
+class _DiagramModel:
+    """GraphMachine decorates its model with methods, so it cannot be a slotted token."""
+
+
+def _config(wf: WorkflowDef) -> dict[str, object]:
+    return {
+        "states": list(wf.states),
+        "transitions": [
+            {"trigger": t.trigger, "source": list(t.source), "dest": t.dest} for t in wf.transitions
+        ],
+        "initial": wf.initial,
+        "auto_transitions": False,
+        "ignore_invalid_triggers": False,
+        "name": wf.name,
+    }
+
+
+@dataclass(frozen=True)
+class CompiledWorkflow:
+    definition: WorkflowDef
+    machine: Machine
+
+    def next_state(self, state: str, trigger: str) -> str:
+        """The state ``trigger`` leads to from ``state``; ``MachineError`` if it cannot fire."""
+        event = self.machine.events.get(trigger)
+        if event is None:
+            raise MachineError(f"unknown trigger {trigger!r}")
+        token = _Token(state)
+        if not event.trigger(token):
+            raise MachineError(f"{trigger!r} did not fire from {state!r}")
+        return token.state
+
+    def allowed(self, state: str) -> list[TransitionDef]:
+        return self.definition.allowed_from(state)
+
+    def mermaid(self) -> str:
+        """A Mermaid ``stateDiagram`` drawn by transitions' own Mermaid backend."""
+        diagram_model = _DiagramModel()
+        GraphMachine(
+            model=diagram_model,
+            graph_engine="mermaid",
+            title=self.definition.title or self.definition.name,
+            show_conditions=False,
+            **_config(self.definition),  # type: ignore[arg-type]
+        )
+        text = diagram_model.get_graph().draw(None)  # type: ignore[attr-defined]
+        return str(text)
+
+
+_cache: dict[str, CompiledWorkflow] = {}
+_lock = threading.Lock()
+
+
+def compile_workflow(wf: WorkflowDef) -> CompiledWorkflow:
+    """The compiled machine for this version, built once per process."""
+    key = wf.content_hash
+    found = _cache.get(key)
+    if found is not None:
+        return found
+    with _lock:
+        found = _cache.get(key)
+        if found is None:
+            found = CompiledWorkflow(wf, Machine(model=None, **_config(wf)))  # type: ignore[arg-type]
+            _cache[key] = found
+    return found
+
+
+def cache_size() -> int:
+    return len(_cache)

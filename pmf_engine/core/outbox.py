@@ -1,0 +1,204 @@
+"""The outbox: messages queued inside the caller's transaction, then delivered by a channel
+with retries and a dead letter.
+
+Delivery is at-least-once: a message is claimed with a lease, sent, then marked sent. If the
+process dies between sending and marking, the lease expires and the message is sent again
+with the same ``Message-ID``, so the recipient's mail system (or a person) can see it is the
+same message. Channels (log, SMTP, GOV.UK Notify) live in ``pmf_engine.channels`` behind the
+``Channel`` protocol here; message wording comes from a ``Renderer`` the application supplies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol, cast
+
+import structlog
+from sqlalchemy import Table, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from pmf_engine.core.escalation import Delivery
+from pmf_engine.core.store import OutboxMessage, Store
+
+log = structlog.get_logger("pmf_engine.outbox")
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+
+
+class Renderer(Protocol):
+    """Turns a message kind (``reminder``, ``escalation``, ``digest``) and its context into text."""
+
+    def render(self, name: str, **context: Any) -> tuple[str, str]:
+        """(subject, body) of the message ``name`` with ``context``."""
+        ...
+
+
+def message_id(organisation: str, recipient: str, step_ids: Sequence[int]) -> str:
+    digest = hashlib.sha256(f"{organisation}|{recipient}|{sorted(step_ids)}".encode()).hexdigest()[:24]
+    return f"<pmf.{digest}@pmf-engine.invalid>"
+
+
+def enqueue(
+    s: Session,
+    *,
+    organisation_id: int,
+    organisation: str,
+    kind: str,
+    recipient: str,
+    address: str | None,
+    subject: str,
+    body: str,
+    step_ids: Sequence[int],
+    now: datetime,
+    send_from: datetime | None = None,
+) -> None:
+    """Queue one message; it is not sent before ``send_from`` (the next sending window)."""
+    s.connection().execute(
+        insert(_OUTBOX),
+        {
+            "organisation_id": organisation_id,
+            "created_at": now,
+            "kind": kind,
+            "recipient": recipient,
+            "address": address,
+            "subject": subject,
+            "body": body,
+            "message_id": message_id(organisation, recipient, step_ids),
+            "step_ids": list(step_ids),
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": send_from or now,
+        },
+    )
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    id: int
+    recipient: str
+    address: str | None
+    subject: str
+    body: str
+    message_id: str
+    kind: str
+
+
+class Channel(Protocol):
+    """Sends one message; every delivery channel has this shape."""
+
+    name: str
+
+    def send(self, message: Outgoing) -> None:
+        """Deliver or raise; any exception counts as a failed attempt."""
+
+
+@dataclass
+class Delivered:
+    sent: int = 0
+    failed: int = 0
+    dead: int = 0
+
+
+class Outbox:
+    """Claims due messages, sends them through a channel, and records each outcome."""
+
+    def __init__(self, store: Store, delivery: Delivery, worker_id: str, lease: timedelta) -> None:
+        self.store = store
+        self.delivery = delivery
+        self.worker_id = worker_id
+        self.lease = lease
+
+    def deliver(self, channel: Channel, now: datetime, batch: int = 100) -> Delivered:
+        result = Delivered()
+        for message in self._claim(now, batch):
+            try:
+                channel.send(message)
+            except Exception as exc:  # any failure is one failed attempt
+                dead = self._failed(message.id, now, f"{type(exc).__name__}: {exc}")
+                result.dead += dead
+                result.failed += not dead
+                log.warning(
+                    "message.failed", id=message.id, recipient=message.recipient, error=str(exc), dead=dead
+                )
+            else:
+                self._sent(message.id, now)
+                result.sent += 1
+        return result
+
+    def _claim(self, now: datetime, batch: int) -> list[Outgoing]:
+        with self.store.write() as s:
+            due = (
+                select(_OUTBOX.c.id)
+                .where(
+                    _OUTBOX.c.status.in_(("pending", "sending")),
+                    _OUTBOX.c.next_attempt_at <= now,
+                    or_(_OUTBOX.c.status == "pending", _OUTBOX.c.lease_until < now),
+                )
+                .order_by(_OUTBOX.c.next_attempt_at)
+                .limit(batch)
+                .with_for_update(skip_locked=True)
+            )
+            rows = s.execute(
+                update(_OUTBOX)
+                .where(_OUTBOX.c.id.in_(due.scalar_subquery()))
+                .values(status="sending", lease_until=now + self.lease)
+                .returning(
+                    _OUTBOX.c.id,
+                    _OUTBOX.c.recipient,
+                    _OUTBOX.c.address,
+                    _OUTBOX.c.subject,
+                    _OUTBOX.c.body,
+                    _OUTBOX.c.message_id,
+                    _OUTBOX.c.kind,
+                )
+            ).all()
+        return sorted((Outgoing(*row) for row in rows), key=lambda m: m.id)
+
+    def _sent(self, message_id: int, now: datetime) -> None:
+        with self.store.write() as s:
+            s.execute(
+                update(_OUTBOX)
+                .where(_OUTBOX.c.id == message_id)
+                .values(status="sent", sent_at=now, attempts=_OUTBOX.c.attempts + 1, last_error=None)
+            )
+
+    def _failed(self, message_id: int, now: datetime, error: str) -> bool:
+        with self.store.write() as s:
+            attempts = (
+                int(s.execute(select(_OUTBOX.c.attempts).where(_OUTBOX.c.id == message_id)).scalar_one()) + 1
+            )
+            dead = attempts >= self.delivery.max_attempts
+            backoff = self.delivery.backoff_minutes
+            wait = timedelta(minutes=backoff[min(attempts, len(backoff)) - 1] if backoff else 1)
+            s.execute(
+                update(_OUTBOX)
+                .where(_OUTBOX.c.id == message_id)
+                .values(
+                    status="dead" if dead else "pending",
+                    attempts=attempts,
+                    next_attempt_at=now + wait,
+                    last_error=error[:2000],
+                    lease_until=None,
+                )
+            )
+        return dead
+
+
+def retry(store: Store, now: datetime, ids: Sequence[int] | None = None) -> int:
+    """Give dead-lettered messages (all, or these ids) a fresh set of attempts."""
+    with store.write() as s:
+        query = update(_OUTBOX).where(_OUTBOX.c.status == "dead")
+        if ids:
+            query = query.where(_OUTBOX.c.id.in_(list(ids)))
+        done = s.execute(query.values(status="pending", attempts=0, next_attempt_at=now, lease_until=None))
+        return int(done.rowcount)  # type: ignore[attr-defined]
+
+
+def listing(store: Store, status: str | None = None, limit: int = 200) -> list[OutboxMessage]:
+    with store.read() as s:
+        query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+        if status:
+            query = query.where(OutboxMessage.status == status)
+        return list(s.scalars(query))

@@ -1,0 +1,440 @@
+"""Persistence: the SQLAlchemy 2 schema and the transactions every write goes through.
+
+SQLite is the default (WAL, ``synchronous=FULL``, foreign keys on, and writers that start with
+``BEGIN IMMEDIATE`` so two writers never deadlock on a lock upgrade); PostgreSQL takes the same
+URL form. The schema is created and upgraded by Alembic (``pmf_engine/migrations``), on first use
+or by ``pmf db upgrade``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    relationship,
+    selectinload,
+    sessionmaker,
+)
+from sqlalchemy.types import TypeDecorator
+
+from pmf_engine.core.errors import NotFound
+from pmf_engine.migrations import upgrade_to_head
+
+DEFAULT_URL = "sqlite:///pmf.db"
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no zone, so store naive UTC)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use an aware UTC value")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    holiday_subdivision: Mapped[str] = mapped_column(String(8), default="ENG")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    services: Mapped[list[Service]] = relationship(back_populates="organisation", order_by="Service.code")
+
+
+class Service(Base):
+    __tablename__ = "services"
+    __table_args__ = (UniqueConstraint("organisation_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+
+    organisation: Mapped[Organisation] = relationship(back_populates="services")
+
+
+class Actor(Base):
+    __tablename__ = "actors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    roles: Mapped[list[RoleAssignment]] = relationship(back_populates="actor")
+
+
+class RoleAssignment(Base):
+    """An actor holds a role in an organisation, optionally for one service only."""
+
+    __tablename__ = "role_assignments"
+    __table_args__ = (UniqueConstraint("actor_id", "organisation_id", "role", "service_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    role: Mapped[str] = mapped_column(String(64))
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
+
+    actor: Mapped[Actor] = relationship(back_populates="roles")
+    organisation: Mapped[Organisation] = relationship()
+    service: Mapped[Service | None] = relationship()
+
+
+class WorkflowVersion(Base):
+    """One content version of a workflow; running instances pin theirs."""
+
+    __tablename__ = "workflow_versions"
+    __table_args__ = (UniqueConstraint("name", "content_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(64))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    source_text: Mapped[str] = mapped_column(Text)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.content_hash[:12]}"
+
+
+class Instance(Base):
+    """A running workflow: a cycle (no parent) or a child such as a service return."""
+
+    __tablename__ = "instances"
+    __table_args__ = (Index("ix_instances_parent", "parent_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(160), unique=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id"))
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
+    period: Mapped[str] = mapped_column(String(16))
+    workflow_version_id: Mapped[int] = mapped_column(ForeignKey("workflow_versions.id"))
+    state: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    context: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    organisation: Mapped[Organisation] = relationship()
+    service: Mapped[Service | None] = relationship()
+    workflow_version: Mapped[WorkflowVersion] = relationship()
+    children: Mapped[list[Instance]] = relationship(order_by="Instance.key")
+
+
+class AuditEntry(Base):
+    """One link of a hash chain. The database refuses UPDATE and DELETE on this table."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (
+        UniqueConstraint("chain", "chain_seq"),
+        Index("ix_audit_instance", "instance"),
+    )
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    chain: Mapped[str] = mapped_column(String(32))
+    chain_seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[str] = mapped_column(String(32))
+    """UTC instant as ISO 8601 text, exactly as hashed."""
+    organisation: Mapped[str | None] = mapped_column(String(32))
+    instance: Mapped[str | None] = mapped_column(String(160))
+    event: Mapped[str] = mapped_column(String(32))
+    trigger: Mapped[str | None] = mapped_column(String(64))
+    from_state: Mapped[str | None] = mapped_column(String(64))
+    to_state: Mapped[str | None] = mapped_column(String(64))
+    actor: Mapped[str | None] = mapped_column(String(64))
+    role: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[str] = mapped_column(Text)
+    """Canonical JSON, exactly as hashed."""
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The newest link of each chain: the row writers lock to append in order."""
+
+    __tablename__ = "audit_heads"
+
+    chain: Mapped[str] = mapped_column(String(32), primary_key=True)
+    chain_seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Meeting(Base):
+    """A meeting of a committee (CMT, Leadership Team, Cabinet, Scrutiny, ...)."""
+
+    __tablename__ = "meetings"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "uid"),
+        Index("ix_meetings_body_time", "organisation_id", "body", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    body: Mapped[str] = mapped_column(String(64))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    title: Mapped[str] = mapped_column(String(200), default="")
+    location: Mapped[str] = mapped_column(String(200), default="")
+    uid: Mapped[str] = mapped_column(String(200))
+    """Stable identity for imports and calendar exports (an iCalendar UID)."""
+
+
+class Deadline(Base):
+    """The deadline of one instance's stay in one state; closed when the instance moves on."""
+
+    __tablename__ = "deadlines"
+    __table_args__ = (Index("ix_deadlines_open", "instance_id", "closed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    state: Mapped[str] = mapped_column(String(64))
+    rule: Mapped[str] = mapped_column(String(200))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    meeting_ids: Mapped[list[int]] = mapped_column(JsonType, default=list)
+    problem: Mapped[str | None] = mapped_column(Text)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Step(Base):
+    """One reminder or escalation of a deadline, fired exactly once by whichever worker claims it."""
+
+    __tablename__ = "steps"
+    __table_args__ = (
+        Index("ix_steps_due", "status", "due_at"),
+        Index("ix_steps_deadline", "deadline_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deadline_id: Mapped[int] = mapped_column(ForeignKey("deadlines.id"))
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    rung: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recipients: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    """pending -> claimed -> fired, or cancelled when the instance leaves the state."""
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OutboxMessage(Base):
+    """A message written in the same transaction as what caused it, sent later with retries."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    kind: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str | None] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    """A stable RFC 5322 Message-ID: a resend after a crash is recognisable as the same message."""
+    step_ids: Mapped[list[int]] = mapped_column(JsonType, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    """pending -> sending -> sent, or dead after too many failures."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Credential(Base):
+    """A local account's password (argon2id hash) for the web application."""
+
+    __tablename__ = "credentials"
+
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id"), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ApiToken(Base):
+    """A bearer token for scripts; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class IdempotencyKey(Base):
+    """The response to a POST that carried an ``Idempotency-Key``, written in the same
+    transaction as what it did, so a retried request gets the same answer and fires once."""
+
+    __tablename__ = "idempotency_keys"
+
+    actor: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_sha256: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """An Engine with the durability and locking settings pmf-engine relies on."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+        _tune_sqlite(engine)
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event decide how each transaction starts.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        readonly = conn.get_execution_options().get("pmf_readonly", False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+class Store:
+    """The database: a schema kept at Alembic head and the transactions that use it."""
+
+    def __init__(self, url: str = DEFAULT_URL, *, upgrade: bool = True) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readonly = sessionmaker(
+            self.engine.execution_options(pmf_readonly=True), expire_on_commit=False
+        )
+        if upgrade:
+            upgrade_to_head(self.engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One write transaction: committed when the block ends, rolled back if it raises."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only transaction (on SQLite it takes no write lock)."""
+        with self._readonly() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def find_organisation(s: Session, code: str) -> Organisation:
+    """The organisation with ``code`` (its services load with it); ``NotFound`` if none."""
+    org = s.scalar(
+        select(Organisation).where(Organisation.code == code).options(selectinload(Organisation.services))
+    )
+    if org is None:
+        raise NotFound("organisation", code)
+    return org
+
+
+def roles_held(s: Session, username: str, organisation_id: int) -> set[tuple[str, int | None]]:
+    """(role, service id) pairs an active actor holds in an organisation."""
+    return set(
+        s.execute(
+            select(RoleAssignment.role, RoleAssignment.service_id)
+            .join(Actor, Actor.id == RoleAssignment.actor_id)
+            .where(
+                Actor.username == username,
+                Actor.active.is_(True),
+                RoleAssignment.organisation_id == organisation_id,
+            )
+        ).all()
+    )
+
+
+def grant_app_role(store: Store, role: str) -> str:
+    """Grant a PostgreSQL login role what the application needs, and no more on the audit log."""
+    if store.dialect != "postgresql":
+        raise ValueError("roles and grants are a PostgreSQL feature; SQLite relies on its triggers")
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", role):
+        raise ValueError(f"{role!r} is not a plain PostgreSQL role name")
+    statements = [
+        f"GRANT USAGE ON SCHEMA public TO {role}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
+        f"REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON audit_entries FROM {role}",
+        f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON alembic_version FROM {role}",
+    ]
+    with store.engine.begin() as conn:
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+    return "may read and write the engine's tables; audit_entries: SELECT and INSERT only"
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"

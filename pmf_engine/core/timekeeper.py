@@ -1,0 +1,296 @@
+"""Deadlines and their steps in the database, written inside the engine's transactions.
+
+Entering a state opens its deadline (resolved from the rule, the calendar and the instance)
+and writes one row per reminder and escalation; leaving the state closes the deadline and
+cancels the steps that have not fired. Moving a meeting recomputes every open deadline that
+depends on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from pmf_engine.core.deadlines import MeetingFinder, MeetingInfo, resolve
+from pmf_engine.core.definition import Catalog, WorkflowDef
+from pmf_engine.core.escalation import ACTING, ASSIGNEE, plan
+from pmf_engine.core.store import Actor, Deadline, Meeting, RoleAssignment, Step
+from pmf_engine.core.workdays import WorkingDays
+
+_STEPS = cast(Table, Step.__table__)
+_DEADLINES = cast(Table, Deadline.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    username: str
+    role: str
+    service_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Stay:
+    """One instance entering one state: what a deadline needs to know about it."""
+
+    instance_id: int
+    organisation_id: int
+    service_id: int | None
+    subdivision: str
+    period_end: date
+    entered_at: datetime
+    due: date | None = None
+    assignee: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        instance_id: int,
+        organisation_id: int,
+        service_id: int | None,
+        subdivision: str,
+        period_end: date,
+        entered_at: datetime,
+        context: Mapping[str, Any],
+    ) -> Stay:
+        """A stay whose ``due`` date and ``assignee`` come from the instance's context."""
+        due = context.get("due")
+        return cls(
+            instance_id,
+            organisation_id,
+            service_id,
+            subdivision,
+            period_end,
+            entered_at,
+            date.fromisoformat(due) if isinstance(due, str) else None,
+            context.get("assignee"),
+        )
+
+
+_ALL_HOLDERS = (
+    select(Actor.username, RoleAssignment.role, RoleAssignment.service_id)
+    .join(Actor, Actor.id == RoleAssignment.actor_id)
+    .where(RoleAssignment.organisation_id == bindparam("org"), Actor.active.is_(True))
+)
+_HOLDERS_OF = _ALL_HOLDERS.where(
+    RoleAssignment.role.in_(bindparam("roles", expanding=True)),
+    or_(RoleAssignment.service_id.is_(None), RoleAssignment.service_id == bindparam("service")),
+)
+_NEW_DEADLINE = insert(_DEADLINES).returning(_DEADLINES.c.id, sort_by_parameter_order=True)
+_NEW_STEP = insert(_STEPS)
+_OPEN_DEADLINES = select(_DEADLINES.c.id).where(
+    _DEADLINES.c.instance_id == bindparam("instance"), _DEADLINES.c.closed_at.is_(None)
+)
+_CANCEL_STEPS = (
+    update(_STEPS)
+    .where(_STEPS.c.deadline_id == bindparam("deadline"), _STEPS.c.status.in_(("pending", "claimed")))
+    .values(status="cancelled")
+)
+_CLOSE_DEADLINE = (
+    update(_DEADLINES).where(_DEADLINES.c.id == bindparam("deadline")).values(closed_at=bindparam("now"))
+)
+
+
+class Timekeeper:
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    def holders(
+        self,
+        s: Session,
+        organisation_id: int,
+        roles: Collection[str] | None = None,
+        service_id: int | None = None,
+    ) -> list[Holder]:
+        """Active holders of roles in an organisation (of ``roles``, for ``service_id``, if given)."""
+        if roles is None:
+            rows = s.connection().execute(_ALL_HOLDERS, {"org": organisation_id})
+        else:
+            rows = s.connection().execute(
+                _HOLDERS_OF, {"org": organisation_id, "roles": sorted(roles), "service": service_id}
+            )
+        return [Holder(*row) for row in rows]
+
+    def enter(
+        self,
+        s: Session,
+        wf: WorkflowDef,
+        state: str,
+        stay: Stay,
+        pins: MutableMapping[str, int],
+        holders: Sequence[Holder] | None = None,
+        *,
+        already_fired: Collection[tuple[str, int]] = (),
+        now: datetime | None = None,
+    ) -> int | None:
+        """Open the deadline of ``state`` (if it has a rule) and write its steps.
+
+        ``already_fired`` (kind, rung) pairs are left out unless they now fall after ``now``:
+        a recomputed deadline does not repeat a reminder that was already sent.
+        """
+        return self.enter_many(s, wf, state, [(stay, pins)], holders, already_fired=already_fired, now=now)[0]
+
+    def enter_many(
+        self,
+        s: Session,
+        wf: WorkflowDef,
+        state: str,
+        stays: Sequence[tuple[Stay, MutableMapping[str, int]]],
+        holders: Sequence[Holder] | None = None,
+        *,
+        already_fired: Collection[tuple[str, int]] = (),
+        now: datetime | None = None,
+    ) -> list[int | None]:
+        """``enter`` for many instances at once (a cycle spawning its service returns): one
+        multi-row INSERT for the deadlines and one for all their steps."""
+        rule = wf.states[state].rule
+        if rule is None or not stays:
+            return [None] * len(stays)
+        conn = s.connection()
+        resolutions = [
+            resolve(
+                rule,
+                period_end=stay.period_end,
+                entered=stay.entered_at,
+                workdays=WorkingDays(stay.subdivision),
+                find_meeting=_finder(s, stay.organisation_id),
+                get_meeting=lambda meeting_id: _get_meeting(s, meeting_id),
+                pins=pins,
+                due=stay.due,
+            )
+            for stay, pins in stays
+        ]
+        ids = list(
+            conn.execute(
+                _NEW_DEADLINE,
+                [
+                    {
+                        "instance_id": stay.instance_id,
+                        "organisation_id": stay.organisation_id,
+                        "state": state,
+                        "rule": str(rule),
+                        "due_at": r.due_at,
+                        "meeting_ids": r.meetings,
+                        "problem": r.problem,
+                        "opened_at": stay.entered_at,
+                    }
+                    for (stay, _), r in zip(stays, resolutions, strict=True)
+                ],
+            ).scalars()
+        )
+        rows: list[dict[str, Any]] = []
+        skip = set(already_fired)
+        for (stay, _), resolution, deadline_id in zip(stays, resolutions, ids, strict=True):
+            if resolution.due_at is not None:
+                rows += self._step_rows(
+                    s, wf, state, stay, deadline_id, resolution.due_at, holders, skip, now
+                )
+        if rows:
+            conn.execute(_NEW_STEP, rows)
+        return [int(i) for i in ids]
+
+    def _step_rows(
+        self,
+        s: Session,
+        wf: WorkflowDef,
+        state: str,
+        stay: Stay,
+        deadline_id: int,
+        due_at: datetime,
+        holders: Sequence[Holder] | None,
+        skip: Collection[tuple[str, int]],
+        now: datetime | None,
+    ) -> list[dict[str, Any]]:
+        policy = self.catalog.escalation
+        ladder = policy.ladder(wf.name, state)
+        planned = [
+            step
+            for step in plan(
+                due_at,
+                ladder,
+                WorkingDays(stay.subdivision),
+                policy.sending_hours,
+                not_before=stay.entered_at,
+            )
+            if (step.kind, step.rung) not in skip or (now is not None and step.due_at > now)
+        ]
+        if not planned:
+            return []
+        acting = set(wf.acting_roles(state))
+
+        def roles_of(names: Collection[str]) -> set[str]:
+            return {r for name in names if name != ASSIGNEE for r in (acting if name == ACTING else {name})}
+
+        if holders is None:
+            wanted = roles_of([name for step in planned for name in step.to])
+            holders = self.holders(s, stay.organisation_id, wanted, stay.service_id)
+        rows: list[dict[str, Any]] = []
+        for step in planned:
+            roles = roles_of(step.to)
+            recipients = sorted(
+                {h.username for h in holders if h.role in roles and self._in_scope(h, stay)}
+                | ({stay.assignee} if ASSIGNEE in step.to and stay.assignee else set())
+            )
+            rows.append(
+                {
+                    "deadline_id": deadline_id,
+                    "instance_id": stay.instance_id,
+                    "organisation_id": stay.organisation_id,
+                    "kind": step.kind,
+                    "rung": step.rung,
+                    "due_at": step.due_at,
+                    "recipients": recipients,
+                    "status": "pending",
+                }
+            )
+        return rows
+
+    def _in_scope(self, holder: Holder, stay: Stay) -> bool:
+        role = self.catalog.roles.roles.get(holder.role)
+        if role is None or role.scope == "organisation":
+            return True
+        return holder.service_id is not None and holder.service_id == stay.service_id
+
+    def leave(self, s: Session, instance_id: int, now: datetime) -> None:
+        """Close the open deadline of an instance and cancel its steps that have not fired."""
+        conn = s.connection()
+        for (deadline_id,) in conn.execute(_OPEN_DEADLINES, {"instance": instance_id}).all():
+            conn.execute(_CANCEL_STEPS, {"deadline": deadline_id})
+            conn.execute(_CLOSE_DEADLINE, {"deadline": deadline_id, "now": now})
+
+    def open_deadlines_using(self, s: Session, organisation_id: int, meeting_id: int) -> list[Deadline]:
+        candidates = s.scalars(
+            select(Deadline).where(Deadline.organisation_id == organisation_id, Deadline.closed_at.is_(None))
+        )
+        return [d for d in candidates if meeting_id in (d.meeting_ids or [])]
+
+
+def _finder(s: Session, organisation_id: int) -> MeetingFinder:
+    def find(body: str, moment: datetime, strictly_after: bool) -> MeetingInfo | None:
+        return _find_meeting(s, organisation_id, body, moment, strictly_after)
+
+    return find
+
+
+def _find_meeting(
+    s: Session, organisation_id: int, body: str, moment: datetime, strictly_after: bool
+) -> MeetingInfo | None:
+    when = Meeting.starts_at > moment if strictly_after else Meeting.starts_at >= moment
+    row = s.execute(
+        select(Meeting.id, Meeting.body, Meeting.starts_at)
+        .where(Meeting.organisation_id == organisation_id, Meeting.body == body, when)
+        .order_by(Meeting.starts_at)
+        .limit(1)
+    ).first()
+    return MeetingInfo(*row) if row else None
+
+
+def _get_meeting(s: Session, meeting_id: int) -> MeetingInfo | None:
+    row = s.execute(
+        select(Meeting.id, Meeting.body, Meeting.starts_at).where(Meeting.id == meeting_id)
+    ).first()
+    return MeetingInfo(*row) if row else None

@@ -1,0 +1,49 @@
+"""``pmf serve``: the web application and, unless told otherwise, the scheduler worker in the
+same process (APScheduler's background scheduler wakes the same sweep ``pmf worker`` runs)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+import structlog
+import uvicorn
+
+from pmf_engine.app.settings import Settings
+from pmf_engine.app.wiring import Application
+from pmf_engine.interfaces.web.app import WebSettings, create_app
+
+log = structlog.get_logger()
+DEMO_PASSWORD = "wexcombe-demo-2024"  # noqa: S105 - the example council's, printed at start
+
+
+def web_settings(settings: Settings, *, secure_cookies: bool) -> WebSettings:
+    """The web app's settings: the configured secret key, or a random one for this process."""
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+    if not secret:
+        secret = secrets.token_urlsafe(32)
+        log.warning(
+            "web.ephemeral_secret", why="PMF_SECRET_KEY is not set: sessions end when the process stops"
+        )
+    return WebSettings(secret_key=secret, secure_cookies=secure_cookies)
+
+
+def serve(
+    application: Application, *, host: str, port: int, worker: bool, interval: float, secure_cookies: bool
+) -> None:
+    """Serve the web app with uvicorn (and the worker in a background scheduler) until stopped."""
+    app = create_app(application.engine, web_settings(application.settings, secure_cookies=secure_cookies))
+    scheduler = None
+    if worker:
+        from apscheduler.schedulers.background import BackgroundScheduler  # noqa: PLC0415
+
+        sweeper = application.worker(worker_id=f"web-{os.getpid()}")
+        scheduler = BackgroundScheduler(timezone="UTC")
+        scheduler.add_job(sweeper.tick, "interval", seconds=interval, max_instances=1, coalesce=True)
+        scheduler.start()
+        log.info("worker.started", worker=sweeper.worker_id, interval=interval, in_process=True)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=True)

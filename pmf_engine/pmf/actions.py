@@ -1,0 +1,172 @@
+"""Scrutiny actions: what Scrutiny asked for, of whom, by when, chased until closed.
+
+Each action is an instance of the ``scrutiny_action`` workflow under its cycle
+(``TDC/2024-25-Q1/SA-1``), so it inherits the engine: its deadline is its ``due`` date, the
+reminder and escalation ladder in ``policies/escalation.yaml`` chases the ``assignee``, the
+worker sends the messages, and raising and closing it (with a note) are audited transitions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
+
+from pmf_engine.core.clock import london
+from pmf_engine.core.engine import Engine
+from pmf_engine.core.errors import NotFound, PermissionDenied, PmfError
+from pmf_engine.core.store import (
+    AuditEntry,
+    Deadline,
+    Instance,
+    WorkflowVersion,
+    find_organisation,
+    roles_held,
+)
+from pmf_engine.pmf.models import Measure, Project
+
+WORKFLOW = "scrutiny_action"
+PREFIX = "SA"
+RAISED_IN = ("scrutiny", "closed")
+"""Cycle states in which Scrutiny's actions are recorded (during or after its meeting)."""
+RAISING_ROLES = ("scrutiny_officer", "performance_officer")
+
+
+@dataclass(frozen=True)
+class ActionView:
+    key: str
+    cycle: str
+    what: str
+    assignee: str
+    due: str
+    link: str
+    """A measure code, ``project CODE``, or empty."""
+    state: str
+    raised_by: str
+    note: str
+    """The closing note, once closed."""
+    closed_by: str
+    overdue: bool
+
+
+class Actions:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.store = engine.store
+
+    def add(self, cycle: str, what: str, *, assignee: str, due: str, by: str, link: str = "") -> ActionView:
+        """Record an action Scrutiny raised on ``cycle``; chasing starts at once."""
+        if not what.strip():
+            raise PmfError("an action needs a description of what is to be done")
+        try:
+            when = date.fromisoformat(due)
+        except ValueError:
+            raise PmfError(f"due date {due!r} is not a date like 2024-12-31") from None
+        if when < london(self.engine.clock.now()).date():
+            raise PmfError(f"due date {due} is in the past")
+        with self.store.write() as s:
+            inst = s.scalar(select(Instance).where(Instance.key == cycle, Instance.parent_id.is_(None)))
+            if inst is None:
+                raise NotFound("cycle", cycle)
+            held = roles_held(s, by, inst.organisation_id)
+            if not any((role, None) in held for role in RAISING_ROLES):
+                raise PermissionDenied(
+                    cycle,
+                    "raise_action",
+                    inst.state,
+                    by,
+                    f"raising an action needs {' or '.join(RAISING_ROLES)}",
+                )
+            if inst.state not in RAISED_IN:
+                raise PmfError(f"{cycle} is at {inst.state}: actions are raised at Scrutiny consideration")
+            if not roles_held(s, assignee, inst.organisation_id):
+                raise PmfError(
+                    f"{assignee!r} holds no role in the organisation: an action needs an owner there"
+                )
+            _check_link(s, inst.organisation_id, link)
+            context = {"what": what.strip(), "assignee": assignee, "due": when.isoformat(), "link": link}
+            key = self.engine.add_child(s, cycle, WORKFLOW, PREFIX, context, by=by)
+        return self.get(key)
+
+    def close(self, key: str, *, note: str, by: str) -> ActionView:
+        """Close an action with a note saying what was done."""
+        self.engine.fire(key, "close", by, reason=note)
+        return self.get(key)
+
+    def get(self, key: str) -> ActionView:
+        with self.store.read() as s:
+            found = self._views(s, Instance.key == key)
+        if not found:
+            raise NotFound("action", key)
+        return found[0]
+
+    def list_for(
+        self, organisation: str, *, state: str | None = None, cycle: str | None = None
+    ) -> list[ActionView]:
+        """The organisation's actions (``state`` open or closed; of one ``cycle``), oldest first."""
+        with self.store.read() as s:
+            org = find_organisation(s, organisation)
+            views = self._views(s, Instance.organisation_id == org.id)
+        return [
+            v for v in views if (state is None or v.state == state) and (cycle is None or v.cycle == cycle)
+        ]
+
+    def _views(self, s: Session, where: object) -> list[ActionView]:
+        parent = aliased(Instance)
+        rows = s.execute(
+            select(Instance, parent.key)
+            .join(WorkflowVersion, WorkflowVersion.id == Instance.workflow_version_id)
+            .join(parent, parent.id == Instance.parent_id)
+            .where(WorkflowVersion.name == WORKFLOW, where)  # type: ignore[arg-type]
+            .order_by(Instance.id)
+        ).all()
+        if not rows:
+            return []
+        keys = [inst.key for inst, _ in rows]
+        events: dict[str, dict[str, tuple[str, str]]] = {}
+        for instance, event, actor, reason in s.execute(
+            select(AuditEntry.instance, AuditEntry.event, AuditEntry.actor, AuditEntry.reason).where(
+                AuditEntry.instance.in_(keys), AuditEntry.event.in_(("child.started", "fired"))
+            )
+        ).all():
+            events.setdefault(instance or "", {})[event] = (actor or "", reason or "")
+        late = set(
+            s.scalars(
+                select(Deadline.instance_id).where(
+                    Deadline.instance_id.in_([inst.id for inst, _ in rows]),
+                    Deadline.closed_at.is_(None),
+                    Deadline.due_at < self.engine.clock.now(),
+                )
+            )
+        )
+        return [
+            ActionView(
+                key=inst.key,
+                cycle=cycle,
+                what=str(inst.context.get("what", "")),
+                assignee=str(inst.context.get("assignee", "")),
+                due=str(inst.context.get("due", "")),
+                link=str(inst.context.get("link", "")),
+                state=inst.state,
+                raised_by=events.get(inst.key, {}).get("child.started", ("", ""))[0],
+                note=events.get(inst.key, {}).get("fired", ("", ""))[1],
+                closed_by=events.get(inst.key, {}).get("fired", ("", ""))[0],
+                overdue=inst.id in late,
+            )
+            for inst, cycle in rows
+        ]
+
+
+def _check_link(s: Session, organisation_id: int, link: str) -> None:
+    """A link names a measure (``HOU-01``) or a project (``project P-01``) of the organisation."""
+    if not link:
+        return
+    kind, _, code = link.partition(" ") if link.startswith("project ") else ("measure", "", link)
+    model: type[Measure] | type[Project] = Project if kind == "project" else Measure
+    found = s.scalar(
+        select(model.id).where(model.organisation_id == organisation_id, model.code == code.strip())
+    )
+    if found is None:
+        raise NotFound(kind, code.strip())

@@ -1,0 +1,366 @@
+"""The committee calendar: meetings of CMT, Leadership Team, Cabinet, Scrutiny and any other
+named body, imported from YAML, CSV or iCalendar, and an .ics export of a cycle's deadlines.
+
+Moving a meeting recomputes every open deadline that depends on it, in the same transaction,
+and both are recorded in the audit log. An import is all or nothing: every bad row is listed
+with its file and line, and a file with any error imports nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import icalendar
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pmf_engine.core import audit
+from pmf_engine.core.clock import LONDON, as_utc, london
+from pmf_engine.core.engine import Engine
+from pmf_engine.core.errors import DefinitionError, NotFound, PmfError, Problem
+from pmf_engine.core.store import Deadline, Instance, Meeting, Organisation, find_organisation
+from pmf_engine.core.yamlload import load_yaml
+
+_BODY = re.compile(r"^[a-z][a-z0-9_]*$")
+KNOWN_BODIES = ("cmt", "leadership", "cabinet", "scrutiny")
+
+
+@dataclass(frozen=True)
+class MeetingRow:
+    body: str
+    starts_at: datetime
+    title: str = ""
+    location: str = ""
+    uid: str | None = None
+
+
+@dataclass
+class Imported:
+    added: int = 0
+    moved: int = 0
+    unchanged: int = 0
+    deadlines_recomputed: int = 0
+
+
+def parse_when(value: object) -> datetime:
+    """A meeting time: aware ISO 8601 kept as is; naive or date-only read as London time."""
+    if isinstance(value, datetime):
+        return as_utc(value)
+    if isinstance(value, date):
+        return as_utc(datetime.combine(value, time(10, 0), tzinfo=LONDON))
+    text = str(value).strip()
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date and time like 2024-09-11 18:00") from None
+    if len(text) == 10:
+        parsed = parsed.replace(hour=10)
+    return as_utc(parsed)
+
+
+def _check_body(body: str) -> str:
+    body = body.strip().lower()
+    if not _BODY.match(body):
+        raise ValueError(f"committee {body!r} must be a lower-case name like cabinet or scrutiny")
+    return body
+
+
+class CommitteeCalendar:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.store = engine.store
+
+    def add(
+        self,
+        organisation: str,
+        body: str,
+        starts_at: datetime,
+        *,
+        title: str = "",
+        location: str = "",
+        uid: str | None = None,
+        by: str = "system",
+    ) -> Meeting:
+        row = MeetingRow(_check_body(body), as_utc(starts_at), title, location, uid)
+        with self.store.write() as s:
+            org = self._org(s, organisation)
+            return self._add(s, org, row, by)
+
+    def list(self, organisation: str, body: str | None = None) -> list[Meeting]:
+        with self.store.read() as s:
+            org = self._org(s, organisation)
+            query = select(Meeting).where(Meeting.organisation_id == org.id).order_by(Meeting.starts_at)
+            if body:
+                query = query.where(Meeting.body == body)
+            return list(s.scalars(query))
+
+    def move(
+        self, organisation: str, ref: str, starts_at: datetime, *, by: str, reason: str | None = None
+    ) -> int:
+        """Move a meeting (by id or uid); return how many deadlines were recomputed."""
+        with self.store.write() as s:
+            org = self._org(s, organisation)
+            meeting = self._meeting(s, org, ref)
+            return self._move(s, org, meeting, as_utc(starts_at), by, reason)
+
+    def import_file(self, organisation: str, path: Path, *, by: str) -> Imported:
+        rows = read_meetings(path)
+        result = Imported()
+        with self.store.write() as s:
+            org = self._org(s, organisation)
+            for row in rows:
+                existing = (
+                    s.scalar(select(Meeting).where(Meeting.organisation_id == org.id, Meeting.uid == row.uid))
+                    if row.uid
+                    else None
+                )
+                if existing is None:
+                    self._add(s, org, row, by)
+                    result.added += 1
+                elif existing.starts_at != row.starts_at:
+                    result.deadlines_recomputed += self._move(
+                        s, org, existing, row.starts_at, by, f"imported from {path.name}"
+                    )
+                    result.moved += 1
+                else:
+                    result.unchanged += 1
+        return result
+
+    def export_ics(self, cycle: str) -> bytes:
+        """An iCalendar feed of the cycle's and its returns' open deadlines."""
+        calendar = icalendar.Calendar()
+        calendar.add("prodid", "-//pmf-engine//deadlines//EN")
+        calendar.add("version", "2.0")
+        calendar.add("x-wr-calname", f"PMF deadlines {cycle}")
+        with self.store.read() as s:
+            rows = s.execute(
+                select(Deadline.id, Deadline.state, Deadline.rule, Deadline.due_at, Instance.key)
+                .join(Instance, Instance.id == Deadline.instance_id)
+                .where(
+                    (Instance.key == cycle) | Instance.key.startswith(cycle + "/"),
+                    Deadline.closed_at.is_(None),
+                    Deadline.due_at.is_not(None),
+                )
+                .order_by(Deadline.due_at)
+            ).all()
+            if not rows and s.scalar(select(Instance.id).where(Instance.key == cycle)) is None:
+                raise NotFound("cycle", cycle)
+        for deadline_id, state, rule, due_at, key in rows:
+            assert due_at is not None  # filtered in the query
+            event = icalendar.Event()
+            event.add("uid", f"deadline-{deadline_id}@pmf-engine")
+            event.add("summary", f"Deadline: {state.replace('_', ' ')} - {key}")
+            event.add("description", f"Rule: {rule}")
+            event.add("dtstart", london(due_at))
+            event.add("dtend", london(due_at))
+            event.add("dtstamp", self.engine.clock.now())
+            calendar.add_component(event)
+        return bytes(calendar.to_ical())
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _add(self, s: Session, org: Organisation, row: MeetingRow, by: str) -> Meeting:
+        uid = row.uid or f"{org.code}-{row.body}-{london(row.starts_at):%Y%m%dT%H%M}@pmf-engine"
+        if s.scalar(select(Meeting.id).where(Meeting.organisation_id == org.id, Meeting.uid == uid)):
+            raise PmfError(f"a meeting with uid {uid!r} already exists in {org.code}")
+        meeting = Meeting(
+            organisation_id=org.id,
+            body=row.body,
+            starts_at=row.starts_at,
+            title=row.title or row.body.title(),
+            location=row.location,
+            uid=uid,
+        )
+        s.add(meeting)
+        s.flush()
+        audit.append(
+            s,
+            audit.AuditRecord(
+                event="meeting.added",
+                organisation=org.code,
+                actor=by,
+                data={
+                    "meeting": meeting.id,
+                    "body": row.body,
+                    "starts_at": audit.format_instant(row.starts_at),
+                    "uid": uid,
+                },
+            ),
+            self.engine.clock.now(),
+        )
+        return meeting
+
+    def _move(
+        self,
+        s: Session,
+        org: Organisation,
+        meeting: Meeting,
+        starts_at: datetime,
+        by: str,
+        reason: str | None,
+    ) -> int:
+        old = meeting.starts_at
+        meeting.starts_at = starts_at
+        s.flush()
+        audit.append(
+            s,
+            audit.AuditRecord(
+                event="meeting.moved",
+                organisation=org.code,
+                actor=by,
+                reason=reason,
+                data={
+                    "meeting": meeting.id,
+                    "body": meeting.body,
+                    "from": audit.format_instant(old),
+                    "to": audit.format_instant(starts_at),
+                },
+            ),
+            self.engine.clock.now(),
+        )
+        return self.engine.recompute_deadlines(s, org.id, meeting.id, by=by)
+
+    @staticmethod
+    def _org(s: Session, code: str) -> Organisation:
+        return find_organisation(s, code)
+
+    @staticmethod
+    def _meeting(s: Session, org: Organisation, ref: str) -> Meeting:
+        query = select(Meeting).where(Meeting.organisation_id == org.id)
+        query = query.where(Meeting.id == int(ref)) if ref.isdigit() else query.where(Meeting.uid == ref)
+        meeting = s.scalar(query)
+        if meeting is None:
+            raise NotFound("meeting", ref)
+        return meeting
+
+
+def read_meetings(path: Path) -> list[MeetingRow]:
+    """Meetings from a .yaml/.yml, .csv or .ics file; every bad row raises together."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DefinitionError([Problem(str(path), None, "", f"cannot read file: {exc}")]) from exc
+    suffix = path.suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        return _from_yaml(raw.decode("utf-8", errors="replace"), str(path))
+    if suffix == ".csv":
+        return _from_csv(raw.decode("utf-8-sig", errors="replace"), str(path))
+    if suffix == ".ics":
+        return _from_ics(raw, str(path))
+    raise DefinitionError([Problem(str(path), None, "", "use a .yaml, .csv or .ics file")])
+
+
+def _row(
+    values: dict[str, Any], file: str, line: int | None, field_prefix: str, problems: list[Problem]
+) -> MeetingRow | None:
+    try:
+        body = _check_body(str(values.get("body") or ""))
+        starts = values.get("starts") or values.get("starts_at")
+        if starts in (None, ""):
+            raise ValueError("'starts' is missing")
+        return MeetingRow(
+            body=body,
+            starts_at=parse_when(starts),
+            title=str(values.get("title") or ""),
+            location=str(values.get("location") or ""),
+            uid=str(values["uid"]) if values.get("uid") else None,
+        )
+    except ValueError as exc:
+        problems.append(Problem(file, line, field_prefix, str(exc)))
+        return None
+
+
+def _collect(rows: list[MeetingRow | None], problems: list[Problem]) -> list[MeetingRow]:
+    if problems:
+        raise DefinitionError(problems)
+    return [r for r in rows if r is not None]
+
+
+def _from_yaml(text: str, file: str) -> list[MeetingRow]:
+    doc = load_yaml(text, file)
+    items = doc.data.get("meetings") if isinstance(doc.data, dict) else doc.data
+    if not isinstance(items, list):
+        raise DefinitionError([doc.problem((), "expected a list of meetings (or a 'meetings:' key)")])
+    prefix: tuple[str, ...] = ("meetings",) if isinstance(doc.data, dict) else ()
+    problems: list[Problem] = []
+    rows = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            problems.append(doc.problem((*prefix, i), "each meeting is a mapping with body and starts"))
+            continue
+        rows.append(_row(item, file, doc.line_of((*prefix, i)), ".".join(map(str, (*prefix, i))), problems))
+    return _collect(rows, problems)
+
+
+def _from_csv(text: str, file: str) -> list[MeetingRow]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    problems: list[Problem] = []
+    try:
+        missing = {"body", "starts"} - set(reader.fieldnames or [])
+        if missing:
+            message = f"missing column(s): {', '.join(sorted(missing))}"
+            raise DefinitionError([Problem(file, 1, "header", message)])
+        rows = [
+            _row(dict(item), file, reader.line_num, f"row {n}", problems)
+            for n, item in enumerate(reader, start=2)
+        ]
+    except csv.Error as exc:
+        problem = Problem(file, reader.line_num or None, "", f"not a readable CSV file: {exc}")
+        raise DefinitionError([problem]) from exc
+    return _collect(rows, problems)
+
+
+def _from_ics(raw: bytes, file: str) -> list[MeetingRow]:
+    try:
+        calendar = icalendar.Calendar.from_ical(raw)
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise DefinitionError([Problem(file, None, "", f"not an iCalendar file: {exc}")]) from exc
+    problems: list[Problem] = []
+    rows: list[MeetingRow | None] = []
+    for n, event in enumerate(calendar.walk("VEVENT"), start=1):
+        summary = str(event.get("summary", ""))
+        body = str(event.get("x-pmf-body", "")) or _category(event) or _guess_body(summary)
+        start = event.get("dtstart")
+        rows.append(
+            _row(
+                {
+                    "body": body,
+                    "starts": start.dt if start is not None else None,
+                    "title": summary,
+                    "location": str(event.get("location", "")),
+                    "uid": str(event.get("uid", "")) or None,
+                },
+                file,
+                None,
+                f"VEVENT {n} ({summary or 'no summary'})",
+                problems,
+            )
+        )
+    return _collect(rows, problems)
+
+
+def _category(event: Any) -> str:
+    categories = event.get("categories")
+    if categories is None:
+        return ""
+    values = categories.cats if hasattr(categories, "cats") else [categories]
+    return str(values[0]) if values else ""
+
+
+def _guess_body(summary: str) -> str:
+    words = summary.lower()
+    for body, hints in (
+        ("cabinet", ("cabinet",)),
+        ("scrutiny", ("scrutiny", "overview")),
+        ("cmt", ("cmt", "corporate management")),
+        ("leadership", ("leadership",)),
+    ):
+        if any(h in words for h in hints):
+            return body
+    return ""

@@ -1,0 +1,354 @@
+"""Projects of the Council Plan delivery programme, tracked beside the measures.
+
+A project has milestones (title, due date, completed on) and, each quarter, a status its
+service reports with a narrative: on track, at risk, off track or complete. An off-track project
+needs an exception report before Leadership Team sign-off, as a red measure does.
+
+Projects come from CSV, one row per milestone; the project's own columns may be left blank on
+its second and later rows but must not contradict the first::
+
+    project,title,theme,priority,service,owner,milestone,due,completed
+    P-01,New leisure centre,Homes,Regeneration,HOUSING,sm_housing,Planning consent,2024-06-30,2024-06-12
+    P-01,,,,,,Contractor appointed,2024-09-30,
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pmf_engine.core import audit
+from pmf_engine.core.engine import Engine
+from pmf_engine.core.errors import DefinitionError, NotFound, PermissionDenied, PmfError, Problem
+from pmf_engine.core.period import Period
+from pmf_engine.core.store import Instance, Service, find_organisation
+from pmf_engine.pmf.models import ExceptionReport, Milestone, Project, ProjectUpdate
+
+ProjectState = Literal["on_track", "at_risk", "off_track", "complete"]
+STATES: tuple[ProjectState, ...] = ("on_track", "at_risk", "off_track", "complete")
+PROJECT_COLUMNS = ("project", "title", "theme", "priority", "service", "owner")
+MILESTONE_COLUMNS = ("milestone", "due", "completed")
+
+
+class MilestoneIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: str = Field(min_length=1, max_length=300)
+    due: date
+    completed_on: date | None = None
+
+
+class ProjectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    code: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+    title: str = Field(min_length=1, max_length=300)
+    theme: str = ""
+    priority: str = ""
+    service: str = ""
+    owner: str = ""
+    milestones: list[MilestoneIn] = []
+
+
+@dataclass(frozen=True)
+class MilestoneStatus:
+    title: str
+    due: str
+    completed_on: str | None
+    overdue: bool
+    """Due by the end of the quarter and not completed."""
+
+
+@dataclass(frozen=True)
+class ProjectStatus:
+    code: str
+    title: str
+    theme: str
+    service: str | None
+    owner: str
+    status: str
+    """A reported ``ProjectState``, or ``missing`` when the service has not reported."""
+    narrative: str
+    milestones: list[MilestoneStatus]
+    exception_report: bool
+
+    @property
+    def needs_exception_report(self) -> bool:
+        return self.status == "off_track"
+
+
+def read_projects(path: Path) -> list[ProjectIn]:
+    """Projects with their milestones from CSV; every problem listed with its line and column."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DefinitionError([Problem(str(path), None, "", f"cannot read file: {exc}")]) from exc
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    problems: list[Problem] = []
+    projects: dict[str, dict[str, object]] = {}
+    first_line: dict[str, int] = {}
+    try:
+        header = reader.fieldnames or []
+        missing = {"project", "title"} - set(header)
+        if missing:
+            raise DefinitionError(
+                [Problem(str(path), 1, "header", f"missing column(s): {', '.join(sorted(missing))}")]
+            )
+        problems += [
+            Problem(str(path), 1, name, "unknown column")
+            for name in header
+            if name not in PROJECT_COLUMNS + MILESTONE_COLUMNS
+        ]
+        for line, raw in enumerate(reader, start=2):
+            row = {k: (v or "").strip() for k, v in raw.items() if k}
+            code = row.get("project", "")
+            if not code:
+                problems.append(Problem(str(path), line, "project", "missing project code"))
+                continue
+            fields = {k: row.get(k, "") for k in PROJECT_COLUMNS[1:] if row.get(k)}
+            if code not in projects:
+                projects[code] = {"code": code, **fields, "milestones": []}
+                first_line[code] = line
+            else:
+                problems += [
+                    Problem(str(path), line, k, f"{v!r} contradicts line {first_line[code]}")
+                    for k, v in fields.items()
+                    if projects[code].get(k, v) != v
+                ]
+            if row.get("milestone"):
+                milestone = {"title": row["milestone"], "due": row.get("due", "")}
+                if row.get("completed"):
+                    milestone["completed_on"] = row["completed"]
+                try:
+                    parsed = MilestoneIn.model_validate(milestone)
+                except ValidationError as exc:
+                    problems += [Problem(str(path), line, _column(e["loc"]), e["msg"]) for e in exc.errors()]
+                    continue
+                milestones = projects[code]["milestones"]
+                assert isinstance(milestones, list)
+                milestones.append(parsed)
+    except csv.Error as exc:
+        raise DefinitionError(
+            [Problem(str(path), reader.line_num or None, "", f"not a readable CSV file: {exc}")]
+        ) from exc
+    result: list[ProjectIn] = []
+    for code, values in projects.items():
+        try:
+            result.append(ProjectIn.model_validate(values))
+        except ValidationError as exc:
+            problems += [
+                Problem(str(path), first_line[code], _column(e["loc"]), e["msg"]) for e in exc.errors()
+            ]
+    if problems:
+        raise DefinitionError(problems)
+    return result
+
+
+def _column(loc: Sequence[int | str]) -> str:
+    name = str(loc[0]) if loc else ""
+    return {"code": "project", "title": "title", "completed_on": "completed", "due": "due"}.get(name, name)
+
+
+class Projects:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.store = engine.store
+
+    def import_projects(self, organisation: str, path: Path, *, by: str) -> tuple[int, int]:
+        """Add or update projects and their milestones (matched by title); (added, updated)."""
+        rows = read_projects(path)
+        added = updated = 0
+        with self.store.write() as s:
+            org = find_organisation(s, organisation)
+            services = {svc.code: svc.id for svc in org.services}
+            unknown = sorted({r.service for r in rows if r.service and r.service not in services})
+            if unknown:
+                raise DefinitionError(
+                    [Problem(str(path), None, "service", f"unknown service(s): {', '.join(unknown)}")]
+                )
+            for row in rows:
+                project = s.scalar(
+                    select(Project).where(Project.organisation_id == org.id, Project.code == row.code)
+                )
+                fields = {
+                    "title": row.title,
+                    "theme": row.theme,
+                    "priority": row.priority,
+                    "owner": row.owner,
+                    "service_id": services.get(row.service) if row.service else None,
+                }
+                if project is None:
+                    project = Project(organisation_id=org.id, code=row.code, **fields)
+                    s.add(project)
+                    s.flush()
+                    added += 1
+                else:
+                    for key, value in fields.items():
+                        setattr(project, key, value)
+                    updated += 1
+                existing = {
+                    m.title: m for m in s.scalars(select(Milestone).where(Milestone.project_id == project.id))
+                }
+                for m in row.milestones:
+                    done = m.completed_on.isoformat() if m.completed_on else None
+                    if m.title in existing:
+                        existing[m.title].due, existing[m.title].completed_on = m.due.isoformat(), done
+                    else:
+                        s.add(
+                            Milestone(
+                                project_id=project.id, title=m.title, due=m.due.isoformat(), completed_on=done
+                            )
+                        )
+            s.flush()
+            audit.append(
+                s,
+                audit.AuditRecord(
+                    event="projects.imported",
+                    organisation=organisation,
+                    actor=by,
+                    data={"file": path.name, "added": added, "updated": updated},
+                ),
+                self.engine.clock.now(),
+            )
+        return added, updated
+
+    def update(self, cycle: str, code: str, status: str, *, narrative: str = "", by: str) -> None:
+        """Record a project's status for the cycle's quarter (history kept; the newest counts)."""
+        if status not in STATES:
+            raise PmfError(f"{status!r} is not a project status: use one of {', '.join(STATES)}")
+        if status in ("off_track", "at_risk") and not narrative.strip():
+            raise PmfError(f"a project {status.replace('_', ' ')} needs a narrative")
+        with self.store.write() as s:
+            self.update_in(s, cycle, code, status, narrative=narrative, by=by)
+
+    def update_in(
+        self, s: Session, cycle: str, code: str, status: str, *, narrative: str = "", by: str
+    ) -> None:
+        """``update`` inside the caller's transaction."""
+        from pmf_engine.pmf.performance import frozen_at, may_report  # noqa: PLC0415 - avoids a cycle
+
+        inst, project = self._cycle_project(s, cycle, code)
+        if not may_report(s, by, inst.organisation_id, project.service_id):
+            raise PermissionDenied(cycle, "update_project", "-", by, f"{by!r} may not report {code}")
+        if frozen_at(s, inst.id) is not None:
+            raise PmfError(f"the {cycle} report was frozen at Leadership Team sign-off")
+        now = self.engine.clock.now()
+        s.add(
+            ProjectUpdate(
+                project_id=project.id,
+                period=inst.period,
+                status=status,
+                narrative=narrative,
+                reported_by=by,
+                reported_at=now,
+            )
+        )
+        s.flush()
+        audit.append(
+            s,
+            audit.AuditRecord(
+                event="project.updated",
+                organisation=inst.key.split("/")[0],
+                instance=cycle,
+                actor=by,
+                data={"project": code, "period": inst.period, "status": status, "narrative": narrative},
+            ),
+            now,
+        )
+
+    def projects(self, organisation: str) -> list[tuple[Project, str | None, list[Milestone]]]:
+        with self.store.read() as s:
+            org = find_organisation(s, organisation)
+            found = s.execute(
+                select(Project, Service.code)
+                .outerjoin(Service, Service.id == Project.service_id)
+                .where(Project.organisation_id == org.id)
+                .order_by(Project.code)
+            ).all()
+            milestones = _milestones(s, [p.id for p, _ in found])
+            return [(p, svc, milestones.get(p.id, [])) for p, svc in found]
+
+    def status(self, cycle: str) -> list[ProjectStatus]:
+        with self.store.read() as s:
+            inst = s.scalar(select(Instance).where(Instance.key == cycle, Instance.parent_id.is_(None)))
+            if inst is None:
+                raise NotFound("cycle", cycle)
+            return project_status(s, inst)
+
+    def _cycle_project(self, s: Session, cycle: str, code: str) -> tuple[Instance, Project]:
+        inst = s.scalar(select(Instance).where(Instance.key == cycle, Instance.parent_id.is_(None)))
+        if inst is None:
+            raise NotFound("cycle", cycle)
+        project = s.scalar(
+            select(Project).where(Project.organisation_id == inst.organisation_id, Project.code == code)
+        )
+        if project is None:
+            raise NotFound("project", code)
+        return inst, project
+
+
+def project_status(s: Session, inst: Instance) -> list[ProjectStatus]:
+    """Every project of the cycle's organisation with its status for the cycle's quarter."""
+    end = Period.parse(inst.period).end.isoformat()
+    found = s.execute(
+        select(Project, Service.code)
+        .outerjoin(Service, Service.id == Project.service_id)
+        .where(Project.organisation_id == inst.organisation_id)
+        .order_by(Project.code)
+    ).all()
+    ids = [p.id for p, _ in found]
+    latest: dict[int, ProjectUpdate] = {}
+    if ids:
+        for row in s.scalars(
+            select(ProjectUpdate)
+            .where(ProjectUpdate.project_id.in_(ids), ProjectUpdate.period == inst.period)
+            .order_by(ProjectUpdate.id)
+        ):
+            latest[row.project_id] = row
+    reported = set(
+        s.scalars(
+            select(ExceptionReport.project_id).where(
+                ExceptionReport.instance_id == inst.id, ExceptionReport.project_id.is_not(None)
+            )
+        )
+    )
+    milestones = _milestones(s, ids)
+    result = []
+    for project, service in found:
+        update = latest.get(project.id)
+        result.append(
+            ProjectStatus(
+                code=project.code,
+                title=project.title,
+                theme=project.theme,
+                service=service,
+                owner=project.owner,
+                status=update.status if update else "missing",
+                narrative=update.narrative if update else "",
+                milestones=[
+                    MilestoneStatus(m.title, m.due, m.completed_on, m.completed_on is None and m.due <= end)
+                    for m in milestones.get(project.id, [])
+                ],
+                exception_report=project.id in reported,
+            )
+        )
+    return result
+
+
+def _milestones(s: Session, project_ids: Sequence[int]) -> dict[int, list[Milestone]]:
+    found: dict[int, list[Milestone]] = {}
+    if project_ids:
+        for m in s.scalars(
+            select(Milestone).where(Milestone.project_id.in_(list(project_ids))).order_by(Milestone.due)
+        ):
+            found.setdefault(m.project_id, []).append(m)
+    return found

@@ -1,0 +1,310 @@
+"""Excel returns: a template per service for a cycle, filled in by the service and imported.
+
+The template lists the service's measures with their targets (the service fills in the actual,
+the narrative and, optionally, its forecast of the year-end outturn) and, on a second sheet, its
+projects with the milestones still open (the service picks a status and writes a narrative).
+
+Import refuses anything that is not plain data, before reading a cell: a file over the size
+limits or with a suspicious compression ratio (a zip bomb), formulas in any cell
+(``=HYPERLINK(...)`` included), unknown codes, text where a number belongs, numbers out of range
+(a percentage over 100, negative days), a red measure or an off-track project without a
+narrative. Every problem is listed with its sheet, row and column, and a file with any problem
+imports nothing. openpyxl parses through defusedxml (a dependency).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+from sqlalchemy import select
+
+from pmf_engine.core.errors import DefinitionError, NotFound, Problem
+from pmf_engine.core.period import Period
+from pmf_engine.core.store import Instance, Service
+from pmf_engine.pmf.models import Measure
+from pmf_engine.pmf.performance import ActualIn, Performance, measure_targets
+from pmf_engine.pmf.projects import STATES, Projects, ProjectStatus, project_status
+from pmf_engine.pmf.rag import Polarity, rag
+from pmf_engine.pmf.xlsx import check_archive as _check_archive
+
+SHEET = "Return"
+HEADER = ("Code", "Measure", "Unit", "Better", "Target", "Actual", "Narrative", "Forecast (year end)")
+PROJECTS_SHEET = "Projects"
+PROJECTS_HEADER = ("Code", "Project", "Milestones due this quarter", "Status", "Narrative")
+MAX_ROWS = 2000
+RANGES = {"percent": (0.0, 100.0), "days": (0.0, None)}
+"""Values a measure of each format can take: a percentage is 0-100, days are not negative."""
+
+
+@dataclass(frozen=True)
+class ReturnRow:
+    code: str
+    actual: float | None
+    narrative: str
+    forecast: float | None = None
+
+
+@dataclass(frozen=True)
+class ProjectRow:
+    code: str
+    status: str
+    narrative: str
+
+
+@dataclass(frozen=True)
+class FilledReturn:
+    measures: list[ReturnRow]
+    projects: list[ProjectRow]
+
+
+class ExcelReturns:
+    def __init__(self, performance: Performance) -> None:
+        self.performance = performance
+        self.store = performance.store
+
+    def _service_items(self, cycle: str, service: str) -> tuple[Instance, list[Measure], list[ProjectStatus]]:
+        with self.store.read() as s:
+            inst = s.scalar(select(Instance).where(Instance.key == cycle, Instance.parent_id.is_(None)))
+            if inst is None:
+                raise NotFound("cycle", cycle)
+            service_id = s.scalar(
+                select(Service.id).where(
+                    Service.organisation_id == inst.organisation_id, Service.code == service
+                )
+            )
+            if service_id is None:
+                raise NotFound("service", service)
+            measures = list(
+                s.scalars(select(Measure).where(Measure.service_id == service_id).order_by(Measure.code))
+            )
+            projects = [p for p in project_status(s, inst) if p.service == service]
+            return inst, measures, projects
+
+    def template(self, cycle: str, service: str, path: Path) -> int:
+        """Write the return template; return how many measures and projects it lists."""
+        inst, measures, projects = self._service_items(cycle, service)
+        period = Period.parse(inst.period)
+        book = openpyxl.Workbook()
+        sheet = book.active
+        assert sheet is not None
+        sheet.title = SHEET
+        rows = [
+            [m.code, m.title, m.unit, m.polarity, measure_targets(m).quarter(period), None, None, None]
+            for m in measures
+        ]
+        _table(sheet, HEADER, rows, inputs=(6, 7, 8), widths=(10, 50, 8, 8, 10, 10, 60, 12))
+        numbers = DataValidation(
+            type="decimal", allow_blank=True, showErrorMessage=True, error="Enter a number"
+        )
+        sheet.add_data_validation(numbers)
+        if measures:
+            numbers.add(f"F2:F{len(measures) + 1}")
+            numbers.add(f"H2:H{len(measures) + 1}")
+        sheet["J1"] = (
+            f"{cycle} / {service}: fill in the yellow cells (Actual, Narrative, Forecast), then upload."
+        )
+        projects_sheet = book.create_sheet(PROJECTS_SHEET)
+        due = [
+            [
+                p.code,
+                p.title,
+                "; ".join(f"{m.title} ({m.due})" for m in p.milestones if not m.completed_on),
+                None,
+                None,
+            ]
+            for p in projects
+        ]
+        _table(projects_sheet, PROJECTS_HEADER, due, inputs=(4, 5), widths=(10, 40, 50, 12, 60))
+        choices = DataValidation(
+            type="list", formula1=f'"{",".join(STATES)}"', allow_blank=True, showErrorMessage=True
+        )
+        projects_sheet.add_data_validation(choices)
+        if projects:
+            choices.add(f"D2:D{len(projects) + 1}")
+        book.save(path)
+        return len(measures) + len(projects)
+
+    def read(self, cycle: str, service: str, path: Path) -> FilledReturn:
+        """Validate a filled-in return; raise ``DefinitionError`` listing every problem."""
+        _check_archive(path)
+        inst, measures, projects = self._service_items(cycle, service)
+        try:
+            book = openpyxl.load_workbook(path, data_only=False, read_only=True)
+        except Exception as exc:  # openpyxl raises many kinds for a damaged file
+            raise DefinitionError(
+                [Problem(str(path), None, "", f"not a readable .xlsx file: {exc}")]
+            ) from exc
+        problems: list[Problem] = []
+        try:
+            if SHEET not in book.sheetnames:
+                raise DefinitionError([Problem(str(path), None, "sheet", f"no sheet named {SHEET!r}")])
+            rows = self._read_measures(
+                book[SHEET], inst, {m.code: m for m in measures}, service, path, problems
+            )
+            project_rows: list[ProjectRow] = []
+            if PROJECTS_SHEET in book.sheetnames:
+                project_rows = _read_projects(
+                    book[PROJECTS_SHEET], {p.code for p in projects}, service, path, problems
+                )
+        finally:
+            book.close()
+        if problems:
+            raise DefinitionError(problems)
+        return FilledReturn(rows, project_rows)
+
+    def _read_measures(
+        self,
+        sheet: Any,
+        inst: Instance,
+        by_code: dict[str, Measure],
+        service: str,
+        path: Path,
+        problems: list[Problem],
+    ) -> list[ReturnRow]:
+        policy = self.performance.engine.catalog.rag
+        period = Period.parse(inst.period)
+        rows: list[ReturnRow] = []
+        for number, values in _rows(sheet, len(HEADER), path, problems):
+            code, actual, narrative, forecast = values[0], values[5], values[6], values[7]
+            if code is None and actual is None and narrative is None and forecast is None:
+                continue
+            if not isinstance(code, str) or code.strip() not in by_code:
+                problems.append(
+                    Problem(
+                        str(path),
+                        number,
+                        f"{SHEET}!A{number}",
+                        f"unknown measure code {code!r} for {service}",
+                    )
+                )
+                continue
+            measure = by_code[code.strip()]
+            value = _number(actual, measure.format, f"{SHEET}!F{number}", number, path, problems)
+            outturn = _number(forecast, measure.format, f"{SHEET}!H{number}", number, path, problems)
+            text = str(narrative).strip() if narrative is not None else ""
+            if value is None and outturn is None and not text:
+                continue  # left blank: nothing reported for this measure
+            tolerance, _ = policy.rule_for(measure.code)
+            polarity: Polarity = "higher" if measure.polarity == "higher" else "lower"
+            if (
+                rag(value, measure_targets(measure).quarter(period), polarity, tolerance).status == "red"
+                and not text
+            ):
+                problems.append(
+                    Problem(str(path), number, f"{SHEET}!G{number}", "a red measure needs a narrative")
+                )
+            rows.append(ReturnRow(measure.code, value, text, outturn))
+        return rows
+
+    def import_return(self, cycle: str, service: str, path: Path, *, by: str) -> int:
+        """Validate, then record every actual and project status of the return in one
+        transaction (all or nothing); return how many were recorded."""
+        filled = self.read(cycle, service, path)
+        with self.store.write() as s:
+            self.performance.record_in(
+                s,
+                cycle,
+                [ActualIn(r.code, r.actual, r.narrative, r.forecast) for r in filled.measures],
+                by=by,
+            )
+            projects = Projects(self.performance.engine)
+            for row in filled.projects:
+                projects.update_in(s, cycle, row.code, row.status, narrative=row.narrative, by=by)
+        return len(filled.measures) + len(filled.projects)
+
+
+def _table(
+    sheet: Any, header: Sequence[str], rows: list[list[Any]], *, inputs: Sequence[int], widths: Sequence[int]
+) -> None:
+    sheet.append(list(header))
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        sheet.append(row)
+    fill = PatternFill("solid", fgColor="FFF2CC")
+    for row_number in range(2, len(rows) + 2):
+        for column in inputs:
+            sheet.cell(row=row_number, column=column).fill = fill
+    for index, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+
+
+def _rows(sheet: Any, width: int, path: Path, problems: list[Problem]) -> Iterator[tuple[int, list[Any]]]:
+    """Data rows as values, with every formula reported (whatever the column)."""
+    for number, cells in enumerate(sheet.iter_rows(min_row=2, max_col=width), start=2):
+        if number > MAX_ROWS:
+            problems.append(Problem(str(path), number, f"{sheet.title}!A{number}", "too many rows"))
+            return
+        for cell in cells:
+            if getattr(cell, "data_type", None) == "f" or (
+                isinstance(cell.value, str) and cell.value.startswith("=")
+            ):
+                problems.append(
+                    Problem(
+                        str(path), number, f"{sheet.title}!{cell.coordinate}", "formulas are not accepted"
+                    )
+                )
+        yield number, [c.value for c in cells] + [None] * (width - len(cells))
+
+
+def _number(raw: Any, fmt: str, where: str, line: int, path: Path, problems: list[Problem]) -> float | None:
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        if not (isinstance(raw, str) and raw.startswith("=")):  # formulas are reported once, above
+            problems.append(Problem(str(path), line, where, f"{raw!r} is not a number"))
+        return None
+    low, high = RANGES.get(fmt, (None, None))
+    if (low is not None and raw < low) or (high is not None and raw > high):
+        span = f"{low:g} to {high:g}" if high is not None else f"at least {low:g}"
+        problems.append(
+            Problem(str(path), line, where, f"{raw:g} is out of range for a {fmt} measure ({span})")
+        )
+        return None
+    return float(raw)
+
+
+def _read_projects(
+    sheet: Any, known: set[str], service: str, path: Path, problems: list[Problem]
+) -> list[ProjectRow]:
+    rows: list[ProjectRow] = []
+    for number, values in _rows(sheet, len(PROJECTS_HEADER), path, problems):
+        code, status, narrative = values[0], values[3], values[4]
+        if status is None and narrative is None:
+            continue
+        if not isinstance(code, str) or code.strip() not in known:
+            problems.append(
+                Problem(
+                    str(path),
+                    number,
+                    f"{PROJECTS_SHEET}!A{number}",
+                    f"unknown project {code!r} for {service}",
+                )
+            )
+            continue
+        text = str(narrative).strip() if narrative is not None else ""
+        if status not in STATES:
+            problems.append(
+                Problem(
+                    str(path),
+                    number,
+                    f"{PROJECTS_SHEET}!D{number}",
+                    f"status {status!r}: use one of {', '.join(STATES)}",
+                )
+            )
+            continue
+        if status in ("off_track", "at_risk") and not text:
+            problems.append(
+                Problem(
+                    str(path), number, f"{PROJECTS_SHEET}!E{number}", f"a project {status} needs a narrative"
+                )
+            )
+        rows.append(ProjectRow(code.strip(), str(status), text))
+    return rows

@@ -1,0 +1,123 @@
+"""Targets and the value each RAG basis compares with them: pure arithmetic, no database.
+
+A measure's target for a quarter is the one set for that quarter if there is one; otherwise it
+comes from the annual target of the financial year. For a measure that adds up over the year
+(``aggregation: sum``, a count such as homes delivered) the annual target is spread over the
+quarters by its profile (four weights; equal when none is given); for a rate (``mean``) or a
+snapshot (``latest``) every quarter's target is the annual one.
+
+The three bases of ``policies/rag.yaml``:
+
+* ``period``: the quarter's actual against the quarter's target;
+* ``ytd``: the year to date (the quarters of the financial year so far, summed, averaged or the
+  latest, by aggregation) against the target for the year to date;
+* ``forecast``: the service's forecast of the year-end outturn against the annual target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from pmf_engine.core.period import Period
+
+Aggregation = Literal["sum", "mean", "latest"]
+AGGREGATIONS: tuple[Aggregation, ...] = ("sum", "mean", "latest")
+
+
+def financial_year(period: Period) -> str:
+    """``2024-25`` for any quarter of that financial year."""
+    return str(period)[:7]
+
+
+@dataclass(frozen=True)
+class Targets:
+    quarterly: Mapping[str, float]
+    annual: Mapping[str, float]
+    profile: Sequence[float] = ()
+    aggregation: Aggregation = "mean"
+
+    def _weights(self) -> list[float]:
+        weights = list(self.profile) if len(self.profile) == 4 and sum(self.profile) > 0 else [1.0] * 4
+        total = sum(weights)
+        return [w / total for w in weights]
+
+    def annual_for(self, period: Period) -> float | None:
+        return self.annual.get(financial_year(period))
+
+    def quarter(self, period: Period) -> float | None:
+        """The target for one quarter: set for it, or derived from the annual target."""
+        explicit = self.quarterly.get(str(period))
+        if explicit is not None:
+            return explicit
+        annual = self.annual_for(period)
+        if annual is None:
+            return None
+        if self.aggregation == "sum":
+            return annual * self._weights()[period.quarter - 1]
+        return annual
+
+    def year_to_date(self, period: Period) -> float | None:
+        """The target for the year so far, consistent with ``aggregate`` of the quarters."""
+        quarters = quarters_to_date(period)
+        targets = [self.quarter(q) for q in quarters]
+        if any(t is None for t in targets):
+            return None
+        return aggregate([t for t in targets if t is not None], self.aggregation)
+
+    def for_basis(self, basis: str, period: Period) -> float | None:
+        if basis == "ytd":
+            return self.year_to_date(period)
+        if basis == "forecast":
+            return self.annual_for(period)
+        return self.quarter(period)
+
+
+def quarters_to_date(period: Period) -> list[Period]:
+    """Q1 of the financial year up to and including ``period``."""
+    return [Period(period.start_year, q) for q in range(1, period.quarter + 1)]
+
+
+def aggregate(values: Sequence[float], how: Aggregation) -> float:
+    if not values:
+        raise ValueError("nothing to aggregate")
+    if how == "sum":
+        return sum(values)
+    if how == "mean":
+        return sum(values) / len(values)
+    return values[-1]
+
+
+@dataclass(frozen=True)
+class Compared:
+    """The value a basis compares with its target, and what it is in words."""
+
+    value: float | None
+    target: float | None
+    basis_note: str
+
+
+def compared(
+    basis: str,
+    period: Period,
+    targets: Targets,
+    actuals: Mapping[str, float | None],
+    forecast: float | None,
+) -> Compared:
+    """What ``basis`` compares for ``period``, given the quarters' actuals by period name."""
+    target = targets.for_basis(basis, period)
+    if basis == "forecast":
+        return Compared(forecast, target, "year-end forecast against the annual target")
+    if basis == "ytd":
+        quarters = quarters_to_date(period)
+        values = [actuals.get(str(q)) for q in quarters]
+        missing = [str(q)[-2:] for q, v in zip(quarters, values, strict=True) if v is None]
+        span = "Q1" if period.quarter == 1 else f"Q1-Q{period.quarter}"
+        if missing:
+            return Compared(None, target, f"year to date ({span}); {', '.join(missing)} not reported")
+        present = [v for v in values if v is not None]
+        return Compared(
+            aggregate(present, targets.aggregation), target, f"year to date ({span}, {targets.aggregation})"
+        )
+    return Compared(actuals.get(str(period)), target, "quarter")
