@@ -23,8 +23,8 @@ from pathlib import Path
 
 import structlog
 
+from pmf_engine.app.wiring import load_catalog
 from pmf_engine.core.clock import ManualClock
-from pmf_engine.core.definition import Catalog
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.store import Store, sqlite_url
 
@@ -43,7 +43,7 @@ def timed(n: int, one: Callable[[int], None]) -> tuple[float, list[float]]:
 
 
 def engine_fires(url: str, n: int) -> tuple[float, list[float]]:
-    catalog = Catalog.from_dirs(ROOT / "workflows", ROOT / "policies")
+    catalog = load_catalog(ROOT / "workflows", ROOT / "policies")
     engine = Engine(Store(url), catalog, ManualClock(datetime(2024, 7, 1, 9, tzinfo=UTC)))
     engine.add_organisation("BEN", "Bench Council")
     engine.add_actor("perf", "Perf")

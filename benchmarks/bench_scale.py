@@ -30,9 +30,10 @@ from pathlib import Path
 
 import structlog
 
+from pmf_engine.app.wiring import load_catalog
 from pmf_engine.core import audit
+from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import ManualClock
-from pmf_engine.core.definition import Catalog
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.store import Store, sqlite_url
 
@@ -41,7 +42,7 @@ T0 = datetime(2024, 7, 1, 9, tzinfo=UTC)
 
 
 def _catalog() -> Catalog:
-    return Catalog.from_dirs(ROOT / "workflows", ROOT / "policies")
+    return load_catalog(ROOT / "workflows", ROOT / "policies")
 
 
 def _bulk_council(db: Path, orgs: int, services: int) -> None:
@@ -226,12 +227,12 @@ import json, sys
 from datetime import datetime, UTC
 from pathlib import Path
 from pmf_engine.core.clock import ManualClock
-from pmf_engine.core.definition import Catalog
+from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.store import Store
 from pmf_engine.app.wiring import make_worker
 root = Path(sys.argv[2])
 store = Store(sys.argv[1], upgrade=False)
-worker = make_worker(store, Catalog.from_dirs(root / "workflows", root / "policies"),
+worker = make_worker(store, load_catalog(root / "workflows", root / "policies"),
                 ManualClock(datetime(2024, 7, 1, 9, 10, tzinfo=UTC)), worker_id="mem")  # after any lease
 swept = worker.sweep()
 hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]

@@ -23,12 +23,13 @@ import structlog
 from fastapi.testclient import TestClient
 
 from pmf_engine.app.demo import run_demo
+from pmf_engine.app.wiring import load_catalog
 from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.clock import SystemClock
-from pmf_engine.core.definition import Catalog
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.store import Store, sqlite_url
 from pmf_engine.interfaces.web.app import WebSettings, create_app
+from pmf_engine.pmf.framework import Framework, load_rag
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [
@@ -46,7 +47,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=50)
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
-    catalog = Catalog.from_dirs(ROOT / "workflows", ROOT / "policies")
+    catalog = load_catalog(ROOT / "workflows", ROOT / "policies")
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "demo.db"
         run_demo(db, catalog, lambda _line: None)
@@ -54,7 +55,12 @@ def main() -> None:
         Accounts(engine.store, engine.clock).set_password("priya", "benchmark password", by="bench")
         token = Accounts(engine.store, engine.clock).create_token("priya", "bench", by="bench")
         engine.start_cycle("WDC", "2024-25-Q2", by="priya")
-        client = TestClient(create_app(engine, WebSettings(secret_key="bench", secure_cookies=False)))
+        client = TestClient(
+            create_app(
+                Framework(engine, load_rag(ROOT / "policies")),
+                WebSettings(secret_key="bench", secure_cookies=False),
+            )
+        )
         page = client.get("/sign-in")
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
         assert csrf is not None

@@ -3,8 +3,9 @@ persisted workflow with a tamper-evident audit log."""
 
 from __future__ import annotations
 
+from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import Clock, ManualClock, SystemClock
-from pmf_engine.core.definition import Catalog, RolesPolicy, WorkflowDef
+from pmf_engine.core.definition import RolesPolicy, WorkflowDef
 from pmf_engine.core.engine import Engine, Fired, InstanceStatus
 from pmf_engine.core.errors import (
     AuditError,

@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from pmf_engine.app.wiring import load_catalog
+from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import LONDON, ManualClock
-from pmf_engine.core.definition import Catalog
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.store import Store, sqlite_url
+from pmf_engine.pmf.framework import Framework, load_rag
 from tests.pg import PostgresServer, find_bin_dir
 
 
@@ -34,13 +36,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / "workflows"
 POLICIES = ROOT / "policies"
+RAG = load_rag(POLICIES)
 ORG = "TDC"
 SERVICES = ("HOUSING", "PLANNING", "WASTE")
 
 
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
-    return Catalog.from_dirs(WORKFLOWS, POLICIES)
+    return load_catalog(WORKFLOWS, POLICIES)
 
 
 @pytest.fixture
@@ -137,6 +140,11 @@ def seed(engine: Engine, org: str = ORG) -> None:
 def engine(store: Store, catalog: Catalog, clock: ManualClock) -> Engine:
     """An engine over the seeded test council."""
     return Engine(store, catalog, clock)
+
+
+def services(engine: Engine) -> Framework:
+    """The council framework's services over ``engine``, with the shipped RAG policy."""
+    return Framework(engine, RAG)
 
 
 CYCLE = f"{ORG}/2024-25-Q1"

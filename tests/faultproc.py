@@ -10,9 +10,8 @@ from multiprocessing.synchronize import Barrier
 
 import structlog
 
-from pmf_engine.app.wiring import make_worker
+from pmf_engine.app.wiring import load_catalog, make_worker
 from pmf_engine.core.clock import ManualClock
-from pmf_engine.core.definition import Catalog
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import ConcurrencyConflict, Refused
 from pmf_engine.core.store import Store
@@ -29,7 +28,7 @@ def race(url: str, key: str, rounds: int, read: Barrier, go: Barrier, wins: list
     """Each round: everyone reads the same version, then everyone fires on it at once."""
     _quiet()
     store = Store(url, upgrade=False)
-    engine = Engine(store, Catalog.from_dirs(WORKFLOWS, POLICIES), ManualClock(datetime(2024, 7, 1, 9)))
+    engine = Engine(store, load_catalog(WORKFLOWS, POLICIES), ManualClock(datetime(2024, 7, 1, 9)))
     won = 0
     for _ in range(rounds):
         read.wait(60)
@@ -49,7 +48,7 @@ def busy(url: str, keys: list[str], start_hours: int, ack_path: str, seed: int) 
     _quiet()
     rng = random.Random(seed)
     store = Store(url, upgrade=False)
-    catalog = Catalog.from_dirs(WORKFLOWS, POLICIES)
+    catalog = load_catalog(WORKFLOWS, POLICIES)
     clock = ManualClock(datetime(2024, 7, 1, 9) + timedelta(hours=start_hours))
     engine = Engine(store, catalog, clock)
     worker = make_worker(store, catalog, clock, worker_id=f"busy-{os.getpid()}", batch=5)

@@ -23,13 +23,13 @@ import pytest
 import uvicorn
 
 from pmf_engine.core.accounts import Accounts
+from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import SystemClock
-from pmf_engine.core.definition import Catalog
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.store import Store, sqlite_url
 from pmf_engine.interfaces.web.app import WebSettings, create_app
-from pmf_engine.pmf.performance import Performance
-from tests.conftest import ORG, seed
+from pmf_engine.pmf.framework import Framework
+from tests.conftest import ORG, RAG, seed, services
 
 ROOT = Path(__file__).parent.parent
 AXE = ROOT / ".cache" / "axe-core" / "axe.min.js"
@@ -57,14 +57,14 @@ def server(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog) -> Iterat
     accounts = Accounts(engine.store, engine.clock)
     for user in ("perf", "sm_housing", "sm_planning", "sm_waste", "cmt", "lead", "auditor", "scrutiny"):
         accounts.set_password(user, PASSWORD, by="test")
-    Performance(engine).import_measures(
+    services(engine).performance.import_measures(
         ORG, Path(__file__).parent / "fixtures" / "measures" / "measures.csv", by="perf"
     )
     engine.start_cycle(ORG, "2024-25-Q1", by="perf")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    app = create_app(engine, WebSettings(secret_key="browser-test", secure_cookies=True))
+    app = create_app(Framework(engine, RAG), WebSettings(secret_key="browser-test", secure_cookies=True))
     uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
@@ -178,7 +178,9 @@ def test_a_quarter_in_the_browser(server: tuple[str, Engine], browser: Any) -> N
     housing.close()
 
     # the other two services, by their own managers; recycling misses its target badly (red)
-    Performance(engine).record_actual(CYCLE, "WAS-01", 40, narrative="Contractor strike", by="sm_waste")
+    services(engine).performance.record_actual(
+        CYCLE, "WAS-01", 40, narrative="Contractor strike", by="sm_waste"
+    )
     for service in ("PLANNING", "WASTE"):
         engine.fire(f"{CYCLE}/{service}", "submit", f"sm_{service.lower()}")
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import SystemClock
-from pmf_engine.core.definition import Catalog
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.store import Store, sqlite_url
 from pmf_engine.interfaces.main import main

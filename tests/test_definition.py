@@ -8,9 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from pmf_engine.core.definition import Catalog, parse_workflow
+from pmf_engine.app.wiring import load_catalog, registry_for
+from pmf_engine.core.catalog import Catalog
+from pmf_engine.core.definition import parse_workflow
 from pmf_engine.core.errors import DefinitionError
+from pmf_engine.pmf.framework import load_rag
 from tests.conftest import POLICIES, WORKFLOWS
+
+REGISTRY = registry_for(POLICIES)
 
 INVALID = Path(__file__).parent / "fixtures" / "invalid"
 SHIPPED_WORKFLOWS = sorted(WORKFLOWS.glob("*.yaml"))
@@ -25,7 +30,7 @@ def test_shipped_workflow_loads(path: Path) -> None:
 
 POLICY_CHECKS = {
     "roles.yaml": lambda c: "performance_officer" in c.roles.roles and len(c.roles.segregation) == 2,
-    "rag.yaml": lambda c: c.rag.rule_for("HOU-01")[0].kind == "absolute",
+    "rag.yaml": lambda c: load_rag(POLICIES).rule_for("HOU-01")[0].kind == "absolute",
     "escalation.yaml": lambda c: (
         len(c.escalation.default.reminders) == 2
         and c.escalation.ladder("service_return", "returned").reminders[0].before == 1
@@ -35,7 +40,7 @@ POLICY_CHECKS = {
 
 @pytest.mark.parametrize("path", sorted(POLICIES.glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_policy_loads(path: Path) -> None:
-    catalog = Catalog.from_dirs(WORKFLOWS, POLICIES)
+    catalog = load_catalog(WORKFLOWS, POLICIES)
     assert path.name in POLICY_CHECKS, f"{path.name} is shipped but no test checks it"
     assert POLICY_CHECKS[path.name](catalog)
 
@@ -49,7 +54,7 @@ def test_escalation_policy_names_real_roles_and_states(tmp_path: Path) -> None:
         .replace("state: returned", "state: returnd")
     )
     with pytest.raises(DefinitionError) as raised:
-        Catalog.load(SHIPPED_WORKFLOWS, POLICIES / "roles.yaml", escalation_path=bad)
+        Catalog.load(SHIPPED_WORKFLOWS, POLICIES / "roles.yaml", escalation_path=bad, registry=REGISTRY)
     messages = {(p.field, p.message) for p in raised.value.problems}
     assert (
         "default.escalations.1.to.0",
@@ -107,7 +112,7 @@ def _expectation(path: Path) -> tuple[int | None, str, str]:
 def test_invalid_fixture_names_file_line_and_field(path: Path) -> None:
     line, field, message = _expectation(path)
     with pytest.raises(DefinitionError) as raised:
-        Catalog.load([path, *SHIPPED_WORKFLOWS], POLICIES / "roles.yaml")
+        Catalog.load([path, *SHIPPED_WORKFLOWS], POLICIES / "roles.yaml", registry=REGISTRY)
     mine = [p for p in raised.value.problems if p.file == str(path)]
     assert any(p.line == line and p.field == field and message in p.message for p in mine), mine
     assert all(p.file == str(path) for p in raised.value.problems), "shipped files must stay valid"
@@ -130,7 +135,7 @@ def test_two_files_defining_one_workflow(tmp_path: Path) -> None:
     copy = tmp_path / "copy.yaml"
     copy.write_text((WORKFLOWS / "service_return.yaml").read_text())
     with pytest.raises(DefinitionError, match="also defined in"):
-        Catalog.load([*SHIPPED_WORKFLOWS, copy], POLICIES / "roles.yaml")
+        Catalog.load([*SHIPPED_WORKFLOWS, copy], POLICIES / "roles.yaml", registry=REGISTRY)
 
 
 def test_segregation_rule_must_name_real_triggers(tmp_path: Path) -> None:
@@ -139,7 +144,7 @@ def test_segregation_rule_must_name_real_triggers(tmp_path: Path) -> None:
         (POLICIES / "roles.yaml").read_text().replace("not_after: [submit]", "not_after: [submitt]")
     )
     with pytest.raises(DefinitionError) as raised:
-        Catalog.load(SHIPPED_WORKFLOWS, roles)
+        Catalog.load(SHIPPED_WORKFLOWS, roles, registry=REGISTRY)
     problem = raised.value.problems[0]
     assert (problem.file, problem.field) == (str(roles), "segregation.0.not_after")
     assert "no trigger 'submitt'" in problem.message
@@ -157,5 +162,5 @@ def test_content_hash_ignores_layout_and_comments() -> None:
 
 def test_missing_file_is_a_definition_error(tmp_path: Path) -> None:
     with pytest.raises(DefinitionError) as raised:
-        Catalog.load([tmp_path / "nope.yaml"], POLICIES / "roles.yaml")
+        Catalog.load([tmp_path / "nope.yaml"], POLICIES / "roles.yaml", registry=REGISTRY)
     assert "cannot read file" in raised.value.problems[0].message

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
 
+from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import ManualClock
-from pmf_engine.core.definition import Catalog
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.store import Store, grant_app_role
 from tests.conftest import CYCLE, ORG, seed

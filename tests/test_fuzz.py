@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from pmf_engine.core.deadlines import parse_rule
 from pmf_engine.core.definition import parse_workflow
-from pmf_engine.core.errors import DefinitionError
+from pmf_engine.core.errors import DataFileError, DefinitionError
 from pmf_engine.pmf.meetings import read_meetings
 from tests.conftest import WORKFLOWS
 
@@ -94,7 +94,7 @@ def test_calendar_import_of_any_bytes(tmp_path_factory: object, data: bytes, suf
     folder: Path = tmp_path_factory.mktemp("fuzz")  # type: ignore[attr-defined]
     path = folder / f"meetings{suffix}"
     path.write_bytes(data)
-    with contextlib.suppress(DefinitionError):
+    with contextlib.suppress(DataFileError):
         read_meetings(path)
 
 
@@ -115,7 +115,7 @@ def test_calendar_csv_rows(tmp_path_factory: object, rows: list[str]) -> None:
     path.write_text("body,starts,title\n" + "\n".join(rows))
     try:
         read_meetings(path)
-    except DefinitionError as exc:
+    except DataFileError as exc:
         assert all(p.file == str(path) for p in exc.problems)
 
 
@@ -128,5 +128,5 @@ def test_measure_and_actual_csv_of_any_bytes(tmp_path_factory: object, data: byt
     path = folder / "file.csv"
     path.write_bytes(data)
     for reader in (read_actuals, read_measures):
-        with contextlib.suppress(DefinitionError):
+        with contextlib.suppress(DataFileError):
             reader(path)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from transitions import MachineError
 
-from pmf_engine.core.definition import Catalog, parse_workflow
+from pmf_engine.core.catalog import Catalog
+from pmf_engine.core.definition import parse_workflow
 from pmf_engine.core.machine import compile_workflow
 from tests.conftest import WORKFLOWS
 

@@ -11,7 +11,7 @@ import pytest
 
 from pmf_engine.core.clock import LONDON
 from pmf_engine.core.engine import Engine
-from pmf_engine.core.errors import DefinitionError
+from pmf_engine.core.errors import DataFileError
 from pmf_engine.pmf.meetings import CommitteeCalendar, read_meetings
 from tests.conftest import CYCLE, ORG, settle_returns
 
@@ -31,7 +31,7 @@ def test_yaml_and_csv_import_then_reimport_is_idempotent(engine: Engine) -> None
 
 
 def test_bad_rows_are_all_listed_and_nothing_is_imported(engine: Engine) -> None:
-    with pytest.raises(DefinitionError) as raised:
+    with pytest.raises(DataFileError) as raised:
         CommitteeCalendar(engine).import_file(ORG, FIXTURES / "bad.csv", by="perf")
     problems = raised.value.problems
     assert [p.line for p in problems] == [3, 4]

@@ -12,16 +12,16 @@ import pytest
 
 from pmf_engine.core.clock import ManualClock
 from pmf_engine.core.engine import Engine
-from pmf_engine.core.errors import DefinitionError, GuardFailed, PermissionDenied, PmfError
+from pmf_engine.core.errors import DataFileError, GuardFailed, PermissionDenied, PmfError
 from pmf_engine.pmf.performance import Performance
-from tests.conftest import CYCLE, ORG, settle_returns
+from tests.conftest import CYCLE, ORG, services, settle_returns
 
 FIXTURES = Path(__file__).parent / "fixtures" / "measures"
 
 
 @pytest.fixture
 def perf(engine: Engine) -> Performance:
-    performance = Performance(engine)
+    performance = services(engine).performance
     performance.import_measures(ORG, FIXTURES / "measures.csv", by="perf")
     return performance
 
@@ -39,8 +39,8 @@ def test_import_list_and_export_round_trip(perf: Performance, tmp_path: Path) ->
 
 
 def test_bad_file_lists_every_problem_and_imports_nothing(engine: Engine) -> None:
-    performance = Performance(engine)
-    with pytest.raises(DefinitionError) as raised:
+    performance = services(engine).performance
+    with pytest.raises(DataFileError) as raised:
         performance.import_measures(ORG, FIXTURES / "bad.csv", by="perf")
     found = {(p.line, p.field) for p in raised.value.problems}
     assert {(3, "code"), (4, "polarity"), (5, "target 2024-25-Q1"), (6, "code")} <= found
@@ -130,13 +130,13 @@ def test_actuals_from_csv_all_or_nothing(perf: Performance, engine: Engine, tmp_
     engine.start_cycle(ORG, "2024-25-Q1", by="perf")
     bad = tmp_path / "bad.csv"
     bad.write_text("code,value,narrative\nHOU-01,27,ok\nNOPE,3,\nPLA-01,lots,\nWAS-01,=1+1,\n")
-    with pytest.raises(DefinitionError) as raised:
+    with pytest.raises(DataFileError) as raised:
         perf.import_actuals(CYCLE, bad, by="perf")
     assert [(p.line, p.field) for p in raised.value.problems] == [(4, "value"), (5, "value")]
     assert all(m.actual is None for m in perf.status(CYCLE))
     unknown = tmp_path / "unknown.csv"
     unknown.write_text("code,value\nHOU-01,27\nNOPE,3\n")
-    with pytest.raises(DefinitionError, match="unknown measure code 'NOPE'"):
+    with pytest.raises(DataFileError, match="unknown measure code 'NOPE'"):
         perf.import_actuals(CYCLE, unknown, by="perf")
     good = tmp_path / "good.csv"
     good.write_text("code,value,narrative\nHOU-01,27,Better\nPLA-01,,\n")
@@ -166,7 +166,7 @@ def test_excel_round_trip_and_formulas_refused(perf: Performance, engine: Engine
     sheet.cell(row, title).value = '=HYPERLINK("http://evil","x")'
     sheet.cell(row + 1, 1).value = "BAD CODE"
     book.save(book_path)
-    with pytest.raises(DefinitionError) as raised:
+    with pytest.raises(DataFileError) as raised:
         perf.import_measures(ORG, book_path, by="perf")
     found = {(p.line, p.field) for p in raised.value.problems}
     assert (row, f"Measures!B{row}") in found, "the formula's cell is named"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pmf_engine.core.definition import Catalog
+from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.permissions import Assignment, authorise
 
 SM_HOUSING = Assignment("service_manager", "TDC", "HOUSING")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pmf_engine.core.definition import Catalog
 from pmf_engine.pmf.rag import RagPolicy, Tolerance, direction, rag
+from tests.conftest import RAG
 
 PCT5 = Tolerance(kind="percent", value=5)
 ABS2 = Tolerance(kind="absolute", value=2)
@@ -61,8 +61,8 @@ def test_direction_of_travel(
     assert direction(current, before, polarity, within) == expected  # type: ignore[arg-type]
 
 
-def test_policy_overrides_per_measure(catalog: Catalog) -> None:
-    policy = catalog.rag
+def test_policy_overrides_per_measure() -> None:
+    policy = RAG
     assert policy.rule_for("HOU-01") == (ABS2, "period")
     assert policy.rule_for("ANY-99") == (PCT5, "period")
     custom = RagPolicy.model_validate({"basis": "ytd", "measures": {"X": {"basis": "forecast"}}})

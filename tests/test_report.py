@@ -15,8 +15,7 @@ from pypdf import PdfReader
 
 from pmf_engine.core.engine import Engine
 from pmf_engine.pmf import report
-from pmf_engine.pmf.performance import Performance
-from tests.conftest import CYCLE, ORG, settle_returns
+from tests.conftest import CYCLE, ORG, services, settle_returns
 
 FIXTURES = Path(__file__).parent / "fixtures" / "measures"
 
@@ -39,7 +38,7 @@ class Page(HTMLParser):
 
 @pytest.fixture
 def data(engine: Engine) -> report.ReportData:
-    perf = Performance(engine)
+    perf = services(engine).performance
     perf.import_measures(ORG, FIXTURES / "measures.csv", by="perf")
     engine.start_cycle(ORG, "2023-24-Q1", by="perf")
     perf.record_actual(f"{ORG}/2023-24-Q1", "WAS-01", 45, by="perf")
@@ -57,7 +56,7 @@ def data(engine: Engine) -> report.ReportData:
     )
     settle_returns(engine)
     engine.fire(CYCLE, "close_data_request", "perf")
-    return report.gather(perf, CYCLE)
+    return report.gather(services(engine), CYCLE)
 
 
 def test_html_report_content(data: report.ReportData) -> None:

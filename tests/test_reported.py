@@ -4,7 +4,6 @@ until closed."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,25 +14,25 @@ from sqlalchemy.exc import DBAPIError
 
 from pmf_engine.app.wiring import make_worker
 from pmf_engine.channels import LogChannel
+from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import LONDON, ManualClock
-from pmf_engine.core.definition import Catalog
 from pmf_engine.core.engine import Engine
-from pmf_engine.core.errors import DefinitionError, GuardFailed, NotFound, PermissionDenied, PmfError
+from pmf_engine.core.errors import DataFileError, GuardFailed, NotFound, PermissionDenied, PmfError
 from pmf_engine.core.store import AuditEntry, OutboxMessage, Store
 from pmf_engine.pmf import report
 from pmf_engine.pmf.actions import Actions
+from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.models import ReportSnapshot
 from pmf_engine.pmf.performance import Performance
-from pmf_engine.pmf.projects import Projects
 from pmf_engine.pmf.rag import MeasureRule, RagPolicy
-from tests.conftest import CYCLE, ORG, settle_returns
+from tests.conftest import CYCLE, ORG, services, settle_returns
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture
 def perf(engine: Engine) -> Performance:
-    performance = Performance(engine)
+    performance = services(engine).performance
     performance.import_measures(ORG, FIXTURES / "measures" / "measures.csv", by="perf")
     return performance
 
@@ -50,8 +49,8 @@ def to_signoff(engine: Engine, cycle: str = CYCLE) -> None:
 
 def test_annual_targets_profile_and_ytd_basis(store: Store, catalog: Catalog, clock: ManualClock) -> None:
     policy = RagPolicy(measures={"NEW-01": MeasureRule(basis="ytd"), "SAT-01": MeasureRule(basis="forecast")})
-    engine = Engine(store, dataclasses.replace(catalog, rag=policy), clock)
-    perf = Performance(engine)
+    engine = Engine(store, catalog, clock)
+    perf = Framework(engine, policy).performance
     assert perf.import_measures(ORG, FIXTURES / "measures" / "annual.csv", by="perf") == (2, 0)
     for quarter, homes in (("Q1", 15), ("Q2", 25)):
         engine.start_cycle(ORG, f"2024-25-{quarter}", by="perf")
@@ -68,8 +67,8 @@ def test_annual_targets_profile_and_ytd_basis(store: Store, catalog: Catalog, cl
 
 
 def test_profile_and_aggregation_are_checked(engine: Engine) -> None:
-    with pytest.raises(DefinitionError) as raised:
-        Performance(engine).import_measures(ORG, FIXTURES / "measures" / "badprofile.csv", by="perf")
+    with pytest.raises(DataFileError) as raised:
+        services(engine).performance.import_measures(ORG, FIXTURES / "measures" / "badprofile.csv", by="perf")
     found = {(p.line, p.field) for p in raised.value.problems}
     assert {(2, "profile"), (3, "aggregation"), (2, "annual target 2024")} <= found
 
@@ -78,7 +77,7 @@ def test_profile_and_aggregation_are_checked(engine: Engine) -> None:
 
 
 def test_projects_import_status_and_exception_before_signoff(perf: Performance, engine: Engine) -> None:
-    projects = Projects(engine)
+    projects = services(engine).projects
     assert projects.import_projects(ORG, FIXTURES / "projects" / "projects.csv", by="perf") == (2, 0)
     assert projects.import_projects(ORG, FIXTURES / "projects" / "projects.csv", by="perf") == (0, 2)
     listed = {p.code: milestones for p, _, milestones in projects.projects(ORG)}
@@ -113,11 +112,11 @@ def test_projects_import_status_and_exception_before_signoff(perf: Performance, 
 
 
 def test_bad_projects_file_lists_every_problem(engine: Engine) -> None:
-    with pytest.raises(DefinitionError) as raised:
-        Projects(engine).import_projects(ORG, FIXTURES / "projects" / "bad.csv", by="perf")
+    with pytest.raises(DataFileError) as raised:
+        services(engine).projects.import_projects(ORG, FIXTURES / "projects" / "bad.csv", by="perf")
     found = {(p.line, p.field) for p in raised.value.problems}
     assert {(1, "colour"), (2, "due"), (3, "title"), (4, "project"), (5, "project")} <= found
-    assert Projects(engine).projects(ORG) == []
+    assert services(engine).projects.projects(ORG) == []
 
 
 # -- what was reported stays reported -------------------------------------------------------
@@ -130,9 +129,9 @@ def test_report_frozen_at_signoff_then_restated(
     perf.record_actual(CYCLE, "PLA-01", 70, by="sm_planning")
     perf.record_actual(CYCLE, "WAS-01", 53, by="sm_waste")
     to_signoff(engine)
-    assert report.gather(perf, CYCLE).frozen is None
+    assert report.gather(services(engine), CYCLE).frozen is None
     engine.fire(CYCLE, "sign_off", "lead")
-    frozen = report.gather(perf, CYCLE)
+    frozen = report.gather(services(engine), CYCLE)
     assert frozen.frozen is not None and frozen.frozen.by == "lead"
     assert report.verify_frozen(perf, CYCLE) == frozen.frozen.sha256
     with engine.store.read() as s:
@@ -146,14 +145,14 @@ def test_report_frozen_at_signoff_then_restated(
     clock.advance(timedelta(days=20))
     perf.restate(CYCLE, "WAS-01", 49, reason="Contractor tonnage corrected", by="perf")
 
-    again = report.gather(perf, CYCLE)
+    again = report.gather(services(engine), CYCLE)
     was = next(m for m in again.content.measures if m.code == "WAS-01")
     assert (was.actual, was.rag.status) == (53, "green"), "the frozen report still says what it said"
     assert report.html(again) == report.html(frozen), "rebuilt from the snapshot, byte for byte"
     assert next(m for m in perf.status(CYCLE) if m.code == "WAS-01").restated
 
     engine.start_cycle(ORG, "2024-25-Q2", by="perf")
-    later = report.gather(perf, f"{ORG}/2024-25-Q2")
+    later = report.gather(services(engine), f"{ORG}/2024-25-Q2")
     assert [(r.code, r.period, r.previous, r.value) for r in later.restatements] == [
         ("WAS-01", "2024-25-Q1", 53, 49)
     ]
@@ -245,7 +244,7 @@ def test_scrutiny_actions_raised_chased_and_closed(
         False,
     )
     assert [a.key for a in actions.list_for(ORG, state="open")] == [second.key]
-    html = report.html(report.gather(perf, CYCLE))
+    html = report.html(report.gather(services(engine), CYCLE))
     assert "Report taken at the October meeting" in html and "Brief members on recycling" in html
     with engine.store.read() as s:
         events = list(s.scalars(select(AuditEntry.event).where(AuditEntry.instance == first.key)))

@@ -11,22 +11,20 @@ import openpyxl
 import pytest
 
 from pmf_engine.core.engine import Engine
-from pmf_engine.core.errors import DefinitionError
+from pmf_engine.core.errors import DataFileError
 from pmf_engine.pmf import report
-from pmf_engine.pmf.performance import Performance
-from pmf_engine.pmf.projects import Projects
 from pmf_engine.pmf.returns import ExcelReturns
-from tests.conftest import CYCLE, ORG
+from tests.conftest import CYCLE, ORG, services
 
 FIXTURES = Path(__file__).parent / "fixtures" / "measures"
 
 
 @pytest.fixture
 def returns(engine: Engine) -> ExcelReturns:
-    performance = Performance(engine)
+    performance = services(engine).performance
     performance.import_measures(ORG, FIXTURES / "measures.csv", by="perf")
     engine.start_cycle(ORG, "2024-25-Q1", by="perf")
-    return ExcelReturns(performance)
+    return services(engine).returns
 
 
 def _fill(
@@ -42,7 +40,7 @@ def _fill(
     book.save(path)
 
 
-def test_template_filled_in_and_imported(returns: ExcelReturns, tmp_path: Path) -> None:
+def test_template_filled_in_and_imported(returns: ExcelReturns, engine: Engine, tmp_path: Path) -> None:
     path = tmp_path / "waste.xlsx"
     assert returns.template(CYCLE, "WASTE", path) == 1
     sheet = openpyxl.load_workbook(path)["Return"]
@@ -55,7 +53,7 @@ def test_template_filled_in_and_imported(returns: ExcelReturns, tmp_path: Path) 
         "red",
         "Contractor strike",
     )
-    html = report.html(report.gather(returns.performance, CYCLE))
+    html = report.html(report.gather(services(engine), CYCLE))
     assert "Contractor strike" in html and ">41.5%<" in html, "the imported figure is reported"
 
 
@@ -70,7 +68,7 @@ def test_bad_return_lists_every_problem_and_imports_nothing(returns: ExcelReturn
             ["HOU-01", "x", "", "", "", '=HYPERLINK("http://x","y")', ""],
         ],
     )
-    with pytest.raises(DefinitionError) as raised:
+    with pytest.raises(DataFileError) as raised:
         returns.import_return(CYCLE, "HOUSING", path, by="sm_housing")
     messages = {(p.field, p.message) for p in raised.value.problems}
     assert ("Return!F2", "'twenty' is not a number") in messages
@@ -84,7 +82,7 @@ def test_red_measure_needs_a_narrative(returns: ExcelReturns, tmp_path: Path) ->
     path = tmp_path / "waste.xlsx"
     returns.template(CYCLE, "WASTE", path)
     _fill(path, {2: (30, None)})
-    with pytest.raises(DefinitionError, match="a red measure needs a narrative"):
+    with pytest.raises(DataFileError, match="a red measure needs a narrative"):
         returns.import_return(CYCLE, "WASTE", path, by="sm_waste")
 
 
@@ -92,16 +90,16 @@ def test_zip_bomb_and_garbage_refused_before_parsing(returns: ExcelReturns, tmp_
     bomb = tmp_path / "bomb.xlsx"
     with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("xl/worksheets/sheet1.xml", b"<a>" + b" " * 50_000_000 + b"</a>")
-    with pytest.raises(DefinitionError, match="zip bomb"):
+    with pytest.raises(DataFileError, match="zip bomb"):
         returns.import_return(CYCLE, "WASTE", bomb, by="sm_waste")
     garbage = tmp_path / "garbage.xlsx"
     garbage.write_bytes(b"not a zip at all")
-    with pytest.raises(DefinitionError, match=r"not a readable \.xlsx"):
+    with pytest.raises(DataFileError, match=r"not a readable \.xlsx"):
         returns.import_return(CYCLE, "WASTE", garbage, by="sm_waste")
 
 
 def test_forecast_range_and_projects_sheet(returns: ExcelReturns, engine: Engine, tmp_path: Path) -> None:
-    projects = Projects(engine)
+    projects = services(engine).projects
     projects.import_projects(ORG, Path(__file__).parent / "fixtures" / "projects" / "projects.csv", by="perf")
     path = tmp_path / "waste.xlsx"
     assert returns.template(CYCLE, "WASTE", path) == 2  # WAS-01 and the food waste project
@@ -114,7 +112,7 @@ def test_forecast_range_and_projects_sheet(returns: ExcelReturns, engine: Engine
     book["Return"]["F2"], book["Return"]["H2"] = 140, 55  # a percentage over 100
     book["Projects"]["D2"] = "off_track"  # and no narrative
     book.save(path)
-    with pytest.raises(DefinitionError) as raised:
+    with pytest.raises(DataFileError) as raised:
         returns.import_return(CYCLE, "WASTE", path, by="sm_waste")
     messages = {(p.field, p.message) for p in raised.value.problems}
     assert ("Return!F2", "140 is out of range for a percent measure (0 to 100)") in messages

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 
 from pmf_engine.app.wiring import make_worker
 from pmf_engine.core import audit
+from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import LONDON, ManualClock
-from pmf_engine.core.definition import Catalog
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import ConcurrencyConflict, Refused
 from pmf_engine.core.store import AuditEntry, Instance, Step, Store, sqlite_url

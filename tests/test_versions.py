@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from pmf_engine.app.wiring import load_catalog
+from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import ManualClock
-from pmf_engine.core.definition import Catalog
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import MigrationRefused, NotFound, TransitionNotAllowed
 from pmf_engine.core.store import AuditEntry, Store
@@ -25,7 +26,7 @@ def edited_catalog(tmp_path: Path, name: str, old: str, new: str) -> Catalog:
     text = path.read_text()
     assert old in text
     path.write_text(text.replace(old, new))
-    return Catalog.from_dirs(folder, POLICIES)
+    return load_catalog(folder, POLICIES)
 
 
 def test_running_cycle_keeps_its_version(
@@ -94,7 +95,7 @@ def test_migrate_refused_when_child_state_missing(
     ]:
         path = folder / f"{name}.yaml"
         path.write_text(path.read_text().replace(old, new))
-    changed = Catalog.from_dirs(folder, POLICIES)
+    changed = load_catalog(folder, POLICIES)
     engine2 = Engine(store, changed, clock)
     with pytest.raises(MigrationRefused, match=r"child .*HOUSING is in 'requested'"):
         engine2.migrate(cycle, changed.workflow("quarterly_cycle").content_hash[:10], by="perf")

@@ -15,8 +15,8 @@ from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.store import AuditEntry
 from pmf_engine.interfaces.web.app import WebSettings, create_app
-from pmf_engine.pmf.performance import Performance
-from tests.conftest import CYCLE, ORG
+from pmf_engine.pmf.framework import Framework
+from tests.conftest import CYCLE, ORG, RAG, services
 
 PASSWORD = "correct horse battery"
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -27,9 +27,9 @@ def client(engine: Engine) -> TestClient:
     accounts = Accounts(engine.store, engine.clock)
     for user in ("perf", "sm_housing", "sm_waste", "auditor", "lead"):
         accounts.set_password(user, PASSWORD, by="test")
-    Performance(engine).import_measures(ORG, FIXTURES / "measures" / "measures.csv", by="perf")
+    services(engine).performance.import_measures(ORG, FIXTURES / "measures" / "measures.csv", by="perf")
     engine.start_cycle(ORG, "2024-25-Q1", by="perf")
-    app = create_app(engine, WebSettings(secret_key="test-secret", secure_cookies=False))
+    app = create_app(Framework(engine, RAG), WebSettings(secret_key="test-secret", secure_cookies=False))
     return TestClient(app, follow_redirects=False)
 
 
@@ -87,7 +87,7 @@ def test_security_headers(client: TestClient) -> None:
 
 
 def test_session_cookie_flags(engine: Engine) -> None:
-    app = create_app(engine, WebSettings(secret_key="s", secure_cookies=True))
+    app = create_app(Framework(engine, RAG), WebSettings(secret_key="s", secure_cookies=True))
     page = TestClient(app, base_url="https://testserver").get("/sign-in")
     cookie = page.headers["set-cookie"].lower()
     assert "httponly" in cookie and "secure" in cookie and "samesite=lax" in cookie
@@ -108,7 +108,7 @@ def test_a_service_manager_reports_and_submits(client: TestClient, engine: Engin
         data={"csrf_token": token, "code": "HOU-01", "actual_HOU-01": "29", "narrative_HOU-01": "Voids"},
     )
     assert saved.status_code == 303
-    assert next(m for m in Performance(engine).status(CYCLE) if m.code == "HOU-01").actual == 29
+    assert next(m for m in services(engine).performance.status(CYCLE) if m.code == "HOU-01").actual == 29
     fired = client.post(f"/instances/{CYCLE}/HOUSING/fire", data={"csrf_token": token, "trigger": "submit"})
     assert fired.status_code == 303 and engine.peek(f"{CYCLE}/HOUSING")[0] == "submitted"
 

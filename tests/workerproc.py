@@ -8,9 +8,8 @@ from multiprocessing.synchronize import Barrier
 
 import structlog
 
-from pmf_engine.app.wiring import make_worker
+from pmf_engine.app.wiring import load_catalog, make_worker
 from pmf_engine.core.clock import ManualClock
-from pmf_engine.core.definition import Catalog
 from pmf_engine.core.store import Store
 from tests.conftest import POLICIES, WORKFLOWS
 
@@ -20,7 +19,7 @@ def sweep_until_done(url: str, worker_id: str, now: str, start: Barrier, batch: 
     store = Store(url, upgrade=False)
     worker = make_worker(
         store,
-        Catalog.from_dirs(WORKFLOWS, POLICIES),
+        load_catalog(WORKFLOWS, POLICIES),
         ManualClock(datetime.fromisoformat(now)),
         worker_id=worker_id,
         batch=batch,

@@ -15,16 +15,16 @@ from sqlalchemy.orm import Session
 from pmf_engine.app.wiring import make_worker
 from pmf_engine.channels import LogChannel
 from pmf_engine.core import audit, outbox
+from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import LONDON, ManualClock, london
-from pmf_engine.core.definition import Catalog
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import Refused
 from pmf_engine.core.store import Instance, Store, sqlite_url
 from pmf_engine.pmf import report, sample
-from pmf_engine.pmf.actions import Actions
-from pmf_engine.pmf.meetings import CommitteeCalendar
-from pmf_engine.pmf.performance import ActualIn, Performance
-from pmf_engine.pmf.projects import Projects
+from pmf_engine.pmf.exceptions import missing_exception_reports
+from pmf_engine.pmf.framework import Framework
+from pmf_engine.pmf.performance import ActualIn
+from pmf_engine.pmf.rag import RagPolicy
 
 ORG = "WDC"
 PERIOD = "2024-25-Q1"
@@ -56,7 +56,7 @@ PEOPLE: list[tuple[str, str, list[tuple[str, str | None]]]] = [
 ]
 
 
-def run_demo(db_file: Path, catalog: Catalog, echo: Callable[[str], None]) -> bool:
+def run_demo(db_file: Path, catalog: Catalog, rag: RagPolicy, echo: Callable[[str], None]) -> bool:
     """Seed the example council into a fresh SQLite file and run 2024-25 Q1; True if the
     audit chain verifies at the end."""
     for suffix in ("", "-wal", "-shm"):
@@ -64,6 +64,7 @@ def run_demo(db_file: Path, catalog: Catalog, echo: Callable[[str], None]) -> bo
     clock = ManualClock(datetime(2024, 7, 1, 9, 0, tzinfo=LONDON))
     store = Store(sqlite_url(db_file))
     engine = Engine(store, catalog, clock)
+    framework = Framework(engine, rag)
     echo(f"pmf demo: Wexcombe District Council, quarter {PERIOD}, database {db_file}")
 
     engine.add_organisation(ORG, "Wexcombe District Council", by="adam")
@@ -75,7 +76,7 @@ def run_demo(db_file: Path, catalog: Catalog, echo: Callable[[str], None]) -> bo
             engine.grant(username, role, ORG, service=service, by="adam")
     echo(f"seeded {len(SERVICES)} services and {len(PEOPLE)} people, one or more per role")
 
-    calendar = CommitteeCalendar(engine)
+    calendar = framework.calendar
     for body, when in MEETINGS:
         calendar.add(ORG, body, datetime.fromisoformat(when).replace(tzinfo=LONDON), by="adam")
     echo(f"committee calendar: {', '.join(f'{b} {w[5:10]}' for b, w in MEETINGS)}")
@@ -128,8 +129,8 @@ def run_demo(db_file: Path, catalog: Catalog, echo: Callable[[str], None]) -> bo
         f"{status.state}, {len(status.children)} returns requested"
     )
 
-    performance = Performance(engine)
-    projects = Projects(engine)
+    performance = framework.performance
+    projects = framework.projects
     with tempfile.TemporaryDirectory() as folder:
         files = {
             "measures.csv": sample.measures_csv(),
@@ -195,7 +196,7 @@ def run_demo(db_file: Path, catalog: Catalog, echo: Callable[[str], None]) -> bo
         f"{counts['missing']} missing (Revenues waived)"
     )
     with store.read() as s:
-        owed = performance.missing_exception_reports(s, _cycle_id(s))
+        owed = missing_exception_reports(s, _cycle_id(s), rag)
     for item in owed:
         code, project = item.removeprefix("project "), item.startswith("project ")
         measure = next((m for m in measures_now if m.code == code), None)
@@ -220,7 +221,7 @@ def run_demo(db_file: Path, catalog: Catalog, echo: Callable[[str], None]) -> bo
     at("2024-09-11", 19)
     step("carol", "approve", data={"minute_reference": "CAB/2024/57"})
     at("2024-09-24", 19)
-    actions = Actions(engine)
+    actions = framework.actions
     action = actions.add(
         CYCLE,
         "Report on the voids recovery plan",
@@ -236,7 +237,7 @@ def run_demo(db_file: Path, catalog: Catalog, echo: Callable[[str], None]) -> bo
     closed = actions.close(action.key, note="Recovery plan reported to the November meeting", by="scott")
     echo(f"  {london(clock.now()):%a %d %b %H:%M}  {'scott':<11} {'close action':<24} {closed.key}")
 
-    built = report.gather(performance, CYCLE)
+    built = report.gather(framework, CYCLE)
     report_file = db_file.with_name(db_file.stem + "-report.html")
     report_file.write_text(report.html(built), encoding="utf-8")
     echo(f"committee report: {report_file} (figures frozen at sign-off; pmf report --format pdf|xlsx too)")

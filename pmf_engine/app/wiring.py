@@ -15,17 +15,26 @@ from pathlib import Path
 from pmf_engine.app.settings import Settings
 from pmf_engine.channels import Templates, channel_for
 from pmf_engine.channels.smtp import SmtpSettings
+from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import Clock, SystemClock
-from pmf_engine.core.definition import Catalog
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.outbox import Channel
+from pmf_engine.core.registry import Registry
 from pmf_engine.core.store import Store
 from pmf_engine.core.worker import Worker
+from pmf_engine.pmf.framework import Framework, load_rag
+from pmf_engine.pmf.rag import RagPolicy
+from pmf_engine.pmf.registry import framework_registry
 
 
 def load_catalog(workflows_dir: Path, policies_dir: Path) -> Catalog:
     """The catalog in these folders, checked against the council framework's registry."""
-    return Catalog.from_dirs(workflows_dir, policies_dir)
+    return Catalog.from_dirs(workflows_dir, policies_dir, registry=registry_for(policies_dir))
+
+
+def registry_for(policies_dir: Path) -> Registry:
+    """The core's guards and effects plus the framework's, with the RAG policy in ``policies_dir``."""
+    return framework_registry(load_rag(policies_dir))
 
 
 def make_channel(settings: Settings, catalog: Catalog) -> Channel:
@@ -74,8 +83,13 @@ class Application:
     clock_factory: Callable[[], Clock] = field(default=SystemClock)
 
     @cached_property
+    def rag(self) -> RagPolicy:
+        return load_rag(self.settings.policies_dir)
+
+    @cached_property
     def catalog(self) -> Catalog:
-        return load_catalog(self.settings.workflows_dir, self.settings.policies_dir)
+        registry = framework_registry(self.rag)
+        return Catalog.from_dirs(self.settings.workflows_dir, self.settings.policies_dir, registry=registry)
 
     @cached_property
     def store(self) -> Store:
@@ -88,6 +102,10 @@ class Application:
     @cached_property
     def engine(self) -> Engine:
         return Engine(self.store, self.catalog, self.clock)
+
+    @cached_property
+    def framework(self) -> Framework:
+        return Framework(self.engine, self.rag)
 
     def worker(self, clock: Clock | None = None, worker_id: str | None = None) -> Worker:
         """A worker on this application's database, on ``clock`` (default: the app's)."""

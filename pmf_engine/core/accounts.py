@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from pmf_engine.core import audit
 from pmf_engine.core.clock import Clock
-from pmf_engine.core.errors import NotFound, PmfError
+from pmf_engine.core.errors import InvalidInput, NotFound
 from pmf_engine.core.store import Actor, ApiToken, AuditEntry, Credential, Store
 
 MIN_PASSWORD = 12
@@ -35,7 +35,7 @@ class Accounts:
 
     def set_password(self, username: str, password: str, *, by: str) -> None:
         if len(password) < MIN_PASSWORD:
-            raise PmfError(f"a password needs at least {MIN_PASSWORD} characters")
+            raise InvalidInput("password", None, f"a password needs at least {MIN_PASSWORD} characters")
         with self.store.write() as s:
             actor = s.scalar(select(Actor).where(Actor.username == username))
             if actor is None:

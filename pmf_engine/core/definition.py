@@ -11,20 +11,16 @@ import hashlib
 import json
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from pmf_engine.core.deadlines import DeadlineRule, parse_rule
-from pmf_engine.core.effects import EFFECTS
-from pmf_engine.core.errors import DefinitionError, NotFound, Problem
-from pmf_engine.core.escalation import RECIPIENT_TOKENS, EscalationPolicy
-from pmf_engine.core.guards import GUARDS
+from pmf_engine.core.errors import DefinitionError, Problem
+from pmf_engine.core.escalation import EscalationPolicy
 from pmf_engine.core.yamlload import Document, load_yaml
-from pmf_engine.pmf.rag import RagPolicy
 
 M = TypeVar("M", bound=BaseModel)
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
@@ -87,6 +83,9 @@ class WorkflowDef(_Frozen):
     version: str
     title: str = ""
     initial: Name
+    start_roles: tuple[Name, ...] = ()
+    """Roles that may start an instance at the top level (a cycle); none: it is only ever
+    started under another instance (a service's return, a Scrutiny action)."""
     states: dict[Name, StateDef] = Field(min_length=1)
     transitions: tuple[TransitionDef, ...] = Field(min_length=1)
     children: tuple[ChildSpec, ...] = ()
@@ -159,7 +158,7 @@ class Source:
 def parse_workflow(text: str, file: str) -> tuple[WorkflowDef, Document]:
     """Schema-check one workflow file; graph checks need the whole catalog (``Catalog.load``)."""
     document = load_yaml(text, file)
-    model = _validate(WorkflowDef, document)
+    model = validate(WorkflowDef, document)
     problems = list(_graph_problems(model, document))
     if problems:
         raise DefinitionError(problems)
@@ -168,35 +167,15 @@ def parse_workflow(text: str, file: str) -> tuple[WorkflowDef, Document]:
 
 def parse_escalation(text: str, file: str) -> tuple[EscalationPolicy, Document]:
     document = load_yaml(text, file)
-    return _validate(EscalationPolicy, document), document
-
-
-def _escalation_problems(
-    policy: EscalationPolicy,
-    doc: Document,
-    workflows: Mapping[str, WorkflowDef],
-    roles: RolesPolicy | None,
-) -> Iterable[Problem]:
-    for where, name in policy.role_names():
-        if name not in RECIPIENT_TOKENS and roles is not None and name not in roles.roles:
-            path = tuple(int(p) if p.isdigit() else p for p in where.split("."))
-            yield doc.problem(path, f"unknown role {name!r} (or 'acting' or 'assignee')")
-    for i, override in enumerate(policy.overrides):
-        wf = workflows.get(override.workflow)
-        if wf is None:
-            yield doc.problem(("overrides", i, "workflow"), f"unknown workflow {override.workflow!r}")
-        elif override.state is not None and override.state not in wf.states:
-            yield doc.problem(
-                ("overrides", i, "state"), f"{override.workflow!r} has no state {override.state!r}"
-            )
+    return validate(EscalationPolicy, document), document
 
 
 def parse_roles(text: str, file: str) -> tuple[RolesPolicy, Document]:
     document = load_yaml(text, file)
-    return _validate(RolesPolicy, document), document
+    return validate(RolesPolicy, document), document
 
 
-def _validate(model: type[M], document: Document) -> M:
+def validate(model: type[M], document: Document) -> M:
     if not isinstance(document.data, Mapping):
         raise DefinitionError([document.problem((), "expected a mapping at the top level")])
     try:
@@ -280,178 +259,3 @@ def _reachable(start: set[str], edges: Mapping[str, set[str]]) -> set[str]:
                 seen.add(nxt)
                 queue.append(nxt)
     return seen
-
-
-@dataclass(frozen=True)
-class Catalog:
-    """Every workflow and the roles policy, checked against each other and the guard registry."""
-
-    workflows: Mapping[str, WorkflowDef]
-    roles: RolesPolicy
-    sources: Mapping[str, str]
-    """Workflow name -> source text, stored with each version for the audit trail."""
-    escalation: EscalationPolicy = field(default_factory=EscalationPolicy)
-    rag: RagPolicy = field(default_factory=RagPolicy)
-
-    @classmethod
-    def load(
-        cls,
-        workflow_paths: Iterable[Path],
-        roles_path: Path,
-        *,
-        escalation_path: Path | None = None,
-        rag_path: Path | None = None,
-        partial: bool = False,
-    ) -> Catalog:
-        """Load and cross-check; raise one ``DefinitionError`` listing every problem found.
-
-        ``partial`` is for checking some files on their own: policy rules about workflows
-        that are not among them are not reported.
-        """
-        problems: list[Problem] = []
-        roles: RolesPolicy | None = None
-        roles_doc: Document | None = None
-        try:
-            roles, roles_doc = parse_roles(_read(roles_path), str(roles_path))
-        except DefinitionError as exc:
-            problems.extend(exc.problems)
-        parsed: dict[str, tuple[WorkflowDef, Document, str]] = {}
-        for path in workflow_paths:
-            try:
-                text = _read(path)
-                wf, doc = parse_workflow(text, str(path))
-            except DefinitionError as exc:
-                problems.extend(exc.problems)
-                continue
-            if wf.name in parsed:
-                problems.append(
-                    doc.problem(
-                        ("name",), f"workflow {wf.name!r} is also defined in {parsed[wf.name][1].file}"
-                    )
-                )
-                continue
-            parsed[wf.name] = (wf, doc, text)
-        for wf, doc, _ in parsed.values():
-            problems.extend(_reference_problems(wf, doc, parsed, roles))
-        if roles is not None and roles_doc is not None:
-            workflows = {name: wf for name, (wf, _, _) in parsed.items()}
-            problems.extend(_segregation_problems(roles, roles_doc, workflows, partial=partial))
-        unknown_guards = [
-            doc.problem(
-                ("transitions", i, "guards", j), f"unknown guard {g!r}; known: {', '.join(sorted(GUARDS))}"
-            )
-            for wf, doc, _ in parsed.values()
-            for i, t in enumerate(wf.transitions)
-            for j, g in enumerate(t.guards)
-            if g not in GUARDS
-        ]
-        problems.extend(unknown_guards)
-        problems.extend(
-            doc.problem(
-                ("transitions", i, "effects", j),
-                f"unknown effect {e!r}; known: {', '.join(sorted(EFFECTS))}",
-            )
-            for wf, doc, _ in parsed.values()
-            for i, t in enumerate(wf.transitions)
-            for j, e in enumerate(t.effects)
-            if e not in EFFECTS
-        )
-        escalation = EscalationPolicy()
-        if escalation_path is not None:
-            try:
-                escalation, escalation_doc = parse_escalation(_read(escalation_path), str(escalation_path))
-                workflows = {name: wf for name, (wf, _, _) in parsed.items()}
-                problems.extend(_escalation_problems(escalation, escalation_doc, workflows, roles))
-            except DefinitionError as exc:
-                problems.extend(exc.problems)
-        rag = RagPolicy()
-        if rag_path is not None:
-            try:
-                rag = _validate(RagPolicy, load_yaml(_read(rag_path), str(rag_path)))
-            except DefinitionError as exc:
-                problems.extend(exc.problems)
-        if problems:
-            raise DefinitionError(problems)
-        assert roles is not None
-        return cls(
-            workflows={name: wf for name, (wf, _, _) in parsed.items()},
-            roles=roles,
-            sources={name: text for name, (_, _, text) in parsed.items()},
-            escalation=escalation,
-            rag=rag,
-        )
-
-    @classmethod
-    def from_dirs(cls, workflows_dir: Path, policies_dir: Path) -> Catalog:
-        escalation = policies_dir / "escalation.yaml"
-        rag = policies_dir / "rag.yaml"
-        return cls.load(
-            sorted(workflows_dir.glob("*.yaml")),
-            policies_dir / "roles.yaml",
-            escalation_path=escalation if escalation.exists() else None,
-            rag_path=rag if rag.exists() else None,
-        )
-
-    def workflow(self, name: str) -> WorkflowDef:
-        try:
-            return self.workflows[name]
-        except KeyError:
-            raise NotFound("workflow", name) from None
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DefinitionError([Problem(str(path), None, "", f"cannot read file: {exc}")]) from exc
-
-
-def _reference_problems(
-    wf: WorkflowDef,
-    doc: Document,
-    parsed: Mapping[str, tuple[WorkflowDef, Document, str]],
-    roles: RolesPolicy | None,
-) -> Iterable[Problem]:
-    if roles is not None:
-        for i, t in enumerate(wf.transitions):
-            for j, role in enumerate(t.roles):
-                if role not in roles.roles:
-                    yield doc.problem(("transitions", i, "roles", j), f"unknown role {role!r}")
-                elif roles.roles[role].read_only:
-                    yield doc.problem(("transitions", i, "roles", j), f"role {role!r} is read-only")
-    for i, child in enumerate(wf.children):
-        if child.workflow not in parsed:
-            yield doc.problem(
-                ("children", i, "workflow"), f"child workflow {child.workflow!r} does not exist"
-            )
-            continue
-        child_wf = parsed[child.workflow][0]
-        for j, state in enumerate(child.settled):
-            if state not in child_wf.states:
-                yield doc.problem(
-                    ("children", i, "settled", j),
-                    f"{state!r} is not a state of child workflow {child.workflow!r}",
-                )
-    if not wf.children:
-        for i, t in enumerate(wf.transitions):
-            if "children_settled" in t.guards:
-                yield doc.problem(
-                    ("transitions", i, "guards"), "guard 'children_settled' needs a children section"
-                )
-
-
-def _segregation_problems(
-    roles: RolesPolicy, doc: Document, workflows: Mapping[str, WorkflowDef], *, partial: bool
-) -> Iterable[Problem]:
-    for i, rule in enumerate(roles.segregation):
-        wf = workflows.get(rule.workflow)
-        if wf is None:
-            if partial:
-                continue
-            yield doc.problem(("segregation", i, "workflow"), f"unknown workflow {rule.workflow!r}")
-            continue
-        for key, trigger in [("trigger", rule.trigger), *(("not_after", t) for t in rule.not_after)]:
-            if trigger not in wf.triggers:
-                yield doc.problem(
-                    ("segregation", i, key), f"workflow {rule.workflow!r} has no trigger {trigger!r}"
-                )

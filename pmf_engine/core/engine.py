@@ -21,24 +21,27 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from pmf_engine.core import audit
+from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import Clock, SystemClock, london
-from pmf_engine.core.definition import Catalog, TransitionDef, WorkflowDef, parse_workflow
-from pmf_engine.core.effects import EFFECTS, EffectContext
+from pmf_engine.core.definition import TransitionDef, WorkflowDef, parse_workflow
 from pmf_engine.core.errors import (
+    AlreadyExists,
     ConcurrencyConflict,
     GuardFailed,
+    InvalidInput,
     MigrationRefused,
     NotFound,
+    NotNow,
     PermissionDenied,
-    PmfError,
     Refused,
     TransitionNotAllowed,
     UnknownTrigger,
 )
-from pmf_engine.core.guards import GUARDS, ChildView, GuardContext
+from pmf_engine.core.instances import InstanceKey, InstanceRow
 from pmf_engine.core.machine import compile_workflow
 from pmf_engine.core.period import Period
 from pmf_engine.core.permissions import Assignment, authorise, segregation_triggers
+from pmf_engine.core.registry import EffectContext, GuardContext
 from pmf_engine.core.store import (
     Actor,
     AuditEntry,
@@ -56,8 +59,6 @@ from pmf_engine.core.timekeeper import Stay, Timekeeper
 from pmf_engine.core.workdays import SUBDIVISIONS, WorkingDays
 
 log = structlog.get_logger("pmf_engine.engine")
-DEFAULT_WORKFLOW = "quarterly_cycle"
-START_ROLES = ("performance_officer", "administrator")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -161,10 +162,10 @@ class Engine:
     ) -> Organisation:
         _check_code("organisation code", code)
         if subdivision not in SUBDIVISIONS:
-            raise PmfError(f"subdivision {subdivision!r} must be one of {', '.join(SUBDIVISIONS)}")
+            raise InvalidInput("subdivision", subdivision, f"must be one of {', '.join(SUBDIVISIONS)}")
         with self.store.write() as s:
             if s.scalar(select(Organisation).where(Organisation.code == code)) is not None:
-                raise PmfError(f"organisation {code!r} already exists")
+                raise AlreadyExists("organisation", code)
             org = Organisation(
                 code=code, name=name, holiday_subdivision=subdivision, created_at=self.clock.now()
             )
@@ -185,7 +186,7 @@ class Engine:
         with self.store.write() as s:
             org = self._organisation(s, organisation)
             if s.scalar(select(Service).where(Service.organisation_id == org.id, Service.code == code)):
-                raise PmfError(f"service {code!r} already exists in {organisation}")
+                raise AlreadyExists("service", code, organisation)
             service = Service(organisation_id=org.id, code=code, name=name)
             s.add(service)
             self._audit(
@@ -203,7 +204,7 @@ class Engine:
         _check_code("username", username, pattern=_USERNAME)
         with self.store.write() as s:
             if s.scalar(select(Actor).where(Actor.username == username)) is not None:
-                raise PmfError(f"actor {username!r} already exists")
+                raise AlreadyExists("actor", username)
             actor = Actor(username=username, name=name, email=email, active=True, created_at=self.clock.now())
             s.add(actor)
             self._audit(
@@ -222,11 +223,11 @@ class Engine:
         """Give ``username`` a role in an organisation (for one service if the role is scoped)."""
         role_def = self.catalog.roles.roles.get(role)
         if role_def is None:
-            raise PmfError(f"unknown role {role!r}; known: {', '.join(self.catalog.roles.roles)}")
+            raise InvalidInput("role", role, f"unknown role; known: {', '.join(self.catalog.roles.roles)}")
         if role_def.scope == "service" and service is None:
-            raise PmfError(f"role {role!r} is held for one service: name the service")
+            raise InvalidInput("role", role, "held for one service: name the service")
         if role_def.scope == "organisation" and service is not None:
-            raise PmfError(f"role {role!r} covers the whole organisation: do not name a service")
+            raise InvalidInput("role", role, "covers the whole organisation: do not name a service")
         with self.store.write() as s:
             actor = self._actor(s, username)
             org = self._organisation(s, organisation)
@@ -325,27 +326,27 @@ class Engine:
     # -- cycles ---------------------------------------------------------------------------
 
     def start_cycle(
-        self, organisation: str, period: str, *, by: str, workflow: str = DEFAULT_WORKFLOW
+        self, organisation: str, period: str, *, by: str, workflow: str | None = None
     ) -> InstanceStatus:
-        """Start ``workflow`` for one organisation and quarter, spawning its children."""
+        """Start ``workflow`` (by default the catalog's one startable workflow) for one
+        organisation and period, spawning its children."""
+        workflow = workflow or self.catalog.default_workflow()
+        start_roles = self.catalog.workflow(workflow).start_roles
         parsed = Period.parse(period)
         key = f"{organisation}/{parsed}"
         bound = log.bind(organisation=organisation, cycle=key, actor=by)
         with self.store.write() as s:
             org = self._organisation(s, organisation)
             actor = self._actor(s, by)
-            if not any(a.organisation == organisation and a.role in START_ROLES for a in _assignments(actor)):
+            if not any(a.organisation == organisation and a.role in start_roles for a in _assignments(actor)):
+                needs = " or ".join(start_roles) or "nothing: it is only started under another instance"
                 raise PermissionDenied(
-                    key,
-                    "start",
-                    "-",
-                    by,
-                    f"starting a cycle needs {' or '.join(START_ROLES)} in {organisation}",
+                    key, "start", "-", by, f"starting {workflow} needs {needs} in {organisation}"
                 )
             if not org.services:
-                raise PmfError(f"{organisation} has no services: add them before starting a cycle")
+                raise NotNow(f"{organisation} has no services: add them before starting a cycle")
             if s.scalar(select(Instance.id).where(Instance.key == key)) is not None:
-                raise PmfError(f"cycle {key} already exists")
+                raise AlreadyExists("cycle", key)
             version = self.register(s, workflow)
             wf = self.definition(version)
             now = self.clock.now()
@@ -394,7 +395,7 @@ class Engine:
         """The transitions out of the instance's state that ``username``'s roles allow now
         (guards are checked when fired): what a page offers as buttons."""
         with self.store.read() as s:
-            inst = _InstanceRow.load(s, key)
+            inst = InstanceRow.load(s, key)
             wf = self._definition_by_id(s, inst.workflow_version_id)
             allowed = []
             for t in wf.allowed_from(inst.state):
@@ -452,10 +453,11 @@ class Engine:
         """
         payload = dict(data or {})
         reason = reason.strip() if reason and reason.strip() else None
+        parts = InstanceKey.parse(key)
         bound = log.bind(
-            organisation=key.split("/", maxsplit=1)[0],
-            cycle="/".join(key.split("/")[:2]),
-            service=key.split("/")[2] if key.count("/") >= 2 else None,
+            organisation=parts.organisation,
+            cycle=parts.cycle,
+            child=parts.child,
             trigger=trigger,
             actor=actor,
         )
@@ -490,7 +492,7 @@ class Engine:
         data: dict[str, Any],
         expected_version: int | None,
     ) -> Fired:
-        inst = _InstanceRow.load(s, key, lock=True)
+        inst = InstanceRow.load(s, key, lock=True)
         if expected_version is not None and inst.version != expected_version:
             raise ConcurrencyConflict(key, expected_version, inst.version)
         wf = self._definition_by_id(s, inst.workflow_version_id)
@@ -548,9 +550,10 @@ class Engine:
         if to_state != inst.state and wf.children_spawned_on(to_state):
             spawned = self._spawn(s, inst.id, inst.key, inst.period, wf, to_state, username)
         if transition.effects:
-            effect = EffectContext(self, s, inst.id, key, trigger, username, now)
+            effect = EffectContext(session=s, instance=inst, trigger=trigger, actor=username, now=now)
+            effects = self.catalog.registry.effects
             for name in transition.effects:
-                EFFECTS[name](effect)
+                effects[name](effect)
         return Fired(
             instance=key,
             trigger=trigger,
@@ -563,7 +566,7 @@ class Engine:
             spawned=tuple(spawned),
         )
 
-    def _transition(self, wf: WorkflowDef, inst: _InstanceRow, trigger: str) -> TransitionDef:
+    def _transition(self, wf: WorkflowDef, inst: InstanceRow, trigger: str) -> TransitionDef:
         if trigger not in wf.triggers:
             raise UnknownTrigger(inst.key, trigger, inst.state, wf.triggers)
         transition = wf.transition(trigger, inst.state)
@@ -574,7 +577,7 @@ class Engine:
         return transition
 
     def _authorise(
-        self, s: Session, wf: WorkflowDef, inst: _InstanceRow, transition: TransitionDef, username: str
+        self, s: Session, wf: WorkflowDef, inst: InstanceRow, transition: TransitionDef, username: str
     ) -> str:
         rows = s.connection().execute(_ACTOR_ROLES, {"username": username}).all()
         if not rows or not rows[0].active:
@@ -618,7 +621,7 @@ class Engine:
         self,
         s: Session,
         wf: WorkflowDef,
-        inst: _InstanceRow,
+        inst: InstanceRow,
         transition: TransitionDef,
         reason: str | None,
         data: Mapping[str, Any],
@@ -632,23 +635,12 @@ class Engine:
             )
         if not transition.guards:
             return
-        ctx = GuardContext(
-            workflow=wf,
-            instance=inst.key,
-            state=inst.state,
-            data=data,
-            load_children=lambda: _child_views(s, inst.id),
-            load_missing_exception_reports=lambda: self._missing_exception_reports(s, inst.id),
-        )
+        ctx = GuardContext(session=s, instance=inst, workflow=wf, data=data)
+        guards = self.catalog.registry.guards
         for name in transition.guards:
-            why = GUARDS[name](ctx)
+            why = guards[name](ctx)
             if why is not None:
                 raise GuardFailed(inst.key, transition.trigger, inst.state, name, why)
-
-    def _missing_exception_reports(self, s: Session, instance_id: int) -> Sequence[str]:
-        from pmf_engine.pmf.performance import Performance  # noqa: PLC0415 - performance builds on the engine
-
-        return Performance(self).missing_exception_reports(s, instance_id)
 
     def _record_refusal(
         self, refusal: Refused, actor: str, reason: str | None, data: Mapping[str, Any]
@@ -660,7 +652,11 @@ class Engine:
                 .where(Instance.key == refusal.instance)
                 .options(joinedload(Instance.organisation))
             )
-            org = inst.organisation.code if inst is not None else refusal.instance.split("/")[0] or None
+            org = (
+                inst.organisation.code
+                if inst is not None
+                else InstanceKey.organisation_of(refusal.instance) or None
+            )
             if org is not None and s.scalar(select(Organisation.id).where(Organisation.code == org)) is None:
                 org = None
             self._audit(
@@ -760,7 +756,7 @@ class Engine:
         """Start one ``workflow`` instance under ``parent_key`` (a Scrutiny action, say), keyed
         ``PARENT/PREFIX-N`` with the next free N, inside the caller's transaction: its
         deadline (``due`` and ``assignee`` come from ``context``), steps and audit entry."""
-        parent = _InstanceRow.load(s, parent_key, lock=True)  # numbering is serialised per parent
+        parent = InstanceRow.load(s, parent_key, lock=True)  # numbering is serialised per parent
         taken = s.scalars(select(Instance.key).where(Instance.parent_id == parent.id)).all()
         numbers = [int(k.rsplit("-", 1)[1]) for k in taken if k.startswith(f"{parent_key}/{prefix}-")]
         key = f"{parent_key}/{prefix}-{max(numbers, default=0) + 1}"
@@ -869,7 +865,7 @@ class Engine:
         now = self.clock.now()
         count = 0
         for deadline in self.timekeeper.open_deadlines_using(s, organisation_id, meeting_id):
-            inst = _InstanceRow.load_id(s, deadline.instance_id)
+            inst = InstanceRow.load_id(s, deadline.instance_id)
             wf = self._definition_by_id(s, inst.workflow_version_id)
             fired = {
                 (kind, rung)
@@ -1051,31 +1047,6 @@ class Engine:
         return actor
 
 
-_INSTANCE_ROW = (
-    select(
-        Instance.id,
-        Instance.key,
-        Instance.state,
-        Instance.version,
-        Instance.context,
-        Instance.entered_at,
-        Instance.period,
-        Instance.workflow_version_id,
-        Organisation.code.label("organisation"),
-        Service.code.label("service"),
-        Instance.organisation_id,
-        Instance.service_id,
-        Organisation.holiday_subdivision.label("subdivision"),
-    )
-    .join(Organisation, Organisation.id == Instance.organisation_id)
-    .outerjoin(Service, Service.id == Instance.service_id)
-    .where(Instance.key == bindparam("key"))
-)
-# fire() locks the instance row (PostgreSQL; SQLite writers are serialised already): a
-# concurrent writer waits, then sees the new version and gives up at once, instead of doing
-# all its work only to lose the conditional UPDATE.
-_INSTANCE_ROW_LOCKED = _INSTANCE_ROW.with_for_update(of=Instance)
-
 _INSTANCES = cast(Table, Instance.__table__)
 _MOVE_INSTANCE = (
     update(_INSTANCES)
@@ -1105,37 +1076,6 @@ _ACTOR_ROLES = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _InstanceRow:
-    """The columns ``fire`` needs, read with one Core query (no ORM objects on the hot path)."""
-
-    id: int
-    key: str
-    state: str
-    version: int
-    context: dict[str, Any]
-    entered_at: datetime
-    period: str
-    workflow_version_id: int
-    organisation: str
-    service: str | None
-    organisation_id: int
-    service_id: int | None
-    subdivision: str
-
-    @classmethod
-    def load(cls, s: Session, key: str, *, lock: bool = False) -> _InstanceRow:
-        row = s.connection().execute(_INSTANCE_ROW_LOCKED if lock else _INSTANCE_ROW, {"key": key}).first()
-        if row is None:
-            raise NotFound("cycle or return", key)
-        return cls(**row._asdict())
-
-    @classmethod
-    def load_id(cls, s: Session, instance_id: int) -> _InstanceRow:
-        key = s.execute(select(Instance.key).where(Instance.id == instance_id)).scalar_one()
-        return cls.load(s, key)
-
-
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 
@@ -1143,7 +1083,7 @@ _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 def _check_code(what: str, value: str, *, pattern: re.Pattern[str] = _CODE) -> None:
     """Codes become parts of instance keys (``ORG/PERIOD/SERVICE``) and audit chain names."""
     if not pattern.match(value):
-        raise PmfError(f"{what} {value!r} must be letters, digits, '-' or '_' (up to 32), no '/' or spaces")
+        raise InvalidInput(what, value, "must be letters, digits, '-' or '_' (up to 32), no '/' or spaces")
 
 
 def _assignments(actor: Actor) -> list[Assignment]:
@@ -1153,17 +1093,6 @@ def _assignments(actor: Actor) -> list[Assignment]:
         )
         for r in actor.roles
     ]
-
-
-def _child_views(s: Session, parent_id: int) -> Sequence[ChildView]:
-    rows = s.execute(
-        select(WorkflowVersion.name, Service.code, Instance.state)
-        .join(WorkflowVersion, Instance.workflow_version_id == WorkflowVersion.id)
-        .join(Service, Instance.service_id == Service.id)
-        .where(Instance.parent_id == parent_id)
-        .order_by(Service.code)
-    )
-    return [ChildView(workflow=w, service=svc, state=st) for w, svc, st in rows]
 
 
 def _find_version(s: Session, name: str, ref: str) -> WorkflowVersion:

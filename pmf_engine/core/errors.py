@@ -1,16 +1,25 @@
 """Every error pmf-engine raises, in one tree under ``PmfError``.
 
     PmfError
-    ├── DefinitionError          a workflow or policy file is invalid (carries its problems)
+    ├── InvalidInput             a value given is not acceptable (names the field)
     ├── NotFound                 an organisation, service, actor, cycle or version is unknown
+    ├── Conflict                 the request is sound but clashes with what is stored
+    │   ├── AlreadyExists        an organisation, service, actor, cycle or meeting of that key
+    │   ├── ConcurrencyConflict  the instance changed since it was read; nothing was written
+    │   ├── NotNow               not possible in the state things are in (a frozen report, ...)
+    │   └── MigrationRefused     a cycle cannot move to the requested workflow version
+    ├── FileProblems             a file given has problems (each with its file, line and field)
+    │   ├── DefinitionError      a workflow or policy YAML file is invalid
+    │   └── DataFileError        a CSV, XLSX or ICS data file cannot be imported
     ├── Refused                  a fire() attempt was refused; it is recorded in the audit log
     │   ├── UnknownTrigger       the workflow has no such trigger
     │   ├── TransitionNotAllowed the trigger exists but not from the current state
     │   ├── PermissionDenied     the actor's roles, scope or segregation of duties forbid it
     │   └── GuardFailed          a named guard does not hold (or a reason/field is missing)
-    ├── ConcurrencyConflict      the instance changed since it was read; nothing was written
-    ├── MigrationRefused         a cycle cannot move to the requested workflow version
-    └── AuditError               the audit log failed verification or could not be read
+    └── AuditError               the audit log (or a frozen report) failed verification
+
+Raise a leaf (or ``InvalidInput``/``NotFound``), never ``PmfError`` itself: the interfaces turn
+each class into an exit code or an HTTP status by looking the class up in one table.
 
 Messages are built from attributes, so callers can match on the attributes and people can
 read the message. Third-party errors are wrapped at our boundary with ``raise ... from``.
@@ -41,8 +50,35 @@ class Problem:
         return f"{where}:{field} {self.message}"
 
 
-class DefinitionError(PmfError):
-    """A workflow or policy definition is invalid; ``problems`` lists every one found."""
+class InvalidInput(PmfError):
+    """A value given is not acceptable: ``field`` says which, ``value`` what it was."""
+
+    def __init__(self, field: str, value: object, why: str) -> None:
+        self.field = field
+        self.value = value
+        self.why = why
+        super().__init__(why if value is None else f"{field} {value!r}: {why}")
+
+
+class Conflict(PmfError):
+    """The request is well formed, but what is stored does not allow it."""
+
+
+class AlreadyExists(Conflict):
+    """Something with this key is there already."""
+
+    def __init__(self, kind: str, key: object, where: str | None = None) -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(f"{kind} {key!r} already exists" + (f" in {where}" if where else ""))
+
+
+class NotNow(Conflict):
+    """Not possible in the state things are in now (the message says which and why)."""
+
+
+class FileProblems(PmfError):
+    """A file has problems; ``problems`` lists every one found, each with file, line and field."""
 
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = tuple(problems)
@@ -59,6 +95,14 @@ class DefinitionError(PmfError):
     @property
     def field(self) -> str:
         return self.problems[0].field
+
+
+class DefinitionError(FileProblems):
+    """A workflow or policy YAML file is invalid."""
+
+
+class DataFileError(FileProblems):
+    """A CSV, XLSX or ICS data file (measures, actuals, projects, meetings) cannot be imported."""
 
 
 class NotFound(PmfError):
@@ -106,7 +150,7 @@ class GuardFailed(Refused):
         super().__init__(instance, trigger, state, f"guard {guard!r} failed: {why}")
 
 
-class ConcurrencyConflict(PmfError):
+class ConcurrencyConflict(Conflict):
     def __init__(self, instance: str, expected: int, actual: int | None) -> None:
         self.instance = instance
         self.expected = expected
@@ -117,7 +161,7 @@ class ConcurrencyConflict(PmfError):
         )
 
 
-class MigrationRefused(PmfError):
+class MigrationRefused(Conflict):
     def __init__(self, instance: str, target: str, reason: str) -> None:
         self.instance = instance
         self.target = target
@@ -126,4 +170,4 @@ class MigrationRefused(PmfError):
 
 
 class AuditError(PmfError):
-    """The audit log could not be verified, read or written."""
+    """The audit log (or a frozen report checked against it) failed verification."""

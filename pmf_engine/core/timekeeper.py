@@ -16,8 +16,9 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.deadlines import MeetingFinder, MeetingInfo, resolve
-from pmf_engine.core.definition import Catalog, WorkflowDef
+from pmf_engine.core.definition import WorkflowDef
 from pmf_engine.core.escalation import ACTING, ASSIGNEE, plan
 from pmf_engine.core.store import Actor, Deadline, Meeting, RoleAssignment, Step
 from pmf_engine.core.workdays import WorkingDays

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, aliased
 
 from pmf_engine.core.clock import london
 from pmf_engine.core.engine import Engine
-from pmf_engine.core.errors import NotFound, PermissionDenied, PmfError
+from pmf_engine.core.errors import InvalidInput, NotFound, NotNow, PermissionDenied
 from pmf_engine.core.store import (
     AuditEntry,
     Deadline,
@@ -59,13 +59,13 @@ class Actions:
     def add(self, cycle: str, what: str, *, assignee: str, due: str, by: str, link: str = "") -> ActionView:
         """Record an action Scrutiny raised on ``cycle``; chasing starts at once."""
         if not what.strip():
-            raise PmfError("an action needs a description of what is to be done")
+            raise InvalidInput("what", None, "an action needs a description of what is to be done")
         try:
             when = date.fromisoformat(due)
         except ValueError:
-            raise PmfError(f"due date {due!r} is not a date like 2024-12-31") from None
+            raise InvalidInput("due", due, "not a date like 2024-12-31") from None
         if when < london(self.engine.clock.now()).date():
-            raise PmfError(f"due date {due} is in the past")
+            raise InvalidInput("due", due, "the due date is in the past")
         with self.store.write() as s:
             inst = s.scalar(select(Instance).where(Instance.key == cycle, Instance.parent_id.is_(None)))
             if inst is None:
@@ -80,10 +80,10 @@ class Actions:
                     f"raising an action needs {' or '.join(RAISING_ROLES)}",
                 )
             if inst.state not in RAISED_IN:
-                raise PmfError(f"{cycle} is at {inst.state}: actions are raised at Scrutiny consideration")
+                raise NotNow(f"{cycle} is at {inst.state}: actions are raised at Scrutiny consideration")
             if not roles_held(s, assignee, inst.organisation_id):
-                raise PmfError(
-                    f"{assignee!r} holds no role in the organisation: an action needs an owner there"
+                raise InvalidInput(
+                    "assignee", assignee, "holds no role in the organisation: an action needs an owner there"
                 )
             _check_link(s, inst.organisation_id, link)
             context = {"what": what.strip(), "assignee": assignee, "due": when.isoformat(), "link": link}

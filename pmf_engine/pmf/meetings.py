@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from pmf_engine.core import audit
 from pmf_engine.core.clock import LONDON, as_utc, london
 from pmf_engine.core.engine import Engine
-from pmf_engine.core.errors import DefinitionError, NotFound, PmfError, Problem
+from pmf_engine.core.errors import AlreadyExists, DataFileError, DefinitionError, NotFound, Problem
 from pmf_engine.core.store import Deadline, Instance, Meeting, Organisation, find_organisation
 from pmf_engine.core.yamlload import load_yaml
 
@@ -168,7 +168,7 @@ class CommitteeCalendar:
     def _add(self, s: Session, org: Organisation, row: MeetingRow, by: str) -> Meeting:
         uid = row.uid or f"{org.code}-{row.body}-{london(row.starts_at):%Y%m%dT%H%M}@pmf-engine"
         if s.scalar(select(Meeting.id).where(Meeting.organisation_id == org.id, Meeting.uid == uid)):
-            raise PmfError(f"a meeting with uid {uid!r} already exists in {org.code}")
+            raise AlreadyExists("meeting with uid", uid, org.code)
         meeting = Meeting(
             organisation_id=org.id,
             body=row.body,
@@ -245,7 +245,7 @@ def read_meetings(path: Path) -> list[MeetingRow]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise DefinitionError([Problem(str(path), None, "", f"cannot read file: {exc}")]) from exc
+        raise DataFileError([Problem(str(path), None, "", f"cannot read file: {exc}")]) from exc
     suffix = path.suffix.lower()
     if suffix in (".yaml", ".yml"):
         return _from_yaml(raw.decode("utf-8", errors="replace"), str(path))
@@ -253,7 +253,7 @@ def read_meetings(path: Path) -> list[MeetingRow]:
         return _from_csv(raw.decode("utf-8-sig", errors="replace"), str(path))
     if suffix == ".ics":
         return _from_ics(raw, str(path))
-    raise DefinitionError([Problem(str(path), None, "", "use a .yaml, .csv or .ics file")])
+    raise DataFileError([Problem(str(path), None, "", "use a .yaml, .csv or .ics file")])
 
 
 def _row(
@@ -278,15 +278,18 @@ def _row(
 
 def _collect(rows: list[MeetingRow | None], problems: list[Problem]) -> list[MeetingRow]:
     if problems:
-        raise DefinitionError(problems)
+        raise DataFileError(problems)
     return [r for r in rows if r is not None]
 
 
 def _from_yaml(text: str, file: str) -> list[MeetingRow]:
-    doc = load_yaml(text, file)
+    try:
+        doc = load_yaml(text, file)
+    except DefinitionError as exc:  # the YAML reader's own error; here the file is data
+        raise DataFileError(exc.problems) from exc
     items = doc.data.get("meetings") if isinstance(doc.data, dict) else doc.data
     if not isinstance(items, list):
-        raise DefinitionError([doc.problem((), "expected a list of meetings (or a 'meetings:' key)")])
+        raise DataFileError([doc.problem((), "expected a list of meetings (or a 'meetings:' key)")])
     prefix: tuple[str, ...] = ("meetings",) if isinstance(doc.data, dict) else ()
     problems: list[Problem] = []
     rows = []
@@ -305,14 +308,14 @@ def _from_csv(text: str, file: str) -> list[MeetingRow]:
         missing = {"body", "starts"} - set(reader.fieldnames or [])
         if missing:
             message = f"missing column(s): {', '.join(sorted(missing))}"
-            raise DefinitionError([Problem(file, 1, "header", message)])
+            raise DataFileError([Problem(file, 1, "header", message)])
         rows = [
             _row(dict(item), file, reader.line_num, f"row {n}", problems)
             for n, item in enumerate(reader, start=2)
         ]
     except csv.Error as exc:
         problem = Problem(file, reader.line_num or None, "", f"not a readable CSV file: {exc}")
-        raise DefinitionError([problem]) from exc
+        raise DataFileError([problem]) from exc
     return _collect(rows, problems)
 
 
@@ -320,7 +323,7 @@ def _from_ics(raw: bytes, file: str) -> list[MeetingRow]:
     try:
         calendar = icalendar.Calendar.from_ical(raw)
     except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-        raise DefinitionError([Problem(file, None, "", f"not an iCalendar file: {exc}")]) from exc
+        raise DataFileError([Problem(file, None, "", f"not an iCalendar file: {exc}")]) from exc
     problems: list[Problem] = []
     rows: list[MeetingRow | None] = []
     for n, event in enumerate(calendar.walk("VEVENT"), start=1):

@@ -25,12 +25,27 @@ from sqlalchemy.orm import Session
 
 from pmf_engine.core import audit
 from pmf_engine.core.audit import csv_safe
-from pmf_engine.core.engine import Engine
-from pmf_engine.core.errors import DefinitionError, NotFound, PermissionDenied, PmfError, Problem
+from pmf_engine.core.clock import Clock
+from pmf_engine.core.errors import (
+    DataFileError,
+    InvalidInput,
+    NotFound,
+    NotNow,
+    PermissionDenied,
+    Problem,
+)
 from pmf_engine.core.period import Period
-from pmf_engine.core.store import Instance, Organisation, Service, find_organisation, roles_held
-from pmf_engine.pmf.models import Actual, ExceptionReport, Measure, Project, ReportSnapshot
-from pmf_engine.pmf.rag import Direction, Polarity, Rag, direction, rag
+from pmf_engine.core.store import Instance, Service, Store, roles_held
+from pmf_engine.pmf.models import Actual, ExceptionReport, Measure, Project
+from pmf_engine.pmf.rag import Direction, Polarity, Rag, RagPolicy, direction, rag
+from pmf_engine.pmf.reporting import (
+    cycle_of,
+    exception_reports,
+    frozen_at,
+    may_report,
+    org_by_code,
+    org_code,
+)
 from pmf_engine.pmf.targets import Aggregation, Targets, compared, quarters_to_date
 from pmf_engine.pmf.xlsx import first_sheet_as_csv
 
@@ -40,7 +55,6 @@ COLUMNS = (
 )  # fmt: skip
 TARGET_PREFIX = "target "
 """A quarter's own target: ``target 2024-25-Q1``."""
-REPORTING_ROLES = ("service_manager", "head_of_service")
 ANNUAL_PREFIX = "annual target "
 """A financial year's target, spread by the profile: ``annual target 2024-25``."""
 
@@ -127,7 +141,7 @@ def read_measures(path: Path) -> list[MeasureIn]:
         try:
             text = path.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
-            raise DefinitionError([Problem(str(path), None, "", f"cannot read file: {exc}")]) from exc
+            raise DataFileError([Problem(str(path), None, "", f"cannot read file: {exc}")]) from exc
     reader = csv.DictReader(io.StringIO(text, newline=""))
     problems: list[Problem] = []
     rows: list[MeasureIn] = []
@@ -135,7 +149,7 @@ def read_measures(path: Path) -> list[MeasureIn]:
         header = reader.fieldnames or []
         missing = {"code", "title", "polarity"} - set(header)
         if missing:
-            raise DefinitionError(
+            raise DataFileError(
                 [Problem(str(path), 1, "header", f"missing column(s): {', '.join(sorted(missing))}")]
             )
         for name in header:
@@ -166,7 +180,7 @@ def read_measures(path: Path) -> list[MeasureIn]:
                     Problem(str(path), line, ".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()
                 ]
     except csv.Error as exc:
-        raise DefinitionError(
+        raise DataFileError(
             [Problem(str(path), reader.line_num or None, "", f"not a readable CSV file: {exc}")]
         ) from exc
     codes = [r.code for r in rows]
@@ -175,7 +189,7 @@ def read_measures(path: Path) -> list[MeasureIn]:
         for c in sorted({c for c in codes if codes.count(c) > 1})
     ]
     if problems:
-        raise DefinitionError(problems)
+        raise DataFileError(problems)
     return rows
 
 
@@ -185,14 +199,14 @@ def read_actuals(path: Path) -> list[ActualIn]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise DefinitionError([Problem(str(path), None, "", f"cannot read file: {exc}")]) from exc
+        raise DataFileError([Problem(str(path), None, "", f"cannot read file: {exc}")]) from exc
     reader = csv.DictReader(io.StringIO(text, newline=""))
     problems: list[Problem] = []
     rows: list[ActualIn] = []
     try:
         missing = {"code", "value"} - set(reader.fieldnames or [])
         if missing:
-            raise DefinitionError(
+            raise DataFileError(
                 [Problem(str(path), 1, "header", f"missing column(s): {', '.join(sorted(missing))}")]
             )
         for line, raw in enumerate(reader, start=2):
@@ -214,18 +228,21 @@ def read_actuals(path: Path) -> list[ActualIn]:
             if len(numbers) == 2:
                 rows.append(ActualIn(code, numbers["value"], narrative, numbers["forecast"]))
     except csv.Error as exc:
-        raise DefinitionError(
+        raise DataFileError(
             [Problem(str(path), reader.line_num or None, "", f"not a readable CSV file: {exc}")]
         ) from exc
     if problems:
-        raise DefinitionError(problems)
+        raise DataFileError(problems)
     return rows
 
 
 class Performance:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.store = engine.store
+    """The measures library, actuals, RAG status and exception reports of an engine's store."""
+
+    def __init__(self, store: Store, clock: Clock, rag: RagPolicy) -> None:
+        self.store = store
+        self.clock = clock
+        self.rag = rag
 
     # -- the measures library -------------------------------------------------------------
 
@@ -234,13 +251,13 @@ class Performance:
         rows = read_measures(path)
         added = updated = 0
         with self.store.write() as s:
-            org = _org(s, organisation)
+            org = org_by_code(s, organisation)
             services = dict(
                 s.execute(select(Service.code, Service.id).where(Service.organisation_id == org.id)).all()
             )
             unknown = sorted({r.service for r in rows if r.service and r.service not in services})
             if unknown:
-                raise DefinitionError(
+                raise DataFileError(
                     [Problem(str(path), None, "service", f"unknown service(s): {', '.join(unknown)}")]
                 )
             for row in rows:
@@ -265,13 +282,13 @@ class Performance:
                     actor=by,
                     data={"file": path.name, "added": added, "updated": updated},
                 ),
-                self.engine.clock.now(),
+                self.clock.now(),
             )
         return added, updated
 
     def measures(self, organisation: str) -> list[tuple[Measure, str | None]]:
         with self.store.read() as s:
-            org = _org(s, organisation)
+            org = org_by_code(s, organisation)
             return [
                 (m, code)
                 for m, code in s.execute(
@@ -339,21 +356,19 @@ class Performance:
 
     def record_in(self, s: Session, cycle: str, rows: Sequence[ActualIn], *, by: str) -> None:
         """``record_actuals`` inside the caller's transaction."""
-        now = self.engine.clock.now()
+        now = self.clock.now()
         for row in rows:
             inst, measure, service = self._cycle_measure(s, cycle, row.code)
             self._check_reporter(s, cycle, inst, measure, service, by)
             if frozen_at(s, inst.id) is not None:
-                raise PmfError(
+                raise NotNow(
                     f"the {cycle} report was frozen at Leadership Team sign-off: correct "
                     f"{row.code} with a restatement (pmf actuals restate) and a reason"
                 )
             if service is not None:
                 state = s.scalar(select(Instance.state).where(Instance.key == f"{cycle}/{service}"))
                 if state not in ("requested", "returned", None):
-                    raise PmfError(
-                        f"the {service} return is {state}: actuals can change only while it is open"
-                    )
+                    raise NotNow(f"the {service} return is {state}: actuals can change only while it is open")
             self._add_actual(s, inst, measure, row, by, now)
 
     def restate(
@@ -370,12 +385,12 @@ class Performance:
         """Correct a figure already in a frozen report. The original stays in history and in
         the frozen report; the next report lists the restatement with its reason."""
         if not reason.strip():
-            raise PmfError("a restatement needs a reason")
+            raise InvalidInput("reason", None, "a restatement needs a reason")
         with self.store.write() as s:
             inst, measure, service = self._cycle_measure(s, cycle, code)
             self._check_reporter(s, cycle, inst, measure, service, by)
             if frozen_at(s, inst.id) is None:
-                raise PmfError(f"the {cycle} report is not frozen yet: record the actual instead")
+                raise NotNow(f"the {cycle} report is not frozen yet: record the actual instead")
             previous = _latest_values(s, [measure.id], [inst.period]).get((measure.id, inst.period))
             self._add_actual(
                 s,
@@ -383,7 +398,7 @@ class Performance:
                 measure,
                 ActualIn(code, value, narrative, forecast),
                 by,
-                self.engine.clock.now(),
+                self.clock.now(),
                 restatement=(reason, previous.value if previous else None),
             )
 
@@ -430,7 +445,7 @@ class Performance:
             s,
             audit.AuditRecord(
                 event="actual.restated" if restatement else "actual.recorded",
-                organisation=_org_code(s, inst.organisation_id),
+                organisation=org_code(s, inst.organisation_id),
                 instance=inst.key,
                 actor=by,
                 data=data,
@@ -442,7 +457,7 @@ class Performance:
         """Record every actual in a CSV file in one transaction (every problem listed first)."""
         rows = read_actuals(path)
         with self.store.read() as s:
-            inst = _cycle(s, cycle)
+            inst = cycle_of(s, cycle)
             known = set(
                 s.scalars(select(Measure.code).where(Measure.organisation_id == inst.organisation_id))
             )
@@ -452,7 +467,7 @@ class Performance:
             if row.code not in known
         ]
         if unknown:
-            raise DefinitionError(unknown)
+            raise DataFileError(unknown)
         self.record_actuals(cycle, rows, by=by)
         return len(rows)
 
@@ -462,7 +477,7 @@ class Performance:
         recorded in the audit log with the file's SHA-256."""
         rows, problems = _read_history(path)
         with self.store.write() as s:
-            org = _org(s, organisation)
+            org = org_by_code(s, organisation)
             if ("performance_officer", None) not in roles_held(s, by, org.id):
                 raise PermissionDenied(organisation, "import_history", "-", by, "needs performance_officer")
             ids = dict(
@@ -485,8 +500,8 @@ class Performance:
                         )
                     )
             if problems:
-                raise DefinitionError(sorted(problems, key=lambda p: p.line or 0))
-            now = self.engine.clock.now()
+                raise DataFileError(sorted(problems, key=lambda p: p.line or 0))
+            now = self.clock.now()
             s.add_all(
                 Actual(measure_id=ids[code], period=period, value=value, narrative=narrative, reported_by=by,
                        reported_at=now)
@@ -513,77 +528,11 @@ class Performance:
     def status(self, cycle: str) -> list[MeasureStatus]:
         """Every measure of the cycle's organisation with its RAG, rule and trend."""
         with self.store.read() as s:
-            inst = _cycle(s, cycle)
+            inst = cycle_of(s, cycle)
             return self._status(s, inst)
 
     def _status(self, s: Session, inst: Instance) -> list[MeasureStatus]:
-        period = Period.parse(inst.period)
-        last_quarter, last_year = str(period.previous()), str(Period(period.start_year - 1, period.quarter))
-        wanted = sorted({last_quarter, last_year, *(str(q) for q in quarters_to_date(period))})
-        policy = self.engine.catalog.rag
-        rows = s.execute(
-            select(Measure, Service.code)
-            .outerjoin(Service, Service.id == Measure.service_id)
-            .where(Measure.organisation_id == inst.organisation_id)
-            .order_by(Measure.code)
-        ).all()
-        reported = set(
-            s.scalars(select(ExceptionReport.measure_id).where(ExceptionReport.instance_id == inst.id))
-        )
-        latest = _latest_values(s, [m.id for m, _ in rows], wanted)
-        result = []
-        for measure, service in rows:
-            values = {p: a.value for (mid, p), a in latest.items() if mid == measure.id}
-            now = latest.get((measure.id, inst.period))
-            value = now.value if now else None
-            tolerance, basis = policy.rule_for(measure.code)
-            polarity: Polarity = "higher" if measure.polarity == "higher" else "lower"
-            targets = measure_targets(measure)
-            basis_value = compared(basis, period, targets, values, now.forecast if now else None)
-            decided = rag(basis_value.value, basis_value.target, polarity, tolerance)
-            if basis != "period":
-                decided = Rag(decided.status, f"{basis_value.basis_note}: {decided.rule}")
-            result.append(
-                MeasureStatus(
-                    code=measure.code,
-                    title=measure.title,
-                    theme=measure.theme,
-                    service=service,
-                    actual=value,
-                    target=targets.quarter(period),
-                    rag=decided,
-                    basis=basis,
-                    compared=basis_value.value,
-                    compared_target=basis_value.target,
-                    forecast=now.forecast if now else None,
-                    unit=measure.unit,
-                    fmt=measure.format,
-                    since_last_quarter=direction(
-                        value, values.get(last_quarter), polarity, policy.no_change_within
-                    ),
-                    since_last_year=direction(
-                        value, values.get(last_year), polarity, policy.no_change_within
-                    ),
-                    narrative=now.narrative if now else "",
-                    exception_report=measure.id in reported,
-                    restated=bool(now and now.restatement_reason),
-                )
-            )
-        return result
-
-    def missing_exception_reports(self, s: Session, cycle_id: int) -> list[str]:
-        """Red measures and off-track projects of the cycle without an exception report."""
-        from pmf_engine.pmf.projects import project_status  # noqa: PLC0415 - projects builds on this module
-
-        inst = s.get(Instance, cycle_id)
-        assert inst is not None
-        measures = [m.code for m in self._status(s, inst) if m.rag.status == "red" and not m.exception_report]
-        projects = [
-            f"project {p.code}"
-            for p in project_status(s, inst)
-            if p.needs_exception_report and not p.exception_report
-        ]
-        return measures + projects
+        return measure_statuses(s, inst, self.rag)
 
     def add_exception_report(
         self,
@@ -601,16 +550,18 @@ class Performance:
         try:
             date.fromisoformat(recovery_date)
         except ValueError:
-            raise PmfError(f"recovery date {recovery_date!r} is not a date like 2024-12-31") from None
+            raise InvalidInput("recovery_date", recovery_date, "not a date like 2024-12-31") from None
         if not all(x.strip() for x in (reason, remedial_action, owner)):
-            raise PmfError("an exception report needs a reason, a remedial action and an owner")
+            raise InvalidInput(
+                "reason", None, "an exception report needs a reason, a remedial action and an owner"
+            )
         with self.store.write() as s:
-            inst = _cycle(s, cycle)
+            inst = cycle_of(s, cycle)
             subject = _subject(s, inst, code, project)
             if not may_report(s, by, inst.organisation_id, subject.service_id):
                 raise PermissionDenied(cycle, "exception_report", "-", by, f"{by!r} may not report on {code}")
             if frozen_at(s, inst.id) is not None:
-                raise PmfError(f"the {cycle} report was frozen at Leadership Team sign-off")
+                raise NotNow(f"the {cycle} report was frozen at Leadership Team sign-off")
             column = ExceptionReport.project_id if project else ExceptionReport.measure_id
             existing = s.scalar(
                 select(ExceptionReport).where(ExceptionReport.instance_id == inst.id, column == subject.id)
@@ -628,7 +579,7 @@ class Performance:
                         measure_id=None if project else subject.id,
                         project_id=subject.id if project else None,
                         created_by=by,
-                        created_at=self.engine.clock.now(),
+                        created_at=self.clock.now(),
                         **fields,
                     )
                 )
@@ -640,24 +591,24 @@ class Performance:
                 s,
                 audit.AuditRecord(
                     event="exception.reported",
-                    organisation=_org_code(s, inst.organisation_id),
+                    organisation=org_code(s, inst.organisation_id),
                     instance=cycle,
                     actor=by,
                     data={"project" if project else "measure": code, **fields},
                 ),
-                self.engine.clock.now(),
+                self.clock.now(),
             )
 
     def exception_reports(self, cycle: str) -> list[tuple[str, ExceptionReport]]:
         """The cycle's exception reports: measures by code, then projects as ``project CODE``."""
         with self.store.read() as s:
-            inst = _cycle(s, cycle)
+            inst = cycle_of(s, cycle)
             return exception_reports(s, inst.id)
 
     # -- helpers --------------------------------------------------------------------------
 
     def _cycle_measure(self, s: Session, cycle: str, code: str) -> tuple[Instance, Measure, str | None]:
-        inst = _cycle(s, cycle)
+        inst = cycle_of(s, cycle)
         measure = s.scalar(
             select(Measure).where(Measure.organisation_id == inst.organisation_id, Measure.code == code)
         )
@@ -669,30 +620,6 @@ class Performance:
             else None
         )
         return inst, measure, service
-
-
-def may_report(s: Session, username: str, organisation_id: int, service_id: int | None) -> bool:
-    """Performance officers report anything; a service's manager or head, only its own."""
-    roles = roles_held(s, username, organisation_id)
-    if ("performance_officer", None) in roles:
-        return True
-    return service_id is not None and any((r, service_id) in roles for r in REPORTING_ROLES)
-
-
-def exception_reports(s: Session, instance_id: int) -> list[tuple[str, ExceptionReport]]:
-    measures = s.execute(
-        select(Measure.code, ExceptionReport)
-        .join(Measure, Measure.id == ExceptionReport.measure_id)
-        .where(ExceptionReport.instance_id == instance_id)
-        .order_by(Measure.code)
-    ).all()
-    projects = s.execute(
-        select(Project.code, ExceptionReport)
-        .join(Project, Project.id == ExceptionReport.project_id)
-        .where(ExceptionReport.instance_id == instance_id)
-        .order_by(Project.code)
-    ).all()
-    return [(code, r) for code, r in measures] + [(f"project {code}", r) for code, r in projects]
 
 
 def _subject(s: Session, inst: Instance, code: str, project: bool) -> Measure | Project:
@@ -714,14 +641,14 @@ def _read_history(path: Path) -> tuple[list[tuple[str, str, float | None, str]],
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise DefinitionError([Problem(str(path), None, "", f"cannot read file: {exc}")]) from exc
+        raise DataFileError([Problem(str(path), None, "", f"cannot read file: {exc}")]) from exc
     reader = csv.DictReader(io.StringIO(text, newline=""))
     rows: list[tuple[str, str, float | None, str]] = []
     problems: list[Problem] = []
     try:
         missing = {"code", "period", "value"} - set(reader.fieldnames or [])
         if missing:
-            raise DefinitionError(
+            raise DataFileError(
                 [Problem(str(path), 1, "header", f"missing column(s): {', '.join(sorted(missing))}")]
             )
         for line, raw in enumerate(reader, start=2):
@@ -738,7 +665,7 @@ def _read_history(path: Path) -> tuple[list[tuple[str, str, float | None, str]],
                 continue
             rows.append((code, period, value, (raw.get("narrative") or "").strip()))
     except csv.Error as exc:
-        raise DefinitionError(
+        raise DataFileError(
             [Problem(str(path), reader.line_num or None, "", f"not a readable CSV file: {exc}")]
         ) from exc
     return rows, problems
@@ -767,11 +694,6 @@ def measure_targets(measure: Measure) -> Targets:
     return Targets(measure.targets, measure.annual_targets, measure.profile, aggregation)
 
 
-def frozen_at(s: Session, instance_id: int) -> datetime | None:
-    """When the cycle's report was frozen at Leadership Team sign-off, if it has been."""
-    return s.scalar(select(ReportSnapshot.frozen_at).where(ReportSnapshot.instance_id == instance_id))
-
-
 def _measure_cells(m: Measure, service: str | None) -> list[Any]:
     cells: list[Any] = []
     for column in COLUMNS:
@@ -784,16 +706,55 @@ def _measure_cells(m: Measure, service: str | None) -> list[Any]:
     return cells
 
 
-def _cycle(s: Session, key: str) -> Instance:
-    inst = s.scalar(select(Instance).where(Instance.key == key, Instance.parent_id.is_(None)))
-    if inst is None:
-        raise NotFound("cycle", key)
-    return inst
-
-
-def _org(s: Session, code: str) -> Organisation:
-    return find_organisation(s, code)
-
-
-def _org_code(s: Session, organisation_id: int) -> str:
-    return str(s.execute(select(Organisation.code).where(Organisation.id == organisation_id)).scalar_one())
+def measure_statuses(s: Session, inst: Instance, policy: RagPolicy) -> list[MeasureStatus]:
+    """Every measure of the cycle's organisation with its RAG under ``policy``, rule and trend."""
+    period = Period.parse(inst.period)
+    last_quarter, last_year = str(period.previous()), str(Period(period.start_year - 1, period.quarter))
+    wanted = sorted({last_quarter, last_year, *(str(q) for q in quarters_to_date(period))})
+    rows = s.execute(
+        select(Measure, Service.code)
+        .outerjoin(Service, Service.id == Measure.service_id)
+        .where(Measure.organisation_id == inst.organisation_id)
+        .order_by(Measure.code)
+    ).all()
+    reported = set(
+        s.scalars(select(ExceptionReport.measure_id).where(ExceptionReport.instance_id == inst.id))
+    )
+    latest = _latest_values(s, [m.id for m, _ in rows], wanted)
+    result = []
+    for measure, service in rows:
+        values = {p: a.value for (mid, p), a in latest.items() if mid == measure.id}
+        now = latest.get((measure.id, inst.period))
+        value = now.value if now else None
+        tolerance, basis = policy.rule_for(measure.code)
+        polarity: Polarity = "higher" if measure.polarity == "higher" else "lower"
+        targets = measure_targets(measure)
+        basis_value = compared(basis, period, targets, values, now.forecast if now else None)
+        decided = rag(basis_value.value, basis_value.target, polarity, tolerance)
+        if basis != "period":
+            decided = Rag(decided.status, f"{basis_value.basis_note}: {decided.rule}")
+        result.append(
+            MeasureStatus(
+                code=measure.code,
+                title=measure.title,
+                theme=measure.theme,
+                service=service,
+                actual=value,
+                target=targets.quarter(period),
+                rag=decided,
+                basis=basis,
+                compared=basis_value.value,
+                compared_target=basis_value.target,
+                forecast=now.forecast if now else None,
+                unit=measure.unit,
+                fmt=measure.format,
+                since_last_quarter=direction(
+                    value, values.get(last_quarter), polarity, policy.no_change_within
+                ),
+                since_last_year=direction(value, values.get(last_year), polarity, policy.no_change_within),
+                narrative=now.narrative if now else "",
+                exception_report=measure.id in reported,
+                restated=bool(now and now.restatement_reason),
+            )
+        )
+    return result

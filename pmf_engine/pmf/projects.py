@@ -27,11 +27,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pmf_engine.core import audit
-from pmf_engine.core.engine import Engine
-from pmf_engine.core.errors import DefinitionError, NotFound, PermissionDenied, PmfError, Problem
+from pmf_engine.core.clock import Clock
+from pmf_engine.core.errors import DataFileError, InvalidInput, NotFound, NotNow, PermissionDenied, Problem
+from pmf_engine.core.instances import InstanceKey
 from pmf_engine.core.period import Period
-from pmf_engine.core.store import Instance, Service, find_organisation
+from pmf_engine.core.store import Instance, Service, Store, find_organisation
 from pmf_engine.pmf.models import ExceptionReport, Milestone, Project, ProjectUpdate
+from pmf_engine.pmf.reporting import frozen_at, may_report
 
 ProjectState = Literal["on_track", "at_risk", "off_track", "complete"]
 STATES: tuple[ProjectState, ...] = ("on_track", "at_risk", "off_track", "complete")
@@ -91,7 +93,7 @@ def read_projects(path: Path) -> list[ProjectIn]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise DefinitionError([Problem(str(path), None, "", f"cannot read file: {exc}")]) from exc
+        raise DataFileError([Problem(str(path), None, "", f"cannot read file: {exc}")]) from exc
     reader = csv.DictReader(io.StringIO(text, newline=""))
     problems: list[Problem] = []
     projects: dict[str, dict[str, object]] = {}
@@ -100,7 +102,7 @@ def read_projects(path: Path) -> list[ProjectIn]:
         header = reader.fieldnames or []
         missing = {"project", "title"} - set(header)
         if missing:
-            raise DefinitionError(
+            raise DataFileError(
                 [Problem(str(path), 1, "header", f"missing column(s): {', '.join(sorted(missing))}")]
             )
         problems += [
@@ -137,7 +139,7 @@ def read_projects(path: Path) -> list[ProjectIn]:
                 assert isinstance(milestones, list)
                 milestones.append(parsed)
     except csv.Error as exc:
-        raise DefinitionError(
+        raise DataFileError(
             [Problem(str(path), reader.line_num or None, "", f"not a readable CSV file: {exc}")]
         ) from exc
     result: list[ProjectIn] = []
@@ -149,7 +151,7 @@ def read_projects(path: Path) -> list[ProjectIn]:
                 Problem(str(path), first_line[code], _column(e["loc"]), e["msg"]) for e in exc.errors()
             ]
     if problems:
-        raise DefinitionError(problems)
+        raise DataFileError(problems)
     return result
 
 
@@ -159,9 +161,9 @@ def _column(loc: Sequence[int | str]) -> str:
 
 
 class Projects:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.store = engine.store
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
 
     def import_projects(self, organisation: str, path: Path, *, by: str) -> tuple[int, int]:
         """Add or update projects and their milestones (matched by title); (added, updated)."""
@@ -172,7 +174,7 @@ class Projects:
             services = {svc.code: svc.id for svc in org.services}
             unknown = sorted({r.service for r in rows if r.service and r.service not in services})
             if unknown:
-                raise DefinitionError(
+                raise DataFileError(
                     [Problem(str(path), None, "service", f"unknown service(s): {', '.join(unknown)}")]
                 )
             for row in rows:
@@ -217,16 +219,16 @@ class Projects:
                     actor=by,
                     data={"file": path.name, "added": added, "updated": updated},
                 ),
-                self.engine.clock.now(),
+                self.clock.now(),
             )
         return added, updated
 
     def update(self, cycle: str, code: str, status: str, *, narrative: str = "", by: str) -> None:
         """Record a project's status for the cycle's quarter (history kept; the newest counts)."""
         if status not in STATES:
-            raise PmfError(f"{status!r} is not a project status: use one of {', '.join(STATES)}")
+            raise InvalidInput("status", status, f"not a project status: use one of {', '.join(STATES)}")
         if status in ("off_track", "at_risk") and not narrative.strip():
-            raise PmfError(f"a project {status.replace('_', ' ')} needs a narrative")
+            raise InvalidInput("narrative", None, f"a project {status.replace('_', ' ')} needs a narrative")
         with self.store.write() as s:
             self.update_in(s, cycle, code, status, narrative=narrative, by=by)
 
@@ -234,14 +236,13 @@ class Projects:
         self, s: Session, cycle: str, code: str, status: str, *, narrative: str = "", by: str
     ) -> None:
         """``update`` inside the caller's transaction."""
-        from pmf_engine.pmf.performance import frozen_at, may_report  # noqa: PLC0415 - avoids a cycle
 
         inst, project = self._cycle_project(s, cycle, code)
         if not may_report(s, by, inst.organisation_id, project.service_id):
             raise PermissionDenied(cycle, "update_project", "-", by, f"{by!r} may not report {code}")
         if frozen_at(s, inst.id) is not None:
-            raise PmfError(f"the {cycle} report was frozen at Leadership Team sign-off")
-        now = self.engine.clock.now()
+            raise NotNow(f"the {cycle} report was frozen at Leadership Team sign-off")
+        now = self.clock.now()
         s.add(
             ProjectUpdate(
                 project_id=project.id,
@@ -257,7 +258,7 @@ class Projects:
             s,
             audit.AuditRecord(
                 event="project.updated",
-                organisation=inst.key.split("/")[0],
+                organisation=InstanceKey.organisation_of(inst.key),
                 instance=cycle,
                 actor=by,
                 data={"project": code, "period": inst.period, "status": status, "narrative": narrative},

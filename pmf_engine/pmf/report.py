@@ -26,16 +26,19 @@ from sqlalchemy.orm import Session, joinedload
 from pmf_engine.core import audit
 from pmf_engine.core.audit import csv_safe
 from pmf_engine.core.clock import london
-from pmf_engine.core.effects import EffectContext
 from pmf_engine.core.engine import Engine
-from pmf_engine.core.errors import NotFound, PmfError
+from pmf_engine.core.errors import AuditError, NotFound, NotNow
 from pmf_engine.core.period import Period
+from pmf_engine.core.registry import EffectContext
 from pmf_engine.core.store import AuditEntry, Instance, Organisation
 from pmf_engine.core.workdays import WorkingDays
-from pmf_engine.pmf.actions import Actions, ActionView
+from pmf_engine.pmf.actions import ActionView
+from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.models import Actual, Measure, ReportSnapshot
-from pmf_engine.pmf.performance import MeasureStatus, Performance, exception_reports
+from pmf_engine.pmf.performance import MeasureStatus, Performance, measure_statuses
 from pmf_engine.pmf.projects import ProjectStatus, project_status
+from pmf_engine.pmf.rag import RagPolicy
+from pmf_engine.pmf.reporting import exception_reports
 
 COLOURS = {
     "green": "#00703c",
@@ -109,10 +112,10 @@ def canonical(content: Content) -> str:
     )
 
 
-def content_in(s: Session, performance: Performance, inst: Instance) -> Content:
+def content_in(s: Session, inst: Instance, rag: RagPolicy, now: datetime) -> Content:
     """The report's performance content as the database holds it now (in ``s``)."""
     period = Period.parse(inst.period)
-    measures = performance._status(s, inst)
+    measures = measure_statuses(s, inst, rag)
     quarters = [period]
     for _ in range(7):
         quarters.insert(0, quarters[0].previous())
@@ -146,7 +149,7 @@ def content_in(s: Session, performance: Performance, inst: Instance) -> Content:
         cycle=inst.key,
         organisation=organisation,
         period=str(period),
-        generated=performance.engine.clock.now(),
+        generated=now,
         measures=measures,
         projects=project_status(s, inst),
         history=history,
@@ -155,14 +158,14 @@ def content_in(s: Session, performance: Performance, inst: Instance) -> Content:
     )
 
 
-def freeze(ctx: EffectContext) -> None:
+def freeze(ctx: EffectContext, rag: RagPolicy) -> None:
     """The ``freeze_report`` effect: store the content and chain its hash into the audit log."""
     s = ctx.session
-    inst = s.get(Instance, ctx.instance_id)
+    inst = s.get(Instance, ctx.instance.id)
     assert inst is not None
     if s.scalar(select(ReportSnapshot.id).where(ReportSnapshot.instance_id == inst.id)) is not None:
         return  # frozen once; a cycle sent back and signed off again keeps its first report
-    text = canonical(content_in(s, Performance(ctx.engine), inst))
+    text = canonical(content_in(s, inst, rag, ctx.now))
     digest = hashlib.sha256(text.encode()).hexdigest()
     s.add(
         ReportSnapshot(
@@ -174,8 +177,8 @@ def freeze(ctx: EffectContext) -> None:
         s,
         audit.AuditRecord(
             event="report.frozen",
-            organisation=ctx.instance.split("/")[0],
-            instance=ctx.instance,
+            organisation=ctx.instance.organisation,
+            instance=ctx.instance.key,
             actor=ctx.actor,
             data={"sha256": digest, "trigger": ctx.trigger},
         ),
@@ -189,9 +192,7 @@ def verify_frozen(performance: Performance, cycle: str) -> str:
         inst = _cycle(s, cycle)
         snap = s.scalar(select(ReportSnapshot).where(ReportSnapshot.instance_id == inst.id))
         if snap is None:
-            raise PmfError(
-                f"the {cycle} report has not been frozen (it is frozen at Leadership Team sign-off)"
-            )
+            raise NotNow(f"the {cycle} report has not been frozen (it is frozen at Leadership Team sign-off)")
         logged = [
             json.loads(d).get("sha256")
             for d in s.scalars(
@@ -202,16 +203,16 @@ def verify_frozen(performance: Performance, cycle: str) -> str:
         ]
     actual = hashlib.sha256(snap.content.encode()).hexdigest()
     if actual != snap.sha256 or logged != [snap.sha256]:
-        raise PmfError(
+        raise AuditError(
             f"the frozen {cycle} report does not match its hash: content {actual}, "
             f"stored {snap.sha256}, audit log {', '.join(map(str, logged)) or 'none'}"
         )
     return actual
 
 
-def gather(performance: Performance, cycle: str) -> ReportData:
+def gather(framework: Framework, cycle: str) -> ReportData:
     """The report of ``cycle``: its frozen content once signed off, the live content before."""
-    engine = performance.engine
+    engine = framework.engine
     with engine.store.read() as s:
         inst = _cycle(s, cycle)
         snap = s.scalar(select(ReportSnapshot).where(ReportSnapshot.instance_id == inst.id))
@@ -219,7 +220,7 @@ def gather(performance: Performance, cycle: str) -> ReportData:
             content = _CONTENT.validate_python(json.loads(snap.content))
             frozen: Frozen | None = Frozen(snap.frozen_at, snap.frozen_by, snap.sha256)
         else:
-            content, frozen = content_in(s, performance, inst), None
+            content, frozen = content_in(s, inst, framework.rag, engine.clock.now()), None
         timeliness = _timeliness(s, engine, inst)
         restatements = _restatements(s, inst)
         organisation = s.execute(
@@ -227,7 +228,7 @@ def gather(performance: Performance, cycle: str) -> ReportData:
         ).scalar_one()
     actions = [
         a
-        for a in Actions(engine).list_for(organisation)
+        for a in framework.actions.list_for(organisation)
         if a.cycle == cycle or (a.state == "open" and a.cycle < cycle)
     ]
     return ReportData(content, frozen, timeliness, actions, restatements)

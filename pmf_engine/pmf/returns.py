@@ -25,13 +25,13 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from sqlalchemy import select
 
-from pmf_engine.core.errors import DefinitionError, NotFound, Problem
+from pmf_engine.core.errors import DataFileError, NotFound, Problem
 from pmf_engine.core.period import Period
 from pmf_engine.core.store import Instance, Service
 from pmf_engine.pmf.models import Measure
 from pmf_engine.pmf.performance import ActualIn, Performance, measure_targets
 from pmf_engine.pmf.projects import STATES, Projects, ProjectStatus, project_status
-from pmf_engine.pmf.rag import Polarity, rag
+from pmf_engine.pmf.rag import Polarity, RagPolicy, rag
 from pmf_engine.pmf.xlsx import check_archive as _check_archive
 
 SHEET = "Return"
@@ -65,8 +65,10 @@ class FilledReturn:
 
 
 class ExcelReturns:
-    def __init__(self, performance: Performance) -> None:
+    def __init__(self, performance: Performance, projects: Projects, rag: RagPolicy) -> None:
         self.performance = performance
+        self.projects = projects
+        self.rag = rag
         self.store = performance.store
 
     def _service_items(self, cycle: str, service: str) -> tuple[Instance, list[Measure], list[ProjectStatus]]:
@@ -132,19 +134,17 @@ class ExcelReturns:
         return len(measures) + len(projects)
 
     def read(self, cycle: str, service: str, path: Path) -> FilledReturn:
-        """Validate a filled-in return; raise ``DefinitionError`` listing every problem."""
+        """Validate a filled-in return; raise ``DataFileError`` listing every problem."""
         _check_archive(path)
         inst, measures, projects = self._service_items(cycle, service)
         try:
             book = openpyxl.load_workbook(path, data_only=False, read_only=True)
         except Exception as exc:  # openpyxl raises many kinds for a damaged file
-            raise DefinitionError(
-                [Problem(str(path), None, "", f"not a readable .xlsx file: {exc}")]
-            ) from exc
+            raise DataFileError([Problem(str(path), None, "", f"not a readable .xlsx file: {exc}")]) from exc
         problems: list[Problem] = []
         try:
             if SHEET not in book.sheetnames:
-                raise DefinitionError([Problem(str(path), None, "sheet", f"no sheet named {SHEET!r}")])
+                raise DataFileError([Problem(str(path), None, "sheet", f"no sheet named {SHEET!r}")])
             rows = self._read_measures(
                 book[SHEET], inst, {m.code: m for m in measures}, service, path, problems
             )
@@ -156,7 +156,7 @@ class ExcelReturns:
         finally:
             book.close()
         if problems:
-            raise DefinitionError(problems)
+            raise DataFileError(problems)
         return FilledReturn(rows, project_rows)
 
     def _read_measures(
@@ -168,7 +168,7 @@ class ExcelReturns:
         path: Path,
         problems: list[Problem],
     ) -> list[ReturnRow]:
-        policy = self.performance.engine.catalog.rag
+        policy = self.rag
         period = Period.parse(inst.period)
         rows: list[ReturnRow] = []
         for number, values in _rows(sheet, len(HEADER), path, problems):
@@ -214,7 +214,7 @@ class ExcelReturns:
                 [ActualIn(r.code, r.actual, r.narrative, r.forecast) for r in filled.measures],
                 by=by,
             )
-            projects = Projects(self.performance.engine)
+            projects = self.projects
             for row in filled.projects:
                 projects.update_in(s, cycle, row.code, row.status, narrative=row.narrative, by=by)
         return len(filled.measures) + len(filled.projects)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import openpyxl
 
-from pmf_engine.core.errors import DefinitionError, Problem
+from pmf_engine.core.errors import DataFileError, Problem
 
 MAX_UNCOMPRESSED = 20 * 1024 * 1024
 MAX_RATIO = 100
@@ -24,11 +24,11 @@ def check_archive(path: Path) -> None:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
     except (OSError, zipfile.BadZipFile) as exc:
-        raise DefinitionError([Problem(str(path), None, "", f"not a readable .xlsx file: {exc}")]) from exc
+        raise DataFileError([Problem(str(path), None, "", f"not a readable .xlsx file: {exc}")]) from exc
     total = sum(m.file_size for m in members)
     packed = sum(m.compress_size for m in members) or 1
     if total > MAX_UNCOMPRESSED or total / packed > MAX_RATIO:
-        raise DefinitionError(
+        raise DataFileError(
             [
                 Problem(
                     str(path),
@@ -47,7 +47,7 @@ def first_sheet_as_csv(path: Path) -> str:
     try:
         book = openpyxl.load_workbook(path, data_only=False, read_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        raise DefinitionError([Problem(str(path), None, "", f"not a readable .xlsx file: {exc}")]) from exc
+        raise DataFileError([Problem(str(path), None, "", f"not a readable .xlsx file: {exc}")]) from exc
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     problems: list[Problem] = []
@@ -70,7 +70,7 @@ def first_sheet_as_csv(path: Path) -> str:
     finally:
         book.close()
     if problems:
-        raise DefinitionError(problems)
+        raise DataFileError(problems)
     return out.getvalue()
 
 

@@ -20,21 +20,20 @@ from pmf_engine.app.settings import Settings
 from pmf_engine.app.wiring import Application
 from pmf_engine.core import audit
 from pmf_engine.core import outbox as queue
+from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import Clock, ManualClock, SystemClock, london
-from pmf_engine.core.definition import Catalog
 from pmf_engine.core.engine import InstanceStatus
-from pmf_engine.core.errors import AuditError, DefinitionError, PmfError
+from pmf_engine.core.errors import AuditError, DefinitionError, FileProblems, PmfError
 from pmf_engine.core.machine import compile_workflow
 from pmf_engine.core.store import Store, grant_app_role
 from pmf_engine.core.worker import Worker, run_forever
 from pmf_engine.migrations import current_revision, head_revision, upgrade_to_head
 from pmf_engine.pmf import report
-from pmf_engine.pmf.actions import Actions
-from pmf_engine.pmf.meetings import CommitteeCalendar, parse_when
-from pmf_engine.pmf.performance import Performance
+from pmf_engine.pmf.framework import read_rag
+from pmf_engine.pmf.meetings import parse_when
 from pmf_engine.pmf.projects import STATES as PROJECT_STATES
-from pmf_engine.pmf.projects import Projects
-from pmf_engine.pmf.returns import ExcelReturns
+from pmf_engine.pmf.rag import RagPolicy
+from pmf_engine.pmf.registry import framework_registry
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,7 +48,7 @@ def handled(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except DefinitionError as exc:
+        except FileProblems as exc:
             for problem in exc.problems:
                 click.echo(f"invalid: {problem}", err=True)
             sys.exit(1)
@@ -279,11 +278,12 @@ def workflow_validate(app: App, paths: tuple[Path, ...], roles_path: Path | None
     # Child workflows are resolved among the given files and their neighbours.
     neighbours = {p for g in given for p in g.parent.glob("*.yaml")} - set(given)
     try:
+        rag = read_rag(policies["rag.yaml"]) if "rag.yaml" in policies else RagPolicy()
         Catalog.load(
             [*given, *sorted(neighbours)],
             roles_path,
             escalation_path=policies.get("escalation.yaml"),
-            rag_path=policies.get("rag.yaml"),
+            registry=framework_registry(rag),
             partial=True,
         )
     except DefinitionError as exc:
@@ -361,10 +361,10 @@ def cycle() -> None:
 @click.option("--org", "organisation", required=True)
 @click.option("--period", required=True, help="Financial-year quarter, e.g. 2024-25-Q1.")
 @click.option("--as", "by", required=True, help="The performance officer starting it.")
-@click.option("--workflow", default="quarterly_cycle", show_default=True)
+@click.option("--workflow", help="The workflow to start [default: the one with start_roles].")
 @pass_app
 @handled
-def cycle_start(app: App, organisation: str, period: str, by: str, workflow: str) -> None:
+def cycle_start(app: App, organisation: str, period: str, by: str, workflow: str | None) -> None:
     """Start the cycle of an organisation for a quarter."""
     try:
         status = app.engine.start_cycle(organisation, period, by=by, workflow=workflow)
@@ -605,7 +605,7 @@ def measures() -> None:
 @handled
 def measures_import(app: App, organisation: str, file: Path, by: str) -> None:
     """Add or update measures from CSV or .xlsx (all or nothing; columns: see `measures export`)."""
-    added, updated = Performance(app.engine).import_measures(organisation, file, by=by)
+    added, updated = app.framework.performance.import_measures(organisation, file, by=by)
     click.echo(f"{added} measure(s) added, {updated} updated")
 
 
@@ -618,11 +618,11 @@ def measures_export(app: App, organisation: str, output: Path | None) -> None:
     """Write the measures library as CSV, or Excel when OUTPUT ends .xlsx (cells escaped
     against formula injection)."""
     if output is not None and output.suffix.lower() == ".xlsx":
-        count = Performance(app.engine).export_measures_xlsx(organisation, output)
+        count = app.framework.performance.export_measures_xlsx(organisation, output)
         click.echo(f"{count} measure(s) written to {output}")
         return
     with _open_output(output) as out:
-        count = Performance(app.engine).export_measures(organisation, out)
+        count = app.framework.performance.export_measures(organisation, out)
     if output:
         click.echo(f"{count} measure(s) written to {output}")
 
@@ -633,7 +633,7 @@ def measures_export(app: App, organisation: str, output: Path | None) -> None:
 @handled
 def measures_list(app: App, organisation: str) -> None:
     """List an organisation's measures."""
-    for m, service in Performance(app.engine).measures(organisation):
+    for m, service in app.framework.performance.measures(organisation):
         click.echo(f"{m.code:<10} {m.polarity:<6} {service or '-':<10} {m.theme:<24} {m.title}")
 
 
@@ -646,7 +646,7 @@ ARROWS = {"improving": "up", "worsening": "down", "no_change": "same", "unknown"
 @handled
 def measures_status(app: App, key: str) -> None:
     """Each measure's actual, target, RAG (with the rule applied) and direction of travel."""
-    for m in Performance(app.engine).status(key):
+    for m in app.framework.performance.status(key):
         actual = "-" if m.actual is None else f"{m.actual:g}"
         target = "-" if m.target is None else f"{m.target:g}"
         trend = f"{ARROWS[m.since_last_quarter]}/{ARROWS[m.since_last_year]}"
@@ -674,7 +674,7 @@ def actuals_record(
     app: App, key: str, code: str, value: str, narrative: str, forecast: float | None, by: str
 ) -> None:
     """Record VALUE (a number, or "missing") for measure CODE in CYCLE's period."""
-    Performance(app.engine).record_actual(
+    app.framework.performance.record_actual(
         key, code, _figure(value), narrative=narrative, forecast=forecast, by=by
     )
     click.echo(f"{code}: {value} recorded for {key}")
@@ -688,7 +688,7 @@ def actuals_record(
 @handled
 def actuals_import_history(app: App, organisation: str, file: Path, by: str) -> None:
     """Load earlier quarters' actuals (CSV code,period,value,narrative) for quarters with no cycle."""
-    count = Performance(app.engine).import_history(organisation, file, by=by)
+    count = app.framework.performance.import_history(organisation, file, by=by)
     click.echo(f"{count} historical actual(s) loaded for {organisation}")
 
 
@@ -703,7 +703,7 @@ def actuals_import_history(app: App, organisation: str, file: Path, by: str) -> 
 @handled
 def actuals_restate(app: App, key: str, code: str, value: str, reason: str, narrative: str, by: str) -> None:
     """Correct a figure of a frozen report; the next report lists the restatement."""
-    Performance(app.engine).restate(key, code, _figure(value), reason=reason, narrative=narrative, by=by)
+    app.framework.performance.restate(key, code, _figure(value), reason=reason, narrative=narrative, by=by)
     click.echo(f"{code}: restated as {value} for {key}")
 
 
@@ -726,12 +726,12 @@ def _figure(value: str) -> float | None:
 def report_command(app: App, key: str, fmt: str, output: Path | None, verify: bool) -> None:
     """Build the quarterly committee report of CYCLE (its frozen figures once signed off)."""
     if verify:
-        digest = report.verify_frozen(Performance(app.engine), key)
+        digest = report.verify_frozen(app.framework.performance, key)
         click.echo(f"{key}: frozen report intact (sha256 {digest})")
         return
     if output is None:
         raise click.UsageError("give --output FILE (or --verify)")
-    data = report.gather(Performance(app.engine), key)
+    data = report.gather(app.framework, key)
     if fmt == "html":
         output.write_text(report.html(data), encoding="utf-8")
     elif fmt == "pdf":
@@ -758,7 +758,7 @@ def returns() -> None:
 @handled
 def returns_template(app: App, key: str, service: str, output: Path) -> None:
     """Write the Excel return SERVICE fills in for CYCLE."""
-    count = ExcelReturns(Performance(app.engine)).template(key, service, output)
+    count = app.framework.returns.template(key, service, output)
     click.echo(f"{output}: {count} measure(s) and project(s) for {service}")
 
 
@@ -771,7 +771,7 @@ def returns_template(app: App, key: str, service: str, output: Path) -> None:
 @handled
 def returns_import(app: App, key: str, service: str, file: Path, by: str) -> None:
     """Import a filled-in Excel return (every problem listed; all or nothing)."""
-    count = ExcelReturns(Performance(app.engine)).import_return(key, service, file, by=by)
+    count = app.framework.returns.import_return(key, service, file, by=by)
     click.echo(f"{count} actual(s) recorded for {service}")
 
 
@@ -783,7 +783,7 @@ def returns_import(app: App, key: str, service: str, file: Path, by: str) -> Non
 @handled
 def actuals_import(app: App, key: str, file: Path, by: str) -> None:
     """Record actuals from a CSV file (columns code,value,narrative; all or nothing)."""
-    count = Performance(app.engine).import_actuals(key, file, by=by)
+    count = app.framework.performance.import_actuals(key, file, by=by)
     click.echo(f"{count} actual(s) recorded for {key}")
 
 
@@ -815,7 +815,7 @@ def exceptions_add(
     by: str,
 ) -> None:
     """Add (or replace) the exception report of a measure (or project) in a cycle."""
-    Performance(app.engine).add_exception_report(
+    app.framework.performance.add_exception_report(
         key,
         code,
         reason=reason,
@@ -834,7 +834,7 @@ def exceptions_add(
 @handled
 def exceptions_list(app: App, key: str) -> None:
     """List a cycle's exception reports."""
-    for code, entry in Performance(app.engine).exception_reports(key):
+    for code, entry in app.framework.performance.exception_reports(key):
         what = f"{entry.reason} -> {entry.remedial_action}"
         click.echo(f"{code:<10} owner {entry.owner:<12} recovery {entry.recovery_date}  {what}")
 
@@ -852,7 +852,7 @@ def projects() -> None:
 @handled
 def projects_import(app: App, organisation: str, file: Path, by: str) -> None:
     """Add or update projects and milestones from CSV (one row per milestone; all or nothing)."""
-    added, updated = Projects(app.engine).import_projects(organisation, file, by=by)
+    added, updated = app.framework.projects.import_projects(organisation, file, by=by)
     click.echo(f"{added} project(s) added, {updated} updated")
 
 
@@ -862,7 +862,7 @@ def projects_import(app: App, organisation: str, file: Path, by: str) -> None:
 @handled
 def projects_list(app: App, organisation: str) -> None:
     """List projects with their milestones."""
-    for project, service, milestones in Projects(app.engine).projects(organisation):
+    for project, service, milestones in app.framework.projects.projects(organisation):
         click.echo(f"{project.code:<10} {service or '-':<10} {project.title}")
         for m in milestones:
             done = f"completed {m.completed_on}" if m.completed_on else "open"
@@ -879,7 +879,7 @@ def projects_list(app: App, organisation: str) -> None:
 @handled
 def projects_update(app: App, key: str, code: str, status: str, narrative: str, by: str) -> None:
     """Report a project's status for CYCLE's quarter."""
-    Projects(app.engine).update(key, code, status, narrative=narrative, by=by)
+    app.framework.projects.update(key, code, status, narrative=narrative, by=by)
     click.echo(f"{code}: {status} recorded for {key}")
 
 
@@ -889,7 +889,7 @@ def projects_update(app: App, key: str, code: str, status: str, narrative: str, 
 @handled
 def projects_status(app: App, key: str) -> None:
     """Each project's reported status and overdue milestones for CYCLE."""
-    for p in Projects(app.engine).status(key):
+    for p in app.framework.projects.status(key):
         overdue = [m.title for m in p.milestones if m.overdue]
         late = f"  overdue: {', '.join(overdue)}" if overdue else ""
         flag = " [exception report]" if p.exception_report else ""
@@ -912,7 +912,7 @@ def actions() -> None:
 @handled
 def actions_add(app: App, key: str, what: str, assignee: str, due: str, link: str, by: str) -> None:
     """Record an action Scrutiny raised on CYCLE."""
-    action = Actions(app.engine).add(key, what, assignee=assignee, due=due, link=link, by=by)
+    action = app.framework.actions.add(key, what, assignee=assignee, due=due, link=link, by=by)
     click.echo(f"{action.key}: {action.what} ({action.assignee}, due {action.due})")
 
 
@@ -924,7 +924,7 @@ def actions_add(app: App, key: str, what: str, assignee: str, due: str, link: st
 @handled
 def actions_list(app: App, organisation: str, state: str | None, cycle: str | None) -> None:
     """List Scrutiny actions (open ones marked when overdue)."""
-    for a in Actions(app.engine).list_for(organisation, state=state, cycle=cycle):
+    for a in app.framework.actions.list_for(organisation, state=state, cycle=cycle):
         status = "OVERDUE" if a.overdue else a.state.upper()
         note = f"  -- {a.note}" if a.note else ""
         click.echo(f"{a.key:<24} {status:<8} due {a.due}  {a.assignee:<12} {a.what}{note}")
@@ -938,7 +938,7 @@ def actions_list(app: App, organisation: str, state: str | None, cycle: str | No
 @handled
 def actions_close(app: App, key: str, note: str, by: str) -> None:
     """Close an action with a note."""
-    action = Actions(app.engine).close(key, note=note, by=by)
+    action = app.framework.actions.close(key, note=note, by=by)
     click.echo(f"{action.key}: closed by {action.closed_by}")
 
 
@@ -971,7 +971,7 @@ def calendar_add(
     app: App, organisation: str, body: str, when: str, title: str, location: str, uid: str | None, by: str
 ) -> None:
     """Add a meeting of BODY at WHEN (London time, e.g. "2024-09-11 18:00")."""
-    meeting = CommitteeCalendar(app.engine).add(
+    meeting = app.framework.calendar.add(
         organisation, body, _when(when, "WHEN"), title=title, location=location, uid=uid, by=by
     )
     click.echo(
@@ -987,7 +987,7 @@ def calendar_add(
 @handled
 def calendar_list(app: App, organisation: str, body: str | None) -> None:
     """List meetings."""
-    for m in CommitteeCalendar(app.engine).list(organisation, body):
+    for m in app.framework.calendar.list(organisation, body):
         click.echo(f"{m.id:>4} {m.body:<12} {london(m.starts_at):%a %d %b %Y %H:%M}  {m.title:<30} {m.uid}")
 
 
@@ -1001,9 +1001,7 @@ def calendar_list(app: App, organisation: str, body: str | None) -> None:
 @handled
 def calendar_move(app: App, organisation: str, meeting: str, when: str, by: str, reason: str | None) -> None:
     """Move MEETING (id or uid) to WHEN; deadlines that depend on it follow."""
-    count = CommitteeCalendar(app.engine).move(
-        organisation, meeting, _when(when, "WHEN"), by=by, reason=reason
-    )
+    count = app.framework.calendar.move(organisation, meeting, _when(when, "WHEN"), by=by, reason=reason)
     click.echo(f"meeting moved; {count} deadline(s) recomputed")
 
 
@@ -1015,7 +1013,7 @@ def calendar_move(app: App, organisation: str, meeting: str, when: str, by: str,
 @handled
 def calendar_import(app: App, organisation: str, file: Path, by: str) -> None:
     """Import meetings from a .yaml, .csv or .ics file (all or nothing)."""
-    done = CommitteeCalendar(app.engine).import_file(organisation, file, by=by)
+    done = app.framework.calendar.import_file(organisation, file, by=by)
     click.echo(
         f"{done.added} added, {done.moved} moved, {done.unchanged} unchanged; "
         f"{done.deadlines_recomputed} deadline(s) recomputed"
@@ -1031,7 +1029,7 @@ def calendar_import(app: App, organisation: str, file: Path, by: str) -> None:
 @handled
 def calendar_export(app: App, key: str, output: Path | None) -> None:
     """Write an iCalendar (.ics) feed of a cycle's open deadlines."""
-    data = CommitteeCalendar(app.engine).export_ics(key)
+    data = app.framework.calendar.export_ics(key)
     if output:
         output.write_bytes(data)
         click.echo(f"{output} written")
@@ -1120,7 +1118,7 @@ def demo(app: App, db_file: Path, verbose: bool) -> None:
     """Seed an example council and drive one whole quarter end to end."""
     if not verbose:
         configure_logging(app.settings.log_format, "error")
-    ok = run_demo(db_file, app.catalog, click.echo)
+    ok = run_demo(db_file, app.catalog, app.rag, click.echo)
     sys.exit(0 if ok else 1)
 
 

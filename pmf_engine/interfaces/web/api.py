@@ -18,8 +18,7 @@ from pmf_engine.core.engine import Engine, Fired
 from pmf_engine.core.store import AuditEntry, IdempotencyKey
 from pmf_engine.interfaces.web.app import organisations_of, problem, require_member
 from pmf_engine.pmf import report
-from pmf_engine.pmf.meetings import CommitteeCalendar
-from pmf_engine.pmf.performance import Performance
+from pmf_engine.pmf.framework import Framework
 
 router = APIRouter(prefix="/api/v1", tags=["pmf"])
 Org = Annotated[str, Path(description="An organisation's code", examples=["WDC"])]
@@ -49,6 +48,11 @@ class Unauthenticated(Exception):
 def _engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
+
+
+def _framework(request: Request) -> Framework:
+    framework: Framework = request.app.state.framework
+    return framework
 
 
 def api_user(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
@@ -91,7 +95,7 @@ def calendar(request: Request, org: Org, user: User) -> list[dict[str, Any]]:
     require_member(engine, user, org)
     return [
         {"uid": m.uid, "body": m.body, "starts_at": m.starts_at.isoformat(), "title": m.title}
-        for m in CommitteeCalendar(engine).list(org)
+        for m in _framework(request).calendar.list(org)
     ]
 
 
@@ -99,14 +103,14 @@ def calendar(request: Request, org: Org, user: User) -> list[dict[str, Any]]:
 def measures(request: Request, key: Key, user: User) -> list[dict[str, Any]]:
     engine = _engine(request)
     require_member(engine, user, key.split("/", maxsplit=1)[0])
-    return [_jsonable(asdict(m)) for m in Performance(engine).status(key)]
+    return [_jsonable(asdict(m)) for m in _framework(request).performance.status(key)]
 
 
 @router.get("/instances/{key:path}/report", responses=ERRORS)
 def report_content(request: Request, key: Key, user: User) -> dict[str, Any]:
     engine = _engine(request)
     require_member(engine, user, key.split("/", maxsplit=1)[0])
-    data = report.gather(Performance(engine), key)
+    data = report.gather(_framework(request), key)
     return {
         "content": json.loads(report.canonical(data.content)),
         "frozen": _jsonable(asdict(data.frozen)) if data.frozen else None,

@@ -31,16 +31,20 @@ from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.clock import london
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import (
+    AlreadyExists,
+    AuditError,
     ConcurrencyConflict,
-    DefinitionError,
-    GuardFailed,
+    Conflict,
+    FileProblems,
+    InvalidInput,
     NotFound,
     PermissionDenied,
     PmfError,
-    TransitionNotAllowed,
+    Refused,
     UnknownTrigger,
 )
 from pmf_engine.core.store import Actor, Organisation, RoleAssignment, find_organisation
+from pmf_engine.pmf.framework import Framework
 
 PACKAGE = Path(__file__).parent
 
@@ -74,7 +78,9 @@ class Forbidden(Exception):
         self.detail = detail
 
 
-def create_app(engine: Engine, settings: WebSettings) -> FastAPI:
+def create_app(framework: Framework, settings: WebSettings) -> FastAPI:
+    """The web application and API over ``framework`` (and its engine)."""
+    engine = framework.engine
     from pmf_engine.interfaces.web import api, pages  # noqa: PLC0415 - they import this module's helpers
 
     app = FastAPI(
@@ -86,6 +92,7 @@ def create_app(engine: Engine, settings: WebSettings) -> FastAPI:
         redoc_url=None,
     )
     app.state.engine = engine
+    app.state.framework = framework
     app.state.accounts = Accounts(engine.store, engine.clock)
     app.state.templates = _templates()
     app.add_middleware(
@@ -147,17 +154,26 @@ def create_app(engine: Engine, settings: WebSettings) -> FastAPI:
     return app
 
 
+HTTP_STATUS: dict[type[PmfError], tuple[int, str]] = {
+    NotFound: (404, "Not found"),
+    PermissionDenied: (403, "Not allowed"),
+    ConcurrencyConflict: (409, "Changed by someone else"),
+    AlreadyExists: (409, "Already exists"),
+    Conflict: (409, "Not possible now"),
+    Refused: (409, "Not possible now"),
+    UnknownTrigger: (422, "Not valid"),
+    InvalidInput: (422, "Not valid"),
+    FileProblems: (422, "Not valid"),
+    AuditError: (409, "Failed verification"),
+}
+"""The HTTP status and title of each error class; a subclass takes its nearest listed base."""
+
+
 def status_of(exc: PmfError) -> tuple[int, str]:
-    if isinstance(exc, NotFound):
-        return 404, "Not found"
-    if isinstance(exc, PermissionDenied):
-        return 403, "Not allowed"
-    if isinstance(exc, ConcurrencyConflict):
-        return 409, "Changed by someone else"
-    if isinstance(exc, GuardFailed | TransitionNotAllowed):
-        return 409, "Not possible now"
-    if isinstance(exc, UnknownTrigger | DefinitionError):
-        return 422, "Not valid"
+    """The status and title of ``exc`` from ``HTTP_STATUS``, by the class's method resolution order."""
+    for cls in type(exc).__mro__:
+        if cls in HTTP_STATUS:
+            return HTTP_STATUS[cls]
     return 400, "Not possible"
 
 

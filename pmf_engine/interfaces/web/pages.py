@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from pmf_engine.core import audit
 from pmf_engine.core.engine import Engine
-from pmf_engine.core.errors import DefinitionError, NotFound, PermissionDenied, PmfError, Refused
+from pmf_engine.core.errors import FileProblems, NotFound, PermissionDenied, PmfError, Refused
 from pmf_engine.core.store import AuditEntry, Instance, Service, roles_held
 from pmf_engine.interfaces.web.app import (
     check_csrf,
@@ -27,10 +27,11 @@ from pmf_engine.interfaces.web.app import (
 )
 from pmf_engine.interfaces.web.diagram import state_diagram
 from pmf_engine.pmf import report
-from pmf_engine.pmf.actions import RAISED_IN, RAISING_ROLES, Actions
+from pmf_engine.pmf.actions import RAISED_IN, RAISING_ROLES
+from pmf_engine.pmf.exceptions import missing_exception_reports
+from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.models import Measure
-from pmf_engine.pmf.performance import ActualIn, Performance
-from pmf_engine.pmf.returns import ExcelReturns
+from pmf_engine.pmf.performance import ActualIn
 
 router = APIRouter(include_in_schema=False)
 Text = Annotated[str, Form()]
@@ -40,6 +41,11 @@ OptionalText = Annotated[str | None, Form()]
 def _engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
+
+
+def _framework(request: Request) -> Framework:
+    framework: Framework = request.app.state.framework
+    return framework
 
 
 # -- signing in and out -----------------------------------------------------------------------
@@ -96,7 +102,7 @@ def organisation(request: Request, org: str) -> Response:
     user = require_user(request)
     engine = _engine(request)
     require_member(engine, user, org)
-    performance = Performance(engine)
+    performance = _framework(request).performance
     cycles = []
     for summary in engine.cycles(org):
         full = engine.status(summary.key)
@@ -158,7 +164,7 @@ async def save_actuals(request: Request, key: str) -> Response:
     if field_errors:
         return _instance_page(request, key, user, field_errors=field_errors, form=dict(form), status=400)
     try:
-        Performance(engine).record_actuals(cycle, rows, by=user)
+        _framework(request).performance.record_actuals(cycle, rows, by=user)
     except PmfError as exc:
         return _instance_page(request, key, user, errors=[str(exc)], form=dict(form), status=400)
     return RedirectResponse(f"/instances/{key}?saved={len(rows)}", status_code=303)
@@ -178,10 +184,8 @@ async def upload_return(request: Request, key: str, csrf_token: Text, file: Uplo
         path = Path(folder) / "return.xlsx"
         path.write_bytes(content)
         try:
-            count = ExcelReturns(Performance(engine)).import_return(
-                "/".join(parts[:2]), parts[2], path, by=user
-            )
-        except DefinitionError as exc:
+            count = _framework(request).returns.import_return("/".join(parts[:2]), parts[2], path, by=user)
+        except FileProblems as exc:
             messages = [f"{p.field}: {p.message}" for p in exc.problems]
             return _instance_page(request, key, user, errors=messages, status=400)
     return RedirectResponse(f"/instances/{key}?saved={count}", status_code=303)
@@ -204,7 +208,7 @@ def add_exception_report(
     require_member(engine, user, key.split("/", maxsplit=1)[0])
     project = code.startswith("project ")
     try:
-        Performance(engine).add_exception_report(
+        _framework(request).performance.add_exception_report(
             key,
             code.removeprefix("project "),
             project=project,
@@ -228,7 +232,9 @@ def raise_action(
     engine = _engine(request)
     require_member(engine, user, key.split("/", maxsplit=1)[0])
     try:
-        Actions(engine).add(key, what, assignee=assignee.strip(), due=due.strip(), link=link.strip(), by=user)
+        _framework(request).actions.add(
+            key, what, assignee=assignee.strip(), due=due.strip(), link=link.strip(), by=user
+        )
     except PmfError as exc:
         return _instance_page(request, key, user, errors=[str(exc)], status=400)
     return RedirectResponse(f"/instances/{key}", status_code=303)
@@ -244,7 +250,7 @@ def return_template(request: Request, key: str) -> Response:
         raise NotFound("service return", key)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "return.xlsx"
-        ExcelReturns(Performance(engine)).template("/".join(parts[:2]), parts[2], path)
+        _framework(request).returns.template("/".join(parts[:2]), parts[2], path)
         data = path.read_bytes()
     name = f"{parts[0]}-{parts[1]}-{parts[2]}-return.xlsx"
     return Response(
@@ -260,7 +266,7 @@ def committee_report(request: Request, key: str) -> Response:
     engine = _engine(request)
     require_member(engine, user, key.split("/", maxsplit=1)[0])
     return Response(
-        report.html(report.gather(Performance(engine), key)), media_type="text/html; charset=utf-8"
+        report.html(report.gather(_framework(request), key)), media_type="text/html; charset=utf-8"
     )
 
 
@@ -303,13 +309,13 @@ def _instance_page(
             codes = set(s.scalars(select(Measure.code).where(Measure.service_id == service_id)))
             cycle = "/".join(key.split("/")[:2])
     if status_now.service:
-        measures = [m for m in Performance(engine).status(cycle) if m.code in codes]
+        measures = [m for m in _framework(request).performance.status(cycle) if m.code in codes]
     open_for_data = status_now.service is not None and status_now.state in ("requested", "returned")
     owed: list[str] = []
     may_raise = False
     if status_now.service is None and key.count("/") == 1:
         with engine.store.read() as s:
-            owed = Performance(engine).missing_exception_reports(s, inst.id)
+            owed = missing_exception_reports(s, inst.id, _framework(request).rag)
             held = roles_held(s, user, inst.organisation_id)
         may_raise = status_now.state in RAISED_IN and any((r, None) in held for r in RAISING_ROLES)
     return render(
@@ -346,7 +352,7 @@ def measures(request: Request, org: str, cycle: str | None = None) -> Response:
     require_member(engine, user, org)
     cycles = [c.key for c in engine.cycles(org)]
     chosen = cycle if cycle in cycles else (cycles[-1] if cycles else None)
-    data = report.gather(Performance(engine), chosen) if chosen else None
+    data = report.gather(_framework(request), chosen) if chosen else None
     sparks = (
         {m.code: report.sparkline(data.content.history.get(m.code, [])) for m in data.content.measures}
         if data
@@ -371,7 +377,7 @@ def actions(request: Request, org: str) -> Response:
     user = require_user(request)
     engine = _engine(request)
     require_member(engine, user, org)
-    found = Actions(engine).list_for(org)
+    found = _framework(request).actions.list_for(org)
     return render(
         request, "actions.html", {"title": f"{org}: Scrutiny actions", "org": org, "actions": found}
     )

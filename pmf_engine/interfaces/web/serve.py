@@ -32,7 +32,7 @@ def serve(
     application: Application, *, host: str, port: int, worker: bool, interval: float, secure_cookies: bool
 ) -> None:
     """Serve the web app with uvicorn (and the worker in a background scheduler) until stopped."""
-    app = create_app(application.engine, web_settings(application.settings, secure_cookies=secure_cookies))
+    app = create_app(application.framework, web_settings(application.settings, secure_cookies=secure_cookies))
     scheduler = None
     if worker:
         from apscheduler.schedulers.background import BackgroundScheduler  # noqa: PLC0415
