@@ -45,13 +45,13 @@ def timed(n: int, one: Callable[[int], None]) -> tuple[float, list[float]]:
 def engine_fires(url: str, n: int) -> tuple[float, list[float]]:
     catalog = load_catalog(ROOT / "workflows", ROOT / "policies")
     engine = Engine(Store(url), catalog, ManualClock(datetime(2024, 7, 1, 9, tzinfo=UTC)))
-    engine.add_organisation("BEN", "Bench Council")
-    engine.add_actor("perf", "Perf")
-    engine.grant("perf", "performance_officer", "BEN")
+    engine.directory.add_organisation("BEN", "Bench Council")
+    engine.directory.add_actor("perf", "Perf")
+    engine.directory.grant("perf", "performance_officer", "BEN")
     for i in range(SERVICES):
-        engine.add_service("BEN", f"S{i:03d}", f"Service {i}")
-        engine.add_actor(f"sm{i:03d}", f"Manager {i}")
-        engine.grant(f"sm{i:03d}", "service_manager", "BEN", service=f"S{i:03d}")
+        engine.directory.add_service("BEN", f"S{i:03d}", f"Service {i}")
+        engine.directory.add_actor(f"sm{i:03d}", f"Manager {i}")
+        engine.directory.grant(f"sm{i:03d}", "service_manager", "BEN", service=f"S{i:03d}")
     engine.start_cycle("BEN", "2024-25-Q1", by="perf")
 
     def one(i: int) -> None:

@@ -127,13 +127,13 @@ PEOPLE: list[tuple[str, list[tuple[str, str | None]]]] = [
 
 
 def seed(engine: Engine, org: str = ORG) -> None:
-    engine.add_organisation(org, "Test District Council")
+    engine.directory.add_organisation(org, "Test District Council")
     for code in SERVICES:
-        engine.add_service(org, code, code.title())
+        engine.directory.add_service(org, code, code.title())
     for username, roles in PEOPLE:
-        engine.add_actor(username, username.title())
+        engine.directory.add_actor(username, username.title())
         for role, service in roles:
-            engine.grant(username, role, org, service=service)
+            engine.directory.grant(username, role, org, service=service)
 
 
 @pytest.fixture

@@ -279,9 +279,9 @@ def test_schemathesis_finds_no_server_error(server: tuple[str, Engine]) -> None:
     base, engine = server
     # The OpenAPI examples name the demo council (WDC/2024-25-Q1): give it a cycle here, so the
     # generated requests reach real data as well as the error paths.
-    engine.add_organisation("WDC", "Wexcombe District Council")
-    engine.add_service("WDC", "HOUSING", "Housing")
-    engine.grant("perf", "performance_officer", "WDC")
+    engine.directory.add_organisation("WDC", "Wexcombe District Council")
+    engine.directory.add_service("WDC", "HOUSING", "Housing")
+    engine.directory.grant("perf", "performance_officer", "WDC")
     engine.start_cycle("WDC", "2024-25-Q1", by="perf")
     st = shutil.which("st", path=str(Path(sys.executable).parent)) or shutil.which("st")
     assert st is not None, "schemathesis is in the test extra"

@@ -321,10 +321,10 @@ def test_start_cycle_rules(engine: Engine) -> None:
 
 def test_organisations_are_isolated(engine: Engine, cycle: str) -> None:
     """A role in one council gives nothing in another sharing the deployment."""
-    engine.add_organisation("OTH", "Other Council")
-    engine.add_service("OTH", "HOUSING", "Housing")
-    engine.add_actor("other_perf", "Other")
-    engine.grant("other_perf", "performance_officer", "OTH")
+    engine.directory.add_organisation("OTH", "Other Council")
+    engine.directory.add_service("OTH", "HOUSING", "Housing")
+    engine.directory.add_actor("other_perf", "Other")
+    engine.directory.grant("other_perf", "performance_officer", "OTH")
     with pytest.raises(PermissionDenied):
         engine.fire(f"{cycle}/HOUSING", "waive", "other_perf", reason="not mine")
     engine.start_cycle("OTH", "2024-25-Q1", by="other_perf")
@@ -338,9 +338,9 @@ def test_organisations_are_isolated(engine: Engine, cycle: str) -> None:
 )
 def test_codes_that_would_break_keys_are_refused(engine: Engine, kind: str, value: str) -> None:
     add = {
-        "org": lambda: engine.add_organisation(value, "X"),
-        "service": lambda: engine.add_service(ORG, value, "X"),
-        "actor": lambda: engine.add_actor(value, "X"),
+        "org": lambda: engine.directory.add_organisation(value, "X"),
+        "service": lambda: engine.directory.add_service(ORG, value, "X"),
+        "actor": lambda: engine.directory.add_actor(value, "X"),
     }[kind]
     with pytest.raises(PmfError, match="must be letters"):
         add()
@@ -348,4 +348,4 @@ def test_codes_that_would_break_keys_are_refused(engine: Engine, kind: str, valu
 
 def test_unknown_bank_holiday_nation_refused(engine: Engine) -> None:
     with pytest.raises(PmfError, match="subdivision 'XX'"):
-        engine.add_organisation("NEW", "New Council", subdivision="XX")
+        engine.directory.add_organisation("NEW", "New Council", subdivision="XX")

@@ -16,15 +16,15 @@ SERVICES = 199  # with the cycle itself: 200 instances x 5 steps = 1,000 due ste
 
 
 def test_two_worker_processes_fire_1000_steps_exactly_once(engine: Engine, clock: ManualClock) -> None:
-    engine.add_organisation("RACE", "Race Council")
-    engine.add_actor("race_perf", "Perf")
-    engine.grant("race_perf", "performance_officer", "RACE")
-    engine.add_actor("race_sm", "Manager")
+    engine.directory.add_organisation("RACE", "Race Council")
+    engine.directory.add_actor("race_perf", "Perf")
+    engine.directory.grant("race_perf", "performance_officer", "RACE")
+    engine.directory.add_actor("race_sm", "Manager")
     for i in range(SERVICES):
-        engine.add_service("RACE", f"S{i:03d}", f"Service {i}")
-        engine.grant("race_sm", "service_manager", "RACE", service=f"S{i:03d}")
-    engine.add_actor("race_cmt", "CMT")
-    engine.grant("race_cmt", "cmt_member", "RACE")
+        engine.directory.add_service("RACE", f"S{i:03d}", f"Service {i}")
+        engine.directory.grant("race_sm", "service_manager", "RACE", service=f"S{i:03d}")
+    engine.directory.add_actor("race_cmt", "CMT")
+    engine.directory.grant("race_cmt", "cmt_member", "RACE")
     engine.start_cycle("RACE", "2024-25-Q1", by="race_perf")
     with engine.store.read() as s:
         total = s.scalar(select(func.count()).select_from(Step).where(Step.organisation_id == _org(engine)))

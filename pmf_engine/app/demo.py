@@ -67,13 +67,13 @@ def run_demo(db_file: Path, catalog: Catalog, rag: RagPolicy, echo: Callable[[st
     framework = Framework(engine, rag)
     echo(f"pmf demo: Wexcombe District Council, quarter {PERIOD}, database {db_file}")
 
-    engine.add_organisation(ORG, "Wexcombe District Council", by="adam")
+    engine.directory.add_organisation(ORG, "Wexcombe District Council", by="adam")
     for code, name in SERVICES.items():
-        engine.add_service(ORG, code, name, by="adam")
+        engine.directory.add_service(ORG, code, name, by="adam")
     for username, name, roles in PEOPLE:
-        engine.add_actor(username, name, email=f"{username}@wexcombe.example", by="adam")
+        engine.directory.add_actor(username, name, email=f"{username}@wexcombe.example", by="adam")
         for role, service in roles:
-            engine.grant(username, role, ORG, service=service, by="adam")
+            engine.directory.grant(username, role, ORG, service=service, by="adam")
     echo(f"seeded {len(SERVICES)} services and {len(PEOPLE)} people, one or more per role")
 
     calendar = framework.calendar

@@ -119,6 +119,13 @@ def append(session: Session, record: AuditRecord, at: datetime) -> int:
     return int(seq)
 
 
+def record(session: Session, entry: AuditRecord, at: datetime) -> int:
+    """Flush the ORM rows added in ``session`` (so they reach the database before the entry
+    that describes them), then append ``entry``; the one call a change makes to be audited."""
+    session.flush()
+    return append(session, entry, at)
+
+
 def append_many(session: Session, records: Sequence[AuditRecord], at: datetime) -> None:
     """Append records that share one chain with one multi-row INSERT (a cycle's spawned returns)."""
     if not records:

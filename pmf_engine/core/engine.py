@@ -9,7 +9,6 @@ attempt rolls that transaction back and is then recorded in the audit log by its
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,17 +17,17 @@ from typing import Any, cast
 import structlog
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from pmf_engine.core import audit
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import Clock, SystemClock, london
 from pmf_engine.core.definition import TransitionDef, WorkflowDef, parse_workflow
+from pmf_engine.core.directory import Directory, assignments, find_actor
 from pmf_engine.core.errors import (
     AlreadyExists,
     ConcurrencyConflict,
     GuardFailed,
-    InvalidInput,
     MigrationRefused,
     NotFound,
     NotNow,
@@ -56,7 +55,7 @@ from pmf_engine.core.store import (
     find_organisation,
 )
 from pmf_engine.core.timekeeper import Stay, Timekeeper
-from pmf_engine.core.workdays import SUBDIVISIONS, WorkingDays
+from pmf_engine.core.workdays import WorkingDays
 
 log = structlog.get_logger("pmf_engine.engine")
 
@@ -153,124 +152,9 @@ class Engine:
         self.catalog = catalog
         self.clock: Clock = clock or SystemClock()
         self.timekeeper = Timekeeper(catalog)
+        self.directory = Directory(store, self.clock, catalog.roles)
+        """Organisations, services, actors and their roles."""
         self._definitions = StoredWorkflows()
-
-    # -- set-up: organisations, services, actors ----------------------------------------
-
-    def add_organisation(
-        self, code: str, name: str, *, subdivision: str = "ENG", by: str = "system"
-    ) -> Organisation:
-        _check_code("organisation code", code)
-        if subdivision not in SUBDIVISIONS:
-            raise InvalidInput("subdivision", subdivision, f"must be one of {', '.join(SUBDIVISIONS)}")
-        with self.store.write() as s:
-            if s.scalar(select(Organisation).where(Organisation.code == code)) is not None:
-                raise AlreadyExists("organisation", code)
-            org = Organisation(
-                code=code, name=name, holiday_subdivision=subdivision, created_at=self.clock.now()
-            )
-            s.add(org)
-            self._audit(
-                s,
-                audit.AuditRecord(
-                    event="organisation.added",
-                    organisation=code,
-                    actor=by,
-                    data={"name": name, "holiday_subdivision": subdivision},
-                ),
-            )
-        return org
-
-    def add_service(self, organisation: str, code: str, name: str, *, by: str = "system") -> Service:
-        _check_code("service code", code)
-        with self.store.write() as s:
-            org = self._organisation(s, organisation)
-            if s.scalar(select(Service).where(Service.organisation_id == org.id, Service.code == code)):
-                raise AlreadyExists("service", code, organisation)
-            service = Service(organisation_id=org.id, code=code, name=name)
-            s.add(service)
-            self._audit(
-                s,
-                audit.AuditRecord(
-                    event="service.added",
-                    organisation=organisation,
-                    actor=by,
-                    data={"service": code, "name": name},
-                ),
-            )
-        return service
-
-    def add_actor(self, username: str, name: str, *, email: str | None = None, by: str = "system") -> Actor:
-        _check_code("username", username, pattern=_USERNAME)
-        with self.store.write() as s:
-            if s.scalar(select(Actor).where(Actor.username == username)) is not None:
-                raise AlreadyExists("actor", username)
-            actor = Actor(username=username, name=name, email=email, active=True, created_at=self.clock.now())
-            s.add(actor)
-            self._audit(
-                s,
-                audit.AuditRecord(
-                    event="actor.added",
-                    actor=by,
-                    data={"username": username, "name": name, "email": email},
-                ),
-            )
-        return actor
-
-    def grant(
-        self, username: str, role: str, organisation: str, *, service: str | None = None, by: str = "system"
-    ) -> None:
-        """Give ``username`` a role in an organisation (for one service if the role is scoped)."""
-        role_def = self.catalog.roles.roles.get(role)
-        if role_def is None:
-            raise InvalidInput("role", role, f"unknown role; known: {', '.join(self.catalog.roles.roles)}")
-        if role_def.scope == "service" and service is None:
-            raise InvalidInput("role", role, "held for one service: name the service")
-        if role_def.scope == "organisation" and service is not None:
-            raise InvalidInput("role", role, "covers the whole organisation: do not name a service")
-        with self.store.write() as s:
-            actor = self._actor(s, username)
-            org = self._organisation(s, organisation)
-            service_row = self._service(s, org, service) if service else None
-            exists = s.scalar(
-                select(RoleAssignment).where(
-                    RoleAssignment.actor_id == actor.id,
-                    RoleAssignment.organisation_id == org.id,
-                    RoleAssignment.role == role,
-                    RoleAssignment.service_id == (service_row.id if service_row else None),
-                )
-            )
-            if exists is not None:
-                return
-            s.add(
-                RoleAssignment(
-                    actor_id=actor.id,
-                    organisation_id=org.id,
-                    role=role,
-                    service_id=service_row.id if service_row else None,
-                )
-            )
-            self._audit(
-                s,
-                audit.AuditRecord(
-                    event="role.granted",
-                    organisation=organisation,
-                    actor=by,
-                    data={"username": username, "role": role, "service": service},
-                ),
-            )
-
-    def actors(self) -> list[tuple[Actor, list[Assignment]]]:
-        with self.store.read() as s:
-            rows = s.scalars(
-                select(Actor)
-                .options(
-                    selectinload(Actor.roles).joinedload(RoleAssignment.organisation),
-                    selectinload(Actor.roles).joinedload(RoleAssignment.service),
-                )
-                .order_by(Actor.username)
-            ).all()
-            return [(a, _assignments(a)) for a in rows]
 
     # -- workflow versions ----------------------------------------------------------------
 
@@ -336,9 +220,9 @@ class Engine:
         key = f"{organisation}/{parsed}"
         bound = log.bind(organisation=organisation, cycle=key, actor=by)
         with self.store.write() as s:
-            org = self._organisation(s, organisation)
-            actor = self._actor(s, by)
-            if not any(a.organisation == organisation and a.role in start_roles for a in _assignments(actor)):
+            org = find_organisation(s, organisation)
+            actor = find_actor(s, by)
+            if not any(a.organisation == organisation and a.role in start_roles for a in assignments(actor)):
                 needs = " or ".join(start_roles) or "nothing: it is only started under another instance"
                 raise PermissionDenied(
                     key, "start", "-", by, f"starting {workflow} needs {needs} in {organisation}"
@@ -915,8 +799,7 @@ class Engine:
     # -- helpers --------------------------------------------------------------------------
 
     def _audit(self, s: Session, record: audit.AuditRecord) -> int:
-        s.flush()  # ORM rows added before this entry reach the database first
-        return audit.append(s, record, self.clock.now())
+        return audit.record(s, record, self.clock.now())
 
     def _status(self, s: Session, inst: Instance, *, with_children: bool) -> InstanceStatus:
         children: list[Instance] = []
@@ -1021,31 +904,6 @@ class Engine:
             raise NotFound("cycle or return", key)
         return inst
 
-    @staticmethod
-    def _organisation(s: Session, code: str) -> Organisation:
-        return find_organisation(s, code)
-
-    @staticmethod
-    def _service(s: Session, org: Organisation, code: str) -> Service:
-        service = s.scalar(select(Service).where(Service.organisation_id == org.id, Service.code == code))
-        if service is None:
-            raise NotFound("service", f"{org.code}/{code}")
-        return service
-
-    @staticmethod
-    def _actor(s: Session, username: str) -> Actor:
-        actor = s.scalar(
-            select(Actor)
-            .where(Actor.username == username)
-            .options(
-                selectinload(Actor.roles).joinedload(RoleAssignment.organisation),
-                selectinload(Actor.roles).joinedload(RoleAssignment.service),
-            )
-        )
-        if actor is None:
-            raise NotFound("actor", username)
-        return actor
-
 
 _INSTANCES = cast(Table, Instance.__table__)
 _MOVE_INSTANCE = (
@@ -1074,25 +932,6 @@ _ACTOR_ROLES = (
     .outerjoin(Service, Service.id == RoleAssignment.service_id)
     .where(Actor.username == bindparam("username"))
 )
-
-
-_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
-_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
-
-
-def _check_code(what: str, value: str, *, pattern: re.Pattern[str] = _CODE) -> None:
-    """Codes become parts of instance keys (``ORG/PERIOD/SERVICE``) and audit chain names."""
-    if not pattern.match(value):
-        raise InvalidInput(what, value, "must be letters, digits, '-' or '_' (up to 32), no '/' or spaces")
-
-
-def _assignments(actor: Actor) -> list[Assignment]:
-    return [
-        Assignment(
-            role=r.role, organisation=r.organisation.code, service=r.service.code if r.service else None
-        )
-        for r in actor.roles
-    ]
 
 
 def _find_version(s: Session, name: str, ref: str) -> WorkflowVersion:

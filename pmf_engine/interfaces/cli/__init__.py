@@ -170,7 +170,7 @@ def org() -> None:
 @handled
 def org_add(app: App, code: str, name: str, subdivision: str, by: str) -> None:
     """Add organisation CODE called NAME."""
-    app.engine.add_organisation(code, name, subdivision=subdivision, by=by)
+    app.engine.directory.add_organisation(code, name, subdivision=subdivision, by=by)
     click.echo(f"organisation {code} added")
 
 
@@ -188,7 +188,7 @@ def service() -> None:
 @handled
 def service_add(app: App, organisation: str, code: str, name: str, by: str) -> None:
     """Add service CODE called NAME to ORGANISATION."""
-    app.engine.add_service(organisation, code, name, by=by)
+    app.engine.directory.add_service(organisation, code, name, by=by)
     click.echo(f"service {organisation}/{code} added")
 
 
@@ -217,9 +217,9 @@ def _parse_grant(text: str) -> tuple[str, str, str | None]:
 def actor_add(app: App, username: str, name: str, email: str | None, roles: tuple[str, ...], by: str) -> None:
     """Add actor USERNAME, optionally with roles."""
     grants = [_parse_grant(r) for r in roles]
-    app.engine.add_actor(username, name, email=email, by=by)
+    app.engine.directory.add_actor(username, name, email=email, by=by)
     for role, organisation, svc in grants:
-        app.engine.grant(username, role, organisation, service=svc, by=by)
+        app.engine.directory.grant(username, role, organisation, service=svc, by=by)
     click.echo(f"actor {username} added" + (f" with {len(grants)} role(s)" if grants else ""))
 
 
@@ -232,7 +232,7 @@ def actor_add(app: App, username: str, name: str, email: str | None, roles: tupl
 def actor_grant(app: App, username: str, grant: str, by: str) -> None:
     """Give USERNAME a role."""
     role, organisation, svc = _parse_grant(grant)
-    app.engine.grant(username, role, organisation, service=svc, by=by)
+    app.engine.directory.grant(username, role, organisation, service=svc, by=by)
     click.echo(f"{username} holds {grant}")
 
 
@@ -241,7 +241,7 @@ def actor_grant(app: App, username: str, grant: str, by: str) -> None:
 @handled
 def actor_list(app: App) -> None:
     """List actors and their roles."""
-    for person, assignments in app.engine.actors():
+    for person, assignments in app.engine.directory.actors():
         roles = ", ".join(
             f"{a.role}@{a.organisation}" + (f"/{a.service}" if a.service else "") for a in assignments
         )

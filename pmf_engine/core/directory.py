@@ -1,0 +1,188 @@
+"""The directory: organisations, their services, actors and the roles they hold, each change
+audited in the same transaction."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from pmf_engine.core import audit
+from pmf_engine.core.clock import Clock
+from pmf_engine.core.definition import RolesPolicy
+from pmf_engine.core.errors import AlreadyExists, InvalidInput, NotFound
+from pmf_engine.core.permissions import Assignment
+from pmf_engine.core.store import Actor, Organisation, RoleAssignment, Service, Store, find_organisation
+from pmf_engine.core.workdays import SUBDIVISIONS
+
+
+class Directory:
+    """Who and what an engine serves: organisations, services, actors and role grants."""
+
+    def __init__(self, store: Store, clock: Clock, roles: RolesPolicy) -> None:
+        self.store = store
+        self.clock = clock
+        self.roles = roles
+
+    def add_organisation(
+        self, code: str, name: str, *, subdivision: str = "ENG", by: str = "system"
+    ) -> Organisation:
+        check_code("organisation code", code)
+        if subdivision not in SUBDIVISIONS:
+            raise InvalidInput("subdivision", subdivision, f"must be one of {', '.join(SUBDIVISIONS)}")
+        with self.store.write() as s:
+            if s.scalar(select(Organisation).where(Organisation.code == code)) is not None:
+                raise AlreadyExists("organisation", code)
+            org = Organisation(
+                code=code, name=name, holiday_subdivision=subdivision, created_at=self.clock.now()
+            )
+            s.add(org)
+            audit.record(
+                s,
+                audit.AuditRecord(
+                    event="organisation.added",
+                    organisation=code,
+                    actor=by,
+                    data={"name": name, "holiday_subdivision": subdivision},
+                ),
+                self.clock.now(),
+            )
+        return org
+
+    def add_service(self, organisation: str, code: str, name: str, *, by: str = "system") -> Service:
+        check_code("service code", code)
+        with self.store.write() as s:
+            org = find_organisation(s, organisation)
+            if s.scalar(select(Service).where(Service.organisation_id == org.id, Service.code == code)):
+                raise AlreadyExists("service", code, organisation)
+            service = Service(organisation_id=org.id, code=code, name=name)
+            s.add(service)
+            audit.record(
+                s,
+                audit.AuditRecord(
+                    event="service.added",
+                    organisation=organisation,
+                    actor=by,
+                    data={"service": code, "name": name},
+                ),
+                self.clock.now(),
+            )
+        return service
+
+    def add_actor(self, username: str, name: str, *, email: str | None = None, by: str = "system") -> Actor:
+        check_code("username", username, pattern=_USERNAME)
+        with self.store.write() as s:
+            if s.scalar(select(Actor).where(Actor.username == username)) is not None:
+                raise AlreadyExists("actor", username)
+            actor = Actor(username=username, name=name, email=email, active=True, created_at=self.clock.now())
+            s.add(actor)
+            audit.record(
+                s,
+                audit.AuditRecord(
+                    event="actor.added",
+                    actor=by,
+                    data={"username": username, "name": name, "email": email},
+                ),
+                self.clock.now(),
+            )
+        return actor
+
+    def grant(
+        self, username: str, role: str, organisation: str, *, service: str | None = None, by: str = "system"
+    ) -> None:
+        """Give ``username`` a role in an organisation (for one service if the role is scoped)."""
+        role_def = self.roles.roles.get(role)
+        if role_def is None:
+            raise InvalidInput("role", role, f"unknown role; known: {', '.join(self.roles.roles)}")
+        if role_def.scope == "service" and service is None:
+            raise InvalidInput("role", role, "held for one service: name the service")
+        if role_def.scope == "organisation" and service is not None:
+            raise InvalidInput("role", role, "covers the whole organisation: do not name a service")
+        with self.store.write() as s:
+            actor = find_actor(s, username)
+            org = find_organisation(s, organisation)
+            service_row = find_service(s, org, service) if service else None
+            exists = s.scalar(
+                select(RoleAssignment).where(
+                    RoleAssignment.actor_id == actor.id,
+                    RoleAssignment.organisation_id == org.id,
+                    RoleAssignment.role == role,
+                    RoleAssignment.service_id == (service_row.id if service_row else None),
+                )
+            )
+            if exists is not None:
+                return
+            s.add(
+                RoleAssignment(
+                    actor_id=actor.id,
+                    organisation_id=org.id,
+                    role=role,
+                    service_id=service_row.id if service_row else None,
+                )
+            )
+            audit.record(
+                s,
+                audit.AuditRecord(
+                    event="role.granted",
+                    organisation=organisation,
+                    actor=by,
+                    data={"username": username, "role": role, "service": service},
+                ),
+                self.clock.now(),
+            )
+
+    def actors(self) -> list[tuple[Actor, list[Assignment]]]:
+        with self.store.read() as s:
+            rows = s.scalars(
+                select(Actor)
+                .options(
+                    selectinload(Actor.roles).joinedload(RoleAssignment.organisation),
+                    selectinload(Actor.roles).joinedload(RoleAssignment.service),
+                )
+                .order_by(Actor.username)
+            ).all()
+            return [(a, assignments(a)) for a in rows]
+
+
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+
+
+def check_code(what: str, value: str, *, pattern: re.Pattern[str] = _CODE) -> None:
+    """Codes become parts of instance keys (``ORG/PERIOD/SERVICE``) and audit chain names."""
+    if not pattern.match(value):
+        raise InvalidInput(what, value, "must be letters, digits, '-' or '_' (up to 32), no '/' or spaces")
+
+
+def assignments(actor: Actor) -> list[Assignment]:
+    """The roles an actor holds, as the permission check reads them."""
+    return [
+        Assignment(
+            role=r.role, organisation=r.organisation.code, service=r.service.code if r.service else None
+        )
+        for r in actor.roles
+    ]
+
+
+def find_service(s: Session, org: Organisation, code: str) -> Service:
+    """The service ``code`` of ``org``; ``NotFound`` if there is none."""
+    service = s.scalar(select(Service).where(Service.organisation_id == org.id, Service.code == code))
+    if service is None:
+        raise NotFound("service", f"{org.code}/{code}")
+    return service
+
+
+def find_actor(s: Session, username: str) -> Actor:
+    """The actor ``username`` with their roles loaded; ``NotFound`` if there is none."""
+    actor = s.scalar(
+        select(Actor)
+        .where(Actor.username == username)
+        .options(
+            selectinload(Actor.roles).joinedload(RoleAssignment.organisation),
+            selectinload(Actor.roles).joinedload(RoleAssignment.service),
+        )
+    )
+    if actor is None:
+        raise NotFound("actor", username)
+    return actor
