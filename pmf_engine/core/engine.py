@@ -9,9 +9,8 @@ attempt rolls that transaction back and is then recorded in the audit log by its
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, cast
 
 import structlog
@@ -21,14 +20,13 @@ from sqlalchemy.orm import Session, joinedload
 
 from pmf_engine.core import audit
 from pmf_engine.core.catalog import Catalog
-from pmf_engine.core.clock import Clock, SystemClock, london
-from pmf_engine.core.definition import TransitionDef, WorkflowDef, parse_workflow
+from pmf_engine.core.clock import Clock, SystemClock
+from pmf_engine.core.definition import TransitionDef, WorkflowDef
 from pmf_engine.core.directory import Directory, assignments, find_actor
 from pmf_engine.core.errors import (
     AlreadyExists,
     ConcurrencyConflict,
     GuardFailed,
-    MigrationRefused,
     NotFound,
     NotNow,
     PermissionDenied,
@@ -41,21 +39,23 @@ from pmf_engine.core.machine import compile_workflow
 from pmf_engine.core.period import Period
 from pmf_engine.core.permissions import Assignment, authorise, segregation_triggers
 from pmf_engine.core.registry import EffectContext, GuardContext
+from pmf_engine.core.reschedule import recompute_deadlines
 from pmf_engine.core.store import (
     Actor,
     AuditEntry,
-    Deadline,
     Instance,
     Organisation,
     RoleAssignment,
     Service,
-    Step,
     Store,
     WorkflowVersion,
     find_organisation,
 )
 from pmf_engine.core.timekeeper import Stay, Timekeeper
-from pmf_engine.core.workdays import WorkingDays
+from pmf_engine.core.versions import Versions
+from pmf_engine.core.views import DeadlineStatus, InstanceStatus, NextStep, Views, load_instance
+
+__all__ = ["DeadlineStatus", "Engine", "Fired", "InstanceStatus", "NextStep"]
 
 log = structlog.get_logger("pmf_engine.engine")
 
@@ -75,75 +75,6 @@ class Fired:
     spawned: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
-class NextStep:
-    trigger: str
-    label: str
-    dest: str
-    roles: tuple[str, ...]
-    reason_required: bool
-    fields: tuple[str, ...]
-
-
-@dataclass(frozen=True, kw_only=True)
-class InstanceStatus:
-    key: str
-    organisation: str
-    period: str
-    service: str | None
-    workflow: str
-    state: str
-    state_label: str
-    terminal: bool
-    version: int
-    entered_at: datetime
-    next_steps: tuple[NextStep, ...]
-    deadline: DeadlineStatus | None = None
-    children: tuple[InstanceStatus, ...] = field(default=())
-
-
-@dataclass(frozen=True, kw_only=True)
-class DeadlineStatus:
-    rule: str
-    due_at: datetime | None
-    problem: str | None
-    late_working_days: int
-    """0 when not late; else working days past the deadline."""
-    escalation_rung: int
-    """The highest escalation step fired so far (0: none)."""
-    next_step: tuple[str, int, datetime] | None
-    """(kind, rung, due) of the next step still to fire."""
-
-
-class StoredWorkflows:
-    """Definitions of stored workflow versions, parsed once from their stored source text.
-
-    Keyed by version id, so one cache serves one database (ids differ between databases).
-    """
-
-    def __init__(self) -> None:
-        self._by_id: dict[int, WorkflowDef] = {}
-
-    def remember(self, version_id: int, wf: WorkflowDef) -> None:
-        self._by_id[version_id] = wf
-
-    def of(self, version: WorkflowVersion) -> WorkflowDef:
-        found = self._by_id.get(version.id)
-        if found is None:
-            found, _ = parse_workflow(version.source_text, f"{version.ref} (stored)")
-            self._by_id[version.id] = found
-        return found
-
-    def by_id(self, s: Session, version_id: int) -> WorkflowDef:
-        found = self._by_id.get(version_id)
-        if found is None:
-            version = s.get(WorkflowVersion, version_id)
-            if version is None:
-                raise NotFound("workflow version", version_id)
-            found = self.of(version)
-        return found
-
-
 class Engine:
     """Runs workflows from a ``Catalog`` against a ``Store``, on an injected ``Clock``."""
 
@@ -154,58 +85,24 @@ class Engine:
         self.timekeeper = Timekeeper(catalog)
         self.directory = Directory(store, self.clock, catalog.roles)
         """Organisations, services, actors and their roles."""
-        self._definitions = StoredWorkflows()
-
-    # -- workflow versions ----------------------------------------------------------------
-
-    def register(self, s: Session, name: str) -> WorkflowVersion:
-        """The stored version of the catalog's ``name``, added (and audited) if it is new."""
-        wf = self.catalog.workflow(name)
-        found = s.scalar(
-            select(WorkflowVersion).where(
-                WorkflowVersion.name == name, WorkflowVersion.content_hash == wf.content_hash
-            )
-        )
-        if found is not None:
-            return found
-        version = WorkflowVersion(
-            name=name,
-            label=wf.version,
-            content_hash=wf.content_hash,
-            source_text=self.catalog.sources[name],
-            registered_at=self.clock.now(),
-        )
-        s.add(version)
-        s.flush()
-        self._definitions.remember(version.id, wf)
-        self._audit(
-            s,
-            audit.AuditRecord(
-                event="workflow.registered",
-                actor="system",
-                data={
-                    "workflow": name,
-                    "label": wf.version,
-                    "content_hash": wf.content_hash,
-                    "id": version.id,
-                },
-            ),
-        )
-        return version
+        self.stored = Versions(catalog, self.clock)
+        """Stored workflow versions, their definitions and migrations."""
+        self.views = Views(self.stored, self.clock)
 
     def versions(self) -> list[WorkflowVersion]:
-        with self.store.write() as s:
-            for name in self.catalog.workflows:
-                self.register(s, name)
-        with self.store.read() as s:
-            return list(s.scalars(select(WorkflowVersion).order_by(WorkflowVersion.name, WorkflowVersion.id)))
+        """Every stored workflow version (the catalog's current ones registered first)."""
+        return self.stored.listing(self.store)
 
     def definition(self, version: WorkflowVersion) -> WorkflowDef:
         """The definition a stored version was written with (not today's YAML)."""
-        return self._definitions.of(version)
+        return self.stored.definition(version)
 
-    def _definition_by_id(self, s: Session, version_id: int) -> WorkflowDef:
-        return self._definitions.by_id(s, version_id)
+    def migrate(self, key: str, target: str, *, by: str, reason: str | None = None) -> WorkflowVersion:
+        """Move a cycle (and its children) to another stored version of its workflow, audited."""
+        with self.store.write() as s:
+            version = self.stored.migrate(s, key, target, by=by, reason=reason)
+        log.info("cycle.migrated", cycle=key, actor=by, to_version=version.ref)
+        return version
 
     # -- cycles ---------------------------------------------------------------------------
 
@@ -231,8 +128,8 @@ class Engine:
                 raise NotNow(f"{organisation} has no services: add them before starting a cycle")
             if s.scalar(select(Instance.id).where(Instance.key == key)) is not None:
                 raise AlreadyExists("cycle", key)
-            version = self.register(s, workflow)
-            wf = self.definition(version)
+            version = self.stored.register(s, workflow)
+            wf = self.stored.definition(version)
             now = self.clock.now()
             cycle = Instance(
                 key=key,
@@ -280,23 +177,14 @@ class Engine:
         (guards are checked when fired): what a page offers as buttons."""
         with self.store.read() as s:
             inst = InstanceRow.load(s, key)
-            wf = self._definition_by_id(s, inst.workflow_version_id)
+            wf = self.stored.by_id(s, inst.workflow_version_id)
             allowed = []
             for t in wf.allowed_from(inst.state):
                 try:
                     self._authorise(s, wf, inst, t, username)
                 except PermissionDenied:
                     continue
-                allowed.append(
-                    NextStep(
-                        trigger=t.trigger,
-                        label=t.label or t.trigger,
-                        dest=t.dest,
-                        roles=t.roles,
-                        reason_required=t.reason_required,
-                        fields=t.fields,
-                    )
-                )
+                allowed.append(NextStep.of(t))
             return allowed
 
     def peek(self, key: str) -> tuple[str, int]:
@@ -310,8 +198,8 @@ class Engine:
 
     def status(self, key: str, *, with_children: bool = True) -> InstanceStatus:
         with self.store.read() as s:
-            inst = self._instance(s, key)
-            return self._status(s, inst, with_children=with_children)
+            inst = load_instance(s, key)
+            return self.views.status(s, inst, with_children=with_children)
 
     # -- firing ---------------------------------------------------------------------------
 
@@ -379,7 +267,7 @@ class Engine:
         inst = InstanceRow.load(s, key, lock=True)
         if expected_version is not None and inst.version != expected_version:
             raise ConcurrencyConflict(key, expected_version, inst.version)
-        wf = self._definition_by_id(s, inst.workflow_version_id)
+        wf = self.stored.by_id(s, inst.workflow_version_id)
         transition = self._transition(wf, inst, trigger)
         role = self._authorise(s, wf, inst, transition, username)
         self._check_guards(s, wf, inst, transition, reason, data)
@@ -578,8 +466,8 @@ class Engine:
         conn = s.connection()
         for spec in wf.children_spawned_on(state):
             existing = set(s.scalars(select(Instance.service_id).where(Instance.parent_id == parent_id)))
-            version = self.register(s, spec.workflow)
-            child_wf = self.definition(version)
+            version = self.stored.register(s, spec.workflow)
+            child_wf = self.stored.definition(version)
             now = self.clock.now()
             todo = [(sid, code) for sid, code in services if sid not in existing]
             if not todo:
@@ -644,8 +532,8 @@ class Engine:
         taken = s.scalars(select(Instance.key).where(Instance.parent_id == parent.id)).all()
         numbers = [int(k.rsplit("-", 1)[1]) for k in taken if k.startswith(f"{parent_key}/{prefix}-")]
         key = f"{parent_key}/{prefix}-{max(numbers, default=0) + 1}"
-        version = self.register(s, workflow)
-        wf = self.definition(version)
+        version = self.stored.register(s, workflow)
+        wf = self.stored.definition(version)
         now = self.clock.now()
         child = Instance(
             key=key,
@@ -684,225 +572,19 @@ class Engine:
         )
         return key
 
-    # -- migration ------------------------------------------------------------------------
-
-    def migrate(self, key: str, target: str, *, by: str, reason: str | None = None) -> WorkflowVersion:
-        """Move a cycle (and its children) to another stored version of its workflow."""
-        with self.store.write() as s:
-            for name in self.catalog.workflows:
-                self.register(s, name)
-            inst = self._instance(s, key)
-            if inst.parent_id is not None:
-                raise MigrationRefused(key, target, "migrate the cycle, not one of its children")
-            current = inst.workflow_version
-            version = _find_version(s, current.name, target)
-            if version.id == current.id:
-                raise MigrationRefused(key, target, "the cycle already runs this version")
-            wf = self.definition(version)
-            if inst.state not in wf.states:
-                raise MigrationRefused(key, version.ref, f"its state {inst.state!r} does not exist there")
-            moves: dict[int, WorkflowVersion] = {}
-            for child in inst.children:
-                spec = next((c for c in wf.children if c.workflow == child.workflow_version.name), None)
-                if spec is None:
-                    raise MigrationRefused(
-                        key, version.ref, f"{version.ref} has no {child.workflow_version.name!r} children"
-                    )
-                child_version = _latest_version(s, spec.workflow)
-                if child.state not in self.definition(child_version).states:
-                    raise MigrationRefused(
-                        key,
-                        version.ref,
-                        f"child {child.key} is in {child.state!r}, which {child_version.ref} lacks",
-                    )
-                moves[child.id] = child_version
-            inst.workflow_version_id = version.id
-            inst.version += 1
-            for child in inst.children:
-                if child.workflow_version_id != moves[child.id].id:
-                    child.workflow_version_id = moves[child.id].id
-                    child.version += 1
-            self._audit(
-                s,
-                audit.AuditRecord(
-                    event="cycle.migrated",
-                    organisation=inst.organisation.code,
-                    instance=key,
-                    from_state=inst.state,
-                    to_state=inst.state,
-                    actor=by,
-                    reason=reason,
-                    data={"from": current.ref, "to": version.ref, "children": len(moves)},
-                ),
-            )
-        log.info("cycle.migrated", cycle=key, actor=by, to_version=version.ref)
-        return version
-
     # -- deadlines that follow a meeting ----------------------------------------------------
 
     def recompute_deadlines(self, s: Session, organisation_id: int, meeting_id: int, *, by: str) -> int:
-        """Re-resolve every open deadline that depends on a meeting (after it moved).
-
-        Steps that already fired are not repeated unless the move puts them in the future
-        again; the rest are replaced. Each recomputed deadline is recorded in the audit log.
-        """
-        now = self.clock.now()
-        count = 0
-        for deadline in self.timekeeper.open_deadlines_using(s, organisation_id, meeting_id):
-            inst = InstanceRow.load_id(s, deadline.instance_id)
-            wf = self._definition_by_id(s, inst.workflow_version_id)
-            fired = {
-                (kind, rung)
-                for kind, rung in s.execute(
-                    select(Step.kind, Step.rung).where(
-                        Step.deadline_id == deadline.id, Step.status == "fired"
-                    )
-                )
-            }
-            old_due = deadline.due_at
-            self.timekeeper.leave(s, inst.id, now)
-            pins = dict(inst.context.get("meetings", {}))
-            stay = Stay.of(
-                inst.id,
-                inst.organisation_id,
-                inst.service_id,
-                inst.subdivision,
-                Period.parse(inst.period).end,
-                deadline.opened_at,
-                inst.context,
-            )
-            self.timekeeper.enter(s, wf, inst.state, stay, pins, already_fired=fired, now=now)
-            new_due = s.execute(
-                select(Deadline.due_at).where(Deadline.instance_id == inst.id, Deadline.closed_at.is_(None))
-            ).scalar()
-            audit.append(
-                s,
-                audit.AuditRecord(
-                    event="deadline.recomputed",
-                    organisation=inst.organisation,
-                    instance=inst.key,
-                    from_state=inst.state,
-                    to_state=inst.state,
-                    actor=by,
-                    data={
-                        "meeting": meeting_id,
-                        "rule": deadline.rule,
-                        "from": audit.format_instant(old_due) if old_due else None,
-                        "to": audit.format_instant(new_due) if new_due else None,
-                    },
-                ),
-                now,
-            )
-            count += 1
-        return count
+        """Re-resolve every open deadline that depends on a meeting (after it moved); see
+        ``pmf_engine.core.reschedule``."""
+        return recompute_deadlines(
+            s, self.timekeeper, self.stored, self.clock.now(), organisation_id, meeting_id, by=by
+        )
 
     # -- helpers --------------------------------------------------------------------------
 
     def _audit(self, s: Session, record: audit.AuditRecord) -> int:
         return audit.record(s, record, self.clock.now())
-
-    def _status(self, s: Session, inst: Instance, *, with_children: bool) -> InstanceStatus:
-        children: list[Instance] = []
-        if with_children:
-            children = list(
-                s.scalars(
-                    select(Instance)
-                    .where(Instance.parent_id == inst.id)
-                    .options(
-                        joinedload(Instance.organisation),
-                        joinedload(Instance.service),
-                        joinedload(Instance.workflow_version),
-                    )
-                    .order_by(Instance.key)
-                )
-            )
-        deadlines = self._deadline_statuses(s, [inst, *children])
-        return self._view(inst, deadlines, tuple(self._view(c, deadlines, ()) for c in children))
-
-    def _view(
-        self,
-        inst: Instance,
-        deadlines: Mapping[int, DeadlineStatus],
-        children: tuple[InstanceStatus, ...],
-    ) -> InstanceStatus:
-        wf = self.definition(inst.workflow_version)
-        steps = tuple(
-            NextStep(
-                trigger=t.trigger,
-                label=t.label or t.trigger,
-                dest=t.dest,
-                roles=t.roles,
-                reason_required=t.reason_required,
-                fields=t.fields,
-            )
-            for t in wf.allowed_from(inst.state)
-        )
-        return InstanceStatus(
-            key=inst.key,
-            organisation=inst.organisation.code,
-            period=inst.period,
-            service=inst.service.code if inst.service else None,
-            workflow=inst.workflow_version.ref,
-            state=inst.state,
-            state_label=wf.states[inst.state].label,
-            terminal=wf.states[inst.state].terminal,
-            version=inst.version,
-            entered_at=inst.entered_at,
-            next_steps=steps,
-            deadline=deadlines.get(inst.id),
-            children=children,
-        )
-
-    def _deadline_statuses(self, s: Session, instances: Sequence[Instance]) -> dict[int, DeadlineStatus]:
-        """The open deadline of each instance with its steps: two queries, however many."""
-        by_id = {i.id: i for i in instances}
-        found = list(
-            s.scalars(
-                select(Deadline).where(Deadline.instance_id.in_(list(by_id)), Deadline.closed_at.is_(None))
-            )
-        )
-        steps: dict[int, list[tuple[str, int, str, datetime]]] = {}
-        if found:
-            for deadline_id, kind, rung, state, due in s.execute(
-                select(Step.deadline_id, Step.kind, Step.rung, Step.status, Step.due_at)
-                .where(Step.deadline_id.in_([d.id for d in found]))
-                .order_by(Step.due_at)
-            ).all():
-                steps.setdefault(deadline_id, []).append((kind, rung, state, due))
-        now = self.clock.now()
-        result: dict[int, DeadlineStatus] = {}
-        for deadline in found:
-            own = steps.get(deadline.id, [])
-            rung = max((r for k, r, st, _ in own if k == "escalation" and st == "fired"), default=0)
-            upcoming = next(((k, r, d) for k, r, st, d in own if st in ("pending", "claimed")), None)
-            late = 0
-            if deadline.due_at is not None and now > deadline.due_at:
-                workdays = WorkingDays(by_id[deadline.instance_id].organisation.holiday_subdivision)
-                late = max(1, workdays.between(london(deadline.due_at).date(), london(now).date()))
-            result[deadline.instance_id] = DeadlineStatus(
-                rule=deadline.rule,
-                due_at=deadline.due_at,
-                problem=deadline.problem,
-                late_working_days=late,
-                escalation_rung=rung,
-                next_step=upcoming,
-            )
-        return result
-
-    @staticmethod
-    def _instance(s: Session, key: str) -> Instance:
-        inst = s.scalar(
-            select(Instance)
-            .where(Instance.key == key)
-            .options(
-                joinedload(Instance.organisation),
-                joinedload(Instance.service),
-                joinedload(Instance.workflow_version),
-            )
-        )
-        if inst is None:
-            raise NotFound("cycle or return", key)
-        return inst
 
 
 _INSTANCES = cast(Table, Instance.__table__)
@@ -932,34 +614,3 @@ _ACTOR_ROLES = (
     .outerjoin(Service, Service.id == RoleAssignment.service_id)
     .where(Actor.username == bindparam("username"))
 )
-
-
-def _find_version(s: Session, name: str, ref: str) -> WorkflowVersion:
-    """A stored version of ``name`` by id, ``name@hashprefix``, hash prefix or label."""
-    ref = ref.strip()
-    wanted = ref.split("@", 1)[1] if "@" in ref else ref
-    candidates = list(s.scalars(select(WorkflowVersion).where(WorkflowVersion.name == name)))
-    matches = [
-        v
-        for v in candidates
-        if (wanted.isdigit() and v.id == int(wanted))
-        or (len(wanted) >= 6 and v.content_hash.startswith(wanted))
-        or v.label == wanted
-    ]
-    if len(matches) != 1:
-        known = ", ".join(f"{v.id} {v.ref} ({v.label})" for v in candidates)
-        problem = "no" if not matches else "more than one"
-        raise NotFound("workflow version", f"{ref} ({problem} match among {known})")
-    return matches[0]
-
-
-def _latest_version(s: Session, name: str) -> WorkflowVersion:
-    version = s.scalar(
-        select(WorkflowVersion)
-        .where(WorkflowVersion.name == name)
-        .order_by(WorkflowVersion.id.desc())
-        .limit(1)
-    )
-    if version is None:
-        raise NotFound("workflow version", name)
-    return version

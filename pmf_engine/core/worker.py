@@ -30,9 +30,9 @@ from sqlalchemy.orm import Session
 from pmf_engine.core import audit, outbox
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import Clock, SystemClock, london
-from pmf_engine.core.engine import StoredWorkflows
 from pmf_engine.core.escalation import sending_time
 from pmf_engine.core.store import Actor, Deadline, Instance, Organisation, Step, Store
+from pmf_engine.core.versions import StoredWorkflows
 from pmf_engine.core.workdays import WorkingDays
 
 log = structlog.get_logger("pmf_engine.worker")

@@ -1,0 +1,79 @@
+"""Deadlines that follow a meeting: when a meeting moves, every open deadline set from it is
+resolved again and each change is recorded in the audit log, in the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pmf_engine.core import audit
+from pmf_engine.core.instances import InstanceRow
+from pmf_engine.core.period import Period
+from pmf_engine.core.store import Deadline, Step
+from pmf_engine.core.timekeeper import Stay, Timekeeper
+from pmf_engine.core.versions import Versions
+
+
+def recompute_deadlines(
+    s: Session,
+    timekeeper: Timekeeper,
+    versions: Versions,
+    now: datetime,
+    organisation_id: int,
+    meeting_id: int,
+    *,
+    by: str,
+) -> int:
+    """Re-resolve every open deadline that depends on a meeting (after it moved).
+
+    Steps that already fired are not repeated unless the move puts them in the future
+    again; the rest are replaced. Each recomputed deadline is recorded in the audit log.
+    """
+    count = 0
+    for deadline in timekeeper.open_deadlines_using(s, organisation_id, meeting_id):
+        inst = InstanceRow.load_id(s, deadline.instance_id)
+        wf = versions.by_id(s, inst.workflow_version_id)
+        fired = {
+            (kind, rung)
+            for kind, rung in s.execute(
+                select(Step.kind, Step.rung).where(Step.deadline_id == deadline.id, Step.status == "fired")
+            )
+        }
+        old_due = deadline.due_at
+        timekeeper.leave(s, inst.id, now)
+        pins = dict(inst.context.get("meetings", {}))
+        stay = Stay.of(
+            inst.id,
+            inst.organisation_id,
+            inst.service_id,
+            inst.subdivision,
+            Period.parse(inst.period).end,
+            deadline.opened_at,
+            inst.context,
+        )
+        timekeeper.enter(s, wf, inst.state, stay, pins, already_fired=fired, now=now)
+        new_due = s.execute(
+            select(Deadline.due_at).where(Deadline.instance_id == inst.id, Deadline.closed_at.is_(None))
+        ).scalar()
+        audit.append(
+            s,
+            audit.AuditRecord(
+                event="deadline.recomputed",
+                organisation=inst.organisation,
+                instance=inst.key,
+                from_state=inst.state,
+                to_state=inst.state,
+                actor=by,
+                data={
+                    "meeting": meeting_id,
+                    "rule": deadline.rule,
+                    "from": audit.format_instant(old_due) if old_due else None,
+                    "to": audit.format_instant(new_due) if new_due else None,
+                },
+            ),
+            now,
+        )
+        count += 1
+    return count
