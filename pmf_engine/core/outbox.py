@@ -17,14 +17,16 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
 import structlog
-from sqlalchemy import Table, insert, or_, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from pmf_engine.core.escalation import Delivery
+from pmf_engine.core.leases import LeasedQueue
 from pmf_engine.core.store import OutboxMessage, Store
 
 log = structlog.get_logger("pmf_engine.outbox")
 _OUTBOX = cast(Table, OutboxMessage.__table__)
+_QUEUE = LeasedQueue(_OUTBOX, due="next_attempt_at", free="pending", taken="sending")
 
 
 class Renderer(Protocol):
@@ -128,33 +130,16 @@ class Outbox:
         return result
 
     def _claim(self, now: datetime, batch: int) -> list[Outgoing]:
+        c = _OUTBOX.c
         with self.store.write() as s:
-            due = (
-                select(_OUTBOX.c.id)
-                .where(
-                    _OUTBOX.c.status.in_(("pending", "sending")),
-                    _OUTBOX.c.next_attempt_at <= now,
-                    or_(_OUTBOX.c.status == "pending", _OUTBOX.c.lease_until < now),
-                )
-                .order_by(_OUTBOX.c.next_attempt_at)
-                .limit(batch)
-                .with_for_update(skip_locked=True)
+            rows = _QUEUE.claim(
+                s,
+                now,
+                now + self.lease,
+                batch,
+                [c.id, c.recipient, c.address, c.subject, c.body, c.message_id, c.kind],
             )
-            rows = s.execute(
-                update(_OUTBOX)
-                .where(_OUTBOX.c.id.in_(due.scalar_subquery()))
-                .values(status="sending", lease_until=now + self.lease)
-                .returning(
-                    _OUTBOX.c.id,
-                    _OUTBOX.c.recipient,
-                    _OUTBOX.c.address,
-                    _OUTBOX.c.subject,
-                    _OUTBOX.c.body,
-                    _OUTBOX.c.message_id,
-                    _OUTBOX.c.kind,
-                )
-            ).all()
-        return sorted((Outgoing(*row) for row in rows), key=lambda m: m.id)
+        return sorted((Outgoing(**row._asdict()) for row in rows), key=lambda m: m.id)
 
     def _sent(self, message_id: int, now: datetime) -> None:
         with self.store.write() as s:

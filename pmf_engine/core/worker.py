@@ -24,19 +24,21 @@ from datetime import datetime, timedelta
 from typing import cast
 
 import structlog
-from sqlalchemy import Table, or_, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from pmf_engine.core import audit, outbox
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import Clock, SystemClock, london
 from pmf_engine.core.escalation import sending_time
+from pmf_engine.core.leases import LeasedQueue
 from pmf_engine.core.store import Actor, Deadline, Instance, Organisation, Step, Store
 from pmf_engine.core.versions import StoredWorkflows
 from pmf_engine.core.workdays import WorkingDays
 
 log = structlog.get_logger("pmf_engine.worker")
 _STEPS = cast(Table, Step.__table__)
+_STEP_QUEUE = LeasedQueue(_STEPS, due="due_at", free="pending", taken="claimed")
 
 
 def default_worker_id() -> str:
@@ -132,23 +134,9 @@ class Worker:
     def claim(self, now: datetime) -> list[int]:
         """Take up to ``batch`` due steps (or steps whose lease ran out) for this worker."""
         with self.store.write() as s:
-            due = (
-                select(_STEPS.c.id)
-                .where(
-                    _STEPS.c.status.in_(("pending", "claimed")),
-                    _STEPS.c.due_at <= now,
-                    or_(_STEPS.c.status == "pending", _STEPS.c.lease_until < now),
-                )
-                .order_by(_STEPS.c.due_at)
-                .limit(self.batch)
-                .with_for_update(skip_locked=True)
+            rows = _STEP_QUEUE.claim(
+                s, now, now + self.lease, self.batch, [_STEPS.c.id], claimed_by=self.worker_id
             )
-            rows = s.execute(
-                update(_STEPS)
-                .where(_STEPS.c.id.in_(due.scalar_subquery()))
-                .values(status="claimed", claimed_by=self.worker_id, lease_until=now + self.lease)
-                .returning(_STEPS.c.id)
-            ).all()
         return sorted(row[0] for row in rows)
 
     def fire(self, step_ids: Sequence[int], now: datetime) -> SweepResult:
