@@ -14,14 +14,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from pmf_engine.core.definition import WorkflowDef
 from pmf_engine.core.instances import ChildView, InstanceRow, child_views
-
-if TYPE_CHECKING:
-    from pmf_engine.core.definition import WorkflowDef
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import cast
 
 import structlog
+from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
@@ -309,8 +310,6 @@ def run_forever(worker: Worker, interval: float, channel: outbox.Channel | None 
     The first tick runs at once, so whatever fell due while no worker ran is caught up (and
     folded) at start. One job, never overlapping; missed runs coalesce into one.
     """
-    from apscheduler.schedulers.blocking import BlockingScheduler  # noqa: PLC0415 - only here
-
     scheduler = BlockingScheduler(timezone="UTC")
 
     def tick() -> None:
