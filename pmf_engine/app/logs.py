@@ -14,6 +14,7 @@ import structlog
 
 
 def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | None = None) -> None:
+    """Send log events to ``stream`` (stderr) at ``level``: ``auto`` is console on a terminal, else JSON."""
     stream = stream or sys.stderr
     if fmt == "auto":
         fmt = "console" if stream.isatty() else "json"

@@ -84,27 +84,33 @@ class Application:
 
     @cached_property
     def rag(self) -> RagPolicy:
+        """The RAG policy in ``rag.yaml`` (defaults if absent), for the framework's guards and reports."""
         return load_rag(self.settings.policies_dir)
 
     @cached_property
     def catalog(self) -> Catalog:
+        """The workflows and policies on disk, checked against the framework's guards and effects."""
         registry = framework_registry(self.rag)
         return Catalog.from_dirs(self.settings.workflows_dir, self.settings.policies_dir, registry=registry)
 
     @cached_property
     def store(self) -> Store:
+        """The database at the configured URL; opening it brings the schema up to the newest migration."""
         return Store(self.settings.database_url)
 
     @cached_property
     def clock(self) -> Clock:
+        """The one clock every part of the application reads (the system clock unless a test gives one)."""
         return self.clock_factory()
 
     @cached_property
     def engine(self) -> Engine:
+        """The workflow engine over this application's store, catalog and clock."""
         return Engine(self.store, self.catalog, self.clock)
 
     @cached_property
     def framework(self) -> Framework:
+        """The framework's services over the engine: performance, projects, actions, meetings and returns."""
         return Framework(self.engine, self.rag)
 
     def worker(self, clock: Clock | None = None, worker_id: str | None = None) -> Worker:

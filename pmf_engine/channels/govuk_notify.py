@@ -21,6 +21,10 @@ class GovukNotifyChannel:
         self.templates = templates
 
     def send(self, message: Outgoing) -> None:
+        """Send through the Notify template for the message's kind, its Message-ID as Notify's reference.
+
+        ``ValueError`` if the policy maps no template to the kind or the recipient has no address.
+        """
         template = self.templates.get(message.kind)
         if not template or not message.address:
             raise ValueError(f"no Notify template for {message.kind!r} or no address for {message.recipient}")

@@ -15,6 +15,7 @@ class LogChannel:
     name = "log"
 
     def send(self, message: Outgoing) -> None:
+        """Log the message as a ``message.sent`` event: recipient, subject and Message-ID, never the body."""
         log.info(
             "message.sent",
             channel="log",

@@ -13,6 +13,8 @@ from pmf_engine.core.outbox import Outgoing
 
 @dataclass(frozen=True)
 class SmtpSettings:
+    """Where the SMTP server is, how to log in to it, and the From address; ``timeout`` is in seconds."""
+
     host: str = "localhost"
     port: int = 25
     starttls: bool = False
@@ -35,12 +37,15 @@ class SmtpSettings:
 
 
 class SmtpChannel:
+    """Sends each message as a plain-text e-mail over its own SMTP connection."""
+
     name = "smtp"
 
     def __init__(self, settings: SmtpSettings) -> None:
         self.settings = settings
 
     def send(self, message: Outgoing) -> None:
+        """E-mail the message to its address with its own Message-ID; ``ValueError`` if it has no address."""
         if not message.address:
             raise ValueError(f"{message.recipient} has no e-mail address")
         email = EmailMessage()

@@ -34,6 +34,7 @@ class Accounts:
         self.clock = clock
 
     def set_password(self, username: str, password: str, *, by: str) -> None:
+        """Set or replace the actor's password, ``MIN_PASSWORD`` characters or more; audited as ``by``."""
         if len(password) < MIN_PASSWORD:
             raise InvalidInput("password", None, f"a password needs at least {MIN_PASSWORD} characters")
         with self.store.write() as s:
@@ -100,6 +101,7 @@ class Accounts:
             audit.append(s, audit.AuditRecord(event=event, actor=username, reason=why), self.clock.now())
 
     def create_token(self, username: str, name: str, *, by: str) -> str:
+        """Issue a new API token for the actor and return it: only its SHA-256 is kept, so show it now."""
         token = "pmf_" + secrets.token_urlsafe(32)
         with self.store.write() as s:
             actor_id = s.scalar(select(Actor.id).where(Actor.username == username))
@@ -143,6 +145,7 @@ class Accounts:
         return len(tokens)
 
     def token_user(self, token: str) -> str | None:
+        """The username a live (unrevoked) token belongs to, if that actor is active; ``None`` otherwise."""
         with self.store.read() as s:
             row = s.execute(
                 select(Actor.username, Actor.active)

@@ -53,6 +53,7 @@ def canonical_json(value: Any) -> str:
 
 
 def format_instant(instant: datetime) -> str:
+    """The instant as fixed-width UTC text with microseconds and ``Z``: how the log stores and sorts it."""
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -77,6 +78,7 @@ def hash_of(fields: Sequence[Any]) -> str:
 
 
 def entry_hash(values: Mapping[str, Any]) -> str:
+    """The hash an entry must carry, from a mapping holding every field in ``HASHED_FIELDS``."""
     return hash_of(tuple(values[name] for name in HASHED_FIELDS))
 
 
@@ -97,6 +99,7 @@ class AuditRecord:
 
     @property
     def chain(self) -> str:
+        """The chain the record joins: its organisation's, or ``_system`` for deployment-wide events."""
         return self.organisation or SYSTEM_CHAIN
 
 
@@ -217,16 +220,20 @@ class Break:
 
 @dataclass
 class Verification:
+    """What ``verify`` found: entries read, each chain's last verified (chain_seq, hash), and the breaks."""
+
     entries: int = 0
     chains: dict[str, tuple[int, str]] = field(default_factory=dict)
     breaks: list[Break] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
+        """True when every chain verified and agreed with its head record and any checkpoint."""
         return not self.breaks
 
     @property
     def first_break(self) -> Break | None:
+        """The first break found, for a one-line report; ``None`` when the log verifies."""
         return self.breaks[0] if self.breaks else None
 
 
@@ -434,6 +441,7 @@ def trail(session: Session, instance: str) -> list[AuditEntry]:
 
 
 def iter_entries(session: Session, *, chain: str | None = None) -> Iterator[AuditEntry]:
+    """Every entry (or one chain's) in stored order, streamed in batches so an export holds few at once."""
     query = select(AuditEntry).order_by(AuditEntry.seq)
     if chain is not None:
         query = query.where(AuditEntry.chain == chain)

@@ -144,6 +144,7 @@ class Catalog:
         return startable[0]
 
     def workflow(self, name: str) -> WorkflowDef:
+        """The loaded workflow ``name``; ``NotFound`` if the catalog has none of that name."""
         try:
             return self.workflows[name]
         except KeyError:

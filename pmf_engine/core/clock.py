@@ -10,6 +10,8 @@ LONDON = ZoneInfo("Europe/London")
 
 
 class Clock(Protocol):
+    """Where every component gets the time: the system clock in production, a ``ManualClock`` in tests."""
+
     def now(self) -> datetime:
         """The current instant, timezone-aware, in UTC."""
         ...
@@ -19,6 +21,7 @@ class SystemClock:
     """The real clock: the only place that reads the system time."""
 
     def now(self) -> datetime:
+        """The system's current instant, aware and in UTC."""
         return datetime.now(UTC)
 
 
@@ -29,12 +32,15 @@ class ManualClock:
         self._now = as_utc(start)
 
     def now(self) -> datetime:
+        """The instant last set or advanced to: it never moves by itself."""
         return self._now
 
     def set(self, instant: datetime) -> None:
+        """Jump to ``instant`` (a naive one read as London wall time), backwards as well as forwards."""
         self._now = as_utc(instant)
 
     def advance(self, delta: timedelta) -> datetime:
+        """Move the clock on by ``delta``; return the new instant."""
         self._now += delta
         return self._now
 

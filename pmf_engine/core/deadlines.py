@@ -31,18 +31,24 @@ DEFAULT_TIME = time(17, 0)
 
 @dataclass(frozen=True)
 class PeriodEnd:
+    """The anchor ``period_end``: the last day of the instance's reporting quarter."""
+
     def __str__(self) -> str:
         return "period_end"
 
 
 @dataclass(frozen=True)
 class Entered:
+    """The anchor ``entered``: the moment the instance entered the state the deadline belongs to."""
+
     def __str__(self) -> str:
         return "entered"
 
 
 @dataclass(frozen=True)
 class Meeting:
+    """A committee anchor: the cycle's meeting of ``body``, or with ``after`` the next one after that."""
+
     body: str
     after: Anchor | None = None
 
@@ -52,6 +58,8 @@ class Meeting:
 
 @dataclass(frozen=True)
 class Due:
+    """The anchor ``due``: a date the instance carries, such as when a Scrutiny action is to be done by."""
+
     def __str__(self) -> str:
         return "due"
 
@@ -61,6 +69,12 @@ Anchor = PeriodEnd | Entered | Due | Meeting
 
 @dataclass(frozen=True)
 class DeadlineRule:
+    """A parsed rule: ``offset`` working or calendar days from ``anchor`` (weeks stored as calendar days).
+
+    ``at`` of ``None`` means 17:00, or with no offset from a meeting or ``entered``, that moment itself;
+    ``text`` is the rule as written, for messages, and plays no part in comparing rules.
+    """
+
     anchor: Anchor
     offset: int = 0
     unit: Literal["working", "calendar"] = "working"
@@ -178,6 +192,8 @@ def _tokenise(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class MeetingInfo:
+    """A committee meeting as a rule sees it; ``id`` is what the cycle's context pins."""
+
     id: int
     body: str
     starts_at: datetime
@@ -190,6 +206,12 @@ MeetingLookup = Callable[[int], MeetingInfo | None]
 
 @dataclass
 class Resolution:
+    """A rule resolved for one instance: ``due_at``, and the ids of the meetings it was reckoned from.
+
+    ``due_at`` is ``None`` when the rule cannot be resolved (no such meeting, no due date); ``problem``
+    then says why, in words a page can show.
+    """
+
     due_at: datetime | None
     meetings: list[int]
     problem: str | None = None

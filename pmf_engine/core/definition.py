@@ -31,6 +31,8 @@ class _Frozen(BaseModel):
 
 
 class StateDef(_Frozen):
+    """One state of a workflow: its label, whether an instance ends there, and an optional deadline rule."""
+
     label: str
     terminal: bool = False
     deadline: str | None = None
@@ -46,10 +48,13 @@ class StateDef(_Frozen):
 
     @cached_property
     def rule(self) -> DeadlineRule | None:
+        """The state's deadline rule, parsed once; ``None`` if the state has no deadline."""
         return parse_rule(self.deadline) if self.deadline else None
 
 
 class TransitionDef(_Frozen):
+    """A trigger from any of ``source`` to ``dest``: who may fire it, what it checks, and what it does."""
+
     trigger: Name
     source: tuple[Name, ...]
     dest: Name
@@ -79,6 +84,8 @@ class ChildSpec(_Frozen):
 
 
 class WorkflowDef(_Frozen):
+    """A workflow as declared in YAML: its states, the transitions between them, and children it starts."""
+
     name: Name
     version: str
     title: str = ""
@@ -101,13 +108,16 @@ class WorkflowDef(_Frozen):
         return {(t.trigger, s): t for t in self.transitions for s in t.source}
 
     def transition(self, trigger: str, source: str) -> TransitionDef | None:
+        """The transition ``trigger`` fires from ``source``; ``None`` if it cannot fire from there."""
         return self._by_trigger_source.get((trigger, source))
 
     def allowed_from(self, state: str) -> list[TransitionDef]:
+        """Every transition out of ``state``, in the order the YAML lists them."""
         return [t for t in self.transitions if state in t.source]
 
     @cached_property
     def triggers(self) -> tuple[str, ...]:
+        """Every trigger name once, in the order first listed, for checking references to triggers."""
         return tuple(dict.fromkeys(t.trigger for t in self.transitions))
 
     def acting_roles(self, state: str) -> tuple[str, ...]:
@@ -117,10 +127,13 @@ class WorkflowDef(_Frozen):
         return out[0].roles if out else ()
 
     def children_spawned_on(self, state: str) -> list[ChildSpec]:
+        """The child workflows whose instances start when an instance enters ``state``."""
         return [c for c in self.children if c.spawn_on == state]
 
 
 class RoleDef(_Frozen):
+    """A role in ``roles.yaml``, held organisation-wide or for one service; a read-only one fires nothing."""
+
     label: str
     scope: Literal["organisation", "service"] = "organisation"
     read_only: bool = False
@@ -138,11 +151,14 @@ class SegregationRule(_Frozen):
 
 
 class RolesPolicy(_Frozen):
+    """The whole ``roles.yaml``: the roles actors may hold and the segregation-of-duties rules."""
+
     roles: dict[Name, RoleDef] = Field(min_length=1)
     segregation: tuple[SegregationRule, ...] = ()
 
     @cached_property
     def content_hash(self) -> str:
+        """SHA-256 of the canonical form: comments and layout do not change it."""
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -166,16 +182,19 @@ def parse_workflow(text: str, file: str) -> tuple[WorkflowDef, Document]:
 
 
 def parse_escalation(text: str, file: str) -> tuple[EscalationPolicy, Document]:
+    """Schema-check an escalation policy file, keeping its document so problems can name their lines."""
     document = load_yaml(text, file)
     return validate(EscalationPolicy, document), document
 
 
 def parse_roles(text: str, file: str) -> tuple[RolesPolicy, Document]:
+    """Schema-check a ``roles.yaml`` file; its references to workflows are checked by ``Catalog.load``."""
     document = load_yaml(text, file)
     return validate(RolesPolicy, document), document
 
 
 def validate(model: type[M], document: Document) -> M:
+    """The document's data as ``model``; ``DefinitionError`` lists every schema problem with its line."""
     if not isinstance(document.data, Mapping):
         raise DefinitionError([document.problem((), "expected a mapping at the top level")])
     try:

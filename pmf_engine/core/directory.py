@@ -28,6 +28,7 @@ class Directory:
     def add_organisation(
         self, code: str, name: str, *, subdivision: str = "ENG", by: str = "system"
     ) -> Organisation:
+        """Register a council, with the nation (``subdivision``) whose bank holidays its working days skip."""
         check_code("organisation code", code)
         if subdivision not in SUBDIVISIONS:
             raise InvalidInput("subdivision", subdivision, f"must be one of {', '.join(SUBDIVISIONS)}")
@@ -51,6 +52,7 @@ class Directory:
         return org
 
     def add_service(self, organisation: str, code: str, name: str, *, by: str = "system") -> Service:
+        """Add a service to an organisation; every cycle from then on gives it a return of its own."""
         check_code("service code", code)
         with self.store.write() as s:
             org = find_organisation(s, organisation)
@@ -71,6 +73,7 @@ class Directory:
         return service
 
     def add_actor(self, username: str, name: str, *, email: str | None = None, by: str = "system") -> Actor:
+        """Add an active actor, who can then be granted roles; ``AlreadyExists`` if the username is taken."""
         check_code("username", username, pattern=_USERNAME)
         with self.store.write() as s:
             if s.scalar(select(Actor).where(Actor.username == username)) is not None:
@@ -133,6 +136,7 @@ class Directory:
             )
 
     def actors(self) -> list[tuple[Actor, list[Assignment]]]:
+        """Every actor, by username, with the roles they hold."""
         with self.store.read() as s:
             rows = s.scalars(
                 select(Actor)

@@ -165,6 +165,7 @@ class Engine:
         return self.status(key)
 
     def cycles(self, organisation: str | None = None) -> list[InstanceStatus]:
+        """The top-level cycles (of one organisation, if given) in key order, without their children."""
         with self.store.read() as s:
             query = select(Instance.key).where(Instance.parent_id.is_(None)).order_by(Instance.key)
             if organisation:
@@ -197,6 +198,7 @@ class Engine:
         return str(row[0]), int(row[1])
 
     def status(self, key: str, *, with_children: bool = True) -> InstanceStatus:
+        """The instance ``key`` as pages show it, with its children unless ``with_children`` is false."""
         with self.store.read() as s:
             inst = load_instance(s, key)
             return self.views.status(s, inst, with_children=with_children)

@@ -86,14 +86,17 @@ class FileProblems(PmfError):
 
     @property
     def file(self) -> str:
+        """The file of the first problem, for callers that report one place."""
         return self.problems[0].file
 
     @property
     def line(self) -> int | None:
+        """The line of the first problem; ``None`` when it concerns the file as a whole."""
         return self.problems[0].line
 
     @property
     def field(self) -> str:
+        """The dotted path of the first problem's field (``transitions.2.roles``); empty for a whole file."""
         return self.problems[0].field
 
 
@@ -106,6 +109,8 @@ class DataFileError(FileProblems):
 
 
 class NotFound(PmfError):
+    """Nothing of ``kind`` (organisation, service, actor, cycle, version...) has the key ``key``."""
+
     def __init__(self, kind: str, key: object) -> None:
         self.kind = kind
         self.key = key
@@ -124,12 +129,16 @@ class Refused(PmfError):
 
 
 class UnknownTrigger(Refused):
+    """The workflow has no trigger of that name; ``known`` lists the ones it has."""
+
     def __init__(self, instance: str, trigger: str, state: str, known: Sequence[str]) -> None:
         self.known = tuple(known)
         super().__init__(instance, trigger, state, f"unknown trigger; the workflow knows {', '.join(known)}")
 
 
 class TransitionNotAllowed(Refused):
+    """The trigger exists, but not from the current state; ``allowed`` lists the triggers that do."""
+
     def __init__(self, instance: str, trigger: str, state: str, allowed: Sequence[str]) -> None:
         self.allowed = tuple(allowed)
         now = ", ".join(allowed) if allowed else "nothing (terminal state)"
@@ -137,6 +146,8 @@ class TransitionNotAllowed(Refused):
 
 
 class PermissionDenied(Refused):
+    """The actor's roles, their scope or segregation of duties forbid the trigger; ``rule`` says which."""
+
     def __init__(self, instance: str, trigger: str, state: str, actor: str, rule: str) -> None:
         self.actor = actor
         self.rule = rule
@@ -144,6 +155,8 @@ class PermissionDenied(Refused):
 
 
 class GuardFailed(Refused):
+    """A named guard does not hold, or a required reason or field is missing; ``why`` says what is wanted."""
+
     def __init__(self, instance: str, trigger: str, state: str, guard: str, why: str) -> None:
         self.guard = guard
         self.why = why
@@ -151,6 +164,8 @@ class GuardFailed(Refused):
 
 
 class ConcurrencyConflict(Conflict):
+    """The instance is no longer at version ``expected`` (it is at ``actual``, if known); nothing written."""
+
     def __init__(self, instance: str, expected: int, actual: int | None) -> None:
         self.instance = instance
         self.expected = expected
@@ -162,6 +177,8 @@ class ConcurrencyConflict(Conflict):
 
 
 class MigrationRefused(Conflict):
+    """A cycle cannot be moved to workflow version ``target``; ``reason`` says why."""
+
     def __init__(self, instance: str, target: str, reason: str) -> None:
         self.instance = instance
         self.target = target

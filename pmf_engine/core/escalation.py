@@ -32,21 +32,29 @@ class _Frozen(BaseModel):
 
 
 class Reminder(_Frozen):
+    """A reminder ``before`` working days ahead of the deadline, to roles, ``acting`` or ``assignee``."""
+
     before: int = Field(ge=1, le=60)
     to: tuple[str, ...] = (ACTING,)
 
 
 class Escalation(_Frozen):
+    """An escalation ``after`` working days past the deadline (0: at the deadline itself), to ``to``."""
+
     after: int = Field(ge=0, le=60)
     to: tuple[str, ...] = Field(min_length=1)
 
 
 class Ladder(_Frozen):
+    """The reminders and escalations a deadline's steps are planned from."""
+
     reminders: tuple[Reminder, ...] = ()
     escalations: tuple[Escalation, ...] = ()
 
 
 class Override(_Frozen):
+    """A workflow's (or one state's) own reminders or escalations; ``None`` leaves that list inherited."""
+
     workflow: str
     state: str | None = None
     reminders: tuple[Reminder, ...] | None = None
@@ -54,6 +62,8 @@ class Override(_Frozen):
 
 
 class SendingHours(_Frozen):
+    """When messages may go out, in London time; a step due outside them waits for the next window's start."""
+
     start: time = time(8, 0)
     end: time = time(18, 0)
     working_days_only: bool = True
@@ -67,6 +77,11 @@ class SendingHours(_Frozen):
 
 
 class Delivery(_Frozen):
+    """How messages are sent: the channel, attempts before dead-lettering, and Notify template ids by kind.
+
+    ``backoff_minutes`` is the wait after the first, second, ... failed attempt; the last one repeats.
+    """
+
     channel: Literal["log", "smtp", "govuk_notify"] = "log"
     max_attempts: int = Field(default=5, ge=1, le=50)
     backoff_minutes: tuple[int, ...] = (1, 5, 15, 60)
@@ -74,6 +89,11 @@ class Delivery(_Frozen):
 
 
 class EscalationPolicy(_Frozen):
+    """The whole ``escalation.yaml``: sending hours, delivery, and the default and overriding ladders.
+
+    ``lease_minutes`` is how long a claimed step or message is a worker's before another may take it.
+    """
+
     sending_hours: SendingHours = SendingHours()
     delivery: Delivery = Delivery()
     lease_minutes: int = Field(default=5, ge=1, le=240)
@@ -110,6 +130,8 @@ class EscalationPolicy(_Frozen):
 
 @dataclass(frozen=True)
 class PlannedStep:
+    """One step planned for a deadline: its kind, its rung (1 is first), when it is due and to whom."""
+
     kind: Literal["reminder", "escalation"]
     rung: int
     due_at: datetime

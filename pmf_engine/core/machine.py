@@ -45,6 +45,8 @@ def _config(wf: WorkflowDef) -> dict[str, object]:
 
 @dataclass(frozen=True)
 class CompiledWorkflow:
+    """A workflow version with its compiled ``transitions`` machine, shared by all its instances."""
+
     definition: WorkflowDef
     machine: Machine
 
@@ -59,6 +61,7 @@ class CompiledWorkflow:
         return token.state
 
     def allowed(self, state: str) -> list[TransitionDef]:
+        """The transitions out of ``state`` in YAML order (by convention the first is the way forward)."""
         return self.definition.allowed_from(state)
 
     def mermaid(self) -> str:
@@ -94,4 +97,5 @@ def compile_workflow(wf: WorkflowDef) -> CompiledWorkflow:
 
 
 def cache_size() -> int:
+    """How many workflow versions have a compiled machine in this process (one per content hash)."""
     return len(_cache)

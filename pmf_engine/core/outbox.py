@@ -38,6 +38,7 @@ class Renderer(Protocol):
 
 
 def message_id(organisation: str, recipient: str, step_ids: Sequence[int]) -> str:
+    """The Message-ID of a message: the same organisation, recipient and steps always give the same one."""
     digest = hashlib.sha256(f"{organisation}|{recipient}|{sorted(step_ids)}".encode()).hexdigest()[:24]
     return f"<pmf.{digest}@pmf-engine.invalid>"
 
@@ -78,6 +79,8 @@ def enqueue(
 
 @dataclass(frozen=True)
 class Outgoing:
+    """A claimed message as a channel sends it; ``id`` is its outbox row, ``message_id`` its Message-ID."""
+
     id: int
     recipient: str
     address: str | None
@@ -98,6 +101,8 @@ class Channel(Protocol):
 
 @dataclass
 class Delivered:
+    """Counts from one delivery round: sent, failed (to be tried again) and dead (attempts used up)."""
+
     sent: int = 0
     failed: int = 0
     dead: int = 0
@@ -113,6 +118,7 @@ class Outbox:
         self.lease = lease
 
     def deliver(self, channel: Channel, now: datetime, batch: int = 100) -> Delivered:
+        """Send up to ``batch`` due messages; each failure is retried after the backoff, or dead-lettered."""
         result = Delivered()
         for message in self._claim(now, batch):
             try:
@@ -182,6 +188,7 @@ def retry(store: Store, now: datetime, ids: Sequence[int] | None = None) -> int:
 
 
 def listing(store: Store, status: str | None = None, limit: int = 200) -> list[OutboxMessage]:
+    """The newest ``limit`` outbox messages (only those with ``status``, if given), newest first."""
     with store.read() as s:
         query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
         if status:

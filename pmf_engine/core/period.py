@@ -11,11 +11,14 @@ _PATTERN = re.compile(r"^(\d{4})-(\d{2})-Q([1-4])$")
 
 @dataclass(frozen=True, order=True, slots=True)
 class Period:
+    """A financial-year quarter; ``start_year`` is the year its financial year begins (2024 for 2024-25)."""
+
     start_year: int
     quarter: int
 
     @classmethod
     def parse(cls, text: str) -> Period:
+        """The period written as ``2024-25-Q1``; ``ValueError`` if malformed or the years do not follow on."""
         match = _PATTERN.match(text.strip())
         if not match:
             raise ValueError(f"{text!r} is not a period like 2024-25-Q1")
@@ -29,6 +32,7 @@ class Period:
 
     @property
     def start(self) -> date:
+        """The first day of the quarter (Q1 starts 1 April)."""
         month = 4 + 3 * (self.quarter - 1)
         year = self.start_year + (month - 1) // 12
         return date(year, (month - 1) % 12 + 1, 1)
@@ -39,11 +43,13 @@ class Period:
         return self.next().start - timedelta(days=1)
 
     def next(self) -> Period:
+        """The quarter after this one (Q4 is followed by Q1 of the next financial year)."""
         return (
             Period(self.start_year + 1, 1) if self.quarter == 4 else Period(self.start_year, self.quarter + 1)
         )
 
     def previous(self) -> Period:
+        """The quarter before this one (Q1 follows Q4 of the previous financial year)."""
         return (
             Period(self.start_year - 1, 4) if self.quarter == 1 else Period(self.start_year, self.quarter - 1)
         )

@@ -15,6 +15,8 @@ from pmf_engine.core.definition import RolesPolicy, SegregationRule, TransitionD
 
 @dataclass(frozen=True, slots=True)
 class Assignment:
+    """A role an actor holds in an organisation; ``service`` is set when the role is held for one service."""
+
     role: str
     organisation: str
     service: str | None = None
@@ -32,6 +34,7 @@ class Decision:
 
     @property
     def allowed(self) -> bool:
+        """True when the actor may fire the transition; ``role`` then says in which role they act."""
         return self.role is not None
 
 

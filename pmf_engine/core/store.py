@@ -56,6 +56,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        """Store an aware datetime as naive UTC; refuse a naive one, whose zone cannot be known."""
         if value is None:
             return None
         if value.tzinfo is None:
@@ -63,14 +64,22 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC).replace(tzinfo=None)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        """Read a stored value back as an aware UTC datetime."""
         return None if value is None else value.replace(tzinfo=UTC)
 
 
 class Base(DeclarativeBase):
+    """The declarative base the engine's tables are mapped on (the migrations, not it, create the schema)."""
+
     pass
 
 
 class Organisation(Base):
+    """A council the engine serves; its ``code`` begins its instances' keys and names its audit chain.
+
+    ``holiday_subdivision`` (``ENG``, ``WLS``, ``SCT`` or ``NIR``) says which bank holidays it observes.
+    """
+
     __tablename__ = "organisations"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -83,6 +92,8 @@ class Organisation(Base):
 
 
 class Service(Base):
+    """A service of an organisation: each has its own return in a cycle, keyed ``ORG/PERIOD/SERVICE``."""
+
     __tablename__ = "services"
     __table_args__ = (UniqueConstraint("organisation_id", "code"),)
 
@@ -95,6 +106,8 @@ class Service(Base):
 
 
 class Actor(Base):
+    """A person who acts in the engine; an inactive one keeps their history but may not act or sign in."""
+
     __tablename__ = "actors"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -139,6 +152,7 @@ class WorkflowVersion(Base):
 
     @property
     def ref(self) -> str:
+        """``name@hash-prefix``: how audit entries, listings and ``find_version`` name this version."""
         return f"{self.name}@{self.content_hash[:12]}"
 
 
@@ -374,6 +388,7 @@ class Store:
 
     @property
     def dialect(self) -> str:
+        """The backend's name (``sqlite`` or ``postgresql``), for the few places where they differ."""
         return self.engine.dialect.name
 
     @contextmanager
@@ -389,6 +404,7 @@ class Store:
             yield session
 
     def dispose(self) -> None:
+        """Close every pooled connection, e.g. before a SQLite file is removed or the process ends."""
         self.engine.dispose()
 
 
@@ -437,4 +453,5 @@ def grant_app_role(store: Store, role: str) -> str:
 
 
 def sqlite_url(path: Path) -> str:
+    """The SQLAlchemy URL of the SQLite database file at ``path``."""
     return f"sqlite:///{path}"

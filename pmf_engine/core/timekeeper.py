@@ -29,6 +29,8 @@ _DEADLINES = cast(Table, Deadline.__table__)
 
 @dataclass(frozen=True, slots=True)
 class Holder:
+    """Someone a step's message may go to: an active actor's role (``service_id`` ``None``: org-wide)."""
+
     username: str
     role: str
     service_id: int | None
@@ -97,6 +99,8 @@ _CLOSE_DEADLINE = (
 
 
 class Timekeeper:
+    """Opens, closes and recomputes deadlines and their steps, inside the caller's transaction."""
+
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
 
@@ -264,6 +268,7 @@ class Timekeeper:
             conn.execute(_CLOSE_DEADLINE, {"deadline": deadline_id, "now": now})
 
     def open_deadlines_using(self, s: Session, organisation_id: int, meeting_id: int) -> list[Deadline]:
+        """The organisation's open deadlines reckoned from ``meeting_id``: those to redo when it moves."""
         candidates = s.scalars(
             select(Deadline).where(Deadline.organisation_id == organisation_id, Deadline.closed_at.is_(None))
         )

@@ -20,6 +20,8 @@ from pmf_engine.core.workdays import WorkingDays
 
 @dataclass(frozen=True, kw_only=True)
 class NextStep:
+    """One transition out of an instance's state as offered to people: a page's button, a command's choice."""
+
     trigger: str
     label: str
     dest: str
@@ -42,6 +44,11 @@ class NextStep:
 
 @dataclass(frozen=True, kw_only=True)
 class InstanceStatus:
+    """An instance as pages and commands show it; ``workflow`` is the version's ``name@hash`` reference.
+
+    ``version`` counts the instance's changes: pass it as ``expected_version`` to act only on what was seen.
+    """
+
     key: str
     organisation: str
     period: str
@@ -59,6 +66,8 @@ class InstanceStatus:
 
 @dataclass(frozen=True, kw_only=True)
 class DeadlineStatus:
+    """An instance's open deadline: when it is due (``None``: ``problem`` says why), how far it escalated."""
+
     rule: str
     due_at: datetime | None
     problem: str | None
@@ -115,6 +124,7 @@ class Views:
         deadlines: Mapping[int, DeadlineStatus],
         children: tuple[InstanceStatus, ...],
     ) -> InstanceStatus:
+        """One instance's status from its loaded row and the deadlines ``deadline_statuses`` already found."""
         wf = self.definitions.definition(inst.workflow_version)
         steps = next_steps(wf, inst.state)
         return InstanceStatus(

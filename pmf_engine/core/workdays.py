@@ -45,9 +45,11 @@ class WorkingDays:
         self._holidays = _bank_holidays(subdivision)
 
     def is_working_day(self, day: date) -> bool:
+        """True unless ``day`` is a Saturday, a Sunday or a bank holiday in this nation."""
         return day.weekday() < 5 and day not in self._holidays
 
     def holiday_name(self, day: date) -> str | None:
+        """The name of the bank holiday on ``day`` (``None`` if none), to say why a day is skipped."""
         name = self._holidays.get(day)
         return str(name) if name else None
 
@@ -85,6 +87,7 @@ class WorkingDays:
         return count
 
     def next_working_day(self, day: date) -> date:
+        """``day`` itself if it is a working day, else the first working day after it."""
         while not self.is_working_day(day):
             day += timedelta(days=1)
         return day

@@ -43,11 +43,14 @@ _STEP_QUEUE = LeasedQueue(_STEPS, due="due_at", free="pending", taken="claimed")
 
 
 def default_worker_id() -> str:
+    """An id unique to this process (``host:pid``), recorded on the steps it claims."""
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass
 class SweepResult:
+    """Counts from a sweep: steps claimed and fired, and messages queued (one per recipient per round)."""
+
     claimed: int = 0
     fired: int = 0
     messages: int = 0
@@ -93,6 +96,8 @@ class _Item:
 
 
 class Worker:
+    """Fires due reminder and escalation steps and delivers the outbox; many may share a database."""
+
     def __init__(
         self,
         store: Store,

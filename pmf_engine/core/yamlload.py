@@ -51,6 +51,7 @@ class Document:
         return None
 
     def problem(self, path: Path, message: str) -> Problem:
+        """A ``Problem`` at ``path``: the line it is on, and the path dotted (``transitions.2.roles``)."""
         return Problem(self.file, self.line_of(path), ".".join(str(p) for p in path), message)
 
 

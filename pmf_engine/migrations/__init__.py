@@ -10,16 +10,19 @@ from sqlalchemy.engine import Engine
 
 
 def alembic_config() -> Config:
+    """An Alembic configuration pointing at this package's scripts, so no ``alembic.ini`` is needed."""
     config = Config()
     config.set_main_option("script_location", "pmf_engine:migrations")
     return config
 
 
 def head_revision() -> str | None:
+    """The newest revision among the migration scripts: what ``upgrade_to_head`` brings a database to."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (``None`` if it has never been migrated)."""
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
