@@ -2,6 +2,8 @@
 # Set up everything the tests need on a fresh machine, then lint, type-check and run them all.
 # PostgreSQL: the test session starts its own server from the installed binaries (initdb,
 # pg_ctl); this script installs Debian's postgresql package when they are missing.
+# Arguments go to pytest: `scripts/test.sh -m "not slow"` is the quick local loop, without the
+# fault, kill -9, multi-process race, soak and browser tests (marked slow); CI runs them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
