@@ -2,6 +2,8 @@
 # Set up everything the tests need on a fresh machine, then lint, type-check and run them all.
 # PostgreSQL: the test session starts its own server from the installed binaries (initdb,
 # pg_ctl); this script installs Debian's postgresql package when they are missing.
+# Arguments go to pytest: `scripts/test.sh -m "not slow"` is the quick local loop, without the
+# fault, kill -9, multi-process race, soak and browser tests (marked slow); CI runs them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,6 +57,13 @@ echo "== installing pmf-engine with its test extra"
 echo "== ruff"
 .venv/bin/ruff check pmf_engine tests benchmarks
 .venv/bin/ruff format --check pmf_engine tests benchmarks
+echo "== import contracts and cycles (lint-imports; [tool.importlinter] in pyproject.toml)"
+# NOT YET ENFORCED: today's code still breaks some contracts, so a failure only prints a note
+# unless PMF_ENFORCE_IMPORTS=1. Once they are kept, drop this guard: run lint-imports plainly.
+if ! .venv/bin/lint-imports --no-cache --no-logo; then
+    if [ "${PMF_ENFORCE_IMPORTS:-}" = 1 ]; then exit 1; fi
+    echo "!! import contracts broken (not yet enforced; PMF_ENFORCE_IMPORTS=1 makes this fail)" >&2
+fi
 echo "== mypy (strict)"
 .venv/bin/mypy
 echo "== pytest"

@@ -31,6 +31,8 @@ from pmf_engine.interfaces.web.app import WebSettings, create_app
 from pmf_engine.pmf.framework import Framework
 from tests.conftest import ORG, RAG, seed, services
 
+pytestmark = pytest.mark.slow  # Chromium, axe-core and Schemathesis: about 30 s
+
 ROOT = Path(__file__).parent.parent
 AXE = ROOT / ".cache" / "axe-core" / "axe.min.js"
 SHOTS = ROOT / "artifacts" / "screenshots"

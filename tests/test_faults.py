@@ -25,6 +25,8 @@ from pmf_engine.core.store import AuditEntry, Instance, Step
 from tests.conftest import CYCLE, SERVICES
 from tests.faultproc import busy, race
 
+pytestmark = pytest.mark.slow  # processes killed and raced: about 100 s
+
 ROUNDS = 1000
 
 

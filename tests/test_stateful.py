@@ -9,6 +9,7 @@ import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
@@ -23,6 +24,8 @@ from pmf_engine.core.errors import ConcurrencyConflict, Refused
 from pmf_engine.core.store import AuditEntry, Instance, Step, Store, sqlite_url
 from pmf_engine.pmf.meetings import CommitteeCalendar
 from tests.conftest import CYCLE, ORG, PEOPLE, SERVICES
+
+pytestmark = pytest.mark.slow  # a soak of random walks: about 8 s
 
 KEYS = [CYCLE, *(f"{CYCLE}/{s}" for s in SERVICES)]
 ROLES = {user: {(role, service) for role, service in roles} for user, roles in PEOPLE}

@@ -5,12 +5,15 @@ from __future__ import annotations
 import multiprocessing
 from collections import Counter
 
+import pytest
 from sqlalchemy import func, select
 
 from pmf_engine.core.clock import ManualClock
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.store import AuditEntry, OutboxMessage, Step
 from tests.workerproc import sweep_until_done
+
+pytestmark = pytest.mark.slow  # two processes, 1,000 steps: about 5 s each
 
 SERVICES = 199  # with the cycle itself: 200 instances x 5 steps = 1,000 due steps
 
