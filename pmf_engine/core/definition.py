@@ -64,6 +64,9 @@ class TransitionDef(_Frozen):
     effects: tuple[Name, ...] = ()
     """Named effects run inside the transition's transaction (``freeze_report``)."""
     reason_required: bool = False
+    restart_deadline: bool = False
+    """A transition back into the same state keeps the state's deadline clock (``entered + N``
+    from the first arrival; reminders already sent are not repeated) unless this is true."""
     fields: tuple[Name, ...] = ()
     """Keys the actor must supply in ``data`` (e.g. ``next_meeting`` when Cabinet defers)."""
 

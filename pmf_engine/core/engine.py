@@ -277,6 +277,10 @@ class Engine:
         now = self.clock.now()
         context = {**inst.context, **{name: data[name] for name in transition.fields}}
         if wf.states[inst.state].rule is not None or wf.states[to_state].rule is not None:
+            # Staying in a state keeps its clock: ``entered + N`` still counts from the arrival
+            # and reminders already sent are not sent again, unless the transition restarts it.
+            stays = to_state == inst.state and not transition.restart_deadline
+            fired = self.timekeeper.fired_steps(s, inst.id) if stays else set()
             self.timekeeper.leave(s, inst.id, now)
             pins = dict(context.get("meetings", {}))
             stay = Stay.of(
@@ -285,10 +289,10 @@ class Engine:
                 inst.service_id,
                 inst.subdivision,
                 Period.parse(inst.period).end,
-                now,
+                inst.entered_at if stays else now,
                 context,
             )
-            self.timekeeper.enter(s, wf, to_state, stay, pins)
+            self.timekeeper.enter(s, wf, to_state, stay, pins, already_fired=fired, now=now)
             if pins:
                 context["meetings"] = pins
         changed = s.connection().execute(
@@ -299,7 +303,9 @@ class Engine:
                 "new_state": to_state,
                 "new_version": inst.version + 1,
                 "new_context": context,
-                "new_entered_at": now if to_state != inst.state else inst.entered_at,
+                "new_entered_at": inst.entered_at
+                if to_state == inst.state and not transition.restart_deadline
+                else now,
             },
         )
         if changed.rowcount != 1:

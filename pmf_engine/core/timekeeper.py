@@ -260,6 +260,19 @@ class Timekeeper:
             return True
         return holder.service_id is not None and holder.service_id == stay.service_id
 
+    def fired_steps(self, s: Session, instance_id: int) -> set[tuple[str, int]]:
+        """(kind, rung) of the steps of the instance's open deadline that have already fired."""
+        return {
+            (kind, rung)
+            for kind, rung in s.execute(
+                select(Step.kind, Step.rung)
+                .join(Deadline, Deadline.id == Step.deadline_id)
+                .where(
+                    Deadline.instance_id == instance_id, Deadline.closed_at.is_(None), Step.status == "fired"
+                )
+            )
+        }
+
     def leave(self, s: Session, instance_id: int, now: datetime) -> None:
         """Close the open deadline of an instance and cancel its steps that have not fired."""
         conn = s.connection()
