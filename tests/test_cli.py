@@ -345,3 +345,17 @@ def test_projects_actions_restatements_through_the_cli(pmf, tmp_path: Path, cata
     assert closed.exit_code == 0
     listed = pmf("actions", "list", "TDC").stdout
     assert "CLOSED" in listed and "Briefing given" in listed
+
+
+def test_actor_add_with_a_bad_role_creates_nobody(pmf) -> None:  # type: ignore[no-untyped-def]
+    assert pmf("org", "add", "KDC", "Kenton District Council").exit_code == 0
+    assert pmf("service", "add", "KDC", "HOUSING", "Housing").exit_code == 0
+    for role in ("bad:KDC", "service_manager:KDC", "performance_officer:KDC:HOUSING"):
+        refused = pmf("actor", "add", "newbie", "--name", "New", "--role", "performance_officer:KDC",
+                      "--role", role)  # fmt: skip
+        assert refused.exit_code == 1 and refused.stderr.startswith("InvalidInput: role"), refused.stderr
+        assert len(refused.stderr.splitlines()) == 1 and "added" not in refused.stdout
+        assert "newbie" not in pmf("actor", "list").stdout, role
+    again = pmf("actor", "add", "newbie", "--name", "New", "--role", "service_manager:KDC:HOUSING")
+    assert again.exit_code == 0 and "actor newbie added with 1 role(s)" in again.stdout, again.stderr
+    assert "service_manager@KDC/HOUSING" in pmf("actor", "list").stdout

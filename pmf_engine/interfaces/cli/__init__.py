@@ -22,8 +22,9 @@ from pmf_engine.core import audit
 from pmf_engine.core import outbox as queue
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import Clock, ManualClock, SystemClock, london
+from pmf_engine.core.definition import RolesPolicy
 from pmf_engine.core.engine import InstanceStatus
-from pmf_engine.core.errors import AuditError, DefinitionError, FileProblems, PmfError
+from pmf_engine.core.errors import AuditError, DefinitionError, FileProblems, InvalidInput, PmfError
 from pmf_engine.core.machine import compile_workflow
 from pmf_engine.core.store import Store, grant_app_role
 from pmf_engine.core.worker import Worker, run_forever
@@ -204,6 +205,17 @@ def _parse_grant(text: str) -> tuple[str, str, str | None]:
     return parts[0], parts[1], parts[2] if len(parts) == 3 else None
 
 
+def _check_role(policy: RolesPolicy, role: str, service: str | None) -> None:
+    """Refuse, as the directory's grant would, a role that is unknown or of the wrong scope."""
+    role_def = policy.roles.get(role)
+    if role_def is None:
+        raise InvalidInput("role", role, f"unknown role; known: {', '.join(policy.roles)}")
+    if role_def.scope == "service" and service is None:
+        raise InvalidInput("role", role, "held for one service: name the service")
+    if role_def.scope == "organisation" and service is not None:
+        raise InvalidInput("role", role, "covers the whole organisation: do not name a service")
+
+
 @actor.command("add")
 @click.argument("username")
 @click.option("--name", required=True, help="Full name.")
@@ -217,6 +229,8 @@ def _parse_grant(text: str) -> tuple[str, str, str | None]:
 def actor_add(app: App, username: str, name: str, email: str | None, roles: tuple[str, ...], by: str) -> None:
     """Add actor USERNAME, optionally with roles."""
     grants = [_parse_grant(r) for r in roles]
+    for role, _organisation, svc in grants:  # refuse a bad role before anyone is created
+        _check_role(app.catalog.roles, role, svc)
     app.engine.directory.add_actor(username, name, email=email, by=by)
     for role, organisation, svc in grants:
         app.engine.directory.grant(username, role, organisation, service=svc, by=by)
