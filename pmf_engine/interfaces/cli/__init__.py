@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
 from pmf_engine.app.demo import run_demo
 from pmf_engine.app.logs import configure_logging
@@ -24,10 +22,11 @@ from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import Clock, ManualClock, SystemClock, london
 from pmf_engine.core.definition import RolesPolicy
 from pmf_engine.core.engine import InstanceStatus
-from pmf_engine.core.errors import AuditError, DefinitionError, FileProblems, InvalidInput, PmfError
+from pmf_engine.core.errors import AuditError, DefinitionError, InvalidInput
 from pmf_engine.core.machine import compile_workflow
 from pmf_engine.core.store import Store, grant_app_role
 from pmf_engine.core.worker import Worker, run_forever
+from pmf_engine.interfaces.cli.errors import PmfGroup
 from pmf_engine.migrations import current_revision, head_revision, upgrade_to_head
 from pmf_engine.pmf import report
 from pmf_engine.pmf.framework import read_rag
@@ -36,37 +35,13 @@ from pmf_engine.pmf.projects import STATES as PROJECT_STATES
 from pmf_engine.pmf.rag import RagPolicy
 from pmf_engine.pmf.registry import framework_registry
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
 App = Application
-
-
-def handled(func: F) -> F:
-    """Turn our errors into one clear line on stderr and exit 1: never a traceback."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except FileProblems as exc:
-            for problem in exc.problems:
-                click.echo(f"invalid: {problem}", err=True)
-            sys.exit(1)
-        except PmfError as exc:
-            click.echo(f"{type(exc).__name__}: {exc}", err=True)
-            sys.exit(1)
-        except SQLAlchemyError as exc:
-            click.echo(f"database error: {exc.__class__.__name__}: {str(exc).splitlines()[0]}", err=True)
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
 
 
 pass_app = click.make_pass_decorator(App)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=PmfGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--db",
     "database_url",
@@ -120,7 +95,6 @@ def db() -> None:
 
 @db.command("upgrade")
 @pass_app
-@handled
 def db_upgrade(app: App) -> None:
     """Create the database or bring its schema to the newest migration."""
     store = Store(app.settings.database_url, upgrade=False)
@@ -134,7 +108,6 @@ def db_upgrade(app: App) -> None:
 @db.command("grant-app")
 @click.argument("role")
 @pass_app
-@handled
 def db_grant_app(app: App, role: str) -> None:
     """(PostgreSQL, as the schema owner) let ROLE run pmf-engine but never change the audit log.
 
@@ -168,7 +141,6 @@ def org() -> None:
     "--as", "by", default="system", show_default=True, help="Who is doing this (for the audit log)."
 )
 @pass_app
-@handled
 def org_add(app: App, code: str, name: str, subdivision: str, by: str) -> None:
     """Add organisation CODE called NAME."""
     app.engine.directory.add_organisation(code, name, subdivision=subdivision, by=by)
@@ -186,7 +158,6 @@ def service() -> None:
 @click.argument("name")
 @click.option("--as", "by", default="system", show_default=True)
 @pass_app
-@handled
 def service_add(app: App, organisation: str, code: str, name: str, by: str) -> None:
     """Add service CODE called NAME to ORGANISATION."""
     app.engine.directory.add_service(organisation, code, name, by=by)
@@ -225,7 +196,6 @@ def _check_role(policy: RolesPolicy, role: str, service: str | None) -> None:
 )
 @click.option("--as", "by", default="system", show_default=True)
 @pass_app
-@handled
 def actor_add(app: App, username: str, name: str, email: str | None, roles: tuple[str, ...], by: str) -> None:
     """Add actor USERNAME, optionally with roles."""
     grants = [_parse_grant(r) for r in roles]
@@ -242,7 +212,6 @@ def actor_add(app: App, username: str, name: str, email: str | None, roles: tupl
 @click.argument("grant", metavar="ROLE:ORG[:SERVICE]")
 @click.option("--as", "by", default="system", show_default=True)
 @pass_app
-@handled
 def actor_grant(app: App, username: str, grant: str, by: str) -> None:
     """Give USERNAME a role."""
     role, organisation, svc = _parse_grant(grant)
@@ -252,7 +221,6 @@ def actor_grant(app: App, username: str, grant: str, by: str) -> None:
 
 @actor.command("list")
 @pass_app
-@handled
 def actor_list(app: App) -> None:
     """List actors and their roles."""
     for person, assignments in app.engine.directory.actors():
@@ -315,7 +283,6 @@ POLICY_FILES = ("roles.yaml", "escalation.yaml", "rag.yaml")
 
 @workflow.command("list")
 @pass_app
-@handled
 def workflow_list(app: App) -> None:
     """Stored workflow versions (the catalog's current ones are registered first)."""
     current = {wf.content_hash for wf in app.catalog.workflows.values()}
@@ -330,7 +297,6 @@ def workflow_list(app: App) -> None:
 @workflow.command("show")
 @click.argument("name")
 @pass_app
-@handled
 def workflow_show(app: App, name: str) -> None:
     """Show a workflow's states and transitions."""
     wf = app.catalog.workflow(name)
@@ -357,7 +323,6 @@ def workflow_show(app: App, name: str) -> None:
 @workflow.command("diagram")
 @click.argument("name")
 @pass_app
-@handled
 def workflow_diagram(app: App, name: str) -> None:
     """Print a Mermaid state diagram of a workflow."""
     click.echo(compile_workflow(app.catalog.workflow(name)).mermaid())
@@ -377,7 +342,6 @@ def cycle() -> None:
 @click.option("--as", "by", required=True, help="The performance officer starting it.")
 @click.option("--workflow", help="The workflow to start [default: the one with start_roles].")
 @pass_app
-@handled
 def cycle_start(app: App, organisation: str, period: str, by: str, workflow: str | None) -> None:
     """Start the cycle of an organisation for a quarter."""
     try:
@@ -390,7 +354,6 @@ def cycle_start(app: App, organisation: str, period: str, by: str, workflow: str
 @cycle.command("list")
 @click.option("--org", "organisation")
 @pass_app
-@handled
 def cycle_list(app: App, organisation: str | None) -> None:
     """List cycles."""
     for status in app.engine.cycles(organisation):
@@ -441,7 +404,6 @@ def _print_next(status: InstanceStatus, indent: str) -> None:
 @cycle.command("status")
 @click.argument("key", metavar="CYCLE")
 @pass_app
-@handled
 def cycle_status(app: App, key: str) -> None:
     """Show a cycle: its stage, each service return, and what may happen next, by whom."""
     _print_status(app.engine.status(key))
@@ -455,7 +417,6 @@ def cycle_status(app: App, key: str) -> None:
 @click.option("--as", "by", required=True)
 @click.option("--reason")
 @pass_app
-@handled
 def cycle_migrate(app: App, key: str, target: str, by: str, reason: str | None) -> None:
     """Move a running cycle to another stored version of its workflow."""
     version = app.engine.migrate(key, target, by=by, reason=reason)
@@ -483,7 +444,6 @@ def _parse_data(items: tuple[str, ...]) -> dict[str, str]:
 )
 @click.option("--expect-version", type=int, help="Refuse if the instance has changed since this version.")
 @pass_app
-@handled
 def fire(
     app: App,
     key: str,
@@ -522,7 +482,6 @@ def audit_group() -> None:
 )
 @click.option("--chain", help="Verify one organisation's chain only.")
 @pass_app
-@handled
 def audit_verify(app: App, checkpoint_file: Path | None, chain: str | None) -> None:
     """Recompute the hash chains; name the first broken entry and exit 1 if any."""
     mark = _read_checkpoint(checkpoint_file) if checkpoint_file else None
@@ -549,7 +508,6 @@ def _read_checkpoint(path: Path) -> dict[str, Any]:
 @audit_group.command("checkpoint")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @pass_app
-@handled
 def audit_checkpoint(app: App, file: Path) -> None:
     """Write the head of every chain to FILE; keep it outside the database."""
     with app.store.read() as s:
@@ -561,7 +519,6 @@ def audit_checkpoint(app: App, file: Path) -> None:
 @audit_group.command("trail")
 @click.argument("key", metavar="CYCLE")
 @pass_app
-@handled
 def audit_trail(app: App, key: str) -> None:
     """Print the history of a cycle and its service returns."""
     with app.store.read() as s:
@@ -585,7 +542,6 @@ def audit_trail(app: App, key: str) -> None:
 )
 @click.option("--chain", help="One organisation's chain only.")
 @pass_app
-@handled
 def audit_export(app: App, fmt: str, output: Path | None, chain: str | None) -> None:
     """Export the audit log (CSV cells are escaped against formula injection)."""
     with app.store.read() as s, _open_output(output) as out:
@@ -616,7 +572,6 @@ def measures() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--as", "by", default="system", show_default=True)
 @pass_app
-@handled
 def measures_import(app: App, organisation: str, file: Path, by: str) -> None:
     """Add or update measures from CSV or .xlsx (all or nothing; columns: see `measures export`)."""
     added, updated = app.framework.performance.import_measures(organisation, file, by=by)
@@ -627,7 +582,6 @@ def measures_import(app: App, organisation: str, file: Path, by: str) -> None:
 @click.argument("organisation")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path))
 @pass_app
-@handled
 def measures_export(app: App, organisation: str, output: Path | None) -> None:
     """Write the measures library as CSV, or Excel when OUTPUT ends .xlsx (cells escaped
     against formula injection)."""
@@ -644,7 +598,6 @@ def measures_export(app: App, organisation: str, output: Path | None) -> None:
 @measures.command("list")
 @click.argument("organisation")
 @pass_app
-@handled
 def measures_list(app: App, organisation: str) -> None:
     """List an organisation's measures."""
     for m, service in app.framework.performance.measures(organisation):
@@ -657,7 +610,6 @@ ARROWS = {"improving": "up", "worsening": "down", "no_change": "same", "unknown"
 @measures.command("status")
 @click.argument("key", metavar="CYCLE")
 @pass_app
-@handled
 def measures_status(app: App, key: str) -> None:
     """Each measure's actual, target, RAG (with the rule applied) and direction of travel."""
     for m in app.framework.performance.status(key):
@@ -683,7 +635,6 @@ def actuals() -> None:
 @click.option("--forecast", type=float, help="The service's forecast of the year-end outturn.")
 @click.option("--as", "by", required=True)
 @pass_app
-@handled
 def actuals_record(
     app: App, key: str, code: str, value: str, narrative: str, forecast: float | None, by: str
 ) -> None:
@@ -699,7 +650,6 @@ def actuals_record(
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--as", "by", required=True)
 @pass_app
-@handled
 def actuals_import_history(app: App, organisation: str, file: Path, by: str) -> None:
     """Load earlier quarters' actuals (CSV code,period,value,narrative) for quarters with no cycle."""
     count = app.framework.performance.import_history(organisation, file, by=by)
@@ -714,7 +664,6 @@ def actuals_import_history(app: App, organisation: str, file: Path, by: str) -> 
 @click.option("--narrative", default="")
 @click.option("--as", "by", required=True)
 @pass_app
-@handled
 def actuals_restate(app: App, key: str, code: str, value: str, reason: str, narrative: str, by: str) -> None:
     """Correct a figure of a frozen report; the next report lists the restatement."""
     app.framework.performance.restate(key, code, _figure(value), reason=reason, narrative=narrative, by=by)
@@ -736,7 +685,6 @@ def _figure(value: str) -> float | None:
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--verify", is_flag=True, help="Check the frozen report against its hash in the audit log.")
 @pass_app
-@handled
 def report_command(app: App, key: str, fmt: str, output: Path | None, verify: bool) -> None:
     """Build the quarterly committee report of CYCLE (its frozen figures once signed off)."""
     if verify:
@@ -769,7 +717,6 @@ def returns() -> None:
 @click.argument("service")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @pass_app
-@handled
 def returns_template(app: App, key: str, service: str, output: Path) -> None:
     """Write the Excel return SERVICE fills in for CYCLE."""
     count = app.framework.returns.template(key, service, output)
@@ -782,7 +729,6 @@ def returns_template(app: App, key: str, service: str, output: Path) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--as", "by", required=True)
 @pass_app
-@handled
 def returns_import(app: App, key: str, service: str, file: Path, by: str) -> None:
     """Import a filled-in Excel return (every problem listed; all or nothing)."""
     count = app.framework.returns.import_return(key, service, file, by=by)
@@ -794,7 +740,6 @@ def returns_import(app: App, key: str, service: str, file: Path, by: str) -> Non
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--as", "by", required=True)
 @pass_app
-@handled
 def actuals_import(app: App, key: str, file: Path, by: str) -> None:
     """Record actuals from a CSV file (columns code,value,narrative; all or nothing)."""
     count = app.framework.performance.import_actuals(key, file, by=by)
@@ -816,7 +761,6 @@ def exceptions() -> None:
 @click.option("--project", is_flag=True, help="CODE is a project, not a measure.")
 @click.option("--as", "by", required=True)
 @pass_app
-@handled
 def exceptions_add(
     app: App,
     key: str,
@@ -845,7 +789,6 @@ def exceptions_add(
 @exceptions.command("list")
 @click.argument("key", metavar="CYCLE")
 @pass_app
-@handled
 def exceptions_list(app: App, key: str) -> None:
     """List a cycle's exception reports."""
     for code, entry in app.framework.performance.exception_reports(key):
@@ -863,7 +806,6 @@ def projects() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--as", "by", default="system", show_default=True)
 @pass_app
-@handled
 def projects_import(app: App, organisation: str, file: Path, by: str) -> None:
     """Add or update projects and milestones from CSV (one row per milestone; all or nothing)."""
     added, updated = app.framework.projects.import_projects(organisation, file, by=by)
@@ -873,7 +815,6 @@ def projects_import(app: App, organisation: str, file: Path, by: str) -> None:
 @projects.command("list")
 @click.argument("organisation")
 @pass_app
-@handled
 def projects_list(app: App, organisation: str) -> None:
     """List projects with their milestones."""
     for project, service, milestones in app.framework.projects.projects(organisation):
@@ -890,7 +831,6 @@ def projects_list(app: App, organisation: str) -> None:
 @click.option("--narrative", default="")
 @click.option("--as", "by", required=True)
 @pass_app
-@handled
 def projects_update(app: App, key: str, code: str, status: str, narrative: str, by: str) -> None:
     """Report a project's status for CYCLE's quarter."""
     app.framework.projects.update(key, code, status, narrative=narrative, by=by)
@@ -900,7 +840,6 @@ def projects_update(app: App, key: str, code: str, status: str, narrative: str, 
 @projects.command("status")
 @click.argument("key", metavar="CYCLE")
 @pass_app
-@handled
 def projects_status(app: App, key: str) -> None:
     """Each project's reported status and overdue milestones for CYCLE."""
     for p in app.framework.projects.status(key):
@@ -923,7 +862,6 @@ def actions() -> None:
 @click.option("--link", default="", help="A measure code, or 'project CODE'.")
 @click.option("--as", "by", required=True)
 @pass_app
-@handled
 def actions_add(app: App, key: str, what: str, assignee: str, due: str, link: str, by: str) -> None:
     """Record an action Scrutiny raised on CYCLE."""
     action = app.framework.actions.add(key, what, assignee=assignee, due=due, link=link, by=by)
@@ -935,7 +873,6 @@ def actions_add(app: App, key: str, what: str, assignee: str, due: str, link: st
 @click.option("--state", type=click.Choice(["open", "closed"]))
 @click.option("--cycle", help="Only the actions raised on this cycle.")
 @pass_app
-@handled
 def actions_list(app: App, organisation: str, state: str | None, cycle: str | None) -> None:
     """List Scrutiny actions (open ones marked when overdue)."""
     for a in app.framework.actions.list_for(organisation, state=state, cycle=cycle):
@@ -949,7 +886,6 @@ def actions_list(app: App, organisation: str, state: str | None, cycle: str | No
 @click.option("--note", required=True, help="What was done.")
 @click.option("--as", "by", required=True)
 @pass_app
-@handled
 def actions_close(app: App, key: str, note: str, by: str) -> None:
     """Close an action with a note."""
     action = app.framework.actions.close(key, note=note, by=by)
@@ -980,7 +916,6 @@ def calendar() -> None:
 @click.option("--uid", help="Stable identity (default: made from org, body and time).")
 @click.option("--as", "by", default="system", show_default=True)
 @pass_app
-@handled
 def calendar_add(
     app: App, organisation: str, body: str, when: str, title: str, location: str, uid: str | None, by: str
 ) -> None:
@@ -998,7 +933,6 @@ def calendar_add(
 @click.option("--org", "organisation", required=True)
 @click.option("--body")
 @pass_app
-@handled
 def calendar_list(app: App, organisation: str, body: str | None) -> None:
     """List meetings."""
     for m in app.framework.calendar.list(organisation, body):
@@ -1012,7 +946,6 @@ def calendar_list(app: App, organisation: str, body: str | None) -> None:
 @click.option("--as", "by", required=True)
 @click.option("--reason")
 @pass_app
-@handled
 def calendar_move(app: App, organisation: str, meeting: str, when: str, by: str, reason: str | None) -> None:
     """Move MEETING (id or uid) to WHEN; deadlines that depend on it follow."""
     count = app.framework.calendar.move(organisation, meeting, _when(when, "WHEN"), by=by, reason=reason)
@@ -1024,7 +957,6 @@ def calendar_move(app: App, organisation: str, meeting: str, when: str, by: str,
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--as", "by", default="system", show_default=True)
 @pass_app
-@handled
 def calendar_import(app: App, organisation: str, file: Path, by: str) -> None:
     """Import meetings from a .yaml, .csv or .ics file (all or nothing)."""
     done = app.framework.calendar.import_file(organisation, file, by=by)
@@ -1040,7 +972,6 @@ def calendar_import(app: App, organisation: str, file: Path, by: str) -> None:
     "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File [default: stdout]."
 )
 @pass_app
-@handled
 def calendar_export(app: App, key: str, output: Path | None) -> None:
     """Write an iCalendar (.ics) feed of a cycle's open deadlines."""
     data = app.framework.calendar.export_ics(key)
@@ -1062,7 +993,6 @@ def _worker(app: App, clock: Clock, worker_id: str | None) -> Worker:
 @click.option("--interval", type=float, default=30.0, show_default=True, help="Seconds between sweeps.")
 @click.option("--id", "worker_id", help="Worker name in claims and the audit log [default: host:pid].")
 @pass_app
-@handled
 def worker_command(app: App, interval: float, worker_id: str | None) -> None:
     """Run the scheduler worker in the foreground: fire due reminders and escalations, send mail."""
     run_forever(_worker(app, app.clock, worker_id), interval)
@@ -1074,7 +1004,6 @@ def worker_command(app: App, interval: float, worker_id: str | None) -> None:
 )
 @click.option("--id", "worker_id", default="tick", show_default=True)
 @pass_app
-@handled
 def tick(app: App, at: str, worker_id: str) -> None:
     """Run one sweep and one delivery round as if it were AT (for cron and tests)."""
     swept, delivered = _worker(app, ManualClock(_when(at, "--at")), worker_id).tick()
@@ -1093,7 +1022,6 @@ def outbox() -> None:
 @click.option("--status", type=click.Choice(["pending", "sending", "sent", "dead"]))
 @click.option("--limit", type=int, default=50, show_default=True)
 @pass_app
-@handled
 def outbox_list(app: App, status: str | None, limit: int) -> None:
     """List messages, newest first."""
     for m in queue.listing(app.store, status, limit):
@@ -1105,7 +1033,6 @@ def outbox_list(app: App, status: str | None, limit: int) -> None:
 @click.argument("ids", nargs=-1, type=int)
 @click.option("--all", "retry_all", is_flag=True, help="Every dead-lettered message.")
 @pass_app
-@handled
 def outbox_retry(app: App, ids: tuple[int, ...], retry_all: bool) -> None:
     """Send dead-lettered messages again (by id, or --all)."""
     if not ids and not retry_all:
@@ -1127,7 +1054,6 @@ def outbox_retry(app: App, ids: tuple[int, ...], retry_all: bool) -> None:
 )
 @click.option("--verbose", is_flag=True, help="Also write the engine's log events to stderr.")
 @pass_app
-@handled
 def demo(app: App, db_file: Path, verbose: bool) -> None:
     """Seed an example council and drive one whole quarter end to end."""
     if not verbose:
@@ -1143,7 +1069,6 @@ def demo(app: App, db_file: Path, verbose: bool) -> None:
     prompt="New password", help="Read from the prompt (or PMF_PASSWORD).", envvar="PMF_PASSWORD"
 )
 @pass_app
-@handled
 def actor_password(app: App, username: str, by: str, password: str) -> None:
     """Set USERNAME's password for the web application (argon2id; at least 12 characters)."""
     from pmf_engine.core.accounts import Accounts  # noqa: PLC0415
@@ -1157,7 +1082,6 @@ def actor_password(app: App, username: str, by: str, password: str) -> None:
 @click.option("--name", required=True, help="What the token is for.")
 @click.option("--as", "by", default="system", show_default=True)
 @pass_app
-@handled
 def actor_token(app: App, username: str, name: str, by: str) -> None:
     """Create an API token for USERNAME (shown once; stored as a SHA-256)."""
     from pmf_engine.core.accounts import Accounts  # noqa: PLC0415
@@ -1170,7 +1094,6 @@ def actor_token(app: App, username: str, name: str, by: str) -> None:
 @click.option("--name", help="Only the tokens with this name (default: all).")
 @click.option("--as", "by", default="system", show_default=True)
 @pass_app
-@handled
 def actor_revoke_tokens(app: App, username: str, name: str | None, by: str) -> None:
     """Revoke USERNAME's API tokens."""
     from pmf_engine.core.accounts import Accounts  # noqa: PLC0415
