@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from pmf_engine.interfaces.cli.context import App, pass_app
+from pmf_engine.interfaces.cli.library import Import, import_command
 
 
 @click.group()
@@ -33,28 +34,6 @@ def actuals_record(
     click.echo(f"{code}: {value} recorded for {key}")
 
 
-@actuals.command("import")
-@click.argument("key", metavar="CYCLE")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--as", "by", required=True)
-@pass_app
-def actuals_import(app: App, key: str, file: Path, by: str) -> None:
-    """Record actuals from a CSV file (columns code,value,narrative; all or nothing)."""
-    count = app.framework.performance.import_actuals(key, file, by=by)
-    click.echo(f"{count} actual(s) recorded for {key}")
-
-
-@actuals.command("import-history")
-@click.argument("organisation")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--as", "by", required=True)
-@pass_app
-def actuals_import_history(app: App, organisation: str, file: Path, by: str) -> None:
-    """Load earlier quarters' actuals (CSV code,period,value,narrative) for quarters with no cycle."""
-    count = app.framework.performance.import_history(organisation, file, by=by)
-    click.echo(f"{count} historical actual(s) loaded for {organisation}")
-
-
 @actuals.command("restate")
 @click.argument("key", metavar="CYCLE")
 @click.argument("code")
@@ -67,6 +46,38 @@ def actuals_restate(app: App, key: str, code: str, value: str, reason: str, narr
     """Correct a figure of a frozen report; the next report lists the restatement."""
     app.framework.performance.restate(key, code, _figure(value), reason=reason, narrative=narrative, by=by)
     click.echo(f"{code}: restated as {value} for {key}")
+
+
+def _actuals_recorded(app: App, key: str, file: Path, by: str) -> str:
+    """Record a cycle's actuals from a CSV file; say how many."""
+    count = app.framework.performance.import_actuals(key, file, by=by)
+    return f"{count} actual(s) recorded for {key}"
+
+
+def _history_loaded(app: App, organisation: str, file: Path, by: str) -> str:
+    """Load earlier quarters' actuals from a CSV file; say how many."""
+    count = app.framework.performance.import_history(organisation, file, by=by)
+    return f"{count} historical actual(s) loaded for {organisation}"
+
+
+import_command(
+    actuals,
+    Import(
+        "Record actuals from a CSV file (columns code,value,narrative; all or nothing).",
+        _actuals_recorded,
+        key="CYCLE",
+        by_required=True,
+    ),
+)
+import_command(
+    actuals,
+    Import(
+        "Load earlier quarters' actuals (CSV code,period,value,narrative) for quarters with no cycle.",
+        _history_loaded,
+        by_required=True,
+        name="import-history",
+    ),
+)
 
 
 def _figure(value: str) -> float | None:

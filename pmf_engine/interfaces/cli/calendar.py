@@ -8,6 +8,7 @@ import click
 
 from pmf_engine.core.clock import london
 from pmf_engine.interfaces.cli.context import App, parse_time, pass_app
+from pmf_engine.interfaces.cli.library import Import, import_command
 
 
 @click.group()
@@ -60,18 +61,21 @@ def calendar_move(app: App, organisation: str, meeting: str, when: str, by: str,
     click.echo(f"meeting moved; {count} deadline(s) recomputed")
 
 
-@calendar.command("import")
-@click.option("--org", "organisation", required=True)
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--as", "by", default="system", show_default=True)
-@pass_app
-def calendar_import(app: App, organisation: str, file: Path, by: str) -> None:
-    """Import meetings from a .yaml, .csv or .ics file (all or nothing)."""
+def _meetings_imported(app: App, organisation: str, file: Path, by: str) -> str:
+    """Import an organisation's meetings from a file; say what changed."""
     done = app.framework.calendar.import_file(organisation, file, by=by)
-    click.echo(
+    return (
         f"{done.added} added, {done.moved} moved, {done.unchanged} unchanged; "
         f"{done.deadlines_recomputed} deadline(s) recomputed"
     )
+
+
+import_command(
+    calendar,
+    Import(
+        "Import meetings from a .yaml, .csv or .ics file (all or nothing).", _meetings_imported, key="--org"
+    ),
+)
 
 
 @calendar.command("export")

@@ -3,11 +3,12 @@ the exception reports of red measures and off-track projects."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator
 
 import click
 
-from pmf_engine.interfaces.cli.context import App, open_output, pass_app
+from pmf_engine.interfaces.cli.context import App, pass_app
+from pmf_engine.interfaces.cli.library import Library, library_commands
 
 
 @click.group()
@@ -15,41 +16,27 @@ def measures() -> None:
     """The measures library, and each cycle's RAG status."""
 
 
-@measures.command("import")
-@click.argument("organisation")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--as", "by", default="system", show_default=True)
-@pass_app
-def measures_import(app: App, organisation: str, file: Path, by: str) -> None:
-    """Add or update measures from CSV or .xlsx (all or nothing; columns: see `measures export`)."""
-    added, updated = app.framework.performance.import_measures(organisation, file, by=by)
-    click.echo(f"{added} measure(s) added, {updated} updated")
-
-
-@measures.command("export")
-@click.argument("organisation")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path))
-@pass_app
-def measures_export(app: App, organisation: str, output: Path | None) -> None:
-    """Write the measures library as CSV, or Excel when OUTPUT ends .xlsx (cells escaped
-    against formula injection)."""
-    if output is not None and output.suffix.lower() == ".xlsx":
-        count = app.framework.performance.export_measures_xlsx(organisation, output)
-        click.echo(f"{count} measure(s) written to {output}")
-        return
-    with open_output(output) as out:
-        count = app.framework.performance.export_measures(organisation, out)
-    if output:
-        click.echo(f"{count} measure(s) written to {output}")
-
-
-@measures.command("list")
-@click.argument("organisation")
-@pass_app
-def measures_list(app: App, organisation: str) -> None:
-    """List an organisation's measures."""
+def _measure_rows(app: App, organisation: str) -> Iterator[str]:
+    """One line per measure of the organisation."""
     for m, service in app.framework.performance.measures(organisation):
-        click.echo(f"{m.code:<10} {m.polarity:<6} {service or '-':<10} {m.theme:<24} {m.title}")
+        yield f"{m.code:<10} {m.polarity:<6} {service or '-':<10} {m.theme:<24} {m.title}"
+
+
+library_commands(
+    measures,
+    Library(
+        noun="measure",
+        import_help="Add or update measures from CSV or .xlsx (all or nothing; columns: see "
+        "`measures export`).",
+        load=lambda app, org, file, by: app.framework.performance.import_measures(org, file, by=by),
+        list_help="List an organisation's measures.",
+        rows=_measure_rows,
+        export_help="Write the measures library as CSV, or Excel when OUTPUT ends .xlsx (cells escaped "
+        "against formula injection).",
+        export_csv=lambda app, org, out: app.framework.performance.export_measures(org, out),
+        export_xlsx=lambda app, org, path: app.framework.performance.export_measures_xlsx(org, path),
+    ),
+)
 
 
 ARROWS = {"improving": "up", "worsening": "down", "no_change": "same", "unknown": "-"}

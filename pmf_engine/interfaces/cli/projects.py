@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator
 
 import click
 
 from pmf_engine.interfaces.cli.context import App, pass_app
+from pmf_engine.interfaces.cli.library import Library, library_commands
 from pmf_engine.pmf.projects import STATES as PROJECT_STATES
 
 
@@ -15,27 +16,25 @@ def projects() -> None:
     """Council Plan projects, their milestones and quarterly status."""
 
 
-@projects.command("import")
-@click.argument("organisation")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--as", "by", default="system", show_default=True)
-@pass_app
-def projects_import(app: App, organisation: str, file: Path, by: str) -> None:
-    """Add or update projects and milestones from CSV (one row per milestone; all or nothing)."""
-    added, updated = app.framework.projects.import_projects(organisation, file, by=by)
-    click.echo(f"{added} project(s) added, {updated} updated")
-
-
-@projects.command("list")
-@click.argument("organisation")
-@pass_app
-def projects_list(app: App, organisation: str) -> None:
-    """List projects with their milestones."""
+def _project_rows(app: App, organisation: str) -> Iterator[str]:
+    """One line per project of the organisation, each followed by a line per milestone."""
     for project, service, milestones in app.framework.projects.projects(organisation):
-        click.echo(f"{project.code:<10} {service or '-':<10} {project.title}")
+        yield f"{project.code:<10} {service or '-':<10} {project.title}"
         for m in milestones:
             done = f"completed {m.completed_on}" if m.completed_on else "open"
-            click.echo(f"{'':<12}due {m.due}  {done:<20} {m.title}")
+            yield f"{'':<12}due {m.due}  {done:<20} {m.title}"
+
+
+library_commands(
+    projects,
+    Library(
+        noun="project",
+        import_help="Add or update projects and milestones from CSV (one row per milestone; all or nothing).",
+        load=lambda app, org, file, by: app.framework.projects.import_projects(org, file, by=by),
+        list_help="List projects with their milestones.",
+        rows=_project_rows,
+    ),
+)
 
 
 @projects.command("update")
