@@ -4,8 +4,10 @@ This module holds the ``main`` group, its global options and the :data:`App` the
 assembles the command groups, one module each: ``db``, ``directory`` (org, service, actor),
 ``workflows``, ``cycles`` (cycle, fire), ``measures`` (measures, exceptions), ``actuals``
 (actuals, returns), ``projects``, ``actions``, ``report``, ``calendar``, ``worker`` (worker,
-tick, outbox), ``audit`` and ``demo``. Commands raise; ``errors.PmfGroup`` turns every error
-into its message on stderr and its exit code, in one place (see the table there).
+tick, outbox), ``audit`` and ``demo``. They share ``context`` (the App, value parsing) and
+``library`` (one factory for the import/list/export commands of the same shape), and import
+neither this module nor each other. Commands raise; ``errors.PmfGroup`` turns every error into
+its message on stderr and its exit code, in one place (see the table there).
 """
 
 from __future__ import annotations
