@@ -345,3 +345,45 @@ def test_projects_actions_restatements_through_the_cli(pmf, tmp_path: Path, cata
     assert closed.exit_code == 0
     listed = pmf("actions", "list", "TDC").stdout
     assert "CLOSED" in listed and "Briefing given" in listed
+
+
+def test_actor_add_with_a_bad_role_creates_nobody(pmf) -> None:  # type: ignore[no-untyped-def]
+    assert pmf("org", "add", "KDC", "Kenton District Council").exit_code == 0
+    assert pmf("service", "add", "KDC", "HOUSING", "Housing").exit_code == 0
+    for role in ("bad:KDC", "service_manager:KDC", "performance_officer:KDC:HOUSING"):
+        refused = pmf("actor", "add", "newbie", "--name", "New", "--role", "performance_officer:KDC",
+                      "--role", role)  # fmt: skip
+        assert refused.exit_code == 1 and refused.stderr.startswith("InvalidInput: role"), refused.stderr
+        assert len(refused.stderr.splitlines()) == 1 and "added" not in refused.stdout
+        assert "newbie" not in pmf("actor", "list").stdout, role
+    again = pmf("actor", "add", "newbie", "--name", "New", "--role", "service_manager:KDC:HOUSING")
+    assert again.exit_code == 0 and "actor newbie added with 1 role(s)" in again.stdout, again.stderr
+    assert "service_manager@KDC/HOUSING" in pmf("actor", "list").stdout
+
+
+def test_library_import_list_export_and_actuals_import(pmf, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert pmf("org", "add", "TDC", "Test District Council").exit_code == 0
+    for code in ("HOUSING", "PLANNING", "WASTE"):
+        assert pmf("service", "add", "TDC", code, code.title()).exit_code == 0
+    assert pmf("actor", "add", "perf", "--name", "P", "--role", "performance_officer:TDC").exit_code == 0
+    fixtures = Path(__file__).parent / "fixtures"
+    assert pmf("measures", "import", "TDC", str(fixtures / "measures" / "measures.csv")).exit_code == 0
+    csv = pmf("measures", "export", "TDC")
+    assert csv.exit_code == 0 and csv.stdout.startswith("code,title,theme") and "written" not in csv.stdout
+    xlsx = tmp_path / "library.xlsx"
+    written = pmf("measures", "export", "TDC", "-o", str(xlsx))
+    assert written.stdout == f"4 measure(s) written to {xlsx}\n" and xlsx.read_bytes().startswith(b"PK")
+    again = pmf("measures", "import", "TDC", str(xlsx), "--as", "perf")
+    assert again.exit_code == 0 and again.stdout == "0 measure(s) added, 4 updated\n"
+    assert pmf("projects", "import", "TDC", str(fixtures / "projects" / "bad.csv")).exit_code == 1
+    assert pmf("projects", "list", "TDC").stdout == ""
+    assert "export" not in pmf("projects", "--help").stdout
+    started = pmf("--now", "2024-07-01 09:00", "cycle", "start", "--org", "TDC", "--period", "2024-25-Q1",
+                  "--as", "perf")  # fmt: skip
+    assert started.exit_code == 0
+    actuals = tmp_path / "actuals.csv"
+    actuals.write_text("code,value,narrative\nWAS-01,40,Strike\nHOU-01,27,\n")
+    assert pmf("actuals", "import", "TDC/2024-25-Q1", str(actuals)).exit_code == 2  # --as is required
+    recorded = pmf("actuals", "import", "TDC/2024-25-Q1", str(actuals), "--as", "perf")
+    assert recorded.exit_code == 0 and recorded.stdout == "2 actual(s) recorded for TDC/2024-25-Q1\n"
+    assert "RED" in pmf("measures", "status", "TDC/2024-25-Q1").stdout

@@ -14,7 +14,7 @@ from pmf_engine.app.demo import run_demo
 from pmf_engine.app.logs import configure_logging
 from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.store import sqlite_url
-from pmf_engine.interfaces.cli import App, handled, main, pass_app
+from pmf_engine.interfaces.cli import App, main, pass_app
 from pmf_engine.interfaces.web.serve import DEMO_PASSWORD, serve
 
 __all__ = ["main"]
@@ -30,7 +30,6 @@ __all__ = ["main"]
     "--insecure-cookies", is_flag=True, help="Send the session cookie over plain HTTP (development only)."
 )
 @pass_app
-@handled
 def serve_command(
     app: App, host: str, port: int, no_worker: bool, interval: float, demo: bool, insecure_cookies: bool
 ) -> None:

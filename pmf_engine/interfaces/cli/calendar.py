@@ -1,0 +1,97 @@
+"""``pmf calendar``: committee meetings that deadlines hang on, and an iCalendar feed of deadlines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pmf_engine.core.clock import london
+from pmf_engine.interfaces.cli.context import App, parse_time, pass_app
+from pmf_engine.interfaces.cli.library import Import, import_command
+
+
+@click.group()
+def calendar() -> None:
+    """Committee meetings (CMT, Leadership Team, Cabinet, Scrutiny, ...)."""
+
+
+@calendar.command("add")
+@click.option("--org", "organisation", required=True)
+@click.argument("body")
+@click.argument("when")
+@click.option("--title", default="")
+@click.option("--location", default="")
+@click.option("--uid", help="Stable identity (default: made from org, body and time).")
+@click.option("--as", "by", default="system", show_default=True)
+@pass_app
+def calendar_add(
+    app: App, organisation: str, body: str, when: str, title: str, location: str, uid: str | None, by: str
+) -> None:
+    """Add a meeting of BODY at WHEN (London time, e.g. "2024-09-11 18:00")."""
+    meeting = app.framework.calendar.add(
+        organisation, body, parse_time(when, "WHEN"), title=title, location=location, uid=uid, by=by
+    )
+    click.echo(
+        f"meeting {meeting.id} {meeting.body} at {london(meeting.starts_at):%a %d %b %Y %H:%M} "
+        f"({meeting.uid})"
+    )
+
+
+@calendar.command("list")
+@click.option("--org", "organisation", required=True)
+@click.option("--body")
+@pass_app
+def calendar_list(app: App, organisation: str, body: str | None) -> None:
+    """List meetings."""
+    for m in app.framework.calendar.list(organisation, body):
+        click.echo(f"{m.id:>4} {m.body:<12} {london(m.starts_at):%a %d %b %Y %H:%M}  {m.title:<30} {m.uid}")
+
+
+@calendar.command("move")
+@click.option("--org", "organisation", required=True)
+@click.argument("meeting", metavar="MEETING")
+@click.argument("when")
+@click.option("--as", "by", required=True)
+@click.option("--reason")
+@pass_app
+def calendar_move(app: App, organisation: str, meeting: str, when: str, by: str, reason: str | None) -> None:
+    """Move MEETING (id or uid) to WHEN; deadlines that depend on it follow."""
+    count = app.framework.calendar.move(organisation, meeting, parse_time(when, "WHEN"), by=by, reason=reason)
+    click.echo(f"meeting moved; {count} deadline(s) recomputed")
+
+
+def _meetings_imported(app: App, organisation: str, file: Path, by: str) -> str:
+    """Import an organisation's meetings from a file; say what changed."""
+    done = app.framework.calendar.import_file(organisation, file, by=by)
+    return (
+        f"{done.added} added, {done.moved} moved, {done.unchanged} unchanged; "
+        f"{done.deadlines_recomputed} deadline(s) recomputed"
+    )
+
+
+import_command(
+    calendar,
+    Import(
+        "Import meetings from a .yaml, .csv or .ics file (all or nothing).", _meetings_imported, key="--org"
+    ),
+)
+
+
+@calendar.command("export")
+@click.argument("key", metavar="CYCLE")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File [default: stdout]."
+)
+@pass_app
+def calendar_export(app: App, key: str, output: Path | None) -> None:
+    """Write an iCalendar (.ics) feed of a cycle's open deadlines."""
+    data = app.framework.calendar.export_ics(key)
+    if output:
+        output.write_bytes(data)
+        click.echo(f"{output} written")
+    else:
+        click.echo(data.decode(), nl=False)
+
+
+COMMANDS = (calendar,)

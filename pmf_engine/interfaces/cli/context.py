@@ -1,0 +1,40 @@
+"""What the command groups share: the application each command is passed, and the parsing of
+values typed on the command line (a bad one is a usage error, exit 2)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pmf_engine.app.wiring import Application
+from pmf_engine.pmf.meetings import parse_when
+
+App = Application
+"""The composition root every command is given (``ctx.obj`` of the ``pmf`` group)."""
+
+pass_app = click.make_pass_decorator(App)
+"""Decorator that passes the :data:`App` as a command's first argument."""
+
+
+def parse_time(value: str, name: str) -> datetime:
+    """Parse a London time (or one with an offset) given as ``name``, or raise a usage error."""
+    try:
+        return parse_when(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=name) from exc
+
+
+@contextmanager
+def open_output(path: Path | None) -> Iterator[Any]:
+    """Yield the text file at ``path`` opened for writing, or stdout when there is none."""
+    if path is None:
+        yield sys.stdout
+        return
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        yield handle

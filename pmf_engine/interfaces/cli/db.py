@@ -1,0 +1,43 @@
+"""``pmf db``: create or upgrade the schema, and grant the application's database role."""
+
+from __future__ import annotations
+
+import click
+
+from pmf_engine.core.store import Store, grant_app_role
+from pmf_engine.interfaces.cli.context import App, pass_app
+from pmf_engine.migrations import current_revision, head_revision, upgrade_to_head
+
+
+@click.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@pass_app
+def db_upgrade(app: App) -> None:
+    """Create the database or bring its schema to the newest migration."""
+    store = Store(app.settings.database_url, upgrade=False)
+    ran = upgrade_to_head(store.engine)
+    click.echo(
+        f"schema at {current_revision(store.engine)} "
+        f"({'upgraded to' if ran else 'already at'} head {head_revision()})"
+    )
+
+
+@db.command("grant-app")
+@click.argument("role")
+@pass_app
+def db_grant_app(app: App, role: str) -> None:
+    """(PostgreSQL, as the schema owner) let ROLE run pmf-engine but never change the audit log.
+
+    ROLE may read and write every table except that it may only SELECT and INSERT audit
+    entries: UPDATE, DELETE and TRUNCATE on the audit log are not granted, and, not owning
+    the table, ROLE cannot drop or disable its triggers either.
+    """
+    granted = grant_app_role(Store(app.settings.database_url), role)
+    click.echo(f"{role}: {granted}")
+
+
+COMMANDS = (db,)
