@@ -356,6 +356,10 @@ def test_actor_add_with_a_bad_role_creates_nobody(pmf) -> None:  # type: ignore[
         assert refused.exit_code == 1 and refused.stderr.startswith("InvalidInput: role"), refused.stderr
         assert len(refused.stderr.splitlines()) == 1 and "added" not in refused.stdout
         assert "newbie" not in pmf("actor", "list").stdout, role
+    for grant in ("performance_officer:KCD", "service_manager:KDC:HOUSNG"):  # typo'd organisation, service
+        refused = pmf("actor", "add", "newbie", "--name", "New", "--role", grant)
+        assert refused.exit_code == 1 and refused.stderr.startswith("NotFound:"), refused.stderr
+        assert "newbie" not in pmf("actor", "list").stdout, grant
     again = pmf("actor", "add", "newbie", "--name", "New", "--role", "service_manager:KDC:HOUSING")
     assert again.exit_code == 0 and "actor newbie added with 1 role(s)" in again.stdout, again.stderr
     assert "service_manager@KDC/HOUSING" in pmf("actor", "list").stdout

@@ -4,6 +4,8 @@ audited in the same transaction."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -15,6 +17,14 @@ from pmf_engine.core.errors import AlreadyExists, InvalidInput, NotFound
 from pmf_engine.core.permissions import Assignment
 from pmf_engine.core.store import Actor, Organisation, RoleAssignment, Service, Store, find_organisation
 from pmf_engine.core.workdays import SUBDIVISIONS
+
+
+class Grant(NamedTuple):
+    """A role to hold in an organisation (for one of its services if the role is scoped)."""
+
+    role: str
+    organisation: str
+    service: str | None = None
 
 
 class Directory:
@@ -72,9 +82,20 @@ class Directory:
             )
         return service
 
-    def add_actor(self, username: str, name: str, *, email: str | None = None, by: str = "system") -> Actor:
-        """Add an active actor, who can then be granted roles; ``AlreadyExists`` if the username is taken."""
+    def add_actor(
+        self,
+        username: str,
+        name: str,
+        *,
+        email: str | None = None,
+        grants: Sequence[Grant] = (),
+        by: str = "system",
+    ) -> Actor:
+        """Add an active actor with the roles in ``grants``, all in one transaction: a bad role,
+        organisation or service adds nobody. ``AlreadyExists`` if the username is taken."""
         check_code("username", username, pattern=_USERNAME)
+        for grant in grants:
+            self._check_role(grant.role, grant.service)
         with self.store.write() as s:
             if s.scalar(select(Actor).where(Actor.username == username)) is not None:
                 raise AlreadyExists("actor", username)
@@ -89,12 +110,19 @@ class Directory:
                 ),
                 self.clock.now(),
             )
+            for grant in grants:
+                self._grant_in(s, actor, grant, by)
         return actor
 
     def grant(
         self, username: str, role: str, organisation: str, *, service: str | None = None, by: str = "system"
     ) -> None:
         """Give ``username`` a role in an organisation (for one service if the role is scoped)."""
+        self._check_role(role, service)
+        with self.store.write() as s:
+            self._grant_in(s, find_actor(s, username), Grant(role, organisation, service), by)
+
+    def _check_role(self, role: str, service: str | None) -> None:
         role_def = self.roles.roles.get(role)
         if role_def is None:
             raise InvalidInput("role", role, f"unknown role; known: {', '.join(self.roles.roles)}")
@@ -102,38 +130,33 @@ class Directory:
             raise InvalidInput("role", role, "held for one service: name the service")
         if role_def.scope == "organisation" and service is not None:
             raise InvalidInput("role", role, "covers the whole organisation: do not name a service")
-        with self.store.write() as s:
-            actor = find_actor(s, username)
-            org = find_organisation(s, organisation)
-            service_row = find_service(s, org, service) if service else None
-            exists = s.scalar(
-                select(RoleAssignment).where(
-                    RoleAssignment.actor_id == actor.id,
-                    RoleAssignment.organisation_id == org.id,
-                    RoleAssignment.role == role,
-                    RoleAssignment.service_id == (service_row.id if service_row else None),
-                )
+
+    def _grant_in(self, s: Session, actor: Actor, grant: Grant, by: str) -> None:
+        org = find_organisation(s, grant.organisation)
+        service_id = find_service(s, org, grant.service).id if grant.service else None
+        exists = s.scalar(
+            select(RoleAssignment.id).where(
+                RoleAssignment.actor_id == actor.id,
+                RoleAssignment.organisation_id == org.id,
+                RoleAssignment.role == grant.role,
+                RoleAssignment.service_id == service_id,
             )
-            if exists is not None:
-                return
-            s.add(
-                RoleAssignment(
-                    actor_id=actor.id,
-                    organisation_id=org.id,
-                    role=role,
-                    service_id=service_row.id if service_row else None,
-                )
-            )
-            audit.record(
-                s,
-                audit.AuditRecord(
-                    event="role.granted",
-                    organisation=organisation,
-                    actor=by,
-                    data={"username": username, "role": role, "service": service},
-                ),
-                self.clock.now(),
-            )
+        )
+        if exists is not None:
+            return
+        s.add(
+            RoleAssignment(actor_id=actor.id, organisation_id=org.id, role=grant.role, service_id=service_id)
+        )
+        audit.record(
+            s,
+            audit.AuditRecord(
+                event="role.granted",
+                organisation=grant.organisation,
+                actor=by,
+                data={"username": actor.username, "role": grant.role, "service": grant.service},
+            ),
+            self.clock.now(),
+        )
 
     def actors(self) -> list[tuple[Actor, list[Assignment]]]:
         """Every actor, by username, with the roles they hold."""

@@ -6,8 +6,7 @@ from __future__ import annotations
 import click
 
 from pmf_engine.core.accounts import Accounts
-from pmf_engine.core.definition import RolesPolicy
-from pmf_engine.core.errors import InvalidInput
+from pmf_engine.core.directory import Grant
 from pmf_engine.interfaces.cli.context import App, pass_app
 
 
@@ -66,17 +65,6 @@ def _parse_grant(text: str) -> tuple[str, str, str | None]:
     return parts[0], parts[1], parts[2] if len(parts) == 3 else None
 
 
-def _check_role(policy: RolesPolicy, role: str, service: str | None) -> None:
-    """Refuse, as the directory's grant would, a role that is unknown or of the wrong scope."""
-    role_def = policy.roles.get(role)
-    if role_def is None:
-        raise InvalidInput("role", role, f"unknown role; known: {', '.join(policy.roles)}")
-    if role_def.scope == "service" and service is None:
-        raise InvalidInput("role", role, "held for one service: name the service")
-    if role_def.scope == "organisation" and service is not None:
-        raise InvalidInput("role", role, "covers the whole organisation: do not name a service")
-
-
 @actor.command("add")
 @click.argument("username")
 @click.option("--name", required=True, help="Full name.")
@@ -88,12 +76,8 @@ def _check_role(policy: RolesPolicy, role: str, service: str | None) -> None:
 @pass_app
 def actor_add(app: App, username: str, name: str, email: str | None, roles: tuple[str, ...], by: str) -> None:
     """Add actor USERNAME, optionally with roles."""
-    grants = [_parse_grant(r) for r in roles]
-    for role, _organisation, svc in grants:  # refuse a bad role before anyone is created
-        _check_role(app.catalog.roles, role, svc)
-    app.engine.directory.add_actor(username, name, email=email, by=by)
-    for role, organisation, svc in grants:
-        app.engine.directory.grant(username, role, organisation, service=svc, by=by)
+    grants = [Grant(*_parse_grant(r)) for r in roles]
+    app.engine.directory.add_actor(username, name, email=email, grants=grants, by=by)
     click.echo(f"actor {username} added" + (f" with {len(grants)} role(s)" if grants else ""))
 
 
