@@ -270,6 +270,14 @@ def _graph_problems(wf: WorkflowDef, doc: Document) -> Iterable[Problem]:
             yield doc.problem(
                 ("children", i, "spawn_on"), f"children spawn on undefined state {child.spawn_on!r}"
             )
+        if i > 0:
+            # One instance per service: a second set finds every service covered by the first,
+            # starts nothing, and its join would then pass with no children of its own.
+            yield doc.problem(
+                ("children", i),
+                "a second per-service child set would start no instances "
+                f"(the first, {wf.children[0].workflow!r}, already covers every service)",
+            )
 
 
 def _reachable(start: set[str], edges: Mapping[str, set[str]]) -> set[str]:
