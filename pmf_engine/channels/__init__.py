@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pmf_engine.channels.govuk_notify import GovukNotifyChannel
 from pmf_engine.channels.log import LogChannel
-from pmf_engine.channels.smtp import SmtpChannel, SmtpSettings
 from pmf_engine.channels.messages import Templates
+from pmf_engine.channels.smtp import SmtpChannel, SmtpSettings
 from pmf_engine.core.escalation import Delivery
 from pmf_engine.core.outbox import Channel
 
