@@ -8,8 +8,6 @@ with its file and line, and a file with any error imports nothing.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -26,6 +24,7 @@ from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import AlreadyExists, DataFileError, DefinitionError, NotFound, Problem
 from pmf_engine.core.store import Deadline, Instance, Meeting, Organisation, find_organisation
 from pmf_engine.core.yamlload import load_yaml
+from pmf_engine.pmf import tabular
 
 _BODY = re.compile(r"^[a-z][a-z0-9_]*$")
 KNOWN_BODIES = ("cmt", "leadership", "cabinet", "scrutiny")
@@ -302,21 +301,9 @@ def _from_yaml(text: str, file: str) -> list[MeetingRow]:
 
 
 def _from_csv(text: str, file: str) -> list[MeetingRow]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    problems: list[Problem] = []
-    try:
-        missing = {"body", "starts"} - set(reader.fieldnames or [])
-        if missing:
-            message = f"missing column(s): {', '.join(sorted(missing))}"
-            raise DataFileError([Problem(file, 1, "header", message)])
-        rows = [
-            _row(dict(item), file, reader.line_num, f"row {n}", problems)
-            for n, item in enumerate(reader, start=2)
-        ]
-    except csv.Error as exc:
-        problem = Problem(file, reader.line_num or None, "", f"not a readable CSV file: {exc}")
-        raise DataFileError([problem]) from exc
-    return _collect(rows, problems)
+    table = tabular.parse_csv(text, file, ("body", "starts"))
+    rows = [_row(dict(row.cells), file, row.line, f"row {row.line}", table.problems) for row in table.rows]
+    return _collect(rows, table.problems)
 
 
 def _from_ics(raw: bytes, file: str) -> list[MeetingRow]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -36,6 +35,7 @@ from pmf_engine.core.errors import (
 )
 from pmf_engine.core.period import Period
 from pmf_engine.core.store import Instance, Service, Store, roles_held
+from pmf_engine.pmf import tabular
 from pmf_engine.pmf.models import Actual, ExceptionReport, Measure, Project
 from pmf_engine.pmf.rag import Direction, Polarity, Rag, RagPolicy, direction, rag
 from pmf_engine.pmf.reporting import (
@@ -47,7 +47,6 @@ from pmf_engine.pmf.reporting import (
     org_code,
 )
 from pmf_engine.pmf.targets import Aggregation, Targets, compared, quarters_to_date
-from pmf_engine.pmf.xlsx import first_sheet_as_csv
 
 COLUMNS = (
     "code", "title", "theme", "priority", "service", "owner", "unit", "format", "polarity",
@@ -106,6 +105,16 @@ class ActualIn(NamedTuple):
     forecast: float | None = None
 
 
+class HistoryRow(NamedTuple):
+    """One earlier quarter's figure from a history file, with the line it is on."""
+
+    line: int
+    code: str
+    period: str
+    value: float | None
+    narrative: str
+
+
 @dataclass(frozen=True)
 class MeasureStatus:
     code: str
@@ -132,108 +141,93 @@ class MeasureStatus:
     """The figure was corrected after an earlier report was frozen."""
 
 
+def _known_column(name: str) -> bool:
+    return name in COLUMNS or name.startswith((TARGET_PREFIX, ANNUAL_PREFIX))
+
+
 def read_measures(path: Path) -> list[MeasureIn]:
     """Measures from CSV or Excel (``.xlsx``, first sheet): columns ``COLUMNS`` plus
     ``target 2024-25-Q1`` and ``annual target 2024-25`` etc."""
-    if path.suffix.lower() == ".xlsx":
-        text = first_sheet_as_csv(path)
-    else:
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise DataFileError([Problem(str(path), None, "", f"cannot read file: {exc}")]) from exc
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    problems: list[Problem] = []
+    table = tabular.read_table(path, ("code", "title", "polarity"), known=_known_column, excel=True)
     rows: list[MeasureIn] = []
-    try:
-        header = reader.fieldnames or []
-        missing = {"code", "title", "polarity"} - set(header)
-        if missing:
-            raise DataFileError(
-                [Problem(str(path), 1, "header", f"missing column(s): {', '.join(sorted(missing))}")]
-            )
-        for name in header:
-            if name not in COLUMNS and not name.startswith((TARGET_PREFIX, ANNUAL_PREFIX)):
-                problems.append(Problem(str(path), 1, name, "unknown column"))
-        for line, raw in enumerate(reader, start=2):
-            values: dict[str, Any] = {k: (v or "") for k, v in raw.items() if k in COLUMNS}
-            targets: dict[str, float] = {}
-            annual: dict[str, float] = {}
-            for name, cell in raw.items():
-                if not name or not cell or not cell.strip():
-                    continue
-                try:
-                    if name.startswith(TARGET_PREFIX):
-                        period = str(Period.parse(name.removeprefix(TARGET_PREFIX)))
-                        targets[period] = float(cell)
-                    elif name.startswith(ANNUAL_PREFIX):
-                        year = name.removeprefix(ANNUAL_PREFIX).strip()
-                        Period.parse(f"{year}-Q1")
-                        annual[year] = float(cell)
-                except ValueError as exc:
-                    problems.append(Problem(str(path), line, name, f"{cell!r}: {exc}"))
+    for row in table.rows:
+        targets: dict[str, float] = {}
+        annual: dict[str, float] = {}
+        for name, cell in row.cells.items():
+            if not name or not cell.strip():
+                continue
             try:
-                given = {k: v for k, v in values.items() if v != ""}
-                rows.append(MeasureIn(**given, targets=targets, annual_targets=annual))
-            except ValidationError as exc:
-                problems += [
-                    Problem(str(path), line, ".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()
-                ]
-    except csv.Error as exc:
-        raise DataFileError(
-            [Problem(str(path), reader.line_num or None, "", f"not a readable CSV file: {exc}")]
-        ) from exc
+                if name.startswith(TARGET_PREFIX):
+                    period = str(Period.parse(name.removeprefix(TARGET_PREFIX)))
+                    targets[period] = float(cell)
+                elif name.startswith(ANNUAL_PREFIX):
+                    year = name.removeprefix(ANNUAL_PREFIX).strip()
+                    Period.parse(f"{year}-Q1")
+                    annual[year] = float(cell)
+            except ValueError as exc:
+                table.problem(row.line, name, f"{cell!r}: {exc}")
+        given: dict[str, Any] = {k: v for k, v in row.cells.items() if k in COLUMNS and v != ""}
+        try:
+            rows.append(MeasureIn(**given, targets=targets, annual_targets=annual))
+        except ValidationError as exc:
+            table.invalid(row.line, exc)
     codes = [r.code for r in rows]
-    problems += [
-        Problem(str(path), None, "code", f"{c!r} appears twice")
+    table.problems += [
+        Problem(table.file, None, "code", f"{c!r} appears twice")
         for c in sorted({c for c in codes if codes.count(c) > 1})
     ]
-    if problems:
-        raise DataFileError(problems)
-    return rows
+    return table.done(rows)
 
 
 def read_actuals(path: Path) -> list[ActualIn]:
     """Actuals from CSV (columns ``code,value[,narrative][,forecast]``; an empty value is "not
     reported")."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataFileError([Problem(str(path), None, "", f"cannot read file: {exc}")]) from exc
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    problems: list[Problem] = []
-    rows: list[ActualIn] = []
-    try:
-        missing = {"code", "value"} - set(reader.fieldnames or [])
-        if missing:
-            raise DataFileError(
-                [Problem(str(path), 1, "header", f"missing column(s): {', '.join(sorted(missing))}")]
-            )
-        for line, raw in enumerate(reader, start=2):
-            code = (raw.get("code") or "").strip()
-            narrative = (raw.get("narrative") or "").strip()
-            if not code:
-                problems.append(Problem(str(path), line, "code", "missing measure code"))
+    return [actual for _, actual in _actual_lines(path)]
+
+
+def _actual_lines(path: Path) -> list[tuple[int, ActualIn]]:
+    table = tabular.read_table(path, ("code", "value"))
+    rows: list[tuple[int, ActualIn]] = []
+    for row in table.rows:
+        code = row.get("code")
+        if not code:
+            table.problem(row.line, "code", "missing measure code")
+            continue
+        numbers: dict[str, float | None] = {}
+        for column in ("value", "forecast"):
+            cell = row.get(column)
+            if cell.startswith(("=", "+", "@")):
+                table.problem(row.line, column, "formulas are not accepted")
                 continue
-            numbers: dict[str, float | None] = {}
-            for column in ("value", "forecast"):
-                cell = (raw.get(column) or "").strip()
-                if cell.startswith(("=", "+", "@")):
-                    problems.append(Problem(str(path), line, column, "formulas are not accepted"))
-                    continue
-                try:
-                    numbers[column] = float(cell) if cell else None
-                except ValueError:
-                    problems.append(Problem(str(path), line, column, f"{cell!r} is not a number"))
-            if len(numbers) == 2:
-                rows.append(ActualIn(code, numbers["value"], narrative, numbers["forecast"]))
-    except csv.Error as exc:
-        raise DataFileError(
-            [Problem(str(path), reader.line_num or None, "", f"not a readable CSV file: {exc}")]
-        ) from exc
-    if problems:
-        raise DataFileError(problems)
-    return rows
+            try:
+                numbers[column] = tabular.number(cell)
+            except ValueError as exc:
+                table.problem(row.line, column, str(exc))
+        if len(numbers) == 2:
+            rows.append(
+                (row.line, ActualIn(code, numbers["value"], row.get("narrative"), numbers["forecast"]))
+            )
+    return table.done(rows)
+
+
+def read_history(path: Path) -> tuple[list[HistoryRow], list[Problem]]:
+    """Earlier quarters' actuals from CSV (``code,period,value[,narrative]``), with the problems
+    found in them (the caller adds what the store shows, then raises them together)."""
+    table = tabular.read_table(path, ("code", "period", "value"))
+    rows: list[HistoryRow] = []
+    for row in table.rows:
+        try:
+            period = str(Period.parse(row.cells["period"]))
+        except ValueError as exc:
+            table.problem(row.line, "period", str(exc))
+            continue
+        try:
+            value = tabular.number(row.get("value"))
+        except ValueError as exc:
+            table.problem(row.line, "value", str(exc))
+            continue
+        rows.append(HistoryRow(row.line, row.get("code"), period, value, row.get("narrative")))
+    return rows, table.problems
 
 
 class Performance:
@@ -455,7 +449,7 @@ class Performance:
 
     def import_actuals(self, cycle: str, path: Path, *, by: str) -> int:
         """Record every actual in a CSV file in one transaction (every problem listed first)."""
-        rows = read_actuals(path)
+        lines = _actual_lines(path)
         with self.store.read() as s:
             inst = cycle_of(s, cycle)
             known = set(
@@ -463,19 +457,19 @@ class Performance:
             )
         unknown = [
             Problem(str(path), line, "code", f"unknown measure code {row.code!r}")
-            for line, row in enumerate(rows, start=2)
+            for line, row in lines
             if row.code not in known
         ]
         if unknown:
             raise DataFileError(unknown)
-        self.record_actuals(cycle, rows, by=by)
-        return len(rows)
+        self.record_actuals(cycle, [row for _, row in lines], by=by)
+        return len(lines)
 
     def import_history(self, organisation: str, path: Path, *, by: str) -> int:
         """Load earlier quarters' actuals (CSV ``code,period,value[,narrative]``) when adopting
         pmf-engine: a performance officer's job, for quarters with no cycle; all or nothing,
         recorded in the audit log with the file's SHA-256."""
-        rows, problems = _read_history(path)
+        rows, problems = read_history(path)
         with self.store.write() as s:
             org = org_by_code(s, organisation)
             if ("performance_officer", None) not in roles_held(s, by, org.id):
@@ -490,22 +484,21 @@ class Performance:
                     )
                 )
             )
-            for line, (code, period, _, _) in enumerate(rows, start=2):
-                if code not in ids:
-                    problems.append(Problem(str(path), line, "code", f"unknown measure code {code!r}"))
-                if period in cycles:
+            for row in rows:
+                if row.code not in ids:
                     problems.append(
-                        Problem(
-                            str(path), line, "period", f"{period} has a cycle: record or restate it there"
-                        )
+                        Problem(str(path), row.line, "code", f"unknown measure code {row.code!r}")
                     )
+                if row.period in cycles:
+                    message = f"{row.period} has a cycle: record or restate it there"
+                    problems.append(Problem(str(path), row.line, "period", message))
             if problems:
                 raise DataFileError(sorted(problems, key=lambda p: p.line or 0))
             now = self.clock.now()
             s.add_all(
-                Actual(measure_id=ids[code], period=period, value=value, narrative=narrative, reported_by=by,
-                       reported_at=now)
-                for code, period, value, narrative in rows
+                Actual(measure_id=ids[r.code], period=r.period, value=r.value, narrative=r.narrative,
+                       reported_by=by, reported_at=now)
+                for r in rows
             )  # fmt: skip
             s.flush()
             audit.append(
@@ -518,7 +511,7 @@ class Performance:
                         "file": path.name,
                         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
                         "rows": len(rows),
-                        "periods": sorted({r[1] for r in rows}),
+                        "periods": sorted({r.period for r in rows}),
                     },
                 ),
                 now,
@@ -635,40 +628,6 @@ def _subject(s: Session, inst: Instance, code: str, project: bool) -> Measure | 
     if found is None:
         raise NotFound("project" if project else "measure", code)
     return found
-
-
-def _read_history(path: Path) -> tuple[list[tuple[str, str, float | None, str]], list[Problem]]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataFileError([Problem(str(path), None, "", f"cannot read file: {exc}")]) from exc
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    rows: list[tuple[str, str, float | None, str]] = []
-    problems: list[Problem] = []
-    try:
-        missing = {"code", "period", "value"} - set(reader.fieldnames or [])
-        if missing:
-            raise DataFileError(
-                [Problem(str(path), 1, "header", f"missing column(s): {', '.join(sorted(missing))}")]
-            )
-        for line, raw in enumerate(reader, start=2):
-            code, cell = (raw.get("code") or "").strip(), (raw.get("value") or "").strip()
-            try:
-                period = str(Period.parse(raw.get("period") or ""))
-            except ValueError as exc:
-                problems.append(Problem(str(path), line, "period", str(exc)))
-                continue
-            try:
-                value = float(cell) if cell else None
-            except ValueError:
-                problems.append(Problem(str(path), line, "value", f"{cell!r} is not a number"))
-                continue
-            rows.append((code, period, value, (raw.get("narrative") or "").strip()))
-    except csv.Error as exc:
-        raise DataFileError(
-            [Problem(str(path), reader.line_num or None, "", f"not a readable CSV file: {exc}")]
-        ) from exc
-    return rows, problems
 
 
 def _latest_values(

@@ -14,8 +14,6 @@ its second and later rows but must not contradict the first::
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -32,6 +30,7 @@ from pmf_engine.core.errors import DataFileError, InvalidInput, NotFound, NotNow
 from pmf_engine.core.instances import InstanceKey
 from pmf_engine.core.period import Period
 from pmf_engine.core.store import Instance, Service, Store, find_organisation
+from pmf_engine.pmf import tabular
 from pmf_engine.pmf.models import ExceptionReport, Milestone, Project, ProjectUpdate
 from pmf_engine.pmf.reporting import frozen_at, may_report
 
@@ -90,69 +89,43 @@ class ProjectStatus:
 
 def read_projects(path: Path) -> list[ProjectIn]:
     """Projects with their milestones from CSV; every problem listed with its line and column."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataFileError([Problem(str(path), None, "", f"cannot read file: {exc}")]) from exc
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    problems: list[Problem] = []
+    table = tabular.read_table(
+        path, ("project", "title"), known=lambda name: name in PROJECT_COLUMNS + MILESTONE_COLUMNS
+    )
     projects: dict[str, dict[str, object]] = {}
     first_line: dict[str, int] = {}
-    try:
-        header = reader.fieldnames or []
-        missing = {"project", "title"} - set(header)
-        if missing:
-            raise DataFileError(
-                [Problem(str(path), 1, "header", f"missing column(s): {', '.join(sorted(missing))}")]
-            )
-        problems += [
-            Problem(str(path), 1, name, "unknown column")
-            for name in header
-            if name not in PROJECT_COLUMNS + MILESTONE_COLUMNS
-        ]
-        for line, raw in enumerate(reader, start=2):
-            row = {k: (v or "").strip() for k, v in raw.items() if k}
-            code = row.get("project", "")
-            if not code:
-                problems.append(Problem(str(path), line, "project", "missing project code"))
+    for row in table.rows:
+        code = row.get("project")
+        if not code:
+            table.problem(row.line, "project", "missing project code")
+            continue
+        fields = {k: row.get(k) for k in PROJECT_COLUMNS[1:] if row.get(k)}
+        if code not in projects:
+            projects[code] = {"code": code, **fields, "milestones": []}
+            first_line[code] = row.line
+        else:
+            for k, v in fields.items():
+                if projects[code].get(k, v) != v:
+                    table.problem(row.line, k, f"{v!r} contradicts line {first_line[code]}")
+        if row.get("milestone"):
+            milestone = {"title": row.get("milestone"), "due": row.get("due")}
+            if row.get("completed"):
+                milestone["completed_on"] = row.get("completed")
+            try:
+                parsed = MilestoneIn.model_validate(milestone)
+            except ValidationError as exc:
+                table.invalid(row.line, exc, _column)
                 continue
-            fields = {k: row.get(k, "") for k in PROJECT_COLUMNS[1:] if row.get(k)}
-            if code not in projects:
-                projects[code] = {"code": code, **fields, "milestones": []}
-                first_line[code] = line
-            else:
-                problems += [
-                    Problem(str(path), line, k, f"{v!r} contradicts line {first_line[code]}")
-                    for k, v in fields.items()
-                    if projects[code].get(k, v) != v
-                ]
-            if row.get("milestone"):
-                milestone = {"title": row["milestone"], "due": row.get("due", "")}
-                if row.get("completed"):
-                    milestone["completed_on"] = row["completed"]
-                try:
-                    parsed = MilestoneIn.model_validate(milestone)
-                except ValidationError as exc:
-                    problems += [Problem(str(path), line, _column(e["loc"]), e["msg"]) for e in exc.errors()]
-                    continue
-                milestones = projects[code]["milestones"]
-                assert isinstance(milestones, list)
-                milestones.append(parsed)
-    except csv.Error as exc:
-        raise DataFileError(
-            [Problem(str(path), reader.line_num or None, "", f"not a readable CSV file: {exc}")]
-        ) from exc
+            milestones = projects[code]["milestones"]
+            assert isinstance(milestones, list)
+            milestones.append(parsed)
     result: list[ProjectIn] = []
     for code, values in projects.items():
         try:
             result.append(ProjectIn.model_validate(values))
         except ValidationError as exc:
-            problems += [
-                Problem(str(path), first_line[code], _column(e["loc"]), e["msg"]) for e in exc.errors()
-            ]
-    if problems:
-        raise DataFileError(problems)
-    return result
+            table.invalid(first_line[code], exc, _column)
+    return table.done(result)
 
 
 def _column(loc: Sequence[int | str]) -> str:

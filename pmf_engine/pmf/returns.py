@@ -28,11 +28,11 @@ from sqlalchemy import select
 from pmf_engine.core.errors import DataFileError, NotFound, Problem
 from pmf_engine.core.period import Period
 from pmf_engine.core.store import Instance, Service
+from pmf_engine.pmf import xlsx
 from pmf_engine.pmf.models import Measure
 from pmf_engine.pmf.performance import ActualIn, Performance, measure_targets
 from pmf_engine.pmf.projects import STATES, Projects, ProjectStatus, project_status
 from pmf_engine.pmf.rag import Polarity, RagPolicy, rag
-from pmf_engine.pmf.xlsx import check_archive as _check_archive
 
 SHEET = "Return"
 HEADER = ("Code", "Measure", "Unit", "Better", "Target", "Actual", "Narrative", "Forecast (year end)")
@@ -135,12 +135,9 @@ class ExcelReturns:
 
     def read(self, cycle: str, service: str, path: Path) -> FilledReturn:
         """Validate a filled-in return; raise ``DataFileError`` listing every problem."""
-        _check_archive(path)
+        xlsx.check_archive(path)
         inst, measures, projects = self._service_items(cycle, service)
-        try:
-            book = openpyxl.load_workbook(path, data_only=False, read_only=True)
-        except Exception as exc:  # openpyxl raises many kinds for a damaged file
-            raise DataFileError([Problem(str(path), None, "", f"not a readable .xlsx file: {exc}")]) from exc
+        book = xlsx.load_workbook(path)
         problems: list[Problem] = []
         try:
             if SHEET not in book.sheetnames:
@@ -242,15 +239,7 @@ def _rows(sheet: Any, width: int, path: Path, problems: list[Problem]) -> Iterat
         if number > MAX_ROWS:
             problems.append(Problem(str(path), number, f"{sheet.title}!A{number}", "too many rows"))
             return
-        for cell in cells:
-            if getattr(cell, "data_type", None) == "f" or (
-                isinstance(cell.value, str) and cell.value.startswith("=")
-            ):
-                problems.append(
-                    Problem(
-                        str(path), number, f"{sheet.title}!{cell.coordinate}", "formulas are not accepted"
-                    )
-                )
+        problems += xlsx.formulas(path, sheet.title, number, cells)
         yield number, [c.value for c in cells] + [None] * (width - len(cells))
 
 
