@@ -12,8 +12,8 @@ import pytest
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import DataFileError
 from pmf_engine.pmf import tabular
+from pmf_engine.pmf.actuals import read_actuals
 from pmf_engine.pmf.meetings import read_meetings
-from pmf_engine.pmf.performance import read_actuals
 from pmf_engine.pmf.projects import read_projects
 from tests.conftest import ORG, services
 
