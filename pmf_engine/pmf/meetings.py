@@ -32,6 +32,8 @@ KNOWN_BODIES = ("cmt", "leadership", "cabinet", "scrutiny")
 
 @dataclass(frozen=True)
 class MeetingRow:
+    """A meeting as an import file gives it."""
+
     body: str
     starts_at: datetime
     title: str = ""
@@ -41,6 +43,8 @@ class MeetingRow:
 
 @dataclass
 class Imported:
+    """What an import did: meetings added, moved and unchanged, and deadlines recomputed."""
+
     added: int = 0
     moved: int = 0
     unchanged: int = 0
@@ -71,6 +75,8 @@ def _check_body(body: str) -> str:
 
 
 class CommitteeCalendar:
+    """An organisation's committee meetings, which deadlines are reckoned from."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.store = engine.store
@@ -86,12 +92,14 @@ class CommitteeCalendar:
         uid: str | None = None,
         by: str = "system",
     ) -> Meeting:
+        """Add a meeting of ``body`` at ``starts_at`` (its uid made up if not given)."""
         row = MeetingRow(_check_body(body), as_utc(starts_at), title, location, uid)
         with self.store.write() as s:
             org = self._org(s, organisation)
             return self._add(s, org, row, by)
 
     def list(self, organisation: str, body: str | None = None) -> list[Meeting]:
+        """The organisation's meetings (of one ``body``), earliest first."""
         with self.store.read() as s:
             org = self._org(s, organisation)
             query = select(Meeting).where(Meeting.organisation_id == org.id).order_by(Meeting.starts_at)
@@ -109,6 +117,7 @@ class CommitteeCalendar:
             return self._move(s, org, meeting, as_utc(starts_at), by, reason)
 
     def import_file(self, organisation: str, path: Path, *, by: str) -> Imported:
+        """Add the meetings of a file and move those (matched by uid) whose time changed."""
         rows = read_meetings(path)
         result = Imported()
         with self.store.write() as s:
@@ -177,8 +186,8 @@ class CommitteeCalendar:
             uid=uid,
         )
         s.add(meeting)
-        s.flush()
-        audit.append(
+        s.flush()  # the meeting's id goes into the audit record
+        audit.record(
             s,
             audit.AuditRecord(
                 event="meeting.added",
@@ -206,8 +215,7 @@ class CommitteeCalendar:
     ) -> int:
         old = meeting.starts_at
         meeting.starts_at = starts_at
-        s.flush()
-        audit.append(
+        audit.record(
             s,
             audit.AuditRecord(
                 event="meeting.moved",
