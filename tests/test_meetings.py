@@ -3,15 +3,18 @@ that deadlines follow, and an .ics export of a cycle's deadlines that a calendar
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 
 import icalendar
 import pytest
+from sqlalchemy import select
 
 from pmf_engine.core.clock import LONDON
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import DataFileError
+from pmf_engine.core.store import AuditEntry
 from pmf_engine.pmf.meetings import CommitteeCalendar, read_meetings
 from tests.conftest import CYCLE, ORG, settle_returns
 
@@ -86,3 +89,22 @@ def test_ics_export_of_a_cycles_deadlines(engine: Engine) -> None:
     starts = {e["dtstart"].dt for e in events}
     assert starts == {datetime(2024, 7, 12, 17, tzinfo=LONDON)}
     assert all(str(e["uid"]).startswith("deadline-") for e in events)
+
+
+def test_added_and_moved_meetings_are_audited_with_their_ids(engine: Engine) -> None:
+    calendar = CommitteeCalendar(engine)
+    calendar.import_file(ORG, FIXTURES / "committees.yaml", by="perf")
+    first = calendar.list(ORG)[0]
+    calendar.move(ORG, str(first.id), datetime(2024, 7, 25, 10, tzinfo=LONDON), by="perf", reason="clash")
+    with engine.store.read() as s:
+        entries = [
+            (event, json.loads(data))
+            for event, data in s.execute(
+                select(AuditEntry.event, AuditEntry.data)
+                .where(AuditEntry.event.in_(("meeting.added", "meeting.moved")))
+                .order_by(AuditEntry.seq)
+            ).all()
+        ]
+    added = [data["meeting"] for event, data in entries if event == "meeting.added"]
+    assert added == sorted(m.id for m in calendar.list(ORG))
+    assert entries[-1][0] == "meeting.moved" and entries[-1][1]["meeting"] == first.id

@@ -26,6 +26,7 @@ from pmf_engine.core.store import (
     roles_held,
 )
 from pmf_engine.pmf.models import Measure, Project
+from pmf_engine.pmf.reporting import cycle_of
 
 WORKFLOW = "scrutiny_action"
 PREFIX = "SA"
@@ -36,6 +37,8 @@ RAISING_ROLES = ("scrutiny_officer", "performance_officer")
 
 @dataclass(frozen=True)
 class ActionView:
+    """A Scrutiny action as people see it: what, whose, by when, its state and closing note."""
+
     key: str
     cycle: str
     what: str
@@ -52,6 +55,8 @@ class ActionView:
 
 
 class Actions:
+    """Scrutiny's actions of an organisation's cycles: raised, closed and listed."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.store = engine.store
@@ -67,9 +72,7 @@ class Actions:
         if when < london(self.engine.clock.now()).date():
             raise InvalidInput("due", due, "the due date is in the past")
         with self.store.write() as s:
-            inst = s.scalar(select(Instance).where(Instance.key == cycle, Instance.parent_id.is_(None)))
-            if inst is None:
-                raise NotFound("cycle", cycle)
+            inst = cycle_of(s, cycle)
             held = roles_held(s, by, inst.organisation_id)
             if not any((role, None) in held for role in RAISING_ROLES):
                 raise PermissionDenied(
@@ -96,6 +99,7 @@ class Actions:
         return self.get(key)
 
     def get(self, key: str) -> ActionView:
+        """The action ``key``; ``NotFound`` if there is none."""
         with self.store.read() as s:
             found = self._views(s, Instance.key == key)
         if not found:

@@ -48,20 +48,25 @@ class Framework:
 
     @cached_property
     def performance(self) -> Performance:
+        """Measures, actuals, RAG status and exception reports."""
         return Performance(self.engine.store, self.engine.clock, self.rag)
 
     @cached_property
     def projects(self) -> Projects:
+        """Council Plan projects and their quarterly updates."""
         return Projects(self.engine.store, self.engine.clock)
 
     @cached_property
     def actions(self) -> Actions:
+        """Scrutiny's actions."""
         return Actions(self.engine)
 
     @cached_property
     def calendar(self) -> CommitteeCalendar:
+        """The committee calendar."""
         return CommitteeCalendar(self.engine)
 
     @cached_property
     def returns(self) -> ExcelReturns:
+        """Excel return templates and their import."""
         return ExcelReturns(self.performance, self.projects, self.rag)

@@ -8,8 +8,6 @@ with its file and line, and a file with any error imports nothing.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -26,6 +24,7 @@ from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import AlreadyExists, DataFileError, DefinitionError, NotFound, Problem
 from pmf_engine.core.store import Deadline, Instance, Meeting, Organisation, find_organisation
 from pmf_engine.core.yamlload import load_yaml
+from pmf_engine.pmf import tabular
 
 _BODY = re.compile(r"^[a-z][a-z0-9_]*$")
 KNOWN_BODIES = ("cmt", "leadership", "cabinet", "scrutiny")
@@ -33,6 +32,8 @@ KNOWN_BODIES = ("cmt", "leadership", "cabinet", "scrutiny")
 
 @dataclass(frozen=True)
 class MeetingRow:
+    """A meeting as an import file gives it."""
+
     body: str
     starts_at: datetime
     title: str = ""
@@ -42,6 +43,8 @@ class MeetingRow:
 
 @dataclass
 class Imported:
+    """What an import did: meetings added, moved and unchanged, and deadlines recomputed."""
+
     added: int = 0
     moved: int = 0
     unchanged: int = 0
@@ -72,6 +75,8 @@ def _check_body(body: str) -> str:
 
 
 class CommitteeCalendar:
+    """An organisation's committee meetings, which deadlines are reckoned from."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.store = engine.store
@@ -87,12 +92,14 @@ class CommitteeCalendar:
         uid: str | None = None,
         by: str = "system",
     ) -> Meeting:
+        """Add a meeting of ``body`` at ``starts_at`` (its uid made up if not given)."""
         row = MeetingRow(_check_body(body), as_utc(starts_at), title, location, uid)
         with self.store.write() as s:
             org = self._org(s, organisation)
             return self._add(s, org, row, by)
 
     def list(self, organisation: str, body: str | None = None) -> list[Meeting]:
+        """The organisation's meetings (of one ``body``), earliest first."""
         with self.store.read() as s:
             org = self._org(s, organisation)
             query = select(Meeting).where(Meeting.organisation_id == org.id).order_by(Meeting.starts_at)
@@ -110,6 +117,7 @@ class CommitteeCalendar:
             return self._move(s, org, meeting, as_utc(starts_at), by, reason)
 
     def import_file(self, organisation: str, path: Path, *, by: str) -> Imported:
+        """Add the meetings of a file and move those (matched by uid) whose time changed."""
         rows = read_meetings(path)
         result = Imported()
         with self.store.write() as s:
@@ -178,8 +186,8 @@ class CommitteeCalendar:
             uid=uid,
         )
         s.add(meeting)
-        s.flush()
-        audit.append(
+        s.flush()  # the meeting's id goes into the audit record
+        audit.record(
             s,
             audit.AuditRecord(
                 event="meeting.added",
@@ -207,8 +215,7 @@ class CommitteeCalendar:
     ) -> int:
         old = meeting.starts_at
         meeting.starts_at = starts_at
-        s.flush()
-        audit.append(
+        audit.record(
             s,
             audit.AuditRecord(
                 event="meeting.moved",
@@ -302,21 +309,9 @@ def _from_yaml(text: str, file: str) -> list[MeetingRow]:
 
 
 def _from_csv(text: str, file: str) -> list[MeetingRow]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    problems: list[Problem] = []
-    try:
-        missing = {"body", "starts"} - set(reader.fieldnames or [])
-        if missing:
-            message = f"missing column(s): {', '.join(sorted(missing))}"
-            raise DataFileError([Problem(file, 1, "header", message)])
-        rows = [
-            _row(dict(item), file, reader.line_num, f"row {n}", problems)
-            for n, item in enumerate(reader, start=2)
-        ]
-    except csv.Error as exc:
-        problem = Problem(file, reader.line_num or None, "", f"not a readable CSV file: {exc}")
-        raise DataFileError([problem]) from exc
-    return _collect(rows, problems)
+    table = tabular.parse_csv(text, file, ("body", "starts"))
+    rows = [_row(dict(row.cells), file, row.line, f"row {row.line}", table.problems) for row in table.rows]
+    return _collect(rows, table.problems)
 
 
 def _from_ics(raw: bytes, file: str) -> list[MeetingRow]:

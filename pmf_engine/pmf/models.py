@@ -78,6 +78,8 @@ class Project(Base):
 
 
 class Milestone(Base):
+    """A project's milestone: what is due when, and when it was completed."""
+
     __tablename__ = "milestones"
     __table_args__ = (UniqueConstraint("project_id", "title"),)
 

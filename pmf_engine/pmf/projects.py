@@ -14,8 +14,6 @@ its second and later rows but must not contradict the first::
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -26,14 +24,23 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pmf_engine.core import audit
-from pmf_engine.core.clock import Clock
-from pmf_engine.core.errors import DataFileError, InvalidInput, NotFound, NotNow, PermissionDenied, Problem
-from pmf_engine.core.instances import InstanceKey
+from pmf_engine.core.errors import InvalidInput, NotFound, NotNow, PermissionDenied
 from pmf_engine.core.period import Period
-from pmf_engine.core.store import Instance, Service, Store, find_organisation
+from pmf_engine.core.store import Instance, find_organisation
+from pmf_engine.pmf import tabular
 from pmf_engine.pmf.models import ExceptionReport, Milestone, Project, ProjectUpdate
-from pmf_engine.pmf.reporting import frozen_at, may_report
+from pmf_engine.pmf.reporting import (
+    StoreService,
+    audit_cycle,
+    audit_organisation,
+    by_code,
+    cycle_of,
+    frozen_at,
+    may_report,
+    service_ids,
+    upsert,
+    with_service_codes,
+)
 
 ProjectState = Literal["on_track", "at_risk", "off_track", "complete"]
 STATES: tuple[ProjectState, ...] = ("on_track", "at_risk", "off_track", "complete")
@@ -42,6 +49,8 @@ MILESTONE_COLUMNS = ("milestone", "due", "completed")
 
 
 class MilestoneIn(BaseModel):
+    """A milestone of a projects file, validated."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     title: str = Field(min_length=1, max_length=300)
@@ -50,6 +59,8 @@ class MilestoneIn(BaseModel):
 
 
 class ProjectIn(BaseModel):
+    """A project of a projects file with its milestones, validated."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     code: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
@@ -63,6 +74,8 @@ class ProjectIn(BaseModel):
 
 @dataclass(frozen=True)
 class MilestoneStatus:
+    """A project's milestone as the quarter's report shows it."""
+
     title: str
     due: str
     completed_on: str | None
@@ -72,6 +85,8 @@ class MilestoneStatus:
 
 @dataclass(frozen=True)
 class ProjectStatus:
+    """A project in a cycle: its reported status, narrative, milestones and exception report."""
+
     code: str
     title: str
     theme: str
@@ -85,74 +100,49 @@ class ProjectStatus:
 
     @property
     def needs_exception_report(self) -> bool:
+        """Off track: an exception report is due before sign-off."""
         return self.status == "off_track"
 
 
 def read_projects(path: Path) -> list[ProjectIn]:
     """Projects with their milestones from CSV; every problem listed with its line and column."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataFileError([Problem(str(path), None, "", f"cannot read file: {exc}")]) from exc
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    problems: list[Problem] = []
+    table = tabular.read_table(
+        path, ("project", "title"), known=lambda name: name in PROJECT_COLUMNS + MILESTONE_COLUMNS
+    )
     projects: dict[str, dict[str, object]] = {}
     first_line: dict[str, int] = {}
-    try:
-        header = reader.fieldnames or []
-        missing = {"project", "title"} - set(header)
-        if missing:
-            raise DataFileError(
-                [Problem(str(path), 1, "header", f"missing column(s): {', '.join(sorted(missing))}")]
-            )
-        problems += [
-            Problem(str(path), 1, name, "unknown column")
-            for name in header
-            if name not in PROJECT_COLUMNS + MILESTONE_COLUMNS
-        ]
-        for line, raw in enumerate(reader, start=2):
-            row = {k: (v or "").strip() for k, v in raw.items() if k}
-            code = row.get("project", "")
-            if not code:
-                problems.append(Problem(str(path), line, "project", "missing project code"))
+    for row in table.rows:
+        code = row.get("project")
+        if not code:
+            table.problem(row.line, "project", "missing project code")
+            continue
+        fields = {k: row.get(k) for k in PROJECT_COLUMNS[1:] if row.get(k)}
+        if code not in projects:
+            projects[code] = {"code": code, **fields, "milestones": []}
+            first_line[code] = row.line
+        else:
+            for k, v in fields.items():
+                if projects[code].get(k, v) != v:
+                    table.problem(row.line, k, f"{v!r} contradicts line {first_line[code]}")
+        if row.get("milestone"):
+            milestone = {"title": row.get("milestone"), "due": row.get("due")}
+            if row.get("completed"):
+                milestone["completed_on"] = row.get("completed")
+            try:
+                parsed = MilestoneIn.model_validate(milestone)
+            except ValidationError as exc:
+                table.invalid(row.line, exc, _column)
                 continue
-            fields = {k: row.get(k, "") for k in PROJECT_COLUMNS[1:] if row.get(k)}
-            if code not in projects:
-                projects[code] = {"code": code, **fields, "milestones": []}
-                first_line[code] = line
-            else:
-                problems += [
-                    Problem(str(path), line, k, f"{v!r} contradicts line {first_line[code]}")
-                    for k, v in fields.items()
-                    if projects[code].get(k, v) != v
-                ]
-            if row.get("milestone"):
-                milestone = {"title": row["milestone"], "due": row.get("due", "")}
-                if row.get("completed"):
-                    milestone["completed_on"] = row["completed"]
-                try:
-                    parsed = MilestoneIn.model_validate(milestone)
-                except ValidationError as exc:
-                    problems += [Problem(str(path), line, _column(e["loc"]), e["msg"]) for e in exc.errors()]
-                    continue
-                milestones = projects[code]["milestones"]
-                assert isinstance(milestones, list)
-                milestones.append(parsed)
-    except csv.Error as exc:
-        raise DataFileError(
-            [Problem(str(path), reader.line_num or None, "", f"not a readable CSV file: {exc}")]
-        ) from exc
+            milestones = projects[code]["milestones"]
+            assert isinstance(milestones, list)
+            milestones.append(parsed)
     result: list[ProjectIn] = []
     for code, values in projects.items():
         try:
             result.append(ProjectIn.model_validate(values))
         except ValidationError as exc:
-            problems += [
-                Problem(str(path), first_line[code], _column(e["loc"]), e["msg"]) for e in exc.errors()
-            ]
-    if problems:
-        raise DataFileError(problems)
-    return result
+            table.invalid(first_line[code], exc, _column)
+    return table.done(result)
 
 
 def _column(loc: Sequence[int | str]) -> str:
@@ -160,10 +150,8 @@ def _column(loc: Sequence[int | str]) -> str:
     return {"code": "project", "title": "title", "completed_on": "completed", "due": "due"}.get(name, name)
 
 
-class Projects:
-    def __init__(self, store: Store, clock: Clock) -> None:
-        self.store = store
-        self.clock = clock
+class Projects(StoreService):
+    """An organisation's projects: imported with their milestones, and updated each quarter."""
 
     def import_projects(self, organisation: str, path: Path, *, by: str) -> tuple[int, int]:
         """Add or update projects and their milestones (matched by title); (added, updated)."""
@@ -171,31 +159,15 @@ class Projects:
         added = updated = 0
         with self.store.write() as s:
             org = find_organisation(s, organisation)
-            services = {svc.code: svc.id for svc in org.services}
-            unknown = sorted({r.service for r in rows if r.service and r.service not in services})
-            if unknown:
-                raise DataFileError(
-                    [Problem(str(path), None, "service", f"unknown service(s): {', '.join(unknown)}")]
-                )
+            services = service_ids(org, path, (r.service for r in rows))
             for row in rows:
-                project = s.scalar(
-                    select(Project).where(Project.organisation_id == org.id, Project.code == row.code)
-                )
-                fields = {
-                    "title": row.title,
-                    "theme": row.theme,
-                    "priority": row.priority,
-                    "owner": row.owner,
-                    "service_id": services.get(row.service) if row.service else None,
-                }
-                if project is None:
-                    project = Project(organisation_id=org.id, code=row.code, **fields)
-                    s.add(project)
-                    s.flush()
+                fields = row.model_dump(include={"title", "theme", "priority", "owner"})
+                fields["service_id"] = services.get(row.service) if row.service else None
+                project, new = upsert(s, Project, org.id, row.code, fields)
+                if new:
+                    s.flush()  # the milestones need its id
                     added += 1
                 else:
-                    for key, value in fields.items():
-                        setattr(project, key, value)
                     updated += 1
                 existing = {
                     m.title: m for m in s.scalars(select(Milestone).where(Milestone.project_id == project.id))
@@ -210,17 +182,8 @@ class Projects:
                                 project_id=project.id, title=m.title, due=m.due.isoformat(), completed_on=done
                             )
                         )
-            s.flush()
-            audit.append(
-                s,
-                audit.AuditRecord(
-                    event="projects.imported",
-                    organisation=organisation,
-                    actor=by,
-                    data={"file": path.name, "added": added, "updated": updated},
-                ),
-                self.clock.now(),
-            )
+            data = {"file": path.name, "added": added, "updated": updated}
+            audit_organisation(s, organisation, "projects.imported", by, data, self.clock.now())
         return added, updated
 
     def update(self, cycle: str, code: str, status: str, *, narrative: str = "", by: str) -> None:
@@ -236,7 +199,6 @@ class Projects:
         self, s: Session, cycle: str, code: str, status: str, *, narrative: str = "", by: str
     ) -> None:
         """``update`` inside the caller's transaction."""
-
         inst, project = self._cycle_project(s, cycle, code)
         if not may_report(s, by, inst.organisation_id, project.service_id):
             raise PermissionDenied(cycle, "update_project", "-", by, f"{by!r} may not report {code}")
@@ -253,45 +215,24 @@ class Projects:
                 reported_at=now,
             )
         )
-        s.flush()
-        audit.append(
-            s,
-            audit.AuditRecord(
-                event="project.updated",
-                organisation=InstanceKey.organisation_of(inst.key),
-                instance=cycle,
-                actor=by,
-                data={"project": code, "period": inst.period, "status": status, "narrative": narrative},
-            ),
-            now,
-        )
+        data = {"project": code, "period": inst.period, "status": status, "narrative": narrative}
+        audit_cycle(s, inst, "project.updated", by, data, now)
 
     def projects(self, organisation: str) -> list[tuple[Project, str | None, list[Milestone]]]:
+        """The organisation's projects by code, each with its service's code and milestones."""
         with self.store.read() as s:
-            org = find_organisation(s, organisation)
-            found = s.execute(
-                select(Project, Service.code)
-                .outerjoin(Service, Service.id == Project.service_id)
-                .where(Project.organisation_id == org.id)
-                .order_by(Project.code)
-            ).all()
+            found = with_service_codes(s, Project, find_organisation(s, organisation).id)
             milestones = _milestones(s, [p.id for p, _ in found])
             return [(p, svc, milestones.get(p.id, [])) for p, svc in found]
 
     def status(self, cycle: str) -> list[ProjectStatus]:
+        """Every project of the cycle's organisation with its status for the cycle's quarter."""
         with self.store.read() as s:
-            inst = s.scalar(select(Instance).where(Instance.key == cycle, Instance.parent_id.is_(None)))
-            if inst is None:
-                raise NotFound("cycle", cycle)
-            return project_status(s, inst)
+            return project_status(s, cycle_of(s, cycle))
 
     def _cycle_project(self, s: Session, cycle: str, code: str) -> tuple[Instance, Project]:
-        inst = s.scalar(select(Instance).where(Instance.key == cycle, Instance.parent_id.is_(None)))
-        if inst is None:
-            raise NotFound("cycle", cycle)
-        project = s.scalar(
-            select(Project).where(Project.organisation_id == inst.organisation_id, Project.code == code)
-        )
+        inst = cycle_of(s, cycle)
+        project = by_code(s, Project, inst.organisation_id, code)
         if project is None:
             raise NotFound("project", code)
         return inst, project
@@ -300,12 +241,7 @@ class Projects:
 def project_status(s: Session, inst: Instance) -> list[ProjectStatus]:
     """Every project of the cycle's organisation with its status for the cycle's quarter."""
     end = Period.parse(inst.period).end.isoformat()
-    found = s.execute(
-        select(Project, Service.code)
-        .outerjoin(Service, Service.id == Project.service_id)
-        .where(Project.organisation_id == inst.organisation_id)
-        .order_by(Project.code)
-    ).all()
+    found = with_service_codes(s, Project, inst.organisation_id)
     ids = [p.id for p, _ in found]
     latest: dict[int, ProjectUpdate] = {}
     if ids:

@@ -21,6 +21,8 @@ Direction = Literal["improving", "worsening", "no_change", "unknown"]
 
 
 class Tolerance(BaseModel):
+    """How far a figure may miss its target and still be amber: a percentage or an amount."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: Literal["percent", "absolute"] = "percent"
@@ -31,6 +33,8 @@ class Tolerance(BaseModel):
 
 
 class MeasureRule(BaseModel):
+    """One measure's own tolerance or basis, overriding the policy's."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     tolerance: Tolerance | None = None
@@ -38,6 +42,8 @@ class MeasureRule(BaseModel):
 
 
 class RagPolicy(BaseModel):
+    """The RAG policy (``policies/rag.yaml``): tolerance, basis and per-measure overrides."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     tolerance: Tolerance = Tolerance()
@@ -48,12 +54,15 @@ class RagPolicy(BaseModel):
     """Per-measure overrides by measure code."""
 
     def rule_for(self, code: str) -> tuple[Tolerance, Basis]:
+        """The tolerance and basis that decide measure ``code``."""
         override = self.measures.get(code, MeasureRule())
         return override.tolerance or self.tolerance, override.basis or self.basis
 
 
 @dataclass(frozen=True)
 class Rag:
+    """A RAG status and the rule that decided it."""
+
     status: Status
     rule: str
     """How the status was decided, in words a reader of the report understands."""

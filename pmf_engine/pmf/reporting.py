@@ -1,18 +1,37 @@
 """Rules and lookups the framework's services share: who may report a figure, whether a cycle's
-report is frozen, and finding a cycle or an organisation."""
+report is frozen, finding a cycle or an organisation's services, and the store and clock every
+service holds."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.base import ExecutableOption
 
-from pmf_engine.core.errors import NotFound
-from pmf_engine.core.store import Instance, Organisation, find_organisation, roles_held
+from pmf_engine.core import audit
+from pmf_engine.core.clock import Clock
+from pmf_engine.core.errors import DataFileError, NotFound, Problem
+from pmf_engine.core.instances import InstanceKey
+from pmf_engine.core.store import Instance, Organisation, Service, Store, roles_held
 from pmf_engine.pmf.models import ExceptionReport, Measure, Project, ReportSnapshot
 
+Item = TypeVar("Item", Measure, Project)
+"""A measure or a project: what an organisation reports on, by code, per service."""
+
 REPORTING_ROLES = ("service_manager", "head_of_service")
+
+
+class StoreService:
+    """A framework service: the store it reads and writes, and the clock that stamps its records."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
 
 
 def may_report(s: Session, username: str, organisation_id: int, service_id: int | None) -> bool:
@@ -28,22 +47,77 @@ def frozen_at(s: Session, instance_id: int) -> datetime | None:
     return s.scalar(select(ReportSnapshot.frozen_at).where(ReportSnapshot.instance_id == instance_id))
 
 
-def cycle_of(s: Session, key: str) -> Instance:
-    """The top-level instance (cycle) ``key``; ``NotFound`` if there is none."""
-    inst = s.scalar(select(Instance).where(Instance.key == key, Instance.parent_id.is_(None)))
+def cycle_of(s: Session, key: str, *options: ExecutableOption) -> Instance:
+    """The top-level instance (cycle) ``key``, loaded with ``options``; ``NotFound`` if none."""
+    inst = s.scalar(
+        select(Instance).where(Instance.key == key, Instance.parent_id.is_(None)).options(*options)
+    )
     if inst is None:
         raise NotFound("cycle", key)
     return inst
 
 
-def org_by_code(s: Session, code: str) -> Organisation:
-    """The organisation ``code`` with its services."""
-    return find_organisation(s, code)
+def by_code(s: Session, model: type[Item], organisation_id: int, code: str) -> Item | None:
+    """The organisation's measure (or project) ``code``, if there is one."""
+    return s.scalar(select(model).where(model.organisation_id == organisation_id, model.code == code))
 
 
-def org_code(s: Session, organisation_id: int) -> str:
-    """The code of organisation ``organisation_id``."""
-    return str(s.execute(select(Organisation.code).where(Organisation.id == organisation_id)).scalar_one())
+def upsert(
+    s: Session, model: type[Item], organisation_id: int, code: str, fields: dict[str, Any]
+) -> tuple[Item, bool]:
+    """The organisation's measure (or project) ``code`` with ``fields`` set, and whether it is new."""
+    item = by_code(s, model, organisation_id, code)
+    if item is None:
+        item = model(organisation_id=organisation_id, code=code, **fields)
+        s.add(item)
+        return item, True
+    for key, value in fields.items():
+        setattr(item, key, value)
+    return item, False
+
+
+def with_service_codes(s: Session, model: type[Item], organisation_id: int) -> list[tuple[Item, str | None]]:
+    """The organisation's measures (or projects) by code, each with its service's code."""
+    rows = s.execute(
+        select(model, Service.code)
+        .outerjoin(Service, Service.id == model.service_id)
+        .where(model.organisation_id == organisation_id)
+        .order_by(model.code)
+    ).all()
+    return [(item, service) for item, service in rows]
+
+
+def audit_organisation(
+    s: Session, organisation: str, event: str, by: str, data: dict[str, Any], at: datetime
+) -> None:
+    """Record ``event`` on ``organisation`` in the audit log, after what ``s`` has added."""
+    audit.record(s, audit.AuditRecord(event=event, organisation=organisation, actor=by, data=data), at)
+
+
+def audit_cycle(s: Session, inst: Instance, event: str, by: str, data: dict[str, Any], at: datetime) -> None:
+    """Record ``event`` on the cycle ``inst`` in the audit log, after what ``s`` has added."""
+    audit.record(
+        s,
+        audit.AuditRecord(
+            event=event,
+            organisation=InstanceKey.organisation_of(inst.key),
+            instance=inst.key,
+            actor=by,
+            data=data,
+        ),
+        at,
+    )
+
+
+def service_ids(org: Organisation, path: Path, named: Iterable[str]) -> dict[str, int]:
+    """The organisation's service ids by code; ``DataFileError`` if ``path`` names any other."""
+    services = {svc.code: svc.id for svc in org.services}
+    unknown = sorted({code for code in named if code and code not in services})
+    if unknown:
+        raise DataFileError(
+            [Problem(str(path), None, "service", f"unknown service(s): {', '.join(unknown)}")]
+        )
+    return services
 
 
 def exception_reports(s: Session, instance_id: int) -> list[tuple[str, ExceptionReport]]:

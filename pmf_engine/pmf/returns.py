@@ -28,11 +28,14 @@ from sqlalchemy import select
 from pmf_engine.core.errors import DataFileError, NotFound, Problem
 from pmf_engine.core.period import Period
 from pmf_engine.core.store import Instance, Service
+from pmf_engine.pmf import xlsx
+from pmf_engine.pmf.actuals import ActualIn
+from pmf_engine.pmf.measures import measure_targets
 from pmf_engine.pmf.models import Measure
-from pmf_engine.pmf.performance import ActualIn, Performance, measure_targets
+from pmf_engine.pmf.performance import Performance
 from pmf_engine.pmf.projects import STATES, Projects, ProjectStatus, project_status
 from pmf_engine.pmf.rag import Polarity, RagPolicy, rag
-from pmf_engine.pmf.xlsx import check_archive as _check_archive
+from pmf_engine.pmf.reporting import cycle_of
 
 SHEET = "Return"
 HEADER = ("Code", "Measure", "Unit", "Better", "Target", "Actual", "Narrative", "Forecast (year end)")
@@ -45,6 +48,8 @@ RANGES = {"percent": (0.0, 100.0), "days": (0.0, None)}
 
 @dataclass(frozen=True)
 class ReturnRow:
+    """A measure's line of a filled-in return."""
+
     code: str
     actual: float | None
     narrative: str
@@ -53,6 +58,8 @@ class ReturnRow:
 
 @dataclass(frozen=True)
 class ProjectRow:
+    """A project's line of a filled-in return."""
+
     code: str
     status: str
     narrative: str
@@ -60,11 +67,15 @@ class ProjectRow:
 
 @dataclass(frozen=True)
 class FilledReturn:
+    """A filled-in return, validated: what it reports of measures and projects."""
+
     measures: list[ReturnRow]
     projects: list[ProjectRow]
 
 
 class ExcelReturns:
+    """Return templates for a cycle's services, and their import once filled in."""
+
     def __init__(self, performance: Performance, projects: Projects, rag: RagPolicy) -> None:
         self.performance = performance
         self.projects = projects
@@ -73,9 +84,7 @@ class ExcelReturns:
 
     def _service_items(self, cycle: str, service: str) -> tuple[Instance, list[Measure], list[ProjectStatus]]:
         with self.store.read() as s:
-            inst = s.scalar(select(Instance).where(Instance.key == cycle, Instance.parent_id.is_(None)))
-            if inst is None:
-                raise NotFound("cycle", cycle)
+            inst = cycle_of(s, cycle)
             service_id = s.scalar(
                 select(Service.id).where(
                     Service.organisation_id == inst.organisation_id, Service.code == service
@@ -135,12 +144,9 @@ class ExcelReturns:
 
     def read(self, cycle: str, service: str, path: Path) -> FilledReturn:
         """Validate a filled-in return; raise ``DataFileError`` listing every problem."""
-        _check_archive(path)
+        xlsx.check_archive(path)
         inst, measures, projects = self._service_items(cycle, service)
-        try:
-            book = openpyxl.load_workbook(path, data_only=False, read_only=True)
-        except Exception as exc:  # openpyxl raises many kinds for a damaged file
-            raise DataFileError([Problem(str(path), None, "", f"not a readable .xlsx file: {exc}")]) from exc
+        book = xlsx.load_workbook(path)
         problems: list[Problem] = []
         try:
             if SHEET not in book.sheetnames:
@@ -242,15 +248,7 @@ def _rows(sheet: Any, width: int, path: Path, problems: list[Problem]) -> Iterat
         if number > MAX_ROWS:
             problems.append(Problem(str(path), number, f"{sheet.title}!A{number}", "too many rows"))
             return
-        for cell in cells:
-            if getattr(cell, "data_type", None) == "f" or (
-                isinstance(cell.value, str) and cell.value.startswith("=")
-            ):
-                problems.append(
-                    Problem(
-                        str(path), number, f"{sheet.title}!{cell.coordinate}", "formulas are not accepted"
-                    )
-                )
+        problems += xlsx.formulas(path, sheet.title, number, cells)
         yield number, [c.value for c in cells] + [None] * (width - len(cells))
 
 

@@ -36,6 +36,8 @@ OWNERS = {
 
 @dataclass(frozen=True)
 class SampleMeasure:
+    """A measure of the sample council, with its target and this quarter's figure."""
+
     code: str
     title: str
     theme: int
@@ -49,6 +51,7 @@ class SampleMeasure:
 
     @property
     def unit(self) -> str:
+        """The unit its format is shown in."""
         return {"percent": "%", "days": "days", "currency": "£"}.get(self.fmt, "")
 
 

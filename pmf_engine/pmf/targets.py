@@ -33,6 +33,8 @@ def financial_year(period: Period) -> str:
 
 @dataclass(frozen=True)
 class Targets:
+    """A measure's targets: per quarter, per financial year, with profile and aggregation."""
+
     quarterly: Mapping[str, float]
     annual: Mapping[str, float]
     profile: Sequence[float] = ()
@@ -44,6 +46,7 @@ class Targets:
         return [w / total for w in weights]
 
     def annual_for(self, period: Period) -> float | None:
+        """The target of the financial year ``period`` is in."""
         return self.annual.get(financial_year(period))
 
     def quarter(self, period: Period) -> float | None:
@@ -67,6 +70,7 @@ class Targets:
         return aggregate([t for t in targets if t is not None], self.aggregation)
 
     def for_basis(self, basis: str, period: Period) -> float | None:
+        """The target a RAG ``basis`` compares with for ``period``."""
         if basis == "ytd":
             return self.year_to_date(period)
         if basis == "forecast":
@@ -80,6 +84,7 @@ def quarters_to_date(period: Period) -> list[Period]:
 
 
 def aggregate(values: Sequence[float], how: Aggregation) -> float:
+    """The quarters' values summed, averaged or the latest; ``ValueError`` if there are none."""
     if not values:
         raise ValueError("nothing to aggregate")
     if how == "sum":

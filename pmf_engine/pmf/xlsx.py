@@ -1,14 +1,13 @@
-"""Reading spreadsheets people upload, safely: openpyxl parses through defusedxml (XML bombs and
+"""Opening spreadsheets people upload, safely: openpyxl parses through defusedxml (XML bombs and
 external entities refused), and before that the zip is checked for size and compression ratio
 (zip bombs). Formulas are never evaluated or accepted."""
 
 from __future__ import annotations
 
-import csv
-import io
 import zipfile
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 
@@ -40,41 +39,27 @@ def check_archive(path: Path) -> None:
         )
 
 
-def first_sheet_as_csv(path: Path) -> str:
-    """The first sheet's values as CSV text (row N of the sheet is line N), so one reader serves
-    CSV and Excel files alike. A formula anywhere refuses the whole file, naming its cells."""
-    check_archive(path)
+def load_workbook(path: Path) -> Any:
+    """The workbook read-only, formulas as written (never evaluated); ``DataFileError`` if damaged.
+    Call ``check_archive`` first."""
     try:
-        book = openpyxl.load_workbook(path, data_only=False, read_only=True)
+        return openpyxl.load_workbook(path, data_only=False, read_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
         raise DataFileError([Problem(str(path), None, "", f"not a readable .xlsx file: {exc}")]) from exc
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    problems: list[Problem] = []
-    try:
-        sheet = book.worksheets[0]
-        for number, cells in enumerate(sheet.iter_rows(), start=1):
-            values = []
-            for cell in cells:
-                value = cell.value
-                if getattr(cell, "data_type", None) == "f" or (
-                    isinstance(value, str) and value.startswith("=")
-                ):
-                    problems.append(
-                        Problem(
-                            str(path), number, f"{sheet.title}!{cell.coordinate}", "formulas are not accepted"
-                        )
-                    )
-                values.append(_text(value))
-            writer.writerow(values)
-    finally:
-        book.close()
-    if problems:
-        raise DataFileError(problems)
-    return out.getvalue()
 
 
-def _text(value: object) -> str:
+def formulas(path: Path, sheet: str, number: int, cells: Any) -> list[Problem]:
+    """A problem for each cell of row ``number`` of ``sheet`` that holds a formula."""
+    return [
+        Problem(str(path), number, f"{sheet}!{cell.coordinate}", "formulas are not accepted")
+        for cell in cells
+        if getattr(cell, "data_type", None) == "f"
+        or (isinstance(cell.value, str) and cell.value.startswith("="))
+    ]
+
+
+def cell_text(value: object) -> str:
+    """A cell's value as the text a CSV file would hold: dates as ISO dates, whole numbers bare."""
     if value is None:
         return ""
     if isinstance(value, datetime | date):

@@ -1,0 +1,308 @@
+"""Reported actuals: a measure's figure for a cycle's quarter, with its narrative and forecast.
+
+A service's manager (or a performance officer) records figures while the service's return is
+open; every submission is kept, and the newest counts. Once the cycle's report is frozen a
+figure changes only by a restatement with a reason. Earlier quarters' figures can be loaded
+from CSV when adopting pmf-engine. Imports are all or nothing, and every change is recorded in
+the audit log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pmf_engine.core.errors import DataFileError, InvalidInput, NotFound, NotNow, PermissionDenied, Problem
+from pmf_engine.core.instances import InstanceKey
+from pmf_engine.core.period import Period
+from pmf_engine.core.store import Instance, Service, find_organisation, roles_held
+from pmf_engine.pmf import tabular
+from pmf_engine.pmf.models import Actual, Measure
+from pmf_engine.pmf.reporting import (
+    StoreService,
+    audit_cycle,
+    audit_organisation,
+    by_code,
+    cycle_of,
+    frozen_at,
+    may_report,
+)
+
+OPEN_RETURN = ("requested", "returned", None)
+"""States of a service's return (``None``: the measure has no service) in which actuals change."""
+
+
+class ActualIn(NamedTuple):
+    """One reported figure: the quarter's actual, the narrative, and (optionally) the service's
+    forecast of the year-end outturn."""
+
+    code: str
+    value: float | None
+    narrative: str = ""
+    forecast: float | None = None
+
+
+class HistoryRow(NamedTuple):
+    """One earlier quarter's figure from a history file, with the line it is on."""
+
+    line: int
+    code: str
+    period: str
+    value: float | None
+    narrative: str
+
+
+def read_actuals(path: Path) -> list[ActualIn]:
+    """Actuals from CSV (columns ``code,value[,narrative][,forecast]``; an empty value is "not
+    reported")."""
+    return [actual for _, actual in _actual_lines(path)]
+
+
+def _actual_lines(path: Path) -> list[tuple[int, ActualIn]]:
+    table = tabular.read_table(path, ("code", "value"))
+    rows: list[tuple[int, ActualIn]] = []
+    for row in table.rows:
+        code = row.get("code")
+        if not code:
+            table.problem(row.line, "code", "missing measure code")
+            continue
+        numbers: dict[str, float | None] = {}
+        for column in ("value", "forecast"):
+            cell = row.get(column)
+            if cell.startswith(("=", "+", "@")):
+                table.problem(row.line, column, "formulas are not accepted")
+                continue
+            try:
+                numbers[column] = tabular.number(cell)
+            except ValueError as exc:
+                table.problem(row.line, column, str(exc))
+        if len(numbers) == 2:
+            rows.append(
+                (row.line, ActualIn(code, numbers["value"], row.get("narrative"), numbers["forecast"]))
+            )
+    return table.done(rows)
+
+
+def read_history(path: Path) -> tuple[list[HistoryRow], list[Problem]]:
+    """Earlier quarters' actuals from CSV (``code,period,value[,narrative]``), with the problems
+    found in them (the caller adds what the store shows, then raises them together)."""
+    table = tabular.read_table(path, ("code", "period", "value"))
+    rows: list[HistoryRow] = []
+    for row in table.rows:
+        try:
+            period = str(Period.parse(row.cells["period"]))
+        except ValueError as exc:
+            table.problem(row.line, "period", str(exc))
+            continue
+        try:
+            value = tabular.number(row.get("value"))
+        except ValueError as exc:
+            table.problem(row.line, "value", str(exc))
+            continue
+        rows.append(HistoryRow(row.line, row.get("code"), period, value, row.get("narrative")))
+    return rows, table.problems
+
+
+def latest_values(
+    s: Session, measure_ids: Sequence[int], periods: Sequence[str]
+) -> dict[tuple[int, str], Actual]:
+    """The newest submission per (measure, period), in one query; older ones stay as history."""
+    found: dict[tuple[int, str], Actual] = {}
+    if not measure_ids:
+        return found
+    for actual in s.scalars(
+        select(Actual)
+        .where(Actual.measure_id.in_(list(measure_ids)), Actual.period.in_(list(periods)))
+        .order_by(Actual.id)
+    ):
+        found[(actual.measure_id, actual.period)] = actual
+    return found
+
+
+class Actuals(StoreService):
+    """Recording, restating and importing the figures of an organisation's measures."""
+
+    def record_actual(
+        self,
+        cycle: str,
+        code: str,
+        value: float | None,
+        *,
+        narrative: str = "",
+        forecast: float | None = None,
+        by: str,
+    ) -> None:
+        """Record a measure's actual for the cycle's period, as that service's manager or a
+        performance officer, while the service's return is open (requested or returned)."""
+        self.record_actuals(cycle, [ActualIn(code, value, narrative, forecast)], by=by)
+
+    def record_actuals(self, cycle: str, rows: Sequence[ActualIn], *, by: str) -> None:
+        """Record several actuals in one transaction: all of them, or none."""
+        with self.store.write() as s:
+            self.record_in(s, cycle, rows, by=by)
+
+    def record_in(self, s: Session, cycle: str, rows: Sequence[ActualIn], *, by: str) -> None:
+        """``record_actuals`` inside the caller's transaction."""
+        now = self.clock.now()
+        for row in rows:
+            inst, measure, service = self._cycle_measure(s, cycle, row.code, by)
+            if frozen_at(s, inst.id) is not None:
+                raise NotNow(
+                    f"the {cycle} report was frozen at Leadership Team sign-off: correct "
+                    f"{row.code} with a restatement (pmf actuals restate) and a reason"
+                )
+            if service is not None:
+                key = str(InstanceKey.parse(inst.key).under(service))
+                state = s.scalar(select(Instance.state).where(Instance.key == key))
+                if state not in OPEN_RETURN:
+                    raise NotNow(f"the {service} return is {state}: actuals can change only while it is open")
+            _add_actual(s, inst, measure, row, by, now)
+
+    def restate(
+        self,
+        cycle: str,
+        code: str,
+        value: float | None,
+        *,
+        reason: str,
+        narrative: str = "",
+        forecast: float | None = None,
+        by: str,
+    ) -> None:
+        """Correct a figure already in a frozen report. The original stays in history and in
+        the frozen report; the next report lists the restatement with its reason."""
+        if not reason.strip():
+            raise InvalidInput("reason", None, "a restatement needs a reason")
+        with self.store.write() as s:
+            inst, measure, _ = self._cycle_measure(s, cycle, code, by)
+            if frozen_at(s, inst.id) is None:
+                raise NotNow(f"the {cycle} report is not frozen yet: record the actual instead")
+            previous = latest_values(s, [measure.id], [inst.period]).get((measure.id, inst.period))
+            _add_actual(
+                s,
+                inst,
+                measure,
+                ActualIn(code, value, narrative, forecast),
+                by,
+                self.clock.now(),
+                restatement=(reason, previous.value if previous else None),
+            )
+
+    def import_actuals(self, cycle: str, path: Path, *, by: str) -> int:
+        """Record every actual in a CSV file in one transaction (every problem listed first)."""
+        lines = _actual_lines(path)
+        with self.store.read() as s:
+            inst = cycle_of(s, cycle)
+            known = set(
+                s.scalars(select(Measure.code).where(Measure.organisation_id == inst.organisation_id))
+            )
+        unknown = [
+            Problem(str(path), line, "code", f"unknown measure code {row.code!r}")
+            for line, row in lines
+            if row.code not in known
+        ]
+        if unknown:
+            raise DataFileError(unknown)
+        self.record_actuals(cycle, [row for _, row in lines], by=by)
+        return len(lines)
+
+    def import_history(self, organisation: str, path: Path, *, by: str) -> int:
+        """Load earlier quarters' actuals (CSV ``code,period,value[,narrative]``) when adopting
+        pmf-engine: a performance officer's job, for quarters with no cycle; all or nothing,
+        recorded in the audit log with the file's SHA-256."""
+        rows, problems = read_history(path)
+        with self.store.write() as s:
+            org = find_organisation(s, organisation)
+            if ("performance_officer", None) not in roles_held(s, by, org.id):
+                raise PermissionDenied(organisation, "import_history", "-", by, "needs performance_officer")
+            ids = dict(
+                s.execute(select(Measure.code, Measure.id).where(Measure.organisation_id == org.id)).all()
+            )
+            cycles = set(
+                s.scalars(
+                    select(Instance.period).where(
+                        Instance.organisation_id == org.id, Instance.parent_id.is_(None)
+                    )
+                )
+            )
+            for row in rows:
+                if row.code not in ids:
+                    problems.append(
+                        Problem(str(path), row.line, "code", f"unknown measure code {row.code!r}")
+                    )
+                if row.period in cycles:
+                    message = f"{row.period} has a cycle: record or restate it there"
+                    problems.append(Problem(str(path), row.line, "period", message))
+            if problems:
+                raise DataFileError(sorted(problems, key=lambda p: p.line or 0))
+            now = self.clock.now()
+            s.add_all(
+                Actual(measure_id=ids[r.code], period=r.period, value=r.value, narrative=r.narrative,
+                       reported_by=by, reported_at=now)
+                for r in rows
+            )  # fmt: skip
+            data = {
+                "file": path.name,
+                "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                "rows": len(rows),
+                "periods": sorted({r.period for r in rows}),
+            }
+            audit_organisation(s, organisation, "actuals.history_imported", by, data, now)
+        return len(rows)
+
+    def _cycle_measure(
+        self, s: Session, cycle: str, code: str, by: str
+    ) -> tuple[Instance, Measure, str | None]:
+        """The cycle, the measure ``code`` and its service's code, if ``by`` may report it."""
+        inst = cycle_of(s, cycle)
+        measure = by_code(s, Measure, inst.organisation_id, code)
+        if measure is None:
+            raise NotFound("measure", code)
+        service = (
+            s.scalar(select(Service.code).where(Service.id == measure.service_id))
+            if measure.service_id
+            else None
+        )
+        if not may_report(s, by, inst.organisation_id, measure.service_id):
+            raise PermissionDenied(cycle, "record_actual", "-", by, f"{by!r} may not report {measure.code}")
+        return inst, measure, service
+
+
+def _add_actual(
+    s: Session,
+    inst: Instance,
+    measure: Measure,
+    row: ActualIn,
+    by: str,
+    now: datetime,
+    restatement: tuple[str, float | None] | None = None,
+) -> None:
+    s.add(
+        Actual(
+            measure_id=measure.id,
+            period=inst.period,
+            value=row.value,
+            narrative=row.narrative,
+            forecast=row.forecast,
+            restatement_reason=restatement[0] if restatement else None,
+            reported_by=by,
+            reported_at=now,
+        )
+    )
+    data: dict[str, Any] = {
+        "measure": row.code,
+        "period": inst.period,
+        "value": row.value,
+        "narrative": row.narrative,
+    }
+    if row.forecast is not None:
+        data["forecast"] = row.forecast
+    if restatement:
+        data |= {"reason": restatement[0], "previous_value": restatement[1]}
+    audit_cycle(s, inst, "actual.restated" if restatement else "actual.recorded", by, data, now)

@@ -1,0 +1,48 @@
+"""The quarterly committee report: HTML (self-contained, accessible, printable), PDF and XLSX.
+
+Per Council Plan theme a count of green, amber and red with a bar chart; each measure with
+actual, target, RAG with the rule applied, direction of travel and a small chart of its last
+eight quarters; the exception reports; and timeliness: working days from the end of the
+quarter to each stage the cycle reached, from the audit log.
+
+``content`` says what the report holds and gathers it, ``snapshot`` freezes and verifies it,
+``charts`` draws its SVG, ``rendering`` writes HTML and PDF, ``workbook`` writes XLSX; the
+names other layers use are re-exported here (``report.gather``, ``report.html``, ...).
+"""
+
+from __future__ import annotations
+
+from pmf_engine.pmf.report.charts import COLOURS, sparkline, theme_chart
+from pmf_engine.pmf.report.content import (
+    Content,
+    Frozen,
+    ReportData,
+    Restatement,
+    Timeliness,
+    canonical,
+    content_in,
+    gather,
+)
+from pmf_engine.pmf.report.rendering import ARROWS, html, pdf
+from pmf_engine.pmf.report.snapshot import freeze, verify_frozen
+from pmf_engine.pmf.report.workbook import xlsx
+
+__all__ = [
+    "ARROWS",
+    "COLOURS",
+    "Content",
+    "Frozen",
+    "ReportData",
+    "Restatement",
+    "Timeliness",
+    "canonical",
+    "content_in",
+    "freeze",
+    "gather",
+    "html",
+    "pdf",
+    "sparkline",
+    "theme_chart",
+    "verify_frozen",
+    "xlsx",
+]

@@ -1,0 +1,240 @@
+"""What the quarterly committee report says, and gathering it for a cycle.
+
+The performance content (each measure's status and last eight quarters, projects, RAG counts per
+Council Plan theme, exception reports) is frozen at Leadership Team sign-off; what happens after
+it (timeliness from the audit log, Scrutiny's actions, restatements of earlier quarters) is
+gathered live each time.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import get_args
+
+from pydantic import TypeAdapter
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
+
+from pmf_engine.core.clock import london
+from pmf_engine.core.engine import Engine
+from pmf_engine.core.period import Period
+from pmf_engine.core.store import AuditEntry, Instance, Organisation
+from pmf_engine.core.workdays import WorkingDays
+from pmf_engine.pmf.actions import ActionView
+from pmf_engine.pmf.framework import Framework
+from pmf_engine.pmf.models import Actual, Measure, ReportSnapshot
+from pmf_engine.pmf.projects import ProjectStatus, project_status
+from pmf_engine.pmf.rag import RagPolicy, Status
+from pmf_engine.pmf.reporting import cycle_of, exception_reports
+from pmf_engine.pmf.status import MeasureStatus, measure_statuses
+
+QUARTERS_SHOWN = 8
+"""How many quarters of each measure's history the report charts (this one and seven before)."""
+
+
+@dataclass(frozen=True)
+class Timeliness:
+    """A stage the cycle reached, when, and how many working days after the quarter's end."""
+
+    stage: str
+    reached: datetime
+    working_days: int
+
+
+@dataclass(frozen=True)
+class Restatement:
+    """A correction of an earlier quarter's figure, with the figure it replaced."""
+
+    code: str
+    period: str
+    value: float | None
+    previous: float | None
+    reason: str
+    by: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Content:
+    """What the report says about performance: frozen at Leadership Team sign-off."""
+
+    cycle: str
+    organisation: str
+    period: str
+    generated: datetime
+    measures: list[MeasureStatus]
+    projects: list[ProjectStatus]
+    history: dict[str, list[tuple[str, float | None]]]
+    themes: dict[str, dict[str, int]]
+    exceptions: list[tuple[str, str, str, str, str]]
+
+
+@dataclass(frozen=True)
+class Frozen:
+    """When the content was frozen, by whom, and its SHA-256."""
+
+    at: datetime
+    by: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """The content (frozen or live) and what happens after it: timeliness, Scrutiny's actions
+    and restatements of earlier quarters."""
+
+    content: Content
+    frozen: Frozen | None
+    timeliness: list[Timeliness]
+    actions: list[ActionView]
+    restatements: list[Restatement]
+
+
+_CONTENT = TypeAdapter(Content)
+
+
+def canonical(content: Content) -> str:
+    """The content as canonical JSON: the exact text that is stored and hashed."""
+    return json.dumps(
+        _CONTENT.dump_python(content, mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+
+
+def content_in(s: Session, inst: Instance, rag: RagPolicy, now: datetime) -> Content:
+    """The report's performance content as the database holds it now (in ``s``)."""
+    period = Period.parse(inst.period)
+    measures = measure_statuses(s, inst, rag)
+    quarters = [period]
+    for _ in range(QUARTERS_SHOWN - 1):
+        quarters.insert(0, quarters[0].previous())
+    names = [str(q) for q in quarters]
+    ids = dict(
+        s.execute(
+            select(Measure.id, Measure.code).where(Measure.organisation_id == inst.organisation_id)
+        ).all()
+    )
+    latest: dict[tuple[str, str], float | None] = {}
+    if ids:
+        for measure_id, p, value in s.execute(
+            select(Actual.measure_id, Actual.period, Actual.value)
+            .where(Actual.measure_id.in_(list(ids)), Actual.period.in_(names))
+            .order_by(Actual.id)
+        ).all():
+            latest[(ids[measure_id], p)] = value
+    history = {code: [(n, latest.get((code, n))) for n in names] for code in sorted(ids.values())}
+    themes: dict[str, dict[str, int]] = {}
+    for m in measures:
+        counts = themes.setdefault(m.theme or "Other", dict.fromkeys(get_args(Status), 0))
+        counts[m.rag.status] += 1
+    exceptions = [
+        (code, r.reason, r.remedial_action, r.owner, r.recovery_date)
+        for code, r in exception_reports(s, inst.id)
+    ]
+    organisation = s.execute(
+        select(Organisation.name).where(Organisation.id == inst.organisation_id)
+    ).scalar_one()
+    return Content(
+        cycle=inst.key,
+        organisation=organisation,
+        period=str(period),
+        generated=now,
+        measures=measures,
+        projects=project_status(s, inst),
+        history=history,
+        themes=dict(sorted(themes.items())),
+        exceptions=exceptions,
+    )
+
+
+def gather(framework: Framework, cycle: str) -> ReportData:
+    """The report of ``cycle``: its frozen content once signed off, the live content before."""
+    engine = framework.engine
+    with engine.store.read() as s:
+        inst = cycle_of(s, cycle, joinedload(Instance.organisation), joinedload(Instance.workflow_version))
+        snap = s.scalar(select(ReportSnapshot).where(ReportSnapshot.instance_id == inst.id))
+        if snap is not None:
+            content = _CONTENT.validate_python(json.loads(snap.content))
+            frozen: Frozen | None = Frozen(snap.frozen_at, snap.frozen_by, snap.sha256)
+        else:
+            content, frozen = content_in(s, inst, framework.rag, engine.clock.now()), None
+        timeliness = _timeliness(s, engine, inst)
+        restatements = _restatements(s, inst)
+        organisation = inst.organisation.code
+    actions = [
+        a
+        for a in framework.actions.list_for(organisation)
+        if a.cycle == cycle or (a.state == "open" and a.cycle < cycle)
+    ]
+    return ReportData(content, frozen, timeliness, actions, restatements)
+
+
+def _timeliness(s: Session, engine: Engine, inst: Instance) -> list[Timeliness]:
+    period = Period.parse(inst.period)
+    wf = engine.definition(inst.workflow_version)
+    workdays = WorkingDays(inst.organisation.holiday_subdivision)
+    reached: dict[str, datetime] = {}
+    for to_state, at in s.execute(
+        select(AuditEntry.to_state, AuditEntry.at)
+        .where(AuditEntry.instance == inst.key, AuditEntry.event.in_(("fired", "cycle.started")))
+        .order_by(AuditEntry.seq)
+    ).all():
+        if to_state and to_state not in reached:
+            reached[to_state] = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    return [
+        Timeliness(wf.states[state].label, when, workdays.between(period.end, london(when).date()))
+        for state, when in reached.items()
+        if state in wf.states
+    ]
+
+
+def _restatements(s: Session, inst: Instance) -> list[Restatement]:
+    """Corrections of earlier quarters' figures made since the previous report was frozen (up
+    to this one's freeze, if it has been)."""
+    since = s.scalar(
+        select(func.max(ReportSnapshot.frozen_at))
+        .join(Instance, Instance.id == ReportSnapshot.instance_id)
+        .where(
+            Instance.organisation_id == inst.organisation_id,
+            Instance.parent_id.is_(None),
+            Instance.period < inst.period,
+        )
+    )
+    until = s.scalar(select(ReportSnapshot.frozen_at).where(ReportSnapshot.instance_id == inst.id))
+    query = (
+        select(Actual, Measure.code)
+        .join(Measure, Measure.id == Actual.measure_id)
+        .where(
+            Measure.organisation_id == inst.organisation_id,
+            Actual.restatement_reason.is_not(None),
+            Actual.period < inst.period,
+        )
+        .order_by(Actual.id)
+    )
+    if since is not None:
+        query = query.where(Actual.reported_at > since)
+    if until is not None:
+        query = query.where(Actual.reported_at <= until)
+    found = []
+    for actual, code in s.execute(query).all():
+        previous = s.scalar(
+            select(Actual.value)
+            .where(
+                Actual.measure_id == actual.measure_id, Actual.period == actual.period, Actual.id < actual.id
+            )
+            .order_by(Actual.id.desc())
+            .limit(1)
+        )
+        found.append(
+            Restatement(
+                code,
+                actual.period,
+                actual.value,
+                previous,
+                actual.restatement_reason or "",
+                actual.reported_by,
+                actual.reported_at,
+            )
+        )
+    return found

@@ -1,0 +1,54 @@
+"""The report as HTML (self-contained, accessible, printable) and as PDF printed from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+
+from pmf_engine.core.clock import london
+from pmf_engine.pmf.report.charts import COLOURS, sparkline, theme_chart
+from pmf_engine.pmf.report.content import ReportData
+
+ARROWS = {"improving": "▲ improving", "worsening": "▼ worsening", "no_change": "► no change", "unknown": "–"}
+"""Direction of travel as the report prints it."""
+
+_env = jinja2.Environment(
+    loader=jinja2.PackageLoader("pmf_engine.pmf", "templates"),
+    autoescape=True,  # every template here is HTML (select_autoescape would miss ".html.j2")
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def html(data: ReportData) -> str:
+    """The report as one HTML page."""
+    content = data.content
+    return _env.get_template("report.html.j2").render(
+        data=data,
+        content=content,
+        colours=COLOURS,
+        arrows=ARROWS,
+        sparkline=lambda code: Markup(sparkline(content.history.get(code, []))),  # noqa: S704 - numbers and escaped text
+        theme_chart=lambda counts: Markup(theme_chart(counts)),  # noqa: S704 - numbers only
+        when=lambda d: f"{london(d):%d %b %Y}",
+        number=_number,
+    )
+
+
+def pdf(data: ReportData, path: Path) -> None:
+    """The HTML report printed to PDF by WeasyPrint (a real layout engine, no browser)."""
+    import weasyprint  # type: ignore[import-untyped]  # noqa: PLC0415 - needs Pango from the system; only the PDF format pays for it
+
+    weasyprint.HTML(string=html(data)).write_pdf(path)
+
+
+def _number(value: float | None, fmt: str = "number") -> str:
+    if value is None:
+        return "–"
+    if fmt == "percent":
+        return f"{value:g}%"
+    if fmt == "currency":
+        return f"£{value:,.2f}"
+    return f"{value:,.6g}" if abs(value) >= 1000 else f"{value:g}"

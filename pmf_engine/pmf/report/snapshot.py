@@ -1,0 +1,73 @@
+"""Freezing the report at Leadership Team sign-off, and checking a frozen report.
+
+The ``freeze_report`` effect stores the content as canonical JSON with its SHA-256 and puts the
+hash in the audit chain; ``verify_frozen`` checks the stored text against both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from sqlalchemy import select
+
+from pmf_engine.core import audit
+from pmf_engine.core.errors import AuditError, NotNow
+from pmf_engine.core.registry import EffectContext
+from pmf_engine.core.store import AuditEntry, Instance
+from pmf_engine.pmf.models import ReportSnapshot
+from pmf_engine.pmf.performance import Performance
+from pmf_engine.pmf.rag import RagPolicy
+from pmf_engine.pmf.report.content import canonical, content_in
+from pmf_engine.pmf.reporting import cycle_of
+
+
+def freeze(ctx: EffectContext, rag: RagPolicy) -> None:
+    """The ``freeze_report`` effect: store the content and chain its hash into the audit log."""
+    s = ctx.session
+    inst = s.get(Instance, ctx.instance.id)
+    assert inst is not None
+    if s.scalar(select(ReportSnapshot.id).where(ReportSnapshot.instance_id == inst.id)) is not None:
+        return  # frozen once; a cycle sent back and signed off again keeps its first report
+    text = canonical(content_in(s, inst, rag, ctx.now))
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    s.add(
+        ReportSnapshot(
+            instance_id=inst.id, content=text, sha256=digest, frozen_at=ctx.now, frozen_by=ctx.actor
+        )
+    )
+    audit.record(
+        s,
+        audit.AuditRecord(
+            event="report.frozen",
+            organisation=ctx.instance.organisation,
+            instance=ctx.instance.key,
+            actor=ctx.actor,
+            data={"sha256": digest, "trigger": ctx.trigger},
+        ),
+        ctx.now,
+    )
+
+
+def verify_frozen(performance: Performance, cycle: str) -> str:
+    """Check a frozen report against its hash and the audit entry; return the hash."""
+    with performance.store.read() as s:
+        inst = cycle_of(s, cycle)
+        snap = s.scalar(select(ReportSnapshot).where(ReportSnapshot.instance_id == inst.id))
+        if snap is None:
+            raise NotNow(f"the {cycle} report has not been frozen (it is frozen at Leadership Team sign-off)")
+        logged = [
+            json.loads(d).get("sha256")
+            for d in s.scalars(
+                select(AuditEntry.data).where(
+                    AuditEntry.instance == cycle, AuditEntry.event == "report.frozen"
+                )
+            )
+        ]
+    actual = hashlib.sha256(snap.content.encode()).hexdigest()
+    if actual != snap.sha256 or logged != [snap.sha256]:
+        raise AuditError(
+            f"the frozen {cycle} report does not match its hash: content {actual}, "
+            f"stored {snap.sha256}, audit log {', '.join(map(str, logged)) or 'none'}"
+        )
+    return actual

@@ -1,0 +1,84 @@
+"""The report as an Excel workbook: a sheet each for measures, projects, exception reports,
+Scrutiny's actions, restatements and timeliness (text cells escaped against formulas)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import openpyxl
+from openpyxl.styles import Font
+
+from pmf_engine.core.audit import csv_safe
+from pmf_engine.core.clock import london
+from pmf_engine.pmf.report.content import ReportData
+
+
+def xlsx(data: ReportData, path: Path) -> None:
+    """Write the report to ``path`` as a workbook."""
+    content = data.content
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Measures"
+    sheet.append(
+        ["Code", "Measure", "Theme", "Service", "Actual", "Target", "RAG", "Basis", "Rule",
+         "Since last quarter", "Since last year", "Narrative"]
+    )  # fmt: skip
+    for m in content.measures:
+        sheet.append(
+            [csv_safe(m.code), csv_safe(m.title), csv_safe(m.theme), m.service or "", m.actual,
+             m.target, m.rag.status, m.basis, m.rag.rule, m.since_last_quarter, m.since_last_year,
+             csv_safe(m.narrative)]
+        )  # fmt: skip
+    _sheet(
+        book,
+        "Projects",
+        ["Code", "Project", "Theme", "Service", "Status", "Overdue milestones", "Narrative"],
+        [
+            [
+                p.code,
+                p.title,
+                p.theme,
+                p.service or "",
+                p.status,
+                "; ".join(f"{m.title} (due {m.due})" for m in p.milestones if m.overdue),
+                p.narrative,
+            ]
+            for p in content.projects
+        ],
+    )
+    exceptions: list[list[object]] = [list(row) for row in content.exceptions]
+    _sheet(
+        book, "Exception reports", ["Code", "Reason", "Remedial action", "Owner", "Recovery date"], exceptions
+    )
+    _sheet(
+        book,
+        "Scrutiny actions",
+        ["Action", "What", "Assignee", "Due", "Linked to", "State", "Closing note"],
+        [[a.key, a.what, a.assignee, a.due, a.link, a.state, a.note] for a in data.actions],
+    )
+    _sheet(
+        book,
+        "Restatements",
+        ["Code", "Period", "Restated value", "Previous value", "Reason", "By"],
+        [[r.code, r.period, r.value, r.previous, r.reason, r.by] for r in data.restatements],
+    )
+    _sheet(
+        book,
+        "Timeliness",
+        ["Stage", "Reached", "Working days after quarter end"],
+        [[t.stage, f"{london(t.reached):%Y-%m-%d %H:%M}", t.working_days] for t in data.timeliness],
+    )
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    book.save(path)
+
+
+def _sheet(book: openpyxl.Workbook, title: str, header: list[str], rows: Sequence[Sequence[object]]) -> None:
+    sheet = book.create_sheet(title)
+    sheet.append(header)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        sheet.append([csv_safe(v) if isinstance(v, str) else v for v in row])

@@ -1,0 +1,95 @@
+"""Each measure's status in a cycle: its RAG under the policy's rule and basis, the rule in
+words, and its direction of travel since the last quarter and the same quarter last year."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pmf_engine.core.period import Period
+from pmf_engine.core.store import Instance
+from pmf_engine.pmf.actuals import latest_values
+from pmf_engine.pmf.measures import measure_targets
+from pmf_engine.pmf.models import ExceptionReport, Measure
+from pmf_engine.pmf.rag import Direction, Polarity, Rag, RagPolicy, direction, rag
+from pmf_engine.pmf.reporting import with_service_codes
+from pmf_engine.pmf.targets import compared, quarters_to_date
+
+
+@dataclass(frozen=True)
+class MeasureStatus:
+    """A measure in a cycle: its figures, RAG, trend, narrative and exception report."""
+
+    code: str
+    title: str
+    theme: str
+    service: str | None
+    actual: float | None
+    """The quarter's own figure."""
+    target: float | None
+    """The quarter's target."""
+    rag: Rag
+    """Decided on ``basis``: ``compared`` against ``compared_target``."""
+    basis: str
+    compared: float | None
+    compared_target: float | None
+    forecast: float | None
+    unit: str
+    fmt: str
+    since_last_quarter: Direction
+    since_last_year: Direction
+    narrative: str
+    exception_report: bool
+    restated: bool = False
+    """The figure was corrected after an earlier report was frozen."""
+
+
+def measure_statuses(s: Session, inst: Instance, policy: RagPolicy) -> list[MeasureStatus]:
+    """Every measure of the cycle's organisation with its RAG under ``policy``, rule and trend."""
+    period = Period.parse(inst.period)
+    last_quarter, last_year = str(period.previous()), str(Period(period.start_year - 1, period.quarter))
+    wanted = sorted({last_quarter, last_year, *(str(q) for q in quarters_to_date(period))})
+    rows = with_service_codes(s, Measure, inst.organisation_id)
+    reported = set(
+        s.scalars(select(ExceptionReport.measure_id).where(ExceptionReport.instance_id == inst.id))
+    )
+    latest = latest_values(s, [m.id for m, _ in rows], wanted)
+    result = []
+    for measure, service in rows:
+        values = {p: a.value for (mid, p), a in latest.items() if mid == measure.id}
+        now = latest.get((measure.id, inst.period))
+        value = now.value if now else None
+        tolerance, basis = policy.rule_for(measure.code)
+        polarity: Polarity = "higher" if measure.polarity == "higher" else "lower"
+        targets = measure_targets(measure)
+        basis_value = compared(basis, period, targets, values, now.forecast if now else None)
+        decided = rag(basis_value.value, basis_value.target, polarity, tolerance)
+        if basis != "period":
+            decided = Rag(decided.status, f"{basis_value.basis_note}: {decided.rule}")
+        result.append(
+            MeasureStatus(
+                code=measure.code,
+                title=measure.title,
+                theme=measure.theme,
+                service=service,
+                actual=value,
+                target=targets.quarter(period),
+                rag=decided,
+                basis=basis,
+                compared=basis_value.value,
+                compared_target=basis_value.target,
+                forecast=now.forecast if now else None,
+                unit=measure.unit,
+                fmt=measure.format,
+                since_last_quarter=direction(
+                    value, values.get(last_quarter), polarity, policy.no_change_within
+                ),
+                since_last_year=direction(value, values.get(last_year), polarity, policy.no_change_within),
+                narrative=now.narrative if now else "",
+                exception_report=measure.id in reported,
+                restated=bool(now and now.restatement_reason),
+            )
+        )
+    return result
