@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from pmf_engine.core.engine import Engine, Fired
 from pmf_engine.core.store import AuditEntry, IdempotencyKey
-from pmf_engine.interfaces.web.app import organisations_of, problem, require_member
+from pmf_engine.interfaces.web.app import organisations_of, require_member
+from pmf_engine.interfaces.web.errors import IdempotencyKeyReused, Unauthenticated
 from pmf_engine.pmf import report
 from pmf_engine.pmf.framework import Framework
 
@@ -37,12 +38,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     409: PROBLEM,
     422: PROBLEM,
 }
-
-
-class Unauthenticated(Exception):
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
 
 
 def _engine(request: Request) -> Engine:
@@ -200,7 +195,7 @@ def get_instance(request: Request, key: Key, user: User) -> dict[str, Any]:
 
 def _replay(seen: IdempotencyKey, fingerprint: str) -> Response:
     if seen.request_sha256 != fingerprint:
-        return problem(422, "Idempotency-Key reused", "this key was used for a different request")
+        raise IdempotencyKeyReused("this key was used for a different request")
     return JSONResponse(
         json.loads(seen.body), status_code=seen.status_code, headers={"Idempotent-Replayed": "true"}
     )

@@ -21,7 +21,7 @@ from urllib.parse import quote
 import jinja2
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -30,20 +30,16 @@ from starlette.middleware.sessions import SessionMiddleware
 from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.clock import london
 from pmf_engine.core.engine import Engine
-from pmf_engine.core.errors import (
-    AlreadyExists,
-    AuditError,
-    ConcurrencyConflict,
-    Conflict,
-    FileProblems,
-    InvalidInput,
-    NotFound,
-    PermissionDenied,
-    PmfError,
-    Refused,
-    UnknownTrigger,
-)
+from pmf_engine.core.errors import PmfError
 from pmf_engine.core.store import Actor, Organisation, RoleAssignment, find_organisation
+from pmf_engine.interfaces.web.errors import (
+    Forbidden,
+    SignInRequired,
+    Unauthenticated,
+    WebError,
+    problem,
+    status_of,
+)
 from pmf_engine.pmf.framework import Framework
 
 PACKAGE = Path(__file__).parent
@@ -66,16 +62,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
-
-
-class SignInRequired(Exception):
-    pass
-
-
-class Forbidden(Exception):
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
 
 
 def create_app(framework: Framework, settings: WebSettings) -> FastAPI:
@@ -121,29 +107,23 @@ def create_app(framework: Framework, settings: WebSettings) -> FastAPI:
     async def _sign_in(request: Request, _exc: SignInRequired) -> Response:
         return RedirectResponse(f"/sign-in?next={quote(request.url.path)}", status_code=303)
 
-    @app.exception_handler(api.Unauthenticated)
-    async def _unauthenticated(_request: Request, exc: api.Unauthenticated) -> Response:
-        response = problem(401, "Not signed in", exc.detail)
-        response.headers["WWW-Authenticate"] = "Bearer"
-        return response
-
-    @app.exception_handler(Forbidden)
-    async def _forbidden(request: Request, exc: Forbidden) -> Response:
-        if request.url.path.startswith("/api/"):
-            return problem(403, "Forbidden", exc.detail)
-        return render(request, "error.html", {"title": "You cannot see this page", "detail": exc.detail}, 403)
-
+    @app.exception_handler(WebError)
     @app.exception_handler(PmfError)
-    async def _pmf_error(request: Request, exc: PmfError) -> Response:
+    async def _refused(request: Request, exc: Exception) -> Response:
         status, title = status_of(exc)
         if request.url.path.startswith("/api/"):
-            return problem(status, title, str(exc))
+            response = problem(status, title, str(exc))
+            if isinstance(exc, Unauthenticated):
+                response.headers["WWW-Authenticate"] = "Bearer"
+            return response
+        if isinstance(exc, Forbidden):
+            title = "You cannot see this page"
         return render(request, "error.html", {"title": title, "detail": str(exc)}, status)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        return problem(422, "The request is not valid", details)
+        return problem(*status_of(exc), details)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
@@ -152,38 +132,6 @@ def create_app(framework: Framework, settings: WebSettings) -> FastAPI:
         return render(request, "error.html", {"title": str(exc.detail), "detail": ""}, exc.status_code)
 
     return app
-
-
-HTTP_STATUS: dict[type[PmfError], tuple[int, str]] = {
-    NotFound: (404, "Not found"),
-    PermissionDenied: (403, "Not allowed"),
-    ConcurrencyConflict: (409, "Changed by someone else"),
-    AlreadyExists: (409, "Already exists"),
-    Conflict: (409, "Not possible now"),
-    Refused: (409, "Not possible now"),
-    UnknownTrigger: (422, "Not valid"),
-    InvalidInput: (422, "Not valid"),
-    FileProblems: (422, "Not valid"),
-    AuditError: (409, "Failed verification"),
-}
-"""The HTTP status and title of each error class; a subclass takes its nearest listed base."""
-
-
-def status_of(exc: PmfError) -> tuple[int, str]:
-    """The status and title of ``exc`` from ``HTTP_STATUS``, by the class's method resolution order."""
-    for cls in type(exc).__mro__:
-        if cls in HTTP_STATUS:
-            return HTTP_STATUS[cls]
-    return 400, "Not possible"
-
-
-def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
-    """An RFC 9457 problem document."""
-    return JSONResponse(
-        {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra},
-        status_code=status,
-        media_type="application/problem+json",
-    )
 
 
 # -- sessions, CSRF and who may see what ------------------------------------------------------

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from pmf_engine.core import audit
 from pmf_engine.core.engine import Engine
-from pmf_engine.core.errors import FileProblems, NotFound, PermissionDenied, PmfError, Refused
+from pmf_engine.core.errors import FileProblems, NotFound, PmfError, Refused
 from pmf_engine.core.store import AuditEntry, Instance, Service, roles_held
 from pmf_engine.interfaces.web.app import (
     check_csrf,
@@ -26,6 +26,7 @@ from pmf_engine.interfaces.web.app import (
     require_user,
 )
 from pmf_engine.interfaces.web.diagram import state_diagram
+from pmf_engine.interfaces.web.errors import status_of
 from pmf_engine.pmf import report
 from pmf_engine.pmf.actions import RAISED_IN, RAISING_ROLES
 from pmf_engine.pmf.exceptions import missing_exception_reports
@@ -136,7 +137,7 @@ def fire(
     try:
         engine.fire(key, trigger, user, reason=reason, data=data)
     except Refused as refusal:  # already audited by the engine
-        status = 403 if isinstance(refusal, PermissionDenied) else 409
+        status, _title = status_of(refusal)
         return _instance_page(request, key, user, errors=[refusal.reason], status=status)
     return RedirectResponse(f"/instances/{key}", status_code=303)
 
