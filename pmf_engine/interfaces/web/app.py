@@ -10,28 +10,22 @@ come from the signed-in person's roles, and a forged POST is refused and audited
 
 from __future__ import annotations
 
-import hmac
-import json
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import jinja2
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from pmf_engine.core.accounts import Accounts
-from pmf_engine.core.clock import london
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import PmfError
-from pmf_engine.core.store import Actor, Organisation, RoleAssignment, find_organisation
+from pmf_engine.interfaces.web import queries
 from pmf_engine.interfaces.web.errors import (
     Forbidden,
     SignInRequired,
@@ -40,6 +34,7 @@ from pmf_engine.interfaces.web.errors import (
     problem,
     status_of,
 )
+from pmf_engine.interfaces.web.rendering import Renderer, templates
 from pmf_engine.pmf.framework import Framework
 
 PACKAGE = Path(__file__).parent
@@ -67,7 +62,7 @@ SECURITY_HEADERS = {
 def create_app(framework: Framework, settings: WebSettings) -> FastAPI:
     """The web application and API over ``framework`` (and its engine)."""
     engine = framework.engine
-    from pmf_engine.interfaces.web import api, pages  # noqa: PLC0415 - they import this module's helpers
+    from pmf_engine.interfaces.web import api, pages  # noqa: PLC0415 - the API imports this module's helpers
 
     app = FastAPI(
         title="pmf-engine",
@@ -80,7 +75,7 @@ def create_app(framework: Framework, settings: WebSettings) -> FastAPI:
     app.state.engine = engine
     app.state.framework = framework
     app.state.accounts = Accounts(engine.store, engine.clock)
-    app.state.templates = _templates()
+    app.state.templates = templates()
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,
@@ -134,92 +129,21 @@ def create_app(framework: Framework, settings: WebSettings) -> FastAPI:
     return app
 
 
-# -- sessions, CSRF and who may see what ------------------------------------------------------
-
-
-def current_user(request: Request) -> str | None:
-    user = request.session.get("user")
-    return str(user) if user else None
-
-
-def require_user(request: Request) -> str:
-    user = current_user(request)
-    if user is None:
-        raise SignInRequired
-    return user
-
-
-def csrf_token(request: Request) -> str:
-    token = request.session.get("csrf")
-    if not token:
-        token = request.session["csrf"] = secrets.token_urlsafe(32)
-    return str(token)
-
-
-def check_csrf(request: Request, submitted: str | None) -> None:
-    expected = request.session.get("csrf")
-    if not expected or not submitted or not hmac.compare_digest(str(expected), submitted):
-        raise Forbidden(
-            "The form has expired or did not come from this site. Go back, reload the page and try again."
-        )
+# -- until the API takes these from deps.py -----------------------------------------------------
 
 
 def organisations_of(engine: Engine, username: str) -> list[tuple[str, str]]:
-    """(code, name) of the organisations where ``username`` holds a role, in one query."""
-    with engine.store.read() as s:
-        rows = s.execute(
-            select(Organisation.code, Organisation.name)
-            .join(RoleAssignment, RoleAssignment.organisation_id == Organisation.id)
-            .join(Actor, Actor.id == RoleAssignment.actor_id)
-            .where(Actor.username == username, Actor.active.is_(True))
-            .distinct()
-            .order_by(Organisation.code)
-        ).all()
-    return [(str(code), str(name)) for code, name in rows]
+    """(code, name) of the organisations where ``username`` holds a role."""
+    return queries.organisations_of(engine.store, username)
 
 
 def require_member(engine: Engine, username: str, organisation: str) -> None:
     """Read access: any role in the organisation (auditors included)."""
     if organisation not in {code for code, _ in organisations_of(engine, username)}:
-        with engine.store.read() as s:
-            find_organisation(s, organisation)  # NotFound for an organisation that does not exist
+        queries.check_organisation(engine.store, organisation)
         raise Forbidden(f"{username} holds no role in {organisation}")
 
 
-# -- templates ----------------------------------------------------------------------------------
-
-
-def _templates() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(PACKAGE / "templates"),
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["when"] = lambda d: f"{london(d):%d %b %Y %H:%M}" if d else "–"
-    env.filters["label"] = lambda s: str(s).replace("_", " ").capitalize()
-    env.filters["number"] = lambda v: "–" if v is None else f"{v:g}"
-    env.filters["why"] = _why
-    return env
-
-
-def _why(entry: Any) -> str:
-    """An audit entry's reason, or for a refusal the rule that refused it."""
-    if entry.reason:
-        return str(entry.reason)
-    if entry.event == "refused":
-        return str(json.loads(entry.data).get("why", ""))
-    return ""
-
-
 def render(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
-    env: jinja2.Environment = request.app.state.templates
-    user = current_user(request)
-    body = env.get_template(template).render(
-        request=request,
-        user=user,
-        csrf=csrf_token(request),
-        organisations=organisations_of(request.app.state.engine, user) if user else [],
-        **context,
-    )
-    return Response(body, status_code=status, media_type="text/html; charset=utf-8")
+    """An error page."""
+    return Renderer(request, request.app.state.templates, request.app.state.engine)(template, context, status)
