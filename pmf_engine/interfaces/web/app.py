@@ -6,6 +6,10 @@ httponly, samesite=lax); every form carries a CSRF token. The API takes bearer t
 browser's cookies can never act on it. Either way the engine decides: the buttons a page offers
 come from the signed-in person's roles, and a forged POST is refused and audited by
 ``Engine.fire`` like any other refusal.
+
+This module builds the app: its state, middleware, routers and exception handlers, which answer
+every error by the one table in ``errors.py``. The routers take what they need from
+``deps.py`` and never import this module.
 """
 
 from __future__ import annotations
@@ -23,9 +27,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from pmf_engine.core.accounts import Accounts
-from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import PmfError
-from pmf_engine.interfaces.web import queries
+from pmf_engine.interfaces.web import api, pages
 from pmf_engine.interfaces.web.errors import (
     Forbidden,
     SignInRequired,
@@ -37,11 +40,13 @@ from pmf_engine.interfaces.web.errors import (
 from pmf_engine.interfaces.web.rendering import Renderer, templates
 from pmf_engine.pmf.framework import Framework
 
-PACKAGE = Path(__file__).parent
+STATIC = Path(__file__).parent / "static"
 
 
 @dataclass(frozen=True)
 class WebSettings:
+    """The session cookie's signing key, flags and lifetime."""
+
     secret_key: str
     secure_cookies: bool = True
     session_hours: int = 8
@@ -62,8 +67,6 @@ SECURITY_HEADERS = {
 def create_app(framework: Framework, settings: WebSettings) -> FastAPI:
     """The web application and API over ``framework`` (and its engine)."""
     engine = framework.engine
-    from pmf_engine.interfaces.web import api, pages  # noqa: PLC0415 - the API imports this module's helpers
-
     app = FastAPI(
         title="pmf-engine",
         version="1",
@@ -84,66 +87,61 @@ def create_app(framework: Framework, settings: WebSettings) -> FastAPI:
         same_site="lax",
         https_only=settings.secure_cookies,
     )
-    app.mount("/static", StaticFiles(directory=PACKAGE / "static"), name="static")
-
-    @app.middleware("http")
-    async def _security_headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if not request.url.path.startswith("/static/"):
-            response.headers.setdefault("Cache-Control", "no-store")  # pages hold personal data
-        return response
-
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.middleware("http")(_security_headers)
     app.include_router(pages.router)
     app.include_router(api.router)
-
-    @app.exception_handler(SignInRequired)
-    async def _sign_in(request: Request, _exc: SignInRequired) -> Response:
-        return RedirectResponse(f"/sign-in?next={quote(request.url.path)}", status_code=303)
-
-    @app.exception_handler(WebError)
-    @app.exception_handler(PmfError)
-    async def _refused(request: Request, exc: Exception) -> Response:
-        status, title = status_of(exc)
-        if request.url.path.startswith("/api/"):
-            response = problem(status, title, str(exc))
-            if isinstance(exc, Unauthenticated):
-                response.headers["WWW-Authenticate"] = "Bearer"
-            return response
-        if isinstance(exc, Forbidden):
-            title = "You cannot see this page"
-        return render(request, "error.html", {"title": title, "detail": str(exc)}, status)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        return problem(*status_of(exc), details)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        if request.url.path.startswith("/api/") or exc.status_code == 405:
-            return problem(exc.status_code, str(exc.detail), str(exc.detail))
-        return render(request, "error.html", {"title": str(exc.detail), "detail": ""}, exc.status_code)
-
+    app.add_exception_handler(SignInRequired, _sign_in)
+    app.add_exception_handler(WebError, _refused)
+    app.add_exception_handler(PmfError, _refused)
+    app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(StarletteHTTPException, _http)
     return app
 
 
-# -- until the API takes these from deps.py -----------------------------------------------------
+async def _security_headers(request: Request, call_next: Any) -> Response:
+    response: Response = await call_next(request)
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if not request.url.path.startswith("/static/"):
+        response.headers.setdefault("Cache-Control", "no-store")  # pages hold personal data
+    return response
 
 
-def organisations_of(engine: Engine, username: str) -> list[tuple[str, str]]:
-    """(code, name) of the organisations where ``username`` holds a role."""
-    return queries.organisations_of(engine.store, username)
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
 
 
-def require_member(engine: Engine, username: str, organisation: str) -> None:
-    """Read access: any role in the organisation (auditors included)."""
-    if organisation not in {code for code, _ in organisations_of(engine, username)}:
-        queries.check_organisation(engine.store, organisation)
-        raise Forbidden(f"{username} holds no role in {organisation}")
+def _error_page(request: Request, title: str, detail: str, status: int) -> Response:
+    render = Renderer(request, request.app.state.templates, request.app.state.engine)
+    return render("error.html", {"title": title, "detail": detail}, status)
 
 
-def render(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
-    """An error page."""
-    return Renderer(request, request.app.state.templates, request.app.state.engine)(template, context, status)
+async def _sign_in(request: Request, _exc: Exception) -> Response:
+    return RedirectResponse(f"/sign-in?next={quote(request.url.path)}", status_code=303)
+
+
+async def _refused(request: Request, exc: Exception) -> Response:
+    """An engine error or a web refusal: a problem document on the API, else the error page."""
+    status, title = status_of(exc)
+    if _is_api(request):
+        response = problem(status, title, str(exc))
+        if isinstance(exc, Unauthenticated):
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+    if isinstance(exc, Forbidden):
+        title = "You cannot see this page"
+    return _error_page(request, title, str(exc), status)
+
+
+async def _invalid(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+    return problem(*status_of(exc), details)
+
+
+async def _http(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if _is_api(request) or exc.status_code == 405:
+        return problem(exc.status_code, str(exc.detail), str(exc.detail))
+    return _error_page(request, str(exc.detail), "", exc.status_code)
