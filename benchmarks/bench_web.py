@@ -48,16 +48,17 @@ def main() -> None:
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
     catalog = load_catalog(ROOT / "workflows", ROOT / "policies")
+    rag = load_rag(ROOT / "policies")
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "demo.db"
-        run_demo(db, catalog, lambda _line: None)
+        run_demo(db, catalog, rag, lambda _line: None)
         engine = Engine(Store(sqlite_url(db)), catalog, SystemClock())
         Accounts(engine.store, engine.clock).set_password("priya", "benchmark password", by="bench")
         token = Accounts(engine.store, engine.clock).create_token("priya", "bench", by="bench")
         engine.start_cycle("WDC", "2024-25-Q2", by="priya")
         client = TestClient(
             create_app(
-                Framework(engine, load_rag(ROOT / "policies")),
+                Framework(engine, rag),
                 WebSettings(secret_key="bench", secure_cookies=False),
             )
         )

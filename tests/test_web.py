@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.store import AuditEntry
+from pmf_engine.interfaces.web import queries
 from pmf_engine.interfaces.web.app import WebSettings, create_app
 from pmf_engine.pmf.framework import Framework
 from tests.conftest import CYCLE, ORG, RAG, services
@@ -197,3 +198,70 @@ def test_api_fire_is_idempotent(api: tuple[TestClient, dict[str, str]], engine: 
     assert {m["code"] for m in measures} >= {"HOU-01", "WAS-01"}
     content = client.get(f"/api/v1/instances/{CYCLE}/report", headers=headers).json()
     assert content["frozen"] is None and content["content"]["cycle"] == CYCLE
+
+
+# -- the dependencies: membership, CSRF, the status table -----------------------------------------
+
+
+def test_membership_of_the_organisation_in_the_path(client: TestClient, engine: Engine) -> None:
+    engine.directory.add_organisation("OTH", "Other Borough Council")
+    engine.directory.add_actor("outsider", "Outsider")
+    engine.directory.grant("outsider", "auditor", "OTH")
+    accounts = Accounts(engine.store, engine.clock)
+    accounts.set_password("outsider", PASSWORD, by="test")
+    sign_in(client, "outsider")
+    assert client.get("/orgs/OTH").status_code == 200
+    for path in (
+        f"/orgs/{ORG}",
+        f"/orgs/{ORG}/measures",
+        f"/orgs/{ORG}/audit.csv",
+        f"/instances/{CYCLE}",
+        f"/instances/{CYCLE}/report",
+        f"/instances/{CYCLE}/HOUSING/template.xlsx",
+    ):
+        refused = client.get(path)
+        assert refused.status_code == 403 and "You cannot see this page" in refused.text, path
+    token = csrf(client, "/orgs/OTH")
+    posted = client.post(
+        f"/instances/{CYCLE}/HOUSING/actuals",
+        data={"csrf_token": token, "code": "HOU-01", "actual_HOU-01": "1"},
+    )
+    assert posted.status_code == 403 and "outsider holds no role in TDC" in posted.text
+    forged = client.post(f"/instances/{CYCLE}/fire", data={"csrf_token": "nope", "trigger": "submit"})
+    assert forged.status_code == 403 and "The form has expired" in forged.text, "CSRF before membership"
+    assert client.get("/orgs/NOPE/actions").status_code == 404
+    headers = {"Authorization": f"Bearer {accounts.create_token('outsider', 'script', by='test')}"}
+    assert client.get("/api/v1/organisations", headers=headers).json() == [
+        {"code": "OTH", "name": "Other Borough Council"}
+    ]
+    api_refused = client.get(f"/api/v1/instances/{CYCLE}/HOUSING", headers=headers)
+    assert api_refused.status_code == 403 and api_refused.json()["title"] == "Forbidden"
+    assert client.get("/api/v1/organisations/NOPE/cycles", headers=headers).json()["status"] == 404
+
+
+def test_a_page_reads_the_organisations_once(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    sign_in(client, "perf")
+    calls: list[str] = []
+    read = queries.organisations_of
+
+    def counted(store: object, username: str) -> list[tuple[str, str]]:
+        calls.append(username)
+        return read(store, username)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(queries, "organisations_of", counted)
+    page = client.get(f"/instances/{CYCLE}")
+    assert page.status_code == 200 and f'href="/orgs/{ORG}/audit"' in page.text
+    assert calls == ["perf"], "the membership check and the menu share one read"
+
+
+def test_return_routes_and_statuses_from_the_table(client: TestClient) -> None:
+    sign_in(client, "sm_housing")
+    template = client.get(f"/instances/{CYCLE}/HOUSING/template.xlsx")
+    assert template.status_code == 200 and "spreadsheetml" in template.headers["content-type"]
+    assert f'filename="{ORG}-2024-25-Q1-HOUSING-return.xlsx"' in template.headers["content-disposition"]
+    assert client.get(f"/instances/{CYCLE}/template.xlsx").status_code == 404, "a cycle has no return"
+    assert client.get(f"/instances/{ORG}/template.xlsx").status_code == 404
+    assert client.get(f"/instances/{ORG}").status_code == 404
+    token = csrf(client, f"/instances/{CYCLE}/HOUSING")
+    unknown = client.post(f"/instances/{CYCLE}/HOUSING/fire", data={"csrf_token": token, "trigger": "zap"})
+    assert unknown.status_code == 422 and "There is a problem" in unknown.text, "UnknownTrigger: 422"

@@ -6,51 +6,47 @@ httponly, samesite=lax); every form carries a CSRF token. The API takes bearer t
 browser's cookies can never act on it. Either way the engine decides: the buttons a page offers
 come from the signed-in person's roles, and a forged POST is refused and audited by
 ``Engine.fire`` like any other refusal.
+
+This module builds the app: its state, middleware, routers and exception handlers, which answer
+every error by the one table in ``errors.py``. The routers take what they need from
+``deps.py`` and never import this module.
 """
 
 from __future__ import annotations
 
-import hmac
-import json
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import jinja2
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from pmf_engine.core.accounts import Accounts
-from pmf_engine.core.clock import london
-from pmf_engine.core.engine import Engine
-from pmf_engine.core.errors import (
-    AlreadyExists,
-    AuditError,
-    ConcurrencyConflict,
-    Conflict,
-    FileProblems,
-    InvalidInput,
-    NotFound,
-    PermissionDenied,
-    PmfError,
-    Refused,
-    UnknownTrigger,
+from pmf_engine.core.errors import PmfError
+from pmf_engine.interfaces.web import api, pages
+from pmf_engine.interfaces.web.errors import (
+    Forbidden,
+    SignInRequired,
+    Unauthenticated,
+    WebError,
+    problem,
+    status_of,
 )
-from pmf_engine.core.store import Actor, Organisation, RoleAssignment, find_organisation
+from pmf_engine.interfaces.web.rendering import Renderer, templates
 from pmf_engine.pmf.framework import Framework
 
-PACKAGE = Path(__file__).parent
+STATIC = Path(__file__).parent / "static"
 
 
 @dataclass(frozen=True)
 class WebSettings:
+    """The session cookie's signing key, flags and lifetime."""
+
     secret_key: str
     secure_cookies: bool = True
     session_hours: int = 8
@@ -68,21 +64,9 @@ SECURITY_HEADERS = {
 }
 
 
-class SignInRequired(Exception):
-    pass
-
-
-class Forbidden(Exception):
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
-
-
 def create_app(framework: Framework, settings: WebSettings) -> FastAPI:
     """The web application and API over ``framework`` (and its engine)."""
     engine = framework.engine
-    from pmf_engine.interfaces.web import api, pages  # noqa: PLC0415 - they import this module's helpers
-
     app = FastAPI(
         title="pmf-engine",
         version="1",
@@ -94,7 +78,7 @@ def create_app(framework: Framework, settings: WebSettings) -> FastAPI:
     app.state.engine = engine
     app.state.framework = framework
     app.state.accounts = Accounts(engine.store, engine.clock)
-    app.state.templates = _templates()
+    app.state.templates = templates()
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,
@@ -103,175 +87,61 @@ def create_app(framework: Framework, settings: WebSettings) -> FastAPI:
         same_site="lax",
         https_only=settings.secure_cookies,
     )
-    app.mount("/static", StaticFiles(directory=PACKAGE / "static"), name="static")
-
-    @app.middleware("http")
-    async def _security_headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if not request.url.path.startswith("/static/"):
-            response.headers.setdefault("Cache-Control", "no-store")  # pages hold personal data
-        return response
-
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.middleware("http")(_security_headers)
     app.include_router(pages.router)
     app.include_router(api.router)
-
-    @app.exception_handler(SignInRequired)
-    async def _sign_in(request: Request, _exc: SignInRequired) -> Response:
-        return RedirectResponse(f"/sign-in?next={quote(request.url.path)}", status_code=303)
-
-    @app.exception_handler(api.Unauthenticated)
-    async def _unauthenticated(_request: Request, exc: api.Unauthenticated) -> Response:
-        response = problem(401, "Not signed in", exc.detail)
-        response.headers["WWW-Authenticate"] = "Bearer"
-        return response
-
-    @app.exception_handler(Forbidden)
-    async def _forbidden(request: Request, exc: Forbidden) -> Response:
-        if request.url.path.startswith("/api/"):
-            return problem(403, "Forbidden", exc.detail)
-        return render(request, "error.html", {"title": "You cannot see this page", "detail": exc.detail}, 403)
-
-    @app.exception_handler(PmfError)
-    async def _pmf_error(request: Request, exc: PmfError) -> Response:
-        status, title = status_of(exc)
-        if request.url.path.startswith("/api/"):
-            return problem(status, title, str(exc))
-        return render(request, "error.html", {"title": title, "detail": str(exc)}, status)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        return problem(422, "The request is not valid", details)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        if request.url.path.startswith("/api/") or exc.status_code == 405:
-            return problem(exc.status_code, str(exc.detail), str(exc.detail))
-        return render(request, "error.html", {"title": str(exc.detail), "detail": ""}, exc.status_code)
-
+    app.add_exception_handler(SignInRequired, _sign_in)
+    app.add_exception_handler(WebError, _refused)
+    app.add_exception_handler(PmfError, _refused)
+    app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(StarletteHTTPException, _http)
     return app
 
 
-HTTP_STATUS: dict[type[PmfError], tuple[int, str]] = {
-    NotFound: (404, "Not found"),
-    PermissionDenied: (403, "Not allowed"),
-    ConcurrencyConflict: (409, "Changed by someone else"),
-    AlreadyExists: (409, "Already exists"),
-    Conflict: (409, "Not possible now"),
-    Refused: (409, "Not possible now"),
-    UnknownTrigger: (422, "Not valid"),
-    InvalidInput: (422, "Not valid"),
-    FileProblems: (422, "Not valid"),
-    AuditError: (409, "Failed verification"),
-}
-"""The HTTP status and title of each error class; a subclass takes its nearest listed base."""
+async def _security_headers(request: Request, call_next: Any) -> Response:
+    response: Response = await call_next(request)
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if not request.url.path.startswith("/static/"):
+        response.headers.setdefault("Cache-Control", "no-store")  # pages hold personal data
+    return response
 
 
-def status_of(exc: PmfError) -> tuple[int, str]:
-    """The status and title of ``exc`` from ``HTTP_STATUS``, by the class's method resolution order."""
-    for cls in type(exc).__mro__:
-        if cls in HTTP_STATUS:
-            return HTTP_STATUS[cls]
-    return 400, "Not possible"
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
 
 
-def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
-    """An RFC 9457 problem document."""
-    return JSONResponse(
-        {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra},
-        status_code=status,
-        media_type="application/problem+json",
-    )
+def _error_page(request: Request, title: str, detail: str, status: int) -> Response:
+    render = Renderer(request, request.app.state.templates, request.app.state.engine)
+    return render("error.html", {"title": title, "detail": detail}, status)
 
 
-# -- sessions, CSRF and who may see what ------------------------------------------------------
+async def _sign_in(request: Request, _exc: Exception) -> Response:
+    return RedirectResponse(f"/sign-in?next={quote(request.url.path)}", status_code=303)
 
 
-def current_user(request: Request) -> str | None:
-    user = request.session.get("user")
-    return str(user) if user else None
+async def _refused(request: Request, exc: Exception) -> Response:
+    """An engine error or a web refusal: a problem document on the API, else the error page."""
+    status, title = status_of(exc)
+    if _is_api(request):
+        response = problem(status, title, str(exc))
+        if isinstance(exc, Unauthenticated):
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+    if isinstance(exc, Forbidden):
+        title = "You cannot see this page"
+    return _error_page(request, title, str(exc), status)
 
 
-def require_user(request: Request) -> str:
-    user = current_user(request)
-    if user is None:
-        raise SignInRequired
-    return user
+async def _invalid(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+    return problem(*status_of(exc), details)
 
 
-def csrf_token(request: Request) -> str:
-    token = request.session.get("csrf")
-    if not token:
-        token = request.session["csrf"] = secrets.token_urlsafe(32)
-    return str(token)
-
-
-def check_csrf(request: Request, submitted: str | None) -> None:
-    expected = request.session.get("csrf")
-    if not expected or not submitted or not hmac.compare_digest(str(expected), submitted):
-        raise Forbidden(
-            "The form has expired or did not come from this site. Go back, reload the page and try again."
-        )
-
-
-def organisations_of(engine: Engine, username: str) -> list[tuple[str, str]]:
-    """(code, name) of the organisations where ``username`` holds a role, in one query."""
-    with engine.store.read() as s:
-        rows = s.execute(
-            select(Organisation.code, Organisation.name)
-            .join(RoleAssignment, RoleAssignment.organisation_id == Organisation.id)
-            .join(Actor, Actor.id == RoleAssignment.actor_id)
-            .where(Actor.username == username, Actor.active.is_(True))
-            .distinct()
-            .order_by(Organisation.code)
-        ).all()
-    return [(str(code), str(name)) for code, name in rows]
-
-
-def require_member(engine: Engine, username: str, organisation: str) -> None:
-    """Read access: any role in the organisation (auditors included)."""
-    if organisation not in {code for code, _ in organisations_of(engine, username)}:
-        with engine.store.read() as s:
-            find_organisation(s, organisation)  # NotFound for an organisation that does not exist
-        raise Forbidden(f"{username} holds no role in {organisation}")
-
-
-# -- templates ----------------------------------------------------------------------------------
-
-
-def _templates() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(PACKAGE / "templates"),
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["when"] = lambda d: f"{london(d):%d %b %Y %H:%M}" if d else "–"
-    env.filters["label"] = lambda s: str(s).replace("_", " ").capitalize()
-    env.filters["number"] = lambda v: "–" if v is None else f"{v:g}"
-    env.filters["why"] = _why
-    return env
-
-
-def _why(entry: Any) -> str:
-    """An audit entry's reason, or for a refusal the rule that refused it."""
-    if entry.reason:
-        return str(entry.reason)
-    if entry.event == "refused":
-        return str(json.loads(entry.data).get("why", ""))
-    return ""
-
-
-def render(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
-    env: jinja2.Environment = request.app.state.templates
-    user = current_user(request)
-    body = env.get_template(template).render(
-        request=request,
-        user=user,
-        csrf=csrf_token(request),
-        organisations=organisations_of(request.app.state.engine, user) if user else [],
-        **context,
-    )
-    return Response(body, status_code=status, media_type="text/html; charset=utf-8")
+async def _http(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if _is_api(request) or exc.status_code == 405:
+        return problem(exc.status_code, str(exc.detail), str(exc.detail))
+    return _error_page(request, str(exc.detail), "", exc.status_code)

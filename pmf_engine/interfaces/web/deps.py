@@ -1,0 +1,176 @@
+"""Everything a route needs, as FastAPI dependencies in ``Annotated`` aliases: the services
+(engine, framework, accounts, templates), who is asking (``CurrentUser`` by session cookie,
+``ApiUser`` by bearer token), the CSRF-checked form, and membership of the organisation that
+the path names (``Member``, ``FormMember``, ``ApiMember``).
+
+FastAPI solves a route's dependencies before its own parameters, in the order they are
+declared, and calls each dependency once a request however many others ask for it; so
+``FormMember`` checks, in this order, that someone is signed in, that the form carries this
+session's CSRF token, and that the person holds a role in the organisation. Dependencies that
+only read ``request.app.state``, the session or the path are ``async`` (no thread hop); the
+ones that read the database are plain functions, which FastAPI runs in its thread pool.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import jinja2
+from fastapi import Depends, Form, Header, Request
+from starlette.datastructures import FormData
+
+from pmf_engine.core.accounts import Accounts
+from pmf_engine.core.engine import Engine
+from pmf_engine.core.errors import InvalidInput, NotFound
+from pmf_engine.core.instances import InstanceKey
+from pmf_engine.interfaces.web import queries
+from pmf_engine.interfaces.web.errors import Forbidden, SignInRequired, Unauthenticated
+from pmf_engine.interfaces.web.rendering import Renderer
+from pmf_engine.interfaces.web.session import check_csrf, organisations_for, session_user
+from pmf_engine.pmf.framework import Framework
+
+# -- the services ---------------------------------------------------------------------------
+
+
+async def get_engine(request: Request) -> Engine:
+    """The workflow engine the app serves."""
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+async def get_framework(request: Request) -> Framework:
+    """The council framework's services over the engine."""
+    framework: Framework = request.app.state.framework
+    return framework
+
+
+async def get_accounts(request: Request) -> Accounts:
+    """Local accounts: passwords, lockout and API tokens."""
+    accounts: Accounts = request.app.state.accounts
+    return accounts
+
+
+async def get_templates(request: Request) -> jinja2.Environment:
+    """The pages' template environment."""
+    env: jinja2.Environment = request.app.state.templates
+    return env
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+FrameworkDep = Annotated[Framework, Depends(get_framework)]
+AccountsDep = Annotated[Accounts, Depends(get_accounts)]
+TemplatesDep = Annotated[jinja2.Environment, Depends(get_templates)]
+
+
+async def get_renderer(request: Request, env: TemplatesDep, engine: EngineDep) -> Renderer:
+    """A renderer of this request's pages."""
+    return Renderer(request, env, engine)
+
+
+Render = Annotated[Renderer, Depends(get_renderer)]
+
+# -- who is asking ----------------------------------------------------------------------------
+
+
+async def current_user(request: Request) -> str:
+    """The signed-in user; a redirect to sign-in (``SignInRequired``) if there is none."""
+    user = session_user(request)
+    if user is None:
+        raise SignInRequired
+    return user
+
+
+def api_user(
+    request: Request, accounts: AccountsDep, authorization: Annotated[str | None, Header()] = None
+) -> str:
+    """The actor a bearer token belongs to (cookies are not accepted here: no CSRF on the API)."""
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise Unauthenticated("send Authorization: Bearer <token> (pmf actor token USER --name N)")
+    user = accounts.token_user(authorization[7:].strip())
+    if user is None:
+        raise Unauthenticated("the token is unknown, revoked, or its actor deactivated")
+    return str(user)
+
+
+CurrentUser = Annotated[str, Depends(current_user)]
+ApiUser = Annotated[str, Depends(api_user)]
+
+
+async def checked_form(request: Request, csrf_token: Annotated[str, Form()]) -> FormData:
+    """The submitted form, once its ``csrf_token`` is this session's (``Forbidden`` if not)."""
+    check_csrf(request, csrf_token)
+    return await request.form()  # parsed already for the form's fields: Starlette keeps it
+
+
+CheckedForm = Annotated[FormData, Depends(checked_form)]
+
+# -- membership of the organisation in the path ---------------------------------------------
+
+
+def require_member(request: Request, engine: Engine, username: str, organisation: str) -> None:
+    """Read access: any role in the organisation (auditors included); ``NotFound`` for an
+    organisation that does not exist, ``Forbidden`` for one the user holds no role in."""
+    if organisation not in {code for code, _ in organisations_for(request, engine, username)}:
+        queries.check_organisation(engine.store, organisation)
+        raise Forbidden(f"{username} holds no role in {organisation}")
+
+
+async def path_organisation(request: Request) -> str:
+    """The organisation the path names: its ``{org}``, or the first part of its ``{key}``."""
+    params = request.path_params
+    if "org" in params:
+        return str(params["org"])
+    return InstanceKey.organisation_of(str(params["key"]))
+
+
+PathOrganisation = Annotated[str, Depends(path_organisation)]
+
+
+def page_member(request: Request, user: CurrentUser, org: PathOrganisation, engine: EngineDep) -> str:
+    """The signed-in user, once they hold a role in the organisation of the path."""
+    require_member(request, engine, user, org)
+    return user
+
+
+def form_member(
+    request: Request, user: CurrentUser, _form: CheckedForm, org: PathOrganisation, engine: EngineDep
+) -> str:
+    """The signed-in user of a CSRF-checked form, once they hold a role in the path's organisation."""
+    require_member(request, engine, user, org)
+    return user
+
+
+def api_member(request: Request, user: ApiUser, org: PathOrganisation, engine: EngineDep) -> str:
+    """The bearer token's actor, once they hold a role in the organisation of the path."""
+    require_member(request, engine, user, org)
+    return user
+
+
+Member = Annotated[str, Depends(page_member)]
+FormMember = Annotated[str, Depends(form_member)]
+ApiMember = Annotated[str, Depends(api_member)]
+
+# -- instance keys in the path ----------------------------------------------------------------
+
+
+async def instance_key(key: str) -> InstanceKey:
+    """The ``{key:path}`` taken apart; ``NotFound`` for one no instance could have."""
+    try:
+        return InstanceKey.parse(key)
+    except InvalidInput:
+        raise NotFound("cycle or return", key) from None
+
+
+async def return_key(key: str) -> InstanceKey:
+    """The ``{key:path}`` of a service return (``ORG/PERIOD/SERVICE``); ``NotFound`` otherwise."""
+    try:
+        parsed = InstanceKey.parse(key)
+    except InvalidInput:
+        parsed = None
+    if parsed is None or parsed.child is None:
+        raise NotFound("service return", key)
+    return parsed
+
+
+PathKey = Annotated[InstanceKey, Depends(instance_key)]
+ReturnKey = Annotated[InstanceKey, Depends(return_key)]

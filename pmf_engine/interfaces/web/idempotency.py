@@ -1,0 +1,59 @@
+"""``Idempotency-Key`` on the API's POSTs: the first answer is stored in the same transaction
+as the transition it reports (``Engine.fire(..., then=...)``), so a retry gets that answer and
+fires nothing; the same key with a different request is refused."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.orm import Session
+
+from pmf_engine.core.clock import Clock
+from pmf_engine.core.engine import Fired
+from pmf_engine.core.store import IdempotencyKey, Store
+from pmf_engine.interfaces.web.errors import IdempotencyKeyReused
+
+
+def fingerprint(key: str, body: dict[str, Any]) -> str:
+    """A digest of what was asked: the instance and the request body."""
+    return hashlib.sha256(json.dumps([key, body], sort_keys=True).encode()).hexdigest()
+
+
+def answered(store: Store, actor: str, idempotency_key: str) -> IdempotencyKey | None:
+    """The stored answer to ``actor``'s earlier request with this key, if any."""
+    with store.read() as s:
+        return s.get(IdempotencyKey, (actor, idempotency_key))
+
+
+def replay(seen: IdempotencyKey, fingerprint: str) -> Response:
+    """The stored answer again; ``IdempotencyKeyReused`` if the key came with another request."""
+    if seen.request_sha256 != fingerprint:
+        raise IdempotencyKeyReused("this key was used for a different request")
+    return JSONResponse(
+        json.loads(seen.body), status_code=seen.status_code, headers={"Idempotent-Replayed": "true"}
+    )
+
+
+def remembering(
+    actor: str, idempotency_key: str, fingerprint: str, clock: Clock
+) -> Callable[[Session, Fired], None]:
+    """The ``then`` of ``Engine.fire`` that stores its 201 answer under the key."""
+
+    def remember(s: Session, fired: Fired) -> None:
+        s.add(
+            IdempotencyKey(
+                actor=actor,
+                key=idempotency_key,
+                request_sha256=fingerprint,
+                status_code=201,
+                body=json.dumps(asdict(fired), default=str),
+                created_at=clock.now(),
+            )
+        )
+
+    return remember

@@ -1,0 +1,17 @@
+"""The organisation's Scrutiny actions: what was asked, of whom, by when, and whether closed."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from pmf_engine.interfaces.web.deps import FrameworkDep, Member, Render
+
+router = APIRouter()
+
+
+@router.get("/orgs/{org}/actions")
+def actions(org: str, _user: Member, framework: FrameworkDep, render: Render) -> Response:
+    """Every Scrutiny action of the organisation, oldest first."""
+    found = framework.actions.list_for(org)
+    return render("actions.html", {"title": f"{org}: Scrutiny actions", "org": org, "actions": found})

@@ -1,0 +1,153 @@
+"""A cycle, a service return or a Scrutiny action: its state, diagram, deadline, timeline and
+the steps the signed-in person may take; and the forms a cycle's page posts (a step, an
+exception report, a Scrutiny action).
+
+A form that fails shows the page again with the reasons; a refused step has already been
+audited by ``Engine.fire``. The page itself is the last route: ``{key:path}`` would take the
+paths of the others.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form
+from fastapi.responses import RedirectResponse, Response
+
+from pmf_engine.core.errors import PmfError, Refused
+from pmf_engine.core.instances import InstanceKey
+from pmf_engine.interfaces.web import queries
+from pmf_engine.interfaces.web.deps import FormMember, FrameworkDep, Member, Render
+from pmf_engine.interfaces.web.diagram import state_diagram
+from pmf_engine.interfaces.web.errors import status_of
+from pmf_engine.interfaces.web.rendering import Renderer
+from pmf_engine.pmf.framework import Framework
+
+router = APIRouter()
+Text = Annotated[str, Form()]
+OptionalText = Annotated[str | None, Form()]
+FORM_ERRORS = 400
+"""The status of a page shown again with the errors of the form it posted."""
+
+
+@router.post("/instances/{key:path}/fire")
+def fire(
+    key: str,
+    user: FormMember,
+    framework: FrameworkDep,
+    render: Render,
+    trigger: Text,
+    reason: OptionalText = None,
+    minute_reference: OptionalText = None,
+    next_meeting: OptionalText = None,
+) -> Response:
+    """Take a step; the page again with the engine's reason if it is refused."""
+    data = {k: v for k, v in (("minute_reference", minute_reference), ("next_meeting", next_meeting)) if v}
+    try:
+        framework.engine.fire(key, trigger, user, reason=reason, data=data)
+    except Refused as refusal:  # already audited by the engine
+        status, _title = status_of(refusal)
+        return instance_page(render, framework, key, user, errors=[refusal.reason], status=status)
+    return RedirectResponse(f"/instances/{key}", status_code=303)
+
+
+@router.post("/instances/{key:path}/exception-reports")
+def add_exception_report(
+    key: str,
+    user: FormMember,
+    framework: FrameworkDep,
+    render: Render,
+    code: Text,
+    reason: Text,
+    remedial_action: Text,
+    owner: Text,
+    recovery_date: Text,
+) -> Response:
+    """Record why a red measure (or ``project CODE``) missed and how it will recover."""
+    try:
+        framework.performance.add_exception_report(
+            key,
+            code.removeprefix("project "),
+            project=code.startswith("project "),
+            reason=reason,
+            remedial_action=remedial_action,
+            owner=owner,
+            recovery_date=recovery_date,
+            by=user,
+        )
+    except PmfError as exc:
+        return instance_page(render, framework, key, user, errors=[f"{code}: {exc}"], status=FORM_ERRORS)
+    return RedirectResponse(f"/instances/{key}", status_code=303)
+
+
+@router.post("/instances/{key:path}/actions")
+def raise_action(
+    key: str,
+    user: FormMember,
+    framework: FrameworkDep,
+    render: Render,
+    what: Text,
+    assignee: Text,
+    due: Text,
+    link: Text = "",
+) -> Response:
+    """Record an action Scrutiny raised on the cycle."""
+    try:
+        framework.actions.add(
+            key, what, assignee=assignee.strip(), due=due.strip(), link=link.strip(), by=user
+        )
+    except PmfError as exc:
+        return instance_page(render, framework, key, user, errors=[str(exc)], status=FORM_ERRORS)
+    return RedirectResponse(f"/instances/{key}", status_code=303)
+
+
+@router.get("/instances/{key:path}")
+def instance(
+    key: str, user: Member, framework: FrameworkDep, render: Render, saved: int | None = None
+) -> Response:
+    """The page of cycle, return or action ``key``."""
+    return instance_page(render, framework, key, user, saved=saved)
+
+
+def instance_page(
+    render: Renderer,
+    framework: Framework,
+    key: str,
+    user: str,
+    *,
+    errors: list[str] | None = None,
+    field_errors: dict[str, str] | None = None,
+    form: dict[str, Any] | None = None,
+    saved: int | None = None,
+    status: int = 200,
+) -> Response:
+    """The instance page, with the errors of a form it posted if any."""
+    engine = framework.engine
+    status_now = engine.status(key)
+    details = queries.instance_details(engine, framework.rag, key, user)
+    measures: list[Any] = []
+    if status_now.service:
+        cycle = InstanceKey.parse(key).cycle
+        measures = [m for m in framework.performance.status(cycle) if m.service == status_now.service]
+    wf = details.definition
+    return render(
+        "instance.html",
+        {
+            "title": key,
+            "status": status_now,
+            "states": [(name, st.label) for name, st in wf.states.items()],
+            "transitions": wf.transitions,
+            "diagram": state_diagram(wf, status_now.state),
+            "timeline": details.timeline,
+            "steps": engine.steps_for(key, user),
+            "measures": measures,
+            "open_for_data": status_now.service is not None and status_now.state in ("requested", "returned"),
+            "errors": errors or [],
+            "field_errors": field_errors or {},
+            "form": form or {},
+            "saved": saved,
+            "owed": details.owed,
+            "may_raise": details.may_raise,
+        },
+        status,
+    )

@@ -1,0 +1,38 @@
+"""An organisation's measures in a chosen cycle (by default the latest) with their RAG,
+trend and sparkline of the quarters before."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from pmf_engine.interfaces.web.deps import FrameworkDep, Member, Render
+from pmf_engine.pmf import report
+
+router = APIRouter()
+
+
+@router.get("/orgs/{org}/measures")
+def measures(
+    org: str, _user: Member, framework: FrameworkDep, render: Render, cycle: str | None = None
+) -> Response:
+    """The measures of ``cycle``, or of the organisation's latest cycle."""
+    cycles = [c.key for c in framework.engine.cycles(org)]
+    chosen = cycle if cycle in cycles else (cycles[-1] if cycles else None)
+    data = report.gather(framework, chosen) if chosen else None
+    sparks = (
+        {m.code: report.sparkline(data.content.history.get(m.code, [])) for m in data.content.measures}
+        if data
+        else {}
+    )
+    return render(
+        "measures.html",
+        {
+            "title": f"{org}: measures",
+            "org": org,
+            "cycles": cycles,
+            "chosen": chosen,
+            "data": data,
+            "sparks": sparks,
+        },
+    )

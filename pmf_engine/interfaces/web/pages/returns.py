@@ -1,0 +1,93 @@
+"""A service's return: its figures typed into the page, or its Excel template downloaded,
+filled in and uploaded."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from fastapi import APIRouter, UploadFile
+from fastapi.responses import RedirectResponse, Response
+
+from pmf_engine.core.errors import FileProblems, PmfError
+from pmf_engine.interfaces.web.deps import (
+    CheckedForm,
+    CurrentUser,
+    FormMember,
+    FrameworkDep,
+    Member,
+    PathKey,
+    Render,
+    ReturnKey,
+)
+from pmf_engine.interfaces.web.pages.instance import FORM_ERRORS, instance_page
+from pmf_engine.pmf.performance import ActualIn
+
+router = APIRouter()
+UPLOAD_LIMIT = 20 * 1024 * 1024
+"""The most of an uploaded return that is read (bytes)."""
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.post("/instances/{key:path}/actuals")
+def save_actuals(
+    key: str,
+    user: CurrentUser,
+    form: CheckedForm,  # FormMember's checks, in its order, with the form itself at hand
+    _member: Member,
+    parsed: PathKey,
+    framework: FrameworkDep,
+    render: Render,
+) -> Response:
+    """Save the actuals, forecasts and narratives typed into a return's page."""
+    rows, field_errors = [], {}
+    for code in [str(v) for v in form.getlist("code")]:
+        values: dict[str, float | None] = {}
+        for name in ("actual", "forecast"):
+            raw = str(form.get(f"{name}_{code}") or "").strip()
+            try:
+                values[name] = float(raw) if raw else None
+            except ValueError:
+                field_errors[f"{name}_{code}"] = f"Enter {name} for {code} as a number, like 42.5"
+        narrative = str(form.get(f"narrative_{code}") or "").strip()
+        if not field_errors and (values["actual"] is not None or narrative):
+            rows.append(ActualIn(code, values["actual"], narrative, values["forecast"]))
+    if field_errors:
+        return instance_page(
+            render, framework, key, user, field_errors=field_errors, form=dict(form), status=FORM_ERRORS
+        )
+    try:
+        framework.performance.record_actuals(parsed.cycle, rows, by=user)
+    except PmfError as exc:
+        return instance_page(
+            render, framework, key, user, errors=[str(exc)], form=dict(form), status=FORM_ERRORS
+        )
+    return RedirectResponse(f"/instances/{key}?saved={len(rows)}", status_code=303)
+
+
+@router.post("/instances/{key:path}/upload")
+def upload_return(
+    key: str, user: FormMember, parsed: ReturnKey, file: UploadFile, framework: FrameworkDep, render: Render
+) -> Response:
+    """Import a filled-in Excel return; the page again with every problem found in it."""
+    content = file.file.read(UPLOAD_LIMIT + 1)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "return.xlsx"
+        path.write_bytes(content)
+        try:
+            count = framework.returns.import_return(parsed.cycle, str(parsed.child), path, by=user)
+        except FileProblems as exc:
+            messages = [f"{p.field}: {p.message}" for p in exc.problems]
+            return instance_page(render, framework, key, user, errors=messages, status=FORM_ERRORS)
+    return RedirectResponse(f"/instances/{key}?saved={count}", status_code=303)
+
+
+@router.get("/instances/{key:path}/template.xlsx")
+def return_template(_user: Member, parsed: ReturnKey, framework: FrameworkDep) -> Response:
+    """The return's Excel template, with this quarter's measures and projects."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "return.xlsx"
+        framework.returns.template(parsed.cycle, str(parsed.child), path)
+        data = path.read_bytes()
+    name = f"{parsed.organisation}-{parsed.period}-{parsed.child}-return.xlsx"
+    return Response(data, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -1,0 +1,50 @@
+"""Signing in with a local account (``Accounts`` does the lockout and the auditing) and out."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from pmf_engine.interfaces.web.deps import AccountsDep, CheckedForm, Render
+
+router = APIRouter()
+Text = Annotated[str, Form()]
+
+
+@router.get("/sign-in")
+def sign_in_page(render: Render, next: str = "/") -> Response:
+    """The sign-in form."""
+    return render("sign_in.html", {"title": "Sign in", "next": _safe_next(next), "error": None})
+
+
+@router.post("/sign-in")
+def sign_in(
+    request: Request,
+    _form: CheckedForm,
+    accounts: AccountsDep,
+    render: Render,
+    username: Text,
+    password: Text,
+    next: Text = "/",
+) -> Response:
+    """Sign in and go on to ``next``; the form again, with the reason, if refused."""
+    user, error = accounts.sign_in(username, password)
+    if user is None:
+        context = {"title": "Sign in", "next": _safe_next(next), "error": error, "username": username}
+        return render("sign_in.html", context, 401)
+    request.session.clear()  # a new session on sign-in: no fixation
+    request.session["user"] = user
+    return RedirectResponse(_safe_next(next), status_code=303)
+
+
+@router.post("/sign-out")
+def sign_out(request: Request, _form: CheckedForm) -> Response:
+    """End the session."""
+    request.session.clear()
+    return RedirectResponse("/sign-in", status_code=303)
+
+
+def _safe_next(target: str) -> str:
+    return target if target.startswith("/") and not target.startswith("//") else "/"

@@ -1,0 +1,146 @@
+"""The read model of the pages and the API: the few reads no engine or framework service
+offers yet, each in one read-only transaction. Route modules call these and hold no SQL.
+
+Each would sit better as a service method (``Directory``, ``Engine``, ``Performance``,
+``Actions``); they live here so that the web can change without touching core or pmf.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from pmf_engine.core import audit
+from pmf_engine.core.definition import WorkflowDef
+from pmf_engine.core.engine import Engine
+from pmf_engine.core.errors import NotFound
+from pmf_engine.core.store import (
+    Actor,
+    AuditEntry,
+    Instance,
+    Organisation,
+    RoleAssignment,
+    Store,
+    find_organisation,
+    roles_held,
+)
+from pmf_engine.pmf.actions import RAISED_IN, RAISING_ROLES
+from pmf_engine.pmf.exceptions import missing_exception_reports
+from pmf_engine.pmf.rag import RagPolicy
+
+TIMELINE_EVENTS = ("fired", "refused", "cycle.started", "child.spawned", "child.started")
+"""The audit events an instance page lists as its timeline."""
+
+AUDIT_PAGE_LIMIT = 2000
+"""The most entries the audit trail page (and its CSV) lists."""
+
+
+def organisations_of(store: Store, username: str) -> list[tuple[str, str]]:
+    """(code, name) of the organisations where ``username`` holds a role, in one query."""
+    with store.read() as s:
+        rows = s.execute(
+            select(Organisation.code, Organisation.name)
+            .join(RoleAssignment, RoleAssignment.organisation_id == Organisation.id)
+            .join(Actor, Actor.id == RoleAssignment.actor_id)
+            .where(Actor.username == username, Actor.active.is_(True))
+            .distinct()
+            .order_by(Organisation.code)
+        ).all()
+    return [(str(code), str(name)) for code, name in rows]
+
+
+def check_organisation(store: Store, code: str) -> None:
+    """``NotFound`` unless an organisation ``code`` exists."""
+    with store.read() as s:
+        find_organisation(s, code)
+
+
+@dataclass(frozen=True)
+class InstanceDetails:
+    """What an instance page shows beyond ``Engine.status``."""
+
+    definition: WorkflowDef
+    """The workflow as its stored version was written (not today's YAML)."""
+    timeline: list[AuditEntry]
+    """The instance's own transitions, refusals and starts, oldest first."""
+    owed: list[str]
+    """A cycle's red measures and off-track projects without an exception report."""
+    may_raise: bool
+    """The user may raise a Scrutiny action on this cycle now."""
+
+
+def instance_details(engine: Engine, rag: RagPolicy, key: str, username: str) -> InstanceDetails:
+    """The stored definition and the timeline; for a cycle, what is owed and whether
+    ``username`` may raise an action."""
+    with engine.store.read() as s:
+        inst = s.scalar(
+            select(Instance).where(Instance.key == key).options(joinedload(Instance.workflow_version))
+        )
+        if inst is None:
+            raise NotFound("cycle or return", key)
+        definition = engine.definition(inst.workflow_version)
+        timeline = list(
+            s.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.instance == key, AuditEntry.event.in_(TIMELINE_EVENTS))
+                .order_by(AuditEntry.seq)
+            )
+        )
+        owed: list[str] = []
+        may_raise = False
+        if inst.parent_id is None:  # a cycle
+            owed = missing_exception_reports(s, inst.id, rag)
+            held = roles_held(s, username, inst.organisation_id)
+            may_raise = inst.state in RAISED_IN and any((r, None) in held for r in RAISING_ROLES)
+    return InstanceDetails(definition, timeline, owed, may_raise)
+
+
+def trail(store: Store, key: str) -> list[AuditEntry]:
+    """Every audit entry about an instance and the instances below it, oldest first."""
+    with store.read() as s:
+        return audit.trail(s, key)
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """The audit trail page's filters; an empty one matches everything."""
+
+    instance: str = ""
+    """An instance key: its entries and those of the instances below it."""
+    actor: str = ""
+    event: str = ""
+
+    def pairs(self) -> Iterable[tuple[str, str]]:
+        """(name, value) of the filters that are set."""
+        named = (("instance", self.instance), ("actor", self.actor), ("event", self.event))
+        return ((k, v) for k, v in named if v)
+
+
+def audit_entries(store: Store, organisation: str, filters: AuditFilters) -> list[AuditEntry]:
+    """The organisation's audit chain, filtered, oldest first (at most ``AUDIT_PAGE_LIMIT``)."""
+    with store.read() as s:
+        return _entries(s, organisation, filters)
+
+
+def audit_view(
+    store: Store, organisation: str, filters: AuditFilters
+) -> tuple[audit.Verification, list[AuditEntry]]:
+    """The organisation's chain verified, and its entries filtered, in one transaction."""
+    with store.read() as s:
+        return audit.verify(s, chain=organisation), _entries(s, organisation, filters)
+
+
+def _entries(s: Session, organisation: str, filters: AuditFilters) -> list[AuditEntry]:
+    query = select(AuditEntry).where(AuditEntry.chain == organisation).order_by(AuditEntry.seq)
+    if filters.instance:
+        query = query.where(
+            (AuditEntry.instance == filters.instance) | AuditEntry.instance.startswith(filters.instance + "/")
+        )
+    if filters.actor:
+        query = query.where(AuditEntry.actor == filters.actor)
+    if filters.event:
+        query = query.where(AuditEntry.event == filters.event)
+    return list(s.scalars(query.limit(AUDIT_PAGE_LIMIT)))

@@ -1,0 +1,64 @@
+"""Jinja2 templates in the GOV.UK Design System: the environment with its filters, and the
+renderer that gives every page the signed-in user, their organisations and the CSRF token."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi.responses import Response
+from starlette.requests import Request
+
+from pmf_engine.core.clock import london
+from pmf_engine.core.engine import Engine
+from pmf_engine.interfaces.web.session import csrf_token, organisations_for, session_user
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def templates() -> jinja2.Environment:
+    """The pages' template environment (autoescaped) with its filters."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["when"] = lambda d: f"{london(d):%d %b %Y %H:%M}" if d else "–"
+    env.filters["label"] = lambda s: str(s).replace("_", " ").capitalize()
+    env.filters["number"] = lambda v: "–" if v is None else f"{v:g}"
+    env.filters["why"] = _why
+    return env
+
+
+def _why(entry: Any) -> str:
+    """An audit entry's reason, or for a refusal the rule that refused it."""
+    if entry.reason:
+        return str(entry.reason)
+    if entry.event == "refused":
+        return str(json.loads(entry.data).get("why", ""))
+    return ""
+
+
+@dataclass(frozen=True)
+class Renderer:
+    """Renders the pages of one request."""
+
+    request: Request
+    env: jinja2.Environment
+    engine: Engine
+
+    def __call__(self, template: str, context: dict[str, Any], status: int = 200) -> Response:
+        """The HTML page ``template`` with ``context`` and what every page has."""
+        user = session_user(self.request)
+        body = self.env.get_template(template).render(
+            request=self.request,
+            user=user,
+            csrf=csrf_token(self.request),
+            organisations=organisations_for(self.request, self.engine, user) if user else [],
+            **context,
+        )
+        return Response(body, status_code=status, media_type="text/html; charset=utf-8")
