@@ -58,12 +58,7 @@ echo "== ruff"
 .venv/bin/ruff check pmf_engine tests benchmarks
 .venv/bin/ruff format --check pmf_engine tests benchmarks
 echo "== import contracts and cycles (lint-imports; [tool.importlinter] in pyproject.toml)"
-# NOT YET ENFORCED: today's code still breaks some contracts, so a failure only prints a note
-# unless PMF_ENFORCE_IMPORTS=1. Once they are kept, drop this guard: run lint-imports plainly.
-if ! .venv/bin/lint-imports --no-cache --no-logo; then
-    if [ "${PMF_ENFORCE_IMPORTS:-}" = 1 ]; then exit 1; fi
-    echo "!! import contracts broken (not yet enforced; PMF_ENFORCE_IMPORTS=1 makes this fail)" >&2
-fi
+.venv/bin/lint-imports --no-cache --no-logo
 echo "== mypy (strict)"
 .venv/bin/mypy
 echo "== pytest"

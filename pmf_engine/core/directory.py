@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, selectinload
 
 from pmf_engine.core import audit
@@ -213,3 +213,19 @@ def find_actor(s: Session, username: str) -> Actor:
     if actor is None:
         raise NotFound("actor", username)
     return actor
+
+
+# An actor's active flag and every role they hold, with organisation and service codes.
+ACTOR_ROLES = (
+    select(
+        Actor.active,
+        RoleAssignment.role,
+        Organisation.code.label("organisation"),
+        Service.code.label("service"),
+    )
+    .select_from(Actor)
+    .outerjoin(RoleAssignment, RoleAssignment.actor_id == Actor.id)
+    .outerjoin(Organisation, Organisation.id == RoleAssignment.organisation_id)
+    .outerjoin(Service, Service.id == RoleAssignment.service_id)
+    .where(Actor.username == bindparam("username"))
+)

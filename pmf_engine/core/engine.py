@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import structlog
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -22,7 +22,7 @@ from pmf_engine.core import audit
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import Clock, SystemClock
 from pmf_engine.core.definition import TransitionDef, WorkflowDef
-from pmf_engine.core.directory import Directory, assignments, find_actor
+from pmf_engine.core.directory import ACTOR_ROLES, Directory, assignments, find_actor
 from pmf_engine.core.errors import (
     AlreadyExists,
     ConcurrencyConflict,
@@ -34,18 +34,16 @@ from pmf_engine.core.errors import (
     TransitionNotAllowed,
     UnknownTrigger,
 )
-from pmf_engine.core.instances import InstanceKey, InstanceRow
+from pmf_engine.core.instances import MOVE_INSTANCE, NEW_INSTANCES, InstanceKey, InstanceRow
 from pmf_engine.core.machine import compile_workflow
 from pmf_engine.core.period import Period
 from pmf_engine.core.permissions import Assignment, authorise, segregation_triggers
 from pmf_engine.core.registry import EffectContext, GuardContext
 from pmf_engine.core.reschedule import recompute_deadlines
 from pmf_engine.core.store import (
-    Actor,
     AuditEntry,
     Instance,
     Organisation,
-    RoleAssignment,
     Service,
     Store,
     WorkflowVersion,
@@ -296,7 +294,7 @@ class Engine:
             if pins:
                 context["meetings"] = pins
         changed = s.connection().execute(
-            _MOVE_INSTANCE,
+            MOVE_INSTANCE,
             {
                 "instance_id": inst.id,
                 "read_version": inst.version,
@@ -359,7 +357,7 @@ class Engine:
     def _authorise(
         self, s: Session, wf: WorkflowDef, inst: InstanceRow, transition: TransitionDef, username: str
     ) -> str:
-        rows = s.connection().execute(_ACTOR_ROLES, {"username": username}).all()
+        rows = s.connection().execute(ACTOR_ROLES, {"username": username}).all()
         if not rows or not rows[0].active:
             why = "no such actor" if not rows else "the actor is deactivated"
             raise PermissionDenied(inst.key, transition.trigger, inst.state, username, why)
@@ -482,7 +480,7 @@ class Engine:
                 continue
             keys = [f"{parent_key}/{code}" for _, code in todo]
             ids = conn.execute(
-                _NEW_INSTANCES,
+                NEW_INSTANCES,
                 [
                     {
                         "key": key,
@@ -593,32 +591,3 @@ class Engine:
 
     def _audit(self, s: Session, record: audit.AuditRecord) -> int:
         return audit.record(s, record, self.clock.now())
-
-
-_INSTANCES = cast(Table, Instance.__table__)
-_MOVE_INSTANCE = (
-    update(_INSTANCES)
-    .where(_INSTANCES.c.id == bindparam("instance_id"), _INSTANCES.c.version == bindparam("read_version"))
-    .values(
-        state=bindparam("new_state"),
-        version=bindparam("new_version"),
-        context=bindparam("new_context"),
-        entered_at=bindparam("new_entered_at"),
-    )
-)
-
-_NEW_INSTANCES = insert(_INSTANCES).returning(_INSTANCES.c.id, sort_by_parameter_order=True)
-
-_ACTOR_ROLES = (
-    select(
-        Actor.active,
-        RoleAssignment.role,
-        Organisation.code.label("organisation"),
-        Service.code.label("service"),
-    )
-    .select_from(Actor)
-    .outerjoin(RoleAssignment, RoleAssignment.actor_id == Actor.id)
-    .outerjoin(Organisation, Organisation.id == RoleAssignment.organisation_id)
-    .outerjoin(Service, Service.id == RoleAssignment.service_id)
-    .where(Actor.username == bindparam("username"))
-)

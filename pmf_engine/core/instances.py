@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from pmf_engine.core.errors import InvalidInput, NotFound
@@ -87,6 +87,22 @@ _INSTANCE_ROW = (
 # concurrent writer waits, then sees the new version and gives up at once, instead of doing
 # all its work only to lose the conditional UPDATE.
 _INSTANCE_ROW_LOCKED = _INSTANCE_ROW.with_for_update(of=Instance)
+
+
+_INSTANCES = cast(Table, Instance.__table__)
+# fire(): move an instance only if it is still at the version it was read at.
+MOVE_INSTANCE = (
+    update(_INSTANCES)
+    .where(_INSTANCES.c.id == bindparam("instance_id"), _INSTANCES.c.version == bindparam("read_version"))
+    .values(
+        state=bindparam("new_state"),
+        version=bindparam("new_version"),
+        context=bindparam("new_context"),
+        entered_at=bindparam("new_entered_at"),
+    )
+)
+
+NEW_INSTANCES = insert(_INSTANCES).returning(_INSTANCES.c.id, sort_by_parameter_order=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ BOX_W, BOX_H, GAP, LEFT = 230, 34, 26, 10
 
 
 def state_diagram(wf: WorkflowDef, current: str) -> Markup:
+    """The workflow's states and transitions as inline SVG, ``current`` highlighted."""
     names = list(wf.states)
     row = {name: i for i, name in enumerate(names)}
     top = {name: 10 + i * (BOX_H + GAP) for i, name in enumerate(names)}

@@ -17,6 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Bring the schema forward to this revision."""
     op.create_table(
         "actors",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -195,6 +196,7 @@ $$
 
 
 def downgrade() -> None:
+    """Take the schema back to the revision before this one."""
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS audit_entries_no_truncate ON audit_entries")
         op.execute("DROP TRIGGER IF EXISTS audit_entries_append_only ON audit_entries")

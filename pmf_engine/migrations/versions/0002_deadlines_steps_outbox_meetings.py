@@ -17,6 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Bring the schema forward to this revision."""
     op.create_table(
         "meetings",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -123,6 +124,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Take the schema back to the revision before this one."""
     with op.batch_alter_table("steps", schema=None) as batch_op:
         batch_op.drop_index("ix_steps_due")
         batch_op.drop_index("ix_steps_deadline")

@@ -17,6 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Bring the schema forward to this revision."""
     op.create_table(
         "measures",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -88,6 +89,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Take the schema back to the revision before this one."""
     op.drop_table("exception_reports")
     with op.batch_alter_table("actuals", schema=None) as batch_op:
         batch_op.drop_index("ix_actuals_measure_period")

@@ -21,6 +21,7 @@ JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
 def upgrade() -> None:
+    """Bring the schema forward to this revision."""
     with op.batch_alter_table("measures") as batch:
         batch.add_column(sa.Column("annual_targets", JSON, nullable=False, server_default="{}"))
         batch.add_column(sa.Column("profile", JSON, nullable=False, server_default="[]"))
@@ -97,6 +98,7 @@ def _append_only(table: str) -> None:
 
 
 def downgrade() -> None:
+    """Take the schema back to the revision before this one."""
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS report_snapshots_no_truncate ON report_snapshots")
         op.execute("DROP TRIGGER IF EXISTS report_snapshots_append_only ON report_snapshots")

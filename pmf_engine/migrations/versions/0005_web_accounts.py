@@ -16,6 +16,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Bring the schema forward to this revision."""
     op.create_table(
         "credentials",
         sa.Column("actor_id", sa.Integer(), sa.ForeignKey("actors.id"), primary_key=True),
@@ -43,6 +44,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Take the schema back to the revision before this one."""
     op.drop_table("idempotency_keys")
     op.drop_table("api_tokens")
     op.drop_table("credentials")
