@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rebuild pmf_engine/web/static/govuk/ from the govuk-frontend package on the npm registry.
+# Rebuild pmf_engine/interfaces/web/static/govuk/ from the govuk-frontend package on the npm registry.
 # The CSS is compiled with Arial instead of GDS Transport (a typeface only GOV.UK services may
 # use) and without @font-face rules, so nothing is fetched and no font files are shipped.
 set -euo pipefail
@@ -12,7 +12,7 @@ trap 'rm -rf "$work"' EXIT
 cp scripts/govuk-frontend.scss "$work/pmf.scss"
 (cd "$work" && npx sass --style=compressed --no-source-map --quiet-deps --silence-deprecation=import \
     pmf.scss pmf.css)
-out=pmf_engine/web/static/govuk
+out=pmf_engine/interfaces/web/static/govuk
 mkdir -p "$out"
 cp "$work/pmf.css" "$out/govuk-frontend.css"
 cp "$work/package/dist/govuk/govuk-frontend.min.js" "$out/"
