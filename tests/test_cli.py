@@ -41,6 +41,12 @@ def test_validate_shipped_workflows(pmf) -> None:  # type: ignore[no-untyped-def
     assert result.stdout.count(": valid") == len(list(WORKFLOWS.glob("*.yaml")))
 
 
+def test_validate_without_paths_checks_the_configured_folders(pmf) -> None:  # type: ignore[no-untyped-def]
+    """What a user of the installed wheel (no workflows/ folder of their own) can run."""
+    result = pmf("workflow", "validate")
+    assert result.exit_code == 0 and result.stdout.count(": valid") == 6, result.stdout
+
+
 def test_validate_policies_too(pmf, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     result = pmf("workflow", "validate", str(WORKFLOWS), str(POLICIES))
     assert result.exit_code == 0 and result.stdout.count(": valid") == 6

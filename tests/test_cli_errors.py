@@ -77,3 +77,14 @@ def test_database_unreachable(tmp_path) -> None:  # type: ignore[no-untyped-def]
 
 def test_serve_is_under_the_handler() -> None:
     assert isinstance(main, PmfGroup) and "serve" in main.commands
+
+
+def test_an_unsupported_database_url_is_one_line_without_its_password(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A MySQL URL (no driver installed) once ended in a traceback that showed the whole URL."""
+    result = CliRunner().invoke(main, ["--db", "mysql://u:secret@db.internal/pmf", "cycle", "list"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert result.stderr.strip().splitlines() == [
+        "InvalidInput: database URL scheme 'mysql': "
+        "pmf-engine runs on sqlite:///FILE or postgresql://USER@HOST/DB"
+    ]
+    assert "secret" not in result.output + result.stderr

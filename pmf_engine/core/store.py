@@ -42,7 +42,7 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.types import TypeDecorator
 
-from pmf_engine.core.errors import NotFound
+from pmf_engine.core.errors import InvalidInput, NotFound
 from pmf_engine.migrations import upgrade_to_head
 
 DEFAULT_URL = "sqlite:///pmf.db"
@@ -346,6 +346,11 @@ class IdempotencyKey(Base):
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """An Engine with the durability and locking settings pmf-engine relies on."""
+    if not url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+        scheme = url.split(":", 1)[0]  # only the scheme: the rest may hold a password
+        raise InvalidInput(
+            "database URL scheme", scheme, "pmf-engine runs on sqlite:///FILE or postgresql://USER@HOST/DB"
+        )
     if url.startswith("sqlite"):
         engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
         _tune_sqlite(engine)

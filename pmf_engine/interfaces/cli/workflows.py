@@ -26,7 +26,7 @@ POLICY_FILES = ("roles.yaml", "escalation.yaml", "rag.yaml")
 
 
 @workflow.command("validate")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--roles",
     "roles_path",
@@ -36,7 +36,9 @@ POLICY_FILES = ("roles.yaml", "escalation.yaml", "rag.yaml")
 @pass_app
 def workflow_validate(app: App, paths: tuple[Path, ...], roles_path: Path | None) -> None:
     """Check workflow files (or folders of them), and the policies roles.yaml, escalation.yaml
-    and rag.yaml when given; one line per problem, exit 1 if any."""
+    and rag.yaml when given (by default the configured workflow and policy folders, the
+    shipped ones if the working folder has none); one line per problem, exit 1 if any."""
+    paths = paths or (app.settings.workflows_dir, app.settings.policies_dir)
     files: list[Path] = []
     for path in paths:
         files.extend(sorted(path.glob("*.yaml")) if path.is_dir() else [path])
