@@ -11,6 +11,7 @@ import icalendar
 import pytest
 from sqlalchemy import select
 
+from pmf_engine.core import audit
 from pmf_engine.core.clock import LONDON
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import DataFileError
@@ -108,3 +109,21 @@ def test_added_and_moved_meetings_are_audited_with_their_ids(engine: Engine) -> 
     added = [data["meeting"] for event, data in entries if event == "meeting.added"]
     assert added == sorted(m.id for m in calendar.list(ORG))
     assert entries[-1][0] == "meeting.moved" and entries[-1][1]["meeting"] == first.id
+
+
+def test_a_deadline_waiting_for_a_meeting_resolves_when_it_is_added(engine: Engine) -> None:
+    """Found by a new user: a stage reached before its committee's meeting was in the calendar
+    stayed "no cmt meeting in the calendar" for good, so it got no reminders or escalations."""
+    engine.start_cycle(ORG, "2024-25-Q1", by="perf")
+    settle_returns(engine)
+    for trigger in ("close_data_request", "complete_service_review"):
+        engine.fire(CYCLE, trigger, "perf")
+    waiting = engine.status(CYCLE).deadline
+    assert waiting is not None and waiting.due_at is None and "cmt" in (waiting.problem or "")
+    CommitteeCalendar(engine).add(ORG, "cmt", datetime(2024, 7, 23, 10, 0, tzinfo=LONDON), by="perf")
+    resolved = engine.status(CYCLE).deadline
+    assert resolved is not None and resolved.problem is None
+    assert resolved.due_at is not None and resolved.due_at > datetime(2024, 7, 23, 10, 0, tzinfo=LONDON)
+    with engine.store.read() as s:
+        events = [e.event for e in audit.trail(s, CYCLE)]
+    assert events[-1] == "deadline.recomputed"

@@ -26,7 +26,8 @@ def recompute_deadlines(
     *,
     by: str,
 ) -> int:
-    """Re-resolve every open deadline that depends on a meeting (after it moved).
+    """Re-resolve every open deadline that depends on a meeting (after it moved or was added),
+    and those still unresolved (waiting for a meeting the calendar lacked).
 
     Steps that already fired are not repeated unless the move puts them in the future
     again; the rest are replaced. Each recomputed deadline is recorded in the audit log.
@@ -57,6 +58,8 @@ def recompute_deadlines(
         new_due = s.execute(
             select(Deadline.due_at).where(Deadline.instance_id == inst.id, Deadline.closed_at.is_(None))
         ).scalar()
+        if old_due is None and new_due is None:
+            continue  # still waiting for a meeting: nothing changed worth recording
         audit.append(
             s,
             audit.AuditRecord(

@@ -281,11 +281,12 @@ class Timekeeper:
             conn.execute(_CLOSE_DEADLINE, {"deadline": deadline_id, "now": now})
 
     def open_deadlines_using(self, s: Session, organisation_id: int, meeting_id: int) -> list[Deadline]:
-        """The organisation's open deadlines reckoned from ``meeting_id``: those to redo when it moves."""
+        """The organisation's open deadlines reckoned from ``meeting_id`` (to redo when it moves),
+        and those not resolved yet (a meeting added or moved may be the one they wait for)."""
         candidates = s.scalars(
             select(Deadline).where(Deadline.organisation_id == organisation_id, Deadline.closed_at.is_(None))
         )
-        return [d for d in candidates if meeting_id in (d.meeting_ids or [])]
+        return [d for d in candidates if meeting_id in (d.meeting_ids or []) or d.due_at is None]
 
 
 def _finder(s: Session, organisation_id: int) -> MeetingFinder:

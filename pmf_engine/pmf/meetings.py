@@ -202,6 +202,7 @@ class CommitteeCalendar:
             ),
             self.engine.clock.now(),
         )
+        self.engine.recompute_deadlines(s, org.id, meeting.id, by=by)  # deadlines waiting for it
         return meeting
 
     def _move(
