@@ -32,3 +32,19 @@ def test_bad_periods_refused(text: str) -> None:
 def test_next_and_previous_cross_the_year() -> None:
     q4 = Period.parse("2024-25-Q4")
     assert str(q4.next()) == "2025-26-Q1" and q4.next().previous() == q4
+
+
+@pytest.mark.parametrize(
+    ("day", "expected"),
+    [
+        (date(2026, 12, 2), "2026-27-Q3"),
+        (date(2027, 3, 31), "2026-27-Q4"),
+        (date(2027, 4, 1), "2027-28-Q1"),
+        (date(2026, 6, 30), "2026-27-Q1"),
+        (date(2026, 7, 1), "2026-27-Q2"),
+        (date(2027, 1, 1), "2026-27-Q4"),
+    ],
+)
+def test_the_quarter_a_day_falls_in(day: date, expected: str) -> None:
+    period = Period.containing(day)
+    assert str(period) == expected and period.start <= day <= period.end

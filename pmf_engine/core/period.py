@@ -27,6 +27,12 @@ class Period:
             raise ValueError(f"{text!r}: {year}-{short_next:02d} is not a financial year")
         return cls(year, quarter)
 
+    @classmethod
+    def containing(cls, day: date) -> Period:
+        """The quarter ``day`` falls in (1 April to 30 June is Q1)."""
+        start_year = day.year if day.month >= 4 else day.year - 1
+        return cls(start_year, (day.month - 4) % 12 // 3 + 1)
+
     def __str__(self) -> str:
         return f"{self.start_year}-{(self.start_year + 1) % 100:02d}-Q{self.quarter}"
 

@@ -13,6 +13,8 @@ from pmf_engine.app.demo import PEOPLE as DEMO_PEOPLE
 from pmf_engine.app.demo import run_demo
 from pmf_engine.app.logs import configure_logging
 from pmf_engine.core.accounts import Accounts
+from pmf_engine.core.clock import london
+from pmf_engine.core.period import Period
 from pmf_engine.core.store import sqlite_url
 from pmf_engine.interfaces.cli import App, main, pass_app
 from pmf_engine.interfaces.web.serve import DEMO_PASSWORD, serve
@@ -42,7 +44,9 @@ def serve_command(
         accounts = Accounts(app.store, app.clock)
         for username, _name, _roles in DEMO_PEOPLE:
             accounts.set_password(username, DEMO_PASSWORD, by="demo")
-        app.engine.start_cycle("WDC", "2024-25-Q2", by="priya")  # something to do
+        # Something to do, in the quarter it is now: an old one would be hundreds of days late.
+        now = str(Period.containing(london(app.clock.now()).date()))
+        app.engine.start_cycle("WDC", now, by="priya")
         configure_logging(app.settings.log_format, app.settings.log_level)
         click.echo(
             f"demo council seeded into {db_file}: sign in as priya (performance officer), hannah "
