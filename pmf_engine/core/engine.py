@@ -281,15 +281,7 @@ class Engine:
             fired = self.timekeeper.fired_steps(s, inst.id) if stays else set()
             self.timekeeper.leave(s, inst.id, now)
             pins = dict(context.get("meetings", {}))
-            stay = Stay.of(
-                inst.id,
-                inst.organisation_id,
-                inst.service_id,
-                inst.subdivision,
-                Period.parse(inst.period).end,
-                inst.entered_at if stays else now,
-                context,
-            )
+            stay = Stay.of_row(inst, inst.entered_at if stays else now, context)
             self.timekeeper.enter(s, wf, to_state, stay, pins, already_fired=fired, now=now)
             if pins:
                 context["meetings"] = pins

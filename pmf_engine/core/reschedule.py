@@ -10,8 +10,7 @@ from sqlalchemy.orm import Session
 
 from pmf_engine.core import audit
 from pmf_engine.core.instances import InstanceRow
-from pmf_engine.core.period import Period
-from pmf_engine.core.store import Deadline, Step
+from pmf_engine.core.store import Deadline
 from pmf_engine.core.timekeeper import Stay, Timekeeper
 from pmf_engine.core.versions import Versions
 
@@ -36,24 +35,11 @@ def recompute_deadlines(
     for deadline in timekeeper.open_deadlines_using(s, organisation_id, meeting_id):
         inst = InstanceRow.load_id(s, deadline.instance_id)
         wf = versions.by_id(s, inst.workflow_version_id)
-        fired = {
-            (kind, rung)
-            for kind, rung in s.execute(
-                select(Step.kind, Step.rung).where(Step.deadline_id == deadline.id, Step.status == "fired")
-            )
-        }
+        fired = timekeeper.fired_steps(s, inst.id)
         old_due = deadline.due_at
         timekeeper.leave(s, inst.id, now)
         pins = dict(inst.context.get("meetings", {}))
-        stay = Stay.of(
-            inst.id,
-            inst.organisation_id,
-            inst.service_id,
-            inst.subdivision,
-            Period.parse(inst.period).end,
-            deadline.opened_at,
-            inst.context,
-        )
+        stay = Stay.of_row(inst, deadline.opened_at, inst.context)
         timekeeper.enter(s, wf, inst.state, stay, pins, already_fired=fired, now=now)
         new_due = s.execute(
             select(Deadline.due_at).where(Deadline.instance_id == inst.id, Deadline.closed_at.is_(None))

@@ -20,6 +20,8 @@ from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.deadlines import MeetingFinder, MeetingInfo, resolve
 from pmf_engine.core.definition import WorkflowDef
 from pmf_engine.core.escalation import ACTING, ASSIGNEE, plan
+from pmf_engine.core.instances import InstanceRow
+from pmf_engine.core.period import Period
 from pmf_engine.core.store import Actor, Deadline, Meeting, RoleAssignment, Step
 from pmf_engine.core.workdays import WorkingDays
 
@@ -71,6 +73,19 @@ class Stay:
             entered_at,
             date.fromisoformat(due) if isinstance(due, str) else None,
             context.get("assignee"),
+        )
+
+    @classmethod
+    def of_row(cls, inst: InstanceRow, entered_at: datetime, context: Mapping[str, Any]) -> Stay:
+        """The stay of an instance read by ``InstanceRow`` (its period's end from its key)."""
+        return cls.of(
+            inst.id,
+            inst.organisation_id,
+            inst.service_id,
+            inst.subdivision,
+            Period.parse(inst.period).end,
+            entered_at,
+            context,
         )
 
 
