@@ -12,7 +12,7 @@ from pmf_engine.app.wiring import load_catalog, registry_for
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.definition import parse_workflow
 from pmf_engine.core.errors import DefinitionError
-from pmf_engine.pmf.framework import load_rag
+from pmf_engine.pmf.framework import load_policies, load_rag
 from tests.conftest import POLICIES, WORKFLOWS
 
 REGISTRY = registry_for(POLICIES)
@@ -31,6 +31,10 @@ def test_shipped_workflow_loads(path: Path) -> None:
 POLICY_CHECKS = {
     "roles.yaml": lambda c: "performance_officer" in c.roles.roles and len(c.roles.segregation) == 2,
     "rag.yaml": lambda c: load_rag(POLICIES).rule_for("HOU-01")[0].kind == "absolute",
+    "framework.yaml": lambda c: (
+        load_policies(POLICIES).framework.actions.workflow in c.workflows
+        and load_policies(POLICIES).framework.exception_reports.rag == ("red",)
+    ),
     "escalation.yaml": lambda c: (
         len(c.escalation.default.reminders) == 2
         and c.escalation.ladder("service_return", "returned").reminders[0].before == 1
