@@ -50,6 +50,19 @@ def test_validate_policies_too(pmf, tmp_path: Path) -> None:  # type: ignore[no-
     assert refused.exit_code == 1 and refused.stdout.startswith(f"{bad}:1: [tolerance.kind]")
 
 
+def test_validate_framework_policy(pmf, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "framework.yaml"
+    bad.write_text(
+        (POLICIES / "framework.yaml").read_text().replace("close_trigger: close", "close_trigger: shut")
+    )
+    refused = pmf("workflow", "validate", str(WORKFLOWS), str(bad))
+    line = next(i for i, text in enumerate(bad.read_text().splitlines(), 1) if "close_trigger: shut" in text)
+    assert refused.exit_code == 1
+    assert refused.stdout.startswith(
+        f"{bad}:{line}: [actions.close_trigger] 'scrutiny_action' has no trigger 'shut'"
+    )
+
+
 def test_validate_invalid_files_one_line_each(pmf) -> None:  # type: ignore[no-untyped-def]
     files = sorted(INVALID.glob("*.yaml"))
     result = pmf("workflow", "validate", *map(str, files))

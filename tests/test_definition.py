@@ -4,6 +4,7 @@ its file, line, field and message."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -168,3 +169,57 @@ def test_missing_file_is_a_definition_error(tmp_path: Path) -> None:
     with pytest.raises(DefinitionError) as raised:
         Catalog.load([tmp_path / "nope.yaml"], POLICIES / "roles.yaml", registry=REGISTRY)
     assert "cannot read file" in raised.value.problems[0].message
+
+
+# -- policies/framework.yaml: the names the framework's code relies on --------------------------
+
+INVALID_FRAMEWORK = Path(__file__).parent / "fixtures" / "invalid_framework"
+
+
+def _policies_with(tmp_path: Path, framework: str | None) -> Path:
+    """A copy of the shipped policies folder with ``framework.yaml`` replaced (or removed)."""
+    folder = tmp_path / "policies"
+    shutil.copytree(POLICIES, folder)
+    if framework is None:
+        (folder / "framework.yaml").unlink()
+    else:
+        (folder / "framework.yaml").write_text(framework)
+    return folder
+
+
+@pytest.mark.parametrize("path", sorted(INVALID_FRAMEWORK.glob("*.yaml")), ids=lambda p: p.stem)
+def test_invalid_framework_policy_names_file_line_and_field(path: Path, tmp_path: Path) -> None:
+    """An unknown role, workflow, state, trigger or committee in framework.yaml (or a schema
+    error) fails loading the application's catalog, naming framework.yaml, the line and field."""
+    line, field, message = _expectation(path)
+    folder = _policies_with(tmp_path, path.read_text())
+    with pytest.raises(DefinitionError) as raised:
+        load_catalog(WORKFLOWS, folder)
+    problems = raised.value.problems
+    assert all(p.file == str(folder / "framework.yaml") for p in problems), problems
+    assert any(p.line == line and p.field == field and message in p.message for p in problems), problems
+
+
+def test_framework_policy_is_required(tmp_path: Path) -> None:
+    with pytest.raises(DefinitionError) as raised:
+        load_catalog(WORKFLOWS, _policies_with(tmp_path, None))
+    problem = raised.value.problems[0]
+    assert problem.file.endswith("framework.yaml") and "cannot read file" in problem.message
+
+
+def test_framework_policy_problems_all_listed(tmp_path: Path) -> None:
+    """Every unknown name in one error, not just the first."""
+    text = (
+        (POLICIES / "framework.yaml")
+        .read_text()
+        .replace("close_trigger: close", "close_trigger: shut")
+        .replace("[scrutiny_officer, performance_officer]", "[scrutiny_officr, performance_officer]")
+        .replace("[requested, returned]", "[requested, sent_back]")
+    )
+    with pytest.raises(DefinitionError) as raised:
+        load_catalog(WORKFLOWS, _policies_with(tmp_path, text))
+    assert sorted(p.field for p in raised.value.problems) == [
+        "actions.close_trigger",
+        "actions.raised_by.0",
+        "reporting.open_states.service_return.1",
+    ]

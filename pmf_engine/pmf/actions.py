@@ -4,7 +4,7 @@ Each action is an instance of the workflow ``actions.workflow`` of ``policies/fr
 (shipped: ``scrutiny_action``) under its cycle, keyed with its ``prefix`` (``TDC/2024-25-Q1/SA-1``),
 so it inherits the engine: its deadline is its ``due`` date, the reminder and escalation ladder
 in ``policies/escalation.yaml`` chases the ``assignee``, the worker sends the messages, and
-raising and closing it (with a note, by the ``close`` trigger) are audited transitions. Who
+raising and closing it (with a note, by its ``close_trigger``) are audited transitions. Who
 raises one, and in which states of the cycle, are ``raised_by`` and ``raised_in``.
 """
 
@@ -108,8 +108,8 @@ class Actions:
         return self.get(key)
 
     def close(self, key: str, *, note: str, by: str) -> ActionView:
-        """Close an action with a note saying what was done (the ``close`` trigger)."""
-        self.engine.fire(key, self.policy.close, by, reason=note)
+        """Close an action with a note saying what was done (the ``close_trigger``)."""
+        self.engine.fire(key, self.policy.close_trigger, by, reason=note)
         return self.get(key)
 
     def get(self, key: str) -> ActionView:

@@ -69,7 +69,7 @@ class ActionsPolicy(_Policy):
     """Per cycle workflow: the states in which actions may be recorded."""
     raised_by: tuple[Name, ...] = Field(min_length=1)
     """Organisation-wide roles that record actions."""
-    close: Name
+    close_trigger: Name
     """The trigger of ``workflow`` that closes an action, with a note of what was done."""
 
     def may_raise(self, held: set[tuple[str, int | None]], workflow: str, state: str) -> bool:
@@ -188,10 +188,11 @@ def catalog_problems(
                 ("actions", "workflow"),
                 f"unknown workflow {actions.workflow!r}; known: {_names(catalog.workflows)}",
             )
-    elif not any(t.trigger == actions.close for t in action_wf.transitions):
+    elif not any(t.trigger == actions.close_trigger for t in action_wf.transitions):
         known = ", ".join(sorted({t.trigger for t in action_wf.transitions}))
         yield doc.problem(
-            ("actions", "close"), f"{actions.workflow!r} has no trigger {actions.close!r}; known: {known}"
+            ("actions", "close_trigger"),
+            f"{actions.workflow!r} has no trigger {actions.close_trigger!r}; known: {known}",
         )
     undeclared: dict[str, str] = {}
     for wf in catalog.workflows.values():

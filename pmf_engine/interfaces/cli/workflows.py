@@ -55,7 +55,9 @@ def workflow_validate(app: App, paths: tuple[Path, ...], roles_path: Path | None
             registry=framework_registry(checked),
             partial=True,
         )
-        checked.check(catalog, partial=True)
+        # Given framework.yaml is checked against every workflow loaded; the default one only
+        # against those it shares with them.
+        checked.check(catalog, partial=FRAMEWORK_FILE not in policies)
     except DefinitionError as exc:
         shown = {str(p) for p in files} | {str(roles_path), str(framework_path)}
         problems = [p for p in exc.problems if p.file in shown] or list(exc.problems)
