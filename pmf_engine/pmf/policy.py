@@ -38,7 +38,7 @@ class _Policy(BaseModel):
 
 
 class Reporting(_Policy):
-    """Who reports figures (actuals, project updates, exception reports), and while when."""
+    """Who reports figures (actuals, project updates, exception reports), and when."""
 
     any_service: tuple[Name, ...]
     """Organisation-wide roles that report for any service, and import earlier quarters."""
