@@ -29,7 +29,7 @@ from pmf_engine.core.clock import SystemClock
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.store import Store, sqlite_url
 from pmf_engine.interfaces.web.app import WebSettings, create_app
-from pmf_engine.pmf.framework import Framework, load_rag
+from pmf_engine.pmf.framework import Framework, load_policies
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [
@@ -48,17 +48,17 @@ def main() -> None:
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
     catalog = load_catalog(ROOT / "workflows", ROOT / "policies")
-    rag = load_rag(ROOT / "policies")
+    policies = load_policies(ROOT / "policies")
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "demo.db"
-        run_demo(db, catalog, rag, lambda _line: None)
+        run_demo(db, catalog, policies, lambda _line: None)
         engine = Engine(Store(sqlite_url(db)), catalog, SystemClock())
         Accounts(engine.store, engine.clock).set_password("priya", "benchmark password", by="bench")
         token = Accounts(engine.store, engine.clock).create_token("priya", "bench", by="bench")
         engine.start_cycle("WDC", "2024-25-Q2", by="priya")
         client = TestClient(
             create_app(
-                Framework(engine, rag),
+                Framework(engine, policies),
                 WebSettings(secret_key="bench", secure_cookies=False),
             )
         )

@@ -20,7 +20,7 @@ from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import LONDON, ManualClock
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.store import Store, sqlite_url
-from pmf_engine.pmf.framework import Framework, load_rag
+from pmf_engine.pmf.framework import Framework, load_policies
 from tests.pg import PostgresServer, find_bin_dir
 
 
@@ -36,7 +36,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / "workflows"
 POLICIES = ROOT / "policies"
-RAG = load_rag(POLICIES)
+SHIPPED_POLICIES = load_policies(POLICIES)
+RAG = SHIPPED_POLICIES.rag
 ORG = "TDC"
 SERVICES = ("HOUSING", "PLANNING", "WASTE")
 
@@ -143,8 +144,8 @@ def engine(store: Store, catalog: Catalog, clock: ManualClock) -> Engine:
 
 
 def services(engine: Engine) -> Framework:
-    """The council framework's services over ``engine``, with the shipped RAG policy."""
-    return Framework(engine, RAG)
+    """The council framework's services over ``engine``, with the shipped policies."""
+    return Framework(engine, SHIPPED_POLICIES)
 
 
 CYCLE = f"{ORG}/2024-25-Q1"

@@ -9,6 +9,7 @@ and line.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,43 @@ def test_core_names_no_workflow_state_or_role() -> None:
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names
     ]
     assert not found, "core code names shipped workflows, states or roles:\n" + "\n".join(found)
+
+
+FRAMEWORK_CODE = [PACKAGE / "pmf", PACKAGE / "interfaces", PACKAGE / "app", PACKAGE / "channels"]
+SEEDS_THE_EXAMPLE = {PACKAGE / "pmf" / "sample.py", PACKAGE / "app" / "demo.py"}
+"""The demo's council: its people hold the shipped roles and its quarter fires the shipped triggers."""
+NOT_NAMES = {
+    ("interfaces/cli/actions.py", "close"): "the command `pmf actions close`, whatever the trigger is called",
+}
+"""Words that are a shipped name by coincidence, each with what it is instead."""
+_JINJA = re.compile(r"{[{%](.*?)[%}]}", re.S)
+_QUOTED = re.compile(r"""["']([a-z][a-z0-9_]*)["']""")
+
+
+def test_framework_names_no_workflow_state_or_role() -> None:
+    """The framework, the interfaces and the wiring take every name from policies/framework.yaml
+    (or the catalog): no Python string or template literal is a shipped workflow, state,
+    trigger or role (the example council's seed data aside)."""
+    names = _shipped_names()
+    found = [
+        f"{path.relative_to(PACKAGE)}:{node.lineno}: {node.value!r}"
+        for folder in FRAMEWORK_CODE
+        for path in sorted(folder.rglob("*.py"))
+        if path not in SEEDS_THE_EXAMPLE
+        for node in ast.walk(_tree(path))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names
+        if (str(path.relative_to(PACKAGE)), node.value) not in NOT_NAMES
+    ]
+    found += [
+        f"{path.relative_to(PACKAGE)}:{text[: block.start()].count(chr(10)) + 1}: {word!r}"
+        for folder in FRAMEWORK_CODE
+        for path in sorted(p for p in folder.rglob("*") if p.suffix in (".html", ".j2", ".txt"))
+        for text in [path.read_text(encoding="utf-8")]
+        for block in _JINJA.finditer(text)
+        for word in _QUOTED.findall(block[1])
+        if word in names
+    ]
+    assert not found, "framework code names shipped workflows, states or roles:\n" + "\n".join(found)
 
 
 def test_no_bare_pmf_error_is_raised() -> None:

@@ -29,7 +29,7 @@ from pmf_engine.core.engine import Engine
 from pmf_engine.core.store import Store, sqlite_url
 from pmf_engine.interfaces.web.app import WebSettings, create_app
 from pmf_engine.pmf.framework import Framework
-from tests.conftest import ORG, RAG, seed, services
+from tests.conftest import ORG, SHIPPED_POLICIES, seed, services
 
 pytestmark = pytest.mark.slow  # Chromium, axe-core and Schemathesis: about 30 s
 
@@ -66,7 +66,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog) -> Iterat
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    app = create_app(Framework(engine, RAG), WebSettings(secret_key="browser-test", secure_cookies=True))
+    app = create_app(
+        Framework(engine, SHIPPED_POLICIES), WebSettings(secret_key="browser-test", secure_cookies=True)
+    )
     uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()

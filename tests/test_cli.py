@@ -44,16 +44,29 @@ def test_validate_shipped_workflows(pmf) -> None:  # type: ignore[no-untyped-def
 def test_validate_without_paths_checks_the_configured_folders(pmf) -> None:  # type: ignore[no-untyped-def]
     """What a user of the installed wheel (no workflows/ folder of their own) can run."""
     result = pmf("workflow", "validate")
-    assert result.exit_code == 0 and result.stdout.count(": valid") == 6, result.stdout
+    assert result.exit_code == 0 and result.stdout.count(": valid") == 3 + 4, result.stdout
 
 
 def test_validate_policies_too(pmf, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     result = pmf("workflow", "validate", str(WORKFLOWS), str(POLICIES))
-    assert result.exit_code == 0 and result.stdout.count(": valid") == 6
+    assert result.exit_code == 0 and result.stdout.count(": valid") == 3 + 4  # workflows, policies
     bad = tmp_path / "rag.yaml"
     bad.write_text("tolerance: {kind: percentage, value: 5}\n")
     refused = pmf("workflow", "validate", str(WORKFLOWS), str(bad))
     assert refused.exit_code == 1 and refused.stdout.startswith(f"{bad}:1: [tolerance.kind]")
+
+
+def test_validate_framework_policy(pmf, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "framework.yaml"
+    bad.write_text(
+        (POLICIES / "framework.yaml").read_text().replace("close_trigger: close", "close_trigger: shut")
+    )
+    refused = pmf("workflow", "validate", str(WORKFLOWS), str(bad))
+    line = next(i for i, text in enumerate(bad.read_text().splitlines(), 1) if "close_trigger: shut" in text)
+    assert refused.exit_code == 1
+    assert refused.stdout.startswith(
+        f"{bad}:{line}: [actions.close_trigger] 'scrutiny_action' has no trigger 'shut'"
+    )
 
 
 def test_validate_invalid_files_one_line_each(pmf) -> None:  # type: ignore[no-untyped-def]

@@ -4,6 +4,7 @@ its file, line, field and message."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from pmf_engine.app.wiring import load_catalog, registry_for
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.definition import parse_workflow
 from pmf_engine.core.errors import DefinitionError
-from pmf_engine.pmf.framework import load_rag
+from pmf_engine.pmf.framework import load_policies, load_rag
 from tests.conftest import POLICIES, WORKFLOWS
 
 REGISTRY = registry_for(POLICIES)
@@ -31,6 +32,10 @@ def test_shipped_workflow_loads(path: Path) -> None:
 POLICY_CHECKS = {
     "roles.yaml": lambda c: "performance_officer" in c.roles.roles and len(c.roles.segregation) == 2,
     "rag.yaml": lambda c: load_rag(POLICIES).rule_for("HOU-01")[0].kind == "absolute",
+    "framework.yaml": lambda c: (
+        load_policies(POLICIES).framework.actions.workflow in c.workflows
+        and load_policies(POLICIES).framework.exception_reports.rag == ("red",)
+    ),
     "escalation.yaml": lambda c: (
         len(c.escalation.default.reminders) == 2
         and c.escalation.ladder("service_return", "returned").reminders[0].before == 1
@@ -164,3 +169,57 @@ def test_missing_file_is_a_definition_error(tmp_path: Path) -> None:
     with pytest.raises(DefinitionError) as raised:
         Catalog.load([tmp_path / "nope.yaml"], POLICIES / "roles.yaml", registry=REGISTRY)
     assert "cannot read file" in raised.value.problems[0].message
+
+
+# -- policies/framework.yaml: the names the framework's code relies on --------------------------
+
+INVALID_FRAMEWORK = Path(__file__).parent / "fixtures" / "invalid_framework"
+
+
+def _policies_with(tmp_path: Path, framework: str | None) -> Path:
+    """A copy of the shipped policies folder with ``framework.yaml`` replaced (or removed)."""
+    folder = tmp_path / "policies"
+    shutil.copytree(POLICIES, folder)
+    if framework is None:
+        (folder / "framework.yaml").unlink()
+    else:
+        (folder / "framework.yaml").write_text(framework)
+    return folder
+
+
+@pytest.mark.parametrize("path", sorted(INVALID_FRAMEWORK.glob("*.yaml")), ids=lambda p: p.stem)
+def test_invalid_framework_policy_names_file_line_and_field(path: Path, tmp_path: Path) -> None:
+    """An unknown role, workflow, state, trigger or committee in framework.yaml (or a schema
+    error) fails loading the application's catalog, naming framework.yaml, the line and field."""
+    line, field, message = _expectation(path)
+    folder = _policies_with(tmp_path, path.read_text())
+    with pytest.raises(DefinitionError) as raised:
+        load_catalog(WORKFLOWS, folder)
+    problems = raised.value.problems
+    assert all(p.file == str(folder / "framework.yaml") for p in problems), problems
+    assert any(p.line == line and p.field == field and message in p.message for p in problems), problems
+
+
+def test_framework_policy_is_required(tmp_path: Path) -> None:
+    with pytest.raises(DefinitionError) as raised:
+        load_catalog(WORKFLOWS, _policies_with(tmp_path, None))
+    problem = raised.value.problems[0]
+    assert problem.file.endswith("framework.yaml") and "cannot read file" in problem.message
+
+
+def test_framework_policy_problems_all_listed(tmp_path: Path) -> None:
+    """Every unknown name in one error, not just the first."""
+    text = (
+        (POLICIES / "framework.yaml")
+        .read_text()
+        .replace("close_trigger: close", "close_trigger: shut")
+        .replace("[scrutiny_officer, performance_officer]", "[scrutiny_officr, performance_officer]")
+        .replace("[requested, returned]", "[requested, sent_back]")
+    )
+    with pytest.raises(DefinitionError) as raised:
+        load_catalog(WORKFLOWS, _policies_with(tmp_path, text))
+    assert sorted(p.field for p in raised.value.problems) == [
+        "actions.close_trigger",
+        "actions.raised_by.0",
+        "reporting.open_states.service_return.1",
+    ]

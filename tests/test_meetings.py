@@ -17,7 +17,7 @@ from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import DataFileError
 from pmf_engine.core.store import AuditEntry
 from pmf_engine.pmf.meetings import CommitteeCalendar, read_meetings
-from tests.conftest import CYCLE, ORG, settle_returns
+from tests.conftest import CYCLE, ORG, SHIPPED_POLICIES, settle_returns
 
 FIXTURES = Path(__file__).parent / "fixtures" / "calendar"
 
@@ -56,7 +56,7 @@ def test_ics_import(tmp_path: Path) -> None:
         cal.add_component(event)
     path = tmp_path / "council.ics"
     path.write_bytes(cal.to_ical())
-    rows = read_meetings(path)
+    rows = read_meetings(path, SHIPPED_POLICIES.framework.calendar)  # guessed from the summary
     assert [(r.body, r.uid) for r in rows] == [("cabinet", "a@x"), ("scrutiny", "b@x")]
     assert rows[0].starts_at == datetime(2024, 9, 11, 18, tzinfo=LONDON)
 

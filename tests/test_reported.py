@@ -5,6 +5,7 @@ until closed."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -20,12 +21,11 @@ from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import DataFileError, GuardFailed, NotFound, PermissionDenied, PmfError
 from pmf_engine.core.store import AuditEntry, OutboxMessage, Store
 from pmf_engine.pmf import report
-from pmf_engine.pmf.actions import Actions
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.models import ReportSnapshot
 from pmf_engine.pmf.performance import Performance
 from pmf_engine.pmf.rag import MeasureRule, RagPolicy
-from tests.conftest import CYCLE, ORG, services, settle_returns
+from tests.conftest import CYCLE, ORG, SHIPPED_POLICIES, services, settle_returns
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -50,7 +50,7 @@ def to_signoff(engine: Engine, cycle: str = CYCLE) -> None:
 def test_annual_targets_profile_and_ytd_basis(store: Store, catalog: Catalog, clock: ManualClock) -> None:
     policy = RagPolicy(measures={"NEW-01": MeasureRule(basis="ytd"), "SAT-01": MeasureRule(basis="forecast")})
     engine = Engine(store, catalog, clock)
-    perf = Framework(engine, policy).performance
+    perf = Framework(engine, replace(SHIPPED_POLICIES, rag=policy)).performance
     assert perf.import_measures(ORG, FIXTURES / "measures" / "annual.csv", by="perf") == (2, 0)
     for quarter, homes in (("Q1", 15), ("Q2", 25)):
         engine.start_cycle(ORG, f"2024-25-{quarter}", by="perf")
@@ -192,7 +192,7 @@ def at(when: str) -> datetime:
 def test_scrutiny_actions_raised_chased_and_closed(
     perf: Performance, engine: Engine, clock: ManualClock
 ) -> None:
-    actions = Actions(engine)
+    actions = services(engine).actions
     clock.set(at("2024-07-01 09:00"))
     engine.start_cycle(ORG, "2024-25-Q1", by="perf")
     with pytest.raises(PmfError, match="raised at Scrutiny"):

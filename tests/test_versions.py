@@ -95,7 +95,11 @@ def test_migrate_refused_when_child_state_missing(
     ]:
         path = folder / f"{name}.yaml"
         path.write_text(path.read_text().replace(old, new))
-    changed = load_catalog(folder, POLICIES)
+    policies = tmp_path / "policies"  # framework.yaml names the states figures change in
+    shutil.copytree(POLICIES, policies)
+    framework = policies / "framework.yaml"
+    framework.write_text(framework.read_text().replace("[requested, returned]", "[asked, returned]"))
+    changed = load_catalog(folder, policies)
     engine2 = Engine(store, changed, clock)
     with pytest.raises(MigrationRefused, match=r"child .*HOUSING is in 'requested'"):
         engine2.migrate(cycle, changed.workflow("quarterly_cycle").content_hash[:10], by="perf")

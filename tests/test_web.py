@@ -17,7 +17,7 @@ from pmf_engine.core.store import AuditEntry
 from pmf_engine.interfaces.web import queries
 from pmf_engine.interfaces.web.app import WebSettings, create_app
 from pmf_engine.pmf.framework import Framework
-from tests.conftest import CYCLE, ORG, RAG, services
+from tests.conftest import CYCLE, ORG, SHIPPED_POLICIES, services
 
 PASSWORD = "correct horse battery"
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -30,7 +30,9 @@ def client(engine: Engine) -> TestClient:
         accounts.set_password(user, PASSWORD, by="test")
     services(engine).performance.import_measures(ORG, FIXTURES / "measures" / "measures.csv", by="perf")
     engine.start_cycle(ORG, "2024-25-Q1", by="perf")
-    app = create_app(Framework(engine, RAG), WebSettings(secret_key="test-secret", secure_cookies=False))
+    app = create_app(
+        Framework(engine, SHIPPED_POLICIES), WebSettings(secret_key="test-secret", secure_cookies=False)
+    )
     return TestClient(app, follow_redirects=False)
 
 
@@ -88,7 +90,7 @@ def test_security_headers(client: TestClient) -> None:
 
 
 def test_session_cookie_flags(engine: Engine) -> None:
-    app = create_app(Framework(engine, RAG), WebSettings(secret_key="s", secure_cookies=True))
+    app = create_app(Framework(engine, SHIPPED_POLICIES), WebSettings(secret_key="s", secure_cookies=True))
     page = TestClient(app, base_url="https://testserver").get("/sign-in")
     cookie = page.headers["set-cookie"].lower()
     assert "httponly" in cookie and "secure" in cookie and "samesite=lax" in cookie

@@ -24,7 +24,7 @@ from pmf_engine.pmf import report, sample
 from pmf_engine.pmf.exceptions import missing_exception_reports
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.performance import ActualIn
-from pmf_engine.pmf.rag import RagPolicy
+from pmf_engine.pmf.policy import FrameworkPolicies
 
 ORG = "WDC"
 PERIOD = "2024-25-Q1"
@@ -56,7 +56,9 @@ PEOPLE: list[tuple[str, str, list[tuple[str, str | None]]]] = [
 ]
 
 
-def run_demo(db_file: Path, catalog: Catalog, rag: RagPolicy, echo: Callable[[str], None]) -> bool:
+def run_demo(
+    db_file: Path, catalog: Catalog, policies: FrameworkPolicies, echo: Callable[[str], None]
+) -> bool:
     """Seed the example council into a fresh SQLite file and run 2024-25 Q1; True if the
     audit chain verifies at the end."""
     for suffix in ("", "-wal", "-shm"):
@@ -64,7 +66,7 @@ def run_demo(db_file: Path, catalog: Catalog, rag: RagPolicy, echo: Callable[[st
     clock = ManualClock(datetime(2024, 7, 1, 9, 0, tzinfo=LONDON))
     store = Store(sqlite_url(db_file))
     engine = Engine(store, catalog, clock)
-    framework = Framework(engine, rag)
+    framework = Framework(engine, policies)
     echo(f"pmf demo: Wexcombe District Council, quarter {PERIOD}, database {db_file}")
 
     engine.directory.add_organisation(ORG, "Wexcombe District Council", by="adam")
@@ -196,7 +198,7 @@ def run_demo(db_file: Path, catalog: Catalog, rag: RagPolicy, echo: Callable[[st
         f"{counts['missing']} missing (Revenues waived)"
     )
     with store.read() as s:
-        owed = missing_exception_reports(s, _cycle_id(s), rag)
+        owed = missing_exception_reports(s, _cycle_id(s), policies)
     for item in owed:
         code, project = item.removeprefix("project "), item.startswith("project ")
         measure = next((m for m in measures_now if m.code == code), None)

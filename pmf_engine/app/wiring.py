@@ -22,19 +22,28 @@ from pmf_engine.core.outbox import Channel
 from pmf_engine.core.registry import Registry
 from pmf_engine.core.store import Store
 from pmf_engine.core.worker import Worker
-from pmf_engine.pmf.framework import Framework, load_rag
-from pmf_engine.pmf.rag import RagPolicy
+from pmf_engine.pmf.framework import Framework, load_policies
+from pmf_engine.pmf.policy import FrameworkPolicies
 from pmf_engine.pmf.registry import framework_registry
 
 
 def load_catalog(workflows_dir: Path, policies_dir: Path) -> Catalog:
-    """The catalog in these folders, checked against the council framework's registry."""
-    return Catalog.from_dirs(workflows_dir, policies_dir, registry=registry_for(policies_dir))
+    """The catalog in these folders, checked against the council framework's registry and
+    against the names its ``framework.yaml`` gives."""
+    return framework_catalog(workflows_dir, policies_dir, load_policies(policies_dir))
+
+
+def framework_catalog(workflows_dir: Path, policies_dir: Path, policies: FrameworkPolicies) -> Catalog:
+    """The catalog in these folders with the framework's guards and effects following ``policies``,
+    which are checked against it (``DefinitionError`` naming ``framework.yaml``, line and field)."""
+    catalog = Catalog.from_dirs(workflows_dir, policies_dir, registry=framework_registry(policies))
+    policies.check(catalog)
+    return catalog
 
 
 def registry_for(policies_dir: Path) -> Registry:
-    """The core's guards and effects plus the framework's, with the RAG policy in ``policies_dir``."""
-    return framework_registry(load_rag(policies_dir))
+    """The core's guards and effects plus the framework's, following the policies in ``policies_dir``."""
+    return framework_registry(load_policies(policies_dir))
 
 
 def make_channel(settings: Settings, catalog: Catalog) -> Channel:
@@ -83,15 +92,14 @@ class Application:
     clock_factory: Callable[[], Clock] = field(default=SystemClock)
 
     @cached_property
-    def rag(self) -> RagPolicy:
-        """The RAG policy in ``rag.yaml`` (defaults if absent), for the framework's guards and reports."""
-        return load_rag(self.settings.policies_dir)
+    def policies(self) -> FrameworkPolicies:
+        """The framework's policies: ``rag.yaml`` (defaults if absent) and ``framework.yaml``."""
+        return load_policies(self.settings.policies_dir)
 
     @cached_property
     def catalog(self) -> Catalog:
-        """The workflows and policies on disk, checked against the framework's guards and effects."""
-        registry = framework_registry(self.rag)
-        return Catalog.from_dirs(self.settings.workflows_dir, self.settings.policies_dir, registry=registry)
+        """The workflows and policies on disk, checked against the framework's guards, effects and names."""
+        return framework_catalog(self.settings.workflows_dir, self.settings.policies_dir, self.policies)
 
     @cached_property
     def store(self) -> Store:
@@ -111,7 +119,7 @@ class Application:
     @cached_property
     def framework(self) -> Framework:
         """The framework's services over the engine: performance, projects, actions, meetings and returns."""
-        return Framework(self.engine, self.rag)
+        return Framework(self.engine, self.policies)
 
     def worker(self, clock: Clock | None = None, worker_id: str | None = None) -> Worker:
         """A worker on this application's database, on ``clock`` (default: the app's)."""

@@ -1,9 +1,11 @@
 """Scrutiny actions: what Scrutiny asked for, of whom, by when, chased until closed.
 
-Each action is an instance of the ``scrutiny_action`` workflow under its cycle
-(``TDC/2024-25-Q1/SA-1``), so it inherits the engine: its deadline is its ``due`` date, the
-reminder and escalation ladder in ``policies/escalation.yaml`` chases the ``assignee``, the
-worker sends the messages, and raising and closing it (with a note) are audited transitions.
+Each action is an instance of the workflow ``actions.workflow`` of ``policies/framework.yaml``
+(shipped: ``scrutiny_action``) under its cycle, keyed with its ``prefix`` (``TDC/2024-25-Q1/SA-1``),
+so it inherits the engine: its deadline is its ``due`` date, the reminder and escalation ladder
+in ``policies/escalation.yaml`` chases the ``assignee``, the worker sends the messages, and
+raising and closing it (with a note, by its ``close_trigger``) are audited transitions. Who
+raises one, and in which states of the cycle, are ``raised_by`` and ``raised_in``.
 """
 
 from __future__ import annotations
@@ -26,13 +28,8 @@ from pmf_engine.core.store import (
     roles_held,
 )
 from pmf_engine.pmf.models import Measure, Project
+from pmf_engine.pmf.policy import ActionsPolicy
 from pmf_engine.pmf.reporting import cycle_of
-
-WORKFLOW = "scrutiny_action"
-PREFIX = "SA"
-RAISED_IN = ("scrutiny", "closed")
-"""Cycle states in which Scrutiny's actions are recorded (during or after its meeting)."""
-RAISING_ROLES = ("scrutiny_officer", "performance_officer")
 
 
 @dataclass(frozen=True)
@@ -52,14 +49,25 @@ class ActionView:
     """The closing note, once closed."""
     closed_by: str
     overdue: bool
+    closed: bool
+    """In a terminal state of the actions workflow."""
 
 
 class Actions:
     """Scrutiny's actions of an organisation's cycles: raised, closed and listed."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, policy: ActionsPolicy) -> None:
         self.engine = engine
         self.store = engine.store
+        self.policy = policy
+
+    def may_raise(self, s: Session, cycle: Instance, username: str) -> bool:
+        """Whether ``username`` may record an action on ``cycle`` now (its state and their roles)."""
+        workflow = s.scalar(
+            select(WorkflowVersion.name).where(WorkflowVersion.id == cycle.workflow_version_id)
+        )
+        held = roles_held(s, username, cycle.organisation_id)
+        return self.policy.may_raise(held, workflow or "", cycle.state)
 
     def add(self, cycle: str, what: str, *, assignee: str, due: str, by: str, link: str = "") -> ActionView:
         """Record an action Scrutiny raised on ``cycle``; chasing starts at once."""
@@ -73,29 +81,35 @@ class Actions:
             raise InvalidInput("due", due, "the due date is in the past")
         with self.store.write() as s:
             inst = cycle_of(s, cycle)
-            held = roles_held(s, by, inst.organisation_id)
-            if not any((role, None) in held for role in RAISING_ROLES):
+            policy = self.policy
+            if not policy.may_record(roles_held(s, by, inst.organisation_id)):
                 raise PermissionDenied(
                     cycle,
                     "raise_action",
                     inst.state,
                     by,
-                    f"raising an action needs {' or '.join(RAISING_ROLES)}",
+                    f"raising an action needs {' or '.join(policy.raised_by)}",
                 )
-            if inst.state not in RAISED_IN:
-                raise NotNow(f"{cycle} is at {inst.state}: actions are raised at Scrutiny consideration")
+            workflow = s.scalar(
+                select(WorkflowVersion.name).where(WorkflowVersion.id == inst.workflow_version_id)
+            )
+            if not policy.raised_now(workflow or "", inst.state):
+                states = ", ".join(policy.raised_in.get(workflow or "", ())) or "no state of this workflow"
+                raise NotNow(
+                    f"{cycle} is at {inst.state}: actions are raised at Scrutiny consideration ({states})"
+                )
             if not roles_held(s, assignee, inst.organisation_id):
                 raise InvalidInput(
                     "assignee", assignee, "holds no role in the organisation: an action needs an owner there"
                 )
             _check_link(s, inst.organisation_id, link)
             context = {"what": what.strip(), "assignee": assignee, "due": when.isoformat(), "link": link}
-            key = self.engine.add_child(s, cycle, WORKFLOW, PREFIX, context, by=by)
+            key = self.engine.add_child(s, cycle, policy.workflow, policy.prefix, context, by=by)
         return self.get(key)
 
     def close(self, key: str, *, note: str, by: str) -> ActionView:
-        """Close an action with a note saying what was done."""
-        self.engine.fire(key, "close", by, reason=note)
+        """Close an action with a note saying what was done (the ``close_trigger``)."""
+        self.engine.fire(key, self.policy.close_trigger, by, reason=note)
         return self.get(key)
 
     def get(self, key: str) -> ActionView:
@@ -109,7 +123,14 @@ class Actions:
     def list_for(
         self, organisation: str, *, state: str | None = None, cycle: str | None = None
     ) -> list[ActionView]:
-        """The organisation's actions (``state`` open or closed; of one ``cycle``), oldest first."""
+        """The organisation's actions (in ``state`` of the actions workflow; of one ``cycle``),
+        oldest first."""
+        if state is not None:
+            states = self.engine.catalog.workflow(self.policy.workflow).states
+            if state not in states:
+                raise InvalidInput(
+                    "state", state, f"not a state of an action: use one of {', '.join(states)}"
+                )
         with self.store.read() as s:
             org = find_organisation(s, organisation)
             views = self._views(s, Instance.organisation_id == org.id)
@@ -120,15 +141,15 @@ class Actions:
     def _views(self, s: Session, where: object) -> list[ActionView]:
         parent = aliased(Instance)
         rows = s.execute(
-            select(Instance, parent.key)
+            select(Instance, parent.key, WorkflowVersion)
             .join(WorkflowVersion, WorkflowVersion.id == Instance.workflow_version_id)
             .join(parent, parent.id == Instance.parent_id)
-            .where(WorkflowVersion.name == WORKFLOW, where)  # type: ignore[arg-type]
+            .where(WorkflowVersion.name == self.policy.workflow, where)  # type: ignore[arg-type]
             .order_by(Instance.id)
         ).all()
         if not rows:
             return []
-        keys = [inst.key for inst, _ in rows]
+        keys = [inst.key for inst, _, _ in rows]
         events: dict[str, dict[str, tuple[str, str]]] = {}
         for instance, event, actor, reason in s.execute(
             select(AuditEntry.instance, AuditEntry.event, AuditEntry.actor, AuditEntry.reason).where(
@@ -139,7 +160,7 @@ class Actions:
         late = set(
             s.scalars(
                 select(Deadline.instance_id).where(
-                    Deadline.instance_id.in_([inst.id for inst, _ in rows]),
+                    Deadline.instance_id.in_([inst.id for inst, _, _ in rows]),
                     Deadline.closed_at.is_(None),
                     Deadline.due_at < self.engine.clock.now(),
                 )
@@ -158,8 +179,9 @@ class Actions:
                 note=events.get(inst.key, {}).get("fired", ("", ""))[1],
                 closed_by=events.get(inst.key, {}).get("fired", ("", ""))[0],
                 overdue=inst.id in late,
+                closed=self.engine.definition(version).states[inst.state].terminal,
             )
-            for inst, cycle in rows
+            for inst, cycle, version in rows
         ]
 
 

@@ -1,10 +1,10 @@
 """Reported actuals: a measure's figure for a cycle's quarter, with its narrative and forecast.
 
-A service's manager (or a performance officer) records figures while the service's return is
-open; every submission is kept, and the newest counts. Once the cycle's report is frozen a
-figure changes only by a restatement with a reason. Earlier quarters' figures can be loaded
-from CSV when adopting pmf-engine. Imports are all or nothing, and every change is recorded in
-the audit log.
+A role of ``reporting`` in ``policies/framework.yaml`` records figures while the service's
+return is in one of its ``open_states``; every submission is kept, and the newest counts. Once
+the cycle's report is frozen a figure changes only by a restatement with a reason. Earlier
+quarters' figures can be loaded from CSV when adopting pmf-engine. Imports are all or nothing,
+and every change is recorded in the audit log.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from pmf_engine.core.errors import DataFileError, InvalidInput, NotFound, NotNow, PermissionDenied, Problem
 from pmf_engine.core.instances import InstanceKey
 from pmf_engine.core.period import Period
-from pmf_engine.core.store import Instance, Service, find_organisation, roles_held
+from pmf_engine.core.store import Instance, Service, WorkflowVersion, find_organisation, roles_held
 from pmf_engine.pmf import tabular
 from pmf_engine.pmf.models import Actual, Measure
 from pmf_engine.pmf.reporting import (
@@ -33,9 +33,6 @@ from pmf_engine.pmf.reporting import (
     frozen_at,
     may_report,
 )
-
-OPEN_RETURN = ("requested", "returned", None)
-"""States of a service's return (``None``: the measure has no service) in which actuals change."""
 
 
 class ActualIn(NamedTuple):
@@ -138,8 +135,8 @@ class Actuals(StoreService):
         forecast: float | None = None,
         by: str,
     ) -> None:
-        """Record a measure's actual for the cycle's period, as that service's manager or a
-        performance officer, while the service's return is open (requested or returned)."""
+        """Record a measure's actual for the cycle's period, as a role that reports it
+        (``reporting``), while the service's return is open (``reporting.open_states``)."""
         self.record_actuals(cycle, [ActualIn(code, value, narrative, forecast)], by=by)
 
     def record_actuals(self, cycle: str, rows: Sequence[ActualIn], *, by: str) -> None:
@@ -158,11 +155,36 @@ class Actuals(StoreService):
                     f"{row.code} with a restatement (pmf actuals restate) and a reason"
                 )
             if service is not None:
-                key = str(InstanceKey.parse(inst.key).under(service))
-                state = s.scalar(select(Instance.state).where(Instance.key == key))
-                if state not in OPEN_RETURN:
-                    raise NotNow(f"the {service} return is {state}: actuals can change only while it is open")
+                state = self._return_state(s, str(InstanceKey.parse(inst.key).under(service)))
+                if state is not None and not self.reporting.is_open(*state):
+                    raise NotNow(
+                        f"the {service} return is {state[1]}: actuals can change only while it is open"
+                    )
             _add_actual(s, inst, measure, row, by, now)
+
+    def is_open(self, key: str) -> bool:
+        """Whether the figures of return ``key`` (``ORG/PERIOD/SERVICE``) may change now: its
+        state is one of ``open_states`` and the cycle's report is not frozen."""
+        with self.store.read() as s:
+            found = s.execute(
+                select(Instance.parent_id, Instance.service_id).where(Instance.key == key)
+            ).one_or_none()
+            if found is None or found.service_id is None or found.parent_id is None:
+                return False
+            state = self._return_state(s, key)
+            return (
+                state is not None and self.reporting.is_open(*state) and frozen_at(s, found.parent_id) is None
+            )
+
+    @staticmethod
+    def _return_state(s: Session, key: str) -> tuple[str, str] | None:
+        """The workflow and state of return ``key``, if there is one."""
+        found = s.execute(
+            select(WorkflowVersion.name, Instance.state)
+            .join(WorkflowVersion, WorkflowVersion.id == Instance.workflow_version_id)
+            .where(Instance.key == key)
+        ).one_or_none()
+        return (found[0], found[1]) if found else None
 
     def restate(
         self,
@@ -214,13 +236,15 @@ class Actuals(StoreService):
 
     def import_history(self, organisation: str, path: Path, *, by: str) -> int:
         """Load earlier quarters' actuals (CSV ``code,period,value[,narrative]``) when adopting
-        pmf-engine: a performance officer's job, for quarters with no cycle; all or nothing,
-        recorded in the audit log with the file's SHA-256."""
+        pmf-engine: the job of a role of ``reporting.any_service``, for quarters with no cycle;
+        all or nothing, recorded in the audit log with the file's SHA-256."""
         rows, problems = read_history(path)
         with self.store.write() as s:
             org = find_organisation(s, organisation)
-            if ("performance_officer", None) not in roles_held(s, by, org.id):
-                raise PermissionDenied(organisation, "import_history", "-", by, "needs performance_officer")
+            held = roles_held(s, by, org.id)
+            if not any((role, None) in held for role in self.reporting.any_service):
+                needs = " or ".join(self.reporting.any_service) or "a role of reporting.any_service"
+                raise PermissionDenied(organisation, "import_history", "-", by, f"needs {needs}")
             ids = dict(
                 s.execute(select(Measure.code, Measure.id).where(Measure.organisation_id == org.id)).all()
             )
@@ -269,7 +293,7 @@ class Actuals(StoreService):
             if measure.service_id
             else None
         )
-        if not may_report(s, by, inst.organisation_id, measure.service_id):
+        if not may_report(s, self.reporting, by, inst.organisation_id, measure.service_id):
             raise PermissionDenied(cycle, "record_actual", "-", by, f"{by!r} may not report {measure.code}")
         return inst, measure, service
 

@@ -1,6 +1,7 @@
 """Exception reports: why a red measure (or an off-track project) missed, what is being done,
 by whom and by when. The shipped cycle requires one for each before Leadership Team sign-off
-(the ``exception_reports_complete`` guard asks ``missing_exception_reports``)."""
+(the ``exception_reports_complete`` guard asks ``missing_exception_reports``); which RAG and
+project statuses need one is ``exception_reports`` in ``policies/framework.yaml``."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from sqlalchemy.orm import Session
 from pmf_engine.core.errors import InvalidInput, NotFound, NotNow, PermissionDenied
 from pmf_engine.core.store import Instance
 from pmf_engine.pmf.models import ExceptionReport, Measure, Project
+from pmf_engine.pmf.policy import FrameworkPolicies
 from pmf_engine.pmf.projects import project_status
-from pmf_engine.pmf.rag import RagPolicy
 from pmf_engine.pmf.reporting import (
     StoreService,
     audit_cycle,
@@ -53,7 +54,7 @@ class ExceptionReports(StoreService):
         with self.store.write() as s:
             inst = cycle_of(s, cycle)
             subject = _subject(s, inst, code, project)
-            if not may_report(s, by, inst.organisation_id, subject.service_id):
+            if not may_report(s, self.reporting, by, inst.organisation_id, subject.service_id):
                 raise PermissionDenied(cycle, "exception_report", "-", by, f"{by!r} may not report on {code}")
             if frozen_at(s, inst.id) is not None:
                 raise NotNow(f"the {cycle} report was frozen at Leadership Team sign-off")
@@ -91,17 +92,21 @@ class ExceptionReports(StoreService):
             return exception_reports(s, inst.id)
 
 
-def missing_exception_reports(s: Session, cycle_id: int, rag: RagPolicy) -> list[str]:
-    """Red measures and off-track projects of the cycle without an exception report."""
+def missing_exception_reports(s: Session, cycle_id: int, policies: FrameworkPolicies) -> list[str]:
+    """Measures and projects of the cycle whose status needs an exception report
+    (``exception_reports`` in ``framework.yaml``) and that have none."""
     inst = s.get(Instance, cycle_id)
     assert inst is not None
+    rules = policies.framework.exception_reports
     measures = [
-        m.code for m in measure_statuses(s, inst, rag) if m.rag.status == "red" and not m.exception_report
+        m.code
+        for m in measure_statuses(s, inst, policies.rag)
+        if m.rag.status in rules.rag and not m.exception_report
     ]
     projects = [
         f"project {p.code}"
         for p in project_status(s, inst)
-        if p.needs_exception_report and not p.exception_report
+        if p.status in rules.project_statuses and not p.exception_report
     ]
     return measures + projects
 

@@ -1,9 +1,14 @@
-"""The council framework as one object: its policy (RAG) and its services over one engine.
+"""The council framework as one object: its policies (RAG and names) and its services over one
+engine.
 
 ``Framework`` is what the CLI, the web app and the demo hold; each service is built on first
-use with only the collaborators it needs (the store and clock, the RAG policy), except the ones
+use with only the collaborators it needs (the store and clock, the policies), except the ones
 that fire transitions or move deadlines (Scrutiny actions, the committee calendar), which take
 the engine.
+
+``load_policies`` reads ``rag.yaml`` (optional: defaults) and ``framework.yaml`` (required:
+it names the roles, workflow, states and trigger the framework's code relies on) from a
+policies folder; ``FrameworkPolicies.check`` then cross-checks the names against the catalog.
 """
 
 from __future__ import annotations
@@ -15,58 +20,102 @@ from pathlib import Path
 from pmf_engine.core.definition import validate
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import DefinitionError, Problem
-from pmf_engine.core.yamlload import load_yaml
+from pmf_engine.core.yamlload import Document, load_yaml
 from pmf_engine.pmf.actions import Actions
 from pmf_engine.pmf.meetings import CommitteeCalendar
 from pmf_engine.pmf.performance import Performance
+from pmf_engine.pmf.policy import FrameworkPolicies, FrameworkPolicy
 from pmf_engine.pmf.projects import Projects
 from pmf_engine.pmf.rag import RagPolicy
 from pmf_engine.pmf.returns import ExcelReturns
 
+RAG_FILE = "rag.yaml"
+FRAMEWORK_FILE = "framework.yaml"
+
+
+def load_policies(policies_dir: Path) -> FrameworkPolicies:
+    """The RAG policy and the framework's names in ``policies_dir``; ``DefinitionError`` naming
+    file, line and field if either is invalid, or if ``framework.yaml`` is missing."""
+    rag = policies_dir / RAG_FILE
+    return read_policies(rag if rag.exists() else None, policies_dir / FRAMEWORK_FILE)
+
+
+def read_policies(rag_path: Path | None, framework_path: Path) -> FrameworkPolicies:
+    """The policies in these files (the default RAG policy without one); one ``DefinitionError``
+    listing the problems of both."""
+    problems: list[Problem] = []
+    rag = RagPolicy()
+    try:
+        rag = read_rag(rag_path) if rag_path else rag
+    except DefinitionError as exc:
+        problems.extend(exc.problems)
+    try:
+        framework, source = read_framework(framework_path)
+    except DefinitionError as exc:
+        raise DefinitionError([*problems, *exc.problems]) from exc
+    if problems:
+        raise DefinitionError(problems)
+    return FrameworkPolicies(rag, framework, source)
+
 
 def load_rag(policies_dir: Path) -> RagPolicy:
     """The RAG policy in ``policies_dir/rag.yaml``, or the default policy if there is none."""
-    path = policies_dir / "rag.yaml"
+    path = policies_dir / RAG_FILE
     return read_rag(path) if path.exists() else RagPolicy()
 
 
 def read_rag(path: Path) -> RagPolicy:
     """The RAG policy file ``path``; ``DefinitionError`` naming file, line and field if invalid."""
+    return validate(RagPolicy, load_yaml(_read(path), str(path)))
+
+
+def read_framework(path: Path) -> tuple[FrameworkPolicy, Document]:
+    """The framework policy file ``path`` and its parsed YAML (for the lines of later problems);
+    ``DefinitionError`` naming file, line and field if it is invalid."""
+    doc = load_yaml(_read(path), str(path))
+    return validate(FrameworkPolicy, doc), doc
+
+
+def _read(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise DefinitionError([Problem(str(path), None, "", f"cannot read file: {exc}")]) from exc
-    return validate(RagPolicy, load_yaml(text, str(path)))
 
 
 @dataclass(frozen=True)
 class Framework:
-    """The framework's services over ``engine``, deciding RAG by ``rag``."""
+    """The framework's services over ``engine``, following ``policies``."""
 
     engine: Engine
-    rag: RagPolicy
+    policies: FrameworkPolicies
+
+    @property
+    def rag(self) -> RagPolicy:
+        """The RAG policy."""
+        return self.policies.rag
 
     @cached_property
     def performance(self) -> Performance:
         """Measures, actuals, RAG status and exception reports."""
-        return Performance(self.engine.store, self.engine.clock, self.rag)
+        return Performance(self.engine.store, self.engine.clock, self.policies)
 
     @cached_property
     def projects(self) -> Projects:
         """Council Plan projects and their quarterly updates."""
-        return Projects(self.engine.store, self.engine.clock)
+        return Projects(self.engine.store, self.engine.clock, self.policies)
 
     @cached_property
     def actions(self) -> Actions:
         """Scrutiny's actions."""
-        return Actions(self.engine)
+        return Actions(self.engine, self.policies.framework.actions)
 
     @cached_property
     def calendar(self) -> CommitteeCalendar:
         """The committee calendar."""
-        return CommitteeCalendar(self.engine)
+        return CommitteeCalendar(self.engine, self.policies.framework.calendar)
 
     @cached_property
     def returns(self) -> ExcelReturns:
         """Excel return templates and their import."""
-        return ExcelReturns(self.performance, self.projects, self.rag)
+        return ExcelReturns(self.performance, self.projects, self.policies.rag)

@@ -1,5 +1,7 @@
 """The committee calendar: meetings of CMT, Leadership Team, Cabinet, Scrutiny and any other
 named body, imported from YAML, CSV or iCalendar, and an .ics export of a cycle's deadlines.
+The bodies, and the words that mark an .ics event as one's meeting, are ``calendar.bodies`` in
+``policies/framework.yaml``.
 
 Moving a meeting recomputes every open deadline that depends on it, in the same transaction,
 and both are recorded in the audit log. An import is all or nothing: every bad row is listed
@@ -25,9 +27,11 @@ from pmf_engine.core.errors import AlreadyExists, DataFileError, DefinitionError
 from pmf_engine.core.store import Deadline, Instance, Meeting, Organisation, find_organisation
 from pmf_engine.core.yamlload import load_yaml
 from pmf_engine.pmf import tabular
+from pmf_engine.pmf.policy import CalendarPolicy
 
 _BODY = re.compile(r"^[a-z][a-z0-9_]*$")
-KNOWN_BODIES = ("cmt", "leadership", "cabinet", "scrutiny")
+NO_BODIES = CalendarPolicy(bodies={})
+"""A calendar that guesses no event's body: .ics events must say it (``X-PMF-BODY`` or a category)."""
 
 
 @dataclass(frozen=True)
@@ -77,9 +81,10 @@ def _check_body(body: str) -> str:
 class CommitteeCalendar:
     """An organisation's committee meetings, which deadlines are reckoned from."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, policy: CalendarPolicy = NO_BODIES) -> None:
         self.engine = engine
         self.store = engine.store
+        self.policy = policy
 
     def add(
         self,
@@ -118,7 +123,7 @@ class CommitteeCalendar:
 
     def import_file(self, organisation: str, path: Path, *, by: str) -> Imported:
         """Add the meetings of a file and move those (matched by uid) whose time changed."""
-        rows = read_meetings(path)
+        rows = read_meetings(path, self.policy)
         result = Imported()
         with self.store.write() as s:
             org = self._org(s, organisation)
@@ -248,8 +253,10 @@ class CommitteeCalendar:
         return meeting
 
 
-def read_meetings(path: Path) -> list[MeetingRow]:
-    """Meetings from a .yaml/.yml, .csv or .ics file; every bad row raises together."""
+def read_meetings(path: Path, policy: CalendarPolicy = NO_BODIES) -> list[MeetingRow]:
+    """Meetings from a .yaml/.yml, .csv or .ics file; every bad row raises together. An .ics
+    event with no ``X-PMF-BODY`` or category is the meeting of the body whose hint (in
+    ``policy``) its summary contains."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -260,7 +267,7 @@ def read_meetings(path: Path) -> list[MeetingRow]:
     if suffix == ".csv":
         return _from_csv(raw.decode("utf-8-sig", errors="replace"), str(path))
     if suffix == ".ics":
-        return _from_ics(raw, str(path))
+        return _from_ics(raw, str(path), policy)
     raise DataFileError([Problem(str(path), None, "", "use a .yaml, .csv or .ics file")])
 
 
@@ -315,7 +322,7 @@ def _from_csv(text: str, file: str) -> list[MeetingRow]:
     return _collect(rows, table.problems)
 
 
-def _from_ics(raw: bytes, file: str) -> list[MeetingRow]:
+def _from_ics(raw: bytes, file: str, policy: CalendarPolicy) -> list[MeetingRow]:
     try:
         calendar = icalendar.Calendar.from_ical(raw)
     except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
@@ -324,7 +331,7 @@ def _from_ics(raw: bytes, file: str) -> list[MeetingRow]:
     rows: list[MeetingRow | None] = []
     for n, event in enumerate(calendar.walk("VEVENT"), start=1):
         summary = str(event.get("summary", ""))
-        body = str(event.get("x-pmf-body", "")) or _category(event) or _guess_body(summary)
+        body = str(event.get("x-pmf-body", "")) or _category(event) or policy.guess(summary)
         start = event.get("dtstart")
         rows.append(
             _row(
@@ -350,16 +357,3 @@ def _category(event: Any) -> str:
         return ""
     values = categories.cats if hasattr(categories, "cats") else [categories]
     return str(values[0]) if values else ""
-
-
-def _guess_body(summary: str) -> str:
-    words = summary.lower()
-    for body, hints in (
-        ("cabinet", ("cabinet",)),
-        ("scrutiny", ("scrutiny", "overview")),
-        ("cmt", ("cmt", "corporate management")),
-        ("leadership", ("leadership",)),
-    ):
-        if any(h in words for h in hints):
-            return body
-    return ""

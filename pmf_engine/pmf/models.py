@@ -4,11 +4,16 @@ frozen report snapshots and exception reports, on the engine's declarative base.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pmf_engine.core.store import Base, JsonType, UTCDateTime
+
+ProjectState = Literal["on_track", "at_risk", "off_track", "complete"]
+"""What a service reports of a project each quarter."""
+PROJECT_STATES: tuple[ProjectState, ...] = ("on_track", "at_risk", "off_track", "complete")
 
 
 class Measure(Base):
@@ -101,7 +106,7 @@ class ProjectUpdate(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
     period: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
-    """on_track, at_risk, off_track or complete."""
+    """A ``ProjectState``: on_track, at_risk, off_track or complete."""
     narrative: Mapped[str] = mapped_column(Text, default="")
     reported_by: Mapped[str] = mapped_column(String(64))
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime())

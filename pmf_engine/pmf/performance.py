@@ -22,7 +22,7 @@ from pmf_engine.pmf.measures import (
     measure_targets,
     read_measures,
 )
-from pmf_engine.pmf.rag import RagPolicy
+from pmf_engine.pmf.policy import FrameworkPolicies
 from pmf_engine.pmf.reporting import cycle_of
 from pmf_engine.pmf.status import MeasureStatus, measure_statuses
 
@@ -44,9 +44,9 @@ __all__ = [
 class Performance(MeasureLibrary, Actuals, ExceptionReports):
     """The measures library, actuals, RAG status and exception reports of an engine's store."""
 
-    def __init__(self, store: Store, clock: Clock, rag: RagPolicy) -> None:
-        super().__init__(store, clock)
-        self.rag = rag
+    def __init__(self, store: Store, clock: Clock, policies: FrameworkPolicies) -> None:
+        super().__init__(store, clock, policies)
+        self.rag = policies.rag
 
     def status(self, cycle: str) -> list[MeasureStatus]:
         """Every measure of the cycle's organisation with its RAG, rule and trend."""

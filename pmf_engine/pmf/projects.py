@@ -2,7 +2,8 @@
 
 A project has milestones (title, due date, completed on) and, each quarter, a status its
 service reports with a narrative: on track, at risk, off track or complete. An off-track project
-needs an exception report before Leadership Team sign-off, as a red measure does.
+needs an exception report before Leadership Team sign-off, as a red measure does (the statuses
+that need one are ``exception_reports`` in ``policies/framework.yaml``).
 
 Projects come from CSV, one row per milestone; the project's own columns may be left blank on
 its second and later rows but must not contradict the first::
@@ -18,7 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
@@ -28,7 +28,7 @@ from pmf_engine.core.errors import InvalidInput, NotFound, NotNow, PermissionDen
 from pmf_engine.core.period import Period
 from pmf_engine.core.store import Instance, find_organisation
 from pmf_engine.pmf import tabular
-from pmf_engine.pmf.models import ExceptionReport, Milestone, Project, ProjectUpdate
+from pmf_engine.pmf.models import PROJECT_STATES, ExceptionReport, Milestone, Project, ProjectUpdate
 from pmf_engine.pmf.reporting import (
     StoreService,
     audit_cycle,
@@ -42,8 +42,7 @@ from pmf_engine.pmf.reporting import (
     with_service_codes,
 )
 
-ProjectState = Literal["on_track", "at_risk", "off_track", "complete"]
-STATES: tuple[ProjectState, ...] = ("on_track", "at_risk", "off_track", "complete")
+STATES = PROJECT_STATES
 PROJECT_COLUMNS = ("project", "title", "theme", "priority", "service", "owner")
 MILESTONE_COLUMNS = ("milestone", "due", "completed")
 
@@ -97,11 +96,6 @@ class ProjectStatus:
     narrative: str
     milestones: list[MilestoneStatus]
     exception_report: bool
-
-    @property
-    def needs_exception_report(self) -> bool:
-        """Off track: an exception report is due before sign-off."""
-        return self.status == "off_track"
 
 
 def read_projects(path: Path) -> list[ProjectIn]:
@@ -200,7 +194,7 @@ class Projects(StoreService):
     ) -> None:
         """``update`` inside the caller's transaction."""
         inst, project = self._cycle_project(s, cycle, code)
-        if not may_report(s, by, inst.organisation_id, project.service_id):
+        if not may_report(s, self.reporting, by, inst.organisation_id, project.service_id):
             raise PermissionDenied(cycle, "update_project", "-", by, f"{by!r} may not report {code}")
         if frozen_at(s, inst.id) is not None:
             raise NotNow(f"the {cycle} report was frozen at Leadership Team sign-off")

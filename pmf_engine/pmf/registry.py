@@ -1,7 +1,8 @@
 """The guards and effects the council framework adds to the core's registry.
 
-- ``exception_reports_complete`` (guard): every red measure and off-track project of the cycle
-  has an exception report.
+- ``exception_reports_complete`` (guard): every measure and project of the cycle whose status
+  needs one (``exception_reports`` in ``policies/framework.yaml``: red, off track) has an
+  exception report.
 - ``freeze_report`` (effect): store the committee report's content as it stands and chain its
   hash into the audit log.
 """
@@ -10,25 +11,26 @@ from __future__ import annotations
 
 from pmf_engine.core.registry import EffectContext, GuardContext, Registry, core_registry
 from pmf_engine.pmf.exceptions import missing_exception_reports
-from pmf_engine.pmf.rag import RagPolicy
+from pmf_engine.pmf.policy import FrameworkPolicies
 from pmf_engine.pmf.report import freeze
 
 
-def framework_registry(rag: RagPolicy) -> Registry:
-    """The core's registry plus the framework's guards and effects, deciding RAG by ``rag``."""
+def framework_registry(policies: FrameworkPolicies) -> Registry:
+    """The core's registry plus the framework's guards and effects, following ``policies``."""
     registry = core_registry()
 
     @registry.guard("exception_reports_complete")
     def exception_reports_complete(ctx: GuardContext) -> str | None:
-        """Every red measure of the cycle has an exception report."""
-        missing = missing_exception_reports(ctx.session, ctx.instance.id, rag)
+        """Every measure and project of the cycle whose status needs one has an exception report."""
+        missing = missing_exception_reports(ctx.session, ctx.instance.id, policies)
         if missing:
-            return f"red measure(s) without an exception report: {', '.join(missing)}"
+            needing = policies.framework.exception_reports.describe()
+            return f"{needing} without an exception report: {', '.join(missing)}"
         return None
 
     @registry.effect("freeze_report")
     def freeze_report(ctx: EffectContext) -> None:
         """Store the committee report's content as it stands and put its hash in the audit chain."""
-        freeze(ctx, rag)
+        freeze(ctx, policies.rag)
 
     return registry

@@ -1,6 +1,6 @@
 """Rules and lookups the framework's services share: who may report a figure, whether a cycle's
-report is frozen, finding a cycle or an organisation's services, and the store and clock every
-service holds."""
+report is frozen, finding a cycle or an organisation's services, and the store, clock and
+policies every service holds."""
 
 from __future__ import annotations
 
@@ -19,27 +19,33 @@ from pmf_engine.core.errors import DataFileError, NotFound, Problem
 from pmf_engine.core.instances import InstanceKey
 from pmf_engine.core.store import Instance, Organisation, Service, Store, roles_held
 from pmf_engine.pmf.models import ExceptionReport, Measure, Project, ReportSnapshot
+from pmf_engine.pmf.policy import FrameworkPolicies, Reporting
 
 Item = TypeVar("Item", Measure, Project)
 """A measure or a project: what an organisation reports on, by code, per service."""
 
-REPORTING_ROLES = ("service_manager", "head_of_service")
-
 
 class StoreService:
-    """A framework service: the store it reads and writes, and the clock that stamps its records."""
+    """A framework service: the store it reads and writes, the clock that stamps its records,
+    and the policies (``framework.yaml``, ``rag.yaml``) it follows."""
 
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, policies: FrameworkPolicies) -> None:
         self.store = store
         self.clock = clock
+        self.policies = policies
+
+    @property
+    def reporting(self) -> Reporting:
+        """Who reports figures, and while when (``framework.yaml`` ``reporting``)."""
+        return self.policies.framework.reporting
 
 
-def may_report(s: Session, username: str, organisation_id: int, service_id: int | None) -> bool:
-    """Performance officers report anything; a service's manager or head, only its own."""
-    roles = roles_held(s, username, organisation_id)
-    if ("performance_officer", None) in roles:
-        return True
-    return service_id is not None and any((r, service_id) in roles for r in REPORTING_ROLES)
+def may_report(
+    s: Session, reporting: Reporting, username: str, organisation_id: int, service_id: int | None
+) -> bool:
+    """Whether ``username`` reports figures of ``service_id``: with a role of ``any_service``,
+    any service's; with one of ``own_service``, only the service they hold it for."""
+    return reporting.may_report(roles_held(s, username, organisation_id), service_id)
 
 
 def frozen_at(s: Session, instance_id: int) -> datetime | None:

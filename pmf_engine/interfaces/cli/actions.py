@@ -28,7 +28,7 @@ def actions_add(app: App, key: str, what: str, assignee: str, due: str, link: st
 
 @actions.command("list")
 @click.argument("organisation")
-@click.option("--state", type=click.Choice(["open", "closed"]))
+@click.option("--state", help="Only the actions in this state of the actions workflow (framework.yaml).")
 @click.option("--cycle", help="Only the actions raised on this cycle.")
 @pass_app
 def actions_list(app: App, organisation: str, state: str | None, cycle: str | None) -> None:

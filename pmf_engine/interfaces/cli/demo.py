@@ -26,7 +26,7 @@ def demo(app: App, db_file: Path, verbose: bool) -> None:
     """Seed an example council and drive one whole quarter end to end."""
     if not verbose:
         configure_logging(app.settings.log_format, "error")
-    ok = run_demo(db_file, app.catalog, app.rag, click.echo)
+    ok = run_demo(db_file, app.catalog, app.policies, click.echo)
     sys.exit(0 if ok else 1)
 
 

@@ -21,7 +21,7 @@ def _project_rows(app: App, organisation: str) -> Iterator[str]:
     for project, service, milestones in app.framework.projects.projects(organisation):
         yield f"{project.code:<10} {service or '-':<10} {project.title}"
         for m in milestones:
-            done = f"completed {m.completed_on}" if m.completed_on else "open"
+            done = f"completed {m.completed_on}" if m.completed_on else "not completed"
             yield f"{'':<12}due {m.due}  {done:<20} {m.title}"
 
 

@@ -12,8 +12,7 @@ from pmf_engine.core.clock import london
 from pmf_engine.core.errors import DefinitionError
 from pmf_engine.core.machine import compile_workflow
 from pmf_engine.interfaces.cli.context import App, pass_app
-from pmf_engine.pmf.framework import read_rag
-from pmf_engine.pmf.rag import RagPolicy
+from pmf_engine.pmf.framework import FRAMEWORK_FILE, RAG_FILE, read_policies
 from pmf_engine.pmf.registry import framework_registry
 
 
@@ -22,7 +21,7 @@ def workflow() -> None:
     """Workflow definitions."""
 
 
-POLICY_FILES = ("roles.yaml", "escalation.yaml", "rag.yaml")
+POLICY_FILES = ("roles.yaml", "escalation.yaml", RAG_FILE, FRAMEWORK_FILE)
 
 
 @workflow.command("validate")
@@ -35,9 +34,10 @@ POLICY_FILES = ("roles.yaml", "escalation.yaml", "rag.yaml")
 )
 @pass_app
 def workflow_validate(app: App, paths: tuple[Path, ...], roles_path: Path | None) -> None:
-    """Check workflow files (or folders of them), and the policies roles.yaml, escalation.yaml
-    and rag.yaml when given (by default the configured workflow and policy folders, the
-    shipped ones if the working folder has none); one line per problem, exit 1 if any."""
+    """Check workflow files (or folders of them), and the policies roles.yaml, escalation.yaml,
+    rag.yaml and framework.yaml when given (roles.yaml and framework.yaml: else those of
+    POLICIES); by default the configured workflow and policy folders (the shipped ones if the
+    working folder has none); one line per problem, exit 1 if any."""
     paths = paths or (app.settings.workflows_dir, app.settings.policies_dir)
     files: list[Path] = []
     for path in paths:
@@ -45,19 +45,23 @@ def workflow_validate(app: App, paths: tuple[Path, ...], roles_path: Path | None
     policies = {p.name: p for p in files if p.name in POLICY_FILES}
     given = [p for p in files if p.name not in POLICY_FILES]
     roles_path = roles_path or policies.get("roles.yaml") or app.settings.roles_path
+    framework_path = policies.get(FRAMEWORK_FILE) or app.settings.policies_dir / FRAMEWORK_FILE
     # Child workflows are resolved among the given files and their neighbours.
     neighbours = {p for g in given for p in g.parent.glob("*.yaml")} - set(given)
     try:
-        rag = read_rag(policies["rag.yaml"]) if "rag.yaml" in policies else RagPolicy()
-        Catalog.load(
+        checked = read_policies(policies.get(RAG_FILE), framework_path)
+        catalog = Catalog.load(
             [*given, *sorted(neighbours)],
             roles_path,
             escalation_path=policies.get("escalation.yaml"),
-            registry=framework_registry(rag),
+            registry=framework_registry(checked),
             partial=True,
         )
+        # Given framework.yaml is checked against every workflow loaded; the default one only
+        # against those it shares with them.
+        checked.check(catalog, partial=FRAMEWORK_FILE not in policies)
     except DefinitionError as exc:
-        shown = {str(p) for p in files} | {str(roles_path)}
+        shown = {str(p) for p in files} | {str(roles_path), str(framework_path)}
         problems = [p for p in exc.problems if p.file in shown] or list(exc.problems)
         for problem in problems:
             click.echo(str(problem))

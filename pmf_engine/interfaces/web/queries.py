@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session, joinedload
 
 from pmf_engine.core import audit
 from pmf_engine.core.definition import WorkflowDef
-from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import NotFound
 from pmf_engine.core.store import (
     Actor,
@@ -25,11 +24,9 @@ from pmf_engine.core.store import (
     RoleAssignment,
     Store,
     find_organisation,
-    roles_held,
 )
-from pmf_engine.pmf.actions import RAISED_IN, RAISING_ROLES
 from pmf_engine.pmf.exceptions import missing_exception_reports
-from pmf_engine.pmf.rag import RagPolicy
+from pmf_engine.pmf.framework import Framework
 
 TIMELINE_EVENTS = ("fired", "refused", "cycle.started", "child.spawned", "child.started")
 """The audit events an instance page lists as its timeline."""
@@ -72,9 +69,10 @@ class InstanceDetails:
     """The user may raise a Scrutiny action on this cycle now."""
 
 
-def instance_details(engine: Engine, rag: RagPolicy, key: str, username: str) -> InstanceDetails:
+def instance_details(framework: Framework, key: str, username: str) -> InstanceDetails:
     """The stored definition and the timeline; for a cycle, what is owed and whether
     ``username`` may raise an action."""
+    engine = framework.engine
     with engine.store.read() as s:
         inst = s.scalar(
             select(Instance).where(Instance.key == key).options(joinedload(Instance.workflow_version))
@@ -92,9 +90,8 @@ def instance_details(engine: Engine, rag: RagPolicy, key: str, username: str) ->
         owed: list[str] = []
         may_raise = False
         if inst.parent_id is None:  # a cycle
-            owed = missing_exception_reports(s, inst.id, rag)
-            held = roles_held(s, username, inst.organisation_id)
-            may_raise = inst.state in RAISED_IN and any((r, None) in held for r in RAISING_ROLES)
+            owed = missing_exception_reports(s, inst.id, framework.policies)
+            may_raise = framework.actions.may_raise(s, inst, username)
     return InstanceDetails(definition, timeline, owed, may_raise)
 
 

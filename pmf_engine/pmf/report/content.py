@@ -165,7 +165,7 @@ def gather(framework: Framework, cycle: str) -> ReportData:
     actions = [
         a
         for a in framework.actions.list_for(organisation)
-        if a.cycle == cycle or (a.state == "open" and a.cycle < cycle)
+        if a.cycle == cycle or (not a.closed and a.cycle < cycle)
     ]
     return ReportData(content, frozen, timeliness, actions, restatements)
 

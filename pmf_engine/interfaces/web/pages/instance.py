@@ -124,7 +124,7 @@ def instance_page(
     """The instance page, with the errors of a form it posted if any."""
     engine = framework.engine
     status_now = engine.status(key)
-    details = queries.instance_details(engine, framework.rag, key, user)
+    details = queries.instance_details(framework, key, user)
     measures: list[Any] = []
     if status_now.service:
         cycle = InstanceKey.parse(key).cycle
@@ -141,7 +141,7 @@ def instance_page(
             "timeline": details.timeline,
             "steps": engine.steps_for(key, user),
             "measures": measures,
-            "open_for_data": status_now.service is not None and status_now.state in ("requested", "returned"),
+            "open_for_data": status_now.service is not None and framework.performance.is_open(key),
             "errors": errors or [],
             "field_errors": field_errors or {},
             "form": form or {},

@@ -1,0 +1,228 @@
+"""The framework's own policy (``policies/framework.yaml``): every name its code relies on.
+
+Which roles report figures (for any service, or their own), in which states of a service's
+return figures may change, which workflow records Scrutiny's actions (its key prefix, the cycle
+states it is raised in, who raises it, the trigger that closes it), which RAG and project
+statuses need an exception report before sign-off, and the committees deadline rules name.
+None of these is written in the framework's code, so a council that calls its roles, states,
+triggers or workflows differently renames them in YAML only.
+
+``FrameworkPolicies`` holds this policy with the RAG policy; ``check`` cross-checks it against
+the loaded catalog and raises one ``DefinitionError`` naming ``framework.yaml``, the line and
+the field of every unknown role, workflow, state, trigger or committee.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from pmf_engine.core.catalog import Catalog
+from pmf_engine.core.deadlines import Meeting
+from pmf_engine.core.definition import Name, WorkflowDef
+from pmf_engine.core.errors import DefinitionError, Problem
+from pmf_engine.core.yamlload import Document
+from pmf_engine.pmf.models import ProjectState
+from pmf_engine.pmf.rag import RagPolicy, Status
+
+Hint = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=80)]
+StatesOf = dict[Name, tuple[Name, ...]]
+"""States by workflow name: ``{service_return: [requested, returned]}``."""
+
+
+class _Policy(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Reporting(_Policy):
+    """Who reports figures (actuals, project updates, exception reports), and when."""
+
+    any_service: tuple[Name, ...]
+    """Organisation-wide roles that report for any service, and import earlier quarters."""
+    own_service: tuple[Name, ...]
+    """Service-scoped roles that report for the service they hold the role for."""
+    open_states: StatesOf
+    """Per child workflow started per service: the states in which that service's figures may
+    change. A measure with no service, or a service with no return, is always open."""
+
+    def may_report(self, held: set[tuple[str, int | None]], service_id: int | None) -> bool:
+        """Whether roles ``held`` (role, service id) report figures of ``service_id``."""
+        if any((role, None) in held for role in self.any_service):
+            return True
+        return service_id is not None and any((role, service_id) in held for role in self.own_service)
+
+    def is_open(self, workflow: str, state: str) -> bool:
+        """Whether a service's figures may change while its return of ``workflow`` is at ``state``."""
+        return state in self.open_states.get(workflow, ())
+
+
+class ActionsPolicy(_Policy):
+    """The workflow each of Scrutiny's actions is an instance of, under its cycle."""
+
+    workflow: Name
+    prefix: str = Field(pattern=r"^[A-Z][A-Z0-9]{0,7}$")
+    """Actions are keyed ``CYCLE/PREFIX-N``."""
+    raised_in: StatesOf
+    """Per cycle workflow: the states in which actions may be recorded."""
+    raised_by: tuple[Name, ...] = Field(min_length=1)
+    """Organisation-wide roles that record actions."""
+    close_trigger: Name
+    """The trigger of ``workflow`` that closes an action, with a note of what was done."""
+
+    def may_raise(self, held: set[tuple[str, int | None]], workflow: str, state: str) -> bool:
+        """Whether roles ``held`` record an action on a cycle of ``workflow`` at ``state`` now."""
+        return self.raised_now(workflow, state) and self.may_record(held)
+
+    def may_record(self, held: set[tuple[str, int | None]]) -> bool:
+        """Whether roles ``held`` include one that records actions."""
+        return any((role, None) in held for role in self.raised_by)
+
+    def raised_now(self, workflow: str, state: str) -> bool:
+        """Whether a cycle of ``workflow`` at ``state`` takes actions."""
+        return state in self.raised_in.get(workflow, ())
+
+
+class ExceptionRules(_Policy):
+    """Which statuses need an exception report before sign-off (guard ``exception_reports_complete``)."""
+
+    rag: tuple[Status, ...]
+    project_statuses: tuple[ProjectState, ...]
+
+    def describe(self) -> str:
+        """The rule in words: ``red measure(s)`` or ``red or amber measure(s)``."""
+        return f"{' or '.join(self.rag) or 'no'} measure(s)"
+
+
+class CalendarPolicy(_Policy):
+    """The committees: each body's name (as deadline rules and meetings give it) and the words
+    that mark an .ics event's summary as its meeting (first match wins, in file order)."""
+
+    bodies: dict[Name, tuple[Hint, ...]]
+
+    def guess(self, summary: str) -> str:
+        """The body whose hint ``summary`` contains, or ``""``."""
+        words = summary.lower()
+        return next((body for body, hints in self.bodies.items() if any(h in words for h in hints)), "")
+
+
+class FrameworkPolicy(_Policy):
+    """The whole ``framework.yaml``."""
+
+    reporting: Reporting
+    actions: ActionsPolicy
+    exception_reports: ExceptionRules
+    calendar: CalendarPolicy
+
+
+@dataclass(frozen=True)
+class FrameworkPolicies:
+    """The framework's policies: RAG (``rag.yaml``) and its names (``framework.yaml``)."""
+
+    rag: RagPolicy
+    framework: FrameworkPolicy
+    source: Document = field(compare=False, repr=False)
+    """``framework.yaml`` as read, for the lines of problems ``check`` finds."""
+
+    def check(self, catalog: Catalog, *, partial: bool = False) -> None:
+        """``DefinitionError`` listing every name ``framework.yaml`` gives that the catalog lacks.
+
+        ``partial`` is for checking some workflow files on their own: names in workflows that
+        are not among them are not reported."""
+        problems = list(catalog_problems(self.framework, self.source, catalog, partial=partial))
+        if problems:
+            raise DefinitionError(problems)
+
+
+def catalog_problems(
+    policy: FrameworkPolicy, doc: Document, catalog: Catalog, *, partial: bool = False
+) -> Iterator[Problem]:
+    """Every role, workflow, state, trigger and committee ``policy`` names that ``catalog`` lacks."""
+    roles = catalog.roles.roles
+    reporting, actions = policy.reporting, policy.actions
+
+    def role_problems(path: tuple[str, ...], names: Sequence[str], scope: str) -> Iterator[Problem]:
+        for i, role in enumerate(names):
+            if role not in roles:
+                yield doc.problem((*path, i), f"unknown role {role!r}; known: {', '.join(sorted(roles))}")
+            elif roles[role].scope != scope:
+                yield doc.problem(
+                    (*path, i), f"role {role!r} is held {_SCOPES[roles[role].scope]}, not {_SCOPES[scope]}"
+                )
+
+    def states_problems(
+        path: tuple[str, ...], states_of: Mapping[str, Sequence[str]], kind: str, wanted: Iterable[str]
+    ) -> Iterator[Problem]:
+        allowed = set(wanted)
+        for name, states in states_of.items():
+            if name not in catalog.workflows:
+                if not partial:
+                    yield doc.problem(
+                        (*path, name), f"unknown workflow {name!r}; known: {_names(catalog.workflows)}"
+                    )
+                continue
+            if name not in allowed:
+                yield doc.problem((*path, name), f"workflow {name!r} is not {kind}")
+            yield from _unknown_states(doc, (*path, name), catalog.workflows[name], states)
+
+    yield from role_problems(("reporting", "any_service"), reporting.any_service, "organisation")
+    yield from role_problems(("reporting", "own_service"), reporting.own_service, "service")
+    children = {c.workflow for wf in catalog.workflows.values() for c in wf.children if c.per == "service"}
+    yield from states_problems(
+        ("reporting", "open_states"),
+        reporting.open_states,
+        "started per service by another workflow",
+        children,
+    )
+    cycles = {name for name, wf in catalog.workflows.items() if wf.start_roles}
+    yield from states_problems(
+        ("actions", "raised_in"), actions.raised_in, "a cycle (it has no start_roles)", cycles
+    )
+    yield from role_problems(("actions", "raised_by"), actions.raised_by, "organisation")
+    action_wf = catalog.workflows.get(actions.workflow)
+    if action_wf is None:
+        if not partial:
+            yield doc.problem(
+                ("actions", "workflow"),
+                f"unknown workflow {actions.workflow!r}; known: {_names(catalog.workflows)}",
+            )
+    elif not any(t.trigger == actions.close_trigger for t in action_wf.transitions):
+        known = ", ".join(sorted({t.trigger for t in action_wf.transitions}))
+        yield doc.problem(
+            ("actions", "close_trigger"),
+            f"{actions.workflow!r} has no trigger {actions.close_trigger!r}; known: {known}",
+        )
+    undeclared: dict[str, str] = {}
+    for wf in catalog.workflows.values():
+        for state, definition in wf.states.items():
+            for body in _bodies(definition.rule.anchor if definition.rule else None):
+                if body not in policy.calendar.bodies:
+                    undeclared.setdefault(body, f"{wf.name} state {state!r}")
+    for body, where in undeclared.items():
+        message = f"committee {body!r} (named by the deadline of {where}) is not declared"
+        yield doc.problem(("calendar", "bodies"), message)
+
+
+_SCOPES = {"organisation": "organisation-wide", "service": "for one service"}
+
+
+def _names(workflows: Mapping[str, WorkflowDef]) -> str:
+    return ", ".join(sorted(workflows))
+
+
+def _unknown_states(
+    doc: Document, path: tuple[str, ...], wf: WorkflowDef, states: Sequence[str]
+) -> Iterator[Problem]:
+    for i, state in enumerate(states):
+        if state not in wf.states:
+            yield doc.problem(
+                (*path, i), f"{wf.name!r} has no state {state!r}; known: {', '.join(wf.states)}"
+            )
+
+
+def _bodies(anchor: object) -> Iterator[str]:
+    while isinstance(anchor, Meeting):
+        yield anchor.body
+        anchor = anchor.after
