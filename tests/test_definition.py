@@ -30,7 +30,7 @@ def test_shipped_workflow_loads(path: Path) -> None:
 
 
 POLICY_CHECKS = {
-    "roles.yaml": lambda c: "performance_officer" in c.roles.roles and len(c.roles.segregation) == 2,
+    "roles.yaml": lambda c: "performance_officer" in c.roles.roles and len(c.roles.segregation) == 3,
     "rag.yaml": lambda c: load_rag(POLICIES).rule_for("HOU-01")[0].kind == "absolute",
     "framework.yaml": lambda c: (
         load_policies(POLICIES).framework.actions.workflow in c.workflows
