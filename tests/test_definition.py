@@ -9,14 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from pmf_engine.app.wiring import load_catalog, registry_for
+from pmf_engine.app.wiring import load_catalog
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.definition import parse_workflow
 from pmf_engine.core.errors import DefinitionError
-from pmf_engine.pmf.framework import load_policies, load_rag
+from pmf_engine.pmf.framework import load_policies
+from pmf_engine.pmf.registry import framework_registry
 from tests.conftest import POLICIES, WORKFLOWS
 
-REGISTRY = registry_for(POLICIES)
+REGISTRY = framework_registry(load_policies(POLICIES))
 
 INVALID = Path(__file__).parent / "fixtures" / "invalid"
 SHIPPED_WORKFLOWS = sorted(WORKFLOWS.glob("*.yaml"))
@@ -31,7 +32,7 @@ def test_shipped_workflow_loads(path: Path) -> None:
 
 POLICY_CHECKS = {
     "roles.yaml": lambda c: "performance_officer" in c.roles.roles and len(c.roles.segregation) == 3,
-    "rag.yaml": lambda c: load_rag(POLICIES).rule_for("HOU-01")[0].kind == "absolute",
+    "rag.yaml": lambda c: load_policies(POLICIES).rag.rule_for("HOU-01")[0].kind == "absolute",
     "framework.yaml": lambda c: (
         load_policies(POLICIES).framework.actions.workflow in c.workflows
         and load_policies(POLICIES).framework.exception_reports.rag == ("red",)
@@ -223,3 +224,16 @@ def test_framework_policy_problems_all_listed(tmp_path: Path) -> None:
         "actions.raised_by.0",
         "reporting.open_states.service_return.1",
     ]
+
+
+def test_exception_rule_names_measures_and_projects() -> None:
+    """The sign-off refusal once called an off-track project a "red measure"."""
+    from pmf_engine.pmf.policy import ExceptionRules
+
+    assert ExceptionRules(rag=("red",), project_statuses=("off_track",)).describe() == (
+        "red measure(s) or off track project(s)"
+    )
+    assert ExceptionRules(rag=(), project_statuses=("at_risk", "off_track")).describe() == (
+        "at risk or off track project(s)"
+    )
+    assert ExceptionRules(rag=("red", "amber"), project_statuses=()).describe() == "red or amber measure(s)"

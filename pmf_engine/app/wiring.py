@@ -19,7 +19,6 @@ from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import Clock, SystemClock
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.outbox import Channel
-from pmf_engine.core.registry import Registry
 from pmf_engine.core.store import Store
 from pmf_engine.core.worker import Worker
 from pmf_engine.pmf.framework import Framework, load_policies
@@ -39,11 +38,6 @@ def framework_catalog(workflows_dir: Path, policies_dir: Path, policies: Framewo
     catalog = Catalog.from_dirs(workflows_dir, policies_dir, registry=framework_registry(policies))
     policies.check(catalog)
     return catalog
-
-
-def registry_for(policies_dir: Path) -> Registry:
-    """The core's guards and effects plus the framework's, following the policies in ``policies_dir``."""
-    return framework_registry(load_policies(policies_dir))
 
 
 def make_channel(settings: Settings, catalog: Catalog) -> Channel:

@@ -21,7 +21,7 @@ from pmf_engine.core.definition import (
 from pmf_engine.core.errors import DefinitionError, InvalidInput, NotFound, Problem
 from pmf_engine.core.escalation import RECIPIENT_TOKENS, EscalationPolicy
 from pmf_engine.core.registry import Registry, core_registry
-from pmf_engine.core.yamlload import Document
+from pmf_engine.core.yamlload import Document, read_definition
 
 
 @dataclass(frozen=True)
@@ -58,13 +58,13 @@ class Catalog:
         roles: RolesPolicy | None = None
         roles_doc: Document | None = None
         try:
-            roles, roles_doc = parse_roles(_read(roles_path), str(roles_path))
+            roles, roles_doc = parse_roles(read_definition(roles_path), str(roles_path))
         except DefinitionError as exc:
             problems.extend(exc.problems)
         parsed: dict[str, tuple[WorkflowDef, Document, str]] = {}
         for path in workflow_paths:
             try:
-                text = _read(path)
+                text = read_definition(path)
                 wf, doc = parse_workflow(text, str(path))
             except DefinitionError as exc:
                 problems.extend(exc.problems)
@@ -106,7 +106,9 @@ class Catalog:
         escalation = EscalationPolicy()
         if escalation_path is not None:
             try:
-                escalation, escalation_doc = parse_escalation(_read(escalation_path), str(escalation_path))
+                escalation, escalation_doc = parse_escalation(
+                    read_definition(escalation_path), str(escalation_path)
+                )
                 workflows = {name: wf for name, (wf, _, _) in parsed.items()}
                 problems.extend(_escalation_problems(escalation, escalation_doc, workflows, roles))
             except DefinitionError as exc:
@@ -149,13 +151,6 @@ class Catalog:
             return self.workflows[name]
         except KeyError:
             raise NotFound("workflow", name) from None
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DefinitionError([Problem(str(path), None, "", f"cannot read file: {exc}")]) from exc
 
 
 def _reference_problems(

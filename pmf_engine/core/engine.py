@@ -274,10 +274,10 @@ class Engine:
         to_state = compile_workflow(wf).next_state(inst.state, trigger)
         now = self.clock.now()
         context = {**inst.context, **{name: data[name] for name in transition.fields}}
+        # Staying in a state keeps its clock: ``entered + N`` still counts from the arrival and
+        # reminders already sent are not sent again, unless the transition restarts it.
+        stays = to_state == inst.state and not transition.restart_deadline
         if wf.states[inst.state].rule is not None or wf.states[to_state].rule is not None:
-            # Staying in a state keeps its clock: ``entered + N`` still counts from the arrival
-            # and reminders already sent are not sent again, unless the transition restarts it.
-            stays = to_state == inst.state and not transition.restart_deadline
             fired = self.timekeeper.fired_steps(s, inst.id) if stays else set()
             self.timekeeper.leave(s, inst.id, now)
             pins = dict(context.get("meetings", {}))
@@ -293,9 +293,7 @@ class Engine:
                 "new_state": to_state,
                 "new_version": inst.version + 1,
                 "new_context": context,
-                "new_entered_at": inst.entered_at
-                if to_state == inst.state and not transition.restart_deadline
-                else now,
+                "new_entered_at": inst.entered_at if stays else now,
             },
         )
         if changed.rowcount != 1:

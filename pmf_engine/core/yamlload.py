@@ -8,6 +8,7 @@ so a "billion laughs" document fails fast instead of eating memory.
 
 from __future__ import annotations
 
+import pathlib
 import re
 from collections.abc import Hashable
 from dataclasses import dataclass, field
@@ -142,3 +143,11 @@ def _bad_tag(file: str, node: yaml.Node, path: Path) -> DefinitionError:
 
 def _dotted(path: Path) -> str:
     return ".".join(str(p) for p in path)
+
+
+def read_definition(path: pathlib.Path) -> str:
+    """The text of a workflow or policy file; ``DefinitionError`` naming it if it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DefinitionError([Problem(str(path), None, "", f"cannot read file: {exc}")]) from exc

@@ -39,8 +39,8 @@ def serve_command(
     if demo:
         db_file = Path("pmf-demo.db")
         configure_logging(app.settings.log_format, "error")
-        run_demo(db_file, app.catalog, app.policies, lambda _line: None)
         app = App(app.settings.model_copy(update={"database_url": sqlite_url(db_file)}), app.clock_factory)
+        run_demo(db_file, app.catalog, app.policies, lambda _line: None)  # YAML read once, for both
         accounts = Accounts(app.store, app.clock)
         for username, _name, _roles in DEMO_PEOPLE:
             accounts.set_password(username, DEMO_PASSWORD, by="demo")

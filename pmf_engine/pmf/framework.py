@@ -20,7 +20,7 @@ from pathlib import Path
 from pmf_engine.core.definition import validate
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import DefinitionError, Problem
-from pmf_engine.core.yamlload import Document, load_yaml
+from pmf_engine.core.yamlload import Document, load_yaml, read_definition
 from pmf_engine.pmf.actions import Actions
 from pmf_engine.pmf.meetings import CommitteeCalendar
 from pmf_engine.pmf.performance import Performance
@@ -58,29 +58,16 @@ def read_policies(rag_path: Path | None, framework_path: Path) -> FrameworkPolic
     return FrameworkPolicies(rag, framework, source)
 
 
-def load_rag(policies_dir: Path) -> RagPolicy:
-    """The RAG policy in ``policies_dir/rag.yaml``, or the default policy if there is none."""
-    path = policies_dir / RAG_FILE
-    return read_rag(path) if path.exists() else RagPolicy()
-
-
 def read_rag(path: Path) -> RagPolicy:
     """The RAG policy file ``path``; ``DefinitionError`` naming file, line and field if invalid."""
-    return validate(RagPolicy, load_yaml(_read(path), str(path)))
+    return validate(RagPolicy, load_yaml(read_definition(path), str(path)))
 
 
 def read_framework(path: Path) -> tuple[FrameworkPolicy, Document]:
     """The framework policy file ``path`` and its parsed YAML (for the lines of later problems);
     ``DefinitionError`` naming file, line and field if it is invalid."""
-    doc = load_yaml(_read(path), str(path))
+    doc = load_yaml(read_definition(path), str(path))
     return validate(FrameworkPolicy, doc), doc
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DefinitionError([Problem(str(path), None, "", f"cannot read file: {exc}")]) from exc
 
 
 @dataclass(frozen=True)

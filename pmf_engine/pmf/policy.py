@@ -92,8 +92,14 @@ class ExceptionRules(_Policy):
     project_statuses: tuple[ProjectState, ...]
 
     def describe(self) -> str:
-        """The rule in words: ``red measure(s)`` or ``red or amber measure(s)``."""
-        return f"{' or '.join(self.rag) or 'no'} measure(s)"
+        """The rule in words: ``red measure(s) or off track project(s)``."""
+        parts = []
+        if self.rag:
+            parts.append(f"{' or '.join(self.rag)} measure(s)")
+        if self.project_statuses:
+            statuses = " or ".join(s.replace("_", " ") for s in self.project_statuses)
+            parts.append(f"{statuses} project(s)")
+        return " or ".join(parts) or "nothing"
 
 
 class CalendarPolicy(_Policy):
@@ -176,6 +182,12 @@ def catalog_problems(
         "started per service by another workflow",
         children,
     )
+    for name in sorted(children - reporting.open_states.keys()):
+        # Without its open states no figure could ever be entered on that workflow's returns.
+        yield doc.problem(
+            ("reporting", "open_states"),
+            f"per-service workflow {name!r} is missing: list the states in which its figures may change",
+        )
     cycles = {name for name, wf in catalog.workflows.items() if wf.start_roles}
     yield from states_problems(
         ("actions", "raised_in"), actions.raised_in, "a cycle (it has no start_roles)", cycles
