@@ -118,7 +118,7 @@ def _expectation(path: Path) -> tuple[int | None, str, str]:
 def test_invalid_fixture_names_file_line_and_field(path: Path) -> None:
     line, field, message = _expectation(path)
     with pytest.raises(DefinitionError) as raised:
-        Catalog.load([path, *SHIPPED_WORKFLOWS], POLICIES / "roles.yaml", registry=REGISTRY)
+        Catalog.load([*SHIPPED_WORKFLOWS, path], POLICIES / "roles.yaml", registry=REGISTRY)
     mine = [p for p in raised.value.problems if p.file == str(path)]
     assert any(p.line == line and p.field == field and message in p.message for p in mine), mine
     assert all(p.file == str(path) for p in raised.value.problems), "shipped files must stay valid"

@@ -122,7 +122,10 @@ def run_demo(
             echo(f"  {when}  {who:<11} {trigger:<24} REFUSED: {refusal.reason}")
             return
         where = service or "cycle"
-        echo(f"  {when}  {who:<11} {trigger:<24} {where}: {done.from_state} -> {done.to_state}")
+        reopened = (
+            f"; {', '.join(k.rsplit('/', 1)[1] for k in done.cascaded)} reopened" if done.cascaded else ""
+        )
+        echo(f"  {when}  {who:<11} {trigger:<24} {where}: {done.from_state} -> {done.to_state}{reopened}")
 
     clock.set(datetime(2024, 7, 1, 9, 0, tzinfo=LONDON))
     status = engine.start_cycle(ORG, PERIOD, by="priya")
@@ -184,7 +187,23 @@ def run_demo(
     at("2024-07-18")
     step("priya", "complete_service_review")
     at("2024-07-23")
-    step("colin", "return_to_services", reason="Housing narrative does not explain the rise in voids")
+    step(
+        "colin",
+        "return_to_services",
+        reason="Housing narrative does not explain the rise in voids",
+        data={"services": ["HOUSING"]},
+    )
+    at("2024-07-24")
+    # CMT reopened Housing's accepted return: the service corrects its figure and explains it.
+    voids = "Voids backlog after the spring heating programme: 41 homes held for works, now cleared."
+    performance.record_actuals(CYCLE, [ActualIn("HOU-01", 32.5, voids)], by="hannah")
+    echo(
+        f"  {london(clock.now()):%a %d %b %H:%M}  {'hannah':<11} {'corrects a figure':<24} "
+        "HOU-01: 33.5 -> 32.5"
+    )
+    step("priya", "complete_service_review")
+    step("hannah", "submit", service="HOUSING")
+    step("priya", "accept", service="HOUSING")
     at("2024-07-25")
     step("priya", "complete_service_review")
     at("2024-07-30", 12)

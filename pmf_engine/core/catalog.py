@@ -20,6 +20,7 @@ from pmf_engine.core.definition import (
 )
 from pmf_engine.core.errors import DefinitionError, InvalidInput, NotFound, Problem
 from pmf_engine.core.escalation import RECIPIENT_TOKENS, EscalationPolicy
+from pmf_engine.core.period import parse_period
 from pmf_engine.core.registry import Registry, core_registry
 from pmf_engine.core.yamlload import Document, read_definition
 
@@ -79,6 +80,7 @@ class Catalog:
             parsed[wf.name] = (wf, doc, text)
         for wf, doc, _ in parsed.values():
             problems.extend(_reference_problems(wf, doc, parsed, roles))
+        problems.extend(_key_problems(parsed))
         if roles is not None and roles_doc is not None:
             workflows = {name: wf for name, (wf, _, _) in parsed.items()}
             problems.extend(_segregation_problems(roles, roles_doc, workflows, partial=partial))
@@ -137,13 +139,18 @@ class Catalog:
             registry=registry,
         )
 
-    def default_workflow(self) -> str:
-        """The one workflow that can be started at the top level, when there is exactly one."""
+    def default_workflow(self, period: str | None = None) -> str:
+        """The one workflow that can be started at the top level (for ``period``'s kind, when
+        given: a year's planning round beside a quarter's cycle), when there is exactly one."""
         startable = [name for name, wf in self.workflows.items() if wf.start_roles]
-        if len(startable) != 1:
-            known = ", ".join(sorted(startable)) or "none (no workflow has start_roles)"
-            raise InvalidInput("workflow", None, f"name the workflow to start; startable: {known}")
-        return startable[0]
+        kind = _kind_of(period)
+        fitting = [name for name in startable if kind is None or self.workflows[name].period == kind]
+        if len(fitting) != 1:
+            known = ", ".join(f"{n} (per {self.workflows[n].period})" for n in sorted(startable))
+            raise InvalidInput(
+                "workflow", None, f"name the workflow to start; startable: {known or 'none (no start_roles)'}"
+            )
+        return fitting[0]
 
     def workflow(self, name: str) -> WorkflowDef:
         """The loaded workflow ``name``; ``NotFound`` if the catalog has none of that name."""
@@ -176,11 +183,24 @@ def _reference_problems(
             )
             continue
         child_wf = parsed[child.workflow][0]
+        if child_wf.period != wf.period:
+            yield doc.problem(
+                ("children", i, "workflow"),
+                f"child workflow {child.workflow!r} runs per {child_wf.period}, its parent per {wf.period}",
+            )
         for j, state in enumerate(child.settled):
             if state not in child_wf.states:
                 yield doc.problem(
                     ("children", i, "settled", j),
                     f"{state!r} is not a state of child workflow {child.workflow!r}",
+                )
+    for i, t in enumerate(wf.transitions):
+        for j, cascade in enumerate(t.cascade):
+            target = parsed.get(cascade.children)
+            if target is not None and cascade.trigger not in target[0].triggers:
+                yield doc.problem(
+                    ("transitions", i, "cascade", j, "trigger"),
+                    f"child workflow {cascade.children!r} has no trigger {cascade.trigger!r}",
                 )
     if not wf.children:
         for i, t in enumerate(wf.transitions):
@@ -188,6 +208,31 @@ def _reference_problems(
                 yield doc.problem(
                     ("transitions", i, "guards"), "guard 'children_settled' needs a children section"
                 )
+
+
+def _kind_of(period: str | None) -> str | None:
+    if period is None:
+        return None
+    try:
+        return parse_period(period).kind
+    except ValueError:
+        return None
+
+
+def _key_problems(parsed: Mapping[str, tuple[WorkflowDef, Document, str]]) -> Iterable[Problem]:
+    """Two startable workflows whose instances would get the same keys."""
+    taken: dict[tuple[str, str | None], str] = {}
+    for name, (wf, doc, _) in parsed.items():
+        if not wf.start_roles:
+            continue
+        first = taken.setdefault((wf.period, wf.key), name)
+        if first != name:
+            yield doc.problem(
+                ("key",) if wf.key else ("name",),
+                f"{name!r} and {first!r} both run per {wf.period} with "
+                + (f"key {wf.key!r}" if wf.key else "no 'key'")
+                + ": their instances' keys would collide; give one of them another 'key'",
+            )
 
 
 def _segregation_problems(

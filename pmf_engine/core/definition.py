@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from pmf_engine.core.deadlines import DeadlineRule, parse_rule
 from pmf_engine.core.errors import DefinitionError, Problem
 from pmf_engine.core.escalation import EscalationPolicy
+from pmf_engine.core.period import TAGS, PeriodKind
 from pmf_engine.core.yamlload import Document, load_yaml
 
 M = TypeVar("M", bound=BaseModel)
@@ -52,6 +53,20 @@ class StateDef(_Frozen):
         return parse_rule(self.deadline) if self.deadline else None
 
 
+class CascadeDef(_Frozen):
+    """What a parent's transition does to its children, in the same transaction: fire
+    ``trigger`` on each child of workflow ``children`` that can take it from where it stands
+    (each audited as its own entry), or only on those named in the data key ``only``."""
+
+    children: Name
+    """The child workflow whose instances are acted on (a child set of this workflow)."""
+    trigger: Name
+    """The child's trigger to fire (typically one marked ``by_parent``)."""
+    only: Name | None = None
+    """A data key the actor may fill with child names (service codes or set members); when
+    given and not empty, only those children are acted on, and each must be able to take it."""
+
+
 class TransitionDef(_Frozen):
     """A trigger from any of ``source`` to ``dest``: who may fire it, what it checks, and what it does."""
 
@@ -59,7 +74,8 @@ class TransitionDef(_Frozen):
     source: tuple[Name, ...]
     dest: Name
     label: str = ""
-    roles: tuple[Name, ...] = Field(min_length=1)
+    roles: tuple[Name, ...] = ()
+    """Who may fire it; required unless ``by_parent``."""
     guards: tuple[Name, ...] = ()
     effects: tuple[Name, ...] = ()
     """Named effects run inside the transition's transaction (``freeze_report``)."""
@@ -69,21 +85,46 @@ class TransitionDef(_Frozen):
     from the first arrival; reminders already sent are not repeated) unless this is true."""
     fields: tuple[Name, ...] = ()
     """Keys the actor must supply in ``data`` (e.g. ``next_meeting`` when Cabinet defers)."""
+    periods: tuple[str, ...] = ()
+    """Only in these periods (``Q4``; ``M03``): a stage some periods have and others do not.
+    Two transitions may share a trigger and source when their periods do not overlap."""
+    cascade: tuple[CascadeDef, ...] = ()
+    """What this transition does to the instance's children (reopen their returns, say)."""
+    by_parent: bool = False
+    """Fired only by a parent's ``cascade``, never by a person; it may leave a terminal state
+    (a parent reopening an accepted return)."""
 
     @field_validator("source", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
+    def applies_in(self, tag: str | None) -> bool:
+        """Whether the transition exists in the period tagged ``tag`` (``None``: in any period)."""
+        return not self.periods or tag is None or tag in self.periods
+
 
 class ChildSpec(_Frozen):
-    """Entering ``spawn_on`` starts one ``workflow`` instance per service of the organisation."""
+    """A child set: entering ``spawn_on`` starts one ``workflow`` instance per service of the
+    organisation, or one per name listed in ``per`` (a committee, a reviewer)."""
 
     workflow: Name
     spawn_on: Name
-    per: Literal["service"] = "service"
+    per: Literal["service"] | tuple[Name, ...] = "service"
+    """``service``, or the names of the set's members (keyed ``ORG/PERIOD/NAME``)."""
     settled: tuple[Name, ...] = Field(min_length=1)
-    """Child states that count as done for the ``children_settled`` join guard."""
+    """Child states that count as done for the join."""
+    join: tuple[Name, ...] = ()
+    """Parent triggers that wait for this set (and the ``children_settled`` guard, which
+    waits for every set started so far)."""
+    require: Literal["all", "any"] = "all"
+    """The join needs all of the set settled, or any one of it."""
+    periods: tuple[str, ...] = ()
+    """Only started in these periods (``Q4``); in others its join passes with no children."""
+
+    def applies_in(self, tag: str | None) -> bool:
+        """Whether the set is started in the period tagged ``tag``."""
+        return not self.periods or tag is None or tag in self.periods
 
 
 class WorkflowDef(_Frozen):
@@ -93,6 +134,12 @@ class WorkflowDef(_Frozen):
     version: str
     title: str = ""
     initial: Name
+    period: PeriodKind = "quarter"
+    """What one instance covers: a ``quarter`` (2025-26-Q1), a financial ``year`` (2025-26), a
+    ``month`` (2025-26-M01) or ``adhoc`` (one piece of work, named by the day it is due)."""
+    key: Name | None = None
+    """The word its instances' keys begin with when several workflows share a period kind:
+    ``planning`` keys a round ``WDC/planning-2025-26``; without one, ``WDC/2025-26``."""
     start_roles: tuple[Name, ...] = ()
     """Roles that may start an instance at the top level (a cycle); none: it is only ever
     started under another instance (a service's return, a Scrutiny action)."""
@@ -107,16 +154,37 @@ class WorkflowDef(_Frozen):
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     @cached_property
-    def _by_trigger_source(self) -> dict[tuple[str, str], TransitionDef]:
-        return {(t.trigger, s): t for t in self.transitions for s in t.source}
+    def _by_trigger_source(self) -> dict[tuple[str, str], list[TransitionDef]]:
+        found: dict[tuple[str, str], list[TransitionDef]] = {}
+        for t in self.transitions:
+            for source in t.source:
+                found.setdefault((t.trigger, source), []).append(t)
+        return found
 
-    def transition(self, trigger: str, source: str) -> TransitionDef | None:
-        """The transition ``trigger`` fires from ``source``; ``None`` if it cannot fire from there."""
-        return self._by_trigger_source.get((trigger, source))
+    def transition(self, trigger: str, source: str, tag: str | None = None) -> TransitionDef | None:
+        """The transition ``trigger`` fires from ``source`` in the period tagged ``tag``;
+        ``None`` if it cannot fire from there."""
+        for t in self._by_trigger_source.get((trigger, source), ()):
+            if t.applies_in(tag):
+                return t
+        return None
 
-    def allowed_from(self, state: str) -> list[TransitionDef]:
-        """Every transition out of ``state``, in the order the YAML lists them."""
-        return [t for t in self.transitions if state in t.source]
+    def allowed_from(self, state: str, tag: str | None = None) -> list[TransitionDef]:
+        """Every transition people may fire out of ``state`` (in the period tagged ``tag``), in
+        the order the YAML lists them; ``by_parent`` ones are the parent's, not theirs."""
+        return [t for t in self.transitions if state in t.source and not t.by_parent and t.applies_in(tag)]
+
+    def instance_key(self, organisation: str, period: str) -> str:
+        """The key of this workflow's instance for ``organisation`` and ``period``."""
+        return f"{organisation}/{self.key}-{period}" if self.key else f"{organisation}/{period}"
+
+    def joined_by(self, trigger: str) -> list[ChildSpec]:
+        """The child sets whose ``join`` names ``trigger``: it waits for them."""
+        return [c for c in self.children if trigger in c.join]
+
+    def child_set(self, workflow: str) -> ChildSpec | None:
+        """The child set of ``workflow`` instances, if this workflow has one."""
+        return next((c for c in self.children if c.workflow == workflow), None)
 
     @cached_property
     def triggers(self) -> tuple[str, ...]:
@@ -129,9 +197,10 @@ class WorkflowDef(_Frozen):
         out = self.allowed_from(state)
         return out[0].roles if out else ()
 
-    def children_spawned_on(self, state: str) -> list[ChildSpec]:
-        """The child workflows whose instances start when an instance enters ``state``."""
-        return [c for c in self.children if c.spawn_on == state]
+    def children_spawned_on(self, state: str, tag: str | None = None) -> list[ChildSpec]:
+        """The child sets whose instances start when an instance enters ``state`` (in the
+        period tagged ``tag``)."""
+        return [c for c in self.children if c.spawn_on == state and c.applies_in(tag)]
 
 
 class RoleDef(_Frozen):
@@ -223,9 +292,11 @@ def _graph_problems(wf: WorkflowDef, doc: Document) -> Iterable[Problem]:
     states = wf.states
     if wf.initial not in states:
         yield doc.problem(("initial",), f"initial state {wf.initial!r} is not defined")
-    seen: dict[tuple[str, str], int] = {}
+    yield from _period_problems(wf, doc)
+    seen: dict[tuple[str, str], list[tuple[int, frozenset[str]]]] = {}
     edges: dict[str, set[str]] = {s: set() for s in states}
     for i, t in enumerate(wf.transitions):
+        yield from _transition_problems(wf, doc, i, t)
         for j, source in enumerate(t.source):
             if source not in states:
                 yield doc.problem(
@@ -233,17 +304,26 @@ def _graph_problems(wf: WorkflowDef, doc: Document) -> Iterable[Problem]:
                     f"transition {t.trigger!r} starts from undefined state {source!r}",
                 )
                 continue
-            if (t.trigger, source) in seen:
-                yield doc.problem(
-                    ("transitions", i, "trigger"),
-                    f"trigger {t.trigger!r} is defined twice from state {source!r} "
-                    f"(first at transitions[{seen[(t.trigger, source)]}])",
-                )
-            seen.setdefault((t.trigger, source), i)
-            if states[source].terminal:
+            periods = frozenset(t.periods)
+            for first, other in seen.get((t.trigger, source), []):
+                if not periods or not other or periods & other:
+                    yield doc.problem(
+                        ("transitions", i, "trigger"),
+                        f"trigger {t.trigger!r} is defined twice from state {source!r} "
+                        f"(first at transitions[{first}])"
+                        + (
+                            "; give each a 'periods' list, not overlapping"
+                            if wf.period in ("quarter", "month")
+                            else ""
+                        ),
+                    )
+                    break
+            seen.setdefault((t.trigger, source), []).append((i, periods))
+            if states[source].terminal and not t.by_parent:
                 yield doc.problem(
                     ("transitions", i, "source"),
-                    f"terminal state {source!r} cannot have outgoing transition {t.trigger!r}",
+                    f"terminal state {source!r} cannot have outgoing transition {t.trigger!r} "
+                    "(only a 'by_parent: true' one, which the parent's cascade fires)",
                 )
             if t.dest in states:
                 edges[source].add(t.dest)
@@ -265,19 +345,62 @@ def _graph_problems(wf: WorkflowDef, doc: Document) -> Iterable[Problem]:
     if terminals:
         for state in states.keys() - _reachable(terminals, reverse):
             yield doc.problem(("states", state), f"state {state!r} has no path to a terminal state")
+    yield from _child_set_problems(wf, doc)
+
+
+def _period_problems(wf: WorkflowDef, doc: Document) -> Iterable[Problem]:
+    tags = TAGS[wf.period]
+    named = [(("transitions", i), t.periods) for i, t in enumerate(wf.transitions)]
+    named += [(("children", i), c.periods) for i, c in enumerate(wf.children)]
+    for where, periods in named:
+        for j, tag in enumerate(periods):
+            if tag not in tags:
+                allowed = (
+                    ", ".join(tags) if tags else f"nothing: a {wf.period} workflow has one kind of period"
+                )
+                yield doc.problem(
+                    (*where, "periods", j), f"{tag!r} is not a period of a {wf.period}; allowed: {allowed}"
+                )
+
+
+def _transition_problems(wf: WorkflowDef, doc: Document, i: int, t: TransitionDef) -> Iterable[Problem]:
+    if t.by_parent and t.roles:
+        yield doc.problem(
+            ("transitions", i, "roles"),
+            f"transition {t.trigger!r} is by_parent: only its parent's cascade fires it, "
+            "so it takes no roles",
+        )
+    if not t.by_parent and not t.roles:
+        yield doc.problem(("transitions", i), f"transition {t.trigger!r} needs roles (who may fire it)")
+    for j, cascade in enumerate(t.cascade):
+        if wf.child_set(cascade.children) is None:
+            yield doc.problem(
+                ("transitions", i, "cascade", j, "children"),
+                f"{cascade.children!r} is not a child set of {wf.name!r} (its 'children' section)",
+            )
+
+
+def _child_set_problems(wf: WorkflowDef, doc: Document) -> Iterable[Problem]:
+    workflows: dict[str, int] = {}
     for i, child in enumerate(wf.children):
-        if child.spawn_on not in states:
+        if child.spawn_on not in wf.states:
             yield doc.problem(
                 ("children", i, "spawn_on"), f"children spawn on undefined state {child.spawn_on!r}"
             )
-        if i > 0:
-            # One instance per service: a second set finds every service covered by the first,
-            # starts nothing, and its join would then pass with no children of its own.
+        if child.workflow in workflows:
+            # Children are told apart by their workflow: a second set of the same one would
+            # find every member already started and its join could not be told from the first.
             yield doc.problem(
-                ("children", i),
-                "a second per-service child set would start no instances "
-                f"(the first, {wf.children[0].workflow!r}, already covers every service)",
+                ("children", i, "workflow"),
+                f"a second child set of {child.workflow!r} "
+                f"(the first is children[{workflows[child.workflow]}]); use another child workflow",
             )
+        workflows.setdefault(child.workflow, i)
+        if not isinstance(child.per, str) and len(set(child.per)) != len(child.per):
+            yield doc.problem(("children", i, "per"), "a name is listed twice")
+        for j, trigger in enumerate(child.join):
+            if trigger not in wf.triggers:
+                yield doc.problem(("children", i, "join", j), f"{wf.name!r} has no trigger {trigger!r}")
 
 
 def _reachable(start: set[str], edges: Mapping[str, set[str]]) -> set[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from pmf_engine.core import audit
 from pmf_engine.core.catalog import Catalog
+from pmf_engine.core.children import Children
 from pmf_engine.core.clock import Clock, SystemClock
 from pmf_engine.core.definition import TransitionDef, WorkflowDef
 from pmf_engine.core.directory import ACTOR_ROLES, Directory, assignments, find_actor
@@ -27,6 +29,7 @@ from pmf_engine.core.errors import (
     AlreadyExists,
     ConcurrencyConflict,
     GuardFailed,
+    InvalidInput,
     NotFound,
     NotNow,
     PermissionDenied,
@@ -34,17 +37,16 @@ from pmf_engine.core.errors import (
     TransitionNotAllowed,
     UnknownTrigger,
 )
-from pmf_engine.core.instances import MOVE_INSTANCE, NEW_INSTANCES, InstanceKey, InstanceRow
+from pmf_engine.core.instances import MOVE_INSTANCE, InstanceKey, InstanceRow
 from pmf_engine.core.machine import compile_workflow
-from pmf_engine.core.period import Period
+from pmf_engine.core.period import parse_period
 from pmf_engine.core.permissions import Assignment, authorise, segregation_triggers
-from pmf_engine.core.registry import EffectContext, GuardContext
+from pmf_engine.core.registry import EffectContext, GuardContext, join_problem
 from pmf_engine.core.reschedule import recompute_deadlines
 from pmf_engine.core.store import (
     AuditEntry,
     Instance,
     Organisation,
-    Service,
     Store,
     WorkflowVersion,
     find_organisation,
@@ -71,6 +73,28 @@ class Fired:
     role: str
     audit_seq: int
     spawned: tuple[str, ...] = ()
+    cascaded: tuple[str, ...] = ()
+    """The children the transition's cascade moved."""
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """A checked move: the instance, its workflow, the transition and the period's tag."""
+
+    row: InstanceRow
+    workflow: WorkflowDef
+    transition: TransitionDef
+    tag: str
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """What ``_apply`` did."""
+
+    to_state: str
+    audit_seq: int
+    spawned: tuple[str, ...]
+    cascaded: tuple[str, ...]
 
 
 class Engine:
@@ -86,6 +110,8 @@ class Engine:
         self.stored = Versions(catalog, self.clock)
         """Stored workflow versions, their definitions and migrations."""
         self.views = Views(self.stored, self.clock)
+        self.children = Children(self.stored, self.timekeeper, self.clock)
+        """Child sets, one-off children and cascades."""
 
     def versions(self) -> list[WorkflowVersion]:
         """Every stored workflow version (the catalog's current ones registered first)."""
@@ -109,10 +135,14 @@ class Engine:
     ) -> InstanceStatus:
         """Start ``workflow`` (by default the catalog's one startable workflow) for one
         organisation and period, spawning its children."""
-        workflow = workflow or self.catalog.default_workflow()
-        start_roles = self.catalog.workflow(workflow).start_roles
-        parsed = Period.parse(period)
-        key = f"{organisation}/{parsed}"
+        workflow = workflow or self.catalog.default_workflow(period)
+        declared = self.catalog.workflow(workflow)
+        start_roles = declared.start_roles
+        try:
+            parsed = parse_period(period, declared.period)
+        except ValueError as exc:
+            raise InvalidInput("period", period, str(exc)) from None
+        key = declared.instance_key(organisation, str(parsed))
         bound = log.bind(organisation=organisation, cycle=key, actor=by)
         with self.store.write() as s:
             org = find_organisation(s, organisation)
@@ -124,6 +154,10 @@ class Engine:
                 )
             if not org.services:
                 raise NotNow(f"{organisation} has no services: add them before starting a cycle")
+            if not start_roles:
+                raise PermissionDenied(
+                    key, "start", "-", by, f"{workflow} is only ever started under another instance"
+                )
             if s.scalar(select(Instance.id).where(Instance.key == key)) is not None:
                 raise AlreadyExists("cycle", key)
             version = self.stored.register(s, workflow)
@@ -158,7 +192,7 @@ class Engine:
                     data={"workflow": version.ref, "period": str(parsed)},
                 ),
             )
-            spawned = self._spawn(s, cycle.id, key, cycle.period, wf, wf.initial, by)
+            spawned = self.children.spawn(s, cycle.id, key, cycle.period, wf, wf.initial, by)
         bound.info("cycle.started", state=wf.initial, spawned=len(spawned))
         return self.status(key)
 
@@ -178,7 +212,7 @@ class Engine:
             inst = InstanceRow.load(s, key)
             wf = self.stored.by_id(s, inst.workflow_version_id)
             allowed = []
-            for t in wf.allowed_from(inst.state):
+            for t in wf.allowed_from(inst.state, parse_period(inst.period).tag):
                 try:
                     self._authorise(s, wf, inst, t, username)
                 except PermissionDenied:
@@ -268,12 +302,42 @@ class Engine:
         if expected_version is not None and inst.version != expected_version:
             raise ConcurrencyConflict(key, expected_version, inst.version)
         wf = self.stored.by_id(s, inst.workflow_version_id)
-        transition = self._transition(wf, inst, trigger)
+        tag = parse_period(inst.period).tag
+        transition = self._transition(wf, inst, trigger, tag)
         role = self._authorise(s, wf, inst, transition, username)
-        self._check_guards(s, wf, inst, transition, reason, data)
-        to_state = compile_workflow(wf).next_state(inst.state, trigger)
-        now = self.clock.now()
-        context = {**inst.context, **{name: data[name] for name in transition.fields}}
+        self._check_guards(s, wf, inst, transition, reason, data, tag)
+        moved = self._apply(
+            s, Move(inst, wf, transition, tag), username, role, reason, data, self.clock.now()
+        )
+        return Fired(
+            instance=key,
+            trigger=trigger,
+            from_state=inst.state,
+            to_state=moved.to_state,
+            version=inst.version + 1,
+            actor=username,
+            role=role,
+            audit_seq=moved.audit_seq,
+            spawned=moved.spawned,
+            cascaded=moved.cascaded,
+        )
+
+    def _apply(
+        self,
+        s: Session,
+        move: Move,
+        username: str,
+        role: str,
+        reason: str | None,
+        data: dict[str, Any],
+        now: datetime,
+    ) -> Moved:
+        """Make a checked move: the new state and its deadline, the audit entry, the children
+        the new state starts, the cascade to existing children (each a move of its own, audited
+        as such) and the transition's effects. Everything is in the caller's transaction."""
+        inst, wf, transition = move.row, move.workflow, move.transition
+        to_state = compile_workflow(wf).next_state(inst.state, transition.trigger, move.tag)
+        context = {**inst.context, **{name: data[name] for name in transition.fields if name in data}}
         # Staying in a state keeps its clock: ``entered + N`` still counts from the arrival and
         # reminders already sent are not sent again, unless the transition restarts it.
         stays = to_state == inst.state and not transition.restart_deadline
@@ -297,14 +361,14 @@ class Engine:
             },
         )
         if changed.rowcount != 1:
-            raise ConcurrencyConflict(key, inst.version, None)
+            raise ConcurrencyConflict(inst.key, inst.version, None)
         seq = audit.append(
             s,
             audit.AuditRecord(
                 event="fired",
                 organisation=inst.organisation,
-                instance=key,
-                trigger=trigger,
+                instance=inst.key,
+                trigger=transition.trigger,
                 from_state=inst.state,
                 to_state=to_state,
                 actor=username,
@@ -315,32 +379,37 @@ class Engine:
             now,
         )
         spawned: list[str] = []
-        if to_state != inst.state and wf.children_spawned_on(to_state):
-            spawned = self._spawn(s, inst.id, inst.key, inst.period, wf, to_state, username)
+        if to_state != inst.state:
+            spawned = self.children.spawn(s, inst.id, inst.key, inst.period, wf, to_state, username)
+        cascaded: list[str] = []
+        if transition.cascade:
+            why = {"cascade": {"parent": inst.key, "trigger": transition.trigger}}
+            for target in self.children.cascade_targets(s, inst, transition, data):
+                child = Move(
+                    target.row, target.workflow, target.transition, parse_period(target.row.period).tag
+                )
+                self._apply(s, child, username, role, reason, why, now)
+                cascaded.append(target.row.key)
         if transition.effects:
-            effect = EffectContext(session=s, instance=inst, trigger=trigger, actor=username, now=now)
+            effect = EffectContext(
+                session=s, instance=inst, trigger=transition.trigger, actor=username, now=now
+            )
             effects = self.catalog.registry.effects
             for name in transition.effects:
                 effects[name](effect)
-        return Fired(
-            instance=key,
-            trigger=trigger,
-            from_state=inst.state,
-            to_state=to_state,
-            version=inst.version + 1,
-            actor=username,
-            role=role,
-            audit_seq=seq,
-            spawned=tuple(spawned),
-        )
+        return Moved(to_state, seq, tuple(spawned), tuple(cascaded))
 
-    def _transition(self, wf: WorkflowDef, inst: InstanceRow, trigger: str) -> TransitionDef:
+    def _transition(self, wf: WorkflowDef, inst: InstanceRow, trigger: str, tag: str) -> TransitionDef:
         if trigger not in wf.triggers:
             raise UnknownTrigger(inst.key, trigger, inst.state, wf.triggers)
-        transition = wf.transition(trigger, inst.state)
+        transition = wf.transition(trigger, inst.state, tag)
         if transition is None:
             raise TransitionNotAllowed(
-                inst.key, trigger, inst.state, [t.trigger for t in wf.allowed_from(inst.state)]
+                inst.key, trigger, inst.state, [t.trigger for t in wf.allowed_from(inst.state, tag)]
+            )
+        if transition.by_parent:
+            raise PermissionDenied(
+                inst.key, trigger, inst.state, "-", f"{trigger!r} is fired only by the parent's cascade"
             )
         return transition
 
@@ -393,6 +462,7 @@ class Engine:
         transition: TransitionDef,
         reason: str | None,
         data: Mapping[str, Any],
+        tag: str,
     ) -> None:
         if transition.reason_required and not reason:
             raise GuardFailed(inst.key, transition.trigger, inst.state, "reason", "a reason is required")
@@ -401,9 +471,15 @@ class Engine:
             raise GuardFailed(
                 inst.key, transition.trigger, inst.state, "fields", f"missing field(s): {', '.join(missing)}"
             )
-        if not transition.guards:
+        waiting_on = wf.joined_by(transition.trigger)
+        if not transition.guards and not waiting_on:
             return
-        ctx = GuardContext(session=s, instance=inst, workflow=wf, data=data)
+        ctx = GuardContext(session=s, instance=inst, workflow=wf, data=data, tag=tag)
+        if waiting_on:
+            # A set's own join: the parent waits for those children; one refusal names it.
+            why = join_problem(waiting_on, ctx.children, tag)
+            if why is not None:
+                raise GuardFailed(inst.key, transition.trigger, inst.state, "children_settled", why)
         guards = self.catalog.registry.guards
         for name in transition.guards:
             why = guards[name](ctx)
@@ -443,74 +519,6 @@ class Engine:
 
     # -- children -------------------------------------------------------------------------
 
-    def _spawn(
-        self, s: Session, parent_id: int, parent_key: str, period: str, wf: WorkflowDef, state: str, by: str
-    ) -> list[str]:
-        """Start the child instances ``state`` asks for: one per service not yet covered,
-        each with its deadline and steps, and one audit entry each."""
-        spawned: list[str] = []
-        org_id, org_code, subdivision = s.execute(
-            select(Organisation.id, Organisation.code, Organisation.holiday_subdivision)
-            .join(Instance, Instance.organisation_id == Organisation.id)
-            .where(Instance.id == parent_id)
-        ).one()
-        services = s.execute(
-            select(Service.id, Service.code).where(Service.organisation_id == org_id).order_by(Service.code)
-        ).all()
-        holders = self.timekeeper.holders(s, org_id)
-        period_end = Period.parse(period).end
-        conn = s.connection()
-        for spec in wf.children_spawned_on(state):
-            existing = set(s.scalars(select(Instance.service_id).where(Instance.parent_id == parent_id)))
-            version = self.stored.register(s, spec.workflow)
-            child_wf = self.stored.definition(version)
-            now = self.clock.now()
-            todo = [(sid, code) for sid, code in services if sid not in existing]
-            if not todo:
-                continue
-            keys = [f"{parent_key}/{code}" for _, code in todo]
-            ids = conn.execute(
-                NEW_INSTANCES,
-                [
-                    {
-                        "key": key,
-                        "organisation_id": org_id,
-                        "parent_id": parent_id,
-                        "service_id": service_id,
-                        "period": period,
-                        "workflow_version_id": version.id,
-                        "state": child_wf.initial,
-                        "version": 1,
-                        "context": {},
-                        "created_at": now,
-                        "entered_at": now,
-                    }
-                    for key, (service_id, _) in zip(keys, todo, strict=True)
-                ],
-            ).scalars()
-            stays: list[tuple[Stay, dict[str, int]]] = [
-                (Stay(child_id, org_id, service_id, subdivision, period_end, now), {})
-                for child_id, (service_id, _) in zip(ids, todo, strict=True)
-            ]
-            self.timekeeper.enter_many(s, child_wf, child_wf.initial, stays, holders)
-            audit.append_many(
-                s,
-                [
-                    audit.AuditRecord(
-                        event="child.spawned",
-                        organisation=org_code,
-                        instance=key,
-                        to_state=child_wf.initial,
-                        actor=by,
-                        data={"workflow": version.ref, "parent": parent_key, "service": code},
-                    )
-                    for key, (_, code) in zip(keys, todo, strict=True)
-                ],
-                now,
-            )
-            spawned += keys
-        return spawned
-
     def add_child(
         self,
         s: Session,
@@ -524,49 +532,7 @@ class Engine:
         """Start one ``workflow`` instance under ``parent_key`` (a Scrutiny action, say), keyed
         ``PARENT/PREFIX-N`` with the next free N, inside the caller's transaction: its
         deadline (``due`` and ``assignee`` come from ``context``), steps and audit entry."""
-        parent = InstanceRow.load(s, parent_key, lock=True)  # numbering is serialised per parent
-        taken = s.scalars(select(Instance.key).where(Instance.parent_id == parent.id)).all()
-        numbers = [int(k.rsplit("-", 1)[1]) for k in taken if k.startswith(f"{parent_key}/{prefix}-")]
-        key = f"{parent_key}/{prefix}-{max(numbers, default=0) + 1}"
-        version = self.stored.register(s, workflow)
-        wf = self.stored.definition(version)
-        now = self.clock.now()
-        child = Instance(
-            key=key,
-            organisation_id=parent.organisation_id,
-            parent_id=parent.id,
-            period=parent.period,
-            workflow_version_id=version.id,
-            state=wf.initial,
-            version=1,
-            context=context,
-            created_at=now,
-            entered_at=now,
-        )
-        s.add(child)
-        s.flush()
-        stay = Stay.of(
-            child.id,
-            parent.organisation_id,
-            None,
-            parent.subdivision,
-            Period.parse(parent.period).end,
-            now,
-            context,
-        )
-        self.timekeeper.enter(s, wf, wf.initial, stay, {})
-        self._audit(
-            s,
-            audit.AuditRecord(
-                event="child.started",
-                organisation=parent.organisation,
-                instance=key,
-                to_state=wf.initial,
-                actor=by,
-                data={"workflow": version.ref, "parent": parent_key, **context},
-            ),
-        )
-        return key
+        return self.children.add(s, parent_key, workflow, prefix, context, by=by)
 
     # -- deadlines that follow a meeting ----------------------------------------------------
 

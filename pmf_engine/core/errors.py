@@ -50,8 +50,9 @@ class Problem:
         return f"{where}:{field} {self.message}"
 
 
-class InvalidInput(PmfError):
-    """A value given is not acceptable: ``field`` says which, ``value`` what it was."""
+class InvalidInput(PmfError, ValueError):
+    """A value given is not acceptable: ``field`` says which, ``value`` what it was (a ``ValueError``
+    too, as a malformed value is)."""
 
     def __init__(self, field: str, value: object, why: str) -> None:
         self.field = field

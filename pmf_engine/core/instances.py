@@ -7,7 +7,7 @@ not contain ``/``, so the parts are unambiguous.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -55,11 +55,19 @@ class InstanceKey:
 
 @dataclass(frozen=True, slots=True)
 class ChildView:
-    """A child instance as a join guard sees it."""
+    """A child instance as a join sees it: its workflow, its name (the service's code, or the
+    member of a named set) and its state."""
 
+    id: int
+    key: str
     workflow: str
-    service: str
+    name: str
     state: str
+
+    @property
+    def service(self) -> str:
+        """The name, for a per-service child (kept for guards written against it)."""
+        return self.name
 
 
 _INSTANCE_ROW = (
@@ -139,13 +147,17 @@ class InstanceRow:
         return cls.load(s, key)
 
 
-def child_views(s: Session, parent_id: int) -> Sequence[ChildView]:
-    """The per-service children of an instance, by service code."""
-    rows = s.execute(
-        select(WorkflowVersion.name, Service.code, Instance.state)
+def child_views(s: Session, parent_id: int, workflows: Collection[str] | None = None) -> Sequence[ChildView]:
+    """The children of an instance (of ``workflows`` only, if given), by workflow and name."""
+    query = (
+        select(Instance.id, Instance.key, WorkflowVersion.name, Instance.state)
         .join(WorkflowVersion, Instance.workflow_version_id == WorkflowVersion.id)
-        .join(Service, Instance.service_id == Service.id)
         .where(Instance.parent_id == parent_id)
-        .order_by(Service.code)
     )
-    return [ChildView(workflow=w, service=svc, state=st) for w, svc, st in rows]
+    if workflows is not None:
+        query = query.where(WorkflowVersion.name.in_(sorted(workflows)))
+    views = [
+        ChildView(id=i, key=key, workflow=w, name=key.rsplit("/", 1)[1], state=st)
+        for i, key, w, st in s.execute(query)
+    ]
+    return sorted(views, key=lambda v: (v.workflow, v.name))

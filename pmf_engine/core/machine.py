@@ -30,12 +30,28 @@ class _DiagramModel:
     """GraphMachine decorates its model with methods, so it cannot be a slotted token."""
 
 
+@dataclass(frozen=True)
+class _InPeriods:
+    """The condition of a transition that exists only in some periods: ``tag`` is passed to
+    the trigger (``event.trigger(token, tag)``), so transitions picks the one for the period."""
+
+    periods: frozenset[str]
+
+    def __call__(self, tag: str | None = None) -> bool:
+        return tag is None or tag in self.periods
+
+
+def _transition(t: TransitionDef) -> dict[str, object]:
+    config: dict[str, object] = {"trigger": t.trigger, "source": list(t.source), "dest": t.dest}
+    if t.periods:
+        config["conditions"] = [_InPeriods(frozenset(t.periods))]
+    return config
+
+
 def _config(wf: WorkflowDef) -> dict[str, object]:
     return {
         "states": list(wf.states),
-        "transitions": [
-            {"trigger": t.trigger, "source": list(t.source), "dest": t.dest} for t in wf.transitions
-        ],
+        "transitions": [_transition(t) for t in wf.transitions],
         "initial": wf.initial,
         "auto_transitions": False,
         "ignore_invalid_triggers": False,
@@ -50,13 +66,14 @@ class CompiledWorkflow:
     definition: WorkflowDef
     machine: Machine
 
-    def next_state(self, state: str, trigger: str) -> str:
-        """The state ``trigger`` leads to from ``state``; ``MachineError`` if it cannot fire."""
+    def next_state(self, state: str, trigger: str, tag: str | None = None) -> str:
+        """The state ``trigger`` leads to from ``state`` in the period tagged ``tag`` (``Q4``);
+        ``MachineError`` if it cannot fire."""
         event = self.machine.events.get(trigger)
         if event is None:
             raise MachineError(f"unknown trigger {trigger!r}")
         token = _Token(state)
-        if not event.trigger(token):
+        if not event.trigger(token, tag):
             raise MachineError(f"{trigger!r} did not fire from {state!r}")
         return token.state
 

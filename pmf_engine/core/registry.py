@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from pmf_engine.core.definition import WorkflowDef
+from pmf_engine.core.definition import ChildSpec, WorkflowDef
 from pmf_engine.core.instances import ChildView, InstanceRow, child_views
 
 
@@ -31,10 +31,13 @@ class GuardContext:
     workflow: WorkflowDef
     data: Mapping[str, Any]
 
+    tag: str | None = None
+    """The instance's period tag (``Q4``), for child sets started only in some periods."""
+
     @cached_property
     def children(self) -> Sequence[ChildView]:
-        """The instance's per-service children (read once per check)."""
-        return child_views(self.session, self.instance.id)
+        """The instance's children of its declared child sets (read once per check)."""
+        return child_views(self.session, self.instance.id, {c.workflow for c in self.workflow.children})
 
 
 @dataclass(frozen=True)
@@ -82,17 +85,33 @@ class Registry:
         return register
 
 
+def join_problem(
+    sets: Sequence[ChildSpec], children: Sequence[ChildView], tag: str | None, *, started_only: bool = False
+) -> str | None:
+    """Why the child sets ``sets`` are not settled yet, or ``None`` when they are: all of a
+    set (or any one, for ``require: any``) in its settled states. A set the period does not
+    have counts as settled; one not started yet does not, unless ``started_only``."""
+    problems: list[str] = []
+    for spec in sets:
+        members = [c for c in children if c.workflow == spec.workflow]
+        if not members:
+            if spec.applies_in(tag) and not started_only:
+                problems.append(f"no {spec.workflow} instances exist yet")
+            continue
+        waiting = [f"{c.name} ({c.state})" for c in members if c.state not in spec.settled]
+        if spec.require == "any" and len(waiting) == len(members):
+            problems.append(f"none of {len(members)} settled yet: {', '.join(waiting)}")
+        elif spec.require == "all" and waiting:
+            problems.append(f"{len(waiting)} of {len(members)} still open: {', '.join(waiting)}")
+    return "; ".join(problems) or None
+
+
 def children_settled(ctx: GuardContext) -> str | None:
-    """The join: every child instance is in one of its spec's settled states."""
-    settled = {c.workflow: set(c.settled) for c in ctx.workflow.children}
-    waiting = sorted(
-        f"{c.service} ({c.state})" for c in ctx.children if c.state not in settled.get(c.workflow, set())
-    )
+    """The join over every child set started so far (a set's own ``join`` names the triggers
+    that wait for it alone)."""
     if not ctx.children:
         return "no child instances exist yet"
-    if waiting:
-        return f"{len(waiting)} of {len(ctx.children)} still open: {', '.join(waiting)}"
-    return None
+    return join_problem(ctx.workflow.children, ctx.children, ctx.tag, started_only=True)
 
 
 def core_registry() -> Registry:

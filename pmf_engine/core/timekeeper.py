@@ -21,7 +21,7 @@ from pmf_engine.core.deadlines import MeetingFinder, MeetingInfo, resolve
 from pmf_engine.core.definition import WorkflowDef
 from pmf_engine.core.escalation import ACTING, ASSIGNEE, plan
 from pmf_engine.core.instances import InstanceRow
-from pmf_engine.core.period import Period
+from pmf_engine.core.period import parse_period
 from pmf_engine.core.store import Actor, Deadline, Meeting, RoleAssignment, Step
 from pmf_engine.core.workdays import WorkingDays
 
@@ -83,7 +83,7 @@ class Stay:
             inst.organisation_id,
             inst.service_id,
             inst.subdivision,
-            Period.parse(inst.period).end,
+            parse_period(inst.period).end,
             entered_at,
             context,
         )

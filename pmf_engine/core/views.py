@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, joinedload
 from pmf_engine.core.clock import Clock, london
 from pmf_engine.core.definition import TransitionDef, WorkflowDef
 from pmf_engine.core.errors import NotFound
+from pmf_engine.core.period import parse_period
 from pmf_engine.core.store import Deadline, Instance, Step, WorkflowVersion
 from pmf_engine.core.workdays import WorkingDays
 
@@ -79,9 +80,10 @@ class DeadlineStatus:
     """(kind, rung, due) of the next step still to fire."""
 
 
-def next_steps(wf: WorkflowDef, state: str) -> tuple[NextStep, ...]:
-    """The transitions out of ``state`` as a page or a command offers them."""
-    return tuple(NextStep.of(t) for t in wf.allowed_from(state))
+def next_steps(wf: WorkflowDef, state: str, period: str | None = None) -> tuple[NextStep, ...]:
+    """The transitions out of ``state`` (in ``period``) as a page or a command offers them."""
+    tag = parse_period(period).tag if period else None
+    return tuple(NextStep.of(t) for t in wf.allowed_from(state, tag))
 
 
 class Definitions(Protocol):
@@ -126,7 +128,7 @@ class Views:
     ) -> InstanceStatus:
         """One instance's status from its loaded row and the deadlines ``deadline_statuses`` already found."""
         wf = self.definitions.definition(inst.workflow_version)
-        steps = next_steps(wf, inst.state)
+        steps = next_steps(wf, inst.state, inst.period)
         return InstanceStatus(
             key=inst.key,
             organisation=inst.organisation.code,

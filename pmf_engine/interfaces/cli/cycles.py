@@ -16,9 +16,16 @@ def cycle() -> None:
 
 @cycle.command("start")
 @click.option("--org", "organisation", required=True)
-@click.option("--period", required=True, help="Financial-year quarter, e.g. 2024-25-Q1.")
+@click.option(
+    "--period",
+    required=True,
+    help="The period, of the kind the workflow runs per: 2024-25-Q1 (quarter), 2024-25 (year), "
+    "2024-25-M01 (month) or 2025-03-14 (ad hoc: the day it is due).",
+)
 @click.option("--as", "by", required=True, help="The performance officer starting it.")
-@click.option("--workflow", help="The workflow to start [default: the one with start_roles].")
+@click.option(
+    "--workflow", help="The workflow to start [default: the one startable workflow for that kind of period]."
+)
 @pass_app
 def cycle_start(app: App, organisation: str, period: str, by: str, workflow: str | None) -> None:
     """Start the cycle of an organisation for a quarter."""
