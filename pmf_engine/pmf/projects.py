@@ -25,10 +25,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pmf_engine.core.errors import InvalidInput, NotFound, NotNow, PermissionDenied
-from pmf_engine.core.period import Period
 from pmf_engine.core.store import Instance, find_organisation
 from pmf_engine.pmf import tabular
 from pmf_engine.pmf.models import PROJECT_STATES, ExceptionReport, Milestone, Project, ProjectUpdate
+from pmf_engine.pmf.quarters import quarter_of
 from pmf_engine.pmf.reporting import (
     StoreService,
     audit_cycle,
@@ -234,7 +234,7 @@ class Projects(StoreService):
 
 def project_status(s: Session, inst: Instance) -> list[ProjectStatus]:
     """Every project of the cycle's organisation with its status for the cycle's quarter."""
-    end = Period.parse(inst.period).end.isoformat()
+    end = quarter_of(inst).end.isoformat()
     found = with_service_codes(s, Project, inst.organisation_id)
     ids = [p.id for p, _ in found]
     latest: dict[int, ProjectUpdate] = {}

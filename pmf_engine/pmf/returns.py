@@ -26,7 +26,6 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from sqlalchemy import select
 
 from pmf_engine.core.errors import DataFileError, NotFound, Problem
-from pmf_engine.core.period import Period
 from pmf_engine.core.store import Instance, Service
 from pmf_engine.pmf import xlsx
 from pmf_engine.pmf.actuals import ActualIn
@@ -34,6 +33,7 @@ from pmf_engine.pmf.measures import measure_targets
 from pmf_engine.pmf.models import Measure
 from pmf_engine.pmf.performance import Performance
 from pmf_engine.pmf.projects import STATES, Projects, ProjectStatus, project_status
+from pmf_engine.pmf.quarters import quarter_of
 from pmf_engine.pmf.rag import Polarity, RagPolicy, rag
 from pmf_engine.pmf.reporting import cycle_of
 
@@ -101,7 +101,7 @@ class ExcelReturns:
     def template(self, cycle: str, service: str, path: Path) -> int:
         """Write the return template; return how many measures and projects it lists."""
         inst, measures, projects = self._service_items(cycle, service)
-        period = Period.parse(inst.period)
+        period = quarter_of(inst)
         book = openpyxl.Workbook()
         sheet = book.active
         assert sheet is not None
@@ -175,7 +175,7 @@ class ExcelReturns:
         problems: list[Problem],
     ) -> list[ReturnRow]:
         policy = self.rag
-        period = Period.parse(inst.period)
+        period = quarter_of(inst)
         rows: list[ReturnRow] = []
         for number, values in _rows(sheet, len(HEADER), path, problems):
             code, actual, narrative, forecast = values[0], values[5], values[6], values[7]

@@ -13,6 +13,7 @@ from pmf_engine.core.store import Instance
 from pmf_engine.pmf.actuals import latest_values
 from pmf_engine.pmf.measures import measure_targets
 from pmf_engine.pmf.models import ExceptionReport, Measure
+from pmf_engine.pmf.quarters import quarter_of
 from pmf_engine.pmf.rag import Direction, Polarity, Rag, RagPolicy, direction, rag
 from pmf_engine.pmf.reporting import with_service_codes
 from pmf_engine.pmf.targets import compared, quarters_to_date
@@ -48,7 +49,7 @@ class MeasureStatus:
 
 def measure_statuses(s: Session, inst: Instance, policy: RagPolicy) -> list[MeasureStatus]:
     """Every measure of the cycle's organisation with its RAG under ``policy``, rule and trend."""
-    period = Period.parse(inst.period)
+    period = quarter_of(inst)
     last_quarter, last_year = str(period.previous()), str(Period(period.start_year - 1, period.quarter))
     wanted = sorted({last_quarter, last_year, *(str(q) for q in quarters_to_date(period))})
     rows = with_service_codes(s, Measure, inst.organisation_id)

@@ -19,13 +19,13 @@ from sqlalchemy.orm import Session, joinedload
 
 from pmf_engine.core.clock import london
 from pmf_engine.core.engine import Engine
-from pmf_engine.core.period import Period
 from pmf_engine.core.store import AuditEntry, Instance, Organisation
 from pmf_engine.core.workdays import WorkingDays
 from pmf_engine.pmf.actions import ActionView
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.models import Actual, Measure, ReportSnapshot
 from pmf_engine.pmf.projects import ProjectStatus, project_status
+from pmf_engine.pmf.quarters import quarter_of
 from pmf_engine.pmf.rag import RagPolicy, Status
 from pmf_engine.pmf.reporting import cycle_of, exception_reports
 from pmf_engine.pmf.status import MeasureStatus, measure_statuses
@@ -104,7 +104,7 @@ def canonical(content: Content) -> str:
 
 def content_in(s: Session, inst: Instance, rag: RagPolicy, now: datetime) -> Content:
     """The report's performance content as the database holds it now (in ``s``)."""
-    period = Period.parse(inst.period)
+    period = quarter_of(inst)
     measures = measure_statuses(s, inst, rag)
     quarters = [period]
     for _ in range(QUARTERS_SHOWN - 1):
@@ -171,7 +171,7 @@ def gather(framework: Framework, cycle: str) -> ReportData:
 
 
 def _timeliness(s: Session, engine: Engine, inst: Instance) -> list[Timeliness]:
-    period = Period.parse(inst.period)
+    period = quarter_of(inst)
     wf = engine.definition(inst.workflow_version)
     workdays = WorkingDays(inst.organisation.holiday_subdivision)
     reached: dict[str, datetime] = {}
