@@ -10,6 +10,7 @@ import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import openpyxl
 import pytest
 from sqlalchemy import select
 
@@ -20,8 +21,9 @@ from pmf_engine.core.clock import LONDON, ManualClock
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import DefinitionError
 from pmf_engine.core.store import AuditEntry, Instance, Store
+from pmf_engine.pmf import report
 from pmf_engine.pmf.meetings import CommitteeCalendar
-from tests.conftest import CYCLE, ORG, WORKFLOWS, settle_returns
+from tests.conftest import CYCLE, ORG, WORKFLOWS, services, settle_returns
 from tests.test_versions import edited_catalog
 
 NOTE = (
@@ -278,3 +280,45 @@ def test_a_return_rule_on_a_deadline_without_a_meeting_is_refused(tmp_path: Path
         _with_on_return(tmp_path, "entered + 5 working days", "next_meeting")
     (problem,) = [p for p in raised.value.problems if p.file.endswith("quarterly_cycle.yaml")]
     assert problem.field.startswith("states.service_review") and "meeting" in problem.message
+
+
+# -- timeliness: every arrival at a stage ---------------------------------------------------
+
+
+def test_timeliness_records_every_arrival_in_order(
+    engine: Engine, clock: ManualClock, tmp_path: Path
+) -> None:
+    _calendar(engine)
+    clock.set(datetime(2024, 7, 8, 9, 0, tzinfo=LONDON))
+    _to_cmt_review(engine)
+    _send_back_and_forward(
+        engine, clock, CMT_1 + timedelta(hours=1), datetime(2024, 7, 29, 9, 0, tzinfo=LONDON)
+    )
+    rows = report.gather(services(engine), CYCLE).timeliness
+    assert [(t.label, t.arrival) for t in rows] == [
+        ("Data request", 1),
+        ("Service review", 1),
+        ("Portfolio Holder and CMT review", 1),
+        ("Service review (2nd arrival)", 2),
+        ("Portfolio Holder and CMT review (2nd arrival)", 2),
+    ]
+    assert [t.stage for t in rows][-1] == "Portfolio Holder and CMT review"
+    assert [t.working_days for t in rows] == [6, 6, 6, 17, 21]
+    assert [t.reached for t in rows] == sorted(t.reached for t in rows)
+    page = report.html(report.gather(services(engine), CYCLE))
+    assert "Portfolio Holder and CMT review (2nd arrival)" in page
+    path = tmp_path / "report.xlsx"
+    report.xlsx(report.gather(services(engine), CYCLE), path)
+    sheet = list(openpyxl.load_workbook(path)["Timeliness"].iter_rows(values_only=True))
+    assert sheet[0] == ("Stage", "Arrival", "Reached", "Working days after quarter end")
+    assert sheet[-1] == ("Portfolio Holder and CMT review", 2, "2024-07-29 09:00", 21)
+
+
+def test_staying_in_a_stage_is_not_another_arrival(engine: Engine, clock: ManualClock) -> None:
+    """Cabinet deferring keeps the cycle in Cabinet approval: one arrival, not two."""
+    _calendar(engine)
+    _to_cabinet(engine, clock)
+    engine.fire(CYCLE, "defer", "clerk", reason="agenda overran", data={"next_meeting": "2024-10-09"})
+    rows = report.gather(services(engine), CYCLE).timeliness
+    assert [t.label for t in rows].count("Cabinet approval") == 1
+    assert all(t.arrival == 1 for t in rows)
