@@ -52,7 +52,9 @@ MEETINGS = [
 ]
 
 
-def _resolve(text: str, entered: datetime, pins: dict[str, int]) -> datetime | None:
+def _resolve(
+    text: str, entered: datetime, pins: dict[str, int], arrived: datetime | None = None
+) -> datetime | None:
     def find(body: str, moment: datetime, strictly: bool) -> MeetingInfo | None:
         return next(
             (
@@ -71,6 +73,7 @@ def _resolve(text: str, entered: datetime, pins: dict[str, int]) -> datetime | N
         find_meeting=find,
         get_meeting=lambda i: next((m for m in MEETINGS if m.id == i), None),
         pins=pins,
+        arrived=arrived,
     ).due_at
 
 
@@ -97,6 +100,25 @@ def test_meeting_rules_pin_and_move_on() -> None:
     # Scrutiny after the Cabinet meeting the cycle went to, even though it is in the past.
     scrutiny = _resolve("next scrutiny after cabinet", datetime(2024, 9, 12, tzinfo=UTC), pins)
     assert scrutiny == datetime(2024, 9, 24, 18, tzinfo=UTC) and pins["scrutiny"] == 3
+
+
+def test_a_meeting_begun_by_the_arrival_is_passed_over() -> None:
+    """The clock of a stay counts from its first entry, but the meeting is one the instance can
+    still go to when it comes back (Cabinet deferring keeps the stage's clock)."""
+    entered, back = datetime(2024, 8, 1, tzinfo=UTC), datetime(2024, 8, 15, tzinfo=UTC)
+    pins = {"cabinet": 1}
+    assert _resolve("cabinet + 1 working day", entered, pins) == datetime(2024, 8, 15, 17, tzinfo=LONDON)
+    assert _resolve("cabinet + 1 working day", entered, pins, back) == datetime(
+        2024, 9, 12, 17, tzinfo=LONDON
+    )
+    assert pins == {"cabinet": 2}
+    # ``next ... after``: after the anchor meeting, and not one begun by the arrival either.
+    pins = {"cabinet": 1, "scrutiny": 3}
+    late = datetime(2024, 9, 25, tzinfo=UTC)
+    assert _resolve("next scrutiny after cabinet", entered, pins, late) == datetime(
+        2024, 10, 22, 18, tzinfo=UTC
+    )
+    assert pins == {"cabinet": 1, "scrutiny": 4}
 
 
 def test_missing_meeting_is_a_problem_not_a_crash() -> None:

@@ -9,8 +9,10 @@ instance against its period, the time it entered the state, and the committee ca
 the calendar) and means the meeting of that body the cycle goes to: the first one after the
 moment the state was entered, pinned in the cycle's context so later rules (``next
 scrutiny after cabinet``) see the same meeting. A pinned meeting that has already started
-when a state is entered again (Cabinet deferred, Scrutiny referred back) is replaced by the
-next one. ``due`` is a date the instance carries (a Scrutiny action's "when").
+when an instance arrives at a state, or comes back to it (Cabinet deferred, Scrutiny
+referred back), is replaced by the next one, unless the state declares another rule for a
+return (``on_return``, chosen by the timekeeper). ``due`` is a date the instance carries
+(a Scrutiny action's "when").
 Date-based deadlines fall at 17:00 London time unless ``at`` says otherwise; a
 deadline on a meeting with no offset is the meeting's start.
 """
@@ -18,7 +20,7 @@ deadline on a meeting with no offset is the meeting's start.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Literal
@@ -65,6 +67,9 @@ class Due:
 
 
 Anchor = PeriodEnd | Entered | Due | Meeting
+
+NEXT_MEETING = "next_meeting"
+"""``on_return: next_meeting``: a return after the meeting began goes to the committee's next one."""
 
 
 @dataclass(frozen=True)
@@ -199,6 +204,11 @@ class MeetingInfo:
     starts_at: datetime
 
 
+def hangs_on_meeting(rule: DeadlineRule | None) -> bool:
+    """Whether ``rule`` is reckoned from a committee meeting (``cmt + 1 working day``)."""
+    return rule is not None and isinstance(rule.anchor, Meeting)
+
+
 MeetingFinder = Callable[[str, datetime, bool], MeetingInfo | None]
 """``find(body, moment, strictly_after)``: the first meeting of ``body`` at or after ``moment``."""
 MeetingLookup = Callable[[int], MeetingInfo | None]
@@ -227,11 +237,17 @@ def resolve(
     get_meeting: MeetingLookup,
     pins: MutableMapping[str, int],
     due: date | None = None,
+    arrived: datetime | None = None,
 ) -> Resolution:
     """When ``rule`` falls due for an instance; ``pins`` (the cycle's chosen meetings) is
     updated in place. A rule that needs a meeting the calendar lacks resolves to no date,
-    with ``problem`` saying which."""
+    with ``problem`` saying which.
+
+    ``arrived`` is when the instance arrived at the state or came back to it (by default
+    ``entered``; later when a transition back into the state kept its clock): the meeting the
+    rule hangs on must not have begun by then."""
     used: list[int] = []
+    arrival = arrived or entered
 
     def moment(anchor: Anchor, direct: bool) -> datetime | None:
         if isinstance(anchor, PeriodEnd):
@@ -241,16 +257,17 @@ def resolve(
         if isinstance(anchor, Due):
             return local_instant(due, DEFAULT_TIME) if due is not None else None
         pinned = get_meeting(pins[anchor.body]) if anchor.body in pins else None
+        # A meeting that has started (or is starting) as the instance arrives is no longer
+        # one it can go to: take the next.
         if anchor.after is not None:
             base = moment(anchor.after, False)
             if base is None:
                 return None
-            if pinned is None or pinned.starts_at <= base:
-                pinned = find_meeting(anchor.body, base, True)
-        elif pinned is None or (direct and pinned.starts_at <= entered):
-            # A meeting that has started (or is starting) as the state is entered is no
-            # longer one the cycle can go to: take the next.
-            pinned = find_meeting(anchor.body, entered, True)
+            floor = max(base, arrival) if direct else base
+            if pinned is None or pinned.starts_at <= floor:
+                pinned = find_meeting(anchor.body, floor, True)
+        elif pinned is None or (direct and pinned.starts_at <= arrival):
+            pinned = find_meeting(anchor.body, arrival if direct else entered, True)
         if pinned is None:
             return None
         pins[anchor.body] = pinned.id
@@ -267,6 +284,16 @@ def resolve(
     day = london(base).date()
     day = workdays.add(day, rule.offset) if rule.unit == "working" else day + timedelta(days=rule.offset)
     return Resolution(local_instant(day, rule.at or DEFAULT_TIME), used)
+
+
+def meeting_begun(
+    rule: DeadlineRule, pins: Mapping[str, int], get_meeting: MeetingLookup, moment: datetime
+) -> bool:
+    """Whether the meeting ``rule`` hangs on, as the cycle pinned it, has begun by ``moment``."""
+    if not isinstance(rule.anchor, Meeting) or rule.anchor.body not in pins:
+        return False
+    pinned = get_meeting(pins[rule.anchor.body])
+    return pinned is not None and pinned.starts_at <= moment
 
 
 def _bodies(anchor: Anchor) -> str:

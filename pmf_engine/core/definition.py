@@ -15,9 +15,17 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from pmf_engine.core.deadlines import DeadlineRule, parse_rule
+from pmf_engine.core.deadlines import NEXT_MEETING, DeadlineRule, hangs_on_meeting, parse_rule
 from pmf_engine.core.errors import DefinitionError, Problem
 from pmf_engine.core.escalation import EscalationPolicy
 from pmf_engine.core.period import TAGS, PeriodKind
@@ -32,12 +40,24 @@ class _Frozen(BaseModel):
 
 
 class StateDef(_Frozen):
-    """One state of a workflow: its label, whether an instance ends there, and an optional deadline rule."""
+    """One state of a workflow: its label, whether an instance ends there, an optional deadline
+    rule, and what a return to it does when the meeting that deadline hangs on has begun.
+
+    ``on_return`` applies when an instance comes back to the state (from another state, or by
+    a transition back into it such as Cabinet deferring) and the meeting its deadline rule
+    hangs on, as the cycle pinned it, has already begun: ``next_meeting`` (also what happens
+    when it is not declared) takes that committee's next meeting and pins it; a deadline rule
+    (``entered + 3 working days``, in which ``entered`` is the moment of the return) is used
+    instead of the state's own rule for that stay. While the pinned meeting has not begun, a
+    return keeps it. Declaring it on a deadline that hangs on no meeting is refused.
+    """
 
     label: str
     terminal: bool = False
     deadline: str | None = None
     """A deadline rule (``pmf_engine.deadlines``), e.g. ``period_end + 10 working days``."""
+    on_return: str | None = None
+    """``next_meeting`` or a deadline rule; see the class docstring."""
     description: str = ""
 
     @field_validator("deadline")
@@ -47,10 +67,34 @@ class StateDef(_Frozen):
             parse_rule(value)
         return value
 
+    @field_validator("on_return")
+    @classmethod
+    def _return_parses(cls, value: str | None) -> str | None:
+        if value is not None and value != NEXT_MEETING:
+            try:
+                parse_rule(value)
+            except ValueError as exc:
+                raise ValueError(f"expected {NEXT_MEETING!r} or a deadline rule: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _return_needs_a_meeting(self) -> StateDef:
+        if self.on_return is not None and not hangs_on_meeting(self.rule):
+            raise ValueError(
+                f"on_return: {self.on_return!r} could never apply: the deadline "
+                f"({self.deadline or 'none'}) hangs on no meeting"
+            )
+        return self
+
     @cached_property
     def rule(self) -> DeadlineRule | None:
         """The state's deadline rule, parsed once; ``None`` if the state has no deadline."""
         return parse_rule(self.deadline) if self.deadline else None
+
+    @cached_property
+    def return_rule(self) -> DeadlineRule | None:
+        """The rule a return uses once its meeting has begun; ``None``: the next meeting."""
+        return parse_rule(self.on_return) if self.on_return and self.on_return != NEXT_MEETING else None
 
 
 class CascadeDef(_Frozen):

@@ -40,7 +40,10 @@ def recompute_deadlines(
         timekeeper.leave(s, inst.id, now)
         pins = dict(inst.context.get("meetings", {}))
         stay = Stay.of_row(inst, deadline.opened_at, inst.context)
-        timekeeper.enter(s, wf, inst.state, stay, pins, already_fired=fired, now=now)
+        # Reckoned as at the deadline's opening: a meeting begun since is not a return.
+        timekeeper.enter(
+            s, wf, inst.state, stay, pins, already_fired=fired, now=now, arrived=deadline.opened_at
+        )
         new_due = s.execute(
             select(Deadline.due_at).where(Deadline.instance_id == inst.id, Deadline.closed_at.is_(None))
         ).scalar()

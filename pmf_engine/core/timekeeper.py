@@ -3,7 +3,9 @@
 Entering a state opens its deadline (resolved from the rule, the calendar and the instance)
 and writes one row per reminder and escalation; leaving the state closes the deadline and
 cancels the steps that have not fired. Moving a meeting recomputes every open deadline that
-depends on it.
+depends on it. A return to a state after the meeting its deadline hangs on has begun uses the
+state's ``on_return`` rule, if it declares one (a return: the instance had a deadline in that
+state before).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy import Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from pmf_engine.core.catalog import Catalog
-from pmf_engine.core.deadlines import MeetingFinder, MeetingInfo, resolve
+from pmf_engine.core.deadlines import DeadlineRule, MeetingFinder, MeetingInfo, meeting_begun, resolve
 from pmf_engine.core.definition import WorkflowDef
 from pmf_engine.core.escalation import ACTING, ASSIGNEE, plan
 from pmf_engine.core.instances import InstanceRow
@@ -146,13 +148,18 @@ class Timekeeper:
         *,
         already_fired: Collection[tuple[str, int]] = (),
         now: datetime | None = None,
+        arrived: datetime | None = None,
     ) -> int | None:
         """Open the deadline of ``state`` (if it has a rule) and write its steps.
 
         ``already_fired`` (kind, rung) pairs are left out unless they now fall after ``now``:
-        a recomputed deadline does not repeat a reminder that was already sent.
+        a recomputed deadline does not repeat a reminder that was already sent. ``arrived`` is
+        when the instance arrived at the state or came back to it: by default ``now``, else
+        the stay's entry (a recomputation passes the deadline's opening).
         """
-        return self.enter_many(s, wf, state, [(stay, pins)], holders, already_fired=already_fired, now=now)[0]
+        return self.enter_many(
+            s, wf, state, [(stay, pins)], holders, already_fired=already_fired, now=now, arrived=arrived
+        )[0]
 
     def enter_many(
         self,
@@ -164,26 +171,32 @@ class Timekeeper:
         *,
         already_fired: Collection[tuple[str, int]] = (),
         now: datetime | None = None,
+        arrived: datetime | None = None,
     ) -> list[int | None]:
         """``enter`` for many instances at once (a cycle spawning its service returns): one
         multi-row INSERT for the deadlines and one for all their steps."""
-        rule = wf.states[state].rule
-        if rule is None or not stays:
+        if wf.states[state].rule is None or not stays:
             return [None] * len(stays)
         conn = s.connection()
-        resolutions = [
-            resolve(
-                rule,
-                period_end=stay.period_end,
-                entered=stay.entered_at,
-                workdays=WorkingDays(stay.subdivision),
-                find_meeting=_finder(s, stay.organisation_id),
-                get_meeting=lambda meeting_id: _get_meeting(s, meeting_id),
-                pins=pins,
-                due=stay.due,
+        rules: list[DeadlineRule] = []
+        resolutions = []
+        for stay, pins in stays:
+            arrival = arrived or now or stay.entered_at
+            rule, entered = self._rule_for(s, wf, state, stay, pins, arrival)
+            rules.append(rule)
+            resolutions.append(
+                resolve(
+                    rule,
+                    period_end=stay.period_end,
+                    entered=entered,
+                    workdays=WorkingDays(stay.subdivision),
+                    find_meeting=_finder(s, stay.organisation_id),
+                    get_meeting=lambda meeting_id: _get_meeting(s, meeting_id),
+                    pins=pins,
+                    due=stay.due,
+                    arrived=arrival,
+                )
             )
-            for stay, pins in stays
-        ]
         ids = list(
             conn.execute(
                 _NEW_DEADLINE,
@@ -198,7 +211,7 @@ class Timekeeper:
                         "problem": r.problem,
                         "opened_at": stay.entered_at,
                     }
-                    for (stay, _), r in zip(stays, resolutions, strict=True)
+                    for (stay, _), rule, r in zip(stays, rules, resolutions, strict=True)
                 ],
             ).scalars()
         )
@@ -212,6 +225,38 @@ class Timekeeper:
         if rows:
             conn.execute(_NEW_STEP, rows)
         return [int(i) for i in ids]
+
+    def _rule_for(
+        self,
+        s: Session,
+        wf: WorkflowDef,
+        state: str,
+        stay: Stay,
+        pins: Mapping[str, int],
+        arrival: datetime,
+    ) -> tuple[DeadlineRule, datetime]:
+        """The rule this stay's deadline follows and the moment its ``entered`` means: the
+        state's own, or on a return after its meeting began, the declared ``on_return`` rule
+        counted from the return (``next_meeting`` is the own rule: ``resolve`` moves on)."""
+        definition = wf.states[state]
+        rule, declared = definition.rule, definition.return_rule
+        assert rule is not None  # the caller checked
+        if (
+            declared is not None
+            and meeting_begun(rule, pins, lambda meeting_id: _get_meeting(s, meeting_id), arrival)
+            and s.execute(
+                select(Deadline.id)
+                .where(
+                    Deadline.instance_id == stay.instance_id,
+                    Deadline.state == state,
+                    Deadline.opened_at < arrival,
+                )
+                .limit(1)
+            ).first()
+            is not None
+        ):
+            return declared, arrival
+        return rule, stay.entered_at
 
     def _step_rows(
         self,

@@ -36,11 +36,23 @@ QUARTERS_SHOWN = 8
 
 @dataclass(frozen=True)
 class Timeliness:
-    """A stage the cycle reached, when, and how many working days after the quarter's end."""
+    """An arrival of the cycle at a stage, when, and how many working days after the quarter's
+    end; ``arrival`` counts them per stage (2 once the cycle was sent back and reached it again)."""
 
     stage: str
     reached: datetime
     working_days: int
+    arrival: int = 1
+
+    @property
+    def label(self) -> str:
+        """The stage's name, with which arrival it was after the first: "Service review (2nd arrival)"."""
+        return self.stage if self.arrival == 1 else f"{self.stage} ({_ordinal(self.arrival)} arrival)"
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 @dataclass(frozen=True)
@@ -171,22 +183,31 @@ def gather(framework: Framework, cycle: str) -> ReportData:
 
 
 def _timeliness(s: Session, engine: Engine, inst: Instance) -> list[Timeliness]:
+    """Every arrival at a stage, in order: a cycle sent back and forward again reaches a stage
+    twice. A transition back into the same stage (Cabinet deferring) is no new arrival."""
     period = quarter_of(inst)
     wf = engine.definition(inst.workflow_version)
     workdays = WorkingDays(inst.organisation.holiday_subdivision)
-    reached: dict[str, datetime] = {}
-    for to_state, at in s.execute(
-        select(AuditEntry.to_state, AuditEntry.at)
+    arrivals: dict[str, int] = {}
+    found: list[Timeliness] = []
+    for from_state, to_state, at in s.execute(
+        select(AuditEntry.from_state, AuditEntry.to_state, AuditEntry.at)
         .where(AuditEntry.instance == inst.key, AuditEntry.event.in_(("fired", "cycle.started")))
         .order_by(AuditEntry.seq)
     ).all():
-        if to_state and to_state not in reached:
-            reached[to_state] = datetime.fromisoformat(at.replace("Z", "+00:00"))
-    return [
-        Timeliness(wf.states[state].label, when, workdays.between(period.end, london(when).date()))
-        for state, when in reached.items()
-        if state in wf.states
-    ]
+        if not to_state or to_state == from_state or to_state not in wf.states:
+            continue
+        when = datetime.fromisoformat(at.replace("Z", "+00:00"))
+        arrivals[to_state] = arrivals.get(to_state, 0) + 1
+        found.append(
+            Timeliness(
+                wf.states[to_state].label,
+                when,
+                workdays.between(period.end, london(when).date()),
+                arrivals[to_state],
+            )
+        )
+    return found
 
 
 def _restatements(s: Session, inst: Instance) -> list[Restatement]:

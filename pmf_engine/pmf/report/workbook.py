@@ -67,8 +67,11 @@ def xlsx(data: ReportData, path: Path) -> None:
     _sheet(
         book,
         "Timeliness",
-        ["Stage", "Reached", "Working days after quarter end"],
-        [[t.stage, f"{london(t.reached):%Y-%m-%d %H:%M}", t.working_days] for t in data.timeliness],
+        ["Stage", "Arrival", "Reached", "Working days after quarter end"],
+        [
+            [t.stage, t.arrival, f"{london(t.reached):%Y-%m-%d %H:%M}", t.working_days]
+            for t in data.timeliness
+        ],
     )
     for cell in sheet[1]:
         cell.font = Font(bold=True)
