@@ -118,8 +118,16 @@ def _to_cmt_review(engine: Engine) -> None:
 
 def _send_back_and_forward(engine: Engine, clock: ManualClock, back: datetime, forward: datetime) -> None:
     clock.set(back)
-    engine.fire(CYCLE, "return_to_services", "cmt", reason="the housing narrative is missing")
+    engine.fire(
+        CYCLE,
+        "return_to_services",
+        "cmt",
+        reason="the housing narrative is missing",
+        data={"services": ["HOUSING"]},
+    )
     clock.set(forward)
+    engine.fire(f"{CYCLE}/HOUSING", "submit", "sm_housing")
+    engine.fire(f"{CYCLE}/HOUSING", "accept", "perf")
     engine.fire(CYCLE, "complete_service_review", "perf")
 
 
