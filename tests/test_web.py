@@ -17,7 +17,7 @@ from pmf_engine.core.store import AuditEntry
 from pmf_engine.interfaces.web import queries
 from pmf_engine.interfaces.web.app import WebSettings, create_app
 from pmf_engine.pmf.framework import Framework
-from tests.conftest import CYCLE, ORG, SHIPPED_POLICIES, services
+from tests.conftest import CYCLE, ORG, SHIPPED_POLICIES, services, settle_returns
 
 PASSWORD = "correct horse battery"
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -267,3 +267,34 @@ def test_return_routes_and_statuses_from_the_table(client: TestClient) -> None:
     token = csrf(client, f"/instances/{CYCLE}/HOUSING")
     unknown = client.post(f"/instances/{CYCLE}/HOUSING/fire", data={"csrf_token": token, "trigger": "zap"})
     assert unknown.status_code == 422 and "There is a problem" in unknown.text, "UnknownTrigger: 422"
+
+
+def test_a_step_takes_the_data_its_workflow_declares(client: TestClient, engine: Engine) -> None:
+    """No data key is built into the page: CMT picks the returns the step's cascade reopens
+    from checkboxes of the cycle's children, sent under the key the workflow declares."""
+    Accounts(engine.store, engine.clock).set_password("cmt", PASSWORD, by="test")
+    settle_returns(engine)
+    engine.fire(CYCLE, "close_data_request", "perf")
+    engine.fire(CYCLE, "complete_service_review", "perf")
+    sign_in(client, "cmt")
+    page = client.get(f"/instances/{CYCLE}")
+    assert 'name="services" type="checkbox" value="HOUSING"' in page.text
+    assert 'name="services" type="checkbox" value="WASTE"' in page.text
+    token = csrf(client, f"/instances/{CYCLE}")
+    sent = client.post(
+        f"/instances/{CYCLE}/fire",
+        data={
+            "csrf_token": token,
+            "trigger": "return_to_services",
+            "reason": "Voids",
+            "services": ["HOUSING"],
+        },
+    )
+    assert sent.status_code == 303, sent.text[:500]
+    states = {c.service: c.state for c in engine.status(CYCLE).children}
+    assert states == {"HOUSING": "returned", "PLANNING": "accepted", "WASTE": "accepted"}
+    with engine.store.read() as s:
+        fired = s.scalars(
+            select(AuditEntry).where(AuditEntry.trigger == "return_to_services", AuditEntry.event == "fired")
+        ).one()
+        assert '"services":["HOUSING"]' in fired.data

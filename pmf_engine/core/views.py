@@ -29,6 +29,9 @@ class NextStep:
     roles: tuple[str, ...]
     reason_required: bool
     fields: tuple[str, ...]
+    choices: tuple[tuple[str, str], ...] = ()
+    """(data key, child workflow) of each cascade that acts only on the children named under
+    that key: a page offers those children to pick (none picked: all of them)."""
 
     @classmethod
     def of(cls, t: TransitionDef) -> NextStep:
@@ -40,7 +43,13 @@ class NextStep:
             roles=t.roles,
             reason_required=t.reason_required,
             fields=t.fields,
+            choices=tuple((c.only, c.children) for c in t.cascade if c.only),
         )
+
+    @property
+    def data_keys(self) -> tuple[str, ...]:
+        """Every data key the step takes: its fields and its cascades' choices."""
+        return (*self.fields, *(key for key, _ in self.choices))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from pmf_engine.core.errors import PmfError, Refused
 from pmf_engine.core.instances import InstanceKey
 from pmf_engine.interfaces.web import queries
-from pmf_engine.interfaces.web.deps import FormMember, FrameworkDep, Member, Render
+from pmf_engine.interfaces.web.deps import CheckedForm, FormMember, FrameworkDep, Member, Render
 from pmf_engine.interfaces.web.diagram import state_diagram
 from pmf_engine.interfaces.web.errors import status_of
 from pmf_engine.interfaces.web.rendering import Renderer
@@ -36,13 +36,18 @@ def fire(
     user: FormMember,
     framework: FrameworkDep,
     render: Render,
+    form: CheckedForm,
     trigger: Text,
     reason: OptionalText = None,
-    minute_reference: OptionalText = None,
-    next_meeting: OptionalText = None,
 ) -> Response:
-    """Take a step; the page again with the engine's reason if it is refused."""
-    data = {k: v for k, v in (("minute_reference", minute_reference), ("next_meeting", next_meeting)) if v}
+    """Take a step; the page again with the engine's reason if it is refused. The data it
+    sends is what the workflow declares for the step: its ``fields`` (one value each) and the
+    children its cascade may be limited to (checkboxes, several values)."""
+    step = next((s for s in framework.engine.steps_for(key, user) if s.trigger == trigger), None)
+    data: dict[str, Any] = {}
+    if step is not None:
+        data = {f: str(form[f]).strip() for f in step.fields if str(form.get(f) or "").strip()}
+        data |= {k: [str(v) for v in form.getlist(k)] for k, _ in step.choices if form.getlist(k)}
     try:
         framework.engine.fire(key, trigger, user, reason=reason, data=data)
     except Refused as refusal:  # already audited by the engine
