@@ -71,12 +71,16 @@ def _print_status(status: InstanceStatus) -> None:
         kind, rung, when = status.deadline.next_step
         click.echo(f"  next {kind} (step {rung}) at {london(when):%a %d %b %H:%M}")
     _print_next(status, "  ")
-    if status.children:
-        click.echo("  service returns:")
-        for child in status.children:
-            nxt = ", ".join(f"{n.trigger} [{'/'.join(n.roles)}]" for n in child.next_steps) or "-"
-            deadline = "done" if child.terminal else _deadline_text(child)
-            click.echo(f"    {child.service or '-':<12} {child.state_label:<24} {deadline:<48} next: {nxt}")
+    heading = None
+    for child in sorted(status.children, key=lambda c: (c.workflow.split("@")[0], c.key)):
+        workflow = child.workflow.split("@")[0]
+        if workflow != heading:
+            heading = workflow
+            click.echo(f"  {workflow}:")
+        nxt = ", ".join(f"{n.trigger} [{'/'.join(n.roles)}]" for n in child.next_steps) or "-"
+        deadline = "done" if child.terminal else _deadline_text(child)
+        name = child.key.rsplit("/", 1)[1]
+        click.echo(f"    {name:<12} {child.state_label:<24} {deadline:<48} next: {nxt}")
 
 
 def _print_next(status: InstanceStatus, indent: str) -> None:
@@ -85,6 +89,7 @@ def _print_next(status: InstanceStatus, indent: str) -> None:
         click.echo(f"{indent}closed: nothing more can happen")
     for step in status.next_steps:
         needs = (" reason," if step.reason_required else "") + "".join(f" {f}," for f in step.fields)
+        needs += "".join(f" optional {key}=NAME,NAME," for key, _ in step.choices)
         needs = f" (needs{needs.rstrip(',')})" if needs else ""
         click.echo(f"{indent}next: {step.trigger:<24} -> {step.dest:<20} by {', '.join(step.roles)}{needs}")
 
