@@ -67,14 +67,14 @@ def pg_server() -> Iterator[PostgresServer]:
 def pg_template(pg_server: PostgresServer, catalog: Catalog) -> str:
     """A database at schema head with the test council seeded, cloned for each test."""
     name = pg_server.create_database()
-    _seed_store(Store(pg_server.url(name)), catalog)
+    _seed_store(Store(pg_server.url(name), rehearsal=True), catalog)
     return name
 
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog) -> Path:
     path = tmp_path_factory.mktemp("template") / "seeded.db"
-    _seed_store(Store(sqlite_url(path)), catalog)
+    _seed_store(Store(sqlite_url(path), rehearsal=True), catalog)
     return path
 
 

@@ -115,6 +115,8 @@ def test_inserted_entry_is_found(history: Engine) -> None:
         "role": "performance_officer",
         "reason": None,
         "data": "{}",
+        "as_of": last.as_of,
+        "alg": last.alg,
         "prev_hash": last.hash,
     }
     forged["hash"] = audit.entry_hash(forged)

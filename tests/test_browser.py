@@ -53,7 +53,7 @@ def _missing(what: str) -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog) -> Iterator[tuple[str, Engine]]:
-    store = Store(sqlite_url(tmp_path_factory.mktemp("web") / "web.db"))
+    store = Store(sqlite_url(tmp_path_factory.mktemp("web") / "web.db"), rehearsal=True)
     engine = Engine(store, catalog, SystemClock())
     seed(engine)
     accounts = Accounts(engine.store, engine.clock)

@@ -21,7 +21,10 @@ INVALID = Path(__file__).parent / "fixtures" / "invalid"
 
 @pytest.fixture
 def pmf(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The CLI on a rehearsal database (these tests act at the times of a 2024 quarter)."""
     db = f"sqlite:///{tmp_path / 'cli.db'}"
+    created = CliRunner().invoke(main, ["--db", db, "db", "upgrade", "--rehearsal"], catch_exceptions=False)
+    assert created.exit_code == 0 and "a rehearsal database" in created.output, created.output
 
     def run(*args: str) -> Result:
         result = CliRunner().invoke(

@@ -40,7 +40,7 @@ def test_app_role_runs_the_engine_but_cannot_touch_the_audit_log(
     deployment: tuple[str, str], catalog: Catalog, clock: ManualClock
 ) -> None:
     owner_url, app_url = deployment
-    owner = Store(owner_url)  # the owner creates the schema
+    owner = Store(owner_url, rehearsal=True)  # the owner creates the schema (for a simulated quarter)
     grant_app_role(owner, "pmf_app")
     owner.dispose()
 

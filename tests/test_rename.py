@@ -152,7 +152,7 @@ def quarter(workflows: Path, policies: Path, db: Path, name: Callable[[str], str
     """Run the scripted quarter on these folders; every outcome, in order. ``name`` gives the
     folders' name for a shipped one (the script is written in shipped names)."""
     clock = ManualClock(datetime(2024, 7, 1, 9, 0, tzinfo=LONDON))
-    engine = Engine(Store(sqlite_url(db)), load_catalog(workflows, policies), clock)
+    engine = Engine(Store(sqlite_url(db), rehearsal=True), load_catalog(workflows, policies), clock)
     framework = Framework(engine, load_policies(policies))
     performance, projects, actions = framework.performance, framework.projects, framework.actions
     seen: list[Any] = []

@@ -39,7 +39,7 @@ def test_random_walks_keep_the_invariants(sqlite_template: Path, catalog: Catalo
             super().__init__()
             self.folder = Path(tempfile.mkdtemp(prefix="pmf-stateful-"))
             shutil.copyfile(sqlite_template, self.folder / "pmf.db")
-            self.store = Store(sqlite_url(self.folder / "pmf.db"))
+            self.store = Store(sqlite_url(self.folder / "pmf.db"), rehearsal=True)
             self.clock = ManualClock(datetime(2024, 7, 1, 9, tzinfo=LONDON))
             self.engine = Engine(self.store, catalog, self.clock)
             calendar = CommitteeCalendar(self.engine)

@@ -64,7 +64,7 @@ def run_demo(
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_file}{suffix}").unlink(missing_ok=True)
     clock = ManualClock(datetime(2024, 7, 1, 9, 0, tzinfo=LONDON))
-    store = Store(sqlite_url(db_file))
+    store = Store(sqlite_url(db_file), rehearsal=True)  # the demo runs a quarter of 2024
     engine = Engine(store, catalog, clock)
     framework = Framework(engine, policies)
     echo(f"pmf demo: Wexcombe District Council, quarter {PERIOD}, database {db_file}")

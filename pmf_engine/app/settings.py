@@ -4,6 +4,7 @@ environment; everything below the composition root is handed the values it needs
 
 from __future__ import annotations
 
+import hashlib
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -11,7 +12,8 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pmf_engine.core.store import DEFAULT_URL
+from pmf_engine.core.errors import InvalidInput
+from pmf_engine.core.store import DEFAULT_URL, AuditKey
 
 LogFormat = Literal["auto", "json", "console"]
 LogLevel = Literal["debug", "info", "warning", "error"]
@@ -57,11 +59,32 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_from: str = "pmf-engine@localhost"
     notify_api_key: SecretStr | None = None
+    audit_key_file: Path | None = None
+    """A file holding the secret that keys the audit chain (HMAC-SHA256): kept outside the
+    database (and out of its backups), so a role that may INSERT cannot write an entry that
+    verifies. Its first line is the secret (32 bytes or more, e.g. ``openssl rand -hex 32``)."""
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
         """Options given (not ``None``) win over ``PMF_*`` variables, which win over defaults."""
         return cls(**{k: v for k, v in overrides.items() if v is not None})
+
+    def audit_key(self) -> AuditKey | None:
+        """The audit key read from ``audit_key_file`` (``None`` when none is configured); its id
+        is the first 12 hex digits of the secret's SHA-256, so entries name it without revealing it."""
+        if self.audit_key_file is None:
+            return None
+        try:
+            secret = self.audit_key_file.read_text(encoding="utf-8").splitlines()[0].strip().encode()
+        except (OSError, IndexError, UnicodeDecodeError) as exc:
+            raise InvalidInput(
+                "PMF_AUDIT_KEY_FILE", str(self.audit_key_file), f"cannot read the key: {exc}"
+            ) from exc
+        if len(secret) < 32:
+            raise InvalidInput(
+                "PMF_AUDIT_KEY_FILE", str(self.audit_key_file), "the key must be 32 characters or more"
+            )
+        return AuditKey(hashlib.sha256(secret).hexdigest()[:12], secret)
 
     @property
     def roles_path(self) -> Path:

@@ -18,6 +18,7 @@ from pmf_engine.channels.smtp import SmtpSettings
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import Clock, SystemClock
 from pmf_engine.core.engine import Engine
+from pmf_engine.core.errors import NotNow
 from pmf_engine.core.outbox import Channel
 from pmf_engine.core.store import Store
 from pmf_engine.core.worker import Worker
@@ -84,6 +85,9 @@ class Application:
 
     settings: Settings
     clock_factory: Callable[[], Clock] = field(default=SystemClock)
+    rehearsal: bool = False
+    """Acting at another time (``pmf --now``): a database created now is a rehearsal one, and
+    an existing one must have been created as one."""
 
     @cached_property
     def policies(self) -> FrameworkPolicies:
@@ -98,7 +102,15 @@ class Application:
     @cached_property
     def store(self) -> Store:
         """The database at the configured URL; opening it brings the schema up to the newest migration."""
-        return Store(self.settings.database_url)
+        store = Store(
+            self.settings.database_url, rehearsal=self.rehearsal, audit_key=self.settings.audit_key()
+        )
+        if self.rehearsal and not store.rehearsal:
+            raise NotNow(
+                "this database was not created for rehearsal: --now is refused (the audit log "
+                "records real times); rehearse in a new database, e.g. --db sqlite:///rehearsal.db"
+            )
+        return store
 
     @cached_property
     def clock(self) -> Clock:

@@ -82,7 +82,7 @@ class Accounts:
                 select(func.count()).where(
                     AuditEntry.event == "account.sign_in_failed",
                     AuditEntry.actor == username,
-                    AuditEntry.at >= since,
+                    func.coalesce(AuditEntry.as_of, AuditEntry.at) >= since,
                 )
             )
         if (failures or 0) >= MAX_FAILURES:

@@ -431,6 +431,7 @@ class Engine:
                 for t in s.scalars(
                     select(AuditEntry.trigger)
                     .where(
+                        AuditEntry.chain == inst.organisation,
                         AuditEntry.instance == inst.key,
                         AuditEntry.event == "fired",
                         AuditEntry.actor == username,

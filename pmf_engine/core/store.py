@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,10 +43,22 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from pmf_engine.core.clock import Clock, SystemClock
 from pmf_engine.core.errors import InvalidInput, NotFound
 from pmf_engine.migrations import upgrade_to_head
 
 DEFAULT_URL = "sqlite:///pmf.db"
+
+
+@dataclass(frozen=True)
+class AuditKey:
+    """The secret that keys the audit chain's hashes (HMAC-SHA256), kept outside the database;
+    ``id`` names it in each entry so a rotated key can still verify what it signed."""
+
+    id: str
+    secret: bytes = field(repr=False)
+
+
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 
 
@@ -208,6 +221,15 @@ class AuditEntry(Base):
     """Canonical JSON, exactly as hashed."""
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    as_of: Mapped[str | None] = mapped_column(String(32))
+    """The rehearsal time the change was made as of (``pmf --now``); ``None``: it happened at ``at``."""
+    alg: Mapped[str] = mapped_column(String(48), default="sha256/2")
+    """How ``hash`` was made: ``sha256/1`` (before ``as_of``), ``sha256/2``, ``hmac-sha256/2:KEY-ID``."""
+
+    @property
+    def effective_at(self) -> str:
+        """When the change counts as made: the rehearsal time if there is one, else the real time."""
+        return self.as_of or self.at
 
 
 class AuditHead(Base):
@@ -218,6 +240,19 @@ class AuditHead(Base):
     chain: Mapped[str] = mapped_column(String(32), primary_key=True)
     chain_seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[str] = mapped_column(String(32), default="")
+    """The real time of the newest entry: the next may not be earlier."""
+
+
+class Deployment(Base):
+    """One row, written when the database is created: whether it is a rehearsal database (one in
+    which acting at another time, ``pmf --now``, is allowed). The database refuses changing it."""
+
+    __tablename__ = "deployment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rehearsal: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[str] = mapped_column(String(32))
 
 
 class Meeting(Base):
@@ -379,17 +414,59 @@ def _tune_sqlite(engine: Engine) -> None:
 
 
 class Store:
-    """The database: a schema kept at Alembic head and the transactions that use it."""
+    """The database: a schema kept at Alembic head and the transactions that use it.
 
-    def __init__(self, url: str = DEFAULT_URL, *, upgrade: bool = True) -> None:
+    ``wall`` is the real clock the audit log stamps entries with (never the engine's clock,
+    which a rehearsal sets); ``audit_key`` (held outside the database) keys each entry's hash,
+    so a role that may only INSERT cannot write an entry that verifies. ``rehearsal`` marks a
+    database being created now as one in which acting at another time is allowed; an existing
+    database keeps what it was created as.
+    """
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        upgrade: bool = True,
+        rehearsal: bool = False,
+        wall: Clock | None = None,
+        audit_key: AuditKey | None = None,
+    ) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.wall: Clock = wall or SystemClock()
+        self.audit_key = audit_key
+        info = {"pmf_store": self}
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False, info=info)
         self._readonly = sessionmaker(
-            self.engine.execution_options(pmf_readonly=True), expire_on_commit=False
+            self.engine.execution_options(pmf_readonly=True), expire_on_commit=False, info=info
         )
+        self._rehearsal: bool | None = None
         if upgrade:
             upgrade_to_head(self.engine)
+            self._settle_deployment(rehearsal)
+
+    def _settle_deployment(self, rehearsal: bool) -> None:
+        """Write the deployment row if the database has none: a new database is a rehearsal one
+        only if asked; one that existed before this row did is not."""
+        with self.write() as s:
+            row = s.get(Deployment, 1)
+            if row is None:
+                fresh = s.scalar(select(AuditEntry.seq).limit(1)) is None
+                stamp = self.wall.now().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+                s.add(Deployment(id=1, rehearsal=rehearsal and fresh, created_at=stamp))
+                self._rehearsal = rehearsal and fresh
+            else:
+                self._rehearsal = row.rehearsal
+
+    @property
+    def rehearsal(self) -> bool:
+        """Whether this database was created for rehearsal (``pmf --now`` allowed)."""
+        if self._rehearsal is None:
+            with self.read() as s:
+                row = s.get(Deployment, 1)
+            self._rehearsal = bool(row and row.rehearsal)
+        return self._rehearsal
 
     @property
     def dialect(self) -> str:
@@ -450,6 +527,7 @@ def grant_app_role(store: Store, role: str) -> str:
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
         f"REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON audit_entries FROM {role}",
         f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON alembic_version FROM {role}",
+        f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON deployment FROM {role}",
     ]
     with store.engine.begin() as conn:
         for statement in statements:

@@ -4,6 +4,7 @@ policies every service holds."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ from pmf_engine.core import audit
 from pmf_engine.core.clock import Clock
 from pmf_engine.core.errors import DataFileError, NotFound, Problem
 from pmf_engine.core.instances import InstanceKey
-from pmf_engine.core.store import Instance, Organisation, Service, Store, roles_held
+from pmf_engine.core.store import AuditEntry, AuditKey, Instance, Organisation, Service, Store, roles_held
 from pmf_engine.pmf.models import ExceptionReport, Measure, Project, ReportSnapshot
 from pmf_engine.pmf.policy import FrameworkPolicies, Reporting
 
@@ -50,7 +51,55 @@ def may_report(
 
 def frozen_at(s: Session, instance_id: int) -> datetime | None:
     """When the cycle's report was frozen at Leadership Team sign-off, if it has been."""
-    return s.scalar(select(ReportSnapshot.frozen_at).where(ReportSnapshot.instance_id == instance_id))
+    snap = genuine_snapshot(s, instance_id)
+    return snap.frozen_at if snap is not None else None
+
+
+def genuine_snapshot(s: Session, instance_id: int) -> ReportSnapshot | None:
+    """The cycle's frozen report, if the engine froze it: a snapshot counts only when its hash
+    is in a ``report.frozen`` entry of the organisation's own chain that follows the sign-off
+    it names in the cycle's history (and, with an audit key, both entries carry the key). A
+    row written around the engine (by a role that may INSERT) is not the cycle's report."""
+    found = s.execute(
+        select(Instance.key, Organisation.code)
+        .join(Organisation, Organisation.id == Instance.organisation_id)
+        .where(Instance.id == instance_id)
+    ).first()
+    snapshots = list(s.scalars(select(ReportSnapshot).where(ReportSnapshot.instance_id == instance_id)))
+    if found is None or not snapshots:
+        return None
+    key, organisation = found
+    store = s.info.get("pmf_store")
+    audit_key = store.audit_key if store is not None else None
+    fired: set[str] = set()
+    frozen: list[str] = []
+    for entry in s.scalars(
+        select(AuditEntry)
+        .where(
+            AuditEntry.chain == organisation,
+            AuditEntry.instance == key,
+            AuditEntry.event.in_(("fired", "report.frozen")),
+        )
+        .order_by(AuditEntry.chain_seq)
+    ):
+        if audit_key is not None and not _carries(entry, audit_key):
+            continue
+        if entry.event == "fired" and entry.trigger:
+            fired.add(entry.trigger)
+        elif entry.event == "report.frozen":
+            data = json.loads(entry.data)
+            if data.get("trigger") in fired:
+                frozen.append(str(data.get("sha256")))
+    return next((snap for snap in snapshots if frozen and snap.sha256 == frozen[0]), None)
+
+
+def _carries(entry: AuditEntry, key: AuditKey) -> bool:
+    values = {name: getattr(entry, name) for name in audit.HASHED_FIELDS}
+    values["alg"] = entry.alg
+    try:
+        return audit.entry_hash(values, key) == entry.hash
+    except KeyError:
+        return False
 
 
 def cycle_of(s: Session, key: str, *options: ExecutableOption) -> Instance:

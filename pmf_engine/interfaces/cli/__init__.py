@@ -82,7 +82,8 @@ def main(ctx: click.Context, /, now: str | None, **options: Any) -> None:
     """pmf-engine: run a council's quarterly Performance Management Framework cycle."""
     settings = Settings.load(**options)
     configure_logging(settings.log_format, settings.log_level)
-    ctx.obj = App(settings, (lambda: ManualClock(parse_time(now, "--now"))) if now else SystemClock)
+    clock = (lambda: ManualClock(parse_time(now, "--now"))) if now else SystemClock
+    ctx.obj = App(settings, clock, rehearsal=now is not None)
 
 
 for _module in (

@@ -76,8 +76,9 @@ def audit_trail(app: App, key: str) -> None:
         move = f"{e.from_state or ''} -> {e.to_state or ''}" if (e.from_state or e.to_state) else ""
         who = f"{e.actor}" + (f" as {e.role}" if e.role else "")
         why = f'  "{e.reason}"' if e.reason else ""
+        rehearsed = "*" if e.as_of else " "  # as of a rehearsal's time (pmf --now)
         click.echo(
-            f"#{e.seq:<5} {e.at[:19]}Z {e.event:<14} {e.instance or '':<28} "
+            f"#{e.seq:<5} {e.effective_at[:19]}Z{rehearsed}{e.event:<14} {e.instance or '':<28} "
             f"{e.trigger or '':<24} {move:<36} {who}{why}"
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from pmf_engine.core.errors import NotNow
 from pmf_engine.core.store import Store, grant_app_role
 from pmf_engine.interfaces.cli.context import App, pass_app
 from pmf_engine.migrations import current_revision, head_revision, upgrade_to_head
@@ -15,14 +16,26 @@ def db() -> None:
 
 
 @db.command("upgrade")
+@click.option(
+    "--rehearsal",
+    is_flag=True,
+    help="Create it as a rehearsal database, in which commands may act at another time (--now).",
+)
 @pass_app
-def db_upgrade(app: App) -> None:
-    """Create the database or bring its schema to the newest migration."""
+def db_upgrade(app: App, rehearsal: bool) -> None:
+    """Create the database or bring its schema to the newest migration.
+
+    Whether a database is a rehearsal one is fixed when it is created: an existing database
+    keeps what it was created as (``--rehearsal`` on it is refused if it is not one)."""
     store = Store(app.settings.database_url, upgrade=False)
     ran = upgrade_to_head(store.engine)
+    store = Store(app.settings.database_url, rehearsal=rehearsal)
+    if rehearsal and not store.rehearsal:
+        raise NotNow("this database exists and was not created for rehearsal; create a new one")
+    kind = "a rehearsal database" if store.rehearsal else "a live database (real times only)"
     click.echo(
         f"schema at {current_revision(store.engine)} "
-        f"({'upgraded to' if ran else 'already at'} head {head_revision()})"
+        f"({'upgraded to' if ran else 'already at'} head {head_revision()}); {kind}"
     )
 
 

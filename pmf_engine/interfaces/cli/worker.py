@@ -27,7 +27,9 @@ def worker_command(app: App, interval: float, worker_id: str | None) -> None:
 @click.option("--id", "worker_id", default="tick", show_default=True)
 @pass_app
 def tick(app: App, at: str, worker_id: str) -> None:
-    """Run one sweep and one delivery round as if it were AT (for cron and tests)."""
+    """Run one sweep and one delivery round as if it were AT (for cron and tests). AT more
+    than a minute from the real time is a rehearsal's: a rehearsal database only."""
+    app.rehearsal = True  # a database this creates may rehearse; an existing one keeps what it is
     swept, delivered = app.worker(ManualClock(parse_time(at, "--at")), worker_id).tick()
     click.echo(
         f"fired {swept.fired} step(s) into {swept.messages} message(s); "

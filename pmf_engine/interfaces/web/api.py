@@ -90,6 +90,7 @@ def instance_audit(key: Key, _user: ApiMember, engine: EngineDep) -> list[dict[s
         {
             "seq": e.seq,
             "at": e.at,
+            "as_of": e.as_of,
             "event": e.event,
             "instance": e.instance,
             "trigger": e.trigger,

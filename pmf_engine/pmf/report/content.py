@@ -27,7 +27,7 @@ from pmf_engine.pmf.models import Actual, Measure, ReportSnapshot
 from pmf_engine.pmf.projects import ProjectStatus, project_status
 from pmf_engine.pmf.quarters import quarter_of
 from pmf_engine.pmf.rag import RagPolicy, Status
-from pmf_engine.pmf.reporting import cycle_of, exception_reports
+from pmf_engine.pmf.reporting import cycle_of, exception_reports, genuine_snapshot
 from pmf_engine.pmf.status import MeasureStatus, measure_statuses
 
 QUARTERS_SHOWN = 8
@@ -165,7 +165,7 @@ def gather(framework: Framework, cycle: str) -> ReportData:
     engine = framework.engine
     with engine.store.read() as s:
         inst = cycle_of(s, cycle, joinedload(Instance.organisation), joinedload(Instance.workflow_version))
-        snap = s.scalar(select(ReportSnapshot).where(ReportSnapshot.instance_id == inst.id))
+        snap = genuine_snapshot(s, inst.id)
         if snap is not None:
             content = _CONTENT.validate_python(json.loads(snap.content))
             frozen: Frozen | None = Frozen(snap.frozen_at, snap.frozen_by, snap.sha256)
@@ -191,7 +191,7 @@ def _timeliness(s: Session, engine: Engine, inst: Instance) -> list[Timeliness]:
     arrivals: dict[str, int] = {}
     found: list[Timeliness] = []
     for from_state, to_state, at in s.execute(
-        select(AuditEntry.from_state, AuditEntry.to_state, AuditEntry.at)
+        select(AuditEntry.from_state, AuditEntry.to_state, func.coalesce(AuditEntry.as_of, AuditEntry.at))
         .where(AuditEntry.instance == inst.key, AuditEntry.event.in_(("fired", "cycle.started")))
         .order_by(AuditEntry.seq)
     ).all():

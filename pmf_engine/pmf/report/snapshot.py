@@ -10,6 +10,7 @@ import hashlib
 import json
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from pmf_engine.core import audit
 from pmf_engine.core.errors import AuditError, NotNow
@@ -19,7 +20,7 @@ from pmf_engine.pmf.models import ReportSnapshot
 from pmf_engine.pmf.performance import Performance
 from pmf_engine.pmf.rag import RagPolicy
 from pmf_engine.pmf.report.content import canonical, content_in
-from pmf_engine.pmf.reporting import cycle_of
+from pmf_engine.pmf.reporting import cycle_of, genuine_snapshot
 
 
 def freeze(ctx: EffectContext, rag: RagPolicy) -> None:
@@ -27,8 +28,13 @@ def freeze(ctx: EffectContext, rag: RagPolicy) -> None:
     s = ctx.session
     inst = s.get(Instance, ctx.instance.id)
     assert inst is not None
-    if s.scalar(select(ReportSnapshot.id).where(ReportSnapshot.instance_id == inst.id)) is not None:
+    if genuine_snapshot(s, inst.id) is not None:
         return  # frozen once; a cycle sent back and signed off again keeps its first report
+    if s.scalar(select(ReportSnapshot.id).where(ReportSnapshot.instance_id == inst.id)) is not None:
+        raise AuditError(
+            f"a report snapshot of {inst.key} exists that no sign-off froze: it was written around "
+            "the engine; the database owner must examine and remove it before sign-off"
+        )
     text = canonical(content_in(s, inst, rag, ctx.now))
     digest = hashlib.sha256(text.encode()).hexdigest()
     s.add(
@@ -52,15 +58,17 @@ def freeze(ctx: EffectContext, rag: RagPolicy) -> None:
 def verify_frozen(performance: Performance, cycle: str) -> str:
     """Check a frozen report against its hash and the audit entry; return the hash."""
     with performance.store.read() as s:
-        inst = cycle_of(s, cycle)
-        snap = s.scalar(select(ReportSnapshot).where(ReportSnapshot.instance_id == inst.id))
+        inst = cycle_of(s, cycle, joinedload(Instance.organisation))
+        snap = genuine_snapshot(s, inst.id)
         if snap is None:
             raise NotNow(f"the {cycle} report has not been frozen (it is frozen at Leadership Team sign-off)")
         logged = [
             json.loads(d).get("sha256")
             for d in s.scalars(
                 select(AuditEntry.data).where(
-                    AuditEntry.instance == cycle, AuditEntry.event == "report.frozen"
+                    AuditEntry.chain == inst.organisation.code,
+                    AuditEntry.instance == cycle,
+                    AuditEntry.event == "report.frozen",
                 )
             )
         ]

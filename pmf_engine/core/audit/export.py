@@ -1,0 +1,64 @@
+"""Reading the audit log back: an instance's trail, streaming every entry, CSV and JSONL export."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from typing import IO
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pmf_engine.core.audit.chain import EXPORT_FIELDS, canonical_json
+from pmf_engine.core.store import AuditEntry
+
+
+def trail(session: Session, instance: str) -> list[AuditEntry]:
+    """Every entry about one instance and the instances below it, oldest first: from its
+    organisation's chain only (an entry filed elsewhere claiming the instance is not its)."""
+    organisation = instance.split("/", 1)[0]
+    query = (
+        select(AuditEntry)
+        .where(
+            AuditEntry.chain == organisation,
+            (AuditEntry.instance == instance)
+            | (func.substr(AuditEntry.instance, 1, len(instance) + 1) == instance + "/"),
+        )
+        .order_by(AuditEntry.seq)
+    )
+    return list(session.scalars(query))
+
+
+def iter_entries(session: Session, *, chain: str | None = None) -> Iterator[AuditEntry]:
+    """Every entry (or one chain's) in stored order, streamed in batches so an export holds few at once."""
+    query = select(AuditEntry).order_by(AuditEntry.seq)
+    if chain is not None:
+        query = query.where(AuditEntry.chain == chain)
+    yield from session.scalars(query.execution_options(stream_results=True, yield_per=2000))
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: object) -> str:
+    """A cell a spreadsheet will show as text, never run as a formula (OWASP CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def export(entries: Iterable[AuditEntry], out: IO[str], fmt: str) -> int:
+    """Write entries as ``csv`` or ``jsonl``; return how many were written."""
+    count = 0
+    if fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(EXPORT_FIELDS)
+        for entry in entries:
+            writer.writerow([csv_safe(getattr(entry, name)) for name in EXPORT_FIELDS])
+            count += 1
+    elif fmt == "jsonl":
+        for entry in entries:
+            out.write(canonical_json({name: getattr(entry, name) for name in EXPORT_FIELDS}) + "\n")
+            count += 1
+    else:
+        raise ValueError(f"unknown export format {fmt!r}; use csv or jsonl")
+    return count
