@@ -4,6 +4,8 @@ shipped workflow names (``examples/README.md`` gives the same commands)."""
 
 from __future__ import annotations
 
+import re
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 
@@ -455,3 +457,55 @@ def test_business_planning_round_beside_the_q4_cycle(tmp_path: Path) -> None:
     )
     assert "stage: Closed (closed)" in _stage(pmf, q4)
     assert "verified" in _ok(pmf("audit", "verify"))
+
+
+def _readme_commands(block: str) -> list[tuple[list[str], bool]]:
+    """Each ``pmf`` command of a README shell block, variables expanded, and whether its
+    comment says it is refused."""
+    variables: dict[str, str] = {}
+    commands = []
+    for line in block.splitlines():
+        words = shlex.split(line, comments=True)
+        if not words:
+            continue
+        if all(re.fullmatch(r"\w+=.*", w.rstrip(";")) for w in words):
+            variables.update(w.rstrip(";").split("=", 1) for w in words)
+            continue
+        expanded = shlex.split(re.sub(r"\$(\w+)", lambda m: variables[m[1]], line), comments=True)
+        assert expanded[0] == "pmf", line
+        commands.append((expanded[1:], "# refused" in line))
+    return commands
+
+
+README_RUNS = [
+    pytest.param(
+        0, DISTRICT, "district.db", {"MDC/2025-26-Q1": "Reported to committee"}, id="committee_district"
+    ),
+    pytest.param(
+        1,
+        PLANNING,
+        "planning.db",
+        {"SBC/2025-26-Q4": "Closed", "SBC/planning-2025-26": "Business plans agreed"},
+        id="business_planning",
+    ),
+]
+
+
+@pytest.mark.parametrize(("index", "example", "db", "ends"), README_RUNS)
+def test_readme_commands_run(
+    index: int, example: Path, db: str, ends: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commands ``examples/README.md`` gives for the example run as written: each
+    succeeds except those it marks as refused, and each cycle ends where the README says."""
+    block = re.findall(r"```sh\n(.*?)```", (EXAMPLES / "README.md").read_text(), re.S)[index]
+    (tmp_path / "examples").symlink_to(EXAMPLES)
+    monkeypatch.chdir(tmp_path)
+    commands = _readme_commands(block)
+    assert len(commands) > 30
+    for args, refused in commands:
+        result = CliRunner().invoke(main, ["--log-level", "warning", *args], catch_exceptions=False)
+        assert result.exit_code == (1 if refused else 0), (args, result.output)
+    pmf = _runner(example, tmp_path / db)
+    assert {line.split()[0] for line in _ok(pmf("cycle", "list")).splitlines()} == set(ends)
+    for key, label in ends.items():
+        assert f"stage: {label} (" in _stage(pmf, key)
