@@ -153,8 +153,14 @@ def test_a_quarterly_cycle_and_the_years_planning_round_run_together(
     assert [c.key for c in engine.cycles(ORG)] == [f"{ORG}/2024-25-Q4", f"{ORG}/planning-2024-25"]
     with pytest.raises(AlreadyExists):
         engine.start_cycle(ORG, "2024-25", by="perf", workflow="planning_round")
+    performance = services(engine).performance
+    performance.import_measures(
+        ORG, Path(__file__).parent / "fixtures" / "measures" / "measures.csv", by="perf"
+    )
     with pytest.raises(InvalidInput, match="covers 2024-25, not a quarter"):
-        services(engine).performance.status(plan.key)
+        performance.status(plan.key)
+    with pytest.raises(InvalidInput, match="covers 2024-25, not a quarter"):
+        performance.record_actual(plan.key, "HOU-01", 20, by="perf")
 
 
 def test_cycle_start_checks_the_period_kind(store: Store, clock: ManualClock, tmp_path: Path) -> None:

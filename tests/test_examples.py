@@ -26,7 +26,9 @@ Pmf = Callable[..., Result]
 
 
 def _runner(example: Path, db: Path) -> Pmf:
-    """``pmf`` against the example's own folders and a database of its own."""
+    """``pmf`` against the example's own folders and a rehearsal database of its own."""
+    created = CliRunner().invoke(main, ["--db", f"sqlite:///{db}", "db", "upgrade", "--rehearsal"])
+    assert created.exit_code == 0, created.output
 
     def run(*args: str, now: str | None = None) -> Result:
         options = ["--db", f"sqlite:///{db}", "--workflows", str(example / "workflows")]
@@ -58,9 +60,11 @@ def _stage(pmf: Pmf, key: str, now: str | None = None) -> str:
 
 
 def _returns(pmf: Pmf, key: str) -> dict[str, str]:
-    """Each service's child state label, as ``pmf cycle status`` lists them."""
-    lines = _ok(pmf("cycle", "status", key)).split("service returns:\n", 1)[1].splitlines()
-    return {line.split()[0]: line.split(maxsplit=1)[1] for line in lines if line.split()[0] != "-"}
+    """Each service's child state label, as ``pmf cycle status`` lists its children (under
+    their workflow's name; one-off children such as actions, keyed ``FM-1``, left out)."""
+    lines = _ok(pmf("cycle", "status", key)).splitlines()
+    children = [line.split(maxsplit=1) for line in lines if line.startswith("    ") and line.strip()]
+    return {name: rest for name, rest in children if not re.fullmatch(r"[A-Z]+-\d+", name)}
 
 
 def _people(pmf: Pmf, people: dict[str, list[str]]) -> None:

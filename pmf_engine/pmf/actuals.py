@@ -24,6 +24,7 @@ from pmf_engine.core.period import Period
 from pmf_engine.core.store import Instance, Service, WorkflowVersion, find_organisation, roles_held
 from pmf_engine.pmf import tabular
 from pmf_engine.pmf.models import Actual, Measure
+from pmf_engine.pmf.quarters import quarter_of
 from pmf_engine.pmf.reporting import (
     StoreService,
     audit_cycle,
@@ -149,6 +150,7 @@ class Actuals(StoreService):
         now = self.clock.now()
         for row in rows:
             inst, measure, service = self._cycle_measure(s, cycle, row.code, by)
+            quarter_of(inst)  # figures are a quarter's: a planning round or a monthly cycle has none
             if frozen_at(s, inst.id) is not None:
                 raise NotNow(
                     f"the {cycle} report was frozen at Leadership Team sign-off: correct "
