@@ -27,6 +27,16 @@ def _at_cmt(engine: Engine) -> None:
     engine.fire(CYCLE, "complete_service_review", "perf")
 
 
+def _at_cmt_with_waste_waived(engine: Engine) -> None:
+    engine.start_cycle(ORG, "2024-25-Q1", by="perf")
+    engine.fire(f"{CYCLE}/WASTE", "waive", "perf", reason="System migration")
+    for service in ("HOUSING", "PLANNING"):
+        engine.fire(f"{CYCLE}/{service}", "submit", f"sm_{service.lower()}")
+        engine.fire(f"{CYCLE}/{service}", "accept", "perf")
+    engine.fire(CYCLE, "close_data_request", "perf")
+    engine.fire(CYCLE, "complete_service_review", "perf")
+
+
 def _states(engine: Engine) -> dict[str, str]:
     return {c.service or c.key: c.state for c in engine.status(CYCLE).children}
 
@@ -80,13 +90,7 @@ def test_without_names_every_accepted_return_is_reopened(engine: Engine) -> None
 
 
 def test_a_waived_return_is_left_alone_unless_named(engine: Engine) -> None:
-    engine.start_cycle(ORG, "2024-25-Q1", by="perf")
-    engine.fire(f"{CYCLE}/WASTE", "waive", "perf", reason="System migration")
-    for service in ("HOUSING", "PLANNING"):
-        engine.fire(f"{CYCLE}/{service}", "submit", f"sm_{service.lower()}")
-        engine.fire(f"{CYCLE}/{service}", "accept", "perf")
-    engine.fire(CYCLE, "close_data_request", "perf")
-    engine.fire(CYCLE, "complete_service_review", "perf")
+    _at_cmt_with_waste_waived(engine)
     fired = engine.fire(CYCLE, "return_to_services", "cmt", reason="Rework")
     assert sorted(fired.cascaded) == [f"{CYCLE}/HOUSING", f"{CYCLE}/PLANNING"]
     assert _states(engine)["WASTE"] == "waived"
@@ -97,13 +101,7 @@ def test_a_waived_return_is_left_alone_unless_named(engine: Engine) -> None:
     [(["HOUSING", "LIBRARIES"], "no service_return for LIBRARIES"), ("WASTE", r"WASTE \(waived\)")],
 )
 def test_a_bad_name_refuses_the_whole_transition(engine: Engine, named: object, message: str) -> None:
-    engine.start_cycle(ORG, "2024-25-Q1", by="perf")
-    engine.fire(f"{CYCLE}/WASTE", "waive", "perf", reason="System migration")
-    for service in ("HOUSING", "PLANNING"):
-        engine.fire(f"{CYCLE}/{service}", "submit", f"sm_{service.lower()}")
-        engine.fire(f"{CYCLE}/{service}", "accept", "perf")
-    engine.fire(CYCLE, "close_data_request", "perf")
-    engine.fire(CYCLE, "complete_service_review", "perf")
+    _at_cmt_with_waste_waived(engine)
     before = _states(engine)
     with pytest.raises(GuardFailed, match=message):
         engine.fire(CYCLE, "return_to_services", "cmt", reason="Rework", data={"services": named})
