@@ -38,6 +38,13 @@ def pmf(tmp_path: Path):  # type: ignore[no-untyped-def]
     return run
 
 
+def _bootstrap(pmf, code: str, name: str) -> None:  # type: ignore[no-untyped-def]
+    """A fresh database's set-up: the organisation, then its first administrator, ``admin``."""
+    assert pmf("org", "add", code, name, "--bootstrap").exit_code == 0
+    added = pmf("actor", "add", "admin", "--name", "Admin", "--role", f"administrator:{code}", "--bootstrap")
+    assert added.exit_code == 0, added.stderr
+
+
 def test_validate_shipped_workflows(pmf) -> None:  # type: ignore[no-untyped-def]
     result = pmf("workflow", "validate", str(WORKFLOWS))
     assert result.exit_code == 0
@@ -105,9 +112,9 @@ def test_help_on_every_command(pmf) -> None:  # type: ignore[no-untyped-def]
 
 def test_a_quarter_through_the_cli(pmf, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     assert pmf("db", "upgrade").exit_code == 0
-    assert pmf("org", "add", "KDC", "Kenton District Council").exit_code == 0
+    _bootstrap(pmf, "KDC", "Kenton District Council")
     for code in ("HOUSING", "WASTE"):
-        assert pmf("service", "add", "KDC", code, code.title()).exit_code == 0
+        assert pmf("service", "add", "KDC", code, code.title(), "--as", "admin").exit_code == 0
     people = {
         "po": ["performance_officer:KDC"],
         "smh": ["service_manager:KDC:HOUSING"],
@@ -115,7 +122,7 @@ def test_a_quarter_through_the_cli(pmf, tmp_path: Path) -> None:  # type: ignore
     }
     for user, roles in people.items():
         args = [a for r in roles for a in ("--role", r)]
-        assert pmf("actor", "add", user, "--name", user.upper(), *args).exit_code == 0
+        assert pmf("actor", "add", user, "--name", user.upper(), *args, "--as", "admin").exit_code == 0
     assert "service_manager@KDC/HOUSING" in pmf("actor", "list").stdout
     assert pmf("cycle", "start", "--org", "KDC", "--period", "2024-25-Q2", "--as", "po").exit_code == 0
 
@@ -191,8 +198,8 @@ def test_demo_runs_a_whole_quarter(pmf, tmp_path: Path) -> None:  # type: ignore
 
 
 def test_calendar_tick_and_outbox_through_the_cli(pmf, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    assert pmf("org", "add", "KDC", "Kenton District Council").exit_code == 0
-    assert pmf("service", "add", "KDC", "HOUSING", "Housing").exit_code == 0
+    _bootstrap(pmf, "KDC", "Kenton District Council")
+    assert pmf("service", "add", "KDC", "HOUSING", "Housing", "--as", "admin").exit_code == 0
     assert (
         pmf(
             "actor",
@@ -204,18 +211,25 @@ def test_calendar_tick_and_outbox_through_the_cli(pmf, tmp_path: Path) -> None: 
             "po@kdc.example",
             "--role",
             "performance_officer:KDC",
+            "--as",
+            "admin",
         ).exit_code
         == 0
     )
-    assert pmf("actor", "add", "smh", "--name", "SMH", "--role", "service_manager:KDC:HOUSING").exit_code == 0
+    assert (
+        pmf(
+            "actor", "add", "smh", "--name", "SMH", "--role", "service_manager:KDC:HOUSING", "--as", "admin"
+        ).exit_code
+        == 0
+    )
     fixtures = Path(__file__).parent / "fixtures" / "calendar"
-    imported = pmf("calendar", "import", "--org", "KDC", str(fixtures / "committees.yaml"))
+    imported = pmf("calendar", "import", "--org", "KDC", str(fixtures / "committees.yaml"), "--as", "po")
     assert imported.exit_code == 0 and imported.stdout.startswith("5 added")
-    bad = pmf("calendar", "import", "--org", "KDC", str(fixtures / "bad.csv"))
+    bad = pmf("calendar", "import", "--org", "KDC", str(fixtures / "bad.csv"), "--as", "po")
     assert bad.exit_code == 1 and bad.stderr.count("invalid:") == 2
-    added = pmf("calendar", "add", "--org", "KDC", "cmt", "2024-10-22 10:00", "--title", "CMT")
+    added = pmf("calendar", "add", "--org", "KDC", "cmt", "2024-10-22 10:00", "--title", "CMT", "--as", "po")
     assert added.exit_code == 0 and "Tue 22 Oct 2024 10:00" in added.stdout
-    assert pmf("calendar", "add", "--org", "KDC", "cmt", "whenever").exit_code == 2
+    assert pmf("calendar", "add", "--org", "KDC", "cmt", "whenever", "--as", "po").exit_code == 2
     assert "tdc-cab-2024-08" in pmf("calendar", "list", "--org", "KDC").stdout
 
     started = pmf(
@@ -243,13 +257,21 @@ def test_calendar_tick_and_outbox_through_the_cli(pmf, tmp_path: Path) -> None: 
 
 
 def test_measures_actuals_and_exceptions_through_the_cli(pmf, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    assert pmf("org", "add", "TDC", "Test District Council").exit_code == 0
+    _bootstrap(pmf, "TDC", "Test District Council")
     for code in ("HOUSING", "PLANNING", "WASTE"):
-        assert pmf("service", "add", "TDC", code, code.title()).exit_code == 0
-    assert pmf("actor", "add", "perf", "--name", "P", "--role", "performance_officer:TDC").exit_code == 0
+        assert pmf("service", "add", "TDC", code, code.title(), "--as", "admin").exit_code == 0
+    assert (
+        pmf(
+            "actor", "add", "perf", "--name", "P", "--role", "performance_officer:TDC", "--as", "admin"
+        ).exit_code
+        == 0
+    )
     fixtures = Path(__file__).parent / "fixtures" / "measures"
-    assert "4 measure(s) added" in pmf("measures", "import", "TDC", str(fixtures / "measures.csv")).stdout
-    bad = pmf("measures", "import", "TDC", str(fixtures / "bad.csv"))
+    assert (
+        "4 measure(s) added"
+        in pmf("measures", "import", "TDC", str(fixtures / "measures.csv"), "--as", "perf").stdout
+    )
+    bad = pmf("measures", "import", "TDC", str(fixtures / "bad.csv"), "--as", "perf")
     assert bad.exit_code == 1 and bad.stderr.count("invalid:") >= 4
     assert "HOU-01" in pmf("measures", "list", "TDC").stdout
     out = tmp_path / "library.csv"
@@ -315,7 +337,12 @@ def test_projects_actions_restatements_through_the_cli(pmf, tmp_path: Path, cata
     seed(Engine(store, catalog, SystemClock()))  # the test council: its people and roles
     store.dispose()
     fixtures = Path(__file__).parent / "fixtures"
-    assert pmf("measures", "import", "TDC", str(fixtures / "measures" / "measures.csv")).exit_code == 0
+    assert (
+        pmf(
+            "measures", "import", "TDC", str(fixtures / "measures" / "measures.csv"), "--as", "perf"
+        ).exit_code
+        == 0
+    )
     history = tmp_path / "history.csv"
     history.write_text("code,period,value\nWAS-01,2023-24-Q4,49\nWAS-01,2023-24-Q3,fifty\n")
     refused = pmf("actuals", "import-history", "TDC", str(history), "--as", "perf")
@@ -329,7 +356,12 @@ def test_projects_actions_restatements_through_the_cli(pmf, tmp_path: Path, cata
         "1 historical actual(s)"
         in pmf("actuals", "import-history", "TDC", str(history), "--as", "perf").stdout
     )
-    assert pmf("projects", "import", "TDC", str(fixtures / "projects" / "projects.csv")).exit_code == 0
+    assert (
+        pmf(
+            "projects", "import", "TDC", str(fixtures / "projects" / "projects.csv"), "--as", "perf"
+        ).exit_code
+        == 0
+    )
     assert "Contractor appointed" in pmf("projects", "list", "TDC").stdout
     cycle = "TDC/2024-25-Q1"
     assert pmf("cycle", "start", "--org", "TDC", "--period", "2024-25-Q1", "--as", "perf").exit_code == 0
@@ -370,30 +402,42 @@ def test_projects_actions_restatements_through_the_cli(pmf, tmp_path: Path, cata
 
 
 def test_actor_add_with_a_bad_role_creates_nobody(pmf) -> None:  # type: ignore[no-untyped-def]
-    assert pmf("org", "add", "KDC", "Kenton District Council").exit_code == 0
-    assert pmf("service", "add", "KDC", "HOUSING", "Housing").exit_code == 0
+    _bootstrap(pmf, "KDC", "Kenton District Council")
+    assert pmf("service", "add", "KDC", "HOUSING", "Housing", "--as", "admin").exit_code == 0
     for role in ("bad:KDC", "service_manager:KDC", "performance_officer:KDC:HOUSING"):
         refused = pmf("actor", "add", "newbie", "--name", "New", "--role", "performance_officer:KDC",
-                      "--role", role)  # fmt: skip
+                      "--role", role, "--as", "admin")  # fmt: skip
         assert refused.exit_code == 1 and refused.stderr.startswith("InvalidInput: role"), refused.stderr
         assert len(refused.stderr.splitlines()) == 1 and "added" not in refused.stdout
         assert "newbie" not in pmf("actor", "list").stdout, role
     for grant in ("performance_officer:KCD", "service_manager:KDC:HOUSNG"):  # typo'd organisation, service
-        refused = pmf("actor", "add", "newbie", "--name", "New", "--role", grant)
+        refused = pmf("actor", "add", "newbie", "--name", "New", "--role", grant, "--as", "admin")
         assert refused.exit_code == 1 and refused.stderr.startswith("NotFound:"), refused.stderr
         assert "newbie" not in pmf("actor", "list").stdout, grant
-    again = pmf("actor", "add", "newbie", "--name", "New", "--role", "service_manager:KDC:HOUSING")
+    again = pmf(
+        "actor", "add", "newbie", "--name", "New", "--role", "service_manager:KDC:HOUSING", "--as", "admin"
+    )
     assert again.exit_code == 0 and "actor newbie added with 1 role(s)" in again.stdout, again.stderr
     assert "service_manager@KDC/HOUSING" in pmf("actor", "list").stdout
 
 
 def test_library_import_list_export_and_actuals_import(pmf, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    assert pmf("org", "add", "TDC", "Test District Council").exit_code == 0
+    _bootstrap(pmf, "TDC", "Test District Council")
     for code in ("HOUSING", "PLANNING", "WASTE"):
-        assert pmf("service", "add", "TDC", code, code.title()).exit_code == 0
-    assert pmf("actor", "add", "perf", "--name", "P", "--role", "performance_officer:TDC").exit_code == 0
+        assert pmf("service", "add", "TDC", code, code.title(), "--as", "admin").exit_code == 0
+    assert (
+        pmf(
+            "actor", "add", "perf", "--name", "P", "--role", "performance_officer:TDC", "--as", "admin"
+        ).exit_code
+        == 0
+    )
     fixtures = Path(__file__).parent / "fixtures"
-    assert pmf("measures", "import", "TDC", str(fixtures / "measures" / "measures.csv")).exit_code == 0
+    assert (
+        pmf(
+            "measures", "import", "TDC", str(fixtures / "measures" / "measures.csv"), "--as", "perf"
+        ).exit_code
+        == 0
+    )
     csv = pmf("measures", "export", "TDC")
     assert csv.exit_code == 0 and csv.stdout.startswith("code,title,theme") and "written" not in csv.stdout
     xlsx = tmp_path / "library.xlsx"
@@ -401,7 +445,10 @@ def test_library_import_list_export_and_actuals_import(pmf, tmp_path: Path) -> N
     assert written.stdout == f"4 measure(s) written to {xlsx}\n" and xlsx.read_bytes().startswith(b"PK")
     again = pmf("measures", "import", "TDC", str(xlsx), "--as", "perf")
     assert again.exit_code == 0 and again.stdout == "0 measure(s) added, 4 updated\n"
-    assert pmf("projects", "import", "TDC", str(fixtures / "projects" / "bad.csv")).exit_code == 1
+    assert (
+        pmf("projects", "import", "TDC", str(fixtures / "projects" / "bad.csv"), "--as", "perf").exit_code
+        == 1
+    )
     assert pmf("projects", "list", "TDC").stdout == ""
     assert "export" not in pmf("projects", "--help").stdout
     started = pmf("--now", "2024-07-01 09:00", "cycle", "start", "--org", "TDC", "--period", "2024-25-Q1",

@@ -70,7 +70,9 @@ def test_a_bug_is_not_swallowed() -> None:
 
 def test_database_unreachable(tmp_path) -> None:  # type: ignore[no-untyped-def]
     db = f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}"
-    result = CliRunner().invoke(main, ["--db", db, "org", "add", "KDC", "Kenton"], catch_exceptions=False)
+    result = CliRunner().invoke(
+        main, ["--db", db, "org", "add", "KDC", "Kenton", "--bootstrap"], catch_exceptions=False
+    )
     assert result.exit_code == 1 and result.stderr.startswith("database error: OperationalError:")
     assert "Traceback" not in result.output
 

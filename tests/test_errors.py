@@ -26,6 +26,7 @@ EXPECTED = {
     "DataFileError": 422,
     "NotFound": 404,
     "PermissionDenied": 403,
+    "NotPermitted": 403,
     "GuardFailed": 409,
     "TransitionNotAllowed": 409,
     "UnknownTrigger": 422,

@@ -71,7 +71,7 @@ def _people(pmf: Pmf, people: dict[str, list[str]]) -> None:
     """Add each person with their roles, written ``role@ORG[@SERVICE]``."""
     for user, roles in people.items():
         args = [a for role in roles for a in ("--role", role.replace("@", ":"))]
-        _ok(pmf("actor", "add", user, "--name", user.replace("_", " ").title(), *args))
+        _ok(pmf("actor", "add", user, "--name", user.replace("_", " ").title(), *args, "--as", "admin"))
 
 
 @pytest.mark.parametrize("example", [DISTRICT, PLANNING], ids=lambda p: p.name)
@@ -98,9 +98,10 @@ def test_committee_district_quarter_end_to_end(tmp_path: Path) -> None:
     completed; the quarter is reported and its frozen report and audit chain verify."""
     pmf = _runner(DISTRICT, tmp_path / "district.db")
     data = DISTRICT / "data"
-    _ok(pmf("org", "add", "MDC", "Midvale District Council"))
+    _ok(pmf("org", "add", "MDC", "Midvale District Council", "--bootstrap"))
+    _ok(pmf("actor", "add", "admin", "--name", "Alex Admin", "--role", "system_admin:MDC", "--bootstrap"))
     for code, name in (("REVENUES", "Revenues"), ("ENVIRONMENT", "Environment"), ("PLANNING", "Planning")):
-        _ok(pmf("service", "add", "MDC", code, name))
+        _ok(pmf("service", "add", "MDC", code, name, "--as", "admin"))
     _people(
         pmf,
         {
@@ -112,9 +113,15 @@ def test_committee_district_quarter_end_to_end(tmp_path: Path) -> None:
             "clerk": ["committee_clerk@MDC"],
         },
     )
-    assert "3 added" in _ok(pmf("calendar", "import", "--org", "MDC", str(data / "meetings.yaml")))
-    assert "4 measure(s) added" in _ok(pmf("measures", "import", "MDC", str(data / "measures.csv")))
-    assert "2 project(s) added" in _ok(pmf("projects", "import", "MDC", str(data / "projects.csv")))
+    assert "3 added" in _ok(
+        pmf("calendar", "import", "--org", "MDC", str(data / "meetings.yaml"), "--as", "admin")
+    )
+    assert "4 measure(s) added" in _ok(
+        pmf("measures", "import", "MDC", str(data / "measures.csv"), "--as", "perf")
+    )
+    assert "2 project(s) added" in _ok(
+        pmf("projects", "import", "MDC", str(data / "projects.csv"), "--as", "perf")
+    )
 
     q = "MDC/2025-26-Q1"
     started = _ok(
@@ -275,9 +282,10 @@ def test_business_planning_round_beside_the_q4_cycle(tmp_path: Path) -> None:
     service's is reopened), and both completing independently."""
     pmf = _runner(PLANNING, tmp_path / "planning.db")
     data = PLANNING / "data"
-    _ok(pmf("org", "add", "SBC", "Southbay Borough Council"))
+    _ok(pmf("org", "add", "SBC", "Southbay Borough Council", "--bootstrap"))
+    _ok(pmf("actor", "add", "admin", "--name", "Alex Admin", "--role", "administrator:SBC", "--bootstrap"))
     for code, name in (("HOUSING", "Housing"), ("LEISURE", "Leisure")):
-        _ok(pmf("service", "add", "SBC", code, name))
+        _ok(pmf("service", "add", "SBC", code, name, "--as", "admin"))
     _people(
         pmf,
         {
@@ -288,8 +296,8 @@ def test_business_planning_round_beside_the_q4_cycle(tmp_path: Path) -> None:
             "clerk": ["cabinet_clerk@SBC"],
         },
     )
-    _ok(pmf("calendar", "import", "--org", "SBC", str(data / "meetings.yaml")))
-    _ok(pmf("measures", "import", "SBC", str(data / "measures.csv")))
+    _ok(pmf("calendar", "import", "--org", "SBC", str(data / "meetings.yaml"), "--as", "admin"))
+    _ok(pmf("measures", "import", "SBC", str(data / "measures.csv"), "--as", "perf"))
 
     q4, rnd = "SBC/2025-26-Q4", "SBC/planning-2025-26"
     now = "2026-04-01 09:00"
@@ -328,7 +336,7 @@ def test_business_planning_round_beside_the_q4_cycle(tmp_path: Path) -> None:
     waiting = _refused(pmf("fire", rnd, "submit_plans_to_cmt", "--as", "perf", now=now), "children_settled")
     assert "LEISURE (action_planning)" in waiting
     no_figures = pmf("actuals", "record", rnd, "HOU-01", "30", "--as", "hos_housing", now=now)
-    assert "actuals can change only while it is open" in _refused(no_figures, "NotNow")
+    assert "covers 2025-26, not a quarter" in _refused(no_figures, "InvalidInput")
     _ok(pmf("fire", rnd, "submit_plan", "--service", "LEISURE", "--as", "hos_leisure", now=now))
     checker = pmf("fire", rnd, "agree_plan", "--service", "LEISURE", "--as", "hos_leisure", now=now)
     _refused(checker, "PermissionDenied")

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from pmf_engine.core import audit
 from pmf_engine.core.clock import Clock
 from pmf_engine.core.errors import InvalidInput, NotFound
+from pmf_engine.core.provenance import stamp
 from pmf_engine.core.store import Actor, ApiToken, AuditEntry, Credential, Store
 
 MIN_PASSWORD = 12
@@ -50,7 +51,7 @@ class Accounts:
             s.flush()
             audit.append(
                 s,
-                audit.AuditRecord(event="account.password_set", actor=by, data={"username": username}),
+                audit.AuditRecord(event="account.password_set", actor=by, data=stamp({"username": username})),
                 now,
             )
 
@@ -98,7 +99,9 @@ class Accounts:
 
     def _audit_attempt(self, username: str, event: str, why: str | None) -> None:
         with self.store.write() as s:
-            audit.append(s, audit.AuditRecord(event=event, actor=username, reason=why), self.clock.now())
+            audit.append(
+                s, audit.AuditRecord(event=event, actor=username, reason=why, data=stamp()), self.clock.now()
+            )
 
     def create_token(self, username: str, name: str, *, by: str) -> str:
         """Issue a new API token for the actor and return it: only its SHA-256 is kept, so show it now."""
@@ -113,7 +116,7 @@ class Accounts:
             audit.append(
                 s,
                 audit.AuditRecord(
-                    event="account.token_created", actor=by, data={"username": username, "name": name}
+                    event="account.token_created", actor=by, data=stamp({"username": username, "name": name})
                 ),
                 now,
             )
@@ -138,7 +141,7 @@ class Accounts:
                 audit.AuditRecord(
                     event="account.tokens_revoked",
                     actor=by,
-                    data={"username": username, "name": name, "count": len(tokens)},
+                    data=stamp({"username": username, "name": name, "count": len(tokens)}),
                 ),
                 now,
             )

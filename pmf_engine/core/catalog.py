@@ -84,6 +84,7 @@ class Catalog:
         if roles is not None and roles_doc is not None:
             workflows = {name: wf for name, (wf, _, _) in parsed.items()}
             problems.extend(_segregation_problems(roles, roles_doc, workflows, partial=partial))
+            problems.extend(_permission_problems(roles, roles_doc, registry))
         unknown_guards = [
             doc.problem(
                 ("transitions", i, "guards", j),
@@ -250,6 +251,27 @@ def _segregation_problems(
                 yield doc.problem(
                     ("segregation", i, key), f"workflow {rule.workflow!r} has no trigger {trigger!r}"
                 )
+
+
+def _permission_problems(roles: RolesPolicy, doc: Document, registry: Registry) -> Iterable[Problem]:
+    """Each permission is one the registry knows, given to known roles that may act; each the
+    registry knows is given to some role (else nobody could do it)."""
+    for name, holders in roles.permissions.items():
+        if name not in registry.permissions:
+            known = ", ".join(sorted(registry.permissions))
+            yield doc.problem(("permissions", name), f"unknown permission {name!r}; known: {known}")
+            continue
+        for i, role in enumerate(holders):
+            role_def = roles.roles.get(role)
+            if role_def is None:
+                yield doc.problem(("permissions", name, i), f"unknown role {role!r}")
+            elif role_def.read_only:
+                yield doc.problem(("permissions", name, i), f"read-only role {role!r} cannot hold {name!r}")
+    for name in sorted(set(registry.permissions) - set(roles.permissions)):
+        yield doc.problem(
+            ("permissions",) if roles.permissions else (),
+            f"no role holds permission {name!r} ({registry.permissions[name]}): give it to one",
+        )
 
 
 def _escalation_problems(

@@ -22,6 +22,7 @@ from pmf_engine.core.definition import CascadeDef, ChildSpec, TransitionDef, Wor
 from pmf_engine.core.errors import GuardFailed
 from pmf_engine.core.instances import NEW_INSTANCES, InstanceRow, child_views
 from pmf_engine.core.period import parse_period
+from pmf_engine.core.provenance import stamp
 from pmf_engine.core.store import Instance, Organisation, Service
 from pmf_engine.core.timekeeper import Stay, Timekeeper
 from pmf_engine.core.versions import Versions
@@ -107,7 +108,7 @@ class Children:
                         instance=key,
                         to_state=child_wf.initial,
                         actor=by,
-                        data={"workflow": version.ref, "parent": parent_key, member: name},
+                        data=stamp({"workflow": version.ref, "parent": parent_key, member: name}),
                     )
                     for key, (_, name) in zip(keys, todo, strict=True)
                 ],
@@ -172,7 +173,7 @@ class Children:
                 instance=key,
                 to_state=wf.initial,
                 actor=by,
-                data={"workflow": version.ref, "parent": parent_key, **context},
+                data=stamp({"workflow": version.ref, "parent": parent_key, **context}),
             ),
             now,
         )

@@ -267,10 +267,22 @@ class SegregationRule(_Frozen):
 
 
 class RolesPolicy(_Frozen):
-    """The whole ``roles.yaml``: the roles actors may hold and the segregation-of-duties rules."""
+    """The whole ``roles.yaml``: the roles actors may hold, the segregation-of-duties rules and
+    the administration permissions."""
 
     roles: dict[Name, RoleDef] = Field(min_length=1)
     segregation: tuple[SegregationRule, ...] = ()
+    permissions: dict[
+        Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")],
+        tuple[Name, ...],
+    ] = {}
+    """What each role may administer beside firing transitions: a permission the application
+    registers (``calendar.manage``, ``people.manage``, ...) and the roles that hold it. Checked
+    against the registry and the roles by ``Catalog.load``."""
+
+    def roles_permitted(self, permission: str) -> tuple[str, ...]:
+        """The roles that hold ``permission`` (none if the policy gives it to nobody)."""
+        return self.permissions.get(permission, ())
 
     @cached_property
     def content_hash(self) -> str:

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session, selectinload
 from pmf_engine.core import audit
 from pmf_engine.core.clock import Clock
 from pmf_engine.core.definition import RolesPolicy
-from pmf_engine.core.errors import AlreadyExists, InvalidInput, NotFound
-from pmf_engine.core.permissions import Assignment
+from pmf_engine.core.errors import AlreadyExists, InvalidInput, NotFound, NotPermitted
+from pmf_engine.core.permissions import Assignment, permits
+from pmf_engine.core.provenance import stamp
 from pmf_engine.core.store import Actor, Organisation, RoleAssignment, Service, Store, find_organisation
 from pmf_engine.core.workdays import SUBDIVISIONS
 
@@ -55,7 +56,7 @@ class Directory:
                     event="organisation.added",
                     organisation=code,
                     actor=by,
-                    data={"name": name, "holiday_subdivision": subdivision},
+                    data=stamp({"name": name, "holiday_subdivision": subdivision}),
                 ),
                 self.clock.now(),
             )
@@ -76,7 +77,7 @@ class Directory:
                     event="service.added",
                     organisation=organisation,
                     actor=by,
-                    data={"service": code, "name": name},
+                    data=stamp({"service": code, "name": name}),
                 ),
                 self.clock.now(),
             )
@@ -94,6 +95,8 @@ class Directory:
         """Add an active actor with the roles in ``grants``, all in one transaction: a bad role,
         organisation or service adds nobody. ``AlreadyExists`` if the username is taken."""
         check_code("username", username, pattern=_USERNAME)
+        if username in RESERVED_NAMES:
+            raise InvalidInput("username", username, "is reserved for the engine's own work")
         for grant in grants:
             self._check_role(grant.role, grant.service)
         with self.store.write() as s:
@@ -106,7 +109,7 @@ class Directory:
                 audit.AuditRecord(
                     event="actor.added",
                     actor=by,
-                    data={"username": username, "name": name, "email": email},
+                    data=stamp({"username": username, "name": name, "email": email}),
                 ),
                 self.clock.now(),
             )
@@ -153,10 +156,64 @@ class Directory:
                 event="role.granted",
                 organisation=grant.organisation,
                 actor=by,
-                data={"username": actor.username, "role": grant.role, "service": grant.service},
+                data=stamp({"username": actor.username, "role": grant.role, "service": grant.service}),
             ),
             self.clock.now(),
         )
+
+    def authorise(self, username: str, permission: str, organisation: str | None = None) -> str:
+        """The role in which ``username``, an existing active actor, holds the administration
+        ``permission`` of ``roles.yaml`` in ``organisation`` (in any organisation when ``None``);
+        ``NotPermitted`` otherwise. ``system`` is the worker's and the migrations' name, never a
+        person's: it is refused here."""
+        if username in RESERVED_NAMES or ":" in username:
+            raise NotPermitted(
+                username, permission, organisation, f"{username!r} is for the worker and migrations only"
+            )
+        with self.store.read() as s:
+            if organisation is not None:
+                find_organisation(s, organisation)  # NotFound for a mistyped code, not a refusal
+            rows = s.execute(ACTOR_ROLES, {"username": username}).all()
+        if not rows:
+            raise NotPermitted(username, permission, organisation, f"there is no actor {username!r}")
+        decision = permits(
+            policy=self.roles,
+            permission=permission,
+            actor=username,
+            active=bool(rows[0].active),
+            assignments=[Assignment(r.role, r.organisation, r.service) for r in rows if r.role is not None],
+            organisation=organisation,
+        )
+        if decision.role is None:
+            raise NotPermitted(username, permission, organisation, decision.rule or "not permitted")
+        return decision.role
+
+    def authorise_self(self, username: str) -> None:
+        """``username`` is an existing active actor (looking after their own sign-in), else
+        ``NotPermitted``."""
+        if username in RESERVED_NAMES or ":" in username:
+            raise NotPermitted(username, "self", None, f"{username!r} is for the worker and migrations only")
+        with self.store.read() as s:
+            active = s.scalar(select(Actor.active).where(Actor.username == username))
+        if not active:
+            why = f"there is no actor {username!r}" if active is None else f"{username!r} is deactivated"
+            raise NotPermitted(username, "self", None, why)
+
+    def holders(self, permission: str, organisation: str | None = None) -> list[str]:
+        """The active actors holding ``permission`` in ``organisation`` (anywhere when ``None``)."""
+        roles = self.roles.roles_permitted(permission)
+        query = (
+            select(Actor.username)
+            .join(RoleAssignment, RoleAssignment.actor_id == Actor.id)
+            .join(Organisation, Organisation.id == RoleAssignment.organisation_id)
+            .where(Actor.active.is_(True), RoleAssignment.role.in_(roles))
+            .distinct()
+            .order_by(Actor.username)
+        )
+        if organisation is not None:
+            query = query.where(Organisation.code == organisation)
+        with self.store.read() as s:
+            return list(s.scalars(query))
 
     def actors(self) -> list[tuple[Actor, list[Assignment]]]:
         """Every actor, by username, with the roles they hold."""
@@ -171,6 +228,12 @@ class Directory:
             ).all()
             return [(a, assignments(a)) for a in rows]
 
+
+BOOTSTRAP = "bootstrap"
+"""Who the first administrator's set-up is audited as (with the operating-system user)."""
+RESERVED_NAMES = frozenset({"system", BOOTSTRAP})
+"""Names no person may have or act as: ``system`` is the worker's and the migrations', and
+``bootstrap`` the set-up of a deployment or organisation without an administrator."""
 
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")

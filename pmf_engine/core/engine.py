@@ -41,6 +41,7 @@ from pmf_engine.core.instances import MOVE_INSTANCE, InstanceKey, InstanceRow
 from pmf_engine.core.machine import compile_workflow
 from pmf_engine.core.period import parse_period
 from pmf_engine.core.permissions import Assignment, authorise, segregation_triggers
+from pmf_engine.core.provenance import stamp
 from pmf_engine.core.registry import EffectContext, GuardContext, join_problem
 from pmf_engine.core.reschedule import recompute_deadlines
 from pmf_engine.core.store import (
@@ -189,7 +190,7 @@ class Engine:
                     instance=key,
                     to_state=wf.initial,
                     actor=by,
-                    data={"workflow": version.ref, "period": str(parsed)},
+                    data=stamp({"workflow": version.ref, "period": str(parsed)}),
                 ),
             )
             spawned = self.children.spawn(s, cycle.id, key, cycle.period, wf, wf.initial, by)
@@ -374,7 +375,7 @@ class Engine:
                 actor=username,
                 role=role,
                 reason=reason,
-                data=data,
+                data=stamp(data),
             ),
             now,
         )
@@ -514,7 +515,9 @@ class Engine:
                     from_state=refusal.state,
                     actor=actor,
                     reason=reason,
-                    data={"refusal": type(refusal).__name__, "why": refusal.reason, "data": dict(data)},
+                    data=stamp(
+                        {"refusal": type(refusal).__name__, "why": refusal.reason, "data": dict(data)}
+                    ),
                 ),
             )
 

@@ -15,6 +15,7 @@
     │   ├── UnknownTrigger       the workflow has no such trigger
     │   ├── TransitionNotAllowed the trigger exists but not from the current state
     │   ├── PermissionDenied     the actor's roles, scope or segregation of duties forbid it
+    │   │   └── NotPermitted     an administration permission of roles.yaml is not held
     │   └── GuardFailed          a named guard does not hold (or a reason/field is missing)
     └── AuditError               the audit log (or a frozen report) failed verification
 
@@ -153,6 +154,23 @@ class PermissionDenied(Refused):
         self.actor = actor
         self.rule = rule
         super().__init__(instance, trigger, state, f"permission denied for {actor!r}: {rule}")
+
+
+class NotPermitted(PermissionDenied):
+    """The actor may not do this administration: ``permission`` (``calendar.manage``, from
+    ``roles.yaml``) is not held in ``organisation`` (any organisation when ``None``), the actor
+    is unknown or deactivated, or is ``system``; ``rule`` says which."""
+
+    def __init__(self, actor: str, permission: str, organisation: str | None, rule: str) -> None:
+        self.permission = permission
+        self.organisation = organisation
+        self.actor = actor
+        self.rule = rule
+        self.instance = organisation or ""
+        self.trigger = permission
+        self.state = ""
+        self.reason = rule
+        Exception.__init__(self, f"permission denied for {actor!r}: {rule}")
 
 
 class GuardFailed(Refused):

@@ -1,4 +1,5 @@
-"""Who may fire what: roles, their scope, and segregation of duties, decided from values.
+"""Who may fire what and administer what: roles, their scope, segregation of duties and the
+permissions of ``roles.yaml``, decided from values.
 
 The engine gathers the facts (the actor's role assignments, who fired what before on the
 instance) and this module decides, returning the role the actor acts in or the rule that
@@ -77,6 +78,32 @@ def authorise(
                 f"{', '.join(clash)} here{why}"
             )
     return Decision(role=in_scope[0].role)
+
+
+def permits(
+    *,
+    policy: RolesPolicy,
+    permission: str,
+    actor: str,
+    active: bool,
+    assignments: Sequence[Assignment],
+    organisation: str | None,
+) -> Decision:
+    """Decide whether ``actor`` holds the administration ``permission`` in ``organisation`` (in
+    any organisation when ``None``): an active actor with a role ``roles.yaml`` gives it to."""
+    if not active:
+        return Decision(rule=f"{actor!r} is deactivated")
+    roles = policy.roles_permitted(permission)
+    where = organisation or "any organisation"
+    if not roles:
+        return Decision(rule=f"roles.yaml gives {permission!r} to no role")
+    held = [a for a in assignments if a.role in roles and organisation in (None, a.organisation)]
+    if not held:
+        holds = ", ".join(f"{a}@{a.organisation}" for a in assignments) or "no roles"
+        return Decision(
+            rule=f"{permission!r} needs one of {', '.join(roles)} in {where}; {actor!r} holds {holds}"
+        )
+    return Decision(role=held[0].role)
 
 
 def segregation_triggers(policy: RolesPolicy, workflow: str, trigger: str) -> set[str]:

@@ -5,7 +5,8 @@ and returns ``None`` when it holds, or a sentence saying why it does not. An *ef
 inside the transition's transaction, after the move and its audit entry, so both happen or
 neither. The core registers only domain-free ones (``children_settled``, the join); an
 application adds its own with ``Registry.guard`` / ``Registry.effect`` and hands the registry to
-``Catalog.load``, which refuses a workflow naming anything not in it.
+``Catalog.load``, which refuses a workflow naming anything not in it. The registry also lists
+the administration *permissions* (``people.manage``, ...) that ``roles.yaml`` gives to roles.
 """
 
 from __future__ import annotations
@@ -61,6 +62,14 @@ class Registry:
 
     guards: dict[str, Guard] = field(default_factory=dict)
     effects: dict[str, Effect] = field(default_factory=dict)
+    permissions: dict[str, str] = field(default_factory=dict)
+    """Administration permissions ``roles.yaml`` may give to roles, each with what it allows."""
+
+    def permission(self, name: str, description: str) -> None:
+        """Declare the permission ``name`` (``calendar.manage``); a name may be taken once."""
+        if name in self.permissions:
+            raise ValueError(f"permission {name!r} is already registered")
+        self.permissions[name] = description
 
     def guard(self, name: str) -> Callable[[Guard], Guard]:
         """Register a guard under ``name`` (a decorator); a name may be taken once."""
@@ -118,4 +127,15 @@ def core_registry() -> Registry:
     """A new registry holding the core's own guards; applications add theirs to it."""
     registry = Registry()
     registry.guard("children_settled")(children_settled)
+    registry.permission(ORGANISATION_MANAGE, "add organisations and their services")
+    registry.permission(PEOPLE_MANAGE, "add people, grant roles, set passwords and API tokens")
+    registry.permission(WORKFLOWS_MANAGE, "move a running cycle to another workflow version")
     return registry
+
+
+ORGANISATION_MANAGE = "organisation.manage"
+"""The core's permission to add organisations and services."""
+PEOPLE_MANAGE = "people.manage"
+"""The core's permission to add actors and grant them roles."""
+WORKFLOWS_MANAGE = "workflows.manage"
+"""The core's permission to migrate a running cycle to another stored workflow version."""

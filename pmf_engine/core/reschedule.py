@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from pmf_engine.core import audit
 from pmf_engine.core.instances import InstanceRow
+from pmf_engine.core.provenance import stamp
 from pmf_engine.core.store import Deadline
 from pmf_engine.core.timekeeper import Stay, Timekeeper
 from pmf_engine.core.versions import Versions
@@ -58,12 +59,14 @@ def recompute_deadlines(
                 from_state=inst.state,
                 to_state=inst.state,
                 actor=by,
-                data={
-                    "meeting": meeting_id,
-                    "rule": deadline.rule,
-                    "from": audit.format_instant(old_due) if old_due else None,
-                    "to": audit.format_instant(new_due) if new_due else None,
-                },
+                data=stamp(
+                    {
+                        "meeting": meeting_id,
+                        "rule": deadline.rule,
+                        "from": audit.format_instant(old_due) if old_due else None,
+                        "to": audit.format_instant(new_due) if new_due else None,
+                    }
+                ),
             ),
             now,
         )

@@ -12,6 +12,7 @@ from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import Clock
 from pmf_engine.core.definition import WorkflowDef, parse_workflow
 from pmf_engine.core.errors import MigrationRefused, NotFound
+from pmf_engine.core.provenance import stamp
 from pmf_engine.core.store import Store, WorkflowVersion
 from pmf_engine.core.views import load_instance
 
@@ -81,12 +82,14 @@ class Versions:
             audit.AuditRecord(
                 event="workflow.registered",
                 actor="system",
-                data={
-                    "workflow": name,
-                    "label": wf.version,
-                    "content_hash": wf.content_hash,
-                    "id": version.id,
-                },
+                data=stamp(
+                    {
+                        "workflow": name,
+                        "label": wf.version,
+                        "content_hash": wf.content_hash,
+                        "id": version.id,
+                    }
+                ),
             ),
             self.clock.now(),
         )
@@ -158,7 +161,7 @@ class Versions:
                 to_state=inst.state,
                 actor=by,
                 reason=reason,
-                data={"from": current.ref, "to": version.ref, "children": len(moves)},
+                data=stamp({"from": current.ref, "to": version.ref, "children": len(moves)}),
             ),
             self.clock.now(),
         )

@@ -293,7 +293,7 @@ class Worker:
         """Send what is due in the outbox through ``channel`` (the worker's own by default)."""
         delivery = self.catalog.escalation.delivery
         queue = outbox.Outbox(self.store, delivery, self.worker_id, self.lease)
-        return queue.deliver(channel or self.channel, self.clock.now())
+        return queue.deliver(channel or self.channel, self.clock)
 
     def tick(self, channel: outbox.Channel | None = None) -> tuple[SweepResult, outbox.Delivered]:
         """One sweep and one delivery round: what the scheduler runs every interval."""
@@ -320,13 +320,14 @@ def run_forever(worker: Worker, interval: float, channel: outbox.Channel | None 
     def tick() -> None:
         try:
             swept, delivered = worker.tick(channel)
-            busy = swept.fired or delivered.sent or delivered.failed or delivered.dead
+            busy = swept.fired or delivered.sent or delivered.failed or delivered.dead or delivered.lost
             (log.info if busy else log.debug)(
                 "worker.tick",
                 worker=worker.worker_id,
                 fired=swept.fired,
                 sent=delivered.sent,
                 failed=delivered.failed,
+                lost=delivered.lost,
             )
         except Exception:
             log.exception("worker.tick_failed", worker=worker.worker_id)

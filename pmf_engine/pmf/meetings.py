@@ -24,6 +24,7 @@ from pmf_engine.core import audit
 from pmf_engine.core.clock import LONDON, as_utc, london
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import AlreadyExists, DataFileError, DefinitionError, NotFound, Problem
+from pmf_engine.core.provenance import stamp
 from pmf_engine.core.store import Deadline, Instance, Meeting, Organisation, find_organisation
 from pmf_engine.core.yamlload import load_yaml
 from pmf_engine.pmf import tabular
@@ -198,12 +199,14 @@ class CommitteeCalendar:
                 event="meeting.added",
                 organisation=org.code,
                 actor=by,
-                data={
-                    "meeting": meeting.id,
-                    "body": row.body,
-                    "starts_at": audit.format_instant(row.starts_at),
-                    "uid": uid,
-                },
+                data=stamp(
+                    {
+                        "meeting": meeting.id,
+                        "body": row.body,
+                        "starts_at": audit.format_instant(row.starts_at),
+                        "uid": uid,
+                    }
+                ),
             ),
             self.engine.clock.now(),
         )
@@ -228,12 +231,14 @@ class CommitteeCalendar:
                 organisation=org.code,
                 actor=by,
                 reason=reason,
-                data={
-                    "meeting": meeting.id,
-                    "body": meeting.body,
-                    "from": audit.format_instant(old),
-                    "to": audit.format_instant(starts_at),
-                },
+                data=stamp(
+                    {
+                        "meeting": meeting.id,
+                        "body": meeting.body,
+                        "from": audit.format_instant(old),
+                        "to": audit.format_instant(starts_at),
+                    }
+                ),
             ),
             self.engine.clock.now(),
         )

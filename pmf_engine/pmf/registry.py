@@ -5,6 +5,8 @@
   exception report.
 - ``freeze_report`` (effect): store the committee report's content as it stands and chain its
   hash into the audit log.
+- permissions ``calendar.manage`` (committee meetings), ``measures.manage`` (the measures
+  library) and ``projects.manage`` (projects and milestones), given to roles in ``roles.yaml``.
 """
 
 from __future__ import annotations
@@ -33,4 +35,12 @@ def framework_registry(policies: FrameworkPolicies) -> Registry:
         """Store the committee report's content as it stands and put its hash in the audit chain."""
         freeze(ctx, policies.rag)
 
+    registry.permission(CALENDAR_MANAGE, "add, move and import committee meetings")
+    registry.permission(MEASURES_MANAGE, "import the measures library")
+    registry.permission(PROJECTS_MANAGE, "import projects and milestones")
     return registry
+
+
+CALENDAR_MANAGE = "calendar.manage"
+MEASURES_MANAGE = "measures.manage"
+PROJECTS_MANAGE = "projects.manage"

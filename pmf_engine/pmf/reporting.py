@@ -18,6 +18,7 @@ from pmf_engine.core import audit
 from pmf_engine.core.clock import Clock
 from pmf_engine.core.errors import DataFileError, NotFound, Problem
 from pmf_engine.core.instances import InstanceKey
+from pmf_engine.core.provenance import stamp
 from pmf_engine.core.store import AuditEntry, AuditKey, Instance, Organisation, Service, Store, roles_held
 from pmf_engine.pmf.models import ExceptionReport, Measure, Project, ReportSnapshot
 from pmf_engine.pmf.policy import FrameworkPolicies, Reporting
@@ -146,7 +147,7 @@ def audit_organisation(
     s: Session, organisation: str, event: str, by: str, data: dict[str, Any], at: datetime
 ) -> None:
     """Record ``event`` on ``organisation`` in the audit log, after what ``s`` has added."""
-    audit.record(s, audit.AuditRecord(event=event, organisation=organisation, actor=by, data=data), at)
+    audit.record(s, audit.AuditRecord(event=event, organisation=organisation, actor=by, data=stamp(data)), at)
 
 
 def audit_cycle(s: Session, inst: Instance, event: str, by: str, data: dict[str, Any], at: datetime) -> None:
@@ -158,7 +159,7 @@ def audit_cycle(s: Session, inst: Instance, event: str, by: str, data: dict[str,
             organisation=InstanceKey.organisation_of(inst.key),
             instance=inst.key,
             actor=by,
-            data=data,
+            data=stamp(data),
         ),
         at,
     )

@@ -8,10 +8,17 @@ tick, outbox), ``audit`` and ``demo``. They share ``context`` (the App, value pa
 ``library`` (one factory for the import/list/export commands of the same shape), and import
 neither this module nor each other. Commands raise; ``errors.PmfGroup`` turns every error into
 its message on stderr and its exit code, in one place (see the table there).
+
+Every audit entry a command writes records the operating-system user who ran it
+(``os_user`` in its data), beside the actor named with ``--as``; a test passes
+``obj={"os_user": NAME}`` to the runner instead of reading ``getpass.getuser()``.
 """
 
 from __future__ import annotations
 
+import getpass
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +26,7 @@ import click
 
 from pmf_engine.app.logs import configure_logging
 from pmf_engine.app.settings import Settings
+from pmf_engine.core import provenance
 from pmf_engine.core.clock import ManualClock, SystemClock
 from pmf_engine.interfaces.cli import (
     actions,
@@ -82,8 +90,18 @@ def main(ctx: click.Context, /, now: str | None, **options: Any) -> None:
     """pmf-engine: run a council's quarterly Performance Management Framework cycle."""
     settings = Settings.load(**options)
     configure_logging(settings.log_format, settings.log_level)
+    injected = ctx.obj if isinstance(ctx.obj, Mapping) else {}
     clock = (lambda: ManualClock(parse_time(now, "--now"))) if now else SystemClock
     ctx.obj = App(settings, clock, rehearsal=now is not None)
+    ctx.with_resource(provenance.recorded(os_user=str(injected.get("os_user") or os_user())))
+
+
+def os_user() -> str:
+    """Who is logged in to the host running the command (``uid:N`` when the name is unknown)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no LOGNAME/USER and no passwd entry (some containers)
+        return f"uid:{os.getuid()}"
 
 
 for _module in (

@@ -66,7 +66,6 @@ import_command(
         "Record actuals from a CSV file (columns code,value,narrative; all or nothing).",
         _actuals_recorded,
         key="CYCLE",
-        by_required=True,
     ),
 )
 import_command(
@@ -74,7 +73,6 @@ import_command(
     Import(
         "Load earlier quarters' actuals (CSV code,period,value,narrative) for quarters with no cycle.",
         _history_loaded,
-        by_required=True,
         name="import-history",
     ),
 )

@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 
 from pmf_engine.core.clock import london
-from pmf_engine.interfaces.cli.context import App, parse_time, pass_app
+from pmf_engine.interfaces.cli.context import App, parse_time, pass_app, permitted
 from pmf_engine.interfaces.cli.library import Import, import_command
+from pmf_engine.pmf.registry import CALENDAR_MANAGE
 
 
 @click.group()
@@ -23,12 +24,13 @@ def calendar() -> None:
 @click.option("--title", default="")
 @click.option("--location", default="")
 @click.option("--uid", help="Stable identity (default: made from org, body and time).")
-@click.option("--as", "by", default="system", show_default=True)
+@click.option("--as", "by", required=True, help="Who is doing this: an actor holding calendar.manage.")
 @pass_app
 def calendar_add(
     app: App, organisation: str, body: str, when: str, title: str, location: str, uid: str | None, by: str
 ) -> None:
     """Add a meeting of BODY at WHEN (London time, e.g. "2024-09-11 18:00")."""
+    permitted(app, by, CALENDAR_MANAGE, organisation)
     meeting = app.framework.calendar.add(
         organisation, body, parse_time(when, "WHEN"), title=title, location=location, uid=uid, by=by
     )
@@ -52,11 +54,12 @@ def calendar_list(app: App, organisation: str, body: str | None) -> None:
 @click.option("--org", "organisation", required=True)
 @click.argument("meeting", metavar="MEETING")
 @click.argument("when")
-@click.option("--as", "by", required=True)
+@click.option("--as", "by", required=True, help="Who is doing this: an actor holding calendar.manage.")
 @click.option("--reason")
 @pass_app
 def calendar_move(app: App, organisation: str, meeting: str, when: str, by: str, reason: str | None) -> None:
     """Move MEETING (id or uid) to WHEN; deadlines that depend on it follow."""
+    permitted(app, by, CALENDAR_MANAGE, organisation)
     count = app.framework.calendar.move(organisation, meeting, parse_time(when, "WHEN"), by=by, reason=reason)
     click.echo(f"meeting moved; {count} deadline(s) recomputed")
 
@@ -73,7 +76,10 @@ def _meetings_imported(app: App, organisation: str, file: Path, by: str) -> str:
 import_command(
     calendar,
     Import(
-        "Import meetings from a .yaml, .csv or .ics file (all or nothing).", _meetings_imported, key="--org"
+        "Import meetings from a .yaml, .csv or .ics file (all or nothing).",
+        _meetings_imported,
+        key="--org",
+        permission=CALENDAR_MANAGE,
     ),
 )
 

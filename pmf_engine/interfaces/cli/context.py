@@ -1,5 +1,6 @@
-"""What the command groups share: the application each command is passed, and the parsing of
-values typed on the command line (a bad one is a usage error, exit 2)."""
+"""What the command groups share: the application each command is passed, the check that the
+actor named with ``--as`` may do an administration, and the parsing of values typed on the
+command line (a bad one is a usage error, exit 2)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,13 @@ App = Application
 
 pass_app = click.make_pass_decorator(App)
 """Decorator that passes the :data:`App` as a command's first argument."""
+
+
+def permitted(app: App, by: str, permission: str, organisation: str | None = None) -> str:
+    """``by`` if it is an existing active actor holding ``permission`` (from ``roles.yaml``) in
+    ``organisation`` (any organisation when ``None``); ``NotPermitted`` (exit 1) otherwise."""
+    app.engine.directory.authorise(by, permission, organisation)
+    return by
 
 
 def parse_time(value: str, name: str) -> datetime:

@@ -6,7 +6,9 @@ import click
 
 from pmf_engine.core.clock import london
 from pmf_engine.core.engine import InstanceStatus
-from pmf_engine.interfaces.cli.context import App, pass_app
+from pmf_engine.core.instances import InstanceKey
+from pmf_engine.core.registry import WORKFLOWS_MANAGE
+from pmf_engine.interfaces.cli.context import App, pass_app, permitted
 
 
 @click.group()
@@ -107,11 +109,14 @@ def cycle_status(app: App, key: str) -> None:
 @click.option(
     "--to", "target", required=True, metavar="VERSION", help="Version id, NAME@HASH, hash prefix or label."
 )
-@click.option("--as", "by", required=True)
+@click.option(
+    "--as", "by", required=True, help="An actor holding workflows.manage in the cycle's organisation."
+)
 @click.option("--reason")
 @pass_app
 def cycle_migrate(app: App, key: str, target: str, by: str, reason: str | None) -> None:
     """Move a running cycle to another stored version of its workflow."""
+    permitted(app, by, WORKFLOWS_MANAGE, InstanceKey.organisation_of(key))
     version = app.engine.migrate(key, target, by=by, reason=reason)
     click.echo(f"{key} now runs {version.ref}")
 

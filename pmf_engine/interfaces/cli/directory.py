@@ -1,13 +1,51 @@
 """``pmf org``, ``pmf service`` and ``pmf actor``: organisations, their services, and people with
-their roles, passwords and API tokens."""
+their roles, passwords and API tokens.
+
+Each change names with ``--as`` an active actor holding the permission of ``roles.yaml`` it
+needs: ``organisation.manage`` (organisations, services) or ``people.manage`` (people, roles,
+passwords and tokens of others; anyone may set their own). A fresh database has nobody, so
+``--bootstrap`` stands in for ``--as`` once: ``org add --bootstrap`` while no actor anywhere holds
+``organisation.manage``, ``actor add --bootstrap`` while the organisations it grants roles in
+have no actor holding ``people.manage`` (and the roles granted give it). A bootstrap is
+audited as ``bootstrap`` with the operating-system user who ran it.
+"""
 
 from __future__ import annotations
 
 import click
 
 from pmf_engine.core.accounts import Accounts
-from pmf_engine.core.directory import Grant
-from pmf_engine.interfaces.cli.context import App, pass_app
+from pmf_engine.core.directory import BOOTSTRAP, Grant
+from pmf_engine.core.errors import InvalidInput, NotPermitted
+from pmf_engine.core.registry import ORGANISATION_MANAGE, PEOPLE_MANAGE
+from pmf_engine.interfaces.cli.context import App, pass_app, permitted
+
+_as = click.option("--as", "by", help="Who is doing this: an actor whose roles permit it.")
+_bootstrap = click.option(
+    "--bootstrap",
+    is_flag=True,
+    help="Set up a fresh deployment or organisation that has no administrator yet.",
+)
+
+
+def _acting(app: App, by: str | None, bootstrap: bool, permission: str, organisation: str | None) -> str:
+    """Who the change is audited as: ``by``, checked, or ``bootstrap`` when that is allowed."""
+    if bootstrap and by:
+        raise click.UsageError("give --as or --bootstrap, not both")
+    if not bootstrap:
+        if not by:
+            raise click.UsageError("--as USER is required (or --bootstrap on a fresh deployment)")
+        return permitted(app, by, permission, organisation)
+    holders = app.engine.directory.holders(permission, organisation)
+    if holders:
+        where = f"in {organisation}" if organisation else "in this deployment"
+        raise NotPermitted(
+            BOOTSTRAP,
+            permission,
+            organisation,
+            f"{', '.join(holders)} already hold {permission!r} {where}: use --as",
+        )
+    return BOOTSTRAP
 
 
 @click.group()
@@ -25,12 +63,12 @@ def org() -> None:
     type=click.Choice(["ENG", "WLS", "SCT", "NIR"]),
     help="UK bank holidays to use.",
 )
-@click.option(
-    "--as", "by", default="system", show_default=True, help="Who is doing this (for the audit log)."
-)
+@_as
+@_bootstrap
 @pass_app
-def org_add(app: App, code: str, name: str, subdivision: str, by: str) -> None:
-    """Add organisation CODE called NAME."""
+def org_add(app: App, code: str, name: str, subdivision: str, by: str | None, bootstrap: bool) -> None:
+    """Add organisation CODE called NAME (--as an actor holding organisation.manage anywhere)."""
+    by = _acting(app, by, bootstrap, ORGANISATION_MANAGE, None)
     app.engine.directory.add_organisation(code, name, subdivision=subdivision, by=by)
     click.echo(f"organisation {code} added")
 
@@ -44,10 +82,11 @@ def service() -> None:
 @click.argument("organisation")
 @click.argument("code")
 @click.argument("name")
-@click.option("--as", "by", default="system", show_default=True)
+@click.option("--as", "by", required=True, help="An actor holding organisation.manage in ORGANISATION.")
 @pass_app
 def service_add(app: App, organisation: str, code: str, name: str, by: str) -> None:
     """Add service CODE called NAME to ORGANISATION."""
+    permitted(app, by, ORGANISATION_MANAGE, organisation)
     app.engine.directory.add_service(organisation, code, name, by=by)
     click.echo(f"service {organisation}/{code} added")
 
@@ -72,11 +111,35 @@ def _parse_grant(text: str) -> tuple[str, str, str | None]:
 @click.option(
     "--role", "roles", multiple=True, metavar="ROLE:ORG[:SERVICE]", help="A role to grant (repeatable)."
 )
-@click.option("--as", "by", default="system", show_default=True)
+@_as
+@_bootstrap
 @pass_app
-def actor_add(app: App, username: str, name: str, email: str | None, roles: tuple[str, ...], by: str) -> None:
-    """Add actor USERNAME, optionally with roles."""
+def actor_add(
+    app: App,
+    username: str,
+    name: str,
+    email: str | None,
+    roles: tuple[str, ...],
+    by: str | None,
+    bootstrap: bool,
+) -> None:
+    """Add actor USERNAME, optionally with roles (--as an actor holding people.manage in each
+    organisation named, or in one if none is)."""
     grants = [Grant(*_parse_grant(r)) for r in roles]
+    organisations = sorted({g.organisation for g in grants})
+    if bootstrap:
+        given = set(app.engine.catalog.roles.roles_permitted(PEOPLE_MANAGE))
+        if not organisations or any(
+            not any(g.role in given for g in grants if g.organisation == o) for o in organisations
+        ):
+            raise InvalidInput(
+                "--role",
+                None,
+                f"a bootstrap must grant a role holding people.manage ({', '.join(sorted(given))})",
+            )
+    scopes: list[str | None] = [*organisations] or [None]
+    acting = [_acting(app, by, bootstrap, PEOPLE_MANAGE, organisation) for organisation in scopes]
+    by = acting[0]  # every organisation checked, not only the first
     app.engine.directory.add_actor(username, name, email=email, grants=grants, by=by)
     click.echo(f"actor {username} added" + (f" with {len(grants)} role(s)" if grants else ""))
 
@@ -84,11 +147,12 @@ def actor_add(app: App, username: str, name: str, email: str | None, roles: tupl
 @actor.command("grant")
 @click.argument("username")
 @click.argument("grant", metavar="ROLE:ORG[:SERVICE]")
-@click.option("--as", "by", default="system", show_default=True)
+@click.option("--as", "by", required=True, help="An actor holding people.manage in ORG.")
 @pass_app
 def actor_grant(app: App, username: str, grant: str, by: str) -> None:
     """Give USERNAME a role."""
     role, organisation, svc = _parse_grant(grant)
+    permitted(app, by, PEOPLE_MANAGE, organisation)
     app.engine.directory.grant(username, role, organisation, service=svc, by=by)
     click.echo(f"{username} holds {grant}")
 
@@ -107,13 +171,14 @@ def actor_list(app: App) -> None:
 
 @actor.command("password")
 @click.argument("username")
-@click.option("--as", "by", default="system", show_default=True)
+@click.option("--as", "by", required=True, help="USERNAME themselves, or an actor holding people.manage.")
 @click.password_option(
     prompt="New password", help="Read from the prompt (or PMF_PASSWORD).", envvar="PMF_PASSWORD"
 )
 @pass_app
 def actor_password(app: App, username: str, by: str, password: str) -> None:
     """Set USERNAME's password for the web application (argon2id; at least 12 characters)."""
+    _for_person(app, by, username)
     Accounts(app.store, app.clock).set_password(username, password, by=by)
     click.echo(f"password set for {username}")
 
@@ -121,22 +186,46 @@ def actor_password(app: App, username: str, by: str, password: str) -> None:
 @actor.command("token")
 @click.argument("username")
 @click.option("--name", required=True, help="What the token is for.")
-@click.option("--as", "by", default="system", show_default=True)
+@click.option("--as", "by", required=True, help="USERNAME themselves, or an actor holding people.manage.")
 @pass_app
 def actor_token(app: App, username: str, name: str, by: str) -> None:
     """Create an API token for USERNAME (shown once; stored as a SHA-256)."""
+    _for_person(app, by, username)
     click.echo(Accounts(app.store, app.clock).create_token(username, name, by=by))
 
 
 @actor.command("revoke-tokens")
 @click.argument("username")
 @click.option("--name", help="Only the tokens with this name (default: all).")
-@click.option("--as", "by", default="system", show_default=True)
+@click.option("--as", "by", required=True, help="USERNAME themselves, or an actor holding people.manage.")
 @pass_app
 def actor_revoke_tokens(app: App, username: str, name: str | None, by: str) -> None:
     """Revoke USERNAME's API tokens."""
+    _for_person(app, by, username)
     count = Accounts(app.store, app.clock).revoke_tokens(username, name=name, by=by)
     click.echo(f"{count} token(s) revoked for {username}")
+
+
+def _for_person(app: App, by: str, username: str) -> None:
+    """``by`` may look after ``username``'s sign-in: it is them (active), or ``by`` holds
+    people.manage in an organisation where they hold a role (anywhere, if they hold none)."""
+    directory = app.engine.directory
+    if by == username:
+        directory.authorise_self(by)
+        return
+    theirs = sorted(
+        {a.organisation for person, held in directory.actors() if person.username == username for a in held}
+    )
+    refused: NotPermitted | None = None
+    scopes: list[str | None] = [*theirs] or [None]
+    for organisation in scopes:
+        try:
+            permitted(app, by, PEOPLE_MANAGE, organisation)
+            return
+        except NotPermitted as exc:
+            refused = exc
+    assert refused is not None
+    raise refused
 
 
 COMMANDS = (org, service, actor)

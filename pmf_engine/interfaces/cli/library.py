@@ -1,6 +1,7 @@
 """One factory for the commands that have the same shape: import a file, list, export.
 
-Measures and projects are each an organisation's library: ``import ORGANISATION FILE --as``
+Measures and projects are each an organisation's library: ``import ORGANISATION FILE --as USER``
+(USER holding the library's permission of ``roles.yaml`` in the organisation)
 (all or nothing, then ``N x(s) added, M updated``), ``list ORGANISATION`` (lines of text) and,
 for measures, ``export ORGANISATION [-o FILE]`` (CSV to stdout or a file, or Excel when the file
 ends .xlsx). A :class:`Library` says only what differs, and :func:`library_commands` adds the
@@ -17,11 +18,11 @@ from typing import Literal, TextIO
 
 import click
 
-from pmf_engine.interfaces.cli.context import App, open_output, pass_app
+from pmf_engine.interfaces.cli.context import App, open_output, pass_app, permitted
 
 FILE = click.Path(dir_okay=False, path_type=Path)
 
-_by_default = click.option("--as", "by", default="system", show_default=True)
+_by = click.option("--as", "by", required=True, help="Who is doing this: an actor whose roles permit it.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +34,9 @@ class Import:
     """(app, organisation or cycle, file, by) -> the line to print."""
     key: Literal["ORGANISATION", "CYCLE", "--org"] = "ORGANISATION"
     """An ORGANISATION or CYCLE argument, or an ``--org`` option."""
-    by_required: bool = False
-    """Whether ``--as`` must be given (else it defaults to ``system``)."""
+    permission: str | None = None
+    """The ``roles.yaml`` permission ``--as`` must hold in the organisation (``None``: the
+    service it calls checks the actor's roles itself)."""
     name: str = "import"
 
 
@@ -47,6 +49,8 @@ class Library:
     import_help: str
     load: Callable[[App, str, Path, str], tuple[int, int]]
     """(app, organisation, file, by) -> (added, updated)."""
+    permission: str
+    """The ``roles.yaml`` permission ``--as`` must hold in the organisation to import."""
     list_help: str
     rows: Callable[[App, str], Iterable[str]]
     """(app, organisation) -> the lines to print."""
@@ -61,6 +65,8 @@ def import_command(group: click.Group, spec: Import) -> click.Command:
     """Add to ``group`` the import command ``spec`` describes."""
 
     def run(app: App, key: str, file: Path, by: str) -> None:
+        if spec.permission is not None:
+            permitted(app, by, spec.permission, key)
         click.echo(spec.run(app, key, file, by))
 
     where = (
@@ -68,9 +74,8 @@ def import_command(group: click.Group, spec: Import) -> click.Command:
         if spec.key == "--org"
         else click.argument("key", metavar=spec.key)
     )
-    by = click.option("--as", "by", required=True) if spec.by_required else _by_default
     # As if decorated, top to bottom: command, where, FILE, --as, pass_app.
-    params = where(click.argument("file", type=FILE)(by(pass_app(run))))
+    params = where(click.argument("file", type=FILE)(_by(pass_app(run))))
     return group.command(spec.name, help=spec.help)(params)
 
 
@@ -81,7 +86,7 @@ def library_commands(group: click.Group, spec: Library) -> click.Group:
         added, updated = spec.load(app, organisation, file, by)
         return f"{added} {spec.noun}(s) added, {updated} updated"
 
-    import_command(group, Import(spec.import_help, loaded))
+    import_command(group, Import(spec.import_help, loaded, permission=spec.permission))
 
     @group.command("list", help=spec.list_help)
     @click.argument("organisation")

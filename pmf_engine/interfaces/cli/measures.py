@@ -9,6 +9,7 @@ import click
 
 from pmf_engine.interfaces.cli.context import App, pass_app
 from pmf_engine.interfaces.cli.library import Library, library_commands
+from pmf_engine.pmf.registry import MEASURES_MANAGE
 
 
 @click.group()
@@ -29,6 +30,7 @@ library_commands(
         import_help="Add or update measures from CSV or .xlsx (all or nothing; columns: see "
         "`measures export`).",
         load=lambda app, org, file, by: app.framework.performance.import_measures(org, file, by=by),
+        permission=MEASURES_MANAGE,
         list_help="List an organisation's measures.",
         rows=_measure_rows,
         export_help="Write the measures library as CSV, or Excel when OUTPUT ends .xlsx (cells escaped "

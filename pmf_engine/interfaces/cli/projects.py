@@ -9,6 +9,7 @@ import click
 from pmf_engine.interfaces.cli.context import App, pass_app
 from pmf_engine.interfaces.cli.library import Library, library_commands
 from pmf_engine.pmf.projects import STATES as PROJECT_STATES
+from pmf_engine.pmf.registry import PROJECTS_MANAGE
 
 
 @click.group()
@@ -31,6 +32,7 @@ library_commands(
         noun="project",
         import_help="Add or update projects and milestones from CSV (one row per milestone; all or nothing).",
         load=lambda app, org, file, by: app.framework.projects.import_projects(org, file, by=by),
+        permission=PROJECTS_MANAGE,
         list_help="List projects with their milestones.",
         rows=_project_rows,
     ),

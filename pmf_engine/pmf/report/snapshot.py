@@ -14,6 +14,7 @@ from sqlalchemy.orm import joinedload
 
 from pmf_engine.core import audit
 from pmf_engine.core.errors import AuditError, NotNow
+from pmf_engine.core.provenance import stamp
 from pmf_engine.core.registry import EffectContext
 from pmf_engine.core.store import AuditEntry, Instance
 from pmf_engine.pmf.models import ReportSnapshot
@@ -49,7 +50,7 @@ def freeze(ctx: EffectContext, rag: RagPolicy) -> None:
             organisation=ctx.instance.organisation,
             instance=ctx.instance.key,
             actor=ctx.actor,
-            data={"sha256": digest, "trigger": ctx.trigger},
+            data=stamp({"sha256": digest, "trigger": ctx.trigger}),
         ),
         ctx.now,
     )
