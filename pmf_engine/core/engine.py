@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from pmf_engine.core import audit
+from pmf_engine.core import audit, values
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.children import Children
 from pmf_engine.core.clock import Clock, SystemClock
@@ -258,7 +258,7 @@ class Engine:
         ``ConcurrencyConflict`` is raised and nothing is written. Without it the version read
         in this transaction is used, so a concurrent writer still cannot be overwritten.
         """
-        payload = dict(data or {})
+        reason, payload = values.check_attempt(key, trigger, actor, reason, data or {})
         reason = reason.strip() if reason and reason.strip() else None
         parts = InstanceKey.parse(key)
         bound = log.bind(

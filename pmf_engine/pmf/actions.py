@@ -16,6 +16,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from pmf_engine.core import values as checks
 from pmf_engine.core.clock import london
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import InvalidInput, NotFound, NotNow, PermissionDenied
@@ -71,6 +72,9 @@ class Actions:
 
     def add(self, cycle: str, what: str, *, assignee: str, due: str, by: str, link: str = "") -> ActionView:
         """Record an action Scrutiny raised on ``cycle``; chasing starts at once."""
+        what = checks.check_text("what", what) or ""
+        checks.check_line("assignee", assignee)
+        checks.check_line("link", link)
         if not what.strip():
             raise InvalidInput("what", None, "an action needs a description of what is to be done")
         try:

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pmf_engine.core import values as checks
 from pmf_engine.core.errors import DataFileError, InvalidInput, NotFound, NotNow, PermissionDenied, Problem
 from pmf_engine.core.instances import InstanceKey
 from pmf_engine.core.period import Period
@@ -148,6 +149,7 @@ class Actuals(StoreService):
     def record_in(self, s: Session, cycle: str, rows: Sequence[ActualIn], *, by: str) -> None:
         """``record_actuals`` inside the caller's transaction."""
         now = self.clock.now()
+        rows = [_checked(row) for row in rows]
         for row in rows:
             inst, measure, service = self._cycle_measure(s, cycle, row.code, by)
             quarter_of(inst)  # figures are a quarter's: a planning round or a monthly cycle has none
@@ -201,6 +203,7 @@ class Actuals(StoreService):
     ) -> None:
         """Correct a figure already in a frozen report. The original stays in history and in
         the frozen report; the next report lists the restatement with its reason."""
+        reason = checks.check_text("reason", reason) or ""
         if not reason.strip():
             raise InvalidInput("reason", None, "a restatement needs a reason")
         with self.store.write() as s:
@@ -212,7 +215,7 @@ class Actuals(StoreService):
                 s,
                 inst,
                 measure,
-                ActualIn(code, value, narrative, forecast),
+                _checked(ActualIn(code, value, narrative, forecast)),
                 by,
                 self.clock.now(),
                 restatement=(reason, previous.value if previous else None),
@@ -298,6 +301,16 @@ class Actuals(StoreService):
         if not may_report(s, self.reporting, by, inst.organisation_id, measure.service_id):
             raise PermissionDenied(cycle, "record_actual", "-", by, f"{by!r} may not report {measure.code}")
         return inst, measure, service
+
+
+def _checked(row: ActualIn) -> ActualIn:
+    """``row`` if its numbers are finite and its narrative holds no control character (CRLF
+    read as a newline); ``InvalidInput`` naming the measure and the field otherwise."""
+    return row._replace(
+        value=checks.check_number(f"{row.code} value", row.value),
+        forecast=checks.check_number(f"{row.code} forecast", row.forecast),
+        narrative=checks.check_text(f"{row.code} narrative", row.narrative) or "",
+    )
 
 
 def _add_actual(

@@ -10,6 +10,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pmf_engine.core import values as checks
 from pmf_engine.core.errors import InvalidInput, NotFound, NotNow, PermissionDenied
 from pmf_engine.core.store import Instance
 from pmf_engine.pmf.models import ExceptionReport, Measure, Project
@@ -43,6 +44,10 @@ class ExceptionReports(StoreService):
         project: bool = False,
     ) -> None:
         """Add (or replace) the exception report of a measure (or, with ``project``, a project)."""
+        reason, remedial_action, owner = (
+            checks.check_text(name, text) or ""
+            for name, text in (("reason", reason), ("remedial_action", remedial_action), ("owner", owner))
+        )
         try:
             date.fromisoformat(recovery_date)
         except ValueError:

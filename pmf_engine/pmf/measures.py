@@ -4,6 +4,12 @@ from and exported to CSV or Excel (the same columns both ways, so an export re-i
 Columns are ``COLUMNS`` plus one per quarter's target (``target 2024-25-Q1``) and one per
 financial year's target (``annual target 2024-25``). An import is all or nothing and recorded in
 the audit log.
+
+A library's text goes into every return template, report and export, so an import refuses
+formula-like text (starting ``= + - @``, a tab or a CR) in any text column, naming the file,
+line and column, rather than storing it and escaping it on every way out: a refused cell is
+one a person sees and fixes once, where an escaped one is silently changed (``'=...``) in the
+next export. Numbers must be finite (``nan``, ``inf`` and ``1e400`` are refused).
 """
 
 from __future__ import annotations
@@ -16,11 +22,12 @@ import openpyxl
 from openpyxl.styles import Font
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from pmf_engine.core import values
 from pmf_engine.core.audit import csv_safe
 from pmf_engine.core.errors import Problem
 from pmf_engine.core.period import Period
 from pmf_engine.core.store import find_organisation
-from pmf_engine.pmf import tabular
+from pmf_engine.pmf import tabular, xlsx
 from pmf_engine.pmf.models import Measure
 from pmf_engine.pmf.reporting import StoreService, audit_organisation, service_ids, upsert, with_service_codes
 from pmf_engine.pmf.targets import Aggregation, Targets
@@ -29,6 +36,8 @@ COLUMNS = (
     "code", "title", "theme", "priority", "service", "owner", "unit", "format", "polarity",
     "frequency", "data_source", "assurance", "aggregation", "profile",
 )  # fmt: skip
+TEXT_COLUMNS = ("title", "theme", "priority", "owner", "unit", "data_source", "assurance")
+"""The free-text columns, in which formula-like text is refused."""
 TARGET_PREFIX = "target "
 """A quarter's own target: ``target 2024-25-Q1``."""
 ANNUAL_PREFIX = "annual target "
@@ -38,7 +47,7 @@ ANNUAL_PREFIX = "annual target "
 class MeasureIn(BaseModel):
     """One row of a measures file, validated."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
     code: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
     title: str = Field(min_length=1)
@@ -56,6 +65,11 @@ class MeasureIn(BaseModel):
     profile: list[float] = Field(default=[], description="four quarterly weights, e.g. 10/20/30/40")
     targets: dict[str, float] = {}
     annual_targets: dict[str, float] = {}
+
+    @field_validator(*TEXT_COLUMNS)
+    @classmethod
+    def _not_a_formula(cls, value: str) -> str:
+        return tabular.not_a_formula(value)
 
     @field_validator("profile", mode="before")
     @classmethod
@@ -90,11 +104,11 @@ def read_measures(path: Path) -> list[MeasureIn]:
             try:
                 if name.startswith(TARGET_PREFIX):
                     period = str(Period.parse(name.removeprefix(TARGET_PREFIX)))
-                    targets[period] = float(cell)
+                    targets[period] = values.parse_number(cell)
                 elif name.startswith(ANNUAL_PREFIX):
                     year = name.removeprefix(ANNUAL_PREFIX).strip()
                     Period.parse(f"{year}-Q1")
-                    annual[year] = float(cell)
+                    annual[year] = values.parse_number(cell)
             except ValueError as exc:
                 table.problem(row.line, name, f"{cell!r}: {exc}")
         given: dict[str, Any] = {k: v for k, v in row.cells.items() if k in COLUMNS and v != ""}
@@ -147,18 +161,20 @@ class MeasureLibrary(StoreService):
     def export_measures(self, organisation: str, out: IO[str]) -> int:
         """Write the library as CSV (re-importable; cells escaped against formula injection)."""
         rows = self._export_rows(organisation)
-        csv.writer(out, lineterminator="\n").writerows(rows)
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerows([csv_safe(v) if isinstance(v, str) else v for v in row] for row in rows)
         return len(rows) - 1
 
     def export_measures_xlsx(self, organisation: str, path: Path) -> int:
-        """Write the library as an Excel workbook with the same columns (re-importable)."""
+        """Write the library as an Excel workbook with the same columns (re-importable; every
+        text a text cell, never a formula)."""
         rows = self._export_rows(organisation)
         book = openpyxl.Workbook()
         sheet = book.active
         assert sheet is not None
         sheet.title = "Measures"
         for row in rows:
-            sheet.append(row)
+            xlsx.append_text_row(sheet, row)  # text cells: never a formula, shown as written
         for cell in sheet[1]:
             cell.font = Font(bold=True)
         book.save(path)
@@ -172,7 +188,7 @@ class MeasureLibrary(StoreService):
         rows: list[list[Any]] = [header]
         for m, service in found:
             rows.append(
-                [csv_safe(v) for v in _measure_cells(m, service)]
+                _measure_cells(m, service)
                 + [m.targets.get(p, "") for p in periods]
                 + [m.annual_targets.get(y, "") for y in years]
             )

@@ -6,21 +6,31 @@ The bodies, and the words that mark an .ics event as one's meeting, are ``calend
 Moving a meeting recomputes every open deadline that depends on it, in the same transaction,
 and both are recorded in the audit log. An import is all or nothing: every bad row is listed
 with its file and line, and a file with any error imports nothing.
+
+A recurring .ics event (RRULE, RDATE, EXDATE; a RECURRENCE-ID event moves one occurrence) is
+expanded into its meetings, each with the uid ``UID/START`` of its first-scheduled start in UTC,
+if it ends within ``HORIZON`` of its first meeting and holds at most ``MAX_OCCURRENCES``; a
+longer or endless one is refused, never cut short silently. A time in a time zone that neither
+the system's database nor the file's VTIMEZONE defines is refused, not read as London time.
 """
 
 from __future__ import annotations
 
 import re
+from contextlib import suppress
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import icalendar
+from dateutil.rrule import rrule, rrulestr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pmf_engine.core import audit
+from pmf_engine.core import values as checks
 from pmf_engine.core.clock import LONDON, as_utc, london
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import AlreadyExists, DataFileError, DefinitionError, NotFound, Problem
@@ -31,6 +41,14 @@ from pmf_engine.pmf import tabular
 from pmf_engine.pmf.policy import CalendarPolicy
 
 _BODY = re.compile(r"^[a-z][a-z0-9_]*$")
+_BROKEN = (ValueError, TypeError, AttributeError, OverflowError)
+HORIZON = timedelta(days=2 * 365 + 1)
+"""How far after its first meeting a recurring .ics event is expanded; one running longer is refused."""
+MAX_OCCURRENCES = 200
+"""The most meetings one recurring .ics event may stand for."""
+YEARS = (1990, 2199)
+"""The years a meeting may be in: beyond them a date is a typing slip (or an attack: an offset
+that takes year 1 past the calendar's start)."""
 NO_BODIES = CalendarPolicy(bodies={})
 """A calendar that guesses no event's body: .ics events must say it (``X-PMF-BODY`` or a category)."""
 
@@ -57,18 +75,23 @@ class Imported:
 
 
 def parse_when(value: object) -> datetime:
-    """A meeting time: aware ISO 8601 kept as is; naive or date-only read as London time."""
+    """A meeting time: aware ISO 8601 kept as is; naive or date-only read as London time.
+    ``ValueError`` for anything else, or a time outside the years ``YEARS`` (an offset that
+    takes year 1 or 9999 past the calendar's end included)."""
     if isinstance(value, datetime):
-        return as_utc(value)
-    if isinstance(value, date):
-        return as_utc(datetime.combine(value, time(10, 0), tzinfo=LONDON))
-    text = str(value).strip()
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a date and time like 2024-09-11 18:00") from None
-    if len(text) == 10:
-        parsed = parsed.replace(hour=10)
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime.combine(value, time(10, 0), tzinfo=LONDON)
+    else:
+        text = str(value).strip()
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{text[:40]!r} is not a date and time like 2024-09-11 18:00") from None
+        if len(text) == 10:
+            parsed = parsed.replace(hour=10)
+    if not YEARS[0] <= parsed.year <= YEARS[1]:
+        raise ValueError(f"{parsed:%Y-%m-%d} is not a meeting date: use a year {YEARS[0]} to {YEARS[1]}")
     return as_utc(parsed)
 
 
@@ -284,12 +307,17 @@ def _row(
         starts = values.get("starts") or values.get("starts_at")
         if starts in (None, ""):
             raise ValueError("'starts' is missing")
+        texts = {name: str(values.get(name) or "") for name in ("title", "location", "uid")}
+        for name, text in texts.items():
+            why = checks.text_problem(text)
+            if why is not None:
+                raise ValueError(f"{name} {why}")
         return MeetingRow(
             body=body,
             starts_at=parse_when(starts),
-            title=str(values.get("title") or ""),
-            location=str(values.get("location") or ""),
-            uid=str(values["uid"]) if values.get("uid") else None,
+            title=texts["title"],
+            location=texts["location"],
+            uid=texts["uid"] or None,
         )
     except ValueError as exc:
         problems.append(Problem(file, line, field_prefix, str(exc)))
@@ -332,28 +360,127 @@ def _from_ics(raw: bytes, file: str, policy: CalendarPolicy) -> list[MeetingRow]
         calendar = icalendar.Calendar.from_ical(raw)
     except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
         raise DataFileError([Problem(file, None, "", f"not an iCalendar file: {exc}")]) from exc
+    events = list(calendar.walk("VEVENT"))
+    moved: set[tuple[str, datetime]] = set()  # occurrences that a RECURRENCE-ID event replaces
+    for event in events:
+        recurrence = event.get("recurrence-id")
+        if recurrence is not None:
+            with suppress(*_BROKEN):  # reported with the event itself, below
+                moved.add((str(event.get("uid", "")), parse_when(_local(recurrence, "RECURRENCE-ID"))))
     problems: list[Problem] = []
     rows: list[MeetingRow | None] = []
-    for n, event in enumerate(calendar.walk("VEVENT"), start=1):
+    for n, event in enumerate(events, start=1):
         summary = str(event.get("summary", ""))
-        body = str(event.get("x-pmf-body", "")) or _category(event) or policy.guess(summary)
-        start = event.get("dtstart")
-        rows.append(
-            _row(
-                {
-                    "body": body,
-                    "starts": start.dt if start is not None else None,
-                    "title": summary,
-                    "location": str(event.get("location", "")),
-                    "uid": str(event.get("uid", "")) or None,
-                },
-                file,
-                None,
-                f"VEVENT {n} ({summary or 'no summary'})",
-                problems,
-            )
-        )
+        where = f"VEVENT {n} ({summary[:60] or 'no summary'})"
+        fields = {
+            "body": str(event.get("x-pmf-body", "")) or _category(event) or policy.guess(summary),
+            "title": summary,
+            "location": str(event.get("location", "")),
+        }
+        try:
+            starts = _occurrences(event, str(event.get("uid", "")), moved)
+        except _BROKEN as exc:  # icalendar's broken properties raise these on access
+            problems.append(Problem(file, None, where, str(exc)))
+            continue
+        rows += [_row({**fields, "starts": at, "uid": u}, file, None, where, problems) for u, at in starts]
     return _collect(rows, problems)
+
+
+def _occurrences(
+    event: Any, uid: str, moved: set[tuple[str, datetime]]
+) -> list[tuple[str | None, datetime | None]]:
+    """The (uid, start) of each meeting an event stands for: itself, or each occurrence of its
+    recurrence (uid ``UID/START-IN-UTC`` of the occurrence as first scheduled, so re-importing
+    a moved one moves it), less those a ``RECURRENCE-ID`` event of the file replaces."""
+    start = event.get("dtstart")
+    if start is None:
+        return [(uid or None, None)]  # _row says 'starts' is missing
+    first = _local(start, "DTSTART")
+    recurrence = event.get("recurrence-id")
+    if recurrence is not None:
+        return [(_occurrence_uid(uid, parse_when(_local(recurrence, "RECURRENCE-ID"))), first)]
+    if event.get("rrule") is None and event.get("rdate") is None:
+        return [(uid or None, first)]
+    found: list[tuple[str | None, datetime | None]] = []
+    for at in _expand(event, first):
+        instant = parse_when(at)
+        if (uid, instant) not in moved:
+            found.append((_occurrence_uid(uid, instant), at))
+    return found
+
+
+def _expand(event: Any, first: datetime) -> list[datetime]:
+    """Every start of a recurring event (RRULE, RDATE, less EXDATE), in its own time zone so a
+    weekly 18:00 stays at 18:00 across the clock change; ``ValueError`` for a recurrence that
+    runs past ``HORIZON`` of its first meeting or to more than ``MAX_OCCURRENCES`` meetings."""
+    horizon = first + HORIZON
+    years = HORIZON.days // 365
+    limits = f"only a recurrence within {years} years and {MAX_OCCURRENCES} meetings is imported"
+    starts = {first} if event.get("rrule") is None else set()
+    rules = event.get("rrule")
+    if isinstance(rules, list):
+        raise ValueError("more than one RRULE: give each series its own event")
+    if rules is not None:
+        freq = str((rules.get("FREQ") or [""])[0]).upper()
+        if freq not in ("DAILY", "WEEKLY", "MONTHLY", "YEARLY"):
+            raise ValueError(f"a committee does not meet {freq or 'without a FREQ'}: {limits}")
+        count = int((rules.get("COUNT") or [0])[0])
+        until = (rules.get("UNTIL") or [None])[0]
+        if count > MAX_OCCURRENCES:
+            raise ValueError(f"its RRULE has COUNT={count}, over {MAX_OCCURRENCES} meetings: {limits}")
+        if not count and until is None:
+            raise ValueError(f"its RRULE has no end (COUNT or UNTIL): {limits}")
+        end = horizon
+        if not count:  # an UNTIL: a date means the end of that day
+            last = until if isinstance(until, datetime) else datetime.combine(until, time(23, 59))
+            end = parse_when(last)
+            if end > horizon:
+                raise ValueError(f"its RRULE runs to {london(end):%Y-%m-%d}, past {years} years: {limits}")
+        text = icalendar.vRecur({k: v for k, v in rules.items() if k not in ("COUNT", "UNTIL")})
+        parsed = rrulestr(text.to_ical().decode(), dtstart=first)  # type: ignore[no-untyped-call]
+        if not isinstance(parsed, rrule):
+            raise ValueError(f"its RRULE is not one rule: {limits}")
+        rule = parsed.replace(until=min(end, horizon).astimezone(first.tzinfo))
+        found = list(islice(rule, MAX_OCCURRENCES + 1))
+        if count and len(found) < count:
+            raise ValueError(f"its RRULE has COUNT={count}, past {years} years: {limits}")
+        starts |= set(found[:count] if count else found)
+    starts |= set(_dates(event, "rdate"))
+    starts -= set(_dates(event, "exdate"))
+    if len(starts) > MAX_OCCURRENCES:
+        raise ValueError(f"its recurrence makes {len(starts)} meetings: {limits}")
+    return sorted(starts)
+
+
+def _dates(event: Any, name: str) -> list[datetime]:
+    """The times of an event's RDATE or EXDATE properties (each may hold several)."""
+    found = event.get(name)
+    props = found if isinstance(found, list) else [found] if found is not None else []
+    return [_local(item, name.upper(), params=prop.params) for prop in props for item in prop.dts]
+
+
+def _local(prop: Any, name: str, params: Any = None) -> datetime:
+    """A date or time of an .ics property, aware in its own time zone (London when floating or
+    a date); ``ValueError`` when it names a time zone neither the system nor the file knows."""
+    value = prop.dt
+    tzid = (params if params is not None else prop.params).get("TZID")
+    if isinstance(value, datetime):
+        if value.tzinfo is None and tzid:
+            raise ValueError(
+                f"{name} has an unknown time zone {str(tzid)[:60]!r}: use an IANA name like "
+                "Europe/London, or include its VTIMEZONE"
+            )
+        local = value if value.tzinfo is not None else value.replace(tzinfo=LONDON)
+    elif isinstance(value, date):
+        local = datetime.combine(value, time(10, 0), tzinfo=LONDON)
+    else:
+        raise ValueError(f"{name} is not a date or a date and time")
+    parse_when(local)  # the years a meeting may be in
+    return local
+
+
+def _occurrence_uid(uid: str, instant: datetime) -> str | None:
+    return f"{uid}/{instant:%Y%m%dT%H%M%SZ}" if uid else None
 
 
 def _category(event: Any) -> str:

@@ -5,8 +5,9 @@ service reports with a narrative: on track, at risk, off track or complete. An o
 needs an exception report before Leadership Team sign-off, as a red measure does (the statuses
 that need one are ``exception_reports`` in ``policies/framework.yaml``).
 
-Projects come from CSV, one row per milestone; the project's own columns may be left blank on
-its second and later rows but must not contradict the first::
+Projects come from CSV, one row per milestone (formula-like text refused, as in the measures
+library); the project's own columns may be left blank on its second and later rows but must not
+contradict the first::
 
     project,title,theme,priority,service,owner,milestone,due,completed
     P-01,New leisure centre,Homes,Regeneration,HOUSING,sm_housing,Planning consent,2024-06-30,2024-06-12
@@ -20,10 +21,11 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pmf_engine.core import values as checks
 from pmf_engine.core.errors import InvalidInput, NotFound, NotNow, PermissionDenied
 from pmf_engine.core.store import Instance, find_organisation
 from pmf_engine.pmf import tabular
@@ -34,6 +36,7 @@ from pmf_engine.pmf.reporting import (
     audit_cycle,
     audit_organisation,
     by_code,
+    closed_return,
     cycle_of,
     frozen_at,
     may_report,
@@ -56,6 +59,11 @@ class MilestoneIn(BaseModel):
     due: date
     completed_on: date | None = None
 
+    @field_validator("title")
+    @classmethod
+    def _not_a_formula(cls, value: str) -> str:
+        return tabular.not_a_formula(value)
+
 
 class ProjectIn(BaseModel):
     """A project of a projects file with its milestones, validated."""
@@ -69,6 +77,11 @@ class ProjectIn(BaseModel):
     service: str = ""
     owner: str = ""
     milestones: list[MilestoneIn] = []
+
+    @field_validator("title", "theme", "priority", "owner")
+    @classmethod
+    def _not_a_formula(cls, value: str) -> str:
+        return tabular.not_a_formula(value)
 
 
 @dataclass(frozen=True)
@@ -181,7 +194,10 @@ class Projects(StoreService):
         return added, updated
 
     def update(self, cycle: str, code: str, status: str, *, narrative: str = "", by: str) -> None:
-        """Record a project's status for the cycle's quarter (history kept; the newest counts)."""
+        """Record a project's status for the cycle's quarter (history kept; the newest counts),
+        as a role that reports its service's figures, while the service's return is open
+        (``reporting.open_states``) and the report is not frozen: the rule of a measure's actual."""
+        narrative = checks.check_text("narrative", narrative) or ""
         if status not in STATES:
             raise InvalidInput("status", status, f"not a project status: use one of {', '.join(STATES)}")
         if status in ("off_track", "at_risk") and not narrative.strip():
@@ -193,11 +209,15 @@ class Projects(StoreService):
         self, s: Session, cycle: str, code: str, status: str, *, narrative: str = "", by: str
     ) -> None:
         """``update`` inside the caller's transaction."""
+        narrative = checks.check_text("narrative", narrative) or ""
         inst, project = self._cycle_project(s, cycle, code)
         if not may_report(s, self.reporting, by, inst.organisation_id, project.service_id):
             raise PermissionDenied(cycle, "update_project", "-", by, f"{by!r} may not report {code}")
         if frozen_at(s, inst.id) is not None:
             raise NotNow(f"the {cycle} report was frozen at Leadership Team sign-off")
+        closed = closed_return(s, self.reporting, inst, project.service_id)
+        if closed is not None:
+            raise NotNow(f"{closed}: project {code}'s status can change only while it is open")
         now = self.clock.now()
         s.add(
             ProjectUpdate(

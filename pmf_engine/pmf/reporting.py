@@ -19,7 +19,16 @@ from pmf_engine.core.clock import Clock
 from pmf_engine.core.errors import DataFileError, NotFound, Problem
 from pmf_engine.core.instances import InstanceKey
 from pmf_engine.core.provenance import stamp
-from pmf_engine.core.store import AuditEntry, AuditKey, Instance, Organisation, Service, Store, roles_held
+from pmf_engine.core.store import (
+    AuditEntry,
+    AuditKey,
+    Instance,
+    Organisation,
+    Service,
+    Store,
+    WorkflowVersion,
+    roles_held,
+)
 from pmf_engine.pmf.models import ExceptionReport, Measure, Project, ReportSnapshot
 from pmf_engine.pmf.policy import FrameworkPolicies, Reporting
 
@@ -48,6 +57,23 @@ def may_report(
     """Whether ``username`` reports figures of ``service_id``: with a role of ``any_service``,
     any service's; with one of ``own_service``, only the service they hold it for."""
     return reporting.may_report(roles_held(s, username, organisation_id), service_id)
+
+
+def closed_return(s: Session, reporting: Reporting, cycle: Instance, service_id: int | None) -> str | None:
+    """Why the figures of ``service_id`` in ``cycle`` may not change now (its return is in no
+    state of ``reporting.open_states``), or ``None`` when they may; a measure or project of no
+    service, or a service with no return in the cycle, has no return to close."""
+    service = s.scalar(select(Service.code).where(Service.id == service_id)) if service_id else None
+    if service is None:
+        return None
+    found = s.execute(
+        select(WorkflowVersion.name, Instance.state)
+        .join(WorkflowVersion, WorkflowVersion.id == Instance.workflow_version_id)
+        .where(Instance.key == str(InstanceKey.parse(cycle.key).under(service)))
+    ).one_or_none()
+    if found is None or reporting.is_open(found[0], found[1]):
+        return None
+    return f"the {service} return is {found[1]}"
 
 
 def frozen_at(s: Session, instance_id: int) -> datetime | None:

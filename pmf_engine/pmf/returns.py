@@ -25,6 +25,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from sqlalchemy import select
 
+from pmf_engine.core import values as checks
 from pmf_engine.core.errors import DataFileError, NotFound, Problem
 from pmf_engine.core.store import Instance, Service
 from pmf_engine.pmf import xlsx
@@ -121,6 +122,7 @@ class ExcelReturns:
         sheet["J1"] = (
             f"{cycle} / {service}: fill in the yellow cells (Actual, Narrative, Forecast), then upload."
         )
+        xlsx.mark_text(sheet["J1"])
         projects_sheet = book.create_sheet(PROJECTS_SHEET)
         due = [
             [
@@ -233,7 +235,7 @@ def _table(
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        sheet.append(row)
+        xlsx.append_text_row(sheet, row)  # a measure titled =HYPERLINK(...) stays text
     fill = PatternFill("solid", fgColor="FFF2CC")
     for row_number in range(2, len(rows) + 2):
         for column in inputs:
@@ -244,11 +246,11 @@ def _table(
 
 def _rows(sheet: Any, width: int, path: Path, problems: list[Problem]) -> Iterator[tuple[int, list[Any]]]:
     """Data rows as values, with every formula reported (whatever the column)."""
-    for number, cells in enumerate(sheet.iter_rows(min_row=2, max_col=width), start=2):
+    for number, cells in xlsx.sheet_rows(path, sheet, min_row=2, max_col=width):
         if number > MAX_ROWS:
             problems.append(Problem(str(path), number, f"{sheet.title}!A{number}", "too many rows"))
             return
-        problems += xlsx.formulas(path, sheet.title, number, cells)
+        problems += xlsx.cell_problems(path, sheet.title, number, cells)
         yield number, [c.value for c in cells] + [None] * (width - len(cells))
 
 
@@ -259,6 +261,8 @@ def _number(raw: Any, fmt: str, where: str, line: int, path: Path, problems: lis
         if not (isinstance(raw, str) and raw.startswith("=")):  # formulas are reported once, above
             problems.append(Problem(str(path), line, where, f"{raw!r} is not a number"))
         return None
+    if checks.number_problem(raw) is not None:
+        return None  # nan or infinite: reported once, above
     low, high = RANGES.get(fmt, (None, None))
     if (low is not None and raw < low) or (high is not None and raw > high):
         span = f"{low:g} to {high:g}" if high is not None else f"at least {low:g}"

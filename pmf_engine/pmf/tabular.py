@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from pydantic import ValidationError
 
+from pmf_engine.core import values
 from pmf_engine.core.errors import DataFileError, Problem
 from pmf_engine.pmf import xlsx
 
@@ -67,11 +68,20 @@ class Table:
 
 
 def number(cell: str) -> float | None:
-    """A cell's number (``None`` when empty); ``ValueError`` saying so when it is not one."""
-    try:
-        return float(cell) if cell else None
-    except ValueError:
-        raise ValueError(f"{cell!r} is not a number") from None
+    """A cell's number (``None`` when empty); ``ValueError`` saying so when it is not a finite
+    one (``nan``, ``inf`` and ``1e400`` are refused: see ``pmf_engine.core.values``)."""
+    return values.parse_number(cell) if cell.strip() else None
+
+
+def not_a_formula(value: str) -> str:
+    """``value``, if a spreadsheet would not read it as a formula; ``ValueError`` otherwise (a
+    pydantic validator of the text columns of a library: measures, projects)."""
+    if values.formula_like(value):
+        raise ValueError(
+            f"text starting {value[:1]!r} is read as a formula by spreadsheets: "
+            "reword it so it does not start with = + - or @"
+        )
+    return value
 
 
 def read_table(
@@ -115,9 +125,14 @@ def _table(
         for name in header:
             if not known(name):
                 table.problem(at, name, "unknown column")
-    for line, values in lines:
-        cells = dict(zip(header, values, strict=False))
-        cells.update((name, "") for name in header[len(values) :])
+    for line, texts in lines:
+        cells = dict(zip(header, texts, strict=False))
+        cells.update((name, "") for name in header[len(texts) :])
+        for name, cell in cells.items():
+            why = values.text_problem(cell)
+            if why is not None:
+                table.problem(line, name, why)
+                cells[name] = ""  # so no check below reports the same cell again
         table.rows.append(Row(line, cells))
     return table
 
@@ -142,8 +157,8 @@ def _sheet_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     problems: list[Problem] = []
     try:
         sheet = book.worksheets[0]
-        for line, cells in enumerate(sheet.iter_rows(), start=1):
-            problems += xlsx.formulas(path, sheet.title, line, cells)
+        for line, cells in xlsx.sheet_rows(path, sheet):
+            problems += xlsx.cell_problems(path, sheet.title, line, cells)
             if cells:
                 rows.append((line, [xlsx.cell_text(cell.value) for cell in cells]))
     finally:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from pmf_engine.interfaces.cli.context import App, pass_app
+from pmf_engine.core import values
+from pmf_engine.interfaces.cli.context import App, finite_number, pass_app
 from pmf_engine.interfaces.cli.library import Import, import_command
 
 
@@ -21,7 +22,9 @@ def actuals() -> None:
 @click.argument("code")
 @click.argument("value")
 @click.option("--narrative", default="")
-@click.option("--forecast", type=float, help="The service's forecast of the year-end outturn.")
+@click.option(
+    "--forecast", callback=finite_number, help="The service's forecast of the year-end outturn (a number)."
+)
 @click.option("--as", "by", required=True)
 @pass_app
 def actuals_record(
@@ -79,11 +82,11 @@ import_command(
 
 
 def _figure(value: str) -> float | None:
-    """A figure typed as VALUE: a number, or None for "missing"."""
+    """A figure typed as VALUE: a finite number, or None for "missing"."""
     try:
-        return None if value.lower() == "missing" else float(value)
+        return None if value.lower() == "missing" else values.parse_number(value)
     except ValueError as exc:
-        raise click.BadParameter(f"{value!r} is not a number (or 'missing')", param_hint="VALUE") from exc
+        raise click.BadParameter(f"{exc} (or 'missing')", param_hint="VALUE") from exc
 
 
 @click.group()

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from pmf_engine.app.wiring import Application
+from pmf_engine.core import values
 from pmf_engine.pmf.meetings import parse_when
 
 App = Application
@@ -28,6 +29,17 @@ def permitted(app: App, by: str, permission: str, organisation: str | None = Non
     ``organisation`` (any organisation when ``None``); ``NotPermitted`` (exit 1) otherwise."""
     app.engine.directory.authorise(by, permission, organisation)
     return by
+
+
+def finite_number(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
+    """A click callback for a number option (``--forecast``): the finite number typed, or a
+    usage error (``nan``, ``inf`` and ``1e400`` refused); ``None`` when it is not given."""
+    if value is None:
+        return None
+    try:
+        return values.parse_number(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
 
 
 def parse_time(value: str, name: str) -> datetime:

@@ -1,5 +1,6 @@
 """The report as an Excel workbook: a sheet each for measures, projects, exception reports,
-Scrutiny's actions, restatements and timeliness (text cells escaped against formulas)."""
+Scrutiny's actions, restatements and timeliness. Every text is written as a text cell, never a
+formula, and shown as written (a narrative starting ``=`` or ``-`` included)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from pathlib import Path
 import openpyxl
 from openpyxl.styles import Font
 
-from pmf_engine.core.audit import csv_safe
 from pmf_engine.core.clock import london
 from pmf_engine.pmf.report.content import ReportData
+from pmf_engine.pmf.xlsx import append_text_row
 
 
 def xlsx(data: ReportData, path: Path) -> None:
@@ -26,10 +27,10 @@ def xlsx(data: ReportData, path: Path) -> None:
          "Since last quarter", "Since last year", "Narrative"]
     )  # fmt: skip
     for m in content.measures:
-        sheet.append(
-            [csv_safe(m.code), csv_safe(m.title), csv_safe(m.theme), m.service or "", m.actual,
-             m.target, m.rag.status, m.basis, m.rag.rule, m.since_last_quarter, m.since_last_year,
-             csv_safe(m.narrative)]
+        append_text_row(
+            sheet,
+            [m.code, m.title, m.theme, m.service or "", m.actual, m.target, m.rag.status, m.basis,
+             m.rag.rule, m.since_last_quarter, m.since_last_year, m.narrative],
         )  # fmt: skip
     _sheet(
         book,
@@ -84,4 +85,4 @@ def _sheet(book: openpyxl.Workbook, title: str, header: list[str], rows: Sequenc
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        sheet.append([csv_safe(v) if isinstance(v, str) else v for v in row])
+        append_text_row(sheet, row)

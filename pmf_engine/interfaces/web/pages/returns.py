@@ -9,6 +9,7 @@ from pathlib import Path
 from fastapi import APIRouter, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
+from pmf_engine.core import values as checks
 from pmf_engine.core.errors import FileProblems, PmfError
 from pmf_engine.interfaces.web.deps import (
     CheckedForm,
@@ -46,7 +47,7 @@ def save_actuals(
         for name in ("actual", "forecast"):
             raw = str(form.get(f"{name}_{code}") or "").strip()
             try:
-                values[name] = float(raw) if raw else None
+                values[name] = checks.parse_number(raw) if raw else None  # nan, inf, 1e400 refused
             except ValueError:
                 field_errors[f"{name}_{code}"] = f"Enter {name} for {code} as a number, like 42.5"
         narrative = str(form.get(f"narrative_{code}") or "").strip()
