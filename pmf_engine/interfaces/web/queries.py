@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload
 
 from pmf_engine.core import audit
 from pmf_engine.core.definition import WorkflowDef
 from pmf_engine.core.errors import NotFound
+from pmf_engine.core.instances import InstanceKey
 from pmf_engine.core.store import (
     Actor,
     AuditEntry,
@@ -96,9 +97,23 @@ def instance_details(framework: Framework, key: str, username: str) -> InstanceD
 
 
 def trail(store: Store, key: str) -> list[AuditEntry]:
-    """Every audit entry about an instance and the instances below it, oldest first."""
+    """Every audit entry about an instance and the instances below it, oldest first: read from
+    the chain of the key's own organisation only, and matched by exact key or an escaped
+    ``KEY/`` prefix (an unescaped LIKE let ``N_C`` match ``NDC``, and SQLite's LIKE ignores case)."""
+    organisation = InstanceKey.organisation_of(key)
     with store.read() as s:
-        return audit.trail(s, key)
+        query = (
+            select(AuditEntry)
+            .where(AuditEntry.chain == organisation, AuditEntry.organisation == organisation)
+            .where(_under(AuditEntry.instance, key))
+            .order_by(AuditEntry.seq)
+        )
+        return list(s.scalars(query))
+
+
+def _under(column: InstrumentedAttribute[str | None], key: str) -> ColumnElement[bool]:
+    """``column`` is ``key`` or a key below it; ``%`` and ``_`` in ``key`` match only themselves."""
+    return (column == key) | column.startswith(key + "/", autoescape=True)
 
 
 @dataclass(frozen=True)
@@ -133,9 +148,7 @@ def audit_view(
 def _entries(s: Session, organisation: str, filters: AuditFilters) -> list[AuditEntry]:
     query = select(AuditEntry).where(AuditEntry.chain == organisation).order_by(AuditEntry.seq)
     if filters.instance:
-        query = query.where(
-            (AuditEntry.instance == filters.instance) | AuditEntry.instance.startswith(filters.instance + "/")
-        )
+        query = query.where(_under(AuditEntry.instance, filters.instance))
     if filters.actor:
         query = query.where(AuditEntry.actor == filters.actor)
     if filters.event:
