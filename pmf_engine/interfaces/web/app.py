@@ -39,6 +39,7 @@ from pmf_engine.interfaces.web.errors import (
     problem,
     status_of,
 )
+from pmf_engine.interfaces.web.gate import BodyGate, Limits
 from pmf_engine.interfaces.web.rendering import Renderer, templates
 from pmf_engine.interfaces.web.session import set_cookie
 from pmf_engine.pmf.framework import Framework
@@ -97,7 +98,9 @@ def create_app(framework: Framework, settings: WebSettings) -> FastAPI:
     app.state.web_settings = settings
     app.state.templates = templates()
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.middleware("http")(_security_headers)
+    limits = Limits(body=settings.max_body_bytes, upload=settings.max_upload_bytes)
+    app.add_middleware(BodyGate, limits=limits, token_user=app.state.accounts.token_user)
+    app.middleware("http")(_security_headers)  # outside the gate: its answers get the headers too
     app.include_router(pages.router)
     app.include_router(api.router)
     app.add_exception_handler(SignInRequired, _sign_in)
