@@ -41,7 +41,8 @@ class FireIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     trigger: str = Field(min_length=1, max_length=64)
-    reason: str | None = Field(default=None, max_length=4000)
+    reason: str | None = None
+    """At most ``limits.MAX_REASON`` characters: the engine refuses (and audits, clipped) a longer one."""
     data: dict[str, str] = {}
     expected_version: int | None = Field(default=None, ge=1)
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
 
-from pmf_engine.core.errors import PmfError, Refused
+from pmf_engine.core.errors import InvalidInput, PmfError, Refused
 from pmf_engine.core.instances import InstanceKey
 from pmf_engine.interfaces.web import queries
 from pmf_engine.interfaces.web.deps import CheckedForm, FormMember, FrameworkDep, Member, Render
@@ -53,6 +53,9 @@ def fire(
     except Refused as refusal:  # already audited by the engine
         status, _title = status_of(refusal)
         return instance_page(render, framework, key, user, errors=[refusal.reason], status=status)
+    except InvalidInput as invalid:  # a reason or data over its limit: audited, clipped
+        status, _title = status_of(invalid)
+        return instance_page(render, framework, key, user, errors=[invalid.why], status=status)
     return RedirectResponse(f"/instances/{key}", status_code=303)
 
 
