@@ -96,6 +96,21 @@ def instance_details(framework: Framework, key: str, username: str) -> InstanceD
     return InstanceDetails(definition, timeline, owed, may_raise)
 
 
+def last_move(store: Store, key: str) -> AuditEntry | None:
+    """The newest transition of instance ``key`` (what moved it last, and who), if any."""
+    with store.read() as s:
+        return s.scalar(
+            select(AuditEntry)
+            .where(
+                AuditEntry.chain == InstanceKey.organisation_of(key),
+                AuditEntry.instance == key,
+                AuditEntry.event == "fired",
+            )
+            .order_by(AuditEntry.seq.desc())
+            .limit(1)
+        )
+
+
 def trail(store: Store, key: str) -> list[AuditEntry]:
     """Every audit entry about an instance and the instances below it, oldest first: read from
     the chain of the key's own organisation only, and matched by exact key or an escaped
