@@ -174,8 +174,13 @@ def test_a_quarter_in_the_browser(server: tuple[str, Engine], browser: Any) -> N
     # The wrong role, by a forged request: a service manager closing the whole data request.
     housing.page.goto(f"{base}/instances/{CYCLE}")
     token = housing.page.get_attribute("input[name=csrf_token]", "value")
-    forged = housing.page.request.post(
-        f"{base}/instances/{CYCLE}/fire", form={"csrf_token": token or "", "trigger": "close_data_request"}
+    forged = housing.page.request.post(  # with the right version: it is no secret
+        f"{base}/instances/{CYCLE}/fire",
+        form={
+            "csrf_token": token or "",
+            "trigger": "close_data_request",
+            "expected_version": engine.peek(CYCLE)[1],
+        },
     )
     assert forged.status == 403 and "permission denied" in forged.text()
     seen |= housing.violations
@@ -309,9 +314,12 @@ def test_api_over_the_network_with_httpx(server: tuple[str, Engine]) -> None:
         cycles = http.get(f"/api/v1/organisations/{ORG}/cycles").json()
         assert f"{ORG}/2024-25-Q2" in [c["key"] for c in cycles]
         url = f"/api/v1/instances/{ORG}/2024-25-Q2/PLANNING/transitions"
-        first = http.post(url, json={"trigger": "submit"}, headers={"Idempotency-Key": "q2-planning"})
-        retry = http.post(url, json={"trigger": "submit"}, headers={"Idempotency-Key": "q2-planning"})
+        etag = http.get(f"/api/v1/instances/{ORG}/2024-25-Q2/PLANNING").headers["etag"]
+        once = {"Idempotency-Key": "q2-planning", "If-Match": etag}
+        first = http.post(url, json={"trigger": "submit"}, headers=once)
+        retry = http.post(url, json={"trigger": "submit"}, headers=once)
         assert (first.status_code, retry.status_code) == (201, 201) and first.json() == retry.json()
-        again = http.post(url, json={"trigger": "submit"})  # no key: a second, real attempt
+        # no key: a second, real attempt, on the version the first one made
+        again = http.post(url, json={"trigger": "submit"}, headers={"If-Match": first.headers["etag"]})
         assert again.status_code == 409 and again.headers["content-type"] == "application/problem+json"
         assert "submit" in again.json()["detail"]

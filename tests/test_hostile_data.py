@@ -247,8 +247,9 @@ def test_the_api_refuses_control_characters_with_a_problem(framework: Framework,
     token = Accounts(engine.store, engine.clock).create_token("sm_housing", "script", by="test")
     url = f"/api/v1/instances/{CYCLE}/HOUSING/transitions"
     headers = {"Authorization": f"Bearer {token}"}
+    version = engine.peek(f"{CYCLE}/HOUSING")[1]
     for body in ({"trigger": "submit", "reason": "a\u0000b"}, {"trigger": "submit", "data": {"k": "\u0007"}}):
-        answer = client.post(url, headers=headers, json=body)
+        answer = client.post(url, headers=headers, json={**body, "expected_version": version})
         assert answer.status_code == 422, answer.text
         assert answer.headers["content-type"] == "application/problem+json"
     assert engine.peek(f"{CYCLE}/HOUSING")[0] == "requested"
@@ -261,7 +262,12 @@ def test_the_web_step_form_refuses_a_nul_in_the_reason(framework: Framework, eng
     token = _sign_in(client, "perf", f"/instances/{CYCLE}/HOUSING")
     posted = client.post(
         f"/instances/{CYCLE}/HOUSING/fire",
-        data={"csrf_token": token, "trigger": "return_for_correction", "reason": "wrong\x00"},
+        data={
+            "csrf_token": token,
+            "trigger": "return_for_correction",
+            "reason": "wrong\x00",
+            "expected_version": str(engine.peek(f"{CYCLE}/HOUSING")[1]),
+        },
     )
     assert posted.status_code in (400, 422) and "NUL" in posted.text
     assert engine.peek(f"{CYCLE}/HOUSING")[0] == "submitted"

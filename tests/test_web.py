@@ -50,6 +50,13 @@ def sign_in(client: TestClient, user: str, password: str = PASSWORD) -> None:
     assert response.status_code == 303, response.text[:300]
 
 
+def shown_version(client: TestClient, path: str) -> int:
+    """The version of the instance that the page at ``path`` shows in its step forms."""
+    found = re.search(r'name="expected_version" value="(\d+)"', client.get(path).text)
+    assert found, f"{path} offers no step"
+    return int(found.group(1))
+
+
 def audited(engine: Engine, event: str, actor: str) -> int:
     with engine.store.read() as s:
         return int(
@@ -112,15 +119,24 @@ def test_a_service_manager_reports_and_submits(client: TestClient, engine: Engin
     )
     assert saved.status_code == 303
     assert next(m for m in services(engine).performance.status(CYCLE) if m.code == "HOU-01").actual == 29
-    fired = client.post(f"/instances/{CYCLE}/HOUSING/fire", data={"csrf_token": token, "trigger": "submit"})
+    version = shown_version(client, f"/instances/{CYCLE}/HOUSING")
+    fired = client.post(
+        f"/instances/{CYCLE}/HOUSING/fire",
+        data={"csrf_token": token, "trigger": "submit", "expected_version": version},
+    )
     assert fired.status_code == 303 and engine.peek(f"{CYCLE}/HOUSING")[0] == "submitted"
 
 
 def test_a_forged_post_by_the_wrong_role_is_refused_and_audited(client: TestClient, engine: Engine) -> None:
     sign_in(client, "sm_waste")
     token = csrf(client, f"/instances/{CYCLE}")
-    forged = client.post(
-        f"/instances/{CYCLE}/fire", data={"csrf_token": token, "trigger": "close_data_request"}
+    forged = client.post(  # the forger knows the version: it is no secret
+        f"/instances/{CYCLE}/fire",
+        data={
+            "csrf_token": token,
+            "trigger": "close_data_request",
+            "expected_version": engine.peek(CYCLE)[1],
+        },
     )
     assert forged.status_code == 403 and "permission denied" in forged.text
     assert engine.peek(CYCLE)[0] == "data_request"
@@ -182,15 +198,19 @@ def test_api_fire_is_idempotent(api: tuple[TestClient, dict[str, str]], engine: 
     client, headers = api
     url = f"/api/v1/instances/{CYCLE}/HOUSING/transitions"
     once = {**headers, "Idempotency-Key": "submit-housing-1"}
-    first = client.post(url, headers=once, json={"trigger": "submit"})
+    first = client.post(url, headers=once, json={"trigger": "submit", "expected_version": 1})
     assert first.status_code == 201 and first.json()["to_state"] == "submitted"
-    again = client.post(url, headers=once, json={"trigger": "submit"})
+    again = client.post(url, headers=once, json={"trigger": "submit", "expected_version": 1})
     assert again.status_code == 201 and again.json() == first.json()
     assert again.headers["idempotent-replayed"] == "true"
     assert audited(engine, "fired", "sm_housing") == 1, "the retry fired nothing"
-    reused = client.post(url, headers=once, json={"trigger": "submit", "reason": "different"})
+    reused = client.post(
+        url, headers=once, json={"trigger": "submit", "expected_version": 1, "reason": "different"}
+    )
     assert reused.status_code == 422
-    refused = client.post(url.replace("HOUSING", "WASTE"), headers=headers, json={"trigger": "submit"})
+    refused = client.post(
+        url.replace("HOUSING", "WASTE"), headers=headers, json={"trigger": "submit", "expected_version": 1}
+    )
     assert refused.status_code == 403 and refused.json()["title"] == "Not allowed"
     state = client.get(f"/api/v1/instances/{CYCLE}", headers=headers).json()
     assert state["state"] == "data_request" and len(state["children"]) == 3
@@ -265,7 +285,10 @@ def test_return_routes_and_statuses_from_the_table(client: TestClient) -> None:
     assert client.get(f"/instances/{ORG}/template.xlsx").status_code == 404
     assert client.get(f"/instances/{ORG}").status_code == 404
     token = csrf(client, f"/instances/{CYCLE}/HOUSING")
-    unknown = client.post(f"/instances/{CYCLE}/HOUSING/fire", data={"csrf_token": token, "trigger": "zap"})
+    unknown = client.post(
+        f"/instances/{CYCLE}/HOUSING/fire",
+        data={"csrf_token": token, "trigger": "zap", "expected_version": 1},
+    )
     assert unknown.status_code == 422 and "There is a problem" in unknown.text, "UnknownTrigger: 422"
 
 
@@ -286,6 +309,7 @@ def test_a_step_takes_the_data_its_workflow_declares(client: TestClient, engine:
         data={
             "csrf_token": token,
             "trigger": "return_to_services",
+            "expected_version": shown_version(client, f"/instances/{CYCLE}"),
             "reason": "Voids",
             "services": ["HOUSING"],
         },

@@ -49,7 +49,16 @@ class Settings(BaseSettings):
     log_format: LogFormat = "auto"
     log_level: LogLevel = "info"
     secret_key: SecretStr | None = None
-    """Signs web session cookies; without it sessions end when the process stops."""
+    """Keys the web forms' CSRF tokens; without it, forms shown by one process (or before a
+    restart) are refused by another."""
+    session_hours: float = Field(default=8, gt=0, le=24 * 30)
+    """A signed-in web session's absolute lifetime, however active."""
+    session_idle_minutes: float = Field(default=30, gt=0, le=24 * 60)
+    """A web session with no request for this long ends."""
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    """The most a JSON or form request body may hold (413 beyond it, before it is read)."""
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    """The most an uploaded return (a multipart body) may hold."""
     channel: ChannelName | None = None
     """Overrides the delivery channel the escalation policy names."""
     smtp_host: str = "localhost"

@@ -1,4 +1,5 @@
-"""Local accounts for the web application: argon2id password hashes and API tokens.
+"""Local accounts for the web application: argon2id password hashes, throttled sign-in and
+API tokens. Setting a password ends the actor's web sessions.
 
 A person signs in as the actor they are in the engine; what they may see and do comes from
 their roles, as on the command line. Tokens are random, shown once, and stored as SHA-256.
@@ -12,17 +13,17 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from pmf_engine.core import audit
 from pmf_engine.core.clock import Clock
 from pmf_engine.core.errors import InvalidInput, NotFound
 from pmf_engine.core.provenance import stamp
-from pmf_engine.core.store import Actor, ApiToken, AuditEntry, Credential, Store
+from pmf_engine.core.sessions import end_sessions
+from pmf_engine.core.store import Actor, ApiToken, Credential, Store
+from pmf_engine.core.throttle import Throttle
 
 MIN_PASSWORD = 12
-MAX_FAILURES = 5
-LOCKOUT = timedelta(minutes=15)
 _hasher = PasswordHasher()
 _DUMMY = _hasher.hash("not a password anyone has")
 
@@ -30,9 +31,10 @@ _DUMMY = _hasher.hash("not a password anyone has")
 class Accounts:
     """Passwords, sign-in attempts and API tokens of the engine's actors."""
 
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, throttle: Throttle | None = None) -> None:
         self.store = store
         self.clock = clock
+        self.throttle = throttle or Throttle(store)
 
     def set_password(self, username: str, password: str, *, by: str) -> None:
         """Set or replace the actor's password, ``MIN_PASSWORD`` characters or more; audited as ``by``."""
@@ -48,10 +50,15 @@ class Accounts:
                 s.add(Credential(actor_id=actor.id, password_hash=_hasher.hash(password), updated_at=now))
             else:
                 found.password_hash, found.updated_at = _hasher.hash(password), now
+            ended = end_sessions(s, actor.id, now, "password changed")
             s.flush()
             audit.append(
                 s,
-                audit.AuditRecord(event="account.password_set", actor=by, data=stamp({"username": username})),
+                audit.AuditRecord(
+                    event="account.password_set",
+                    actor=by,
+                    data=stamp({"username": username, "sessions_ended": ended}),
+                ),
                 now,
             )
 
@@ -71,29 +78,24 @@ class Accounts:
             return None
         return username if row and active else None
 
-    def sign_in(self, username: str, password: str) -> tuple[str | None, str | None]:
-        """(username, None) on success; (None, why) otherwise. Every attempt is audited; after
-        ``MAX_FAILURES`` failures within ``LOCKOUT`` the account refuses sign-in until the
-        window has passed, whatever the password (a brake on guessing)."""
+    def sign_in(
+        self, username: str, password: str, *, address: str = "unknown"
+    ) -> tuple[str | None, str | None]:
+        """(username, None) on success; (None, why) otherwise. Every attempt is audited. Each
+        is counted before its password is checked (``Throttle``): past the free attempts of the
+        account, the client ``address`` or the pair, a try must wait (seconds at first,
+        doubling), whatever the password, and the person is told how long."""
         username = username.strip()[:64]
         now = self.clock.now()
-        since = audit.format_instant(now - LOCKOUT)
-        with self.store.read() as s:
-            failures = s.scalar(
-                select(func.count()).where(
-                    AuditEntry.event == "account.sign_in_failed",
-                    AuditEntry.actor == username,
-                    func.coalesce(AuditEntry.as_of, AuditEntry.at) >= since,
-                )
-            )
-        if (failures or 0) >= MAX_FAILURES:
-            self._audit_attempt(username, "account.sign_in_refused", "locked after repeated failures")
-            minutes = int(LOCKOUT.total_seconds() // 60)
-            return None, f"Too many failed attempts: try again in {minutes} minutes"
+        wait = self.throttle.reserve(username, address, now)
+        if wait is not None:
+            self._audit_attempt(username, "account.sign_in_refused", "held back after repeated failures")
+            return None, f"Too many failed attempts: try again in {_duration(wait)}"
         user = self.authenticate(username, password)
         if user is None:
             self._audit_attempt(username, "account.sign_in_failed", "wrong username or password")
             return None, "Enter a correct username and password"
+        self.throttle.succeeded(username, address)
         self._audit_attempt(username, "account.signed_in", None)
         return user, None
 
@@ -156,6 +158,13 @@ class Accounts:
                 .where(ApiToken.token_sha256 == _digest(token), ApiToken.revoked_at.is_(None))
             ).first()
         return str(row[0]) if row and row[1] else None
+
+
+def _duration(wait: timedelta) -> str:
+    seconds = max(1, int(wait.total_seconds() + 0.999))
+    if seconds < 120:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    return f"{(seconds + 59) // 60} minutes"
 
 
 def _digest(token: str) -> str:

@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from pmf_engine.core import audit, values
+from pmf_engine.core import audit, limits, values
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.children import Children
 from pmf_engine.core.clock import Clock, SystemClock
@@ -261,6 +261,9 @@ class Engine:
         reason, payload = values.check_attempt(key, trigger, actor, reason, data or {})
         reason = reason.strip() if reason and reason.strip() else None
         parts = InstanceKey.parse(key)
+        too_large = limits.fire_problem(reason, payload)
+        if too_large is not None:  # refused before anything is read; the attempt kept, clipped
+            self._refuse_too_large(key, trigger, actor, reason, payload, too_large)
         bound = log.bind(
             organisation=parts.organisation,
             cycle=parts.cycle,
@@ -520,6 +523,28 @@ class Engine:
                     ),
                 ),
             )
+
+    def _refuse_too_large(
+        self,
+        key: str,
+        trigger: str,
+        actor: str,
+        reason: str | None,
+        data: Mapping[str, Any],
+        problem: tuple[str, str],
+    ) -> NoReturn:
+        """Audit an attempt whose reason or data is over its limit, keeping only their start,
+        size and digest, and raise ``InvalidInput`` naming the field."""
+        field, why = problem
+        try:
+            state = self.peek(key)[0]
+        except NotFound:
+            state = None
+        if state is not None:
+            self._record_refusal(
+                Refused(key, trigger, state, why), actor, limits.clip(reason), limits.summary(data)
+            )
+        raise InvalidInput(field, None, why)
 
     # -- children -------------------------------------------------------------------------
 

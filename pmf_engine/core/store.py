@@ -381,6 +381,36 @@ class IdempotencyKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class WebSession(Base):
+    """A signed-in browser session, held by the server: the cookie carries only a random id,
+    of which only the SHA-256 is stored. Ended by sign-out, a password change or a time-out."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (Index("ix_web_sessions_actor", "actor_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    """The absolute end, however active the session is."""
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_why: Mapped[str | None] = mapped_column(String(32))
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins counted per key (an account, an address, or the pair), and until when
+    the key is held back. Counted with ``UPDATE ... SET failures = failures + 1``."""
+
+    __tablename__ = "sign_in_throttles"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """An Engine with the durability and locking settings pmf-engine relies on."""
     if not url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):

@@ -180,7 +180,7 @@ class CommitteeCalendar:
                 select(Deadline.id, Deadline.state, Deadline.rule, Deadline.due_at, Instance.key)
                 .join(Instance, Instance.id == Deadline.instance_id)
                 .where(
-                    (Instance.key == cycle) | Instance.key.startswith(cycle + "/"),
+                    (Instance.key == cycle) | Instance.key.startswith(cycle + "/", autoescape=True),
                     Deadline.closed_at.is_(None),
                     Deadline.due_at.is_not(None),
                 )

@@ -4,6 +4,7 @@ and ``Idempotency-Key`` on POST so a retried request fires once."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict
 from typing import Annotated, Any
 
@@ -11,8 +12,10 @@ from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from pmf_engine.core.errors import ConcurrencyConflict, InvalidInput
 from pmf_engine.interfaces.web import idempotency, queries
 from pmf_engine.interfaces.web.deps import ApiMember, ApiUser, EngineDep, FrameworkDep
+from pmf_engine.interfaces.web.errors import PreconditionFailed, PreconditionRequired
 from pmf_engine.interfaces.web.session import organisations_for
 from pmf_engine.pmf import report
 
@@ -31,8 +34,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: PROBLEM,
     404: PROBLEM,
     409: PROBLEM,
+    413: PROBLEM,
     422: PROBLEM,
 }
+FIRE_ERRORS: dict[int | str, dict[str, Any]] = {**ERRORS, 412: PROBLEM, 428: PROBLEM}
 
 
 class FireIn(BaseModel):
@@ -41,7 +46,8 @@ class FireIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     trigger: str = Field(min_length=1, max_length=64)
-    reason: str | None = Field(default=None, max_length=4000)
+    reason: str | None = None
+    """At most ``limits.MAX_REASON`` characters: the engine refuses (and audits, clipped) a longer one."""
     data: dict[str, str] = {}
     expected_version: int | None = Field(default=None, ge=1)
 
@@ -106,39 +112,81 @@ def instance_audit(key: Key, _user: ApiMember, engine: EngineDep) -> list[dict[s
     ]
 
 
-@router.post("/instances/{key:path}/transitions", status_code=201, responses=ERRORS)
+@router.post("/instances/{key:path}/transitions", status_code=201, responses=FIRE_ERRORS)
 def fire(
     key: Key,
     body: FireIn,
     user: ApiMember,
     engine: EngineDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    if_match: Annotated[
+        str | None, Header(max_length=100, description='The ETag of GET /instances/{key}, e.g. "v3"')
+    ] = None,
 ) -> Response:
-    """Fire a transition. With ``Idempotency-Key``, a repeat of the same request returns the
-    first answer and fires nothing; the same key with a different request is a 422."""
-    fingerprint = idempotency.fingerprint(key, body.model_dump())
+    """Fire a transition on the version the caller saw: ``If-Match`` with the instance's ETag
+    (412 if it has moved on), or ``expected_version`` (409); neither is a 428. With
+    ``Idempotency-Key``, a repeat of the same request returns the first answer and fires
+    nothing; the same key with a different request is a 422."""
+    expected = _expected_version(if_match, body.expected_version)
+    fingerprint = idempotency.fingerprint(key, body.model_dump() | {"expected_version": expected})
     remember = None
     if idempotency_key:
         seen = idempotency.answered(engine.store, user, idempotency_key)
         if seen is not None:
             return idempotency.replay(seen, fingerprint)
         remember = idempotency.remembering(user, idempotency_key, fingerprint, engine.clock)
-    fired = engine.fire(
-        key,
-        body.trigger,
-        user,
-        reason=body.reason,
-        data=body.data,
-        expected_version=body.expected_version,
-        then=remember,  # the answer commits with the transition, or neither does
-    )
-    return JSONResponse(_jsonable(asdict(fired)), status_code=201)
+    try:
+        fired = engine.fire(
+            key,
+            body.trigger,
+            user,
+            reason=body.reason,
+            data=body.data,
+            expected_version=expected,
+            then=remember,  # the answer commits with the transition, or neither does
+        )
+    except ConcurrencyConflict as conflict:
+        if if_match is None:
+            raise
+        raise PreconditionFailed(f"{conflict}; GET it again for its new ETag") from conflict
+    response = JSONResponse(_jsonable(asdict(fired)), status_code=201)
+    response.headers["ETag"] = _etag(fired.version)
+    return response
+
+
+def _etag(version: int) -> str:
+    return f'"v{version}"'
+
+
+def _expected_version(if_match: str | None, field: int | None) -> int:
+    """The version the caller acts on, from ``If-Match`` or the body; ``PreconditionRequired``
+    if neither says, ``InvalidInput`` if they disagree or the header is not an ETag of ours."""
+    header = None
+    if if_match is not None:
+        found = re.fullmatch(r'\s*(?:W/)?"v([1-9][0-9]{0,9})"\s*', if_match)
+        if found is None:
+            raise InvalidInput(
+                "If-Match", if_match[:40], 'expected the ETag of GET /instances/{key}, like "v3"'
+            )
+        header = int(found.group(1))
+    if header is not None and field is not None and header != field:
+        raise InvalidInput("expected_version", field, f"If-Match names version {header}")
+    expected = header if header is not None else field
+    if expected is None:
+        raise PreconditionRequired(
+            "say which version you are acting on: If-Match with the ETag of GET /api/v1/instances/{key}, "
+            "or expected_version in the body"
+        )
+    return expected
 
 
 @router.get("/instances/{key:path}", responses=ERRORS)
-def get_instance(key: Key, _user: ApiMember, engine: EngineDep) -> dict[str, Any]:
-    """An instance's state, deadline, next steps and children."""
-    found: dict[str, Any] = _jsonable(asdict(engine.status(key)))
+def get_instance(key: Key, _user: ApiMember, engine: EngineDep, response: Response) -> dict[str, Any]:
+    """An instance's state, deadline, next steps and children; its ``ETag`` names its version,
+    for ``If-Match`` on a transition."""
+    status = engine.status(key)
+    response.headers["ETag"] = _etag(status.version)
+    found: dict[str, Any] = _jsonable(asdict(status))
     return found
 
 

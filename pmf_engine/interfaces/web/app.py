@@ -1,8 +1,9 @@
 """The web application: server-rendered pages in the GOV.UK Design System for every role, and a
 JSON API under ``/api/v1`` for scripts.
 
-Pages sign people in with a local account (argon2id) and a signed session cookie (secure,
-httponly, samesite=lax); every form carries a CSRF token. The API takes bearer tokens only, so a
+Pages sign people in with a local account (argon2id, throttled) and a server-side session
+whose random id is the only thing in the cookie (secure, httponly, samesite=lax); every form
+carries a CSRF token. The API takes bearer tokens only, so a
 browser's cookies can never act on it. Either way the engine decides: the buttons a page offers
 come from the signed-in person's roles, and a forged POST is refused and audited by
 ``Engine.fire`` like any other refusal.
@@ -15,6 +16,7 @@ every error by the one table in ``errors.py``. The routers take what they need f
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -24,10 +26,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.sessions import SessionMiddleware
 
 from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.errors import PmfError
+from pmf_engine.core.sessions import SessionPolicy, Sessions
 from pmf_engine.interfaces.web import api, pages
 from pmf_engine.interfaces.web.errors import (
     Forbidden,
@@ -37,7 +39,9 @@ from pmf_engine.interfaces.web.errors import (
     problem,
     status_of,
 )
+from pmf_engine.interfaces.web.gate import BodyGate, Limits
 from pmf_engine.interfaces.web.rendering import Renderer, templates
+from pmf_engine.interfaces.web.session import set_cookie
 from pmf_engine.pmf.framework import Framework
 
 STATIC = Path(__file__).parent / "static"
@@ -45,11 +49,19 @@ STATIC = Path(__file__).parent / "static"
 
 @dataclass(frozen=True)
 class WebSettings:
-    """The session cookie's signing key, flags and lifetime."""
+    """The key of the CSRF tokens, the cookie's flags, the sessions' time-outs and the most a
+    request body may hold."""
 
     secret_key: str
     secure_cookies: bool = True
-    session_hours: int = 8
+    session_hours: float = 8
+    """The absolute lifetime of a signed-in session, however active."""
+    session_idle_minutes: float = 30
+    """A session with no request for this long ends."""
+    max_body_bytes: int = 1024 * 1024
+    """The most a JSON or form body may hold."""
+    max_upload_bytes: int = 10 * 1024 * 1024
+    """The most an uploaded return may hold."""
 
 
 SECURITY_HEADERS = {
@@ -78,17 +90,17 @@ def create_app(framework: Framework, settings: WebSettings) -> FastAPI:
     app.state.engine = engine
     app.state.framework = framework
     app.state.accounts = Accounts(engine.store, engine.clock)
-    app.state.templates = templates()
-    app.add_middleware(
-        SessionMiddleware,
-        secret_key=settings.secret_key,
-        session_cookie="pmf_session",
-        max_age=settings.session_hours * 3600,
-        same_site="lax",
-        https_only=settings.secure_cookies,
+    policy = SessionPolicy(
+        idle=timedelta(minutes=settings.session_idle_minutes),
+        absolute=timedelta(hours=settings.session_hours),
     )
+    app.state.sessions = Sessions(engine.store, engine.clock, policy)
+    app.state.web_settings = settings
+    app.state.templates = templates()
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.middleware("http")(_security_headers)
+    limits = Limits(body=settings.max_body_bytes, upload=settings.max_upload_bytes)
+    app.add_middleware(BodyGate, limits=limits, token_user=app.state.accounts.token_user)
+    app.middleware("http")(_security_headers)  # outside the gate: its answers get the headers too
     app.include_router(pages.router)
     app.include_router(api.router)
     app.add_exception_handler(SignInRequired, _sign_in)
@@ -101,6 +113,7 @@ def create_app(framework: Framework, settings: WebSettings) -> FastAPI:
 
 async def _security_headers(request: Request, call_next: Any) -> Response:
     response: Response = await call_next(request)
+    set_cookie(request, response)
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     if not request.url.path.startswith("/static/"):

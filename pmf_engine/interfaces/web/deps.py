@@ -72,8 +72,9 @@ Render = Annotated[Renderer, Depends(get_renderer)]
 # -- who is asking ----------------------------------------------------------------------------
 
 
-async def current_user(request: Request) -> str:
-    """The signed-in user; a redirect to sign-in (``SignInRequired``) if there is none."""
+def current_user(request: Request) -> str:
+    """The signed-in user (a server-side session, read from the database); a redirect to
+    sign-in (``SignInRequired``) if there is none."""
     user = session_user(request)
     if user is None:
         raise SignInRequired

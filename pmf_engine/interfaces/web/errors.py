@@ -51,6 +51,15 @@ class IdempotencyKeyReused(WebError):
     """An ``Idempotency-Key`` sent again with a different request."""
 
 
+class PreconditionRequired(WebError):
+    """A transition asked for without the version it was meant for (no ``If-Match``, no
+    ``expected_version``)."""
+
+
+class PreconditionFailed(WebError):
+    """``If-Match`` named a version the instance is no longer at; nothing was written."""
+
+
 HTTP_STATUS: dict[type[Exception], tuple[int, str]] = {
     NotFound: (404, "Not found"),
     PermissionDenied: (403, "Not allowed"),
@@ -65,6 +74,8 @@ HTTP_STATUS: dict[type[Exception], tuple[int, str]] = {
     Unauthenticated: (401, "Not signed in"),
     Forbidden: (403, "Forbidden"),
     IdempotencyKeyReused: (422, "Idempotency-Key reused"),
+    PreconditionRequired: (428, "Precondition required"),
+    PreconditionFailed: (412, "Changed by someone else"),
     RequestValidationError: (422, "The request is not valid"),
 }
 """The HTTP status and title of each error class; a subclass takes its nearest listed base."""

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload
 
 from pmf_engine.core import audit
 from pmf_engine.core.definition import WorkflowDef
 from pmf_engine.core.errors import NotFound
+from pmf_engine.core.instances import InstanceKey
 from pmf_engine.core.store import (
     Actor,
     AuditEntry,
@@ -95,10 +96,39 @@ def instance_details(framework: Framework, key: str, username: str) -> InstanceD
     return InstanceDetails(definition, timeline, owed, may_raise)
 
 
-def trail(store: Store, key: str) -> list[AuditEntry]:
-    """Every audit entry about an instance and the instances below it, oldest first."""
+def last_move(store: Store, key: str) -> AuditEntry | None:
+    """The newest transition of instance ``key`` (what moved it last, and who), if any."""
     with store.read() as s:
-        return audit.trail(s, key)
+        return s.scalar(
+            select(AuditEntry)
+            .where(
+                AuditEntry.chain == InstanceKey.organisation_of(key),
+                AuditEntry.instance == key,
+                AuditEntry.event == "fired",
+            )
+            .order_by(AuditEntry.seq.desc())
+            .limit(1)
+        )
+
+
+def trail(store: Store, key: str) -> list[AuditEntry]:
+    """Every audit entry about an instance and the instances below it, oldest first: read from
+    the chain of the key's own organisation only, and matched by exact key or an escaped
+    ``KEY/`` prefix (an unescaped LIKE let ``N_C`` match ``NDC``, and SQLite's LIKE ignores case)."""
+    organisation = InstanceKey.organisation_of(key)
+    with store.read() as s:
+        query = (
+            select(AuditEntry)
+            .where(AuditEntry.chain == organisation, AuditEntry.organisation == organisation)
+            .where(_under(AuditEntry.instance, key))
+            .order_by(AuditEntry.seq)
+        )
+        return list(s.scalars(query))
+
+
+def _under(column: InstrumentedAttribute[str | None], key: str) -> ColumnElement[bool]:
+    """``column`` is ``key`` or a key below it; ``%`` and ``_`` in ``key`` match only themselves."""
+    return (column == key) | column.startswith(key + "/", autoescape=True)
 
 
 @dataclass(frozen=True)
@@ -133,9 +163,7 @@ def audit_view(
 def _entries(s: Session, organisation: str, filters: AuditFilters) -> list[AuditEntry]:
     query = select(AuditEntry).where(AuditEntry.chain == organisation).order_by(AuditEntry.seq)
     if filters.instance:
-        query = query.where(
-            (AuditEntry.instance == filters.instance) | AuditEntry.instance.startswith(filters.instance + "/")
-        )
+        query = query.where(_under(AuditEntry.instance, filters.instance))
     if filters.actor:
         query = query.where(AuditEntry.actor == filters.actor)
     if filters.event:

@@ -23,9 +23,17 @@ def web_settings(settings: Settings, *, secure_cookies: bool) -> WebSettings:
     if not secret:
         secret = secrets.token_urlsafe(32)
         log.warning(
-            "web.ephemeral_secret", why="PMF_SECRET_KEY is not set: sessions end when the process stops"
+            "web.ephemeral_secret",
+            why="PMF_SECRET_KEY is not set: forms shown before a restart will be refused",
         )
-    return WebSettings(secret_key=secret, secure_cookies=secure_cookies)
+    return WebSettings(
+        secret_key=secret,
+        secure_cookies=secure_cookies,
+        session_hours=settings.session_hours,
+        session_idle_minutes=settings.session_idle_minutes,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
 
 
 def serve(

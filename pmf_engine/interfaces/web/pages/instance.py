@@ -9,12 +9,14 @@ paths of the others.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
 
-from pmf_engine.core.errors import InvalidInput, PmfError, Refused
+from pmf_engine.core.clock import london
+from pmf_engine.core.errors import ConcurrencyConflict, InvalidInput, PmfError, Refused
 from pmf_engine.core.instances import InstanceKey
 from pmf_engine.interfaces.web import queries
 from pmf_engine.interfaces.web.deps import CheckedForm, FormMember, FrameworkDep, Member, Render
@@ -28,6 +30,24 @@ Text = Annotated[str, Form()]
 OptionalText = Annotated[str | None, Form()]
 FORM_ERRORS = 400
 """The status of a page shown again with the errors of the form it posted."""
+STALE_FORM = (
+    "This form is out of date (it does not say which version it was for): reload the page and try again."
+)
+
+
+def _when(at: str) -> str:
+    return f"{london(datetime.fromisoformat(at)):%d %b %Y %H:%M}"
+
+
+def _what_changed(framework: Framework, key: str, conflict: ConcurrencyConflict) -> str:
+    """What a conflict page says: the version the form showed, the state now and who moved it."""
+    now = framework.engine.status(key, with_children=False)
+    moved = queries.last_move(framework.engine.store, key)
+    by = f", last by {moved.actor} ({moved.trigger}, {_when(moved.at)})" if moved else ""
+    return (
+        f"Nothing was done: {key} changed while the page was open. You saw version {conflict.expected}; "
+        f"it is now {now.state_label} (version {now.version}){by}. Check the page below and try again."
+    )
 
 
 @router.post("/instances/{key:path}/fire")
@@ -39,22 +59,32 @@ def fire(
     form: CheckedForm,
     trigger: Text,
     reason: OptionalText = None,
+    expected_version: Annotated[int | None, Form(ge=1)] = None,
 ) -> Response:
     """Take a step; the page again with the engine's reason if it is refused. The data it
     sends is what the workflow declares for the step: its ``fields`` (one value each) and the
-    children its cascade may be limited to (checkboxes, several values)."""
+    children its cascade may be limited to (checkboxes, several values).
+
+    The form carries the version of the instance it showed, and acts only on that version:
+    if someone has moved it since, nothing is done and the page says what changed (409)."""
+    if expected_version is None:
+        return instance_page(render, framework, key, user, errors=[STALE_FORM], status=FORM_ERRORS)
     step = next((s for s in framework.engine.steps_for(key, user) if s.trigger == trigger), None)
     data: dict[str, Any] = {}
     if step is not None:
         data = {f: str(form[f]).strip() for f in step.fields if str(form.get(f) or "").strip()}
         data |= {k: [str(v) for v in form.getlist(k)] for k, _ in step.choices if form.getlist(k)}
     try:
-        framework.engine.fire(key, trigger, user, reason=reason, data=data)
+        framework.engine.fire(key, trigger, user, reason=reason, data=data, expected_version=expected_version)
+    except ConcurrencyConflict as conflict:
+        errors = [_what_changed(framework, key, conflict)]
+        return instance_page(render, framework, key, user, errors=errors, status=status_of(conflict)[0])
     except Refused as refusal:  # already audited by the engine
         status, _title = status_of(refusal)
         return instance_page(render, framework, key, user, errors=[refusal.reason], status=status)
-    except InvalidInput as exc:  # a reason or field the engine cannot store (a NUL byte, ...)
-        return instance_page(render, framework, key, user, errors=[str(exc)], status=FORM_ERRORS)
+    except InvalidInput as invalid:  # a reason or data over its limit: audited, clipped
+        status, _title = status_of(invalid)
+        return instance_page(render, framework, key, user, errors=[invalid.why], status=status)
     return RedirectResponse(f"/instances/{key}", status_code=303)
 
 

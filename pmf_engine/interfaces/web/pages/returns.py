@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from pmf_engine.core import values as checks
 from pmf_engine.core.errors import FileProblems, PmfError
+from pmf_engine.core.limits import MAX_NARRATIVE, text_problem
 from pmf_engine.interfaces.web.deps import (
     CheckedForm,
     CurrentUser,
@@ -51,6 +52,9 @@ def save_actuals(
             except ValueError:
                 field_errors[f"{name}_{code}"] = f"Enter {name} for {code} as a number, like 42.5"
         narrative = str(form.get(f"narrative_{code}") or "").strip()
+        too_long = text_problem(f"The narrative for {code}", narrative, MAX_NARRATIVE)
+        if too_long is not None:
+            field_errors[f"narrative_{code}"] = too_long
         if not field_errors and (values["actual"] is not None or narrative):
             rows.append(ActualIn(code, values["actual"], narrative, values["forecast"]))
     if field_errors:

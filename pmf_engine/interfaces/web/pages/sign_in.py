@@ -1,4 +1,4 @@
-"""Signing in with a local account (``Accounts`` does the lockout and the auditing) and out."""
+"""Signing in with a local account (``Accounts`` does the throttling and the auditing) and out."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from pmf_engine.interfaces.web.deps import AccountsDep, CheckedForm, Render
+from pmf_engine.interfaces.web.session import begin, finish, session_user
 
 router = APIRouter()
 Text = Annotated[str, Form()]
@@ -30,19 +31,19 @@ def sign_in(
     next: Text = "/",
 ) -> Response:
     """Sign in and go on to ``next``; the form again, with the reason, if refused."""
-    user, error = accounts.sign_in(username, password)
+    address = request.client.host if request.client else "unknown"
+    user, error = accounts.sign_in(username, password, address=address)
     if user is None:
         context = {"title": "Sign in", "next": _safe_next(next), "error": error, "username": username}
         return render("sign_in.html", context, 401)
-    request.session.clear()  # a new session on sign-in: no fixation
-    request.session["user"] = user
+    begin(request, user)  # a new session under a new id: no fixation
     return RedirectResponse(_safe_next(next), status_code=303)
 
 
 @router.post("/sign-out")
 def sign_out(request: Request, _form: CheckedForm) -> Response:
-    """End the session."""
-    request.session.clear()
+    """End every session of the person signed in, here and elsewhere, and clear the cookie."""
+    finish(request, session_user(request))
     return RedirectResponse("/sign-in", status_code=303)
 
 

@@ -1,0 +1,223 @@
+"""Issue #12, finding 4: organisations whose codes differ only by ``_`` or by case never see
+each other's data, on any page or API route.
+
+The reproduction from the issue: "With a token of organisation ``N_C``,
+``GET /api/v1/instances/N_C/audit`` returned organisation ``NDC``'s entries, narratives
+included: the prefix match is an unescaped LIKE (``_`` matches any character; on SQLite LIKE
+ignores case, so ``ndc`` read ``NDC``)." Organisation codes may hold ``_`` and lower case
+(``directory.check_code``), so ``NDC``, ``N_C`` and ``ndc`` are three councils here.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from pmf_engine.core.accounts import Accounts
+from pmf_engine.core.engine import Engine
+from pmf_engine.core.errors import Refused
+from pmf_engine.interfaces.web import api, pages
+from pmf_engine.interfaces.web.app import WebSettings, create_app
+from pmf_engine.pmf.framework import Framework
+from tests.conftest import SERVICES, SHIPPED_POLICIES, services
+
+PASSWORD = "correct horse battery"
+FIXTURES = Path(__file__).parent / "fixtures"
+ORGS = ("NDC", "N_C", "ndc")
+PERIOD = "2024-25-Q1"
+
+
+def _marker(org: str) -> str:
+    return f"SECRET-OF-{org}-"
+
+
+@pytest.fixture
+def councils(engine: Engine) -> tuple[TestClient, dict[str, str]]:
+    """Three councils, each with a cycle, a narrative and a refused step carrying its marker;
+    a performance officer (signed-in pages) and a token (API) for each."""
+    framework = services(engine)
+    accounts = Accounts(engine.store, engine.clock)
+    tokens = {}
+    for org in ORGS:
+        engine.directory.add_organisation(org, f"Council {org}")
+        for service in SERVICES:
+            engine.directory.add_service(org, service, service.title())
+        user = f"perf_{org.lower().replace('_', 'u')}{len(tokens)}"
+        engine.directory.add_actor(user, user)
+        engine.directory.grant(user, "performance_officer", org)
+        accounts.set_password(user, PASSWORD, by="test")
+        tokens[org] = accounts.create_token(user, "script", by="test")
+        framework.performance.import_measures(org, FIXTURES / "measures" / "measures.csv", by=user)
+        engine.start_cycle(org, PERIOD, by=user)
+        framework.performance.record_actual(
+            f"{org}/{PERIOD}", "HOU-01", 29, narrative=_marker(org) + "narrative", by=user
+        )
+        with pytest.raises(Refused):
+            engine.fire(f"{org}/{PERIOD}/HOUSING", "accept", user, reason=_marker(org) + "reason")
+    app = create_app(Framework(engine, SHIPPED_POLICIES), WebSettings(secret_key="t", secure_cookies=False))
+    return TestClient(app, follow_redirects=False), tokens
+
+
+def _user_of(tokens: dict[str, str], org: str) -> str:
+    return f"perf_{org.lower().replace('_', 'u')}{list(tokens).index(org)}"
+
+
+def _sign_in(client: TestClient, tokens: dict[str, str], org: str) -> str:
+    """Sign in as ``org``'s performance officer; the session's CSRF token."""
+    page = client.get("/sign-in")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    signed = client.post(
+        "/sign-in",
+        data={"username": _user_of(tokens, org), "password": PASSWORD, "csrf_token": token.group(1)},
+    )
+    assert signed.status_code == 303
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(f"/orgs/{org}").text)
+    assert found is not None
+    return found.group(1)
+
+
+def _concrete(template: str, org: str) -> list[str]:
+    """Every path a route template takes for ``org``: its cycle, its return, filters with keys."""
+    cycle, child = f"{org}/{PERIOD}", f"{org}/{PERIOD}/HOUSING"
+    if "{org}" in template:
+        paths = [template.replace("{org}", org)]
+        if template.endswith("/audit") or template.endswith("/audit.csv"):
+            paths += [f"{paths[0]}?instance={cycle}", f"{paths[0]}?instance={org}"]
+        if template.endswith("/measures"):
+            paths.append(f"{paths[0]}?cycle={cycle}")
+        return paths
+    if "{key:path}" in template:
+        if template.endswith("template.xlsx"):
+            return [template.replace("{key:path}", child)]
+        return [template.replace("{key:path}", k) for k in (cycle, child)]
+    return [template]
+
+
+def _text(body: bytes) -> str:
+    if body[:2] == b"PK":  # an Excel file: its XML, uncompressed
+        with zipfile.ZipFile(io.BytesIO(body)) as z:
+            return "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
+    return body.decode("utf-8", "replace")
+
+
+READ_ROUTES = {
+    "/api/v1/organisations",
+    "/api/v1/organisations/{org}/cycles",
+    "/api/v1/organisations/{org}/calendar",
+    "/api/v1/instances/{key:path}/measures",
+    "/api/v1/instances/{key:path}/report",
+    "/api/v1/instances/{key:path}/audit",
+    "/api/v1/instances/{key:path}",
+    "/",
+    "/orgs/{org}",
+    "/orgs/{org}/measures",
+    "/orgs/{org}/actions",
+    "/orgs/{org}/audit.csv",
+    "/orgs/{org}/audit",
+    "/instances/{key:path}/report",
+    "/instances/{key:path}/template.xlsx",
+    "/instances/{key:path}",
+}
+
+
+def test_every_read_route_is_in_the_matrix(councils: tuple[TestClient, dict[str, str]]) -> None:
+    """A new GET route must join the matrix below (sign-in and the OpenAPI document hold no data)."""
+    del councils
+    assert {r.path for r in _routes() if "GET" in r.methods} - {"/sign-in"} == READ_ROUTES
+    assert {r.path for r in _routes() if "POST" in r.methods} - {"/sign-in", "/sign-out"} == WRITE_ROUTES
+
+
+def _routes() -> list[APIRoute]:
+    def walk(routes: Iterable[Any]) -> Iterator[APIRoute]:
+        for r in routes:
+            if hasattr(r, "original_router"):  # an included router
+                yield from walk(r.original_router.routes)
+            elif isinstance(r, APIRoute):
+                yield r
+
+    return list(walk([*pages.router.routes, *api.router.routes]))
+
+
+WRITE_ROUTES = {
+    "/instances/{key:path}/actuals",
+    "/instances/{key:path}/upload",
+    "/instances/{key:path}/fire",
+    "/instances/{key:path}/exception-reports",
+    "/instances/{key:path}/actions",
+    "/api/v1/instances/{key:path}/transitions",
+}
+
+
+def test_no_route_writes_to_another_council(
+    councils: tuple[TestClient, dict[str, str]], engine: Engine
+) -> None:
+    """``N_C`` and ``ndc`` posting to ``NDC``'s cycle and return, on every write route: refused,
+    nothing changed."""
+    client, tokens = councils
+    before = {org: engine.peek(f"{org}/{PERIOD}/HOUSING") for org in ORGS}
+    for reader in ("N_C", "ndc"):
+        csrf = _sign_in(client, tokens, reader)
+        api_headers = {"Authorization": f"Bearer {tokens[reader]}"}
+        for template in sorted(WRITE_ROUTES):
+            for key in ("NDC/" + PERIOD, f"NDC/{PERIOD}/HOUSING"):
+                path = template.replace("{key:path}", key)
+                if path.startswith("/api/"):
+                    answer = client.post(
+                        path, headers=api_headers, json={"trigger": "submit", "expected_version": 1}
+                    )
+                elif path.endswith("/upload"):
+                    answer = client.post(
+                        path, data={"csrf_token": csrf}, files={"file": ("r.xlsx", b"PK", "application/zip")}
+                    )
+                else:
+                    answer = client.post(
+                        path, data={"csrf_token": csrf, "trigger": "submit", "code": "HOU-01"}
+                    )
+                assert answer.status_code in (403, 404), f"{reader} posted to {path}: {answer.status_code}"
+    assert {org: engine.peek(f"{org}/{PERIOD}/HOUSING") for org in ORGS} == before
+
+
+@pytest.mark.parametrize("reader", ORGS)
+def test_no_route_shows_another_councils_data(
+    councils: tuple[TestClient, dict[str, str]], reader: str
+) -> None:
+    """Each council, on every read route of its own (and its lookalikes'), sees its own marker
+    and never another's."""
+    client, tokens = councils
+    _sign_in(client, tokens, reader)
+    api = {"Authorization": f"Bearer {tokens[reader]}"}
+    others = [_marker(o) for o in ORGS if o != reader]
+    own_seen = 0
+    for template in sorted(READ_ROUTES):
+        for org in ORGS:  # its own paths, and the lookalike councils' paths too
+            for path in _concrete(template, org):
+                answer = client.get(path, headers=api if path.startswith("/api/") else {})
+                body = _text(answer.content)
+                leaked = [m for m in others if m in body]
+                assert not leaked, f"{reader} read {leaked} at {path} ({answer.status_code})"
+                if org != reader and "{" in template:
+                    assert answer.status_code in (403, 404), f"{reader} reached {path}"
+                own_seen += _marker(reader) in body
+    assert own_seen >= 6, "the matrix reaches real data, not only refusals"
+
+
+def test_the_audit_api_of_a_lookalike_code_reads_only_its_own_chain(
+    councils: tuple[TestClient, dict[str, str]],
+) -> None:
+    """The reproduction itself: ``N_C``'s token on ``/api/v1/instances/N_C/{PERIOD}/audit``."""
+    client, tokens = councils
+    for org in ("N_C", "ndc"):
+        entries = client.get(
+            f"/api/v1/instances/{org}/{PERIOD}/audit", headers={"Authorization": f"Bearer {tokens[org]}"}
+        ).json()
+        assert entries and all(e["instance"].startswith(f"{org}/") for e in entries), entries
+        assert any(_marker(org) in (e["reason"] or "") for e in entries)
