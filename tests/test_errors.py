@@ -31,6 +31,7 @@ EXPECTED = {
     "TransitionNotAllowed": 409,
     "UnknownTrigger": 422,
     "AuditError": 409,
+    "Busy": 503,
 }
 
 

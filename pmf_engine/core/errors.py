@@ -205,5 +205,17 @@ class MigrationRefused(Conflict):
         super().__init__(f"cannot migrate {instance} to {target}: {reason}")
 
 
+class Busy(PmfError):
+    """The database did not give this request its turn in time (SQLite's one writer held the
+    lock past the busy timeout): nothing was written; try again."""
+
+    def __init__(self, waited_s: float) -> None:
+        self.waited_s = waited_s
+        super().__init__(
+            f"the database is busy: another change held it for {waited_s:.0f} s and nothing was "
+            "written; try again (on PostgreSQL, several processes write at once)"
+        )
+
+
 class AuditError(PmfError):
     """The audit log (or a frozen report checked against it) failed verification."""

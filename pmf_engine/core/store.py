@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -44,10 +45,12 @@ from sqlalchemy.orm import (
 from sqlalchemy.types import TypeDecorator
 
 from pmf_engine.core.clock import Clock, SystemClock
-from pmf_engine.core.errors import InvalidInput, NotFound
+from pmf_engine.core.errors import Busy, InvalidInput, NotFound
 from pmf_engine.migrations import upgrade_to_head
 
 DEFAULT_URL = "sqlite:///pmf.db"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+"""How long a SQLite writer waits for the lock before the request is refused as ``Busy``."""
 
 
 @dataclass(frozen=True)
@@ -436,7 +439,7 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -507,9 +510,15 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """One write transaction: committed when the block ends, rolled back if it raises."""
-        with self._sessions() as session, session.begin():
-            yield session
+        """One write transaction: committed when the block ends, rolled back if it raises.
+        ``Busy`` when SQLite's writer lock was not granted within the busy timeout."""
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except OperationalError as exc:
+            if "database is locked" in str(exc.orig):
+                raise Busy(SQLITE_BUSY_TIMEOUT_MS / 1000) from exc
+            raise
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -28,7 +28,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pmf_engine.core.accounts import Accounts
-from pmf_engine.core.errors import PmfError
+from pmf_engine.core.errors import Busy, PmfError
 from pmf_engine.core.sessions import SessionPolicy, Sessions
 from pmf_engine.interfaces.web import api, pages
 from pmf_engine.interfaces.web.errors import (
@@ -137,14 +137,18 @@ async def _sign_in(request: Request, _exc: Exception) -> Response:
 async def _refused(request: Request, exc: Exception) -> Response:
     """An engine error or a web refusal: a problem document on the API, else the error page."""
     status, title = status_of(exc)
+    response: Response
     if _is_api(request):
         response = problem(status, title, str(exc))
         if isinstance(exc, Unauthenticated):
             response.headers["WWW-Authenticate"] = "Bearer"
-        return response
-    if isinstance(exc, Forbidden):
-        title = "You cannot see this page"
-    return _error_page(request, title, str(exc), status)
+    else:
+        if isinstance(exc, Forbidden):
+            title = "You cannot see this page"
+        response = _error_page(request, title, str(exc), status)
+    if isinstance(exc, Busy):
+        response.headers["Retry-After"] = "5"
+    return response
 
 
 async def _invalid(_request: Request, exc: Exception) -> Response:

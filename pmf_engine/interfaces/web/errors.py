@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pmf_engine.core.errors import (
     AlreadyExists,
     AuditError,
+    Busy,
     ConcurrencyConflict,
     Conflict,
     FileProblems,
@@ -71,6 +72,7 @@ HTTP_STATUS: dict[type[Exception], tuple[int, str]] = {
     InvalidInput: (422, "Not valid"),
     FileProblems: (422, "Not valid"),
     AuditError: (409, "Failed verification"),
+    Busy: (503, "Busy: try again"),
     Unauthenticated: (401, "Not signed in"),
     Forbidden: (403, "Forbidden"),
     IdempotencyKeyReused: (422, "Idempotency-Key reused"),
