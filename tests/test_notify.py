@@ -120,7 +120,7 @@ def test_failures_retry_with_backoff_then_dead_letter(
     # The operator fixes the mail server and retries the dead letter: it arrives, once.
     mailbox.reply = None
     working = channels.SmtpChannel(channels.SmtpSettings(host="127.0.0.1", port=smtp[1]))
-    assert queue.retry(store, clock.now()) == 1
+    assert queue.retry(store, clock.now(), by="operator") == 1
     assert outbox.deliver(working, clock.now()).sent == 1
     assert [m["Subject"] for m in mailbox.messages] == ["Reminder 0"]
     assert _outbox(store)[0].status == "sent"

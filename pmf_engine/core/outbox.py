@@ -13,7 +13,7 @@ two healthy workers never both send it. Channels (log, SMTP, GOV.UK Notify) live
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
@@ -22,6 +22,7 @@ import structlog
 from sqlalchemy import Table, and_, insert, select, update
 from sqlalchemy.orm import Session
 
+from pmf_engine.core import audit
 from pmf_engine.core.clock import Clock
 from pmf_engine.core.escalation import Delivery
 from pmf_engine.core.leases import LeasedQueue
@@ -258,14 +259,32 @@ class _Fixed:
         return self.instant
 
 
-def retry(store: Store, now: datetime, ids: Sequence[int] | None = None) -> int:
-    """Give dead-lettered messages (all, or these ids) a fresh set of attempts."""
+def retry(
+    store: Store,
+    now: datetime,
+    ids: Sequence[int] | None = None,
+    *,
+    by: str,
+    data: Mapping[str, Any] | None = None,
+) -> int:
+    """Give dead-lettered messages (all, or these ids) a fresh set of attempts, audited in the
+    system chain with who asked (and ``data``: where from) in the same transaction."""
     with store.write() as s:
         query = update(_OUTBOX).where(_OUTBOX.c.status == "dead")
         if ids:
             query = query.where(_OUTBOX.c.id.in_(list(ids)))
         done = s.execute(query.values(status="pending", attempts=0, next_attempt_at=now, lease_until=None))
-        return int(done.rowcount)  # type: ignore[attr-defined]
+        count = int(done.rowcount)  # type: ignore[attr-defined]
+        audit.record(
+            s,
+            audit.AuditRecord(
+                event="outbox.retried",
+                actor=by,
+                data={**(data or {}), "ids": list(ids) if ids else "all dead-lettered", "count": count},
+            ),
+            now,
+        )
+        return count
 
 
 def listing(store: Store, status: str | None = None, limit: int = 200) -> list[OutboxMessage]:

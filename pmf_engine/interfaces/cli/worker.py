@@ -7,8 +7,10 @@ import click
 
 from pmf_engine.core import outbox as queue
 from pmf_engine.core.clock import ManualClock
+from pmf_engine.core.provenance import stamp
+from pmf_engine.core.registry import ORGANISATION_MANAGE
 from pmf_engine.core.worker import run_forever
-from pmf_engine.interfaces.cli.context import App, parse_time, pass_app
+from pmf_engine.interfaces.cli.context import App, parse_time, pass_app, permitted
 
 
 @click.command("worker")
@@ -56,12 +58,15 @@ def outbox_list(app: App, status: str | None, limit: int) -> None:
 @outbox.command("retry")
 @click.argument("ids", nargs=-1, type=int)
 @click.option("--all", "retry_all", is_flag=True, help="Every dead-lettered message.")
+@click.option("--as", "by", required=True, help="Who is doing this: an actor whose roles permit it.")
 @pass_app
-def outbox_retry(app: App, ids: tuple[int, ...], retry_all: bool) -> None:
-    """Send dead-lettered messages again (by id, or --all)."""
+def outbox_retry(app: App, ids: tuple[int, ...], retry_all: bool, by: str) -> None:
+    """Send dead-lettered messages again (by id, or --all): a deployment's administration
+    (``organisation.manage``), audited."""
     if not ids and not retry_all:
         raise click.UsageError("name message ids or use --all")
-    count = queue.retry(app.store, app.engine.clock.now(), list(ids) or None)
+    permitted(app, by, ORGANISATION_MANAGE)
+    count = queue.retry(app.store, app.engine.clock.now(), list(ids) or None, by=by, data=stamp({}))
     click.echo(f"{count} message(s) queued again")
 
 
