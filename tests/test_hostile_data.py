@@ -542,3 +542,16 @@ def _cli(tmp_path: Path) -> Callable[..., object]:
     started = run("cycle", "start", "--org", "TDC", "--period", "2024-25-Q1", "--as", "perf")
     assert started.exit_code == 0, started.output
     return run
+
+
+def test_a_12_mb_narrative_is_refused_on_every_path(
+    framework: Framework, engine: Engine, tmp_path: Path
+) -> None:
+    """#12.8: "a 12 MB narrative through Excel"; the same limit through the service and the CSV."""
+    huge = "x" * 12_000_000
+    with pytest.raises(InvalidInput, match="at most 10,000 characters"):
+        framework.performance.record_actual(CYCLE, "HOU-01", 20, narrative=huge, by="perf")
+    with pytest.raises(InvalidInput, match="at most 10,000 characters"):
+        framework.projects.update(CYCLE, "P-02", "at_risk", narrative=huge, by="perf")
+    with engine.store.read() as s:
+        assert max((len(e.data) for e in s.scalars(select(AuditEntry))), default=0) < 100_000

@@ -258,7 +258,11 @@ class Engine:
         ``ConcurrencyConflict`` is raised and nothing is written. Without it the version read
         in this transaction is used, so a concurrent writer still cannot be overwritten.
         """
-        reason, payload = values.check_attempt(key, trigger, actor, reason, data or {})
+        try:
+            reason, payload = values.check_attempt(key, trigger, actor, reason, data or {})
+        except InvalidInput as invalid:  # nothing storable to audit: the log keeps the attempt
+            log.warning("transition.invalid", key=key[:160], trigger=trigger[:64], field=invalid.field)
+            raise
         reason = reason.strip() if reason and reason.strip() else None
         parts = InstanceKey.parse(key)
         too_large = limits.fire_problem(reason, payload)

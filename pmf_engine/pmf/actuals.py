@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from pmf_engine.core import values as checks
 from pmf_engine.core.errors import DataFileError, InvalidInput, NotFound, NotNow, PermissionDenied, Problem
 from pmf_engine.core.instances import InstanceKey
+from pmf_engine.core.limits import MAX_NARRATIVE, text_problem
 from pmf_engine.core.period import Period
 from pmf_engine.core.store import Instance, Service, WorkflowVersion, find_organisation, roles_held
 from pmf_engine.pmf import tabular
@@ -322,6 +323,9 @@ def _add_actual(
     now: datetime,
     restatement: tuple[str, float | None] | None = None,
 ) -> None:
+    too_long = text_problem(f"the narrative of {measure.code}", row.narrative, MAX_NARRATIVE)
+    if too_long is not None:  # every path: CLI, CSV, Excel return, web
+        raise InvalidInput("narrative", measure.code, too_long)
     s.add(
         Actual(
             measure_id=measure.id,

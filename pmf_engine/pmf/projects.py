@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from pmf_engine.core import values as checks
 from pmf_engine.core.errors import InvalidInput, NotFound, NotNow, PermissionDenied
+from pmf_engine.core.limits import MAX_NARRATIVE, text_problem
 from pmf_engine.core.store import Instance, find_organisation
 from pmf_engine.pmf import tabular
 from pmf_engine.pmf.models import PROJECT_STATES, ExceptionReport, Milestone, Project, ProjectUpdate
@@ -210,6 +211,9 @@ class Projects(StoreService):
     ) -> None:
         """``update`` inside the caller's transaction."""
         narrative = checks.check_text("narrative", narrative) or ""
+        too_long = text_problem(f"the narrative of {code}", narrative, MAX_NARRATIVE)
+        if too_long is not None:
+            raise InvalidInput("narrative", code, too_long)
         inst, project = self._cycle_project(s, cycle, code)
         if not may_report(s, self.reporting, by, inst.organisation_id, project.service_id):
             raise PermissionDenied(cycle, "update_project", "-", by, f"{by!r} may not report {code}")

@@ -47,8 +47,11 @@ REHEARSAL_TOLERANCE = timedelta(minutes=1)
 
 
 def canonical_json(value: Any) -> str:
-    """One byte-exact JSON text per value: sorted keys, no spaces, UTF-8 kept."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    """One byte-exact JSON text per value: sorted keys, no spaces, UTF-8 kept; NaN and infinity
+    refused (they are not JSON; the entry points refuse them first)."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str, allow_nan=False
+    )
 
 
 def format_instant(instant: datetime) -> str:
