@@ -1,8 +1,10 @@
 """Instances by key: the ``InstanceKey`` value object and the one-query row ``fire`` works on.
 
-A key is ``ORG/PERIOD`` for a top-level instance (a cycle) and ``ORG/PERIOD/CHILD`` for one
-started under it (a service's return, a Scrutiny action): organisation and service codes may
-not contain ``/``, so the parts are unambiguous.
+A key is ``ORG/PERIOD`` for a top-level instance (a cycle; ``ORG/WORD-PERIOD`` when its
+workflow declares ``key: WORD``, as a planning round beside the quarter's cycle does) and
+``ORG/PERIOD/CHILD`` for one started under it (a service's return, a committee of a child set,
+a Scrutiny action): organisation and service codes may not contain ``/``, so the parts are
+unambiguous. ``InstanceKey.period`` is that middle part, word included.
 """
 
 from __future__ import annotations
