@@ -129,7 +129,7 @@ def test_committee_district_quarter_end_to_end(tmp_path: Path) -> None:
             "cycle", "start", "--org", "MDC", "--period", "2025-26-Q1", "--as", "perf", now="2025-07-01 09:00"
         )
     )
-    assert f"started {q} in collecting with 3 service return(s)" in started
+    assert f"started {q} in collecting with 3 child instance(s)" in started
     status = _ok(pmf("cycle", "status", q, now="2025-07-01 09:05"))
     assert "due Mon 21 Jul 2025 17:00  [period_end + 15 working days]" in status
     assert set(_returns(pmf, q)) == {"REVENUES", "ENVIRONMENT", "PLANNING"}
@@ -301,7 +301,7 @@ def test_business_planning_round_beside_the_q4_cycle(tmp_path: Path) -> None:
 
     q4, rnd = "SBC/2025-26-Q4", "SBC/planning-2025-26"
     now = "2026-04-01 09:00"
-    assert "with 2 service return(s)" in _ok(
+    assert "with 2 child instance(s)" in _ok(
         pmf("cycle", "start", "--org", "SBC", "--period", "2025-26-Q4", "--as", "perf", now=now)
     )
     started = _ok(pmf("cycle", "start", "--org", "SBC", "--period", "2025-26", "--as", "perf", now=now))

@@ -35,7 +35,7 @@ def cycle_start(app: App, organisation: str, period: str, by: str, workflow: str
         status = app.engine.start_cycle(organisation, period, by=by, workflow=workflow)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--period") from exc
-    click.echo(f"started {status.key} in {status.state} with {len(status.children)} service return(s)")
+    click.echo(f"started {status.key} in {status.state} with {len(status.children)} child instance(s)")
 
 
 @cycle.command("list")
