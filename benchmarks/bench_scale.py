@@ -78,7 +78,7 @@ def _bulk_council(db: Path, orgs: int, services: int) -> None:
 
 def bench_scale(tmp: Path, orgs: int, services: int) -> None:
     db = tmp / "scale.db"
-    Store(sqlite_url(db)).dispose()
+    Store(sqlite_url(db), rehearsal=True).dispose()
     _bulk_council(db, orgs, services)
     engine = Engine(Store(sqlite_url(db)), _catalog(), ManualClock(T0))
     start = time.perf_counter()
@@ -105,7 +105,7 @@ def bench_scale(tmp: Path, orgs: int, services: int) -> None:
 
 def _scheduled_steps(db: Path, total: int, due: int) -> None:
     """One council with one open deadline, and ``total`` pending steps of which ``due`` are due."""
-    store = Store(sqlite_url(db))
+    store = Store(sqlite_url(db), rehearsal=True)
     engine = Engine(store, _catalog(), ManualClock(T0 - timedelta(days=30)))
     engine.directory.add_organisation("BEN", "Bench")
     engine.directory.add_service("BEN", "S", "Service")
@@ -153,8 +153,12 @@ def bench_sweep(tmp: Path) -> None:
 
 
 def _chain(db: Path, entries: int) -> None:
-    Store(sqlite_url(db)).dispose()
+    Store(sqlite_url(db), rehearsal=True).dispose()
     conn = sqlite3.connect(db)
+    conn.execute(  # an entry must name an organisation that exists (the database checks)
+        "INSERT INTO organisations (code, name, holiday_subdivision, created_at) "
+        "VALUES ('BEN', 'Bench Council', 'ENG', '2024-07-01 08:00:00')"
+    )
     prev = audit.GENESIS
     batch = []
     at = T0
@@ -173,6 +177,8 @@ def _chain(db: Path, entries: int) -> None:
             "role": "service_manager",
             "reason": None,
             "data": "{}",
+            "as_of": None,
+            "alg": "sha256/2",
             "prev_hash": prev,
         }
         values["hash"] = prev = audit.entry_hash(values)
@@ -181,7 +187,11 @@ def _chain(db: Path, entries: int) -> None:
             _insert_entries(conn, batch)
             batch = []
     _insert_entries(conn, batch)
-    conn.execute("INSERT INTO audit_heads (chain, chain_seq, hash) VALUES ('BEN', ?, ?)", (entries, prev))
+    last_at = audit.format_instant(at + timedelta(seconds=entries))
+    conn.execute(
+        "INSERT INTO audit_heads (chain, chain_seq, hash, at) VALUES ('BEN', ?, ?, ?)",
+        (entries, prev, last_at),
+    )
     conn.commit()
     conn.close()
 
