@@ -1,145 +1,648 @@
-"""Transition throughput: ``Engine.fire`` against the raw ceiling of the same database.
+"""Transition throughput: ``Engine.fire`` against the same-rows ceiling and a naive peer.
 
-The ceiling is a bare transaction through the database driver that updates one row and
-inserts one audit row, with the same durability settings (SQLite WAL + synchronous=FULL;
-PostgreSQL with fsync on). ``fire`` does everything a real transition does: optimistic lock,
-permission and segregation checks, the compiled machine, the hash-chained audit entry.
+Three variants fire the same plan of transitions, each on its own database created by ``Store``
+(the project's real schema, its indexes and triggers), seeded alike:
 
-    python -m benchmarks.bench_fire [--fires 1000] [--postgres]
+* **ceiling**: exactly the rows a fire writes, with raw DB-API and no reads or logic, one
+  transaction per fire: close the open deadline's pending steps (UPDATE), close the deadline
+  (UPDATE), insert the new deadline (RETURNING id) and its 4 steps, the versioned UPDATE of the
+  instance, the hash-chained audit entry (every real column) and the chain head's UPDATE. A
+  move into a terminal state writes no deadline or steps, as a fire does. On PostgreSQL the
+  whole transaction is one round trip (one multi-statement simple-protocol execute).
+* **project**: ``Engine.fire``, with info-level JSON structlog logs configured as in production
+  (``pmf_engine.app.logs.configure_logging``), written to a file.
+* **peer**: ``benchmarks/peer.py``, transitions + the SQLAlchemy ORM doing the same work plainly.
+
+The plan is a realistic mix on cycles of 50 service returns: each return is submitted, returned
+for correction (a reason), submitted again and accepted (``accept`` is watched by a
+segregation-of-duties rule, so the prior triggers are read), then the cycle's data request is
+closed (the join: every return must be settled). 40,000 actors with roles in 400 other
+organisations are seeded once into every database. On SQLite a fourth variant runs the project
+on a database without those actors: client CPU per fire should not grow with them.
+
+Variants run interleaved in rounds (ceiling, project, peer, ceiling, ...); each figure is the
+median of the rounds. Client CPU per fire is ``time.process_time`` (on SQLite that includes the
+database engine, which runs in-process). Durability: SQLite WAL + ``synchronous=FULL`` on disk;
+PostgreSQL 15 with fsync on over loopback, started here from the installed binaries.
+
+    python benchmarks/bench_fire.py [--json] [--quick] [--rounds 7 --fires 300] [--no-postgres]
+
+With ``--json`` the last line printed is one JSON object with the figures. Targets are printed
+as PASS/FAIL lines; nothing here asserts them.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
+import hashlib
+import json
 import platform
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import structlog
+from sqlalchemy import event, insert, select, text
 
+from pmf_engine.app.logs import configure_logging
 from pmf_engine.app.wiring import load_catalog
-from pmf_engine.core.clock import ManualClock
+from pmf_engine.core.catalog import Catalog
+from pmf_engine.core.clock import SystemClock
 from pmf_engine.core.engine import Engine
-from pmf_engine.core.store import Store, sqlite_url
+from pmf_engine.core.store import Actor, Organisation, RoleAssignment, Service, Store, sqlite_url
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: find benchmarks.peer and tests.pg
+    sys.path.insert(0, str(ROOT))
+
+PERIOD = "2024-25-Q1"
 SERVICES = 50
+OTHER_ORGS, ACTORS_PER_OTHER_ORG = 400, 100
+OTHER_ROLES = ("performance_officer", "cmt_member", "leadership_team", "portfolio_holder")
+TARGETS = {"sqlite": 0.60, "postgresql": 0.80}
+PEER_TARGET, CPU_FLAT = 5.0, 0.10
+WALL = SystemClock()
 
 
-def timed(n: int, one: Callable[[int], None]) -> tuple[float, list[float]]:
-    latencies: list[float] = []
-    start = time.perf_counter()
-    for i in range(n):
-        t0 = time.perf_counter()
-        one(i)
-        latencies.append(time.perf_counter() - t0)
-    return time.perf_counter() - start, latencies
+@dataclass(frozen=True, slots=True)
+class Op:
+    """One transition of the plan."""
+
+    key: str
+    trigger: str
+    actor: str
+    reason: str | None
+    from_state: str
+    to_state: str
+    role: str
+    terminal: bool
 
 
-def engine_fires(url: str, n: int) -> tuple[float, list[float]]:
-    catalog = load_catalog(ROOT / "workflows", ROOT / "policies")
-    engine = Engine(Store(url), catalog, ManualClock(datetime(2024, 7, 1, 9, tzinfo=UTC)))
-    engine.directory.add_organisation("BEN", "Bench Council")
-    engine.directory.add_actor("perf", "Perf")
-    engine.directory.grant("perf", "performance_officer", "BEN")
-    for i in range(SERVICES):
-        engine.directory.add_service("BEN", f"S{i:03d}", f"Service {i}")
-        engine.directory.add_actor(f"sm{i:03d}", f"Manager {i}")
-        engine.directory.grant(f"sm{i:03d}", "service_manager", "BEN", service=f"S{i:03d}")
-    engine.start_cycle("BEN", "2024-25-Q1", by="perf")
-
-    def one(i: int) -> None:
-        service = i % SERVICES
-        key = f"BEN/2024-25-Q1/S{service:03d}"
-        if (i // SERVICES) % 2 == 0:
-            engine.fire(key, "submit", f"sm{service:03d}")
-        else:
-            engine.fire(key, "return_for_correction", "perf", reason="benchmark")
-
-    result = timed(n, one)
-    engine.store.dispose()
-    return result
-
-
-def sqlite_ceiling(path: Path, n: int) -> tuple[float, list[float]]:
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("CREATE TABLE item (id INTEGER PRIMARY KEY, state TEXT, version INTEGER)")
-    conn.execute("CREATE TABLE log (seq INTEGER PRIMARY KEY, item INTEGER, data TEXT)")
-    conn.executemany("INSERT INTO item VALUES (?, 'a', 1)", [(i,) for i in range(SERVICES)])
-
-    def one(i: int) -> None:
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("UPDATE item SET state = ?, version = version + 1 WHERE id = ?", (str(i), i % SERVICES))
-        conn.execute("INSERT INTO log (item, data) VALUES (?, ?)", (i % SERVICES, "x" * 200))
-        conn.execute("COMMIT")
-
-    result = timed(n, one)
-    conn.close()
-    return result
-
-
-def postgres_ceiling(dsn: str, n: int) -> tuple[float, list[float]]:
-    import psycopg  # noqa: PLC0415 - only for the PostgreSQL run
-
-    with psycopg.connect(dsn) as conn:
-        conn.execute("CREATE TABLE item (id INTEGER PRIMARY KEY, state TEXT, version INTEGER)")
-        conn.execute("CREATE TABLE log (seq SERIAL PRIMARY KEY, item INTEGER, data TEXT)")
-        for i in range(SERVICES):
-            conn.execute("INSERT INTO item VALUES (%s, 'a', 1)", (i,))
-        conn.commit()
-
-        def one(i: int) -> None:
-            conn.execute(
-                "UPDATE item SET state = %s, version = version + 1 WHERE id = %s", (str(i), i % SERVICES)
+def build_plan(cycles: int) -> list[Op]:
+    """Per cycle: each return submitted, returned, resubmitted, accepted; then the join."""
+    ops: list[Op] = []
+    for o in range(cycles):
+        org = f"BEN{o:02d}"
+        keys = [(f"{org}/{PERIOD}/S{i:03d}", f"sm{o:02d}_{i:03d}") for i in range(SERVICES)]
+        perf = f"perf{o:02d}"
+        sm, po = "service_manager", "performance_officer"
+        ops += [Op(k, "submit", a, None, "requested", "submitted", sm, False) for k, a in keys]
+        ops += [
+            Op(k, "return_for_correction", perf, "figures", "submitted", "returned", po, False)
+            for k, _ in keys
+        ]
+        ops += [Op(k, "submit", a, None, "returned", "submitted", sm, False) for k, a in keys]
+        ops += [Op(k, "accept", perf, None, "submitted", "accepted", po, True) for k, _ in keys]
+        ops.append(
+            Op(
+                f"{org}/{PERIOD}",
+                "close_data_request",
+                perf,
+                None,
+                "data_request",
+                "service_review",
+                po,
+                False,
             )
-            conn.execute("INSERT INTO log (item, data) VALUES (%s, %s)", (i % SERVICES, "x" * 200))
-            conn.commit()
-
-        return timed(n, one)
+        )
+    return ops
 
 
-def row(name: str, n: int, result: tuple[float, list[float]], ceiling: float | None) -> str:
-    elapsed, lat = result
-    rate = n / elapsed
-    ratio = f"{rate / ceiling:6.1%}" if ceiling else "     -"
-    p50 = statistics.median(lat) * 1000
-    p99 = statistics.quantiles(lat, n=100)[98] * 1000
-    return f"| {name:<32} | {rate:9.0f} | {ratio:>8} | {p50:7.2f} | {p99:7.2f} |"
+# -- set-up (not timed) -----------------------------------------------------------------------
+
+
+def prepare(url: str, catalog: Catalog, cycles: int, others: bool) -> Engine:
+    """A Store-created database with the bench organisations (and, if ``others``, 40,000 actors
+    in other organisations) and one started cycle per bench organisation."""
+    store = Store(url)
+    now = WALL.now()
+    orgs = [{"code": f"BEN{o:02d}", "name": f"Bench {o}", "created_at": now} for o in range(cycles)]
+    if others:
+        orgs += [{"code": f"OTH{o:03d}", "name": f"Other {o}", "created_at": now} for o in range(OTHER_ORGS)]
+    with store.engine.begin() as conn:
+        conn.execute(insert(Organisation), orgs)
+        org_id = {code: i for i, code in conn.execute(select(Organisation.id, Organisation.code))}
+        conn.execute(
+            insert(Service),
+            [
+                {"organisation_id": org_id[f"BEN{o:02d}"], "code": f"S{i:03d}", "name": f"Service {i}"}
+                for o in range(cycles)
+                for i in range(SERVICES)
+            ],
+        )
+        service_id = {
+            (org, code): sid
+            for sid, org, code in conn.execute(select(Service.id, Service.organisation_id, Service.code))
+        }
+        actors: list[dict[str, Any]] = []
+        grants: list[tuple[str, str, str, str | None]] = []
+        for o in range(cycles):
+            org = f"BEN{o:02d}"
+            for name, role in ((f"perf{o:02d}", "performance_officer"), (f"cmt{o:02d}", "cmt_member")):
+                actors.append({"username": name, "name": name, "active": True, "created_at": now})
+                grants.append((name, org, role, None))
+            for i in range(SERVICES):
+                for prefix, role in (("sm", "service_manager"), ("hos", "head_of_service")):
+                    name = f"{prefix}{o:02d}_{i:03d}"
+                    actors.append({"username": name, "name": name, "active": True, "created_at": now})
+                    grants.append((name, org, role, f"S{i:03d}"))
+        if others:
+            for o in range(OTHER_ORGS):
+                for a in range(ACTORS_PER_OTHER_ORG):
+                    name = f"oth{o:03d}_{a:03d}"
+                    actors.append({"username": name, "name": name, "active": True, "created_at": now})
+                    grants.append((name, f"OTH{o:03d}", OTHER_ROLES[a % len(OTHER_ROLES)], None))
+        conn.execute(insert(Actor), actors)
+        actor_id = {name: i for name, i in conn.execute(select(Actor.username, Actor.id))}
+        conn.execute(
+            insert(RoleAssignment),
+            [
+                {
+                    "actor_id": actor_id[name],
+                    "organisation_id": org_id[org],
+                    "role": role,
+                    "service_id": service_id[(org_id[org], svc)] if svc else None,
+                }
+                for name, org, role, svc in grants
+            ],
+        )
+    engine = Engine(store, catalog)
+    for o in range(cycles):
+        engine.start_cycle(f"BEN{o:02d}", PERIOD, by=f"perf{o:02d}")
+    return engine
+
+
+@dataclass(slots=True)
+class _Inst:
+    id: int
+    organisation_id: int
+    chain: str
+    version: int
+    deadline: int | None
+    recipients: str
+
+
+@dataclass(slots=True)
+class _Head:
+    seq: int
+    hash: str
+
+
+def _snapshot(store: Store) -> tuple[dict[str, _Inst], dict[str, _Head]]:
+    """What the ceiling keeps in memory instead of reading it: ids, versions, open deadlines, heads."""
+    with store.engine.connect() as conn:
+        open_sql = text("SELECT instance_id, id FROM deadlines WHERE closed_at IS NULL")
+        deadlines = {i: d for i, d in conn.execute(open_sql)}
+        insts = {
+            key: _Inst(i, org, code, version, deadlines.get(i), json.dumps(sorted({"hos", "sm"})))
+            for i, key, org, code, version in conn.execute(
+                text(
+                    "SELECT i.id, i.key, i.organisation_id, o.code, i.version FROM instances i"
+                    " JOIN organisations o ON o.id = i.organisation_id"
+                )
+            )
+        }
+        heads = {
+            chain: _Head(seq, h)
+            for chain, seq, h in conn.execute(text("SELECT chain, chain_seq, hash FROM audit_heads"))
+        }
+    return insts, heads
+
+
+# -- the ceiling ------------------------------------------------------------------------------
+
+STEP_KINDS = (("reminder", 1), ("escalation", 1), ("escalation", 2), ("escalation", 3))
+DUE = "2030-01-15 17:00:00.000000"
+AUDIT_COLUMNS = (
+    "chain, chain_seq, at, as_of, organisation, instance, event, trigger, from_state, to_state,"
+    " actor, role, reason, data, alg, prev_hash, hash"
+)
+
+
+def _audit_values(op: Op, inst: _Inst, head: _Head, at: str) -> tuple[Any, ...]:
+    seq = head.seq + 1
+    fields = (inst.chain, seq, at, None, inst.chain, op.key, "fired", op.trigger, op.from_state, op.to_state)
+    fields += (op.actor, op.role, op.reason, "{}", "sha256/2", head.hash)
+    digest = hashlib.sha256(json.dumps(fields, separators=(",", ":")).encode()).hexdigest()
+    head.seq, head.hash = seq, digest
+    return (*fields, digest)
+
+
+class SqliteCeiling:
+    """The same rows on the raw ``sqlite3`` module (cached statements), no reads."""
+
+    def __init__(self, path: Path, store: Store) -> None:
+        self.insts, self.heads = _snapshot(store)
+        store.dispose()
+        self.conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+        for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=30000"):
+            self.conn.execute(f"PRAGMA {pragma}")
+
+    def fire(self, op: Op) -> None:
+        """One fire's rows in one transaction."""
+        inst, c = self.insts[op.key], self.conn
+        now = WALL.now()
+        stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
+        c.execute("BEGIN IMMEDIATE")
+        c.execute(
+            "UPDATE steps SET status = 'cancelled'"
+            " WHERE deadline_id = ? AND status IN ('pending', 'claimed')",
+            (inst.deadline,),
+        )
+        c.execute("UPDATE deadlines SET closed_at = ? WHERE id = ?", (stamp, inst.deadline))
+        if op.terminal:
+            inst.deadline = None
+        else:
+            (inst.deadline,) = c.execute(
+                "INSERT INTO deadlines (instance_id, organisation_id, state, rule, due_at, meeting_ids,"
+                " problem, opened_at) VALUES (?, ?, ?, ?, ?, '[]', NULL, ?) RETURNING id",
+                (inst.id, inst.organisation_id, op.to_state, "entered + 3 working days", DUE, stamp),
+            ).fetchone()
+            c.executemany(
+                "INSERT INTO steps (deadline_id, instance_id, organisation_id, kind, rung, due_at,"
+                " recipients, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
+                [
+                    (inst.deadline, inst.id, inst.organisation_id, kind, rung, DUE, inst.recipients)
+                    for kind, rung in STEP_KINDS
+                ],
+            )
+        c.execute(
+            "UPDATE instances SET state = ?, version = ?, context = '{}', entered_at = ?"
+            " WHERE id = ? AND version = ?",
+            (op.to_state, inst.version + 1, stamp, inst.id, inst.version),
+        )
+        inst.version += 1
+        at = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        values = _audit_values(op, inst, self.heads[inst.chain], at)
+        c.execute(
+            f"INSERT INTO audit_entries ({AUDIT_COLUMNS}) VALUES ({', '.join('?' * 17)}) RETURNING seq",
+            values,
+        ).fetchone()
+        c.execute(
+            "UPDATE audit_heads SET chain_seq = ?, hash = ?, at = ? WHERE chain = ?",
+            (values[1], values[-1], at, inst.chain),
+        )
+        c.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+
+_PG_FIRE = (
+    "BEGIN;"
+    " UPDATE steps SET status = 'cancelled' WHERE deadline_id = %(deadline)s"
+    " AND status IN ('pending', 'claimed');"
+    " UPDATE deadlines SET closed_at = %(now)s WHERE id = %(deadline)s;"
+    "{deadline}"
+    " UPDATE instances SET state = %(to_state)s, version = %(version)s, context = '{{}}'::jsonb,"
+    " entered_at = %(now)s WHERE id = %(id)s AND version = %(read_version)s;"
+    f" INSERT INTO audit_entries ({AUDIT_COLUMNS}) VALUES"
+    " (%(a0)s, %(a1)s, %(a2)s, %(a3)s, %(a4)s, %(a5)s, %(a6)s, %(a7)s, %(a8)s, %(a9)s, %(a10)s,"
+    " %(a11)s, %(a12)s, %(a13)s, %(a14)s, %(a15)s, %(a16)s) RETURNING seq;"
+    " UPDATE audit_heads SET chain_seq = %(a1)s, hash = %(a16)s, at = %(a2)s WHERE chain = %(a0)s;"
+    " COMMIT"
+)
+_PG_DEADLINE = (
+    " WITH d AS (INSERT INTO deadlines (instance_id, organisation_id, state, rule, due_at, meeting_ids,"
+    " problem, opened_at) VALUES (%(id)s, %(org)s, %(to_state)s, 'entered + 3 working days', %(due)s,"
+    " '[]'::jsonb, NULL, %(now)s) RETURNING id),"
+    " s AS (INSERT INTO steps (deadline_id, instance_id, organisation_id, kind, rung, due_at, recipients,"
+    " status) SELECT d.id, %(id)s, %(org)s, v.kind, v.rung, %(due)s, %(recipients)s::jsonb, 'pending'"
+    " FROM d, (VALUES ('reminder', 1), ('escalation', 1), ('escalation', 2), ('escalation', 3))"
+    " AS v (kind, rung))"
+    " SELECT id FROM d;"
+)
+PG_MOVE, PG_TERMINAL = _PG_FIRE.format(deadline=_PG_DEADLINE), _PG_FIRE.format(deadline="")
+
+
+class PostgresCeiling:
+    """The same rows in one round trip per fire: one multi-statement simple-protocol execute."""
+
+    def __init__(self, dsn: str, store: Store) -> None:
+        import psycopg  # noqa: PLC0415 - only for the PostgreSQL run
+
+        self.insts, self.heads = _snapshot(store)
+        store.dispose()
+        self.conn = psycopg.connect(dsn, autocommit=True, cursor_factory=psycopg.ClientCursor)
+        self.cur = self.conn.cursor()
+
+    def fire(self, op: Op) -> None:
+        """One fire's rows in one transaction and one round trip."""
+        inst = self.insts[op.key]
+        now = WALL.now()
+        stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
+        at = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        values = _audit_values(op, inst, self.heads[inst.chain], at)
+        params: dict[str, Any] = {f"a{i}": v for i, v in enumerate(values)}
+        params |= {
+            "deadline": inst.deadline,
+            "now": stamp,
+            "to_state": op.to_state,
+            "version": inst.version + 1,
+            "read_version": inst.version,
+            "id": inst.id,
+            "org": inst.organisation_id,
+            "due": DUE,
+            "recipients": inst.recipients,
+        }
+        cur = self.cur
+        cur.execute(PG_TERMINAL if op.terminal else PG_MOVE, params)
+        inst.version += 1
+        if op.terminal:
+            inst.deadline = None
+        else:
+            cur.nextset()  # UPDATE steps
+            cur.nextset()  # UPDATE deadlines
+            cur.nextset()  # the new deadline's id
+            (inst.deadline,) = cur.fetchone() or (None,)
+            while cur.nextset():
+                pass
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+
+# -- rounds -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Variant:
+    """One way of firing the plan, with its per-round figures."""
+
+    name: str
+    fire: Callable[[Op], Any]
+    done: int = 0
+    rates: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+
+    def run(self, ops: list[Op], n: int) -> None:
+        """Fire the next ``n`` operations of the plan, timed."""
+        chunk = ops[self.done : self.done + n]
+        self.done += len(chunk)
+        fire, lat = self.fire, self.latencies
+        cpu0, start = time.process_time(), time.perf_counter()
+        for op in chunk:
+            t0 = time.perf_counter()
+            fire(op)
+            lat.append(time.perf_counter() - t0)
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu0
+        self.rates.append(len(chunk) / elapsed)
+        self.cpu.append(cpu / len(chunk))
+
+    @property
+    def rate(self) -> float:
+        """Median fires/s over the rounds."""
+        return statistics.median(self.rates)
+
+    @property
+    def cpu_ms(self) -> float:
+        """Median client CPU ms per fire over the rounds."""
+        return statistics.median(self.cpu) * 1000
+
+
+def interleave(variants: list[Variant], ops: list[Op], rounds: int, fires: int, warmup: int) -> None:
+    """Warm each variant up (untimed), then run the rounds, each variant in turn."""
+    for v in variants:
+        for op in ops[:warmup]:
+            v.fire(op)
+        v.done = warmup
+    for r in range(rounds):
+        for v in variants:
+            v.run(ops, fires)
+        print(f"  round {r + 1}/{rounds}: " + ", ".join(f"{v.name} {v.rates[-1]:,.0f}/s" for v in variants))
+
+
+@contextmanager
+def counting(store: Store) -> Iterator[list[str]]:
+    """The statements ``store`` executes inside the block (a ``before_cursor_execute`` listener)."""
+    seen: list[str] = []
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement.split(None, 1)[0].upper())
+
+    event.listen(store.engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(store.engine, "before_cursor_execute", before)
+
+
+def statements_per_fire(engine: Engine, ops: list[Op]) -> dict[str, float]:
+    """Fire ``ops`` counting what ``Engine.fire`` sends: statements per fire, by verb."""
+    with counting(engine.store) as seen:
+        for op in ops:
+            engine.fire(op.key, op.trigger, op.actor, reason=op.reason)
+    verbs: dict[str, float] = {}
+    for verb in seen:
+        verbs[verb] = verbs.get(verb, 0) + 1 / len(ops)
+    return verbs
+
+
+ROW_COUNTS = {
+    "instances (sum of versions)": "SELECT SUM(version) FROM instances",
+    "deadlines": "SELECT COUNT(*) FROM deadlines",
+    "deadlines closed": "SELECT COUNT(*) FROM deadlines WHERE closed_at IS NOT NULL",
+    "steps": "SELECT COUNT(*) FROM steps",
+    "steps cancelled": "SELECT COUNT(*) FROM steps WHERE status = 'cancelled'",
+    "audit entries": "SELECT COUNT(*) FROM audit_entries",
+    "audit head seqs (sum)": "SELECT SUM(chain_seq) FROM audit_heads",
+}
+
+
+def row_counts(url: str) -> dict[str, int]:
+    """What each variant's database holds after the run: the ceiling must match the project."""
+    store = Store(url, upgrade=False)
+    try:
+        with store.engine.connect() as conn:
+            return {name: int(conn.execute(text(sql)).scalar_one() or 0) for name, sql in ROW_COUNTS.items()}
+    finally:
+        store.dispose()
+
+
+# -- one backend ------------------------------------------------------------------------------
+
+
+@dataclass
+class Backend:
+    """How to make a database on one backend, and its ceiling."""
+
+    name: str
+    new_url: Callable[[str], str]
+    ceiling: Callable[[str, Store], SqliteCeiling | PostgresCeiling]
+
+
+def run_backend(
+    backend: Backend, catalog: Catalog, args: argparse.Namespace, cycles: int, logs: Path
+) -> dict[str, Any]:
+    """Prepare the databases, run the interleaved rounds, print the figures."""
+    from benchmarks.peer import NaivePeer  # noqa: PLC0415 - needs ROOT on sys.path
+
+    ops = build_plan(cycles)
+    print(f"\n{backend.name}: preparing {cycles} cycles x {SERVICES} returns, 40,000 other actors ...")
+    t0 = time.perf_counter()
+    urls = {name: backend.new_url(name) for name in ("ceiling", "project", "peer", "project_0")}
+    project = prepare(urls["project"], catalog, cycles, others=True)
+    ceiling = backend.ceiling(urls["ceiling"], prepare(urls["ceiling"], catalog, cycles, others=True).store)
+    prepare(urls["peer"], catalog, cycles, others=True).store.dispose()
+    peer = NaivePeer(urls["peer"], ROOT / "workflows", ROOT / "policies")
+    project_0 = (
+        prepare(urls["project_0"], catalog, cycles, others=False) if backend.name == "sqlite" else None
+    )
+    print(f"  prepared in {time.perf_counter() - t0:.1f} s")
+
+    def fire_project(engine: Engine) -> Callable[[Op], Any]:
+        return lambda op: engine.fire(op.key, op.trigger, op.actor, reason=op.reason)
+
+    variants = [
+        Variant("ceiling", ceiling.fire),
+        Variant("project", fire_project(project)),
+        Variant("peer", lambda op: peer.fire(op.key, op.trigger, op.actor, op.reason)),
+    ]
+    if project_0 is not None:
+        variants.append(Variant("project_0_actors", fire_project(project_0)))
+    warmup = 20
+    # What Engine.fire sends, counted on the warm-up of a database of its own (no timing).
+    counted = prepare(backend.new_url("counted"), catalog, 1, others=False)
+    verbs = statements_per_fire(counted, ops[:warmup])
+    counted.store.dispose()
+    interleave(variants, ops, args.rounds, args.fires, warmup)
+    ceiling.close()
+    peer.dispose()
+    project.store.dispose()
+    if project_0 is not None:
+        project_0.store.dispose()
+    by = {v.name: v for v in variants}
+    print(
+        f"\n| {backend.name} variant | fires/s (median) | of ceiling | client CPU ms/fire | p50 ms | p99 ms |"
+    )
+    print("|---|---|---|---|---|---|")
+    for v in variants:
+        p50 = statistics.median(v.latencies) * 1000
+        p99 = statistics.quantiles(v.latencies, n=100)[98] * 1000
+        print(
+            f"| {v.name} | {v.rate:,.0f} | {v.rate / by['ceiling'].rate:.1%} | {v.cpu_ms:.3f} |"
+            f" {p50:.2f} | {p99:.2f} |"
+        )
+    print(
+        "Engine.fire sends per fire: "
+        + ", ".join(f"{verb} {count:.2f}" for verb, count in sorted(verbs.items()))
+        + f" (total {sum(verbs.values()):.2f})"
+    )
+    counts = {name: row_counts(urls[name]) for name in ("ceiling", "project", "peer")}
+    print("\n| rows after the run | ceiling | project | peer |\n|---|---|---|---|")
+    for what in ROW_COUNTS:
+        print(
+            f"| {what} | "
+            + " | ".join(f"{counts[name][what]:,}" for name in ("ceiling", "project", "peer"))
+            + " |"
+        )
+    same = counts["ceiling"] == counts["project"]
+    print(f"ceiling wrote the same rows as Engine.fire: {'yes' if same else 'NO'}")
+    result: dict[str, Any] = {
+        "fires_per_s": round(by["project"].rate, 1),
+        "ceiling_per_s": round(by["ceiling"].rate, 1),
+        "ratio": round(by["project"].rate / by["ceiling"].rate, 3),
+        "peer_per_s": round(by["peer"].rate, 1),
+        "cpu_ms_per_fire": round(by["project"].cpu_ms, 3),
+        "ceiling_cpu_ms_per_fire": round(by["ceiling"].cpu_ms, 3),
+        "peer_cpu_ms_per_fire": round(by["peer"].cpu_ms, 3),
+        "statements_per_fire": round(sum(verbs.values()), 2),
+        "same_rows": same,
+    }
+    if project_0 is not None:
+        result["cpu_ms_per_fire_0_actors"] = round(by["project_0_actors"].cpu_ms, 3)
+        result["fires_per_s_0_actors"] = round(by["project_0_actors"].rate, 1)
+    return result
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fires", type=int, default=1000)
-    parser.add_argument("--postgres", action="store_true", help="also run on a PostgreSQL started here")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON on the last line")
+    parser.add_argument("--quick", action="store_true", help="a short run (3 rounds of 80 fires)")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--fires", type=int, default=300, help="fires per variant per round")
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     args = parser.parse_args()
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
-    n = args.fires
-    print(f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}")
-    print("| run                              |   fires/s | of ceiling | p50 ms | p99 ms |")
-    print("|----------------------------------|-----------|------------|--------|--------|")
-    with tempfile.TemporaryDirectory() as tmp:
-        raw = sqlite_ceiling(Path(tmp) / "raw.db", n)
-        print(row("SQLite raw ceiling", n, raw, None))
-        print(row("SQLite Engine.fire", n, engine_fires(sqlite_url(Path(tmp) / "pmf.db"), n), n / raw[0]))
-    if args.postgres:
-        from tests.pg import PostgresServer  # noqa: PLC0415 - the test suite's throw-away server
+    if args.quick:
+        args.rounds, args.fires = 3, 80
+    warmup = 20
+    cycles = -(-(args.rounds * args.fires + warmup) // (4 * SERVICES + 1))
+    catalog = load_catalog(ROOT / "workflows", ROOT / "policies")
+    print(
+        f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()},"
+        f" SQLite {sqlite3.sqlite_version}; {args.rounds} rounds x {args.fires} fires per variant"
+    )
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="pmf-bench-") as tmp:
+        folder = Path(tmp)
+        logs = folder / "pmf.log.jsonl"
+        configure_logging("json", "info", logs.open("a", encoding="utf-8"))  # as in production
+        sqlite = Backend(
+            "sqlite",
+            lambda name: sqlite_url(folder / f"{name}.db"),
+            lambda url, store: SqliteCeiling(Path(url.removeprefix("sqlite:///")), store),
+        )
+        results["sqlite"] = run_backend(sqlite, catalog, args, cycles, logs)
+        results["postgresql"] = None
+        if not args.no_postgres:
+            results["postgresql"] = run_postgres(catalog, args, cycles, logs)
+        lines = sum(1 for _ in logs.open(encoding="utf-8"))
+        print(f"\ninfo-level JSON log lines written (set-up included): {lines:,}")
+    sq = results["sqlite"]
+    results["peer"] = {
+        "sqlite_per_s": sq["peer_per_s"],
+        "speedup": round(sq["fires_per_s"] / sq["peer_per_s"], 2),
+    }
+    print()
+    for backend, target in TARGETS.items():
+        figures = results.get(backend)
+        if figures is None:
+            print(f"SKIP ratio {backend}: not run")
+            continue
+        verdict = "PASS" if figures["ratio"] >= target else "FAIL"
+        print(f"{verdict} ratio {backend} {figures['ratio']:.3f} >= {target:.2f} (of the same-rows ceiling)")
+    speedup = results["peer"]["speedup"]
+    print(
+        f"{'PASS' if speedup >= PEER_TARGET else 'FAIL'} project / naive peer on SQLite {speedup:.2f}x >= 5x"
+    )
+    growth = sq["cpu_ms_per_fire"] / sq["cpu_ms_per_fire_0_actors"] - 1
+    print(
+        f"{'PASS' if growth <= CPU_FLAT else 'FAIL'} client CPU per fire 0 -> 40k actors (SQLite):"
+        f" {sq['cpu_ms_per_fire_0_actors']:.3f} -> {sq['cpu_ms_per_fire']:.3f} ms"
+        f" ({growth:+.1%}, within 10 %)"
+    )
+    if args.json:
+        print(json.dumps(results, sort_keys=True))
 
-        server = PostgresServer.start(fsync=True)
-        try:
-            raw_db, pmf_db = server.create_database(), server.create_database()
-            raw = postgres_ceiling(f"host=127.0.0.1 port={server.port} user=postgres dbname={raw_db}", n)
-            print(row("PostgreSQL raw ceiling", n, raw, None))
-            print(row("PostgreSQL Engine.fire", n, engine_fires(server.url(pmf_db), n), n / raw[0]))
-        finally:
-            server.stop()
+
+def run_postgres(catalog: Catalog, args: argparse.Namespace, cycles: int, logs: Path) -> dict[str, Any]:
+    """The same on a throw-away PostgreSQL (fsync on) started from the installed binaries."""
+    from tests.pg import PostgresServer  # noqa: PLC0415 - the test suite's throw-away server
+
+    server = PostgresServer.start(fsync=True)
+    try:
+        names: dict[str, str] = {}
+
+        def new_url(name: str) -> str:
+            names[name] = server.create_database()
+            return server.url(names[name])
+
+        def ceiling(url: str, store: Store) -> PostgresCeiling:
+            db = url.rsplit("/", 1)[1]
+            return PostgresCeiling(f"host=127.0.0.1 port={server.port} user=postgres dbname={db}", store)
+
+        return run_backend(Backend("postgresql", new_url, ceiling), catalog, args, cycles, logs)
+    finally:
+        server.stop()
 
 
 if __name__ == "__main__":
