@@ -113,6 +113,7 @@ READ_ROUTES = {
     "/api/v1/organisations",
     "/api/v1/organisations/{org}/cycles",
     "/api/v1/organisations/{org}/calendar",
+    "/api/v1/organisations/{org}/audit",
     "/api/v1/instances/{key:path}/measures",
     "/api/v1/instances/{key:path}/report",
     "/api/v1/instances/{key:path}/audit",

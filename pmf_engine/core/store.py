@@ -140,7 +140,10 @@ class RoleAssignment(Base):
     """An actor holds a role in an organisation, optionally for one service only."""
 
     __tablename__ = "role_assignments"
-    __table_args__ = (UniqueConstraint("actor_id", "organisation_id", "role", "service_id"),)
+    __table_args__ = (
+        UniqueConstraint("actor_id", "organisation_id", "role", "service_id"),
+        Index("ix_role_assignments_organisation", "organisation_id", "role"),  # the holders query
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id"))

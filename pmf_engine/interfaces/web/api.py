@@ -7,12 +7,14 @@ import json
 import re
 from dataclasses import asdict
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Header, Path, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from pmf_engine.core.errors import ConcurrencyConflict, InvalidInput
+from pmf_engine.core.store import AuditEntry
 from pmf_engine.interfaces.web import idempotency, queries
 from pmf_engine.interfaces.web.deps import ApiMember, ApiUser, EngineDep, FrameworkDep
 from pmf_engine.interfaces.web.errors import PreconditionFailed, PreconditionRequired
@@ -89,27 +91,59 @@ def report_content(key: Key, _user: ApiMember, framework: FrameworkDep) -> dict[
     }
 
 
+@router.get("/organisations/{org}/audit", responses=ERRORS)
+def organisation_audit(
+    org: Org,
+    _user: ApiMember,
+    engine: EngineDep,
+    before: Annotated[int | None, Query(ge=1, description="Entries older than this chain position")] = None,
+    limit: Annotated[int, Query(ge=1, le=queries.AUDIT_PAGE_MAX)] = queries.AUDIT_PAGE_SIZE,
+    instance: Annotated[str, Query(max_length=160, description="An instance and those below it")] = "",
+    actor: Annotated[str, Query(max_length=64)] = "",
+    event: Annotated[str, Query(max_length=32)] = "",
+    verify: bool = False,
+) -> dict[str, Any]:
+    """A page of the organisation's audit chain, newest first; ``next`` is the URL of the older
+    page (``null`` at the end). ``verify=true`` also verifies the whole chain (it reads all of it)."""
+    filters = queries.AuditFilters(instance, actor, event)
+    page = queries.audit_page(engine.store, org, filters, before=before, size=limit)
+    found: dict[str, Any] = {"entries": [_entry(e) for e in page.entries], "next": None}
+    if page.next_before is not None:
+        pairs = [*filters.pairs(), ("limit", str(limit)), ("before", str(page.next_before))]
+        found["next"] = f"/api/v1/organisations/{org}/audit?{urlencode(pairs)}"
+    if verify:
+        checked = queries.audit_verification(engine.store, org)
+        found["verification"] = {
+            "ok": checked.ok,
+            "entries": checked.entries,
+            "first_break": str(checked.first_break) if checked.first_break else None,
+        }
+    return found
+
+
+def _entry(e: AuditEntry) -> dict[str, Any]:
+    return {
+        "seq": e.seq,
+        "chain_seq": e.chain_seq,
+        "at": e.at,
+        "as_of": e.as_of,
+        "event": e.event,
+        "instance": e.instance,
+        "trigger": e.trigger,
+        "from_state": e.from_state,
+        "to_state": e.to_state,
+        "actor": e.actor,
+        "role": e.role,
+        "reason": e.reason,
+        "data": json.loads(e.data),
+        "hash": e.hash,
+    }
+
+
 @router.get("/instances/{key:path}/audit", responses=ERRORS)
 def instance_audit(key: Key, _user: ApiMember, engine: EngineDep) -> list[dict[str, Any]]:
     """The audit trail of an instance and the instances below it, oldest first."""
-    return [
-        {
-            "seq": e.seq,
-            "at": e.at,
-            "as_of": e.as_of,
-            "event": e.event,
-            "instance": e.instance,
-            "trigger": e.trigger,
-            "from_state": e.from_state,
-            "to_state": e.to_state,
-            "actor": e.actor,
-            "role": e.role,
-            "reason": e.reason,
-            "data": json.loads(e.data),
-            "hash": e.hash,
-        }
-        for e in queries.trail(engine.store, key)
-    ]
+    return [_entry(e) for e in queries.trail(engine.store, key)]
 
 
 @router.post("/instances/{key:path}/transitions", status_code=201, responses=FIRE_ERRORS)

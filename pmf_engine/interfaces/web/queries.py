@@ -32,8 +32,12 @@ from pmf_engine.pmf.framework import Framework
 TIMELINE_EVENTS = ("fired", "refused", "cycle.started", "child.spawned", "child.started")
 """The audit events an instance page lists as its timeline."""
 
-AUDIT_PAGE_LIMIT = 2000
-"""The most entries the audit trail page (and its CSV) lists."""
+AUDIT_PAGE_SIZE = 100
+"""How many entries a page of the audit trail lists unless asked for fewer or more."""
+AUDIT_PAGE_MAX = 500
+"""The most entries one page of the audit trail (page or API) may list."""
+AUDIT_CSV_LIMIT = 2000
+"""The most entries one CSV download holds (the newest matching, from ``before`` back)."""
 
 
 def organisations_of(store: Store, username: str) -> list[tuple[str, str]]:
@@ -146,26 +150,58 @@ class AuditFilters:
         return ((k, v) for k, v in named if v)
 
 
-def audit_entries(store: Store, organisation: str, filters: AuditFilters) -> list[AuditEntry]:
-    """The organisation's audit chain, filtered, oldest first (at most ``AUDIT_PAGE_LIMIT``)."""
+@dataclass(frozen=True)
+class AuditPage:
+    """One page of an organisation's audit trail, newest first."""
+
+    entries: list[AuditEntry]
+    next_before: int | None
+    """The ``before`` of the next (older) page: the last entry's ``chain_seq``; ``None`` at the end."""
+
+
+def audit_page(
+    store: Store,
+    organisation: str,
+    filters: AuditFilters,
+    *,
+    before: int | None = None,
+    size: int = AUDIT_PAGE_SIZE,
+) -> AuditPage:
+    """The newest ``size`` (at most ``AUDIT_PAGE_MAX``) entries of the organisation's chain that
+    match ``filters`` and come before chain position ``before``: keyset pagination that walks
+    the chain's ``(chain, chain_seq)`` index backwards, so a page costs the same at any depth."""
+    size = max(1, min(size, AUDIT_PAGE_MAX))
     with store.read() as s:
-        return _entries(s, organisation, filters)
+        rows = _newest(s, organisation, filters, before, size + 1)
+    more = len(rows) > size
+    rows = rows[:size]
+    return AuditPage(rows, rows[-1].chain_seq if more and rows else None)
 
 
-def audit_view(
-    store: Store, organisation: str, filters: AuditFilters
-) -> tuple[audit.Verification, list[AuditEntry]]:
-    """The organisation's chain verified, and its entries filtered, in one transaction."""
+def audit_entries(
+    store: Store, organisation: str, filters: AuditFilters, *, before: int | None = None
+) -> list[AuditEntry]:
+    """The newest ``AUDIT_CSV_LIMIT`` matching entries before ``before``, newest first (the CSV)."""
     with store.read() as s:
-        return audit.verify(s, chain=organisation), _entries(s, organisation, filters)
+        return _newest(s, organisation, filters, before, AUDIT_CSV_LIMIT)
 
 
-def _entries(s: Session, organisation: str, filters: AuditFilters) -> list[AuditEntry]:
-    query = select(AuditEntry).where(AuditEntry.chain == organisation).order_by(AuditEntry.seq)
+def audit_verification(store: Store, organisation: str) -> audit.Verification:
+    """The organisation's whole chain verified: read on request only, never on every view."""
+    with store.read() as s:
+        return audit.verify(s, chain=organisation)
+
+
+def _newest(
+    s: Session, organisation: str, filters: AuditFilters, before: int | None, limit: int
+) -> list[AuditEntry]:
+    query = select(AuditEntry).where(AuditEntry.chain == organisation)
+    if before is not None:
+        query = query.where(AuditEntry.chain_seq < before)
     if filters.instance:
         query = query.where(_under(AuditEntry.instance, filters.instance))
     if filters.actor:
         query = query.where(AuditEntry.actor == filters.actor)
     if filters.event:
         query = query.where(AuditEntry.event == filters.event)
-    return list(s.scalars(query.limit(AUDIT_PAGE_LIMIT)))
+    return list(s.scalars(query.order_by(AuditEntry.chain_seq.desc()).limit(limit)))

@@ -1,12 +1,14 @@
-"""The organisation's audit trail: its chain verified, the entries filtered by instance, actor
-or event, and the same entries as CSV."""
+"""The organisation's audit trail: newest first, a page at a time (``?before=N`` pages back by
+chain position), filtered by instance, actor or event; the chain verified only when asked
+(``?verify=1``), since verifying reads the whole chain; the same entries as CSV."""
 
 from __future__ import annotations
 
 import io
 from typing import Annotated
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from pmf_engine.core import audit
@@ -15,6 +17,7 @@ from pmf_engine.interfaces.web.deps import EngineDep, Member, Render
 from pmf_engine.interfaces.web.queries import AuditFilters
 
 router = APIRouter()
+Before = Annotated[int | None, Query(ge=1, description="List entries older than this chain position")]
 
 
 async def audit_filters(instance: str = "", actor: str = "", event: str = "") -> AuditFilters:
@@ -26,10 +29,13 @@ Filters = Annotated[AuditFilters, Depends(audit_filters)]
 
 
 @router.get("/orgs/{org}/audit.csv")
-def audit_csv(org: str, _user: Member, engine: EngineDep, filters: Filters) -> Response:
-    """The filtered entries as a CSV download (no cell starts a formula)."""
+def audit_csv(
+    org: str, _user: Member, engine: EngineDep, filters: Filters, before: Before = None
+) -> Response:
+    """The newest matching entries (at most ``queries.AUDIT_CSV_LIMIT``) as a CSV download (no
+    cell starts a formula)."""
     out = io.StringIO()
-    audit.export(queries.audit_entries(engine.store, org, filters), out, "csv")
+    audit.export(queries.audit_entries(engine.store, org, filters, before=before), out, "csv")
     return Response(
         out.getvalue(),
         media_type="text/csv; charset=utf-8",
@@ -38,15 +44,28 @@ def audit_csv(org: str, _user: Member, engine: EngineDep, filters: Filters) -> R
 
 
 @router.get("/orgs/{org}/audit")
-def audit_trail(org: str, _user: Member, engine: EngineDep, render: Render, filters: Filters) -> Response:
-    """The chain's verification and the filtered entries."""
-    verification, entries = queries.audit_view(engine.store, org, filters)
+def audit_trail(
+    org: str,
+    _user: Member,
+    engine: EngineDep,
+    render: Render,
+    filters: Filters,
+    before: Before = None,
+    verify: bool = False,
+) -> Response:
+    """A page of the filtered entries, newest first, and the chain's verification if asked for."""
+    page = queries.audit_page(engine.store, org, filters, before=before)
+    pairs = list(filters.pairs())
+    older = urlencode([*pairs, ("before", page.next_before)]) if page.next_before else ""
     context = {
         "title": f"{org}: audit trail",
         "org": org,
-        "entries": entries,
-        "verification": verification,
+        "entries": page.entries,
+        "older": older,
+        "paged": before is not None,
+        "verification": queries.audit_verification(engine.store, org) if verify else None,
         "filters": {"instance": filters.instance, "actor": filters.actor, "event": filters.event},
-        "query": "&".join(f"{k}={v}" for k, v in filters.pairs()),
+        "query": urlencode(pairs),
+        "verify_query": urlencode([*pairs, ("verify", "1")]),
     }
     return render("audit.html", context)

@@ -1,0 +1,318 @@
+"""Every hot-path and sweep query is answered from an index, on SQLite and PostgreSQL.
+
+The test records the SQL the code really issues (a watched fire, a worker sweep and delivery,
+the trail, the frozen-report check, the audit page, sessions and the sign-in throttle) on a
+database crowded with other councils (thousands of actors, their role assignments, instances,
+deadlines, steps and audit entries) and asks each backend's planner how it would run each
+statement: SQLite's ``EXPLAIN QUERY PLAN`` may not ``SCAN`` a watched table, and PostgreSQL's
+``EXPLAIN (FORMAT JSON)`` may not hold a ``Seq Scan`` of one, nor an index scan without a
+condition (a full walk of an index). Both databases are ANALYZEd first (as PostgreSQL's autovacuum
+would have done), and ``enable_seqscan`` is left on: each planner chooses freely with real
+statistics. The test failed before migration 0009 on both (the holders query scanned
+``role_assignments``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import event, insert, select
+from sqlalchemy.engine import Connection
+
+from pmf_engine.app.wiring import make_worker
+from pmf_engine.channels import LogChannel
+from pmf_engine.core.clock import LONDON, ManualClock
+from pmf_engine.core.engine import Engine
+from pmf_engine.core.sessions import Sessions
+from pmf_engine.core.store import (
+    Actor,
+    AuditEntry,
+    AuditHead,
+    Deadline,
+    Instance,
+    Organisation,
+    OutboxMessage,
+    RoleAssignment,
+    Step,
+)
+from pmf_engine.core.throttle import Throttle
+from pmf_engine.interfaces.web import queries
+from pmf_engine.pmf.models import ReportSnapshot
+from pmf_engine.pmf.reporting import genuine_snapshot
+from tests.conftest import CYCLE, ORG
+
+WATCHED = ("actors", "role_assignments", "steps", "audit_entries", "deadlines", "outbox")
+"""The tables no hot-path or sweep query may read in full."""
+
+OTHER_ORGS = 40
+ACTORS_PER_ORG = 100
+INSTANCES_PER_ORG = 10
+DEADLINES_PER_INSTANCE = 10
+STEPS_PER_DEADLINE = 5
+MESSAGES_PER_ORG = 50
+ENTRIES_PER_INSTANCE = 10
+
+
+def _seed_other_councils(conn: Connection, now: datetime) -> None:
+    """4,000 actors with a role each, 400 instances with 4,000 deadlines (half the instances
+    with one open), 20,000 steps, 2,000 sent messages and 8,000 audit entries, all in 40
+    organisations other than the one the queries are about."""
+    version_id = conn.execute(select(Instance.workflow_version_id).limit(1)).scalar_one()
+    orgs = [
+        {"code": f"O{i:03}", "name": f"Other {i}", "holiday_subdivision": "ENG", "created_at": now}
+        for i in range(OTHER_ORGS)
+    ]
+    conn.execute(insert(Organisation), orgs)
+    org_ids = {k: v for k, v in conn.execute(select(Organisation.code, Organisation.id))}
+    actors = [
+        {"username": f"{o['code']}-{n}", "name": "Someone", "email": None, "active": True, "created_at": now}
+        for o in orgs
+        for n in range(ACTORS_PER_ORG)
+    ]
+    conn.execute(insert(Actor), actors)
+    actor_ids = {k: v for k, v in conn.execute(select(Actor.username, Actor.id))}
+    roles = ("performance_officer", "service_manager", "auditor", "cmt_member")
+    conn.execute(
+        insert(RoleAssignment),
+        [
+            {
+                "actor_id": actor_ids[a["username"]],
+                "organisation_id": org_ids[str(a["username"]).split("-")[0]],
+                "role": roles[n % len(roles)],
+                "service_id": None,
+            }
+            for n, a in enumerate(actors)
+        ],
+    )
+    keys = [(o["code"], f"{o['code']}/2024-25-Q1/S{i}") for o in orgs for i in range(INSTANCES_PER_ORG)]
+    conn.execute(
+        insert(Instance),
+        [
+            {
+                "key": key,
+                "organisation_id": org_ids[code],
+                "parent_id": None,
+                "service_id": None,
+                "period": "2024-25-Q1",
+                "workflow_version_id": version_id,
+                "state": "requested",
+                "version": 1,
+                "context": {},
+                "created_at": now,
+                "entered_at": now,
+            }
+            for code, key in keys
+        ],
+    )
+    instance_ids = {k: v for k, v in conn.execute(select(Instance.key, Instance.id))}
+    conn.execute(
+        insert(Deadline),
+        [
+            {
+                "instance_id": instance_ids[key],
+                "organisation_id": org_ids[code],
+                "state": "requested",
+                "rule": "period_end + 10 working days",
+                "due_at": now + timedelta(days=60),
+                "meeting_ids": [],
+                "problem": None,
+                "opened_at": now,
+                "closed_at": None if n % 2 and k == DEADLINES_PER_INSTANCE - 1 else now,
+            }
+            for n, (code, key) in enumerate(keys)
+            for k in range(DEADLINES_PER_INSTANCE)
+        ],
+    )
+    deadlines = conn.execute(
+        select(Deadline.id, Deadline.instance_id, Deadline.organisation_id, Deadline.closed_at).where(
+            Deadline.instance_id.in_(list(instance_ids[k] for _, k in keys))
+        )
+    ).all()
+    conn.execute(
+        insert(Step),
+        [
+            {
+                "deadline_id": d.id,
+                "instance_id": d.instance_id,
+                "organisation_id": d.organisation_id,
+                "kind": "reminder",
+                "rung": rung,
+                "due_at": now + timedelta(days=300 + rung),  # not due in the test
+                "recipients": [],
+                "status": "cancelled" if d.closed_at is not None else ("fired" if rung < 3 else "pending"),
+            }
+            for d in deadlines
+            for rung in range(STEPS_PER_DEADLINE)
+        ],
+    )
+    conn.execute(
+        insert(OutboxMessage),
+        [
+            {
+                "organisation_id": org_ids[o["code"]],
+                "created_at": now,
+                "kind": "reminder",
+                "recipient": f"{o['code']}-{n}",
+                "address": None,
+                "subject": "Reminder",
+                "body": "",
+                "message_id": f"<{o['code']}-{n}@test>",
+                "step_ids": [],
+                "status": "sent",
+                "attempts": 1,
+                "next_attempt_at": now,
+                "sent_at": now,
+            }
+            for o in orgs
+            for n in range(MESSAGES_PER_ORG)
+        ],
+    )
+    entries = []
+    for code, key in keys:
+        for n in range(ENTRIES_PER_INSTANCE):
+            entries.append((code, key, "fired", f"{code}-{n}"))
+    for a in actors:
+        username = str(a["username"])
+        entries.append((username.split("-", maxsplit=1)[0], None, "role.granted", username))
+    sequence: dict[str, int] = {}
+    rows = []
+    for code, key, what, actor in entries:
+        sequence[code] = sequence.get(code, 0) + 1
+        rows.append(
+            {
+                "chain": code,
+                "chain_seq": sequence[code],
+                "at": "2024-06-03T08:00:00.000000Z",
+                "organisation": code,
+                "instance": key,
+                "event": what,
+                "trigger": "submit" if what == "fired" else None,
+                "actor": actor,
+                "data": "{}",
+                "prev_hash": "0" * 64,
+                "hash": "0" * 64,
+                "alg": "sha256/2",
+            }
+        )
+    conn.execute(insert(AuditEntry), rows)
+    conn.execute(
+        insert(AuditHead),
+        [{"chain": c, "chain_seq": n, "hash": "0" * 64, "at": rows[0]["at"]} for c, n in sequence.items()],
+    )
+
+
+def _work(engine: Engine, clock: ManualClock) -> None:
+    """What the queries are recorded from: fires (one watched for segregation), a sweep and
+    delivery, the trail, the frozen-report check, the audit page, sessions, the throttle."""
+    store = engine.store
+    housing = f"{CYCLE}/HOUSING"
+    engine.fire(housing, "submit", "sm_housing")
+    engine.fire(housing, "accept", "perf")  # watched: whoever submitted may not accept
+    engine.fire(f"{CYCLE}/PLANNING", "submit", "sm_planning")
+    clock.set(datetime(2024, 7, 12, 16, 0, tzinfo=LONDON))
+    make_worker(store, engine.catalog, clock, worker_id="w1", batch=50, channel=LogChannel()).tick()
+    queries.trail(store, CYCLE)
+    queries.last_move(store, housing)
+    with store.read() as s:
+        genuine_snapshot(s, s.execute(select(Instance.id).where(Instance.key == CYCLE)).scalar_one())
+    queries.audit_page(store, ORG, queries.AuditFilters())
+    queries.audit_page(store, ORG, queries.AuditFilters(event="fired"), before=5)
+    queries.audit_page(store, ORG, queries.AuditFilters(instance=CYCLE, actor="perf"))
+    sessions = Sessions(store, clock)
+    token = sessions.start("perf")
+    sessions.user(token)
+    sessions.end_all("perf", "signed_out")
+    throttle = Throttle(store)
+    throttle.reserve("perf", "192.0.2.1", clock.now())
+    throttle.succeeded("perf", "192.0.2.1")
+
+
+def _recorded(engine: Engine, clock: ManualClock) -> list[tuple[str, Any]]:
+    statements: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, _ctx: Any, many: bool) -> None:
+        reads = re.match(r"\s*(SELECT|UPDATE|DELETE|WITH)\b", statement, re.IGNORECASE)
+        if not many and reads and any(re.search(rf"\b{t}\b", statement) for t in WATCHED):
+            statements.append((statement, parameters))
+
+    event.listen(engine.store.engine, "before_cursor_execute", record)
+    try:
+        _work(engine, clock)
+    finally:
+        event.remove(engine.store.engine, "before_cursor_execute", record)
+    return statements
+
+
+def _sqlite_full_scans(conn: Connection, statement: str, parameters: Any) -> list[str]:
+    plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
+    scans = []
+    for row in plan:
+        found = re.match(r"SCAN (\w+)", row[3])
+        if found and re.sub(r"_\d+$", "", found.group(1)) in WATCHED:
+            scans.append(row[3])
+    return scans
+
+
+def _pg_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node.get("Plans", []):
+        yield from _pg_nodes(child)
+
+
+def _pg_full_scans(conn: Connection, statement: str, parameters: Any) -> list[str]:
+    raw = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters).scalar_one()
+    plan = raw if isinstance(raw, list) else json.loads(raw)
+    scans = []
+    for node in _pg_nodes(plan[0]["Plan"]):
+        relation = node.get("Relation Name")
+        if relation not in WATCHED:
+            continue
+        kind = node["Node Type"]
+        if kind == "Seq Scan" or (kind in ("Index Scan", "Index Only Scan") and "Index Cond" not in node):
+            scans.append(f"{kind} on {relation}")
+    return scans
+
+
+@pytest.fixture
+def crowded(engine: Engine, cycle: str) -> Engine:
+    """The seeded council with its cycle started, among 40 other councils."""
+    del cycle
+    with engine.store.engine.begin() as conn:
+        _seed_other_councils(conn, datetime(2024, 6, 3, 8, 0, tzinfo=UTC))
+    with engine.store.write() as s:
+        cycle_id = s.execute(select(Instance.id).where(Instance.key == CYCLE)).scalar_one()
+        s.add(
+            ReportSnapshot(
+                instance_id=cycle_id,
+                content="{}",
+                sha256="0" * 64,
+                frozen_at=engine.clock.now(),
+                frozen_by="lead",
+            )
+        )
+    with engine.store.engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE")  # both planners choose with real statistics
+        conn.commit()
+    return engine
+
+
+def test_no_hot_path_or_sweep_query_reads_a_whole_table(crowded: Engine, clock: ManualClock) -> None:
+    """Each statement a fire, a sweep, the trail, the audit page and sign-in issue reads its
+    rows of actors, role assignments, steps, deadlines, audit entries and the outbox through
+    an index, with 4,000 actors of other councils in the database."""
+    statements = _recorded(crowded, clock)
+    assert len(statements) > 20, "the work did not issue the statements it should"
+    full = _pg_full_scans if crowded.store.dialect == "postgresql" else _sqlite_full_scans
+    found: dict[str, list[str]] = {}
+    with crowded.store.engine.connect() as conn:
+        for statement, parameters in statements:
+            scans = full(conn, statement, parameters)
+            if scans:
+                found[" ".join(statement.split())[:300]] = scans
+        conn.rollback()
+    assert found == {}, json.dumps(found, indent=1)

@@ -1,0 +1,129 @@
+"""The audit trail page and its API: newest first, keyset pages, filters, and verification
+only when asked (a view never recomputes the whole chain)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from pmf_engine.core import audit
+from pmf_engine.core.accounts import Accounts
+from pmf_engine.core.engine import Engine
+from pmf_engine.interfaces.web import queries
+from tests.conftest import CYCLE, ORG
+from tests.test_web import client, sign_in
+
+__all__ = ["client"]  # the fixture, imported to be used here
+
+NOTES = 230
+"""More than two pages of entries (a page is ``queries.AUDIT_PAGE_SIZE``)."""
+
+
+@pytest.fixture
+def noted(client: TestClient, engine: Engine) -> TestClient:
+    """The client, over a chain with ``NOTES`` more entries, ``note 0`` the oldest."""
+    with engine.store.write() as s:
+        audit.append_many(
+            s,
+            [
+                audit.AuditRecord(
+                    event="note", organisation=ORG, actor="perf" if n % 2 else "auditor", reason=f"note {n}"
+                )
+                for n in range(NOTES)
+            ],
+            engine.clock.now(),
+        )
+    return client
+
+
+@pytest.fixture
+def verifications(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
+    """The chains ``audit.verify`` was asked to verify, recorded as it runs."""
+    calls: list[str | None] = []
+    real = audit.verify
+
+    def counted(*args: Any, **kwargs: Any) -> audit.Verification:
+        calls.append(kwargs.get("chain"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(audit, "verify", counted)
+    return calls
+
+
+def _seqs(html: str) -> list[int]:
+    return [
+        int(n)
+        for n in re.findall(r'<tr class="govuk-table__row">\s*<td class="govuk-table__cell">(\d+)</td>', html)
+    ]
+
+
+def _older(html: str) -> str | None:
+    found = re.search(r'id="older" rel="next" href="([^"]+)"', html)
+    return found.group(1).replace("&amp;", "&") if found else None
+
+
+def test_the_page_lists_the_newest_entries_first_and_pages_back(
+    noted: TestClient, verifications: list[str | None]
+) -> None:
+    """With more than a page of entries the newest come first, ``before`` pages back to the
+    oldest without a gap or a repeat, and no view verifies the chain."""
+    sign_in(noted, "auditor")
+    first = noted.get(f"/orgs/{ORG}/audit")
+    assert first.status_code == 200
+    seqs = _seqs(first.text)
+    assert len(seqs) == queries.AUDIT_PAGE_SIZE and seqs == sorted(seqs, reverse=True)
+    assert "note 229" in first.text and "note 0<" not in first.text
+    seen, link = list(seqs), _older(first.text)
+    while link is not None:
+        page = noted.get(link)
+        seen += _seqs(page.text)
+        link = _older(page.text)
+    assert seen == list(range(seen[0], 0, -1)), "every entry once, newest to oldest"
+    assert verifications == [], "viewing pages verified the chain"
+    checked = noted.get(f"/orgs/{ORG}/audit?verify=1")
+    assert "Chain verified" in checked.text and verifications == [ORG]
+
+
+def test_filters_are_exact_and_kept_across_pages(noted: TestClient) -> None:
+    """``actor`` and ``event`` match exactly; the older-page link keeps them; an instance
+    filter matches the key and the keys below it, its ``_`` only itself."""
+    sign_in(noted, "auditor")
+    page = noted.get(f"/orgs/{ORG}/audit?actor=perf&event=note")
+    link = _older(page.text)
+    assert link is not None and "actor=perf" in link and "event=note" in link
+    rest = noted.get(link).text
+    assert "auditor" not in re.sub(r"<(nav|header).*?</\1>", "", rest, flags=re.S).split("<tbody")[1]
+    assert len(_seqs(page.text)) + len(_seqs(rest)) == NOTES // 2
+    cycle = noted.get(f"/orgs/{ORG}/audit?instance={CYCLE}").text
+    assert "cycle.started" in cycle and f"{CYCLE}/HOUSING" in cycle
+    lookalike = noted.get(f"/orgs/{ORG}/audit?instance={CYCLE.replace('-', '_')}").text
+    assert _seqs(lookalike) == []
+
+
+def test_the_api_pages_with_a_next_link(
+    noted: TestClient, engine: Engine, verifications: list[str | None]
+) -> None:
+    """The API lists the same entries as the page, newest first, with ``next`` until the
+    oldest; a size is capped; ``verify=true`` verifies on request."""
+    token = Accounts(engine.store, engine.clock).create_token("auditor", "script", by="test")
+    headers = {"Authorization": f"Bearer {token}"}
+    url: str | None = f"/api/v1/organisations/{ORG}/audit?limit=100"
+    seen: list[int] = []
+    while url is not None:
+        body = noted.get(url, headers=headers).json()
+        seen += [e["chain_seq"] for e in body["entries"]]
+        url = body["next"]
+    assert seen == list(range(seen[0], 0, -1)) and len(seen) > NOTES
+    assert verifications == []
+    sign_in(noted, "auditor")
+    assert seen[: queries.AUDIT_PAGE_SIZE] == _seqs(noted.get(f"/orgs/{ORG}/audit").text)
+    too_many = noted.get(
+        f"/api/v1/organisations/{ORG}/audit?limit={queries.AUDIT_PAGE_MAX + 1}", headers=headers
+    )
+    assert too_many.status_code == 422
+    checked = noted.get(f"/api/v1/organisations/{ORG}/audit?verify=true&event=note", headers=headers).json()
+    assert checked["verification"]["ok"] is True and verifications == [ORG]
+    assert {e["event"] for e in checked["entries"]} == {"note"}
