@@ -5,6 +5,7 @@ environment; everything below the composition root is handed the values it needs
 from __future__ import annotations
 
 import hashlib
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -68,10 +69,23 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_from: str = "pmf-engine@localhost"
     notify_api_key: SecretStr | None = None
+    secure_cookies: bool = True
+    """Send the session cookie only over HTTPS (``pmf serve --insecure-cookies`` turns it off)."""
     audit_key_file: Path | None = None
     """A file holding the secret that keys the audit chain (HMAC-SHA256): kept outside the
     database (and out of its backups), so a role that may INSERT cannot write an entry that
     verifies. Its first line is the secret (32 bytes or more, e.g. ``openssl rand -hex 32``)."""
+
+    def publish(self) -> None:
+        """Put these settings into this process's environment as ``PMF_*`` variables, for the
+        worker processes it starts (``pmf serve --workers N``) to ``load`` the same ones."""
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            os.environ[field.alias or f"PMF_{name.upper()}"] = str(value)
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:

@@ -27,13 +27,27 @@ __all__ = ["main"]
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--no-worker", is_flag=True, help="Do not run the scheduler worker in this process.")
 @click.option("--interval", default=30.0, show_default=True, help="Seconds between worker sweeps.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Web processes (the scheduler worker runs in this one only); PostgreSQL for more than 1.",
+)
 @click.option("--demo", is_flag=True, help="Seed the example council into pmf-demo.db first and serve it.")
 @click.option(
     "--insecure-cookies", is_flag=True, help="Send the session cookie over plain HTTP (development only)."
 )
 @pass_app
 def serve_command(
-    app: App, host: str, port: int, no_worker: bool, interval: float, demo: bool, insecure_cookies: bool
+    app: App,
+    host: str,
+    port: int,
+    no_worker: bool,
+    interval: float,
+    workers: int,
+    demo: bool,
+    insecure_cookies: bool,
 ) -> None:
     """Serve the web application and JSON API (and run the worker unless --no-worker)."""
     if demo:
@@ -60,6 +74,7 @@ def serve_command(
         worker=not no_worker,
         interval=interval,
         secure_cookies=not insecure_cookies,
+        workers=workers,
     )
 
 

@@ -8,7 +8,10 @@ import secrets
 
 import structlog
 import uvicorn
+from fastapi import FastAPI
+from pydantic import SecretStr
 
+from pmf_engine.app.logs import configure_logging
 from pmf_engine.app.settings import Settings
 from pmf_engine.app.wiring import Application
 from pmf_engine.interfaces.web.app import WebSettings, create_app
@@ -36,11 +39,36 @@ def web_settings(settings: Settings, *, secure_cookies: bool) -> WebSettings:
     )
 
 
+def app_from_environment() -> FastAPI:
+    """The web app of one of ``pmf serve --workers N``'s processes, from the settings the
+    parent published in the environment (uvicorn calls this in each worker process)."""
+    settings = Settings.load()
+    configure_logging(settings.log_format, settings.log_level)
+    application = Application(settings)
+    return create_app(application.framework, web_settings(settings, secure_cookies=settings.secure_cookies))
+
+
 def serve(
-    application: Application, *, host: str, port: int, worker: bool, interval: float, secure_cookies: bool
+    application: Application,
+    *,
+    host: str,
+    port: int,
+    worker: bool,
+    interval: float,
+    secure_cookies: bool,
+    workers: int = 1,
 ) -> None:
-    """Serve the web app with uvicorn (and the worker in a background scheduler) until stopped."""
-    app = create_app(application.framework, web_settings(application.settings, secure_cookies=secure_cookies))
+    """Serve the web app with uvicorn (and the worker in a background scheduler) until stopped.
+
+    With ``workers`` above 1, uvicorn runs that many web processes, each building the app from
+    the settings published here (one secret for all, so a form shown by one is accepted by
+    another); the scheduler worker runs in this process only."""
+    settings = application.settings
+    if workers > 1:
+        secret = settings.secret_key or SecretStr(secrets.token_urlsafe(32))
+        settings.model_copy(update={"secret_key": secret, "secure_cookies": secure_cookies}).publish()
+    else:
+        app = create_app(application.framework, web_settings(settings, secure_cookies=secure_cookies))
     scheduler = None
     if worker:
         from apscheduler.schedulers.background import BackgroundScheduler  # noqa: PLC0415
@@ -51,7 +79,18 @@ def serve(
         scheduler.start()
         log.info("worker.started", worker=sweeper.worker_id, interval=interval, in_process=True)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        if workers > 1:
+            log.info("web.started", workers=workers, host=host, port=port)
+            uvicorn.run(
+                f"{__name__}:app_from_environment",
+                factory=True,
+                workers=workers,
+                host=host,
+                port=port,
+                log_level="warning",
+            )
+        else:
+            uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=True)
