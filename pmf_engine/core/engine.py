@@ -42,6 +42,7 @@ from pmf_engine.core.machine import compile_workflow
 from pmf_engine.core.period import parse_period
 from pmf_engine.core.permissions import Assignment, authorise, segregation_triggers
 from pmf_engine.core.provenance import stamp
+from pmf_engine.core.raw import Raw, Statement
 from pmf_engine.core.registry import EffectContext, GuardContext, join_problem
 from pmf_engine.core.reschedule import recompute_deadlines
 from pmf_engine.core.store import (
@@ -59,6 +60,7 @@ from pmf_engine.core.views import DeadlineStatus, InstanceStatus, NextStep, View
 __all__ = ["DeadlineStatus", "Engine", "Fired", "InstanceStatus", "NextStep"]
 
 log = structlog.get_logger("pmf_engine.engine")
+_MOVE_INSTANCE, _ACTOR_ROLES = Statement(MOVE_INSTANCE), Statement(ACTOR_ROLES)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -357,8 +359,8 @@ class Engine:
             self.timekeeper.enter(s, wf, to_state, stay, pins, already_fired=fired, now=now)
             if pins:
                 context["meetings"] = pins
-        changed = s.connection().execute(
-            MOVE_INSTANCE,
+        changed = Raw(s).execute(
+            _MOVE_INSTANCE,
             {
                 "instance_id": inst.id,
                 "read_version": inst.version,
@@ -424,12 +426,15 @@ class Engine:
     def _authorise(
         self, s: Session, wf: WorkflowDef, inst: InstanceRow, transition: TransitionDef, username: str
     ) -> str:
-        rows = s.connection().execute(ACTOR_ROLES, {"username": username}).all()
-        if not rows or not rows[0].active:
+        # (active, role, organisation, service) per role held
+        rows = Raw(s).execute(_ACTOR_ROLES, {"username": username}).fetchall()
+        if not rows or not rows[0][0]:
             why = "no such actor" if not rows else "the actor is deactivated"
             raise PermissionDenied(inst.key, transition.trigger, inst.state, username, why)
         assignments = [
-            Assignment(role=r.role, organisation=r.organisation, service=r.service) for r in rows if r.role
+            Assignment(role=role, organisation=organisation, service=service)
+            for _, role, organisation, service in rows
+            if role
         ]
         watched = segregation_triggers(self.catalog.roles, wf.name, transition.trigger)
         prior: set[str] = set()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, or_, select, update
+from sqlalchemy import Table, bindparam, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from pmf_engine.core.catalog import Catalog
@@ -24,6 +24,7 @@ from pmf_engine.core.definition import WorkflowDef
 from pmf_engine.core.escalation import ACTING, ASSIGNEE, plan
 from pmf_engine.core.instances import InstanceRow
 from pmf_engine.core.period import parse_period
+from pmf_engine.core.raw import Raw, Statement
 from pmf_engine.core.store import Actor, Deadline, Meeting, RoleAssignment, Step
 from pmf_engine.core.workdays import WorkingDays
 
@@ -105,14 +106,36 @@ _NEW_STEP = insert(_STEPS)
 _OPEN_DEADLINES = select(_DEADLINES.c.id).where(
     _DEADLINES.c.instance_id == bindparam("instance"), _DEADLINES.c.closed_at.is_(None)
 )
+# leave(): two set-based statements, steps first (while their deadline is still open).
 _CANCEL_STEPS = (
     update(_STEPS)
-    .where(_STEPS.c.deadline_id == bindparam("deadline"), _STEPS.c.status.in_(("pending", "claimed")))
+    .where(
+        _STEPS.c.deadline_id.in_(_OPEN_DEADLINES.scalar_subquery()),
+        _STEPS.c.status.in_([literal("pending"), literal("claimed")]),  # not expanding: compiled once
+    )
     .values(status="cancelled")
 )
-_CLOSE_DEADLINE = (
-    update(_DEADLINES).where(_DEADLINES.c.id == bindparam("deadline")).values(closed_at=bindparam("now"))
+_CLOSE_DEADLINES = (
+    update(_DEADLINES)
+    .where(_DEADLINES.c.instance_id == bindparam("instance"), _DEADLINES.c.closed_at.is_(None))
+    .values(closed_at=bindparam("now"))
 )
+_RAW_CANCEL_STEPS, _RAW_CLOSE_DEADLINES = Statement(_CANCEL_STEPS), Statement(_CLOSE_DEADLINES)
+_RAW_NEW_DEADLINE, _RAW_NEW_STEP = Statement(_NEW_DEADLINE), Statement(_NEW_STEP)
+_RAW_HOLDERS_OF: dict[int, Statement] = {}
+
+
+def _holders_of(count: int) -> Statement:
+    """``_HOLDERS_OF`` for ``count`` roles, one parameter each (``role0``, ``role1``, ...)."""
+    found = _RAW_HOLDERS_OF.get(count)
+    if found is None:
+        found = _RAW_HOLDERS_OF[count] = Statement(
+            _ALL_HOLDERS.where(
+                RoleAssignment.role.in_([bindparam(f"role{i}") for i in range(count)]),
+                or_(RoleAssignment.service_id.is_(None), RoleAssignment.service_id == bindparam("service")),
+            )
+        )
+    return found
 
 
 class Timekeeper:
@@ -130,11 +153,17 @@ class Timekeeper:
     ) -> list[Holder]:
         """Active holders of roles in an organisation (of ``roles``, for ``service_id``, if given)."""
         if roles is None:
-            rows = s.connection().execute(_ALL_HOLDERS, {"org": organisation_id})
-        else:
-            rows = s.connection().execute(
-                _HOLDERS_OF, {"org": organisation_id, "roles": sorted(roles), "service": service_id}
+            rows = s.connection().execute(_ALL_HOLDERS, {"org": organisation_id}).all()
+        elif not roles:  # what the expanding IN of no roles matches
+            rows = (
+                s.connection()
+                .execute(_HOLDERS_OF, {"org": organisation_id, "roles": [], "service": service_id})
+                .all()
             )
+        else:
+            values: dict[str, Any] = {f"role{i}": r for i, r in enumerate(sorted(roles))}
+            values |= {"org": organisation_id, "service": service_id}
+            rows = Raw(s).execute(_holders_of(len(roles)), values).fetchall()
         return [Holder(*row) for row in rows]
 
     def enter(
@@ -197,24 +226,23 @@ class Timekeeper:
                     arrived=arrival,
                 )
             )
-        ids = list(
-            conn.execute(
-                _NEW_DEADLINE,
-                [
-                    {
-                        "instance_id": stay.instance_id,
-                        "organisation_id": stay.organisation_id,
-                        "state": state,
-                        "rule": str(rule),
-                        "due_at": r.due_at,
-                        "meeting_ids": r.meetings,
-                        "problem": r.problem,
-                        "opened_at": stay.entered_at,
-                    }
-                    for (stay, _), rule, r in zip(stays, rules, resolutions, strict=True)
-                ],
-            ).scalars()
-        )
+        opened = [
+            {
+                "instance_id": stay.instance_id,
+                "organisation_id": stay.organisation_id,
+                "state": state,
+                "rule": str(rule),
+                "due_at": r.due_at,
+                "meeting_ids": r.meetings,
+                "problem": r.problem,
+                "opened_at": stay.entered_at,
+            }
+            for (stay, _), rule, r in zip(stays, rules, resolutions, strict=True)
+        ]
+        if len(opened) == 1:  # a fire: one deadline, on the driver
+            ids = [row[0] for row in Raw(s).execute(_RAW_NEW_DEADLINE, opened[0]).fetchall()]
+        else:
+            ids = list(conn.execute(_NEW_DEADLINE, opened).scalars())
         rows: list[dict[str, Any]] = []
         skip = set(already_fired)
         for (stay, _), resolution, deadline_id in zip(stays, resolutions, ids, strict=True):
@@ -222,7 +250,9 @@ class Timekeeper:
                 rows += self._step_rows(
                     s, wf, state, stay, deadline_id, resolution.due_at, holders, skip, now
                 )
-        if rows:
+        if rows and len(opened) == 1:
+            Raw(s).execute_many(_RAW_NEW_STEP, rows)
+        elif rows:
             conn.execute(_NEW_STEP, rows)
         return [int(i) for i in ids]
 
@@ -335,10 +365,9 @@ class Timekeeper:
 
     def leave(self, s: Session, instance_id: int, now: datetime) -> None:
         """Close the open deadline of an instance and cancel its steps that have not fired."""
-        conn = s.connection()
-        for (deadline_id,) in conn.execute(_OPEN_DEADLINES, {"instance": instance_id}).all():
-            conn.execute(_CANCEL_STEPS, {"deadline": deadline_id})
-            conn.execute(_CLOSE_DEADLINE, {"deadline": deadline_id, "now": now})
+        raw = Raw(s)
+        raw.execute(_RAW_CANCEL_STEPS, {"instance": instance_id})
+        raw.execute(_RAW_CLOSE_DEADLINES, {"instance": instance_id, "now": now})
 
     def open_deadlines_using(self, s: Session, organisation_id: int, meeting_id: int) -> list[Deadline]:
         """The organisation's open deadlines reckoned from ``meeting_id`` (to redo when it moves),

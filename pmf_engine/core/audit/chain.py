@@ -16,6 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from pmf_engine.core.errors import NotNow
+from pmf_engine.core.raw import Raw, Statement
 from pmf_engine.core.store import AuditEntry, AuditHead, AuditKey
 
 GENESIS = "0" * 64
@@ -134,10 +135,10 @@ def append(session: Session, record: AuditRecord, at: datetime) -> int:
     head_seq, head_hash, head_at = _locked_head(session, chain)
     stamp = _Stamp.of(session, at, head_at)
     values = _link(record, stamp, head_seq + 1, head_hash)
-    conn = session.connection()
-    seq = conn.execute(_INSERT, values).scalar_one()
-    conn.execute(
-        _MOVE_HEAD,
+    raw = Raw(session)
+    ((seq,),) = raw.execute(_RAW_INSERT, values).fetchall()
+    raw.execute(
+        _RAW_MOVE_HEAD,
         {"head_chain": chain, "new_seq": values["chain_seq"], "new_hash": values["hash"], "new_at": stamp.at},
     )
     return int(seq)
@@ -235,9 +236,13 @@ _HEAD = (
 )
 
 
+_RAW_INSERT, _RAW_MOVE_HEAD, _RAW_HEAD = Statement(_INSERT), Statement(_MOVE_HEAD), Statement(_HEAD)
+
+
 def _locked_head(session: Session, chain: str) -> tuple[int, str, str]:
-    row = session.connection().execute(_HEAD, {"head_chain": chain}).first()
-    if row is not None:
+    rows = Raw(session).execute(_RAW_HEAD, {"head_chain": chain}).fetchall()
+    if rows:
+        row = rows[0]
         return int(row[0]), str(row[1]), str(row[2] or "")
     dialect = session.get_bind().dialect.name
     upsert = pg_insert if dialect == "postgresql" else sqlite_insert

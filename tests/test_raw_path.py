@@ -1,0 +1,128 @@
+"""The hot path on the driver (``pmf_engine.core.raw``) writes exactly what SQLAlchemy Core wrote.
+
+Two copies of the seeded council run the same fires at the same (manual) times: one as the
+engine runs them, on the DB-API connection, the other with ``Raw`` sending each statement back
+through Core. Every table, dumped as the database stores it, is identical afterwards; the audit
+chains verify; and each entry's stored hash is the one Python computes from its stored fields.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+
+from pmf_engine.core import audit
+from pmf_engine.core.audit.chain import entry_hash
+from pmf_engine.core.catalog import Catalog
+from pmf_engine.core.clock import LONDON, ManualClock
+from pmf_engine.core.engine import Engine
+from pmf_engine.core.errors import ConcurrencyConflict, PermissionDenied
+from pmf_engine.core.raw import Raw, Statement
+from pmf_engine.core.store import AuditEntry, Base, Step, Store, sqlite_url
+from tests.conftest import ORG
+from tests.pg import PostgresServer
+
+PERIOD = "2024-25-Q1"
+CYCLE = f"{ORG}/{PERIOD}"
+
+
+def _core_execute(self: Raw, statement: Statement, values: Mapping[str, Any]) -> Any:
+    return self.conn.execute(statement.statement, dict(values))
+
+
+def _core_execute_many(self: Raw, statement: Statement, rows: Sequence[Mapping[str, Any]]) -> None:
+    self.conn.execute(statement.statement, [dict(r) for r in rows])
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def two_urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """Two identical copies of the seeded council."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        for name in ("raw.db", "core.db"):
+            shutil.copyfile(template, tmp_path / name)
+        yield sqlite_url(tmp_path / "raw.db"), sqlite_url(tmp_path / "core.db")
+        return
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    pg_template = request.getfixturevalue("pg_template")
+    yield (
+        server.url(server.create_database(pg_template)),
+        server.url(server.create_database(pg_template)),
+    )
+
+
+def _work(url: str, catalog: Catalog) -> Store:
+    """Start a cycle and move it and its returns along (refusals and a stale write included)."""
+    clock = ManualClock(datetime(2024, 7, 1, 9, 0, tzinfo=LONDON))
+    store = Store(url, wall=clock)
+    engine = Engine(store, catalog, clock)
+    engine.start_cycle(ORG, PERIOD, by="perf")
+    moves = [
+        (f"{CYCLE}/HOUSING", "submit", "sm_housing", None),
+        (f"{CYCLE}/HOUSING", "return_for_correction", "perf", "figures missing"),
+        (f"{CYCLE}/HOUSING", "submit", "sm_housing", None),
+        (f"{CYCLE}/HOUSING", "accept", "perf", None),
+        (f"{CYCLE}/PLANNING", "waive", "perf", "service restructured"),
+        (f"{CYCLE}/WASTE", "submit", "sm_waste", None),
+        (f"{CYCLE}/WASTE", "accept", "perf", None),
+        (CYCLE, "close_data_request", "perf", None),
+    ]
+    for key, trigger, actor, reason in moves:
+        clock.advance(timedelta(minutes=7))
+        engine.fire(key, trigger, actor, reason=reason)
+    with pytest.raises(PermissionDenied):
+        engine.fire(CYCLE, "complete_service_review", "sm_waste")
+    with pytest.raises(ConcurrencyConflict):
+        engine.fire(CYCLE, "complete_service_review", "perf", expected_version=1)
+    return store
+
+
+def _dump(store: Store) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table's rows as the driver returns them (SQLite: the stored text and numbers)."""
+    tables: dict[str, list[tuple[Any, ...]]] = {}
+    with store.engine.connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            columns = ", ".join(f'"{c.name}"' for c in table.columns)
+            if store.dialect == "sqlite":
+                columns += ", " + ", ".join(f'typeof("{c.name}")' for c in table.columns)
+            order = ", ".join(f'"{c.name}"' for c in table.primary_key.columns)
+            sql = f"SELECT {columns} FROM {table.name} ORDER BY {order}"
+            tables[table.name] = [tuple(row) for row in conn.exec_driver_sql(sql)]
+    return tables
+
+
+def test_the_driver_path_writes_what_core_wrote(
+    two_urls: tuple[str, str], catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw_url, core_url = two_urls
+    raw_store = _work(raw_url, catalog)
+    with monkeypatch.context() as m:
+        m.setattr(Raw, "execute", _core_execute)
+        m.setattr(Raw, "execute_many", _core_execute_many)
+        core_store = _work(core_url, catalog)
+    try:
+        raw_tables, core_tables = _dump(raw_store), _dump(core_store)
+        assert raw_tables["steps"] and raw_tables["deadlines"]
+        status = list(Step.__table__.columns.keys()).index("status")
+        assert any(row[status] == "cancelled" for row in raw_tables["steps"])  # leaving cancelled steps
+        for name, rows in core_tables.items():
+            assert raw_tables[name] == rows, name
+        with raw_store.read() as s:
+            assert audit.verify(s).ok
+            entries = list(s.scalars(select(AuditEntry).where(AuditEntry.chain == ORG)))
+            assert len(entries) >= 9
+            for entry in entries:
+                values = {c: getattr(entry, c) for c in AuditEntry.__table__.columns.keys()}  # noqa: SIM118
+                assert entry_hash(values) == entry.hash
+            assert s.execute(text("SELECT COUNT(*) FROM audit_entries")).scalar_one() == len(
+                core_tables["audit_entries"]
+            )
+    finally:
+        raw_store.dispose()
+        core_store.dispose()
