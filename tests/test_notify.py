@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email import message_from_bytes
 from typing import Any
 
@@ -48,7 +48,8 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _queue(store: Store, clock: ManualClock, n: int = 2) -> None:
+def queue_reminders(store: Store, now: datetime, n: int = 2, *, first_step: int = 100) -> None:
+    """``n`` reminders in the outbox, as the worker's sweep would write them."""
     with store.write() as s:
         for i in range(n):
             queue.enqueue(
@@ -60,8 +61,8 @@ def _queue(store: Store, clock: ManualClock, n: int = 2) -> None:
                 address=f"person{i}@council.example",
                 subject=f"Reminder {i}",
                 body=f"Body {i}\n",
-                step_ids=[100 + i],
-                now=clock.now(),
+                step_ids=[first_step + i],
+                now=now,
             )
 
 
@@ -77,7 +78,7 @@ def test_messages_reach_a_real_smtp_server(
     store: Store, clock: ManualClock, smtp: tuple[Mailbox, int]
 ) -> None:
     mailbox, port = smtp
-    _queue(store, clock)
+    queue_reminders(store, clock.now())
     outbox = queue.Outbox(store, DELIVERY, "w", timedelta(minutes=5))
     channel = channels.SmtpChannel(
         channels.SmtpSettings(host="127.0.0.1", port=port, sender="pmf@council.example")
@@ -100,7 +101,7 @@ def test_failures_retry_with_backoff_then_dead_letter(
     if reply is None:
         port = _free_port()  # nothing listens: connection refused
     mailbox.reply = reply
-    _queue(store, clock, 1)
+    queue_reminders(store, clock.now(), 1)
     outbox = queue.Outbox(store, DELIVERY, "w", timedelta(minutes=5))
     channel = channels.SmtpChannel(channels.SmtpSettings(host="127.0.0.1", port=port, timeout=2))
 
@@ -131,7 +132,7 @@ def test_crashed_sender_resends_with_the_same_message_id(
 ) -> None:
     """A sender that dies after claiming: the lease runs out and the message goes again."""
     mailbox, port = smtp
-    _queue(store, clock, 1)
+    queue_reminders(store, clock.now(), 1)
     crashed = queue.Outbox(store, DELIVERY, "crashed", timedelta(minutes=5))
     assert len(crashed._claim(clock.now(), 10)) == 1  # claimed, then the process died
     survivor = queue.Outbox(store, DELIVERY, "survivor", timedelta(minutes=5))

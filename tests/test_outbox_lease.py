@@ -29,6 +29,7 @@ from pmf_engine.core import outbox as queue
 from pmf_engine.core.clock import ManualClock
 from pmf_engine.core.escalation import Delivery
 from pmf_engine.core.store import OutboxMessage, Store
+from tests.test_notify import queue_reminders
 
 MESSAGES = 302
 BATCH = 100
@@ -75,20 +76,7 @@ def slow_smtp() -> Iterator[tuple[SlowMailbox, int]]:
 
 
 def _queue(store: Store, now: datetime, n: int) -> None:
-    with store.write() as s:
-        for i in range(n):
-            queue.enqueue(
-                s,
-                organisation_id=None,
-                organisation="TDC",
-                kind="reminder",
-                recipient=f"person{i}",
-                address=f"person{i}@council.example",
-                subject=f"Reminder {i}",
-                body=f"Body {i}\n",
-                step_ids=[1000 + i],
-                now=now,
-            )
+    queue_reminders(store, now, n, first_step=1000)
 
 
 def test_two_workers_and_a_slow_smtp_server_send_each_message_once(
