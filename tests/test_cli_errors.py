@@ -3,6 +3,8 @@ problem on stderr and the exit code of their class, never a traceback."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 import pytest
 from click.testing import CliRunner
@@ -90,3 +92,26 @@ def test_an_unsupported_database_url_is_one_line_without_its_password(tmp_path) 
         "pmf-engine runs on sqlite:///FILE or postgresql://USER@HOST/DB"
     ]
     assert "secret" not in result.output + result.stderr
+
+
+def test_without_db_a_missing_database_is_named_not_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """#14.9: a command run without ``--db`` where no database exists says so instead of
+    silently creating an empty ``pmf.db``; a command that sets one up may create it."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PMF_DATABASE_URL", raising=False)
+    runner = CliRunner()
+    listed = runner.invoke(main, ["cycle", "list"])
+    assert listed.exit_code == 1 and "no database './pmf.db'" in listed.stderr
+    assert not (tmp_path / "pmf.db").exists()
+    assert runner.invoke(main, ["org", "add", "TST", "Test", "--bootstrap"]).exit_code == 0
+    assert (tmp_path / "pmf.db").exists() and runner.invoke(main, ["cycle", "list"]).exit_code == 0
+
+
+def test_an_unwritable_output_path_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """#14.9: ``-o /nonexistent/q1.csv``."""
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    result = CliRunner().invoke(main, ["--db", db, "audit", "export", "-o", "/nonexistent/dir/a.csv"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.strip().startswith("cannot use /nonexistent/dir/a.csv")

@@ -65,7 +65,7 @@ class FastClock:
 
 @pytest.fixture
 def slow_smtp() -> Iterator[tuple[SlowMailbox, int]]:
-    mailbox = SlowMailbox(pause=0.005)
+    mailbox = SlowMailbox(pause=0.02)  # a batch of 100 takes over 2 s: longer than its lease
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
@@ -85,7 +85,7 @@ def test_two_workers_and_a_slow_smtp_server_send_each_message_once(
     """302 messages, batches of 100, a one-minute lease outlived by each batch: zero duplicates."""
     mailbox, port = slow_smtp
     _queue(store, clock.now(), MESSAGES)
-    fast = FastClock(clock.now(), factor=120.0)  # half a real second is a minute: one lease
+    fast = FastClock(clock.now(), factor=30.0)  # two real seconds are a minute: one lease
     channel = channels.SmtpChannel(channels.SmtpSettings(host="127.0.0.1", port=port, timeout=5))
     start = threading.Barrier(2)
     totals: dict[str, queue.Delivered] = {}

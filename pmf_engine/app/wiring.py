@@ -18,9 +18,9 @@ from pmf_engine.channels.smtp import SmtpSettings
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import Clock, SystemClock
 from pmf_engine.core.engine import Engine
-from pmf_engine.core.errors import NotNow
+from pmf_engine.core.errors import NotFound, NotNow
 from pmf_engine.core.outbox import Channel
-from pmf_engine.core.store import Store
+from pmf_engine.core.store import DEFAULT_URL, Store
 from pmf_engine.core.worker import Worker
 from pmf_engine.pmf.framework import Framework, load_policies
 from pmf_engine.pmf.policy import FrameworkPolicies
@@ -88,6 +88,10 @@ class Application:
     rehearsal: bool = False
     """Acting at another time (``pmf --now``): a database created now is a rehearsal one, and
     an existing one must have been created as one."""
+    may_create: bool = False
+    """Whether the command may create the default database (``./pmf.db``) when it is not there:
+    only those that set one up do (``db upgrade``, ``org add``); the others say it is missing
+    instead of working on a new, empty one."""
 
     @cached_property
     def policies(self) -> FrameworkPolicies:
@@ -101,7 +105,17 @@ class Application:
 
     @cached_property
     def store(self) -> Store:
-        """The database at the configured URL; opening it brings the schema up to the newest migration."""
+        """The database at the configured URL; opening it brings the schema up to the newest migration.
+        ``NotFound`` when no URL was given and there is no ``./pmf.db``, unless ``may_create``."""
+        if "database_url" not in self.settings.model_fields_set and not self.may_create:
+            default = Path(DEFAULT_URL.removeprefix("sqlite:///"))
+            if not default.exists():
+                raise NotFound(
+                    "database",
+                    f"./{default}",
+                    "no --db or PMF_DATABASE_URL was given and this folder has none; create one with "
+                    "`pmf db upgrade` or `pmf org add CODE NAME --bootstrap`, or point --db at yours",
+                )
         store = Store(
             self.settings.database_url, rehearsal=self.rehearsal, audit_key=self.settings.audit_key()
         )

@@ -113,10 +113,10 @@ class DataFileError(FileProblems):
 class NotFound(PmfError):
     """Nothing of ``kind`` (organisation, service, actor, cycle, version...) has the key ``key``."""
 
-    def __init__(self, kind: str, key: object) -> None:
+    def __init__(self, kind: str, key: object, hint: str = "") -> None:
         self.kind = kind
         self.key = key
-        super().__init__(f"no {kind} {key!r}")
+        super().__init__(f"no {kind} {key!r}" + (f": {hint}" if hint else ""))
 
 
 class Refused(PmfError):

@@ -68,6 +68,7 @@ def org() -> None:
 @pass_app
 def org_add(app: App, code: str, name: str, subdivision: str, by: str | None, bootstrap: bool) -> None:
     """Add organisation CODE called NAME (--as an actor holding organisation.manage anywhere)."""
+    app.may_create = True  # setting up: the default ./pmf.db may be created here
     by = _acting(app, by, bootstrap, ORGANISATION_MANAGE, None)
     app.engine.directory.add_organisation(code, name, subdivision=subdivision, by=by)
     click.echo(f"organisation {code} added")

@@ -35,6 +35,7 @@ EXIT_CODES: dict[type[Exception], int] = {
     AuditError: 1,  # the audit log or a frozen report failed verification
     PmfError: 1,  # any other of ours
     SQLAlchemyError: 1,  # the database could not be reached or refused the statement
+    OSError: 1,  # a file could not be read or written (an output folder that does not exist, ...)
 }
 """Exit code by error class; the nearest class in the error's MRO wins."""
 
@@ -51,6 +52,8 @@ def describe(exc: Exception) -> list[str]:
     if isinstance(exc, SQLAlchemyError):
         first = (str(exc).splitlines() or [""])[0]
         return [f"database error: {exc.__class__.__name__}: {first}"]
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return [f"cannot use {exc.filename}: {exc.strerror or exc}"]
     return [f"{type(exc).__name__}: {exc}"]
 
 
