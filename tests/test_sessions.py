@@ -218,3 +218,15 @@ def test_many_addresses_slow_an_account_by_a_minute_at_most(engine: Engine) -> N
         assert why is not None and "second" in why and "minute" not in why, why
         engine.clock.advance(timedelta(seconds=60))  # type: ignore[attr-defined]
         assert accounts.sign_in("perf", PASSWORD, address="192.0.2.10") == ("perf", None)
+
+
+def test_a_busy_office_address_counts_only_failed_sign_ins(engine: Engine) -> None:
+    """Every member of staff signing in from one office address: correct passwords do not add up
+    to a hold on that address (the address counter once counted every attempt)."""
+    accounts = Accounts(engine.store, engine.clock)
+    people = [f"person{n}" for n in range(30)]
+    for person in people:
+        engine.directory.add_actor(person, person.title())
+        accounts.set_password(person, PASSWORD, by="test")
+    for person in people:
+        assert accounts.sign_in(person, PASSWORD, address="198.51.100.7") == (person, None), person

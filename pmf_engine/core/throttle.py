@@ -109,14 +109,22 @@ class Throttle:
         return None
 
     def succeeded(self, username: str, address: str) -> None:
-        """A correct password: forget the account's and the pair's failures (not the address's,
-        which one's own account could otherwise reset between guesses at others)."""
-        pair, _address, account = self.keys(username, address)
+        """A correct password: forget the account's and the pair's failures, and take back the
+        one this attempt added to the address (counted before the password was checked) without
+        forgetting the address's others, which one's own account could otherwise reset between
+        guesses at others. So a busy office address counts only failed sign-ins."""
+        pair, address_key, account = self.keys(username, address)
         with self.store.write() as s:
             s.execute(
                 update(SignInThrottle)
                 .where(SignInThrottle.key.in_([pair, account]))
                 .values(failures=0, blocked_until=None)
+                .execution_options(synchronize_session=False)
+            )
+            s.execute(
+                update(SignInThrottle)
+                .where(SignInThrottle.key == address_key, SignInThrottle.failures > 0)
+                .values(failures=SignInThrottle.failures - 1)
                 .execution_options(synchronize_session=False)
             )
 
