@@ -198,10 +198,19 @@ def _reference_problems(
     for i, t in enumerate(wf.transitions):
         for j, cascade in enumerate(t.cascade):
             target = parsed.get(cascade.children)
-            if target is not None and cascade.trigger not in target[0].triggers:
+            if target is None:
+                continue
+            moves = [m for m in target[0].transitions if m.trigger == cascade.trigger]
+            if not moves:
                 yield doc.problem(
                     ("transitions", i, "cascade", j, "trigger"),
                     f"child workflow {cascade.children!r} has no trigger {cascade.trigger!r}",
+                )
+            elif not all(m.by_parent for m in moves):
+                yield doc.problem(
+                    ("transitions", i, "cascade", j, "trigger"),
+                    f"{cascade.children!r} trigger {cascade.trigger!r} is not marked by_parent: a cascade "
+                    "fires only transitions that leave their checks to the parent",
                 )
     if not wf.children:
         for i, t in enumerate(wf.transitions):

@@ -182,8 +182,8 @@ class Children:
     def cascade_targets(
         self, s: Session, parent: InstanceRow, transition: TransitionDef, data: Mapping[str, Any]
     ) -> list[Target]:
-        """The children ``transition``'s cascade moves, each locked; ``GuardFailed`` (before
-        anything is written) when the data names a child that is not there or cannot move."""
+        """The children ``transition``'s cascade moves, each locked; ``GuardFailed`` when the data
+        names a child that is not there or cannot move (``Engine`` asks before it writes)."""
         targets: list[Target] = []
         for cascade in transition.cascade:
             targets += self._targets(s, parent, transition, cascade, data)

@@ -428,6 +428,12 @@ def _transition_problems(wf: WorkflowDef, doc: Document, i: int, t: TransitionDe
         )
     if not t.by_parent and not t.roles:
         yield doc.problem(("transitions", i), f"transition {t.trigger!r} needs roles (who may fire it)")
+    if t.by_parent and (t.fields or t.guards or t.reason_required):
+        yield doc.problem(
+            ("transitions", i),
+            f"transition {t.trigger!r} is by_parent: the parent's cascade gives it no fields and no "
+            "reason of its own, and checks no guards of its own (put them on the parent's transition)",
+        )
     for j, cascade in enumerate(t.cascade):
         if wf.child_set(cascade.children) is None:
             yield doc.problem(

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from pmf_engine.core import audit, limits, values
 from pmf_engine.core.catalog import Catalog
-from pmf_engine.core.children import Children
+from pmf_engine.core.children import Children, Target
 from pmf_engine.core.clock import Clock, SystemClock
 from pmf_engine.core.definition import TransitionDef, WorkflowDef
 from pmf_engine.core.directory import ACTOR_ROLES, Directory, assignments, find_actor
@@ -88,6 +88,8 @@ class Move:
     workflow: WorkflowDef
     transition: TransitionDef
     tag: str
+    targets: tuple[Target, ...] | None = None
+    """The children its cascade moves, found before anything was written (``None``: find them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,8 +318,12 @@ class Engine:
         transition = self._transition(wf, inst, trigger, tag)
         role = self._authorise(s, wf, inst, transition, username)
         self._check_guards(s, wf, inst, transition, reason, data, tag)
+        # The children a cascade moves are found (and any bad name refused) before anything is written.
+        targets = (
+            tuple(self.children.cascade_targets(s, inst, transition, data)) if transition.cascade else ()
+        )
         moved = self._apply(
-            s, Move(inst, wf, transition, tag), username, role, reason, data, self.clock.now()
+            s, Move(inst, wf, transition, tag, targets), username, role, reason, data, self.clock.now()
         )
         return Fired(
             instance=key,
@@ -394,11 +400,19 @@ class Engine:
         cascaded: list[str] = []
         if transition.cascade:
             why = {"cascade": {"parent": inst.key, "trigger": transition.trigger}}
-            for target in self.children.cascade_targets(s, inst, transition, data):
-                child = Move(
-                    target.row, target.workflow, target.transition, parse_period(target.row.period).tag
+            targets = move.targets
+            if targets is None:  # a cascade of a cascaded child
+                targets = tuple(self.children.cascade_targets(s, inst, transition, data))
+            for target in targets:  # children share their parent's period, so its tag
+                self._apply(
+                    s,
+                    Move(target.row, target.workflow, target.transition, move.tag),
+                    username,
+                    role,
+                    reason,
+                    why,
+                    now,
                 )
-                self._apply(s, child, username, role, reason, why, now)
                 cascaded.append(target.row.key)
         if transition.effects:
             effect = EffectContext(
