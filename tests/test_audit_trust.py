@@ -198,7 +198,7 @@ def test_with_a_key_a_forged_new_chain_is_unkeyed(
         )
     _insert(store, _forge(store, "FAKE", "FAKE", instance="FAKE/2024-25-Q1"))
     report = _verify(store)
-    assert [(b.chain, b.kind) for b in report.breaks] == [("FAKE", "unkeyed")]
+    assert [(b.chain, b.kind) for b in report.breaks] == [("FAKE", "downgraded")], "after the log was keyed"
     store.dispose()
 
 
@@ -323,3 +323,61 @@ def test_any_single_tampering_is_found(
         _insert(store, _forge(store, ORG, ORG), move_head=False)
     assert not _verify(store).ok, f"{kind} of entry #{target.chain_seq} went unnoticed"
     store.dispose()
+
+
+# -- found by an attacker's re-check ----------------------------------------------------------
+
+
+def test_a_forged_system_entry_reaches_no_timeline_or_timeliness(engine: Engine, cycle: str) -> None:
+    """A ``_system`` entry (the database allows it: it names no organisation) claiming the cycle
+    moved: neither the instance page's timeline nor the report's timeliness shows it."""
+    from pmf_engine.interfaces.web import queries
+    from pmf_engine.pmf.report.content import gather
+
+    _insert(
+        engine.store,
+        _forge(
+            engine.store,
+            audit.SYSTEM_CHAIN,
+            None,
+            instance=CYCLE,
+            from_state="data_request",
+            to_state="service_review",
+            actor="mallory",
+            reason="FORGED",
+        ),
+    )
+    framework = services(engine)
+    details = queries.instance_details(framework, CYCLE, "perf")
+    assert all(e.actor != "mallory" for e in details.timeline)
+    stages = [t.stage for t in gather(framework, CYCLE).timeliness]
+    assert not any("Service review" in stage for stage in stages), stages
+
+
+def test_with_a_key_a_plain_entry_in_a_chain_never_keyed_is_downgraded(
+    store_url: str, catalog: Catalog, clock: ManualClock
+) -> None:
+    """Keyed work in one organisation; a plain, correctly linked entry appended to another
+    organisation's chain, which no keyed entry has reached yet, fails verification."""
+    plain = Store(store_url)
+    Engine(plain, catalog, clock).directory.add_organisation("QUIET", "Quiet Council")  # unkeyed
+    plain.dispose()
+    store = Store(store_url, audit_key=KEY)
+    Engine(store, catalog, clock).start_cycle(ORG, "2024-25-Q1", by="perf")  # keyed entries
+    _insert(store, _forge(store, audit.SYSTEM_CHAIN, None, instance=None))
+    report = _verify(store)
+    assert any(b.kind == "downgraded" for b in report.breaks), report.breaks
+    store.dispose()
+
+
+def test_a_head_row_dated_ahead_cannot_forward_date_the_next_entry(engine: Engine, cycle: str) -> None:
+    """The head row is not hashed and the application role may UPDATE it: a time in 2099 there
+    does not become the next genuine entry's time."""
+    with engine.store.write() as s:
+        s.execute(text(f"UPDATE audit_heads SET at = '2099-01-01T00:00:00.000000Z' WHERE chain = '{ORG}'"))
+    engine.fire(f"{CYCLE}/HOUSING", "submit", "sm_housing")
+    with engine.store.read() as s:
+        newest = s.scalars(
+            select(AuditEntry).where(AuditEntry.chain == ORG).order_by(AuditEntry.seq.desc())
+        ).first()
+    assert newest is not None and newest.at < "2099"

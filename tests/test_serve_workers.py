@@ -99,3 +99,14 @@ def test_two_web_processes_share_one_secret_and_one_database(server: tuple[str, 
             )
             assert signed.status_code == 303, (attempt, signed.text[:300])
             assert other.get(f"/orgs/{ORG}").status_code == 200
+
+
+def test_a_rehearsal_is_served_by_one_process(tmp_path: Path) -> None:
+    """``--now`` with ``--workers 2`` would leave the web processes on the real clock."""
+    from click.testing import CliRunner
+
+    from pmf_engine.interfaces.main import main
+
+    db = sqlite_url(tmp_path / "r.db")
+    result = CliRunner().invoke(main, ["--db", db, "--now", "2024-07-01 09:00", "serve", "--workers", "2"])
+    assert result.exit_code == 1 and "a rehearsal (--now) runs in one web process" in result.stderr

@@ -88,6 +88,9 @@ class Application:
     rehearsal: bool = False
     """Acting at another time (``pmf --now``): a database created now is a rehearsal one, and
     an existing one must have been created as one."""
+    upgrade: bool = True
+    """Bring the schema to the newest migration on opening (``pmf serve --workers N``'s web
+    processes do not: the parent did, before starting them)."""
     may_create: bool = False
     """Whether the command may create the default database (``./pmf.db``) when it is not there:
     only those that set one up do (``db upgrade``, ``org add``); the others say it is missing
@@ -117,7 +120,10 @@ class Application:
                     "`pmf db upgrade` or `pmf org add CODE NAME --bootstrap`, or point --db at yours",
                 )
         store = Store(
-            self.settings.database_url, rehearsal=self.rehearsal, audit_key=self.settings.audit_key()
+            self.settings.database_url,
+            upgrade=self.upgrade,
+            rehearsal=self.rehearsal,
+            audit_key=self.settings.audit_key(),
         )
         if self.rehearsal and not store.rehearsal:
             raise NotNow(

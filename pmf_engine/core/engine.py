@@ -581,9 +581,8 @@ class Engine:
         *,
         by: str,
     ) -> str:
-        """Start one ``workflow`` instance under ``parent_key`` (a Scrutiny action, say), keyed
-        ``PARENT/PREFIX-N`` with the next free N, inside the caller's transaction: its
-        deadline (``due`` and ``assignee`` come from ``context``), steps and audit entry."""
+        """Start one ``workflow`` instance under ``parent_key`` (a Scrutiny action): see
+        ``Children.add``."""
         return self.children.add(s, parent_key, workflow, prefix, context, by=by)
 
     # -- deadlines that follow a meeting ----------------------------------------------------

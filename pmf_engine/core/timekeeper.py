@@ -97,10 +97,6 @@ _ALL_HOLDERS = (
     .join(Actor, Actor.id == RoleAssignment.actor_id)
     .where(RoleAssignment.organisation_id == bindparam("org"), Actor.active.is_(True))
 )
-_HOLDERS_OF = _ALL_HOLDERS.where(
-    RoleAssignment.role.in_(bindparam("roles", expanding=True)),
-    or_(RoleAssignment.service_id.is_(None), RoleAssignment.service_id == bindparam("service")),
-)
 _NEW_DEADLINE = insert(_DEADLINES).returning(_DEADLINES.c.id, sort_by_parameter_order=True)
 _NEW_STEP = insert(_STEPS)
 _OPEN_DEADLINES = select(_DEADLINES.c.id).where(
@@ -126,7 +122,8 @@ _RAW_HOLDERS_OF: dict[int, Statement] = {}
 
 
 def _holders_of(count: int) -> Statement:
-    """``_HOLDERS_OF`` for ``count`` roles, one parameter each (``role0``, ``role1``, ...)."""
+    """The active holders of ``count`` roles (one parameter each: ``role0``, ``role1``, ...),
+    organisation-wide or of the ``service``; one statement per count, compiled once."""
     found = _RAW_HOLDERS_OF.get(count)
     if found is None:
         found = _RAW_HOLDERS_OF[count] = Statement(
@@ -154,12 +151,8 @@ class Timekeeper:
         """Active holders of roles in an organisation (of ``roles``, for ``service_id``, if given)."""
         if roles is None:
             rows = s.connection().execute(_ALL_HOLDERS, {"org": organisation_id}).all()
-        elif not roles:  # what the expanding IN of no roles matches
-            rows = (
-                s.connection()
-                .execute(_HOLDERS_OF, {"org": organisation_id, "roles": [], "service": service_id})
-                .all()
-            )
+        elif not roles:
+            return []  # no role: nobody holds it (no query)
         else:
             values: dict[str, Any] = {f"role{i}": r for i, r in enumerate(sorted(roles))}
             values |= {"org": organisation_id, "service": service_id}

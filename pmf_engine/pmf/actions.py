@@ -20,6 +20,7 @@ from pmf_engine.core import values as checks
 from pmf_engine.core.clock import london
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import InvalidInput, NotFound, NotNow, PermissionDenied
+from pmf_engine.core.instances import InstanceKey
 from pmf_engine.core.store import (
     AuditEntry,
     Deadline,
@@ -157,7 +158,9 @@ class Actions:
         events: dict[str, dict[str, tuple[str, str]]] = {}
         for instance, event, actor, reason in s.execute(
             select(AuditEntry.instance, AuditEntry.event, AuditEntry.actor, AuditEntry.reason).where(
-                AuditEntry.instance.in_(keys), AuditEntry.event.in_(("child.started", "fired"))
+                AuditEntry.chain.in_({InstanceKey.organisation_of(k) for k in keys}),  # their own chains
+                AuditEntry.instance.in_(keys),
+                AuditEntry.event.in_(("child.started", "fired")),
             )
         ).all():
             events.setdefault(instance or "", {})[event] = (actor or "", reason or "")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, and_, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -166,6 +166,8 @@ class _Stamp:
                     "refused; rehearse in a new database (pmf --now creates one as a rehearsal)"
                 )
             as_of = format_instant(engine_time)
+        # Never earlier than the chain's newest entry (its own, hashed time: not the head row's,
+        # which is not hashed and which the application role may UPDATE).
         return cls(max(format_instant(real), head_at), as_of, store.audit_key if store is not None else None)
 
 
@@ -229,10 +231,17 @@ _MOVE_HEAD = (
     .where(_HEADS.c.chain == bindparam("head_chain"))
     .values(chain_seq=bindparam("new_seq"), hash=bindparam("new_hash"), at=bindparam("new_at"))
 )
+# The head row, locked, with the time of the entry it points at (that entry's own, hashed
+# ``at``), in one statement.
 _HEAD = (
-    select(_HEADS.c.chain_seq, _HEADS.c.hash, _HEADS.c.at)
+    select(_HEADS.c.chain_seq, _HEADS.c.hash, _ENTRIES.c.at)
+    .select_from(
+        _HEADS.outerjoin(
+            _ENTRIES, and_(_ENTRIES.c.chain == _HEADS.c.chain, _ENTRIES.c.chain_seq == _HEADS.c.chain_seq)
+        )
+    )
     .where(_HEADS.c.chain == bindparam("head_chain"))
-    .with_for_update()
+    .with_for_update(of=_HEADS)
 )
 
 

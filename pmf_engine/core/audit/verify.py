@@ -119,13 +119,14 @@ def verify(
     seen_at_mark: dict[str, str] = {}
     known = set(session.scalars(select(Organisation.code))) | {SYSTEM_CHAIN}
     state: dict[str, _Chain] = {}
+    keyed_from = 0  # the first keyed entry of the whole log: after it, every entry is keyed
     for row in _links(session, chain, key):
         seq, name, chain_seq, digest, at, alg = row[0], row[1], row[2], row[4], row[7], row[8]
         result.entries += 1
         link = state.setdefault(name, _Chain())
         if link.broken:
             continue
-        problem = _problem(link, row, known, key)
+        problem = _problem(link, row, known, key, keyed_from)
         if problem is not None:
             kind, detail = problem
             if kind == "link":
@@ -139,6 +140,7 @@ def verify(
         result.chains[name] = (chain_seq, digest)
         link.expected, link.prev, link.at = chain_seq + 1, digest, at
         link.keyed = link.keyed or alg.startswith(KEYED)
+        keyed_from = keyed_from or (seq if alg.startswith(KEYED) else 0)
     if key is not None:
         for name, link in state.items():
             if not link.broken and not link.keyed and name not in marks:
@@ -157,7 +159,7 @@ def verify(
 
 
 def _problem(
-    link: _Chain, row: tuple[Any, ...], known: set[str], key: AuditKey | None
+    link: _Chain, row: tuple[Any, ...], known: set[str], key: AuditKey | None, keyed_from: int = 0
 ) -> tuple[str, str] | None:
     """Why this entry breaks its chain (``("link", ...)``: the hash or the sequence, explained
     by ``_explain``), or ``None``."""
@@ -173,8 +175,9 @@ def _problem(
         return "unverifiable", f"it is keyed with {alg.removeprefix(KEYED)!r}, {given}"
     if hashed_ok is not True:
         return "link", ""
-    if key is not None and link.keyed and not alg.startswith(KEYED):
-        return "downgraded", f"hashed without the key ({alg}) after the chain was keyed"
+    if key is not None and (link.keyed or keyed_from) and not alg.startswith(KEYED):
+        since = "the chain was keyed" if link.keyed else f"the log was keyed (entry {keyed_from})"
+        return "downgraded", f"hashed without the key ({alg}) after {since}"
     if at < link.at:
         return "time went backwards", f"written at {at}, before the entry before it ({link.at})"
     return None

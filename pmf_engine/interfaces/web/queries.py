@@ -88,7 +88,11 @@ def instance_details(framework: Framework, key: str, username: str) -> InstanceD
         timeline = list(
             s.scalars(
                 select(AuditEntry)
-                .where(AuditEntry.instance == key, AuditEntry.event.in_(TIMELINE_EVENTS))
+                .where(
+                    AuditEntry.chain == InstanceKey.organisation_of(key),  # its organisation's chain only
+                    AuditEntry.instance == key,
+                    AuditEntry.event.in_(TIMELINE_EVENTS),
+                )
                 .order_by(AuditEntry.seq)
             )
         )

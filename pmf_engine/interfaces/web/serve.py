@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from pmf_engine.app.logs import configure_logging
 from pmf_engine.app.settings import Settings
 from pmf_engine.app.wiring import Application
+from pmf_engine.core.errors import InvalidInput
 from pmf_engine.interfaces.web.app import WebSettings, create_app
 
 log = structlog.get_logger()
@@ -44,7 +45,7 @@ def app_from_environment() -> FastAPI:
     parent published in the environment (uvicorn calls this in each worker process)."""
     settings = Settings.load()
     configure_logging(settings.log_format, settings.log_level)
-    application = Application(settings)
+    application = Application(settings, upgrade=False)  # the parent brought the schema up
     return create_app(application.framework, web_settings(settings, secure_cookies=settings.secure_cookies))
 
 
@@ -65,6 +66,9 @@ def serve(
     another); the scheduler worker runs in this process only."""
     settings = application.settings
     if workers > 1:
+        if application.rehearsal:
+            raise InvalidInput("--workers", workers, "a rehearsal (--now) runs in one web process")
+        application.store.dispose()  # opened (and migrated) here, once, before the web processes start
         secret = settings.secret_key or SecretStr(secrets.token_urlsafe(32))
         settings.model_copy(update={"secret_key": secret, "secure_cookies": secure_cookies}).publish()
     else:

@@ -22,7 +22,8 @@ CHAIN_RULE = (
 ORG_RULE = "audit_entries: the organisation of an entry must exist"
 
 PG_CHECK = f"""
-CREATE OR REPLACE FUNCTION pmf_audit_check_chain() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION pmf_audit_check_chain() RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, public AS $$
 BEGIN
     IF NEW.chain IS DISTINCT FROM COALESCE(NEW.organisation, '_system') THEN
         RAISE EXCEPTION '{CHAIN_RULE}' USING ERRCODE = 'check_violation';

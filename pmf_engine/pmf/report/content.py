@@ -192,7 +192,11 @@ def _timeliness(s: Session, engine: Engine, inst: Instance) -> list[Timeliness]:
     found: list[Timeliness] = []
     for from_state, to_state, at in s.execute(
         select(AuditEntry.from_state, AuditEntry.to_state, func.coalesce(AuditEntry.as_of, AuditEntry.at))
-        .where(AuditEntry.instance == inst.key, AuditEntry.event.in_(("fired", "cycle.started")))
+        .where(
+            AuditEntry.chain == inst.organisation.code,  # its organisation's chain only
+            AuditEntry.instance == inst.key,
+            AuditEntry.event.in_(("fired", "cycle.started")),
+        )
         .order_by(AuditEntry.seq)
     ).all():
         if not to_state or to_state == from_state or to_state not in wf.states:
