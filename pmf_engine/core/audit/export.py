@@ -9,6 +9,7 @@ from typing import IO
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from pmf_engine.core import values
 from pmf_engine.core.audit.chain import EXPORT_FIELDS, canonical_json
 from pmf_engine.core.store import AuditEntry
 
@@ -37,13 +38,10 @@ def iter_entries(session: Session, *, chain: str | None = None) -> Iterator[Audi
     yield from session.scalars(query.execution_options(stream_results=True, yield_per=2000))
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
 def csv_safe(value: object) -> str:
     """A cell a spreadsheet will show as text, never run as a formula (OWASP CSV injection)."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return "'" + text if values.formula_like(text) else text
 
 
 def export(entries: Iterable[AuditEntry], out: IO[str], fmt: str) -> int:

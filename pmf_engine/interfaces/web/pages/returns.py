@@ -26,8 +26,6 @@ from pmf_engine.interfaces.web.pages.instance import FORM_ERRORS, instance_page
 from pmf_engine.pmf.performance import ActualIn
 
 router = APIRouter()
-UPLOAD_LIMIT = 20 * 1024 * 1024
-"""The most of an uploaded return that is read (bytes)."""
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -75,7 +73,7 @@ def upload_return(
     key: str, user: FormMember, parsed: ReturnKey, file: UploadFile, framework: FrameworkDep, render: Render
 ) -> Response:
     """Import a filled-in Excel return; the page again with every problem found in it."""
-    content = file.file.read(UPLOAD_LIMIT + 1)
+    content = file.file.read()  # bounded before it was read: PMF_MAX_UPLOAD_BYTES, at the gate
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "return.xlsx"
         path.write_bytes(content)
