@@ -127,3 +127,10 @@ def test_the_api_pages_with_a_next_link(
     checked = noted.get(f"/api/v1/organisations/{ORG}/audit?verify=true&event=note", headers=headers).json()
     assert checked["verification"]["ok"] is True and verifications == [ORG]
     assert {e["event"] for e in checked["entries"]} == {"note"}
+
+
+def test_a_position_past_any_integer_the_database_holds_is_a_422(client: TestClient) -> None:
+    """Found by schemathesis: ``before=323382900261488951296`` was a 500 (an integer overflow)."""
+    sign_in(client, "auditor")
+    assert client.get(f"/orgs/{ORG}/audit?before=323382900261488951296").status_code == 422
+    assert client.get(f"/orgs/{ORG}/audit?before=12").status_code == 200

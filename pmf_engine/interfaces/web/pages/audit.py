@@ -17,7 +17,9 @@ from pmf_engine.interfaces.web.deps import EngineDep, Member, Render
 from pmf_engine.interfaces.web.queries import AuditFilters
 
 router = APIRouter()
-Before = Annotated[int | None, Query(ge=1, description="List entries older than this chain position")]
+Before = Annotated[
+    int | None, Query(ge=1, le=2**62, description="List entries older than this chain position")
+]
 
 
 async def audit_filters(instance: str = "", actor: str = "", event: str = "") -> AuditFilters:
