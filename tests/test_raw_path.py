@@ -32,11 +32,15 @@ PERIOD = "2024-25-Q1"
 CYCLE = f"{ORG}/{PERIOD}"
 
 
-def _core_execute(self: Raw, statement: Statement, values: Mapping[str, Any]) -> Any:
-    return self.conn.execute(statement.statement, dict(values))
+def _core_rows(self: Raw, statement: Statement, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in self.conn.execute(statement.statement, dict(values))]
 
 
-def _core_execute_many(self: Raw, statement: Statement, rows: Sequence[Mapping[str, Any]]) -> None:
+def _core_count(self: Raw, statement: Statement, values: Mapping[str, Any]) -> int:
+    return int(self.conn.execute(statement.statement, dict(values)).rowcount)
+
+
+def _core_many(self: Raw, statement: Statement, rows: Sequence[Mapping[str, Any]]) -> None:
     self.conn.execute(statement.statement, [dict(r) for r in rows])
 
 
@@ -103,8 +107,9 @@ def test_the_driver_path_writes_what_core_wrote(
     raw_url, core_url = two_urls
     raw_store = _work(raw_url, catalog)
     with monkeypatch.context() as m:
-        m.setattr(Raw, "execute", _core_execute)
-        m.setattr(Raw, "execute_many", _core_execute_many)
+        m.setattr(Raw, "rows", _core_rows)
+        m.setattr(Raw, "count", _core_count)
+        m.setattr(Raw, "many", _core_many)
         core_store = _work(core_url, catalog)
     try:
         raw_tables, core_tables = _dump(raw_store), _dump(core_store)

@@ -46,7 +46,6 @@ from pmf_engine.core.raw import Raw, Statement
 from pmf_engine.core.registry import EffectContext, GuardContext, join_problem
 from pmf_engine.core.reschedule import recompute_deadlines
 from pmf_engine.core.store import (
-    AuditEntry,
     Instance,
     Organisation,
     Store,
@@ -365,7 +364,7 @@ class Engine:
             self.timekeeper.enter(s, wf, to_state, stay, pins, already_fired=fired, now=now)
             if pins:
                 context["meetings"] = pins
-        changed = Raw(s).execute(
+        changed = Raw.of(s).count(
             _MOVE_INSTANCE,
             {
                 "instance_id": inst.id,
@@ -376,7 +375,7 @@ class Engine:
                 "new_entered_at": inst.entered_at if stays else now,
             },
         )
-        if changed.rowcount != 1:
+        if changed != 1:
             raise ConcurrencyConflict(inst.key, inst.version, None)
         seq = audit.append(
             s,
@@ -441,7 +440,7 @@ class Engine:
         self, s: Session, wf: WorkflowDef, inst: InstanceRow, transition: TransitionDef, username: str
     ) -> str:
         # (active, role, organisation, service) per role held
-        rows = Raw(s).execute(_ACTOR_ROLES, {"username": username}).fetchall()
+        rows = Raw.of(s).rows(_ACTOR_ROLES, {"username": username})
         if not rows or not rows[0][0]:
             why = "no such actor" if not rows else "the actor is deactivated"
             raise PermissionDenied(inst.key, transition.trigger, inst.state, username, why)
@@ -451,23 +450,7 @@ class Engine:
             if role
         ]
         watched = segregation_triggers(self.catalog.roles, wf.name, transition.trigger)
-        prior: set[str] = set()
-        if watched:
-            prior = {
-                t
-                for t in s.scalars(
-                    select(AuditEntry.trigger)
-                    .where(
-                        AuditEntry.chain == inst.organisation,
-                        AuditEntry.instance == inst.key,
-                        AuditEntry.event == "fired",
-                        AuditEntry.actor == username,
-                        AuditEntry.trigger.in_(watched),
-                    )
-                    .distinct()
-                )
-                if t
-            }
+        prior = audit.fired_by(s, inst.key, username, watched) if watched else set()
         decision = authorise(
             policy=self.catalog.roles,
             workflow=wf.name,

@@ -18,6 +18,7 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from pmf_engine.core.errors import InvalidInput, NotFound
+from pmf_engine.core.raw import Raw, Statement
 from pmf_engine.core.store import Instance, Organisation, Service, WorkflowVersion
 
 
@@ -97,6 +98,7 @@ _INSTANCE_ROW = (
 # concurrent writer waits, then sees the new version and gives up at once, instead of doing
 # all its work only to lose the conditional UPDATE.
 _INSTANCE_ROW_LOCKED = _INSTANCE_ROW.with_for_update(of=Instance)
+_RAW_INSTANCE_ROW, _RAW_INSTANCE_ROW_LOCKED = Statement(_INSTANCE_ROW), Statement(_INSTANCE_ROW_LOCKED)
 
 
 _INSTANCES = cast(Table, Instance.__table__)
@@ -137,10 +139,10 @@ class InstanceRow:
     @classmethod
     def load(cls, s: Session, key: str, *, lock: bool = False) -> InstanceRow:
         """The instance ``key`` (locked for update when ``lock``); ``NotFound`` if there is none."""
-        row = s.connection().execute(_INSTANCE_ROW_LOCKED if lock else _INSTANCE_ROW, {"key": key}).first()
-        if row is None:
+        rows = Raw.of(s).rows(_RAW_INSTANCE_ROW_LOCKED if lock else _RAW_INSTANCE_ROW, {"key": key})
+        if not rows:
             raise NotFound("cycle or return", key)
-        return cls(**row._asdict())
+        return cls(*rows[0])
 
     @classmethod
     def load_id(cls, s: Session, instance_id: int) -> InstanceRow:

@@ -3,11 +3,15 @@
 ``Engine.fire`` runs about a dozen small statements; through SQLAlchemy Core each pays about
 90 µs of execution machinery (cache lookup, execution context, result wrapping) on top of the
 driver. ``Raw`` sends the same Core statements' SQL, compiled once per dialect, straight to the
-driver on the same connection (so in the same transaction), and converts each bound value
-with the bind processors SQLAlchemy itself compiled for that statement: the rows written are
-those Core would write. ``before_cursor_execute`` listeners still see every statement (the
-query-plan test and the benchmark's statement count rely on them), and a driver error is raised
-as SQLAlchemy's own exception class (``IntegrityError``, ``OperationalError``), as through Core.
+driver on the same connection (so in the same transaction), converts each bound value with the
+bind processors SQLAlchemy itself compiled for that statement and each fetched value with its
+result processor: the rows written and read are those Core would write and read.
+``before_cursor_execute`` listeners still see every statement (the query-plan test and the
+benchmark's statement count rely on them), and a driver error is raised as SQLAlchemy's own
+exception class (``IntegrityError``, ``OperationalError``), as through Core.
+
+One ``Raw`` serves a whole transaction (``Raw.of``), with one cursor: each call fetches what it
+returns before the next statement runs, so no cursor is left open.
 """
 
 from __future__ import annotations
@@ -21,16 +25,20 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
+Row = tuple[Any, ...]
+
 
 @dataclass(frozen=True, slots=True)
 class Compiled:
     """One statement compiled for one dialect: its SQL, its parameters in order (``None``:
-    named, as pyformat drivers take them) and each parameter's bind processor."""
+    named, as pyformat drivers take them), each parameter's bind processor and each result
+    column's processor (``None`` where the driver's value is the value)."""
 
     sql: str
     order: tuple[str, ...] | None
     defaults: Mapping[str, Any]
     processors: Mapping[str, Callable[[Any], Any]]
+    results: tuple[Callable[[Any], Any] | None, ...]
 
     @classmethod
     def of(cls, statement: Executable, dialect: Dialect, keys: list[str], many: bool) -> Compiled:
@@ -41,7 +49,10 @@ class Compiled:
         )
         processors = {k: v for k, v in compiled._bind_processors.items() if v is not None}
         order = tuple(compiled.positiontup) if compiled.positiontup is not None else None
-        return cls(str(compiled), order, dict(compiled.params), processors)
+        results = tuple(
+            column.type._cached_result_processor(dialect, None) for column in compiled._result_columns
+        )
+        return cls(str(compiled), order, dict(compiled.params), processors, results)
 
     def bind(self, values: Mapping[str, Any]) -> Any:
         """The driver's parameters for ``values`` (the statement's literals filled in)."""
@@ -52,9 +63,24 @@ class Compiled:
             return merged
         return tuple(merged[name] for name in self.order)
 
+    def convert(self, rows: list[Any]) -> list[Row]:
+        """Fetched rows with each value as Core would return it."""
+        if not any(self.results):
+            return [tuple(row) for row in rows]
+        results = self.results
+        return [
+            tuple(
+                value if process is None else process(value)
+                for process, value in zip(results, row, strict=True)
+            )
+            for row in rows
+        ]
+
 
 class Statement:
     """A Core statement whose compiled form is kept per dialect."""
+
+    __slots__ = ("_compiled", "statement")
 
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
@@ -63,37 +89,54 @@ class Statement:
     def compiled(self, dialect: Dialect, values: Mapping[str, Any], many: bool = False) -> Compiled:
         """The statement compiled for ``dialect`` and parameters named as ``values`` are (once
         per dialect, server version and set of names)."""
-        keys = sorted(values)
-        key = (dialect.name, dialect.server_version_info, many, *keys)
+        key = (dialect.name, dialect.server_version_info, many, *sorted(values))
         found = self._compiled.get(key)
         if found is None:
-            found = self._compiled[key] = Compiled.of(self.statement, dialect, keys, many)
+            found = self._compiled[key] = Compiled.of(self.statement, dialect, sorted(values), many)
         return found
 
 
 class Raw:
     """The session's connection (its transaction begun) as the driver sees it."""
 
-    __slots__ = ("_error", "conn", "dialect", "driver")
+    __slots__ = ("_cursor", "_error", "conn", "dialect", "driver", "transaction")
 
     def __init__(self, s: Session) -> None:
         self.conn: Connection = s.connection()
+        self.transaction = s.get_transaction()
         self.dialect = self.conn.dialect
         self.driver: Any = self.conn.connection.driver_connection
         self._error: type[Exception] = self.dialect.loaded_dbapi.Error
+        self._cursor: Any = None
 
-    def execute(self, statement: Statement, values: Mapping[str, Any]) -> Any:
-        """Run one statement; the driver's cursor (to fetch from, or read ``rowcount``)."""
+    @classmethod
+    def of(cls, s: Session) -> Raw:
+        """The ``Raw`` of the session's current transaction (made on first use)."""
+        raw: Raw | None = s.info.get("pmf_raw")
+        if raw is None or raw.transaction is not s.get_transaction():
+            raw = s.info["pmf_raw"] = cls(s)
+        return raw
+
+    def rows(self, statement: Statement, values: Mapping[str, Any]) -> list[Row]:
+        """Run a statement that returns rows (a SELECT, or a write with RETURNING); its rows."""
         compiled = statement.compiled(self.dialect, values)
-        return self._run(compiled.sql, compiled.bind(values), many=False)
+        cursor = self._run(compiled.sql, compiled.bind(values), many=False)
+        return compiled.convert(cursor.fetchall())
 
-    def execute_many(self, statement: Statement, rows: Sequence[Mapping[str, Any]]) -> None:
+    def count(self, statement: Statement, values: Mapping[str, Any]) -> int:
+        """Run a write; the number of rows it changed."""
+        compiled = statement.compiled(self.dialect, values)
+        return int(self._run(compiled.sql, compiled.bind(values), many=False).rowcount)
+
+    def many(self, statement: Statement, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run one statement for each of ``rows`` (``executemany``, as Core does for these)."""
         compiled = statement.compiled(self.dialect, rows[0], many=len(rows) > 1)
         self._run(compiled.sql, [compiled.bind(row) for row in rows], many=True)
 
     def _run(self, sql: str, params: Any, *, many: bool) -> Any:
-        cursor = self.driver.cursor()
+        cursor = self._cursor
+        if cursor is None:
+            cursor = self._cursor = self.driver.cursor()
         conn = self.conn
         if conn._has_events or conn.engine._has_events:
             conn.dispatch.before_cursor_execute(conn, cursor, sql, params, None, many)

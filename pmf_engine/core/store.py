@@ -9,6 +9,7 @@ or by ``pmf db upgrade``.
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -304,7 +305,7 @@ class Step(Base):
     __tablename__ = "steps"
     __table_args__ = (
         Index("ix_steps_due", "status", "due_at"),
-        Index("ix_steps_deadline", "deadline_id"),
+        Index("ix_steps_deadline_status", "deadline_id", "status"),  # leaving a state
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -447,8 +448,13 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        readonly = conn.get_execution_options().get("pmf_readonly", False)
-        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        # On the driver: this runs before every transaction, and Core's execution machinery
+        # would cost more than the statement. A lock not granted is Core's OperationalError.
+        sql = "BEGIN" if conn.get_execution_options().get("pmf_readonly", False) else "BEGIN IMMEDIATE"
+        try:
+            conn.connection.driver_connection.execute(sql)  # type: ignore[union-attr]
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(sql, (), exc, sqlite3.Error) from exc
 
 
 class Store:

@@ -149,6 +149,7 @@ class Timekeeper:
         service_id: int | None = None,
     ) -> list[Holder]:
         """Active holders of roles in an organisation (of ``roles``, for ``service_id``, if given)."""
+        rows: Sequence[Any]
         if roles is None:
             rows = s.connection().execute(_ALL_HOLDERS, {"org": organisation_id}).all()
         elif not roles:
@@ -156,7 +157,7 @@ class Timekeeper:
         else:
             values: dict[str, Any] = {f"role{i}": r for i, r in enumerate(sorted(roles))}
             values |= {"org": organisation_id, "service": service_id}
-            rows = Raw(s).execute(_holders_of(len(roles)), values).fetchall()
+            rows = Raw.of(s).rows(_holders_of(len(roles)), values)
         return [Holder(*row) for row in rows]
 
     def enter(
@@ -233,7 +234,7 @@ class Timekeeper:
             for (stay, _), rule, r in zip(stays, rules, resolutions, strict=True)
         ]
         if len(opened) == 1:  # a fire: one deadline, on the driver
-            ids = [row[0] for row in Raw(s).execute(_RAW_NEW_DEADLINE, opened[0]).fetchall()]
+            ids = [row[0] for row in Raw.of(s).rows(_RAW_NEW_DEADLINE, opened[0])]
         else:
             ids = list(conn.execute(_NEW_DEADLINE, opened).scalars())
         rows: list[dict[str, Any]] = []
@@ -244,7 +245,7 @@ class Timekeeper:
                     s, wf, state, stay, deadline_id, resolution.due_at, holders, skip, now
                 )
         if rows and len(opened) == 1:
-            Raw(s).execute_many(_RAW_NEW_STEP, rows)
+            Raw.of(s).many(_RAW_NEW_STEP, rows)
         elif rows:
             conn.execute(_NEW_STEP, rows)
         return [int(i) for i in ids]
@@ -358,9 +359,9 @@ class Timekeeper:
 
     def leave(self, s: Session, instance_id: int, now: datetime) -> None:
         """Close the open deadline of an instance and cancel its steps that have not fired."""
-        raw = Raw(s)
-        raw.execute(_RAW_CANCEL_STEPS, {"instance": instance_id})
-        raw.execute(_RAW_CLOSE_DEADLINES, {"instance": instance_id, "now": now})
+        raw = Raw.of(s)
+        raw.count(_RAW_CANCEL_STEPS, {"instance": instance_id})
+        raw.count(_RAW_CLOSE_DEADLINES, {"instance": instance_id, "now": now})
 
     def open_deadlines_using(self, s: Session, organisation_id: int, meeting_id: int) -> list[Deadline]:
         """The organisation's open deadlines reckoned from ``meeting_id`` (to redo when it moves),

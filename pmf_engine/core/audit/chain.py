@@ -135,9 +135,9 @@ def append(session: Session, record: AuditRecord, at: datetime) -> int:
     head_seq, head_hash, head_at = _locked_head(session, chain)
     stamp = _Stamp.of(session, at, head_at)
     values = _link(record, stamp, head_seq + 1, head_hash)
-    raw = Raw(session)
-    ((seq,),) = raw.execute(_RAW_INSERT, values).fetchall()
-    raw.execute(
+    raw = Raw.of(session)
+    ((seq,),) = raw.rows(_RAW_INSERT, values)
+    raw.count(
         _RAW_MOVE_HEAD,
         {"head_chain": chain, "new_seq": values["chain_seq"], "new_hash": values["hash"], "new_at": stamp.at},
     )
@@ -249,7 +249,7 @@ _RAW_INSERT, _RAW_MOVE_HEAD, _RAW_HEAD = Statement(_INSERT), Statement(_MOVE_HEA
 
 
 def _locked_head(session: Session, chain: str) -> tuple[int, str, str]:
-    rows = Raw(session).execute(_RAW_HEAD, {"head_chain": chain}).fetchall()
+    rows = Raw.of(session).rows(_RAW_HEAD, {"head_chain": chain})
     if rows:
         row = rows[0]
         return int(row[0]), str(row[1]), str(row[2] or "")
