@@ -12,6 +12,15 @@ exception class (``IntegrityError``, ``OperationalError``), as through Core.
 
 One ``Raw`` serves a whole transaction (``Raw.of``), with one cursor: each call fetches what it
 returns before the next statement runs, so no cursor is left open.
+
+On PostgreSQL (psycopg 3) statements can share round trips: ``prefetch`` sends several reads in
+one pipeline and returns all their rows; while the engine's fire has ``deferring`` on, ``defer``
+queues a write whose answer nobody waits for and ``flush`` sends the queue, with the
+transaction's COMMIT if asked, in one pipeline (a statement that fails aborts the transaction
+there, so what follows it, COMMIT included, does nothing). A read on the driver flushes first,
+and so does the session's commit (``Store`` listens for it): nothing queued is left behind.
+Elsewhere, and always on SQLite (in-process, no round trips to save), ``defer`` runs the write
+at once and ``prefetch`` runs each read in turn.
 """
 
 from __future__ import annotations
@@ -99,7 +108,17 @@ class Statement:
 class Raw:
     """The session's connection (its transaction begun) as the driver sees it."""
 
-    __slots__ = ("_cursor", "_error", "conn", "dialect", "driver", "transaction")
+    __slots__ = (
+        "_cursor",
+        "_deferred",
+        "_error",
+        "conn",
+        "deferring",
+        "dialect",
+        "driver",
+        "pipelines",
+        "transaction",
+    )
 
     def __init__(self, s: Session) -> None:
         self.conn: Connection = s.connection()
@@ -108,6 +127,11 @@ class Raw:
         self.driver: Any = self.conn.connection.driver_connection
         self._error: type[Exception] = self.dialect.loaded_dbapi.Error
         self._cursor: Any = None
+        self.pipelines = self.dialect.name == "postgresql"
+        """Whether statements can share round trips (psycopg's pipeline mode)."""
+        self._deferred: list[tuple[Compiled, Any, bool]] = []
+        self.deferring = False
+        """Set by the engine's fire: ``defer`` queues (PostgreSQL) until ``flush``."""
 
     @classmethod
     def of(cls, s: Session) -> Raw:
@@ -133,13 +157,82 @@ class Raw:
         compiled = statement.compiled(self.dialect, rows[0], many=len(rows) > 1)
         self._run(compiled.sql, [compiled.bind(row) for row in rows], many=True)
 
-    def _run(self, sql: str, params: Any, *, many: bool) -> Any:
-        cursor = self._cursor
-        if cursor is None:
-            cursor = self._cursor = self.driver.cursor()
+    def prefetch(self, reads: Sequence[tuple[Statement, Mapping[str, Any]]]) -> list[list[Row]]:
+        """Run several reads (in one round trip on PostgreSQL); the rows of each, in order."""
+        if not self.pipelines:
+            return [self.rows(statement, values) for statement, values in reads]
+        self.flush()
+        compiled = [(statement.compiled(self.dialect, values), values) for statement, values in reads]
+        cursors = []
+        try:
+            with self.driver.pipeline():
+                for c, values in compiled:
+                    cursor = self.driver.cursor()
+                    self._announce(cursor, c.sql, params := c.bind(values), many=False)
+                    cursor.execute(c.sql, params)
+                    cursors.append(cursor)
+            return [c.convert(cursor.fetchall()) for (c, _), cursor in zip(compiled, cursors, strict=True)]
+        except self._error as exc:
+            raise DBAPIError.instance("(pipeline)", None, exc, self._error) from exc
+        finally:
+            for cursor in cursors:
+                cursor.close()
+
+    def defer(self, statement: Statement, values: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> None:
+        """A write (a mapping) or one statement for many rows (a sequence of mappings) whose
+        answer is not needed: queued until ``flush`` while ``deferring`` on PostgreSQL, else run now."""
+        many = not isinstance(values, Mapping)
+        if not (self.pipelines and self.deferring):
+            if many:
+                self.many(statement, values)  # type: ignore[arg-type]
+            else:
+                self.count(statement, values)  # type: ignore[arg-type]
+            return
+        if many:
+            rows: Sequence[Mapping[str, Any]] = values  # type: ignore[assignment]
+            compiled = statement.compiled(self.dialect, rows[0], many=len(rows) > 1)
+            self._deferred.append((compiled, [compiled.bind(row) for row in rows], True))
+        else:
+            compiled = statement.compiled(self.dialect, values)  # type: ignore[arg-type]
+            self._deferred.append((compiled, compiled.bind(values), False))  # type: ignore[arg-type]
+
+    def flush(self, *, commit: bool = False) -> None:
+        """Send the deferred writes (and COMMIT, if ``commit``) in one round trip; a driver
+        error (a statement refused, the COMMIT failed) is raised as Core's exception class."""
+        if not self._deferred and not commit:
+            return
+        queued, self._deferred = self._deferred, []
+        if not self.pipelines:
+            if commit:
+                self.driver.commit()
+            return
+        cursor = self._cursor if self._cursor is not None else self.driver.cursor()
+        self._cursor = cursor
+        try:
+            with self.driver.pipeline():
+                for compiled, params, many in queued:
+                    self._announce(cursor, compiled.sql, params, many=many)
+                    if many:
+                        cursor.executemany(compiled.sql, params)
+                    else:
+                        cursor.execute(compiled.sql, params)
+                if commit:
+                    self.driver.commit()
+        except self._error as exc:
+            raise DBAPIError.instance("(pipeline)", None, exc, self._error) from exc
+
+    def _announce(self, cursor: Any, sql: str, params: Any, *, many: bool) -> None:
         conn = self.conn
         if conn._has_events or conn.engine._has_events:
             conn.dispatch.before_cursor_execute(conn, cursor, sql, params, None, many)
+
+    def _run(self, sql: str, params: Any, *, many: bool) -> Any:
+        if self._deferred:  # what was queued goes first, in order
+            self.flush()
+        cursor = self._cursor
+        if cursor is None:
+            cursor = self._cursor = self.driver.cursor()
+        self._announce(cursor, sql, params, many=many)
         try:
             if many:
                 cursor.executemany(sql, params)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -431,7 +432,36 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, echo=echo, pool_pre_ping=True)
+    engine = create_engine(url, echo=echo)
+    _ping_after_idle(engine)
+    return engine
+
+
+PING_AFTER_IDLE_S = 30.0
+"""A pooled PostgreSQL connection idle longer than this is checked before it is handed out."""
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """``pool_pre_ping`` costs a round trip on every checkout: a fire on PostgreSQL is two round
+    trips, so that would be half as many again. A connection is pinged only when it has been
+    idle in the pool for ``PING_AFTER_IDLE_S`` (when a server restart or a dropped link would
+    have been noticed); a dead one is replaced, as SQLAlchemy's own pre-ping does, by raising
+    ``DisconnectionError`` from the checkout."""
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["pmf_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("pmf_idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+            return
+        try:
+            dbapi_connection.execute("SELECT 1")
+            dbapi_connection.rollback()
+        except Exception as exc:  # the driver's error, whatever broke: take another connection
+            raise DisconnectionError(f"pooled connection dead after {PING_AFTER_IDLE_S:.0f} s idle") from exc
 
 
 def _tune_sqlite(engine: Engine) -> None:
@@ -482,6 +512,7 @@ class Store:
         self.audit_key = audit_key
         info = {"pmf_store": self}
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, info=info)
+        event.listen(self._sessions, "before_commit", _flush_deferred)
         self._readonly = sessionmaker(
             self.engine.execution_options(pmf_readonly=True), expire_on_commit=False, info=info
         )
@@ -538,6 +569,13 @@ class Store:
     def dispose(self) -> None:
         """Close every pooled connection, e.g. before a SQLite file is removed or the process ends."""
         self.engine.dispose()
+
+
+def _flush_deferred(session: Session) -> None:
+    """Send what a fire deferred (``Raw.defer``) before the session commits, so nothing queued is lost."""
+    raw = session.info.get("pmf_raw")
+    if raw is not None and raw.transaction is session.get_transaction():
+        raw.flush()
 
 
 def find_organisation(s: Session, code: str) -> Organisation:
