@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import Any
 
 import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
-from pmf_engine.core import audit, limits, values
+from pmf_engine.core import audit, limits, refusals, values
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.children import Children, Target
 from pmf_engine.core.clock import Clock, SystemClock
@@ -275,7 +275,7 @@ class Engine:
         parts = InstanceKey.parse(key)
         too_large = limits.fire_problem(reason, payload)
         if too_large is not None:  # refused before anything is read; the attempt kept, clipped
-            self._refuse_too_large(key, trigger, actor, reason, payload, too_large)
+            refusals.refuse_too_large(self.store, self.clock, key, trigger, actor, reason, payload, too_large)
         bound = log.bind(
             organisation=parts.organisation,
             cycle=parts.cycle,
@@ -290,7 +290,7 @@ class Engine:
                 if then is not None:
                     then(s, result)
         except Refused as refusal:
-            self._record_refusal(refusal, actor, reason, payload)
+            refusals.record(self.store, self.clock, refusal, actor, reason, payload)
             bound.warning("transition.refused", state=refusal.state, why=refusal.reason)
             raise
         except IntegrityError as exc:
@@ -543,61 +543,6 @@ class Engine:
             why = guards[name](ctx)
             if why is not None:
                 raise GuardFailed(inst.key, transition.trigger, inst.state, name, why)
-
-    def _record_refusal(
-        self, refusal: Refused, actor: str, reason: str | None, data: Mapping[str, Any]
-    ) -> None:
-        """Write the refused attempt to the audit log in a transaction of its own."""
-        with self.store.write() as s:
-            inst = s.scalar(
-                select(Instance)
-                .where(Instance.key == refusal.instance)
-                .options(joinedload(Instance.organisation))
-            )
-            org = (
-                inst.organisation.code
-                if inst is not None
-                else InstanceKey.organisation_of(refusal.instance) or None
-            )
-            if org is not None and s.scalar(select(Organisation.id).where(Organisation.code == org)) is None:
-                org = None
-            self._audit(
-                s,
-                audit.AuditRecord(
-                    event="refused",
-                    organisation=org,
-                    instance=refusal.instance,
-                    trigger=refusal.trigger,
-                    from_state=refusal.state,
-                    actor=actor,
-                    reason=reason,
-                    data=stamp(
-                        {"refusal": type(refusal).__name__, "why": refusal.reason, "data": dict(data)}
-                    ),
-                ),
-            )
-
-    def _refuse_too_large(
-        self,
-        key: str,
-        trigger: str,
-        actor: str,
-        reason: str | None,
-        data: Mapping[str, Any],
-        problem: tuple[str, str],
-    ) -> NoReturn:
-        """Audit an attempt whose reason or data is over its limit, keeping only their start,
-        size and digest, and raise ``InvalidInput`` naming the field."""
-        field, why = problem
-        try:
-            state = self.peek(key)[0]
-        except NotFound:
-            state = None
-        if state is not None:
-            self._record_refusal(
-                Refused(key, trigger, state, why), actor, limits.clip(reason), limits.summary(data)
-            )
-        raise InvalidInput(field, None, why)
 
     # -- children -------------------------------------------------------------------------
 
