@@ -16,8 +16,8 @@ returns before the next statement runs, so no cursor is left open.
 On PostgreSQL (psycopg 3) statements can share round trips: ``prefetch`` sends several reads in
 one pipeline and returns all their rows; while the engine's fire has ``deferring`` on, ``defer``
 queues a write whose answer nobody waits for and ``flush`` sends the queue, with the
-transaction's COMMIT if asked, in one pipeline (a statement that fails aborts the transaction
-there, so what follows it, COMMIT included, does nothing). A read on the driver flushes first,
+transaction's COMMIT if asked, as one query (a statement that fails stops the query there, in
+the open transaction, so what follows it, COMMIT included, does nothing). A read on the driver flushes first,
 and so does the session's commit (``Store`` listens for it): nothing queued is left behind.
 Elsewhere, and always on SQLite (in-process, no round trips to save), ``defer`` runs the write
 at once and ``prefetch`` runs each read in turn.
@@ -206,20 +206,26 @@ class Raw:
             if commit:
                 self.driver.commit()
             return
-        cursor = self._cursor if self._cursor is not None else self.driver.cursor()
-        self._cursor = cursor
-        try:
-            with self.driver.pipeline():
-                for compiled, params, many in queued:
-                    self._announce(cursor, compiled.sql, params, many=many)
-                    if many:
-                        cursor.executemany(compiled.sql, params)
-                    else:
-                        cursor.execute(compiled.sql, params)
-                if commit:
-                    self.driver.commit()
-        except self._error as exc:
-            raise DBAPIError.instance("(pipeline)", None, exc, self._error) from exc
+        if not queued:
+            self.driver.commit()
+            return
+        # One simple-protocol query of all the statements (values bound by psycopg's own
+        # client-side quoting), COMMIT last: one round trip and one parse on the client. The
+        # server stops at the first statement that fails, inside the open transaction, so
+        # nothing after it runs, COMMIT included.
+        from psycopg import ClientCursor  # noqa: PLC0415 - only PostgreSQL gets here
+
+        with ClientCursor(self.driver) as client:
+            parts = []
+            for compiled, params, many in queued:
+                self._announce(client, compiled.sql, params, many=many)
+                parts += [client.mogrify(compiled.sql, p) for p in (params if many else [params])]
+            if commit:
+                parts.append("COMMIT")
+            try:
+                client.execute(";\n".join(parts))
+            except self._error as exc:
+                raise DBAPIError.instance("(deferred writes)", None, exc, self._error) from exc
 
     def _announce(self, cursor: Any, sql: str, params: Any, *, many: bool) -> None:
         conn = self.conn
