@@ -195,9 +195,9 @@ def test_a_connection_that_died_idle_is_replaced(
 ) -> None:
     """Without ``pool_pre_ping`` on every checkout, a pooled connection idle past the limit is
     pinged when handed out, and one whose server process is gone is replaced, not returned."""
-    from pmf_engine.core import store as store_module
+    from pmf_engine.core import connections
 
-    monkeypatch.setattr(store_module, "PING_AFTER_IDLE_S", 0.0)
+    monkeypatch.setattr(connections, "PING_AFTER_IDLE_S", 0.0)
     store = Store(pg_server.url(pg_server.create_database(pg_template)), upgrade=False)
     try:
         with store.read() as s:

@@ -9,8 +9,6 @@ or by ``pmf db upgrade``.
 from __future__ import annotations
 
 import re
-import sqlite3
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,13 +26,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    create_engine,
     event,
     select,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -46,12 +42,12 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from pmf_engine.core import connections
 from pmf_engine.core.clock import Clock, SystemClock
-from pmf_engine.core.errors import Busy, InvalidInput, NotFound
+from pmf_engine.core.errors import Busy, NotFound
 from pmf_engine.migrations import upgrade_to_head
 
 DEFAULT_URL = "sqlite:///pmf.db"
-SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite writer waits for the lock before the request is refused as ``Busy``."""
 
 
@@ -419,74 +415,6 @@ class SignInThrottle(Base):
     blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """An Engine with the durability and locking settings pmf-engine relies on."""
-    if not url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
-        scheme = url.split(":", 1)[0]  # only the scheme: the rest may hold a password
-        raise InvalidInput(
-            "database URL scheme", scheme, "pmf-engine runs on sqlite:///FILE or postgresql://USER@HOST/DB"
-        )
-    if url.startswith("sqlite"):
-        engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
-        _tune_sqlite(engine)
-        return engine
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    engine = create_engine(url, echo=echo)
-    _ping_after_idle(engine)
-    return engine
-
-
-PING_AFTER_IDLE_S = 30.0
-"""A pooled PostgreSQL connection idle longer than this is checked before it is handed out."""
-
-
-def _ping_after_idle(engine: Engine) -> None:
-    """``pool_pre_ping`` costs a round trip on every checkout: a fire on PostgreSQL is two round
-    trips, so that would be half as many again. A connection is pinged only when it has been
-    idle in the pool for ``PING_AFTER_IDLE_S`` (when a server restart or a dropped link would
-    have been noticed); a dead one is replaced, as SQLAlchemy's own pre-ping does, by raising
-    ``DisconnectionError`` from the checkout."""
-
-    @event.listens_for(engine, "checkin")
-    def _checkin(_dbapi_connection: Any, record: Any) -> None:
-        record.info["pmf_idle_since"] = time.monotonic()
-
-    @event.listens_for(engine, "checkout")
-    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-        since = record.info.get("pmf_idle_since")
-        if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
-            return
-        try:
-            dbapi_connection.execute("SELECT 1")
-            dbapi_connection.rollback()
-        except Exception as exc:  # the driver's error, whatever broke: take another connection
-            raise DisconnectionError(f"pooled connection dead after {PING_AFTER_IDLE_S:.0f} s idle") from exc
-
-
-def _tune_sqlite(engine: Engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy's "begin" event decide how each transaction starts.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        # On the driver: this runs before every transaction, and Core's execution machinery
-        # would cost more than the statement. A lock not granted is Core's OperationalError.
-        sql = "BEGIN" if conn.get_execution_options().get("pmf_readonly", False) else "BEGIN IMMEDIATE"
-        try:
-            conn.connection.driver_connection.execute(sql)  # type: ignore[union-attr]
-        except sqlite3.Error as exc:
-            raise DBAPIError.instance(sql, (), exc, sqlite3.Error) from exc
-
-
 class Store:
     """The database: a schema kept at Alembic head and the transactions that use it.
 
@@ -507,7 +435,7 @@ class Store:
         audit_key: AuditKey | None = None,
     ) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = connections.make_engine(url)
         self.wall: Clock = wall or SystemClock()
         self.audit_key = audit_key
         info = {"pmf_store": self}
@@ -557,7 +485,7 @@ class Store:
                 yield session
         except OperationalError as exc:
             if "database is locked" in str(exc.orig):
-                raise Busy(SQLITE_BUSY_TIMEOUT_MS / 1000) from exc
+                raise Busy(connections.SQLITE_BUSY_TIMEOUT_MS / 1000) from exc
             raise
 
     @contextmanager
