@@ -13,6 +13,7 @@ from fastapi import APIRouter
 from pmf_engine.interfaces.web.pages import (
     actions,
     audit,
+    dashboard,
     instance,
     measures,
     overview,
@@ -22,7 +23,7 @@ from pmf_engine.interfaces.web.pages import (
 )
 
 router = APIRouter(include_in_schema=False)
-for area in (sign_in, overview, measures, actions, audit, report, returns, instance):
+for area in (sign_in, overview, dashboard, measures, actions, audit, report, returns, instance):
     router.include_router(area.router)
 
 __all__ = ["router"]
