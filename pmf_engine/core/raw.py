@@ -73,9 +73,10 @@ class Compiled:
         return tuple(merged[name] for name in self.order)
 
     def convert(self, rows: list[Any]) -> list[Row]:
-        """Fetched rows with each value as Core would return it."""
+        """Fetched rows with each value as Core would return it (the driver's tuples as they
+        are when no column needs converting)."""
         if not any(self.results):
-            return [tuple(row) for row in rows]
+            return rows
         results = self.results
         return [
             tuple(
@@ -98,7 +99,7 @@ class Statement:
     def compiled(self, dialect: Dialect, values: Mapping[str, Any], many: bool = False) -> Compiled:
         """The statement compiled for ``dialect`` and parameters named as ``values`` are (once
         per dialect, server version and set of names)."""
-        key = (dialect.name, dialect.server_version_info, many, *sorted(values))
+        key = (dialect.name, dialect.server_version_info, many, *values)  # the names in their order
         found = self._compiled.get(key)
         if found is None:
             found = self._compiled[key] = Compiled.of(self.statement, dialect, sorted(values), many)
@@ -112,6 +113,7 @@ class Raw:
         "_cursor",
         "_deferred",
         "_error",
+        "_listening",
         "conn",
         "deferring",
         "dialect",
@@ -127,6 +129,8 @@ class Raw:
         self.driver: Any = self.conn.connection.driver_connection
         self._error: type[Exception] = self.dialect.loaded_dbapi.Error
         self._cursor: Any = None
+        # Whether anyone listens for statements (tests, the benchmark's count), looked up once.
+        self._listening = bool(self.conn.dispatch.before_cursor_execute)
         self.pipelines = self.dialect.name == "postgresql"
         """Whether statements can share round trips (psycopg's pipeline mode)."""
         self._deferred: list[tuple[Compiled, Any, bool]] = []
@@ -228,9 +232,8 @@ class Raw:
                 raise DBAPIError.instance("(deferred writes)", None, exc, self._error) from exc
 
     def _announce(self, cursor: Any, sql: str, params: Any, *, many: bool) -> None:
-        conn = self.conn
-        if conn._has_events or conn.engine._has_events:
-            conn.dispatch.before_cursor_execute(conn, cursor, sql, params, None, many)
+        if self._listening:
+            self.conn.dispatch.before_cursor_execute(self.conn, cursor, sql, params, None, many)
 
     def _run(self, sql: str, params: Any, *, many: bool) -> Any:
         if self._deferred:  # what was queued goes first, in order
