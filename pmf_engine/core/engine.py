@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from pmf_engine.core import audit, limits, refusals, values
+from pmf_engine.core.agenda import Offer, agenda
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.children import Children, Target
 from pmf_engine.core.clock import Clock, SystemClock
@@ -228,6 +229,11 @@ class Engine:
                     continue
                 allowed.append(NextStep.of(t))
             return allowed
+
+    def agenda(self, username: str) -> list[Offer]:
+        """Every open instance where ``username``'s roles allow a step now: see ``core.agenda``."""
+        with self.store.read() as s:
+            return agenda(s, self.stored, self.catalog.roles, username, self.clock.now())
 
     def peek(self, key: str) -> tuple[str, int]:
         """(state, version) of an instance, cheaply: what a caller passes back as

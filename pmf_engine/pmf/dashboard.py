@@ -27,7 +27,7 @@ from pmf_engine.pmf.measures import measure_targets
 from pmf_engine.pmf.models import Actual, ExceptionReport, Measure
 from pmf_engine.pmf.projects import ProjectStatus
 from pmf_engine.pmf.rag import Status
-from pmf_engine.pmf.report.content import ReportData, Timeliness, gather
+from pmf_engine.pmf.report.content import ReportData, Timeliness, gather, measures_reported
 from pmf_engine.pmf.status import MeasureStatus
 
 STATUSES: tuple[Status, ...] = get_args(Status)
@@ -137,9 +137,14 @@ def _counts(measures: list[MeasureStatus]) -> dict[str, dict[str, int]]:
 
 
 def quarterly_cycles(framework: Framework, organisation: str) -> list[str]:
-    """The organisation's quarterly cycles' keys, newest quarter first."""
-    cycles = [c for c in framework.engine.cycles(organisation) if _is_quarter(c.period)]
-    return [c.key for c in sorted(cycles, key=lambda c: c.period, reverse=True)]
+    """The organisation's quarterly cycles' keys, newest quarter first (one query)."""
+    with framework.engine.store.read() as s:
+        found = s.execute(
+            select(Instance.key, Instance.period)
+            .join(Organisation, Organisation.id == Instance.organisation_id)
+            .where(Organisation.code == organisation, Instance.parent_id.is_(None))
+        ).all()
+    return [key for key, period in sorted(found, key=lambda row: row[1], reverse=True) if _is_quarter(period)]
 
 
 def _is_quarter(period: str) -> bool:
@@ -149,8 +154,9 @@ def _is_quarter(period: str) -> bool:
         return False
 
 
-def build(framework: Framework, cycle: str) -> Dashboard:
-    """The dashboard of ``cycle`` (a quarterly cycle's key)."""
+def build(framework: Framework, cycle: str, *, compare: bool = True) -> Dashboard:
+    """The dashboard of ``cycle`` (a quarterly cycle's key); with ``compare``, each tile also
+    carries the same quarter a year before."""
     engine = framework.engine
     data = gather(framework, cycle)
     content = data.content
@@ -159,7 +165,9 @@ def build(framework: Framework, cycle: str) -> Dashboard:
     period = parse_period(content.period)
     assert isinstance(period, Period)  # gather refuses any other cycle
     year_before = f"{status.organisation}/{Period(period.start_year - 1, period.quarter)}"
-    before = _counts(gather(framework, year_before).content.measures) if year_before in quarters else None
+    before = (
+        _counts(measures_reported(framework, year_before)) if compare and year_before in quarters else None
+    )
     tiles = []
     for theme, counts in _counts(content.measures).items():
         mine = [m for m in content.measures if (m.theme or "Other") == theme]
@@ -363,37 +371,29 @@ class ToDo:
 
 def todo(framework: Framework, username: str, organisations: list[str]) -> list[ToDo]:
     """What ``username`` may do now in ``organisations``: each open instance with a transition
-    their roles allow, and each open Scrutiny action assigned to them; the latest first, then
-    the soonest due."""
-    engine = framework.engine
-    found: list[ToDo] = []
+    their roles allow (``Engine.agenda``: a few queries however many instances), and each open
+    Scrutiny action assigned to them; the latest first, then the soonest due."""
+    wanted = set(organisations)
+    found = [
+        ToDo(
+            o.key,
+            o.organisation,
+            o.state_label,
+            tuple(step.label for step in o.steps),
+            o.due_at,
+            o.late_working_days,
+        )
+        for o in framework.engine.agenda(username)
+        if o.organisation in wanted
+    ]
     for org in organisations:
-        for cycle in engine.cycles(org):
-            full = engine.status(cycle.key)
-            for inst in (full, *full.children):
-                if inst.terminal:
-                    continue
-                steps = engine.steps_for(inst.key, username)
-                if not steps:
-                    continue
-                deadline = inst.deadline
-                found.append(
-                    ToDo(
-                        inst.key,
-                        org,
-                        inst.state_label,
-                        tuple(step.label for step in steps),
-                        deadline.due_at if deadline else None,
-                        deadline.late_working_days if deadline else 0,
-                    )
-                )
         for action in framework.actions.list_for(org):
             if action.assignee == username and not action.closed:
                 due = datetime.fromisoformat(action.due) if action.due else None
                 found.append(
                     ToDo(action.key, org, action.what, (), due, 1 if action.overdue else 0, kind="action")
                 )
-    far = datetime.max.replace(tzinfo=None)
+    far = datetime.max
 
     def pressure(item: ToDo) -> tuple[int, datetime]:
         due = item.due_at.replace(tzinfo=None) if item.due_at else far

@@ -106,7 +106,7 @@ def theme_page(
     sort: Literal["code", "rag", "service", "direction"] = "code",
 ) -> Response:
     """One theme's measures, filtered by RAG, service and direction, and sorted."""
-    board = dashboard.build(framework, _cycle_of(framework, org, period))
+    board = dashboard.build(framework, _cycle_of(framework, org, period), compare=False)
     tile = board.tile(theme)
     mine = [m for m in board.measures if (m.theme or "Other") == theme]
     shown: list[MeasureStatus] = [
