@@ -381,6 +381,7 @@ def test_readme_set_up_your_council_runs_as_written(tmp_path: Path, monkeypatch:
     monkeypatch.chdir(tmp_path)
     variables: dict[str, str] = {}
     commands = 0
+    said: dict[str, str] = {}
     for line in _readme_block().splitlines():
         words = shlex.split(line, comments=True)
         if not words:
@@ -392,5 +393,17 @@ def test_readme_set_up_your_council_runs_as_written(tmp_path: Path, monkeypatch:
         assert expanded[0] == "pmf", line
         result = CliRunner().invoke(main, ["--log-level", "warning", *expanded[1:]], catch_exceptions=False)
         assert result.exit_code == (1 if "# refused" in line else 0), (line, result.output)
+        said[" ".join(w for w in expanded[1:] if not w.startswith("--") and "sqlite" not in w)] = (
+            result.output
+        )
         commands += 1
-    assert commands >= 10
+    assert commands >= 20
+    assert (
+        "3 service(s), 9 person(s) with 10 role(s), 6 meeting(s)"
+        in said["2026-10-02T09:00 org init examples/council_setup/wexcombe.yaml"]
+    )
+    assert "3 unchanged" in said["2026-10-02T09:00 actor import WDC examples/council_setup/people.csv ada"]
+    assert "stage: Cancelled" in said["2026-10-02T09:00 cycle status WDC/2027-28-Q2"]
+    status = said["2026-10-02T09:00 cycle status WDC/2026-27-Q2"]
+    assert re.search(r"HOUSING +Submitted", status) and re.search(r"WASTE +Submitted", status), status
+    assert "verified" in said["audit verify"]
