@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from datetime import datetime
 from pathlib import Path
 
 import openpyxl
@@ -16,7 +17,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
 from pmf_engine.app.wiring import load_catalog
-from pmf_engine.core.clock import SystemClock
+from pmf_engine.core.clock import LONDON, ManualClock, SystemClock
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.store import AuditEntry, Store
 from pmf_engine.interfaces.main import main
@@ -140,6 +141,11 @@ def test_a_bad_council_file_lists_every_problem_and_adds_nothing(pmf, db: str, t
     path.write_text(WEXCOMBE.read_text().replace("roles: [administrator]", 'roles: ["service_manager"]'))
     problems = _problems(pmf("org", "init", str(path), "--bootstrap"))
     assert any("[people.0.roles.0] 'service_manager': held for one service" in p for p in problems)
+    twice = WEXCOMBE.read_text() + '  - {body: cmt, starts: "2026-11-03 10:00", title: CMT again}\n'
+    path.write_text(twice)
+    (problem,) = _problems(pmf("org", "init", str(path), "--bootstrap"))
+    assert problem == f"{path}:{len(twice.splitlines())}: [meetings.6] the same meeting is given twice " \
+        "(its uid, or its committee and time)"  # fmt: skip
     assert any("[organisation] nobody in the file holds a role with people.manage" in p for p in problems)
 
 
@@ -169,6 +175,8 @@ def _workbook(path: Path, source: Path, change: dict[tuple[str, int, str], str] 
         items = [data[name]] if name == "organisation" else data[name]
         for i, item in enumerate(items):
             row = [";".join(item[c]) if c == "roles" else item.get(c, "") for c in columns]
+            if name == "meetings":  # a real date-and-time cell, as Excel keeps one
+                row[1] = datetime.fromisoformat(row[1])
             for (sheet_name, index, column), value in (change or {}).items():
                 if (sheet_name, index) == (name, i):
                     row[columns.index(column)] = value
@@ -343,10 +351,6 @@ def test_a_large_council_set_up_runs_its_first_quarter(pmf, db: str) -> None:  #
     }
     store = Store(db)
     try:
-        from datetime import datetime
-
-        from pmf_engine.core.clock import LONDON, ManualClock
-
         clock = ManualClock(datetime(2026, 10, 5, 9, 0, tzinfo=LONDON))
         engine = Engine(store, load_catalog(WORKFLOWS, POLICIES), clock)
         cycle = "KBC/2026-27-Q2"

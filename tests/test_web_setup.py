@@ -159,3 +159,17 @@ def test_uploads_need_the_permission_the_csrf_token_and_the_organisation(
         == 403
     )
     assert _entries(engine) == before
+
+
+def test_a_cancelled_cycle_shows_as_cancelled(client: TestClient, engine: Engine) -> None:
+    """The cycle page and the organisation's page of a cancelled cycle: its stage is Cancelled and
+    no step is offered."""
+    engine.start_cycle(ORG, "2024-25-Q1", by="perf")
+    Framework(engine, SHIPPED_POLICIES).cancellation.cancel(f"{ORG}/2024-25-Q1", by="admin", reason="mistake")
+    sign_in(client, "perf")
+    page = client.get(f"/instances/{ORG}/2024-25-Q1")
+    assert page.status_code == 200 and ">Cancelled</h1>" in page.text
+    assert 'action="/instances/TDC/2024-25-Q1/fire"' not in page.text
+    assert client.get(f"/orgs/{ORG}").status_code == 200
+    assert client.get(f"/instances/{ORG}/2024-25-Q1/HOUSING").status_code == 200
+    assert client.get(f"/instances/{ORG}/2024-25-Q1/report").status_code == 200

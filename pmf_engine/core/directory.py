@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import String, bindparam, cast, distinct, func, select, update
+from sqlalchemy import bindparam, distinct, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from pmf_engine.core import audit
+from pmf_engine.core import audit, leavers
 from pmf_engine.core.clock import Clock
 from pmf_engine.core.definition import RolesPolicy
 from pmf_engine.core.errors import (
     AlreadyExists,
-    ConcurrencyConflict,
     InvalidInput,
     NotFound,
     NotNow,
@@ -31,12 +29,9 @@ from pmf_engine.core.permissions import Assignment, permits
 from pmf_engine.core.provenance import stamp
 from pmf_engine.core.store import (
     Actor,
-    Deadline,
-    Instance,
     Organisation,
     RoleAssignment,
     Service,
-    Step,
     Store,
     find_organisation,
 )
@@ -49,21 +44,6 @@ class Grant(NamedTuple):
     role: str
     organisation: str
     service: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Handover:
-    """What deactivating a leaver did."""
-
-    username: str
-    to: str | None
-    roles_revoked: int
-    roles_given: int
-    """The leaver's roles the ``to`` actor did not hold already."""
-    steps_redirected: int
-    """Reminders and escalations still to be sent that now go to ``to`` (or to nobody else)."""
-    reassigned: tuple[str, ...]
-    """The open instances (Scrutiny actions) whose assignee is now ``to``."""
 
 
 class Directory:
@@ -268,7 +248,7 @@ class Directory:
 
     def deactivate(
         self, username: str, *, by: str, handover: str | None = None, reason: str | None = None
-    ) -> Handover:
+    ) -> leavers.Handover:
         """A leaver: ``username`` may no longer act or sign in; each role they held is taken
         away and, with ``handover``, given to that (active) actor; with it too the reminders and
         escalations still to be sent to them, and the open instances (Scrutiny actions) they
@@ -283,7 +263,7 @@ class Directory:
             heir = find_actor(s, handover) if handover else None
             if heir is not None and not heir.active:
                 raise InvalidInput("handover", handover, "is deactivated: hand the work to an active actor")
-            owned = _assigned_open_work(s, username)
+            owned = leavers.assigned_open_work(s, username)
             if owned and heir is None:
                 raise NotNow(
                     f"{username} is the assignee of open work ({', '.join(k for k, _ in owned)}): "
@@ -295,10 +275,10 @@ class Directory:
             s.flush()
             s.expire(leaver, ["roles"])
             given = [g for g in grants if heir is not None and self.grant_in(s, heir, g, by)]
-            moved = _hand_over_steps(s, username, handover)
+            moved = leavers.hand_over_steps(s, username, handover)
             for key, instance_id in owned:
                 assert handover is not None  # refused above otherwise
-                _reassign(s, instance_id, handover)
+                leavers.reassign(s, instance_id, handover)
                 audit.record(
                     s,
                     audit.AuditRecord(
@@ -312,7 +292,7 @@ class Directory:
                     self.clock.now(),
                 )
             leaver.active = False
-            done = Handover(
+            done = leavers.Handover(
                 username=username,
                 to=handover,
                 roles_revoked=len(grants),
@@ -430,62 +410,6 @@ class Directory:
                 .order_by(Actor.username)
             ).all()
             return [(a, assignments(a)) for a in rows]
-
-
-def _assigned_open_work(s: Session, username: str) -> list[tuple[str, int]]:
-    """(key, id) of the instances ``username`` is the assignee of that still have an open deadline."""
-    return [
-        (str(key), int(i))
-        for key, i in s.execute(
-            select(Instance.key, Instance.id)
-            .where(
-                Instance.context["assignee"].as_string() == username,
-                select(Deadline.id)
-                .where(Deadline.instance_id == Instance.id, Deadline.closed_at.is_(None))
-                .exists(),
-            )
-            .order_by(Instance.key)
-        ).all()
-    ]
-
-
-def _reassign(s: Session, instance_id: int, to: str) -> None:
-    """Make ``to`` the assignee of an instance, as a versioned change (a writer that read the
-    instance before this loses its conditional update and retries)."""
-    version, context = s.execute(
-        select(Instance.version, Instance.context).where(Instance.id == instance_id)
-    ).one()
-    changed = s.execute(
-        update(Instance)
-        .where(Instance.id == instance_id, Instance.version == version)
-        .values(context={**context, "assignee": to}, version=version + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
-        raise ConcurrencyConflict(str(instance_id), version, None)
-
-
-def _hand_over_steps(s: Session, username: str, to: str | None) -> int:
-    """Send the reminders and escalations still pending for ``username`` to ``to`` instead (or
-    drop them from the recipients without one); how many steps changed."""
-    rows = s.execute(
-        select(Step.id, Step.recipients).where(
-            Step.status == "pending", cast(Step.recipients, String).contains(f'"{username}"')
-        )
-    ).all()
-    count = 0
-    for step_id, recipients in rows:
-        if username not in recipients:
-            continue
-        new = sorted({r for r in recipients if r != username} | ({to} if to else set()))
-        s.execute(
-            update(Step)
-            .where(Step.id == step_id, Step.status == "pending")
-            .values(recipients=new)
-            .execution_options(synchronize_session=False)
-        )
-        count += 1
-    return count
 
 
 BOOTSTRAP = "bootstrap"

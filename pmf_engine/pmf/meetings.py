@@ -28,7 +28,7 @@ from typing import Any
 
 import icalendar
 from dateutil.rrule import rrule, rrulestr
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pmf_engine.core import audit
@@ -37,7 +37,6 @@ from pmf_engine.core.clock import LONDON, as_utc, london
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import (
     AlreadyExists,
-    ConcurrencyConflict,
     DataFileError,
     DefinitionError,
     InvalidInput,
@@ -45,6 +44,7 @@ from pmf_engine.core.errors import (
     Problem,
 )
 from pmf_engine.core.provenance import stamp
+from pmf_engine.core.reschedule import unpin_meeting
 from pmf_engine.core.store import Deadline, Instance, Meeting, Organisation, find_organisation
 from pmf_engine.core.yamlload import load_yaml
 from pmf_engine.pmf import tabular
@@ -177,7 +177,7 @@ class CommitteeCalendar:
             }
             meeting_id = meeting.id
             s.delete(meeting)
-            unpinned = _unpin(s, org.id, meeting_id)
+            unpinned = unpin_meeting(s, org.id, meeting_id)
             audit.record(
                 s,
                 audit.AuditRecord(
@@ -343,31 +343,6 @@ class CommitteeCalendar:
         if meeting is None:
             raise NotFound("meeting", ref)
         return meeting
-
-
-def _unpin(s: Session, organisation_id: int, meeting_id: int) -> list[str]:
-    """Forget ``meeting_id`` in the pins of the organisation's instances (a versioned change of
-    each), so a deadline never hangs on a meeting that is gone; the keys of those changed."""
-    changed = []
-    for key, instance_id, version, context in s.execute(
-        select(Instance.key, Instance.id, Instance.version, Instance.context).where(
-            Instance.organisation_id == organisation_id
-        )
-    ).all():
-        pins = dict((context or {}).get("meetings") or {})
-        kept = {body: pinned for body, pinned in pins.items() if pinned != meeting_id}
-        if kept == pins:
-            continue
-        moved = s.execute(
-            update(Instance)
-            .where(Instance.id == instance_id, Instance.version == version)
-            .values(context={**context, "meetings": kept}, version=version + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if moved.rowcount != 1:  # type: ignore[attr-defined]
-            raise ConcurrencyConflict(key, version, None)
-        changed.append(str(key))
-    return changed
 
 
 def read_meetings(

@@ -190,11 +190,20 @@ class Onboarding:
                 "the council could not look after its own people",
             )
         meetings: list[MeetingRow] = []
-        for record in meeting_records:
+        seen: set[object] = set()
+        for record in _bounded(problems, meeting_records, "meetings"):
             line, where = record.locate("")
             row = meeting_row(record.values, str(path), line, where, problems.found, self.calendar.policy)
-            if row is not None:
-                meetings.append(row)
+            if row is None:
+                continue
+            same = row.uid or (row.body, row.starts_at)  # a meeting's uid is made from these
+            if same in seen:
+                problems.at(
+                    record, "", "the same meeting is given twice (its uid, or its committee and time)"
+                )
+                continue
+            seen.add(same)
+            meetings.append(row)
         problems.raise_any()
         return CouncilIn(str(path), code, name, subdivision, org_record, services, people, meetings)
 
