@@ -14,6 +14,7 @@ from pmf_engine.channels import LogChannel
 from pmf_engine.core import audit
 from pmf_engine.core.clock import LONDON, ManualClock
 from pmf_engine.core.definition import CANCELLED
+from pmf_engine.core.directory import Grant
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import (
     InvalidInput,
@@ -126,6 +127,20 @@ def test_a_leaver_hands_over_roles_reminders_and_actions(engine: Engine, clock: 
         sent = {who for (who,) in s.execute(select(OutboxMessage.recipient))}
     assert "newhousing" in sent and "sm_housing" not in sent
     _verified(engine)
+
+
+def test_the_last_administrator_cannot_be_taken_away(engine: Engine) -> None:
+    """Revoking or deactivating the one holder of people.manage would leave nobody able to grant
+    a role again: refused, nothing changed; with a handover (or a second one) it is allowed."""
+    engine.directory.add_actor("admin", "Admin", grants=[Grant("administrator", ORG)], by="system")
+    with pytest.raises(NotNow, match=r"nobody would be left holding people\.manage in TDC"):
+        engine.directory.revoke("admin", "administrator", ORG, by="system")
+    with pytest.raises(NotNow, match="nobody would be left"):
+        engine.directory.deactivate("admin", by="system")
+    assert _held(engine, "admin") == {("administrator", ORG, None)}
+    assert _events(engine, "role.revoked") == []
+    engine.directory.deactivate("admin", by="system", handover="perf")
+    assert ("administrator", ORG, None) in _held(engine, "perf")
 
 
 def test_deactivating_to_a_deactivated_or_unknown_actor_is_refused(engine: Engine) -> None:

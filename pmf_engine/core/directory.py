@@ -27,6 +27,7 @@ from pmf_engine.core.errors import (
 from pmf_engine.core.instances import InstanceKey
 from pmf_engine.core.permissions import Assignment, permits
 from pmf_engine.core.provenance import stamp
+from pmf_engine.core.registry import PEOPLE_MANAGE
 from pmf_engine.core.store import (
     Actor,
     Organisation,
@@ -217,6 +218,8 @@ class Directory:
         self.check_role(role, service)
         with self.store.write() as s:
             self.revoke_in(s, find_actor(s, username), Grant(role, organisation, service), by, reason)
+            if role in self.roles.roles_permitted(PEOPLE_MANAGE):
+                self._keep_an_administrator(s, [organisation])
 
     def revoke_in(self, s: Session, actor: Actor, grant: Grant, by: str, reason: str | None = None) -> None:
         """``revoke`` inside the caller's transaction."""
@@ -292,6 +295,9 @@ class Directory:
                     self.clock.now(),
                 )
             leaver.active = False
+            s.flush()
+            managers = self.roles.roles_permitted(PEOPLE_MANAGE)
+            self._keep_an_administrator(s, sorted({g.organisation for g in grants if g.role in managers}))
             done = leavers.Handover(
                 username=username,
                 to=handover,
@@ -319,6 +325,25 @@ class Directory:
                 self.clock.now(),
             )
         return done
+
+    def _keep_an_administrator(self, s: Session, organisations: Sequence[str]) -> None:
+        """``NotNow`` (the change rolls back) if one of ``organisations``, where a role holding
+        ``people.manage`` is being taken away, has nobody active left holding one: nobody could
+        then grant a role there again."""
+        managers = self.roles.roles_permitted(PEOPLE_MANAGE)
+        for code in organisations:
+            left = s.scalar(
+                select(func.count())
+                .select_from(RoleAssignment)
+                .join(Actor, Actor.id == RoleAssignment.actor_id)
+                .join(Organisation, Organisation.id == RoleAssignment.organisation_id)
+                .where(Organisation.code == code, Actor.active.is_(True), RoleAssignment.role.in_(managers))
+            )
+            if not left:
+                raise NotNow(
+                    f"nobody would be left holding {PEOPLE_MANAGE} in {code}: grant "
+                    f"{' or '.join(managers)} to someone else first (or --handover to them)"
+                )
 
     def organisations(self) -> list[tuple[Organisation, int, int]]:
         """Every organisation, by code, with how many services and actors holding a role it has."""
