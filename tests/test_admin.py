@@ -169,8 +169,19 @@ def test_a_cancelled_cycle_stops_chasing_and_refuses_every_trigger(
     with pytest.raises(NotNow, match="part of a cycle"):
         framework.cancellation.cancel(f"{CYCLE}/WASTE", by="system", reason="x")
 
+    # A reminder fired in the evening waits in the outbox for the morning's sending hours.
+    worker = make_worker(engine.store, engine.catalog, clock, worker_id="w1")
+    clock.set(at("2024-07-05 20:00"))
+    worker.tick(LogChannel())
+    with engine.store.read() as s:
+        waiting = s.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "pending")
+        )
+    assert waiting
+
     done = framework.cancellation.cancel(CYCLE, by="system", reason="started for the wrong quarter")
     assert done.instances == (CYCLE, f"{CYCLE}/PLANNING", f"{CYCLE}/WASTE")  # HOUSING had ended
+    assert done.messages_withdrawn == waiting
     status = engine.status(CYCLE)
     assert (status.state, status.state_label, status.terminal, status.next_steps) == (
         CANCELLED,
@@ -199,12 +210,12 @@ def test_a_cancelled_cycle_stops_chasing_and_refuses_every_trigger(
     with pytest.raises(NotNow, match="has ended"):
         framework.cancellation.cancel(CYCLE, by="system", reason="again")
 
-    worker = make_worker(engine.store, engine.catalog, clock, worker_id="w1")
-    for days in range(0, 40, 2):
-        clock.set(at("2024-07-01 09:00") + timedelta(days=days))
+    for days in range(1, 40, 2):
+        clock.set(at("2024-07-05 09:00") + timedelta(days=days))
         worker.tick(LogChannel())
     with engine.store.read() as s:
-        assert s.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+        statuses = set(s.scalars(select(OutboxMessage.status)))
+    assert statuses == {"cancelled"}, "nothing sent after the cancellation"
     _verified(engine)
 
 
