@@ -21,7 +21,7 @@ from pmf_engine.core.clock import LONDON, ManualClock, SystemClock
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.store import AuditEntry, Store
 from pmf_engine.interfaces.main import main
-from tests.conftest import POLICIES, ROOT, WORKFLOWS
+from tests.conftest import POLICIES, ROOT, WORKFLOWS, services
 
 EXAMPLES = ROOT / "examples" / "council_setup"
 WEXCOMBE = EXAMPLES / "wexcombe.yaml"
@@ -411,3 +411,38 @@ def test_readme_set_up_your_council_runs_as_written(tmp_path: Path, monkeypatch:
     status = said["2026-10-02T09:00 cycle status WDC/2026-27-Q2"]
     assert re.search(r"HOUSING +Submitted", status) and re.search(r"WASTE +Submitted", status), status
     assert "verified" in said["audit verify"]
+
+
+# -- one transaction, on each backend -------------------------------------------------------
+
+
+def test_a_failure_half_way_through_a_set_up_leaves_nothing(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database refusing the last meeting (after the organisation, services, people and
+    roles were written in the same transaction) leaves no trace of the council; the same file
+    then sets it up whole."""
+    framework = services(engine)
+    onboarding = framework.onboarding
+    with engine.store.read() as s:
+        before = s.scalar(select(func.count()).select_from(AuditEntry))
+    calls = []
+    real = framework.calendar.add_in
+
+    def flaky(s, org, row, *, by):  # type: ignore[no-untyped-def]
+        calls.append(row)
+        if len(calls) == 6:
+            raise OSError("disk full")
+        return real(s, org, row, by=by)
+
+    monkeypatch.setattr(framework.calendar, "add_in", flaky)
+    with pytest.raises(OSError, match="disk full"):
+        onboarding.set_up(WEXCOMBE, by="system")
+    with engine.store.read() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEntry)) == before
+    assert [o.code for o, _, _ in engine.directory.organisations()] == ["TDC"]
+    assert "ada" not in {p.username for p, _ in engine.directory.actors()}
+    monkeypatch.setattr(framework.calendar, "add_in", real)
+    done = onboarding.set_up(WEXCOMBE, by="system")
+    assert (done.services, done.people, done.roles, done.meetings) == (3, 9, 10, 6)
+    assert engine.directory.services("WDC")[0].code == "HOUSING"
