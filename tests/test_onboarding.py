@@ -79,6 +79,11 @@ def _problems(result: Result) -> list[str]:
 def test_org_init_sets_up_the_whole_council_in_one_command(pmf, db: str) -> None:  # type: ignore[no-untyped-def]
     """3 services, 9 people with their roles and 6 meetings from one file (it took 26
     commands); each change is audited as bootstrap, and the council can then run a cycle."""
+    checked = _ok(pmf("org", "init", str(WEXCOMBE), "--check", "--bootstrap"))
+    assert checked.strip() == (
+        "organisation WDC can be set up: 3 service(s), 9 person(s) with 10 role(s), 6 meeting(s)"
+    )
+    assert _audit_count(db) == 0 and _ok(pmf("org", "list")) == ""
     done = _ok(pmf("org", "init", str(WEXCOMBE), "--bootstrap"))
     assert done.strip() == "organisation WDC set up: 3 service(s), 9 person(s) with 10 role(s), 6 meeting(s)"
     assert re.fullmatch(r"WDC +Wexcombe District Council +ENG +3 service\(s\), 9 person\(s\)\n",
@@ -100,8 +105,9 @@ def test_org_init_sets_up_the_whole_council_in_one_command(pmf, db: str) -> None
     assert "with 3 child instance(s)" in started
     # Again: the organisation is there, and nothing more is written.
     before = _audit_count(db)
-    (problem,) = _problems(pmf("org", "init", str(WEXCOMBE), "--as", "ada"))
-    assert problem.startswith(f"{WEXCOMBE}:7: [organisation.code] organisation 'WDC' already exists")
+    for check in ([], ["--check"]):
+        (problem,) = _problems(pmf("org", "init", str(WEXCOMBE), *check, "--as", "ada"))
+        assert problem.startswith(f"{WEXCOMBE}:7: [organisation.code] organisation 'WDC' already exists")
     assert _audit_count(db) == before
 
 

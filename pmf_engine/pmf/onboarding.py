@@ -28,7 +28,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -207,29 +207,16 @@ class Onboarding:
         problems.raise_any()
         return CouncilIn(str(path), code, name, subdivision, org_record, services, people, meetings)
 
-    def set_up(self, path: Path, *, by: str) -> SetUp:
-        """Add the council of ``path``: all of it in one transaction, or nothing."""
+    def set_up(self, path: Path, *, by: str, check_only: bool = False) -> SetUp:
+        """Add the council of ``path``: all of it in one transaction, or nothing. With
+        ``check_only``, every check is made (the database's too) and nothing is written."""
         council = self.read_council(path)
-        problems = _Problems(council.file)
+        if check_only:
+            with self.store.read() as s:
+                self._check_against(s, council)
+            return _planned(council)
         with self.store.write() as s:
-            if s.scalar(select(Organisation.id).where(Organisation.code == council.code)) is not None:
-                problems.at(
-                    council.organisation,
-                    "code",
-                    f"organisation {council.code!r} already exists: add to it with pmf service import "
-                    "and pmf actor import",
-                )
-                problems.raise_any()
-            taken = _existing(s, [p.username for p in council.people])
-            for person in council.people:
-                if person.username in taken:
-                    problems.at(
-                        person.record,
-                        "username",
-                        f"actor {person.username!r} already exists: leave them out and grant their "
-                        "roles afterwards (pmf actor grant)",
-                    )
-            problems.raise_any()
+            self._check_against(s, council)
             org = self.directory.organisation_in(
                 s, council.code, council.name, subdivision=council.subdivision, by=by
             )
@@ -242,15 +229,32 @@ class Onboarding:
                     roles += self.directory.grant_in(s, actor, Grant(role, council.code, service_code), by)
             for meeting in council.meetings:
                 self.calendar.add_in(s, org, meeting, by=by)
-        done = SetUp(
-            council.code,
-            services=len(council.services),
-            people=len(council.people),
-            roles=roles,
-            meetings=len(council.meetings),
-        )
+        done = replace(_planned(council), roles=roles)
         log.info("organisation.set_up", organisation=council.code, actor=by, file=path.name)
         return done
+
+    @staticmethod
+    def _check_against(s: Session, council: CouncilIn) -> None:
+        """``DataFileError`` if the organisation, or one of the people, is there already."""
+        problems = _Problems(council.file)
+        if s.scalar(select(Organisation.id).where(Organisation.code == council.code)) is not None:
+            problems.at(
+                council.organisation,
+                "code",
+                f"organisation {council.code!r} already exists: add to it with pmf service import "
+                "and pmf actor import",
+            )
+            problems.raise_any()
+        taken = _existing(s, [p.username for p in council.people])
+        for person in council.people:
+            if person.username in taken:
+                problems.at(
+                    person.record,
+                    "username",
+                    f"actor {person.username!r} already exists: leave them out and grant their "
+                    "roles afterwards (pmf actor grant)",
+                )
+        problems.raise_any()
 
     # -- bulk uploads into an organisation ------------------------------------------------------
 
@@ -402,6 +406,17 @@ class Onboarding:
         if service is not None and service not in services:
             return f"no service {service!r}{_did_you_mean(service, services)}"
         return None
+
+
+def _planned(council: CouncilIn) -> SetUp:
+    """What setting up ``council`` adds (each role granted once: the file names it once)."""
+    return SetUp(
+        council.code,
+        services=len(council.services),
+        people=len(council.people),
+        roles=sum(len(p.grants) for p in council.people),
+        meetings=len(council.meetings),
+    )
 
 
 def _check_username(value: str) -> None:

@@ -80,19 +80,20 @@ def org_add(app: App, code: str, name: str, subdivision: str, by: str | None, bo
 
 @org.command("init")
 @click.argument("file", type=FILE)
+@click.option("--check", is_flag=True, help="Check the file (and against the database) but add nothing.")
 @_as
 @_bootstrap
 @pass_app
-def org_init(app: App, file: Path, by: str | None, bootstrap: bool) -> None:
+def org_init(app: App, file: Path, check: bool, by: str | None, bootstrap: bool) -> None:
     """Set up a whole council from FILE (.yaml or .xlsx): the organisation, its services, its
     people with their roles and its committee meetings, all in one transaction or nothing (--as
     an actor holding organisation.manage anywhere, or --bootstrap on a fresh deployment)."""
     app.may_create = True  # setting up: the default ./pmf.db may be created here
     by = _acting(app, by, bootstrap, ORGANISATION_MANAGE, None)
-    done = app.framework.onboarding.set_up(file, by=by)
+    done = app.framework.onboarding.set_up(file, by=by, check_only=check)
     click.echo(
-        f"organisation {done.organisation} set up: {done.services} service(s), {done.people} "
-        f"person(s) with {done.roles} role(s), {done.meetings} meeting(s)"
+        f"organisation {done.organisation} {'can be set up' if check else 'set up'}: {done.services} "
+        f"service(s), {done.people} person(s) with {done.roles} role(s), {done.meetings} meeting(s)"
     )
 
 
