@@ -127,6 +127,7 @@ READ_ROUTES = {
     "/instances/{key:path}/report",
     "/instances/{key:path}/template.xlsx",
     "/instances/{key:path}",
+    "/setup",
 }
 
 
@@ -155,6 +156,9 @@ WRITE_ROUTES = {
     "/instances/{key:path}/exception-reports",
     "/instances/{key:path}/actions",
     "/api/v1/instances/{key:path}/transitions",
+    "/setup/upload",
+    "/orgs/{org}/people/upload",
+    "/orgs/{org}/services/upload",
 }
 
 
