@@ -89,7 +89,8 @@ def _concrete(template: str, org: str) -> list[str]:
     """Every path a route template takes for ``org``: its cycle, its return, filters with keys."""
     cycle, child = f"{org}/{PERIOD}", f"{org}/{PERIOD}/HOUSING"
     if "{org}" in template:
-        paths = [template.replace("{org}", org)]
+        filled = template.replace("{period}", PERIOD).replace("{code}", "HOU-01").replace("{theme}", "Homes")
+        paths = [filled.replace("{org}", org)]
         if template.endswith("/audit") or template.endswith("/audit.csv"):
             paths += [f"{paths[0]}?instance={cycle}", f"{paths[0]}?instance={org}"]
         if template.endswith("/measures"):
@@ -128,6 +129,13 @@ READ_ROUTES = {
     "/instances/{key:path}/template.xlsx",
     "/instances/{key:path}",
     "/setup",
+    "/todo",
+    "/orgs/{org}/dashboard",
+    "/orgs/{org}/dashboard/{period}/tiles.csv",
+    "/orgs/{org}/dashboard/{period}/summary",
+    "/orgs/{org}/dashboard/{period}/themes/{theme}",
+    "/orgs/{org}/measures/{code}/history",
+    "/orgs/{org}/measures/{code}/history.csv",
 }
 
 
