@@ -29,8 +29,18 @@ from pmf_engine.core.store import (
 from pmf_engine.pmf.exceptions import missing_exception_reports
 from pmf_engine.pmf.framework import Framework
 
-TIMELINE_EVENTS = ("fired", "refused", "cycle.started", "child.spawned", "child.started")
-"""The audit events an instance page lists as its timeline."""
+TIMELINE_EVENTS = (
+    "fired",
+    "refused",
+    "cycle.started",
+    "child.spawned",
+    "child.started",
+    "reminder.fired",
+    "escalation.fired",
+    "chase.queued",
+)
+"""The audit events an instance page lists as its timeline: its steps and refusals, its start, the
+worker's reminders and escalations and the performance team's chasing."""
 
 AUDIT_PAGE_SIZE = 100
 """How many entries a page of the audit trail lists unless asked for fewer or more."""
