@@ -207,6 +207,11 @@ def test_a_quarter_in_the_browser(server: tuple[str, Engine], browser: Any) -> N
     perf.press("complete_service_review")
     assert "Portfolio Holder and CMT review" in perf.page.inner_text("h1")
     perf.go(f"/orgs/{ORG}/measures", "measures")
+    perf.go(f"/orgs/{ORG}/meetings", "meetings")
+    perf.page.fill("#when", "2024-10-22 10:00")
+    perf.page.click("button:has-text('Add the meeting')")
+    assert "Meeting added" in perf.page.inner_text(".govuk-notification-banner")
+    perf.check("meetings-added")
     seen |= perf.violations
     perf.close()
 

@@ -33,7 +33,15 @@ from pmf_engine.core import audit
 from pmf_engine.core import values as checks
 from pmf_engine.core.clock import LONDON, as_utc, london
 from pmf_engine.core.engine import Engine
-from pmf_engine.core.errors import AlreadyExists, DataFileError, DefinitionError, NotFound, Problem
+from pmf_engine.core.errors import (
+    AlreadyExists,
+    DataFileError,
+    DefinitionError,
+    InvalidInput,
+    NotFound,
+    NotNow,
+    Problem,
+)
 from pmf_engine.core.provenance import stamp
 from pmf_engine.core.store import Deadline, Instance, Meeting, Organisation, find_organisation
 from pmf_engine.core.yamlload import load_yaml
@@ -144,6 +152,38 @@ class CommitteeCalendar:
             org = self._org(s, organisation)
             meeting = self._meeting(s, org, ref)
             return self._move(s, org, meeting, as_utc(starts_at), by, reason)
+
+    def cancel(self, organisation: str, ref: str, *, by: str, reason: str) -> int:
+        """Cancel a meeting (by id or uid) that has not begun, with a reason: it leaves the
+        calendar, and every open deadline reckoned from it is reckoned again from the body's
+        next meeting (or waits for one); return how many were recomputed. One transaction,
+        audited as ``meeting.cancelled``."""
+        reason = (checks.check_text("reason", reason) or "").strip()
+        if not reason:
+            raise InvalidInput("reason", None, "say why the meeting is cancelled")
+        with self.store.write() as s:
+            org = self._org(s, organisation)
+            meeting = self._meeting(s, org, ref)
+            if meeting.starts_at <= self.engine.clock.now():
+                raise NotNow(
+                    f"the {meeting.body} meeting of {london(meeting.starts_at):%d %b %Y %H:%M} has begun: "
+                    "it cannot be cancelled (move it, if its time was recorded wrongly)"
+                )
+            data = {
+                "meeting": meeting.id,
+                "body": meeting.body,
+                "starts_at": audit.format_instant(meeting.starts_at),
+                "uid": meeting.uid,
+                "title": meeting.title,
+            }
+            meeting_id = meeting.id
+            s.delete(meeting)
+            s.flush()  # gone before its deadlines are reckoned again
+            record = audit.AuditRecord(
+                event="meeting.cancelled", organisation=org.code, actor=by, reason=reason, data=stamp(data)
+            )
+            audit.record(s, record, self.engine.clock.now())
+            return self.engine.recompute_deadlines(s, org.id, meeting_id, by=by)
 
     def import_file(self, organisation: str, path: Path, *, by: str) -> Imported:
         """Add the meetings of a file and move those (matched by uid) whose time changed."""

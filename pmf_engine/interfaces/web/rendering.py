@@ -30,6 +30,7 @@ def templates() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = lambda d: f"{london(d):%d %b %Y %H:%M}" if d else "–"
+    env.filters["local"] = lambda d: f"{london(d):%Y-%m-%d %H:%M}"  # as a form takes it back
     env.filters["label"] = lambda s: str(s).replace("_", " ").capitalize()
     env.filters["number"] = lambda v: "–" if v is None else f"{v:g}"
     env.filters["why"] = _why

@@ -1,6 +1,6 @@
 """Server-rendered pages: sign-in, the quarter at a glance, cycle, return and action pages
-with the steps the signed-in person may take, measures, Scrutiny actions, the audit trail and
-the committee report; one router per area, joined here.
+with the steps the signed-in person may take, measures, Scrutiny actions, the audit trail, the
+committee calendar (and starting the next cycle) and the committee report; one router per area, joined here.
 
 The order below matters: ``/instances/{key:path}`` takes any path under ``/instances/``, so
 the instance pages come last, after the report and the return's forms and template.
@@ -13,6 +13,7 @@ from fastapi import APIRouter
 from pmf_engine.interfaces.web.pages import (
     actions,
     audit,
+    calendar,
     instance,
     measures,
     overview,
@@ -22,7 +23,7 @@ from pmf_engine.interfaces.web.pages import (
 )
 
 router = APIRouter(include_in_schema=False)
-for area in (sign_in, overview, measures, actions, audit, report, returns, instance):
+for area in (sign_in, overview, measures, actions, audit, calendar, report, returns, instance):
     router.include_router(area.router)
 
 __all__ = ["router"]
