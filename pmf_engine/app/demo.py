@@ -453,7 +453,7 @@ def _story(run: _Run, period: Period, workdays: WorkingDays) -> tuple[datetime, 
         f"  {'':<22} {'RAG':<11} {counts['green']} green, {counts['amber']} amber, {counts['red']} red, "
         f"{counts['missing']} missing (Revenues waived)"
     )
-    run.exception_reports(cycle, sample.shift_months(period.end, 6))
+    run.exception_reports(cycle, period.next().next().end)
     at(25, 12)
     step("lena", "sign_off")
     digest = report.verify_frozen(performance, cycle)
@@ -520,7 +520,7 @@ def _open_quarter(
     plan(7, 11, step("priya", "close_data_request"))
     plan(10, 11, step("priya", "complete_service_review"))
     plan(14, 12, step("colin", "endorse"))
-    plan(18, 14, lambda: run.exception_reports(cycle, sample.shift_months(period.end, 6)))
+    plan(18, 14, lambda: run.exception_reports(cycle, period.next().next().end))
     plan(19, 11, step("lena", "sign_off"))
     cabinet = on(period, workdays, 30, 18)
     plan(30, 19, step("carol", "approve", data={"minute_reference": f"CAB/{cabinet:%Y}/{cabinet:%m}"}))
