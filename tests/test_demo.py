@@ -51,7 +51,7 @@ def _quiet(_line: str) -> None:
 def test_the_demo_is_built_in_the_present(
     shipped: Catalog, tmp_path: Path, now: datetime, opened: str, stage: str
 ) -> None:
-    """Built at two dates: the open cycle is the quarter that ended most recently, at the stage
+    """Built at three dates: the open cycle is the quarter that ended most recently, at the stage
     its timetable reaches by then with no deadline missed, after a closed quarter and eight of
     imported figures; the calendar has meetings in the coming months; nothing is late, so a
     worker waking now sends no escalation."""
@@ -80,11 +80,13 @@ def test_the_demo_is_built_in_the_present(
         assert str(story) in periods and opened in periods
         assert str(story.previous().previous().previous()) in periods, "history before the closed quarter"
         assert audit.verify(s).ok
-        escalations_before = s.scalar(select(func.count()).where(OutboxMessage.kind == "escalation"))
+        escalated = s.scalar(select(func.count()).where(AuditEntry.event == "escalation.fired"))
     clock.set(now + timedelta(seconds=30))
     make_worker(store, shipped, clock, channel=LogChannel()).tick(LogChannel())
     with store.read() as s:
-        assert s.scalar(select(func.count()).where(OutboxMessage.kind == "escalation")) == escalations_before
+        assert s.scalar(select(func.count()).where(AuditEntry.event == "escalation.fired")) == escalated
+        assert not s.scalar(select(func.count()).where(OutboxMessage.kind.in_(("escalation", "digest")),
+                                                       OutboxMessage.created_at > as_utc(now)))  # fmt: skip
     assert Accounts(store, clock).authenticate("audrey", DEMO_PASSWORD) == "audrey"
     store.dispose()
 
@@ -94,8 +96,7 @@ def test_serve_demo_keeps_the_database_unless_reset(
     shipped: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``pmf serve --demo`` builds pmf-demo.db when it is not there, keeps it (and what was done
-    in it) on the next start, refuses a file that holds no demo council, and builds it afresh
-    with ``--reset``."""
+    in it) on the next start, and builds it afresh with ``--reset``, leaving nothing half-built."""
     monkeypatch.chdir(tmp_path)
     served: list[Any] = []
     monkeypatch.setattr(entry, "serve", lambda app, **_kw: served.append(app))
