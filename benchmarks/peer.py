@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from transitions import Machine
 
 from pmf_engine.core.clock import SystemClock
+from pmf_engine.core.connections import make_engine
 from pmf_engine.core.store import (
     Actor,
     AuditEntry,
@@ -33,7 +34,6 @@ from pmf_engine.core.store import (
     Instance,
     RoleAssignment,
     Step,
-    make_engine,
 )
 
 log = structlog.get_logger("peer")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from pmf_engine.core import store as store_module
+from pmf_engine.core import connections
 from pmf_engine.core.clock import ManualClock
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import Busy
@@ -36,7 +36,7 @@ def _held(path: Path) -> Iterator[None]:
 
 @pytest.fixture
 def busy_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, catalog, clock: ManualClock) -> Engine:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(store_module, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    monkeypatch.setattr(connections, "SQLITE_BUSY_TIMEOUT_MS", 200)
     store = Store(sqlite_url(tmp_path / "busy.db"), rehearsal=True)
     engine = Engine(store, catalog, clock)
     seed(engine)

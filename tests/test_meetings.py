@@ -4,7 +4,7 @@ that deadlines follow, and an .ics export of a cycle's deadlines that a calendar
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import icalendar
@@ -14,7 +14,7 @@ from sqlalchemy import select
 from pmf_engine.core import audit
 from pmf_engine.core.clock import LONDON
 from pmf_engine.core.engine import Engine
-from pmf_engine.core.errors import DataFileError, InvalidInput, NotNow
+from pmf_engine.core.errors import DataFileError
 from pmf_engine.core.store import AuditEntry
 from pmf_engine.pmf.meetings import CommitteeCalendar, read_meetings
 from tests.conftest import CYCLE, ORG, SHIPPED_POLICIES, settle_returns
@@ -127,36 +127,3 @@ def test_a_deadline_waiting_for_a_meeting_resolves_when_it_is_added(engine: Engi
     with engine.store.read() as s:
         events = [e.event for e in audit.trail(s, CYCLE)]
     assert events[-1] == "deadline.recomputed"
-
-
-def test_a_cancelled_meeting_leaves_and_its_deadlines_follow_the_next(engine: Engine) -> None:
-    """Cancelling a meeting (with a reason) removes it, and every open deadline reckoned from it
-    is reckoned from the body's next meeting (or waits for one), audited; one that has begun,
-    or a cancellation without a reason, is refused and changes nothing."""
-    calendar = CommitteeCalendar(engine)
-    calendar.import_file(ORG, FIXTURES / "committees.yaml", by="perf")
-    later = calendar.add(ORG, "cmt", datetime(2024, 8, 6, 10, tzinfo=LONDON), by="perf")
-    engine.start_cycle(ORG, "2024-25-Q1", by="perf")
-    settle_returns(engine)
-    for trigger in ("close_data_request", "complete_service_review"):
-        engine.fire(CYCLE, trigger, "perf")
-    status = engine.status(CYCLE).deadline
-    assert status is not None and status.due_at == datetime(2024, 7, 24, 17, tzinfo=LONDON)
-    with pytest.raises(InvalidInput, match="say why"):
-        calendar.cancel(ORG, "tdc-cmt-2024-07", by="perf", reason="  ")
-    assert calendar.cancel(ORG, "tdc-cmt-2024-07", by="perf", reason="Chief executive away") == 1
-    assert "tdc-cmt-2024-07" not in {m.uid for m in calendar.list(ORG)}
-    status = engine.status(CYCLE).deadline
-    assert status is not None and status.due_at == datetime(2024, 8, 7, 17, tzinfo=LONDON)
-    with engine.store.read() as s:
-        events = [(e.event, e.reason) for e in audit.trail(s, CYCLE)][-1:]
-        cancelled = s.scalars(select(AuditEntry).where(AuditEntry.event == "meeting.cancelled")).one()
-    assert events == [("deadline.recomputed", None)]
-    assert cancelled.reason == "Chief executive away" and json.loads(cancelled.data)["body"] == "cmt"
-    calendar.cancel(ORG, str(later.id), by="perf", reason="No business")
-    waiting = engine.status(CYCLE).deadline
-    assert waiting is not None and waiting.due_at is None and "cmt" in (waiting.problem or "")
-    engine.clock.advance(timedelta(days=60))  # type: ignore[attr-defined]
-    with pytest.raises(NotNow, match="has begun"):
-        calendar.cancel(ORG, "tdc-lt-2024-08", by="perf", reason="Too late")
-    assert "tdc-lt-2024-08" in {m.uid for m in calendar.list(ORG)}

@@ -316,3 +316,34 @@ def test_no_hot_path_or_sweep_query_reads_a_whole_table(crowded: Engine, clock: 
                 found[" ".join(statement.split())[:300]] = scans
         conn.rollback()
     assert found == {}, json.dumps(found, indent=1)
+
+
+def test_without_statistics_a_fire_finds_steps_by_their_deadline(
+    engine: Engine, cycle: str, clock: ManualClock
+) -> None:
+    """SQLite databases are seldom ANALYZEd: without statistics, leaving a state must still
+    reach its steps through their deadline, not walk every pending step of the deployment by
+    ``status`` (which ``ix_steps_due`` alone would offer: before migration 0010 it did). The
+    worker's check that it still holds its lease reads the steps claimed now (the batches in
+    flight), which is what that index is for."""
+    del cycle
+    if engine.store.dialect != "sqlite":
+        pytest.skip("PostgreSQL's autovacuum keeps statistics")
+    with engine.store.engine.begin() as conn:
+        _seed_other_councils(conn, datetime(2024, 6, 3, 8, 0, tzinfo=UTC))
+    statements = _recorded(engine, clock)
+    too_wide: dict[str, list[str]] = {}
+    with engine.store.engine.connect() as conn:
+        for statement, parameters in statements:
+            plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
+            wide = [
+                row[3]
+                for row in plan
+                if re.match(r"SCAN (steps|deadlines)\b", row[3])
+                or re.match(r"SEARCH (steps|deadlines) USING (COVERING )?INDEX \w+ \(status=\?\)", row[3])
+            ]
+            in_flight = "claimed_by" in statement
+            if wide and statement.lstrip().upper().startswith("UPDATE") and not in_flight:
+                too_wide[" ".join(statement.split())[:300]] = wide
+        conn.rollback()
+    assert too_wide == {}, json.dumps(too_wide, indent=1)

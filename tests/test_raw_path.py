@@ -14,8 +14,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
 
 from pmf_engine.core import audit
 from pmf_engine.core.audit.chain import entry_hash
@@ -32,11 +34,15 @@ PERIOD = "2024-25-Q1"
 CYCLE = f"{ORG}/{PERIOD}"
 
 
-def _core_execute(self: Raw, statement: Statement, values: Mapping[str, Any]) -> Any:
-    return self.conn.execute(statement.statement, dict(values))
+def _core_rows(self: Raw, statement: Statement, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in self.conn.execute(statement.statement, dict(values))]
 
 
-def _core_execute_many(self: Raw, statement: Statement, rows: Sequence[Mapping[str, Any]]) -> None:
+def _core_count(self: Raw, statement: Statement, values: Mapping[str, Any]) -> int:
+    return int(self.conn.execute(statement.statement, dict(values)).rowcount)
+
+
+def _core_many(self: Raw, statement: Statement, rows: Sequence[Mapping[str, Any]]) -> None:
     self.conn.execute(statement.statement, [dict(r) for r in rows])
 
 
@@ -103,8 +109,9 @@ def test_the_driver_path_writes_what_core_wrote(
     raw_url, core_url = two_urls
     raw_store = _work(raw_url, catalog)
     with monkeypatch.context() as m:
-        m.setattr(Raw, "execute", _core_execute)
-        m.setattr(Raw, "execute_many", _core_execute_many)
+        m.setattr(Raw, "rows", _core_rows)
+        m.setattr(Raw, "count", _core_count)
+        m.setattr(Raw, "many", _core_many)
         core_store = _work(core_url, catalog)
     try:
         raw_tables, core_tables = _dump(raw_store), _dump(core_store)
@@ -126,3 +133,80 @@ def test_the_driver_path_writes_what_core_wrote(
     finally:
         raw_store.dispose()
         core_store.dispose()
+
+
+def _deferred_fire_with_stale_move(engine: Engine, key: str, stale_by: int) -> None:
+    """Queue what a fire queues on PostgreSQL (its steps cancelled, its move) and send it
+    with the COMMIT, the move reading a version ``stale_by`` behind the instance's."""
+    from pmf_engine.core import instances
+
+    with engine.store.write() as s:
+        row = instances.InstanceRow.load(s, key, lock=True)
+        raw = Raw.of(s)
+        raw.deferring = True
+        engine.timekeeper.leave(s, row.id, engine.clock.now())
+        raw.defer(
+            Statement(instances.PG_MOVE_INSTANCE),
+            {
+                "instance_id": row.id,
+                "read_version": row.version - stale_by,
+                "new_state": "submitted",
+                "new_version": row.version + 1,
+                "new_context": {"moved": True},
+                "new_entered_at": engine.clock.now(),
+            },
+        )
+        raw.flush(commit=True)
+
+
+@pytest.mark.postgres
+def test_a_stale_move_in_the_pipeline_stops_its_commit(
+    pg_server: PostgresServer, pg_template: str, catalog: Catalog
+) -> None:
+    """On PostgreSQL a fire's writes go with its COMMIT in one pipeline, so the versioned move
+    cannot be checked by its row count before committing: ``pmf_move_instance`` (migration
+    0011) raises ``pmf_stale`` instead, and nothing queued before or after it is written."""
+    clock = ManualClock(datetime(2024, 7, 1, 9, 0, tzinfo=LONDON))
+    store = Store(pg_server.url(pg_server.create_database(pg_template)), wall=clock)
+    engine = Engine(store, catalog, clock)
+    try:
+        engine.start_cycle(ORG, PERIOD, by="perf")
+        key = f"{CYCLE}/HOUSING"
+
+        def pending() -> int:
+            with store.read() as s:
+                return len(list(s.scalars(select(Step.id).where(Step.status == "pending"))))
+
+        before, state = pending(), engine.peek(key)
+        with pytest.raises(OperationalError) as refused:
+            _deferred_fire_with_stale_move(engine, key, stale_by=1)
+        assert "pmf_stale" in str(refused.value)
+        assert (pending(), engine.peek(key)) == (before, state)  # nothing of it was written
+        _deferred_fire_with_stale_move(engine, key, stale_by=0)  # the same, not stale: all of it
+        assert engine.peek(key) == ("submitted", state[1] + 1)
+        assert pending() < before
+    finally:
+        store.dispose()
+
+
+@pytest.mark.postgres
+def test_a_connection_that_died_idle_is_replaced(
+    pg_server: PostgresServer, pg_template: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without ``pool_pre_ping`` on every checkout, a pooled connection idle past the limit is
+    pinged when handed out, and one whose server process is gone is replaced, not returned."""
+    from pmf_engine.core import connections
+
+    monkeypatch.setattr(connections, "PING_AFTER_IDLE_S", 0.0)
+    store = Store(pg_server.url(pg_server.create_database(pg_template)), upgrade=False)
+    try:
+        with store.read() as s:
+            pid = s.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        url = store.url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(url, autocommit=True) as other:  # outside the pool: end its process
+            other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with store.read() as s:
+            assert s.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
+            assert s.execute(text("SELECT count(*) FROM organisations")).scalar_one() >= 1
+    finally:
+        store.dispose()

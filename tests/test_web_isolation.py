@@ -91,7 +91,8 @@ def _concrete(template: str, org: str) -> list[str]:
     """Every path a route template takes for ``org``: its cycle, its return, filters with keys."""
     cycle, child = f"{org}/{PERIOD}", f"{org}/{PERIOD}/HOUSING"
     if "{org}" in template:
-        paths = [template.replace("{org}", org)]
+        filled = template.replace("{period}", PERIOD).replace("{code}", "HOU-01").replace("{theme}", "Homes")
+        paths = [filled.replace("{org}", org)]
         if template.endswith("/audit") or template.endswith("/audit.csv"):
             paths += [f"{paths[0]}?instance={cycle}", f"{paths[0]}?instance={org}"]
         if template.endswith("/measures"):
@@ -130,6 +131,14 @@ READ_ROUTES = {
     "/instances/{key:path}/report",
     "/instances/{key:path}/template.xlsx",
     "/instances/{key:path}",
+    "/setup",
+    "/todo",
+    "/orgs/{org}/dashboard",
+    "/orgs/{org}/dashboard/{period}/tiles.csv",
+    "/orgs/{org}/dashboard/{period}/summary",
+    "/orgs/{org}/dashboard/{period}/themes/{theme}",
+    "/orgs/{org}/measures/{code}/history",
+    "/orgs/{org}/measures/{code}/history.csv",
 }
 
 
@@ -163,6 +172,9 @@ WRITE_ROUTES = {
     "/orgs/{org}/meetings/{meeting}/cancel",
     "/orgs/{org}/cycles",
     "/api/v1/instances/{key:path}/transitions",
+    "/setup/upload",
+    "/orgs/{org}/people/upload",
+    "/orgs/{org}/services/upload",
 }
 
 

@@ -34,6 +34,11 @@ from pmf_engine.core.yamlload import Document, load_yaml
 M = TypeVar("M", bound=BaseModel)
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 
+CANCELLED = "_cancelled"
+"""The state of an instance cancelled by an administrator (``pmf_engine.core.cancel``): not a
+``Name``, so no workflow can declare it and no transition leaves it."""
+CANCELLED_LABEL = "Cancelled"
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
@@ -212,6 +217,16 @@ class WorkflowDef(_Frozen):
             if t.applies_in(tag):
                 return t
         return None
+
+    def state_label(self, state: str) -> str:
+        """The label people see for ``state`` (``Cancelled`` for a cancelled instance)."""
+        found = self.states.get(state)
+        return found.label if found is not None else CANCELLED_LABEL if state == CANCELLED else state
+
+    def is_terminal(self, state: str) -> bool:
+        """Whether nothing more can happen at ``state`` (a cancelled instance's included)."""
+        found = self.states.get(state)
+        return found.terminal if found is not None else True
 
     def allowed_from(self, state: str, tag: str | None = None) -> list[TransitionDef]:
         """Every transition people may fire out of ``state`` (in the period tagged ``tag``), in

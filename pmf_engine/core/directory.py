@@ -1,5 +1,9 @@
 """The directory: organisations, their services, actors and the roles they hold, each change
-audited in the same transaction."""
+audited in the same transaction.
+
+The ``*_in`` methods do their change inside the caller's transaction, so a whole council set up
+from one file (``pmf org init``) commits together or not at all. A leaver is deactivated with
+their roles, pending reminders and assigned work handed over to someone (``deactivate``)."""
 
 from __future__ import annotations
 
@@ -7,16 +11,31 @@ import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, distinct, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from pmf_engine.core import audit
+from pmf_engine.core import audit, leavers
 from pmf_engine.core.clock import Clock
 from pmf_engine.core.definition import RolesPolicy
-from pmf_engine.core.errors import AlreadyExists, InvalidInput, NotFound, NotPermitted
+from pmf_engine.core.errors import (
+    AlreadyExists,
+    InvalidInput,
+    NotFound,
+    NotNow,
+    NotPermitted,
+)
+from pmf_engine.core.instances import InstanceKey
 from pmf_engine.core.permissions import Assignment, permits
 from pmf_engine.core.provenance import stamp
-from pmf_engine.core.store import Actor, Organisation, RoleAssignment, Service, Store, find_organisation
+from pmf_engine.core.registry import PEOPLE_MANAGE
+from pmf_engine.core.store import (
+    Actor,
+    Organisation,
+    RoleAssignment,
+    Service,
+    Store,
+    find_organisation,
+)
 from pmf_engine.core.workdays import SUBDIVISIONS
 
 
@@ -44,43 +63,55 @@ class Directory:
         if subdivision not in SUBDIVISIONS:
             raise InvalidInput("subdivision", subdivision, f"must be one of {', '.join(SUBDIVISIONS)}")
         with self.store.write() as s:
-            if s.scalar(select(Organisation).where(Organisation.code == code)) is not None:
-                raise AlreadyExists("organisation", code)
-            org = Organisation(
-                code=code, name=name, holiday_subdivision=subdivision, created_at=self.clock.now()
-            )
-            s.add(org)
-            audit.record(
-                s,
-                audit.AuditRecord(
-                    event="organisation.added",
-                    organisation=code,
-                    actor=by,
-                    data=stamp({"name": name, "holiday_subdivision": subdivision}),
-                ),
-                self.clock.now(),
-            )
+            return self.organisation_in(s, code, name, subdivision=subdivision, by=by)
+
+    def organisation_in(
+        self, s: Session, code: str, name: str, *, subdivision: str = "ENG", by: str = "system"
+    ) -> Organisation:
+        """``add_organisation`` inside the caller's transaction (a council set up from one file)."""
+        check_code("organisation code", code)
+        if subdivision not in SUBDIVISIONS:
+            raise InvalidInput("subdivision", subdivision, f"must be one of {', '.join(SUBDIVISIONS)}")
+        if s.scalar(select(Organisation).where(Organisation.code == code)) is not None:
+            raise AlreadyExists("organisation", code)
+        org = Organisation(code=code, name=name, holiday_subdivision=subdivision, created_at=self.clock.now())
+        s.add(org)
+        audit.record(
+            s,
+            audit.AuditRecord(
+                event="organisation.added",
+                organisation=code,
+                actor=by,
+                data=stamp({"name": name, "holiday_subdivision": subdivision}),
+            ),
+            self.clock.now(),
+        )
         return org
 
     def add_service(self, organisation: str, code: str, name: str, *, by: str = "system") -> Service:
         """Add a service to an organisation; every cycle from then on gives it a return of its own."""
-        check_code("service code", code)
         with self.store.write() as s:
-            org = find_organisation(s, organisation)
-            if s.scalar(select(Service).where(Service.organisation_id == org.id, Service.code == code)):
-                raise AlreadyExists("service", code, organisation)
-            service = Service(organisation_id=org.id, code=code, name=name)
-            s.add(service)
-            audit.record(
-                s,
-                audit.AuditRecord(
-                    event="service.added",
-                    organisation=organisation,
-                    actor=by,
-                    data=stamp({"service": code, "name": name}),
-                ),
-                self.clock.now(),
-            )
+            return self.service_in(s, find_organisation(s, organisation), code, name, by=by)
+
+    def service_in(
+        self, s: Session, org: Organisation, code: str, name: str, *, by: str = "system"
+    ) -> Service:
+        """``add_service`` inside the caller's transaction."""
+        check_code("service code", code)
+        if s.scalar(select(Service).where(Service.organisation_id == org.id, Service.code == code)):
+            raise AlreadyExists("service", code, org.code)
+        service = Service(organisation_id=org.id, code=code, name=name)
+        s.add(service)
+        audit.record(
+            s,
+            audit.AuditRecord(
+                event="service.added",
+                organisation=org.code,
+                actor=by,
+                data=stamp({"service": code, "name": name}),
+            ),
+            self.clock.now(),
+        )
         return service
 
     def add_actor(
@@ -94,38 +125,47 @@ class Directory:
     ) -> Actor:
         """Add an active actor with the roles in ``grants``, all in one transaction: a bad role,
         organisation or service adds nobody. ``AlreadyExists`` if the username is taken."""
+        for grant in grants:
+            self.check_role(grant.role, grant.service)
+        with self.store.write() as s:
+            actor = self.actor_in(s, username, name, email=email, by=by)
+            for grant in grants:
+                self.grant_in(s, actor, grant, by)
+        return actor
+
+    def actor_in(
+        self, s: Session, username: str, name: str, *, email: str | None = None, by: str = "system"
+    ) -> Actor:
+        """An active actor added inside the caller's transaction, with no roles yet."""
         check_code("username", username, pattern=_USERNAME)
         if username in RESERVED_NAMES:
             raise InvalidInput("username", username, "is reserved for the engine's own work")
-        for grant in grants:
-            self._check_role(grant.role, grant.service)
-        with self.store.write() as s:
-            if s.scalar(select(Actor).where(Actor.username == username)) is not None:
-                raise AlreadyExists("actor", username)
-            actor = Actor(username=username, name=name, email=email, active=True, created_at=self.clock.now())
-            s.add(actor)
-            audit.record(
-                s,
-                audit.AuditRecord(
-                    event="actor.added",
-                    actor=by,
-                    data=stamp({"username": username, "name": name, "email": email}),
-                ),
-                self.clock.now(),
-            )
-            for grant in grants:
-                self._grant_in(s, actor, grant, by)
+        if s.scalar(select(Actor).where(Actor.username == username)) is not None:
+            raise AlreadyExists("actor", username)
+        actor = Actor(username=username, name=name, email=email, active=True, created_at=self.clock.now())
+        s.add(actor)
+        audit.record(
+            s,
+            audit.AuditRecord(
+                event="actor.added",
+                actor=by,
+                data=stamp({"username": username, "name": name, "email": email}),
+            ),
+            self.clock.now(),
+        )
         return actor
 
     def grant(
         self, username: str, role: str, organisation: str, *, service: str | None = None, by: str = "system"
     ) -> None:
         """Give ``username`` a role in an organisation (for one service if the role is scoped)."""
-        self._check_role(role, service)
+        self.check_role(role, service)
         with self.store.write() as s:
-            self._grant_in(s, find_actor(s, username), Grant(role, organisation, service), by)
+            self.grant_in(s, find_actor(s, username), Grant(role, organisation, service), by)
 
-    def _check_role(self, role: str, service: str | None) -> None:
+    def check_role(self, role: str, service: str | None) -> None:
+        """``InvalidInput`` unless ``role`` is one of ``roles.yaml``, with a service exactly when
+        it is held for one."""
         role_def = self.roles.roles.get(role)
         if role_def is None:
             raise InvalidInput("role", role, f"unknown role; known: {', '.join(self.roles.roles)}")
@@ -134,7 +174,9 @@ class Directory:
         if role_def.scope == "organisation" and service is not None:
             raise InvalidInput("role", role, "covers the whole organisation: do not name a service")
 
-    def _grant_in(self, s: Session, actor: Actor, grant: Grant, by: str) -> None:
+    def grant_in(self, s: Session, actor: Actor, grant: Grant, by: str) -> bool:
+        """Grant inside the caller's transaction; ``False`` when the actor held the role already."""
+        self.check_role(grant.role, grant.service)
         org = find_organisation(s, grant.organisation)
         service_id = find_service(s, org, grant.service).id if grant.service else None
         exists = s.scalar(
@@ -146,7 +188,7 @@ class Directory:
             )
         )
         if exists is not None:
-            return
+            return False
         s.add(
             RoleAssignment(actor_id=actor.id, organisation_id=org.id, role=grant.role, service_id=service_id)
         )
@@ -160,6 +202,172 @@ class Directory:
             ),
             self.clock.now(),
         )
+        return True
+
+    def revoke(
+        self,
+        username: str,
+        role: str,
+        organisation: str,
+        *,
+        service: str | None = None,
+        by: str,
+        reason: str | None = None,
+    ) -> None:
+        """Take a role away from ``username`` (audited); ``NotFound`` if they do not hold it."""
+        self.check_role(role, service)
+        with self.store.write() as s:
+            self.revoke_in(s, find_actor(s, username), Grant(role, organisation, service), by, reason)
+            if role in self.roles.roles_permitted(PEOPLE_MANAGE):
+                self._keep_an_administrator(s, [organisation])
+
+    def revoke_in(self, s: Session, actor: Actor, grant: Grant, by: str, reason: str | None = None) -> None:
+        """``revoke`` inside the caller's transaction."""
+        held = next(
+            (
+                r
+                for r in actor.roles
+                if r.role == grant.role
+                and r.organisation.code == grant.organisation
+                and (r.service.code if r.service else None) == grant.service
+            ),
+            None,
+        )
+        if held is None:
+            where = grant.organisation + (f"/{grant.service}" if grant.service else "")
+            raise NotFound("role held", f"{actor.username} {grant.role}@{where}")
+        s.delete(held)
+        audit.record(
+            s,
+            audit.AuditRecord(
+                event="role.revoked",
+                organisation=grant.organisation,
+                actor=by,
+                reason=reason,
+                data=stamp({"username": actor.username, "role": grant.role, "service": grant.service}),
+            ),
+            self.clock.now(),
+        )
+
+    def deactivate(
+        self, username: str, *, by: str, handover: str | None = None, reason: str | None = None
+    ) -> leavers.Handover:
+        """A leaver: ``username`` may no longer act or sign in; each role they held is taken
+        away and, with ``handover``, given to that (active) actor; with it too the reminders and
+        escalations still to be sent to them, and the open instances (Scrutiny actions) they
+        are the assignee of. Without ``handover`` a leaver who is the assignee of open work is
+        refused (the work would be chased to nobody). One transaction, every change audited."""
+        if handover == username:
+            raise InvalidInput("handover", handover, "hand the work to someone else")
+        with self.store.write() as s:
+            leaver = find_actor(s, username)
+            if not leaver.active:
+                raise NotNow(f"{username} is deactivated already")
+            heir = find_actor(s, handover) if handover else None
+            if heir is not None and not heir.active:
+                raise InvalidInput("handover", handover, "is deactivated: hand the work to an active actor")
+            owned = leavers.assigned_open_work(s, username)
+            if owned and heir is None:
+                raise NotNow(
+                    f"{username} is the assignee of open work ({', '.join(k for k, _ in owned)}): "
+                    "name who takes it over (--handover USER)"
+                )
+            grants = [Grant(a.role, a.organisation, a.service) for a in assignments(leaver)]
+            for grant in grants:
+                self.revoke_in(s, leaver, grant, by, reason or "deactivated")
+            s.flush()
+            s.expire(leaver, ["roles"])
+            given = [g for g in grants if heir is not None and self.grant_in(s, heir, g, by)]
+            moved = leavers.hand_over_steps(s, username, handover)
+            for key, instance_id in owned:
+                assert handover is not None  # refused above otherwise
+                leavers.reassign(s, instance_id, handover)
+                audit.record(
+                    s,
+                    audit.AuditRecord(
+                        event="instance.reassigned",
+                        organisation=InstanceKey.organisation_of(key),
+                        instance=key,
+                        actor=by,
+                        reason=reason,
+                        data=stamp({"from": username, "to": handover}),
+                    ),
+                    self.clock.now(),
+                )
+            leaver.active = False
+            s.flush()
+            managers = self.roles.roles_permitted(PEOPLE_MANAGE)
+            self._keep_an_administrator(s, sorted({g.organisation for g in grants if g.role in managers}))
+            done = leavers.Handover(
+                username=username,
+                to=handover,
+                roles_revoked=len(grants),
+                roles_given=len(given),
+                steps_redirected=moved,
+                reassigned=tuple(k for k, _ in owned),
+            )
+            audit.record(
+                s,
+                audit.AuditRecord(
+                    event="actor.deactivated",
+                    actor=by,
+                    reason=reason,
+                    data=stamp(
+                        {
+                            "username": username,
+                            "handover": handover,
+                            "roles": [list(g) for g in grants],
+                            "steps_redirected": moved,
+                            "reassigned": list(done.reassigned),
+                        }
+                    ),
+                ),
+                self.clock.now(),
+            )
+        return done
+
+    def _keep_an_administrator(self, s: Session, organisations: Sequence[str]) -> None:
+        """``NotNow`` (the change rolls back) if one of ``organisations``, where a role holding
+        ``people.manage`` is being taken away, has nobody active left holding one: nobody could
+        then grant a role there again."""
+        managers = self.roles.roles_permitted(PEOPLE_MANAGE)
+        for code in organisations:
+            left = s.scalar(
+                select(func.count())
+                .select_from(RoleAssignment)
+                .join(Actor, Actor.id == RoleAssignment.actor_id)
+                .join(Organisation, Organisation.id == RoleAssignment.organisation_id)
+                .where(Organisation.code == code, Actor.active.is_(True), RoleAssignment.role.in_(managers))
+            )
+            if not left:
+                raise NotNow(
+                    f"nobody would be left holding {PEOPLE_MANAGE} in {code}: grant "
+                    f"{' or '.join(managers)} to someone else first (or --handover to them)"
+                )
+
+    def organisations(self) -> list[tuple[Organisation, int, int]]:
+        """Every organisation, by code, with how many services and actors holding a role it has."""
+        with self.store.read() as s:
+            services = dict(
+                s.execute(
+                    select(Service.organisation_id, func.count()).group_by(Service.organisation_id)
+                ).all()
+            )
+            people = dict(
+                s.execute(
+                    select(RoleAssignment.organisation_id, func.count(distinct(RoleAssignment.actor_id)))
+                    .join(Actor, Actor.id == RoleAssignment.actor_id)
+                    .where(Actor.active.is_(True))
+                    .group_by(RoleAssignment.organisation_id)
+                ).all()
+            )
+            orgs = s.scalars(select(Organisation).order_by(Organisation.code)).all()
+            return [(o, int(services.get(o.id, 0)), int(people.get(o.id, 0))) for o in orgs]
+
+    def services(self, organisation: str) -> list[Service]:
+        """The services of ``organisation``, by code; ``NotFound`` for an unknown organisation."""
+        with self.store.read() as s:
+            return list(find_organisation(s, organisation).services)
 
     def authorise(self, username: str, permission: str, organisation: str | None = None) -> str:
         """The role in which ``username``, an existing active actor, holds the administration

@@ -12,14 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import Any
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
 
-from pmf_engine.core import audit, limits, values
+from pmf_engine.core import audit, limits, refusals, values
+from pmf_engine.core.agenda import Offer, agenda
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.children import Children, Target
 from pmf_engine.core.clock import Clock, SystemClock
@@ -37,16 +38,16 @@ from pmf_engine.core.errors import (
     TransitionNotAllowed,
     UnknownTrigger,
 )
-from pmf_engine.core.instances import MOVE_INSTANCE, InstanceKey, InstanceRow
+from pmf_engine.core.instances import MOVE_INSTANCE, PG_MOVE_INSTANCE, STALE, InstanceKey, InstanceRow
 from pmf_engine.core.machine import compile_workflow
 from pmf_engine.core.period import parse_period
 from pmf_engine.core.permissions import Assignment, authorise, segregation_triggers
+from pmf_engine.core.prefetch import Prefetched, Watch, prefetch
 from pmf_engine.core.provenance import stamp
 from pmf_engine.core.raw import Raw, Statement
 from pmf_engine.core.registry import EffectContext, GuardContext, join_problem
 from pmf_engine.core.reschedule import recompute_deadlines
 from pmf_engine.core.store import (
-    AuditEntry,
     Instance,
     Organisation,
     Store,
@@ -61,6 +62,7 @@ __all__ = ["DeadlineStatus", "Engine", "Fired", "InstanceStatus", "NextStep"]
 
 log = structlog.get_logger("pmf_engine.engine")
 _MOVE_INSTANCE, _ACTOR_ROLES = Statement(MOVE_INSTANCE), Statement(ACTOR_ROLES)
+_PG_MOVE_INSTANCE = Statement(PG_MOVE_INSTANCE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,6 +92,8 @@ class Move:
     tag: str
     targets: tuple[Target, ...] | None = None
     """The children its cascade moves, found before anything was written (``None``: find them)."""
+    pre: Prefetched | None = None
+    """What ``fire`` read first (a cascaded child's move reads as it goes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +121,7 @@ class Engine:
         self.views = Views(self.stored, self.clock)
         self.children = Children(self.stored, self.timekeeper, self.clock)
         """Child sets, one-off children and cascades."""
+        self._watch = Watch.of(catalog.roles.segregation, catalog.workflows.values())
 
     def versions(self) -> list[WorkflowVersion]:
         """Every stored workflow version (the catalog's current ones registered first)."""
@@ -225,6 +230,11 @@ class Engine:
                 allowed.append(NextStep.of(t))
             return allowed
 
+    def agenda(self, username: str) -> list[Offer]:
+        """Every open instance where ``username``'s roles allow a step now: see ``core.agenda``."""
+        with self.store.read() as s:
+            return agenda(s, self.stored, self.catalog.roles, username, self.clock.now())
+
     def peek(self, key: str) -> tuple[str, int]:
         """(state, version) of an instance, cheaply: what a caller passes back as
         ``expected_version`` to act only on what it saw."""
@@ -271,7 +281,7 @@ class Engine:
         parts = InstanceKey.parse(key)
         too_large = limits.fire_problem(reason, payload)
         if too_large is not None:  # refused before anything is read; the attempt kept, clipped
-            self._refuse_too_large(key, trigger, actor, reason, payload, too_large)
+            refusals.refuse_too_large(self.store, self.clock, key, trigger, actor, reason, payload, too_large)
         bound = log.bind(
             organisation=parts.organisation,
             cycle=parts.cycle,
@@ -282,10 +292,11 @@ class Engine:
         try:
             with self.store.write() as s:
                 result = self._fire(s, key, trigger, actor, reason, payload, expected_version)
+                self._send(s, key, expected_version, commit=then is None)
                 if then is not None:
                     then(s, result)
         except Refused as refusal:
-            self._record_refusal(refusal, actor, reason, payload)
+            refusals.record(self.store, self.clock, refusal, actor, reason, payload)
             bound.warning("transition.refused", state=refusal.state, why=refusal.reason)
             raise
         except IntegrityError as exc:
@@ -310,20 +321,28 @@ class Engine:
         data: dict[str, Any],
         expected_version: int | None,
     ) -> Fired:
-        inst = InstanceRow.load(s, key, lock=True)
+        Raw.of(s).deferring = True  # PostgreSQL: the writes wait for the one round trip that commits
+        pre = prefetch(
+            s,
+            key,
+            username,
+            self._watch.watched.get(trigger, frozenset()),
+            head=trigger not in self._watch.cascading,
+        )
+        inst = pre.instance
         if expected_version is not None and inst.version != expected_version:
             raise ConcurrencyConflict(key, expected_version, inst.version)
         wf = self.stored.by_id(s, inst.workflow_version_id)
         tag = parse_period(inst.period).tag
         transition = self._transition(wf, inst, trigger, tag)
-        role = self._authorise(s, wf, inst, transition, username)
+        role = self._authorise(s, wf, inst, transition, username, pre)
         self._check_guards(s, wf, inst, transition, reason, data, tag)
         # The children a cascade moves are found (and any bad name refused) before anything is written.
         targets = (
             tuple(self.children.cascade_targets(s, inst, transition, data)) if transition.cascade else ()
         )
         moved = self._apply(
-            s, Move(inst, wf, transition, tag, targets), username, role, reason, data, self.clock.now()
+            s, Move(inst, wf, transition, tag, targets, pre), username, role, reason, data, self.clock.now()
         )
         return Fired(
             instance=key,
@@ -351,7 +370,7 @@ class Engine:
         """Make a checked move: the new state and its deadline, the audit entry, the children
         the new state starts, the cascade to existing children (each a move of its own, audited
         as such) and the transition's effects. Everything is in the caller's transaction."""
-        inst, wf, transition = move.row, move.workflow, move.transition
+        inst, wf, transition, pre = move.row, move.workflow, move.transition, move.pre
         to_state = compile_workflow(wf).next_state(inst.state, transition.trigger, move.tag)
         context = {**inst.context, **{name: data[name] for name in transition.fields if name in data}}
         # Staying in a state keeps its clock: ``entered + N`` still counts from the arrival and
@@ -362,21 +381,31 @@ class Engine:
             self.timekeeper.leave(s, inst.id, now)
             pins = dict(context.get("meetings", {}))
             stay = Stay.of_row(inst, inst.entered_at if stays else now, context)
-            self.timekeeper.enter(s, wf, to_state, stay, pins, already_fired=fired, now=now)
+            self.timekeeper.enter(
+                s,
+                wf,
+                to_state,
+                stay,
+                pins,
+                pre.holders if pre else None,
+                already_fired=fired,
+                now=now,
+                deadline_id=pre.deadline_id if pre else None,
+            )
             if pins:
                 context["meetings"] = pins
-        changed = Raw(s).execute(
-            _MOVE_INSTANCE,
-            {
-                "instance_id": inst.id,
-                "read_version": inst.version,
-                "new_state": to_state,
-                "new_version": inst.version + 1,
-                "new_context": context,
-                "new_entered_at": inst.entered_at if stays else now,
-            },
-        )
-        if changed.rowcount != 1:
+        moved = {
+            "instance_id": inst.id,
+            "read_version": inst.version,
+            "new_state": to_state,
+            "new_version": inst.version + 1,
+            "new_context": context,
+            "new_entered_at": inst.entered_at if stays else now,
+        }
+        raw = Raw.of(s)
+        if raw.pipelines and raw.deferring:  # refuses a stale version itself (pmf_stale)
+            raw.defer(_PG_MOVE_INSTANCE, moved)
+        elif raw.count(_MOVE_INSTANCE, moved) != 1:
             raise ConcurrencyConflict(inst.key, inst.version, None)
         seq = audit.append(
             s,
@@ -393,7 +422,11 @@ class Engine:
                 data=stamp(data),
             ),
             now,
+            head=pre.head if pre else None,
+            seq=pre.audit_seq if pre and pre.head else None,
         )
+        if transition.cascade or transition.effects or wf.children_spawned_on(to_state, move.tag):
+            raw.flush()  # what follows reads and writes through the session: in order
         spawned: list[str] = []
         if to_state != inst.state:
             spawned = self.children.spawn(s, inst.id, inst.key, inst.period, wf, to_state, username)
@@ -437,11 +470,27 @@ class Engine:
             )
         return transition
 
+    def _send(self, s: Session, key: str, expected_version: int | None, *, commit: bool) -> None:
+        """Send the fire's deferred writes (with its COMMIT, if ``commit``): on PostgreSQL one
+        round trip, in which a stale version aborts everything (``ConcurrencyConflict``)."""
+        try:
+            Raw.of(s).flush(commit=commit)
+        except OperationalError as exc:
+            if STALE not in str(exc.orig):
+                raise
+            raise ConcurrencyConflict(key, expected_version or 0, None) from exc
+
     def _authorise(
-        self, s: Session, wf: WorkflowDef, inst: InstanceRow, transition: TransitionDef, username: str
+        self,
+        s: Session,
+        wf: WorkflowDef,
+        inst: InstanceRow,
+        transition: TransitionDef,
+        username: str,
+        pre: Prefetched | None = None,
     ) -> str:
         # (active, role, organisation, service) per role held
-        rows = Raw(s).execute(_ACTOR_ROLES, {"username": username}).fetchall()
+        rows = pre.roles if pre else Raw.of(s).rows(_ACTOR_ROLES, {"username": username})
         if not rows or not rows[0][0]:
             why = "no such actor" if not rows else "the actor is deactivated"
             raise PermissionDenied(inst.key, transition.trigger, inst.state, username, why)
@@ -451,23 +500,10 @@ class Engine:
             if role
         ]
         watched = segregation_triggers(self.catalog.roles, wf.name, transition.trigger)
-        prior: set[str] = set()
-        if watched:
-            prior = {
-                t
-                for t in s.scalars(
-                    select(AuditEntry.trigger)
-                    .where(
-                        AuditEntry.chain == inst.organisation,
-                        AuditEntry.instance == inst.key,
-                        AuditEntry.event == "fired",
-                        AuditEntry.actor == username,
-                        AuditEntry.trigger.in_(watched),
-                    )
-                    .distinct()
-                )
-                if t
-            }
+        if pre is not None and pre.prior is not None:
+            prior = pre.prior & watched
+        else:
+            prior = audit.fired_by(s, inst.key, username, watched) if watched else set()
         decision = authorise(
             policy=self.catalog.roles,
             workflow=wf.name,
@@ -513,61 +549,6 @@ class Engine:
             why = guards[name](ctx)
             if why is not None:
                 raise GuardFailed(inst.key, transition.trigger, inst.state, name, why)
-
-    def _record_refusal(
-        self, refusal: Refused, actor: str, reason: str | None, data: Mapping[str, Any]
-    ) -> None:
-        """Write the refused attempt to the audit log in a transaction of its own."""
-        with self.store.write() as s:
-            inst = s.scalar(
-                select(Instance)
-                .where(Instance.key == refusal.instance)
-                .options(joinedload(Instance.organisation))
-            )
-            org = (
-                inst.organisation.code
-                if inst is not None
-                else InstanceKey.organisation_of(refusal.instance) or None
-            )
-            if org is not None and s.scalar(select(Organisation.id).where(Organisation.code == org)) is None:
-                org = None
-            self._audit(
-                s,
-                audit.AuditRecord(
-                    event="refused",
-                    organisation=org,
-                    instance=refusal.instance,
-                    trigger=refusal.trigger,
-                    from_state=refusal.state,
-                    actor=actor,
-                    reason=reason,
-                    data=stamp(
-                        {"refusal": type(refusal).__name__, "why": refusal.reason, "data": dict(data)}
-                    ),
-                ),
-            )
-
-    def _refuse_too_large(
-        self,
-        key: str,
-        trigger: str,
-        actor: str,
-        reason: str | None,
-        data: Mapping[str, Any],
-        problem: tuple[str, str],
-    ) -> NoReturn:
-        """Audit an attempt whose reason or data is over its limit, keeping only their start,
-        size and digest, and raise ``InvalidInput`` naming the field."""
-        field, why = problem
-        try:
-            state = self.peek(key)[0]
-        except NotFound:
-            state = None
-        if state is not None:
-            self._record_refusal(
-                Refused(key, trigger, state, why), actor, limits.clip(reason), limits.summary(data)
-            )
-        raise InvalidInput(field, None, why)
 
     # -- children -------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -148,23 +149,39 @@ def plan(
     """Every step of one deadline, each moved into the next sending window if needed.
 
     Reminders that would fall before ``not_before`` (the state was entered after them: a
-    "5 days before" reminder of a deadline only 3 days away) are left out.
+    "5 days before" reminder of a deadline only 3 days away) are left out. The ladder of one
+    deadline is worked out once (every return of a quarter shares its deadline).
     """
+    return [
+        step
+        for step, planned_at in _ladder_steps(deadline, ladder, workdays.subdivision, hours)
+        if not_before is None or planned_at is None or planned_at >= not_before
+    ]
+
+
+@lru_cache(maxsize=1024)
+def _ladder_steps(
+    deadline: datetime, ladder: Ladder, subdivision: str, hours: SendingHours
+) -> tuple[tuple[PlannedStep, datetime | None], ...]:
+    """Each step of a deadline with, for a reminder, the instant it was planned for before
+    being moved into sending hours (what ``not_before`` is compared with)."""
+    workdays = WorkingDays(subdivision)
     day = london(deadline).date()
-    steps: list[PlannedStep] = []
+    steps: list[tuple[PlannedStep, datetime | None]] = []
     for rung, reminder in enumerate(sorted(ladder.reminders, key=lambda r: -r.before), start=1):
         when = local_instant(workdays.add(day, -reminder.before), hours.start)
-        if not_before is not None and when < not_before:
-            continue
-        steps.append(PlannedStep("reminder", rung, sending_time(when, workdays, hours), reminder.to))
+        step = PlannedStep("reminder", rung, sending_time(when, workdays, hours), reminder.to)
+        steps.append((step, when))
     for rung, escalation in enumerate(sorted(ladder.escalations, key=lambda e: e.after), start=1):
         when = (
             deadline
             if escalation.after == 0
             else local_instant(workdays.add(day, escalation.after), hours.start)
         )
-        steps.append(PlannedStep("escalation", rung, sending_time(when, workdays, hours), escalation.to))
-    return steps
+        steps.append(
+            (PlannedStep("escalation", rung, sending_time(when, workdays, hours), escalation.to), None)
+        )
+    return tuple(steps)
 
 
 def sending_time(when: datetime, workdays: WorkingDays, hours: SendingHours) -> datetime:

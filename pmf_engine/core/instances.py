@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Integer, String, Table, bindparam, func, insert, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
 from pmf_engine.core.errors import InvalidInput, NotFound
+from pmf_engine.core.raw import Raw, Statement
 from pmf_engine.core.store import Instance, Organisation, Service, WorkflowVersion
 
 
@@ -97,6 +99,7 @@ _INSTANCE_ROW = (
 # concurrent writer waits, then sees the new version and gives up at once, instead of doing
 # all its work only to lose the conditional UPDATE.
 _INSTANCE_ROW_LOCKED = _INSTANCE_ROW.with_for_update(of=Instance)
+_RAW_INSTANCE_ROW, RAW_INSTANCE_ROW_LOCKED = Statement(_INSTANCE_ROW), Statement(_INSTANCE_ROW_LOCKED)
 
 
 _INSTANCES = cast(Table, Instance.__table__)
@@ -109,6 +112,20 @@ MOVE_INSTANCE = (
         version=bindparam("new_version"),
         context=bindparam("new_context"),
         entered_at=bindparam("new_entered_at"),
+    )
+)
+
+# PostgreSQL: the same move by migration 0011's function, which raises ``pmf_stale`` (SQLSTATE
+# 40001) instead of changing no row, so it can be pipelined with the COMMIT it must stop.
+STALE = "pmf_stale"
+PG_MOVE_INSTANCE = select(
+    func.pmf_move_instance(
+        sql_cast(bindparam("instance_id"), Integer),
+        sql_cast(bindparam("read_version"), Integer),
+        sql_cast(bindparam("new_state"), String),
+        sql_cast(bindparam("new_version"), Integer),
+        sql_cast(bindparam("new_context", type_=_INSTANCES.c.context.type), _INSTANCES.c.context.type),
+        bindparam("new_entered_at", type_=_INSTANCES.c.entered_at.type),
     )
 )
 
@@ -137,10 +154,10 @@ class InstanceRow:
     @classmethod
     def load(cls, s: Session, key: str, *, lock: bool = False) -> InstanceRow:
         """The instance ``key`` (locked for update when ``lock``); ``NotFound`` if there is none."""
-        row = s.connection().execute(_INSTANCE_ROW_LOCKED if lock else _INSTANCE_ROW, {"key": key}).first()
-        if row is None:
+        rows = Raw.of(s).rows(RAW_INSTANCE_ROW_LOCKED if lock else _RAW_INSTANCE_ROW, {"key": key})
+        if not rows:
             raise NotFound("cycle or return", key)
-        return cls(**row._asdict())
+        return cls(*rows[0])
 
     @classmethod
     def load_id(cls, s: Session, instance_id: int) -> InstanceRow:

@@ -11,7 +11,7 @@ where from which state.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from transitions import Machine, MachineError
 from transitions.extensions import GraphMachine
@@ -65,16 +65,23 @@ class CompiledWorkflow:
 
     definition: WorkflowDef
     machine: Machine
+    decided: dict[tuple[str, str, str | None], str] = field(default_factory=dict, compare=False)
+    """What the machine answered for each (state, trigger, tag): it has no other inputs."""
 
     def next_state(self, state: str, trigger: str, tag: str | None = None) -> str:
         """The state ``trigger`` leads to from ``state`` in the period tagged ``tag`` (``Q4``);
-        ``MachineError`` if it cannot fire."""
+        ``MachineError`` if it cannot fire. The machine decides once per (state, trigger, tag):
+        its conditions read only the tag, so the answer is the same every time."""
+        found = self.decided.get((state, trigger, tag))
+        if found is not None:
+            return found
         event = self.machine.events.get(trigger)
         if event is None:
             raise MachineError(f"unknown trigger {trigger!r}")
         token = _Token(state)
         if not event.trigger(token, tag):
             raise MachineError(f"{trigger!r} did not fire from {state!r}")
+        self.decided[(state, trigger, tag)] = token.state
         return token.state
 
     def allowed(self, state: str) -> list[TransitionDef]:

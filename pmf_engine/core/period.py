@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import ClassVar, Literal, get_args
 
 PeriodKind = Literal["quarter", "year", "month", "adhoc"]
@@ -203,6 +204,7 @@ def parse_period(text: str, kind: str | None = None) -> AnyPeriod:
     return found
 
 
+@lru_cache(maxsize=4096)
 def _parse_any(text: str) -> AnyPeriod | None:
     if _QUARTER.match(text):
         return Period.parse(text)

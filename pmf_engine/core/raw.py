@@ -3,11 +3,24 @@
 ``Engine.fire`` runs about a dozen small statements; through SQLAlchemy Core each pays about
 90 µs of execution machinery (cache lookup, execution context, result wrapping) on top of the
 driver. ``Raw`` sends the same Core statements' SQL, compiled once per dialect, straight to the
-driver on the same connection (so in the same transaction), and converts each bound value
-with the bind processors SQLAlchemy itself compiled for that statement: the rows written are
-those Core would write. ``before_cursor_execute`` listeners still see every statement (the
-query-plan test and the benchmark's statement count rely on them), and a driver error is raised
-as SQLAlchemy's own exception class (``IntegrityError``, ``OperationalError``), as through Core.
+driver on the same connection (so in the same transaction), converts each bound value with the
+bind processors SQLAlchemy itself compiled for that statement and each fetched value with its
+result processor: the rows written and read are those Core would write and read.
+``before_cursor_execute`` listeners still see every statement (the query-plan test and the
+benchmark's statement count rely on them), and a driver error is raised as SQLAlchemy's own
+exception class (``IntegrityError``, ``OperationalError``), as through Core.
+
+One ``Raw`` serves a whole transaction (``Raw.of``), with one cursor: each call fetches what it
+returns before the next statement runs, so no cursor is left open.
+
+On PostgreSQL (psycopg 3) statements can share round trips: ``prefetch`` sends several reads in
+one pipeline and returns all their rows; while the engine's fire has ``deferring`` on, ``defer``
+queues a write whose answer nobody waits for and ``flush`` sends the queue, with the
+transaction's COMMIT if asked, as one query (a statement that fails stops the query there, in
+the open transaction, so what follows it, COMMIT included, does nothing). A read on the driver flushes first,
+and so does the session's commit (``Store`` listens for it): nothing queued is left behind.
+Elsewhere, and always on SQLite (in-process, no round trips to save), ``defer`` runs the write
+at once and ``prefetch`` runs each read in turn.
 """
 
 from __future__ import annotations
@@ -21,16 +34,20 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
+Row = tuple[Any, ...]
+
 
 @dataclass(frozen=True, slots=True)
 class Compiled:
     """One statement compiled for one dialect: its SQL, its parameters in order (``None``:
-    named, as pyformat drivers take them) and each parameter's bind processor."""
+    named, as pyformat drivers take them), each parameter's bind processor and each result
+    column's processor (``None`` where the driver's value is the value)."""
 
     sql: str
     order: tuple[str, ...] | None
     defaults: Mapping[str, Any]
     processors: Mapping[str, Callable[[Any], Any]]
+    results: tuple[Callable[[Any], Any] | None, ...]
 
     @classmethod
     def of(cls, statement: Executable, dialect: Dialect, keys: list[str], many: bool) -> Compiled:
@@ -41,7 +58,10 @@ class Compiled:
         )
         processors = {k: v for k, v in compiled._bind_processors.items() if v is not None}
         order = tuple(compiled.positiontup) if compiled.positiontup is not None else None
-        return cls(str(compiled), order, dict(compiled.params), processors)
+        results = tuple(
+            column.type._cached_result_processor(dialect, None) for column in compiled._result_columns
+        )
+        return cls(str(compiled), order, dict(compiled.params), processors, results)
 
     def bind(self, values: Mapping[str, Any]) -> Any:
         """The driver's parameters for ``values`` (the statement's literals filled in)."""
@@ -52,9 +72,25 @@ class Compiled:
             return merged
         return tuple(merged[name] for name in self.order)
 
+    def convert(self, rows: list[Any]) -> list[Row]:
+        """Fetched rows with each value as Core would return it (the driver's tuples as they
+        are when no column needs converting)."""
+        if not any(self.results):
+            return rows
+        results = self.results
+        return [
+            tuple(
+                value if process is None else process(value)
+                for process, value in zip(results, row, strict=True)
+            )
+            for row in rows
+        ]
+
 
 class Statement:
     """A Core statement whose compiled form is kept per dialect."""
+
+    __slots__ = ("_compiled", "statement")
 
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
@@ -63,40 +99,149 @@ class Statement:
     def compiled(self, dialect: Dialect, values: Mapping[str, Any], many: bool = False) -> Compiled:
         """The statement compiled for ``dialect`` and parameters named as ``values`` are (once
         per dialect, server version and set of names)."""
-        keys = sorted(values)
-        key = (dialect.name, dialect.server_version_info, many, *keys)
+        key = (dialect.name, dialect.server_version_info, many, *values)  # the names in their order
         found = self._compiled.get(key)
         if found is None:
-            found = self._compiled[key] = Compiled.of(self.statement, dialect, keys, many)
+            found = self._compiled[key] = Compiled.of(self.statement, dialect, sorted(values), many)
         return found
 
 
 class Raw:
     """The session's connection (its transaction begun) as the driver sees it."""
 
-    __slots__ = ("_error", "conn", "dialect", "driver")
+    __slots__ = (
+        "_cursor",
+        "_deferred",
+        "_error",
+        "_listening",
+        "conn",
+        "deferring",
+        "dialect",
+        "driver",
+        "pipelines",
+        "transaction",
+    )
 
     def __init__(self, s: Session) -> None:
         self.conn: Connection = s.connection()
+        self.transaction = s.get_transaction()
         self.dialect = self.conn.dialect
         self.driver: Any = self.conn.connection.driver_connection
         self._error: type[Exception] = self.dialect.loaded_dbapi.Error
+        self._cursor: Any = None
+        # Whether anyone listens for statements (tests, the benchmark's count), looked up once.
+        self._listening = bool(self.conn.dispatch.before_cursor_execute)
+        self.pipelines = self.dialect.name == "postgresql"
+        """Whether statements can share round trips (psycopg's pipeline mode)."""
+        self._deferred: list[tuple[Compiled, Any, bool]] = []
+        self.deferring = False
+        """Set by the engine's fire: ``defer`` queues (PostgreSQL) until ``flush``."""
 
-    def execute(self, statement: Statement, values: Mapping[str, Any]) -> Any:
-        """Run one statement; the driver's cursor (to fetch from, or read ``rowcount``)."""
+    @classmethod
+    def of(cls, s: Session) -> Raw:
+        """The ``Raw`` of the session's current transaction (made on first use)."""
+        raw: Raw | None = s.info.get("pmf_raw")
+        if raw is None or raw.transaction is not s.get_transaction():
+            raw = s.info["pmf_raw"] = cls(s)
+        return raw
+
+    def rows(self, statement: Statement, values: Mapping[str, Any]) -> list[Row]:
+        """Run a statement that returns rows (a SELECT, or a write with RETURNING); its rows."""
         compiled = statement.compiled(self.dialect, values)
-        return self._run(compiled.sql, compiled.bind(values), many=False)
+        cursor = self._run(compiled.sql, compiled.bind(values), many=False)
+        return compiled.convert(cursor.fetchall())
 
-    def execute_many(self, statement: Statement, rows: Sequence[Mapping[str, Any]]) -> None:
+    def count(self, statement: Statement, values: Mapping[str, Any]) -> int:
+        """Run a write; the number of rows it changed."""
+        compiled = statement.compiled(self.dialect, values)
+        return int(self._run(compiled.sql, compiled.bind(values), many=False).rowcount)
+
+    def many(self, statement: Statement, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run one statement for each of ``rows`` (``executemany``, as Core does for these)."""
         compiled = statement.compiled(self.dialect, rows[0], many=len(rows) > 1)
         self._run(compiled.sql, [compiled.bind(row) for row in rows], many=True)
 
+    def prefetch(self, reads: Sequence[tuple[Statement, Mapping[str, Any]]]) -> list[list[Row]]:
+        """Run several reads (in one round trip on PostgreSQL); the rows of each, in order."""
+        if not self.pipelines:
+            return [self.rows(statement, values) for statement, values in reads]
+        self.flush()
+        compiled = [(statement.compiled(self.dialect, values), values) for statement, values in reads]
+        cursors = []
+        try:
+            with self.driver.pipeline():
+                for c, values in compiled:
+                    cursor = self.driver.cursor()
+                    self._announce(cursor, c.sql, params := c.bind(values), many=False)
+                    cursor.execute(c.sql, params)
+                    cursors.append(cursor)
+            return [c.convert(cursor.fetchall()) for (c, _), cursor in zip(compiled, cursors, strict=True)]
+        except self._error as exc:
+            raise DBAPIError.instance("(pipeline)", None, exc, self._error) from exc
+        finally:
+            for cursor in cursors:
+                cursor.close()
+
+    def defer(self, statement: Statement, values: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> None:
+        """A write (a mapping) or one statement for many rows (a sequence of mappings) whose
+        answer is not needed: queued until ``flush`` while ``deferring`` on PostgreSQL, else run now."""
+        many = not isinstance(values, Mapping)
+        if not (self.pipelines and self.deferring):
+            if many:
+                self.many(statement, values)  # type: ignore[arg-type]
+            else:
+                self.count(statement, values)  # type: ignore[arg-type]
+            return
+        if many:
+            rows: Sequence[Mapping[str, Any]] = values  # type: ignore[assignment]
+            compiled = statement.compiled(self.dialect, rows[0], many=len(rows) > 1)
+            self._deferred.append((compiled, [compiled.bind(row) for row in rows], True))
+        else:
+            compiled = statement.compiled(self.dialect, values)  # type: ignore[arg-type]
+            self._deferred.append((compiled, compiled.bind(values), False))  # type: ignore[arg-type]
+
+    def flush(self, *, commit: bool = False) -> None:
+        """Send the deferred writes (and COMMIT, if ``commit``) in one round trip; a driver
+        error (a statement refused, the COMMIT failed) is raised as Core's exception class."""
+        if not self._deferred and not commit:
+            return
+        queued, self._deferred = self._deferred, []
+        if not self.pipelines:
+            if commit:
+                self.driver.commit()
+            return
+        if not queued:
+            self.driver.commit()
+            return
+        # One simple-protocol query of all the statements (values bound by psycopg's own
+        # client-side quoting), COMMIT last: one round trip and one parse on the client. The
+        # server stops at the first statement that fails, inside the open transaction, so
+        # nothing after it runs, COMMIT included.
+        from psycopg import ClientCursor  # noqa: PLC0415 - only PostgreSQL gets here
+
+        with ClientCursor(self.driver) as client:
+            parts = []
+            for compiled, params, many in queued:
+                self._announce(client, compiled.sql, params, many=many)
+                parts += [client.mogrify(compiled.sql, p) for p in (params if many else [params])]
+            if commit:
+                parts.append("COMMIT")
+            try:
+                client.execute(";\n".join(parts))
+            except self._error as exc:
+                raise DBAPIError.instance("(deferred writes)", None, exc, self._error) from exc
+
+    def _announce(self, cursor: Any, sql: str, params: Any, *, many: bool) -> None:
+        if self._listening:
+            self.conn.dispatch.before_cursor_execute(self.conn, cursor, sql, params, None, many)
+
     def _run(self, sql: str, params: Any, *, many: bool) -> Any:
-        cursor = self.driver.cursor()
-        conn = self.conn
-        if conn._has_events or conn.engine._has_events:
-            conn.dispatch.before_cursor_execute(conn, cursor, sql, params, None, many)
+        if self._deferred:  # what was queued goes first, in order
+            self.flush()
+        cursor = self._cursor
+        if cursor is None:
+            cursor = self._cursor = self.driver.cursor()
+        self._announce(cursor, sql, params, many=many)
         try:
             if many:
                 cursor.executemany(sql, params)

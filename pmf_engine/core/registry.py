@@ -129,7 +129,7 @@ def core_registry() -> Registry:
     registry.guard("children_settled")(children_settled)
     registry.permission(ORGANISATION_MANAGE, "add organisations and their services")
     registry.permission(PEOPLE_MANAGE, "add people, grant roles, set passwords and API tokens")
-    registry.permission(WORKFLOWS_MANAGE, "move a running cycle to another workflow version")
+    registry.permission(WORKFLOWS_MANAGE, "move a running cycle to another workflow version, or cancel it")
     return registry
 
 

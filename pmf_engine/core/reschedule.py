@@ -1,17 +1,19 @@
 """Deadlines that follow a meeting: when a meeting moves, every open deadline set from it is
-resolved again and each change is recorded in the audit log, in the caller's transaction."""
+resolved again and each change is recorded in the audit log, in the caller's transaction; when
+one is taken off the calendar, the instances that pinned it forget it first."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from pmf_engine.core import audit
+from pmf_engine.core.errors import ConcurrencyConflict
 from pmf_engine.core.instances import InstanceRow
 from pmf_engine.core.provenance import stamp
-from pmf_engine.core.store import Deadline
+from pmf_engine.core.store import Deadline, Instance
 from pmf_engine.core.timekeeper import Stay, Timekeeper
 from pmf_engine.core.versions import Versions
 
@@ -72,3 +74,28 @@ def recompute_deadlines(
         )
         count += 1
     return count
+
+
+def unpin_meeting(s: Session, organisation_id: int, meeting_id: int) -> list[str]:
+    """Forget ``meeting_id`` in the pins of the organisation's instances (a versioned change of
+    each), so a deadline never hangs on a meeting that is gone; the keys of those changed."""
+    changed = []
+    for key, instance_id, version, context in s.execute(
+        select(Instance.key, Instance.id, Instance.version, Instance.context).where(
+            Instance.organisation_id == organisation_id
+        )
+    ).all():
+        pins = dict((context or {}).get("meetings") or {})
+        kept = {body: pinned for body, pinned in pins.items() if pinned != meeting_id}
+        if kept == pins:
+            continue
+        moved = s.execute(
+            update(Instance)
+            .where(Instance.id == instance_id, Instance.version == version)
+            .values(context={**context, "meetings": kept}, version=version + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConcurrencyConflict(key, version, None)
+        changed.append(str(key))
+    return changed

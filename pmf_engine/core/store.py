@@ -26,12 +26,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    create_engine,
     event,
     select,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -44,12 +42,12 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from pmf_engine.core import connections
 from pmf_engine.core.clock import Clock, SystemClock
-from pmf_engine.core.errors import Busy, InvalidInput, NotFound
+from pmf_engine.core.errors import Busy, NotFound
 from pmf_engine.migrations import upgrade_to_head
 
 DEFAULT_URL = "sqlite:///pmf.db"
-SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite writer waits for the lock before the request is refused as ``Busy``."""
 
 
@@ -304,7 +302,7 @@ class Step(Base):
     __tablename__ = "steps"
     __table_args__ = (
         Index("ix_steps_due", "status", "due_at"),
-        Index("ix_steps_deadline", "deadline_id"),
+        Index("ix_steps_deadline_status", "deadline_id", "status"),  # leaving a state
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -417,40 +415,6 @@ class SignInThrottle(Base):
     blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """An Engine with the durability and locking settings pmf-engine relies on."""
-    if not url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
-        scheme = url.split(":", 1)[0]  # only the scheme: the rest may hold a password
-        raise InvalidInput(
-            "database URL scheme", scheme, "pmf-engine runs on sqlite:///FILE or postgresql://USER@HOST/DB"
-        )
-    if url.startswith("sqlite"):
-        engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
-        _tune_sqlite(engine)
-        return engine
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, echo=echo, pool_pre_ping=True)
-
-
-def _tune_sqlite(engine: Engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy's "begin" event decide how each transaction starts.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        readonly = conn.get_execution_options().get("pmf_readonly", False)
-        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
-
-
 class Store:
     """The database: a schema kept at Alembic head and the transactions that use it.
 
@@ -471,11 +435,12 @@ class Store:
         audit_key: AuditKey | None = None,
     ) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = connections.make_engine(url)
         self.wall: Clock = wall or SystemClock()
         self.audit_key = audit_key
         info = {"pmf_store": self}
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, info=info)
+        event.listen(self._sessions, "before_commit", _flush_deferred)
         self._readonly = sessionmaker(
             self.engine.execution_options(pmf_readonly=True), expire_on_commit=False, info=info
         )
@@ -520,7 +485,7 @@ class Store:
                 yield session
         except OperationalError as exc:
             if "database is locked" in str(exc.orig):
-                raise Busy(SQLITE_BUSY_TIMEOUT_MS / 1000) from exc
+                raise Busy(connections.SQLITE_BUSY_TIMEOUT_MS / 1000) from exc
             raise
 
     @contextmanager
@@ -532,6 +497,13 @@ class Store:
     def dispose(self) -> None:
         """Close every pooled connection, e.g. before a SQLite file is removed or the process ends."""
         self.engine.dispose()
+
+
+def _flush_deferred(session: Session) -> None:
+    """Send what a fire deferred (``Raw.defer``) before the session commits, so nothing queued is lost."""
+    raw = session.info.get("pmf_raw")
+    if raw is not None and raw.transaction is session.get_transaction():
+        raw.flush()
 
 
 def find_organisation(s: Session, code: str) -> Organisation:

@@ -149,6 +149,7 @@ class Timekeeper:
         service_id: int | None = None,
     ) -> list[Holder]:
         """Active holders of roles in an organisation (of ``roles``, for ``service_id``, if given)."""
+        rows: Sequence[Any]
         if roles is None:
             rows = s.connection().execute(_ALL_HOLDERS, {"org": organisation_id}).all()
         elif not roles:
@@ -156,7 +157,7 @@ class Timekeeper:
         else:
             values: dict[str, Any] = {f"role{i}": r for i, r in enumerate(sorted(roles))}
             values |= {"org": organisation_id, "service": service_id}
-            rows = Raw(s).execute(_holders_of(len(roles)), values).fetchall()
+            rows = Raw.of(s).rows(_holders_of(len(roles)), values)
         return [Holder(*row) for row in rows]
 
     def enter(
@@ -171,16 +172,26 @@ class Timekeeper:
         already_fired: Collection[tuple[str, int]] = (),
         now: datetime | None = None,
         arrived: datetime | None = None,
+        deadline_id: int | None = None,
     ) -> int | None:
         """Open the deadline of ``state`` (if it has a rule) and write its steps.
 
         ``already_fired`` (kind, rung) pairs are left out unless they now fall after ``now``:
         a recomputed deadline does not repeat a reminder that was already sent. ``arrived`` is
         when the instance arrived at the state or came back to it: by default ``now``, else
-        the stay's entry (a recomputation passes the deadline's opening).
+        the stay's entry (a recomputation passes the deadline's opening). A fire on PostgreSQL
+        passes the ``deadline_id`` it reserved: the rows are then deferred to its last round trip.
         """
         return self.enter_many(
-            s, wf, state, [(stay, pins)], holders, already_fired=already_fired, now=now, arrived=arrived
+            s,
+            wf,
+            state,
+            [(stay, pins)],
+            holders,
+            already_fired=already_fired,
+            now=now,
+            arrived=arrived,
+            deadline_id=deadline_id,
         )[0]
 
     def enter_many(
@@ -194,6 +205,7 @@ class Timekeeper:
         already_fired: Collection[tuple[str, int]] = (),
         now: datetime | None = None,
         arrived: datetime | None = None,
+        deadline_id: int | None = None,
     ) -> list[int | None]:
         """``enter`` for many instances at once (a cycle spawning its service returns): one
         multi-row INSERT for the deadlines and one for all their steps."""
@@ -232,19 +244,21 @@ class Timekeeper:
             }
             for (stay, _), rule, r in zip(stays, rules, resolutions, strict=True)
         ]
-        if len(opened) == 1:  # a fire: one deadline, on the driver
-            ids = [row[0] for row in Raw(s).execute(_RAW_NEW_DEADLINE, opened[0]).fetchall()]
+        raw = Raw.of(s)
+        if len(opened) == 1 and deadline_id is not None:  # a fire that reserved the id
+            raw.defer(_RAW_NEW_DEADLINE, {**opened[0], "id": deadline_id})
+            ids = [deadline_id]
+        elif len(opened) == 1:  # a fire: one deadline, on the driver
+            ids = [row[0] for row in raw.rows(_RAW_NEW_DEADLINE, opened[0])]
         else:
             ids = list(conn.execute(_NEW_DEADLINE, opened).scalars())
         rows: list[dict[str, Any]] = []
         skip = set(already_fired)
-        for (stay, _), resolution, deadline_id in zip(stays, resolutions, ids, strict=True):
+        for (stay, _), resolution, opened_id in zip(stays, resolutions, ids, strict=True):
             if resolution.due_at is not None:
-                rows += self._step_rows(
-                    s, wf, state, stay, deadline_id, resolution.due_at, holders, skip, now
-                )
+                rows += self._step_rows(s, wf, state, stay, opened_id, resolution.due_at, holders, skip, now)
         if rows and len(opened) == 1:
-            Raw(s).execute_many(_RAW_NEW_STEP, rows)
+            raw.defer(_RAW_NEW_STEP, rows)
         elif rows:
             conn.execute(_NEW_STEP, rows)
         return [int(i) for i in ids]
@@ -358,9 +372,9 @@ class Timekeeper:
 
     def leave(self, s: Session, instance_id: int, now: datetime) -> None:
         """Close the open deadline of an instance and cancel its steps that have not fired."""
-        raw = Raw(s)
-        raw.execute(_RAW_CANCEL_STEPS, {"instance": instance_id})
-        raw.execute(_RAW_CLOSE_DEADLINES, {"instance": instance_id, "now": now})
+        raw = Raw.of(s)
+        raw.defer(_RAW_CANCEL_STEPS, {"instance": instance_id})
+        raw.defer(_RAW_CLOSE_DEADLINES, {"instance": instance_id, "now": now})
 
     def open_deadlines_using(self, s: Session, organisation_id: int, meeting_id: int) -> list[Deadline]:
         """The organisation's open deadlines reckoned from ``meeting_id`` (to redo when it moves),

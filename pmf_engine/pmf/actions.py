@@ -186,7 +186,7 @@ class Actions:
                 note=events.get(inst.key, {}).get("fired", ("", ""))[1],
                 closed_by=events.get(inst.key, {}).get("fired", ("", ""))[0],
                 overdue=inst.id in late,
-                closed=self.engine.definition(version).states[inst.state].terminal,
+                closed=self.engine.definition(version).is_terminal(inst.state),
             )
             for inst, cycle, version in rows
         ]

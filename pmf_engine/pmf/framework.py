@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from pmf_engine.core.cancel import Cancellation
 from pmf_engine.core.definition import validate
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import DefinitionError, Problem
@@ -24,6 +25,7 @@ from pmf_engine.core.yamlload import Document, load_yaml, read_definition
 from pmf_engine.pmf.actions import Actions
 from pmf_engine.pmf.chase import Chasing
 from pmf_engine.pmf.meetings import CommitteeCalendar
+from pmf_engine.pmf.onboarding import Onboarding
 from pmf_engine.pmf.performance import Performance
 from pmf_engine.pmf.policy import FrameworkPolicies, FrameworkPolicy
 from pmf_engine.pmf.projects import Projects
@@ -107,6 +109,17 @@ class Framework:
     def chasing(self) -> Chasing:
         """Chasing whoever must act on an instance now."""
         return Chasing(self.engine)
+
+    @cached_property
+    def onboarding(self) -> Onboarding:
+        """Councils set up from one file; bulk uploads of people and services."""
+        return Onboarding(self.engine, self.calendar)
+
+    @cached_property
+    def cancellation(self) -> Cancellation:
+        """Cancelling a cycle, with a reason."""
+        engine = self.engine
+        return Cancellation(engine.store, engine.stored, engine.timekeeper, engine.clock)
 
     @cached_property
     def returns(self) -> ExcelReturns:

@@ -16,7 +16,9 @@ the system's database nor the file's VTIMEZONE defines is refused, not read as L
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -39,10 +41,10 @@ from pmf_engine.core.errors import (
     DefinitionError,
     InvalidInput,
     NotFound,
-    NotNow,
     Problem,
 )
 from pmf_engine.core.provenance import stamp
+from pmf_engine.core.reschedule import unpin_meeting
 from pmf_engine.core.store import Deadline, Instance, Meeting, Organisation, find_organisation
 from pmf_engine.core.yamlload import load_yaml
 from pmf_engine.pmf import tabular
@@ -103,10 +105,20 @@ def parse_when(value: object) -> datetime:
     return as_utc(parsed)
 
 
-def _check_body(body: str) -> str:
+def _check_body(body: str, policy: CalendarPolicy = NO_BODIES) -> str:
+    """The committee's name, lower case; ``ValueError`` if it is not a name, or (when ``policy``
+    declares bodies) not one of them, with the nearest declared name as a suggestion."""
     body = body.strip().lower()
     if not _BODY.match(body):
         raise ValueError(f"committee {body!r} must be a lower-case name like cabinet or scrutiny")
+    if policy.bodies and body not in policy.bodies:
+        known = sorted(policy.bodies)
+        near = difflib.get_close_matches(body, known, n=1)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        raise ValueError(
+            f"unknown committee {body!r}: {hint}the committees are {', '.join(known)} "
+            "(calendar.bodies in framework.yaml)"
+        )
     return body
 
 
@@ -130,10 +142,54 @@ class CommitteeCalendar:
         by: str = "system",
     ) -> Meeting:
         """Add a meeting of ``body`` at ``starts_at`` (its uid made up if not given)."""
-        row = MeetingRow(_check_body(body), as_utc(starts_at), title, location, uid)
+        try:
+            checked = _check_body(body, self.policy)
+        except ValueError as exc:
+            raise InvalidInput("body", body, str(exc).split(": ", 1)[-1]) from None
+        row = MeetingRow(checked, as_utc(starts_at), title, location, uid)
         with self.store.write() as s:
             org = self._org(s, organisation)
             return self._add(s, org, row, by)
+
+    def add_in(self, s: Session, org: Organisation, row: MeetingRow, *, by: str) -> Meeting:
+        """Add a meeting read from a file (``read_meetings``) inside the caller's transaction."""
+        return self._add(s, org, row, by)
+
+    def withdraw(
+        self, organisation: str, ref: str, *, by: str, reason: str | None = None, cancelled: bool = True
+    ) -> int:
+        """Take a meeting (by id or uid) off the calendar: ``cancelled`` (it will not take place;
+        a reason is required) or deleted (it was entered by mistake). Deadlines reckoned from it
+        move to the body's next meeting (or wait for one), the cycles that had pinned it forget
+        it, and the meeting's details stay in the audit log; how many deadlines were recomputed."""
+        reason = (checks.check_text("reason", reason) or "").strip() or None
+        if cancelled and reason is None:
+            raise InvalidInput("reason", None, "cancelling a meeting needs a reason")
+        with self.store.write() as s:
+            org = self._org(s, organisation)
+            meeting = self._meeting(s, org, ref)
+            details = {
+                "meeting": meeting.id,
+                "body": meeting.body,
+                "starts_at": audit.format_instant(meeting.starts_at),
+                "title": meeting.title,
+                "uid": meeting.uid,
+            }
+            meeting_id = meeting.id
+            s.delete(meeting)
+            unpinned = unpin_meeting(s, org.id, meeting_id)
+            audit.record(
+                s,
+                audit.AuditRecord(
+                    event="meeting.cancelled" if cancelled else "meeting.deleted",
+                    organisation=org.code,
+                    actor=by,
+                    reason=reason,
+                    data=stamp({**details, "unpinned": unpinned}),
+                ),
+                self.engine.clock.now(),
+            )
+            return self.engine.recompute_deadlines(s, org.id, meeting_id, by=by)
 
     def list(self, organisation: str, body: str | None = None) -> list[Meeting]:
         """The organisation's meetings (of one ``body``), earliest first."""
@@ -153,41 +209,9 @@ class CommitteeCalendar:
             meeting = self._meeting(s, org, ref)
             return self._move(s, org, meeting, as_utc(starts_at), by, reason)
 
-    def cancel(self, organisation: str, ref: str, *, by: str, reason: str) -> int:
-        """Cancel a meeting (by id or uid) that has not begun, with a reason: it leaves the
-        calendar, and every open deadline reckoned from it is reckoned again from the body's
-        next meeting (or waits for one); return how many were recomputed. One transaction,
-        audited as ``meeting.cancelled``."""
-        reason = (checks.check_text("reason", reason) or "").strip()
-        if not reason:
-            raise InvalidInput("reason", None, "say why the meeting is cancelled")
-        with self.store.write() as s:
-            org = self._org(s, organisation)
-            meeting = self._meeting(s, org, ref)
-            if meeting.starts_at <= self.engine.clock.now():
-                raise NotNow(
-                    f"the {meeting.body} meeting of {london(meeting.starts_at):%d %b %Y %H:%M} has begun: "
-                    "it cannot be cancelled (move it, if its time was recorded wrongly)"
-                )
-            data = {
-                "meeting": meeting.id,
-                "body": meeting.body,
-                "starts_at": audit.format_instant(meeting.starts_at),
-                "uid": meeting.uid,
-                "title": meeting.title,
-            }
-            meeting_id = meeting.id
-            s.delete(meeting)
-            s.flush()  # gone before its deadlines are reckoned again
-            record = audit.AuditRecord(
-                event="meeting.cancelled", organisation=org.code, actor=by, reason=reason, data=stamp(data)
-            )
-            audit.record(s, record, self.engine.clock.now())
-            return self.engine.recompute_deadlines(s, org.id, meeting_id, by=by)
-
     def import_file(self, organisation: str, path: Path, *, by: str) -> Imported:
         """Add the meetings of a file and move those (matched by uid) whose time changed."""
-        rows = read_meetings(path, self.policy)
+        rows = read_meetings(path, self.policy, check_bodies=True)
         result = Imported()
         with self.store.write() as s:
             org = self._org(s, organisation)
@@ -321,29 +345,40 @@ class CommitteeCalendar:
         return meeting
 
 
-def read_meetings(path: Path, policy: CalendarPolicy = NO_BODIES) -> list[MeetingRow]:
+def read_meetings(
+    path: Path, policy: CalendarPolicy = NO_BODIES, *, check_bodies: bool = False
+) -> list[MeetingRow]:
     """Meetings from a .yaml/.yml, .csv or .ics file; every bad row raises together. An .ics
     event with no ``X-PMF-BODY`` or category is the meeting of the body whose hint (in
-    ``policy``) its summary contains."""
+    ``policy``) its summary contains. With ``check_bodies``, a body ``policy`` does not declare
+    is a problem of its row (with a "did you mean")."""
+    bodies = policy if check_bodies else NO_BODIES
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise DataFileError([Problem(str(path), None, "", f"cannot read file: {exc}")]) from exc
     suffix = path.suffix.lower()
     if suffix in (".yaml", ".yml"):
-        return _from_yaml(raw.decode("utf-8", errors="replace"), str(path))
+        return _from_yaml(raw.decode("utf-8", errors="replace"), str(path), bodies)
     if suffix == ".csv":
-        return _from_csv(raw.decode("utf-8-sig", errors="replace"), str(path))
+        return _from_csv(raw.decode("utf-8-sig", errors="replace"), str(path), bodies)
     if suffix == ".ics":
-        return _from_ics(raw, str(path), policy)
+        return _from_ics(raw, str(path), policy, bodies)
     raise DataFileError([Problem(str(path), None, "", "use a .yaml, .csv or .ics file")])
 
 
-def _row(
-    values: dict[str, Any], file: str, line: int | None, field_prefix: str, problems: list[Problem]
+def meeting_row(
+    values: Mapping[str, Any],
+    file: str,
+    line: int | None,
+    field_prefix: str,
+    problems: list[Problem],
+    bodies: CalendarPolicy = NO_BODIES,
 ) -> MeetingRow | None:
+    """The meeting a row of a file gives (``body``, ``starts``, optional ``title``,
+    ``location``, ``uid``), or ``None`` with its problem noted in ``problems``."""
     try:
-        body = _check_body(str(values.get("body") or ""))
+        body = _check_body(str(values.get("body") or ""), bodies)
         starts = values.get("starts") or values.get("starts_at")
         if starts in (None, ""):
             raise ValueError("'starts' is missing")
@@ -370,7 +405,7 @@ def _collect(rows: list[MeetingRow | None], problems: list[Problem]) -> list[Mee
     return [r for r in rows if r is not None]
 
 
-def _from_yaml(text: str, file: str) -> list[MeetingRow]:
+def _from_yaml(text: str, file: str, bodies: CalendarPolicy) -> list[MeetingRow]:
     try:
         doc = load_yaml(text, file)
     except DefinitionError as exc:  # the YAML reader's own error; here the file is data
@@ -385,17 +420,21 @@ def _from_yaml(text: str, file: str) -> list[MeetingRow]:
         if not isinstance(item, dict):
             problems.append(doc.problem((*prefix, i), "each meeting is a mapping with body and starts"))
             continue
-        rows.append(_row(item, file, doc.line_of((*prefix, i)), ".".join(map(str, (*prefix, i))), problems))
+        where = ".".join(map(str, (*prefix, i)))
+        rows.append(meeting_row(item, file, doc.line_of((*prefix, i)), where, problems, bodies))
     return _collect(rows, problems)
 
 
-def _from_csv(text: str, file: str) -> list[MeetingRow]:
+def _from_csv(text: str, file: str, bodies: CalendarPolicy) -> list[MeetingRow]:
     table = tabular.parse_csv(text, file, ("body", "starts"))
-    rows = [_row(dict(row.cells), file, row.line, f"row {row.line}", table.problems) for row in table.rows]
+    rows = [
+        meeting_row(row.cells, file, row.line, f"row {row.line}", table.problems, bodies)
+        for row in table.rows
+    ]
     return _collect(rows, table.problems)
 
 
-def _from_ics(raw: bytes, file: str, policy: CalendarPolicy) -> list[MeetingRow]:
+def _from_ics(raw: bytes, file: str, policy: CalendarPolicy, bodies: CalendarPolicy) -> list[MeetingRow]:
     try:
         calendar = icalendar.Calendar.from_ical(raw)
     except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
@@ -422,7 +461,10 @@ def _from_ics(raw: bytes, file: str, policy: CalendarPolicy) -> list[MeetingRow]
         except _BROKEN as exc:  # icalendar's broken properties raise these on access
             problems.append(Problem(file, None, where, str(exc)))
             continue
-        rows += [_row({**fields, "starts": at, "uid": u}, file, None, where, problems) for u, at in starts]
+        rows += [
+            meeting_row({**fields, "starts": at, "uid": u}, file, None, where, problems, bodies)
+            for u, at in starts
+        ]
     return _collect(rows, problems)
 
 

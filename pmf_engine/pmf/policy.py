@@ -114,6 +114,13 @@ class CalendarPolicy(_Policy):
         return next((body for body, hints in self.bodies.items() if any(h in words for h in hints)), "")
 
 
+class DashboardPolicy(_Policy):
+    """What the dashboard holds the cycle to: per cycle workflow, the working days after the
+    quarter's end by which each stage should be reached (``{quarterly_cycle: {cabinet: 40}}``)."""
+
+    timeliness: dict[Name, dict[Name, int]] = {}
+
+
 class FrameworkPolicy(_Policy):
     """The whole ``framework.yaml``."""
 
@@ -121,6 +128,7 @@ class FrameworkPolicy(_Policy):
     actions: ActionsPolicy
     exception_reports: ExceptionRules
     calendar: CalendarPolicy
+    dashboard: DashboardPolicy = DashboardPolicy()
 
 
 @dataclass(frozen=True)
@@ -193,6 +201,19 @@ def catalog_problems(
         ("actions", "raised_in"), actions.raised_in, "a cycle (it has no start_roles)", cycles
     )
     yield from role_problems(("actions", "raised_by"), actions.raised_by, "organisation")
+    for name, days in policy.dashboard.timeliness.items():
+        path = ("dashboard", "timeliness", name)
+        if name not in catalog.workflows:
+            if not partial:
+                yield doc.problem(path, f"unknown workflow {name!r}; known: {_names(catalog.workflows)}")
+            continue
+        if name not in cycles:
+            yield doc.problem(path, f"workflow {name!r} is not a cycle (it has no start_roles)")
+        states = catalog.workflows[name].states
+        for state in days:
+            if state not in states:
+                known = ", ".join(states)
+                yield doc.problem((*path, state), f"{name!r} has no state {state!r}; known: {known}")
     action_wf = catalog.workflows.get(actions.workflow)
     if action_wf is None:
         if not partial:

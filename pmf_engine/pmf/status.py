@@ -57,9 +57,12 @@ def measure_statuses(s: Session, inst: Instance, policy: RagPolicy) -> list[Meas
         s.scalars(select(ExceptionReport.measure_id).where(ExceptionReport.instance_id == inst.id))
     )
     latest = latest_values(s, [m.id for m, _ in rows], wanted)
+    by_measure: dict[int, dict[str, float | None]] = {}
+    for (mid, p), a in latest.items():  # grouped once: not every measure scanning every figure
+        by_measure.setdefault(mid, {})[p] = a.value
     result = []
     for measure, service in rows:
-        values = {p: a.value for (mid, p), a in latest.items() if mid == measure.id}
+        values = by_measure.get(measure.id, {})
         now = latest.get((measure.id, inst.period))
         value = now.value if now else None
         tolerance, basis = policy.rule_for(measure.code)

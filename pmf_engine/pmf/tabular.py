@@ -14,6 +14,7 @@ import csv
 import io
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -166,3 +167,51 @@ def _sheet_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     if problems:
         raise DataFileError(problems)
     return iter(rows)
+
+
+def read_sheets(path: Path, sheets: Mapping[str, Collection[str]]) -> dict[str, Table]:
+    """The tables of an ``.xlsx`` workbook's sheets named in ``sheets`` (each with its required
+    columns; a sheet that is not there is an empty table). Problems are named ``SHEET!column``;
+    a date and time keeps its time (a meeting's start), a date alone is an ISO date."""
+    xlsx.check_archive(path)
+    book = xlsx.load_workbook(path)
+    found: dict[str, list[tuple[int, list[str]]]] = {name: [] for name in sheets}
+    problems: list[Problem] = []
+    try:
+        for sheet in book.worksheets:
+            name = sheet.title.strip().lower()
+            if name not in found:
+                continue
+            for line, cells in xlsx.sheet_rows(path, sheet):
+                problems += xlsx.cell_problems(path, sheet.title, line, cells)
+                texts = [_cell_text(cell.value) for cell in cells]
+                if any(texts):
+                    found[name].append((line, texts))
+    finally:
+        book.close()
+    if problems:
+        raise DataFileError(problems)
+    tables = {}
+    for name, required in sheets.items():
+        rows = found[name]
+        if not rows:
+            tables[name] = Table(str(path), tuple(required), [])
+            continue
+        try:
+            table = _table(str(path), iter(rows), required, None)
+        except DataFileError as exc:
+            raise DataFileError(
+                [Problem(p.file, p.line, f"{name}!{p.field}", p.message) for p in exc.problems]
+            ) from exc
+        header = {column: f"{name}!{column}" for column in table.header}
+        table.problems[:] = [
+            Problem(p.file, p.line, header.get(p.field, p.field), p.message) for p in table.problems
+        ]
+        tables[name] = table
+    return tables
+
+
+def _cell_text(value: object) -> str:
+    if isinstance(value, datetime) and (value.hour, value.minute) != (0, 0):
+        return value.isoformat(sep=" ", timespec="minutes")
+    return xlsx.cell_text(value)

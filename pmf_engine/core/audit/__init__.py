@@ -25,7 +25,7 @@ from pmf_engine.core.audit.chain import (
     hash_of,
     record,
 )
-from pmf_engine.core.audit.export import csv_safe, export, iter_entries, trail
+from pmf_engine.core.audit.export import csv_safe, export, fired_by, iter_entries, trail
 from pmf_engine.core.audit.verify import Break, Verification, checkpoint, verify
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "csv_safe",
     "entry_hash",
     "export",
+    "fired_by",
     "format_instant",
     "hash_of",
     "iter_entries",

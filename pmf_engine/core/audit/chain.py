@@ -118,7 +118,14 @@ class AuditRecord:
         return self.organisation or SYSTEM_CHAIN
 
 
-def append(session: Session, record: AuditRecord, at: datetime) -> int:
+def append(
+    session: Session,
+    record: AuditRecord,
+    at: datetime,
+    *,
+    head: tuple[int, str, str] | None = None,
+    seq: int | None = None,
+) -> int:
     """Add ``record`` to its chain inside the caller's transaction; return its ``seq``.
 
     ``at`` is the engine's time. The entry is stamped with the real time (the store's wall
@@ -130,18 +137,29 @@ def append(session: Session, record: AuditRecord, at: datetime) -> int:
     serialised by ``BEGIN IMMEDIATE``), so concurrent writers append one after another, and the
     unique (chain, chain_seq) constraint backs that up. Core statements, not ORM objects: this
     runs inside every transition.
+
+    A fire on PostgreSQL passes the ``head`` it read (locked) and the ``seq`` it reserved in its
+    first round trip: the entry and the head's move are then deferred to the pipeline that
+    commits (``Raw.defer``).
     """
     chain = record.chain
-    head_seq, head_hash, head_at = _locked_head(session, chain)
+    head_seq, head_hash, head_at = head if head is not None else _locked_head(session, chain)
     stamp = _Stamp.of(session, at, head_at)
     values = _link(record, stamp, head_seq + 1, head_hash)
-    raw = Raw(session)
-    ((seq,),) = raw.execute(_RAW_INSERT, values).fetchall()
-    raw.execute(
-        _RAW_MOVE_HEAD,
-        {"head_chain": chain, "new_seq": values["chain_seq"], "new_hash": values["hash"], "new_at": stamp.at},
-    )
-    return int(seq)
+    raw = Raw.of(session)
+    moved = {
+        "head_chain": chain,
+        "new_seq": values["chain_seq"],
+        "new_hash": values["hash"],
+        "new_at": stamp.at,
+    }
+    if seq is not None:
+        raw.defer(_RAW_INSERT, {**values, "seq": seq})
+        raw.defer(_RAW_MOVE_HEAD, moved)
+        return seq
+    ((new_seq,),) = raw.rows(_RAW_INSERT, values)
+    raw.count(_RAW_MOVE_HEAD, moved)
+    return int(new_seq)
 
 
 @dataclass(frozen=True)
@@ -233,7 +251,7 @@ _MOVE_HEAD = (
 )
 # The head row, locked, with the time of the entry it points at (that entry's own, hashed
 # ``at``), in one statement.
-_HEAD = (
+HEAD = (
     select(_HEADS.c.chain_seq, _HEADS.c.hash, _ENTRIES.c.at)
     .select_from(
         _HEADS.outerjoin(
@@ -245,11 +263,11 @@ _HEAD = (
 )
 
 
-_RAW_INSERT, _RAW_MOVE_HEAD, _RAW_HEAD = Statement(_INSERT), Statement(_MOVE_HEAD), Statement(_HEAD)
+_RAW_INSERT, _RAW_MOVE_HEAD, _RAW_HEAD = Statement(_INSERT), Statement(_MOVE_HEAD), Statement(HEAD)
 
 
 def _locked_head(session: Session, chain: str) -> tuple[int, str, str]:
-    rows = Raw(session).execute(_RAW_HEAD, {"head_chain": chain}).fetchall()
+    rows = Raw.of(session).rows(_RAW_HEAD, {"head_chain": chain})
     if rows:
         row = rows[0]
         return int(row[0]), str(row[1]), str(row[2] or "")
@@ -260,5 +278,5 @@ def _locked_head(session: Session, chain: str) -> tuple[int, str, str]:
         .values(chain=chain, chain_seq=0, hash=GENESIS, at="")
         .on_conflict_do_nothing(index_elements=["chain"])
     )
-    row = session.connection().execute(_HEAD, {"head_chain": chain}).one()
+    row = session.connection().execute(HEAD, {"head_chain": chain}).one()
     return int(row[0]), str(row[1]), str(row[2] or "")

@@ -3,15 +3,49 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
-from typing import IO
+from collections.abc import Collection, Iterable, Iterator
+from typing import IO, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, literal, select
 from sqlalchemy.orm import Session
 
 from pmf_engine.core import values
 from pmf_engine.core.audit.chain import EXPORT_FIELDS, canonical_json
+from pmf_engine.core.raw import Raw, Statement
 from pmf_engine.core.store import AuditEntry
+
+_FIRED_BY: dict[int, Statement] = {}
+
+
+def fired_by(session: Session, instance: str, actor: str, triggers: Collection[str]) -> set[str]:
+    """Which of ``triggers`` ``actor`` has fired on ``instance`` (from its organisation's chain):
+    what a segregation-of-duties rule asks on every watched transition, so on the driver."""
+    if not triggers:
+        return set()
+    statement, values = fired_by_statement(instance, actor, triggers)
+    return {str(row[0]) for row in Raw.of(session).rows(statement, values) if row[0]}
+
+
+def fired_by_statement(
+    instance: str, actor: str, triggers: Collection[str]
+) -> tuple[Statement, dict[str, Any]]:
+    """``fired_by``'s statement (one per number of triggers, compiled once) and its values."""
+    statement = _FIRED_BY.get(len(triggers))
+    if statement is None:
+        statement = _FIRED_BY[len(triggers)] = Statement(
+            select(AuditEntry.trigger)
+            .where(
+                AuditEntry.chain == bindparam("chain"),
+                AuditEntry.instance == bindparam("instance"),
+                AuditEntry.event == literal("fired"),
+                AuditEntry.actor == bindparam("actor"),
+                AuditEntry.trigger.in_([bindparam(f"t{i}") for i in range(len(triggers))]),
+            )
+            .distinct()
+        )
+    values: dict[str, Any] = {f"t{i}": t for i, t in enumerate(sorted(triggers))}
+    values |= {"chain": instance.split("/", 1)[0], "instance": instance, "actor": actor}
+    return statement, values
 
 
 def trail(session: Session, instance: str) -> list[AuditEntry]:

@@ -64,6 +64,33 @@ def calendar_move(app: App, organisation: str, meeting: str, when: str, by: str,
     click.echo(f"meeting moved; {count} deadline(s) recomputed")
 
 
+@calendar.command("cancel")
+@click.option("--org", "organisation", required=True)
+@click.argument("meeting", metavar="MEETING")
+@click.option("--reason", required=True, help="Why it will not take place (kept in the audit log).")
+@click.option("--as", "by", required=True, help="Who is doing this: an actor holding calendar.manage.")
+@pass_app
+def calendar_cancel(app: App, organisation: str, meeting: str, reason: str, by: str) -> None:
+    """Cancel MEETING (id or uid): it leaves the calendar, and deadlines reckoned from it move
+    to the committee's next meeting."""
+    permitted(app, by, CALENDAR_MANAGE, organisation)
+    count = app.framework.calendar.withdraw(organisation, meeting, by=by, reason=reason, cancelled=True)
+    click.echo(f"meeting cancelled; {count} deadline(s) recomputed")
+
+
+@calendar.command("delete")
+@click.option("--org", "organisation", required=True)
+@click.argument("meeting", metavar="MEETING")
+@click.option("--reason", help="Why (kept in the audit log).")
+@click.option("--as", "by", required=True, help="Who is doing this: an actor holding calendar.manage.")
+@pass_app
+def calendar_delete(app: App, organisation: str, meeting: str, reason: str | None, by: str) -> None:
+    """Delete MEETING (id or uid), entered by mistake; deadlines reckoned from it are recomputed."""
+    permitted(app, by, CALENDAR_MANAGE, organisation)
+    count = app.framework.calendar.withdraw(organisation, meeting, by=by, reason=reason, cancelled=False)
+    click.echo(f"meeting deleted; {count} deadline(s) recomputed")
+
+
 def _meetings_imported(app: App, organisation: str, file: Path, by: str) -> str:
     """Import an organisation's meetings from a file; say what changed."""
     done = app.framework.calendar.import_file(organisation, file, by=by)

@@ -1,12 +1,18 @@
-"""``pmf cycle`` and ``pmf fire``: start, list, show and migrate quarterly cycles, and move them on."""
+"""``pmf cycle`` and ``pmf fire``: start, list, show, migrate and cancel quarterly cycles, and move
+them on. A period starting more than a year from now needs ``--yes`` (a typing slip, 2062 for
+2026, would otherwise start a cycle nobody can use)."""
 
 from __future__ import annotations
+
+from datetime import date, timedelta
 
 import click
 
 from pmf_engine.core.clock import london
 from pmf_engine.core.engine import InstanceStatus
+from pmf_engine.core.errors import NotNow
 from pmf_engine.core.instances import InstanceKey
+from pmf_engine.core.period import parse_period
 from pmf_engine.core.registry import WORKFLOWS_MANAGE
 from pmf_engine.interfaces.cli.context import App, pass_app, permitted
 
@@ -28,14 +34,53 @@ def cycle() -> None:
 @click.option(
     "--workflow", help="The workflow to start [default: the one startable workflow for that kind of period]."
 )
+@click.option("--yes", is_flag=True, help="Confirm a period that starts more than a year from now.")
 @pass_app
-def cycle_start(app: App, organisation: str, period: str, by: str, workflow: str | None) -> None:
+def cycle_start(app: App, organisation: str, period: str, by: str, workflow: str | None, yes: bool) -> None:
     """Start the cycle of an organisation for a quarter."""
+    starts = _period_start(period)
+    today = london(app.clock.now()).date()
+    if starts is not None and starts > today + FAR_AHEAD and not yes:
+        raise NotNow(
+            f"{period} starts on {starts:%d %B %Y}, more than a year from today ({today:%d %B %Y}): "
+            "a typing slip? Give --yes if it is meant"
+        )
     try:
         status = app.engine.start_cycle(organisation, period, by=by, workflow=workflow)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--period") from exc
     click.echo(f"started {status.key} in {status.state} with {len(status.children)} child instance(s)")
+
+
+FAR_AHEAD = timedelta(days=365)
+"""How far ahead a period may start before starting its cycle needs ``--yes``."""
+
+
+def _period_start(period: str) -> date | None:
+    """The first day of ``period``, or ``None`` when it is not one (the engine says why)."""
+    try:
+        return parse_period(period).start
+    except ValueError:
+        return None
+
+
+@cycle.command("cancel")
+@click.argument("key", metavar="CYCLE")
+@click.option("--reason", required=True, help="Why the cycle is cancelled (kept in the audit log).")
+@click.option(
+    "--as", "by", required=True, help="An actor holding workflows.manage in the cycle's organisation."
+)
+@click.option("--expect-version", type=int, help="Refuse if the cycle has changed since this version.")
+@pass_app
+def cycle_cancel(app: App, key: str, reason: str, by: str, expect_version: int | None) -> None:
+    """Cancel CYCLE and its open returns and actions: their deadlines close and no more
+    reminders or escalations are sent (one transaction, each instance audited)."""
+    permitted(app, by, WORKFLOWS_MANAGE, InstanceKey.organisation_of(key))
+    done = app.framework.cancellation.cancel(key, by=by, reason=reason, expected_version=expect_version)
+    click.echo(
+        f"{done.cycle} cancelled (it was at {done.from_state}); "
+        f"{len(done.instances) - 1} open child instance(s) with it"
+    )
 
 
 @cycle.command("list")

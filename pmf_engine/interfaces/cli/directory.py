@@ -1,5 +1,6 @@
 """``pmf org``, ``pmf service`` and ``pmf actor``: organisations, their services, and people with
-their roles, passwords and API tokens.
+their roles, passwords and API tokens; a whole council from one file (``org init``), bulk uploads
+(``service import``, ``actor import``), and leavers (``actor revoke``, ``actor deactivate``).
 
 Each change names with ``--as`` an active actor holding the permission of ``roles.yaml`` it
 needs: ``organisation.manage`` (organisations, services) or ``people.manage`` (people, roles,
@@ -12,6 +13,8 @@ audited as ``bootstrap`` with the operating-system user who ran it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from pmf_engine.core.accounts import Accounts
@@ -19,6 +22,7 @@ from pmf_engine.core.directory import BOOTSTRAP, Grant
 from pmf_engine.core.errors import InvalidInput, NotPermitted
 from pmf_engine.core.registry import ORGANISATION_MANAGE, PEOPLE_MANAGE
 from pmf_engine.interfaces.cli.context import App, pass_app, permitted
+from pmf_engine.interfaces.cli.library import FILE, Import, import_command
 
 _as = click.option("--as", "by", help="Who is doing this: an actor whose roles permit it.")
 _bootstrap = click.option(
@@ -74,9 +78,64 @@ def org_add(app: App, code: str, name: str, subdivision: str, by: str | None, bo
     click.echo(f"organisation {code} added")
 
 
+@org.command("init")
+@click.argument("file", type=FILE)
+@click.option("--check", is_flag=True, help="Check the file (and against the database) but add nothing.")
+@_as
+@_bootstrap
+@pass_app
+def org_init(app: App, file: Path, check: bool, by: str | None, bootstrap: bool) -> None:
+    """Set up a whole council from FILE (.yaml or .xlsx): the organisation, its services, its
+    people with their roles and its committee meetings, all in one transaction or nothing (--as
+    an actor holding organisation.manage anywhere, or --bootstrap on a fresh deployment)."""
+    app.may_create = True  # setting up: the default ./pmf.db may be created here
+    by = _acting(app, by, bootstrap, ORGANISATION_MANAGE, None)
+    done = app.framework.onboarding.set_up(file, by=by, check_only=check)
+    click.echo(
+        f"organisation {done.organisation} {'can be set up' if check else 'set up'}: {done.services} "
+        f"service(s), {done.people} person(s) with {done.roles} role(s), {done.meetings} meeting(s)"
+    )
+
+
+@org.command("list")
+@pass_app
+def org_list(app: App) -> None:
+    """List organisations, with how many services and people (holding a role) each has."""
+    for organisation, services, people in app.engine.directory.organisations():
+        click.echo(
+            f"{organisation.code:<12} {organisation.name:<40} {organisation.holiday_subdivision:<4} "
+            f"{services} service(s), {people} person(s)"
+        )
+
+
 @click.group()
 def service() -> None:
     """Services of an organisation."""
+
+
+@service.command("list")
+@click.argument("organisation")
+@pass_app
+def service_list(app: App, organisation: str) -> None:
+    """List the services of ORGANISATION."""
+    for svc in app.engine.directory.services(organisation):
+        click.echo(f"{svc.code:<16} {svc.name}")
+
+
+def _services_imported(app: App, organisation: str, file: Path, by: str) -> str:
+    done = app.framework.onboarding.import_services(organisation, file, by=by)
+    return f"{done.services} service(s) added, {done.unchanged} unchanged"
+
+
+import_command(
+    service,
+    Import(
+        "Add the services of a .csv file or .xlsx workbook (columns code, name) to ORGANISATION, "
+        "all or nothing (--as an actor holding organisation.manage there).",
+        _services_imported,
+        permission=ORGANISATION_MANAGE,
+    ),
+)
 
 
 @service.command("add")
@@ -156,6 +215,76 @@ def actor_grant(app: App, username: str, grant: str, by: str) -> None:
     permitted(app, by, PEOPLE_MANAGE, organisation)
     app.engine.directory.grant(username, role, organisation, service=svc, by=by)
     click.echo(f"{username} holds {grant}")
+
+
+def _people_imported(app: App, organisation: str, file: Path, by: str) -> str:
+    done = app.framework.onboarding.import_people(organisation, file, by=by)
+    return (
+        f"{done.people} person(s) added, {done.people_updated} given more roles, {done.unchanged} "
+        f"unchanged; {done.roles} role(s) granted"
+    )
+
+
+import_command(
+    actor,
+    Import(
+        "Add the people of a .csv file or .xlsx workbook (columns username, name, email, roles: "
+        "ROLE or ROLE:SERVICE, separated by ';') with their roles in ORGANISATION, all or nothing "
+        "(--as an actor holding people.manage there).",
+        _people_imported,
+        permission=PEOPLE_MANAGE,
+    ),
+)
+
+
+@actor.command("revoke")
+@click.argument("username")
+@click.argument("grant", metavar="ROLE:ORG[:SERVICE]")
+@click.option("--reason", help="Why (kept in the audit log).")
+@click.option("--as", "by", required=True, help="An actor holding people.manage in ORG.")
+@pass_app
+def actor_revoke(app: App, username: str, grant: str, reason: str | None, by: str) -> None:
+    """Take a role away from USERNAME."""
+    role, organisation, svc = _parse_grant(grant)
+    permitted(app, by, PEOPLE_MANAGE, organisation)
+    app.engine.directory.revoke(username, role, organisation, service=svc, by=by, reason=reason)
+    click.echo(f"{username} no longer holds {grant}")
+
+
+@actor.command("deactivate")
+@click.argument("username")
+@click.option(
+    "--handover",
+    metavar="USER",
+    help="Who takes over their roles, the reminders still to come and the actions they own.",
+)
+@click.option("--reason", help="Why (kept in the audit log).")
+@click.option(
+    "--as", "by", required=True, help="An actor holding people.manage wherever USERNAME holds a role."
+)
+@pass_app
+def actor_deactivate(app: App, username: str, handover: str | None, reason: str | None, by: str) -> None:
+    """A leaver: USERNAME may no longer act or sign in, and their roles and open work go to
+    --handover USER (one transaction, audited)."""
+    directory = app.engine.directory
+    theirs = sorted(
+        {a.organisation for person, held in directory.actors() if person.username == username for a in held}
+    )
+    if by == username:
+        raise InvalidInput("--as", by, "someone else deactivates a leaver")
+    scopes: list[str | None] = [*theirs] or [None]
+    for organisation in scopes:
+        permitted(app, by, PEOPLE_MANAGE, organisation)
+    done = directory.deactivate(username, by=by, handover=handover, reason=reason)
+    click.echo(f"{username} deactivated: {done.roles_revoked} role(s) taken away")
+    if done.to:
+        click.echo(
+            f"  handed to {done.to}: {done.roles_given} role(s), {done.steps_redirected} reminder(s) "
+            f"and escalation(s), {len(done.reassigned)} action(s)"
+            + (f" ({', '.join(done.reassigned)})" if done.reassigned else "")
+        )
+    elif done.steps_redirected:
+        click.echo(f"  {done.steps_redirected} reminder(s) and escalation(s) will no longer go to them")
 
 
 @actor.command("list")

@@ -46,7 +46,7 @@ def state_diagram(wf: WorkflowDef, current: str) -> Markup:
         )
     height = 20 + len(names) * (BOX_H + GAP)
     width = LEFT + BOX_W + 60 + 22 * offset + 160
-    summary = f"State diagram of {wf.title or wf.name}; current state {wf.states[current].label or current}"
+    summary = f"State diagram of {wf.title or wf.name}; current state {wf.state_label(current) or current}"
     return Markup(  # noqa: S704 - every text above is escaped
         f'<svg role="img" aria-label="{escape(summary)}" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" class="pmf-diagram">'

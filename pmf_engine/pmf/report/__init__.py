@@ -12,7 +12,7 @@ names other layers use are re-exported here (``report.gather``, ``report.html``,
 
 from __future__ import annotations
 
-from pmf_engine.pmf.report.charts import COLOURS, sparkline, theme_chart
+from pmf_engine.pmf.report.charts import COLOURS, history_chart, sparkline, theme_chart
 from pmf_engine.pmf.report.content import (
     Content,
     Frozen,
@@ -39,6 +39,7 @@ __all__ = [
     "content_in",
     "freeze",
     "gather",
+    "history_chart",
     "html",
     "pdf",
     "sparkline",

@@ -182,6 +182,18 @@ def gather(framework: Framework, cycle: str) -> ReportData:
     return ReportData(content, frozen, timeliness, actions, restatements)
 
 
+def measures_reported(framework: Framework, cycle: str) -> list[MeasureStatus]:
+    """The measures as ``cycle``'s report gives them (frozen once signed off, live before),
+    without the rest of the report: what a comparison with another quarter needs."""
+    engine = framework.engine
+    with engine.store.read() as s:
+        inst = cycle_of(s, cycle)
+        snap = genuine_snapshot(s, inst.id)
+        if snap is not None:
+            return _CONTENT.validate_python(json.loads(snap.content)).measures
+        return measure_statuses(s, inst, framework.rag)
+
+
 def _timeliness(s: Session, engine: Engine, inst: Instance) -> list[Timeliness]:
     """Every arrival at a stage, in order: a cycle sent back and forward again reaches a stage
     twice. A transition back into the same stage (Cabinet deferring) is no new arrival."""

@@ -90,10 +90,10 @@ def move_meeting(
 def cancel_meeting(
     org: str, meeting: int, user: FormMember, framework: FrameworkDep, render: Render, reason: Text = ""
 ) -> Response:
-    """Cancel a meeting that has not begun: its deadlines go to the body's next meeting."""
+    """Cancel a meeting, with a reason: its deadlines go to the body's next meeting."""
     try:
         framework.engine.directory.authorise(user, CALENDAR_MANAGE, org)
-        count = framework.calendar.cancel(org, str(meeting), by=user, reason=reason)
+        count = framework.calendar.withdraw(org, str(meeting), by=user, reason=reason, cancelled=True)
     except PmfError as exc:
         return _refused(render, framework, org, user, exc)
     return _done(org, "cancelled", count)

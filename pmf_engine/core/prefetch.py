@@ -1,0 +1,124 @@
+"""What a fire reads before it decides, in one round trip on PostgreSQL.
+
+``Engine.fire`` needs the instance (locked), the actor's roles and, when the trigger is watched
+by a segregation-of-duties rule, the triggers the actor fired on it before. On PostgreSQL it
+also takes, in the same pipeline, what its writes will need so that they can all go in one
+more round trip with the COMMIT: every active role holder of the instance's organisation
+(org-wide, or of its service: the reminders' recipients), its organisation's audit chain head
+(locked: the entry's hash is computed here, in Python, with the key that never reaches the
+database) and an id for the new deadline and a sequence number for the audit entry.
+
+The head is not taken early for a trigger that cascades: a cascade locks the children after
+the parent, and a child's own fire locks the child before the head, so holding the head first
+could deadlock. Such fires read it when they append, as before. On SQLite (in-process, no
+round trips) only the first three reads are made here; the rest are read where they are used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Integer, bindparam, func, or_, select
+from sqlalchemy.orm import Session
+
+from pmf_engine.core.audit.chain import HEAD as _HEAD
+from pmf_engine.core.audit.export import fired_by_statement
+from pmf_engine.core.directory import ACTOR_ROLES
+from pmf_engine.core.errors import NotFound
+from pmf_engine.core.instances import RAW_INSTANCE_ROW_LOCKED, InstanceKey, InstanceRow
+from pmf_engine.core.raw import Raw, Row, Statement
+from pmf_engine.core.store import Actor, Instance, RoleAssignment
+from pmf_engine.core.timekeeper import Holder
+
+_of_instance = select(Instance.organisation_id).where(Instance.key == bindparam("key")).scalar_subquery()
+_service_of_instance = select(Instance.service_id).where(Instance.key == bindparam("key")).scalar_subquery()
+# Each holder's name by primary key, per assignment (``NULL`` for a deactivated actor): a join
+# would let the planner hash all actors of the deployment.
+_active_username = (
+    select(Actor.username)
+    .where(Actor.id == RoleAssignment.actor_id, Actor.active.is_(True))
+    .correlate(RoleAssignment)
+    .scalar_subquery()
+)
+_HOLDERS_OF_INSTANCE = Statement(
+    select(_active_username, RoleAssignment.role, RoleAssignment.service_id).where(
+        RoleAssignment.organisation_id == _of_instance,
+        or_(RoleAssignment.service_id.is_(None), RoleAssignment.service_id == _service_of_instance),
+    )
+)
+_RESERVE_IDS = Statement(
+    select(
+        func.nextval(func.pg_get_serial_sequence("deadlines", "id"), type_=Integer),
+        func.nextval(func.pg_get_serial_sequence("audit_entries", "seq"), type_=Integer),
+    )
+)
+_ROLES, _HEAD_ROW = Statement(ACTOR_ROLES), Statement(_HEAD)
+
+
+@dataclass(frozen=True, slots=True)
+class Prefetched:
+    """What was read before deciding. ``None`` fields were not read here (read them where used)."""
+
+    instance: InstanceRow
+    roles: list[Row]
+    """(active, role, organisation code, service code) per role the actor holds."""
+    prior: set[str] | None
+    """Which of the watched triggers the actor fired on the instance before."""
+    holders: list[Holder] | None = None
+    head: tuple[int, str, str] | None = None
+    """The chain head (chain_seq, hash, the time of its entry), locked."""
+    deadline_id: int | None = None
+    audit_seq: int | None = None
+
+
+def prefetch(s: Session, key: str, username: str, watched: Collection[str], *, head: bool) -> Prefetched:
+    """Read (and lock) what firing on ``key`` as ``username`` needs; ``watched``: the triggers
+    some segregation rule may ask about; ``head``: take the chain head now (PostgreSQL)."""
+    raw = Raw.of(s)
+    chain = InstanceKey.organisation_of(key)
+    reads: list[tuple[Statement, dict[str, Any]]] = [
+        (RAW_INSTANCE_ROW_LOCKED, {"key": key}),
+        (_ROLES, {"username": username}),
+    ]
+    if watched:
+        reads.append(fired_by_statement(key, username, watched))
+    if raw.pipelines:
+        reads.append((_HOLDERS_OF_INSTANCE, {"key": key}))
+        if head:
+            reads += [(_HEAD_ROW, {"head_chain": chain}), (_RESERVE_IDS, {})]
+    found = raw.prefetch(reads)
+    if not found[0]:
+        raise NotFound("cycle or return", key)
+    instance = InstanceRow(*found[0][0])
+    prior = {str(t) for (t,) in found[2] if t} if watched else None
+    if not raw.pipelines:
+        return Prefetched(instance, found[1], prior)
+    rest = found[3 if watched else 2 :]
+    holders = [Holder(*row) for row in rest[0] if row[0] is not None]
+    if not head or not rest[1]:  # a new chain has no head row yet: append makes it
+        return Prefetched(instance, found[1], prior, holders)
+    seq, digest, at = rest[1][0]
+    deadline_id, audit_seq = rest[2][0]
+    return Prefetched(
+        instance, found[1], prior, holders, (int(seq), str(digest), str(at or "")), deadline_id, audit_seq
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """What the catalog says about a trigger before its instance is read: the triggers any
+    segregation rule on it asks about, and whether any transition it names cascades."""
+
+    watched: dict[str, frozenset[str]]
+    cascading: frozenset[str]
+
+    @classmethod
+    def of(cls, segregation: Collection[Any], workflows: Collection[Any]) -> Watch:
+        """From the roles policy's segregation rules and the catalog's workflows."""
+        watched: dict[str, set[str]] = {}
+        for rule in segregation:
+            watched.setdefault(rule.trigger, set()).update(rule.not_after)
+        cascading = {t.trigger for wf in workflows for t in wf.transitions if t.cascade}
+        return cls({k: frozenset(v) for k, v in watched.items()}, frozenset(cascading))

@@ -1,0 +1,75 @@
+"""Refused attempts, each kept in the audit log in a transaction of its own.
+
+A refused fire rolls its transaction back, so what was tried is written afterwards, by itself:
+in the chain of the instance's organisation when it exists, else in ``_system``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NoReturn
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from pmf_engine.core import audit, limits
+from pmf_engine.core.clock import Clock
+from pmf_engine.core.errors import InvalidInput, Refused
+from pmf_engine.core.instances import InstanceKey
+from pmf_engine.core.provenance import stamp
+from pmf_engine.core.store import Instance, Organisation, Store
+
+
+def record(
+    store: Store, clock: Clock, refusal: Refused, actor: str, reason: str | None, data: Mapping[str, Any]
+) -> None:
+    """Write the refused attempt to the audit log in a transaction of its own."""
+    with store.write() as s:
+        inst = s.scalar(
+            select(Instance)
+            .where(Instance.key == refusal.instance)
+            .options(joinedload(Instance.organisation))
+        )
+        org = (
+            inst.organisation.code
+            if inst is not None
+            else InstanceKey.organisation_of(refusal.instance) or None
+        )
+        if org is not None and s.scalar(select(Organisation.id).where(Organisation.code == org)) is None:
+            org = None
+        audit.record(
+            s,
+            audit.AuditRecord(
+                event="refused",
+                organisation=org,
+                instance=refusal.instance,
+                trigger=refusal.trigger,
+                from_state=refusal.state,
+                actor=actor,
+                reason=reason,
+                data=stamp({"refusal": type(refusal).__name__, "why": refusal.reason, "data": dict(data)}),
+            ),
+            clock.now(),
+        )
+
+
+def refuse_too_large(
+    store: Store,
+    clock: Clock,
+    key: str,
+    trigger: str,
+    actor: str,
+    reason: str | None,
+    data: Mapping[str, Any],
+    problem: tuple[str, str],
+) -> NoReturn:
+    """Audit an attempt whose reason or data is over its limit, keeping only their start,
+    size and digest, and raise ``InvalidInput`` naming the field."""
+    field, why = problem
+    with store.read() as s:
+        state = s.scalar(select(Instance.state).where(Instance.key == key))
+    if state is not None:
+        record(
+            store, clock, Refused(key, trigger, state, why), actor, limits.clip(reason), limits.summary(data)
+        )
+    raise InvalidInput(field, None, why)

@@ -1,0 +1,172 @@
+"""Information at a glance: the dashboard of a quarter, its drill-down (theme, measure), the
+one-page summary for a committee agenda, and the signed-in person's own list of what to do.
+
+Every chart is server-rendered SVG with a text alternative and the same figures as a table
+beside it, and a CSV of them: colour is never the only way a status is told.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from markupsafe import Markup
+
+from pmf_engine.core.audit import csv_safe
+from pmf_engine.core.errors import NotFound
+from pmf_engine.interfaces.web.deps import CurrentUser, FrameworkDep, Member, Render
+from pmf_engine.interfaces.web.session import organisations_for
+from pmf_engine.pmf import dashboard, report
+from pmf_engine.pmf.status import MeasureStatus
+
+router = APIRouter()
+
+SORTS = {
+    "code": lambda m: m.code,
+    "rag": lambda m: ("red", "amber", "green", "no_target", "missing").index(m.rag.status),
+    "service": lambda m: m.service or "",
+    "direction": lambda m: ("worsening", "no_change", "unknown", "improving").index(m.since_last_quarter),
+}
+
+
+def _cycle_of(framework: FrameworkDep, org: str, period: str | None) -> str:
+    """The quarterly cycle of ``period``, or the organisation's latest; ``NotFound`` if none."""
+    cycles = dashboard.quarterly_cycles(framework, org)
+    if not cycles:
+        raise NotFound("quarterly cycle of", org)
+    if period is None:
+        return cycles[0]
+    wanted = f"{org}/{period}"
+    if wanted not in cycles:
+        raise NotFound("quarterly cycle", wanted)
+    return wanted
+
+
+def _csv(rows: list[list[object]], name: str) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for row in rows:
+        writer.writerow([csv_safe(v) for v in row])
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/orgs/{org}/dashboard")
+def dashboard_page(
+    org: str, _user: Member, framework: FrameworkDep, render: Render, period: str | None = None
+) -> Response:
+    """The quarter at a glance (the latest quarter unless ``period`` names another)."""
+    board = dashboard.build(framework, _cycle_of(framework, org, period))
+    charts = {t.theme: Markup(report.theme_chart(t.counts)) for t in board.tiles}  # noqa: S704 - numbers only
+    return render(
+        "dashboard.html",
+        {"title": f"{board.organisation_name}: {board.period} at a glance", "board": board, "charts": charts},
+    )
+
+
+@router.get("/orgs/{org}/dashboard/{period}/tiles.csv")
+def tiles_csv(org: str, period: str, _user: Member, framework: FrameworkDep) -> Response:
+    """The tiles' figures: per theme, how many measures of each RAG status."""
+    board = dashboard.build(framework, _cycle_of(framework, org, period))
+    rows: list[list[object]] = [["theme", *dashboard.STATUSES, "improving", "worsening"]]
+    rows += [
+        [t.theme, *(t.counts[s] for s in dashboard.STATUSES), t.improving, t.worsening] for t in board.tiles
+    ]
+    return _csv(rows, f"{org}-{period}-themes.csv")
+
+
+@router.get("/orgs/{org}/dashboard/{period}/summary")
+def summary_page(org: str, period: str, _user: Member, framework: FrameworkDep, render: Render) -> Response:
+    """The one-page summary for a committee agenda: tiles, reds, what went well, timeliness."""
+    board = dashboard.build(framework, _cycle_of(framework, org, period))
+    charts = {t.theme: Markup(report.theme_chart(t.counts)) for t in board.tiles}  # noqa: S704 - numbers only
+    return render(
+        "summary.html",
+        {"title": f"{board.organisation_name}: {board.period} summary", "board": board, "charts": charts},
+    )
+
+
+@router.get("/orgs/{org}/dashboard/{period}/themes/{theme}")
+def theme_page(
+    org: str,
+    period: str,
+    theme: str,
+    _user: Member,
+    framework: FrameworkDep,
+    render: Render,
+    rag: str = "",
+    service: str = "",
+    direction: str = "",
+    sort: Literal["code", "rag", "service", "direction"] = "code",
+) -> Response:
+    """One theme's measures, filtered by RAG, service and direction, and sorted."""
+    board = dashboard.build(framework, _cycle_of(framework, org, period), compare=False)
+    tile = board.tile(theme)
+    mine = [m for m in board.measures if (m.theme or "Other") == theme]
+    shown: list[MeasureStatus] = [
+        m
+        for m in mine
+        if (not rag or m.rag.status == rag)
+        and (not service or (m.service or "") == service)
+        and (not direction or m.since_last_quarter == direction)
+    ]
+    shown.sort(key=SORTS[sort])
+    return render(
+        "theme.html",
+        {
+            "title": f"{theme}: {board.period}",
+            "board": board,
+            "tile": tile,
+            "measures": shown,
+            "services": sorted({m.service or "" for m in mine}),
+            "chosen": {"rag": rag, "service": service, "direction": direction, "sort": sort},
+            "projects": [p for p in board.projects if (p.theme or "Other") == theme],
+        },
+    )
+
+
+@router.get("/orgs/{org}/measures/{code}/history")
+def measure_page(
+    org: str, code: str, _user: Member, framework: FrameworkDep, render: Render, upto: str | None = None
+) -> Response:
+    """One measure over three years: chart with its target, the figures as a table, what was
+    said and by whom, exception reports and restatements."""
+    cycle = _cycle_of(framework, org, upto)
+    detail = dashboard.measure_detail(framework, org, code, cycle.rsplit("/", 1)[-1])
+    label = (
+        f"{detail.title}: figures for {detail.quarters[0].period} to {detail.quarters[-1].period}, "
+        "solid line; target, dashed line. The same figures are in the table below."
+    )
+    chart = Markup(  # noqa: S704 - numbers and escaped text
+        report.history_chart([(q.period, q.value, q.target) for q in detail.quarters], label=label)
+    )
+    return render(
+        "measure_history.html",
+        {"title": f"{detail.code}: {detail.title}", "detail": detail, "chart": chart, "period": cycle},
+    )
+
+
+@router.get("/orgs/{org}/measures/{code}/history.csv")
+def measure_csv(
+    org: str, code: str, _user: Member, framework: FrameworkDep, upto: str | None = None
+) -> Response:
+    """The measure's quarters as CSV: period, figure, target, narrative."""
+    cycle = _cycle_of(framework, org, upto)
+    detail = dashboard.measure_detail(framework, org, code, cycle.rsplit("/", 1)[-1])
+    rows: list[list[object]] = [["period", "value", "target", "narrative", "exception_reason"]]
+    rows += [[q.period, q.value, q.target, q.narrative, q.exception_reason] for q in detail.quarters]
+    return _csv(rows, f"{org}-{code}.csv")
+
+
+@router.get("/todo")
+def todo_page(request: Request, user: CurrentUser, framework: FrameworkDep, render: Render) -> Response:
+    """What the signed-in person needs to do, the latest first."""
+    orgs = [code for code, _ in organisations_for(request, framework.engine, user)]
+    items = dashboard.todo(framework, user, orgs)
+    return render("todo.html", {"title": "What you need to do", "items": items})
