@@ -7,16 +7,21 @@ Each would sit better as a service method (``Directory``, ``Engine``, ``Performa
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload
 
 from pmf_engine.core import audit
+from pmf_engine.core.clock import london
 from pmf_engine.core.definition import WorkflowDef
-from pmf_engine.core.errors import NotFound
+from pmf_engine.core.errors import NotFound, NotPermitted, PmfError
 from pmf_engine.core.instances import InstanceKey
+from pmf_engine.core.period import Period, parse_period
 from pmf_engine.core.store import (
     Actor,
     AuditEntry,
@@ -24,13 +29,25 @@ from pmf_engine.core.store import (
     Organisation,
     RoleAssignment,
     Store,
+    WorkflowVersion,
     find_organisation,
+    roles_held,
 )
 from pmf_engine.pmf.exceptions import missing_exception_reports
 from pmf_engine.pmf.framework import Framework
 
-TIMELINE_EVENTS = ("fired", "refused", "cycle.started", "child.spawned", "child.started")
-"""The audit events an instance page lists as its timeline."""
+TIMELINE_EVENTS = (
+    "fired",
+    "refused",
+    "cycle.started",
+    "child.spawned",
+    "child.started",
+    "reminder.fired",
+    "escalation.fired",
+    "chase.queued",
+)
+"""The audit events an instance page lists as its timeline: its steps and refusals, its start, the
+worker's reminders and escalations and the performance team's chasing."""
 
 AUDIT_PAGE_SIZE = 100
 """How many entries a page of the audit trail lists unless asked for fewer or more."""
@@ -209,3 +226,74 @@ def _newest(
     if filters.event:
         query = query.where(AuditEntry.event == filters.event)
     return list(s.scalars(query.order_by(AuditEntry.chain_seq.desc()).limit(limit)))
+
+
+def may(framework: Framework, username: str, permission: str, organisation: str) -> bool:
+    """Whether ``username`` holds the administration ``permission`` in ``organisation`` (a page
+    offers the forms only then; the change itself is checked again)."""
+    try:
+        framework.engine.directory.authorise(username, permission, organisation)
+    except (NotPermitted, NotFound):
+        return False
+    return True
+
+
+def next_period(framework: Framework, organisation: str, username: str) -> str | None:
+    """The period whose cycle ``username`` may start next in ``organisation``: the one after
+    the newest cycle of the startable workflow (the quarter that ended most recently when there
+    is none), once it has begun; ``None`` if there is none or they may not start it."""
+    engine = framework.engine
+    try:
+        workflow = engine.catalog.default_workflow()
+    except PmfError:
+        return None  # several startable workflows: which to start is for the command line
+    declared = engine.catalog.workflow(workflow)
+    today = london(engine.clock.now()).date()
+    with engine.store.read() as s:
+        org = find_organisation(s, organisation)
+        if not {role for role, _ in roles_held(s, username, org.id)} & set(declared.start_roles):
+            return None
+        periods = list(
+            s.scalars(
+                select(Instance.period)
+                .join(WorkflowVersion, WorkflowVersion.id == Instance.workflow_version_id)
+                .where(
+                    Instance.organisation_id == org.id,
+                    Instance.parent_id.is_(None),
+                    WorkflowVersion.name == workflow,
+                )
+            )
+        )
+    parsed = []
+    for text in periods:
+        with suppress(ValueError):
+            parsed.append(parse_period(text, declared.period))
+    if parsed:
+        newest = max(parsed, key=lambda p: p.start)
+        following = getattr(newest, "next", None)
+        if following is None:
+            return None  # ad hoc work: no "next" to offer
+        candidate = following()
+    elif declared.period == "quarter":
+        candidate = Period.containing(today).previous()
+    else:
+        return None
+    return str(candidate) if candidate.start <= today else None
+
+
+def organisation_context(framework: Framework, organisation: str, username: str) -> dict[str, Any]:
+    """What the organisation's page shows: each cycle with its returns and RAG counts, and the
+    next cycle the user may start."""
+    engine = framework.engine
+    cycles = []
+    for summary in engine.cycles(organisation):
+        full = engine.status(summary.key)
+        counts = Counter(m.rag.status for m in framework.performance.status(summary.key))
+        cycles.append((full, counts))
+    return {
+        "title": f"{organisation}: the quarter at a glance",
+        "org": organisation,
+        "cycles": cycles,
+        "next_period": next_period(framework, organisation, username),
+        "errors": [],
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from starlette.requests import Request
 
 from pmf_engine.core.clock import london
 from pmf_engine.core.engine import Engine
+from pmf_engine.interfaces.web.entries import describe
 from pmf_engine.interfaces.web.session import csrf_token, organisations_for, session_user
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -28,10 +30,20 @@ def templates() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = lambda d: f"{london(d):%d %b %Y %H:%M}" if d else "–"
+    env.filters["local"] = lambda d: f"{london(d):%Y-%m-%d %H:%M}"  # as a form takes it back
     env.filters["label"] = lambda s: str(s).replace("_", " ").capitalize()
     env.filters["number"] = lambda v: "–" if v is None else f"{v:g}"
     env.filters["why"] = _why
+    env.filters["describe"] = describe
+    env.filters["instant"] = _instant
     return env
+
+
+def _instant(text: str | None) -> str:
+    """An audit entry's stored UTC time (``2024-07-01T08:00:00.000000Z``) as London reads it."""
+    if not text:
+        return "–"
+    return f"{london(datetime.fromisoformat(text.replace('Z', '+00:00'))):%d %b %Y %H:%M:%S}"
 
 
 def _why(entry: Any) -> str:

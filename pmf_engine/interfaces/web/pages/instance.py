@@ -16,14 +16,17 @@ from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
 
 from pmf_engine.core.clock import london
-from pmf_engine.core.errors import ConcurrencyConflict, InvalidInput, PmfError, Refused
+from pmf_engine.core.errors import ConcurrencyConflict, InvalidInput, NotFound, PmfError, Refused
 from pmf_engine.core.instances import InstanceKey
+from pmf_engine.core.store import AuditEntry
 from pmf_engine.interfaces.web import queries
 from pmf_engine.interfaces.web.deps import CheckedForm, FormMember, FrameworkDep, Member, Render
 from pmf_engine.interfaces.web.diagram import state_diagram
 from pmf_engine.interfaces.web.errors import status_of
 from pmf_engine.interfaces.web.rendering import Renderer
+from pmf_engine.pmf.actions import ActionView
 from pmf_engine.pmf.framework import Framework
+from pmf_engine.pmf.status import MeasureStatus
 
 router = APIRouter()
 Text = Annotated[str, Form()]
@@ -138,12 +141,28 @@ def raise_action(
     return RedirectResponse(f"/instances/{key}", status_code=303)
 
 
+@router.post("/instances/{key:path}/chase")
+def chase(key: str, user: FormMember, framework: FrameworkDep, render: Render) -> Response:
+    """Queue a reminder now to whoever must act at the instance's stage (once a day at most)."""
+    try:
+        done = framework.chasing.chase(key, by=user)
+    except PmfError as exc:
+        status, _title = status_of(exc)
+        return instance_page(render, framework, key, user, errors=[str(exc)], status=status)
+    return RedirectResponse(f"/instances/{key}?chased={len(done.recipients)}", status_code=303)
+
+
 @router.get("/instances/{key:path}")
 def instance(
-    key: str, user: Member, framework: FrameworkDep, render: Render, saved: int | None = None
+    key: str,
+    user: Member,
+    framework: FrameworkDep,
+    render: Render,
+    saved: int | None = None,
+    chased: int | None = None,
 ) -> Response:
     """The page of cycle, return or action ``key``."""
-    return instance_page(render, framework, key, user, saved=saved)
+    return instance_page(render, framework, key, user, saved=saved, chased=chased)
 
 
 def instance_page(
@@ -156,17 +175,33 @@ def instance_page(
     field_errors: dict[str, str] | None = None,
     form: dict[str, Any] | None = None,
     saved: int | None = None,
+    chased: int | None = None,
     status: int = 200,
 ) -> Response:
     """The instance page, with the errors of a form it posted if any."""
     engine = framework.engine
     status_now = engine.status(key)
     details = queries.instance_details(framework, key, user)
+    parsed = InstanceKey.parse(key)
+    cycle_key = parsed.cycle
     measures: list[Any] = []
+    cycle_measures: list[MeasureStatus] | None = None
     if status_now.service:
-        cycle = InstanceKey.parse(key).cycle
-        measures = [m for m in framework.performance.status(cycle) if m.service == status_now.service]
+        cycle_measures = framework.performance.status(cycle_key)
+        measures = [m for m in cycle_measures if m.service == status_now.service]
     wf = details.definition
+    action = _action(framework, key, status_now.workflow)
+    action_measure = None
+    if action is not None and action.link and not action.link.startswith("project "):
+        cycle_measures = cycle_measures or framework.performance.status(cycle_key)
+        action_measure = next((m for m in cycle_measures if m.code == action.link), None)
+    owed: list[tuple[str, str]] = []
+    if details.owed:
+        owed = _owed(framework, key, details.owed)
+    arrival = _arrival(details.timeline, status_now.state)
+    labels = {t.trigger: t.label or t.trigger for t in wf.transitions}
+    may_chase = not status_now.terminal and framework.chasing.may_chase(key, user)
+    last_chase = framework.chasing.last(key) if may_chase else None
     return render(
         "instance.html",
         {
@@ -183,8 +218,72 @@ def instance_page(
             "field_errors": field_errors or {},
             "form": form or {},
             "saved": saved,
-            "owed": details.owed,
+            "owed": owed,
             "may_raise": details.may_raise,
+            "arrival": arrival,
+            "arrival_label": labels.get(arrival.trigger or "", arrival.trigger) if arrival else "",
+            "action": action,
+            "action_measure": action_measure,
+            "action_figures": _figures(action_measure) if action_measure else "",
+            "may_chase": may_chase,
+            "last_chase": last_chase,
+            "chase_ready": last_chase is None or engine.clock.now() >= last_chase.again_at,
+            "chased": chased,
         },
         status,
     )
+
+
+def _arrival(timeline: list[AuditEntry], state: str) -> AuditEntry | None:
+    """The step that brought the instance to ``state``, if it was given with a reason (a return
+    sent back for correction, reopened by CMT, waived): why it is where it is."""
+    for entry in reversed(timeline):
+        if entry.event == "fired" and entry.to_state is not None:
+            if entry.to_state != state:
+                return None
+            return entry if entry.reason else None
+    return None
+
+
+def _action(framework: Framework, key: str, workflow: str) -> ActionView | None:
+    """The Scrutiny action ``key``, if the instance is one."""
+    if workflow.split("@", maxsplit=1)[0] != framework.actions.policy.workflow:
+        return None
+    try:
+        return framework.actions.get(key)
+    except NotFound:
+        return None
+
+
+def _owed(framework: Framework, cycle: str, owed: list[str]) -> list[tuple[str, str]]:
+    """Each exception report owed, with what the form needs to say why: the measure's title,
+    actual and target, or the project's title and status."""
+    measures = {m.code: m for m in framework.performance.status(cycle)}
+    projects = (
+        {p.code: p for p in framework.projects.status(cycle)}
+        if any(item.startswith("project ") for item in owed)
+        else {}
+    )
+    described = []
+    for item in owed:
+        if item.startswith("project "):
+            project = projects.get(item.removeprefix("project "))
+            text = f"{project.title}: reported {project.status.replace('_', ' ')}" if project else ""
+        else:
+            m = measures.get(item)
+            text = f"{m.title}: {_figures(m)}" if m else ""
+        described.append((item, text))
+    return described
+
+
+def _figures(m: MeasureStatus) -> str:
+    """``actual 33.5 days against a target of 28 days``."""
+    return f"actual {_figure(m.actual, m.unit)} against a target of {_figure(m.target, m.unit)}"
+
+
+def _figure(value: float | None, unit: str) -> str:
+    if value is None:
+        return "none"
+    if unit == "£":
+        return f"£{value:,g}"
+    return f"{value:,g}{'%' if unit == '%' else f' {unit}' if unit else ''}"
