@@ -160,6 +160,9 @@ def _routes() -> list[APIRoute]:
     return list(walk([*pages.router.routes, *api.router.routes]))
 
 
+OWN_ROUTES = {"/todo/digest"}
+"""Write routes that change only the signed-in person's own choices: no council in them."""
+
 WRITE_ROUTES = {
     "/instances/{key:path}/actuals",
     "/instances/{key:path}/upload",
@@ -173,6 +176,7 @@ WRITE_ROUTES = {
     "/orgs/{org}/cycles",
     "/api/v1/instances/{key:path}/transitions",
     "/setup/upload",
+    "/todo/digest",
     "/orgs/{org}/people/upload",
     "/orgs/{org}/services/upload",
 }
@@ -191,7 +195,7 @@ def test_no_route_writes_to_another_council(
     for reader in ("N_C", "ndc"):
         csrf = _sign_in(client, tokens, reader)
         api_headers = {"Authorization": f"Bearer {tokens[reader]}"}
-        for template in sorted(WRITE_ROUTES):
+        for template in sorted(WRITE_ROUTES - OWN_ROUTES):
             for key in ("NDC/" + PERIOD, f"NDC/{PERIOD}/HOUSING"):
                 path = (
                     template.replace("{key:path}", key)

@@ -146,3 +146,14 @@ class ExceptionReport(Base):
     recovery_date: Mapped[str] = mapped_column(String(10))
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DigestSubscription(Base):
+    """A person's choice of the weekly e-mail of what they need to do (opt-in)."""
+
+    __tablename__ = "digest_subscriptions"
+
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id"), primary_key=True)
+    weekly: Mapped[bool] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by: Mapped[str] = mapped_column(String(64))
