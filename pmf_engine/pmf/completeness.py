@@ -16,9 +16,10 @@ period)`` and ``(project_id, period)``), then decides in Python.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from sqlalchemy import String, and_, literal, null, select, union_all
+from sqlalchemy import String, and_, bindparam, literal, null, select, type_coerce, union_all
 from sqlalchemy.orm import Session
 
 from pmf_engine.core.period import Period
@@ -46,9 +47,17 @@ def return_problems(s: Session, service_id: int, period: str, policies: Framewor
     measures: dict[int, dict[str, Any]] = {}
     latest: dict[tuple[int, str], Any] = {}
     projects: dict[int, Any] = {}
-    for row in s.execute(_return_rows(service_id, period, periods_wanted(quarter))):
+    params = {"service_id": service_id, "period": period, "periods": periods_wanted(quarter)}
+    for row in s.connection().execute(_RETURN_ROWS, params):
         if row.kind == "measure":
-            measures.setdefault(row.item, row._asdict())
+            if row.item not in measures:  # its columns repeat on each of its actuals: read once
+                measures[row.item] = {
+                    "code": row.code,
+                    "polarity": row.polarity,
+                    "frequency": row.frequency,
+                    "aggregation": row.aggregation,
+                    **{name: _json(getattr(row, name)) for name in ("targets", "annual_targets", "profile")},
+                }
             key = (row.item, row.period)
             if row.row is not None and (key not in latest or latest[key].row < row.row):
                 latest[key] = row  # the newest submission counts
@@ -62,13 +71,15 @@ def return_problems(s: Session, service_id: int, period: str, policies: Framewor
         ):
             problems.append(f"{m['code']} has no figure and no reason why it is missing")
             continue
+        if now is not None and (now.narrative or "").strip():
+            continue  # explained: whatever its RAG, it needs nothing more
         values = {p: r.value for (i, p), r in latest.items() if i == item}
         polarity: Polarity = "higher" if m["polarity"] == "higher" else "lower"
         aggregation: Aggregation = m["aggregation"] if m["aggregation"] in ("sum", "latest") else "mean"
         targets = Targets(m["targets"] or {}, m["annual_targets"] or {}, m["profile"] or [], aggregation)
         forecast = now.forecast if now is not None else None
         status = decide(m["code"], polarity, targets, quarter, values, forecast, policies.rag)[2].status
-        if status in rules.narrative_rag and not (now is not None and (now.narrative or "").strip()):
+        if status in rules.narrative_rag:
             problems.append(f"{m['code']} is {status} and has no narrative")
     for p in sorted(projects.values(), key=lambda r: str(r.code)):
         if p.status in rules.narrative_projects and not (p.narrative or "").strip():
@@ -76,9 +87,15 @@ def return_problems(s: Session, service_id: int, period: str, policies: Framewor
     return problems
 
 
-def _return_rows(service_id: int, period: str, periods: list[str]) -> Any:
+def _json(value: Any) -> Any:
+    """A JSON column read as text (SQLite) or already decoded (PostgreSQL's driver)."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _return_rows() -> Any:
     """The service's measures (each with its actuals of ``periods``) and projects (each with its
-    updates of ``period``), one row per pair, in one statement."""
+    updates of ``period``), one row per pair, in one statement; built once, with parameters
+    (building it per call cost more than running it)."""
     measures = (
         select(
             literal("measure", String).label("kind"),
@@ -87,9 +104,9 @@ def _return_rows(service_id: int, period: str, periods: list[str]) -> Any:
             Measure.polarity.label("polarity"),
             Measure.frequency.label("frequency"),
             Measure.aggregation.label("aggregation"),
-            Measure.targets.label("targets"),
-            Measure.annual_targets.label("annual_targets"),
-            Measure.profile.label("profile"),
+            type_coerce(Measure.targets, String).label("targets"),
+            type_coerce(Measure.annual_targets, String).label("annual_targets"),
+            type_coerce(Measure.profile, String).label("profile"),
             Actual.id.label("row"),
             Actual.period.label("period"),
             Actual.value.label("value"),
@@ -99,8 +116,11 @@ def _return_rows(service_id: int, period: str, periods: list[str]) -> Any:
             null().label("status"),
         )
         .select_from(Measure)
-        .outerjoin(Actual, and_(Actual.measure_id == Measure.id, Actual.period.in_(periods)))
-        .where(Measure.service_id == service_id)
+        .outerjoin(
+            Actual,
+            and_(Actual.measure_id == Measure.id, Actual.period.in_(bindparam("periods", expanding=True))),
+        )
+        .where(Measure.service_id == bindparam("service_id"))
     )
     projects = (
         select(
@@ -123,8 +143,12 @@ def _return_rows(service_id: int, period: str, periods: list[str]) -> Any:
         )
         .select_from(Project)
         .outerjoin(
-            ProjectUpdate, and_(ProjectUpdate.project_id == Project.id, ProjectUpdate.period == period)
+            ProjectUpdate,
+            and_(ProjectUpdate.project_id == Project.id, ProjectUpdate.period == bindparam("period")),
         )
-        .where(Project.service_id == service_id)
+        .where(Project.service_id == bindparam("service_id"))
     )
     return union_all(measures, projects)
+
+
+_RETURN_ROWS = _return_rows()
