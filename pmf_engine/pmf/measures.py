@@ -208,7 +208,7 @@ class MeasureLibrary(StoreService):
             xlsx.append_text_row(sheet, row)  # text cells: never a formula, shown as written
         for cell in sheet[1]:
             cell.font = Font(bold=True)
-        book.save(path)
+        xlsx.save(book, path)
         return len(rows) - 1
 
     def _export_rows(self, organisation: str) -> list[list[Any]]:

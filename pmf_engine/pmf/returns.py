@@ -150,7 +150,7 @@ class ExcelReturns:
         projects_sheet.add_data_validation(choices)
         if projects:
             choices.add(f"D2:D{len(projects) + 1}")
-        book.save(path)
+        xlsx.save(book, path)
         return len(measures) + len(projects)
 
     def read(self, cycle: str, service: str, path: Path) -> FilledReturn:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from pmf_engine.core import values
-from pmf_engine.interfaces.cli.context import App, finite_number, pass_app
+from pmf_engine.interfaces.cli.context import App, finite_number, names_output, pass_app
 from pmf_engine.interfaces.cli.library import Import, import_command
 
 
@@ -126,6 +126,7 @@ def returns() -> None:
 @click.argument("service")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @pass_app
+@names_output
 def returns_template(app: App, key: str, service: str, output: Path) -> None:
     """Write the Excel return SERVICE fills in for CYCLE."""
     count = app.framework.returns.template(key, service, output)
