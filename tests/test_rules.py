@@ -32,7 +32,7 @@ from pmf_engine.core.errors import DataFileError, GuardFailed, InvalidInput, Pmf
 from pmf_engine.core.store import Instance, sqlite_url
 from pmf_engine.interfaces.main import main
 from pmf_engine.interfaces.web.app import WebSettings, create_app
-from pmf_engine.pmf import rules
+from pmf_engine.pmf import report, rules
 from pmf_engine.pmf.completeness import return_problems
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.models import Actual, Project, ProjectUpdate
@@ -343,6 +343,7 @@ def test_a_missing_figure_needs_its_reason(door: Door, framework: Framework) -> 
     submitted = door.submit()
     assert submitted.ok, submitted.message
     assert framework.engine.peek(RETURN)[0] == "submitted"
+    assert f"not reported: {reason}" in report.html(report.gather(framework, CYCLE)).replace("&#39;", "'")
 
 
 def test_a_red_measure_needs_a_narrative_before_the_return_is_submitted(
