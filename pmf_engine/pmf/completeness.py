@@ -11,18 +11,20 @@ may submit.
 The guard runs inside ``Engine.fire``, on its hot path: ``return_problems`` reads everything in
 one query (the service's measures with their actuals of the periods the RAG reads, and its
 projects with this quarter's updates, through the indexes on ``service_id``, ``(measure_id,
-period)`` and ``(project_id, period)``), then decides in Python.
+period)`` and ``(project_id, period)``), compiled once and sent to the driver as the engine's
+own hot-path statements are (``core.raw``), then decides in Python.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import String, and_, bindparam, literal, null, select, type_coerce, union_all
+from sqlalchemy import String, and_, bindparam, literal_column, null, select, type_coerce, union_all
 from sqlalchemy.orm import Session
 
 from pmf_engine.core.period import Period
+from pmf_engine.core.raw import Raw, Statement
 from pmf_engine.pmf.models import Actual, Measure, Project, ProjectUpdate
 from pmf_engine.pmf.policy import FrameworkPolicies
 from pmf_engine.pmf.rag import Polarity
@@ -45,10 +47,13 @@ def return_problems(s: Session, service_id: int, period: str, policies: Framewor
         return []  # a yearly or ad hoc round has no quarterly figures to owe
     rules = policies.framework.returns
     measures: dict[int, dict[str, Any]] = {}
-    latest: dict[tuple[int, str], Any] = {}
-    projects: dict[int, Any] = {}
-    params = {"service_id": service_id, "period": period, "periods": periods_wanted(quarter)}
-    for row in s.connection().execute(_RETURN_ROWS, params):
+    latest: dict[tuple[int, str], _Row] = {}
+    projects: dict[int, _Row] = {}
+    # The periods the RAG reads (the year to date, the last quarter, the same quarter last year)
+    # all lie from the same quarter last year to this one: one range, in the index's order.
+    since = min(periods_wanted(quarter))
+    cursor = Raw(s).execute(_RETURN_ROWS, {"service_id": service_id, "period": period, "since": since})
+    for row in map(_Row._make, cursor.fetchall()):
         if row.kind == "measure":
             if row.item not in measures:  # its columns repeat on each of its actuals: read once
                 measures[row.item] = {
@@ -58,9 +63,10 @@ def return_problems(s: Session, service_id: int, period: str, policies: Framewor
                     "aggregation": row.aggregation,
                     **{name: _json(getattr(row, name)) for name in ("targets", "annual_targets", "profile")},
                 }
-            key = (row.item, row.period)
-            if row.row is not None and (key not in latest or latest[key].row < row.row):
-                latest[key] = row  # the newest submission counts
+            if row.row is not None and row.period is not None:
+                key = (row.item, row.period)
+                if key not in latest or (latest[key].row or 0) < row.row:
+                    latest[key] = row  # the newest submission counts
         elif row.item not in projects or (row.row is not None and (projects[row.item].row or 0) < row.row):
             projects[row.item] = row
     problems: list[str] = []
@@ -98,7 +104,7 @@ def _return_rows() -> Any:
     (building it per call cost more than running it)."""
     measures = (
         select(
-            literal("measure", String).label("kind"),
+            literal_column("'measure'", String).label("kind"),
             Measure.id.label("item"),
             Measure.code.label("code"),
             Measure.polarity.label("polarity"),
@@ -118,13 +124,16 @@ def _return_rows() -> Any:
         .select_from(Measure)
         .outerjoin(
             Actual,
-            and_(Actual.measure_id == Measure.id, Actual.period.in_(bindparam("periods", expanding=True))),
+            and_(
+                Actual.measure_id == Measure.id,
+                Actual.period.between(bindparam("since"), bindparam("period")),
+            ),
         )
         .where(Measure.service_id == bindparam("service_id"))
     )
     projects = (
         select(
-            literal("project", String),
+            literal_column("'project'", String),
             Project.id,
             Project.code,
             null(),
@@ -151,4 +160,25 @@ def _return_rows() -> Any:
     return union_all(measures, projects)
 
 
-_RETURN_ROWS = _return_rows()
+_RETURN_ROWS = Statement(_return_rows())
+
+
+class _Row(NamedTuple):
+    """A row of ``_RETURN_ROWS``: a measure and one of its actuals, or a project and one update."""
+
+    kind: str
+    item: int
+    code: str
+    polarity: str | None
+    frequency: str | None
+    aggregation: str | None
+    targets: Any
+    annual_targets: Any
+    profile: Any
+    row: int | None
+    period: str | None
+    value: float | None
+    forecast: float | None
+    missing_reason: str | None
+    narrative: str | None
+    status: str | None
