@@ -11,7 +11,7 @@ would have done), and ``enable_seqscan`` is left on: each planner chooses freely
 statistics. The test failed before migration 0009 on both (the holders query scanned
 ``role_assignments``). The submit guard (``return_complete``) reads a return's measures and
 projects by service: the other councils hold measures with six quarters of actuals and projects
-with their updates, and migration h-rules_0010 gave both tables their index on ``service_id``.
+with their updates, and migration h-rules_0012 gave both tables their index on ``service_id``.
 """
 
 from __future__ import annotations

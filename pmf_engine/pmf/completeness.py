@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import String, and_, bindparam, literal_column, null, select, type_coerce, union_all
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.sqltypes import NULLTYPE
 
 from pmf_engine.core.period import Period
 from pmf_engine.core.raw import Raw, Statement
@@ -52,8 +53,8 @@ def return_problems(s: Session, service_id: int, period: str, policies: Framewor
     # The periods the RAG reads (the year to date, the last quarter, the same quarter last year)
     # all lie from the same quarter last year to this one: one range, in the index's order.
     since = min(periods_wanted(quarter))
-    cursor = Raw(s).execute(_RETURN_ROWS, {"service_id": service_id, "period": period, "since": since})
-    for row in map(_Row._make, cursor.fetchall()):
+    found = Raw.of(s).rows(_RETURN_ROWS, {"service_id": service_id, "period": period, "since": since})
+    for row in map(_Row._make, found):
         if row.kind == "measure":
             if row.item not in measures:  # its columns repeat on each of its actuals: read once
                 measures[row.item] = {
@@ -115,8 +116,9 @@ def _return_rows() -> Any:
             type_coerce(Measure.profile, String).label("profile"),
             Actual.id.label("row"),
             Actual.period.label("period"),
-            Actual.value.label("value"),
-            Actual.forecast.label("forecast"),
+            # The driver's floats as they come: core.raw looks up no column type of a PG float.
+            type_coerce(Actual.value, NULLTYPE).label("value"),
+            type_coerce(Actual.forecast, NULLTYPE).label("forecast"),
             Actual.missing_reason.label("missing_reason"),
             Actual.narrative.label("narrative"),
             null().label("status"),

@@ -2,8 +2,8 @@
 figure is missing (``actuals.missing_reason``), and the indexes the submit guard
 (``return_complete``) reads a return's measures and projects through (by service).
 
-Revision ID: h_rules_0010 (alembic allows no "-" in an id; the file is named h-rules_)
-Revises: 0009
+Revision ID: h_rules_0012 (alembic allows no "-" in an id; the file is named h-rules_)
+Revises: 0011
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "h_rules_0010"
-down_revision = "0009"
+revision = "h_rules_0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
