@@ -179,6 +179,7 @@ WRITE_ROUTES = {
     "/todo/digest",
     "/orgs/{org}/people/upload",
     "/orgs/{org}/services/upload",
+    "/api/v1/instances/{key:path}/actuals",
 }
 
 
@@ -203,9 +204,12 @@ def test_no_route_writes_to_another_council(
                     .replace("{meeting}", str(meeting.id))
                 )
                 if path.startswith("/api/"):
-                    answer = client.post(
-                        path, headers=api_headers, json={"trigger": "submit", "expected_version": 1}
+                    body: dict[str, Any] = (
+                        {"figures": [{"code": "HOU-01", "value": 1}]}
+                        if path.endswith("/actuals")
+                        else {"trigger": "submit", "expected_version": 1}
                     )
+                    answer = client.post(path, headers=api_headers, json=body)
                 elif path.endswith("/upload"):
                     answer = client.post(
                         path, data={"csrf_token": csrf}, files={"file": ("r.xlsx", b"PK", "application/zip")}
