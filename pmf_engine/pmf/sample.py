@@ -188,7 +188,7 @@ def current_figures() -> dict[str, list[tuple[str, float, str]]]:
     """The story quarter's figures by service, with a narrative where one is needed."""
     figures: dict[str, list[tuple[str, float, str]]] = {}
     for m in MEASURES:
-        figures.setdefault(m.service, []).append((m.code, m.now, NARRATIVES.get(m.code, "")))
+        figures.setdefault(m.service, []).append((m.code, m.now, NARRATIVES.get(m.code, ROUTINE_NARRATIVE)))
     return figures
 
 
@@ -202,9 +202,14 @@ def later_figures(period: Period) -> dict[str, list[tuple[str, float, str]]]:
         if m.fmt == "percent":
             value = min(value, 100.0)
         figures.setdefault(m.service, []).append(
-            (m.code, float(_round(value, m.fmt)), NARRATIVES.get(m.code, ""))
+            (m.code, float(_round(value, m.fmt)), NARRATIVES.get(m.code, ROUTINE_NARRATIVE))
         )
     return figures
+
+
+ROUTINE_NARRATIVE = "Checked by the service manager; no change in how the service is delivered."
+"""A later quarter's commentary on a measure the story says nothing of: a return is submitted
+only with a narrative for each red measure (``return_complete``), and a moved figure may be red."""
 
 
 def shift_months(day: date, months: int) -> date:
