@@ -74,3 +74,12 @@ class Renderer:
             **context,
         )
         return Response(body, status_code=status, media_type="text/html; charset=utf-8")
+
+
+def csv_download(body: str, filename: str) -> Response:
+    """``body`` (CSV text) as a download named ``filename``."""
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -15,6 +15,7 @@ from pmf_engine.core import audit
 from pmf_engine.interfaces.web import queries
 from pmf_engine.interfaces.web.deps import EngineDep, Member, Render
 from pmf_engine.interfaces.web.queries import AuditFilters
+from pmf_engine.interfaces.web.rendering import csv_download
 
 router = APIRouter()
 Before = Annotated[
@@ -38,11 +39,7 @@ def audit_csv(
     cell starts a formula)."""
     out = io.StringIO()
     audit.export(queries.audit_entries(engine.store, org, filters, before=before), out, "csv")
-    return Response(
-        out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{org}-audit.csv"'},
-    )
+    return csv_download(out.getvalue(), f"{org}-audit.csv")
 
 
 @router.get("/orgs/{org}/audit")

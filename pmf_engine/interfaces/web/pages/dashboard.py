@@ -18,6 +18,7 @@ from markupsafe import Markup
 from pmf_engine.core.audit import csv_safe
 from pmf_engine.core.errors import NotFound
 from pmf_engine.interfaces.web.deps import CheckedForm, CurrentUser, FrameworkDep, Member, Render
+from pmf_engine.interfaces.web.rendering import csv_download
 from pmf_engine.interfaces.web.session import organisations_for
 from pmf_engine.pmf import dashboard, digest, report
 from pmf_engine.pmf.status import MeasureStatus
@@ -50,11 +51,7 @@ def _csv(rows: list[list[object]], name: str) -> Response:
     writer = csv.writer(out)
     for row in rows:
         writer.writerow([csv_safe(v) for v in row])
-    return Response(
-        out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return csv_download(out.getvalue(), name)
 
 
 @router.get("/orgs/{org}/dashboard")
