@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pypdf import PdfReader
 
 from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.catalog import Catalog
@@ -148,6 +149,17 @@ def test_drill_down_from_the_dashboard_to_a_figure_and_back(client: TestClient) 
     summary = client.get(f"/orgs/{ORG}/dashboard/2024-25-Q1/summary")
     assert summary.status_code == 200 and "Performance summary: 2024-25-Q1" in summary.text
     assert client.get(f"/orgs/{ORG}/dashboard", params={"period": "2019-20-Q1"}).status_code == 404
+
+
+def test_the_summary_prints_to_pdf(client: TestClient) -> None:
+    _sign_in(client, "perf")
+    answer = client.get(f"/orgs/{ORG}/dashboard/2024-25-Q1/summary.pdf")
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/pdf"
+    reader = PdfReader(io.BytesIO(answer.content))
+    text = " ".join(" ".join(page.extract_text() for page in reader.pages).split())
+    assert "Performance summary: 2024-25-" in text and "Contractor shortage" in text
+    assert "Sign out" not in text  # printed without the navigation
+    assert len(reader.pages) <= 2
 
 
 def test_each_to_do_is_for_the_right_person_and_goes_when_done(

@@ -136,6 +136,7 @@ READ_ROUTES = {
     "/orgs/{org}/dashboard",
     "/orgs/{org}/dashboard/{period}/tiles.csv",
     "/orgs/{org}/dashboard/{period}/summary",
+    "/orgs/{org}/dashboard/{period}/summary.pdf",
     "/orgs/{org}/dashboard/{period}/themes/{theme}",
     "/orgs/{org}/measures/{code}/history",
     "/orgs/{org}/measures/{code}/history.csv",

@@ -18,7 +18,7 @@ from markupsafe import Markup
 from pmf_engine.core.audit import csv_safe
 from pmf_engine.core.errors import NotFound
 from pmf_engine.interfaces.web.deps import CheckedForm, CurrentUser, FrameworkDep, Member, Render
-from pmf_engine.interfaces.web.rendering import csv_download
+from pmf_engine.interfaces.web.rendering import csv_download, print_pdf
 from pmf_engine.interfaces.web.session import organisations_for
 from pmf_engine.pmf import dashboard, digest, report
 from pmf_engine.pmf.status import MeasureStatus
@@ -86,6 +86,19 @@ def summary_page(org: str, period: str, _user: Member, framework: FrameworkDep, 
     return render(
         "summary.html",
         {"title": f"{board.organisation_name}: {board.period} summary", "board": board, "charts": charts},
+    )
+
+
+@router.get("/orgs/{org}/dashboard/{period}/summary.pdf")
+def summary_pdf(org: str, period: str, user: Member, framework: FrameworkDep, render: Render) -> Response:
+    """The one-page summary as PDF, for the committee's agenda pack (WeasyPrint prints the page
+    with its own stylesheets, read from the application's files: nothing is fetched)."""
+    page = summary_page(org, period, user, framework, render)
+    pdf = print_pdf(bytes(page.body).decode("utf-8"))
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{org}-{period}-summary.pdf"'},
     )
 
 
