@@ -15,6 +15,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload
 
 from pmf_engine.core import audit
 from pmf_engine.core.definition import WorkflowDef
+from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import NotFound
 from pmf_engine.core.instances import InstanceKey
 from pmf_engine.core.store import (
@@ -23,11 +24,15 @@ from pmf_engine.core.store import (
     Instance,
     Organisation,
     RoleAssignment,
+    Service,
     Store,
+    WorkflowVersion,
     find_organisation,
 )
 from pmf_engine.pmf.exceptions import missing_exception_reports
 from pmf_engine.pmf.framework import Framework
+from pmf_engine.pmf.models import Measure, Project
+from pmf_engine.pmf.reporting import by_code, may_report
 
 TIMELINE_EVENTS = ("fired", "refused", "cycle.started", "child.spawned", "child.started")
 """The audit events an instance page lists as its timeline."""
@@ -70,6 +75,8 @@ class InstanceDetails:
     """The instance's own transitions, refusals and starts, oldest first."""
     owed: list[str]
     """A cycle's red measures and off-track projects without an exception report."""
+    may_write: list[str]
+    """Those of ``owed`` whose exception report the user may write (they report its figures)."""
     may_raise: bool
     """The user may raise a Scrutiny action on this cycle now."""
 
@@ -97,11 +104,51 @@ def instance_details(framework: Framework, key: str, username: str) -> InstanceD
             )
         )
         owed: list[str] = []
+        may_write: list[str] = []
         may_raise = False
         if inst.parent_id is None:  # a cycle
             owed = missing_exception_reports(s, inst.id, framework.policies)
+            may_write = [code for code in owed if _may_write(s, framework, inst, code, username)]
             may_raise = framework.actions.may_raise(s, inst, username)
-    return InstanceDetails(definition, timeline, owed, may_raise)
+    return InstanceDetails(definition, timeline, owed, may_write, may_raise)
+
+
+def _may_write(s: Session, framework: Framework, cycle: Instance, code: str, username: str) -> bool:
+    """Whether ``username`` may write the exception report of ``code`` (``project CODE`` for a
+    project): the rule ``add_exception_report`` applies, asked before offering its form."""
+    subject: Measure | Project | None = (
+        by_code(s, Project, cycle.organisation_id, code.removeprefix("project "))
+        if code.startswith("project ")
+        else by_code(s, Measure, cycle.organisation_id, code)
+    )
+    reporting = framework.policies.framework.reporting
+    return subject is not None and may_report(
+        s, reporting, username, cycle.organisation_id, subject.service_id
+    )
+
+
+def service_name(store: Store, organisation: str, code: str) -> str:
+    """The name of service ``code`` of ``organisation`` (its code, if it has none)."""
+    with store.read() as s:
+        name = s.scalar(
+            select(Service.name)
+            .join(Organisation)
+            .where(Organisation.code == organisation, Service.code == code)
+        )
+    return str(name) if name else code
+
+
+def definition_of(engine: Engine, key: str) -> WorkflowDef:
+    """The definition instance ``key`` runs under (its stored version, not today's YAML)."""
+    with engine.store.read() as s:
+        version = s.scalar(
+            select(WorkflowVersion)
+            .join(Instance, Instance.workflow_version_id == WorkflowVersion.id)
+            .where(Instance.key == key)
+        )
+        if version is None:
+            raise NotFound("cycle or return", key)
+        return engine.definition(version)
 
 
 def last_move(store: Store, key: str) -> AuditEntry | None:
