@@ -184,10 +184,17 @@ def test_a_quarter_in_the_browser(server: tuple[str, Engine], browser: Any) -> N
     housing.check("upload-no-file")
     phone = housing.context.new_page()
     phone.set_viewport_size({"width": 375, "height": 800})
-    phone.goto(f"{base}/instances/{CYCLE}/HOUSING")
-    wide = phone.evaluate("document.documentElement.scrollWidth")
-    assert wide <= 375, f"the return page scrolls sideways on a 375 px phone ({wide} px wide)"
-    phone.screenshot(path=str(SHOTS / "return-375px.png"), full_page=True)
+    for path, name in [
+        (f"/instances/{CYCLE}/HOUSING", "return"),
+        (f"/instances/{CYCLE}", "cycle"),
+        (f"/orgs/{ORG}", "organisation"),
+        (f"/orgs/{ORG}/measures", "measures"),
+        (f"/orgs/{ORG}/audit", "audit"),
+    ]:
+        phone.goto(base + path)
+        wide = phone.evaluate("document.documentElement.scrollWidth")
+        phone.screenshot(path=str(SHOTS / f"{name}-375px.png"), full_page=True)
+        assert wide <= 375, f"{path} scrolls sideways on a 375 px phone ({wide} px wide)"
     phone.close()
     housing.page.goto(f"{base}/instances/{CYCLE}/HOUSING")
     housing.press("submit")

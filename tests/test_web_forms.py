@@ -281,8 +281,11 @@ def test_a_step_that_waits_for_returns_is_not_offered_and_says_which(
     page = client.get(f"/instances/{CYCLE}").text
     assert 'value="close_data_request"' not in page, "no button that could only be refused"
     said = text_of(page)
-    assert "“Close the data request” can be done once every return is accepted or waived" in said
-    assert "Still open: PLANNING (Requested), WASTE (Requested)." in said and "HOUSING (" not in said
+    assert (
+        "“Close the data request” can be done once every service performance return is Accepted or "
+        "Waived. Still open: PLANNING (Requested), WASTE (Requested)."
+    ) in said
+    assert "HOUSING (" not in said
     for service in ("PLANNING", "WASTE"):
         engine.fire(f"{CYCLE}/{service}", "waive", "perf", reason="Not collected")
     ready = client.get(f"/instances/{CYCLE}").text
@@ -420,6 +423,7 @@ def test_the_timeline_in_plain_words(client: TestClient, engine: Engine) -> None
     assert "Cmt review" not in said and "(Performance officer)" in said
     assert "Refused: Close the data request" in said and "3 of 3 still open" in said
     assert "guard '" not in said, "a refusal in the timeline is said as the page said it"
+    assert "1 Jul 2024 09:00" in said and "UTC" not in said, "London time, as people read it"
 
 
 @pytest.mark.parametrize("workflow", ["quarterly_cycle", "service_return", "scrutiny_action"])

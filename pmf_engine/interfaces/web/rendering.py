@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,8 @@ def templates() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = lambda d: f"{london(d):%d %b %Y %H:%M}" if d else "–"
+    env.filters["at"] = _at
+    env.filters["day"] = _day
     env.filters["label"] = lambda s: str(s).replace("_", " ").capitalize()
     env.filters["figure"] = wording.figure
     env.filters["editable"] = wording.editable
@@ -44,6 +47,23 @@ def templates() -> jinja2.Environment:
     env.filters["why"] = _why
     env.filters["plain_why"] = _plain_why
     return env
+
+
+def _at(stamp: str) -> str:
+    """An audit entry's ISO time as people in the council read it: ``1 Jul 2024 09:00``."""
+    try:
+        instant = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    return f"{london(instant):%-d %b %Y %H:%M}"
+
+
+def _day(iso: str) -> str:
+    """An ISO date (``2024-12-31``) as people write it: ``31 December 2024``."""
+    try:
+        return wording.day_words(date.fromisoformat(iso))
+    except (TypeError, ValueError):
+        return str(iso)
 
 
 def _why(entry: Any) -> str:

@@ -11,7 +11,7 @@ the workflow's own labels, never by parsing the message.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 
 from pmf_engine.core.definition import RolesPolicy, WorkflowDef
@@ -189,8 +189,6 @@ def _guard(exc: GuardFailed, doing: str, named: str) -> str:
         return f"Enter the reason for {named}."
     if exc.guard == "fields":
         return f"Fill in every field of {named}."
-    if exc.guard == "children_settled":
-        return f"You cannot {doing} yet: every return must be accepted or waived first ({exc.why})."
     return f"You cannot {doing} yet: {exc.why}."
 
 
@@ -203,18 +201,32 @@ def sentence(text: str) -> str:
     return text if text.endswith((".", "?", "!")) else text + "."
 
 
-def waiting_on(wf: WorkflowDef, trigger: str, children: Iterable[InstanceStatus]) -> list[str]:
-    """The children a join of ``trigger`` still waits for, as ``HOUSING (Requested)``, by the
-    child sets that ``trigger`` joins (the engine's join, read before offering the step);
-    empty when it waits for none."""
+def waiting_on(
+    wf: WorkflowDef,
+    step: str,
+    trigger: str,
+    children: Iterable[InstanceStatus],
+    child_workflow: Callable[[str], WorkflowDef | None],
+) -> list[str]:
+    """Why step ``step`` (trigger ``trigger``) waits, one sentence a child set it joins that is
+    not settled: ``“Close the data request” can be done once every service performance return
+    is Accepted or Waived. Still open: HOUSING (Requested).`` Empty when it waits for nothing.
+    The words come from the child workflow (``child_workflow`` finds it by name): its title
+    and the labels of the set's settled states."""
     listed = list(children)
-    waiting: list[str] = []
+    said: list[str] = []
     for spec in wf.joined_by(trigger):
         members = [c for c in listed if c.workflow.split("@")[0] == spec.workflow]
         unsettled = [
             f"{c.key.rsplit('/', 1)[1]} ({c.state_label})" for c in members if c.state not in spec.settled
         ]
-        if spec.require == "any" and len(unsettled) < len(members):
+        if not unsettled or (spec.require == "any" and len(unsettled) < len(members)):
             continue
-        waiting.extend(unsettled)
-    return waiting
+        child = child_workflow(spec.workflow)
+        title = (child.title if child and child.title else spec.workflow.replace("_", " ")).lower()
+        settled = " or ".join(state_words(child, state) for state in spec.settled)
+        which = "any one" if spec.require == "any" else "every"
+        said.append(
+            f"“{step}” can be done once {which} {title} is {settled}. Still open: {', '.join(unsettled)}."
+        )
+    return said

@@ -11,6 +11,7 @@ itself is the last route: ``{key:path}`` would take the paths of the others.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -18,6 +19,7 @@ from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
 
 from pmf_engine.core.clock import london
+from pmf_engine.core.definition import WorkflowDef
 from pmf_engine.core.errors import ConcurrencyConflict, InvalidInput, PmfError, Refused
 from pmf_engine.core.instances import InstanceKey
 from pmf_engine.core.views import InstanceStatus
@@ -229,6 +231,13 @@ def instance_title(framework: Framework, status: InstanceStatus, title: str) -> 
     return f"{title}, {when}"
 
 
+def _child_workflow(framework: Framework) -> Callable[[str], WorkflowDef | None]:
+    def find(name: str) -> WorkflowDef | None:
+        return framework.engine.catalog.workflows.get(name)
+
+    return find
+
+
 def instance_page(
     render: Renderer,
     framework: Framework,
@@ -251,11 +260,13 @@ def instance_page(
         cycle = InstanceKey.parse(key).cycle
         measures = [m for m in framework.performance.status(cycle) if m.service == status_now.service]
     wf = details.definition
-    steps, waiting = [], {}
+    steps, waiting = [], []
     for step in engine.steps_for(key, user):
-        open_children = wording.waiting_on(wf, step.trigger, status_now.children)
-        if open_children:  # it could not work yet: say what it waits for instead of a button
-            waiting[step.label] = open_children
+        said = wording.waiting_on(
+            wf, step.label, step.trigger, status_now.children, _child_workflow(framework)
+        )
+        if said:  # it could not work yet: say what it waits for instead of offering a button
+            waiting.extend(said)
         else:
             steps.append(step)
     summary = [("actions", e) for e in errors or []] + list((field_errors or {}).items())
