@@ -17,12 +17,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from pmf_engine.app.wiring import load_catalog
 from pmf_engine.core.accounts import Accounts
+from pmf_engine.core.definition import WorkflowDef
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import GuardFailed
 from pmf_engine.core.store import AuditEntry
+from pmf_engine.interfaces.web.diagram import CHAR_W, state_diagram
 from tests import test_web
-from tests.conftest import CYCLE, ORG, services, settle_returns
+from tests.conftest import CYCLE, ORG, ROOT, services, settle_returns
 from tests.test_web import PASSWORD, csrf, shown_version, sign_in
 
 client = test_web.client  # the fixture: a signed-out browser over the test council
@@ -426,11 +429,18 @@ def test_the_timeline_in_plain_words(client: TestClient, engine: Engine) -> None
     assert "1 Jul 2024 09:00" in said and "UTC" not in said, "London time, as people read it"
 
 
-@pytest.mark.parametrize("workflow", ["quarterly_cycle", "service_return", "scrutiny_action"])
-def test_the_state_diagram_labels_neither_overlap_nor_are_clipped(engine: Engine, workflow: str) -> None:
-    from pmf_engine.interfaces.web.diagram import CHAR_W, state_diagram
+def _every_workflow() -> list[tuple[str, WorkflowDef]]:
+    """Every shipped and example workflow, by file."""
+    found = []
+    for folder in (ROOT, *sorted((ROOT / "examples").iterdir())):
+        if (folder / "workflows").is_dir():
+            catalog = load_catalog(folder / "workflows", folder / "policies")
+            found += [(f"{folder.name}/{name}", wf) for name, wf in catalog.workflows.items()]
+    return found
 
-    wf = engine.catalog.workflow(workflow)
+
+@pytest.mark.parametrize(("name", "wf"), _every_workflow(), ids=lambda v: v if isinstance(v, str) else "")
+def test_the_state_diagram_labels_neither_overlap_nor_are_clipped(name: str, wf: WorkflowDef) -> None:
     svg = str(state_diagram(wf, wf.initial))
     width = float(re.search(r'viewBox="0 0 ([\d.]+) ', svg).group(1))  # type: ignore[union-attr]
     boxes = []
@@ -444,3 +454,15 @@ def test_the_state_diagram_labels_neither_overlap_nor_are_clipped(engine: Engine
             assert apart, f"{a[4]!r} overlaps {b[4]!r}"
     for t in wf.transitions:
         assert unescape(t.shown_label) in unescape(svg), f"{t.trigger} is named by its label"
+
+
+def test_an_upload_that_is_not_a_workbook_names_the_file_it_was(client: TestClient) -> None:
+    sign_in(client, "sm_housing")
+    token = csrf(client, f"/instances/{RETURN}")
+    junk = client.post(
+        f"/instances/{RETURN}/upload", data={"csrf_token": token}, files={"file": ("mine.xlsx", b"nope", "x")}
+    )
+    assert junk.status_code == 400
+    is_error_page(junk.text)
+    (_, words), *_ = summary_links(junk.text)
+    assert words.startswith("mine.xlsx") and "/tmp" not in junk.text, words

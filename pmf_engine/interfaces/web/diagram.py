@@ -67,7 +67,8 @@ def state_diagram(wf: WorkflowDef, current: str) -> Markup:
         words.append(
             f'<text x="{x0 + 0.75 * reach + 3}" y="{(y1 + y2) / 2 + 4}" class="number">{lane}</text>'
         )
-        key.append(f"{lane} {t.shown_label}")
+        twice = sum(1 for other, _ in arcs if other is t) > 1
+        key.append(f"{lane} {t.shown_label}" + (f" (from {wf.states[source].label})" if twice else ""))
     lanes_right = x0 + 0.75 * (16 + LANE * len(arcs)) + 3 + _width(str(len(arcs))) if arcs else x0
     bottom = PAD + len(names) * (BOX_H + GAP) - GAP
     for i, entry in enumerate(key):
