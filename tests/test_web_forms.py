@@ -466,3 +466,14 @@ def test_an_upload_that_is_not_a_workbook_names_the_file_it_was(client: TestClie
     is_error_page(junk.text)
     (_, words), *_ = summary_links(junk.text)
     assert words.startswith("mine.xlsx") and "/tmp" not in junk.text, words
+
+
+def test_a_cancelled_cycle_reads_as_cancelled_and_offers_nothing(client: TestClient, engine: Engine) -> None:
+    services(engine).cancellation.cancel(CYCLE, by="perf", reason="Started by mistake")
+    sign_in(client, "perf")
+    for path in (f"/instances/{CYCLE}", f"/instances/{RETURN}"):
+        page = client.get(path)
+        assert page.status_code == 200, path
+        said = text_of(page.text)
+        assert "Cancelled" in said and "_cancelled" not in said, path
+        assert "/fire" not in page.text, f"{path} offers no step"

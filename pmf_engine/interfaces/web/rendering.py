@@ -35,6 +35,7 @@ def templates() -> jinja2.Environment:
     env.filters["at"] = _at
     env.filters["day"] = _day
     env.filters["label"] = lambda s: str(s).replace("_", " ").capitalize()
+    env.filters["number"] = lambda v: "–" if v is None else f"{v:g}"  # the dashboard's; see figure
     env.filters["figure"] = wording.figure
     env.filters["editable"] = wording.editable
     env.filters["count"] = wording.count

@@ -116,8 +116,8 @@ def state_words(wf: WorkflowDef | None, state: str | None) -> str:
     """A state by its label in the workflow."""
     if not state:
         return ""
-    if wf is not None and state in wf.states:
-        return wf.states[state].label
+    if wf is not None:
+        return wf.state_label(state)
     return state.replace("_", " ").capitalize()
 
 
