@@ -447,6 +447,34 @@ def statements_per_fire(engine: Engine, ops: list[Op]) -> dict[str, float]:
     return verbs
 
 
+def round_trips_per_fire(engine: Engine, ops: list[Op], trace: Path) -> float:
+    """PostgreSQL: the round trips ``Engine.fire`` makes, counted in libpq's own protocol trace
+    (``PQtrace``) of the connections it uses: each ``Sync`` (the end of an extended-protocol
+    pipeline) and each simple ``Query`` is one wait for the server."""
+    with trace.open("w", encoding="utf-8") as out:
+
+        def on(dbapi_connection: Any, *_args: Any) -> None:
+            dbapi_connection.pgconn.trace(out.fileno())
+
+        def off(dbapi_connection: Any, *_args: Any) -> None:
+            dbapi_connection.pgconn.untrace()
+
+        event.listen(engine.store.engine, "checkout", on)
+        event.listen(engine.store.engine, "checkin", off)
+        try:
+            for op in ops:
+                engine.fire(op.key, op.trigger, op.actor, reason=op.reason)
+        finally:
+            event.remove(engine.store.engine, "checkout", on)
+            event.remove(engine.store.engine, "checkin", off)
+    waits = 0
+    for line in trace.read_text(encoding="utf-8").splitlines():
+        parts = line.split("\t")
+        if len(parts) > 3 and parts[1] == "F" and parts[3].split(" ", 1)[0] in ("Sync", "Query"):
+            waits += 1
+    return waits / len(ops)
+
+
 ROW_COUNTS = {
     "instances (sum of versions)": "SELECT SUM(version) FROM instances",
     "deadlines": "SELECT COUNT(*) FROM deadlines",
@@ -513,6 +541,11 @@ def run_backend(
     # What Engine.fire sends, counted on the warm-up of a database of its own (no timing).
     counted = prepare(backend.new_url("counted"), catalog, 1, others=False)
     verbs = statements_per_fire(counted, ops[:warmup])
+    trips = (
+        round_trips_per_fire(counted, ops[warmup : 4 * SERVICES + 1], logs.parent / "pq.trace")
+        if backend.name == "postgresql"
+        else None
+    )
     counted.store.dispose()
     interleave(variants, ops, args.rounds, args.fires, warmup)
     ceiling.close()
@@ -537,6 +570,8 @@ def run_backend(
         + ", ".join(f"{verb} {count:.2f}" for verb, count in sorted(verbs.items()))
         + f" (total {sum(verbs.values()):.2f})"
     )
+    if trips is not None:
+        print(f"Engine.fire round trips per fire (libpq trace: Sync and Query messages): {trips:.2f}")
     counts = {name: row_counts(urls[name]) for name in ("ceiling", "project", "peer")}
     print("\n| rows after the run | ceiling | project | peer |\n|---|---|---|---|")
     for what in ROW_COUNTS:
@@ -556,6 +591,7 @@ def run_backend(
         "ceiling_cpu_ms_per_fire": round(by["ceiling"].cpu_ms, 3),
         "peer_cpu_ms_per_fire": round(by["peer"].cpu_ms, 3),
         "statements_per_fire": round(sum(verbs.values()), 2),
+        "round_trips_per_fire": round(trips, 2) if trips is not None else None,
         "same_rows": same,
     }
     if project_0 is not None:

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -29,9 +30,12 @@ import structlog
 from pmf_engine.app.demo import run_demo
 from pmf_engine.app.wiring import load_catalog
 from pmf_engine.core.accounts import Accounts
-from pmf_engine.core.clock import SystemClock
+from pmf_engine.core.clock import LONDON, SystemClock
 from pmf_engine.core.store import Store, sqlite_url
 from pmf_engine.pmf.framework import load_policies
+
+DEMO_NOW = datetime(2024, 11, 4, 12, 0, tzinfo=LONDON)
+"""The demo is built as of this time: 2024-25-Q1 closed, 2024-25-Q2 open (the same pages every run)."""
 
 ROOT = Path(__file__).resolve().parent.parent
 PATHS = ["/api/v1/instances/WDC/2024-25-Q1", "/api/v1/instances/WDC/2024-25-Q1/measures"]
@@ -101,7 +105,7 @@ def main() -> None:
             load_catalog(ROOT / "workflows", ROOT / "policies"),
             load_policies(ROOT / "policies"),
         )
-        run_demo(db, catalog, policies, lambda _line: None)
+        run_demo(db, catalog, policies, lambda _line: None, now=DEMO_NOW)
         store = Store(sqlite_url(db))
         token = Accounts(store, SystemClock()).create_token("priya", "bench", by="bench")
         store.dispose()

@@ -17,6 +17,7 @@ import re
 import statistics
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import structlog
@@ -25,11 +26,14 @@ from fastapi.testclient import TestClient
 from pmf_engine.app.demo import run_demo
 from pmf_engine.app.wiring import load_catalog
 from pmf_engine.core.accounts import Accounts
-from pmf_engine.core.clock import SystemClock
+from pmf_engine.core.clock import LONDON, SystemClock
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.store import Store, sqlite_url
 from pmf_engine.interfaces.web.app import WebSettings, create_app
 from pmf_engine.pmf.framework import Framework, load_policies
+
+DEMO_NOW = datetime(2024, 11, 4, 12, 0, tzinfo=LONDON)
+"""The demo is built as of this time: 2024-25-Q1 closed, 2024-25-Q2 open (the same pages every run)."""
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [
@@ -51,11 +55,10 @@ def main() -> None:
     policies = load_policies(ROOT / "policies")
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "demo.db"
-        run_demo(db, catalog, policies, lambda _line: None)
+        run_demo(db, catalog, policies, lambda _line: None, now=DEMO_NOW)
         engine = Engine(Store(sqlite_url(db)), catalog, SystemClock())
         Accounts(engine.store, engine.clock).set_password("priya", "benchmark password", by="bench")
         token = Accounts(engine.store, engine.clock).create_token("priya", "bench", by="bench")
-        engine.start_cycle("WDC", "2024-25-Q2", by="priya")
         client = TestClient(
             create_app(
                 Framework(engine, policies),

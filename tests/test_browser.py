@@ -22,6 +22,7 @@ import httpx
 import pytest
 import uvicorn
 
+from pmf_engine.core import audit
 from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import SystemClock
@@ -236,6 +237,11 @@ def test_a_quarter_in_the_browser(server: tuple[str, Engine], browser: Any) -> N
     perf.press("complete_service_review")
     assert "Portfolio Holder and CMT review" in perf.page.inner_text("h1")
     perf.go(f"/orgs/{ORG}/measures", "measures")
+    perf.go(f"/orgs/{ORG}/meetings", "meetings")
+    perf.page.fill("#when", "2024-10-22 10:00")
+    perf.page.click("button:has-text('Add the meeting')")
+    assert "Meeting added" in perf.page.inner_text(".govuk-notification-banner")
+    perf.check("meetings-added")
     seen |= perf.violations
     perf.close()
 
@@ -280,9 +286,28 @@ def test_a_quarter_in_the_browser(server: tuple[str, Engine], browser: Any) -> N
     seen |= lead.violations
     lead.close()
 
+    with engine.store.write() as s:  # a long reason with no space to break at
+        audit.append_many(
+            s,
+            [
+                audit.AuditRecord(
+                    event="note", organisation=ORG, instance=CYCLE, actor="auditor", reason="x" * 400
+                )
+            ],
+            engine.clock.now(),
+        )
     auditor = Visit(browser, base)
     auditor.sign_in("auditor")
     auditor.go(f"/orgs/{ORG}/audit?instance={CYCLE}", "audit")
+    fits = auditor.page.evaluate(
+        "() => [document.documentElement.scrollWidth,"
+        " document.querySelector('table').getBoundingClientRect().right,"
+        " document.querySelector('main').getBoundingClientRect().right]"
+    )
+    assert fits[0] <= 1280 and fits[1] <= fits[2] + 1, f"the audit page fits a 1280 px screen: {fits}"
+    assert "Granted the role" in auditor.page.inner_text(
+        "table"
+    ) or "Recorded HOU-01" in auditor.page.inner_text("table")
     assert "done when asked" in auditor.page.inner_text("#verification"), "a view does not verify"
     auditor.page.click("#verify")  # the auditor asks: the whole chain is recomputed
     auditor.page.wait_for_url("**verify=1**")

@@ -174,9 +174,10 @@ def test_unknown_cycle_and_broken_audit_exit_1(pmf, tmp_path: Path) -> None:  # 
 
 
 def test_demo_runs_a_whole_quarter(pmf, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    result = pmf("demo", "--db-file", str(tmp_path / "demo.db"))
+    result = pmf("--now", "2024-11-04 12:00", "demo", "--db-file", str(tmp_path / "demo.db"))
     assert result.exit_code == 0, result.output
     out = result.stdout
+    assert "cycle WDC/2024-25-Q2 is Cabinet approval" in out, "the quarter that ended last, open"
     for stage in (
         "submit",
         "return_for_correction",

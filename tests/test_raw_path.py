@@ -210,3 +210,34 @@ def test_a_connection_that_died_idle_is_replaced(
             assert s.execute(text("SELECT count(*) FROM organisations")).scalar_one() >= 1
     finally:
         store.dispose()
+
+
+@pytest.mark.postgres
+def test_after_a_fire_the_connection_is_transactional_again(
+    pg_server: PostgresServer, pg_template: str, catalog: Catalog
+) -> None:
+    """A fire's first pipeline begins its transaction itself, with psycopg told not to
+    (autocommit) until it ends. After a fire that commits and after one that is refused (rolled
+    back), the pooled connection must again hold a write transaction's statements until commit:
+    a block that fails half-way leaves nothing."""
+    clock = ManualClock(datetime(2024, 7, 1, 9, 0, tzinfo=LONDON))
+    store = Store(pg_server.url(pg_server.create_database(pg_template)), wall=clock)
+    engine = Engine(store, catalog, clock)
+    try:
+        engine.start_cycle(ORG, PERIOD, by="perf")
+
+        def half_written_is_lost() -> bool:
+            with pytest.raises(RuntimeError), store.write() as s:
+                s.execute(text("UPDATE organisations SET name = 'half-written' WHERE code = :c"), {"c": ORG})
+                raise RuntimeError("a failure half-way")
+            with store.read() as s:
+                name = s.execute(text("SELECT name FROM organisations WHERE code = :c"), {"c": ORG}).scalar()
+            return name != "half-written"
+
+        engine.fire(f"{CYCLE}/HOUSING", "submit", "sm_housing")  # committed
+        assert half_written_is_lost()
+        with pytest.raises(PermissionDenied):  # refused: rolled back
+            engine.fire(f"{CYCLE}/WASTE", "submit", "sm_housing")
+        assert half_written_is_lost()
+    finally:
+        store.dispose()

@@ -13,7 +13,7 @@ from pmf_engine.core import audit
 from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.engine import Engine
 from pmf_engine.interfaces.web import queries
-from tests.conftest import CYCLE, ORG
+from tests.conftest import CYCLE, ORG, services
 from tests.test_web import client, sign_in
 
 __all__ = ["client"]  # the fixture, imported to be used here
@@ -134,3 +134,28 @@ def test_a_position_past_any_integer_the_database_holds_is_a_422(client: TestCli
     sign_in(client, "auditor")
     assert client.get(f"/orgs/{ORG}/audit?before=323382900261488951296").status_code == 422
     assert client.get(f"/orgs/{ORG}/audit?before=12").status_code == 200
+
+
+def _rows(html: str) -> list[str]:
+    """The audit table's rows, tags stripped and spaces folded."""
+    body = html.split("<tbody", 1)[1].split("</tbody>", 1)[0]
+    rows = re.findall(r"<tr class=\"govuk-table__row\">(.*?)</tr>", body, flags=re.S)
+    return [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in rows]
+
+
+def test_grants_and_figures_read_as_who_got_what_and_which_value(client: TestClient, engine: Engine) -> None:
+    """A role grant says which role, of which service, went to whom; a recorded figure says which
+    measure, period and value, with its narrative; a reminder says who it went to; the entry's
+    JSON is never shown raw."""
+    engine.directory.grant("auditor", "service_manager", ORG, service="HOUSING", by="admin")
+    services(engine).performance.record_actual(
+        CYCLE, "HOU-01", 31.5, narrative="Voids backlog clearing", by="sm_housing"
+    )
+    sign_in(client, "auditor")
+    rows = _rows(client.get(f"/orgs/{ORG}/audit").text)
+    granted = next(r for r in rows if "role.granted" in r)
+    assert "Granted the role service manager for HOUSING to auditor" in granted and "admin" in granted
+    recorded = next(r for r in rows if "actual.recorded" in r)
+    assert f"Recorded HOU-01 for {CYCLE.split('/')[1]}: 31.5" in recorded
+    assert "Narrative: Voids backlog clearing" in recorded and "sm_housing" in recorded
+    assert not any('{"' in r or "&#34;" in r or "&quot;" in r for r in rows), "no raw JSON"

@@ -14,6 +14,7 @@ import io
 import re
 import zipfile
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from pmf_engine.core.accounts import Accounts
+from pmf_engine.core.clock import LONDON
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import Refused
 from pmf_engine.interfaces.web import api, pages
@@ -89,7 +91,8 @@ def _concrete(template: str, org: str) -> list[str]:
     """Every path a route template takes for ``org``: its cycle, its return, filters with keys."""
     cycle, child = f"{org}/{PERIOD}", f"{org}/{PERIOD}/HOUSING"
     if "{org}" in template:
-        paths = [template.replace("{org}", org)]
+        filled = template.replace("{period}", PERIOD).replace("{code}", "HOU-01").replace("{theme}", "Homes")
+        paths = [filled.replace("{org}", org)]
         if template.endswith("/audit") or template.endswith("/audit.csv"):
             paths += [f"{paths[0]}?instance={cycle}", f"{paths[0]}?instance={org}"]
         if template.endswith("/measures"):
@@ -124,10 +127,18 @@ READ_ROUTES = {
     "/orgs/{org}/actions",
     "/orgs/{org}/audit.csv",
     "/orgs/{org}/audit",
+    "/orgs/{org}/meetings",
     "/instances/{key:path}/report",
     "/instances/{key:path}/template.xlsx",
     "/instances/{key:path}",
     "/setup",
+    "/todo",
+    "/orgs/{org}/dashboard",
+    "/orgs/{org}/dashboard/{period}/tiles.csv",
+    "/orgs/{org}/dashboard/{period}/summary",
+    "/orgs/{org}/dashboard/{period}/themes/{theme}",
+    "/orgs/{org}/measures/{code}/history",
+    "/orgs/{org}/measures/{code}/history.csv",
 }
 
 
@@ -155,6 +166,11 @@ WRITE_ROUTES = {
     "/instances/{key:path}/fire",
     "/instances/{key:path}/exception-reports",
     "/instances/{key:path}/actions",
+    "/instances/{key:path}/chase",
+    "/orgs/{org}/meetings",
+    "/orgs/{org}/meetings/{meeting}/move",
+    "/orgs/{org}/meetings/{meeting}/cancel",
+    "/orgs/{org}/cycles",
     "/api/v1/instances/{key:path}/transitions",
     "/setup/upload",
     "/orgs/{org}/people/upload",
@@ -169,12 +185,19 @@ def test_no_route_writes_to_another_council(
     nothing changed."""
     client, tokens = councils
     before = {org: engine.peek(f"{org}/{PERIOD}/HOUSING") for org in ORGS}
+    calendar = Framework(engine, SHIPPED_POLICIES).calendar
+    meeting = calendar.add("NDC", "cabinet", datetime(2024, 9, 11, 18, tzinfo=LONDON), by="system")
+    cycles = [c.key for c in engine.cycles()]
     for reader in ("N_C", "ndc"):
         csrf = _sign_in(client, tokens, reader)
         api_headers = {"Authorization": f"Bearer {tokens[reader]}"}
         for template in sorted(WRITE_ROUTES):
             for key in ("NDC/" + PERIOD, f"NDC/{PERIOD}/HOUSING"):
-                path = template.replace("{key:path}", key)
+                path = (
+                    template.replace("{key:path}", key)
+                    .replace("{org}", "NDC")
+                    .replace("{meeting}", str(meeting.id))
+                )
                 if path.startswith("/api/"):
                     answer = client.post(
                         path, headers=api_headers, json={"trigger": "submit", "expected_version": 1}
@@ -185,10 +208,14 @@ def test_no_route_writes_to_another_council(
                     )
                 else:
                     answer = client.post(
-                        path, data={"csrf_token": csrf, "trigger": "submit", "code": "HOU-01"}
-                    )
+                        path,
+                        data={"csrf_token": csrf, "trigger": "submit", "code": "HOU-01", "body": "cmt",
+                              "when": "2024-10-01 10:00", "reason": "mine", "period": "2024-25-Q2"},
+                    )  # fmt: skip
                 assert answer.status_code in (403, 404), f"{reader} posted to {path}: {answer.status_code}"
     assert {org: engine.peek(f"{org}/{PERIOD}/HOUSING") for org in ORGS} == before
+    assert [(m.id, m.starts_at) for m in calendar.list("NDC")] == [(meeting.id, meeting.starts_at)]
+    assert [c.key for c in engine.cycles()] == cycles
 
 
 @pytest.mark.parametrize("reader", ORGS)

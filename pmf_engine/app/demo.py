@@ -1,43 +1,58 @@
-"""``pmf demo``: an example council run through one whole quarter on a simulated clock."""
+"""The example council, built in the present: ``pmf demo`` and ``pmf serve --demo``.
+
+Wexcombe District Council is seeded into a SQLite file and its quarters are run on a simulated
+clock up to the time it is now (the injected clock's), with the scheduler worker waking three
+times a day:
+
+* eight quarters of imported figures, then the *story* quarter (the one before the quarter
+  that ended most recently), run end to end with every way back the workflow has, and closed;
+* the *open* quarter (the one that ended most recently), run as a quiet quarter would go as far
+  as the time it is now, so that it stands at the stage it would be at, with no deadline missed;
+* committee meetings for all of them and for the quarter after, placed by working days after
+  each quarter's end, so that the calendar always has meetings in the coming months.
+
+Every date is computed from the clock: the demo looks the same on any day of a quarter's
+stage. ``prepare_demo`` keeps a demo database that is already there unless asked to reset it;
+a new one is built beside it and moved into place only when complete.
+"""
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+import structlog
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from pmf_engine.app.wiring import make_worker
 from pmf_engine.channels import LogChannel
 from pmf_engine.core import audit, outbox
+from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import LONDON, ManualClock, london
 from pmf_engine.core.engine import Engine
-from pmf_engine.core.errors import Refused
-from pmf_engine.core.store import Instance, Store, sqlite_url
+from pmf_engine.core.errors import InvalidInput, Refused
+from pmf_engine.core.period import Period
+from pmf_engine.core.store import Instance, Organisation, Store, sqlite_url
+from pmf_engine.core.workdays import WorkingDays
+from pmf_engine.core.worker import Worker
 from pmf_engine.pmf import report, sample
 from pmf_engine.pmf.exceptions import missing_exception_reports
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.performance import ActualIn
 from pmf_engine.pmf.policy import FrameworkPolicies
 
+log = structlog.get_logger()
+
 ORG = "WDC"
-PERIOD = "2024-25-Q1"
-CYCLE = f"{ORG}/{PERIOD}"
 SERVICES = sample.SERVICES
-MEETINGS = [
-    ("cmt", "2024-07-23 10:00"),
-    ("cmt", "2024-07-30 10:00"),
-    ("leadership", "2024-08-05 10:00"),
-    ("cabinet", "2024-08-14 18:00"),
-    ("cabinet", "2024-09-11 18:00"),
-    ("scrutiny", "2024-09-24 19:00"),
-]
+DEMO_PASSWORD = "wexcombe-demo-2024"  # noqa: S105 - the example council's, printed at start
 PEOPLE: list[tuple[str, str, list[tuple[str, str | None]]]] = [
     ("priya", "Priya Shah", [("performance_officer", None)]),
     ("adam", "Adam Clarke", [("administrator", None)]),
@@ -55,40 +70,102 @@ PEOPLE: list[tuple[str, str, list[tuple[str, str | None]]]] = [
     ("audrey", "Audrey Lamb", [("auditor", None)]),
 ]
 
+# Meetings of each quarter's cycle, in working days after the first working day after the
+# quarter's end (its "day 0"), with the hour they start.
+STORY_MEETINGS = [("cmt", 16, 10), ("cmt", 21, 10), ("leadership", 25, 10), ("cabinet", 32, 18),
+                  ("cabinet", 46, 18), ("scrutiny", 54, 19)]  # fmt: skip
+QUARTER_MEETINGS = [("cmt", 14, 10), ("leadership", 19, 10), ("cabinet", 30, 18), ("scrutiny", 44, 19)]
+SCRUTINY_NOTICE = 10
+"""The open quarter's Scrutiny meets at least this many working days from now: its cycle stays open."""
+ACTION_WORKING_DAYS = 25
+"""The story's Scrutiny action is due this many working days after the meeting that raised it."""
 
-def run_demo(
-    db_file: Path, catalog: Catalog, policies: FrameworkPolicies, echo: Callable[[str], None]
-) -> bool:
-    """Seed the example council into a fresh SQLite file and run 2024-25 Q1; True if the
-    audit chain verifies at the end."""
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db_file}{suffix}").unlink(missing_ok=True)
-    clock = ManualClock(datetime(2024, 7, 1, 9, 0, tzinfo=LONDON))
-    store = Store(sqlite_url(db_file), rehearsal=True)  # the demo runs a quarter of 2024
-    engine = Engine(store, catalog, clock)
-    framework = Framework(engine, policies)
-    echo(f"pmf demo: Wexcombe District Council, quarter {PERIOD}, database {db_file}")
 
-    engine.directory.add_organisation(ORG, "Wexcombe District Council", by="adam")
-    for code, name in SERVICES.items():
-        engine.directory.add_service(ORG, code, name, by="adam")
-    for username, name, roles in PEOPLE:
-        engine.directory.add_actor(username, name, email=f"{username}@wexcombe.example", by="adam")
-        for role, service in roles:
-            engine.directory.grant(username, role, ORG, service=service, by="adam")
-    echo(f"seeded {len(SERVICES)} services and {len(PEOPLE)} people, one or more per role")
+@dataclass(frozen=True)
+class DemoQuarters:
+    """The quarters the demo is built around, computed from the time it is now."""
 
-    calendar = framework.calendar
-    for body, when in MEETINGS:
-        calendar.add(ORG, body, datetime.fromisoformat(when).replace(tzinfo=LONDON), by="adam")
-    echo(f"committee calendar: {', '.join(f'{b} {w[5:10]}' for b, w in MEETINGS)}")
+    now: datetime
+    story: Period
+    """Run end to end and closed: the quarter before ``open``."""
+    open: Period
+    """The quarter that ended most recently: its cycle is open, at the stage it would be now."""
 
-    worker = make_worker(store, catalog, clock, channel=LogChannel(), worker_id="demo-worker")
-    seen = [0]
+    @classmethod
+    def at(cls, now: datetime) -> DemoQuarters:
+        """The quarters of a demo built at ``now``."""
+        ended = Period.containing(london(now).date()).previous()
+        return cls(now, ended.previous(), ended)
 
-    def run_worker_until(target: datetime) -> None:
-        """The worker wakes at 08:00, 12:00 and 17:30 each day until ``target``."""
-        moment = london(clock.now())
+    @property
+    def following(self) -> Period:
+        """The quarter running now, whose cycle the performance team starts once it ends."""
+        return self.open.next()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What ``prepare_demo`` did: built the database afresh (``built``) or kept the one there."""
+
+    db_file: Path
+    built: bool
+    open_cycle: str | None
+
+
+def day_zero(period: Period, workdays: WorkingDays) -> date:
+    """The first working day after ``period`` ends: day 0 of its cycle's working days."""
+    return workdays.next_working_day(period.end + timedelta(days=1))
+
+
+def on(period: Period, workdays: WorkingDays, day: int, hour: int, minute: int = 0) -> datetime:
+    """London wall time ``hour:minute`` on working day ``day`` after ``period`` ends."""
+    when = workdays.add(day_zero(period, workdays), day)
+    return datetime.combine(when, time(hour, minute), tzinfo=LONDON)
+
+
+def demo_meetings(quarters: DemoQuarters, workdays: WorkingDays) -> list[tuple[str, datetime]]:
+    """Every committee meeting of the demo's calendar, earliest first: the story quarter's,
+    the open quarter's (its Scrutiny at least ``SCRUTINY_NOTICE`` working days from now) and
+    those of the quarter running now."""
+    meetings = [(body, on(quarters.story, workdays, day, hour)) for body, day, hour in STORY_MEETINGS]
+    today = london(quarters.now).date()
+    for period in (quarters.open, quarters.following):
+        for body, day, hour in QUARTER_MEETINGS:
+            when = on(period, workdays, day, hour)
+            if period == quarters.open and body == "scrutiny":
+                latest = datetime.combine(workdays.add(today, SCRUTINY_NOTICE), time(hour), tzinfo=LONDON)
+                when = max(when, latest)
+            meetings.append((body, when))
+    return sorted(meetings, key=lambda meeting: meeting[1])
+
+
+class _Run:
+    """The engine on a simulated clock, with the worker waking at 08:00, 12:00 and 17:30."""
+
+    def __init__(self, store: Store, catalog: Catalog, policies: FrameworkPolicies, start: datetime,
+                 echo: Callable[[str], None]) -> None:  # fmt: skip
+        self.store = store
+        self.policies = policies
+        self.clock = ManualClock(start)
+        self.engine = Engine(store, catalog, self.clock)
+        self.framework = Framework(self.engine, policies)
+        self.worker: Worker = make_worker(
+            store, catalog, self.clock, channel=LogChannel(), worker_id="demo-worker"
+        )
+        self.echo = echo
+        self.seen = 0
+
+    def stamp(self) -> str:
+        return f"{london(self.clock.now()):%a %d %b %Y %H:%M}"
+
+    def say(self, who: str, what: str, detail: str) -> None:
+        self.echo(f"  {self.stamp()}  {who:<11} {what:<24} {detail}")
+
+    def until(self, target: datetime) -> None:
+        """Run the worker's wake-ups before ``target``, then set the clock to it."""
+        moment = london(self.clock.now())
+        if target <= moment:
+            return
         day = moment.date()
         while True:
             for hh, mm in ((8, 0), (12, 0), (17, 30)):
@@ -96,51 +173,185 @@ def run_demo(
                 if tick_at <= moment:
                     continue
                 if tick_at >= target:
-                    clock.set(target)
+                    self.clock.set(target)
                     return
-                clock.set(tick_at)
-                worker.tick(LogChannel())
-                for message in outbox.listing(store, limit=1000)[::-1]:
-                    if message.id > seen[0]:
-                        seen[0] = message.id
-                        echo(
-                            f"  {london(message.created_at):%a %d %b %H:%M}  {'worker':<11} "
-                            f"{message.kind:<24} -> {message.recipient}: {message.subject}"
-                        )
+                self.clock.set(tick_at)
+                self.tick()
             day += timedelta(days=1)
             moment = datetime(day.year, day.month, day.day, tzinfo=LONDON) - timedelta(seconds=1)
 
-    def at(day: str, hour: int = 10) -> None:
-        run_worker_until(datetime.fromisoformat(f"{day}T{hour:02d}:00").replace(tzinfo=LONDON))
-
-    def step(who: str, trigger: str, *, service: str | None = None, **kwargs: Any) -> None:
-        key = f"{CYCLE}/{service}" if service else CYCLE
-        when = f"{london(clock.now()):%a %d %b %H:%M}"
-        try:
-            done = engine.fire(key, trigger, who, **kwargs)
-        except Refused as refusal:
-            echo(f"  {when}  {who:<11} {trigger:<24} REFUSED: {refusal.reason}")
+    def tick(self) -> None:
+        swept, delivered = self.worker.tick(LogChannel())
+        if not (swept.fired or delivered.sent):
             return
-        where = service or "cycle"
+        for message in outbox.listing(self.store, limit=1000)[::-1]:
+            if message.id > self.seen:
+                self.seen = message.id
+                self.echo(
+                    f"  {london(message.created_at):%a %d %b %Y %H:%M}  {'worker':<11} "
+                    f"{message.kind:<24} -> {message.recipient}: {message.subject}"
+                )
+
+    def step(self, cycle: str, who: str, trigger: str, *, service: str | None = None, **kwargs: Any) -> None:
+        key = f"{cycle}/{service}" if service else cycle
+        try:
+            done = self.engine.fire(key, trigger, who, **kwargs)
+        except Refused as refusal:
+            self.say(who, trigger, f"REFUSED: {refusal.reason}")
+            return
         reopened = (
             f"; {', '.join(k.rsplit('/', 1)[1] for k in done.cascaded)} reopened" if done.cascaded else ""
         )
-        echo(f"  {when}  {who:<11} {trigger:<24} {where}: {done.from_state} -> {done.to_state}{reopened}")
+        self.say(who, trigger, f"{service or 'cycle'}: {done.from_state} -> {done.to_state}{reopened}")
 
-    clock.set(datetime(2024, 7, 1, 9, 0, tzinfo=LONDON))
-    status = engine.start_cycle(ORG, PERIOD, by="priya")
+    def start(self, period: Period) -> str:
+        status = self.engine.start_cycle(ORG, str(period), by="priya")
+        self.say(
+            "priya", "start cycle", f"{status.key}: {status.state}, {len(status.children)} returns requested"
+        )
+        return status.key
+
+    def report_figures(
+        self, cycle: str, service: str, figures: dict[str, list[tuple[str, float, str]]]
+    ) -> None:
+        """The service manager records the service's figures and its projects' progress."""
+        who = sample.OWNERS[service]
+        self.framework.performance.record_actuals(cycle, [ActualIn(*row) for row in figures[service]], by=who)
+        for code, svc, owner, state, narrative in sample.PROJECT_UPDATES:
+            if svc == service:
+                self.framework.projects.update(cycle, code, state, narrative=narrative, by=owner)
+
+    def exception_reports(self, cycle: str, recovery: date) -> None:
+        """The performance officer writes every exception report the cycle still owes."""
+        performance = self.framework.performance
+        measures = performance.status(cycle)
+        with self.store.read() as s:
+            cycle_id = int(s.execute(select(Instance.id).where(Instance.key == cycle)).scalar_one())
+            owed = missing_exception_reports(s, cycle_id, self.policies)
+        for item in owed:
+            code, project = item.removeprefix("project "), item.startswith("project ")
+            measure = next((m for m in measures if m.code == code), None)
+            performance.add_exception_report(
+                cycle,
+                code,
+                project=project,
+                reason=sample.NARRATIVES.get(code) or "Supplier failure",
+                remedial_action="Recovery plan agreed with the portfolio holder",
+                owner=sample.OWNERS[measure.service] if measure and measure.service else "priya",
+                recovery_date=recovery.isoformat(),
+                by="priya",
+            )
+            self.say("priya", "exception report", item)
+
+
+def run_demo(
+    db_file: Path,
+    catalog: Catalog,
+    policies: FrameworkPolicies,
+    echo: Callable[[str], None],
+    *,
+    now: datetime,
+) -> bool:
+    """Build the example council afresh in ``db_file`` (any file there is replaced), run up to
+    ``now``; True if the audit chain verifies at the end. The new database is written beside
+    ``db_file`` and moved into place only when complete."""
+    quarters = DemoQuarters.at(now)
+    db_file = db_file.absolute()
+    fd, name = tempfile.mkstemp(prefix=f".{db_file.name}.", suffix=".building", dir=db_file.parent)
+    os.close(fd)
+    building = Path(name)
+    try:
+        ok = _build(building, db_file, catalog, policies, echo, quarters)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{db_file}{suffix}").unlink(missing_ok=True)
+        building.replace(db_file)
+    finally:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{building}{suffix}").unlink(missing_ok=True)
+    echo(f"explore it: pmf --db {sqlite_url(db_file)} audit trail {ORG}/{quarters.story}")
+    return ok
+
+
+def prepare_demo(
+    db_file: Path,
+    catalog: Catalog,
+    policies: FrameworkPolicies,
+    echo: Callable[[str], None],
+    *,
+    now: datetime,
+    reset: bool,
+) -> Prepared:
+    """The demo database for ``pmf serve --demo``: the one at ``db_file`` kept as it is, or
+    built afresh (``run_demo``) when there is none or ``reset`` asks. ``InvalidInput`` when the
+    file there holds no demo council (nothing is changed: ``--reset`` replaces it)."""
+    if db_file.exists() and not reset:
+        store = Store(sqlite_url(db_file))
+        try:
+            with store.read() as s:
+                held = s.scalar(select(Organisation.id).where(Organisation.code == ORG)) is not None
+                cycle = s.scalar(
+                    select(Instance.key)
+                    .where(Instance.parent_id.is_(None))
+                    .order_by(Instance.id.desc())
+                    .limit(1)
+                )
+        finally:
+            store.dispose()
+        if not held:
+            raise InvalidInput(
+                "--demo", str(db_file), f"holds no demo council {ORG}: pass --reset to build it afresh"
+            )
+        log.info("demo.kept", db_file=str(db_file))
+        return Prepared(db_file, False, cycle)
+    run_demo(db_file, catalog, policies, echo, now=now)
+    log.info("demo.built", db_file=str(db_file), reset=reset)
+    return Prepared(db_file, True, f"{ORG}/{DemoQuarters.at(now).open}")
+
+
+def _build(
+    db_file: Path,
+    final: Path,
+    catalog: Catalog,
+    policies: FrameworkPolicies,
+    echo: Callable[[str], None],
+    quarters: DemoQuarters,
+) -> bool:
+    story, opened = quarters.story, quarters.open
+    workdays = WorkingDays("ENG")  # the council's nation (``add_organisation``'s default)
+    start = datetime.combine(story.end, time(9), tzinfo=LONDON)
+    store = Store(sqlite_url(db_file), rehearsal=True)  # the demo acts at times before now
+    run = _Run(store, catalog, policies, start, echo)
+    engine, framework = run.engine, run.framework
     echo(
-        f"  {london(clock.now()):%a %d %b %H:%M}  {'priya':<11} {'start cycle':<24} "
-        f"{status.state}, {len(status.children)} returns requested"
+        f"pmf demo: Wexcombe District Council on {london(quarters.now):%a %d %b %Y}: quarter {story} "
+        f"run end to end, {opened} open at the stage it has reached, database {final}"
     )
+    engine.directory.add_organisation(ORG, "Wexcombe District Council", by="adam")
+    for code, name in SERVICES.items():
+        engine.directory.add_service(ORG, code, name, by="adam")
+    for username, name, roles in PEOPLE:
+        engine.directory.add_actor(username, name, email=f"{username}@wexcombe.example", by="adam")
+        for role, service in roles:
+            engine.directory.grant(username, role, ORG, service=service, by="adam")
+    accounts = Accounts(store, run.clock)
+    for username, _name, _roles in PEOPLE:
+        accounts.set_password(username, DEMO_PASSWORD, by="adam")
+    echo(f"seeded {len(SERVICES)} services and {len(PEOPLE)} people, one or more per role")
 
-    performance = framework.performance
-    projects = framework.projects
+    meetings = demo_meetings(quarters, workdays)
+    for body, when in meetings:
+        framework.calendar.add(ORG, body, when, by="adam")
+    echo(f"committee calendar: {', '.join(f'{b} {w:%d %b %Y}' for b, w in meetings)}")
+
+    performance, projects = framework.performance, framework.projects
+    first = story
+    for _ in range(sample.HISTORY):
+        first = first.previous()
     with tempfile.TemporaryDirectory() as folder:
         files = {
-            "measures.csv": sample.measures_csv(),
-            "history.csv": sample.history_csv(),
-            "projects.csv": sample.PROJECTS,
+            "measures.csv": sample.measures_csv(first.start_year, opened.next().start_year, story.start_year),
+            "history.csv": sample.history_csv(story),
+            "projects.csv": sample.projects_csv(story),
         }
         for name, text in files.items():
             (Path(folder) / name).write_text(text, encoding="utf-8")
@@ -152,124 +363,21 @@ def run_demo(
         f"{history} actuals from the {sample.HISTORY} quarters before, "
         f"{len(projects.projects(ORG))} Council Plan projects"
     )
+    action_close = _story(run, story, workdays)
+    _open_quarter(run, opened, workdays, quarters.now, action_close)
 
-    echo("Data request: services submit their returns")
-    at("2024-07-05")
-    figures = sample.current_figures()
-    for svc, who in sample.OWNERS.items():
-        if svc == "REVENUES":
-            continue  # its benefits system is being migrated: the return is waived below
-        performance.record_actuals(CYCLE, [ActualIn(*row) for row in figures[svc]], by=who)
-        for code, service, owner, state, narrative in sample.PROJECT_UPDATES:
-            if service == svc:
-                projects.update(CYCLE, code, state, narrative=narrative, by=owner)
-    for who, svc in [("hannah", "HOUSING"), ("pete", "PLANNING"), ("wendy", "WASTE"), ("leo", "LEISURE"),
-                     ("cara", "COMMUNITIES")]:  # fmt: skip
-        step(who, "submit", service=svc)
-    at("2024-07-08")
-    step(
-        "priya",
-        "return_for_correction",
-        service="PLANNING",
-        reason="Q1 figure leaves out householder applications",
-    )
-    step("hannah", "accept", service="HOUSING")
-    step("priya", "close_data_request")
-    at("2024-07-10")
-    step("pete", "submit", service="PLANNING")
-    for svc in ("HOUSING", "PLANNING", "WASTE", "LEISURE", "COMMUNITIES"):
-        step("priya", "accept", service=svc)
-    at("2024-07-17", 11)
-    step("priya", "waive", service="REVENUES", reason="Benefits system migration: Q1 data not available")
-    step("priya", "close_data_request")
-
-    echo("Review and approval")
-    at("2024-07-18")
-    step("priya", "complete_service_review")
-    at("2024-07-23")
-    step(
-        "colin",
-        "return_to_services",
-        reason="Housing narrative does not explain the rise in voids",
-        data={"services": ["HOUSING"]},
-    )
-    at("2024-07-24")
-    # CMT reopened Housing's accepted return: the service corrects its figure and explains it.
-    voids = "Voids backlog after the spring heating programme: 41 homes held for works, now cleared."
-    performance.record_actuals(CYCLE, [ActualIn("HOU-01", 32.5, voids)], by="hannah")
-    echo(
-        f"  {london(clock.now()):%a %d %b %H:%M}  {'hannah':<11} {'corrects a figure':<24} "
-        "HOU-01: 33.5 -> 32.5"
-    )
-    step("priya", "complete_service_review")
-    step("hannah", "submit", service="HOUSING")
-    step("priya", "accept", service="HOUSING")
-    at("2024-07-25")
-    step("priya", "complete_service_review")
-    at("2024-07-30", 12)
-    step("cllr.patel", "endorse")
-    at("2024-08-05", 11)
-    step("lena", "sign_off")
-    measures_now = performance.status(CYCLE)
-    counts = Counter(m.rag.status for m in measures_now)
-    echo(
-        f"  {'':<17} {'RAG':<11} {counts['green']} green, {counts['amber']} amber, {counts['red']} red, "
-        f"{counts['missing']} missing (Revenues waived)"
-    )
-    with store.read() as s:
-        owed = missing_exception_reports(s, _cycle_id(s), policies)
-    for item in owed:
-        code, project = item.removeprefix("project "), item.startswith("project ")
-        measure = next((m for m in measures_now if m.code == code), None)
-        performance.add_exception_report(
-            CYCLE,
-            code,
-            project=project,
-            reason=sample.NARRATIVES.get(code) or "Supplier failure",
-            remedial_action="Recovery plan agreed with the portfolio holder",
-            owner=sample.OWNERS[measure.service] if measure and measure.service else "priya",
-            recovery_date="2024-12-31",
-            by="priya",
-        )
-        echo(f"  {london(clock.now()):%a %d %b %H:%M}  {'priya':<11} {'exception report':<24} {item}")
-    at("2024-08-05", 12)
-    step("lena", "sign_off")
-    digest = report.verify_frozen(performance, CYCLE)
-    echo(f"  {'':<17} {'report':<11} frozen at sign-off: sha256 {digest[:16]}…")
-    at("2024-08-14", 18)
-    step("lena", "approve", data={"minute_reference": "CAB/2024/51"})
-    step("carol", "defer", reason="Agenda overran", data={"next_meeting": "2024-09-11"})
-    at("2024-09-11", 19)
-    step("carol", "approve", data={"minute_reference": "CAB/2024/57"})
-    at("2024-09-24", 19)
-    actions = framework.actions
-    action = actions.add(
-        CYCLE,
-        "Report on the voids recovery plan",
-        assignee="hannah",
-        due="2024-10-31",
-        by="scott",
-        link="HOU-01",
-    )
-    when = f"{london(clock.now()):%a %d %b %H:%M}"
-    echo(f"  {when}  {'scott':<11} {'scrutiny action':<24} {action.key} -> {action.assignee}")
-    step("scott", "conclude", reason="Noted; action on Housing voids raised")
-    at("2024-11-04", 10)
-    closed = actions.close(action.key, note="Recovery plan reported to the November meeting", by="scott")
-    echo(f"  {london(clock.now()):%a %d %b %H:%M}  {'scott':<11} {'close action':<24} {closed.key}")
-
-    built = report.gather(framework, CYCLE)
-    report_file = db_file.with_name(db_file.stem + "-report.html")
+    built = report.gather(framework, f"{ORG}/{story}")
+    report_file = final.with_name(final.stem + "-report.html")
     report_file.write_text(report.html(built), encoding="utf-8")
     echo(f"committee report: {report_file} (figures frozen at sign-off; pmf report --format pdf|xlsx too)")
-    final = engine.status(CYCLE)
-    echo(f"cycle {CYCLE} is {final.state_label}, version {final.version}")
+    for key in (f"{ORG}/{story}", f"{ORG}/{opened}"):
+        status = engine.status(key)
+        echo(f"cycle {key} is {status.state_label}, version {status.version}")
     with store.read() as s:
         verification = audit.verify(s)
-        refused = sum(1 for e in audit.trail(s, CYCLE) if e.event == "refused")
+        refused = sum(1 for e in audit.trail(s, f"{ORG}/{story}") if e.event == "refused")
+        fired = sum(1 for e in audit.trail(s, f"{ORG}/{story}") if e.event.endswith(".fired"))
     store.dispose()
-    with store.read() as s:
-        fired = sum(1 for e in audit.trail(s, CYCLE) if e.event.endswith(".fired"))
     echo(
         f"audit: {verification.entries} entries, {refused} refused attempts, "
         f"{fired} reminders and escalations recorded"
@@ -279,9 +387,154 @@ def run_demo(
         echo(f"pmf audit verify: audit log verified: {verification.entries} entries in {chains} chain(s)")
     else:
         echo(f"pmf audit verify: BROKEN {verification.first_break}")
-    echo(f"explore it: pmf --db {sqlite_url(db_file)} audit trail {CYCLE}")
     return verification.ok
 
 
-def _cycle_id(s: Session) -> int:
-    return int(s.execute(select(Instance.id).where(Instance.key == CYCLE)).scalar_one())
+def _story(run: _Run, period: Period, workdays: WorkingDays) -> tuple[datetime, str]:
+    """The story quarter, end to end: every way back the workflow has. Returns when its Scrutiny
+    action is closed (on the morning it is due) and the action's key, for the open quarter's run."""
+    cycle = f"{ORG}/{period}"
+    performance, framework = run.framework.performance, run.framework
+
+    def at(day: int, hour: int = 10, minute: int = 0) -> None:
+        run.until(on(period, workdays, day, hour, minute))
+
+    def step(who: str, trigger: str, **kwargs: Any) -> None:
+        run.step(cycle, who, trigger, **kwargs)
+
+    echo = run.echo
+    echo(f"Quarter {period}: the data request")
+    run.clock.set(on(period, workdays, 0, 9))
+    run.start(period)
+    at(4)
+    figures = sample.current_figures()
+    for svc in sample.OWNERS:
+        if svc != "REVENUES":  # its benefits system is being migrated: the return is waived below
+            run.report_figures(cycle, svc, figures)
+    for who, svc in [("hannah", "HOUSING"), ("pete", "PLANNING"), ("wendy", "WASTE"), ("leo", "LEISURE"),
+                     ("cara", "COMMUNITIES")]:  # fmt: skip
+        step(who, "submit", service=svc)
+    at(5)
+    step("priya", "return_for_correction", service="PLANNING",
+         reason="Q1 figure leaves out householder applications".replace("Q1", period.tag))  # fmt: skip
+    step("hannah", "accept", service="HOUSING")
+    step("priya", "close_data_request")
+    at(7)
+    step("pete", "submit", service="PLANNING")
+    for svc in ("HOUSING", "PLANNING", "WASTE", "LEISURE", "COMMUNITIES"):
+        step("priya", "accept", service=svc)
+    at(12, 11)
+    step("priya", "waive", service="REVENUES",
+         reason=f"Benefits system migration: {period.tag} data not available")  # fmt: skip
+    step("priya", "close_data_request")
+
+    echo("Review and approval")
+    at(13)
+    step("priya", "complete_service_review")
+    at(16)
+    step("colin", "return_to_services", reason="Housing narrative does not explain the rise in voids",
+         data={"services": ["HOUSING"]})  # fmt: skip
+    at(17)
+    # CMT reopened Housing's accepted return: the service corrects its figure and explains it.
+    voids = "Voids backlog after the spring heating programme: 41 homes held for works, now cleared."
+    performance.record_actuals(cycle, [ActualIn("HOU-01", 32.5, voids)], by="hannah")
+    run.say("hannah", "corrects a figure", "HOU-01: 33.5 -> 32.5")
+    step("priya", "complete_service_review")
+    step("hannah", "submit", service="HOUSING")
+    step("priya", "accept", service="HOUSING")
+    at(18)
+    step("priya", "complete_service_review")
+    at(21, 12)
+    step("cllr.patel", "endorse")
+    at(25, 11)
+    step("lena", "sign_off")
+    counts = Counter(m.rag.status for m in performance.status(cycle))
+    echo(
+        f"  {'':<22} {'RAG':<11} {counts['green']} green, {counts['amber']} amber, {counts['red']} red, "
+        f"{counts['missing']} missing (Revenues waived)"
+    )
+    run.exception_reports(cycle, period.next().next().end)
+    at(25, 12)
+    step("lena", "sign_off")
+    digest = report.verify_frozen(performance, cycle)
+    echo(f"  {'':<22} {'report':<11} frozen at sign-off: sha256 {digest[:16]}…")
+    at(32, 18)
+    step("lena", "approve", data={"minute_reference": f"CAB/{on(period, workdays, 32, 18):%Y}/51"})
+    second_cabinet = on(period, workdays, 46, 18)
+    step("carol", "defer", reason="Agenda overran", data={"next_meeting": second_cabinet.date().isoformat()})
+    at(46, 19)
+    step("carol", "approve", data={"minute_reference": f"CAB/{second_cabinet:%Y}/57"})
+    at(54, 19)
+    due = workdays.add(on(period, workdays, 54, 19).date(), ACTION_WORKING_DAYS)
+    action = framework.actions.add(
+        cycle, "Report on the voids recovery plan", assignee="hannah", due=due.isoformat(), by="scott",
+        link="HOU-01",
+    )  # fmt: skip
+    run.say("scott", "scrutiny action", f"{action.key} -> {action.assignee}, due {due:%d %b %Y}")
+    step("scott", "conclude", reason="Noted; action on Housing voids raised")
+    return datetime.combine(due, time(10), tzinfo=LONDON), action.key
+
+
+def _open_quarter(
+    run: _Run, period: Period, workdays: WorkingDays, now: datetime, action: tuple[datetime, str]
+) -> None:
+    """The open quarter as a quiet one goes, each step in time, run only as far as ``now``.
+
+    Every step comes before the deadline of the state it leaves, so whichever step is next
+    when ``now`` comes, the cycle stands where its deadline is still ahead."""
+    cycle = f"{ORG}/{period}"
+    framework = run.framework
+    figures = sample.later_figures(period)
+    events: list[tuple[datetime, Callable[[], None]]] = []
+
+    def plan(day: int, hour: int, thing: Callable[[], None], minute: int = 0) -> None:
+        events.append((on(period, workdays, day, hour, minute), thing))
+
+    def step(who: str, trigger: str, **kwargs: Any) -> Callable[[], None]:
+        return lambda: run.step(cycle, who, trigger, **kwargs)
+
+    def report(svc: str) -> Callable[[], None]:
+        def submit() -> None:
+            run.report_figures(cycle, svc, figures)
+            run.step(cycle, sample.OWNERS[svc], "submit", service=svc)
+
+        return submit
+
+    def close_action() -> None:
+        closed = framework.actions.close(action[1], note="Recovery plan reported to Scrutiny", by="scott")
+        run.say("scott", "close action", closed.key)
+
+    events.append((action[0], close_action))
+    for svc in ("HOUSING", "WASTE", "LEISURE"):
+        plan(2, 10, report(svc))
+        plan(3, 11, step("priya", "accept", service=svc))
+    for svc in ("PLANNING", "COMMUNITIES"):
+        plan(3, 10, report(svc))
+    plan(4, 11, step("priya", "accept", service="PLANNING"))
+    recount = "The licensing figure counts applications still open; count those decided"
+    plan(4, 11, step("priya", "return_for_correction", service="COMMUNITIES", reason=recount))
+    plan(5, 10, report("REVENUES"))
+    plan(5, 14, step("cara", "submit", service="COMMUNITIES"))
+    plan(6, 11, step("priya", "accept", service="REVENUES"))
+    plan(6, 11, step("priya", "accept", service="COMMUNITIES"))
+    plan(7, 11, step("priya", "close_data_request"))
+    plan(10, 11, step("priya", "complete_service_review"))
+    plan(14, 12, step("colin", "endorse"))
+    plan(18, 14, lambda: run.exception_reports(cycle, period.next().next().end))
+    plan(19, 11, step("lena", "sign_off"))
+    cabinet = on(period, workdays, 30, 18)
+    plan(30, 19, step("carol", "approve", data={"minute_reference": f"CAB/{cabinet:%Y}/{cabinet:%m}"}))
+
+    started = min(on(period, workdays, 0, 9), now)
+    run.until(started)
+    run.echo(
+        f"Quarter {period}: the quarter that ended most recently, run up to {london(now):%a %d %b %Y %H:%M}"
+    )
+    run.start(period)
+    for when, thing in sorted(events, key=lambda event: event[0]):
+        if when > now:
+            break
+        run.until(when)
+        thing()
+    run.until(now)
+    run.tick()

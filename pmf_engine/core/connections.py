@@ -50,8 +50,15 @@ def _ping_after_idle(engine: Engine) -> None:
     ``DisconnectionError`` from the checkout."""
 
     @event.listens_for(engine, "checkin")
-    def _checkin(_dbapi_connection: Any, record: Any) -> None:
+    def _checkin(dbapi_connection: Any, record: Any) -> None:
         record.info["pmf_idle_since"] = time.monotonic()
+        # A fire's pipeline may have begun its transaction itself (``Raw.prefetch``) and ended
+        # in a rollback: the pool has rolled back by now, so psycopg may begin again.
+        if dbapi_connection is not None and dbapi_connection.autocommit:
+            try:
+                dbapi_connection.autocommit = False
+            except Exception:  # a broken connection: the pool replaces it
+                record.invalidate()
 
     @event.listens_for(engine, "checkout")
     def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
 Row = tuple[Any, ...]
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: no transaction open on the connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +119,7 @@ class Raw:
         "deferring",
         "dialect",
         "driver",
+        "own_transaction",
         "pipelines",
         "transaction",
     )
@@ -135,6 +137,8 @@ class Raw:
         """Whether statements can share round trips (psycopg's pipeline mode)."""
         self._deferred: list[tuple[Compiled, Any, bool]] = []
         self.deferring = False
+        self.own_transaction = False
+        """The transaction was begun by ``prefetch``'s pipeline, not by psycopg."""
         """Set by the engine's fire: ``defer`` queues (PostgreSQL) until ``flush``."""
 
     @classmethod
@@ -168,14 +172,28 @@ class Raw:
         self.flush()
         compiled = [(statement.compiled(self.dialect, values), values) for statement, values in reads]
         cursors = []
+        # psycopg begins a transaction with a BEGIN it waits for (a round trip of its own, even
+        # in a pipeline). When none is open yet, the BEGIN goes in the pipeline instead: the
+        # driver is told not to begin (autocommit) while this transaction, begun explicitly,
+        # runs; it is told again when the transaction ends (``flush`` with COMMIT, or the pool's
+        # check-in after a rollback: ``connections``).
+        begin = self.driver.info.transaction_status == _IDLE and not self.driver.autocommit
+        if begin:
+            self.driver.autocommit = True
+            self.own_transaction = True
         try:
             with self.driver.pipeline():
+                if begin:
+                    cursor = self.driver.cursor()
+                    cursor.execute("BEGIN")
+                    cursors.append(cursor)
                 for c, values in compiled:
                     cursor = self.driver.cursor()
                     self._announce(cursor, c.sql, params := c.bind(values), many=False)
                     cursor.execute(c.sql, params)
                     cursors.append(cursor)
-            return [c.convert(cursor.fetchall()) for (c, _), cursor in zip(compiled, cursors, strict=True)]
+            answers = cursors[1:] if begin else cursors
+            return [c.convert(cursor.fetchall()) for (c, _), cursor in zip(compiled, answers, strict=True)]
         except self._error as exc:
             raise DBAPIError.instance("(pipeline)", None, exc, self._error) from exc
         finally:
@@ -212,6 +230,7 @@ class Raw:
             return
         if not queued:
             self.driver.commit()
+            self._ended()
             return
         # One simple-protocol query of all the statements (values bound by psycopg's own
         # client-side quoting), COMMIT last: one round trip and one parse on the client. The
@@ -230,6 +249,14 @@ class Raw:
                 client.execute(";\n".join(parts))
             except self._error as exc:
                 raise DBAPIError.instance("(deferred writes)", None, exc, self._error) from exc
+        if commit:
+            self._ended()
+
+    def _ended(self) -> None:
+        """The transaction this Raw began itself has committed: psycopg begins the next one again."""
+        if self.own_transaction:
+            self.driver.autocommit = False
+            self.own_transaction = False
 
     def _announce(self, cursor: Any, sql: str, params: Any, *, many: bool) -> None:
         if self._listening:

@@ -9,15 +9,11 @@ from pathlib import Path
 
 import click
 
-from pmf_engine.app.demo import PEOPLE as DEMO_PEOPLE
-from pmf_engine.app.demo import run_demo
+from pmf_engine.app.demo import DEMO_PASSWORD, PEOPLE, Prepared, prepare_demo
 from pmf_engine.app.logs import configure_logging
-from pmf_engine.core.accounts import Accounts
-from pmf_engine.core.clock import london
-from pmf_engine.core.period import Period
 from pmf_engine.core.store import sqlite_url
 from pmf_engine.interfaces.cli import App, main, pass_app
-from pmf_engine.interfaces.web.serve import DEMO_PASSWORD, serve
+from pmf_engine.interfaces.web.serve import serve
 
 __all__ = ["main"]
 
@@ -34,7 +30,12 @@ __all__ = ["main"]
     show_default=True,
     help="Web processes (the scheduler worker runs in this one only); PostgreSQL for more than 1.",
 )
-@click.option("--demo", is_flag=True, help="Seed the example council into pmf-demo.db first and serve it.")
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Serve the example council in pmf-demo.db (built, up to now, if it is not there).",
+)
+@click.option("--reset", is_flag=True, help="With --demo: build pmf-demo.db afresh, replacing the one there.")
 @click.option(
     "--insecure-cookies", is_flag=True, help="Send the session cookie over plain HTTP (development only)."
 )
@@ -47,24 +48,18 @@ def serve_command(
     interval: float,
     workers: int,
     demo: bool,
+    reset: bool,
     insecure_cookies: bool,
 ) -> None:
     """Serve the web application and JSON API (and run the worker unless --no-worker)."""
+    if reset and not demo:
+        raise click.UsageError("--reset is for --demo (it rebuilds pmf-demo.db)")
     if demo:
-        db_file = Path("pmf-demo.db")
-        configure_logging(app.settings.log_format, "error")
-        app = App(app.settings.model_copy(update={"database_url": sqlite_url(db_file)}), app.clock_factory)
-        run_demo(db_file, app.catalog, app.policies, lambda _line: None)  # YAML read once, for both
-        accounts = Accounts(app.store, app.clock)
-        for username, _name, _roles in DEMO_PEOPLE:
-            accounts.set_password(username, DEMO_PASSWORD, by="demo")
-        # Something to do, in the quarter it is now: an old one would be hundreds of days late.
-        now = str(Period.containing(london(app.clock.now()).date()))
-        app.engine.start_cycle("WDC", now, by="priya")
-        configure_logging(app.settings.log_format, app.settings.log_level)
-        click.echo(
-            f"demo council seeded into {db_file}: sign in as priya (performance officer), hannah "
-            f"(housing), lena (Leadership Team), audrey (auditor), ... with password {DEMO_PASSWORD}"
+        prepared = demo_database(app, Path("pmf-demo.db"), reset=reset)
+        app = App(
+            app.settings.model_copy(update={"database_url": sqlite_url(prepared.db_file)}),
+            app.clock_factory,
+            rehearsal=app.rehearsal,
         )
     click.echo(f"serving on http://{host}:{port}/ (API under /api/v1, OpenAPI at /api/v1/openapi.json)")
     serve(
@@ -76,6 +71,24 @@ def serve_command(
         secure_cookies=not insecure_cookies,
         workers=workers,
     )
+
+
+def demo_database(app: App, db_file: Path, *, reset: bool) -> Prepared:
+    """``pmf-demo.db`` for ``serve --demo``: kept if it is there, else (or with ``--reset``) built
+    up to the application's clock; says which, and who may sign in."""
+    configure_logging(app.settings.log_format, "error")
+    prepared = prepare_demo(
+        db_file, app.catalog, app.policies, lambda _line: None, now=app.clock.now(), reset=reset
+    )
+    configure_logging(app.settings.log_format, app.settings.log_level)
+    how = "built afresh" if prepared.built else "kept as it was (--reset builds it afresh)"
+    click.echo(f"demo council in {db_file}: {how}; open cycle {prepared.open_cycle}")
+    accounts = ", ".join(
+        f"{user} ({' and '.join(role + (f' of {svc}' if svc else '') for role, svc in roles)})"
+        for user, _name, roles in PEOPLE
+    )
+    click.echo(f"sign in as any of {accounts}, password {DEMO_PASSWORD}")
+    return prepared
 
 
 main.add_command(serve_command)

@@ -23,6 +23,7 @@ from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import DefinitionError, Problem
 from pmf_engine.core.yamlload import Document, load_yaml, read_definition
 from pmf_engine.pmf.actions import Actions
+from pmf_engine.pmf.chase import Chasing
 from pmf_engine.pmf.meetings import CommitteeCalendar
 from pmf_engine.pmf.onboarding import Onboarding
 from pmf_engine.pmf.performance import Performance
@@ -103,6 +104,11 @@ class Framework:
     def calendar(self) -> CommitteeCalendar:
         """The committee calendar."""
         return CommitteeCalendar(self.engine, self.policies.framework.calendar)
+
+    @cached_property
+    def chasing(self) -> Chasing:
+        """Chasing whoever must act on an instance now."""
+        return Chasing(self.engine)
 
     @cached_property
     def onboarding(self) -> Onboarding:

@@ -6,12 +6,14 @@
 - ``freeze_report`` (effect): store the committee report's content as it stands and chain its
   hash into the audit log.
 - permissions ``calendar.manage`` (committee meetings), ``measures.manage`` (the measures
-  library) and ``projects.manage`` (projects and milestones), given to roles in ``roles.yaml``.
+  library), ``projects.manage`` (projects and milestones) and ``cycles.chase`` (chase the people
+  who must act on a cycle, return or action now), given to roles in ``roles.yaml``.
 """
 
 from __future__ import annotations
 
 from pmf_engine.core.registry import EffectContext, GuardContext, Registry, core_registry
+from pmf_engine.pmf.chase import CYCLES_CHASE
 from pmf_engine.pmf.exceptions import missing_exception_reports
 from pmf_engine.pmf.policy import FrameworkPolicies
 from pmf_engine.pmf.report import freeze
@@ -38,6 +40,7 @@ def framework_registry(policies: FrameworkPolicies) -> Registry:
     registry.permission(CALENDAR_MANAGE, "add, move and import committee meetings")
     registry.permission(MEASURES_MANAGE, "import the measures library")
     registry.permission(PROJECTS_MANAGE, "import projects and milestones")
+    registry.permission(CYCLES_CHASE, "chase the people who must act on a cycle, return or action now")
     return registry
 
 

@@ -1,6 +1,7 @@
 """Sample data for the demo: Wexcombe District Council's Council Plan measures (40 across six
-services and three themes), eight quarters of history, this quarter's figures (some amber, some
-red) and four delivery projects. Deterministic: the same figures every run.
+services and three themes), eight quarters of history, the figures of the quarters the demo runs
+(some amber, some red) and four delivery projects. Deterministic: the same figures for the same
+quarters every run; every date is placed relative to the quarters the demo is built around.
 
 The data is written as the CSV files a performance team would import, and imported through the
 same code paths (``measures import``, ``actuals import-history``, ``projects import``).
@@ -8,10 +9,12 @@ same code paths (``measures import``, ``actuals import-history``, ``projects imp
 
 from __future__ import annotations
 
+import calendar
 import csv
 import io
 import random
 from dataclasses import dataclass
+from datetime import date
 
 from pmf_engine.core.period import Period
 
@@ -126,26 +129,30 @@ MEASURES = [
     ),
     M("COM-07", "Residents who feel safe after dark", 0, "COMMUNITIES", "percent", "higher", 70, 71),
 ]
-PERIOD = Period(2024, 1)
 HISTORY = 8
 PROFILE = "20/25/25/30"  # counts build up through the year
+STORY = Period(2024, 1)
+"""The quarter the sample's dates (projects' milestones) were written for; they move with the demo."""
 
 
-def measures_csv() -> str:
-    """The measures library: annual targets for the last three years, spread by a profile."""
+def measures_csv(first_year: int, last_year: int, reached: int) -> str:
+    """The measures library: an annual target for each financial year from ``first_year`` to
+    ``last_year`` (start years), spread by a profile, rising 3% a year to the sample's target in
+    ``reached`` and kept there."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    years = [f"{y}-{(y + 1) % 100:02d}" for y in (2022, 2023, 2024)]
+    years = list(range(first_year, last_year + 1))
     writer.writerow(
         ["code", "title", "theme", "priority", "service", "owner", "unit", "format", "polarity",
          "frequency", "data_source", "assurance", "aggregation", "profile",
-         *(f"annual target {y}" for y in years)]
+         *(f"annual target {y}-{(y + 1) % 100:02d}" for y in years)]
     )  # fmt: skip
     for m in MEASURES:
+        behind = [max(reached - y, 0) for y in years]
         annual = (
-            [m.target * factor for factor in (0.94, 0.97, 1.0)]
+            [m.target * (1 - 0.03 * b) for b in behind]
             if m.polarity == "higher"
-            else [m.target * factor for factor in (1.06, 1.03, 1.0)]
+            else [m.target * (1 + 0.03 * b) for b in behind]
         )
         writer.writerow(
             [m.code, m.title, THEMES[m.theme], SERVICES[m.service], m.service, OWNERS[m.service], m.unit,
@@ -156,13 +163,13 @@ def measures_csv() -> str:
     return out.getvalue()
 
 
-def history_csv() -> str:
-    """Eight quarters before this one, drifting towards this quarter's figure."""
+def history_csv(before: Period) -> str:
+    """The eight quarters before ``before``, drifting towards its figure."""
     rng = random.Random(2024)  # noqa: S311 - sample figures, not secrets
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["code", "period", "value", "narrative"])
-    quarters = [PERIOD]
+    quarters = [before]
     for _ in range(HISTORY):
         quarters.insert(0, quarters[0].previous())
     for m in MEASURES:
@@ -178,11 +185,47 @@ def history_csv() -> str:
 
 
 def current_figures() -> dict[str, list[tuple[str, float, str]]]:
-    """This quarter's figures by service, with a narrative where one is needed."""
+    """The story quarter's figures by service, with a narrative where one is needed."""
     figures: dict[str, list[tuple[str, float, str]]] = {}
     for m in MEASURES:
         figures.setdefault(m.service, []).append((m.code, m.now, NARRATIVES.get(m.code, "")))
     return figures
+
+
+def later_figures(period: Period) -> dict[str, list[tuple[str, float, str]]]:
+    """A later quarter's figures by service: the story's, each moved a little (the same for the
+    same quarter), with the story's narratives where one is still needed."""
+    rng = random.Random(str(period))  # noqa: S311 - sample figures, not secrets
+    figures: dict[str, list[tuple[str, float, str]]] = {}
+    for m in MEASURES:
+        value = m.now * (1 + rng.uniform(-0.03, 0.03))
+        if m.fmt == "percent":
+            value = min(value, 100.0)
+        figures.setdefault(m.service, []).append(
+            (m.code, float(_round(value, m.fmt)), NARRATIVES.get(m.code, ""))
+        )
+    return figures
+
+
+def shift_months(day: date, months: int) -> date:
+    """``day`` moved by whole ``months`` (the 31st becomes the month's last day where it has none)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def projects_csv(story: Period) -> str:
+    """The four projects, their milestones moved from ``STORY`` to ``story`` by whole quarters."""
+    months = 3 * ((story.start_year - STORY.start_year) * 4 + story.quarter - STORY.quarter)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for row in csv.reader(io.StringIO(PROJECTS)):
+        if row[0] != "project":
+            for column in (7, 8):
+                if row[column]:
+                    row[column] = shift_months(date.fromisoformat(row[column]), months).isoformat()
+        writer.writerow(row)
+    return out.getvalue()
 
 
 NARRATIVES = {

@@ -7,35 +7,48 @@ Each would sit better as a service method (``Directory``, ``Engine``, ``Performa
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload
 
 from pmf_engine.core import audit
+from pmf_engine.core.clock import london
 from pmf_engine.core.definition import WorkflowDef
-from pmf_engine.core.engine import Engine
-from pmf_engine.core.errors import NotFound
+from pmf_engine.core.errors import NotFound, NotPermitted, PmfError
 from pmf_engine.core.instances import InstanceKey
+from pmf_engine.core.period import Period, parse_period
 from pmf_engine.core.store import (
     Actor,
     AuditEntry,
     Instance,
     Organisation,
     RoleAssignment,
-    Service,
     Store,
     WorkflowVersion,
     find_organisation,
+    roles_held,
 )
+from pmf_engine.interfaces.web import offers
 from pmf_engine.pmf.exceptions import missing_exception_reports
 from pmf_engine.pmf.framework import Framework
-from pmf_engine.pmf.models import Measure, Project
-from pmf_engine.pmf.reporting import by_code, may_report
 
-TIMELINE_EVENTS = ("fired", "refused", "cycle.started", "child.spawned", "child.started")
-"""The audit events an instance page lists as its timeline."""
+TIMELINE_EVENTS = (
+    "fired",
+    "refused",
+    "cycle.started",
+    "child.spawned",
+    "child.started",
+    "reminder.fired",
+    "escalation.fired",
+    "chase.queued",
+)
+"""The audit events an instance page lists as its timeline: its steps and refusals, its start, the
+worker's reminders and escalations and the performance team's chasing."""
 
 AUDIT_PAGE_SIZE = 100
 """How many entries a page of the audit trail lists unless asked for fewer or more."""
@@ -75,8 +88,6 @@ class InstanceDetails:
     """The instance's own transitions, refusals and starts, oldest first."""
     owed: list[str]
     """A cycle's red measures and off-track projects without an exception report."""
-    may_write: list[str]
-    """Those of ``owed`` whose exception report the user may write (they report its figures)."""
     may_raise: bool
     """The user may raise a Scrutiny action on this cycle now."""
 
@@ -104,51 +115,11 @@ def instance_details(framework: Framework, key: str, username: str) -> InstanceD
             )
         )
         owed: list[str] = []
-        may_write: list[str] = []
         may_raise = False
         if inst.parent_id is None:  # a cycle
             owed = missing_exception_reports(s, inst.id, framework.policies)
-            may_write = [code for code in owed if _may_write(s, framework, inst, code, username)]
             may_raise = framework.actions.may_raise(s, inst, username)
-    return InstanceDetails(definition, timeline, owed, may_write, may_raise)
-
-
-def _may_write(s: Session, framework: Framework, cycle: Instance, code: str, username: str) -> bool:
-    """Whether ``username`` may write the exception report of ``code`` (``project CODE`` for a
-    project): the rule ``add_exception_report`` applies, asked before offering its form."""
-    subject: Measure | Project | None = (
-        by_code(s, Project, cycle.organisation_id, code.removeprefix("project "))
-        if code.startswith("project ")
-        else by_code(s, Measure, cycle.organisation_id, code)
-    )
-    reporting = framework.policies.framework.reporting
-    return subject is not None and may_report(
-        s, reporting, username, cycle.organisation_id, subject.service_id
-    )
-
-
-def service_name(store: Store, organisation: str, code: str) -> str:
-    """The name of service ``code`` of ``organisation`` (its code, if it has none)."""
-    with store.read() as s:
-        name = s.scalar(
-            select(Service.name)
-            .join(Organisation)
-            .where(Organisation.code == organisation, Service.code == code)
-        )
-    return str(name) if name else code
-
-
-def definition_of(engine: Engine, key: str) -> WorkflowDef:
-    """The definition instance ``key`` runs under (its stored version, not today's YAML)."""
-    with engine.store.read() as s:
-        version = s.scalar(
-            select(WorkflowVersion)
-            .join(Instance, Instance.workflow_version_id == WorkflowVersion.id)
-            .where(Instance.key == key)
-        )
-        if version is None:
-            raise NotFound("cycle or return", key)
-        return engine.definition(version)
+    return InstanceDetails(definition, timeline, owed, may_raise)
 
 
 def last_move(store: Store, key: str) -> AuditEntry | None:
@@ -256,3 +227,74 @@ def _newest(
     if filters.event:
         query = query.where(AuditEntry.event == filters.event)
     return list(s.scalars(query.order_by(AuditEntry.chain_seq.desc()).limit(limit)))
+
+
+def may(framework: Framework, username: str, permission: str, organisation: str) -> bool:
+    """Whether ``username`` holds the administration ``permission`` in ``organisation`` (a page
+    offers the forms only then; the change itself is checked again)."""
+    try:
+        framework.engine.directory.authorise(username, permission, organisation)
+    except (NotPermitted, NotFound):
+        return False
+    return True
+
+
+def next_period(framework: Framework, organisation: str, username: str) -> str | None:
+    """The period whose cycle ``username`` may start next in ``organisation``: the one after
+    the newest cycle of the startable workflow (the quarter that ended most recently when there
+    is none), once it has begun; ``None`` if there is none or they may not start it."""
+    engine = framework.engine
+    try:
+        workflow = engine.catalog.default_workflow()
+    except PmfError:
+        return None  # several startable workflows: which to start is for the command line
+    declared = engine.catalog.workflow(workflow)
+    today = london(engine.clock.now()).date()
+    with engine.store.read() as s:
+        org = find_organisation(s, organisation)
+        if not {role for role, _ in roles_held(s, username, org.id)} & set(declared.start_roles):
+            return None
+        periods = list(
+            s.scalars(
+                select(Instance.period)
+                .join(WorkflowVersion, WorkflowVersion.id == Instance.workflow_version_id)
+                .where(
+                    Instance.organisation_id == org.id,
+                    Instance.parent_id.is_(None),
+                    WorkflowVersion.name == workflow,
+                )
+            )
+        )
+    parsed = []
+    for text in periods:
+        with suppress(ValueError):
+            parsed.append(parse_period(text, declared.period))
+    if parsed:
+        newest = max(parsed, key=lambda p: p.start)
+        following = getattr(newest, "next", None)
+        if following is None:
+            return None  # ad hoc work: no "next" to offer
+        candidate = following()
+    elif declared.period == "quarter":
+        candidate = Period.containing(today).previous()
+    else:
+        return None
+    return str(candidate) if candidate.start <= today else None
+
+
+def organisation_context(framework: Framework, organisation: str, username: str) -> dict[str, Any]:
+    """What the organisation's page shows: each cycle with its returns and RAG counts, and the
+    next cycle the user may start."""
+    engine = framework.engine
+    cycles = []
+    for summary in reversed(engine.cycles(organisation)):  # the newest first
+        full = engine.status(summary.key)
+        counts = Counter(m.rag.status for m in framework.performance.status(summary.key))
+        cycles.append((full, counts))
+    return {
+        "title": f"{offers.organisation_name(engine.store, organisation)}: the quarter at a glance",
+        "org": organisation,
+        "cycles": cycles,
+        "next_period": next_period(framework, organisation, username),
+        "summary": [],
+    }

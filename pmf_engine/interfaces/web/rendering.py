@@ -18,6 +18,7 @@ from pmf_engine.core.clock import london
 from pmf_engine.core.definition import RolesPolicy, WorkflowDef
 from pmf_engine.core.engine import Engine
 from pmf_engine.interfaces.web import wording
+from pmf_engine.interfaces.web.entries import describe
 from pmf_engine.interfaces.web.session import csrf_token, organisations_for, session_user
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -34,6 +35,7 @@ def templates() -> jinja2.Environment:
     env.filters["when"] = lambda d: f"{london(d):%d %b %Y %H:%M}" if d else "–"
     env.filters["at"] = _at
     env.filters["day"] = _day
+    env.filters["local"] = lambda d: f"{london(d):%Y-%m-%d %H:%M}"  # as a form takes it back
     env.filters["label"] = lambda s: str(s).replace("_", " ").capitalize()
     env.filters["number"] = lambda v: "–" if v is None else f"{v:g}"  # the dashboard's; see figure
     env.filters["figure"] = wording.figure
@@ -47,6 +49,8 @@ def templates() -> jinja2.Environment:
     env.filters["event"] = lambda entry, _wf=None: wording.EVENTS.get(entry.event, entry.event)
     env.filters["why"] = _why
     env.filters["plain_why"] = _plain_why
+    env.filters["describe"] = describe
+    env.filters["instant"] = _instant
     return env
 
 
@@ -67,6 +71,13 @@ def _day(iso: str) -> str:
         return str(iso)
 
 
+def _instant(text: str | None) -> str:
+    """An audit entry's stored UTC time (``2024-07-01T08:00:00.000000Z``) as London reads it."""
+    if not text:
+        return "–"
+    return f"{london(datetime.fromisoformat(text.replace('Z', '+00:00'))):%d %b %Y %H:%M:%S}"
+
+
 def _why(entry: Any) -> str:
     """An audit entry's reason, or for a refusal the rule that refused it."""
     if entry.reason:
@@ -79,7 +90,7 @@ def _why(entry: Any) -> str:
 def _plain_why(entry: Any, wf: WorkflowDef | None = None, roles: RolesPolicy | None = None) -> str:
     """The timeline's words for an entry's reason: a refusal said as the page said it then
     (``Only a Performance officer may``), not as the audit log records the rule."""
-    if entry.reason or entry.event != "refused":
+    if entry.event != "refused":
         return _why(entry)
     data = json.loads(entry.data)
     kind, why = str(data.get("refusal", "")), str(data.get("why", ""))

@@ -18,7 +18,6 @@ from pmf_engine.core.errors import InvalidInput
 from pmf_engine.interfaces.web.app import WebSettings, create_app
 
 log = structlog.get_logger()
-DEMO_PASSWORD = "wexcombe-demo-2024"  # noqa: S105 - the example council's, printed at start
 
 
 def web_settings(settings: Settings, *, secure_cookies: bool) -> WebSettings:

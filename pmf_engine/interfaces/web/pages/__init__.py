@@ -1,10 +1,12 @@
 """Server-rendered pages: sign-in, the quarter at a glance, cycle, return and action pages
 with the steps the signed-in person may take, measures, Scrutiny actions, the audit trail and
-the committee report, the dashboard and its drill-down, and the set-up page (a council file,
-bulk people and services); one router per area, joined here.
+the committee report, the dashboard and its drill-down, the set-up page (a council file,
+bulk people and services) and the committee calendar (and starting the next cycle); one router
+per area, joined here.
 
 The order below matters: ``/instances/{key:path}`` takes any path under ``/instances/``, so
-the instance pages come last, after the report and the return's forms and template.
+the instance pages come last, after the report, the return's forms and template, and the
+cycle's exception report and Scrutiny action forms.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from fastapi import APIRouter
 from pmf_engine.interfaces.web.pages import (
     actions,
     audit,
+    calendar,
+    cycle_forms,
     dashboard,
     instance,
     measures,
@@ -25,7 +29,20 @@ from pmf_engine.interfaces.web.pages import (
 )
 
 router = APIRouter(include_in_schema=False)
-for area in (sign_in, overview, setup, dashboard, measures, actions, audit, report, returns, instance):
+for area in (
+    sign_in,
+    overview,
+    setup,
+    dashboard,
+    measures,
+    actions,
+    audit,
+    calendar,
+    report,
+    returns,
+    cycle_forms,
+    instance,
+):
     router.include_router(area.router)
 
 __all__ = ["router"]

@@ -20,16 +20,19 @@ from fastapi.responses import RedirectResponse, Response
 
 from pmf_engine.core.clock import london
 from pmf_engine.core.definition import WorkflowDef
-from pmf_engine.core.errors import ConcurrencyConflict, InvalidInput, PmfError, Refused
+from pmf_engine.core.errors import ConcurrencyConflict, InvalidInput, NotFound, PmfError, Refused
 from pmf_engine.core.instances import InstanceKey
+from pmf_engine.core.store import AuditEntry
 from pmf_engine.core.views import InstanceStatus
-from pmf_engine.interfaces.web import queries, wording
+from pmf_engine.interfaces.web import offers, queries, wording
 from pmf_engine.interfaces.web.deps import CheckedForm, FormMember, FrameworkDep, Member, Render
 from pmf_engine.interfaces.web.diagram import state_diagram
 from pmf_engine.interfaces.web.errors import status_of
-from pmf_engine.interfaces.web.forms import read_date, required, typed
+from pmf_engine.interfaces.web.forms import required, typed
 from pmf_engine.interfaces.web.rendering import Renderer
+from pmf_engine.pmf.actions import ActionView
 from pmf_engine.pmf.framework import Framework
+from pmf_engine.pmf.status import MeasureStatus
 
 router = APIRouter()
 Text = Annotated[str, Form()]
@@ -48,7 +51,7 @@ def _what_changed(framework: Framework, key: str, conflict: ConcurrencyConflict)
     """What a conflict page says: the version the form showed, the state now and who moved it."""
     now = framework.engine.status(key, with_children=False)
     moved = queries.last_move(framework.engine.store, key)
-    wf = queries.definition_of(framework.engine, key) if moved else None
+    wf = offers.definition_of(framework.engine, key) if moved else None
     step = wording.step_words(wf, moved.trigger) if moved else ""
     by = f", last by {moved.actor} (“{step}”, {_when(moved.at)})" if moved else ""
     return (
@@ -98,123 +101,28 @@ def fire(
         return instance_page(render, framework, key, user, errors=errors, status=status_of(conflict)[0])
     except (Refused, InvalidInput) as refused:  # audited by the engine (an over-long reason: clipped)
         status, _title = status_of(refused)
-        words = _plain(framework, key, refused)
+        words = plain_refusal(framework, key, refused)
         return instance_page(render, framework, key, user, errors=[words], form=typed(form), status=status)
     return RedirectResponse(f"/instances/{key}", status_code=303)
 
 
-def _plain(framework: Framework, key: str, exc: PmfError, what: str = "") -> str:
+def plain_refusal(framework: Framework, key: str, exc: PmfError, what: str = "") -> str:
     """``exc`` as a sentence, with the instance's workflow and the roles' labels at hand."""
-    wf = queries.definition_of(framework.engine, key)
+    wf = offers.definition_of(framework.engine, key)
     return wording.refusal(exc, wf=wf, roles=framework.engine.catalog.roles, what=what)
-
-
-EXCEPTION_FIELDS = (
-    ("reason", "reason", "Enter why it missed"),
-    ("remedial_action", "action", "Enter the remedial action"),
-    ("owner", "owner", "Enter the owner"),
-)
-"""(form name, element id prefix, message when empty) of an exception report's text fields."""
-
-
-@router.post("/instances/{key:path}/exception-reports")
-def add_exception_report(
-    key: str,
-    user: FormMember,
-    framework: FrameworkDep,
-    render: Render,
-    form: CheckedForm,
-    code: Text = "",
-) -> Response:
-    """Record why a red measure (or ``project CODE``) missed and how it will recover; the
-    page again, with each field's error beside it, if the form is not complete."""
-    slug = code.replace(" ", "-")
-    errors = required(form, {name: (f"{prefix}-{slug}", words) for name, prefix, words in EXCEPTION_FIELDS})
-    recovery = read_date(form, "recovery_date", "the expected recovery date")
-    if recovery.error:
-        errors[f"recovery-{slug}-day"] = recovery.error
-    if not errors and recovery.value is not None:
-        try:
-            framework.performance.add_exception_report(
-                key,
-                code.removeprefix("project "),
-                project=code.startswith("project "),
-                reason=str(form.get("reason") or ""),
-                remedial_action=str(form.get("remedial_action") or ""),
-                owner=str(form.get("owner") or "").strip(),
-                recovery_date=recovery.value,
-                by=user,
-            )
-        except InvalidInput as invalid:
-            prefix = next((p for n, p, _ in EXCEPTION_FIELDS if n == invalid.field), "recovery")
-            where = f"{prefix}-{slug}" + ("-day" if prefix == "recovery" else "")
-            errors[where] = wording.sentence(invalid.why)
-        except PmfError as exc:
-            words = _plain(framework, key, exc, what=f"write the exception report for {code}")
-            return instance_page(
-                render, framework, key, user, errors=[words], form=typed(form), status=FORM_ERRORS
-            )
-        else:
-            return RedirectResponse(f"/instances/{key}", status_code=303)
-    return instance_page(
-        render, framework, key, user, field_errors=errors, form=typed(form), status=FORM_ERRORS
-    )
-
-
-ACTION_FIELDS = {
-    "what": ("action-what", "Enter what is to be done"),
-    "assignee": ("action-assignee", "Enter the username of who is to do it"),
-}
-
-
-@router.post("/instances/{key:path}/actions")
-def raise_action(
-    key: str,
-    user: FormMember,
-    framework: FrameworkDep,
-    render: Render,
-    form: CheckedForm,
-) -> Response:
-    """Record an action Scrutiny raised on the cycle; the page again, with each field's error
-    beside it, if the form is not complete or a service refuses a value."""
-    errors = required(form, ACTION_FIELDS)
-    due = read_date(form, "due", "the date it is due")
-    if due.error:
-        errors["action-due-day"] = due.error
-    if not errors and due.value is not None:
-        try:
-            framework.actions.add(
-                key,
-                str(form.get("what") or ""),
-                assignee=str(form.get("assignee") or "").strip(),
-                due=due.value,
-                link=str(form.get("link") or "").strip(),
-                by=user,
-            )
-        except InvalidInput as invalid:
-            where = {"what": "action-what", "assignee": "action-assignee", "link": "action-link"}
-            errors[where.get(invalid.field, "action-due-day")] = wording.sentence(invalid.why)
-        except PmfError as exc:
-            if getattr(exc, "kind", "") in ("measure", "project"):  # the link names nothing
-                errors["action-link"] = wording.refusal(exc)
-            else:
-                words = _plain(framework, key, exc, what="raise a Scrutiny action")
-                return instance_page(
-                    render, framework, key, user, errors=[words], form=typed(form), status=FORM_ERRORS
-                )
-        else:
-            return RedirectResponse(f"/instances/{key}", status_code=303)
-    return instance_page(
-        render, framework, key, user, field_errors=errors, form=typed(form), status=FORM_ERRORS
-    )
 
 
 @router.get("/instances/{key:path}")
 def instance(
-    key: str, user: Member, framework: FrameworkDep, render: Render, saved: int | None = None
+    key: str,
+    user: Member,
+    framework: FrameworkDep,
+    render: Render,
+    saved: int | None = None,
+    chased: int | None = None,
 ) -> Response:
     """The page of cycle, return or action ``key``."""
-    return instance_page(render, framework, key, user, saved=saved)
+    return instance_page(render, framework, key, user, saved=saved, chased=chased)
 
 
 def instance_title(framework: Framework, status: InstanceStatus, title: str) -> str:
@@ -223,7 +131,7 @@ def instance_title(framework: Framework, status: InstanceStatus, title: str) -> 
     Quarter 1 2024-25`` for another child."""
     when = wording.period_words(status.period)
     if status.service:
-        name = queries.service_name(framework.engine.store, status.organisation, status.service)
+        name = offers.service_name(framework.engine.store, status.organisation, status.service)
         return f"{name} return, {when}"
     parsed = InstanceKey.parse(status.key)
     if parsed.child is not None:
@@ -248,6 +156,7 @@ def instance_page(
     field_errors: dict[str, str] | None = None,
     form: dict[str, Any] | None = None,
     saved: int | None = None,
+    chased: int | None = None,
     status: int = 200,
 ) -> Response:
     """The instance page, with the errors of a form it posted if any: ``errors`` about the
@@ -255,10 +164,13 @@ def instance_page(
     engine = framework.engine
     status_now = engine.status(key)
     details = queries.instance_details(framework, key, user)
+    parsed = InstanceKey.parse(key)
+    cycle_key = parsed.cycle
     measures: list[Any] = []
+    cycle_measures: list[MeasureStatus] | None = None
     if status_now.service:
-        cycle = InstanceKey.parse(key).cycle
-        measures = [m for m in framework.performance.status(cycle) if m.service == status_now.service]
+        cycle_measures = framework.performance.status(cycle_key)
+        measures = [m for m in cycle_measures if m.service == status_now.service]
     wf = details.definition
     steps, waiting = [], []
     for step in engine.steps_for(key, user):
@@ -271,6 +183,18 @@ def instance_page(
             steps.append(step)
     summary = [("actions", e) for e in errors or []] + list((field_errors or {}).items())
     roles = engine.catalog.roles
+    action = _action(framework, key, status_now.workflow)
+    action_measure = None
+    if action is not None and action.link and not action.link.startswith("project "):
+        cycle_measures = cycle_measures or framework.performance.status(cycle_key)
+        action_measure = next((m for m in cycle_measures if m.code == action.link), None)
+    owed: list[tuple[str, str]] = []
+    if details.owed:
+        owed = _owed(framework, key, details.owed)
+    arrival = _arrival(details.timeline, status_now.state)
+    labels = {t.trigger: t.shown_label for t in wf.transitions}
+    may_chase = not status_now.terminal and framework.chasing.may_chase(key, user)
+    last_chase = framework.chasing.last(key) if may_chase else None
     return render(
         "instance.html",
         {
@@ -284,15 +208,76 @@ def instance_page(
             "timeline": details.timeline,
             "steps": steps,
             "waiting": waiting,
+            "events": wording.EVENTS,
             "measures": measures,
             "open_for_data": status_now.service is not None and framework.performance.is_open(key),
             "summary": summary,
             "field_errors": field_errors or {},
             "form": form or {},
             "saved": saved,
-            "owed": details.owed,
-            "may_write": details.may_write,
+            "owed": owed,
+            "may_write": offers.may_write(framework, key, details.owed, user) if details.owed else [],
             "may_raise": details.may_raise,
+            "arrival": arrival,
+            "arrival_label": labels.get(arrival.trigger or "", arrival.trigger) if arrival else "",
+            "action": action,
+            "action_measure": action_measure,
+            "action_figures": _figures(action_measure) if action_measure else "",
+            "may_chase": may_chase,
+            "last_chase": last_chase,
+            "chase_ready": last_chase is None or engine.clock.now() >= last_chase.again_at,
+            "chased": chased,
         },
         status,
     )
+
+
+def _arrival(timeline: list[AuditEntry], state: str) -> AuditEntry | None:
+    """The step that brought the instance to ``state``, if it was given with a reason (a return
+    sent back for correction, reopened by CMT, waived): why it is where it is."""
+    for entry in reversed(timeline):
+        if entry.event == "fired" and entry.to_state is not None:
+            if entry.to_state != state:
+                return None
+            return entry if entry.reason else None
+    return None
+
+
+def _action(framework: Framework, key: str, workflow: str) -> ActionView | None:
+    """The Scrutiny action ``key``, if the instance is one."""
+    if workflow.split("@", maxsplit=1)[0] != framework.actions.policy.workflow:
+        return None
+    try:
+        return framework.actions.get(key)
+    except NotFound:
+        return None
+
+
+def _owed(framework: Framework, cycle: str, owed: list[str]) -> list[tuple[str, str]]:
+    """Each exception report owed, with what the form needs to say why: the measure's title,
+    actual and target, or the project's title and status."""
+    measures = {m.code: m for m in framework.performance.status(cycle)}
+    projects = (
+        {p.code: p for p in framework.projects.status(cycle)}
+        if any(item.startswith("project ") for item in owed)
+        else {}
+    )
+    described = []
+    for item in owed:
+        if item.startswith("project "):
+            project = projects.get(item.removeprefix("project "))
+            text = f"{project.title}: reported {project.status.replace('_', ' ')}" if project else ""
+        else:
+            m = measures.get(item)
+            text = f"{m.title}: {_figures(m)}" if m else ""
+        described.append((item, text))
+    return described
+
+
+def _figures(m: MeasureStatus) -> str:
+    """``actual 33.5 days against a target of 28 days``, each in the measure's format and unit."""
+    return f"actual {_figure(m.actual, m)} against a target of {_figure(m.target, m)}"
+
+
+def _figure(value: float | None, m: MeasureStatus) -> str:
+    return "none" if value is None else wording.figure(value, m.fmt, m.unit)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from pmf_engine.interfaces.web import queries
 from pmf_engine.interfaces.web.deps import CurrentUser, EngineDep, FrameworkDep, Member, Render
-from pmf_engine.interfaces.web.rendering import name_of
 from pmf_engine.interfaces.web.session import organisations_for
 
 router = APIRouter()
@@ -24,15 +22,7 @@ def home(request: Request, user: CurrentUser, engine: EngineDep, render: Render)
 
 
 @router.get("/orgs/{org}")
-def organisation(org: str, _user: Member, framework: FrameworkDep, render: Render) -> Response:
-    """Every cycle of the organisation, newest first, with its returns and its measures' RAG counts."""
-    engine = framework.engine
-    cycles = []
-    for summary in reversed(engine.cycles(org)):
-        full = engine.status(summary.key)
-        counts = Counter(m.rag.status for m in framework.performance.status(summary.key))
-        cycles.append((full, counts))
-    return render(
-        "organisation.html",
-        {"title": f"{name_of(render, org)}: the quarter at a glance", "org": org, "cycles": cycles},
-    )
+def organisation(org: str, user: Member, framework: FrameworkDep, render: Render) -> Response:
+    """Every cycle of the organisation with its returns and its measures' RAG counts, and the
+    next quarter's cycle to start for those who start cycles."""
+    return render("organisation.html", queries.organisation_context(framework, org, user))
