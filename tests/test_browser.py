@@ -220,6 +220,9 @@ def test_a_quarter_in_the_browser(server: tuple[str, Engine], browser: Any) -> N
     services(engine).performance.record_actual(
         CYCLE, "WAS-01", 40, narrative="Contractor strike", by="sm_waste"
     )
+    services(engine).performance.record_actual(
+        CYCLE, "PLA-01", None, missing_reason="Uniform migration: figures in Q2", by="sm_planning"
+    )
     for service in ("PLANNING", "WASTE"):
         engine.fire(f"{CYCLE}/{service}", "submit", f"sm_{service.lower()}")
 
@@ -381,6 +384,18 @@ def test_api_over_the_network_with_httpx(server: tuple[str, Engine]) -> None:
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=20) as http:
         cycles = http.get(f"/api/v1/organisations/{ORG}/cycles").json()
         assert f"{ORG}/2024-25-Q2" in [c["key"] for c in cycles]
+        recorded = http.post(
+            f"/api/v1/instances/{ORG}/2024-25-Q2/PLANNING/actuals",
+            json={"figures": [{"code": "PLA-01", "value": 140}]},
+        )
+        assert (
+            recorded.status_code == 422 and "PLA-01 actual: 140 is out of range" in recorded.json()["detail"]
+        )
+        recorded = http.post(
+            f"/api/v1/instances/{ORG}/2024-25-Q2/PLANNING/actuals",
+            json={"figures": [{"code": "PLA-01", "value": 71, "narrative": "Above target"}]},
+        )
+        assert recorded.status_code == 200 and recorded.json() == {"recorded": 1}
         url = f"/api/v1/instances/{ORG}/2024-25-Q2/PLANNING/transitions"
         etag = http.get(f"/api/v1/instances/{ORG}/2024-25-Q2/PLANNING").headers["etag"]
         once = {"Idempotency-Key": "q2-planning", "If-Match": etag}

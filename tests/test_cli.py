@@ -374,6 +374,12 @@ def test_projects_actions_restatements_through_the_cli(pmf, tmp_path: Path, cata
     assert "AT_RISK" in pmf("projects", "status", cycle).stdout
     forecast = pmf("actuals", "record", cycle, "WAS-01", "53", "--forecast", "55", "--as", "sm_waste")
     assert forecast.exit_code == 0
+    empty = pmf("fire", f"{cycle}/HOUSING", "submit", "--as", "sm_housing")
+    assert empty.exit_code == 1 and "HOU-01 has no figure and no reason why it is missing" in empty.stderr
+    for code, who in (("HOU-01", "sm_housing"), ("PLA-01", "sm_planning")):
+        missing = pmf("actuals", "record", cycle, code, "missing", "--missing-reason", "System migration",
+                      "--as", who)  # fmt: skip
+        assert missing.exit_code == 0, missing.output
     for service in ("HOUSING", "PLANNING", "WASTE"):
         pmf("fire", f"{cycle}/{service}", "submit", "--as", f"sm_{service.lower()}")
         pmf("fire", f"{cycle}/{service}", "accept", "--as", "perf")

@@ -3,17 +3,22 @@ problem on stderr and the exit code of their class, never a traceback."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
+import openpyxl
 import pytest
 from click.testing import CliRunner
 from sqlalchemy.exc import OperationalError
 
 from pmf_engine.core import errors
+from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import DataFileError, NotFound, PmfError, Problem
 from pmf_engine.interfaces.cli.errors import EXIT_CODES, PmfGroup, exit_code
 from pmf_engine.interfaces.main import main
+from pmf_engine.pmf import xlsx
+from tests.conftest import CYCLE, ORG, services
 
 
 def test_every_error_class_has_exit_code_1() -> None:
@@ -115,3 +120,67 @@ def test_an_unwritable_output_path_is_one_line_not_a_traceback(tmp_path: Path) -
     result = CliRunner().invoke(main, ["--db", db, "audit", "export", "-o", "/nonexistent/dir/a.csv"])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.stderr.strip().startswith("cannot use /nonexistent/dir/a.csv")
+
+
+OUTPUT_COMMANDS = {
+    "report --format html": ["report", CYCLE, "--format", "html"],
+    "report --format pdf": ["report", CYCLE, "--format", "pdf"],
+    "report --format xlsx": ["report", CYCLE, "--format", "xlsx"],
+    "returns template": ["returns", "template", CYCLE, "HOUSING"],
+    "measures export (csv)": ["measures", "export", ORG],
+    "measures export (xlsx)": ["measures", "export", ORG],
+    "calendar export": ["calendar", "export", CYCLE],
+    "audit export": ["audit", "export"],
+}
+"""Every command that takes ``-o``, as it is run here (the xlsx export by the file's suffix)."""
+
+
+def _with_output(command: click.Command, path: str = "") -> Iterator[str]:
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            yield from _with_output(sub, f"{path} {name}".strip())
+    elif any(p.name == "output" for p in command.params):
+        yield path
+
+
+def test_every_output_command_is_in_the_matrix() -> None:
+    """A new command with ``-o`` must join ``OUTPUT_COMMANDS``."""
+    assert set(_with_output(main)) == {name.split(" (")[0].split(" --")[0] for name in OUTPUT_COMMANDS}
+
+
+@pytest.fixture
+def council_db(engine: Engine, store_url: str) -> str:
+    """The seeded council with its measures and a started cycle (on each backend)."""
+    services(engine).performance.import_measures(
+        ORG, Path(__file__).parent / "fixtures" / "measures" / "measures.csv", by="perf"
+    )
+    engine.start_cycle(ORG, "2024-25-Q1", by="perf")
+    return store_url
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("name", sorted(OUTPUT_COMMANDS))
+@pytest.mark.parametrize("where", ["/nonexistent/dir/out", "/dev/full"])
+def test_every_unwritable_output_is_one_line_naming_it(council_db: str, name: str, where: str) -> None:
+    """#14.9: ``pmf report ... -o /nonexistent/q1.pdf`` and every other ``-o``: exit 1, one line
+    naming the file (a full disk too, whose error names no file of its own)."""
+    if where == "/dev/full" and not Path(where).exists():
+        pytest.skip("no /dev/full here")
+    target = where + (".xlsx" if "xlsx" in name and where != "/dev/full" else "")
+    if name == "measures export (xlsx)" and where == "/dev/full":
+        pytest.skip("the export picks Excel by the file's suffix; /dev/full has none")
+    result = CliRunner().invoke(main, ["--db", council_db, *OUTPUT_COMMANDS[name], "-o", target])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert result.stderr.splitlines() == [result.stderr.strip()], "one line"
+    assert result.stderr.startswith(f"cannot use {target}: ")
+
+
+def test_a_workbook_to_a_full_disk_leaves_no_open_zip_behind(tmp_path: Path) -> None:
+    """openpyxl writing straight to the path left a zip for the interpreter to close at exit,
+    which printed a second traceback ("Exception ignored in ZipFile.__del__")."""
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    with pytest.raises(OSError, match="No space left"):
+        xlsx.save(openpyxl.Workbook(), Path("/dev/full"))
+    assert not list(tmp_path.iterdir())

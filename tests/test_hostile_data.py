@@ -105,6 +105,7 @@ def test_project_status_through_the_cli_after_acceptance(tmp_path: Path) -> None
     run = _cli(tmp_path)
     run("projects", "import", "TDC", str(FIXTURES / "projects" / "projects.csv"), "--as", "perf")
     cycle = "TDC/2024-25-Q1"
+    run("actuals", "record", cycle, "HOU-01", "29", "--as", "sm_housing")  # a complete return
     for trigger, by in (("submit", "sm_housing"), ("accept", "perf")):
         assert run("fire", f"{cycle}/HOUSING", trigger, "--as", by).exit_code == 0
     refused = run("projects", "update", cycle, "P-01", "on_track", "--as", "sm_housing")
@@ -258,6 +259,7 @@ def test_the_api_refuses_control_characters_with_a_problem(framework: Framework,
 def test_the_web_step_form_refuses_a_nul_in_the_reason(framework: Framework, engine: Engine) -> None:
     """#13 through a step's form: the page again with the reason, not a 500."""
     client = _web(engine, framework)
+    framework.performance.record_actual(CYCLE, "HOU-01", 29, by="sm_housing")  # a complete return
     engine.fire(f"{CYCLE}/HOUSING", "submit", "sm_housing")
     token = _sign_in(client, "perf", f"/instances/{CYCLE}/HOUSING")
     posted = client.post(

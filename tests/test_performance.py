@@ -105,7 +105,7 @@ def test_who_may_report_and_when(perf: Performance, engine: Engine) -> None:
 
 def test_sign_off_needs_an_exception_report_for_every_red_measure(perf: Performance, engine: Engine) -> None:
     engine.start_cycle(ORG, "2024-25-Q1", by="perf")
-    perf.record_actual(CYCLE, "WAS-01", 40, by="sm_waste")  # red
+    perf.record_actual(CYCLE, "WAS-01", 40, narrative="Contractor strike", by="sm_waste")  # red
     settle_returns(engine)
     for trigger, actor in [
         ("close_data_request", "perf"),

@@ -9,7 +9,9 @@ statement: SQLite's ``EXPLAIN QUERY PLAN`` may not ``SCAN`` a watched table, and
 condition (a full walk of an index). Both databases are ANALYZEd first (as PostgreSQL's autovacuum
 would have done), and ``enable_seqscan`` is left on: each planner chooses freely with real
 statistics. The test failed before migration 0009 on both (the holders query scanned
-``role_assignments``).
+``role_assignments``). The submit guard (``return_complete``) reads a return's measures and
+projects by service: the other councils hold measures with six quarters of actuals and projects
+with their updates, and migration 0013 gave both tables their index on ``service_id``.
 """
 
 from __future__ import annotations
@@ -38,16 +40,20 @@ from pmf_engine.core.store import (
     Organisation,
     OutboxMessage,
     RoleAssignment,
+    Service,
     Step,
 )
 from pmf_engine.core.throttle import Throttle
 from pmf_engine.interfaces.web import queries
-from pmf_engine.pmf.models import ReportSnapshot
+from pmf_engine.pmf.models import Actual, Measure, Project, ProjectUpdate, ReportSnapshot
 from pmf_engine.pmf.reporting import genuine_snapshot
 from tests.conftest import CYCLE, ORG
 
-WATCHED = ("actors", "role_assignments", "steps", "audit_entries", "deadlines", "outbox")
-"""The tables no hot-path or sweep query may read in full."""
+WATCHED = (
+    "actors", "role_assignments", "steps", "audit_entries", "deadlines", "outbox",
+    "measures", "actuals", "projects", "project_updates",
+)  # fmt: skip
+"""The tables no hot-path or sweep query may read in full (the last four: the submit guard's)."""
 
 OTHER_ORGS = 40
 ACTORS_PER_ORG = 100
@@ -56,6 +62,7 @@ DEADLINES_PER_INSTANCE = 10
 STEPS_PER_DEADLINE = 5
 MESSAGES_PER_ORG = 50
 ENTRIES_PER_INSTANCE = 10
+SERVICES_PER_ORG, MEASURES_PER_SERVICE, QUARTERS_REPORTED, PROJECTS_PER_SERVICE = 3, 10, 6, 10
 
 
 def _seed_other_councils(conn: Connection, now: datetime) -> None:
@@ -200,10 +207,65 @@ def _seed_other_councils(conn: Connection, now: datetime) -> None:
             }
         )
     conn.execute(insert(AuditEntry), rows)
+    _seed_other_figures(conn, org_ids, now)
     conn.execute(
         insert(AuditHead),
         [{"chain": c, "chain_seq": n, "hash": "0" * 64, "at": rows[0]["at"]} for c, n in sequence.items()],
     )
+
+
+def _seed_other_figures(conn: Connection, org_ids: dict[str, int], now: datetime) -> None:
+    """Each other council's services with their measures (six quarters of actuals each) and
+    projects (an update a quarter): what the submit guard must not read in full."""
+    conn.execute(
+        insert(Service),
+        [
+            {"organisation_id": oid, "code": f"S{n}", "name": f"Service {n}"}
+            for oid in org_ids.values()
+            for n in range(SERVICES_PER_ORG)
+        ],
+    )
+    services = conn.execute(
+        select(Service.id, Service.organisation_id).where(Service.organisation_id.in_(list(org_ids.values())))
+    ).all()
+    periods = [f"2023-24-Q{q}" for q in range(1, 5)] + ["2024-25-Q1", "2024-25-Q2"]
+    conn.execute(
+        insert(Measure),
+        [
+            {"organisation_id": oid, "service_id": sid, "code": f"M{sid}-{n}", "title": "A measure",
+             "polarity": "higher", "format": "percent", "targets": {"2024-25-Q1": 90}}
+            for sid, oid in services
+            for n in range(MEASURES_PER_SERVICE)
+        ],
+    )  # fmt: skip
+    measures = conn.execute(select(Measure.id).where(Measure.code.like("M%"))).scalars().all()
+    conn.execute(
+        insert(Actual),
+        [
+            {"measure_id": mid, "period": p, "value": 91.0, "narrative": "", "reported_by": "x",
+             "reported_at": now}
+            for mid in measures
+            for p in periods[:QUARTERS_REPORTED]
+        ],
+    )  # fmt: skip
+    conn.execute(
+        insert(Project),
+        [
+            {"organisation_id": oid, "service_id": sid, "code": f"P{sid}-{n}", "title": "A project"}
+            for sid, oid in services
+            for n in range(PROJECTS_PER_SERVICE)
+        ],
+    )
+    projects = conn.execute(select(Project.id).where(Project.code.like("P%"))).scalars().all()
+    conn.execute(
+        insert(ProjectUpdate),
+        [
+            {"project_id": pid, "period": p, "status": "on_track", "narrative": "", "reported_by": "x",
+             "reported_at": now}
+            for pid in projects
+            for p in periods
+        ],
+    )  # fmt: skip
 
 
 def _work(engine: Engine, clock: ManualClock) -> None:

@@ -199,6 +199,7 @@ def test_api_needs_a_token_and_answers_problems(
 
 def test_api_fire_is_idempotent(api: tuple[TestClient, dict[str, str]], engine: Engine) -> None:
     client, headers = api
+    services(engine).performance.record_actual(CYCLE, "HOU-01", 29, by="sm_housing")  # a complete return
     url = f"/api/v1/instances/{CYCLE}/HOUSING/transitions"
     once = {**headers, "Idempotency-Key": "submit-housing-1"}
     first = client.post(url, headers=once, json={"trigger": "submit", "expected_version": 1})

@@ -18,10 +18,17 @@ from pmf_engine.core.clock import ManualClock
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import NotNow
 from pmf_engine.core.store import AuditEntry, OutboxMessage
-from tests.conftest import CYCLE, services, settle_returns
+from tests.conftest import CYCLE, account_for_missing, services, settle_returns
 from tests.test_web import client, csrf, sign_in
 
 __all__ = ["client"]  # the fixture, imported to be used here
+
+
+@pytest.fixture
+def complete(client: TestClient, engine: Engine) -> None:
+    """Each measure of the quarter has a figure or a reason it is missing (``return_complete``)."""
+    del client  # made first: it imports the measures and starts the quarter
+    account_for_missing(engine)
 
 
 def _text(html: str) -> str:
@@ -40,7 +47,9 @@ def _section(html: str, element_id: str) -> str:
     raise AssertionError(f"#{element_id} is not closed")
 
 
-def test_why_a_return_was_sent_back_is_at_the_top_of_its_page(client: TestClient, engine: Engine) -> None:
+def test_why_a_return_was_sent_back_is_at_the_top_of_its_page(
+    client: TestClient, engine: Engine, complete: None
+) -> None:
     """The reason given with "return for correction", who gave it and when, stand above the
     return's heading while it waits for correction, and go once it is resubmitted."""
     engine.fire(f"{CYCLE}/HOUSING", "submit", "sm_housing")
@@ -55,7 +64,9 @@ def test_why_a_return_was_sent_back_is_at_the_top_of_its_page(client: TestClient
     assert 'id="arrival"' not in client.get(f"/instances/{CYCLE}/HOUSING").text
 
 
-def test_the_cycle_page_lists_its_returns_with_stage_and_lateness(client: TestClient, engine: Engine) -> None:
+def test_the_cycle_page_lists_its_returns_with_stage_and_lateness(
+    client: TestClient, engine: Engine, complete: None
+) -> None:
     """Each return, linked, with its stage, deadline and working days late once past it."""
     engine.fire(f"{CYCLE}/HOUSING", "submit", "sm_housing")
     engine.fire(f"{CYCLE}/HOUSING", "accept", "perf")

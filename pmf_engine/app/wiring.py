@@ -7,8 +7,9 @@ built lazily, so ``--help`` and ``workflow validate`` touch no database.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from pmf_engine.core.errors import NotFound, NotNow
 from pmf_engine.core.outbox import Channel
 from pmf_engine.core.store import DEFAULT_URL, Store
 from pmf_engine.core.worker import Worker
+from pmf_engine.pmf.digest import WeeklyDigest
 from pmf_engine.pmf.framework import Framework, load_policies
 from pmf_engine.pmf.policy import FrameworkPolicies
 from pmf_engine.pmf.registry import framework_registry
@@ -65,8 +67,10 @@ def make_worker(
     channel: Channel | None = None,
     worker_id: str | None = None,
     batch: int = 1000,
+    jobs: Sequence[Callable[[datetime], int]] = (),
 ) -> Worker:
-    """A worker with the configured templates and channel (or the ``channel`` given)."""
+    """A worker with the configured templates and channel (or the ``channel`` given) and the
+    application's ``jobs`` (the weekly digest)."""
     settings = settings or Settings.load()
     return Worker(
         store,
@@ -76,6 +80,7 @@ def make_worker(
         batch=batch,
         templates=Templates(settings.templates_dir),
         channel=channel or make_channel(settings, catalog),
+        jobs=jobs,
     )
 
 
@@ -149,4 +154,14 @@ class Application:
 
     def worker(self, clock: Clock | None = None, worker_id: str | None = None) -> Worker:
         """A worker on this application's database, on ``clock`` (default: the app's)."""
-        return make_worker(self.store, self.catalog, clock or self.clock, self.settings, worker_id=worker_id)
+        framework = (
+            Framework(Engine(self.store, self.catalog, clock), self.policies) if clock else self.framework
+        )
+        return make_worker(
+            self.store,
+            self.catalog,
+            clock or self.clock,
+            self.settings,
+            worker_id=worker_id,
+            jobs=[WeeklyDigest(framework)],
+        )

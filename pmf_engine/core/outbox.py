@@ -47,10 +47,15 @@ def message_id(organisation: str, recipient: str, step_ids: Sequence[int]) -> st
     return f"<pmf.{digest}@pmf-engine.invalid>"
 
 
+def keyed_message_id(key: str) -> str:
+    """The Message-ID of a message named by ``key`` rather than by steps."""
+    return f"<pmf.{hashlib.sha256(key.encode()).hexdigest()[:24]}@pmf-engine.invalid>"
+
+
 def enqueue(
     s: Session,
     *,
-    organisation_id: int,
+    organisation_id: int | None,
     organisation: str,
     kind: str,
     recipient: str,
@@ -60,8 +65,11 @@ def enqueue(
     step_ids: Sequence[int],
     now: datetime,
     send_from: datetime | None = None,
+    key: str | None = None,
 ) -> None:
-    """Queue one message; it is not sent before ``send_from`` (the next sending window)."""
+    """Queue one message; it is not sent before ``send_from`` (the next sending window).
+    ``key`` names a message that is not about steps (a weekly digest): its Message-ID comes
+    from it, so the same key is queued once, however often it is asked."""
     s.connection().execute(
         insert(_OUTBOX),
         {
@@ -72,7 +80,9 @@ def enqueue(
             "address": address,
             "subject": subject,
             "body": body,
-            "message_id": message_id(organisation, recipient, step_ids),
+            "message_id": message_id(organisation, recipient, step_ids)
+            if key is None
+            else keyed_message_id(key),
             "step_ids": list(step_ids),
             "status": "pending",
             "attempts": 0,

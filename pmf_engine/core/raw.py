@@ -59,9 +59,7 @@ class Compiled:
         )
         processors = {k: v for k, v in compiled._bind_processors.items() if v is not None}
         order = tuple(compiled.positiontup) if compiled.positiontup is not None else None
-        results = tuple(
-            column.type._cached_result_processor(dialect, None) for column in compiled._result_columns
-        )
+        results = tuple(_result_processor(column.type, dialect) for column in compiled._result_columns)
         return cls(str(compiled), order, dict(compiled.params), processors, results)
 
     def bind(self, values: Mapping[str, Any]) -> Any:
@@ -86,6 +84,17 @@ class Compiled:
             )
             for row in rows
         ]
+
+
+def _result_processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """The processor Core applies to a column's values, or ``None``. A processor that needs the
+    driver's type code to decide (psycopg's floats and numerics) needs none: psycopg already
+    returns ``float`` for a float column and ``Decimal`` for a numeric one."""
+    try:
+        processor: Callable[[Any], Any] | None = type_._cached_result_processor(dialect, None)
+    except TypeError:
+        return None
+    return processor
 
 
 class Statement:

@@ -18,7 +18,7 @@ import os
 import signal
 import socket
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
@@ -108,6 +108,7 @@ class Worker:
         batch: int = 1000,
         templates: outbox.Renderer,
         channel: outbox.Channel,
+        jobs: Sequence[Callable[[datetime], int]] = (),
     ) -> None:
         self.store = store
         self.catalog = catalog
@@ -118,6 +119,9 @@ class Worker:
         self.channel = channel
         self.lease = timedelta(minutes=catalog.escalation.lease_minutes)
         self._definitions = StoredWorkflows()
+        self.jobs = tuple(jobs)
+        """What the application queues in the outbox on each tick (the weekly digest): each
+        takes the time and returns how many messages it queued; it must be safe to repeat."""
 
     # -- sweeping steps -------------------------------------------------------------------
 
@@ -296,8 +300,20 @@ class Worker:
         return queue.deliver(channel or self.channel, self.clock)
 
     def tick(self, channel: outbox.Channel | None = None) -> tuple[SweepResult, outbox.Delivered]:
-        """One sweep and one delivery round: what the scheduler runs every interval."""
-        return self.sweep(), self.deliver(channel=channel)
+        """One sweep, the application's jobs, and one delivery round: what the scheduler runs
+        every interval. A job that fails is logged; the sweep and delivery still happen."""
+        swept = self.sweep()
+        for job in self.jobs:
+            try:
+                queued = job(self.clock.now())
+            except Exception:
+                log.exception("worker.job_failed", worker=self.worker_id, job=getattr(job, "name", repr(job)))
+                continue
+            if queued:
+                log.info(
+                    "worker.job", worker=self.worker_id, job=getattr(job, "name", repr(job)), queued=queued
+                )
+        return swept, self.deliver(channel=channel)
 
 
 def _late_text(working_days: int, overdue: timedelta) -> str:

@@ -4,7 +4,9 @@ A role of ``reporting`` in ``policies/framework.yaml`` records figures while the
 return is in one of its ``open_states``; every submission is kept, and the newest counts. Once
 the cycle's report is frozen a figure changes only by a restatement with a reason. Earlier
 quarters' figures can be loaded from CSV when adopting pmf-engine. Imports are all or nothing,
-and every change is recorded in the audit log.
+and every change is recorded in the audit log. Every figure, whichever way it comes, is held to
+the data rules of ``rules`` (its measure's range, finite, a count whole) before anything is
+written; with no figure, a service may give the reason it is missing.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pmf_engine.core.instances import InstanceKey
 from pmf_engine.core.limits import MAX_NARRATIVE, text_problem
 from pmf_engine.core.period import Period
 from pmf_engine.core.store import Instance, Service, WorkflowVersion, find_organisation, roles_held
-from pmf_engine.pmf import tabular
+from pmf_engine.pmf import rules, tabular
 from pmf_engine.pmf.models import Actual, Measure
 from pmf_engine.pmf.quarters import quarter_of
 from pmf_engine.pmf.reporting import (
@@ -39,13 +41,14 @@ from pmf_engine.pmf.reporting import (
 
 
 class ActualIn(NamedTuple):
-    """One reported figure: the quarter's actual, the narrative, and (optionally) the service's
-    forecast of the year-end outturn."""
+    """One reported figure: the quarter's actual, the narrative, (optionally) the service's
+    forecast of the year-end outturn, and, with no actual, the reason it is missing."""
 
     code: str
     value: float | None
     narrative: str = ""
     forecast: float | None = None
+    missing_reason: str = ""
 
 
 class HistoryRow(NamedTuple):
@@ -59,8 +62,8 @@ class HistoryRow(NamedTuple):
 
 
 def read_actuals(path: Path) -> list[ActualIn]:
-    """Actuals from CSV (columns ``code,value[,narrative][,forecast]``; an empty value is "not
-    reported")."""
+    """Actuals from CSV (columns ``code,value[,narrative][,forecast][,missing_reason]``; an
+    empty value is "not reported", and ``missing_reason`` says why)."""
     return [actual for _, actual in _actual_lines(path)]
 
 
@@ -83,9 +86,10 @@ def _actual_lines(path: Path) -> list[tuple[int, ActualIn]]:
             except ValueError as exc:
                 table.problem(row.line, column, str(exc))
         if len(numbers) == 2:
-            rows.append(
-                (row.line, ActualIn(code, numbers["value"], row.get("narrative"), numbers["forecast"]))
+            actual = ActualIn(
+                code, numbers["value"], row.get("narrative"), numbers["forecast"], row.get("missing_reason")
             )
+            rows.append((row.line, actual))
     return table.done(rows)
 
 
@@ -136,11 +140,13 @@ class Actuals(StoreService):
         *,
         narrative: str = "",
         forecast: float | None = None,
+        missing_reason: str = "",
         by: str,
     ) -> None:
-        """Record a measure's actual for the cycle's period, as a role that reports it
-        (``reporting``), while the service's return is open (``reporting.open_states``)."""
-        self.record_actuals(cycle, [ActualIn(code, value, narrative, forecast)], by=by)
+        """Record a measure's actual (or, with ``value`` ``None``, why it is missing) for the
+        cycle's period, as a role that reports it (``reporting``), while the service's return
+        is open (``reporting.open_states``)."""
+        self.record_actuals(cycle, [ActualIn(code, value, narrative, forecast, missing_reason)], by=by)
 
     def record_actuals(self, cycle: str, rows: Sequence[ActualIn], *, by: str) -> None:
         """Record several actuals in one transaction: all of them, or none."""
@@ -148,11 +154,20 @@ class Actuals(StoreService):
             self.record_in(s, cycle, rows, by=by)
 
     def record_in(self, s: Session, cycle: str, rows: Sequence[ActualIn], *, by: str) -> None:
-        """``record_actuals`` inside the caller's transaction."""
+        """``record_actuals`` inside the caller's transaction: every row is checked against
+        the data rules (``rules``) before any is written; ``InvalidFigures`` lists them all."""
         now = self.clock.now()
-        rows = [_checked(row) for row in rows]
-        for row in rows:
-            inst, measure, service = self._cycle_measure(s, cycle, row.code, by)
+        found = [(row, *self._cycle_measure(s, cycle, row.code, by)) for row in rows]
+        refused = [
+            rules.FigureProblem(row.code, field, message)
+            for row, _, measure, _ in found
+            for field, message in rules.figure_problems(
+                bounds_of(measure), row.value, row.forecast, row.narrative, row.missing_reason
+            )
+        ]
+        if refused:
+            raise rules.InvalidFigures(refused)
+        for row, inst, measure, service in found:
             quarter_of(inst)  # figures are a quarter's: a planning round or a monthly cycle has none
             if frozen_at(s, inst.id) is not None:
                 raise NotNow(
@@ -165,7 +180,7 @@ class Actuals(StoreService):
                     raise NotNow(
                         f"the {service} return is {state[1]}: actuals can change only while it is open"
                     )
-            _add_actual(s, inst, measure, row, by, now)
+            _add_actual(s, inst, measure, _stored(row), by, now)
 
     def is_open(self, key: str) -> bool:
         """Whether the figures of return ``key`` (``ORG/PERIOD/SERVICE``) may change now: its
@@ -209,6 +224,10 @@ class Actuals(StoreService):
             raise InvalidInput("reason", None, "a restatement needs a reason")
         with self.store.write() as s:
             inst, measure, _ = self._cycle_measure(s, cycle, code, by)
+            row = ActualIn(code, value, narrative, forecast)
+            refused = rules.figure_problems(bounds_of(measure), value, forecast, narrative)
+            if refused:
+                raise rules.InvalidFigures([rules.FigureProblem(code, f, m) for f, m in refused])
             if frozen_at(s, inst.id) is None:
                 raise NotNow(f"the {cycle} report is not frozen yet: record the actual instead")
             previous = latest_values(s, [measure.id], [inst.period]).get((measure.id, inst.period))
@@ -216,27 +235,35 @@ class Actuals(StoreService):
                 s,
                 inst,
                 measure,
-                _checked(ActualIn(code, value, narrative, forecast)),
+                _stored(row),
                 by,
                 self.clock.now(),
                 restatement=(reason, previous.value if previous else None),
             )
 
     def import_actuals(self, cycle: str, path: Path, *, by: str) -> int:
-        """Record every actual in a CSV file in one transaction (every problem listed first)."""
+        """Record every actual in a CSV file in one transaction (every problem listed first,
+        with its line and column: unknown codes and figures breaking the data rules)."""
         lines = _actual_lines(path)
         with self.store.read() as s:
             inst = cycle_of(s, cycle)
-            known = set(
-                s.scalars(select(Measure.code).where(Measure.organisation_id == inst.organisation_id))
-            )
-        unknown = [
-            Problem(str(path), line, "code", f"unknown measure code {row.code!r}")
-            for line, row in lines
-            if row.code not in known
-        ]
-        if unknown:
-            raise DataFileError(unknown)
+            known = {
+                m.code: bounds_of(m)
+                for m in s.scalars(select(Measure).where(Measure.organisation_id == inst.organisation_id))
+            }
+        problems: list[Problem] = []
+        for line, row in lines:
+            if row.code not in known:
+                problems.append(Problem(str(path), line, "code", f"unknown measure code {row.code!r}"))
+                continue
+            problems += [
+                Problem(str(path), line, CSV_COLUMN.get(field, field), f"{row.code}: {message}")
+                for field, message in rules.figure_problems(
+                    known[row.code], row.value, row.forecast, row.narrative, row.missing_reason
+                )
+            ]
+        if problems:
+            raise DataFileError(problems)
         self.record_actuals(cycle, [row for _, row in lines], by=by)
         return len(lines)
 
@@ -251,9 +278,8 @@ class Actuals(StoreService):
             if not any((role, None) in held for role in self.reporting.any_service):
                 needs = " or ".join(self.reporting.any_service) or "a role of reporting.any_service"
                 raise PermissionDenied(organisation, "import_history", "-", by, f"needs {needs}")
-            ids = dict(
-                s.execute(select(Measure.code, Measure.id).where(Measure.organisation_id == org.id)).all()
-            )
+            found = {m.code: m for m in s.scalars(select(Measure).where(Measure.organisation_id == org.id))}
+            ids = {code: m.id for code, m in found.items()}
             cycles = set(
                 s.scalars(
                     select(Instance.period).where(
@@ -266,6 +292,8 @@ class Actuals(StoreService):
                     problems.append(
                         Problem(str(path), row.line, "code", f"unknown measure code {row.code!r}")
                     )
+                elif row.value is not None and (why := bounds_of(found[row.code]).problem(row.value)):
+                    problems.append(Problem(str(path), row.line, "value", f"{row.code}: {why}"))
                 if row.period in cycles:
                     message = f"{row.period} has a cycle: record or restate it there"
                     problems.append(Problem(str(path), row.line, "period", message))
@@ -304,13 +332,24 @@ class Actuals(StoreService):
         return inst, measure, service
 
 
-def _checked(row: ActualIn) -> ActualIn:
-    """``row`` if its numbers are finite and its narrative holds no control character (CRLF
-    read as a newline); ``InvalidInput`` naming the measure and the field otherwise."""
+CSV_COLUMN = {"actual": "value"}
+"""The column of a CSV file of actuals that holds each field of ``rules`` (others are named alike)."""
+
+
+def bounds_of(measure: Measure) -> rules.Bounds:
+    """The range of ``measure``'s figures: its own, or its format's."""
+    return rules.bounds(measure.format, measure.minimum, measure.maximum)
+
+
+def _stored(row: ActualIn) -> ActualIn:
+    """``row`` as it is stored, once ``rules.figure_problems`` found nothing in it: numbers as
+    floats, CRLF read as newlines, no missing reason beside a figure."""
+    missing = (checks.check_text(f"{row.code} missing reason", row.missing_reason) or "").strip()
     return row._replace(
         value=checks.check_number(f"{row.code} value", row.value),
         forecast=checks.check_number(f"{row.code} forecast", row.forecast),
         narrative=checks.check_text(f"{row.code} narrative", row.narrative) or "",
+        missing_reason=missing if row.value is None else "",
     )
 
 
@@ -333,6 +372,7 @@ def _add_actual(
             value=row.value,
             narrative=row.narrative,
             forecast=row.forecast,
+            missing_reason=row.missing_reason or None,
             restatement_reason=restatement[0] if restatement else None,
             reported_by=by,
             reported_at=now,
@@ -346,6 +386,8 @@ def _add_actual(
     }
     if row.forecast is not None:
         data["forecast"] = row.forecast
+    if row.missing_reason:
+        data["missing_reason"] = row.missing_reason
     if restatement:
         data |= {"reason": restatement[0], "previous_value": restatement[1]}
     audit_cycle(s, inst, "actual.restated" if restatement else "actual.recorded", by, data, now)

@@ -10,6 +10,10 @@ formula-like text (starting ``= + - @``, a tab or a CR) in any text column, nami
 line and column, rather than storing it and escaping it on every way out: a refused cell is
 one a person sees and fixes once, where an escaped one is silently changed (``'=...``) in the
 next export. Numbers must be finite (``nan``, ``inf`` and ``1e400`` are refused).
+
+A measure's ``format`` (number, count, percent, currency, days) gives the range of its figures
+(``rules.FORMAT_RANGES``: a percentage 0 to 100, a count whole and not negative); ``minimum``
+and ``maximum`` set a measure's own range instead, and every quarter's target must be in it.
 """
 
 from __future__ import annotations
@@ -20,21 +24,21 @@ from typing import IO, Any, Literal
 
 import openpyxl
 from openpyxl.styles import Font
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from pmf_engine.core import values
 from pmf_engine.core.audit import csv_safe
 from pmf_engine.core.errors import Problem
 from pmf_engine.core.period import Period
 from pmf_engine.core.store import find_organisation
-from pmf_engine.pmf import tabular, xlsx
+from pmf_engine.pmf import rules, tabular, xlsx
 from pmf_engine.pmf.models import Measure
 from pmf_engine.pmf.reporting import StoreService, audit_organisation, service_ids, upsert, with_service_codes
 from pmf_engine.pmf.targets import Aggregation, Targets
 
 COLUMNS = (
     "code", "title", "theme", "priority", "service", "owner", "unit", "format", "polarity",
-    "frequency", "data_source", "assurance", "aggregation", "profile",
+    "frequency", "data_source", "assurance", "aggregation", "profile", "minimum", "maximum",
 )  # fmt: skip
 TEXT_COLUMNS = ("title", "theme", "priority", "owner", "unit", "data_source", "assurance")
 """The free-text columns, in which formula-like text is refused."""
@@ -56,15 +60,42 @@ class MeasureIn(BaseModel):
     service: str = ""
     owner: str = ""
     unit: str = ""
-    format: Literal["number", "percent", "currency", "days"] = "number"
+    format: rules.Format = "number"
     polarity: Literal["higher", "lower"]
     frequency: Literal["quarterly", "annual", "monthly"] = "quarterly"
     data_source: str = ""
     assurance: str = ""
     aggregation: Aggregation = "mean"
     profile: list[float] = Field(default=[], description="four quarterly weights, e.g. 10/20/30/40")
+    minimum: float | None = None
+    """The lowest figure the measure can take, when not its format's (``rules.FORMAT_RANGES``)."""
+    maximum: float | None = None
+    """The highest figure the measure can take (a percentage that may pass 100, say)."""
     targets: dict[str, float] = {}
     annual_targets: dict[str, float] = {}
+
+    @field_validator("minimum", "maximum")
+    @classmethod
+    def _a_range(cls, value: float | None, info: ValidationInfo) -> float | None:
+        minimum = info.data.get("minimum") if info.field_name == "maximum" else value
+        maximum = value if info.field_name == "maximum" else None
+        why = rules.range_problem(str(info.data.get("format", "number")), minimum, maximum)
+        if why is not None:
+            raise ValueError(why)
+        return value
+
+    @field_validator("targets")
+    @classmethod
+    def _targets_in_range(cls, value: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+        limits = rules.bounds(
+            str(info.data.get("format", "number")), info.data.get("minimum"), info.data.get("maximum")
+        )
+        for period, target in sorted(value.items()):
+            if (limits.low is not None and target < limits.low) or (
+                limits.high is not None and target > limits.high
+            ):
+                raise ValueError(f"the {period} target {target:g} is outside the range ({limits.span()})")
+        return value
 
     @field_validator(*TEXT_COLUMNS)
     @classmethod
@@ -177,7 +208,7 @@ class MeasureLibrary(StoreService):
             xlsx.append_text_row(sheet, row)  # text cells: never a formula, shown as written
         for cell in sheet[1]:
             cell.font = Font(bold=True)
-        book.save(path)
+        xlsx.save(book, path)
         return len(rows) - 1
 
     def _export_rows(self, organisation: str) -> list[list[Any]]:
@@ -202,6 +233,8 @@ def _measure_cells(m: Measure, service: str | None) -> list[Any]:
             cells.append(service or "")
         elif column == "profile":
             cells.append("/".join(f"{w:g}" for w in m.profile))
+        elif column in ("minimum", "maximum"):
+            cells.append("" if getattr(m, column) is None else getattr(m, column))
         else:
             cells.append(getattr(m, column))
     return cells

@@ -20,7 +20,7 @@ class Measure(Base):
     """A performance indicator of an organisation's Council Plan."""
 
     __tablename__ = "measures"
-    __table_args__ = (UniqueConstraint("organisation_id", "code"),)
+    __table_args__ = (UniqueConstraint("organisation_id", "code"), Index("ix_measures_service", "service_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
@@ -44,7 +44,10 @@ class Measure(Base):
     """Four quarterly weights of the annual target (empty: equal quarters)."""
     aggregation: Mapped[str] = mapped_column(String(8), default="mean")
     """How quarters add up to a year: sum (counts), mean (rates) or latest (snapshots)."""
-    """Period (``2024-25-Q1``) -> target."""
+    minimum: Mapped[float | None] = mapped_column(default=None)
+    """The lowest figure the measure can take, if the measures file sets one (else its format's)."""
+    maximum: Mapped[float | None] = mapped_column(default=None)
+    """The highest figure the measure can take, if the measures file sets one (else its format's)."""
 
 
 class Actual(Base):
@@ -62,6 +65,8 @@ class Actual(Base):
     """The service's forecast of the year-end outturn (the ``forecast`` RAG basis)."""
     restatement_reason: Mapped[str | None] = mapped_column(Text, default=None)
     """Set when the value corrects one already in a frozen report."""
+    missing_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    """Why there is no figure (``value`` is ``None``): what lets a return be submitted without it."""
     reported_by: Mapped[str] = mapped_column(String(64))
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -70,7 +75,7 @@ class Project(Base):
     """A project of the Council Plan delivery programme, tracked beside the measures."""
 
     __tablename__ = "projects"
-    __table_args__ = (UniqueConstraint("organisation_id", "code"),)
+    __table_args__ = (UniqueConstraint("organisation_id", "code"), Index("ix_projects_service", "service_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
@@ -146,3 +151,14 @@ class ExceptionReport(Base):
     recovery_date: Mapped[str] = mapped_column(String(10))
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DigestSubscription(Base):
+    """A person's choice of the weekly e-mail of what they need to do (opt-in)."""
+
+    __tablename__ = "digest_subscriptions"
+
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id"), primary_key=True)
+    weekly: Mapped[bool] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by: Mapped[str] = mapped_column(String(64))

@@ -3,7 +3,8 @@
 Which roles report figures (for any service, or their own), in which states of a service's
 return figures may change, which workflow records Scrutiny's actions (its key prefix, the cycle
 states it is raised in, who raises it, the trigger that closes it), which RAG and project
-statuses need an exception report before sign-off, and the committees deadline rules name.
+statuses need an exception report before sign-off, which need a narrative before a return is
+submitted, and the committees deadline rules name.
 None of these is written in the framework's code, so a council that calls its roles, states,
 triggers or workflows differently renames them in YAML only.
 
@@ -102,6 +103,16 @@ class ExceptionRules(_Policy):
         return " or ".join(parts) or "nothing"
 
 
+class ReturnRules(_Policy):
+    """What a service's return must hold before it is submitted (guard ``return_complete``):
+    a narrative for each measure of a ``narrative_rag`` status and each project of a
+    ``narrative_projects`` status, and a figure, or the reason it is missing, for every measure
+    due this quarter. The Excel return and ``pmf projects update`` ask the same of what they bring."""
+
+    narrative_rag: tuple[Status, ...] = ("red",)
+    narrative_projects: tuple[ProjectState, ...] = ("off_track", "at_risk")
+
+
 class CalendarPolicy(_Policy):
     """The committees: each body's name (as deadline rules and meetings give it) and the words
     that mark an .ics event's summary as its meeting (first match wins, in file order)."""
@@ -129,6 +140,7 @@ class FrameworkPolicy(_Policy):
     exception_reports: ExceptionRules
     calendar: CalendarPolicy
     dashboard: DashboardPolicy = DashboardPolicy()
+    returns: ReturnRules = ReturnRules()
 
 
 @dataclass(frozen=True)

@@ -198,11 +198,6 @@ class Projects(StoreService):
         """Record a project's status for the cycle's quarter (history kept; the newest counts),
         as a role that reports its service's figures, while the service's return is open
         (``reporting.open_states``) and the report is not frozen: the rule of a measure's actual."""
-        narrative = checks.check_text("narrative", narrative) or ""
-        if status not in STATES:
-            raise InvalidInput("status", status, f"not a project status: use one of {', '.join(STATES)}")
-        if status in ("off_track", "at_risk") and not narrative.strip():
-            raise InvalidInput("narrative", None, f"a project {status.replace('_', ' ')} needs a narrative")
         with self.store.write() as s:
             self.update_in(s, cycle, code, status, narrative=narrative, by=by)
 
@@ -211,6 +206,12 @@ class Projects(StoreService):
     ) -> None:
         """``update`` inside the caller's transaction."""
         narrative = checks.check_text("narrative", narrative) or ""
+        if status not in STATES:
+            raise InvalidInput("status", status, f"not a project status: use one of {', '.join(STATES)}")
+        if status in self.policies.framework.returns.narrative_projects and not narrative.strip():
+            raise InvalidInput(
+                "narrative", None, f"project {code}: a project {status.replace('_', ' ')} needs a narrative"
+            )
         too_long = text_problem(f"the narrative of {code}", narrative, MAX_NARRATIVE)
         if too_long is not None:
             raise InvalidInput("narrative", code, too_long)

@@ -3,6 +3,9 @@
 - ``exception_reports_complete`` (guard): every measure and project of the cycle whose status
   needs one (``exception_reports`` in ``policies/framework.yaml``: red, off track) has an
   exception report.
+- ``return_complete`` (guard): a service's return holds a figure, or the reason it is missing,
+  for every measure due, and a narrative for every red measure and off-track project
+  (``returns`` in ``policies/framework.yaml``; see ``completeness``). One query.
 - ``freeze_report`` (effect): store the committee report's content as it stands and chain its
   hash into the audit log.
 - permissions ``calendar.manage`` (committee meetings), ``measures.manage`` (the measures
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 from pmf_engine.core.registry import EffectContext, GuardContext, Registry, core_registry
 from pmf_engine.pmf.chase import CYCLES_CHASE
+from pmf_engine.pmf.completeness import return_problems
 from pmf_engine.pmf.exceptions import missing_exception_reports
 from pmf_engine.pmf.policy import FrameworkPolicies
 from pmf_engine.pmf.report import freeze
@@ -30,6 +34,16 @@ def framework_registry(policies: FrameworkPolicies) -> Registry:
         if missing:
             needing = policies.framework.exception_reports.describe()
             return f"{needing} without an exception report: {', '.join(missing)}"
+        return None
+
+    @registry.guard("return_complete")
+    def return_complete(ctx: GuardContext) -> str | None:
+        """The service's return holds what must be in it before it is submitted."""
+        if ctx.instance.service_id is None:
+            return None  # not a service's return: no figures of its own
+        problems = return_problems(ctx.session, ctx.instance.service_id, ctx.instance.period, policies)
+        if problems:
+            return f"the {ctx.instance.service} return is not complete: {'; '.join(problems)}"
         return None
 
     @registry.effect("freeze_report")

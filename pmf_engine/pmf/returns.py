@@ -6,10 +6,13 @@ projects with the milestones still open (the service picks a status and writes a
 
 Import refuses anything that is not plain data, before reading a cell: a file over the size
 limits or with a suspicious compression ratio (a zip bomb), formulas in any cell
-(``=HYPERLINK(...)`` included), unknown codes, text where a number belongs, numbers out of range
-(a percentage over 100, negative days), a red measure or an off-track project without a
-narrative. Every problem is listed with its sheet, row and column, and a file with any problem
-imports nothing. openpyxl parses through defusedxml (a dependency).
+(``=HYPERLINK(...)`` included), unknown codes, text where a number belongs, figures that break
+the data rules of ``rules`` (a percentage over 100, negative days, a count that is not whole, a
+figure and a reason it is missing side by side), a red measure or an off-track project without
+a narrative (``returns`` in ``policies/framework.yaml``, as the submit guard asks). A measure
+with no actual may say why it is missing (column I). Every problem is listed with its sheet,
+row and column, and a file with any problem imports nothing. openpyxl parses through defusedxml
+(a dependency).
 """
 
 from __future__ import annotations
@@ -28,23 +31,27 @@ from sqlalchemy import select
 from pmf_engine.core import values as checks
 from pmf_engine.core.errors import DataFileError, NotFound, Problem
 from pmf_engine.core.store import Instance, Service
-from pmf_engine.pmf import xlsx
-from pmf_engine.pmf.actuals import ActualIn
+from pmf_engine.pmf import rules, xlsx
+from pmf_engine.pmf.actuals import ActualIn, bounds_of, latest_values
 from pmf_engine.pmf.measures import measure_targets
 from pmf_engine.pmf.models import Measure
 from pmf_engine.pmf.performance import Performance
 from pmf_engine.pmf.projects import STATES, Projects, ProjectStatus, project_status
 from pmf_engine.pmf.quarters import quarter_of
-from pmf_engine.pmf.rag import Polarity, RagPolicy, rag
+from pmf_engine.pmf.rag import Polarity, RagPolicy
 from pmf_engine.pmf.reporting import cycle_of
+from pmf_engine.pmf.status import decide, periods_wanted
 
 SHEET = "Return"
-HEADER = ("Code", "Measure", "Unit", "Better", "Target", "Actual", "Narrative", "Forecast (year end)")
+HEADER = (
+    "Code", "Measure", "Unit", "Better", "Target", "Actual", "Narrative", "Forecast (year end)",
+    "Why missing (no actual)",
+)  # fmt: skip
 PROJECTS_SHEET = "Projects"
 PROJECTS_HEADER = ("Code", "Project", "Milestones due this quarter", "Status", "Narrative")
 MAX_ROWS = 2000
-RANGES = {"percent": (0.0, 100.0), "days": (0.0, None)}
-"""Values a measure of each format can take: a percentage is 0-100, days are not negative."""
+COLUMN = {"actual": "F", "narrative": "G", "forecast": "H", "missing_reason": "I"}
+"""The column of the Return sheet that holds each field of ``rules``."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,7 @@ class ReturnRow:
     actual: float | None
     narrative: str
     forecast: float | None = None
+    missing_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,10 +116,10 @@ class ExcelReturns:
         assert sheet is not None
         sheet.title = SHEET
         rows = [
-            [m.code, m.title, m.unit, m.polarity, measure_targets(m).quarter(period), None, None, None]
+            [m.code, m.title, m.unit, m.polarity, measure_targets(m).quarter(period), None, None, None, None]
             for m in measures
         ]
-        _table(sheet, HEADER, rows, inputs=(6, 7, 8), widths=(10, 50, 8, 8, 10, 10, 60, 12))
+        _table(sheet, HEADER, rows, inputs=(6, 7, 8, 9), widths=(10, 50, 8, 8, 10, 10, 60, 12, 40))
         numbers = DataValidation(
             type="decimal", allow_blank=True, showErrorMessage=True, error="Enter a number"
         )
@@ -119,10 +127,11 @@ class ExcelReturns:
         if measures:
             numbers.add(f"F2:F{len(measures) + 1}")
             numbers.add(f"H2:H{len(measures) + 1}")
-        sheet["J1"] = (
-            f"{cycle} / {service}: fill in the yellow cells (Actual, Narrative, Forecast), then upload."
+        sheet["K1"] = (
+            f"{cycle} / {service}: fill in the yellow cells (Actual, Narrative, Forecast; with no "
+            "actual, why it is missing), then upload."
         )
-        xlsx.mark_text(sheet["J1"])
+        xlsx.mark_text(sheet["K1"])
         projects_sheet = book.create_sheet(PROJECTS_SHEET)
         due = [
             [
@@ -141,7 +150,7 @@ class ExcelReturns:
         projects_sheet.add_data_validation(choices)
         if projects:
             choices.add(f"D2:D{len(projects) + 1}")
-        book.save(path)
+        xlsx.save(book, path)
         return len(measures) + len(projects)
 
     def read(self, cycle: str, service: str, path: Path) -> FilledReturn:
@@ -159,12 +168,17 @@ class ExcelReturns:
             project_rows: list[ProjectRow] = []
             if PROJECTS_SHEET in book.sheetnames:
                 project_rows = _read_projects(
-                    book[PROJECTS_SHEET], {p.code for p in projects}, service, path, problems
+                    book[PROJECTS_SHEET],
+                    {p.code for p in projects},
+                    service,
+                    path,
+                    problems,
+                    self.performance.policies.framework.returns.narrative_projects,
                 )
         finally:
             book.close()
         if problems:
-            raise DataFileError(problems)
+            raise DataFileError(list(dict.fromkeys(problems)))  # a cell's problem once
         return FilledReturn(rows, project_rows)
 
     def _read_measures(
@@ -176,12 +190,14 @@ class ExcelReturns:
         path: Path,
         problems: list[Problem],
     ) -> list[ReturnRow]:
-        policy = self.rag
         period = quarter_of(inst)
+        narrative_rag = self.performance.policies.framework.returns.narrative_rag
+        with self.store.read() as s:
+            earlier = latest_values(s, [m.id for m in by_code.values()], periods_wanted(period))
         rows: list[ReturnRow] = []
         for number, values in _rows(sheet, len(HEADER), path, problems):
-            code, actual, narrative, forecast = values[0], values[5], values[6], values[7]
-            if code is None and actual is None and narrative is None and forecast is None:
+            code, actual, narrative, forecast, missing = (values[i] for i in (0, 5, 6, 7, 8))
+            if all(v is None for v in (code, actual, narrative, forecast, missing)):
                 continue
             if not isinstance(code, str) or code.strip() not in by_code:
                 problems.append(
@@ -194,21 +210,26 @@ class ExcelReturns:
                 )
                 continue
             measure = by_code[code.strip()]
-            value = _number(actual, measure.format, f"{SHEET}!F{number}", number, path, problems)
-            outturn = _number(forecast, measure.format, f"{SHEET}!H{number}", number, path, problems)
-            text = str(narrative).strip() if narrative is not None else ""
-            if value is None and outturn is None and not text:
+            value = _number(actual, f"{SHEET}!F{number}", number, path, problems)
+            outturn = _number(forecast, f"{SHEET}!H{number}", number, path, problems)
+            text, why_missing = _text(narrative), _text(missing)
+            if value is None and outturn is None and not text and not why_missing:
                 continue  # left blank: nothing reported for this measure
-            tolerance, _ = policy.rule_for(measure.code)
-            polarity: Polarity = "higher" if measure.polarity == "higher" else "lower"
-            if (
-                rag(value, measure_targets(measure).quarter(period), polarity, tolerance).status == "red"
-                and not text
+            for field, message in rules.figure_problems(
+                bounds_of(measure), value, outturn, text, why_missing
             ):
+                problems.append(Problem(str(path), number, f"{SHEET}!{COLUMN[field]}{number}", message))
+            figures = {p: a.value for (mid, p), a in earlier.items() if mid == measure.id}
+            figures[str(period)] = value
+            polarity: Polarity = "higher" if measure.polarity == "higher" else "lower"
+            status = decide(
+                measure.code, polarity, measure_targets(measure), period, figures, outturn, self.rag
+            )[2].status
+            if value is not None and status in narrative_rag and not text:
                 problems.append(
-                    Problem(str(path), number, f"{SHEET}!G{number}", "a red measure needs a narrative")
+                    Problem(str(path), number, f"{SHEET}!G{number}", f"a {status} measure needs a narrative")
                 )
-            rows.append(ReturnRow(measure.code, value, text, outturn))
+            rows.append(ReturnRow(measure.code, value, text, outturn, why_missing))
         return rows
 
     def import_return(self, cycle: str, service: str, path: Path, *, by: str) -> int:
@@ -219,7 +240,10 @@ class ExcelReturns:
             self.performance.record_in(
                 s,
                 cycle,
-                [ActualIn(r.code, r.actual, r.narrative, r.forecast) for r in filled.measures],
+                [
+                    ActualIn(r.code, r.actual, r.narrative, r.forecast, r.missing_reason)
+                    for r in filled.measures
+                ],
                 by=by,
             )
             projects = self.projects
@@ -254,7 +278,9 @@ def _rows(sheet: Any, width: int, path: Path, problems: list[Problem]) -> Iterat
         yield number, [c.value for c in cells] + [None] * (width - len(cells))
 
 
-def _number(raw: Any, fmt: str, where: str, line: int, path: Path, problems: list[Problem]) -> float | None:
+def _number(raw: Any, where: str, line: int, path: Path, problems: list[Problem]) -> float | None:
+    """A number cell's value (``None`` when blank); text is a problem, and so is a number that
+    is not finite (already reported by ``xlsx.cell_problems``). Its range is the rules' to judge."""
     if raw is None or raw == "":
         return None
     if isinstance(raw, bool) or not isinstance(raw, int | float):
@@ -263,18 +289,20 @@ def _number(raw: Any, fmt: str, where: str, line: int, path: Path, problems: lis
         return None
     if checks.number_problem(raw) is not None:
         return None  # nan or infinite: reported once, above
-    low, high = RANGES.get(fmt, (None, None))
-    if (low is not None and raw < low) or (high is not None and raw > high):
-        span = f"{low:g} to {high:g}" if high is not None else f"at least {low:g}"
-        problems.append(
-            Problem(str(path), line, where, f"{raw:g} is out of range for a {fmt} measure ({span})")
-        )
-        return None
     return float(raw)
 
 
+def _text(raw: Any) -> str:
+    return str(raw).strip() if raw is not None else ""
+
+
 def _read_projects(
-    sheet: Any, known: set[str], service: str, path: Path, problems: list[Problem]
+    sheet: Any,
+    known: set[str],
+    service: str,
+    path: Path,
+    problems: list[Problem],
+    needing: Sequence[str] = ("off_track", "at_risk"),
 ) -> list[ProjectRow]:
     rows: list[ProjectRow] = []
     for number, values in _rows(sheet, len(PROJECTS_HEADER), path, problems):
@@ -302,7 +330,7 @@ def _read_projects(
                 )
             )
             continue
-        if status in ("off_track", "at_risk") and not text:
+        if status in needing and not text:
             problems.append(
                 Problem(
                     str(path), number, f"{PROJECTS_SHEET}!E{number}", f"a project {status} needs a narrative"

@@ -61,12 +61,12 @@ class SampleMeasure:
 M = SampleMeasure
 MEASURES = [
     M("HOU-01", "Average days to re-let council homes", 0, "HOUSING", "days", "lower", 28, 33.5),
-    M("HOU-02", "Households in temporary accommodation", 0, "HOUSING", "number", "lower", 60, 61, "latest"),
-    M("HOU-03", "Homelessness cases prevented", 0, "HOUSING", "number", "higher", 240, 61, "sum"),
+    M("HOU-02", "Households in temporary accommodation", 0, "HOUSING", "count", "lower", 60, 61, "latest"),
+    M("HOU-03", "Homelessness cases prevented", 0, "HOUSING", "count", "higher", 240, 61, "sum"),
     M("HOU-04", "Rent collected (% of rent due)", 0, "HOUSING", "percent", "higher", 98, 97.6),
     M("HOU-05", "Repairs completed within target time", 0, "HOUSING", "percent", "higher", 92, 93.1),
-    M("HOU-06", "Affordable homes delivered", 0, "HOUSING", "number", "higher", 120, 23, "sum"),
-    M("HOU-07", "Disabled facilities grants completed", 0, "HOUSING", "number", "higher", 80, 21, "sum"),
+    M("HOU-06", "Affordable homes delivered", 0, "HOUSING", "count", "higher", 120, 23, "sum"),
+    M("HOU-07", "Disabled facilities grants completed", 0, "HOUSING", "count", "higher", 80, 21, "sum"),
     M("PLA-01", "Major applications decided in 13 weeks", 1, "PLANNING", "percent", "higher", 65, 71),
     M("PLA-02", "Minor applications decided in 8 weeks", 1, "PLANNING", "percent", "higher", 70, 68.2),
     M("PLA-03", "Other applications decided in 8 weeks", 1, "PLANNING", "percent", "higher", 80, 84),
@@ -81,31 +81,31 @@ MEASURES = [
         85,
         86,
     ),
-    M("PLA-06", "Planning enforcement cases closed", 1, "PLANNING", "number", "higher", 200, 44, "sum"),
+    M("PLA-06", "Planning enforcement cases closed", 1, "PLANNING", "count", "higher", 200, 44, "sum"),
     M("PLA-07", "Land charges searches returned in 10 days", 1, "PLANNING", "percent", "higher", 95, 99),
     M("WAS-01", "Household waste recycled", 2, "WASTE", "percent", "higher", 52, 41.5),
     M("WAS-02", "Residual waste per household (kg)", 2, "WASTE", "number", "lower", 110, 112),
     M("WAS-03", "Missed bins per 100,000 collections", 2, "WASTE", "number", "lower", 45, 58),
     M("WAS-04", "Fly-tipping incidents removed in 2 working days", 2, "WASTE", "percent", "higher", 90, 92),
     M("WAS-05", "Streets at an acceptable standard of cleanliness", 2, "WASTE", "percent", "higher", 94, 95),
-    M("WAS-06", "Garden waste subscriptions", 2, "WASTE", "number", "higher", 21000, 20650, "latest"),
+    M("WAS-06", "Garden waste subscriptions", 2, "WASTE", "count", "higher", 21000, 20650, "latest"),
     M("WAS-07", "Council fleet emissions (tonnes CO2e)", 2, "WASTE", "number", "lower", 1800, 365, "sum"),
-    M("LEI-01", "Leisure centre visits", 0, "LEISURE", "number", "higher", 900000, 231000, "sum"),
-    M("LEI-02", "Museum and theatre visitors", 1, "LEISURE", "number", "higher", 150000, 33000, "sum"),
-    M("LEI-03", "Parks with a Green Flag award", 2, "LEISURE", "number", "higher", 6, 6, "latest"),
+    M("LEI-01", "Leisure centre visits", 0, "LEISURE", "count", "higher", 900000, 231000, "sum"),
+    M("LEI-02", "Museum and theatre visitors", 1, "LEISURE", "count", "higher", 150000, 33000, "sum"),
+    M("LEI-03", "Parks with a Green Flag award", 2, "LEISURE", "count", "higher", 6, 6, "latest"),
     M(
         "LEI-04",
         "Active lifestyle programme participants",
         0,
         "LEISURE",
-        "number",
+        "count",
         "higher",
         4000,
         1010,
         "sum",
     ),
     M("LEI-05", "Leisure customer satisfaction", 0, "LEISURE", "percent", "higher", 85, 86),
-    M("LEI-06", "Trees planted", 2, "LEISURE", "number", "higher", 5000, 980, "sum"),
+    M("LEI-06", "Trees planted", 2, "LEISURE", "count", "higher", 5000, 980, "sum"),
     M("REV-01", "Council tax collected (in-year)", 1, "REVENUES", "percent", "higher", 97.5, 97.2),
     M("REV-02", "Business rates collected (in-year)", 1, "REVENUES", "percent", "higher", 98, 98.4),
     M("REV-03", "Days to process new benefit claims", 0, "REVENUES", "days", "lower", 18, 23),
@@ -113,7 +113,7 @@ MEASURES = [
     M("REV-05", "Invoices paid within 30 days", 1, "REVENUES", "percent", "higher", 95, 96),
     M("REV-06", "Calls answered within 60 seconds", 0, "REVENUES", "percent", "higher", 80, 78.5),
     M("COM-01", "Community grants awarded (£)", 0, "COMMUNITIES", "currency", "higher", 250000, 70000, "sum"),
-    M("COM-02", "Volunteers supported", 0, "COMMUNITIES", "number", "higher", 1200, 290, "sum"),
+    M("COM-02", "Volunteers supported", 0, "COMMUNITIES", "count", "higher", 1200, 290, "sum"),
     M("COM-03", "Anti-social behaviour cases resolved", 0, "COMMUNITIES", "percent", "higher", 75, 77),
     M("COM-04", "Food businesses rated 4 or 5", 1, "COMMUNITIES", "percent", "higher", 90, 91),
     M("COM-05", "Licensing applications decided in time", 1, "COMMUNITIES", "percent", "higher", 95, 88),
@@ -188,7 +188,7 @@ def current_figures() -> dict[str, list[tuple[str, float, str]]]:
     """The story quarter's figures by service, with a narrative where one is needed."""
     figures: dict[str, list[tuple[str, float, str]]] = {}
     for m in MEASURES:
-        figures.setdefault(m.service, []).append((m.code, m.now, NARRATIVES.get(m.code, "")))
+        figures.setdefault(m.service, []).append((m.code, m.now, NARRATIVES.get(m.code, ROUTINE_NARRATIVE)))
     return figures
 
 
@@ -202,9 +202,14 @@ def later_figures(period: Period) -> dict[str, list[tuple[str, float, str]]]:
         if m.fmt == "percent":
             value = min(value, 100.0)
         figures.setdefault(m.service, []).append(
-            (m.code, float(_round(value, m.fmt)), NARRATIVES.get(m.code, ""))
+            (m.code, float(_round(value, m.fmt)), NARRATIVES.get(m.code, ROUTINE_NARRATIVE))
         )
     return figures
+
+
+ROUTINE_NARRATIVE = "Checked by the service manager; no change in how the service is delivered."
+"""A later quarter's commentary on a measure the story says nothing of: a return is submitted
+only with a narrative for each red measure (``return_complete``), and a moved figure may be red."""
 
 
 def shift_months(day: date, months: int) -> date:

@@ -3,6 +3,7 @@ words, and its direction of travel since the last quarter and the same quarter l
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -14,9 +15,9 @@ from pmf_engine.pmf.actuals import latest_values
 from pmf_engine.pmf.measures import measure_targets
 from pmf_engine.pmf.models import ExceptionReport, Measure
 from pmf_engine.pmf.quarters import quarter_of
-from pmf_engine.pmf.rag import Direction, Polarity, Rag, RagPolicy, direction, rag
+from pmf_engine.pmf.rag import Basis, Direction, Polarity, Rag, RagPolicy, direction, rag
 from pmf_engine.pmf.reporting import with_service_codes
-from pmf_engine.pmf.targets import compared, quarters_to_date
+from pmf_engine.pmf.targets import Compared, Targets, compared, quarters_to_date
 
 
 @dataclass(frozen=True)
@@ -45,13 +46,41 @@ class MeasureStatus:
     exception_report: bool
     restated: bool = False
     """The figure was corrected after an earlier report was frozen."""
+    missing_reason: str = ""
+    """Why the service has no figure this quarter, when it gave one."""
+
+
+def decide(
+    code: str,
+    polarity: Polarity,
+    targets: Targets,
+    period: Period,
+    values: Mapping[str, float | None],
+    forecast: float | None,
+    policy: RagPolicy,
+) -> tuple[Basis, Compared, Rag]:
+    """A measure's RAG for ``period`` under ``policy``'s rule and basis for ``code``, from its
+    actuals by period and its forecast: what the page, the report and the submit guard show."""
+    tolerance, basis = policy.rule_for(code)
+    basis_value = compared(basis, period, targets, values, forecast)
+    decided = rag(basis_value.value, basis_value.target, polarity, tolerance)
+    if basis != "period":
+        decided = Rag(decided.status, f"{basis_value.basis_note}: {decided.rule}")
+    return basis, basis_value, decided
+
+
+def periods_wanted(period: Period) -> list[str]:
+    """The periods a measure's status for ``period`` reads: the year to date, the last quarter
+    and the same quarter last year."""
+    last_quarter, last_year = period.previous(), Period(period.start_year - 1, period.quarter)
+    return sorted({str(last_quarter), str(last_year), *(str(q) for q in quarters_to_date(period))})
 
 
 def measure_statuses(s: Session, inst: Instance, policy: RagPolicy) -> list[MeasureStatus]:
     """Every measure of the cycle's organisation with its RAG under ``policy``, rule and trend."""
     period = quarter_of(inst)
     last_quarter, last_year = str(period.previous()), str(Period(period.start_year - 1, period.quarter))
-    wanted = sorted({last_quarter, last_year, *(str(q) for q in quarters_to_date(period))})
+    wanted = periods_wanted(period)
     rows = with_service_codes(s, Measure, inst.organisation_id)
     reported = set(
         s.scalars(select(ExceptionReport.measure_id).where(ExceptionReport.instance_id == inst.id))
@@ -65,13 +94,11 @@ def measure_statuses(s: Session, inst: Instance, policy: RagPolicy) -> list[Meas
         values = by_measure.get(measure.id, {})
         now = latest.get((measure.id, inst.period))
         value = now.value if now else None
-        tolerance, basis = policy.rule_for(measure.code)
         polarity: Polarity = "higher" if measure.polarity == "higher" else "lower"
         targets = measure_targets(measure)
-        basis_value = compared(basis, period, targets, values, now.forecast if now else None)
-        decided = rag(basis_value.value, basis_value.target, polarity, tolerance)
-        if basis != "period":
-            decided = Rag(decided.status, f"{basis_value.basis_note}: {decided.rule}")
+        basis, basis_value, decided = decide(
+            measure.code, polarity, targets, period, values, now.forecast if now else None, policy
+        )
         result.append(
             MeasureStatus(
                 code=measure.code,
@@ -94,6 +121,7 @@ def measure_statuses(s: Session, inst: Instance, policy: RagPolicy) -> list[Meas
                 narrative=now.narrative if now else "",
                 exception_report=measure.id in reported,
                 restated=bool(now and now.restatement_reason),
+                missing_reason=(now.missing_reason or "") if now and now.value is None else "",
             )
         )
     return result

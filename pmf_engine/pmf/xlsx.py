@@ -15,6 +15,7 @@ the cell does not turn it into one).
 
 from __future__ import annotations
 
+import io
 import zipfile
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
@@ -99,6 +100,15 @@ def cell_problems(path: Path, sheet: str, number: int, cells: Any) -> list[Probl
         if why is not None:
             problems.append(Problem(str(path), number, f"{sheet}!{cell.coordinate}", why))
     return problems
+
+
+def save(book: Any, path: Path) -> None:
+    """Write ``book`` to ``path`` whole: built in memory first, so a path that cannot be written
+    (no such folder, a full disk) is one ``OSError`` naming it, with nothing half-written and
+    no zip left open for the interpreter to complain about at exit."""
+    buffer = io.BytesIO()
+    book.save(buffer)
+    path.write_bytes(buffer.getvalue())
 
 
 def append_text_row(sheet: Any, row: Sequence[object]) -> None:

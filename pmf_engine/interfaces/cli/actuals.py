@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from pmf_engine.core import values
-from pmf_engine.interfaces.cli.context import App, finite_number, pass_app
+from pmf_engine.interfaces.cli.context import App, finite_number, names_output, pass_app
 from pmf_engine.interfaces.cli.library import Import, import_command
 
 
@@ -17,7 +17,11 @@ def actuals() -> None:
     """Reported actuals."""
 
 
-@actuals.command("record")
+NEGATIVE_OK = {"ignore_unknown_options": True}
+"""A VALUE may be negative (money under budget): ``-5`` is the value, not an unknown option."""
+
+
+@actuals.command("record", context_settings=NEGATIVE_OK)
 @click.argument("key", metavar="CYCLE")
 @click.argument("code")
 @click.argument("value")
@@ -25,19 +29,39 @@ def actuals() -> None:
 @click.option(
     "--forecast", callback=finite_number, help="The service's forecast of the year-end outturn (a number)."
 )
+@click.option(
+    "--missing-reason",
+    default="",
+    help='With VALUE "missing": why there is no figure (a return is submitted only with one).',
+)
 @click.option("--as", "by", required=True)
 @pass_app
 def actuals_record(
-    app: App, key: str, code: str, value: str, narrative: str, forecast: float | None, by: str
+    app: App,
+    key: str,
+    code: str,
+    value: str,
+    narrative: str,
+    forecast: float | None,
+    missing_reason: str,
+    by: str,
 ) -> None:
-    """Record VALUE (a number, or "missing") for measure CODE in CYCLE's period."""
+    """Record VALUE (a number, or "missing") for measure CODE in CYCLE's period. The number
+    must be in the measure's range (a percentage 0-100, a count whole and not negative, or the
+    measure's own minimum and maximum)."""
     app.framework.performance.record_actual(
-        key, code, _figure(value), narrative=narrative, forecast=forecast, by=by
+        key,
+        code,
+        _figure(value, code),
+        narrative=narrative,
+        forecast=forecast,
+        missing_reason=missing_reason,
+        by=by,
     )
     click.echo(f"{code}: {value} recorded for {key}")
 
 
-@actuals.command("restate")
+@actuals.command("restate", context_settings=NEGATIVE_OK)
 @click.argument("key", metavar="CYCLE")
 @click.argument("code")
 @click.argument("value")
@@ -47,7 +71,9 @@ def actuals_record(
 @pass_app
 def actuals_restate(app: App, key: str, code: str, value: str, reason: str, narrative: str, by: str) -> None:
     """Correct a figure of a frozen report; the next report lists the restatement."""
-    app.framework.performance.restate(key, code, _figure(value), reason=reason, narrative=narrative, by=by)
+    app.framework.performance.restate(
+        key, code, _figure(value, code), reason=reason, narrative=narrative, by=by
+    )
     click.echo(f"{code}: restated as {value} for {key}")
 
 
@@ -66,7 +92,8 @@ def _history_loaded(app: App, organisation: str, file: Path, by: str) -> str:
 import_command(
     actuals,
     Import(
-        "Record actuals from a CSV file (columns code,value,narrative; all or nothing).",
+        "Record actuals from a CSV file (columns code,value[,narrative,forecast,missing_reason]; "
+        "all or nothing).",
         _actuals_recorded,
         key="CYCLE",
     ),
@@ -81,12 +108,12 @@ import_command(
 )
 
 
-def _figure(value: str) -> float | None:
-    """A figure typed as VALUE: a finite number, or None for "missing"."""
+def _figure(value: str, code: str) -> float | None:
+    """A figure typed as VALUE for measure ``code``: a finite number, or None for "missing"."""
     try:
         return None if value.lower() == "missing" else values.parse_number(value)
     except ValueError as exc:
-        raise click.BadParameter(f"{exc} (or 'missing')", param_hint="VALUE") from exc
+        raise click.BadParameter(f"{code}: {exc} (or 'missing')", param_hint="VALUE") from exc
 
 
 @click.group()
@@ -99,6 +126,7 @@ def returns() -> None:
 @click.argument("service")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @pass_app
+@names_output
 def returns_template(app: App, key: str, service: str, output: Path) -> None:
     """Write the Excel return SERVICE fills in for CYCLE."""
     count = app.framework.returns.template(key, service, output)

@@ -11,7 +11,7 @@ import click
 
 from pmf_engine.core import audit
 from pmf_engine.core.errors import AuditError
-from pmf_engine.interfaces.cli.context import App, open_output, pass_app
+from pmf_engine.interfaces.cli.context import App, names_output, open_output, pass_app
 
 
 @click.group("audit")
@@ -90,6 +90,7 @@ def audit_trail(app: App, key: str) -> None:
 )
 @click.option("--chain", help="One organisation's chain only.")
 @pass_app
+@names_output
 def audit_export(app: App, fmt: str, output: Path | None, chain: str | None) -> None:
     """Export the audit log (CSV cells are escaped against formula injection)."""
     with app.store.read() as s, open_output(output) as out:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from pmf_engine.core.clock import london
-from pmf_engine.interfaces.cli.context import App, parse_time, pass_app, permitted
+from pmf_engine.interfaces.cli.context import App, names_output, parse_time, pass_app, permitted
 from pmf_engine.interfaces.cli.library import Import, import_command
 from pmf_engine.pmf.registry import CALENDAR_MANAGE
 
@@ -117,6 +117,7 @@ import_command(
     "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File [default: stdout]."
 )
 @pass_app
+@names_output
 def calendar_export(app: App, key: str, output: Path | None) -> None:
     """Write an iCalendar (.ics) feed of a cycle's open deadlines."""
     data = app.framework.calendar.export_ics(key)

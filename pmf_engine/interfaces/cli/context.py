@@ -4,8 +4,9 @@ command line (a bad one is a usage error, exit 2)."""
 
 from __future__ import annotations
 
+import functools
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -48,6 +49,23 @@ def parse_time(value: str, name: str) -> datetime:
         return parse_when(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint=name) from exc
+
+
+def names_output(command: Callable[..., None]) -> Callable[..., None]:
+    """Make a command with an ``output`` path name it in an error writing it that names no file
+    (a full disk: ``cannot use q1.pdf: No space left on device``, exit 1, one line)."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        try:
+            command(*args, **kwargs)
+        except OSError as exc:
+            output = kwargs.get("output")
+            if exc.filename is not None or output is None:
+                raise
+            raise OSError(exc.errno, exc.strerror or str(exc), str(output)) from exc
+
+    return run
 
 
 @contextmanager

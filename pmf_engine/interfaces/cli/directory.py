@@ -23,6 +23,7 @@ from pmf_engine.core.errors import InvalidInput, NotPermitted
 from pmf_engine.core.registry import ORGANISATION_MANAGE, PEOPLE_MANAGE
 from pmf_engine.interfaces.cli.context import App, pass_app, permitted
 from pmf_engine.interfaces.cli.library import FILE, Import, import_command
+from pmf_engine.pmf import digest
 
 _as = click.option("--as", "by", help="Who is doing this: an actor whose roles permit it.")
 _bootstrap = click.option(
@@ -359,3 +360,27 @@ def _for_person(app: App, by: str, username: str) -> None:
 
 
 COMMANDS = (org, service, actor)
+
+
+@actor.command("digest")
+@click.argument("username")
+@click.argument("choice", type=click.Choice(["on", "off"]))
+@click.option("--as", "by", required=True, help="USERNAME themselves, or an actor holding people.manage.")
+@pass_app
+def actor_digest(app: App, username: str, choice: str, by: str) -> None:
+    """Turn the weekly e-mail of what USERNAME needs to do on or off (sent from Monday 08:00
+    by the worker; audited)."""
+    if by != username:
+        theirs = sorted(
+            {
+                a.organisation
+                for person, held in app.engine.directory.actors()
+                if person.username == username
+                for a in held
+            }
+        )
+        scopes: list[str | None] = [*theirs] or [None]
+        for organisation in scopes:
+            permitted(app, by, PEOPLE_MANAGE, organisation)
+    digest.subscribe(app.framework, username, choice == "on", by=by)
+    click.echo(f"weekly digest for {username}: {choice}")

@@ -18,7 +18,7 @@ from typing import Literal, TextIO
 
 import click
 
-from pmf_engine.interfaces.cli.context import App, open_output, pass_app, permitted
+from pmf_engine.interfaces.cli.context import App, names_output, open_output, pass_app, permitted
 
 FILE = click.Path(dir_okay=False, path_type=Path)
 
@@ -103,6 +103,7 @@ def library_commands(group: click.Group, spec: Library) -> click.Group:
     @click.argument("organisation")
     @click.option("--output", "-o", type=FILE)
     @pass_app
+    @names_output
     def export(app: App, organisation: str, output: Path | None) -> None:
         if output is not None and export_xlsx is not None and output.suffix.lower() == ".xlsx":
             count = export_xlsx(app, organisation, output)

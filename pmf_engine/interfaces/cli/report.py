@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from pmf_engine.interfaces.cli.context import App, pass_app
+from pmf_engine.interfaces.cli.context import App, names_output, pass_app
 from pmf_engine.pmf import report
 
 
@@ -18,6 +18,7 @@ from pmf_engine.pmf import report
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--verify", is_flag=True, help="Check the frozen report against its hash in the audit log.")
 @pass_app
+@names_output
 def report_command(app: App, key: str, fmt: str, output: Path | None, verify: bool) -> None:
     """Build the quarterly committee report of CYCLE (its frozen figures once signed off)."""
     if verify:

@@ -16,10 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from pmf_engine.core.errors import ConcurrencyConflict, InvalidInput
 from pmf_engine.core.store import AuditEntry
 from pmf_engine.interfaces.web import idempotency, queries
-from pmf_engine.interfaces.web.deps import ApiMember, ApiUser, EngineDep, FrameworkDep
+from pmf_engine.interfaces.web.deps import ApiMember, ApiUser, EngineDep, FrameworkDep, PathKey
 from pmf_engine.interfaces.web.errors import PreconditionFailed, PreconditionRequired
 from pmf_engine.interfaces.web.session import organisations_for
 from pmf_engine.pmf import report
+from pmf_engine.pmf.performance import ActualIn
 
 router = APIRouter(prefix="/api/v1", tags=["pmf"])
 Org = Annotated[str, Path(description="An organisation's code", examples=["WDC"])]
@@ -52,6 +53,28 @@ class FireIn(BaseModel):
     """At most ``limits.MAX_REASON`` characters: the engine refuses (and audits, clipped) a longer one."""
     data: dict[str, str] = {}
     expected_version: int | None = Field(default=None, ge=1)
+
+
+class FigureIn(BaseModel):
+    """One measure's figure for the cycle's quarter: the actual (``null``: none), narrative,
+    year-end forecast, and, with no actual, why it is missing. The data rules are the
+    application's (``pmf_engine.pmf.rules``): a problem names the measure and the field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=32)
+    value: float | None = None
+    narrative: str = ""
+    forecast: float | None = None
+    missing_reason: str = ""
+
+
+class FiguresIn(BaseModel):
+    """Figures to record together: all of them, or none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    figures: list[FigureIn] = Field(min_length=1, max_length=2000)
 
 
 @router.get("/organisations", responses=ERRORS)
@@ -146,6 +169,20 @@ def _entry(e: AuditEntry) -> dict[str, Any]:
 def instance_audit(key: Key, _user: ApiMember, engine: EngineDep) -> list[dict[str, Any]]:
     """The audit trail of an instance and the instances below it, oldest first."""
     return [_entry(e) for e in queries.trail(engine.store, key)]
+
+
+@router.post("/instances/{key:path}/actuals", responses=ERRORS)
+def record_actuals(
+    key: Key, body: FiguresIn, user: ApiMember, parsed: PathKey, framework: FrameworkDep
+) -> dict[str, Any]:
+    """Record figures for the quarter of the cycle (or of the return) ``key``, in one
+    transaction, as the web form and ``pmf actuals record`` do: a figure breaking a data rule
+    (its measure's range; finite; a count whole) is a 422 naming the measure and the field,
+    and nothing is recorded. A repeat records the same figures again (the newest counts)."""
+    cycle = parsed.cycle
+    rows = [ActualIn(f.code, f.value, f.narrative, f.forecast, f.missing_reason) for f in body.figures]
+    framework.performance.record_actuals(cycle, rows, by=user)
+    return {"recorded": len(rows)}
 
 
 @router.post("/instances/{key:path}/transitions", status_code=201, responses=FIRE_ERRORS)

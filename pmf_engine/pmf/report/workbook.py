@@ -12,7 +12,7 @@ from openpyxl.styles import Font
 
 from pmf_engine.core.clock import london
 from pmf_engine.pmf.report.content import ReportData
-from pmf_engine.pmf.xlsx import append_text_row
+from pmf_engine.pmf.xlsx import append_text_row, save
 
 
 def xlsx(data: ReportData, path: Path) -> None:
@@ -76,7 +76,7 @@ def xlsx(data: ReportData, path: Path) -> None:
     )
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-    book.save(path)
+    save(book, path)
 
 
 def _sheet(book: openpyxl.Workbook, title: str, header: list[str], rows: Sequence[Sequence[object]]) -> None:

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
 from pmf_engine.core.audit import csv_safe
 from pmf_engine.core.errors import NotFound
-from pmf_engine.interfaces.web.deps import CurrentUser, FrameworkDep, Member, Render
+from pmf_engine.interfaces.web.deps import CheckedForm, CurrentUser, FrameworkDep, Member, Render
 from pmf_engine.interfaces.web.session import organisations_for
-from pmf_engine.pmf import dashboard, report
+from pmf_engine.pmf import dashboard, digest, report
 from pmf_engine.pmf.status import MeasureStatus
 
 router = APIRouter()
@@ -169,4 +169,14 @@ def todo_page(request: Request, user: CurrentUser, framework: FrameworkDep, rend
     """What the signed-in person needs to do, the latest first."""
     orgs = [code for code, _ in organisations_for(request, framework.engine, user)]
     items = dashboard.todo(framework, user, orgs)
-    return render("todo.html", {"title": "What you need to do", "items": items})
+    weekly = digest.subscribed(framework, user)
+    return render("todo.html", {"title": "What you need to do", "items": items, "weekly": weekly})
+
+
+@router.post("/todo/digest")
+def todo_digest(
+    user: CurrentUser, _form: CheckedForm, framework: FrameworkDep, weekly: Annotated[str, Form()] = ""
+) -> Response:
+    """Ask for the weekly e-mail of this list, or stop it (the signed-in person's own choice)."""
+    digest.subscribe(framework, user, weekly == "yes", by=user)
+    return RedirectResponse("/todo?saved=1", status_code=303)

@@ -11,7 +11,6 @@ from fastapi.responses import RedirectResponse, Response
 
 from pmf_engine.core import values as checks
 from pmf_engine.core.errors import FileProblems, PmfError
-from pmf_engine.core.limits import MAX_NARRATIVE, text_problem
 from pmf_engine.interfaces.web import wording
 from pmf_engine.interfaces.web.deps import (
     CheckedForm,
@@ -26,6 +25,7 @@ from pmf_engine.interfaces.web.deps import (
 from pmf_engine.interfaces.web.forms import typed
 from pmf_engine.interfaces.web.pages.instance import FORM_ERRORS, instance_page
 from pmf_engine.pmf.performance import ActualIn
+from pmf_engine.pmf.rules import InvalidFigures
 
 router = APIRouter()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -41,7 +41,8 @@ def save_actuals(
     framework: FrameworkDep,
     render: Render,
 ) -> Response:
-    """Save the actuals, forecasts and narratives typed into a return's page."""
+    """Save the actuals, forecasts, narratives and missing reasons typed into a return's page.
+    The data rules are the application's (``pmf.rules``): each problem is shown by its field."""
     rows, field_errors = [], {}
     for code in [str(v) for v in form.getlist("code")]:
         values: dict[str, float | None] = {}
@@ -49,24 +50,25 @@ def save_actuals(
             raw = str(form.get(f"{name}_{code}") or "").strip()
             try:
                 values[name] = checks.parse_number(raw) if raw else None  # nan, inf, 1e400 refused
-            except ValueError:
-                field_errors[f"{name}_{code}"] = f"Enter {name} for {code} as a number, like 42.5"
+            except ValueError as exc:
+                field_errors[f"{name}_{code}"] = f"Enter {name} for {code} as a number, like 42.5 ({exc})"
         narrative = str(form.get(f"narrative_{code}") or "").strip()
-        too_long = text_problem(f"The narrative for {code}", narrative, MAX_NARRATIVE)
-        if too_long is not None:
-            field_errors[f"narrative_{code}"] = too_long
-        if not field_errors and (values["actual"] is not None or narrative):
-            rows.append(ActualIn(code, values["actual"], narrative, values["forecast"]))
+        missing = str(form.get(f"missing_reason_{code}") or "").strip()
+        if len(values) == 2 and (values["actual"] is not None or narrative or missing):
+            rows.append(ActualIn(code, values["actual"], narrative, values["forecast"], missing))
+    if not field_errors:
+        try:
+            framework.performance.record_actuals(parsed.cycle, rows, by=user)
+        except InvalidFigures as refused:
+            field_errors = {f"{p.field}_{p.code}": str(p) for p in refused.problems}
+        except PmfError as exc:
+            words = wording.refusal(exc, roles=framework.engine.catalog.roles, what="save these figures")
+            return instance_page(
+                render, framework, key, user, errors=[words], form=typed(form), status=FORM_ERRORS
+            )
     if field_errors:
         return instance_page(
             render, framework, key, user, field_errors=field_errors, form=typed(form), status=FORM_ERRORS
-        )
-    try:
-        framework.performance.record_actuals(parsed.cycle, rows, by=user)
-    except PmfError as exc:
-        words = wording.refusal(exc, roles=framework.engine.catalog.roles, what="save these figures")
-        return instance_page(
-            render, framework, key, user, errors=[words], form=typed(form), status=FORM_ERRORS
         )
     return RedirectResponse(f"/instances/{key}?saved={len(rows)}", status_code=303)
 
