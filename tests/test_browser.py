@@ -147,6 +147,17 @@ def test_a_quarter_in_the_browser(server: tuple[str, Engine], browser: Any) -> N
 
     anonymous = Visit(browser, base)
     anonymous.go("/sign-in", "sign-in")
+    anonymous.page.click("button:has-text('Sign in')")  # nothing typed: the form's own errors
+    assert anonymous.page.title().startswith("Error: Sign in")
+    summary = anonymous.page.inner_text(".govuk-error-summary")
+    assert "Enter your username" in summary and "Enter your password" in summary
+    assert anonymous.page.evaluate("document.activeElement.id") == "error-summary", (
+        "focused, without a script"
+    )
+    assert "Enter your password" in anonymous.page.inner_text("#password-error")
+    anonymous.check("sign-in-empty")
+    anonymous.page.click(".govuk-error-summary a[href='#password']")
+    assert anonymous.page.evaluate("document.activeElement.id") == "password", "the link goes to the field"
     anonymous.page.fill("#username", "sm_housing")
     anonymous.page.fill("#password", "wrong password!")
     anonymous.page.click("button:has-text('Sign in')")
@@ -168,7 +179,25 @@ def test_a_quarter_in_the_browser(server: tuple[str, Engine], browser: Any) -> N
     housing.page.fill("#actual_HOU-01", "29.5")
     housing.page.fill("#narrative_HOU-01", "Voids backlog clearing")
     housing.page.click("button:has-text('Save figures')")
-    assert "1 figure(s) saved" in housing.page.inner_text(".govuk-notification-banner")
+    assert "1 figure saved" in housing.page.inner_text(".govuk-notification-banner")
+    housing.page.click("button:has-text('Upload return')")  # no file chosen
+    assert "Select the filled-in return" in housing.page.inner_text("#file-error")
+    housing.check("upload-no-file")
+    phone = housing.context.new_page()
+    phone.set_viewport_size({"width": 375, "height": 800})
+    for path, name in [
+        (f"/instances/{CYCLE}/HOUSING", "return"),
+        (f"/instances/{CYCLE}", "cycle"),
+        (f"/orgs/{ORG}", "organisation"),
+        (f"/orgs/{ORG}/measures", "measures"),
+        (f"/orgs/{ORG}/audit", "audit"),
+    ]:
+        phone.goto(base + path)
+        wide = phone.evaluate("document.documentElement.scrollWidth")
+        phone.screenshot(path=str(SHOTS / f"{name}-375px.png"), full_page=True)
+        assert wide <= 375, f"{path} scrolls sideways on a 375 px phone ({wide} px wide)"
+    phone.close()
+    housing.page.goto(f"{base}/instances/{CYCLE}/HOUSING")
     housing.press("submit")
     assert "Submitted" in housing.page.inner_text("h1")
     housing.check("return-submitted")
@@ -183,7 +212,7 @@ def test_a_quarter_in_the_browser(server: tuple[str, Engine], browser: Any) -> N
             "expected_version": engine.peek(CYCLE)[1],
         },
     )
-    assert forged.status == 403 and "permission denied" in forged.text()
+    assert forged.status == 403 and "only a Performance officer may" in forged.text()
     seen |= housing.violations
     housing.close()
 
@@ -206,6 +235,7 @@ def test_a_quarter_in_the_browser(server: tuple[str, Engine], browser: Any) -> N
         perf.page.goto(f"{base}/instances/{CYCLE}/{service}")
         perf.press("accept")
     perf.go(f"/instances/{CYCLE}", "cycle")
+    assert "Still open" not in perf.page.inner_text("main")
     perf.press("close_data_request")
     perf.press("complete_service_review")
     assert "Portfolio Holder and CMT review" in perf.page.inner_text("h1")
@@ -236,9 +266,16 @@ def test_a_quarter_in_the_browser(server: tuple[str, Engine], browser: Any) -> N
     perf.sign_in("perf")
     perf.go(f"/instances/{CYCLE}", "cycle-exception-report")
     perf.page.fill("#reason-WAS-01", "Contractor strike in May and June")
+    perf.page.click("button:has-text('Save the exception report for WAS-01')")
+    assert perf.page.title().startswith("Error: ")
+    assert "Enter the expected recovery date" in perf.page.inner_text("#recovery-WAS-01-day-error")
+    assert perf.page.input_value("#reason-WAS-01") == "Contractor strike in May and June", "what was typed"
+    perf.check("exception-report-errors")
     perf.page.fill("#action-WAS-01", "Catch-up collections")
     perf.page.fill("#owner-WAS-01", "sm_waste")
-    perf.page.fill("#recovery-WAS-01", "2024-12-31")
+    perf.page.fill("#recovery-WAS-01-day", "31")
+    perf.page.fill("#recovery-WAS-01-month", "12")
+    perf.page.fill("#recovery-WAS-01-year", "2024")
     perf.page.click("button:has-text('Save the exception report for WAS-01')")
     assert "Exception reports needed" not in perf.page.inner_text("main")
     seen |= perf.violations
@@ -292,7 +329,9 @@ def test_a_quarter_in_the_browser(server: tuple[str, Engine], browser: Any) -> N
     scrutiny.go(f"/instances/{CYCLE}", "cycle-scrutiny")
     scrutiny.page.fill("#action-what", "Report on the recycling recovery plan")
     scrutiny.page.fill("#action-assignee", "sm_waste")
-    scrutiny.page.fill("#action-due", "2099-01-31")
+    scrutiny.page.fill("#action-due-day", "31")
+    scrutiny.page.fill("#action-due-month", "1")
+    scrutiny.page.fill("#action-due-year", "2099")
     scrutiny.page.fill("#action-link", "WAS-01")
     scrutiny.page.click("button:has-text('Raise the action')")
     scrutiny.go(f"/orgs/{ORG}/actions", "actions")

@@ -237,3 +237,13 @@ def test_exception_rule_names_measures_and_projects() -> None:
         "at risk or off track project(s)"
     )
     assert ExceptionRules(rag=("red", "amber"), project_statuses=()).describe() == "red or amber measure(s)"
+
+
+def test_a_transition_without_a_label_is_shown_as_its_trigger_in_plain_words() -> None:
+    from pmf_engine.core.definition import TransitionDef
+
+    bare = TransitionDef(trigger="close_data_request", source=("a",), dest="b", roles=("x",))
+    named = TransitionDef(
+        trigger="sign_off", source=("a",), dest="b", roles=("x",), label="Sign off for Cabinet"
+    )
+    assert (bare.shown_label, named.shown_label) == ("Close data request", "Sign off for Cabinet")

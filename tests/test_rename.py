@@ -11,8 +11,9 @@ The quarter: a cycle started, figures reported by each kind of reporting role (a
 the others, and once the return is submitted), a return sent back and corrected, the
 maker-checker rule, the join guard, a red measure and an off-track project needing exception
 reports before sign-off, sign-off freezing the report, the web pages offering the figures form
-and the Scrutiny action form only when the names say so, actions raised in the two states of the
-cycle that take them, refused in others and to other roles, and closed by the closing trigger.
+and the Scrutiny action form only when the names say so, actions raised in the state of the cycle
+that takes them, refused in others (a closed cycle too) and to other roles, and closed by the
+closing trigger.
 Every outcome, refusal message, audit entry and the frozen report's HTML are compared with the
 renamed names mapped back.
 """
@@ -325,6 +326,7 @@ def test_a_renamed_framework_behaves_as_the_shipped_one(tmp_path: Path) -> None:
         "lead sign_off TDC/2024-25-Q1",
         "figure once frozen",
         "action by a service manager",
+        "action once closed",
         "close by the assignee",
         "actions in no state",
     ]

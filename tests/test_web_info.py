@@ -76,7 +76,7 @@ def test_the_cycle_page_lists_its_returns_with_stage_and_lateness(
     sign_in(client, "perf")
     table = _section(client.get(f"/instances/{CYCLE}").text, "children")
     assert "HOUSING Accepted done" in table
-    assert re.search(r"WASTE Requested 12 Jul 2024 17:00 \d+ working day\(s\) late", table), table
+    assert re.search(r"WASTE Requested 12 Jul 2024 17:00 \d+ working days late", table), table
     assert f'href="/instances/{CYCLE}/WASTE"' in client.get(f"/instances/{CYCLE}").text
 
 
@@ -160,7 +160,7 @@ def test_chase_now_reminds_whoever_must_act_once_a_day(client: TestClient, engin
     queued = _queued(engine)
     assert sorted(r for r, _ in queued) == ["both", "sm_housing"] and key in queued[0][1]
     page = client.get(f"/instances/{key}?chased=2").text
-    assert "A reminder is queued for 2 person(s)" in page and "Chase now" not in page
+    assert "A reminder is queued for 2 people" in page and "Chase now" not in page
     assert "Chased: a reminder queued for both, sm_housing" in _section(page, "timeline")
     with engine.store.read() as s:
         assert s.scalar(select(func.count()).where(AuditEntry.event == "chase.queued")) == 1

@@ -33,6 +33,8 @@ from pmf_engine.core.yamlload import Document, load_yaml
 
 M = TypeVar("M", bound=BaseModel)
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+MAX_LABEL = 80
+"""The most characters a transition's ``label`` (a button's words) may have."""
 
 CANCELLED = "_cancelled"
 """The state of an instance cancelled by an administrator (``pmf_engine.core.cancel``): not a
@@ -123,6 +125,8 @@ class TransitionDef(_Frozen):
     source: tuple[Name, ...]
     dest: Name
     label: str = ""
+    """What a button offering it says (``Sign off for Cabinet``): one line, at most 80
+    characters; without one, the trigger in plain words (``shown_label``)."""
     roles: tuple[Name, ...] = ()
     """Who may fire it; required unless ``by_parent``."""
     guards: tuple[Name, ...] = ()
@@ -148,9 +152,23 @@ class TransitionDef(_Frozen):
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
+    @field_validator("label")
+    @classmethod
+    def _one_short_line(cls, value: str) -> str:
+        if "\n" in value or "\r" in value:
+            raise ValueError("a label is one line: a button shows it")
+        if len(value) > MAX_LABEL:
+            raise ValueError(f"a label is at most {MAX_LABEL} characters (this one has {len(value)})")
+        return value
+
     def applies_in(self, tag: str | None) -> bool:
         """Whether the transition exists in the period tagged ``tag`` (``None``: in any period)."""
         return not self.periods or tag is None or tag in self.periods
+
+    @property
+    def shown_label(self) -> str:
+        """Its ``label``, or the trigger in plain words (``close_data_request``: ``Close data request``)."""
+        return self.label or self.trigger.replace("_", " ").capitalize()
 
 
 class ChildSpec(_Frozen):

@@ -38,7 +38,7 @@ class NextStep:
         """The step a transition offers."""
         return cls(
             trigger=t.trigger,
-            label=t.label or t.trigger,
+            label=t.shown_label,
             dest=t.dest,
             roles=t.roles,
             reason_required=t.reason_required,

@@ -288,7 +288,7 @@ class Worker:
 
     def _stage(self, s: Session, d: _Due) -> tuple[str, str]:
         wf = self._definitions.by_id(s, d.version_id)
-        steps = ", ".join(t.label or t.trigger for t in wf.allowed_from(d.state))
+        steps = ", ".join(t.shown_label for t in wf.allowed_from(d.state))
         return wf.states[d.state].label if d.state in wf.states else d.state, steps
 
     # -- delivering messages --------------------------------------------------------------

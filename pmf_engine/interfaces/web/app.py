@@ -30,7 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.errors import Busy, PmfError
 from pmf_engine.core.sessions import SessionPolicy, Sessions
-from pmf_engine.interfaces.web import api, pages
+from pmf_engine.interfaces.web import api, pages, wording
 from pmf_engine.interfaces.web.errors import (
     Forbidden,
     SignInRequired,
@@ -145,16 +145,28 @@ async def _refused(request: Request, exc: Exception) -> Response:
     else:
         if isinstance(exc, Forbidden):
             title = "You cannot see this page"
-        response = _error_page(request, title, str(exc), status)
+        roles = request.app.state.engine.catalog.roles
+        detail = wording.refusal(exc, roles=roles) if isinstance(exc, PmfError) else str(exc)
+        response = _error_page(request, title, detail, status)
     if isinstance(exc, Busy):
         response.headers["Retry-After"] = "5"
     return response
 
 
-async def _invalid(_request: Request, exc: Exception) -> Response:
+async def _invalid(request: Request, exc: Exception) -> Response:
+    """A request the routes' parameters refuse: a problem document on the API; on a page, the
+    error page in plain words (each form checks its own fields first, so this is a form the
+    pages never send, or one sent again after the page changed)."""
     assert isinstance(exc, RequestValidationError)
-    details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-    return problem(*status_of(exc), details)
+    if _is_api(request):
+        details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return problem(*status_of(exc), details)
+    fields = sorted({str(e["loc"][-1]).replace("_", " ") for e in exc.errors() if e["loc"]})
+    detail = (
+        f"The form sent was not complete or not valid ({', '.join(fields)}). "
+        "Go back, reload the page and try again."
+    )
+    return _error_page(request, "There is a problem with the form", detail, status_of(exc)[0])
 
 
 async def _http(request: Request, exc: Exception) -> Response:

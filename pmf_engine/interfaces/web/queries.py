@@ -33,6 +33,7 @@ from pmf_engine.core.store import (
     find_organisation,
     roles_held,
 )
+from pmf_engine.interfaces.web import offers
 from pmf_engine.pmf.exceptions import missing_exception_reports
 from pmf_engine.pmf.framework import Framework
 
@@ -286,14 +287,14 @@ def organisation_context(framework: Framework, organisation: str, username: str)
     next cycle the user may start."""
     engine = framework.engine
     cycles = []
-    for summary in engine.cycles(organisation):
+    for summary in reversed(engine.cycles(organisation)):  # the newest first
         full = engine.status(summary.key)
         counts = Counter(m.rag.status for m in framework.performance.status(summary.key))
         cycles.append((full, counts))
     return {
-        "title": f"{organisation}: the quarter at a glance",
+        "title": f"{offers.organisation_name(engine.store, organisation)}: the quarter at a glance",
         "org": organisation,
         "cycles": cycles,
         "next_period": next_period(framework, organisation, username),
-        "errors": [],
+        "summary": [],
     }

@@ -4,8 +4,9 @@ renderer that gives every page the signed-in user, their organisations and the C
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,9 @@ from fastapi.responses import Response
 from starlette.requests import Request
 
 from pmf_engine.core.clock import london
+from pmf_engine.core.definition import RolesPolicy, WorkflowDef
 from pmf_engine.core.engine import Engine
+from pmf_engine.interfaces.web import wording
 from pmf_engine.interfaces.web.entries import describe
 from pmf_engine.interfaces.web.session import csrf_token, organisations_for, session_user
 
@@ -30,13 +33,42 @@ def templates() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = lambda d: f"{london(d):%d %b %Y %H:%M}" if d else "–"
+    env.filters["at"] = _at
+    env.filters["day"] = _day
     env.filters["local"] = lambda d: f"{london(d):%Y-%m-%d %H:%M}"  # as a form takes it back
     env.filters["label"] = lambda s: str(s).replace("_", " ").capitalize()
-    env.filters["number"] = lambda v: "–" if v is None else f"{v:g}"
+    env.filters["number"] = lambda v: "–" if v is None else f"{v:g}"  # the dashboard's; see figure
+    env.filters["figure"] = wording.figure
+    env.filters["editable"] = wording.editable
+    env.filters["count"] = wording.count
+    env.filters["period"] = wording.period_words
+    env.filters["state"] = lambda name, wf: wording.state_words(wf, name)
+    env.filters["step"] = lambda trigger, wf: wording.step_words(wf, trigger)
+    env.filters["role"] = lambda role, policy: wording.role_words([role], policy)
+    env.filters["role_list"] = wording.role_words
+    env.filters["event"] = lambda entry, _wf=None: wording.EVENTS.get(entry.event, entry.event)
     env.filters["why"] = _why
+    env.filters["plain_why"] = _plain_why
     env.filters["describe"] = describe
     env.filters["instant"] = _instant
     return env
+
+
+def _at(stamp: str) -> str:
+    """An audit entry's ISO time as people in the council read it: ``1 Jul 2024 09:00``."""
+    try:
+        instant = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    return f"{london(instant):%-d %b %Y %H:%M}"
+
+
+def _day(iso: str) -> str:
+    """An ISO date (``2024-12-31``) as people write it: ``31 December 2024``."""
+    try:
+        return wording.day_words(date.fromisoformat(iso))
+    except (TypeError, ValueError):
+        return str(iso)
 
 
 def _instant(text: str | None) -> str:
@@ -53,6 +85,27 @@ def _why(entry: Any) -> str:
     if entry.event == "refused":
         return str(json.loads(entry.data).get("why", ""))
     return ""
+
+
+def _plain_why(entry: Any, wf: WorkflowDef | None = None, roles: RolesPolicy | None = None) -> str:
+    """The timeline's words for an entry's reason: a refusal said as the page said it then
+    (``Only a Performance officer may``), not as the audit log records the rule."""
+    if entry.event != "refused":
+        return _why(entry)
+    data = json.loads(entry.data)
+    kind, why = str(data.get("refusal", "")), str(data.get("why", ""))
+    if kind == "TransitionNotAllowed":
+        return "Not possible at that stage"
+    if kind == "UnknownTrigger":
+        return "Not a step of this workflow"
+    if kind in ("PermissionDenied", "NotPermitted"):
+        step = next((t for t in wf.transitions if t.trigger == entry.trigger), None) if wf else None
+        if step is not None and " needs one of " in why:
+            return f"Only a {wording.role_words(step.roles, roles)} may"
+        return "Not allowed: " + why.split(": ", 1)[-1]
+    if kind == "GuardFailed":
+        return wording.sentence(re.sub(r"^guard '[^']*' failed: ", "", why))
+    return why
 
 
 @dataclass(frozen=True)
@@ -74,6 +127,14 @@ class Renderer:
             **context,
         )
         return Response(body, status_code=status, media_type="text/html; charset=utf-8")
+
+
+def name_of(render: Renderer, code: str) -> str:
+    """The name of organisation ``code`` among those the signed-in person holds a role in (read
+    once a request, for the menu), or its code."""
+    user = session_user(render.request)
+    found = dict(organisations_for(render.request, render.engine, user)) if user else {}
+    return found.get(code, code)
 
 
 def csv_download(body: str, filename: str) -> Response:

@@ -5,7 +5,8 @@ bulk people and services) and the committee calendar (and starting the next cycl
 per area, joined here.
 
 The order below matters: ``/instances/{key:path}`` takes any path under ``/instances/``, so
-the instance pages come last, after the report and the return's forms and template.
+the instance pages come last, after the report, the return's forms and template, and the
+cycle's exception report and Scrutiny action forms.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pmf_engine.interfaces.web.pages import (
     actions,
     audit,
     calendar,
+    cycle_forms,
     dashboard,
     instance,
     measures,
@@ -38,6 +40,7 @@ for area in (
     calendar,
     report,
     returns,
+    cycle_forms,
     instance,
 ):
     router.include_router(area.router)

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from pmf_engine.interfaces.web.deps import FrameworkDep, Member, Render
+from pmf_engine.interfaces.web.rendering import name_of
 
 router = APIRouter()
 
@@ -14,4 +15,6 @@ router = APIRouter()
 def actions(org: str, _user: Member, framework: FrameworkDep, render: Render) -> Response:
     """Every Scrutiny action of the organisation, oldest first."""
     found = framework.actions.list_for(org)
-    return render("actions.html", {"title": f"{org}: Scrutiny actions", "org": org, "actions": found})
+    return render(
+        "actions.html", {"title": f"{name_of(render, org)}: Scrutiny actions", "org": org, "actions": found}
+    )

@@ -15,7 +15,7 @@ from pmf_engine.core import audit
 from pmf_engine.interfaces.web import queries
 from pmf_engine.interfaces.web.deps import EngineDep, Member, Render
 from pmf_engine.interfaces.web.queries import AuditFilters
-from pmf_engine.interfaces.web.rendering import csv_download
+from pmf_engine.interfaces.web.rendering import csv_download, name_of
 
 router = APIRouter()
 Before = Annotated[
@@ -57,7 +57,7 @@ def audit_trail(
     pairs = list(filters.pairs())
     older = urlencode([*pairs, ("before", page.next_before)]) if page.next_before else ""
     context = {
-        "title": f"{org}: audit trail",
+        "title": f"{name_of(render, org)}: audit trail",
         "org": org,
         "entries": page.entries,
         "older": older,

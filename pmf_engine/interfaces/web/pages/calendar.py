@@ -15,7 +15,7 @@ from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
 
 from pmf_engine.core.errors import InvalidInput, PmfError
-from pmf_engine.interfaces.web import queries
+from pmf_engine.interfaces.web import queries, wording
 from pmf_engine.interfaces.web.deps import FormMember, FrameworkDep, Member, Render
 from pmf_engine.interfaces.web.errors import status_of
 from pmf_engine.interfaces.web.rendering import Renderer
@@ -110,7 +110,8 @@ def start_cycle(
         status, _title = status_of(exc)
         return render(
             "organisation.html",
-            queries.organisation_context(framework, org, user) | {"errors": [str(exc)]},
+            queries.organisation_context(framework, org, user)
+            | {"summary": [("start-cycle", _cannot_start(framework, period, exc))]},
             status,
         )
     return RedirectResponse(f"/instances/{started.key}", status_code=303)
@@ -168,3 +169,9 @@ def _page(
         },
         status,
     )
+
+
+def _cannot_start(framework: Framework, period: str, exc: PmfError) -> str:
+    """Why the cycle of ``period`` was not started, in plain words."""
+    what = f"start {wording.period_words(period.strip())}"
+    return wording.refusal(exc, roles=framework.engine.catalog.roles, what=what)

@@ -6,7 +6,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from pmf_engine.interfaces.web import wording
 from pmf_engine.interfaces.web.deps import FrameworkDep, Member, Render
+from pmf_engine.interfaces.web.rendering import name_of
 from pmf_engine.pmf import report
 
 router = APIRouter()
@@ -16,9 +18,12 @@ router = APIRouter()
 def measures(
     org: str, _user: Member, framework: FrameworkDep, render: Render, cycle: str | None = None
 ) -> Response:
-    """The measures of ``cycle``, or of the organisation's latest cycle."""
-    cycles = [c.key for c in framework.engine.cycles(org)]
+    """The measures of ``cycle``, or of the organisation's latest cycle; the quarters to pick
+    from newest first."""
+    found = framework.engine.cycles(org)
+    cycles = [c.key for c in found]
     chosen = cycle if cycle in cycles else (cycles[-1] if cycles else None)
+    listed = [(c.key, wording.period_words(c.period)) for c in reversed(found)]
     data = report.gather(framework, chosen) if chosen else None
     sparks = (
         {m.code: report.sparkline(data.content.history.get(m.code, [])) for m in data.content.measures}
@@ -28,9 +33,9 @@ def measures(
     return render(
         "measures.html",
         {
-            "title": f"{org}: measures",
+            "title": f"{name_of(render, org)}: measures",
             "org": org,
-            "cycles": cycles,
+            "cycles": listed,
             "chosen": chosen,
             "data": data,
             "sparks": sparks,

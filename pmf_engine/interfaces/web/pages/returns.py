@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from pmf_engine.core import values as checks
 from pmf_engine.core.errors import FileProblems, PmfError
+from pmf_engine.interfaces.web import wording
 from pmf_engine.interfaces.web.deps import (
     CheckedForm,
     CurrentUser,
@@ -21,6 +22,7 @@ from pmf_engine.interfaces.web.deps import (
     Render,
     ReturnKey,
 )
+from pmf_engine.interfaces.web.forms import typed
 from pmf_engine.interfaces.web.pages.instance import FORM_ERRORS, instance_page
 from pmf_engine.pmf.performance import ActualIn
 from pmf_engine.pmf.rules import InvalidFigures
@@ -60,31 +62,54 @@ def save_actuals(
         except InvalidFigures as refused:
             field_errors = {f"{p.field}_{p.code}": str(p) for p in refused.problems}
         except PmfError as exc:
+            words = wording.refusal(exc, roles=framework.engine.catalog.roles, what="save these figures")
             return instance_page(
-                render, framework, key, user, errors=[str(exc)], form=dict(form), status=FORM_ERRORS
+                render, framework, key, user, errors=[words], form=typed(form), status=FORM_ERRORS
             )
     if field_errors:
         return instance_page(
-            render, framework, key, user, field_errors=field_errors, form=dict(form), status=FORM_ERRORS
+            render, framework, key, user, field_errors=field_errors, form=typed(form), status=FORM_ERRORS
         )
     return RedirectResponse(f"/instances/{key}?saved={len(rows)}", status_code=303)
 
 
 @router.post("/instances/{key:path}/upload")
 def upload_return(
-    key: str, user: FormMember, parsed: ReturnKey, file: UploadFile, framework: FrameworkDep, render: Render
+    key: str,
+    user: FormMember,
+    parsed: ReturnKey,
+    framework: FrameworkDep,
+    render: Render,
+    file: UploadFile | None = None,
 ) -> Response:
-    """Import a filled-in Excel return; the page again with every problem found in it."""
-    content = file.file.read()  # bounded before it was read: PMF_MAX_UPLOAD_BYTES, at the gate
+    """Import a filled-in Excel return; the page again with every problem found in it, or
+    with the error beside the file field if none was chosen."""
+    content = file.file.read() if file is not None else b""  # bounded at the gate: PMF_MAX_UPLOAD_BYTES
+    if file is None or not file.filename:
+        return _file_error(render, framework, key, user, "Select the filled-in return (.xlsx) to upload")
+    if not content:
+        return _file_error(render, framework, key, user, f"The selected file {file.filename} is empty")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "return.xlsx"
         path.write_bytes(content)
         try:
             count = framework.returns.import_return(parsed.cycle, str(parsed.child), path, by=user)
         except FileProblems as exc:
-            messages = [f"{p.field}: {p.message}" for p in exc.problems]
+            messages = [_where(file.filename, p.line, p.field) + p.message for p in exc.problems]
             return instance_page(render, framework, key, user, errors=messages, status=FORM_ERRORS)
+        except PmfError as exc:
+            return _file_error(render, framework, key, user, wording.refusal(exc))
     return RedirectResponse(f"/instances/{key}?saved={count}", status_code=303)
+
+
+def _file_error(render: Render, framework: FrameworkDep, key: str, user: str, message: str) -> Response:
+    return instance_page(render, framework, key, user, field_errors={"file": message}, status=FORM_ERRORS)
+
+
+def _where(filename: str, line: int | None, field: str) -> str:
+    """Where in the uploaded file a problem is: ``return.xlsx, row 5, actual: ``."""
+    parts = [filename] + ([f"row {line}"] if line is not None else []) + ([field] if field else [])
+    return ", ".join(parts) + ": "
 
 
 @router.get("/instances/{key:path}/template.xlsx")

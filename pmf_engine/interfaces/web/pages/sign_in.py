@@ -17,7 +17,7 @@ Text = Annotated[str, Form()]
 @router.get("/sign-in")
 def sign_in_page(render: Render, next: str = "/") -> Response:
     """The sign-in form."""
-    return render("sign_in.html", {"title": "Sign in", "next": _safe_next(next), "error": None})
+    return render("sign_in.html", {"title": "Sign in", "next": _safe_next(next), "field_errors": {}})
 
 
 @router.post("/sign-in")
@@ -26,18 +26,34 @@ def sign_in(
     _form: CheckedForm,
     accounts: AccountsDep,
     render: Render,
-    username: Text,
-    password: Text,
+    username: Text = "",
+    password: Text = "",
     next: Text = "/",
 ) -> Response:
-    """Sign in and go on to ``next``; the form again, with the reason, if refused."""
-    address = request.client.host if request.client else "unknown"
-    user, error = accounts.sign_in(username, password, address=address)
-    if user is None:
-        context = {"title": "Sign in", "next": _safe_next(next), "error": error, "username": username}
-        return render("sign_in.html", context, 401)
-    begin(request, user)  # a new session under a new id: no fixation
-    return RedirectResponse(_safe_next(next), status_code=303)
+    """Sign in and go on to ``next``; the form again, with the reason, if refused. A field
+    left empty is the form's error (400): no attempt is made, counted or audited."""
+    field_errors: dict[str, str] = {}
+    if not username.strip():
+        field_errors["username"] = "Enter your username"
+    if not password:
+        field_errors["password"] = "Enter your password"  # noqa: S105 - a message, not a password
+    status = 400
+    if not field_errors:
+        address = request.client.host if request.client else "unknown"
+        user, error = accounts.sign_in(username, password, address=address)
+        if user is not None:
+            begin(request, user)  # a new session under a new id: no fixation
+            return RedirectResponse(_safe_next(next), status_code=303)
+        field_errors["username"] = error or "Enter a correct username and password"
+        status = 401
+    context = {
+        "title": "Sign in",
+        "next": _safe_next(next),
+        "field_errors": field_errors,
+        "summary": list(field_errors.items()),
+        "username": username,
+    }
+    return render("sign_in.html", context, status)
 
 
 @router.post("/sign-out")
