@@ -131,7 +131,7 @@ class Visit:
         self.page.fill("#username", user)
         self.page.fill("#password", PASSWORD)
         self.page.click("button:has-text('Sign in')")
-        self.page.wait_for_url(f"{self.base}/orgs/{ORG}")
+        self.page.wait_for_url(f"{self.base}/orgs/{ORG}/dashboard")  # the landing page
 
     def press(self, trigger: str) -> None:
         self.page.click(f"button[value='{trigger}']")

@@ -8,16 +8,24 @@ from fastapi.responses import RedirectResponse, Response
 from pmf_engine.interfaces.web import queries
 from pmf_engine.interfaces.web.deps import CurrentUser, EngineDep, FrameworkDep, Member, Render
 from pmf_engine.interfaces.web.session import organisations_for
+from pmf_engine.pmf import dashboard
 
 router = APIRouter()
 
 
 @router.get("/")
-def home(request: Request, user: CurrentUser, engine: EngineDep, render: Render) -> Response:
-    """The user's organisations, or straight to the only one."""
+def home(
+    request: Request, user: CurrentUser, engine: EngineDep, framework: FrameworkDep, render: Render
+) -> Response:
+    """The user's organisations, or straight to the only one: its dashboard once it has a
+    quarterly cycle (the landing page of members, leadership and the performance team), its
+    cycles before that."""
     orgs = organisations_for(request, engine, user)
     if len(orgs) == 1:
-        return RedirectResponse(f"/orgs/{orgs[0][0]}", status_code=303)
+        code = orgs[0][0]
+        if dashboard.quarterly_cycles(framework, code):
+            return RedirectResponse(f"/orgs/{code}/dashboard", status_code=303)
+        return RedirectResponse(f"/orgs/{code}", status_code=303)
     return render("home.html", {"title": "Your organisations"})
 
 
