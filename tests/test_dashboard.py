@@ -30,6 +30,7 @@ from tests.conftest import CYCLE, ORG, SHIPPED_POLICIES
 
 PASSWORD = "correct horse battery"
 MEASURES = Path(__file__).parent / "fixtures" / "measures" / "measures.csv"
+PROJECTS = Path(__file__).parent / "fixtures" / "projects" / "projects.csv"
 # 2024-25-Q1 targets: HOU-01 28 (lower is better), PLA-01 65, WAS-01 52, COR-01 2.0 (lower).
 LAST_QUARTER = {"HOU-01": 35, "PLA-01": 60, "WAS-01": 50, "COR-01": 1.0}
 THIS_QUARTER = {"HOU-01": 41, "PLA-01": 70, "WAS-01": 30, "COR-01": 1.8}
@@ -77,6 +78,27 @@ def test_the_dashboard_says_per_theme_what_is_red_and_what_went_well(framework: 
     # Green and better than last quarter; COR-01 is green but worse (1.0 -> 1.8, lower is better).
     assert [m.code for m in board.went_well] == ["PLA-01"]
     assert board.quarters == ["2024-25-Q1"] and board.last_year is None and not board.frozen
+
+
+def test_an_off_track_projects_exception_report_is_on_the_dashboard(framework: Framework) -> None:
+    """Projects' exception reports are filed as ``project CODE``: the dashboard must find them
+    (found in a new-user trial of the demo: an off-track project said "no exception report
+    yet" at Scrutiny, after sign-off had required one)."""
+    framework.projects.import_projects(ORG, PROJECTS, by="perf")
+    code = framework.projects.projects(ORG)[0][0].code
+    framework.projects.update(CYCLE, code, "off_track", narrative="Supplier failed", by="perf")
+    framework.performance.add_exception_report(
+        CYCLE,
+        code,
+        reason="Supplier went into administration",
+        remedial_action="New tender",
+        owner="perf",
+        recovery_date="2025-03-31",
+        by="perf",
+        project=True,
+    )
+    (concern,) = [c for c in dashboard.build(framework, CYCLE).concerns if c.kind == "project"]
+    assert concern.code == code and concern.reason == "Supplier went into administration"
 
 
 def test_stages_are_timed_against_the_councils_targets(

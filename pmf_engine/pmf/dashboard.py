@@ -213,8 +213,8 @@ def _concerns(data: ReportData) -> list[Concern]:
                 )
             )
     for p in data.content.projects:
-        if p.status == "off_track":
-            reason, action, owner, recovery = reports.get(p.code, ("", "", "", ""))
+        if p.status == "off_track":  # a project's report is filed as "project CODE"
+            reason, action, owner, recovery = reports.get(f"project {p.code}", ("", "", "", ""))
             found.append(
                 Concern(
                     "project",
