@@ -20,6 +20,7 @@ from pmf_engine.core.engine import Engine
 from pmf_engine.interfaces.web import wording
 from pmf_engine.interfaces.web.entries import describe
 from pmf_engine.interfaces.web.session import csrf_token, organisations_for, session_user
+from pmf_engine.pmf import report
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -146,31 +147,6 @@ def csv_download(body: str, filename: str) -> Response:
     )
 
 
-_PRINTED_FROM = "https://pmf-engine.invalid/"
-"""The base the printed page's links resolve against; only ``/static/`` under it is read."""
-
-
 def print_pdf(html: str) -> bytes:
-    """A page printed to PDF by WeasyPrint, its stylesheets and fonts read from the application's
-    static files; any other address is refused (a page prints nothing from the network)."""
-    import weasyprint  # type: ignore[import-untyped]  # noqa: PLC0415 - Pango from the system, only for PDF
-    from weasyprint.urls import URLFetcher, URLFetcherResponse  # type: ignore[import-untyped]  # noqa: PLC0415
-
-    static = (TEMPLATES.parent / "static").resolve()
-
-    class StaticFiles(URLFetcher):  # type: ignore[misc]
-        def fetch(self, url: str, headers: Any = None) -> Any:
-            if not url.startswith(_PRINTED_FROM + "static/"):
-                raise ValueError(f"not printed: {url}")
-            path = (static / url.removeprefix(_PRINTED_FROM + "static/").split("?", 1)[0]).resolve()
-            if not path.is_relative_to(static) or not path.is_file():
-                raise ValueError(f"not printed: {url}")
-            kind = {".css": "text/css", ".woff2": "font/woff2", ".woff": "font/woff", ".svg": "image/svg+xml"}
-            return URLFetcherResponse(
-                url,
-                body=path.read_bytes(),
-                headers={"Content-Type": kind.get(path.suffix, "application/octet-stream")},
-            )
-
-    document = weasyprint.HTML(string=html, base_url=_PRINTED_FROM, url_fetcher=StaticFiles())
-    return bytes(document.write_pdf())
+    """A page printed to PDF, its stylesheets and fonts read from the app's static files only."""
+    return report.print_page(html, TEMPLATES.parent / "static")

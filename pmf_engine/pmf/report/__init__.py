@@ -23,7 +23,7 @@ from pmf_engine.pmf.report.content import (
     content_in,
     gather,
 )
-from pmf_engine.pmf.report.rendering import ARROWS, html, pdf
+from pmf_engine.pmf.report.rendering import ARROWS, html, pdf, print_page
 from pmf_engine.pmf.report.snapshot import freeze, verify_frozen
 from pmf_engine.pmf.report.workbook import xlsx
 
@@ -42,6 +42,7 @@ __all__ = [
     "history_chart",
     "html",
     "pdf",
+    "print_page",
     "sparkline",
     "theme_chart",
     "verify_frozen",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from markupsafe import Markup
@@ -52,3 +53,29 @@ def _number(value: float | None, fmt: str = "number") -> str:
     if fmt == "currency":
         return f"£{value:,.2f}"
     return f"{value:,.6g}" if abs(value) >= 1000 else f"{value:g}"
+
+
+_PRINTED_FROM = "https://pmf-engine.invalid/"
+"""The base a printed page's links resolve against; only ``static/`` under it is read."""
+
+
+def print_page(html: str, static: Path) -> bytes:
+    """A web page printed to PDF by WeasyPrint, ``/static/...`` read from the folder ``static``;
+    any other address is refused (a page prints nothing from the network)."""
+    import weasyprint  # noqa: PLC0415 - needs Pango from the system; only the PDF format pays for it
+    from weasyprint.urls import URLFetcher, URLFetcherResponse  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    root = static.resolve()
+    prefix = _PRINTED_FROM + "static/"
+    kinds = {".css": "text/css", ".woff2": "font/woff2", ".woff": "font/woff", ".svg": "image/svg+xml"}
+
+    class StaticFiles(URLFetcher):  # type: ignore[misc]
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            path = (root / url.removeprefix(prefix).split("?", 1)[0]).resolve()
+            if not url.startswith(prefix) or not path.is_relative_to(root) or not path.is_file():
+                raise ValueError(f"not printed: {url}")
+            kind = kinds.get(path.suffix, "application/octet-stream")
+            return URLFetcherResponse(url, body=path.read_bytes(), headers={"Content-Type": kind})
+
+    document = weasyprint.HTML(string=html, base_url=_PRINTED_FROM, url_fetcher=StaticFiles())
+    return bytes(document.write_pdf())
