@@ -24,7 +24,7 @@ from pmf_engine.core.audit.chain import entry_hash
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import LONDON, ManualClock
 from pmf_engine.core.engine import Engine
-from pmf_engine.core.errors import ConcurrencyConflict, PermissionDenied
+from pmf_engine.core.errors import ConcurrencyConflict, GuardFailed, PermissionDenied
 from pmf_engine.core.raw import Raw, Statement
 from pmf_engine.core.store import AuditEntry, Base, Step, Store, sqlite_url
 from tests.conftest import ORG
@@ -239,5 +239,42 @@ def test_after_a_fire_the_connection_is_transactional_again(
         with pytest.raises(PermissionDenied):  # refused: rolled back
             engine.fire(f"{CYCLE}/WASTE", "submit", "sm_housing")
         assert half_written_is_lost()
+    finally:
+        store.dispose()
+
+
+@pytest.mark.postgres
+def test_a_guard_that_declares_its_read_is_answered_in_the_first_round_trip(
+    pg_server: PostgresServer, pg_template: str, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``return_complete`` declares its read (``Registry.guard(reads=)``): on PostgreSQL the fire
+    sends it in its first pipeline and the guard decides on those rows, refusing an incomplete
+    return and letting a complete one through, without a read of its own."""
+    from pmf_engine.pmf import completeness
+    from tests.conftest import services
+
+    clock = ManualClock(datetime(2024, 7, 1, 9, 0, tzinfo=LONDON))
+    store = Store(pg_server.url(pg_server.create_database(pg_template)), wall=clock)
+    engine = Engine(store, catalog, clock)
+    try:
+        performance = services(engine).performance
+        performance.import_measures(
+            ORG, Path(__file__).parent / "fixtures" / "measures" / "measures.csv", by="perf"
+        )
+        engine.start_cycle(ORG, PERIOD, by="perf")
+        own_reads: list[str] = []
+        real_rows = Raw.rows
+
+        def watching(self: Raw, statement: Statement, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+            if statement is completeness._RETURN_ROWS:
+                own_reads.append("return_complete")
+            return real_rows(self, statement, values)
+
+        monkeypatch.setattr(Raw, "rows", watching)
+        with pytest.raises(GuardFailed, match="HOU-01 has no figure and no reason why it is missing"):
+            engine.fire(f"{CYCLE}/HOUSING", "submit", "sm_housing")
+        performance.record_actual(CYCLE, "HOU-01", 27, by="sm_housing")
+        assert engine.fire(f"{CYCLE}/HOUSING", "submit", "sm_housing").to_state == "submitted"
+        assert own_reads == []  # both decided on the rows of the first round trip
     finally:
         store.dispose()

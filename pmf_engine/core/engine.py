@@ -121,7 +121,9 @@ class Engine:
         self.views = Views(self.stored, self.clock)
         self.children = Children(self.stored, self.timekeeper, self.clock)
         """Child sets, one-off children and cascades."""
-        self._watch = Watch.of(catalog.roles.segregation, catalog.workflows.values())
+        self._watch = Watch.of(
+            catalog.roles.segregation, catalog.workflows.values(), catalog.registry.guard_reads
+        )
 
     def versions(self) -> list[WorkflowVersion]:
         """Every stored workflow version (the catalog's current ones registered first)."""
@@ -328,6 +330,7 @@ class Engine:
             username,
             self._watch.watched.get(trigger, frozenset()),
             head=trigger not in self._watch.cascading,
+            guards=self._guard_reads(key, trigger),
         )
         inst = pre.instance
         if expected_version is not None and inst.version != expected_version:
@@ -336,7 +339,7 @@ class Engine:
         tag = parse_period(inst.period).tag
         transition = self._transition(wf, inst, trigger, tag)
         role = self._authorise(s, wf, inst, transition, username, pre)
-        self._check_guards(s, wf, inst, transition, reason, data, tag)
+        self._check_guards(s, wf, inst, transition, reason, data, tag, pre.guards)
         # The children a cascade moves are found (and any bad name refused) before anything is written.
         targets = (
             tuple(self.children.cascade_targets(s, inst, transition, data)) if transition.cascade else ()
@@ -470,6 +473,11 @@ class Engine:
             )
         return transition
 
+    def _guard_reads(self, key: str, trigger: str) -> dict[str, tuple[Statement, Mapping[str, Any]]]:
+        reads = self.catalog.registry.guard_reads
+        wanted = {name: reads[name](key) for name in self._watch.guards.get(trigger, ())}
+        return {name: read for name, read in wanted.items() if read is not None}
+
     def _send(self, s: Session, key: str, expected_version: int | None, *, commit: bool) -> None:
         """Send the fire's deferred writes (with its COMMIT, if ``commit``): on PostgreSQL one
         round trip, in which a stale version aborts everything (``ConcurrencyConflict``)."""
@@ -527,6 +535,7 @@ class Engine:
         reason: str | None,
         data: Mapping[str, Any],
         tag: str,
+        prefetched: Mapping[str, list[Any]] | None = None,
     ) -> None:
         if transition.reason_required and not reason:
             raise GuardFailed(inst.key, transition.trigger, inst.state, "reason", "a reason is required")
@@ -538,7 +547,9 @@ class Engine:
         waiting_on = wf.joined_by(transition.trigger)
         if not transition.guards and not waiting_on:
             return
-        ctx = GuardContext(session=s, instance=inst, workflow=wf, data=data, tag=tag)
+        ctx = GuardContext(
+            session=s, instance=inst, workflow=wf, data=data, tag=tag, prefetched=prefetched or {}
+        )
         if waiting_on:
             # A set's own join: the parent waits for those children; one refusal names it.
             why = join_problem(waiting_on, ctx.children, tag)

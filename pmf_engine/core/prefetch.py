@@ -16,8 +16,8 @@ round trips) only the first three reads are made here; the rest are read where t
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Integer, bindparam, func, or_, select
@@ -71,11 +71,23 @@ class Prefetched:
     """The chain head (chain_seq, hash, the time of its entry), locked."""
     deadline_id: int | None = None
     audit_seq: int | None = None
+    guards: dict[str, list[Row]] = field(default_factory=dict)
+    """Rows read for the guards that declared their reads, by guard name."""
 
 
-def prefetch(s: Session, key: str, username: str, watched: Collection[str], *, head: bool) -> Prefetched:
+def prefetch(
+    s: Session,
+    key: str,
+    username: str,
+    watched: Collection[str],
+    *,
+    head: bool,
+    guards: Mapping[str, tuple[Statement, Mapping[str, Any]]] | None = None,
+) -> Prefetched:
     """Read (and lock) what firing on ``key`` as ``username`` needs; ``watched``: the triggers
-    some segregation rule may ask about; ``head``: take the chain head now (PostgreSQL)."""
+    some segregation rule may ask about; ``head``: take the chain head now (PostgreSQL);
+    ``guards``: the reads guards of the trigger declared (PostgreSQL only: on SQLite a guard
+    reads for itself at no cost of a round trip)."""
     raw = Raw.of(s)
     chain = InstanceKey.organisation_of(key)
     reads: list[tuple[Statement, dict[str, Any]]] = [
@@ -84,7 +96,11 @@ def prefetch(s: Session, key: str, username: str, watched: Collection[str], *, h
     ]
     if watched:
         reads.append(fired_by_statement(key, username, watched))
+    guard_names: list[str] = []
     if raw.pipelines:
+        for name, (statement, values) in (guards or {}).items():
+            guard_names.append(name)
+            reads.append((statement, dict(values)))
         reads.append((_HOLDERS_OF_INSTANCE, {"key": key}))
         if head:
             reads += [(_HEAD_ROW, {"head_chain": chain}), (_RESERVE_IDS, {})]
@@ -96,13 +112,22 @@ def prefetch(s: Session, key: str, username: str, watched: Collection[str], *, h
     if not raw.pipelines:
         return Prefetched(instance, found[1], prior)
     rest = found[3 if watched else 2 :]
+    guard_rows = dict(zip(guard_names, rest, strict=False))
+    rest = rest[len(guard_names) :]
     holders = [Holder(*row) for row in rest[0] if row[0] is not None]
     if not head or not rest[1]:  # a new chain has no head row yet: append makes it
-        return Prefetched(instance, found[1], prior, holders)
+        return Prefetched(instance, found[1], prior, holders, guards=guard_rows)
     seq, digest, at = rest[1][0]
     deadline_id, audit_seq = rest[2][0]
     return Prefetched(
-        instance, found[1], prior, holders, (int(seq), str(digest), str(at or "")), deadline_id, audit_seq
+        instance,
+        found[1],
+        prior,
+        holders,
+        (int(seq), str(digest), str(at or "")),
+        deadline_id,
+        audit_seq,
+        guard_rows,
     )
 
 
@@ -113,12 +138,25 @@ class Watch:
 
     watched: dict[str, frozenset[str]]
     cascading: frozenset[str]
+    guards: dict[str, frozenset[str]] = field(default_factory=dict)
+    """The guards on each trigger that declared their reads."""
 
     @classmethod
-    def of(cls, segregation: Collection[Any], workflows: Collection[Any]) -> Watch:
-        """From the roles policy's segregation rules and the catalog's workflows."""
+    def of(
+        cls, segregation: Collection[Any], workflows: Collection[Any], reading: Collection[str] = ()
+    ) -> Watch:
+        """From the roles policy's segregation rules, the catalog's workflows and the names of
+        the guards that declared their reads."""
         watched: dict[str, set[str]] = {}
         for rule in segregation:
             watched.setdefault(rule.trigger, set()).update(rule.not_after)
         cascading = {t.trigger for wf in workflows for t in wf.transitions if t.cascade}
-        return cls({k: frozenset(v) for k, v in watched.items()}, frozenset(cascading))
+        guards: dict[str, set[str]] = {}
+        for wf in workflows:
+            for t in wf.transitions:
+                guards.setdefault(t.trigger, set()).update(g for g in t.guards if g in reading)
+        return cls(
+            {k: frozenset(v) for k, v in watched.items()},
+            frozenset(cascading),
+            {k: frozenset(v) for k, v in guards.items() if v},
+        )

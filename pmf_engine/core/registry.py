@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from pmf_engine.core.definition import ChildSpec, WorkflowDef
 from pmf_engine.core.instances import ChildView, InstanceRow, child_views
+from pmf_engine.core.raw import Statement
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,10 @@ class GuardContext:
 
     tag: str | None = None
     """The instance's period tag (``Q4``), for child sets started only in some periods."""
+
+    prefetched: Mapping[str, list[Any]] = field(default_factory=dict)
+    """Rows a guard declared it reads (``Registry.guard(reads=)``), already read by the fire's
+    first round trip on PostgreSQL, by guard name; a guard without them reads for itself."""
 
     @cached_property
     def children(self) -> Sequence[ChildView]:
@@ -53,6 +58,9 @@ class EffectContext:
 
 
 Guard = Callable[[GuardContext], "str | None"]
+GuardReads = Callable[[str], "tuple[Statement, Mapping[str, Any]] | None"]
+"""Given an instance's key, the one read a guard will want (or ``None``): sent with the fire's
+first round trip on PostgreSQL, its rows handed to the guard as ``GuardContext.prefetched``."""
 Effect = Callable[[EffectContext], None]
 
 
@@ -61,6 +69,7 @@ class Registry:
     """Guards and effects by name."""
 
     guards: dict[str, Guard] = field(default_factory=dict)
+    guard_reads: dict[str, GuardReads] = field(default_factory=dict)
     effects: dict[str, Effect] = field(default_factory=dict)
     permissions: dict[str, str] = field(default_factory=dict)
     """Administration permissions ``roles.yaml`` may give to roles, each with what it allows."""
@@ -71,13 +80,16 @@ class Registry:
             raise ValueError(f"permission {name!r} is already registered")
         self.permissions[name] = description
 
-    def guard(self, name: str) -> Callable[[Guard], Guard]:
-        """Register a guard under ``name`` (a decorator); a name may be taken once."""
+    def guard(self, name: str, *, reads: GuardReads | None = None) -> Callable[[Guard], Guard]:
+        """Register a guard under ``name`` (a decorator); a name may be taken once. ``reads``
+        declares what it reads, so the engine can read it with the instance (see ``GuardReads``)."""
 
         def register(func: Guard) -> Guard:
             if name in self.guards:
                 raise ValueError(f"guard {name!r} is already registered")
             self.guards[name] = func
+            if reads is not None:
+                self.guard_reads[name] = reads
             return func
 
         return register

@@ -24,8 +24,10 @@ from sqlalchemy import String, and_, bindparam, literal_column, null, select, ty
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.sqltypes import NULLTYPE
 
+from pmf_engine.core.instances import InstanceKey
 from pmf_engine.core.period import Period
 from pmf_engine.core.raw import Raw, Statement
+from pmf_engine.core.store import Instance
 from pmf_engine.pmf.models import Actual, Measure, Project, ProjectUpdate
 from pmf_engine.pmf.policy import FrameworkPolicies
 from pmf_engine.pmf.rag import Polarity
@@ -39,9 +41,30 @@ def due_in(frequency: str, period: Period) -> bool:
     return frequency != "annual" or period.quarter == 4
 
 
-def return_problems(s: Session, service_id: int, period: str, policies: FrameworkPolicies) -> list[str]:
+def return_reads(key: str) -> tuple[Statement, dict[str, Any]] | None:
+    """The guard's one read, for the return ``key`` (``ORG/PERIOD/SERVICE``), declared so that
+    ``Engine.fire`` sends it with its first round trip (``Registry.guard(reads=)``): the same
+    rows ``return_problems`` reads, the service found by the instance's key."""
+    parts = InstanceKey.parse(key)
+    try:
+        quarter = Period.parse(parts.period)
+    except ValueError:
+        return None
+    if parts.child is None:
+        return None
+    return _RETURN_ROWS_BY_KEY, {"key": key, "period": str(quarter), "since": min(periods_wanted(quarter))}
+
+
+def return_problems(
+    s: Session,
+    service_id: int,
+    period: str,
+    policies: FrameworkPolicies,
+    rows: list[Any] | None = None,
+) -> list[str]:
     """What stops the return of ``service_id`` for ``period`` from being submitted, one phrase
-    per measure or project (empty when it may be submitted). One query."""
+    per measure or project (empty when it may be submitted). One query, unless ``rows`` (what
+    ``return_reads`` read with the fire's first round trip) are given."""
     try:
         quarter = Period.parse(period)
     except ValueError:
@@ -53,7 +76,11 @@ def return_problems(s: Session, service_id: int, period: str, policies: Framewor
     # The periods the RAG reads (the year to date, the last quarter, the same quarter last year)
     # all lie from the same quarter last year to this one: one range, in the index's order.
     since = min(periods_wanted(quarter))
-    found = Raw.of(s).rows(_RETURN_ROWS, {"service_id": service_id, "period": period, "since": since})
+    found = (
+        rows
+        if rows is not None
+        else Raw.of(s).rows(_RETURN_ROWS, {"service_id": service_id, "period": period, "since": since})
+    )
     for row in map(_Row._make, found):
         if row.kind == "measure":
             if row.item not in measures:  # its columns repeat on each of its actuals: read once
@@ -99,7 +126,7 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _return_rows() -> Any:
+def _return_rows(service: Any = None) -> Any:
     """The service's measures (each with its actuals of ``periods``) and projects (each with its
     updates of ``period``), one row per pair, in one statement; built once, with parameters
     (building it per call cost more than running it)."""
@@ -131,7 +158,7 @@ def _return_rows() -> Any:
                 Actual.period.between(bindparam("since"), bindparam("period")),
             ),
         )
-        .where(Measure.service_id == bindparam("service_id"))
+        .where(Measure.service_id == (bindparam("service_id") if service is None else service))
     )
     projects = (
         select(
@@ -157,12 +184,15 @@ def _return_rows() -> Any:
             ProjectUpdate,
             and_(ProjectUpdate.project_id == Project.id, ProjectUpdate.period == bindparam("period")),
         )
-        .where(Project.service_id == bindparam("service_id"))
+        .where(Project.service_id == (bindparam("service_id") if service is None else service))
     )
     return union_all(measures, projects)
 
 
 _RETURN_ROWS = Statement(_return_rows())
+_RETURN_ROWS_BY_KEY = Statement(
+    _return_rows(select(Instance.service_id).where(Instance.key == bindparam("key")).scalar_subquery())
+)
 
 
 class _Row(NamedTuple):

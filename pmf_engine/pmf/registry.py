@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pmf_engine.core.registry import EffectContext, GuardContext, Registry, core_registry
 from pmf_engine.pmf.chase import CYCLES_CHASE
-from pmf_engine.pmf.completeness import return_problems
+from pmf_engine.pmf.completeness import return_problems, return_reads
 from pmf_engine.pmf.exceptions import missing_exception_reports
 from pmf_engine.pmf.policy import FrameworkPolicies
 from pmf_engine.pmf.report import freeze
@@ -36,12 +36,13 @@ def framework_registry(policies: FrameworkPolicies) -> Registry:
             return f"{needing} without an exception report: {', '.join(missing)}"
         return None
 
-    @registry.guard("return_complete")
+    @registry.guard("return_complete", reads=return_reads)
     def return_complete(ctx: GuardContext) -> str | None:
         """The service's return holds what must be in it before it is submitted."""
         if ctx.instance.service_id is None:
             return None  # not a service's return: no figures of its own
-        problems = return_problems(ctx.session, ctx.instance.service_id, ctx.instance.period, policies)
+        rows = ctx.prefetched.get("return_complete")  # read with the instance (PostgreSQL)
+        problems = return_problems(ctx.session, ctx.instance.service_id, ctx.instance.period, policies, rows)
         if problems:
             return f"the {ctx.instance.service} return is not complete: {'; '.join(problems)}"
         return None
