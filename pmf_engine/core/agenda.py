@@ -17,7 +17,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pmf_engine.core import audit
-from pmf_engine.core.clock import london
 from pmf_engine.core.definition import RolesPolicy
 from pmf_engine.core.directory import ACTOR_ROLES
 from pmf_engine.core.period import parse_period
@@ -25,7 +24,7 @@ from pmf_engine.core.permissions import Assignment, authorise, segregation_trigg
 from pmf_engine.core.store import Deadline, Instance, Organisation, Service
 from pmf_engine.core.versions import Versions
 from pmf_engine.core.views import NextStep
-from pmf_engine.core.workdays import WorkingDays
+from pmf_engine.core.workdays import working_days_late
 
 
 @dataclass(frozen=True)
@@ -105,8 +104,6 @@ def agenda(s: Session, stored: Versions, policy: RolesPolicy, username: str, now
     offers = []
     for inst_id, key, org, subdivision, state, label, steps in candidates:
         due_at = due.get(inst_id)
-        late = 0
-        if due_at is not None and due_at < now:
-            late = max(1, WorkingDays(subdivision).between(london(due_at).date(), london(now).date()))
+        late = working_days_late(due_at, now, subdivision) if due_at is not None else 0
         offers.append(Offer(key, org, state, label, steps, due_at, late))
     return offers

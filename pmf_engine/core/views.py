@@ -11,12 +11,12 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from pmf_engine.core.clock import Clock, london
+from pmf_engine.core.clock import Clock
 from pmf_engine.core.definition import TransitionDef, WorkflowDef
 from pmf_engine.core.errors import NotFound
 from pmf_engine.core.period import parse_period
 from pmf_engine.core.store import Deadline, Instance, Step, WorkflowVersion
-from pmf_engine.core.workdays import WorkingDays
+from pmf_engine.core.workdays import working_days_late
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -177,9 +177,9 @@ class Views:
             rung = max((r for k, r, st, _ in own if k == "escalation" and st == "fired"), default=0)
             upcoming = next(((k, r, d) for k, r, st, d in own if st in ("pending", "claimed")), None)
             late = 0
-            if deadline.due_at is not None and now > deadline.due_at:
-                workdays = WorkingDays(by_id[deadline.instance_id].organisation.holiday_subdivision)
-                late = max(1, workdays.between(london(deadline.due_at).date(), london(now).date()))
+            if deadline.due_at is not None:
+                subdivision = by_id[deadline.instance_id].organisation.holiday_subdivision
+                late = working_days_late(deadline.due_at, now, subdivision)
             result[deadline.instance_id] = DeadlineStatus(
                 rule=deadline.rule,
                 due_at=deadline.due_at,

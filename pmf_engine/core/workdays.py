@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import holidays
 
-from pmf_engine.core.clock import LONDON, as_utc
+from pmf_engine.core.clock import LONDON, as_utc, london
 
 SUBDIVISIONS = ("ENG", "WLS", "SCT", "NIR")
 
@@ -35,6 +35,14 @@ def _weekdays_through(day: date) -> int:
     """Monday to Friday days from 1 January of year 1 (a Monday) up to and including ``day``."""
     weeks, rest = divmod(day.toordinal(), 7)
     return weeks * 5 + min(rest, 5)
+
+
+def working_days_late(due_at: datetime, now: datetime, subdivision: str) -> int:
+    """How many working days ``now`` is past ``due_at`` (London dates): 0 before it, at least 1
+    once it has passed (late on the day itself is late)."""
+    if now <= due_at:
+        return 0
+    return max(1, WorkingDays(subdivision).between(london(due_at).date(), london(now).date()))
 
 
 class WorkingDays:

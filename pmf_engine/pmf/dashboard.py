@@ -234,8 +234,11 @@ def _concerns(data: ReportData) -> list[Concern]:
 
 def _stages(framework: Framework, timeliness: list[Timeliness], status: InstanceStatus) -> list[Stage]:
     engine = framework.engine
-    version = next(v for v in engine.versions() if v.ref == status.workflow)
-    wf = engine.definition(version)
+    with engine.store.read() as s:  # the cycle's own stored version (a page view writes nothing)
+        version_id = s.execute(
+            select(Instance.workflow_version_id).where(Instance.key == status.key)
+        ).scalar_one()
+        wf = engine.stored.by_id(s, version_id)
     targets = framework.policies.framework.dashboard.timeliness.get(wf.name, {})
     by_label = {wf.states[state].label: days for state, days in targets.items() if state in wf.states}
     return [Stage(t.label, t.reached, t.working_days, by_label.get(t.stage)) for t in timeliness]
