@@ -26,8 +26,9 @@ from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.clock import LONDON
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import Refused
-from pmf_engine.interfaces.web import api, pages
+from pmf_engine.interfaces.web import api, feed, pages
 from pmf_engine.interfaces.web.app import WebSettings, create_app
+from pmf_engine.pmf import opendata
 from pmf_engine.pmf.framework import Framework
 from tests.conftest import SERVICES, SHIPPED_POLICIES, services
 
@@ -92,6 +93,12 @@ def _concrete(template: str, org: str) -> list[str]:
     cycle, child = f"{org}/{PERIOD}", f"{org}/{PERIOD}/HOUSING"
     if "{org}" in template:
         filled = template.replace("{period}", PERIOD).replace("{code}", "HOU-01").replace("{theme}", "Homes")
+        if "{dataset}.{fmt}" in template:
+            return [
+                filled.replace("{org}", org).replace("{dataset}.{fmt}", f"{dataset}.{fmt}")
+                for dataset in opendata.DATASETS
+                for fmt in opendata.FORMATS
+            ]
         paths = [filled.replace("{org}", org)]
         if template.endswith("/audit") or template.endswith("/audit.csv"):
             paths += [f"{paths[0]}?instance={cycle}", f"{paths[0]}?instance={org}"]
@@ -140,13 +147,17 @@ READ_ROUTES = {
     "/orgs/{org}/dashboard/{period}/themes/{theme}",
     "/orgs/{org}/measures/{code}/history",
     "/orgs/{org}/measures/{code}/history.csv",
+    "/api/v1/organisations/{org}/data/{dataset}.{fmt}",
 }
+PUBLIC_ROUTES = {"/api/v1/open/{org}", "/api/v1/open/{org}/{dataset}.{fmt}"}
+"""The public open-data feed: anyone reads any council's published figures (tests/test_feed.py
+shows what it leaves out); not part of the matrix."""
 
 
 def test_every_read_route_is_in_the_matrix(councils: tuple[TestClient, dict[str, str]]) -> None:
     """A new GET route must join the matrix below (sign-in and the OpenAPI document hold no data)."""
     del councils
-    assert {r.path for r in _routes() if "GET" in r.methods} - {"/sign-in"} == READ_ROUTES
+    assert {r.path for r in _routes() if "GET" in r.methods} - {"/sign-in"} == READ_ROUTES | PUBLIC_ROUTES
     assert {r.path for r in _routes() if "POST" in r.methods} - {"/sign-in", "/sign-out"} == WRITE_ROUTES
 
 
@@ -158,7 +169,7 @@ def _routes() -> list[APIRoute]:
             elif isinstance(r, APIRoute):
                 yield r
 
-    return list(walk([*pages.router.routes, *api.router.routes]))
+    return list(walk([*pages.router.routes, *api.router.routes, *feed.router.routes]))
 
 
 OWN_ROUTES = {"/todo/digest"}

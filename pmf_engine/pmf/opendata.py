@@ -34,7 +34,7 @@ from sqlalchemy import select
 from pmf_engine.core.audit.export import csv_safe
 from pmf_engine.core.errors import NotFound
 from pmf_engine.core.period import Period, parse_period
-from pmf_engine.core.store import Organisation, Service
+from pmf_engine.core.store import Instance, Organisation, Service, WorkflowVersion
 from pmf_engine.pmf.dashboard import quarterly_cycles
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.models import Measure
@@ -153,6 +153,23 @@ class Table:
         body = json.dumps([[c.name for c in self.columns], self.rows], default=str, sort_keys=True)
         digest = hashlib.sha256(f"{SCHEMA}:{fmt}:{self.public}:{body}".encode()).hexdigest()
         return f'"{digest[:32]}"'
+
+
+def published(framework: Framework) -> Callable[[str], bool]:
+    """Whether a cycle's figures are approved for publication: it is in one of the states
+    ``framework.yaml``'s ``open_data.published_in`` lists for its workflow."""
+    published_in = framework.policies.framework.open_data.published_in
+
+    def approved(cycle: str) -> bool:
+        with framework.engine.store.read() as s:
+            found = s.execute(
+                select(WorkflowVersion.name, Instance.state)
+                .join(WorkflowVersion, WorkflowVersion.id == Instance.workflow_version_id)
+                .where(Instance.key == cycle)
+            ).first()
+        return found is not None and found[1] in published_in.get(found[0], ())
+
+    return approved
 
 
 def require_organisation(framework: Framework, organisation: str) -> None:
@@ -358,7 +375,7 @@ def _cell(column: Column, value: Any) -> Any:
     if column.type == "boolean":
         return "true" if value else "false"
     if column.type == "number":
-        return value
+        return int(value) if float(value).is_integer() else value  # 41, not 41.0
     return csv_safe(value)
 
 

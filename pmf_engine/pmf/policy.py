@@ -132,6 +132,14 @@ class DashboardPolicy(_Policy):
     timeliness: dict[Name, dict[Name, int]] = {}
 
 
+class OpenDataPolicy(_Policy):
+    """When a cycle's figures are approved for publication on the public open-data feed: per
+    cycle workflow, the states (reached only after the approving decision, e.g. Cabinet's) in
+    which they are (``{quarterly_cycle: [scrutiny, closed]}``). None listed: nothing is public."""
+
+    published_in: dict[Name, tuple[Name, ...]] = {}
+
+
 class FrameworkPolicy(_Policy):
     """The whole ``framework.yaml``."""
 
@@ -141,6 +149,7 @@ class FrameworkPolicy(_Policy):
     calendar: CalendarPolicy
     dashboard: DashboardPolicy = DashboardPolicy()
     returns: ReturnRules = ReturnRules()
+    open_data: OpenDataPolicy = OpenDataPolicy()
 
 
 @dataclass(frozen=True)
@@ -213,6 +222,12 @@ def catalog_problems(
         ("actions", "raised_in"), actions.raised_in, "a cycle (it has no start_roles)", cycles
     )
     yield from role_problems(("actions", "raised_by"), actions.raised_by, "organisation")
+    yield from states_problems(
+        ("open_data", "published_in"),
+        policy.open_data.published_in,
+        "a cycle (it has no start_roles)",
+        cycles,
+    )
     for name, days in policy.dashboard.timeliness.items():
         path = ("dashboard", "timeliness", name)
         if name not in catalog.workflows:

@@ -30,7 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.errors import Busy, PmfError
 from pmf_engine.core.sessions import SessionPolicy, Sessions
-from pmf_engine.interfaces.web import api, pages, wording
+from pmf_engine.interfaces.web import api, feed, pages, wording
 from pmf_engine.interfaces.web.errors import (
     Forbidden,
     SignInRequired,
@@ -103,6 +103,7 @@ def create_app(framework: Framework, settings: WebSettings) -> FastAPI:
     app.middleware("http")(_security_headers)  # outside the gate: its answers get the headers too
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(feed.router)
     app.add_exception_handler(SignInRequired, _sign_in)
     app.add_exception_handler(WebError, _refused)
     app.add_exception_handler(PmfError, _refused)
