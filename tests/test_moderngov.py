@@ -5,27 +5,36 @@ committees ignored, conditional GETs, and all or nothing on every kind of bad an
 
 from __future__ import annotations
 
+import html
 import shutil
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.clock import LONDON, ManualClock
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import DefinitionError
 from pmf_engine.core.store import AuditEntry
+from pmf_engine.interfaces.main import main
+from pmf_engine.interfaces.web.app import WebSettings, create_app
+from pmf_engine.pmf.framework import Framework, load_policies
 from pmf_engine.pmf.meetings import CommitteeCalendar
 from pmf_engine.pmf.models import ModernGovMeeting, ModernGovResponse, ModernGovSync
 from pmf_engine.pmf.moderngov.client import ModernGovError
 from pmf_engine.pmf.moderngov.daily import RETRY, DailySync
 from pmf_engine.pmf.moderngov.policy import ModernGovPolicy, read_moderngov
 from pmf_engine.pmf.moderngov.sync import ACTOR, ModernGov
-from tests.conftest import CYCLE, ORG, SHIPPED_POLICIES, settle_returns
+from tests.conftest import CYCLE, ORG, ROOT, SHIPPED_POLICIES, settle_returns
 from tests.moderngov_server import FIXTURES, Site, moderngov_site
+from tests.test_web import PASSWORD, csrf, sign_in
 
 BODIES = frozenset(SHIPPED_POLICIES.framework.calendar.bodies)
 
@@ -307,8 +316,6 @@ def test_the_daily_job_syncs_each_organisation_once_a_day_and_retries_a_failure(
 
 
 def test_without_a_policy_file_there_is_no_site(tmp_path: Path) -> None:
-    from pmf_engine.pmf.framework import load_policies
-
     folder = tmp_path / "policies"
     shutil.copytree(Path(__file__).parent.parent / "policies", folder)
     assert load_policies(folder).moderngov.organisations == {}
@@ -317,3 +324,101 @@ def test_without_a_policy_file_there_is_no_site(tmp_path: Path) -> None:
         "    committees: {134: cabinet}\n"
     )
     assert load_policies(folder).moderngov.organisations["TDC"].body_of(134, "") == "cabinet"
+
+
+def test_pmf_calendar_sync_through_the_cli(site: Site, tmp_path: Path) -> None:
+    """``pmf calendar sync --org ORG`` with the site of ``moderngov.yaml``; ``--url`` another
+    address (here nothing listens: a clear error, exit code of a bad file, nothing changed); an
+    organisation with no site is named."""
+    policies = tmp_path / "policies"
+    shutil.copytree(ROOT / "policies", policies)
+    _policy(tmp_path, site)
+    shutil.move(tmp_path / "moderngov.yaml", policies / "moderngov.yaml")
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+
+    def pmf(*args: str) -> Result:
+        result = CliRunner().invoke(
+            main, ["--db", db, "--workflows", str(ROOT / "workflows"), "--policies", str(policies), *args]
+        )
+        assert "Traceback" not in result.output
+        return result
+
+    assert pmf("db", "upgrade", "--rehearsal").exit_code == 0
+    assert pmf("org", "add", ORG, "Test District Council", "--bootstrap").exit_code == 0
+    assert (
+        pmf("actor", "add", "admin", "--name", "A", "--role", f"administrator:{ORG}", "--bootstrap").exit_code
+        == 0
+    )
+    now = ("--now", "2024-07-01 09:00")
+    refused = pmf(*now, "calendar", "sync", "--org", ORG, "--url", "http://127.0.0.1:9", "--as", "admin")
+    assert refused.exit_code != 0 and "cannot reach the site" in refused.output
+    assert "GetCommittees http://127.0.0.1:9/mgWebService.asmx/GetCommittees" in refused.output
+    assert pmf("calendar", "list", "--org", ORG).stdout == ""
+    synced = pmf(*now, "calendar", "sync", "--org", ORG, "--as", "admin")
+    assert synced.exit_code == 0, synced.output
+    assert synced.stdout.startswith("7 added, 0 linked, 0 moved, 0 cancelled, 0 unchanged")
+    assert "Cabinet" in pmf("calendar", "list", "--org", ORG).stdout
+    assert "0 added" in pmf(*now, "calendar", "sync", "--org", ORG).stdout, "as system:moderngov"
+    assert pmf("org", "add", "OTH", "Other Council", "--as", "admin").exit_code == 0
+    missing = pmf(*now, "calendar", "sync", "--org", "OTH")
+    assert missing.exit_code != 0 and "no ModernGov site for organisation 'OTH'" in missing.output
+
+
+def _web(engine: Engine, policy: ModernGovPolicy) -> TestClient:
+    accounts = Accounts(engine.store, engine.clock)
+    for user in ("perf", "sm_housing"):
+        accounts.set_password(user, PASSWORD, by="test")
+    framework = Framework(engine, replace(SHIPPED_POLICIES, moderngov=policy))
+    app = create_app(framework, WebSettings(secret_key="test-secret", secure_cookies=False))
+    return TestClient(app, follow_redirects=False)
+
+
+def test_the_calendar_page_syncs_with_moderngov(engine: Engine, site: Site, tmp_path: Path) -> None:
+    """The performance officer's "Sync with ModernGov" (a POST with the CSRF token) brings the
+    meetings in, each with a link to its papers; the site down is said on the page and changes
+    nothing; a service manager may not sync (403)."""
+    client = _web(engine, _policy(tmp_path, site))
+    page = f"/orgs/{ORG}/meetings"
+    sign_in(client, "perf")
+    token = csrf(client, page)
+    assert "Sync with ModernGov" in client.get(page).text
+    site.fail = {"GetCommittees": 500}
+    failed = client.post(f"{page}/sync", data={"csrf_token": token})
+    assert failed.status_code >= 400 and "HTTP 500" in html.unescape(failed.text)
+    assert "govuk-error-summary" in failed.text and _calendar(engine) == {}
+    site.fail = {}
+    synced = client.post(f"{page}/sync", data={"csrf_token": token})
+    assert synced.status_code == 303
+    shown = client.get(synced.headers["location"]).text
+    assert "Synchronised with ModernGov: 7 meeting(s) added, moved or cancelled" in shown
+    assert f'href="{site.base_url}/ieListDocuments.aspx?CId=134&amp;MId=4001"' in shown
+    assert _audit(engine, "meeting.added") == 7
+    client.post("/sign-out", data={"csrf_token": token})
+    sign_in(client, "sm_housing")
+    token = csrf(client, page)
+    assert "Sync with ModernGov" not in client.get(page).text
+    assert client.post(f"{page}/sync", data={"csrf_token": token}).status_code == 403
+
+
+def test_the_cycle_page_and_the_report_link_each_stage_to_its_meeting(
+    engine: Engine, site: Site, tmp_path: Path
+) -> None:
+    """At CMT review: the cycle page's stages and the committee report link CMT's meeting and
+    its performance report item, and the Cabinet meeting the cycle will go to."""
+    client = _web(engine, _policy(tmp_path, site))
+    framework = Framework(engine, replace(SHIPPED_POLICIES, moderngov=_policy(tmp_path, site)))
+    framework.moderngov.sync(ORG, by="perf")
+    _at_cmt_review(engine)
+    sign_in(client, "perf")
+    cmt = f"{site.base_url}/ieListDocuments.aspx?CId=150&amp;MId=4201"
+    item = f"{site.base_url}/mgAi.aspx?ID=9101"
+    cabinet = f"{site.base_url}/ieListDocuments.aspx?CId=134&amp;MId=4001"
+    page = client.get(f"/instances/{CYCLE}").text
+    stages = page[page.index('id="stage-meetings"') :]
+    stages = stages[: stages.index("</table>")]
+    assert f'href="{cmt}"' in stages and f'href="{item}"' in stages and f'href="{cabinet}"' in stages
+    assert "Portfolio Holder and CMT review" in stages and "(expected)" in stages
+    report = client.get(f"/instances/{CYCLE}/report").text
+    meetings = report[report.index('id="meetings"') :]
+    assert f'href="{cmt}"' in meetings and f'href="{item}"' in meetings and f'href="{cabinet}"' in meetings
+    assert "agenda item: Quarterly Performance Report: Quarter 1 2024/25" in meetings

@@ -9,7 +9,7 @@ gathered live each time.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import get_args
 
@@ -24,6 +24,7 @@ from pmf_engine.core.workdays import WorkingDays
 from pmf_engine.pmf.actions import ActionView
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.models import Actual, Measure, ReportSnapshot
+from pmf_engine.pmf.moderngov.sync import MeetingLink
 from pmf_engine.pmf.projects import ProjectStatus, project_status
 from pmf_engine.pmf.quarters import quarter_of
 from pmf_engine.pmf.rag import RagPolicy, Status
@@ -102,6 +103,8 @@ class ReportData:
     timeliness: list[Timeliness]
     actions: list[ActionView]
     restatements: list[Restatement]
+    meetings: list[tuple[str, MeetingLink]] = field(default_factory=list)
+    """Each stage that hangs on a committee meeting, by label, with its meeting's ModernGov pages."""
 
 
 _CONTENT = TypeAdapter(Content)
@@ -172,6 +175,7 @@ def gather(framework: Framework, cycle: str) -> ReportData:
         else:
             content, frozen = content_in(s, inst, framework.rag, engine.clock.now()), None
         timeliness = _timeliness(s, engine, inst)
+        wf = engine.definition(inst.workflow_version)
         restatements = _restatements(s, inst)
         organisation = inst.organisation.code
     actions = [
@@ -179,7 +183,9 @@ def gather(framework: Framework, cycle: str) -> ReportData:
         for a in framework.actions.list_for(organisation)
         if a.cycle == cycle or (not a.closed and a.cycle < cycle)
     ]
-    return ReportData(content, frozen, timeliness, actions, restatements)
+    links = framework.moderngov.stage_links(cycle)
+    meetings = [(state.label, links[name]) for name, state in wf.states.items() if name in links]
+    return ReportData(content, frozen, timeliness, actions, restatements, meetings)
 
 
 def measures_reported(framework: Framework, cycle: str) -> list[MeasureStatus]:
