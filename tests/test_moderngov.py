@@ -328,8 +328,8 @@ def test_without_a_policy_file_there_is_no_site(tmp_path: Path) -> None:
 
 def test_pmf_calendar_sync_through_the_cli(site: Site, tmp_path: Path) -> None:
     """``pmf calendar sync --org ORG`` with the site of ``moderngov.yaml``; ``--url`` another
-    address (here nothing listens: a clear error, exit code of a bad file, nothing changed); an
-    organisation with no site is named."""
+    address (here nothing listens: a clear error, nothing changed); ``pmf tick`` runs the
+    worker's daily sync; an organisation with no site is named."""
     policies = tmp_path / "policies"
     shutil.copytree(ROOT / "policies", policies)
     _policy(tmp_path, site)
@@ -354,11 +354,14 @@ def test_pmf_calendar_sync_through_the_cli(site: Site, tmp_path: Path) -> None:
     assert refused.exit_code != 0 and "cannot reach the site" in refused.output
     assert "GetCommittees http://127.0.0.1:9/mgWebService.asmx/GetCommittees" in refused.output
     assert pmf("calendar", "list", "--org", ORG).stdout == ""
+    ticked = pmf("tick", "--at", "2024-07-01 09:00")
+    assert ticked.exit_code == 0, ticked.output
+    assert pmf("calendar", "list", "--org", ORG).stdout.count("Cabinet") == 2, "the worker's daily job synced"
+    site.scenario = "moved"
     synced = pmf(*now, "calendar", "sync", "--org", ORG, "--as", "admin")
     assert synced.exit_code == 0, synced.output
-    assert synced.stdout.startswith("7 added, 0 linked, 0 moved, 0 cancelled, 0 unchanged")
-    assert "Cabinet" in pmf("calendar", "list", "--org", ORG).stdout
-    assert "0 added" in pmf(*now, "calendar", "sync", "--org", ORG).stdout, "as system:moderngov"
+    assert synced.stdout.startswith("0 added, 0 linked, 1 moved, 0 cancelled, 6 unchanged")
+    assert "0 moved" in pmf(*now, "calendar", "sync", "--org", ORG).stdout, "as system:moderngov"
     assert pmf("org", "add", "OTH", "Other Council", "--as", "admin").exit_code == 0
     missing = pmf(*now, "calendar", "sync", "--org", "OTH")
     assert missing.exit_code != 0 and "no ModernGov site for organisation 'OTH'" in missing.output
