@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.clock import LONDON, ManualClock
 from pmf_engine.core.engine import Engine
-from pmf_engine.core.errors import DefinitionError
+from pmf_engine.core.errors import DefinitionError, InvalidInput
 from pmf_engine.core.store import AuditEntry
 from pmf_engine.interfaces.main import main
 from pmf_engine.interfaces.web.app import WebSettings, create_app
@@ -190,6 +190,27 @@ def test_a_meeting_the_calendar_already_has_is_linked_not_doubled(
     links = moderngov.meeting_links(ORG, [meeting.id])
     assert links[meeting.id].url.endswith("/ieListDocuments.aspx?CId=150&MId=4201")
     assert _audit(engine, "moderngov.linked") == 1
+
+
+def test_a_meeting_the_site_no_longer_lists_is_left_and_said(
+    moderngov: ModernGov, engine: Engine, site: Site
+) -> None:
+    """ModernGov says Cancelled of a meeting that will not take place; one that simply vanished
+    from the list is counted and logged, not guessed at."""
+    moderngov.sync(ORG, by="perf")
+    before = _calendar(engine)
+    site.scenario = "vanished"
+    done = moderngov.sync(ORG, by="perf")
+    assert (done.missing, done.cancelled, done.unchanged) == (1, 0, 6)
+    assert "1 meeting(s) no longer listed by ModernGov, left as they are" in done.summary()
+    assert _calendar(engine) == before
+
+
+def test_url_given_is_checked_and_used(moderngov: ModernGov, site: Site) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        moderngov.sync(ORG, by="perf", base_url="file:///etc/passwd")
+    assert raised.value.field == "--url"
+    assert moderngov.sync(ORG, by="perf", base_url=site.base_url + "/").added == 7
 
 
 BAD_ANSWERS = [

@@ -10,8 +10,8 @@ cancelled, each through the calendar's own paths, so dependent open deadlines ar
 again and everything is audited. A response that cannot be fetched or read stops the sync
 before anything is written; the ETags kept for conditional GETs are saved only with the rest.
 
-``meeting_links`` gives a cycle's stages their meetings' ModernGov pages
-(``ieListDocuments.aspx?CId=..&MId=..``) and report items (``mgAi.aspx?ID=..``).
+``meeting_links`` and ``stage_links`` (in ``links``) give meetings and a cycle's stages their
+ModernGov pages (``ieListDocuments.aspx?CId=..&MId=..``) and report items (``mgAi.aspx?ID=..``).
 """
 
 from __future__ import annotations
@@ -19,23 +19,25 @@ from __future__ import annotations
 import calendar as months
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from urllib.parse import urlsplit
 
 import structlog
+from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pmf_engine.core import audit
-from pmf_engine.core.clock import london
-from pmf_engine.core.deadlines import Meeting as MeetingAnchor
-from pmf_engine.core.deadlines import parse_rule
-from pmf_engine.core.errors import NotFound
+from pmf_engine.core.clock import LONDON, as_utc, london
+from pmf_engine.core.errors import InvalidInput, NotFound, NotNow
 from pmf_engine.core.provenance import stamp
-from pmf_engine.core.store import Deadline, Instance, Meeting, Organisation, find_organisation
+from pmf_engine.core.store import Meeting, Organisation, find_organisation
 from pmf_engine.pmf.meetings import CommitteeCalendar, MeetingRow
 from pmf_engine.pmf.models import ModernGovMeeting, ModernGovResponse
+from pmf_engine.pmf.moderngov import links
 from pmf_engine.pmf.moderngov.client import AgendaItem, Client, Committee, Fetched, MeetingInfo
+from pmf_engine.pmf.moderngov.links import MeetingLink
 from pmf_engine.pmf.moderngov.policy import ModernGovPolicy, Site
 
 log = structlog.get_logger("pmf_engine.moderngov")
@@ -63,6 +65,9 @@ class Synced:
     requests: int = 0
     not_modified: int = 0
     """Requests the site answered 304 (the ETag matched)."""
+    missing: int = 0
+    """Meetings synced before, in the window asked for, that the site no longer lists: left as
+    they are (ModernGov says Cancelled of a meeting that will not take place)."""
 
     @property
     def changed(self) -> bool:
@@ -76,6 +81,11 @@ class Synced:
             f"{self.unchanged} unchanged; {self.deadlines_recomputed} deadline(s) recomputed; "
             f"{self.committees} committee(s) synced, {self.ignored} ignored; "
             f"{self.requests} request(s), {self.not_modified} not modified"
+            + (
+                f"; {self.missing} meeting(s) no longer listed by ModernGov, left as they are"
+                if self.missing
+                else ""
+            )
         )
 
 
@@ -90,20 +100,8 @@ class _Read:
     """The report item of each meeting whose agenda was read (``None``: not on it)."""
     ignored: int
     fetched: list[Fetched]
-
-
-@dataclass(frozen=True)
-class MeetingLink:
-    """A calendar meeting's pages on ModernGov."""
-
-    body: str
-    starts_at: datetime
-    title: str
-    url: str
-    item_url: str | None = None
-    item_title: str = ""
-    expected: bool = False
-    """Not yet the cycle's meeting: the body's next one, which the stage will go to if nothing changes."""
+    first: date
+    last: date
 
 
 @dataclass
@@ -120,13 +118,20 @@ class ModernGov:
             raise NotFound(
                 "ModernGov site for organisation", organisation, "add it to policies/moderngov.yaml"
             )
-        return site.model_copy(update={"base_url": base_url.rstrip("/")}) if base_url else site
+        if not base_url:
+            return site
+        try:
+            return Site.model_validate({**site.model_dump(), "base_url": base_url})
+        except ValidationError:
+            raise InvalidInput(
+                "--url", base_url, "use the site's address, like https://democracy.example.gov.uk"
+            ) from None
 
     def sync(self, organisation: str, *, by: str, base_url: str | None = None) -> Synced:
         """Bring the organisation's calendar into line with its ModernGov site: all or nothing."""
         site = self.site(organisation, base_url)
-        store, clock = self.calendar.store, self.calendar.engine.clock
-        now = clock.now()
+        store = self.calendar.store
+        now = self.calendar.engine.clock.now()
         with store.read() as s:
             org = find_organisation(s, organisation)
             kept = {
@@ -143,103 +148,53 @@ class ModernGov:
             requests=len(read.fetched),
             not_modified=sum(f.not_modified for f in read.fetched),
         )
-        with store.write() as s:
-            org = find_organisation(s, organisation)
-            for mg, body, title in read.meetings:
-                self._apply(s, org, site, mg, body, title, read.items, by, done)
-            _keep(s, org.id, read.fetched, now)
-            if done.changed:
-                audit.record(
-                    s,
-                    audit.AuditRecord(
-                        event="moderngov.synced",
-                        organisation=org.code,
-                        actor=by,
-                        data=stamp(
-                            {
-                                "site": site.base_url,
-                                "added": done.added,
-                                "linked": done.linked,
-                                "moved": done.moved,
-                                "cancelled": done.cancelled,
-                                "report_items": done.report_items,
-                                "deadlines_recomputed": done.deadlines_recomputed,
-                            }
-                        ),
-                    ),
-                    clock.now(),
-                )
+        try:
+            with store.write() as s:
+                self._write(s, organisation, site, read, by, done)
+        except IntegrityError as exc:  # another sync of the organisation got in first (PostgreSQL)
+            raise NotNow(
+                f"the calendar of {organisation} was synchronised by another process meanwhile: try again"
+            ) from exc
         log.info("moderngov.synced", organisation=organisation, actor=by, **_counts(done))
         return done
 
+    def _write(self, s: Session, organisation: str, site: Site, read: _Read, by: str, done: Synced) -> None:
+        org = find_organisation(s, organisation)
+        # One sync of an organisation at a time (SQLite's writers are one at a time anyway).
+        s.execute(select(Organisation.id).where(Organisation.id == org.id).with_for_update())
+        for mg, body, title in read.meetings:
+            self._apply(s, org, site, mg, body, title, read.items, by, done)
+        done.missing = _missing(s, org.id, read)
+        _keep(s, org.id, read.fetched, self.calendar.engine.clock.now())
+        if done.changed:
+            audit.record(
+                s,
+                audit.AuditRecord(
+                    event="moderngov.synced",
+                    organisation=org.code,
+                    actor=by,
+                    data=stamp(
+                        {
+                            "site": site.base_url,
+                            "added": done.added,
+                            "linked": done.linked,
+                            "moved": done.moved,
+                            "cancelled": done.cancelled,
+                            "report_items": done.report_items,
+                            "deadlines_recomputed": done.deadlines_recomputed,
+                        }
+                    ),
+                ),
+                self.calendar.engine.clock.now(),
+            )
+
     def meeting_links(self, organisation: str, meeting_ids: Sequence[int]) -> dict[int, MeetingLink]:
         """The ModernGov pages of those of ``meeting_ids`` that came from the organisation's site."""
-        site = self.policy.site(organisation)
-        if site is None or not meeting_ids:
-            return {}
-        with self.calendar.store.read() as s:
-            rows = s.execute(
-                select(Meeting, ModernGovMeeting)
-                .join(
-                    ModernGovMeeting,
-                    (ModernGovMeeting.organisation_id == Meeting.organisation_id)
-                    & (ModernGovMeeting.uid == Meeting.uid),
-                )
-                .where(Meeting.id.in_(list(meeting_ids)))
-            ).all()
-        return {meeting.id: _link(site, meeting, mg) for meeting, mg in rows}
+        return links.meeting_links(self.calendar.store, self.policy, organisation, meeting_ids)
 
     def stage_links(self, cycle: str) -> dict[str, MeetingLink]:
-        """Each stage of a cycle that hangs on a committee meeting, with that meeting's ModernGov
-        pages: the meeting its deadline was reckoned from (the latest, for a stage reached more
-        than once), or, for a stage not reached yet, the meeting the cycle has pinned for its
-        committee or that committee's next meeting (``expected``)."""
-        engine = self.calendar.engine
-        with engine.store.read() as s:
-            inst = s.scalar(select(Instance).where(Instance.key == cycle))
-            if inst is None:
-                raise NotFound("cycle", cycle)
-            code = s.scalar(select(Organisation.code).where(Organisation.id == inst.organisation_id)) or ""
-            if self.policy.site(code) is None:
-                return {}
-            wf = engine.definition(inst.workflow_version)
-            used: dict[str, int] = {}
-            for state, ids in s.execute(
-                select(Deadline.state, Deadline.meeting_ids)
-                .where(Deadline.instance_id == inst.id)
-                .order_by(Deadline.id)
-            ):
-                if ids:
-                    used[state] = ids[-1]  # the meeting the rule ends on (``next scrutiny after cabinet``)
-            expected: set[str] = set()
-            pins = dict((inst.context or {}).get("meetings", {}))
-            now = engine.clock.now()
-            for name, st in wf.states.items():
-                if name in used or not st.deadline:
-                    continue
-                anchor = parse_rule(st.deadline).anchor
-                if not isinstance(anchor, MeetingAnchor):
-                    continue
-                pinned = pins.get(anchor.body) if anchor.after is None else None
-                found = pinned or s.scalar(
-                    select(Meeting.id)
-                    .where(
-                        Meeting.organisation_id == inst.organisation_id,
-                        Meeting.body == anchor.body,
-                        Meeting.starts_at > now,
-                    )
-                    .order_by(Meeting.starts_at)
-                    .limit(1)
-                )
-                if found is not None and inst.state != name:
-                    used[name] = int(found)
-                    expected.add(name)
-        links = self.meeting_links(code, list(used.values()))
-        return {
-            state: (_expected(links[mid]) if state in expected else links[mid])
-            for state, mid in used.items()
-            if mid in links
-        }
+        """Each stage of ``cycle`` that hangs on a meeting, with its pages (``links.stage_links``)."""
+        return links.stage_links(self.calendar.engine, self.policy, cycle)
 
     # -- internals ------------------------------------------------------------------------
 
@@ -345,7 +300,36 @@ def _read(client: Client, site: Site, now: datetime) -> _Read:
                     None,
                 )
     meetings.sort(key=lambda m: (m[0].starts_at, m[0].id))
-    return _Read(committees, meetings, items, ignored, client.fetched)
+    return _Read(committees, meetings, items, ignored, client.fetched, first, last)
+
+
+def _missing(s: Session, organisation_id: int, read: _Read) -> int:
+    """How many meetings synced before, of the committees read and in the window asked for,
+    the site no longer lists (logged; left as they are)."""
+    seen = {mg.id for mg, _body, _title in read.meetings}
+    start = as_utc(datetime.combine(read.first, time(0), tzinfo=LONDON))
+    end = as_utc(datetime.combine(read.last + timedelta(days=1), time(0), tzinfo=LONDON))
+    refs = [
+        ref
+        for ref in s.scalars(
+            select(ModernGovMeeting.meeting_ref)
+            .join(
+                Meeting,
+                (Meeting.organisation_id == ModernGovMeeting.organisation_id)
+                & (Meeting.uid == ModernGovMeeting.uid),
+            )
+            .where(
+                ModernGovMeeting.organisation_id == organisation_id,
+                ModernGovMeeting.committee_ref.in_([c.id for c, _body in read.committees]),
+                Meeting.starts_at >= start,
+                Meeting.starts_at < end,
+            )
+        )
+        if ref not in seen
+    ]
+    if refs:
+        log.warning("moderngov.meetings_missing", organisation_id=organisation_id, meetings=sorted(refs))
+    return len(refs)
 
 
 def _keep(s: Session, organisation_id: int, fetched: list[Fetched], now: datetime) -> None:
@@ -393,22 +377,6 @@ def _audit_link(
 
 def _uid(site: Site, meeting_ref: int) -> str:
     return f"moderngov-{meeting_ref}@{urlsplit(site.base_url).hostname}"
-
-
-def _link(site: Site, meeting: Meeting, mg: ModernGovMeeting) -> MeetingLink:
-    base = site.base_url
-    return MeetingLink(
-        body=meeting.body,
-        starts_at=meeting.starts_at,
-        title=meeting.title,
-        url=f"{base}/ieListDocuments.aspx?CId={mg.committee_ref}&MId={mg.meeting_ref}",
-        item_url=f"{base}/mgAi.aspx?ID={mg.agenda_item_ref}" if mg.agenda_item_ref is not None else None,
-        item_title=mg.agenda_item_title,
-    )
-
-
-def _expected(link: MeetingLink) -> MeetingLink:
-    return MeetingLink(link.body, link.starts_at, link.title, link.url, link.item_url, link.item_title, True)
 
 
 def _month_start(day: date) -> date:
