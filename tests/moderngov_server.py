@@ -36,6 +36,8 @@ class Site:
     """Operation -> HTTP status to answer with instead (500)."""
     slow: dict[str, float] = field(default_factory=dict)
     """Operation -> seconds to wait before answering."""
+    bodies: dict[str, bytes] = field(default_factory=dict)
+    """Operation -> what to answer instead of its fixture (an answer too large)."""
     requests: list[Request] = field(default_factory=list)
     base_url: str = ""
 
@@ -85,7 +87,7 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
             path = site.file(operation, query)
             if path is None:
                 return 404, b"", None
-            body = path.read_bytes()
+            body = site.bodies.get(operation) or path.read_bytes()
             etag = f'"{hashlib.sha256(body).hexdigest()[:16]}"' if site.etags else None
             if etag and self.headers.get("If-None-Match") == etag:
                 return 304, b"", etag

@@ -28,7 +28,7 @@ from pmf_engine.interfaces.web.app import WebSettings, create_app
 from pmf_engine.pmf.framework import Framework, load_policies
 from pmf_engine.pmf.meetings import CommitteeCalendar
 from pmf_engine.pmf.models import ModernGovMeeting, ModernGovResponse, ModernGovSync
-from pmf_engine.pmf.moderngov.client import ModernGovError
+from pmf_engine.pmf.moderngov.client import MAX_BYTES, ModernGovError
 from pmf_engine.pmf.moderngov.daily import RETRY, DailySync
 from pmf_engine.pmf.moderngov.policy import ModernGovPolicy, read_moderngov
 from pmf_engine.pmf.moderngov.sync import ACTOR, ModernGov
@@ -211,6 +211,29 @@ def test_url_given_is_checked_and_used(moderngov: ModernGov, site: Site) -> None
         moderngov.sync(ORG, by="perf", base_url="file:///etc/passwd")
     assert raised.value.field == "--url"
     assert moderngov.sync(ORG, by="perf", base_url=site.base_url + "/").added == 7
+
+
+def test_meeting_times_as_sites_write_them(moderngov: ModernGov, engine: Engine, site: Site) -> None:
+    """``2.00 pm``, ``6pm``, ``18:30``, ``12 noon``, none (10:00, as a date-only import) and
+    ``12.15 a.m.``, in elements of a namespace some sites use: London time each."""
+    site.scenario = "times"
+    moderngov.sync(ORG, by="perf")
+    leadership = sorted(t for t in _calendar(engine).values() if t.startswith("leadership"))
+    assert leadership == [
+        "leadership 2024-07-30 14:00",
+        "leadership 2024-08-06 18:00",
+        "leadership 2024-08-13 18:30",
+        "leadership 2024-08-20 12:00",
+        "leadership 2024-08-27 10:00",
+        "leadership 2024-09-03 00:15",
+    ]
+
+
+def test_an_answer_too_large_is_refused(moderngov: ModernGov, engine: Engine, site: Site) -> None:
+    site.bodies = {"GetCommittees": b"<committees>" + b" " * (MAX_BYTES + 1) + b"</committees>"}
+    with pytest.raises(ModernGovError, match="over 5,000,000 bytes"):
+        moderngov.sync(ORG, by="perf")
+    assert _calendar(engine) == {}
 
 
 BAD_ANSWERS = [
@@ -409,7 +432,7 @@ def test_the_calendar_page_syncs_with_moderngov(engine: Engine, site: Site, tmp_
     site.fail = {"GetCommittees": 500}
     failed = client.post(f"{page}/sync", data={"csrf_token": token})
     assert failed.status_code >= 400 and "HTTP 500" in html.unescape(failed.text)
-    assert "govuk-error-summary" in failed.text and _calendar(engine) == {}
+    assert 'href="#moderngov-sync"' in failed.text and _calendar(engine) == {}
     site.fail = {}
     synced = client.post(f"{page}/sync", data={"csrf_token": token})
     assert synced.status_code == 303

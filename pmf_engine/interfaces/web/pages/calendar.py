@@ -108,7 +108,7 @@ def sync_meetings(org: str, user: FormMember, framework: FrameworkDep, render: R
         framework.engine.directory.authorise(user, CALENDAR_MANAGE, org)
         done = framework.moderngov.sync(org, by=user)
     except PmfError as exc:
-        return _refused(render, framework, org, user, exc)
+        return _refused(render, framework, org, user, exc, target="moderngov-sync")
     return _done(org, "synced", done.added + done.linked + done.moved + done.cancelled)
 
 
@@ -148,10 +148,11 @@ def _refused(
     user: str,
     exc: Exception,
     form: dict[str, str] | None = None,
+    target: str = "add-meeting",
 ) -> Response:
     status = status_of(exc)[0] if isinstance(exc, PmfError) else 400
     errors = [str(p) for p in exc.problems] if isinstance(exc, FileProblems) else [str(exc)]
-    return _page(render, framework, org, user, errors=errors, form=form, status=status)
+    return _page(render, framework, org, user, errors=errors, form=form, status=status, target=target)
 
 
 def _page(
@@ -164,6 +165,7 @@ def _page(
     errors: list[str] | None = None,
     form: dict[str, str] | None = None,
     status: int = 200,
+    target: str = "add-meeting",
 ) -> Response:
     now = framework.engine.clock.now()
     listed = framework.calendar.list(org)
@@ -181,6 +183,7 @@ def _page(
             "links": framework.moderngov.meeting_links(org, [m.id for m in listed]),
             "done": done,
             "errors": errors or [],
+            "error_target": target,
             "form": form or {},
         },
         status,
