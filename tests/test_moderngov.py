@@ -318,9 +318,13 @@ def test_policy_problems_name_the_file_line_and_field(tmp_path: Path, site: Site
     assert raised.value.problems[0].field == "organisations.TDC.base_url"
 
 
-def test_stages_link_to_their_meetings_and_report_item(moderngov: ModernGov, engine: Engine) -> None:
+def test_stages_link_to_their_meetings_and_report_item(
+    moderngov: ModernGov, engine: Engine, site: Site
+) -> None:
     """At CMT review the stage links to CMT's meeting and its performance report item; the
-    Cabinet stages, not reached yet, to the Cabinet meeting they will go to."""
+    Cabinet stages, not reached yet, to the Cabinet meeting they will go to, and Scrutiny to
+    the next one after that Cabinet (not August's, before it)."""
+    site.scenario = "early_scrutiny"
     moderngov.sync(ORG, by="perf")
     _at_cmt_review(engine)
     links = moderngov.stage_links(CYCLE)
@@ -329,6 +333,7 @@ def test_stages_link_to_their_meetings_and_report_item(moderngov: ModernGov, eng
     assert cmt.url == f"{base}/ieListDocuments.aspx?CId=150&MId=4201" and not cmt.expected
     assert cmt.item_url == f"{base}/mgAi.aspx?ID=9101" and "Performance Report" in cmt.item_title
     assert links["cabinet_approval"].url.endswith("CId=134&MId=4001") and links["cabinet_approval"].expected
+    assert links["scrutiny"].url.endswith("CId=140&MId=4101"), "the next Scrutiny after that Cabinet"
     assert "data_request" not in links
 
 

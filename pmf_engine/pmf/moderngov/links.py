@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from pmf_engine.core.deadlines import Meeting as MeetingAnchor
 from pmf_engine.core.deadlines import parse_rule
@@ -85,19 +86,9 @@ def stage_links(engine: Engine, policy: ModernGovPolicy, cycle: str) -> dict[str
             anchor = parse_rule(st.deadline).anchor
             if not isinstance(anchor, MeetingAnchor):
                 continue
-            pinned = pins.get(anchor.body) if anchor.after is None else None
-            found = pinned or s.scalar(
-                select(Meeting.id)
-                .where(
-                    Meeting.organisation_id == inst.organisation_id,
-                    Meeting.body == anchor.body,
-                    Meeting.starts_at > now,
-                )
-                .order_by(Meeting.starts_at)
-                .limit(1)
-            )
+            found = _expected_meeting(s, inst.organisation_id, anchor, pins, now)
             if found is not None and inst.state != name:
-                used[name] = int(found)
+                used[name] = found[0]
                 expected.add(name)
     found_links = meeting_links(engine.store, policy, code, list(used.values()))
     return {
@@ -105,6 +96,32 @@ def stage_links(engine: Engine, policy: ModernGovPolicy, cycle: str) -> dict[str
         for state, mid in used.items()
         if mid in found_links
     }
+
+
+def _expected_meeting(
+    s: Session, organisation_id: int, anchor: MeetingAnchor, pins: dict[str, int], now: datetime
+) -> tuple[int, datetime] | None:
+    """The meeting a rule's anchor will be, as things stand: the cycle's pinned meeting of its
+    body, or the body's next one (after now, or for ``next B after A`` after A's)."""
+    after = now
+    if isinstance(anchor.after, MeetingAnchor):
+        before = _expected_meeting(s, organisation_id, anchor.after, pins, now)
+        if before is None:
+            return None
+        after = before[1]
+    elif anchor.body in pins:
+        row = s.execute(select(Meeting.id, Meeting.starts_at).where(Meeting.id == pins[anchor.body])).first()
+        if row is not None:
+            return int(row[0]), row[1]
+    row = s.execute(
+        select(Meeting.id, Meeting.starts_at)
+        .where(
+            Meeting.organisation_id == organisation_id, Meeting.body == anchor.body, Meeting.starts_at > after
+        )
+        .order_by(Meeting.starts_at)
+        .limit(1)
+    ).first()
+    return (int(row[0]), row[1]) if row is not None else None
 
 
 def _link(site: Site, meeting: Meeting, mg: ModernGovMeeting) -> MeetingLink:
