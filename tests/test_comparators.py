@@ -16,15 +16,17 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import DataFileError, InvalidInput
 from pmf_engine.core.store import AuditEntry
+from pmf_engine.interfaces.main import main
 from pmf_engine.pmf.comparators import Comparators, read_export
 from pmf_engine.pmf.comparison import Comparator, ComparatorValue, check_gss, position
 from pmf_engine.pmf.lginform import LgInform, SourceError, sign, signature_valid
-from tests.conftest import ORG, services
+from tests.conftest import ORG, POLICIES, WORKFLOWS, services
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lginform"
 KEY, SECRET = "pmf-test-key", "s3cret-that-signs"
@@ -295,3 +297,83 @@ def test_an_unreachable_service_is_a_clear_error() -> None:
     client = LgInform(KEY, SECRET, base_url="http://127.0.0.1:9", timeout=2)
     with client, pytest.raises(SourceError, match="cannot reach"):
         client.data("2142", ["E07000033"])
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+
+def test_the_command_line_sets_the_area_fetches_and_shows_positions(tmp_path: Path, lginform: Stub) -> None:
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    env = {"PMF_LGINFORM_KEY": KEY, "PMF_LGINFORM_SECRET": SECRET}
+
+    def pmf(*args: str, secret: bool = True) -> tuple[int, str]:
+        result = CliRunner().invoke(
+            main,
+            ["--db", db, "--workflows", str(WORKFLOWS), "--policies", str(POLICIES), *args],
+            env=env if secret else {"PMF_LGINFORM_KEY": "", "PMF_LGINFORM_SECRET": ""},
+            catch_exceptions=False,
+        )
+        assert "Traceback" not in result.output and SECRET not in result.output
+        return result.exit_code, result.output
+
+    code, out = pmf("org", "add", "TDC", "Test District Council", "--gss-code", "E0700033", "--bootstrap")
+    assert code == 1 and "like E07000033" in out
+    assert pmf("org", "add", "TDC", "Test District Council", "--gss-code", "e07000033", "--bootstrap") == (
+        0,
+        "organisation TDC added (GSS code E07000033)\n",
+    )
+    for args in (
+        ("actor", "add", "admin", "--name", "Admin", "--role", "administrator:TDC", "--bootstrap"),
+        ("service", "add", "TDC", "WASTE", "Waste", "--as", "admin"),
+        ("service", "add", "TDC", "HOUSING", "Housing", "--as", "admin"),
+        ("service", "add", "TDC", "PLANNING", "Planning", "--as", "admin"),
+        ("actor", "add", "perf", "--name", "Perf", "--role", "performance_officer:TDC", "--as", "admin"),
+    ):
+        assert pmf(*args)[0] == 0, args
+    measures = tmp_path / "measures.csv"
+    measures.write_text(MEASURES)
+    assert pmf("measures", "import", "TDC", str(measures), "--as", "perf")[0] == 0
+    assert "E07000033" in pmf("org", "list")[1]
+    code, out = pmf(
+        "comparators", "fetch", "--org", "TDC", "--url", lginform.url, "--as", "perf", secret=False
+    )
+    assert code == 1 and "PMF_LGINFORM_KEY" in out
+    code, out = pmf("comparators", "fetch", "--org", "TDC", "--group", "nearest", "--as", "perf")
+    assert code == 1 and "comparators.yaml" in out
+    code, out = pmf("comparators", "fetch", "--org", "TDC", "--url", lginform.url, "--as", "perf")
+    assert (code, out.splitlines()[-1]) == (
+        0,
+        "20 comparator value(s) stored in 2 set(s) (group, metric, period)",
+    )
+    code, out = pmf("comparators", "show", "--org", "TDC")
+    lines = out.splitlines()
+    assert code == 0 and [line.split()[0] for line in lines] == ["HOU-02", "WST-01"]
+    assert "3 of 10" in lines[1] and "Q2" in lines[1] and "LG Inform, 2024-11-28" in lines[1]
+    assert pmf("org", "area", "TDC", "W06000015", "--as", "admin") == (
+        0,
+        "organisation TDC: GSS code W06000015\n",
+    )
+    code, out = pmf(
+        "comparators", "import", "--org", "TDC", str(FIXTURES / "export_cipfa.csv"), "--as", "admin"
+    )
+    assert code == 1  # the administrator does not hold measures.manage
+
+
+def test_a_council_file_gives_the_area_and_a_bad_code_is_named_with_its_line(
+    engine: Engine, tmp_path: Path
+) -> None:
+    onboarding = services(engine).onboarding
+    text = (Path(__file__).parent.parent / "examples" / "council_setup" / "wexcombe.yaml").read_text()
+    council = tmp_path / "council.yaml"
+    council.write_text(text)
+    assert onboarding.read_council(council).gss_code == "E07000033"
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "gss_code" in t)
+    council.write_text(text.replace("gss_code: E07000033", "gss_code: E7000033"))
+    with pytest.raises(DataFileError) as caught:
+        onboarding.read_council(council)
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.field) == (line, "organisation.gss_code")
+    assert "like E07000033" in problem.message
+    council.write_text(text)
+    onboarding.set_up(council, by="bootstrap")
+    assert services(engine).comparators.area("WDC") == "E07000033"
