@@ -17,16 +17,21 @@ from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 import pytest
 from click.testing import CliRunner
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import DataFileError, InvalidInput
 from pmf_engine.core.store import AuditEntry
 from pmf_engine.interfaces.main import main
+from pmf_engine.interfaces.web.app import WebSettings, create_app
+from pmf_engine.pmf import report
 from pmf_engine.pmf.comparators import Comparators, read_export
 from pmf_engine.pmf.comparison import Comparator, ComparatorValue, check_gss, position
 from pmf_engine.pmf.lginform import LgInform, SourceError, sign, signature_valid
 from tests.conftest import ORG, POLICIES, WORKFLOWS, services
+from tests.test_web import PASSWORD, sign_in
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lginform"
 KEY, SECRET = "pmf-test-key", "s3cret-that-signs"
@@ -377,3 +382,35 @@ def test_a_council_file_gives_the_area_and_a_bad_code_is_named_with_its_line(
     council.write_text(text)
     onboarding.set_up(council, by="bootstrap")
     assert services(engine).comparators.area("WDC") == "E07000033"
+
+
+def test_the_report_shows_each_position_with_its_source_and_date(
+    comparators: Comparators, engine: Engine, cycle: str
+) -> None:
+    framework = services(engine)
+    before = report.html(report.gather(framework, cycle))
+    assert "Comparison with similar councils" not in before  # nothing imported: no section
+    comparators.set_area(ORG, "E07000033", by="admin")
+    comparators.import_file(ORG, FIXTURES / "export_cipfa.csv", by="perf")
+    data = report.gather(framework, cycle)
+    assert list(data.comparators) == ["WST-01"]
+    page = report.html(data)
+    section = page[page.index('id="comparators"') : page.index('id="projects"')]
+    assert "CIPFA nearest neighbours" in section and "3 of 10" in section
+    assert "LG Inform export export_cipfa.csv, 2024-11-28" in section and "35.65" in section
+
+
+def test_the_measures_page_shows_positions_and_every_value_with_source_and_date(
+    comparators: Comparators, engine: Engine, cycle: str
+) -> None:
+    Accounts(engine.store, engine.clock).set_password("perf", PASSWORD, by="test")
+    comparators.set_area(ORG, "E07000033", by="admin")
+    comparators.import_file(ORG, FIXTURES / "export_cipfa.csv", by="perf")
+    app = create_app(services(engine), WebSettings(secret_key="test-secret", secure_cookies=False))
+    client = TestClient(app, follow_redirects=False)
+    sign_in(client, "perf")
+    page = client.get(f"/orgs/{ORG}/measures").text
+    section = page[page.index('id="comparators"') : page.index('id="exceptions"')]
+    assert "CIPFA nearest neighbours, 2023/24" in section and "3 of 10" in section
+    assert "Bolsover (E07000033)" in section and "Us</strong>" in section
+    assert section.count("LG Inform export export_cipfa.csv") >= 10 and "28 November 2024" in section

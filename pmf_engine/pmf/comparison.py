@@ -42,6 +42,17 @@ def check_gss(value: str, field: str = "GSS code") -> str:
     return code
 
 
+_ACRONYMS = {"cipfa": "CIPFA", "ons": "ONS", "lga": "LGA", "nn": "NN"}
+
+
+def group_label(name: str) -> str:
+    """A comparison group's name as pages show it: ``cipfa_nearest_neighbours`` reads
+    "CIPFA nearest neighbours"."""
+    words = [_ACRONYMS.get(w, w) for w in name.split("_") if w]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
+
+
 class OrganisationArea(Base):
     """The area an organisation serves, by GSS code: what comparators are looked up by."""
 

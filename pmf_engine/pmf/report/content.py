@@ -9,7 +9,7 @@ gathered live each time.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import get_args
 
@@ -22,6 +22,8 @@ from pmf_engine.core.engine import Engine
 from pmf_engine.core.store import AuditEntry, Instance, Organisation
 from pmf_engine.core.workdays import WorkingDays
 from pmf_engine.pmf.actions import ActionView
+from pmf_engine.pmf.comparators import positions_in
+from pmf_engine.pmf.comparison import Position
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.models import Actual, Measure, ReportSnapshot
 from pmf_engine.pmf.projects import ProjectStatus, project_status
@@ -102,6 +104,9 @@ class ReportData:
     timeliness: list[Timeliness]
     actions: list[ActionView]
     restatements: list[Restatement]
+    comparators: dict[str, list[Position]] = field(default_factory=dict)
+    """Each measure's position among similar councils (LG Inform), by measure code: gathered
+    live, each value with its source and date (published figures, not the council's own)."""
 
 
 _CONTENT = TypeAdapter(Content)
@@ -173,13 +178,14 @@ def gather(framework: Framework, cycle: str) -> ReportData:
             content, frozen = content_in(s, inst, framework.rag, engine.clock.now()), None
         timeliness = _timeliness(s, engine, inst)
         restatements = _restatements(s, inst)
+        comparators = positions_in(s, inst.organisation_id)
         organisation = inst.organisation.code
     actions = [
         a
         for a in framework.actions.list_for(organisation)
         if a.cycle == cycle or (not a.closed and a.cycle < cycle)
     ]
-    return ReportData(content, frozen, timeliness, actions, restatements)
+    return ReportData(content, frozen, timeliness, actions, restatements, comparators)
 
 
 def measures_reported(framework: Framework, cycle: str) -> list[MeasureStatus]:
