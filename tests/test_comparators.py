@@ -23,10 +23,11 @@ from sqlalchemy import func, select
 from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import DataFileError, InvalidInput
+from pmf_engine.core.period import Period
 from pmf_engine.core.store import AuditEntry
 from pmf_engine.interfaces.main import main
 from pmf_engine.interfaces.web.app import WebSettings, create_app
-from pmf_engine.pmf import report
+from pmf_engine.pmf import report, sample
 from pmf_engine.pmf.comparators import Comparators, read_export
 from pmf_engine.pmf.comparison import Comparator, ComparatorValue, check_gss, position
 from pmf_engine.pmf.lginform import LgInform, SourceError, sign, signature_valid
@@ -414,3 +415,23 @@ def test_the_measures_page_shows_positions_and_every_value_with_source_and_date(
     assert "CIPFA nearest neighbours, 2023/24" in section and "3 of 10" in section
     assert "Bolsover (E07000033)" in section and "Us</strong>" in section
     assert section.count("LG Inform export export_cipfa.csv") >= 10 and "28 November 2024" in section
+
+
+def test_the_demo_councils_comparators_import_and_rank_it(tmp_path: Path) -> None:
+    path = tmp_path / "comparators.csv"
+    path.write_text(sample.comparators_csv(Period(2026, 2)))
+    found = read_export(path)
+    assert {v.metric for v in found} == set(sample.COMPARATOR_METRICS.values())
+    polarity = {
+        sample.COMPARATOR_METRICS[m.code]: m.polarity
+        for m in sample.MEASURES
+        if m.code in sample.COMPARATOR_METRICS
+    }
+    for metric, direction in polarity.items():
+        values = [
+            Comparator(v.area_gss, v.area_name, v.value, "x", "2026-07-01")
+            for v in found
+            if v.metric == metric
+        ]
+        p = position("cipfa_nearest_neighbours", metric, "2025/26", values, sample.GSS_CODE, direction)
+        assert p.n == 16 and p.rank is not None and 1 < p.rank < 16  # neither top nor bottom
