@@ -8,30 +8,38 @@ import base64
 import hashlib
 import hmac
 import json
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 import pytest
+import uvicorn
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from structlog.testing import capture_logs
 
 from pmf_engine.core.accounts import Accounts
+from pmf_engine.core.catalog import Catalog
+from pmf_engine.core.clock import SystemClock
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import DataFileError, InvalidInput
 from pmf_engine.core.period import Period
-from pmf_engine.core.store import AuditEntry
+from pmf_engine.core.store import AuditEntry, Store, sqlite_url
 from pmf_engine.interfaces.main import main
 from pmf_engine.interfaces.web.app import WebSettings, create_app
 from pmf_engine.pmf import report, sample
 from pmf_engine.pmf.comparators import Comparators, read_export
 from pmf_engine.pmf.comparison import Comparator, ComparatorValue, check_gss, position
 from pmf_engine.pmf.lginform import LgInform, SourceError, sign, signature_valid
-from tests.conftest import ORG, POLICIES, WORKFLOWS, services
+from tests.conftest import ORG, POLICIES, WORKFLOWS, seed, services
+from tests.test_browser import Visit, browser  # noqa: F401 - the browser fixture
 from tests.test_web import PASSWORD, sign_in
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lginform"
@@ -267,8 +275,10 @@ def test_values_fetched_from_lg_inform_are_signed_and_stored(
     comparators: Comparators, engine: Engine, lginform: Stub
 ) -> None:
     comparators.set_area(ORG, "E07000033", by="admin")
-    with LgInform(KEY, SECRET, base_url=lginform.url) as client:
+    with capture_logs() as logs, LgInform(KEY, SECRET, base_url=lginform.url) as client:
         found = client.fetch("E07000033", GROUPS, ["2142", "8547"])
+    assert [e["event"] for e in logs] == ["lginform.request"] * 3
+    assert not any(SECRET in repr(e) or "Signature" in repr(e) for e in logs)  # nor a signed URL
     done = comparators.store_values(ORG, found, source="LG Inform", by="perf")
     assert (done.values, done.sets) == (20, 2)
     assert all("ApplicationKey=pmf-test-key" in r and "&Signature=" in r for r in lginform.requests)
@@ -435,3 +445,47 @@ def test_the_demo_councils_comparators_import_and_rank_it(tmp_path: Path) -> Non
         ]
         p = position("cipfa_nearest_neighbours", metric, "2025/26", values, sample.GSS_CODE, direction)
         assert p.n == 16 and p.rank is not None and 1 < p.rank < 16  # neither top nor bottom
+
+
+@pytest.mark.slow
+def test_the_comparison_on_the_measures_page_has_no_accessibility_violation(
+    catalog: Catalog,
+    tmp_path: Path,
+    browser: Any,  # noqa: F811 - test_browser's fixture
+) -> None:
+    store = Store(sqlite_url(tmp_path / "web.db"), rehearsal=True)
+    engine = Engine(store, catalog, SystemClock())
+    seed(engine)
+    Accounts(store, engine.clock).set_password("perf", PASSWORD, by="test")
+    framework = services(engine)
+    measures = tmp_path / "measures.csv"
+    measures.write_text(MEASURES)
+    framework.performance.import_measures(ORG, measures, by="perf")
+    framework.comparators.set_area(ORG, "E07000033", by="test")
+    framework.comparators.import_file(ORG, FIXTURES / "export_cipfa.csv", by="perf")
+    framework.comparators.import_file(
+        ORG, FIXTURES / "data_8547.json", by="perf", group="statistical_neighbours"
+    )
+    engine.start_cycle(ORG, "2024-25-Q1", by="perf")
+    app = create_app(framework, WebSettings(secret_key="browser-test", secure_cookies=False))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.05)
+        visit = Visit(browser, f"http://127.0.0.1:{port}")
+        visit.sign_in("perf")
+        visit.go(f"/orgs/{ORG}/measures", "measures-comparators")
+        visit.page.click("summary:has-text('WST-01')")
+        visit.check("measures-comparators-open")
+        assert "Broxtowe (E07000172)" in visit.page.locator("details[open]").inner_text()
+        visit.close()
+        assert visit.violations == {}
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        store.dispose()
