@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus, urlsplit
 
+import openpyxl
 import pytest
 import uvicorn
 from click.testing import CliRunner
@@ -396,7 +397,7 @@ def test_a_council_file_gives_the_area_and_a_bad_code_is_named_with_its_line(
 
 
 def test_the_report_shows_each_position_with_its_source_and_date(
-    comparators: Comparators, engine: Engine, cycle: str
+    comparators: Comparators, engine: Engine, cycle: str, tmp_path: Path
 ) -> None:
     framework = services(engine)
     before = report.html(report.gather(framework, cycle))
@@ -409,6 +410,18 @@ def test_the_report_shows_each_position_with_its_source_and_date(
     section = page[page.index('id="comparators"') : page.index('id="projects"')]
     assert "CIPFA nearest neighbours" in section and "3 of 10" in section
     assert "LG Inform export export_cipfa.csv, 2024-11-28" in section and "35.65" in section
+    report.xlsx(data, tmp_path / "report.xlsx")
+    rows = list(
+        openpyxl.load_workbook(tmp_path / "report.xlsx")["Similar councils"].iter_rows(values_only=True)
+    )
+    assert len(rows) == 11 and rows[1][:5] == ("WST-01", "cipfa_nearest_neighbours", "2023/24", 3, 10)
+    assert rows[1][7:] == (
+        "North East Derbyshire",
+        "E07000038",
+        44.7,
+        "LG Inform export export_cipfa.csv",
+        "2024-11-28",
+    )
 
 
 def test_the_measures_page_shows_positions_and_every_value_with_source_and_date(
