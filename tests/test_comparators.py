@@ -502,3 +502,22 @@ def test_the_comparison_on_the_measures_page_has_no_accessibility_violation(
         server.should_exit = True
         thread.join(timeout=10)
         store.dispose()
+
+
+def test_the_measures_library_carries_the_metric_both_ways(
+    comparators: Comparators, engine: Engine, tmp_path: Path
+) -> None:
+    performance = services(engine).performance
+    assert comparators.metrics(ORG) == {"WST-01": "2142", "HOU-02": "8547"}
+    exported = tmp_path / "export.csv"
+    with exported.open("w") as out:
+        performance.export_measures(ORG, out)
+    header = exported.read_text().splitlines()[0]
+    assert "comparator_metric" in header.split(",")
+    assert performance.import_measures(ORG, exported, by="perf") == (0, 3)  # re-imports unchanged
+    assert comparators.metrics(ORG) == {"WST-01": "2142", "HOU-02": "8547"}
+    bad = tmp_path / "bad.csv"
+    bad.write_text(MEASURES.replace(",2142\n", ",21 42\n"))
+    with pytest.raises(DataFileError) as caught:
+        performance.import_measures(ORG, bad, by="perf")
+    assert [(p.line, p.field) for p in caught.value.problems] == [(2, "comparator_metric")]
