@@ -30,15 +30,16 @@ from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import SystemClock
 from pmf_engine.core.engine import Engine
-from pmf_engine.core.errors import DataFileError, InvalidInput
+from pmf_engine.core.errors import DataFileError, DefinitionError, InvalidInput
 from pmf_engine.core.period import Period
 from pmf_engine.core.store import AuditEntry, Store, sqlite_url
 from pmf_engine.interfaces.main import main
 from pmf_engine.interfaces.web.app import WebSettings, create_app
+from pmf_engine.pmf import lginform as lginform_module
 from pmf_engine.pmf import report, sample
 from pmf_engine.pmf.comparators import Comparators, read_export
 from pmf_engine.pmf.comparison import Comparator, ComparatorValue, check_gss, position
-from pmf_engine.pmf.lginform import LgInform, SourceError, sign, signature_valid
+from pmf_engine.pmf.lginform import LgInform, SourceError, read_policy, sign, signature_valid
 from tests.conftest import ORG, POLICIES, WORKFLOWS, seed, services
 from tests.test_browser import Visit, browser  # noqa: F401 - the browser fixture
 from tests.test_web import PASSWORD, sign_in
@@ -521,3 +522,22 @@ def test_the_measures_library_carries_the_metric_both_ways(
     with pytest.raises(DataFileError) as caught:
         performance.import_measures(ORG, bad, by="perf")
     assert [(p.line, p.field) for p in caught.value.problems] == [(2, "comparator_metric")]
+
+
+def test_an_answer_too_large_is_refused_before_it_is_read_whole(
+    lginform: Stub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lginform_module, "MAX_BYTES", 100)
+    with LgInform(KEY, SECRET, base_url=lginform.url) as client, pytest.raises(SourceError, match="over 100"):
+        client.comparison_group("E07000033", "CIPFA_nearest_neighbours")
+
+
+def test_a_bad_comparators_policy_is_named_by_file_line_and_field(tmp_path: Path) -> None:
+    (tmp_path / "comparators.yaml").write_text(
+        "base_url: https://webservices.esd.org.uk\ngroups:\n  cipfa:\n    label: CIPFA\n    lginform: 'a b'\n"
+    )
+    with pytest.raises(DefinitionError) as caught:
+        read_policy(tmp_path)
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.field) == (5, "groups.cipfa.lginform")
+    assert read_policy(POLICIES).default_groups == ["cipfa_nearest_neighbours"]  # the shipped one

@@ -3,14 +3,14 @@ Inform export file (CSV or JSON) or stored from a fetch (``lginform``), and each
 position in its comparison groups.
 
 An export file holds one comparison group. A CSV file has the columns ``area_code`` (a GSS
-code), ``area_name``, ``metric``, ``period`` and ``value``, and may have ``published``
-(an ISO date) and ``comparison_group``; LG Inform's own headings are accepted for the first
-five (``Area code``, ``Area``, ``Metric id``, ``Period``, ``Value``). A JSON file has the shape
-of LG Inform's data call (``lginform.parse_data``). An import is all or nothing: every problem
-is listed with the file, its line (in a CSV file; a path such as ``rows.3.value`` in JSON) and
-the column, and the import is recorded in the audit log. A later import of the same group,
-metric and period replaces that set of values, so a group's membership is what the last one
-held.
+code), ``area_name``, ``metric``, ``period`` and ``value``, and may have ``published`` (an ISO
+date) and ``comparison_group``; LG Inform's own headings are accepted for the first five
+(``Area code``, ``Area``, ``Metric id``, ``Period``, ``Value``). A JSON file has the shape of LG
+Inform's data call (``parse_data``, which reads ``lginform``'s answers too). An import is all or
+nothing: every problem is listed with the file, its line (in a CSV file; a path such as
+``rows.3.values.0.value`` in JSON) and the column, and the import is recorded in the audit log.
+A later import of the same group, metric and period replaces that set of values, so a group's
+membership is what the last one held.
 """
 
 from __future__ import annotations
@@ -57,6 +57,8 @@ ALIASES = {
 }
 """LG Inform's headings (lower case) and the column each is."""
 MAX_ROWS = 20_000
+MAX_FILE_BYTES = 20 * 1024 * 1024
+"""The largest export file read (a year of every district's values for a few metrics is far less)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,12 @@ def read_export(path: Path, group: str | None = None) -> list[ValueIn]:
     raised together in one ``DataFileError``. ``group`` names the comparison group of a file
     with no ``comparison_group`` column (default ``cipfa_nearest_neighbours``)."""
     suffix = path.suffix.lower()
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise DataFileError([Problem(str(path), None, "", f"cannot read file: {exc}")]) from exc
+    if size > MAX_FILE_BYTES:
+        raise DataFileError([Problem(str(path), None, "", f"the file is over {MAX_FILE_BYTES:,} bytes")])
     if suffix == ".json":
         return _read_json(path, group)
     if suffix != ".csv":

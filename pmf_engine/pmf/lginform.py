@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,16 +210,20 @@ class LgInform:
         url = sign(f"{self.base_url}/{path}?{urlencode(params, doseq=True)}", self._key, self._secret)
         log.info("lginform.request", path=path, metric=params.get("metricType"))
         try:
-            response = self._client.get(url, headers={"Accept": "application/json"})
+            with self._client.stream("GET", url, headers={"Accept": "application/json"}) as response:
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > MAX_BYTES:
+                        raise SourceError(path, f"the answer is over {MAX_BYTES:,} bytes")
         except httpx.HTTPError as exc:
             raise SourceError(path, f"cannot reach {self.base_url}: {type(exc).__name__}") from exc
         if response.status_code != 200:
             log.warning("lginform.refused", path=path, status=response.status_code)
-            raise SourceError(path, f"HTTP {response.status_code}: {response.text[:200]}")
-        if len(response.content) > MAX_BYTES:
-            raise SourceError(path, f"the answer is over {MAX_BYTES:,} bytes")
+            text = bytes(body[:200]).decode("utf-8", "replace")
+            raise SourceError(path, f"HTTP {response.status_code}: {text}")
         try:
-            document = response.json()
+            document = json.loads(body)
         except ValueError as exc:
             raise SourceError(path, "the answer is not JSON") from exc
         if not isinstance(document, dict):
