@@ -541,3 +541,12 @@ def test_a_bad_comparators_policy_is_named_by_file_line_and_field(tmp_path: Path
     (problem,) = caught.value.problems
     assert (problem.line, problem.field) == (5, "groups.cipfa.lginform")
     assert read_policy(POLICIES).default_groups == ["cipfa_nearest_neighbours"]  # the shipped one
+
+
+def test_workflow_validate_checks_the_comparators_policy(tmp_path: Path) -> None:
+    bad = tmp_path / "comparators.yaml"
+    bad.write_text("groups:\n  cipfa: {label: CIPFA, lginform: CIPFA}\ndefault_groups: [statistical]\n")
+    result = CliRunner().invoke(
+        main, ["--policies", str(POLICIES), "workflow", "validate", str(WORKFLOWS), str(bad)]
+    )
+    assert result.exit_code == 1 and result.stdout.startswith(f"{bad}:1: ") and "statistical" in result.stdout

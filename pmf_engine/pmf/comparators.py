@@ -10,7 +10,7 @@ Inform's data call (``parse_data``, which reads ``lginform``'s answers too). An 
 nothing: every problem is listed with the file, its line (in a CSV file; a path such as
 ``rows.3.values.0.value`` in JSON) and the column, and the import is recorded in the audit log.
 A later import of the same group, metric and period replaces that set of values, so a group's
-membership is what the last one held.
+membership is what the last one held. Other columns of an export are left unread.
 """
 
 from __future__ import annotations
@@ -128,9 +128,8 @@ def read_export(path: Path, group: str | None = None) -> list[ValueIn]:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise DataFileError([Problem(str(path), None, "", f"cannot read file: {exc}")]) from exc
-    table = tabular.parse_csv(
-        _normalised_header(text), str(path), CSV_COLUMNS[:5], known=CSV_COLUMNS.__contains__
-    )
+    # other columns of LG Inform's export (the metric's name, its unit, notes) are left unread
+    table = tabular.parse_csv(_normalised_header(text), str(path), CSV_COLUMNS[:5])
     found: list[ValueIn] = []
     for row in table.rows:
         if len(found) >= MAX_ROWS:

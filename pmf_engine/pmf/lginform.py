@@ -92,8 +92,11 @@ def read_policy(policies_dir: Path) -> ComparatorsPolicy:
     """``comparators.yaml`` of ``policies_dir`` (the defaults without one); ``DefinitionError``
     naming the file, line and field if it is invalid."""
     path = policies_dir / POLICY_FILE
-    if not path.exists():
-        return ComparatorsPolicy()
+    return read_policy_file(path) if path.exists() else ComparatorsPolicy()
+
+
+def read_policy_file(path: Path) -> ComparatorsPolicy:
+    """The comparators policy in ``path``; ``DefinitionError`` naming file, line and field."""
     return validate(ComparatorsPolicy, load_yaml(read_definition(path), str(path)))
 
 
