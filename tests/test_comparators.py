@@ -550,3 +550,34 @@ def test_workflow_validate_checks_the_comparators_policy(tmp_path: Path) -> None
         main, ["--policies", str(POLICIES), "workflow", "validate", str(WORKFLOWS), str(bad)]
     )
     assert result.exit_code == 1 and result.stdout.startswith(f"{bad}:1: ") and "statistical" in result.stdout
+
+
+def test_a_lookalike_council_never_sees_anothers_comparators(engine: Engine, tmp_path: Path) -> None:
+    framework = services(engine)
+    accounts = Accounts(engine.store, engine.clock)
+    measures = tmp_path / "measures.csv"
+    measures.write_text(MEASURES)
+    for org in ("NDC", "N_C"):
+        engine.directory.add_organisation(org, f"Council {org}")
+        for service in ("WASTE", "HOUSING", "PLANNING"):
+            engine.directory.add_service(org, service, service.title())
+        user = f"perf_{org.lower()}"
+        engine.directory.add_actor(user, user)
+        engine.directory.grant(user, "performance_officer", org)
+        accounts.set_password(user, PASSWORD, by="test")
+        framework.performance.import_measures(org, measures, by=user)
+        export = tmp_path / f"{org}.csv"
+        export.write_text(
+            "area_code,area_name,metric,period,value\n"
+            f"E07000033,Own area of {org},2142,2023/24,40\nE07000034,Neighbour of {org},2142,2023/24,30\n"
+        )
+        framework.comparators.set_area(org, "E07000033", by="admin")
+        framework.comparators.import_file(org, export, by=user)
+        engine.start_cycle(org, "2024-25-Q1", by=user)
+    app = create_app(framework, WebSettings(secret_key="test-secret", secure_cookies=False))
+    client = TestClient(app, follow_redirects=False)
+    sign_in(client, "perf_n_c")
+    page = client.get("/orgs/N_C/measures").text
+    assert "Neighbour of N_C" in page and "of NDC" not in page
+    assert client.get("/orgs/NDC/measures").status_code in (403, 404)
+    assert list(framework.comparators.positions("N_C")) == ["WST-01"]
