@@ -149,9 +149,15 @@ READ_ROUTES = {
     "/orgs/{org}/measures/{code}/history.csv",
     "/api/v1/organisations/{org}/data/{dataset}.{fmt}",
 }
-PUBLIC_ROUTES = {"/api/v1/open/{org}", "/api/v1/open/{org}/{dataset}.{fmt}"}
-"""The public open-data feed: anyone reads any council's published figures (tests/test_feed.py
-shows what it leaves out); not part of the matrix."""
+PUBLIC_ROUTES = {
+    "/api/v1/open/{org}",
+    "/api/v1/open/{org}/{dataset}.{fmt}",
+    "/open/{org}",
+    "/open/{org}/{period}",
+}
+"""The public open-data feed and pages: anyone reads any council's published figures
+(tests/test_feed.py and tests/test_public_page.py show what they leave out); not part of the
+matrix."""
 
 
 def test_every_read_route_is_in_the_matrix(councils: tuple[TestClient, dict[str, str]]) -> None:

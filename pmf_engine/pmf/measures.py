@@ -14,6 +14,8 @@ next export. Numbers must be finite (``nan``, ``inf`` and ``1e400`` are refused)
 A measure's ``format`` (number, count, percent, currency, days) gives the range of its figures
 (``rules.FORMAT_RANGES``: a percentage 0 to 100, a count whole and not negative); ``minimum``
 and ``maximum`` set a measure's own range instead, and every quarter's target must be in it.
+``publish`` (yes or no, default yes) says whether its figures are approved for publication on
+the public open-data feed and page.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from pmf_engine.pmf.targets import Aggregation, Targets
 
 COLUMNS = (
     "code", "title", "theme", "priority", "service", "owner", "unit", "format", "polarity",
-    "frequency", "data_source", "assurance", "aggregation", "profile", "minimum", "maximum",
+    "frequency", "data_source", "assurance", "aggregation", "profile", "minimum", "maximum", "publish",
 )  # fmt: skip
 TEXT_COLUMNS = ("title", "theme", "priority", "owner", "unit", "data_source", "assurance")
 """The free-text columns, in which formula-like text is refused."""
@@ -71,6 +73,8 @@ class MeasureIn(BaseModel):
     """The lowest figure the measure can take, when not its format's (``rules.FORMAT_RANGES``)."""
     maximum: float | None = None
     """The highest figure the measure can take (a percentage that may pass 100, say)."""
+    publish: bool = True
+    """Its figures are approved for publication (``no``: kept off the public open-data feed)."""
     targets: dict[str, float] = {}
     annual_targets: dict[str, float] = {}
 
@@ -233,6 +237,8 @@ def _measure_cells(m: Measure, service: str | None) -> list[Any]:
             cells.append(service or "")
         elif column == "profile":
             cells.append("/".join(f"{w:g}" for w in m.profile))
+        elif column == "publish":
+            cells.append("yes" if m.publish else "no")
         elif column in ("minimum", "maximum"):
             cells.append("" if getattr(m, column) is None else getattr(m, column))
         else:
