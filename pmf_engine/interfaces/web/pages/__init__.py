@@ -1,8 +1,9 @@
 """Server-rendered pages: sign-in, the quarter at a glance, cycle, return and action pages
 with the steps the signed-in person may take, measures, Scrutiny actions, the audit trail and
 the committee report, the dashboard and its drill-down, the set-up page (a council file,
-bulk people and services), the committee calendar (and starting the next cycle) and the
-public pages of published figures; one router per area, joined here.
+bulk people and services), the committee calendar (and starting the next cycle), a person's
+calendar subscription, and the public pages of published figures; one router per area,
+joined here.
 
 The order below matters: ``/instances/{key:path}`` takes any path under ``/instances/``, so
 the instance pages come last, after the report, the return's forms and template, and the
@@ -27,6 +28,7 @@ from pmf_engine.interfaces.web.pages import (
     returns,
     setup,
     sign_in,
+    subscriptions,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -40,6 +42,7 @@ for area in (
     actions,
     audit,
     calendar,
+    subscriptions,
     report,
     returns,
     cycle_forms,
