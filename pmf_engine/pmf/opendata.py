@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from openpyxl import Workbook
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from pmf_engine.core.audit.export import csv_safe
 from pmf_engine.core.errors import NotFound
@@ -38,7 +39,7 @@ from pmf_engine.core.store import Instance, Organisation, Service, WorkflowVersi
 from pmf_engine.pmf.dashboard import quarterly_cycles
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.models import Measure
-from pmf_engine.pmf.report.content import gather
+from pmf_engine.pmf.report.content import performance
 from pmf_engine.pmf.status import MeasureStatus
 
 SCHEMA = "1"
@@ -158,19 +159,36 @@ class Table:
 
 def published(framework: Framework) -> Callable[[str], bool]:
     """Whether a cycle's figures are approved for publication: it is in one of the states
-    ``framework.yaml``'s ``open_data.published_in`` lists for its workflow."""
+    ``framework.yaml``'s ``open_data.published_in`` lists for its workflow. The states are read
+    once, at the first question (in one query for all the cycles): ask a new one per request."""
     published_in = framework.policies.framework.open_data.published_in
+    states: dict[str, tuple[str, str]] = {}
 
     def approved(cycle: str) -> bool:
-        with framework.engine.store.read() as s:
-            found = s.execute(
-                select(WorkflowVersion.name, Instance.state)
-                .join(WorkflowVersion, WorkflowVersion.id == Instance.workflow_version_id)
-                .where(Instance.key == cycle)
-            ).first()
+        if not states:
+            with framework.engine.store.read() as s:
+                states.update(
+                    (key, (name, state))
+                    for key, name, state in s.execute(
+                        select(Instance.key, WorkflowVersion.name, Instance.state)
+                        .join(WorkflowVersion, WorkflowVersion.id == Instance.workflow_version_id)
+                        .where(Instance.parent_id.is_(None), Instance.key.in_(_cycles_beside(s, cycle)))
+                    ).all()
+                )
+        found = states.get(cycle)
         return found is not None and found[1] in published_in.get(found[0], ())
 
     return approved
+
+
+def _cycles_beside(s: Session, cycle: str) -> list[str]:
+    """The keys of the top-level instances of ``cycle``'s organisation (``cycle`` included)."""
+    org = s.scalar(select(Instance.organisation_id).where(Instance.key == cycle))
+    if org is None:
+        return [cycle]
+    return list(
+        s.scalars(select(Instance.key).where(Instance.organisation_id == org, Instance.parent_id.is_(None)))
+    )
 
 
 def require_organisation(framework: Framework, organisation: str) -> None:
@@ -222,17 +240,9 @@ def quarters(
             continue
         if publishable is not None and not publishable(cycle):
             continue
-        data = gather(framework, cycle)
-        content = data.content
+        content, frozen = performance(framework, cycle)
         found.append(
-            Quarter(
-                organisation,
-                content.period,
-                cycle,
-                data.frozen is not None,
-                content.measures,
-                content.exceptions,
-            )
+            Quarter(organisation, content.period, cycle, frozen, content.measures, content.exceptions)
         )
     return found
 
