@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import icalendar
@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from pmf_engine.core.accounts import Accounts
-from pmf_engine.core.clock import ManualClock
+from pmf_engine.core.clock import LONDON, ManualClock, london
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.store import AuditEntry, Deadline, Instance
 from pmf_engine.interfaces.main import main
@@ -26,7 +26,7 @@ from pmf_engine.interfaces.web.app import WebSettings, create_app
 from pmf_engine.pmf.calendar_feed import CalendarFeeds
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.models import CalendarFeed
-from tests.conftest import CYCLE, ORG, POLICIES, SHIPPED_POLICIES, WORKFLOWS
+from tests.conftest import CYCLE, ORG, POLICIES, SHIPPED_POLICIES, WORKFLOWS, settle_returns
 
 PASSWORD = "correct horse battery"
 
@@ -45,14 +45,16 @@ def _events(body: bytes) -> list[Any]:
     return [c for c in calendar.walk("VEVENT")]
 
 
-def _deadline_of(engine: Engine, key: str) -> tuple[int, Any]:
+def _deadline_of(engine: Engine, key: str) -> tuple[str, Any]:
+    """The UID the feed gives the open deadline of ``key``, and its due time."""
     with engine.store.read() as s:
         row = s.execute(
-            select(Deadline.id, Deadline.due_at)
+            select(Deadline.instance_id, Deadline.state, Deadline.opened_at, Deadline.due_at)
             .join(Instance, Instance.id == Deadline.instance_id)
             .where(Instance.key == key, Deadline.closed_at.is_(None))
         ).one()
-    return int(row[0]), row[1]
+    opened = row[2].astimezone(UTC)
+    return f"deadline-I{row[0]}-{row[1]}-{opened:%Y%m%dT%H%M%SZ}@pmf-engine", row[3]
 
 
 def _path(token: str) -> str:
@@ -69,9 +71,9 @@ def test_the_feed_holds_the_deadlines_a_person_acts_on_in_outlooks_shape(
     text = answer.text
     for line in ("BEGIN:VCALENDAR", "VERSION:2.0", "METHOD:PUBLISH", "PRODID:-//pmf-engine//"):
         assert line in text, line
-    deadline_id, due = _deadline_of(engine, f"{CYCLE}/HOUSING")
+    uid, due = _deadline_of(engine, f"{CYCLE}/HOUSING")
     events = _events(answer.content)
-    assert [str(e["uid"]) for e in events] == [f"deadline-{deadline_id}@pmf-engine"]
+    assert [str(e["uid"]) for e in events] == [uid]
     event = events[0]
     assert event.decoded("dtstart") == due and event.decoded("dtstart").utcoffset() == timedelta(0)
     assert re.search(r"DTSTART:\d{8}T\d{6}Z", text) and re.search(r"DTSTAMP:\d{8}T\d{6}Z", text)
@@ -88,10 +90,7 @@ def test_the_feed_holds_deadlines_a_person_is_only_reminded_of(
     """CMT members are escalated to three working days after a return is late (escalation.yaml)."""
     http, feeds = app
     events = _events(http.get(_path(feeds.create("cmt", by="cmt"))).content)
-    wanted = {
-        f"deadline-{_deadline_of(engine, f'{CYCLE}/{s}')[0]}@pmf-engine"
-        for s in ("HOUSING", "PLANNING", "WASTE")
-    }
+    wanted = {_deadline_of(engine, f"{CYCLE}/{s}")[0] for s in ("HOUSING", "PLANNING", "WASTE")}
     assert wanted <= {str(e["uid"]) for e in events}
     assert any("Escalation to you" in str(e["description"]) for e in events)
 
@@ -184,3 +183,46 @@ def test_the_cli_prints_an_address_and_revokes_it(
     revoked = pmf("actor", "calendar-url", "sm_housing", "--revoke", "--as", "sm_housing")
     assert revoked.exit_code == 0 and "1 calendar address" in revoked.output
     assert http.get(path).status_code == 404
+
+
+def test_a_moved_meeting_moves_the_event_under_the_same_uid(
+    app: tuple[TestClient, CalendarFeeds], engine: Engine
+) -> None:
+    """The CMT review is due the working day after CMT meets; CMT's meeting moves a week: the
+    deadline is recomputed (a new row), the event keeps its UID and moves."""
+    http, feeds = app
+    calendar = Framework(engine, SHIPPED_POLICIES).calendar
+    meeting = calendar.add(ORG, "cmt", datetime(2024, 7, 23, 10, tzinfo=LONDON), by="perf")
+    settle_returns(engine)
+    engine.fire(CYCLE, "close_data_request", "perf")
+    engine.fire(CYCLE, "complete_service_review", "perf")
+    path = _path(feeds.create("cmt", by="cmt"))
+    before = {str(e["uid"]): e.decoded("dtstart") for e in _events(http.get(path).content)}
+    uid, due = _deadline_of(engine, CYCLE)
+    assert before[uid] == due
+    assert calendar.move(ORG, str(meeting.id), datetime(2024, 7, 30, 10, tzinfo=LONDON), by="perf") == 1
+    after = {str(e["uid"]): e.decoded("dtstart") for e in _events(http.get(path).content)}
+    assert _deadline_of(engine, CYCLE)[0] == uid
+    assert after[uid] - before[uid] == timedelta(days=7)
+
+
+def test_a_scrutiny_action_is_in_its_assignees_feed(
+    app: tuple[TestClient, CalendarFeeds], engine: Engine
+) -> None:
+    http, feeds = app
+    settle_returns(engine)
+    engine.fire(CYCLE, "close_data_request", "perf")
+    engine.fire(CYCLE, "complete_service_review", "perf")
+    engine.fire(CYCLE, "endorse", "cmt")
+    engine.fire(CYCLE, "sign_off", "lead")
+    engine.fire(CYCLE, "approve", "clerk", data={"minute_reference": "CAB/7"})
+    action = Framework(engine, SHIPPED_POLICIES).actions.add(
+        CYCLE, "Report on re-let times", assignee="sm_waste", due="2024-10-15", by="scrutiny"
+    )
+    events = _events(http.get(_path(feeds.create("sm_waste", by="sm_waste"))).content)
+    mine = [e for e in events if action.key in str(e["summary"])]
+    assert len(mine) == 1, [str(e["summary"]) for e in events]
+    assert "Report on re-let times" in str(mine[0]["summary"])
+    assert london(mine[0].decoded("dtstart")) == datetime(2024, 10, 15, 17, tzinfo=LONDON), "due by 17:00"
+    assert "Reminder to you" in str(mine[0]["description"])
+    assert str(mine[0]["url"]) == f"http://testserver/instances/{action.key}"

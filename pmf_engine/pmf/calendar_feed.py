@@ -4,8 +4,10 @@ for Outlook, Google or Apple calendars to subscribe to.
 The feed holds the open deadlines a person acts on (an instance where their roles allow a step
 now: ``Engine.agenda``) or is reminded of (a reminder or escalation step of the deadline names
 them), and the open Scrutiny actions assigned to them that no such deadline covers. Times are
-UTC; each event's UID is the deadline's (``deadline-ID@pmf-engine``, as in the cycle's .ics
-export), so a moved deadline moves the event a calendar already has rather than adding one.
+UTC. Each event's UID names the instance, the state and when the stay began
+(``deadline-I12-cmt_review-20240801T090000Z@pmf-engine``): a deadline recomputed because its
+meeting moved is a new row but the same stay, so the calendar moves the event it has rather than
+adding one; a second stay in the state (after a return) is a new event.
 
 The address holds a random token (256 bits) of which only the SHA-256 is stored, as for API
 tokens and sessions: it is shown once, when made. A person has at most one live address: a new
@@ -177,7 +179,15 @@ def events_for(framework: Framework, username: str) -> list[FeedEvent]:
         if not orgs:
             return []
         deadlines = s.execute(
-            select(Deadline.id, Deadline.state, Deadline.due_at, Instance.key, Instance.workflow_version_id)
+            select(
+                Deadline.id,
+                Deadline.state,
+                Deadline.due_at,
+                Instance.key,
+                Instance.workflow_version_id,
+                Deadline.instance_id,
+                Deadline.opened_at,
+            )
             .join(Instance, Instance.id == Deadline.instance_id)
             .join(Organisation, Organisation.id == Instance.organisation_id)
             .where(Organisation.code.in_(orgs), Deadline.closed_at.is_(None), Deadline.due_at.is_not(None))
@@ -193,11 +203,17 @@ def events_for(framework: Framework, username: str) -> list[FeedEvent]:
                     reminders.setdefault(deadline_id, []).append((kind, due))
         labels = {
             (version_id, state): engine.stored.by_id(s, version_id).state_label(state)
-            for _, state, _, _, version_id in deadlines
+            for _, state, _, _, version_id, _, _ in deadlines
         }
+    assigned = {
+        a.key: a
+        for org in orgs
+        for a in framework.actions.list_for(org)
+        if a.assignee == username and not a.closed
+    }
     events: list[FeedEvent] = []
     covered: set[str] = set()
-    for deadline_id, state, due_at, key, version_id in deadlines:
+    for deadline_id, state, due_at, key, version_id, instance_id, opened_at in deadlines:
         offer, mine = offers.get(key), sorted(reminders.get(deadline_id, []), key=lambda r: r[1])
         if offer is None and not mine:
             continue
@@ -207,28 +223,29 @@ def events_for(framework: Framework, username: str) -> list[FeedEvent]:
             lines.append("You can: " + ", ".join(step.label for step in offer.steps))
         lines += [f"{kind.capitalize()} to you: {london(due):%d %b %Y %H:%M}" for kind, due in mine]
         doing = ", ".join(step.label for step in offer.steps) if offer else labels[(version_id, state)]
+        if key in assigned:
+            doing = f"Scrutiny action: {assigned[key].what}"
         events.append(
             FeedEvent(
-                uid=f"deadline-{deadline_id}@pmf-engine",
+                uid=f"deadline-I{instance_id}-{state}-{as_utc(opened_at):%Y%m%dT%H%M%SZ}@pmf-engine",
                 key=key,
                 summary=f"Due: {doing} - {key}",
                 description="\n".join(lines),
                 due_at=due_at,
             )
         )
-    for org in orgs:
-        for action in framework.actions.list_for(org):
-            if action.assignee != username or action.closed or not action.due or action.key in covered:
-                continue
-            events.append(
-                FeedEvent(
-                    uid=f"action-{action.key}@pmf-engine",
-                    key=action.key,
-                    summary=f"Scrutiny action due: {action.what}",
-                    description=f"Scrutiny action {action.key}: {action.what}",
-                    due_on=date.fromisoformat(action.due[:10]),
-                )
+    for action in assigned.values():
+        if action.key in covered or not action.due:
+            continue
+        events.append(
+            FeedEvent(
+                uid=f"action-{action.key}@pmf-engine",
+                key=action.key,
+                summary=f"Scrutiny action due: {action.what} - {action.key}",
+                description=f"Scrutiny action {action.key}: {action.what}",
+                due_on=date.fromisoformat(action.due[:10]),
             )
+        )
     return sorted(events, key=lambda e: (e.due_at.date() if e.due_at else e.due_on or date.max, e.uid))
 
 
