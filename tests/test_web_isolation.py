@@ -140,6 +140,7 @@ READ_ROUTES = {
     "/instances/{key:path}",
     "/setup",
     "/todo",
+    "/todo/calendar",
     "/orgs/{org}/dashboard",
     "/orgs/{org}/dashboard/{period}/tiles.csv",
     "/orgs/{org}/dashboard/{period}/summary",
@@ -149,9 +150,17 @@ READ_ROUTES = {
     "/orgs/{org}/measures/{code}/history.csv",
     "/api/v1/organisations/{org}/data/{dataset}.{fmt}",
 }
-PUBLIC_ROUTES = {"/api/v1/open/{org}", "/api/v1/open/{org}/{dataset}.{fmt}"}
-"""The public open-data feed: anyone reads any council's published figures (tests/test_feed.py
-shows what it leaves out); not part of the matrix."""
+PUBLIC_ROUTES = {
+    "/api/v1/open/{org}",
+    "/api/v1/open/{org}/{dataset}.{fmt}",
+    "/open/{org}",
+    "/open/{org}/{period}",
+    "/calendar/{token}.ics",
+}
+"""The public open-data feed and pages: anyone reads any council's published figures
+(tests/test_feed.py and tests/test_public_page.py show what they leave out); and a person's
+calendar feed, whose secret address is its key (tests/test_ics_feed.py); not part of the
+matrix."""
 
 
 def test_every_read_route_is_in_the_matrix(councils: tuple[TestClient, dict[str, str]]) -> None:
@@ -172,7 +181,7 @@ def _routes() -> list[APIRoute]:
     return list(walk([*pages.router.routes, *api.router.routes, *feed.router.routes]))
 
 
-OWN_ROUTES = {"/todo/digest"}
+OWN_ROUTES = {"/todo/digest", "/todo/calendar"}
 """Write routes that change only the signed-in person's own choices: no council in them."""
 
 WRITE_ROUTES = {
@@ -190,6 +199,7 @@ WRITE_ROUTES = {
     "/api/v1/instances/{key:path}/transitions",
     "/setup/upload",
     "/todo/digest",
+    "/todo/calendar",
     "/orgs/{org}/people/upload",
     "/orgs/{org}/services/upload",
     "/api/v1/instances/{key:path}/actuals",

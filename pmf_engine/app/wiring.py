@@ -138,6 +138,11 @@ class Application:
             )
         return store
 
+    def close(self) -> None:
+        """Close the database's connections, if the store was opened (a command's end)."""
+        if "store" in self.__dict__:
+            self.store.dispose()
+
     @cached_property
     def clock(self) -> Clock:
         """The one clock every part of the application reads (the system clock unless a test gives one)."""

@@ -14,6 +14,8 @@ next export. Numbers must be finite (``nan``, ``inf`` and ``1e400`` are refused)
 A measure's ``format`` (number, count, percent, currency, days) gives the range of its figures
 (``rules.FORMAT_RANGES``: a percentage 0 to 100, a count whole and not negative); ``minimum``
 and ``maximum`` set a measure's own range instead, and every quarter's target must be in it.
+``publish`` (yes or no, default yes) says whether its figures are approved for publication on
+the public open-data feed and page.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from pmf_engine.pmf.targets import Aggregation, Targets
 COLUMNS = (
     "code", "title", "theme", "priority", "service", "owner", "unit", "format", "polarity",
     "frequency", "data_source", "assurance", "aggregation", "profile", "minimum", "maximum",
-    "comparator_metric",
+    "comparator_metric", "publish",
 )  # fmt: skip
 TEXT_COLUMNS = ("title", "theme", "priority", "owner", "unit", "data_source", "assurance")
 """The free-text columns, in which formula-like text is refused."""
@@ -74,6 +76,8 @@ class MeasureIn(BaseModel):
     """The highest figure the measure can take (a percentage that may pass 100, say)."""
     comparator_metric: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,32}$")
     """The measure's metric at comparator sources (an LG Inform metric type id, e.g. ``2142``)."""
+    publish: bool = True
+    """Its figures are approved for publication (``no``: kept off the public open-data feed)."""
     targets: dict[str, float] = {}
     annual_targets: dict[str, float] = {}
 
@@ -236,6 +240,8 @@ def _measure_cells(m: Measure, service: str | None) -> list[Any]:
             cells.append(service or "")
         elif column == "profile":
             cells.append("/".join(f"{w:g}" for w in m.profile))
+        elif column == "publish":
+            cells.append("yes" if m.publish else "no")
         elif column in ("minimum", "maximum", "comparator_metric"):
             cells.append("" if getattr(m, column) is None else getattr(m, column))
         else:

@@ -1,12 +1,13 @@
 """The council framework's tables: measures, actuals, projects, milestones, project updates,
-frozen report snapshots and exception reports, on the engine's declarative base."""
+frozen report snapshots, exception reports, digest subscriptions and calendar feeds, on the
+engine's declarative base."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pmf_engine.core.store import Base, JsonType, UTCDateTime
@@ -50,6 +51,9 @@ class Measure(Base):
     """The highest figure the measure can take, if the measures file sets one (else its format's)."""
     comparator_metric: Mapped[str | None] = mapped_column(String(32), default=None)
     """The measure's metric at comparator sources (an LG Inform metric type id), if it has one."""
+
+    publish: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    """Its figures are approved for publication (off: never on the public open-data feed or page)."""
 
 
 class Actual(Base):
@@ -208,3 +212,18 @@ class ModernGovSync(Base):
     next_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class CalendarFeed(Base):
+    """The secret address of a person's .ics feed of their deadlines; only its SHA-256 is
+    stored. A person has at most one live feed: a new one revokes the one before."""
+
+    __tablename__ = "calendar_feeds"
+    __table_args__ = (Index("ix_calendar_feeds_actor", "actor_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id"))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(64))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -13,8 +13,8 @@ Five datasets, each a documented list of columns (``DATASETS``):
 
 Figures are the report's: a quarter's frozen report once it was signed off, the live figures
 before. The public feed holds only quarters ``publishable`` names (figures approved for
-publication) and no narrative, owner or other restricted column; the authenticated feed holds
-every quarter and every column.
+publication), only measures whose ``publish`` flag is on, and no narrative, owner or other
+restricted column; the authenticated feed holds every quarter, measure and column.
 """
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from openpyxl import Workbook
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from pmf_engine.core.audit.export import csv_safe
 from pmf_engine.core.errors import NotFound
@@ -38,7 +39,7 @@ from pmf_engine.core.store import Instance, Organisation, Service, WorkflowVersi
 from pmf_engine.pmf.dashboard import quarterly_cycles
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.models import Measure
-from pmf_engine.pmf.report.content import gather
+from pmf_engine.pmf.report.content import performance
 from pmf_engine.pmf.status import MeasureStatus
 
 SCHEMA = "1"
@@ -93,6 +94,7 @@ DATASETS: dict[str, tuple[Column, ...]] = {
         Column("frequency", "string", "How often it is reported"),
         Column("data_source", "string", "Where the figure comes from"),
         Column("owner", "string", "The officer accountable for it", public=False),
+        Column("publish", "boolean", "Its figures are approved for publication", public=False),
     ),
     "actuals": (
         _ORG,
@@ -157,19 +159,36 @@ class Table:
 
 def published(framework: Framework) -> Callable[[str], bool]:
     """Whether a cycle's figures are approved for publication: it is in one of the states
-    ``framework.yaml``'s ``open_data.published_in`` lists for its workflow."""
+    ``framework.yaml``'s ``open_data.published_in`` lists for its workflow. The states are read
+    once, at the first question (in one query for all the cycles): ask a new one per request."""
     published_in = framework.policies.framework.open_data.published_in
+    states: dict[str, tuple[str, str]] = {}
 
     def approved(cycle: str) -> bool:
-        with framework.engine.store.read() as s:
-            found = s.execute(
-                select(WorkflowVersion.name, Instance.state)
-                .join(WorkflowVersion, WorkflowVersion.id == Instance.workflow_version_id)
-                .where(Instance.key == cycle)
-            ).first()
+        if not states:
+            with framework.engine.store.read() as s:
+                states.update(
+                    (key, (name, state))
+                    for key, name, state in s.execute(
+                        select(Instance.key, WorkflowVersion.name, Instance.state)
+                        .join(WorkflowVersion, WorkflowVersion.id == Instance.workflow_version_id)
+                        .where(Instance.parent_id.is_(None), Instance.key.in_(_cycles_beside(s, cycle)))
+                    ).all()
+                )
+        found = states.get(cycle)
         return found is not None and found[1] in published_in.get(found[0], ())
 
     return approved
+
+
+def _cycles_beside(s: Session, cycle: str) -> list[str]:
+    """The keys of the top-level instances of ``cycle``'s organisation (``cycle`` included)."""
+    org = s.scalar(select(Instance.organisation_id).where(Instance.key == cycle))
+    if org is None:
+        return [cycle]
+    return list(
+        s.scalars(select(Instance.key).where(Instance.organisation_id == org, Instance.parent_id.is_(None)))
+    )
 
 
 def require_organisation(framework: Framework, organisation: str) -> None:
@@ -221,17 +240,9 @@ def quarters(
             continue
         if publishable is not None and not publishable(cycle):
             continue
-        data = gather(framework, cycle)
-        content = data.content
+        content, frozen = performance(framework, cycle)
         found.append(
-            Quarter(
-                organisation,
-                content.period,
-                cycle,
-                data.frozen is not None,
-                content.measures,
-                content.exceptions,
-            )
+            Quarter(organisation, content.period, cycle, frozen, content.measures, content.exceptions)
         )
     return found
 
@@ -245,27 +256,89 @@ def table(
     end: Period | None = None,
     public: bool = False,
     publishable: Callable[[str], bool] | None = None,
+    only: Collection[str] | None = None,
 ) -> Table:
     """``dataset`` of ``organisation`` (``KeyError`` for an unknown dataset); ``public``
-    leaves out restricted columns, and quarters ``publishable`` does not accept."""
-    columns = tuple(c for c in DATASETS[dataset] if c.public or not public)
-    require_organisation(framework, organisation)
-    if dataset == "measures":
-        rows = _measures(framework, organisation)
-    else:
-        chosen = quarters(
-            framework, organisation, start=start, end=end, publishable=publishable if public else None
-        )
-        rows = list(_ROWS[dataset](chosen))
-    names = [c.name for c in columns]
-    return Table(
-        dataset,
+    leaves out restricted columns, measures not for publication, and quarters ``publishable``
+    does not accept; ``only`` keeps the rows of those measure codes alone."""
+    return tables(
+        framework,
         organisation,
-        columns,
-        [{n: row.get(n) for n in names} for row in rows],
-        public,
-        framework.engine.clock.now(),
+        (dataset,),
+        start=start,
+        end=end,
+        public=public,
+        publishable=publishable,
+        only=only,
+    )[dataset]
+
+
+def tables(
+    framework: Framework,
+    organisation: str,
+    datasets: Sequence[str],
+    *,
+    start: Period | None = None,
+    end: Period | None = None,
+    public: bool = False,
+    publishable: Callable[[str], bool] | None = None,
+    only: Collection[str] | None = None,
+) -> dict[str, Table]:
+    """``table`` for each of ``datasets``, reading each quarter's figures once for them all."""
+    wanted = {d: DATASETS[d] for d in datasets}  # an unknown one: KeyError, before any read
+    require_organisation(framework, organisation)
+    chosen = (
+        quarters(framework, organisation, start=start, end=end, publishable=publishable if public else None)
+        if any(d != "measures" for d in datasets)
+        else []
     )
+    withheld = unpublished(framework, organisation) if public else set()
+    now = framework.engine.clock.now()
+    found: dict[str, Table] = {}
+    for dataset, all_columns in wanted.items():
+        columns = tuple(c for c in all_columns if c.public or not public)
+        rows = _measures(framework, organisation) if dataset == "measures" else list(_ROWS[dataset](chosen))
+        key = "code" if dataset == "measures" else "measure"
+        rows = [r for r in rows if r[key] not in withheld and (only is None or r[key] in only)]
+        names = [c.name for c in columns]
+        found[dataset] = Table(
+            dataset, organisation, columns, [{n: row.get(n) for n in names} for row in rows], public, now
+        )
+    return found
+
+
+def selection(
+    framework: Framework, organisation: str, measures: Sequence[str] = (), theme: str | None = None
+) -> set[str] | None:
+    """The measure codes a request narrows the rows to: those named, of ``theme`` (as the
+    library has it now), or both; ``None`` when it names neither (every measure)."""
+    if not measures and theme is None:
+        return None
+    chosen = set(measures) if measures else None
+    if theme is not None:
+        with framework.engine.store.read() as s:
+            of_theme = set(
+                s.scalars(
+                    select(Measure.code)
+                    .join(Organisation, Organisation.id == Measure.organisation_id)
+                    .where(Organisation.code == organisation, Measure.theme == theme)
+                )
+            )
+        chosen = of_theme if chosen is None else chosen & of_theme
+    return chosen
+
+
+def unpublished(framework: Framework, organisation: str) -> set[str]:
+    """The codes of the organisation's measures not approved for publication (``publish`` off):
+    the flag as it is now, for every quarter, frozen ones included."""
+    with framework.engine.store.read() as s:
+        return set(
+            s.scalars(
+                select(Measure.code)
+                .join(Organisation, Organisation.id == Measure.organisation_id)
+                .where(Organisation.code == organisation, Measure.publish.is_(False))
+            )
+        )
 
 
 def _measures(framework: Framework, organisation: str) -> list[Row]:
@@ -291,6 +364,7 @@ def _measures(framework: Framework, organisation: str) -> list[Row]:
                 "frequency": m.frequency,
                 "data_source": m.data_source,
                 "owner": m.owner,
+                "publish": m.publish,
             }
             for m, service in found
         ]

@@ -135,6 +135,11 @@ STORY = Period(2024, 1)
 """The quarter the sample's dates (projects' milestones) were written for; they move with the demo."""
 
 
+UNPUBLISHED = {"WAS-06"}
+"""Measures whose figures are not for publication (garden waste subscriptions: commercially
+sensitive): kept off the public open-data feed and page."""
+
+
 def measures_csv(first_year: int, last_year: int, reached: int) -> str:
     """The measures library: an annual target for each financial year from ``first_year`` to
     ``last_year`` (start years), spread by a profile, rising 3% a year to the sample's target in
@@ -144,7 +149,7 @@ def measures_csv(first_year: int, last_year: int, reached: int) -> str:
     years = list(range(first_year, last_year + 1))
     writer.writerow(
         ["code", "title", "theme", "priority", "service", "owner", "unit", "format", "polarity",
-         "frequency", "data_source", "assurance", "aggregation", "profile", "comparator_metric",
+         "frequency", "data_source", "assurance", "aggregation", "profile", "comparator_metric", "publish",
          *(f"annual target {y}-{(y + 1) % 100:02d}" for y in years)]
     )  # fmt: skip
     for m in MEASURES:
@@ -159,6 +164,7 @@ def measures_csv(first_year: int, last_year: int, reached: int) -> str:
              m.fmt, m.polarity, "quarterly", f"{SERVICES[m.service]} system",
              "Audited" if m.code.endswith("1") else "Unaudited", m.aggregation,
              PROFILE if m.aggregation == "sum" else "", COMPARATOR_METRICS.get(m.code, ""),
+             "no" if m.code in UNPUBLISHED else "yes",
              *(_round(a, m.fmt) for a in annual)]
         )  # fmt: skip
     return out.getvalue()

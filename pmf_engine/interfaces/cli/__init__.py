@@ -94,6 +94,7 @@ def main(ctx: click.Context, /, now: str | None, **options: Any) -> None:
     injected = ctx.obj if isinstance(ctx.obj, Mapping) else {}
     clock = (lambda: ManualClock(parse_time(now, "--now"))) if now else SystemClock
     ctx.obj = App(settings, clock, rehearsal=now is not None)
+    ctx.call_on_close(ctx.obj.close)  # no connection left open when the command returns
     ctx.with_resource(provenance.recorded(os_user=str(injected.get("os_user") or os_user())))
 
 

@@ -1,6 +1,7 @@
 """``pmf org``, ``pmf service`` and ``pmf actor``: organisations, their services, and people with
-their roles, passwords and API tokens; a whole council from one file (``org init``), bulk uploads
-(``service import``, ``actor import``), and leavers (``actor revoke``, ``actor deactivate``).
+their roles, passwords, API tokens and calendar addresses; a whole council from one file
+(``org init``), bulk uploads (``service import``, ``actor import``), and leavers (``actor
+revoke``, ``actor deactivate``).
 
 Each change names with ``--as`` an active actor holding the permission of ``roles.yaml`` it
 needs: ``organisation.manage`` (organisations, services) or ``people.manage`` (people, roles,
@@ -24,6 +25,7 @@ from pmf_engine.core.registry import ORGANISATION_MANAGE, PEOPLE_MANAGE
 from pmf_engine.interfaces.cli.context import App, pass_app, permitted
 from pmf_engine.interfaces.cli.library import FILE, Import, import_command
 from pmf_engine.pmf import digest
+from pmf_engine.pmf.calendar_feed import CalendarFeeds
 from pmf_engine.pmf.comparison import check_gss
 
 _as = click.option("--as", "by", help="Who is doing this: an actor whose roles permit it.")
@@ -405,3 +407,25 @@ def actor_digest(app: App, username: str, choice: str, by: str) -> None:
             permitted(app, by, PEOPLE_MANAGE, organisation)
     digest.subscribe(app.framework, username, choice == "on", by=by)
     click.echo(f"weekly digest for {username}: {choice}")
+
+
+@actor.command("calendar-url")
+@click.argument("username")
+@click.option("--revoke", is_flag=True, help="Stop USERNAME's calendar address instead of making one.")
+@click.option(
+    "--base-url",
+    default="http://localhost:8000",
+    show_default=True,
+    help="Where the web app is served, for the address printed.",
+)
+@click.option("--as", "by", required=True, help="USERNAME themselves, or an actor holding people.manage.")
+@pass_app
+def actor_calendar_url(app: App, username: str, revoke: bool, base_url: str, by: str) -> None:
+    """Make a secret address of USERNAME's deadlines as an .ics feed for Outlook (printed once;
+    the one before stops working), or with --revoke stop it. Audited."""
+    _for_person(app, by, username)
+    feeds = CalendarFeeds(app.framework)
+    if revoke:
+        click.echo(f"{feeds.revoke(username, by=by)} calendar address(es) stopped for {username}")
+        return
+    click.echo(f"{base_url.rstrip('/')}/calendar/{feeds.create(username, by=by)}.ics")

@@ -6,7 +6,8 @@
   figures are approved for publication, without restricted columns (narrative, owners);
 * ``GET /api/v1/open/{org}``: the public catalogue: each dataset's columns and addresses.
 
-``?from=2024-25-Q1&to=2025-26-Q4`` narrows the quarters. Every answer carries a strong
+``?from=2024-25-Q1&to=2025-26-Q4`` narrows the quarters, ``?measure=HOU-01`` (repeatable) and
+``?theme=Homes`` the measures (what the public page's CSV links use). Every answer carries a strong
 ``ETag`` of its content; ``If-None-Match`` with it answers 304 without a body, so a scheduled
 Power BI refresh costs little when nothing changed.
 """
@@ -36,6 +37,8 @@ Dataset = Annotated[
 Fmt = Annotated[str, Path(description="csv, json or xlsx", examples=["csv"], pattern="^(csv|json|xlsx)$")]
 From = Annotated[str | None, Query(alias="from", description="The first quarter, e.g. 2024-25-Q1")]
 To = Annotated[str | None, Query(alias="to", description="The last quarter, e.g. 2025-26-Q4")]
+Measures = Annotated[list[str] | None, Query(alias="measure", description="Only this measure (repeatable)")]
+Theme = Annotated[str | None, Query(description="Only the measures of this Council Plan theme")]
 IfNoneMatch = Annotated[str | None, Header(description="An ETag this feed gave before")]
 PROBLEM = {"content": {"application/problem+json": {}}, "description": "A problem document (RFC 9457)"}
 FEED_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -60,10 +63,13 @@ def member_feed(
     framework: FrameworkDep,
     start: From = None,
     end: To = None,
+    measure: Measures = None,
+    theme: Theme = None,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     """Every quarter and every column of ``dataset``, for a member of the organisation."""
-    return _answer(framework, org, dataset, fmt, start, end, if_none_match, public=False)
+    only = opendata.selection(framework, org, measure or (), theme)
+    return _answer(framework, org, dataset, fmt, (start, end), only, if_none_match, public=False)
 
 
 PUBLIC_RESPONSES = {k: v for k, v in FEED_RESPONSES.items() if k not in (401, 403)}
@@ -77,10 +83,13 @@ def public_feed(
     framework: FrameworkDep,
     start: From = None,
     end: To = None,
+    measure: Measures = None,
+    theme: Theme = None,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     """The published quarters of ``dataset``, without restricted columns; no sign-in."""
-    return _answer(framework, org, dataset, fmt, start, end, if_none_match, public=True)
+    only = opendata.selection(framework, org, measure or (), theme)
+    return _answer(framework, org, dataset, fmt, (start, end), only, if_none_match, public=True)
 
 
 @router.get("/open/{org}", responses={404: PROBLEM})
@@ -110,14 +119,14 @@ def _answer(
     org: str,
     dataset: str,
     fmt: str,
-    start: str | None,
-    end: str | None,
+    bounds: tuple[str | None, str | None],
+    only: set[str] | None,
     if_none_match: str | None,
     *,
     public: bool,
 ) -> Response:
     try:
-        first, last = opendata.parse_range(start, end)
+        first, last = opendata.parse_range(*bounds)
     except ValueError as exc:
         raise InvalidInput("from/to", None, str(exc)) from exc
     t = opendata.table(
@@ -128,6 +137,7 @@ def _answer(
         end=last,
         public=public,
         publishable=opendata.published(framework) if public else None,
+        only=only,
     )
     etag = t.etag(fmt)
     headers = {

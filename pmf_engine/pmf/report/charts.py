@@ -52,11 +52,17 @@ def theme_chart(counts: dict[str, int]) -> str:
 
 
 def history_chart(
-    points: list[tuple[str, float | None, float | None]], *, label: str, width: int = 560, height: int = 200
+    points: list[tuple[str, float | None, float | None]],
+    *,
+    label: str,
+    width: int = 560,
+    height: int = 200,
+    chart_id: str = "chart-title",
 ) -> str:
     """A measure over many quarters: its figures as a line with a dot per quarter, its target as
     a dashed line, the first and last quarter and the value range written on the axes. The
-    accessible label says what it shows; the page gives the same data as a table beside it."""
+    accessible label says what it shows; the page gives the same data as a table beside it.
+    ``chart_id`` names its title: one a page, unless the page has several charts."""
     values = [v for _, v, _ in points if v is not None] + [t for _, _, t in points if t is not None]
     if not points or not values:
         return ""
@@ -88,8 +94,8 @@ def history_chart(
         return runs
 
     parts = [
-        f'<svg role="img" aria-labelledby="chart-title" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" class="pmf-chart"><title id="chart-title">{escape(label)}</title>',
+        f'<svg role="img" aria-labelledby="{chart_id}" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" class="pmf-chart"><title id="{chart_id}">{escape(label)}</title>',
         f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" stroke="#505a5f"/>',
         f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#505a5f"/>',
         f'<text x="{left - 6}" y="{top + 4}" text-anchor="end" font-size="12">{high:g}</text>',

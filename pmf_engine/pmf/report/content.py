@@ -196,6 +196,19 @@ def gather(framework: Framework, cycle: str) -> ReportData:
     )
 
 
+def performance(framework: Framework, cycle: str) -> tuple[Content, bool]:
+    """``cycle``'s performance content as its report gives it (frozen once signed off, live
+    before) and whether it is frozen, without the rest of the report (timeliness, actions,
+    restatements): what the open-data feed reads, on every request."""
+    engine = framework.engine
+    with engine.store.read() as s:
+        inst = cycle_of(s, cycle)
+        snap = genuine_snapshot(s, inst.id)
+        if snap is not None:
+            return _CONTENT.validate_python(json.loads(snap.content)), True
+        return content_in(s, inst, framework.rag, engine.clock.now()), False
+
+
 def measures_reported(framework: Framework, cycle: str) -> list[MeasureStatus]:
     """The measures as ``cycle``'s report gives them (frozen once signed off, live before),
     without the rest of the report: what a comparison with another quarter needs."""

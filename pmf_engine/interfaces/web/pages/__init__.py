@@ -1,8 +1,9 @@
 """Server-rendered pages: sign-in, the quarter at a glance, cycle, return and action pages
 with the steps the signed-in person may take, measures, Scrutiny actions, the audit trail and
 the committee report, the dashboard and its drill-down, the set-up page (a council file,
-bulk people and services) and the committee calendar (and starting the next cycle); one router
-per area, joined here.
+bulk people and services), the committee calendar (and starting the next cycle), a person's
+calendar subscription, and the public pages of published figures; one router per area,
+joined here.
 
 The order below matters: ``/instances/{key:path}`` takes any path under ``/instances/``, so
 the instance pages come last, after the report, the return's forms and template, and the
@@ -21,16 +22,19 @@ from pmf_engine.interfaces.web.pages import (
     dashboard,
     instance,
     measures,
+    open_data,
     overview,
     report,
     returns,
     setup,
     sign_in,
+    subscriptions,
 )
 
 router = APIRouter(include_in_schema=False)
 for area in (
     sign_in,
+    open_data,
     overview,
     setup,
     dashboard,
@@ -38,6 +42,7 @@ for area in (
     actions,
     audit,
     calendar,
+    subscriptions,
     report,
     returns,
     cycle_forms,

@@ -1,0 +1,165 @@
+"""The public page of an organisation's published figures, one quarter at a time: built from
+the public open-data tables (``opendata.tables`` with ``public=True``) and nothing else, so the
+page can never show what the public feed withholds: an unpublished quarter, a measure not for
+publication, a narrative or an owner.
+
+Per Council Plan theme the page has the theme's RAG counts and each measure's status; per
+measure, its figures and targets over the published quarters up to the one shown. Each comes
+with the feed's address of the same rows as CSV (``?theme=`` or ``?measure=`` narrows them).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from sqlalchemy import select
+
+from pmf_engine.core.errors import NotFound
+from pmf_engine.core.period import Period, parse_period
+from pmf_engine.core.store import Organisation
+from pmf_engine.pmf import opendata
+from pmf_engine.pmf.dashboard import quarterly_cycles
+from pmf_engine.pmf.framework import Framework
+
+RAG_ORDER = ("red", "amber", "green", "no_target", "missing")
+"""The order of the statuses in a theme's counts (the worst first)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One published quarter of a measure: its figure and target (``None``: none)."""
+
+    period: str
+    value: float | None
+    target: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class PublicMeasure:
+    """A measure on the page: what it is, its status this quarter, and its published quarters."""
+
+    code: str
+    title: str
+    unit: str
+    polarity: str
+    rag: str
+    since_last_quarter: str
+    since_last_year: str
+    points: tuple[Point, ...]
+    actuals_csv: str
+    targets_csv: str
+
+
+@dataclass(frozen=True, slots=True)
+class PublicTheme:
+    """A Council Plan theme: how many of its measures have each status, and the measures."""
+
+    name: str
+    counts: dict[str, int]
+    measures: tuple[PublicMeasure, ...]
+    rag_csv: str
+
+
+@dataclass(frozen=True, slots=True)
+class PublicQuarter:
+    """The page of one published quarter."""
+
+    organisation: str
+    name: str
+    period: str
+    themes: tuple[PublicTheme, ...]
+    rag_csv: str
+    actuals_csv: str
+    targets_csv: str
+
+
+def organisation_name(framework: Framework, organisation: str) -> str:
+    """The organisation's name; ``NotFound`` if no organisation has the code."""
+    with framework.engine.store.read() as s:
+        name = s.scalar(select(Organisation.name).where(Organisation.code == organisation))
+    if name is None:
+        raise NotFound("organisation", organisation)
+    return str(name)
+
+
+def published_periods(framework: Framework, organisation: str) -> list[str]:
+    """The quarters whose figures are approved for publication, newest first."""
+    approved = opendata.published(framework)
+    return [c.rsplit("/", 1)[1] for c in quarterly_cycles(framework, organisation) if approved(c)]
+
+
+def feed_address(organisation: str, dataset: str, **query: str | list[str]) -> str:
+    """The public feed's CSV address of ``dataset`` narrowed by ``query`` (``from``, ``to``,
+    ``theme``, ``measure``)."""
+    params = urlencode({k.rstrip("_"): v for k, v in query.items()}, doseq=True)
+    return f"/api/v1/open/{organisation}/{dataset}.csv" + (f"?{params}" if params else "")
+
+
+def public_quarter(framework: Framework, organisation: str, period: str) -> PublicQuarter:
+    """The page of ``period``; ``NotFound`` unless it is a published quarter of the organisation."""
+    name = organisation_name(framework, organisation)
+    try:
+        quarter = parse_period(period)
+    except ValueError:
+        raise NotFound("published quarter", f"{organisation}/{period}") from None
+    if not isinstance(quarter, Period) or period not in published_periods(framework, organisation):
+        raise NotFound("published quarter", f"{organisation}/{period}")
+    found = opendata.tables(
+        framework,
+        organisation,
+        ("measures", "actuals", "targets", "rag"),
+        end=quarter,
+        public=True,
+        publishable=opendata.published(framework),
+    )
+    library = {row["code"]: row for row in found["measures"].rows}
+    targets = {(r["measure"], r["period"]): r["target"] for r in found["targets"].rows}
+    history: dict[str, list[Point]] = {}
+    for row in found["actuals"].rows:
+        key = (row["measure"], row["period"])
+        history.setdefault(row["measure"], []).append(Point(row["period"], row["value"], targets.get(key)))
+    by_theme: dict[str, list[PublicMeasure]] = {}
+    for row in found["rag"].rows:
+        if row["period"] != period or row["measure"] not in library:
+            continue
+        code = row["measure"]
+        about = library[code]
+        by_theme.setdefault(about["theme"] or "", []).append(
+            PublicMeasure(
+                code=code,
+                title=about["title"],
+                unit=about["unit"],
+                polarity=about["polarity"],
+                rag=row["rag"],
+                since_last_quarter=row["since_last_quarter"],
+                since_last_year=row["since_last_year"],
+                points=tuple(sorted(history.get(code, []), key=lambda p: p.period)),
+                actuals_csv=feed_address(organisation, "actuals", to=period, measure=code),
+                targets_csv=feed_address(organisation, "targets", to=period, measure=code),
+            )
+        )
+    themes = tuple(
+        PublicTheme(
+            name=theme,
+            counts=_counts(measures),
+            measures=tuple(measures),
+            rag_csv=feed_address(organisation, "rag", from_=period, to=period, theme=theme),
+        )
+        for theme, measures in sorted(by_theme.items())
+    )
+    return PublicQuarter(
+        organisation=organisation,
+        name=name,
+        period=period,
+        themes=themes,
+        rag_csv=feed_address(organisation, "rag", from_=period, to=period),
+        actuals_csv=feed_address(organisation, "actuals", from_=period, to=period),
+        targets_csv=feed_address(organisation, "targets", from_=period, to=period),
+    )
+
+
+def _counts(measures: list[PublicMeasure]) -> dict[str, int]:
+    counted = Counter(m.rag for m in measures)
+    return {status: counted.get(status, 0) for status in RAG_ORDER}
