@@ -12,7 +12,7 @@ from pmf_engine.core.clock import london
 from pmf_engine.core.errors import DefinitionError
 from pmf_engine.core.machine import compile_workflow
 from pmf_engine.interfaces.cli.context import App, pass_app
-from pmf_engine.pmf.framework import FRAMEWORK_FILE, RAG_FILE, read_policies
+from pmf_engine.pmf.framework import FRAMEWORK_FILE, RAG_FILE, RISK_FILE, read_policies
 from pmf_engine.pmf.registry import framework_registry
 
 
@@ -21,7 +21,7 @@ def workflow() -> None:
     """Workflow definitions."""
 
 
-POLICY_FILES = ("roles.yaml", "escalation.yaml", RAG_FILE, FRAMEWORK_FILE)
+POLICY_FILES = ("roles.yaml", "escalation.yaml", RAG_FILE, FRAMEWORK_FILE, RISK_FILE)
 
 
 @workflow.command("validate")
@@ -49,7 +49,7 @@ def workflow_validate(app: App, paths: tuple[Path, ...], roles_path: Path | None
     # Child workflows are resolved among the given files and their neighbours.
     neighbours = {p for g in given for p in g.parent.glob("*.yaml")} - set(given)
     try:
-        checked = read_policies(policies.get(RAG_FILE), framework_path)
+        checked = read_policies(policies.get(RAG_FILE), framework_path, policies.get(RISK_FILE))
         catalog = Catalog.load(
             [*given, *sorted(neighbours)],
             roles_path,

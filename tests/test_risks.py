@@ -1,0 +1,268 @@
+"""The risk register: import all or nothing, the quarterly review inside the cycle, escalation
+by the ladder of ``policies/risk.yaml``, the policy's own checks, and every change audited."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import openpyxl
+import pytest
+from sqlalchemy import select
+
+from pmf_engine.app.wiring import framework_catalog
+from pmf_engine.core.engine import Engine
+from pmf_engine.core.errors import DataFileError, DefinitionError, InvalidInput, NotNow, PermissionDenied
+from pmf_engine.core.store import AuditEntry
+from pmf_engine.pmf.framework import Framework, load_policies
+from pmf_engine.pmf.riskpolicy import assess
+from tests.conftest import CYCLE, ORG, POLICIES, SHIPPED_POLICIES, WORKFLOWS, services, settle_returns
+
+FIXTURES_DIR = Path(__file__).parent / "fixtures"
+
+HEADER = (
+    "risk,title,register,service,owner,cause,effect,inherent_likelihood,inherent_impact,"
+    "residual_likelihood,residual_impact,controls,actions,measures,projects\n"
+)
+RISKS = HEADER + (
+    "R-01,Temporary accommodation costs,operational,HOUSING,sm_housing,Rising homelessness,"
+    "Overspend,5,4,4,4,Weekly placement panel,Lease more homes,HOU-01,P-01\n"
+    "R-02,Cyber attack,corporate,,perf,Phishing,Systems down,4,5,4,5,MFA;backups,Penetration test,,\n"
+    "R-03,Recycling contractor,operational,WASTE,sm_waste,Market,Missed rounds,3,3,2,3,Contract,,WAS-01,\n"
+    "R-04,Planning appeals,operational,PLANNING,sm_planning,Staffing,Costs,3,3,2,2,,,,\n"
+)
+
+
+@pytest.fixture
+def framework(engine: Engine, cycle: str, tmp_path: Path) -> Framework:
+    """The test council with its measures, projects and four risks, and the Q1 cycle open."""
+    del cycle
+    framework = services(engine)
+    framework.performance.import_measures(ORG, FIXTURES_DIR / "measures" / "measures.csv", by="perf")
+    framework.projects.import_projects(ORG, FIXTURES_DIR / "projects" / "projects.csv", by="perf")
+    path = tmp_path / "risks.csv"
+    path.write_text(RISKS, encoding="utf-8")
+    assert framework.risks.import_risks(ORG, path, by="perf") == (4, 0)
+    return framework
+
+
+def _register(framework: Framework, cycle: str = CYCLE) -> dict[str, object]:
+    return {v.code: v for v in framework.risks.for_cycle(cycle)}
+
+
+def test_imported_risks_keep_their_links_and_are_placed_on_the_ladder(framework: Framework) -> None:
+    """Score 16 on the operational register goes from the service to the Leadership Team; 20 on
+    the corporate one to Cabinet and the Audit Committee; 6 is within appetite."""
+    views = {v.code: v for v in framework.risks.for_cycle(CYCLE)}
+    housing, cyber, waste, planning = (views[c] for c in ("R-01", "R-02", "R-03", "R-04"))
+    assert housing.measures == ["HOU-01"] and housing.projects == ["P-01"] and housing.service == "HOUSING"
+    assert (housing.score, housing.level, housing.escalated) == (16, "leadership", True)
+    assert housing.reasons == ["residual score 16 is 15 or more (Leadership Team)"]
+    assert (cyber.score, cyber.level, cyber.escalated) == (20, "cabinet", True)
+    assert cyber.service is None and cyber.band == "Very high"
+    assert (waste.score, waste.level, waste.escalated, waste.accepted) == (6, "service", False, True)
+    assert planning.accepted and planning.band == "Low"
+
+
+def test_a_file_with_any_bad_row_imports_nothing(framework: Framework, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        HEADER + "R-01,Changed title,operational,HOUSING,x,,,5,4,4,4,,,,\n"
+        "R-09,No service,operational,,x,,,3,3,2,2,,,,\n"
+        "R-10,Worse after controls,corporate,,x,,,2,2,3,3,,,,\n"
+        "R-11,Off the scale,corporate,,x,,,6,4,1,1,,,,\n"
+        "R-12,=HYPERLINK(1),mystery,,x,,,1,1,1,1,,,NOPE-1,\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(DataFileError) as raised:
+        framework.risks.import_risks(ORG, bad, by="perf")
+    found = {(p.line, p.field) for p in raised.value.problems}
+    assert {(3, "service"), (4, "residual_impact"), (5, "inherent_likelihood"), (6, "title")} <= found
+    assert all(p.file == str(bad) for p in raised.value.problems)
+    assert framework.risks.register(ORG)[0].title == "Temporary accommodation costs"  # nothing changed
+
+
+def test_unknown_codes_are_named_and_nothing_is_imported(framework: Framework, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        HEADER + "R-20,New,operational,NOWHERE,x,,,2,2,1,1,,,HOU-01;NOPE-1,P-99\n", encoding="utf-8"
+    )
+    with pytest.raises(DataFileError) as raised:
+        framework.risks.import_risks(ORG, bad, by="perf")
+    messages = {(p.line, p.field, p.message) for p in raised.value.problems}
+    assert (2, "service", "unknown service 'NOWHERE'") in messages
+    assert (2, "measures", "unknown measure(s): NOPE-1") in messages
+    assert (2, "projects", "unknown project(s): P-99") in messages
+    assert "R-20" not in {v.code for v in framework.risks.register(ORG)}
+
+
+def test_risks_import_from_excel_and_update_by_code(framework: Framework, tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(HEADER.strip().split(","))
+    sheet.append(
+        ["R-03", "Recycling contractor fails", "operational", "WASTE", "sm_waste", "", "", 4, 4, 3, 3]
+    )
+    sheet.append(["R-05", "Election staffing", "corporate", "", "perf", "", "", 2, 3, 2, 2])
+    path = tmp_path / "risks.xlsx"
+    book.save(path)
+    assert framework.risks.import_risks(ORG, path, by="perf") == (1, 1)
+    views = {v.code: v for v in framework.risks.register(ORG)}
+    assert views["R-03"].title == "Recycling contractor fails" and views["R-03"].score == 9
+    assert views["R-03"].measures == []  # the file gives its links: none now
+
+
+def test_a_review_in_the_cycle_rescores_and_is_audited(framework: Framework, engine: Engine) -> None:
+    view = framework.risks.review(CYCLE, "R-03", 4, 4, note="Contractor in financial trouble", by="sm_waste")
+    assert (view.score, view.previous_score, view.reviewed_by) == (16, 6, "sm_waste")
+    assert view.level == "leadership" and view.escalated
+    with engine.store.read() as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.event == "risk.reviewed")).one()
+        imported = s.scalars(select(AuditEntry).where(AuditEntry.event == "risks.imported")).one()
+    assert entry.instance == CYCLE and entry.actor == "sm_waste"
+    data = json.loads(entry.data)
+    assert (data["risk"], data["score"], data["previous_score"]) == ("R-03", 16, 6)
+    assert data["note"] == "Contractor in financial trouble"
+    assert json.loads(imported.data)["added"] == ["R-01", "R-02", "R-03", "R-04"]
+
+
+def test_only_reviewers_of_the_risks_service_may_review_it(framework: Framework) -> None:
+    with pytest.raises(PermissionDenied):
+        framework.risks.review(CYCLE, "R-03", 2, 2, note="Not mine", by="sm_housing")
+    with pytest.raises(PermissionDenied):
+        framework.risks.review(CYCLE, "R-02", 2, 2, note="Corporate", by="sm_housing")
+    with pytest.raises(PermissionDenied):
+        framework.risks.review(CYCLE, "R-02", 2, 2, note="Not a reviewer", by="lead")
+    framework.risks.review(CYCLE, "R-02", 3, 5, note="MFA rolled out", by="perf")
+
+
+def test_a_review_needs_a_note_and_points_on_the_scale(framework: Framework) -> None:
+    with pytest.raises(InvalidInput, match="needs a note"):
+        framework.risks.review(CYCLE, "R-01", 3, 3, note="  ", by="perf")
+    with pytest.raises(InvalidInput, match="scale of 1 to 5"):
+        framework.risks.review(CYCLE, "R-01", 6, 3, note="x", by="perf")
+
+
+def test_the_review_is_open_only_in_the_states_the_policy_lists(framework: Framework, engine: Engine) -> None:
+    """Shipped: data request and service review. Once CMT has it, the review is closed."""
+    settle_returns(engine)
+    engine.fire(CYCLE, "close_data_request", "perf")
+    framework.risks.review(CYCLE, "R-01", 3, 4, note="Service review", by="perf")  # service_review: open
+    engine.fire(CYCLE, "complete_service_review", "perf")
+    with pytest.raises(NotNow, match="the cycle is data_request or service_review"):
+        framework.risks.review(CYCLE, "R-01", 3, 3, note="Too late", by="perf")
+
+
+def test_the_review_may_follow_the_services_return_instead(engine: Engine, tmp_path: Path) -> None:
+    """A council that reviews risks with the return lists the return's states: a service's risk
+    is reviewed while its own return is open, whatever the cycle's state."""
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    for path in POLICIES.glob("*.yaml"):
+        (policies / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    risk = policies / "risk.yaml"
+    risk.write_text(
+        risk.read_text().replace(
+            "quarterly_cycle: [data_request, service_review]", "service_return: [requested]"
+        ),
+        encoding="utf-8",
+    )
+    loaded = load_policies(policies)
+    framework_catalog(WORKFLOWS, policies, loaded)
+    framework = Framework(engine, loaded)
+    engine.start_cycle(ORG, "2024-25-Q1", by="perf")
+    framework.performance.import_measures(ORG, FIXTURES_DIR / "measures" / "measures.csv", by="perf")
+    framework.projects.import_projects(ORG, FIXTURES_DIR / "projects" / "projects.csv", by="perf")
+    (tmp_path / "r.csv").write_text(RISKS, encoding="utf-8")
+    framework.risks.import_risks(ORG, tmp_path / "r.csv", by="perf")
+    framework.risks.review(CYCLE, "R-01", 3, 3, note="With the return", by="sm_housing")
+    settle_returns(engine)
+    with pytest.raises(NotNow, match="the HOUSING return is requested"):
+        framework.risks.review(CYCLE, "R-01", 3, 2, note="After acceptance", by="sm_housing")
+    with pytest.raises(NotNow):  # a corporate risk has no return: never open under this policy
+        framework.risks.review(CYCLE, "R-02", 3, 2, note="No service", by="perf")
+
+
+def test_a_score_worse_two_quarters_running_goes_one_level_up(framework: Framework, engine: Engine) -> None:
+    """R-04 (score 4, within appetite) reviewed up to 9 in Q1 and 12 in Q2: below 15, but worse
+    at two reviews running, so it goes from the service to the Leadership Team."""
+    framework.risks.review(CYCLE, "R-04", 3, 3, note="Appeals rising", by="sm_planning")
+    assert not _register(framework)["R-04"].escalated  # type: ignore[attr-defined]
+    settle_returns(engine)
+    q2 = f"{ORG}/2024-25-Q2"
+    engine.start_cycle(ORG, "2024-25-Q2", by="perf")
+    view = framework.risks.review(q2, "R-04", 3, 4, note="Two appeals lost", by="sm_planning")
+    assert (view.score, view.worsening, view.level, view.escalated) == (12, True, "leadership", True)
+    assert view.reasons == ["worse at each of the last 2 quarterly reviews"]
+    assert not _register(framework)["R-04"].worsening  # type: ignore[attr-defined]  # as Q1 stood
+    steady = framework.risks.review(q2, "R-04", 3, 3, note="Second look: steady", by="sm_planning")
+    assert steady.previous_score == 12 and not steady.worsening  # the newest review of a quarter counts
+
+
+def test_assess_accepts_below_appetite_and_never_escalates_it() -> None:
+    policy = SHIPPED_POLICIES.risk
+    low = assess(policy, "operational", 6, [True, True])
+    assert low.accepted and not low.escalated and low.level == "service"
+    assert assess(policy, "operational", 20, []).level == "cabinet"
+    assert assess(policy, "corporate", 16, []).level == "leadership"
+    assert not assess(policy, "corporate", 16, []).escalated  # corporate risks live there
+    assert assess(policy, "corporate", 16, [False, True, True]).level == "cabinet"
+
+
+def test_the_risk_policy_names_real_roles_committees_and_states(tmp_path: Path) -> None:
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    for path in POLICIES.glob("*.yaml"):
+        (policies / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    risk = policies / "risk.yaml"
+    risk.write_text(
+        risk.read_text()
+        .replace(
+            "roles: [leadership_team]\n    bodies: [leadership]",
+            "roles: [leadership_tem]\n    bodies: [leadrship]",
+        )
+        .replace("any_risk: [performance_officer]", "any_risk: [service_manager]")
+        .replace("[data_request, service_review]", "[data_request, service_reviw]"),
+        encoding="utf-8",
+    )
+    with pytest.raises(DefinitionError) as raised:
+        framework_catalog(WORKFLOWS, policies, load_policies(policies))
+    problems = {(p.field, p.message.split(";")[0]) for p in raised.value.problems}
+    assert ("levels.leadership.roles.0", "unknown role 'leadership_tem'") in problems
+    assert ("levels.leadership.bodies.0", "unknown committee 'leadrship'") in problems
+    assert ("review.any_risk.0", "role 'service_manager' is not held organisation-wide") in problems
+    assert ("review.open_in.quarterly_cycle.1", "'quarterly_cycle' has no state 'service_reviw'") in problems
+    assert all(p.file == str(risk) and p.line for p in raised.value.problems)
+
+
+def test_a_ladder_that_does_not_rise_is_refused_with_its_line(tmp_path: Path) -> None:
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    for path in POLICIES.glob("*.yaml"):
+        (policies / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    risk = policies / "risk.yaml"
+    risk.write_text(
+        risk.read_text().replace("from: 15", "from: 25").replace("home: leadership", "home: board"),
+        encoding="utf-8",
+    )
+    with pytest.raises(DefinitionError) as raised:
+        load_policies(policies)
+    problems = {(p.field, p.line) for p in raised.value.problems}
+    line = risk.read_text().splitlines().index("    from: 20") + 1
+    assert ("levels.cabinet.from", line) in problems
+    assert any(field == "registers.corporate.home" for field, _ in problems)
+    assert all(p.file == str(risk) for p in raised.value.problems)
+
+
+def test_a_frozen_report_takes_no_more_reviews(framework: Framework, engine: Engine) -> None:
+    settle_returns(engine)
+    for trigger, who in (
+        ("close_data_request", "perf"),
+        ("complete_service_review", "perf"),
+        ("endorse", "cmt"),
+    ):
+        engine.fire(CYCLE, trigger, who)
+    engine.fire(CYCLE, "sign_off", "lead")
+    with pytest.raises(NotNow, match="frozen"):
+        framework.risks.review(CYCLE, "R-01", 1, 1, note="After sign-off", by="perf")
