@@ -8,15 +8,20 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from click.testing import CliRunner, Result
 from sqlalchemy import select
 
 from pmf_engine.app.wiring import framework_catalog
+from pmf_engine.core.catalog import Catalog
+from pmf_engine.core.clock import SystemClock
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import DataFileError, DefinitionError, InvalidInput, NotNow, PermissionDenied
-from pmf_engine.core.store import AuditEntry
+from pmf_engine.core.store import AuditEntry, Store
+from pmf_engine.interfaces.main import main
+from pmf_engine.pmf import report
 from pmf_engine.pmf.framework import Framework, load_policies
 from pmf_engine.pmf.riskpolicy import assess
-from tests.conftest import CYCLE, ORG, POLICIES, SHIPPED_POLICIES, WORKFLOWS, services, settle_returns
+from tests.conftest import CYCLE, ORG, POLICIES, SHIPPED_POLICIES, WORKFLOWS, seed, services, settle_returns
 
 FIXTURES_DIR = Path(__file__).parent / "fixtures"
 
@@ -31,6 +36,14 @@ RISKS = HEADER + (
     "R-03,Recycling contractor,operational,WASTE,sm_waste,Market,Missed rounds,3,3,2,3,Contract,,WAS-01,\n"
     "R-04,Planning appeals,operational,PLANNING,sm_planning,Staffing,Costs,3,3,2,2,,,,\n"
 )
+
+TO_SIGN_OFF = (
+    ("close_data_request", "perf"),
+    ("complete_service_review", "perf"),
+    ("endorse", "cmt"),
+    ("sign_off", "lead"),
+)
+"""The cycle's steps from the data request to the Leadership Team's sign-off (which freezes the report)."""
 
 
 @pytest.fixture
@@ -266,3 +279,71 @@ def test_a_frozen_report_takes_no_more_reviews(framework: Framework, engine: Eng
     engine.fire(CYCLE, "sign_off", "lead")
     with pytest.raises(NotNow, match="frozen"):
         framework.risks.review(CYCLE, "R-01", 1, 1, note="After sign-off", by="perf")
+
+
+def test_the_cli_imports_lists_and_reviews_risks(tmp_path: Path, catalog: Catalog) -> None:
+    """``pmf risks import`` (with the ``risks.manage`` permission), ``list --escalated`` and
+    ``review``; a bad file prints each problem with its line and imports nothing."""
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    runner = CliRunner()
+
+    def pmf(*args: str) -> Result:
+        return runner.invoke(
+            main, ["--db", db, "--workflows", str(WORKFLOWS), "--policies", str(POLICIES), *args]
+        )
+
+    assert runner.invoke(main, ["--db", db, "db", "upgrade", "--rehearsal"]).exit_code == 0
+    store = Store(db)
+    seed(Engine(store, catalog, SystemClock()))
+    store.dispose()
+    for kind, path in (("measures", "measures/measures.csv"), ("projects", "projects/projects.csv")):
+        assert pmf(kind, "import", ORG, str(FIXTURES_DIR / path), "--as", "perf").exit_code == 0
+    risks = tmp_path / "risks.csv"
+    risks.write_text(RISKS, encoding="utf-8")
+    assert pmf("risks", "import", ORG, str(risks), "--as", "sm_housing").exit_code == 1  # no permission
+    bad = tmp_path / "bad.csv"
+    bad.write_text(HEADER + "R-09,x,operational,,x,,,3,3,2,2,,,,\n", encoding="utf-8")
+    refused = pmf("risks", "import", ORG, str(bad), "--as", "perf")
+    assert refused.exit_code == 1 and f"{bad}:2: [service]" in refused.stderr
+    assert (
+        pmf("risks", "import", ORG, str(risks), "--as", "perf").stdout.strip() == "4 risk(s) added, 0 updated"
+    )
+    escalated = pmf("risks", "list", ORG, "--escalated").stdout
+    assert "R-01" in escalated and "R-02" in escalated and "R-03" not in escalated
+    assert "ESCALATED to Leadership Team" in escalated
+    assert pmf("cycle", "start", "--org", ORG, "--period", "2024-25-Q1", "--as", "perf").exit_code == 0
+    args = ("risks", "review", CYCLE, "R-03", "--likelihood", "4", "--impact", "4")
+    reviewed = pmf(*args, "--note", "Contractor in trouble", "--as", "sm_waste")
+    assert (
+        reviewed.exit_code == 0 and "4x4=16" in reviewed.stdout and "reviewed by sm_waste" in reviewed.stdout
+    )
+    assert pmf(*args, "--note", "x", "--as", "sm_housing").exit_code == 1
+    assert pmf("risks", "review", CYCLE, "R-03", "--likelihood", "9", "--impact", "1", "--note", "x",
+               "--as", "perf").exit_code == 2  # fmt: skip
+
+
+def test_the_report_has_the_register_with_an_accessible_heat_map(framework: Framework) -> None:
+    """The SVG is an image with a name and a description, each cell says its count and band in
+    words, and a table gives the same data; the escalated risks are listed with why."""
+    framework.risks.review(CYCLE, "R-03", 4, 4, note="Contractor <b>trouble</b>", by="sm_waste")
+    page = report.html(report.gather(framework, CYCLE))
+    section = page[page.index('id="risks"') : page.index('id="restatements"')]
+    svg = section[section.index("<svg") : section.index("</svg>")]
+    assert 'role="img"' in svg and 'aria-label="Risk heat map: residual scores"' in svg
+    assert "<title" in svg and 'aria-describedby="risk-heat-map-desc"' in svg
+    assert "2 at likelihood 4, impact 4" in svg  # R-01 and R-03 in one cell, said in words
+    assert ">2 risks<" in svg and ">16 High<" in svg and ">20 Very high<" in svg
+    assert "<td>R-01, R-03</td>" in section  # the table: the same cell
+    assert "Contractor &lt;b&gt;trouble&lt;/b&gt; (sm_waste, from 6)" in section
+    assert "Escalated: Cabinet and the Audit Committee" in section
+    assert "Accepted (within appetite)" in section
+
+
+def test_the_register_is_frozen_with_the_report(framework: Framework, engine: Engine) -> None:
+    settle_returns(engine)
+    for trigger, who in TO_SIGN_OFF:
+        engine.fire(CYCLE, trigger, who)
+    frozen = report.gather(framework, CYCLE)
+    assert frozen.frozen is not None and frozen.content.risks is not None
+    assert [r.code for r in frozen.content.risks.escalated] == ["R-02", "R-01"]
+    report.verify_frozen(framework.performance, CYCLE)

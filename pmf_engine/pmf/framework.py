@@ -25,6 +25,7 @@ from pmf_engine.core.errors import DefinitionError, Problem
 from pmf_engine.core.yamlload import Document, load_yaml, read_definition
 from pmf_engine.pmf.actions import Actions
 from pmf_engine.pmf.chase import Chasing
+from pmf_engine.pmf.delivery import Delivery
 from pmf_engine.pmf.meetings import CommitteeCalendar
 from pmf_engine.pmf.onboarding import Onboarding
 from pmf_engine.pmf.performance import Performance
@@ -119,6 +120,11 @@ class Framework:
     def projects(self) -> Projects:
         """Council Plan projects and their quarterly updates."""
         return Projects(self.engine.store, self.engine.clock, self.policies)
+
+    @cached_property
+    def delivery(self) -> Delivery:
+        """The delivery plan's headline per Council Plan theme."""
+        return Delivery(self.engine.store, self.engine.clock, self.policies)
 
     @cached_property
     def risks(self) -> Risks:

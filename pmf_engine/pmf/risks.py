@@ -441,3 +441,51 @@ def _rises(reviews: dict[str, RiskReview], quarter: str) -> list[bool]:
         rises.insert(0, review.likelihood * review.impact > review.previous_score)
         at = at.previous()
     return rises
+
+
+@dataclass(frozen=True)
+class BandView:
+    """A band of the heat map as the report shows it."""
+
+    label: str
+    from_score: int
+    colour: str
+
+
+@dataclass(frozen=True)
+class RiskSection:
+    """The register of a quarter with the scales and bands to draw it: what the committee report
+    freezes at sign-off, so a later change of ``risk.yaml`` does not redraw a signed-off report."""
+
+    risks: list[RiskView]
+    likelihood: list[str]
+    """The words of the likelihood scale, 1 first."""
+    impact: list[str]
+    bands: list[BandView]
+
+    def cell(self, likelihood: int, impact: int) -> list[RiskView]:
+        """The risks whose residual likelihood and impact are these."""
+        return [r for r in self.risks if (r.likelihood, r.impact) == (likelihood, impact)]
+
+    def band(self, score: int) -> BandView | None:
+        """The band ``score`` falls in."""
+        found = None
+        for band in self.bands:
+            if score >= band.from_score:
+                found = band
+        return found
+
+    @property
+    def escalated(self) -> list[RiskView]:
+        """The risks above their register's home level, highest score first."""
+        return sorted((r for r in self.risks if r.escalated), key=lambda r: (-r.score, r.code))
+
+
+def risk_section(s: Session, inst: Instance, policy: RiskPolicy) -> RiskSection:
+    """The cycle's quarter's register, scales and bands."""
+    return RiskSection(
+        register_in(s, inst.organisation_id, quarter_of(inst), policy),
+        list(policy.scales.likelihood),
+        list(policy.scales.impact),
+        [BandView(b.label, b.from_score, b.colour) for b in policy.bands],
+    )
