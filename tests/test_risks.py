@@ -4,26 +4,31 @@ by the ladder of ``policies/risk.yaml``, the policy's own checks, and every chan
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import openpyxl
 import pytest
 from click.testing import CliRunner, Result
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from pmf_engine.app.wiring import framework_catalog
+from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import SystemClock
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import DataFileError, DefinitionError, InvalidInput, NotNow, PermissionDenied
 from pmf_engine.core.store import AuditEntry, Store
 from pmf_engine.interfaces.main import main
+from pmf_engine.interfaces.web.app import WebSettings, create_app
 from pmf_engine.pmf import report
 from pmf_engine.pmf.framework import Framework, load_policies
 from pmf_engine.pmf.riskpolicy import assess
 from tests.conftest import CYCLE, ORG, POLICIES, SHIPPED_POLICIES, WORKFLOWS, seed, services, settle_returns
 
 FIXTURES_DIR = Path(__file__).parent / "fixtures"
+PASSWORD = "correct horse battery"
 
 HEADER = (
     "risk,title,register,service,owner,cause,effect,inherent_likelihood,inherent_impact,"
@@ -347,3 +352,29 @@ def test_the_register_is_frozen_with_the_report(framework: Framework, engine: En
     assert frozen.frozen is not None and frozen.content.risks is not None
     assert [r.code for r in frozen.content.risks.escalated] == ["R-02", "R-01"]
     report.verify_frozen(framework.performance, CYCLE)
+
+
+def test_the_risks_page_shows_the_heat_map_its_table_and_the_escalated(
+    framework: Framework, engine: Engine
+) -> None:
+    Accounts(engine.store, engine.clock).set_password("auditor", PASSWORD, by="test")
+    client = TestClient(create_app(framework, WebSettings(secret_key="t", secure_cookies=False)))
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/sign-in").text)
+    assert token is not None
+    signed = client.post(
+        "/sign-in",
+        data={"username": "auditor", "password": PASSWORD, "csrf_token": token.group(1)},
+        follow_redirects=False,
+    )
+    assert signed.status_code == 303
+    framework.risks.review(CYCLE, "R-04", 3, 3, note="Appeals <rising>", by="perf")
+    page = client.get(f"/orgs/{ORG}/risks")
+    assert page.status_code == 200
+    assert 'role="img"' in page.text and 'aria-describedby="risk-heat-map-desc"' in page.text
+    assert "Heat map data" in page.text and '<td class="govuk-table__cell">R-01</td>' in page.text
+    escalated = page.text[page.text.index('id="escalated"') : page.text.index('id="register"')]
+    assert "R-01: Temporary accommodation costs" in escalated and "R-03" not in escalated
+    assert "Appeals &lt;rising&gt; (perf)" in page.text
+    before = client.get(f"/orgs/{ORG}/risks?period=2023-24-Q4")
+    assert before.status_code == 200 and "Appeals" not in before.text  # as that quarter stood
+    assert client.get(f"/orgs/{ORG}/risks?period=soon").status_code == 422  # a period that is no quarter

@@ -317,10 +317,17 @@ class Risks(StoreService):
 
     def register(self, organisation: str, period: str | None = None) -> list[RiskView]:
         """The organisation's register as of quarter ``period`` (default: every review so far)."""
+        return self.section(organisation, period).risks
+
+    def section(self, organisation: str, period: str | None = None) -> RiskSection:
+        """The register as of quarter ``period`` with the scales and bands to draw it."""
+        try:
+            quarter = Period.parse(period) if period else None
+        except ValueError as exc:
+            raise InvalidInput("period", period, f"not a quarter (like 2024-25-Q1): {exc}") from None
         with self.store.read() as s:
             org = find_organisation(s, organisation)
-            quarter = Period.parse(period) if period else None
-            return register_in(s, org.id, quarter, self.policy)
+            return _section(register_in(s, org.id, quarter, self.policy), self.policy)
 
     def for_cycle(self, cycle: str) -> list[RiskView]:
         """The register as the cycle's quarter stands."""
@@ -483,8 +490,12 @@ class RiskSection:
 
 def risk_section(s: Session, inst: Instance, policy: RiskPolicy) -> RiskSection:
     """The cycle's quarter's register, scales and bands."""
+    return _section(register_in(s, inst.organisation_id, quarter_of(inst), policy), policy)
+
+
+def _section(risks: list[RiskView], policy: RiskPolicy) -> RiskSection:
     return RiskSection(
-        register_in(s, inst.organisation_id, quarter_of(inst), policy),
+        risks,
         list(policy.scales.likelihood),
         list(policy.scales.impact),
         [BandView(b.label, b.from_score, b.colour) for b in policy.bands],

@@ -24,6 +24,7 @@ from pmf_engine.interfaces.web.pages import (
     overview,
     report,
     returns,
+    risks,
     setup,
     sign_in,
 )
@@ -35,6 +36,7 @@ for area in (
     setup,
     dashboard,
     measures,
+    risks,
     actions,
     audit,
     calendar,
