@@ -8,14 +8,16 @@ import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import DataFileError, InvalidInput, NotFound, NotNow, PermissionDenied
 from pmf_engine.core.store import AuditEntry
+from pmf_engine.interfaces.main import main
 from pmf_engine.pmf import dashboard, report
 from pmf_engine.pmf.framework import Framework
-from tests.conftest import CYCLE, ORG, services, settle_returns
+from tests.conftest import CYCLE, ORG, POLICIES, WORKFLOWS, services, settle_returns
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PROJECTS = (
@@ -135,3 +137,21 @@ def test_the_dashboard_theme_view_has_the_headline(framework: Framework) -> None
     assert headline is not None and headline.narrative == "Homes are the priority"
     assert [p.code for p in headline.key_projects] == ["P-01"]
     assert board.headline("Nowhere") is None
+
+
+def test_the_cli_writes_and_lists_headlines(framework: Framework, store_url: str) -> None:
+    """``pmf themes headline`` and ``pmf themes list`` on the same database."""
+    del framework
+    runner = CliRunner()
+    args = ["--db", store_url, "--workflows", str(WORKFLOWS), "--policies", str(POLICIES)]
+    written = runner.invoke(
+        main, [*args, "themes", "headline", CYCLE, "Homes", "--narrative", "Homes first", "--as", "perf"]
+    )
+    assert written.exit_code == 0, written.output
+    refused = runner.invoke(
+        main, [*args, "themes", "headline", CYCLE, "Homes", "--narrative", "x", "--as", "sm_housing"]
+    )
+    assert refused.exit_code == 1
+    listed = runner.invoke(main, [*args, "themes", "list", CYCLE]).stdout
+    assert "Homes: 1 red" in listed and "Homes first" in listed
+    assert "key project P-01: New leisure centre: missing (moves HOU-01)" in listed

@@ -1,4 +1,5 @@
-"""``pmf risks``: the risk register, its quarterly review inside the cycle, and escalation."""
+"""``pmf risks``: the risk register, its quarterly review inside the cycle, and escalation;
+``pmf themes``: the delivery plan's headline per Council Plan theme."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import click
 
 from pmf_engine.interfaces.cli.context import App, pass_app
 from pmf_engine.interfaces.cli.library import Import, import_command
+from pmf_engine.pmf import report
 from pmf_engine.pmf.registry import RISKS_MANAGE
 from pmf_engine.pmf.riskpolicy import SCALE
 from pmf_engine.pmf.risks import RiskView
@@ -73,4 +75,36 @@ def risks_review(app: App, key: str, code: str, likelihood: int, impact: int, no
         click.echo(line)
 
 
-COMMANDS = (risks,)
+@click.group()
+def themes() -> None:
+    """The delivery plan: a headline per Council Plan theme, before the projects."""
+
+
+@themes.command("headline")
+@click.argument("key", metavar="CYCLE")
+@click.argument("theme")
+@click.option("--narrative", required=True, help="The theme's headline for the quarter.")
+@click.option("--as", "by", required=True)
+@pass_app
+def themes_headline(app: App, key: str, theme: str, narrative: str, by: str) -> None:
+    """Write THEME's headline for CYCLE's report (until it is frozen at sign-off)."""
+    app.framework.delivery.write_headline(key, theme, narrative, by=by)
+    click.echo(f"{theme}: headline recorded for {key}")
+
+
+@themes.command("list")
+@click.argument("key", metavar="CYCLE")
+@pass_app
+def themes_list(app: App, key: str) -> None:
+    """Each theme's headline, RAG counts and key projects, as CYCLE's report gives them (frozen
+    at sign-off, live before)."""
+    for h in report.gather(app.framework, key).content.headlines:
+        counts = ", ".join(f"{n} {status}" for status, n in h.counts.items() if n)
+        click.echo(f"{h.theme}: {counts or 'no measures'}")
+        click.echo(f"  {h.narrative or '(no headline yet)'}")
+        for p in h.key_projects:
+            moves = f" (moves {', '.join(p.measures)})" if p.measures else ""
+            click.echo(f"  key project {p.code}: {p.title}: {p.status.replace('_', ' ')}{moves}")
+
+
+COMMANDS = (risks, themes)
