@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from pathlib import Path
 
 import openpyxl
@@ -13,13 +14,15 @@ from click.testing import CliRunner, Result
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from pmf_engine.app.demo import ORG as _DEMO_ORG
+from pmf_engine.app.demo import DemoQuarters, run_demo
 from pmf_engine.app.wiring import framework_catalog
 from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.catalog import Catalog
-from pmf_engine.core.clock import SystemClock
+from pmf_engine.core.clock import LONDON, ManualClock, SystemClock
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import DataFileError, DefinitionError, InvalidInput, NotNow, PermissionDenied
-from pmf_engine.core.store import AuditEntry, Store
+from pmf_engine.core.store import AuditEntry, Store, sqlite_url
 from pmf_engine.interfaces.main import main
 from pmf_engine.interfaces.web.app import WebSettings, create_app
 from pmf_engine.pmf import report
@@ -378,3 +381,26 @@ def test_the_risks_page_shows_the_heat_map_its_table_and_the_escalated(
     before = client.get(f"/orgs/{ORG}/risks?period=2023-24-Q4")
     assert before.status_code == 200 and "Appeals" not in before.text  # as that quarter stood
     assert client.get(f"/orgs/{ORG}/risks?period=soon").status_code == 422  # a period that is no quarter
+
+
+def test_the_demo_council_has_a_believable_register(catalog: Catalog, tmp_path: Path) -> None:
+    """Twelve risks reviewed in both quarters: R-01 and R-02 escalated in the story quarter, and
+    R-03 too in the later one, for rising two quarters running; the frozen report shows them."""
+    now = datetime(2026, 12, 2, 10, 0, tzinfo=LONDON)
+    db = tmp_path / "pmf-demo.db"
+    assert run_demo(db, catalog, SHIPPED_POLICIES, lambda _line: None, now=now)
+    store = Store(sqlite_url(db))
+    try:
+        framework = Framework(Engine(store, catalog, ManualClock(now)), SHIPPED_POLICIES)
+        quarters = DemoQuarters.at(now)
+        story = {v.code: v for v in framework.risks.register(_DEMO_ORG, str(quarters.story))}
+        later = {v.code: v for v in framework.risks.register(_DEMO_ORG, str(quarters.open))}
+        assert len(story) == 12 and all(v.reviewed_by for v in story.values())
+        assert sorted(c for c, v in story.items() if v.escalated) == ["R-01", "R-02"]
+        assert sorted(c for c, v in later.items() if v.escalated) == ["R-01", "R-02", "R-03"]
+        assert later["R-03"].worsening and later["R-03"].level == "cabinet"
+        frozen = report.gather(framework, f"{_DEMO_ORG}/{quarters.story}")
+        assert frozen.frozen is not None and frozen.content.risks is not None
+        assert [h.narrative != "" for h in frozen.content.headlines] == [True, True, True]
+    finally:
+        store.dispose()

@@ -74,7 +74,7 @@ def heat_map(section: RiskSection, *, ident: str = "risk-heat-map") -> str:
     return (
         f'<svg role="img" aria-label="Risk heat map: residual scores" aria-describedby="{ident}-desc" '
         f'width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">'
+        f'viewBox="0 0 {width} {height}" font-family="Arial, sans-serif" xmlns="http://www.w3.org/2000/svg">'
         f'<title id="{ident}-title">Risk heat map: residual scores</title>'
         f'<desc id="{ident}-desc">{escape(desc)}</desc>' + "".join(parts) + "</svg>"
     )
