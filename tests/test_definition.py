@@ -37,6 +37,10 @@ POLICY_CHECKS = {
         load_policies(POLICIES).framework.actions.workflow in c.workflows
         and load_policies(POLICIES).framework.exception_reports.rag == ("red",)
     ),
+    "risk.yaml": lambda c: (
+        list(load_policies(POLICIES).risk.levels) == ["service", "leadership", "cabinet"]
+        and load_policies(POLICIES).risk.review.open_in["quarterly_cycle"][0] == "data_request"
+    ),
     "escalation.yaml": lambda c: (
         len(c.escalation.default.reminders) == 2
         and c.escalation.ladder("service_return", "returned").reminders[0].before == 1

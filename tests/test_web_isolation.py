@@ -148,6 +148,7 @@ READ_ROUTES = {
     "/orgs/{org}/dashboard/{period}/themes/{theme}",
     "/orgs/{org}/measures/{code}/history",
     "/orgs/{org}/measures/{code}/history.csv",
+    "/orgs/{org}/risks",
     "/api/v1/organisations/{org}/data/{dataset}.{fmt}",
 }
 PUBLIC_ROUTES = {

@@ -221,6 +221,23 @@ class _Run:
             if svc == service:
                 self.framework.projects.update(cycle, code, state, narrative=narrative, by=owner)
 
+    def review_risks(self, cycle: str, which: str) -> None:
+        """Each risk's owner (its service's manager; the performance officer for corporate
+        risks) records the quarter's review of it."""
+        register = {r.code: r for r in self.framework.risks.register(ORG)}
+        for code, likelihood, impact, note in sample.RISK_REVIEWS[which]:
+            service = register[code].service
+            who = sample.OWNERS[service] if service else sample.CORPORATE_REVIEWER
+            view = self.framework.risks.review(cycle, code, likelihood, impact, note=note, by=who)
+            if view.escalated:
+                self.say(who, "risk review", f"{code} {view.score}: escalated to {view.level_label}")
+
+    def headlines(self, cycle: str) -> None:
+        """The performance officer writes each theme's headline for the report."""
+        for theme, narrative in sample.HEADLINES.items():
+            self.framework.delivery.write_headline(cycle, theme, narrative, by="priya")
+        self.say("priya", "theme headlines", f"{len(sample.HEADLINES)} themes")
+
     def exception_reports(self, cycle: str, recovery: date) -> None:
         """The performance officer writes every exception report the cycle still owes."""
         performance = self.framework.performance
@@ -353,6 +370,7 @@ def _build(
             "history.csv": sample.history_csv(story),
             "projects.csv": sample.projects_csv(story),
             "comparators.csv": sample.comparators_csv(story),
+            "risks.csv": sample.RISKS,
         }
         for name, text in files.items():
             (Path(folder) / name).write_text(text, encoding="utf-8")
@@ -361,11 +379,13 @@ def _build(
         projects.import_projects(ORG, Path(folder) / "projects.csv", by="priya")
         framework.comparators.set_area(ORG, sample.GSS_CODE, by="adam")
         compared = framework.comparators.import_file(ORG, Path(folder) / "comparators.csv", by="priya")
+        framework.risks.import_risks(ORG, Path(folder) / "risks.csv", by="priya")
     echo(
         f"measures library: {len(performance.measures(ORG))} measures in {len(sample.THEMES)} themes, "
         f"{history} actuals from the {sample.HISTORY} quarters before, "
-        f"{len(projects.projects(ORG))} Council Plan projects, {compared.values} LG Inform comparator "
-        f"values for {compared.sets} measures (area {sample.GSS_CODE})"
+        f"{len(projects.projects(ORG))} Council Plan projects, "
+        f"{len(framework.risks.register(ORG))} risks on the register, {compared.values} LG Inform "
+        f"comparator values for {compared.sets} measures (area {sample.GSS_CODE})"
     )
     action_close = _story(run, story, workdays)
     _open_quarter(run, opened, workdays, quarters.now, action_close)
@@ -415,6 +435,7 @@ def _story(run: _Run, period: Period, workdays: WorkingDays) -> tuple[datetime, 
     for svc in sample.OWNERS:
         if svc != "REVENUES":  # its benefits system is being migrated: the return is waived below
             run.report_figures(cycle, svc, figures)
+    run.review_risks(cycle, "story")
     for who, svc in [("hannah", "HOUSING"), ("pete", "PLANNING"), ("wendy", "WASTE"), ("leo", "LEISURE"),
                      ("cara", "COMMUNITIES")]:  # fmt: skip
         step(who, "submit", service=svc)
@@ -434,6 +455,7 @@ def _story(run: _Run, period: Period, workdays: WorkingDays) -> tuple[datetime, 
 
     echo("Review and approval")
     at(13)
+    run.headlines(cycle)
     step("priya", "complete_service_review")
     at(16)
     step("colin", "return_to_services", reason="Housing narrative does not explain the rise in voids",
@@ -509,6 +531,8 @@ def _open_quarter(
         run.say("scott", "close action", closed.key)
 
     events.append((action[0], close_action))
+    plan(2, 9, lambda: run.review_risks(cycle, "later"))
+    plan(10, 10, lambda: run.headlines(cycle))
     for svc in ("HOUSING", "WASTE", "LEISURE"):
         plan(2, 10, report(svc))
         plan(3, 11, step("priya", "accept", service=svc))

@@ -22,6 +22,7 @@ from pmf_engine.core.errors import NotFound
 from pmf_engine.core.period import Period, parse_period
 from pmf_engine.core.store import Instance, Organisation
 from pmf_engine.core.views import InstanceStatus
+from pmf_engine.pmf.delivery import Headline
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.measures import measure_targets
 from pmf_engine.pmf.models import Actual, ExceptionReport, Measure
@@ -120,6 +121,12 @@ class Dashboard:
     """The cycle of the same quarter a year before, if there is one."""
     measures: list[MeasureStatus] = field(default_factory=list)
     projects: list[ProjectStatus] = field(default_factory=list)
+    headlines: list[Headline] = field(default_factory=list)
+    """The delivery plan's headline per theme, as the report gives it."""
+
+    def headline(self, theme: str) -> Headline | None:
+        """The delivery plan's headline of ``theme``, if the report has one."""
+        return next((h for h in self.headlines if h.theme == theme), None)
 
     def tile(self, theme: str) -> Tile:
         """The tile of ``theme``; ``NotFound`` if the quarter has no such theme."""
@@ -198,6 +205,7 @@ def build(framework: Framework, cycle: str, *, compare: bool = True) -> Dashboar
         last_year=year_before if year_before in quarters else None,
         measures=content.measures,
         projects=content.projects,
+        headlines=content.headlines,
     )
 
 

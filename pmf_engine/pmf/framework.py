@@ -6,9 +6,10 @@ use with only the collaborators it needs (the store and clock, the policies), ex
 that fire transitions or move deadlines (Scrutiny actions, the committee calendar), which take
 the engine.
 
-``load_policies`` reads ``rag.yaml`` (optional: defaults) and ``framework.yaml`` (required:
-it names the roles, workflow, states and trigger the framework's code relies on) from a
-policies folder; ``FrameworkPolicies.check`` then cross-checks the names against the catalog.
+``load_policies`` reads ``rag.yaml`` (optional: defaults), ``framework.yaml`` (required:
+it names the roles, workflow, states and trigger the framework's code relies on) and
+``risk.yaml`` (optional: no escalation ladder or reviews without it) from a policies folder;
+``FrameworkPolicies.check`` then cross-checks the names against the catalog.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pmf_engine.core.yamlload import Document, load_yaml, read_definition
 from pmf_engine.pmf.actions import Actions
 from pmf_engine.pmf.chase import Chasing
 from pmf_engine.pmf.comparators import Comparators
+from pmf_engine.pmf.delivery import Delivery
 from pmf_engine.pmf.meetings import CommitteeCalendar
 from pmf_engine.pmf.moderngov.policy import load_moderngov
 from pmf_engine.pmf.moderngov.sync import ModernGov
@@ -34,28 +36,41 @@ from pmf_engine.pmf.policy import FrameworkPolicies, FrameworkPolicy
 from pmf_engine.pmf.projects import Projects
 from pmf_engine.pmf.rag import RagPolicy
 from pmf_engine.pmf.returns import ExcelReturns
+from pmf_engine.pmf.riskpolicy import RiskPolicy, structure_problems
+from pmf_engine.pmf.risks import Risks
 
 RAG_FILE = "rag.yaml"
 FRAMEWORK_FILE = "framework.yaml"
+RISK_FILE = "risk.yaml"
 
 
 def load_policies(policies_dir: Path) -> FrameworkPolicies:
-    """The RAG policy, the framework's names and the ModernGov sites (``moderngov.yaml``,
-    optional) in ``policies_dir``; ``DefinitionError`` naming file, line and field if one is
-    invalid, or if ``framework.yaml`` is missing."""
-    rag = policies_dir / RAG_FILE
-    policies = read_policies(rag if rag.exists() else None, policies_dir / FRAMEWORK_FILE)
+    """The RAG policy, the framework's names, the risk policy (``risk.yaml``, optional) and the
+    ModernGov sites (``moderngov.yaml``, optional) in ``policies_dir``; ``DefinitionError``
+    naming file, line and field if one is invalid, or if ``framework.yaml`` is missing."""
+    rag, risk = policies_dir / RAG_FILE, policies_dir / RISK_FILE
+    policies = read_policies(
+        rag if rag.exists() else None, policies_dir / FRAMEWORK_FILE, risk if risk.exists() else None
+    )
     moderngov = load_moderngov(policies_dir, frozenset(policies.framework.calendar.bodies))
     return replace(policies, moderngov=moderngov) if moderngov.organisations else policies
 
 
-def read_policies(rag_path: Path | None, framework_path: Path) -> FrameworkPolicies:
-    """The policies in these files (the default RAG policy without one); one ``DefinitionError``
-    listing the problems of both."""
+def read_policies(
+    rag_path: Path | None, framework_path: Path, risk_path: Path | None = None
+) -> FrameworkPolicies:
+    """The policies in these files (the default RAG policy, and no risk policy, without one);
+    one ``DefinitionError`` listing the problems of all."""
     problems: list[Problem] = []
     rag = RagPolicy()
     try:
         rag = read_rag(rag_path) if rag_path else rag
+    except DefinitionError as exc:
+        problems.extend(exc.problems)
+    risk, risk_source = RiskPolicy(), None
+    try:
+        if risk_path is not None:
+            risk, risk_source = read_risk(risk_path)
     except DefinitionError as exc:
         problems.extend(exc.problems)
     try:
@@ -64,7 +79,18 @@ def read_policies(rag_path: Path | None, framework_path: Path) -> FrameworkPolic
         raise DefinitionError([*problems, *exc.problems]) from exc
     if problems:
         raise DefinitionError(problems)
-    return FrameworkPolicies(rag, framework, source)
+    return FrameworkPolicies(rag, framework, source, risk=risk, risk_source=risk_source)
+
+
+def read_risk(path: Path) -> tuple[RiskPolicy, Document]:
+    """The risk policy file ``path`` and its parsed YAML; ``DefinitionError`` naming file, line
+    and field if it is invalid or does not hold together (a ladder whose scores do not rise)."""
+    doc = load_yaml(read_definition(path), str(path))
+    policy = validate(RiskPolicy, doc)
+    problems = list(structure_problems(policy, doc))
+    if problems:
+        raise DefinitionError(problems)
+    return policy, doc
 
 
 def read_rag(path: Path) -> RagPolicy:
@@ -100,6 +126,16 @@ class Framework:
     def projects(self) -> Projects:
         """Council Plan projects and their quarterly updates."""
         return Projects(self.engine.store, self.engine.clock, self.policies)
+
+    @cached_property
+    def delivery(self) -> Delivery:
+        """The delivery plan's headline per Council Plan theme."""
+        return Delivery(self.engine.store, self.engine.clock, self.policies)
+
+    @cached_property
+    def risks(self) -> Risks:
+        """The risk register, its quarterly review and escalation."""
+        return Risks(self.engine.store, self.engine.clock, self.policies)
 
     @cached_property
     def actions(self) -> Actions:

@@ -91,6 +91,8 @@ class Project(Base):
     priority: Mapped[str] = mapped_column(String(120), default="")
     service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
     owner: Mapped[str] = mapped_column(String(64), default="")
+    key_project: Mapped[bool] = mapped_column(default=False)
+    """A key project of its theme: the delivery plan's headline names it."""
 
 
 class Milestone(Base):

@@ -29,6 +29,7 @@ from pmf_engine.core.errors import DefinitionError, Problem
 from pmf_engine.core.yamlload import Document
 from pmf_engine.pmf.models import ProjectState
 from pmf_engine.pmf.rag import RagPolicy, Status
+from pmf_engine.pmf.riskpolicy import RiskPolicy, risk_problems
 
 Hint = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=80)]
 StatesOf = dict[Name, tuple[Name, ...]]
@@ -226,6 +227,9 @@ class FrameworkPolicies:
     """``framework.yaml`` as read, for the lines of problems ``check`` finds."""
     moderngov: ModernGovPolicy = NO_MODERNGOV
     """The ModernGov sites of ``moderngov.yaml`` (optional: none)."""
+    risk: RiskPolicy = field(default_factory=RiskPolicy)
+    """The risk register's policy (``risk.yaml``; without one, no ladder and no reviews)."""
+    risk_source: Document | None = field(default=None, compare=False, repr=False)
 
     def check(self, catalog: Catalog, *, partial: bool = False) -> None:
         """``DefinitionError`` listing every name ``framework.yaml`` gives that the catalog lacks.
@@ -233,6 +237,9 @@ class FrameworkPolicies:
         ``partial`` is for checking some workflow files on their own: names in workflows that
         are not among them are not reported."""
         problems = list(catalog_problems(self.framework, self.source, catalog, partial=partial))
+        if self.risk_source is not None:
+            bodies = self.framework.calendar.bodies
+            problems += risk_problems(self.risk, self.risk_source, catalog, bodies, partial=partial)
         if problems:
             raise DefinitionError(problems)
 

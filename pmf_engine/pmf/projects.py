@@ -12,12 +12,16 @@ contradict the first::
     project,title,theme,priority,service,owner,milestone,due,completed
     P-01,New leisure centre,Homes,Regeneration,HOUSING,sm_housing,Planning consent,2024-06-30,2024-06-12
     P-01,,,,,,Contractor appointed,2024-09-30,
+
+Two optional columns make the delivery plan: ``measures``, the codes of the measures the project
+is meant to move (separated by ``;``; a file with the column sets each project's links to what it
+gives), and ``key`` (yes or no), a key project of its theme, named in the theme's headline.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -26,11 +30,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pmf_engine.core import values as checks
-from pmf_engine.core.errors import InvalidInput, NotFound, NotNow, PermissionDenied
+from pmf_engine.core.errors import DataFileError, InvalidInput, NotFound, NotNow, PermissionDenied, Problem
 from pmf_engine.core.limits import MAX_NARRATIVE, text_problem
 from pmf_engine.core.store import Instance, find_organisation
 from pmf_engine.pmf import tabular
-from pmf_engine.pmf.models import PROJECT_STATES, ExceptionReport, Milestone, Project, ProjectUpdate
+from pmf_engine.pmf.models import PROJECT_STATES, ExceptionReport, Measure, Milestone, Project, ProjectUpdate
 from pmf_engine.pmf.quarters import quarter_of
 from pmf_engine.pmf.reporting import (
     StoreService,
@@ -45,9 +49,10 @@ from pmf_engine.pmf.reporting import (
     upsert,
     with_service_codes,
 )
+from pmf_engine.pmf.risk_models import ProjectMeasure
 
 STATES = PROJECT_STATES
-PROJECT_COLUMNS = ("project", "title", "theme", "priority", "service", "owner")
+PROJECT_COLUMNS = ("project", "title", "theme", "priority", "service", "owner", "measures", "key")
 MILESTONE_COLUMNS = ("milestone", "due", "completed")
 
 
@@ -78,11 +83,21 @@ class ProjectIn(BaseModel):
     service: str = ""
     owner: str = ""
     milestones: list[MilestoneIn] = []
+    measures: tuple[str, ...] | None = None
+    """The measures it moves (``None``: the file has no ``measures`` column: links unchanged)."""
+    key: bool = False
 
     @field_validator("title", "theme", "priority", "owner")
     @classmethod
     def _not_a_formula(cls, value: str) -> str:
         return tabular.not_a_formula(value)
+
+    @field_validator("measures", mode="before")
+    @classmethod
+    def _codes(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(code.strip() for code in value.split(";") if code.strip())
+        return value
 
 
 @dataclass(frozen=True)
@@ -110,6 +125,10 @@ class ProjectStatus:
     narrative: str
     milestones: list[MilestoneStatus]
     exception_report: bool
+    measures: list[str] = field(default_factory=list)
+    """The codes of the measures it is meant to move (the delivery plan)."""
+    key: bool = False
+    """A key project of its theme."""
 
 
 def read_projects(path: Path) -> list[ProjectIn]:
@@ -126,7 +145,8 @@ def read_projects(path: Path) -> list[ProjectIn]:
             continue
         fields = {k: row.get(k) for k in PROJECT_COLUMNS[1:] if row.get(k)}
         if code not in projects:
-            projects[code] = {"code": code, **fields, "milestones": []}
+            linked = {"measures": ""} if "measures" in table.header else {}
+            projects[code] = {"code": code, **linked, **fields, "milestones": []}
             first_line[code] = row.line
         else:
             for k, v in fields.items():
@@ -168,8 +188,21 @@ class Projects(StoreService):
         with self.store.write() as s:
             org = find_organisation(s, organisation)
             services = service_ids(org, path, (r.service for r in rows))
+            measures = dict(
+                s.execute(select(Measure.code, Measure.id).where(Measure.organisation_id == org.id)).all()
+            )
+            unknown = [
+                Problem(
+                    str(path), None, "measures", f"project {r.code}: unknown measure(s): {', '.join(missing)}"
+                )
+                for r in rows
+                if (missing := [c for c in r.measures or () if c not in measures])
+            ]
+            if unknown:
+                raise DataFileError(unknown)
             for row in rows:
                 fields = row.model_dump(include={"title", "theme", "priority", "owner"})
+                fields["key_project"] = row.key
                 fields["service_id"] = services.get(row.service) if row.service else None
                 project, new = upsert(s, Project, org.id, row.code, fields)
                 if new:
@@ -177,6 +210,15 @@ class Projects(StoreService):
                     added += 1
                 else:
                     updated += 1
+                if row.measures is not None:
+                    for link in s.scalars(
+                        select(ProjectMeasure).where(ProjectMeasure.project_id == project.id)
+                    ):
+                        s.delete(link)
+                    s.flush()
+                    s.add_all(
+                        ProjectMeasure(project_id=project.id, measure_id=measures[c]) for c in row.measures
+                    )
                 existing = {
                     m.title: m for m in s.scalars(select(Milestone).where(Milestone.project_id == project.id))
                 }
@@ -278,6 +320,15 @@ def project_status(s: Session, inst: Instance) -> list[ProjectStatus]:
         )
     )
     milestones = _milestones(s, ids)
+    linked: dict[int, list[str]] = {}
+    if ids:
+        for project_id, code in s.execute(
+            select(ProjectMeasure.project_id, Measure.code)
+            .join(Measure, Measure.id == ProjectMeasure.measure_id)
+            .where(ProjectMeasure.project_id.in_(ids))
+            .order_by(Measure.code)
+        ):
+            linked.setdefault(project_id, []).append(code)
     result = []
     for project, service in found:
         update = latest.get(project.id)
@@ -295,6 +346,8 @@ def project_status(s: Session, inst: Instance) -> list[ProjectStatus]:
                     for m in milestones.get(project.id, [])
                 ],
                 exception_report=project.id in reported,
+                measures=linked.get(project.id, []),
+                key=project.key_project,
             )
         )
     return result

@@ -9,7 +9,8 @@
 - ``freeze_report`` (effect): store the committee report's content as it stands and chain its
   hash into the audit log.
 - permissions ``calendar.manage`` (committee meetings), ``measures.manage`` (the measures
-  library), ``projects.manage`` (projects and milestones) and ``cycles.chase`` (chase the people
+  library), ``projects.manage`` (projects and milestones), ``risks.manage`` (the risk
+  register) and ``cycles.chase`` (chase the people
   who must act on a cycle, return or action now), given to roles in ``roles.yaml``.
 """
 
@@ -50,11 +51,12 @@ def framework_registry(policies: FrameworkPolicies) -> Registry:
     @registry.effect("freeze_report")
     def freeze_report(ctx: EffectContext) -> None:
         """Store the committee report's content as it stands and put its hash in the audit chain."""
-        freeze(ctx, policies.rag)
+        freeze(ctx, policies.rag, policies.risk)
 
     registry.permission(CALENDAR_MANAGE, "add, move and import committee meetings")
     registry.permission(MEASURES_MANAGE, "import the measures library")
     registry.permission(PROJECTS_MANAGE, "import projects and milestones")
+    registry.permission(RISKS_MANAGE, "import the risk register")
     registry.permission(CYCLES_CHASE, "chase the people who must act on a cycle, return or action now")
     return registry
 
@@ -62,3 +64,4 @@ def framework_registry(policies: FrameworkPolicies) -> Registry:
 CALENDAR_MANAGE = "calendar.manage"
 MEASURES_MANAGE = "measures.manage"
 PROJECTS_MANAGE = "projects.manage"
+RISKS_MANAGE = "risks.manage"

@@ -293,20 +293,20 @@ NARRATIVES = {
 PROJECTS = "".join(
     line + "\n"
     for line in (
-        "project,title,theme,priority,service,owner,milestone,due,completed",
+        "project,title,theme,priority,service,owner,milestone,due,completed,measures,key",
         "P-01,Wexcombe leisure centre rebuild,Homes and communities,Regeneration,LEISURE,leo,"
-        "Planning consent,2024-05-31,2024-05-20",
-        "P-01,,,,,,Contractor appointed,2024-06-28,2024-06-25",
-        "P-01,,,,,,Doors open,2026-03-31,",
+        "Planning consent,2024-05-31,2024-05-20,LEI-01;LEI-04,no",
+        "P-01,,,,,,Contractor appointed,2024-06-28,2024-06-25,,",
+        "P-01,,,,,,Doors open,2026-03-31,,,",
         "P-02,Weekly food waste collections,Greener Wexcombe,Recycling,WASTE,wendy,"
-        "Caddies procured,2024-06-14,",
-        "P-02,,,,,,First collections,2024-10-01,",
+        "Caddies procured,2024-06-14,,WAS-01;WAS-02,yes",
+        "P-02,,,,,,First collections,2024-10-01,,,",
         "P-03,Town centre regeneration masterplan,Thriving economy,Growth,PLANNING,pete,"
-        "Consultation closed,2024-06-30,2024-06-30",
-        "P-03,,,,,,Masterplan adopted,2024-12-31,",
+        "Consultation closed,2024-06-30,2024-06-30,PLA-01,yes",
+        "P-03,,,,,,Masterplan adopted,2024-12-31,,,",
         "P-04,200 council homes by 2027,Homes and communities,Housing supply,HOUSING,hannah,"
-        "Site A on site,2024-06-30,2024-06-03",
-        "P-04,,,,,,Site B contract signed,2024-11-30,",
+        "Site A on site,2024-06-30,2024-06-03,HOU-06;HOU-02,yes",
+        "P-04,,,,,,Site B contract signed,2024-11-30,,,",
     )
 )
 PROJECT_UPDATES = [
@@ -321,3 +321,89 @@ def _round(value: float, fmt: str) -> str:
     if fmt in ("percent", "days"):
         return f"{value:.1f}"
     return f"{round(value):d}"
+
+
+RISKS = "".join(
+    line + "\n"
+    for line in (
+        "risk,title,register,service,owner,cause,effect,inherent_likelihood,inherent_impact,"
+        "residual_likelihood,residual_impact,controls,actions,measures,projects",
+        "R-01,Temporary accommodation demand and cost,operational,HOUSING,hannah,Rising evictions from the "
+        "private rented sector,Nightly-paid placements overspend the housing budget,5,4,3,4,Weekly placement "
+        "panel; prevention fund,Lease 40 homes from private landlords,HOU-02;HOU-03,P-04",
+        "R-02,Cyber attack disrupts council systems,corporate,,lena,Ransomware and phishing aimed at "
+        "councils,Services offline for weeks; data lost,4,5,4,5,Multi-factor sign-in; offline backups,"
+        "Penetration test and incident rehearsal,,",
+        "R-03,Recycling collection contractor fails,operational,WASTE,wendy,Contractor's finances and "
+        "industrial relations,Missed collections; recycling falls,4,4,2,4,Performance bond; weekly contract "
+        "meetings,Contingency fleet agreement,WAS-01;WAS-03,P-02",
+        "R-04,Leisure centre rebuild costs rise,operational,LEISURE,leo,Construction inflation,"
+        "Scheme cut back or delayed,4,4,3,3,Fixed-price contract with a capped contingency,"
+        "Value engineering review,LEI-01,P-01",
+        "R-05,Benefits system migration delays claims,operational,REVENUES,rita,Supplier's data migration,"
+        "Claimants wait longer; hardship,4,3,3,3,Parallel running; overtime,Extra assessors,REV-03,",
+        "R-06,Planning officers hard to recruit and keep,operational,PLANNING,pete,Private sector pay,"
+        "Decisions out of time; fee income lost,4,3,3,3,Market supplements; apprentices,"
+        "Shared service with a neighbour,PLA-02,",
+        "R-07,Medium-term financial plan gap,corporate,,lena,Inflation and grant settlement,"
+        "Cuts to services,5,5,4,4,Savings programme tracked monthly,Budget consultation,,",
+        "R-08,Council homes programme land delays,operational,HOUSING,hannah,Title disputes; planning,"
+        "Homes delivered late; grant clawed back,4,4,3,3,Land assembly board,Legal support on Site B,"
+        "HOU-06,P-04",
+        "R-09,Safeguarding failure in community services,operational,COMMUNITIES,cara,Lone working; "
+        "volunteers untrained,Harm to a resident,3,5,2,5,Training and DBS checks,Annual audit of cases,,",
+        "R-10,Severe weather disrupts services,corporate,,priya,Flooding and heatwaves,Rounds and "
+        "centres closed,3,4,2,3,Business continuity plans,,WAS-03,",
+        "R-11,Personal data breach,corporate,,priya,Human error; mis-sent e-mail,ICO fine; loss of trust,"
+        "4,4,2,3,Mandatory training; e-mail checks,,,",
+        "R-12,Town centre masterplan stalls,operational,PLANNING,pete,Developer interest falls,"
+        "Regeneration delayed,3,4,2,3,Developer forum,Bid for levelling-up funding,PLA-01,P-03",
+    )
+)
+"""Wexcombe's risk register: twelve corporate and operational risks, with their links."""
+
+RISK_REVIEWS = {
+    "story": [
+        ("R-01", 4, 4, "Evictions up a quarter on last year; placements at a record"),
+        ("R-02", 4, 5, "Two neighbouring councils hit by ransomware this quarter"),
+        ("R-03", 3, 4, "Contractor strike in May and June; rounds lost for five weeks"),
+        ("R-04", 3, 3, "Contract fixed; contingency unspent"),
+        ("R-05", 4, 3, "Migration slipped a month; claims backlog growing"),
+        ("R-06", 3, 3, "Two posts filled, one vacancy"),
+        ("R-07", 4, 4, "Gap of £2.1m in 2026-27 after the settlement"),
+        ("R-08", 4, 3, "Site B title dispute unresolved"),
+        ("R-09", 2, 5, "No incidents; training complete"),
+        ("R-10", 2, 3, "Plans tested in the spring exercise"),
+        ("R-11", 2, 3, "One near miss, reported and closed"),
+        ("R-12", 2, 3, "Developer forum well attended"),
+    ],
+    "later": [
+        ("R-01", 4, 4, "Placements steady at the higher level"),
+        ("R-02", 4, 5, "Phishing attempts continue; rehearsal booked"),
+        ("R-03", 4, 4, "Contractor's accounts qualified by its auditors; second quarter worse"),
+        ("R-04", 3, 3, "On budget"),
+        ("R-05", 3, 3, "Backlog clearing with the new assessors"),
+        ("R-06", 3, 4, "Senior planner resigned; appeals costs rising"),
+        ("R-07", 4, 4, "Savings programme on track"),
+        ("R-08", 3, 3, "Title dispute settled"),
+        ("R-09", 2, 5, "No incidents"),
+        ("R-10", 2, 3, "No change"),
+        ("R-11", 2, 3, "No change"),
+        ("R-12", 2, 4, "Anchor tenant withdrew"),
+    ],
+}
+"""Each quarter's review of the register: the story quarter's and the later one's (risk,
+likelihood, impact, note). R-03 rises two quarters running; R-01 and R-02 stay escalated."""
+
+CORPORATE_REVIEWER = "priya"
+"""Who reviews the corporate risks (they belong to no service)."""
+
+HEADLINES = {
+    "Homes and communities": "Re-let times rose after the heating programme and temporary "
+    "accommodation is at a record; the council homes programme is at risk on Site B.",
+    "Thriving economy": "Planning decisions are ahead of target and the masterplan consultation "
+    "closed on time; benefit claims slowed during the system migration.",
+    "Greener Wexcombe": "The contractor strike cut recycling to 41.5% and food waste collections "
+    "are off track after the caddy supplier failed.",
+}
+"""The performance team's headline of each theme, written before sign-off."""

@@ -3,11 +3,12 @@
 This module holds the ``main`` group, its global options and the :data:`App` they build, and
 assembles the command groups, one module each: ``db``, ``directory`` (org, service, actor),
 ``workflows``, ``cycles`` (cycle, fire), ``measures`` (measures, exceptions), ``actuals``
-(actuals, returns), ``projects``, ``actions``, ``report``, ``calendar``, ``comparators``, ``worker`` (worker,
-tick, outbox), ``audit`` and ``demo``. They share ``context`` (the App, value parsing) and
-``library`` (one factory for the import/list/export commands of the same shape), and import
-neither this module nor each other. Commands raise; ``errors.PmfGroup`` turns every error into
-its message on stderr and its exit code, in one place (see the table there).
+(actuals, returns), ``projects``, ``risks``, ``actions``, ``report``, ``calendar``,
+``comparators``, ``worker`` (worker, tick, outbox), ``audit`` and ``demo``. They share
+``context`` (the App, value parsing) and ``library`` (one factory for the import/list/export
+commands of the same shape), and import neither this module nor each other. Commands raise;
+``errors.PmfGroup`` turns every error into its message on stderr and its exit code, in one
+place (see the table there).
 
 Every audit entry a command writes records the operating-system user who ran it
 (``os_user`` in its data), beside the actor named with ``--as``; a test passes
@@ -41,6 +42,7 @@ from pmf_engine.interfaces.cli import (
     measures,
     projects,
     report,
+    risks,
     worker,
     workflows,
 )
@@ -116,6 +118,7 @@ for _module in (
     projects,
     actions,
     report,
+    risks,
     calendar,
     comparators,
     worker,

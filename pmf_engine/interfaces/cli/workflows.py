@@ -12,7 +12,7 @@ from pmf_engine.core.clock import london
 from pmf_engine.core.errors import DefinitionError
 from pmf_engine.core.machine import compile_workflow
 from pmf_engine.interfaces.cli.context import App, pass_app
-from pmf_engine.pmf.framework import FRAMEWORK_FILE, RAG_FILE, read_policies
+from pmf_engine.pmf.framework import FRAMEWORK_FILE, RAG_FILE, RISK_FILE, read_policies
 from pmf_engine.pmf.lginform import POLICY_FILE, read_policy_file
 from pmf_engine.pmf.registry import framework_registry
 
@@ -22,7 +22,7 @@ def workflow() -> None:
     """Workflow definitions."""
 
 
-POLICY_FILES = ("roles.yaml", "escalation.yaml", RAG_FILE, FRAMEWORK_FILE, POLICY_FILE)
+POLICY_FILES = ("roles.yaml", "escalation.yaml", RAG_FILE, FRAMEWORK_FILE, RISK_FILE, POLICY_FILE)
 
 
 @workflow.command("validate")
@@ -52,7 +52,7 @@ def workflow_validate(app: App, paths: tuple[Path, ...], roles_path: Path | None
     try:
         if POLICY_FILE in policies:
             read_policy_file(policies[POLICY_FILE])
-        checked = read_policies(policies.get(RAG_FILE), framework_path)
+        checked = read_policies(policies.get(RAG_FILE), framework_path, policies.get(RISK_FILE))
         catalog = Catalog.load(
             [*given, *sorted(neighbours)],
             roles_path,

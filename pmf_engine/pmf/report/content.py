@@ -24,6 +24,7 @@ from pmf_engine.core.workdays import WorkingDays
 from pmf_engine.pmf.actions import ActionView
 from pmf_engine.pmf.comparators import positions_in
 from pmf_engine.pmf.comparison import Position
+from pmf_engine.pmf.delivery import Headline, headlines_in
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.models import Actual, Measure, ReportSnapshot
 from pmf_engine.pmf.moderngov.links import MeetingLink
@@ -31,6 +32,8 @@ from pmf_engine.pmf.projects import ProjectStatus, project_status
 from pmf_engine.pmf.quarters import quarter_of
 from pmf_engine.pmf.rag import RagPolicy, Status
 from pmf_engine.pmf.reporting import cycle_of, exception_reports, genuine_snapshot
+from pmf_engine.pmf.riskpolicy import RiskPolicy
+from pmf_engine.pmf.risks import RiskSection, risk_section
 from pmf_engine.pmf.status import MeasureStatus, measure_statuses
 
 QUARTERS_SHOWN = 8
@@ -84,6 +87,10 @@ class Content:
     history: dict[str, list[tuple[str, float | None]]]
     themes: dict[str, dict[str, int]]
     exceptions: list[tuple[str, str, str, str, str]]
+    headlines: list[Headline] = field(default_factory=list)
+    """The delivery plan: per Council Plan theme, a narrative, RAG counts and key projects."""
+    risks: RiskSection | None = None
+    """The quarter's risk register (``None`` in a report frozen before there was one)."""
 
 
 @dataclass(frozen=True)
@@ -122,8 +129,11 @@ def canonical(content: Content) -> str:
     )
 
 
-def content_in(s: Session, inst: Instance, rag: RagPolicy, now: datetime) -> Content:
-    """The report's performance content as the database holds it now (in ``s``)."""
+def content_in(
+    s: Session, inst: Instance, rag: RagPolicy, now: datetime, risk: RiskPolicy | None = None
+) -> Content:
+    """The report's performance content as the database holds it now (in ``s``), with the risk
+    register placed on ``risk``'s ladder (none without it)."""
     period = quarter_of(inst)
     measures = measure_statuses(s, inst, rag)
     quarters = [period]
@@ -155,16 +165,19 @@ def content_in(s: Session, inst: Instance, rag: RagPolicy, now: datetime) -> Con
     organisation = s.execute(
         select(Organisation.name).where(Organisation.id == inst.organisation_id)
     ).scalar_one()
+    projects = project_status(s, inst)
     return Content(
         cycle=inst.key,
         organisation=organisation,
         period=str(period),
         generated=now,
         measures=measures,
-        projects=project_status(s, inst),
+        projects=projects,
         history=history,
         themes=dict(sorted(themes.items())),
         exceptions=exceptions,
+        headlines=headlines_in(s, inst, measures, projects),
+        risks=risk_section(s, inst, risk) if risk is not None else None,
     )
 
 
@@ -178,7 +191,10 @@ def gather(framework: Framework, cycle: str) -> ReportData:
             content = _CONTENT.validate_python(json.loads(snap.content))
             frozen: Frozen | None = Frozen(snap.frozen_at, snap.frozen_by, snap.sha256)
         else:
-            content, frozen = content_in(s, inst, framework.rag, engine.clock.now()), None
+            content, frozen = (
+                content_in(s, inst, framework.rag, engine.clock.now(), framework.policies.risk),
+                None,
+            )
         timeliness = _timeliness(s, engine, inst)
         wf = engine.definition(inst.workflow_version)
         restatements = _restatements(s, inst)

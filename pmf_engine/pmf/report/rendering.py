@@ -12,6 +12,7 @@ from pmf_engine.core.clock import london
 from pmf_engine.pmf.comparison import group_label
 from pmf_engine.pmf.report.charts import COLOURS, sparkline, theme_chart
 from pmf_engine.pmf.report.content import ReportData
+from pmf_engine.pmf.report.heatmap import grid, heat_map
 
 ARROWS = {"improving": "▲ improving", "worsening": "▼ worsening", "no_change": "► no change", "unknown": "–"}
 """Direction of travel as the report prints it."""
@@ -34,6 +35,8 @@ def html(data: ReportData) -> str:
         arrows=ARROWS,
         sparkline=lambda code: Markup(sparkline(content.history.get(code, []))),  # noqa: S704 - numbers and escaped text
         theme_chart=lambda counts: Markup(theme_chart(counts)),  # noqa: S704 - numbers only
+        heat_map=lambda section: Markup(heat_map(section)),  # noqa: S704 - numbers and escaped text
+        grid=grid,
         when=lambda d: f"{london(d):%d %b %Y}",
         number=_number,
         group_label=group_label,

@@ -137,6 +137,7 @@ def theme_page(
             "services": sorted({m.service or "" for m in mine}),
             "chosen": {"rag": rag, "service": service, "direction": direction, "sort": sort},
             "projects": [p for p in board.projects if (p.theme or "Other") == theme],
+            "headline": board.headline(theme),
         },
     )
 
