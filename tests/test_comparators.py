@@ -580,4 +580,12 @@ def test_a_lookalike_council_never_sees_anothers_comparators(engine: Engine, tmp
     page = client.get("/orgs/N_C/measures").text
     assert "Neighbour of N_C" in page and "of NDC" not in page
     assert client.get("/orgs/NDC/measures").status_code in (403, 404)
+    token = {"Authorization": f"Bearer {accounts.create_token('perf_n_c', 'script', by='test')}"}
+    (answer,) = client.get("/api/v1/organisations/N_C/comparators", headers=token).json()
+    assert (answer["measure"], answer["rank"], answer["n"], answer["quartile"]) == ("WST-01", 1, 2, 2)
+    assert answer["areas"][1] == {
+        "gss_code": "E07000034", "name": "Neighbour of N_C", "value": 30.0,
+        "source": "LG Inform export N_C.csv", "date": engine.clock.now().date().isoformat(),
+    }  # fmt: skip
+    assert client.get("/api/v1/organisations/NDC/comparators", headers=token).status_code in (403, 404)
     assert list(framework.comparators.positions("N_C")) == ["WST-01"]
