@@ -4,7 +4,7 @@ Inform (``measures.comparator_metric``), and the comparator values of the areas 
 comparison group with their source and date (``comparator_values``).
 
 Revision ID: 0016
-Revises: 0013
+Revises: 0015
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0013"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

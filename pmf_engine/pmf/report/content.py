@@ -26,6 +26,7 @@ from pmf_engine.pmf.comparators import positions_in
 from pmf_engine.pmf.comparison import Position
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.models import Actual, Measure, ReportSnapshot
+from pmf_engine.pmf.moderngov.links import MeetingLink
 from pmf_engine.pmf.projects import ProjectStatus, project_status
 from pmf_engine.pmf.quarters import quarter_of
 from pmf_engine.pmf.rag import RagPolicy, Status
@@ -104,6 +105,8 @@ class ReportData:
     timeliness: list[Timeliness]
     actions: list[ActionView]
     restatements: list[Restatement]
+    meetings: list[tuple[str, MeetingLink]] = field(default_factory=list)
+    """Each stage that hangs on a committee meeting, by label, with its meeting's ModernGov pages."""
     comparators: dict[str, list[Position]] = field(default_factory=dict)
     """Each measure's position among similar councils (LG Inform), by measure code: gathered
     live, each value with its source and date (published figures, not the council's own)."""
@@ -177,6 +180,7 @@ def gather(framework: Framework, cycle: str) -> ReportData:
         else:
             content, frozen = content_in(s, inst, framework.rag, engine.clock.now()), None
         timeliness = _timeliness(s, engine, inst)
+        wf = engine.definition(inst.workflow_version)
         restatements = _restatements(s, inst)
         comparators = positions_in(s, inst.organisation_id)
         organisation = inst.organisation.code
@@ -185,7 +189,11 @@ def gather(framework: Framework, cycle: str) -> ReportData:
         for a in framework.actions.list_for(organisation)
         if a.cycle == cycle or (not a.closed and a.cycle < cycle)
     ]
-    return ReportData(content, frozen, timeliness, actions, restatements, comparators)
+    links = framework.moderngov.stage_links(cycle)
+    meetings = [(state.label, links[name]) for name, state in wf.states.items() if name in links]
+    return ReportData(
+        content, frozen, timeliness, actions, restatements, meetings=meetings, comparators=comparators
+    )
 
 
 def measures_reported(framework: Framework, cycle: str) -> list[MeasureStatus]:
