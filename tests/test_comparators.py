@@ -384,9 +384,9 @@ def test_a_council_file_gives_the_area_and_a_bad_code_is_named_with_its_line(
     text = (Path(__file__).parent.parent / "examples" / "council_setup" / "wexcombe.yaml").read_text()
     council = tmp_path / "council.yaml"
     council.write_text(text)
-    assert onboarding.read_council(council).gss_code == "E07000033"
+    assert onboarding.read_council(council).gss_code == "E07000999"  # the demo's Wexcombe too
     line = next(i for i, t in enumerate(text.splitlines(), 1) if "gss_code" in t)
-    council.write_text(text.replace("gss_code: E07000033", "gss_code: E7000033"))
+    council.write_text(text.replace("gss_code: E07000999", "gss_code: E7000999"))
     with pytest.raises(DataFileError) as caught:
         onboarding.read_council(council)
     (problem,) = caught.value.problems
@@ -394,7 +394,7 @@ def test_a_council_file_gives_the_area_and_a_bad_code_is_named_with_its_line(
     assert "like E07000033" in problem.message
     council.write_text(text)
     onboarding.set_up(council, by="bootstrap")
-    assert services(engine).comparators.area("WDC") == "E07000033"
+    assert services(engine).comparators.area("WDC") == "E07000999"
 
 
 def test_the_report_shows_each_position_with_its_source_and_date(
