@@ -384,9 +384,9 @@ def test_a_council_file_gives_the_area_and_a_bad_code_is_named_with_its_line(
     text = (Path(__file__).parent.parent / "examples" / "council_setup" / "wexcombe.yaml").read_text()
     council = tmp_path / "council.yaml"
     council.write_text(text)
-    assert onboarding.read_council(council).gss_code == "E07000033"
+    assert onboarding.read_council(council).gss_code == "E07000999"  # the demo's Wexcombe too
     line = next(i for i, t in enumerate(text.splitlines(), 1) if "gss_code" in t)
-    council.write_text(text.replace("gss_code: E07000033", "gss_code: E7000033"))
+    council.write_text(text.replace("gss_code: E07000999", "gss_code: E7000999"))
     with pytest.raises(DataFileError) as caught:
         onboarding.read_council(council)
     (problem,) = caught.value.problems
@@ -394,7 +394,7 @@ def test_a_council_file_gives_the_area_and_a_bad_code_is_named_with_its_line(
     assert "like E07000033" in problem.message
     council.write_text(text)
     onboarding.set_up(council, by="bootstrap")
-    assert services(engine).comparators.area("WDC") == "E07000033"
+    assert services(engine).comparators.area("WDC") == "E07000999"
 
 
 def test_the_report_shows_each_position_with_its_source_and_date(
@@ -580,4 +580,12 @@ def test_a_lookalike_council_never_sees_anothers_comparators(engine: Engine, tmp
     page = client.get("/orgs/N_C/measures").text
     assert "Neighbour of N_C" in page and "of NDC" not in page
     assert client.get("/orgs/NDC/measures").status_code in (403, 404)
+    token = {"Authorization": f"Bearer {accounts.create_token('perf_n_c', 'script', by='test')}"}
+    (answer,) = client.get("/api/v1/organisations/N_C/comparators", headers=token).json()
+    assert (answer["measure"], answer["rank"], answer["n"], answer["quartile"]) == ("WST-01", 1, 2, 2)
+    assert answer["areas"][1] == {
+        "gss_code": "E07000034", "name": "Neighbour of N_C", "value": 30.0,
+        "source": "LG Inform export N_C.csv", "date": engine.clock.now().date().isoformat(),
+    }  # fmt: skip
+    assert client.get("/api/v1/organisations/NDC/comparators", headers=token).status_code in (403, 404)
     assert list(framework.comparators.positions("N_C")) == ["WST-01"]

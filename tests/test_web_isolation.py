@@ -26,7 +26,7 @@ from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.clock import LONDON
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import Refused
-from pmf_engine.interfaces.web import api, feed, pages
+from pmf_engine.interfaces.web import api, comparisons, feed, pages
 from pmf_engine.interfaces.web.app import WebSettings, create_app
 from pmf_engine.pmf import opendata
 from pmf_engine.pmf.framework import Framework
@@ -150,6 +150,7 @@ READ_ROUTES = {
     "/orgs/{org}/measures/{code}/history.csv",
     "/orgs/{org}/risks",
     "/api/v1/organisations/{org}/data/{dataset}.{fmt}",
+    "/api/v1/organisations/{org}/comparators",
 }
 PUBLIC_ROUTES = {
     "/api/v1/open/{org}",
@@ -179,7 +180,8 @@ def _routes() -> list[APIRoute]:
             elif isinstance(r, APIRoute):
                 yield r
 
-    return list(walk([*pages.router.routes, *api.router.routes, *feed.router.routes]))
+    routers = (pages.router, api.router, feed.router, comparisons.router)
+    return list(walk([route for router in routers for route in router.routes]))
 
 
 OWN_ROUTES = {"/todo/digest", "/todo/calendar"}

@@ -30,7 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.errors import Busy, PmfError
 from pmf_engine.core.sessions import SessionPolicy, Sessions
-from pmf_engine.interfaces.web import api, feed, pages, wording
+from pmf_engine.interfaces.web import api, comparisons, feed, pages, wording
 from pmf_engine.interfaces.web.errors import (
     Forbidden,
     SignInRequired,
@@ -104,6 +104,7 @@ def create_app(framework: Framework, settings: WebSettings) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(api.router)
     app.include_router(feed.router)
+    app.include_router(comparisons.router)
     app.add_exception_handler(SignInRequired, _sign_in)
     app.add_exception_handler(WebError, _refused)
     app.add_exception_handler(PmfError, _refused)
