@@ -194,6 +194,7 @@ WRITE_ROUTES = {
     "/orgs/{org}/meetings",
     "/orgs/{org}/meetings/{meeting}/move",
     "/orgs/{org}/meetings/{meeting}/cancel",
+    "/orgs/{org}/meetings/sync",
     "/orgs/{org}/cycles",
     "/api/v1/instances/{key:path}/transitions",
     "/setup/upload",

@@ -25,6 +25,7 @@ from pmf_engine.core.store import DEFAULT_URL, Store
 from pmf_engine.core.worker import Worker
 from pmf_engine.pmf.digest import WeeklyDigest
 from pmf_engine.pmf.framework import Framework, load_policies
+from pmf_engine.pmf.moderngov.daily import DailySync
 from pmf_engine.pmf.policy import FrameworkPolicies
 from pmf_engine.pmf.registry import framework_registry
 
@@ -70,7 +71,7 @@ def make_worker(
     jobs: Sequence[Callable[[datetime], int]] = (),
 ) -> Worker:
     """A worker with the configured templates and channel (or the ``channel`` given) and the
-    application's ``jobs`` (the weekly digest)."""
+    application's ``jobs`` (the weekly digest, the daily ModernGov sync)."""
     settings = settings or Settings.load()
     return Worker(
         store,
@@ -158,7 +159,8 @@ class Application:
         return Framework(self.engine, self.policies)
 
     def worker(self, clock: Clock | None = None, worker_id: str | None = None) -> Worker:
-        """A worker on this application's database, on ``clock`` (default: the app's)."""
+        """A worker on this application's database, on ``clock`` (default: the app's), with the
+        application's jobs: the weekly digest and the daily ModernGov sync."""
         framework = (
             Framework(Engine(self.store, self.catalog, clock), self.policies) if clock else self.framework
         )
@@ -168,5 +170,5 @@ class Application:
             clock or self.clock,
             self.settings,
             worker_id=worker_id,
-            jobs=[WeeklyDigest(framework)],
+            jobs=[WeeklyDigest(framework), DailySync(framework.moderngov)],
         )

@@ -13,7 +13,7 @@ policies folder; ``FrameworkPolicies.check`` then cross-checks the names against
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -24,7 +24,10 @@ from pmf_engine.core.errors import DefinitionError, Problem
 from pmf_engine.core.yamlload import Document, load_yaml, read_definition
 from pmf_engine.pmf.actions import Actions
 from pmf_engine.pmf.chase import Chasing
+from pmf_engine.pmf.comparators import Comparators
 from pmf_engine.pmf.meetings import CommitteeCalendar
+from pmf_engine.pmf.moderngov.policy import load_moderngov
+from pmf_engine.pmf.moderngov.sync import ModernGov
 from pmf_engine.pmf.onboarding import Onboarding
 from pmf_engine.pmf.performance import Performance
 from pmf_engine.pmf.policy import FrameworkPolicies, FrameworkPolicy
@@ -37,10 +40,13 @@ FRAMEWORK_FILE = "framework.yaml"
 
 
 def load_policies(policies_dir: Path) -> FrameworkPolicies:
-    """The RAG policy and the framework's names in ``policies_dir``; ``DefinitionError`` naming
-    file, line and field if either is invalid, or if ``framework.yaml`` is missing."""
+    """The RAG policy, the framework's names and the ModernGov sites (``moderngov.yaml``,
+    optional) in ``policies_dir``; ``DefinitionError`` naming file, line and field if one is
+    invalid, or if ``framework.yaml`` is missing."""
     rag = policies_dir / RAG_FILE
-    return read_policies(rag if rag.exists() else None, policies_dir / FRAMEWORK_FILE)
+    policies = read_policies(rag if rag.exists() else None, policies_dir / FRAMEWORK_FILE)
+    moderngov = load_moderngov(policies_dir, frozenset(policies.framework.calendar.bodies))
+    return replace(policies, moderngov=moderngov) if moderngov.organisations else policies
 
 
 def read_policies(rag_path: Path | None, framework_path: Path) -> FrameworkPolicies:
@@ -106,6 +112,11 @@ class Framework:
         return CommitteeCalendar(self.engine, self.policies.framework.calendar)
 
     @cached_property
+    def moderngov(self) -> ModernGov:
+        """The committee calendar's sync with the organisations' ModernGov sites."""
+        return ModernGov(self.calendar, self.policies.moderngov)
+
+    @cached_property
     def chasing(self) -> Chasing:
         """Chasing whoever must act on an instance now."""
         return Chasing(self.engine)
@@ -114,6 +125,11 @@ class Framework:
     def onboarding(self) -> Onboarding:
         """Councils set up from one file; bulk uploads of people and services."""
         return Onboarding(self.engine, self.calendar)
+
+    @cached_property
+    def comparators(self) -> Comparators:
+        """The organisation's area (GSS code), comparator values and measures' positions."""
+        return Comparators(self.engine.store, self.engine.clock, self.policies)
 
     @cached_property
     def cancellation(self) -> Cancellation:

@@ -40,7 +40,8 @@ from pmf_engine.pmf.targets import Aggregation, Targets
 
 COLUMNS = (
     "code", "title", "theme", "priority", "service", "owner", "unit", "format", "polarity",
-    "frequency", "data_source", "assurance", "aggregation", "profile", "minimum", "maximum", "publish",
+    "frequency", "data_source", "assurance", "aggregation", "profile", "minimum", "maximum",
+    "comparator_metric", "publish",
 )  # fmt: skip
 TEXT_COLUMNS = ("title", "theme", "priority", "owner", "unit", "data_source", "assurance")
 """The free-text columns, in which formula-like text is refused."""
@@ -73,6 +74,8 @@ class MeasureIn(BaseModel):
     """The lowest figure the measure can take, when not its format's (``rules.FORMAT_RANGES``)."""
     maximum: float | None = None
     """The highest figure the measure can take (a percentage that may pass 100, say)."""
+    comparator_metric: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,32}$")
+    """The measure's metric at comparator sources (an LG Inform metric type id, e.g. ``2142``)."""
     publish: bool = True
     """Its figures are approved for publication (``no``: kept off the public open-data feed)."""
     targets: dict[str, float] = {}
@@ -239,7 +242,7 @@ def _measure_cells(m: Measure, service: str | None) -> list[Any]:
             cells.append("/".join(f"{w:g}" for w in m.profile))
         elif column == "publish":
             cells.append("yes" if m.publish else "no")
-        elif column in ("minimum", "maximum"):
+        elif column in ("minimum", "maximum", "comparator_metric"):
             cells.append("" if getattr(m, column) is None else getattr(m, column))
         else:
             cells.append(getattr(m, column))

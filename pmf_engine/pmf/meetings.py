@@ -167,29 +167,36 @@ class CommitteeCalendar:
             raise InvalidInput("reason", None, "cancelling a meeting needs a reason")
         with self.store.write() as s:
             org = self._org(s, organisation)
-            meeting = self._meeting(s, org, ref)
-            details = {
-                "meeting": meeting.id,
-                "body": meeting.body,
-                "starts_at": audit.format_instant(meeting.starts_at),
-                "title": meeting.title,
-                "uid": meeting.uid,
-            }
-            meeting_id = meeting.id
-            s.delete(meeting)
-            unpinned = unpin_meeting(s, org.id, meeting_id)
-            audit.record(
-                s,
-                audit.AuditRecord(
-                    event="meeting.cancelled" if cancelled else "meeting.deleted",
-                    organisation=org.code,
-                    actor=by,
-                    reason=reason,
-                    data=stamp({**details, "unpinned": unpinned}),
-                ),
-                self.engine.clock.now(),
+            return self.withdraw_in(
+                s, org, self._meeting(s, org, ref), by=by, reason=reason, cancelled=cancelled
             )
-            return self.engine.recompute_deadlines(s, org.id, meeting_id, by=by)
+
+    def withdraw_in(
+        self, s: Session, org: Organisation, meeting: Meeting, *, by: str, reason: str | None, cancelled: bool
+    ) -> int:
+        """``withdraw`` inside the caller's transaction (a ModernGov sync cancelling a meeting)."""
+        details = {
+            "meeting": meeting.id,
+            "body": meeting.body,
+            "starts_at": audit.format_instant(meeting.starts_at),
+            "title": meeting.title,
+            "uid": meeting.uid,
+        }
+        meeting_id = meeting.id
+        s.delete(meeting)
+        unpinned = unpin_meeting(s, org.id, meeting_id)
+        audit.record(
+            s,
+            audit.AuditRecord(
+                event="meeting.cancelled" if cancelled else "meeting.deleted",
+                organisation=org.code,
+                actor=by,
+                reason=reason,
+                data=stamp({**details, "unpinned": unpinned}),
+            ),
+            self.engine.clock.now(),
+        )
+        return self.engine.recompute_deadlines(s, org.id, meeting_id, by=by)
 
     def list(self, organisation: str, body: str | None = None) -> list[Meeting]:
         """The organisation's meetings (of one ``body``), earliest first."""
@@ -208,6 +215,19 @@ class CommitteeCalendar:
             org = self._org(s, organisation)
             meeting = self._meeting(s, org, ref)
             return self._move(s, org, meeting, as_utc(starts_at), by, reason)
+
+    def move_in(
+        self,
+        s: Session,
+        org: Organisation,
+        meeting: Meeting,
+        starts_at: datetime,
+        *,
+        by: str,
+        reason: str | None,
+    ) -> int:
+        """``move`` inside the caller's transaction (a ModernGov sync moving a meeting)."""
+        return self._move(s, org, meeting, as_utc(starts_at), by, reason)
 
     def import_file(self, organisation: str, path: Path, *, by: str) -> Imported:
         """Add the meetings of a file and move those (matched by uid) whose time changed."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint, true
+from sqlalchemy import Boolean, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pmf_engine.core.store import Base, JsonType, UTCDateTime
@@ -49,6 +49,9 @@ class Measure(Base):
     """The lowest figure the measure can take, if the measures file sets one (else its format's)."""
     maximum: Mapped[float | None] = mapped_column(default=None)
     """The highest figure the measure can take, if the measures file sets one (else its format's)."""
+    comparator_metric: Mapped[str | None] = mapped_column(String(32), default=None)
+    """The measure's metric at comparator sources (an LG Inform metric type id), if it has one."""
+
     publish: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     """Its figures are approved for publication (off: never on the public open-data feed or page)."""
 
@@ -165,6 +168,50 @@ class DigestSubscription(Base):
     weekly: Mapped[bool] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_by: Mapped[str] = mapped_column(String(64))
+
+
+class ModernGovMeeting(Base):
+    """A calendar meeting's ModernGov identity: its committee and meeting ids on the site, and
+    the agenda item of the performance report once its agenda is published."""
+
+    __tablename__ = "moderngov_meetings"
+    __table_args__ = (UniqueConstraint("organisation_id", "meeting_ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    meeting_ref: Mapped[int] = mapped_column()
+    """ModernGov's meeting id (``MId``)."""
+    committee_ref: Mapped[int] = mapped_column()
+    """ModernGov's committee id (``CId``)."""
+    uid: Mapped[str] = mapped_column(String(200))
+    """The uid of the calendar's meeting (``meetings.uid``)."""
+    agenda_item_ref: Mapped[int | None] = mapped_column()
+    agenda_item_title: Mapped[str] = mapped_column(String(300), default="")
+
+
+class ModernGovResponse(Base):
+    """A ModernGov response that came with an ETag, kept for the next conditional GET."""
+
+    __tablename__ = "moderngov_responses"
+    __table_args__ = (UniqueConstraint("organisation_id", "url"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    url: Mapped[str] = mapped_column(String(700))
+    etag: Mapped[str] = mapped_column(String(200))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ModernGovSync(Base):
+    """When an organisation's calendar is next synchronised by the worker, and how the last went."""
+
+    __tablename__ = "moderngov_syncs"
+
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    next_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class CalendarFeed(Base):

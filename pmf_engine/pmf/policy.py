@@ -15,11 +15,12 @@ the field of every unknown role, workflow, state, trigger or committee.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.deadlines import Meeting
@@ -140,6 +141,69 @@ class OpenDataPolicy(_Policy):
     published_in: dict[Name, tuple[Name, ...]] = {}
 
 
+_Word = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=80)]
+_URL = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/-]*)?$"
+
+
+def committee_key(value: object) -> str:
+    """A committee's key as the mapping is matched: its id (digits), or its title in lower
+    case with runs of spaces made one."""
+    return re.sub(r"\s+", " ", str(value)).strip().lower()
+
+
+class ModernGovSite(_Policy):
+    """One organisation's ModernGov site (``moderngov.yaml``, read by ``pmf.moderngov.policy``)."""
+
+    base_url: str = Field(pattern=_URL, max_length=300)
+    """The site's address, e.g. ``https://democracy.example.gov.uk`` (the web service is
+    ``{base_url}/mgWebService.asmx``)."""
+    committees: dict[str, Name] = Field(min_length=1)
+    """A ModernGov committee id (``134``) or title (``Cabinet``), to the calendar body it is."""
+    report_item: tuple[_Word, ...] = ()
+    """Words of which one marks an agenda item's title as the performance report item; none:
+    agenda items are not fetched."""
+    days_back: int = Field(default=31, ge=0, le=366)
+    """How far back each sync looks (a meeting moved into the past is still seen)."""
+    days_ahead: int = Field(default=400, ge=1, le=800)
+    """How far ahead each sync looks."""
+    agenda_days_ahead: int = Field(default=60, ge=0, le=400)
+    """How far ahead the agendas of coming meetings are read for the report item."""
+    timeout_seconds: float = Field(default=20.0, gt=0, le=120)
+    """How long one request may take before the sync gives up (and changes nothing)."""
+    daily_at: int = Field(default=6, ge=0, le=23)
+    """The hour (London time) from which the worker syncs once a day."""
+
+    @field_validator("committees", mode="before")
+    @classmethod
+    def _keys(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {committee_key(k): v for k, v in value.items()}
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _no_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    def body_of(self, committee_id: int, title: str) -> str | None:
+        """The body a committee maps to, by id first and then by title; ``None`` if unmapped."""
+        return self.committees.get(str(committee_id)) or self.committees.get(committee_key(title))
+
+
+class ModernGovPolicy(_Policy):
+    """The whole ``moderngov.yaml``."""
+
+    organisations: dict[str, ModernGovSite] = {}
+
+    def site(self, organisation: str) -> ModernGovSite | None:
+        """The site of ``organisation`` (its code), if it has one."""
+        return self.organisations.get(organisation)
+
+
+NO_MODERNGOV = ModernGovPolicy()
+"""No ModernGov sites: what a deployment without ``moderngov.yaml`` has."""
+
+
 class FrameworkPolicy(_Policy):
     """The whole ``framework.yaml``."""
 
@@ -160,6 +224,8 @@ class FrameworkPolicies:
     framework: FrameworkPolicy
     source: Document = field(compare=False, repr=False)
     """``framework.yaml`` as read, for the lines of problems ``check`` finds."""
+    moderngov: ModernGovPolicy = NO_MODERNGOV
+    """The ModernGov sites of ``moderngov.yaml`` (optional: none)."""
 
     def check(self, catalog: Catalog, *, partial: bool = False) -> None:
         """``DefinitionError`` listing every name ``framework.yaml`` gives that the catalog lacks.

@@ -9,6 +9,7 @@ import click
 from pmf_engine.core.clock import london
 from pmf_engine.interfaces.cli.context import App, names_output, parse_time, pass_app, permitted
 from pmf_engine.interfaces.cli.library import Import, import_command
+from pmf_engine.pmf.moderngov.sync import ACTOR as MODERNGOV_ACTOR
 from pmf_engine.pmf.registry import CALENDAR_MANAGE
 
 
@@ -109,6 +110,25 @@ import_command(
         permission=CALENDAR_MANAGE,
     ),
 )
+
+
+@calendar.command("sync")
+@click.option("--org", "organisation", required=True)
+@click.option("--url", "base_url", help="The ModernGov site's address [default: moderngov.yaml's].")
+@click.option(
+    "--as",
+    "by",
+    help=f"Who is doing this: an actor holding calendar.manage [default: {MODERNGOV_ACTOR}, as the worker].",
+)
+@pass_app
+def calendar_sync(app: App, organisation: str, base_url: str | None, by: str | None) -> None:
+    """Bring the calendar into line with the organisation's ModernGov site (moderngov.yaml):
+    new meetings added, moved ones moved and cancelled ones cancelled, their deadlines
+    following; all or nothing."""
+    if by is not None:
+        permitted(app, by, CALENDAR_MANAGE, organisation)
+    done = app.framework.moderngov.sync(organisation, by=by or MODERNGOV_ACTOR, base_url=base_url)
+    click.echo(done.summary())
 
 
 @calendar.command("export")

@@ -158,6 +158,18 @@ def _meeting(entry: Any, data: dict[str, Any]) -> Described:
     )
 
 
+def _moderngov(entry: Any, data: dict[str, Any]) -> Described:
+    if entry.event == "moderngov.linked":
+        headline = (
+            f"Linked a {data.get('body', '')} meeting to ModernGov meeting {data.get('moderngov_meeting')}"
+        )
+        return Described(headline, _fields(data, "body", "moderngov_meeting"))
+    counts = ", ".join(f"{data.get(k, 0)} {k}" for k in ("added", "moved", "cancelled", "linked"))
+    return Described(
+        f"Synchronised with ModernGov: {counts}", _fields(data, "added", "moved", "cancelled", "linked")
+    )
+
+
 def _exception(entry: Any, data: dict[str, Any]) -> Described:
     what = f"project {data['project']}" if data.get("project") else str(data.get("measure", ""))
     return Described(f"Exception report for {what}", _fields(data, "project", "measure"))
@@ -186,6 +198,8 @@ _DESCRIBERS: dict[str, Callable[[Any, dict[str, Any]], Described]] = {
     "meeting.added": _meeting,
     "meeting.moved": _meeting,
     "meeting.cancelled": _meeting,
+    "moderngov.synced": _moderngov,
+    "moderngov.linked": _moderngov,
     "exception.reported": _exception,
     "cycle.started": _started,
     "child.spawned": _started,

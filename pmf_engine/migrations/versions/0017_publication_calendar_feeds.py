@@ -3,7 +3,7 @@ figures stay off the public open-data feed and page) and ``calendar_feeds``, the
 addresses of people's .ics feeds of their deadlines (only the SHA-256 of each is stored).
 
 Revision ID: 0017
-Revises: 0013
+Revises: 0016
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0013"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

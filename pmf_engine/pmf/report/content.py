@@ -9,7 +9,7 @@ gathered live each time.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import get_args
 
@@ -22,8 +22,11 @@ from pmf_engine.core.engine import Engine
 from pmf_engine.core.store import AuditEntry, Instance, Organisation
 from pmf_engine.core.workdays import WorkingDays
 from pmf_engine.pmf.actions import ActionView
+from pmf_engine.pmf.comparators import positions_in
+from pmf_engine.pmf.comparison import Position
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.models import Actual, Measure, ReportSnapshot
+from pmf_engine.pmf.moderngov.links import MeetingLink
 from pmf_engine.pmf.projects import ProjectStatus, project_status
 from pmf_engine.pmf.quarters import quarter_of
 from pmf_engine.pmf.rag import RagPolicy, Status
@@ -102,6 +105,11 @@ class ReportData:
     timeliness: list[Timeliness]
     actions: list[ActionView]
     restatements: list[Restatement]
+    meetings: list[tuple[str, MeetingLink]] = field(default_factory=list)
+    """Each stage that hangs on a committee meeting, by label, with its meeting's ModernGov pages."""
+    comparators: dict[str, list[Position]] = field(default_factory=dict)
+    """Each measure's position among similar councils (LG Inform), by measure code: gathered
+    live, each value with its source and date (published figures, not the council's own)."""
 
 
 _CONTENT = TypeAdapter(Content)
@@ -172,14 +180,20 @@ def gather(framework: Framework, cycle: str) -> ReportData:
         else:
             content, frozen = content_in(s, inst, framework.rag, engine.clock.now()), None
         timeliness = _timeliness(s, engine, inst)
+        wf = engine.definition(inst.workflow_version)
         restatements = _restatements(s, inst)
+        comparators = positions_in(s, inst.organisation_id)
         organisation = inst.organisation.code
     actions = [
         a
         for a in framework.actions.list_for(organisation)
         if a.cycle == cycle or (not a.closed and a.cycle < cycle)
     ]
-    return ReportData(content, frozen, timeliness, actions, restatements)
+    links = framework.moderngov.stage_links(cycle)
+    meetings = [(state.label, links[name]) for name, state in wf.states.items() if name in links]
+    return ReportData(
+        content, frozen, timeliness, actions, restatements, meetings=meetings, comparators=comparators
+    )
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
 
-from pmf_engine.core.errors import InvalidInput, PmfError
+from pmf_engine.core.errors import FileProblems, InvalidInput, PmfError
 from pmf_engine.interfaces.web import queries, wording
 from pmf_engine.interfaces.web.deps import FormMember, FrameworkDep, Member, Render
 from pmf_engine.interfaces.web.errors import status_of
@@ -29,6 +29,7 @@ DONE = {
     "added": "Meeting added",
     "moved": "Meeting moved: {n} deadline(s) reckoned again",
     "cancelled": "Meeting cancelled: {n} deadline(s) reckoned again from the next meeting",
+    "synced": "Synchronised with ModernGov: {n} meeting(s) added, moved or cancelled",
 }
 """What the page says after a change (by code: a link cannot make it say anything else)."""
 
@@ -99,6 +100,18 @@ def cancel_meeting(
     return _done(org, "cancelled", count)
 
 
+@router.post("/orgs/{org}/meetings/sync")
+def sync_meetings(org: str, user: FormMember, framework: FrameworkDep, render: Render) -> Response:
+    """Bring the calendar into line with the organisation's ModernGov site now (as the worker
+    does daily): all or nothing, the page saying why if the site could not be read."""
+    try:
+        framework.engine.directory.authorise(user, CALENDAR_MANAGE, org)
+        done = framework.moderngov.sync(org, by=user)
+    except PmfError as exc:
+        return _refused(render, framework, org, user, exc, target="moderngov-sync")
+    return _done(org, "synced", done.added + done.linked + done.moved + done.cancelled)
+
+
 @router.post("/orgs/{org}/cycles")
 def start_cycle(
     org: str, user: FormMember, framework: FrameworkDep, render: Render, period: Text
@@ -135,9 +148,11 @@ def _refused(
     user: str,
     exc: Exception,
     form: dict[str, str] | None = None,
+    target: str = "add-meeting",
 ) -> Response:
     status = status_of(exc)[0] if isinstance(exc, PmfError) else 400
-    return _page(render, framework, org, user, errors=[str(exc)], form=form, status=status)
+    errors = [str(p) for p in exc.problems] if isinstance(exc, FileProblems) else [str(exc)]
+    return _page(render, framework, org, user, errors=errors, form=form, status=status, target=target)
 
 
 def _page(
@@ -150,6 +165,7 @@ def _page(
     errors: list[str] | None = None,
     form: dict[str, str] | None = None,
     status: int = 200,
+    target: str = "add-meeting",
 ) -> Response:
     now = framework.engine.clock.now()
     listed = framework.calendar.list(org)
@@ -163,8 +179,11 @@ def _page(
             "past": [m for m in listed if m.starts_at <= now][::-1],
             "bodies": sorted(framework.policies.framework.calendar.bodies or {m.body for m in listed}),
             "may_manage": may_manage,
+            "moderngov": framework.moderngov.policy.site(org) is not None,
+            "links": framework.moderngov.meeting_links(org, [m.id for m in listed]),
             "done": done,
             "errors": errors or [],
+            "error_target": target,
             "form": form or {},
         },
         status,

@@ -227,6 +227,7 @@ def instance_page(
             "last_chase": last_chase,
             "chase_ready": last_chase is None or engine.clock.now() >= last_chase.again_at,
             "chased": chased,
+            "stage_meetings": framework.moderngov.stage_links(key),
         },
         status,
     )
