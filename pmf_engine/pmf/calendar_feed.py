@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 import icalendar
 import structlog
@@ -246,7 +246,15 @@ def events_for(framework: Framework, username: str) -> list[FeedEvent]:
                 due_on=date.fromisoformat(action.due[:10]),
             )
         )
-    return sorted(events, key=lambda e: (e.due_at.date() if e.due_at else e.due_on or date.max, e.uid))
+    return sorted(events, key=_when)
+
+
+def _when(event: FeedEvent) -> tuple[datetime, str]:
+    """Soonest first: a deadline at its time, an action's day from its start (London)."""
+    if event.due_at is not None:
+        return as_utc(event.due_at), event.uid
+    day = event.due_on or date.max
+    return as_utc(datetime.combine(day, time.min)), event.uid
 
 
 def to_ics(username: str, events: list[FeedEvent], now: datetime, base_url: str = "") -> bytes:

@@ -240,9 +240,9 @@ def quarters(
             continue
         if publishable is not None and not publishable(cycle):
             continue
-        content, frozen = performance(framework, cycle)
+        figures = performance(framework, cycle)
         found.append(
-            Quarter(organisation, content.period, cycle, frozen, content.measures, content.exceptions)
+            Quarter(organisation, figures.period, cycle, figures.frozen, figures.measures, figures.exceptions)
         )
     return found
 

@@ -212,17 +212,32 @@ def gather(framework: Framework, cycle: str) -> ReportData:
     )
 
 
-def performance(framework: Framework, cycle: str) -> tuple[Content, bool]:
-    """``cycle``'s performance content as its report gives it (frozen once signed off, live
-    before) and whether it is frozen, without the rest of the report (timeliness, actions,
+@dataclass(frozen=True)
+class Figures:
+    """A quarter's measures and exception reports as its report gives them."""
+
+    period: str
+    measures: list[MeasureStatus]
+    exceptions: list[tuple[str, str, str, str, str]]
+    frozen: bool
+
+
+def performance(framework: Framework, cycle: str) -> Figures:
+    """``cycle``'s measures and exception reports as its report gives them (frozen once signed
+    off, live before), without the rest of the report (projects, history, timeliness, actions,
     restatements): what the open-data feed reads, on every request."""
     engine = framework.engine
     with engine.store.read() as s:
         inst = cycle_of(s, cycle)
         snap = genuine_snapshot(s, inst.id)
         if snap is not None:
-            return _CONTENT.validate_python(json.loads(snap.content)), True
-        return content_in(s, inst, framework.rag, engine.clock.now()), False
+            content = _CONTENT.validate_python(json.loads(snap.content))
+            return Figures(content.period, content.measures, content.exceptions, True)
+        exceptions = [
+            (code, r.reason, r.remedial_action, r.owner, r.recovery_date)
+            for code, r in exception_reports(s, inst.id)
+        ]
+        return Figures(str(quarter_of(inst)), measure_statuses(s, inst, framework.rag), exceptions, False)
 
 
 def measures_reported(framework: Framework, cycle: str) -> list[MeasureStatus]:
