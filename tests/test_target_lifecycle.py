@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
 from pmf_engine.core import audit
@@ -17,6 +18,7 @@ from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import DefinitionError, InvalidInput, NotNow, PermissionDenied, Refused
 from pmf_engine.core.period import Period
 from pmf_engine.core.store import AuditEntry
+from pmf_engine.interfaces.cli import main
 from pmf_engine.pmf.framework import Framework, read_policies
 from pmf_engine.pmf.measures import measure_targets
 from pmf_engine.pmf.models import Measure
@@ -252,3 +254,69 @@ def test_framework_yaml_names_the_stages_roles(catalog: Catalog, tmp_path: Path)
     assert "targets.agreed_by.1.roles.0" in message and "unknown role 'leadership_teem'" in message
     assert "targets.agreed_by.0.roles.0" in message and "for one service" in message
     assert str(bad) in message
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # the CLI's own store: one backend
+def test_the_cli_proposes_agrees_revises_and_lists(framework: Framework) -> None:
+    url = framework.engine.store.engine.url.render_as_string(hide_password=False)
+    framework.engine.store.dispose()
+
+    def pmf(*args: str) -> str:
+        done = CliRunner().invoke(main, ["--db", url, "targets", *args])
+        assert done.exit_code == 0, done.output
+        return done.stdout
+
+    proposed = pmf(
+        "propose",
+        "--org",
+        ORG,
+        "HOU-01",
+        "--year",
+        "2024-25",
+        "--value",
+        "25",
+        "--reason",
+        "team fully staffed",
+        "--as",
+        "sm_housing",
+    )
+    number = proposed.split()[0].lstrip("#")
+    assert "awaits Performance team" in proposed
+    pmf("agree", "--org", ORG, number, "--reason", "realistic", "--as", "perf")
+    assert "agreed" in pmf("agree", "--org", ORG, number, "--reason", "approved", "--as", "lead")
+    revised = pmf(
+        "revise",
+        "--org",
+        ORG,
+        "HOU-01",
+        "--year",
+        "2024-25",
+        "--value",
+        "30",
+        "--from",
+        "2024-25-Q3",
+        "--reason",
+        "heating programme",
+        "--as",
+        "sm_housing",
+    )
+    assert "revision from Q3" in revised and "awaits Leadership Team" in revised
+    back = pmf(
+        "agree",
+        "--org",
+        ORG,
+        revised.split()[0].lstrip("#"),
+        "--send-back",
+        "--reason",
+        "not yet",
+        "--as",
+        "lead",
+    )
+    assert "sent back" in back
+    listed = pmf("list", "--org", ORG, "--measure", "HOU-01")
+    assert "Performance team: agreed by perf: realistic" in listed
+    assert "Leadership Team: sent back by lead: not yet" in listed
+    refused = CliRunner().invoke(
+        main, ["--db", url, "targets", "agree", "--org", ORG, number, "--reason", "x", "--as", "lead"]
+    )
+    assert refused.exit_code == 1 and "is agreed" in refused.stderr

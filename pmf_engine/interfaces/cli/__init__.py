@@ -3,7 +3,7 @@
 This module holds the ``main`` group, its global options and the :data:`App` they build, and
 assembles the command groups, one module each: ``db``, ``directory`` (org, service, actor),
 ``workflows``, ``cycles`` (cycle, fire), ``measures`` (measures, exceptions), ``actuals``
-(actuals, returns), ``projects``, ``actions``, ``report``, ``calendar``, ``worker`` (worker,
+(actuals, returns), ``projects``, ``targets``, ``actions``, ``report``, ``calendar``, ``worker`` (worker,
 tick, outbox), ``audit`` and ``demo``. They share ``context`` (the App, value parsing) and
 ``library`` (one factory for the import/list/export commands of the same shape), and import
 neither this module nor each other. Commands raise; ``errors.PmfGroup`` turns every error into
@@ -40,6 +40,7 @@ from pmf_engine.interfaces.cli import (
     measures,
     projects,
     report,
+    targets,
     worker,
     workflows,
 )
@@ -114,6 +115,7 @@ for _module in (
     projects,
     actions,
     report,
+    targets,
     calendar,
     worker,
     audit,
