@@ -19,6 +19,7 @@ from pmf_engine.core.errors import DefinitionError, InvalidInput, NotNow, Permis
 from pmf_engine.core.period import Period
 from pmf_engine.core.store import AuditEntry
 from pmf_engine.interfaces.cli import main
+from pmf_engine.pmf import report
 from pmf_engine.pmf.framework import Framework, read_policies
 from pmf_engine.pmf.measures import measure_targets
 from pmf_engine.pmf.models import Measure
@@ -320,3 +321,24 @@ def test_the_cli_proposes_agrees_revises_and_lists(framework: Framework) -> None
         main, ["--db", url, "targets", "agree", "--org", ORG, number, "--reason", "x", "--as", "lead"]
     )
     assert refused.exit_code == 1 and "is agreed" in refused.stderr
+
+
+def test_the_quarterly_report_shows_the_original_and_revised_target_and_why(
+    framework: Framework, engine: Engine, cycle: str
+) -> None:
+    """From the quarter a revision counts from, the committee report lists it with the original
+    target and the reason; the quarters before list nothing."""
+    _agreed(framework, "HOU-01", 25)
+    revision = framework.targets.revise(
+        ORG, "HOU-01", "2024-25", 30, reason="heating programme", effective_from="2024-25-Q3", by="sm_housing"
+    )
+    framework.targets.agree(ORG, revision.id, reason="approved", by="lead")
+    engine.start_cycle(ORG, "2024-25-Q3", by="perf")
+    later = report.gather(framework, f"{ORG}/2024-25-Q3").content
+    assert [(r.code, r.original, r.revised, r.revised_from, r.reason) for r in later.revised_targets] == [
+        ("HOU-01", 25, 30, "2024-25-Q3", "heating programme")
+    ]
+    page = report.html(report.gather(framework, f"{ORG}/2024-25-Q3"))
+    assert "Targets revised this year" in page and "heating programme" in page
+    assert report.gather(framework, cycle).content.revised_targets == []
+    assert next(m for m in later.measures if m.code == "HOU-01").target == 30

@@ -9,7 +9,7 @@ gathered live each time.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import get_args
 
@@ -29,6 +29,8 @@ from pmf_engine.pmf.quarters import quarter_of
 from pmf_engine.pmf.rag import RagPolicy, Status
 from pmf_engine.pmf.reporting import cycle_of, exception_reports, genuine_snapshot
 from pmf_engine.pmf.status import MeasureStatus, measure_statuses
+from pmf_engine.pmf.target_setting import year_targets
+from pmf_engine.pmf.targets import financial_year
 
 QUARTERS_SHOWN = 8
 """How many quarters of each measure's history the report charts (this one and seven before)."""
@@ -69,6 +71,19 @@ class Restatement:
 
 
 @dataclass(frozen=True)
+class RevisedTarget:
+    """A measure's annual target revised mid-year (approved, in force by the quarter), with the
+    original beside it and the reason."""
+
+    code: str
+    year: str
+    original: float | None
+    revised: float
+    revised_from: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Content:
     """What the report says about performance: frozen at Leadership Team sign-off."""
 
@@ -81,6 +96,9 @@ class Content:
     history: dict[str, list[tuple[str, float | None]]]
     themes: dict[str, dict[str, int]]
     exceptions: list[tuple[str, str, str, str, str]]
+    revised_targets: list[RevisedTarget] = field(default_factory=list)
+    """The year's approved revisions in force by the quarter (a report frozen before there
+    were revisions has none)."""
 
 
 @dataclass(frozen=True)
@@ -147,6 +165,16 @@ def content_in(s: Session, inst: Instance, rag: RagPolicy, now: datetime) -> Con
     organisation = s.execute(
         select(Organisation.name).where(Organisation.id == inst.organisation_id)
     ).scalar_one()
+    year = financial_year(period)
+    library = list(s.scalars(select(Measure).where(Measure.organisation_id == inst.organisation_id)))
+    held = year_targets(s, library, year)
+    revised = [
+        RevisedTarget(
+            m.code, year, held[m.id].original, revision, held[m.id].revised_from, held[m.id].revision_reason
+        )
+        for m in sorted(library, key=lambda m: m.code)
+        if (revision := held[m.id].revised) is not None and held[m.id].revised_from <= str(period)
+    ]
     return Content(
         cycle=inst.key,
         organisation=organisation,
@@ -157,6 +185,7 @@ def content_in(s: Session, inst: Instance, rag: RagPolicy, now: datetime) -> Con
         history=history,
         themes=dict(sorted(themes.items())),
         exceptions=exceptions,
+        revised_targets=revised,
     )
 
 
