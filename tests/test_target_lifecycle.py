@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from pmf_engine.core import audit
@@ -24,7 +25,10 @@ from pmf_engine.pmf.framework import Framework, read_policies
 from pmf_engine.pmf.measures import measure_targets
 from pmf_engine.pmf.models import Measure
 from pmf_engine.pmf.target_setting import year_targets
+from tests import test_web
 from tests.conftest import ORG, POLICIES, services
+from tests.test_web import csrf, sign_in
+from tests.test_web_forms import beside, is_error_page, summary_links, text_of
 
 MEASURES = """\
 code,title,theme,service,format,polarity,aggregation,profile,annual target 2024-25
@@ -342,3 +346,85 @@ def test_the_quarterly_report_shows_the_original_and_revised_target_and_why(
     assert "Targets revised this year" in page and "heating programme" in page
     assert report.gather(framework, cycle).content.revised_targets == []
     assert next(m for m in later.measures if m.code == "HOU-01").target == 30
+
+
+client = test_web.client  # the fixture: a signed-out browser over the test council
+
+
+def _as(client: TestClient, user: str) -> str:
+    """Sign ``client`` in as ``user``; the CSRF token of the measure page's forms."""
+    client.cookies.clear()
+    sign_in(client, user)
+    return csrf(client, PAGE)
+
+
+PAGE = f"/orgs/{ORG}/measures/HOU-01/history"
+
+
+def test_the_measure_page_proposes_and_agrees_targets_in_govuk_forms(
+    client: TestClient, engine: Engine
+) -> None:
+    """The service proposes on the measure page (an incomplete form is an error beside its
+    field, nothing written); each stage agrees in its turn; the page shows the decisions."""
+    targets = services(engine).targets
+    token = _as(client, "sm_housing")
+    page = client.get(PAGE).text
+    assert "Propose a target or a revision" in page and ">Agree</button>" not in page
+    incomplete = client.post(
+        f"/orgs/{ORG}/measures/HOU-01/targets",
+        data={"csrf_token": token, "kind": "original", "year": "2024-25", "value": "lots", "reason": ""},
+    )
+    assert incomplete.status_code == 400
+    is_error_page(incomplete.text)
+    assert beside(incomplete.text, "target-reason") == "Enter why this target"
+    assert beside(incomplete.text, "target-value").startswith("The target must be a number")
+    assert ("target-reason", "Enter why this target") in summary_links(incomplete.text)
+    assert targets.list(ORG) == []
+    data = {
+        "csrf_token": token,
+        "kind": "original",
+        "year": "2024-25",
+        "value": "25",
+        "reason": "fully staffed",
+    }
+    done = client.post(f"/orgs/{ORG}/measures/HOU-01/targets", data=data)
+    assert done.status_code == 303 and done.headers["location"].endswith("#targets")
+    assert "Awaits Performance team" in text_of(client.get(PAGE).text)
+    (proposed,) = targets.list(ORG)
+    decide = f"/orgs/{ORG}/measures/HOU-01/targets/{proposed.id}"
+    refused = client.post(decide, data={"csrf_token": token, "reason": "mine", "decision": "agree"})
+    assert refused.status_code == 403 and "the Performance team decides here" in text_of(refused.text)
+    token = _as(client, "perf")
+    assert ">Agree</button>" in client.get(PAGE).text
+    empty = client.post(decide, data={"csrf_token": token, "reason": " ", "decision": "agree"})
+    assert empty.status_code == 400
+    assert beside(empty.text, f"decision-{proposed.id}-reason") == "Enter the reason for the decision"
+    assert (
+        client.post(
+            decide, data={"csrf_token": token, "reason": "realistic", "decision": "agree"}
+        ).status_code
+        == 303
+    )
+    token = _as(client, "lead")
+    assert (
+        client.post(decide, data={"csrf_token": token, "reason": "approved", "decision": "agree"}).status_code
+        == 303
+    )
+    shown = text_of(client.get(PAGE).text)
+    assert (
+        "Agreed" in shown
+        and "Performance team: agreed by perf" in shown
+        and "Leadership Team: agreed by lead" in shown
+    )
+    assert targets.list(ORG)[0].state == "agreed"
+
+
+def test_the_annual_report_page_and_the_dashboards_link(client: TestClient) -> None:
+    _as(client, "perf")
+    dashboard = client.get(f"/orgs/{ORG}/dashboard").text
+    assert f'href="/orgs/{ORG}/annual-report/2023-24"' in dashboard  # Q1: the year before's
+    page = client.get(f"/orgs/{ORG}/annual-report/2024-25")
+    assert page.status_code == 200 and "Annual performance report 2024-25" in page.text
+    public = client.get(f"/orgs/{ORG}/annual-report/2024-25?public=yes").text
+    assert "Public version" in public and "not yet approved for publication" in public.lower()
+    assert client.get(f"/orgs/{ORG}/annual-report/2024").status_code in (400, 422)

@@ -1,8 +1,8 @@
 """Server-rendered pages: sign-in, the quarter at a glance, cycle, return and action pages
 with the steps the signed-in person may take, measures, Scrutiny actions, the audit trail and
-the committee report, the dashboard and its drill-down, the set-up page (a council file,
-bulk people and services) and the committee calendar (and starting the next cycle); one router
-per area, joined here.
+the committee report (and the annual report), the dashboard and its drill-down, a measure's page
+with its targets' lifecycle, the set-up page (a council file, bulk people and services) and the
+committee calendar (and starting the next cycle); one router per area, joined here.
 
 The order below matters: ``/instances/{key:path}`` takes any path under ``/instances/``, so
 the instance pages come last, after the report, the return's forms and template, and the
@@ -26,6 +26,7 @@ from pmf_engine.interfaces.web.pages import (
     returns,
     setup,
     sign_in,
+    targets,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -34,6 +35,7 @@ for area in (
     overview,
     setup,
     dashboard,
+    targets,
     measures,
     actions,
     audit,
