@@ -223,7 +223,8 @@ def _outturn(aggregation: str, year: Period, figures: Mapping[str, float | None]
         return None, f"{', '.join(missing)} not reported"
     if aggregation == "sum":
         return aggregate([v for v in values if v is not None], "sum"), "sum of Q1-Q4"
-    return aggregate([v for v in values if v is not None], "mean"), "mean of Q1-Q4"
+    mean = aggregate([v for v in values if v is not None], "mean")
+    return round(mean, 2), "mean of Q1-Q4"  # a rate's year: to the hundredth, as people quote it
 
 
 def _any_figure(measure_id: int, year: str, latest: Mapping[tuple[int, str], Actual]) -> bool:
