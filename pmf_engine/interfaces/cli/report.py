@@ -68,6 +68,7 @@ def report_command(app: App, key: str, fmt: str, output: Path | None, verify: bo
 )
 @click.option(
     "--out",
+    "-o",
     "output",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
