@@ -6,6 +6,7 @@ in the audit log. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -428,3 +429,30 @@ def test_the_annual_report_page_and_the_dashboards_link(client: TestClient) -> N
     public = client.get(f"/orgs/{ORG}/annual-report/2024-25?public=yes").text
     assert "Public version" in public and "not yet approved for publication" in public.lower()
     assert client.get(f"/orgs/{ORG}/annual-report/2024").status_code in (400, 422)
+
+
+def test_two_people_deciding_the_same_stage_at_once_record_one_decision(framework: Framework) -> None:
+    """Two performance officers agree the same target at the same moment: one decision at the
+    performance team's stage; the other finds it waiting for the Leadership Team."""
+    proposed = framework.targets.propose(
+        ORG, "PLA-01", "2024-25", 70, reason="new officers", by="sm_planning"
+    )
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, str] = {}
+
+    def agree(who: str) -> None:
+        barrier.wait()
+        try:
+            framework.targets.agree(ORG, proposed.id, reason=f"yes from {who}", by=who)
+            outcomes[who] = "agreed"
+        except PermissionDenied as exc:
+            outcomes[who] = exc.rule
+
+    threads = [threading.Thread(target=agree, args=(who,)) for who in ("perf", "perf2")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes.values()) == ["agreed", "the Leadership Team decides here (leadership_team)"]
+    (view,) = framework.targets.list(ORG)
+    assert len(view.decisions) == 1 and view.awaiting == "Leadership Team"

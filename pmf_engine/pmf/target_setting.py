@@ -190,6 +190,9 @@ class TargetSettings(StoreService):
         with self.store.write() as s:
             org = find_organisation(s, organisation)
             measure = _measure(s, org, code)
+            s.execute(
+                select(Measure.id).where(Measure.id == measure.id).with_for_update()
+            )  # one proposal at a time
             if not may_report(s, self.reporting, by, org.id, measure.service_id):
                 raise PermissionDenied(
                     f"{organisation}/{code}",
@@ -270,6 +273,7 @@ class TargetSettings(StoreService):
                 select(TargetSetting, Measure)
                 .join(Measure, Measure.id == TargetSetting.measure_id)
                 .where(TargetSetting.id == target, Measure.organisation_id == org.id)
+                .with_for_update(of=TargetSetting)  # one decision at a time (PostgreSQL; SQLite writes alone)
             ).one_or_none()
             if found is None:
                 raise NotFound("target", f"{organisation}/{target}")
