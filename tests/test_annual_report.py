@@ -200,3 +200,16 @@ def test_the_cli_writes_the_annual_report_as_html_and_pdf(year: Framework, tmp_p
         main, ["--db", url, "report", "annual", "--org", ORG, "--year", "24-25", "--out", str(html)]
     )
     assert bad.exit_code == 1 and "not a financial year" in bad.stderr
+
+
+def test_a_measure_reported_once_a_year_has_its_q4_figure_as_outturn(year: Framework, tmp_path: Path) -> None:
+    extra = tmp_path / "annual.csv"
+    extra.write_text(
+        "code,title,theme,service,format,polarity,frequency,annual target 2024-25\n"
+        "RES-01,Residents satisfied with the council,Council,,percent,higher,annual,70\n",
+        encoding="utf-8",
+    )
+    year.performance.import_measures(ORG, extra, by="perf")
+    year.performance.record_actual(f"{ORG}/2024-25-Q4", "RES-01", 72, by="perf")
+    found = _measure(report.annual_report(year, ORG, "2024-25"), "RES-01")
+    assert (found.outturn, found.outturn_note, found.rag.status) == (72, "Q4 figure", "green")

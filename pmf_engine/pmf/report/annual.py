@@ -4,7 +4,8 @@ with its reason), its direction of travel over the years before, what went well 
 year's end, or better than last year) and the reds with the director's comments.
 
 Figures are the measures' latest (restatements included), the outturn the four quarters added
-up by the measure's aggregation (summed, averaged, or the latest); a quarter not reported
+up by the measure's aggregation (summed, averaged, or the latest; for a measure reported once a
+year, its Q4 figure); a quarter not reported
 leaves the outturn blank and says so. The director's comments are the narrative of the year's
 last reported quarter and the exception report of the latest cycle of the year that has one.
 
@@ -162,7 +163,8 @@ def annual_report(
                 quarters.append(
                     QuarterFigure(p, figures.get(p), targets.quarter(period), status, p in hidden)
                 )
-            outturns = [(financial_year(y), _outturn(measure.aggregation, y, figures)) for y in years]
+            how = "latest" if measure.frequency == "annual" else measure.aggregation  # reported in Q4 only
+            outturns = [(financial_year(y), _outturn(how, y, figures)) for y in years]
             earlier = [
                 (name, value) for name, (value, _) in outturns[:-1] if _any_figure(measure.id, name, latest)
             ]
