@@ -123,9 +123,10 @@ def test_an_unwritable_output_path_is_one_line_not_a_traceback(tmp_path: Path) -
 
 
 OUTPUT_COMMANDS = {
-    "report --format html": ["report", CYCLE, "--format", "html"],
-    "report --format pdf": ["report", CYCLE, "--format", "pdf"],
-    "report --format xlsx": ["report", CYCLE, "--format", "xlsx"],
+    "report quarterly --format html": ["report", CYCLE, "--format", "html"],
+    "report quarterly --format pdf": ["report", CYCLE, "--format", "pdf"],
+    "report quarterly --format xlsx": ["report", CYCLE, "--format", "xlsx"],
+    "report annual": ["report", "annual", "--org", ORG, "--year", "2024-25"],
     "returns template": ["returns", "template", CYCLE, "HOUSING"],
     "measures export (csv)": ["measures", "export", ORG],
     "measures export (xlsx)": ["measures", "export", ORG],

@@ -92,7 +92,12 @@ def _concrete(template: str, org: str) -> list[str]:
     """Every path a route template takes for ``org``: its cycle, its return, filters with keys."""
     cycle, child = f"{org}/{PERIOD}", f"{org}/{PERIOD}/HOUSING"
     if "{org}" in template:
-        filled = template.replace("{period}", PERIOD).replace("{code}", "HOU-01").replace("{theme}", "Homes")
+        filled = (
+            template.replace("{period}", PERIOD)
+            .replace("{code}", "HOU-01")
+            .replace("{theme}", "Homes")
+            .replace("{year}", PERIOD[:7])
+        )
         if "{dataset}.{fmt}" in template:
             return [
                 filled.replace("{org}", org).replace("{dataset}.{fmt}", f"{dataset}.{fmt}")
@@ -149,6 +154,7 @@ READ_ROUTES = {
     "/orgs/{org}/measures/{code}/history",
     "/orgs/{org}/measures/{code}/history.csv",
     "/orgs/{org}/risks",
+    "/orgs/{org}/annual-report/{year}",
     "/api/v1/organisations/{org}/data/{dataset}.{fmt}",
     "/api/v1/organisations/{org}/comparators",
 }
@@ -199,6 +205,8 @@ WRITE_ROUTES = {
     "/orgs/{org}/meetings/{meeting}/cancel",
     "/orgs/{org}/meetings/sync",
     "/orgs/{org}/cycles",
+    "/orgs/{org}/measures/{code}/targets",
+    "/orgs/{org}/measures/{code}/targets/{target}",
     "/api/v1/instances/{key:path}/transitions",
     "/setup/upload",
     "/todo/digest",
@@ -219,6 +227,9 @@ def test_no_route_writes_to_another_council(
     calendar = Framework(engine, SHIPPED_POLICIES).calendar
     meeting = calendar.add("NDC", "cabinet", datetime(2024, 9, 11, 18, tzinfo=LONDON), by="system")
     cycles = [c.key for c in engine.cycles()]
+    target = Framework(engine, SHIPPED_POLICIES).targets.propose(
+        "NDC", "HOU-01", PERIOD[:7], 25, reason="mine", by=_user_of(tokens, "NDC")
+    )
     for reader in ("N_C", "ndc"):
         csrf = _sign_in(client, tokens, reader)
         api_headers = {"Authorization": f"Bearer {tokens[reader]}"}
@@ -228,6 +239,8 @@ def test_no_route_writes_to_another_council(
                     template.replace("{key:path}", key)
                     .replace("{org}", "NDC")
                     .replace("{meeting}", str(meeting.id))
+                    .replace("{code}", "HOU-01")
+                    .replace("{target}", str(target.id))
                 )
                 if path.startswith("/api/"):
                     body: dict[str, Any] = (
@@ -244,12 +257,16 @@ def test_no_route_writes_to_another_council(
                     answer = client.post(
                         path,
                         data={"csrf_token": csrf, "trigger": "submit", "code": "HOU-01", "body": "cmt",
-                              "when": "2024-10-01 10:00", "reason": "mine", "period": "2024-25-Q2"},
+                              "when": "2024-10-01 10:00", "reason": "mine", "period": "2024-25-Q2",
+                              "year": "2024-25", "value": "20", "decision": "agree"},
                     )  # fmt: skip
                 assert answer.status_code in (403, 404), f"{reader} posted to {path}: {answer.status_code}"
     assert {org: engine.peek(f"{org}/{PERIOD}/HOUSING") for org in ORGS} == before
     assert [(m.id, m.starts_at) for m in calendar.list("NDC")] == [(meeting.id, meeting.starts_at)]
     assert [c.key for c in engine.cycles()] == cycles
+    targets = Framework(engine, SHIPPED_POLICIES).targets
+    assert [(t.id, t.state, t.decisions) for t in targets.list("NDC")] == [(target.id, "proposed", ())]
+    assert all(targets.list(org) == [] for org in ("N_C", "ndc"))
 
 
 @pytest.mark.parametrize("reader", ORGS)

@@ -390,10 +390,20 @@ def _build(
     action_close = _story(run, story, workdays)
     _open_quarter(run, opened, workdays, quarters.now, action_close)
 
+    _targets(run, quarters)
+
     built = report.gather(framework, f"{ORG}/{story}")
     report_file = final.with_name(final.stem + "-report.html")
     report_file.write_text(report.html(built), encoding="utf-8")
     echo(f"committee report: {report_file} (figures frozen at sign-off; pmf report --format pdf|xlsx too)")
+    year = annual_year(opened)
+    annual = report.annual_report(framework, ORG, year)
+    annual_file = final.with_name(f"{final.stem}-annual-{year}.html")
+    annual_file.write_text(report.annual_html(annual), encoding="utf-8")
+    echo(
+        f"annual report {year}: {annual_file} ({len(annual.went_well)} went well, {len(annual.reds)} red; "
+        f"pmf report annual --org {ORG} --year {year} [--public] --out FILE.pdf)"
+    )
     for key in (f"{ORG}/{story}", f"{ORG}/{opened}"):
         status = engine.status(key)
         echo(f"cycle {key} is {status.state_label}, version {status.version}")
@@ -412,6 +422,35 @@ def _build(
     else:
         echo(f"pmf audit verify: BROKEN {verification.first_break}")
     return verification.ok
+
+
+def annual_year(opened: Period) -> str:
+    """The financial year of the demo's annual report: the open quarter's if it is a Q4, else
+    the year before (the last with all four quarters)."""
+    start = opened.start_year if opened.quarter == 4 else opened.start_year - 1
+    return f"{start}-{(start + 1) % 100:02d}"
+
+
+def _targets(run: _Run, quarters: DemoQuarters) -> None:
+    """Targets through their lifecycle: next year's HOU-06 proposed by Housing and agreed by the
+    performance team (awaiting the Leadership Team); PLA-02 revised from the quarter running now
+    and approved by the Leadership Team (no reported quarter changes its RAG)."""
+    targets = run.framework.targets
+    following = quarters.following
+    next_year = f"{following.start_year + 1}-{(following.start_year + 2) % 100:02d}"
+    why = "Sites A and B complete next year; 10 homes more than this year's plan"
+    proposed = targets.propose(ORG, "HOU-06", next_year, 130, reason=why, by="hannah")
+    run.say("hannah", "target proposed", f"HOU-06 {next_year}: 130")
+    targets.agree(ORG, proposed.id, reason="Realistic against the delivery programme", by="priya")
+    run.say("priya", "target agreed", f"HOU-06 {next_year}: awaits the Leadership Team")
+    year = str(following)[:7]
+    why = (
+        "New national definition of minor applications counts householder extensions; the service "
+        "is two officers short until the spring"
+    )
+    revision = targets.revise(ORG, "PLA-02", year, 65, effective_from=str(following), reason=why, by="pete")
+    targets.agree(ORG, revision.id, reason="Agreed at Leadership Team; review at year end", by="lena")
+    run.say("lena", "target revised", f"PLA-02 {year}: 70 -> 65 from {following.tag}")
 
 
 def _story(run: _Run, period: Period, workdays: WorkingDays) -> tuple[datetime, str]:

@@ -32,7 +32,7 @@ from pmf_engine.pmf.models import Actual, Measure, Project, ProjectUpdate
 from pmf_engine.pmf.policy import FrameworkPolicies
 from pmf_engine.pmf.rag import Polarity
 from pmf_engine.pmf.status import decide, periods_wanted
-from pmf_engine.pmf.targets import Aggregation, Targets
+from pmf_engine.pmf.targets import targets_of
 
 
 def due_in(frequency: str, period: Period) -> bool:
@@ -89,7 +89,10 @@ def return_problems(
                     "polarity": row.polarity,
                     "frequency": row.frequency,
                     "aggregation": row.aggregation,
-                    **{name: _json(getattr(row, name)) for name in ("targets", "annual_targets", "profile")},
+                    **{
+                        name: _json(getattr(row, name))
+                        for name in ("targets", "annual_targets", "profile", "agreed_targets")
+                    },
                 }
             if row.row is not None and row.period is not None:
                 key = (row.item, row.period)
@@ -109,8 +112,9 @@ def return_problems(
             continue  # explained: whatever its RAG, it needs nothing more
         values = {p: r.value for (i, p), r in latest.items() if i == item}
         polarity: Polarity = "higher" if m["polarity"] == "higher" else "lower"
-        aggregation: Aggregation = m["aggregation"] if m["aggregation"] in ("sum", "latest") else "mean"
-        targets = Targets(m["targets"] or {}, m["annual_targets"] or {}, m["profile"] or [], aggregation)
+        targets = targets_of(
+            m["aggregation"], m["targets"], m["annual_targets"], m["profile"], m["agreed_targets"]
+        )
         forecast = now.forecast if now is not None else None
         status = decide(m["code"], polarity, targets, quarter, values, forecast, policies.rag)[2].status
         if status in rules.narrative_rag:
@@ -141,6 +145,7 @@ def _return_rows(service: Any = None) -> Any:
             type_coerce(Measure.targets, String).label("targets"),
             type_coerce(Measure.annual_targets, String).label("annual_targets"),
             type_coerce(Measure.profile, String).label("profile"),
+            type_coerce(Measure.agreed_targets, String).label("agreed_targets"),
             Actual.id.label("row"),
             Actual.period.label("period"),
             # The driver's floats as they come: core.raw looks up no column type of a PG float.
@@ -165,6 +170,7 @@ def _return_rows(service: Any = None) -> Any:
             literal_column("'project'", String),
             Project.id,
             Project.code,
+            null(),
             null(),
             null(),
             null(),
@@ -207,6 +213,7 @@ class _Row(NamedTuple):
     targets: Any
     annual_targets: Any
     profile: Any
+    agreed_targets: Any
     row: int | None
     period: str | None
     value: float | None

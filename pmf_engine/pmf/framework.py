@@ -38,6 +38,7 @@ from pmf_engine.pmf.rag import RagPolicy
 from pmf_engine.pmf.returns import ExcelReturns
 from pmf_engine.pmf.riskpolicy import RiskPolicy, structure_problems
 from pmf_engine.pmf.risks import Risks
+from pmf_engine.pmf.target_setting import TargetSettings
 
 RAG_FILE = "rag.yaml"
 FRAMEWORK_FILE = "framework.yaml"
@@ -172,6 +173,11 @@ class Framework:
         """Cancelling a cycle, with a reason."""
         engine = self.engine
         return Cancellation(engine.store, engine.stored, engine.timekeeper, engine.clock)
+
+    @cached_property
+    def targets(self) -> TargetSettings:
+        """Annual targets proposed, agreed (or sent back) and revised."""
+        return TargetSettings(self.engine.store, self.engine.clock, self.policies)
 
     @cached_property
     def returns(self) -> ExcelReturns:

@@ -36,7 +36,7 @@ from pmf_engine.core.store import find_organisation
 from pmf_engine.pmf import rules, tabular, xlsx
 from pmf_engine.pmf.models import Measure
 from pmf_engine.pmf.reporting import StoreService, audit_organisation, service_ids, upsert, with_service_codes
-from pmf_engine.pmf.targets import Aggregation, Targets
+from pmf_engine.pmf.targets import Aggregation, Targets, targets_of
 
 COLUMNS = (
     "code", "title", "theme", "priority", "service", "owner", "unit", "format", "polarity",
@@ -163,11 +163,11 @@ def read_measures(path: Path) -> list[MeasureIn]:
 
 
 def measure_targets(measure: Measure) -> Targets:
-    """The measure's quarterly and annual targets, profile and aggregation."""
-    aggregation: Aggregation = (
-        "sum" if measure.aggregation == "sum" else ("latest" if measure.aggregation == "latest" else "mean")
+    """The measure's quarterly and annual targets, profile and aggregation, with the annual
+    targets agreed through the lifecycle (``target_setting``)."""
+    return targets_of(
+        measure.aggregation, measure.targets, measure.annual_targets, measure.profile, measure.agreed_targets
     )
-    return Targets(measure.targets, measure.annual_targets, measure.profile, aggregation)
 
 
 class MeasureLibrary(StoreService):

@@ -1,6 +1,7 @@
 """The council framework's tables: measures, actuals, projects, milestones, project updates,
-frozen report snapshots, exception reports, digest subscriptions and calendar feeds, on the
-engine's declarative base."""
+frozen report snapshots, exception reports, digest subscriptions, calendar feeds and the target
+lifecycle (targets proposed, agreed and revised, and each stage's decision), on the engine's
+declarative base."""
 
 from __future__ import annotations
 
@@ -54,6 +55,10 @@ class Measure(Base):
 
     publish: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     """Its figures are approved for publication (off: never on the public open-data feed or page)."""
+
+    agreed_targets: Mapped[dict[str, list[list[str | float]]]] = mapped_column(JsonType, default=dict)
+    """The lifecycle's annual targets in force (``target_setting``), written when one is agreed:
+    ``{year: [[first quarter, value], ...]}``, the agreed target then each approved revision."""
 
 
 class Actual(Base):
@@ -229,3 +234,44 @@ class CalendarFeed(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(64))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class TargetSetting(Base):
+    """A measure's annual target for a financial year as the service proposed it (``original``)
+    or a mid-year ``revision`` of it, through agreement: ``proposed`` (awaiting the stage
+    ``stage`` of the policy's list), ``agreed`` or ``sent_back``. Rows are never deleted."""
+
+    __tablename__ = "target_settings"
+    __table_args__ = (Index("ix_target_settings_measure_year", "measure_id", "year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    measure_id: Mapped[int] = mapped_column(ForeignKey("measures.id"))
+    year: Mapped[str] = mapped_column(String(7))
+    """The financial year, ``2024-25``."""
+    kind: Mapped[str] = mapped_column(String(8))
+    """``original`` or ``revision``."""
+    value: Mapped[float] = mapped_column()
+    reason: Mapped[str] = mapped_column(Text)
+    effective_from: Mapped[str] = mapped_column(String(16))
+    """The first quarter the target counts for: Q1 of its year for an original."""
+    state: Mapped[str] = mapped_column(String(16))
+    stage: Mapped[int] = mapped_column(default=0)
+    """How many of the policy's agreement stages have agreed it so far."""
+    proposed_by: Mapped[str] = mapped_column(String(64))
+    proposed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TargetDecision(Base):
+    """One stage's decision on a target: agreed or sent back, by whom, when and why."""
+
+    __tablename__ = "target_decisions"
+    __table_args__ = (Index("ix_target_decisions_target", "target_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("target_settings.id"))
+    stage: Mapped[str] = mapped_column(String(80))
+    decision: Mapped[str] = mapped_column(String(16))
+    """``agreed`` or ``sent_back``."""
+    reason: Mapped[str] = mapped_column(Text)
+    decided_by: Mapped[str] = mapped_column(String(64))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -4,7 +4,7 @@ Which roles report figures (for any service, or their own), in which states of a
 return figures may change, which workflow records Scrutiny's actions (its key prefix, the cycle
 states it is raised in, who raises it, the trigger that closes it), which RAG and project
 statuses need an exception report before sign-off, which need a narrative before a return is
-submitted, and the committees deadline rules name.
+submitted, the committees deadline rules name, and the stages that agree and revise targets.
 None of these is written in the framework's code, so a council that calls its roles, states,
 triggers or workflows differently renames them in YAML only.
 
@@ -205,6 +205,28 @@ NO_MODERNGOV = ModernGovPolicy()
 """No ModernGov sites: what a deployment without ``moderngov.yaml`` has."""
 
 
+class TargetStage(_Policy):
+    """One stage of agreeing a target: its name as people say it, and the roles that decide."""
+
+    stage: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    roles: tuple[Name, ...] = Field(min_length=1)
+    """Organisation-wide roles, any of which agrees or sends back at this stage."""
+
+
+class TargetsPolicy(_Policy):
+    """The target lifecycle (``target_setting``): who proposes a measure's annual target (the
+    roles of ``reporting``: any service's, or their own service's), the stages that agree it in
+    turn, and the stages that approve a mid-year revision. Nobody decides a target they
+    proposed, nor at two stages of the same one."""
+
+    agreed_by: tuple[TargetStage, ...] = Field(min_length=1)
+    revised_by: tuple[TargetStage, ...] = Field(min_length=1)
+
+    def stages(self, kind: str) -> tuple[TargetStage, ...]:
+        """The stages of an ``original`` target or a ``revision``."""
+        return self.revised_by if kind == "revision" else self.agreed_by
+
+
 class FrameworkPolicy(_Policy):
     """The whole ``framework.yaml``."""
 
@@ -215,6 +237,8 @@ class FrameworkPolicy(_Policy):
     dashboard: DashboardPolicy = DashboardPolicy()
     returns: ReturnRules = ReturnRules()
     open_data: OpenDataPolicy = OpenDataPolicy()
+    targets: TargetsPolicy | None = None
+    """The target lifecycle; without it targets come from the measures library only."""
 
 
 @dataclass(frozen=True)
@@ -251,7 +275,7 @@ def catalog_problems(
     roles = catalog.roles.roles
     reporting, actions = policy.reporting, policy.actions
 
-    def role_problems(path: tuple[str, ...], names: Sequence[str], scope: str) -> Iterator[Problem]:
+    def role_problems(path: tuple[str | int, ...], names: Sequence[str], scope: str) -> Iterator[Problem]:
         for i, role in enumerate(names):
             if role not in roles:
                 yield doc.problem((*path, i), f"unknown role {role!r}; known: {', '.join(sorted(roles))}")
@@ -295,6 +319,10 @@ def catalog_problems(
         ("actions", "raised_in"), actions.raised_in, "a cycle (it has no start_roles)", cycles
     )
     yield from role_problems(("actions", "raised_by"), actions.raised_by, "organisation")
+    if policy.targets is not None:
+        for field_name in ("agreed_by", "revised_by"):
+            for i, stage in enumerate(getattr(policy.targets, field_name)):
+                yield from role_problems(("targets", field_name, i, "roles"), stage.roles, "organisation")
     yield from states_problems(
         ("open_data", "published_in"),
         policy.open_data.published_in,

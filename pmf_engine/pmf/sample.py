@@ -226,9 +226,13 @@ def history_csv(before: Period) -> str:
             drift = (HISTORY - i) / HISTORY * 0.08
             worse = -1 if m.polarity == "higher" else 1
             value = quarterly * (1 + worse * drift + rng.uniform(-0.04, 0.04))
+            slipping = i - (HISTORY - 4)  # the last four quarters: the story's problems began there
+            if m.code in YEAR_END_COMMENTS and slipping >= 0:
+                value += (m.now - value) * (slipping + 1) / 4
             if m.fmt == "percent":
                 value = min(value, 100.0)
-            writer.writerow([m.code, str(quarter), _round(value, m.fmt), ""])
+            said = YEAR_END_COMMENTS.get(m.code, "") if slipping >= 0 and quarter.quarter == 4 else ""
+            writer.writerow([m.code, str(quarter), _round(value, m.fmt), said])
     return out.getvalue()
 
 
@@ -289,6 +293,21 @@ NARRATIVES = {
     "COM-05": "Licensing system upgrade took the service offline for a week.",
     "PLA-02": "A long-term sickness absence in the minor applications team.",
 }
+
+YEAR_END_COMMENTS = {
+    "HOU-01": "Director: the voids contractor's performance fell through the year; the new term "
+    "contract from April has re-let targets with penalties.",
+    "WAS-01": "Director: recycling fell after the dry recycling contractor lost two rounds; the food "
+    "waste service will add four points in its first full year.",
+    "WAS-03": "Director: missed bins rose with the new rounds; crews now report missed streets the "
+    "same day and are sent back before 5pm.",
+    "REV-03": "Director: new claims slowed with vacancies in the assessment team; two assessors are "
+    "recruited and the online form now checks evidence before it is sent.",
+    "COM-05": "Director: licensing decisions were late while the system was replaced; the backlog "
+    "was cleared in March.",
+}
+"""What the director said at the year's end of the measures whose problems began before the
+story quarter: the narrative of each Q4 among the last four quarters of history."""
 
 PROJECTS = "".join(
     line + "\n"

@@ -12,13 +12,18 @@ The three bases of ``policies/rag.yaml``:
 * ``ytd``: the year to date (the quarters of the financial year so far, summed, averaged or the
   latest, by aggregation) against the target for the year to date;
 * ``forecast``: the service's forecast of the year-end outturn against the annual target.
+
+An annual target agreed through the target lifecycle (``target_setting``: proposed by the
+service, agreed by the stages ``framework.yaml`` names, revised mid-year with an approval) wins
+over the library's targets for its financial year: ``agreed`` holds, per year, the value agreed
+and each approved revision with the first quarter it counts from.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from pmf_engine.core.period import Period
 
@@ -39,6 +44,9 @@ class Targets:
     annual: Mapping[str, float]
     profile: Sequence[float] = ()
     aggregation: Aggregation = "mean"
+    agreed: Mapping[str, Sequence[tuple[str, float]]] = field(default_factory=dict)
+    """Per financial year, the lifecycle's agreed target and approved revisions: (first quarter
+    it counts from, annual value), oldest first; the last one begun by a quarter is in force."""
 
     def _weights(self) -> list[float]:
         weights = list(self.profile) if len(self.profile) == 4 and sum(self.profile) > 0 else [1.0] * 4
@@ -46,13 +54,20 @@ class Targets:
         return [w / total for w in weights]
 
     def annual_for(self, period: Period) -> float | None:
-        """The target of the financial year ``period`` is in."""
-        return self.annual.get(financial_year(period))
+        """The annual target in force at ``period``: the lifecycle's (its latest revision begun
+        by then), or the library's for the financial year ``period`` is in."""
+        year = financial_year(period)
+        agreed = self.agreed.get(year)
+        if agreed:
+            found = [value for start, value in agreed if start <= str(period)]
+            return found[-1] if found else agreed[0][1]
+        return self.annual.get(year)
 
     def quarter(self, period: Period) -> float | None:
-        """The target for one quarter: set for it, or derived from the annual target."""
+        """The target for one quarter: set for it, or derived from the annual target (an
+        agreed annual target wins over the library's quarter targets of its year)."""
         explicit = self.quarterly.get(str(period))
-        if explicit is not None:
+        if explicit is not None and not self.agreed.get(financial_year(period)):
             return explicit
         annual = self.annual_for(period)
         if annual is None:
@@ -76,6 +91,15 @@ class Targets:
         if basis == "forecast":
             return self.annual_for(period)
         return self.quarter(period)
+
+
+def targets_of(aggregation: str | None, quarterly: Any, annual: Any, profile: Any, agreed: Any) -> Targets:
+    """``Targets`` from a measure's columns as stored (``agreed``: ``{year: [[from, value], ...]}``)."""
+    how: Aggregation = "sum" if aggregation == "sum" else ("latest" if aggregation == "latest" else "mean")
+    schedule = {
+        year: [(str(start), float(value)) for start, value in rows] for year, rows in (agreed or {}).items()
+    }
+    return Targets(quarterly or {}, annual or {}, profile or [], how, schedule)
 
 
 def quarters_to_date(period: Period) -> list[Period]:

@@ -3,7 +3,7 @@
 This module holds the ``main`` group, its global options and the :data:`App` they build, and
 assembles the command groups, one module each: ``db``, ``directory`` (org, service, actor),
 ``workflows``, ``cycles`` (cycle, fire), ``measures`` (measures, exceptions), ``actuals``
-(actuals, returns), ``projects``, ``risks``, ``actions``, ``report``, ``calendar``,
+(actuals, returns), ``projects``, ``risks``, ``targets``, ``actions``, ``report``, ``calendar``,
 ``comparators``, ``worker`` (worker, tick, outbox), ``audit`` and ``demo``. They share
 ``context`` (the App, value parsing) and ``library`` (one factory for the import/list/export
 commands of the same shape), and import neither this module nor each other. Commands raise;
@@ -43,6 +43,7 @@ from pmf_engine.interfaces.cli import (
     projects,
     report,
     risks,
+    targets,
     worker,
     workflows,
 )
@@ -119,6 +120,7 @@ for _module in (
     actions,
     report,
     risks,
+    targets,
     calendar,
     comparators,
     worker,

@@ -5,6 +5,10 @@ actual, target, RAG with the rule applied, direction of travel and a small chart
 eight quarters; the exception reports; and timeliness: working days from the end of the
 quarter to each stage the cycle reached, from the audit log.
 
+The annual report at quarter 4 is ``annual`` (a year's quarters, outturn against the original
+and revised annual targets, direction of travel over the years, what went well and the reds
+with the director's comments; a public version without restricted narrative).
+
 ``content`` says what the report holds and gathers it, ``snapshot`` freezes and verifies it,
 ``charts`` draws its SVG, ``rendering`` writes HTML and PDF, ``workbook`` writes XLSX; the
 names other layers use are re-exported here (``report.gather``, ``report.html``, ...).
@@ -12,6 +16,7 @@ names other layers use are re-exported here (``report.gather``, ``report.html``,
 
 from __future__ import annotations
 
+from pmf_engine.pmf.report.annual import AnnualMeasure, AnnualReport, annual_report
 from pmf_engine.pmf.report.charts import COLOURS, history_chart, sparkline, theme_chart
 from pmf_engine.pmf.report.content import (
     Content,
@@ -23,18 +28,23 @@ from pmf_engine.pmf.report.content import (
     content_in,
     gather,
 )
-from pmf_engine.pmf.report.rendering import ARROWS, html, pdf, print_page
+from pmf_engine.pmf.report.rendering import ARROWS, annual_html, annual_pdf, html, pdf, print_page
 from pmf_engine.pmf.report.snapshot import freeze, verify_frozen
 from pmf_engine.pmf.report.workbook import xlsx
 
 __all__ = [
     "ARROWS",
     "COLOURS",
+    "AnnualMeasure",
+    "AnnualReport",
     "Content",
     "Frozen",
     "ReportData",
     "Restatement",
     "Timeliness",
+    "annual_html",
+    "annual_pdf",
+    "annual_report",
     "canonical",
     "content_in",
     "freeze",

@@ -35,6 +35,8 @@ from pmf_engine.pmf.reporting import cycle_of, exception_reports, genuine_snapsh
 from pmf_engine.pmf.riskpolicy import RiskPolicy
 from pmf_engine.pmf.risks import RiskSection, risk_section
 from pmf_engine.pmf.status import MeasureStatus, measure_statuses
+from pmf_engine.pmf.target_setting import year_targets
+from pmf_engine.pmf.targets import financial_year
 
 QUARTERS_SHOWN = 8
 """How many quarters of each measure's history the report charts (this one and seven before)."""
@@ -75,6 +77,19 @@ class Restatement:
 
 
 @dataclass(frozen=True)
+class RevisedTarget:
+    """A measure's annual target revised mid-year (approved, in force by the quarter), with the
+    original beside it and the reason."""
+
+    code: str
+    year: str
+    original: float | None
+    revised: float
+    revised_from: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Content:
     """What the report says about performance: frozen at Leadership Team sign-off."""
 
@@ -91,6 +106,9 @@ class Content:
     """The delivery plan: per Council Plan theme, a narrative, RAG counts and key projects."""
     risks: RiskSection | None = None
     """The quarter's risk register (``None`` in a report frozen before there was one)."""
+    revised_targets: list[RevisedTarget] = field(default_factory=list)
+    """The year's approved revisions in force by the quarter (a report frozen before there
+    were revisions has none)."""
 
 
 @dataclass(frozen=True)
@@ -166,6 +184,16 @@ def content_in(
         select(Organisation.name).where(Organisation.id == inst.organisation_id)
     ).scalar_one()
     projects = project_status(s, inst)
+    year = financial_year(period)
+    library = list(s.scalars(select(Measure).where(Measure.organisation_id == inst.organisation_id)))
+    held = year_targets(s, library, year)
+    revised = [
+        RevisedTarget(
+            m.code, year, held[m.id].original, revision, held[m.id].revised_from, held[m.id].revision_reason
+        )
+        for m in sorted(library, key=lambda m: m.code)
+        if (revision := held[m.id].revised) is not None and held[m.id].revised_from <= str(period)
+    ]
     return Content(
         cycle=inst.key,
         organisation=organisation,
@@ -178,6 +206,7 @@ def content_in(
         exceptions=exceptions,
         headlines=headlines_in(s, inst, measures, projects),
         risks=risk_section(s, inst, risk) if risk is not None else None,
+        revised_targets=revised,
     )
 
 

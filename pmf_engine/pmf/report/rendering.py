@@ -10,6 +10,7 @@ from markupsafe import Markup
 
 from pmf_engine.core.clock import london
 from pmf_engine.pmf.comparison import group_label
+from pmf_engine.pmf.report.annual import AnnualReport
 from pmf_engine.pmf.report.charts import COLOURS, sparkline, theme_chart
 from pmf_engine.pmf.report.content import ReportData
 from pmf_engine.pmf.report.heatmap import grid, heat_map
@@ -48,6 +49,24 @@ def pdf(data: ReportData, path: Path) -> None:
     import weasyprint  # type: ignore[import-untyped]  # noqa: PLC0415 - needs Pango from the system; only the PDF format pays for it
 
     weasyprint.HTML(string=html(data)).write_pdf(path)
+
+
+def annual_html(found: AnnualReport) -> str:
+    """The annual report as one HTML page (the public version leaves out restricted narrative)."""
+    return _env.get_template("annual_report.html.j2").render(
+        report=found,
+        colours=COLOURS,
+        arrows=ARROWS,
+        when=lambda d: f"{london(d):%d %b %Y}",
+        number=_number,
+    )
+
+
+def annual_pdf(found: AnnualReport, path: Path) -> None:
+    """The annual report printed to PDF by WeasyPrint."""
+    import weasyprint  # noqa: PLC0415 - needs Pango from the system; only the PDF format pays for it
+
+    weasyprint.HTML(string=annual_html(found)).write_pdf(path)
 
 
 def _number(value: float | None, fmt: str = "number") -> str:

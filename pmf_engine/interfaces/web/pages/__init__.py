@@ -1,9 +1,9 @@
 """Server-rendered pages: sign-in, the quarter at a glance, cycle, return and action pages
 with the steps the signed-in person may take, measures, Scrutiny actions, the audit trail and
-the committee report, the dashboard and its drill-down, the set-up page (a council file,
-bulk people and services), the committee calendar (and starting the next cycle), a person's
-calendar subscription, and the public pages of published figures; one router per area,
-joined here.
+the committee report (and the annual report), the dashboard and its drill-down, a measure's page
+with its targets' lifecycle, the set-up page (a council file, bulk people and services), the
+committee calendar (and starting the next cycle), a person's calendar subscription, and the
+public pages of published figures; one router per area, joined here.
 
 The order below matters: ``/instances/{key:path}`` takes any path under ``/instances/``, so
 the instance pages come last, after the report, the return's forms and template, and the
@@ -30,6 +30,7 @@ from pmf_engine.interfaces.web.pages import (
     setup,
     sign_in,
     subscriptions,
+    targets,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -39,6 +40,7 @@ for area in (
     overview,
     setup,
     dashboard,
+    targets,
     measures,
     risks,
     actions,

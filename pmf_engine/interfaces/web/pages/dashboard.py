@@ -1,5 +1,6 @@
-"""Information at a glance: the dashboard of a quarter, its drill-down (theme, measure), the
-one-page summary for a committee agenda, and the signed-in person's own list of what to do.
+"""Information at a glance: the dashboard of a quarter, its drill-down (theme; a measure's page
+is ``targets``), the one-page summary for a committee agenda, and the signed-in person's own
+list of what to do.
 
 Every chart is server-rendered SVG with a text alternative and the same figures as a table
 beside it, and a CSV of them: colour is never the only way a status is told.
@@ -33,7 +34,7 @@ SORTS = {
 }
 
 
-def _cycle_of(framework: FrameworkDep, org: str, period: str | None) -> str:
+def cycle_of(framework: FrameworkDep, org: str, period: str | None) -> str:
     """The quarterly cycle of ``period``, or the organisation's latest; ``NotFound`` if none."""
     cycles = dashboard.quarterly_cycles(framework, org)
     if not cycles:
@@ -59,7 +60,7 @@ def dashboard_page(
     org: str, _user: Member, framework: FrameworkDep, render: Render, period: str | None = None
 ) -> Response:
     """The quarter at a glance (the latest quarter unless ``period`` names another)."""
-    board = dashboard.build(framework, _cycle_of(framework, org, period))
+    board = dashboard.build(framework, cycle_of(framework, org, period))
     charts = {t.theme: Markup(report.theme_chart(t.counts)) for t in board.tiles}  # noqa: S704 - numbers only
     return render(
         "dashboard.html",
@@ -70,7 +71,7 @@ def dashboard_page(
 @router.get("/orgs/{org}/dashboard/{period}/tiles.csv")
 def tiles_csv(org: str, period: str, _user: Member, framework: FrameworkDep) -> Response:
     """The tiles' figures: per theme, how many measures of each RAG status."""
-    board = dashboard.build(framework, _cycle_of(framework, org, period))
+    board = dashboard.build(framework, cycle_of(framework, org, period))
     rows: list[list[object]] = [["theme", *dashboard.STATUSES, "improving", "worsening"]]
     rows += [
         [t.theme, *(t.counts[s] for s in dashboard.STATUSES), t.improving, t.worsening] for t in board.tiles
@@ -81,7 +82,7 @@ def tiles_csv(org: str, period: str, _user: Member, framework: FrameworkDep) -> 
 @router.get("/orgs/{org}/dashboard/{period}/summary")
 def summary_page(org: str, period: str, _user: Member, framework: FrameworkDep, render: Render) -> Response:
     """The one-page summary for a committee agenda: tiles, reds, what went well, timeliness."""
-    board = dashboard.build(framework, _cycle_of(framework, org, period))
+    board = dashboard.build(framework, cycle_of(framework, org, period))
     charts = {t.theme: Markup(report.theme_chart(t.counts)) for t in board.tiles}  # noqa: S704 - numbers only
     return render(
         "summary.html",
@@ -116,7 +117,7 @@ def theme_page(
     sort: Literal["code", "rag", "service", "direction"] = "code",
 ) -> Response:
     """One theme's measures, filtered by RAG, service and direction, and sorted."""
-    board = dashboard.build(framework, _cycle_of(framework, org, period), compare=False)
+    board = dashboard.build(framework, cycle_of(framework, org, period), compare=False)
     tile = board.tile(theme)
     mine = [m for m in board.measures if (m.theme or "Other") == theme]
     shown: list[MeasureStatus] = [
@@ -142,33 +143,12 @@ def theme_page(
     )
 
 
-@router.get("/orgs/{org}/measures/{code}/history")
-def measure_page(
-    org: str, code: str, _user: Member, framework: FrameworkDep, render: Render, upto: str | None = None
-) -> Response:
-    """One measure over three years: chart with its target, the figures as a table, what was
-    said and by whom, exception reports and restatements."""
-    cycle = _cycle_of(framework, org, upto)
-    detail = dashboard.measure_detail(framework, org, code, cycle.rsplit("/", 1)[-1])
-    label = (
-        f"{detail.title}: figures for {detail.quarters[0].period} to {detail.quarters[-1].period}, "
-        "solid line; target, dashed line. The same figures are in the table below."
-    )
-    chart = Markup(  # noqa: S704 - numbers and escaped text
-        report.history_chart([(q.period, q.value, q.target) for q in detail.quarters], label=label)
-    )
-    return render(
-        "measure_history.html",
-        {"title": f"{detail.code}: {detail.title}", "detail": detail, "chart": chart, "period": cycle},
-    )
-
-
 @router.get("/orgs/{org}/measures/{code}/history.csv")
 def measure_csv(
     org: str, code: str, _user: Member, framework: FrameworkDep, upto: str | None = None
 ) -> Response:
     """The measure's quarters as CSV: period, figure, target, narrative."""
-    cycle = _cycle_of(framework, org, upto)
+    cycle = cycle_of(framework, org, upto)
     detail = dashboard.measure_detail(framework, org, code, cycle.rsplit("/", 1)[-1])
     rows: list[list[object]] = [["period", "value", "target", "narrative", "exception_reason"]]
     rows += [[q.period, q.value, q.target, q.narrative, q.exception_reason] for q in detail.quarters]

@@ -1,0 +1,215 @@
+"""The annual report (``pmf/report/annual.py``): a year of data (2024-25, with 2022-23 and 2023-24
+before it), each measure's four quarters, outturn against the original and revised annual
+targets, direction of travel over the years, what went well and the reds with the director's
+comments; the public version without restricted narrative or unpublished quarters. On SQLite
+and PostgreSQL; the CLI writes HTML and PDF."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pmf_engine.core.engine import Engine
+from pmf_engine.interfaces.cli import main
+from pmf_engine.pmf import report
+from pmf_engine.pmf.framework import Framework
+from pmf_engine.pmf.policy import OpenDataPolicy
+from pmf_engine.pmf.report.annual import AnnualReport
+from tests.conftest import ORG, SHIPPED_POLICIES, services
+
+MEASURES = (
+    "code,title,theme,service,format,polarity,aggregation,profile,"
+    "annual target 2022-23,annual target 2023-24,annual target 2024-25\n"
+    """\
+HOU-01,Average days to re-let council homes,Homes,HOUSING,days,lower,mean,,30,30,28
+HOU-06,Affordable homes delivered,Homes,HOUSING,count,higher,sum,20/25/25/30,80,90,100
+WAS-01,Household waste recycled,Environment,WASTE,percent,higher,mean,,50,50,52
+WAS-06,Garden waste subscriptions,Environment,WASTE,count,higher,latest,,19000,20000,21000
+PLA-01,Major applications decided in 13 weeks,Growth,PLANNING,percent,higher,mean,,60,60,65
+"""
+)
+# code: figures of 2022-23 Q1..Q4, 2023-24 Q1..Q4, 2024-25 Q1..Q3 (Q4 is the cycle's)
+HISTORY = {
+    "HOU-01": [33, 32, 31, 30, 30, 29, 29, 28, 27, 26, 26],
+    "HOU-06": [15, 20, 20, 25, 18, 22, 25, 27, 20, 26, 27],
+    "WAS-01": [48, 49, 50, 50, 51, 51, 50, 52, 46, 45, 44],
+    "WAS-06": [18000, 18200, 18500, 18700, 19000, 19300, 19600, 19900, 20300, 20600, 20800],
+}
+Q4 = {"HOU-01": 25.0, "HOU-06": 30.0, "WAS-01": 43.0, "WAS-06": 21100.0}
+STRIKE = "SECRET-contractor strike stopped dry recycling rounds"
+
+
+def _quarters() -> list[str]:
+    return [f"{y}-Q{q}" for y in ("2022-23", "2023-24") for q in (1, 2, 3, 4)] + [
+        f"2024-25-Q{q}" for q in (1, 2, 3)
+    ]
+
+
+@pytest.fixture
+def year(engine: Engine, tmp_path: Path) -> Framework:
+    """A year of the test council: history up to 2024-25 Q3, the Q4 cycle with figures, a
+    narrative and an exception report for the red, and a revised target for HOU-06."""
+    framework = services(engine)
+    measures = tmp_path / "measures.csv"
+    measures.write_text(MEASURES, encoding="utf-8")
+    framework.performance.import_measures(ORG, measures, by="perf")
+    history = tmp_path / "history.csv"
+    lines = ["code,period,value,narrative"] + [
+        f"{code},{period},{value},"
+        for code, values in HISTORY.items()
+        for period, value in zip(_quarters(), values, strict=True)
+    ]
+    history.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    framework.performance.import_history(ORG, history, by="perf")
+    revision = framework.targets.revise(
+        ORG,
+        "HOU-06",
+        "2024-25",
+        108,
+        reason="grant for 8 more homes",
+        effective_from="2024-25-Q3",
+        by="sm_housing",
+    )
+    framework.targets.agree(ORG, revision.id, reason="grant confirmed", by="lead")
+    engine.start_cycle(ORG, "2024-25-Q4", by="perf")
+    cycle = f"{ORG}/2024-25-Q4"
+    for code, value in Q4.items():
+        narrative = STRIKE if code == "WAS-01" else ""
+        framework.performance.record_actual(cycle, code, value, narrative=narrative, by="perf")
+    framework.performance.add_exception_report(
+        cycle, "WAS-01", reason="SECRET-strike", remedial_action="Catch-up rounds", owner="sm_waste",
+        recovery_date="2025-09-30", by="perf",
+    )  # fmt: skip
+    return framework
+
+
+def _measure(found: AnnualReport, code: str) -> report.AnnualMeasure:
+    return next(m for m in found.measures if m.code == code)
+
+
+def test_the_year_outturn_against_the_annual_targets(year: Framework) -> None:
+    """Each measure's outturn by its aggregation, against the target in force at Q4 (HOU-06's
+    revised 108, its original 100 beside it with the reason), with the year's four quarters."""
+    found = report.annual_report(year, ORG, "2024-25")
+    hou01, hou06, was01, was06 = (_measure(found, c) for c in ("HOU-01", "HOU-06", "WAS-01", "WAS-06"))
+    assert [q.value for q in hou01.quarters] == [27, 26, 26, 25]
+    assert hou01.outturn == pytest.approx(26) and hou01.outturn_note == "mean of Q1-Q4"
+    assert (hou01.original, hou01.revised, hou01.rag.status) == (28, None, "green")
+    assert hou06.outturn == 103 and (hou06.original, hou06.revised, hou06.target) == (100, 108, 108)
+    assert hou06.revision_reason == "grant for 8 more homes" and hou06.revised_from == "2024-25-Q3"
+    assert hou06.rag.status == "amber"  # 103 against 108: 5 short, within 5% (5.4)
+    assert [q.target for q in hou06.quarters] == pytest.approx([20, 25, 27, 32.4])
+    assert was01.outturn == pytest.approx(44.5) and was01.rag.status == "red"
+    assert was06.outturn == 21100 and was06.outturn_note == "Q4 figure" and was06.rag.status == "green"
+    pla01 = _measure(found, "PLA-01")
+    assert (pla01.outturn, pla01.outturn_note, pla01.rag.status) == (
+        None,
+        "Q1, Q2, Q3, Q4 not reported",
+        "missing",
+    )
+
+
+def test_direction_of_travel_over_the_years_where_data_exists(year: Framework) -> None:
+    found = report.annual_report(year, ORG, "2024-25")
+    hou01 = _measure(found, "HOU-01")
+    assert [y for y, _ in hou01.years] == ["2022-23", "2023-24", "2024-25"]
+    assert [v for _, v in hou01.years] == pytest.approx([31.5, 29, 26])
+    assert hou01.since_last_year == "improving"  # fewer days is better
+    assert _measure(found, "WAS-01").since_last_year == "worsening"
+    assert _measure(found, "PLA-01").years == [("2024-25", None)]  # no figures in any year
+    assert _measure(found, "PLA-01").since_last_year == "unknown"
+
+
+def test_what_went_well_and_the_reds_with_the_directors_comments(year: Framework) -> None:
+    found = report.annual_report(year, ORG, "2024-25")
+    assert [m.code for m in found.went_well] == ["HOU-01", "HOU-06", "WAS-06"]  # HOU-06 improved on 2023-24
+    assert [m.code for m in found.reds] == ["WAS-01"]
+    comments = found.reds[0].comments
+    assert comments is not None
+    assert (comments.reason, comments.remedial_action, comments.recovery_date) == (
+        "SECRET-strike",
+        "Catch-up rounds",
+        "2025-09-30",
+    )
+    assert comments.narrative == STRIKE
+    page = report.annual_html(found)
+    assert "What went well" in page and "SECRET-strike" in page and "grant for 8 more homes" in page
+    assert found.themes["Environment"]["red"] == 1 and found.themes["Homes"]["green"] == 1
+
+
+def test_the_public_version_leaves_out_restricted_narrative_and_unpublished_quarters(year: Framework) -> None:
+    """Q4's cycle is not approved for publication yet: its figures and the outturns that need
+    them are left out, and no comment or exception report appears; once its state is one
+    ``open_data.published_in`` lists, the figures are in, still without the narrative."""
+    public = report.annual_report(year, ORG, "2024-25", public=True)
+    assert public.withheld == ["2024-25-Q4"]
+    hou01 = _measure(public, "HOU-01")
+    assert hou01.quarters[-1].withheld and hou01.quarters[-1].value is None and hou01.outturn is None
+    assert all(m.comments is None for m in public.measures)
+    page = report.annual_html(public)
+    assert "SECRET" not in page and "Public version" in page and "2024-25-Q4" in page
+    approving = dataclasses.replace(
+        SHIPPED_POLICIES,
+        framework=SHIPPED_POLICIES.framework.model_copy(
+            update={"open_data": OpenDataPolicy(published_in={"quarterly_cycle": ("data_request",)})}
+        ),
+    )
+    published = report.annual_report(Framework(year.engine, approving), ORG, "2024-25", public=True)
+    assert published.withheld == [] and _measure(published, "WAS-01").rag.status == "red"
+    assert "SECRET" not in report.annual_html(published)
+
+
+def test_a_year_that_is_not_one_is_refused(year: Framework) -> None:
+    with pytest.raises(ValueError, match="not a financial year"):
+        report.annual_report(year, ORG, "2024")
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # the CLI's own store: one backend
+def test_the_cli_writes_the_annual_report_as_html_and_pdf(year: Framework, tmp_path: Path) -> None:
+    url = year.engine.store.engine.url.render_as_string(hide_password=False)
+    year.engine.store.dispose()
+    runner = CliRunner()
+    html = tmp_path / "annual.html"
+    done = runner.invoke(
+        main, ["--db", url, "report", "annual", "--org", ORG, "--year", "2024-25", "--out", str(html)]
+    )
+    assert done.exit_code == 0, done.output
+    assert "2024-25 annual report, 5 measure(s): 2 green, 1 amber, 1 red" in done.stdout
+    assert "Director's comments" in html.read_text(encoding="utf-8")
+    public = tmp_path / "public.pdf"
+    args = [
+        "--db",
+        url,
+        "report",
+        "annual",
+        "--org",
+        ORG,
+        "--year",
+        "2024-25",
+        "--public",
+        "--out",
+        str(public),
+    ]
+    done = runner.invoke(main, args)
+    assert done.exit_code == 0, done.output
+    assert public.read_bytes().startswith(b"%PDF") and "not yet published: 2024-25-Q4" in done.stdout
+    bad = runner.invoke(
+        main, ["--db", url, "report", "annual", "--org", ORG, "--year", "24-25", "--out", str(html)]
+    )
+    assert bad.exit_code == 1 and "not a financial year" in bad.stderr
+
+
+def test_a_measure_reported_once_a_year_has_its_q4_figure_as_outturn(year: Framework, tmp_path: Path) -> None:
+    extra = tmp_path / "annual.csv"
+    extra.write_text(
+        "code,title,theme,service,format,polarity,frequency,annual target 2024-25\n"
+        "RES-01,Residents satisfied with the council,Council,,percent,higher,annual,70\n",
+        encoding="utf-8",
+    )
+    year.performance.import_measures(ORG, extra, by="perf")
+    year.performance.record_actual(f"{ORG}/2024-25-Q4", "RES-01", 72, by="perf")
+    found = _measure(report.annual_report(year, ORG, "2024-25"), "RES-01")
+    assert (found.outturn, found.outturn_note, found.rag.status) == (72, "Q4 figure", "green")
