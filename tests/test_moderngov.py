@@ -236,6 +236,21 @@ def test_an_answer_too_large_is_refused(moderngov: ModernGov, engine: Engine, si
     assert _calendar(engine) == {}
 
 
+def test_a_site_that_trickles_its_answer_times_out(engine: Engine, site: Site, tmp_path: Path) -> None:
+    """httpx's time-out is per read: a body sent a byte at a time is cut off by the whole
+    request's, and changes nothing."""
+    moderngov = ModernGov(
+        CommitteeCalendar(engine, SHIPPED_POLICIES.framework.calendar),
+        _policy(tmp_path, site, **{"timeout_seconds: 2": "timeout_seconds: 0.5"}),
+    )
+    site.trickle = {"GetCommittees": 0.02}
+    started = time.monotonic()
+    with pytest.raises(ModernGovError, match=r"no answer within 0.5 s"):
+        moderngov.sync(ORG, by="perf")
+    assert time.monotonic() - started < 2
+    assert _calendar(engine) == {}
+
+
 BAD_ANSWERS = [
     pytest.param("malformed", {}, {}, "GetMeetings", "", "not well-formed XML", id="malformed-xml"),
     pytest.param(
