@@ -460,6 +460,8 @@ def test_the_calendar_page_syncs_with_moderngov(engine: Engine, site: Site, tmp_
     assert "Synchronised with ModernGov: 7 meeting(s) added, moved or cancelled" in shown
     assert f'href="{site.base_url}/ieListDocuments.aspx?CId=134&amp;MId=4001"' in shown
     assert _audit(engine, "meeting.added") == 7
+    trail = html.unescape(client.get(f"/orgs/{ORG}/audit").text)
+    assert "Synchronised with ModernGov: 7 added, 0 moved, 0 cancelled, 0 linked" in trail
     client.post("/sign-out", data={"csrf_token": token})
     sign_in(client, "sm_housing")
     token = csrf(client, page)
