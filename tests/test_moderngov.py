@@ -407,6 +407,18 @@ def test_pmf_calendar_sync_through_the_cli(site: Site, tmp_path: Path) -> None:
         assert "Traceback" not in result.output
         return result
 
+    checked = pmf("workflow", "validate")
+    assert checked.exit_code == 0 and f"{policies / 'moderngov.yaml'}: valid" in checked.output
+    bad = tmp_path / "bad"
+    shutil.copytree(policies, bad)
+    (bad / "moderngov.yaml").write_text(
+        (policies / "moderngov.yaml").read_text().replace("151: leadership", "151: ledership")
+    )
+    refused = pmf("workflow", "validate", str(ROOT / "workflows"), str(bad))
+    assert (
+        refused.exit_code == 1
+        and "moderngov.yaml:9: [organisations.TDC.committees.151] unknown body 'ledership'" in refused.output
+    )
     assert pmf("db", "upgrade", "--rehearsal").exit_code == 0
     assert pmf("org", "add", ORG, "Test District Council", "--bootstrap").exit_code == 0
     assert (
