@@ -86,7 +86,7 @@ def test_org_init_sets_up_the_whole_council_in_one_command(pmf, db: str) -> None
     assert _audit_count(db) == 0 and _ok(pmf("org", "list")) == ""
     done = _ok(pmf("org", "init", str(WEXCOMBE), "--bootstrap"))
     assert done.strip() == "organisation WDC set up: 3 service(s), 9 person(s) with 10 role(s), 6 meeting(s)"
-    assert re.fullmatch(r"WDC +Wexcombe District Council +ENG +3 service\(s\), 9 person\(s\)\n",
+    assert re.fullmatch(r"WDC +Wexcombe District Council +ENG +E07000033 +3 service\(s\), 9 person\(s\)\n",
                         _ok(pmf("org", "list")))  # fmt: skip
     listed = [line.split(maxsplit=1) for line in _ok(pmf("service", "list", "WDC")).splitlines()]
     assert listed == [["HOUSING", "Housing"], ["PLANNING", "Planning and Building Control"],

@@ -352,16 +352,20 @@ def _build(
             "measures.csv": sample.measures_csv(first.start_year, opened.next().start_year, story.start_year),
             "history.csv": sample.history_csv(story),
             "projects.csv": sample.projects_csv(story),
+            "comparators.csv": sample.comparators_csv(story),
         }
         for name, text in files.items():
             (Path(folder) / name).write_text(text, encoding="utf-8")
         performance.import_measures(ORG, Path(folder) / "measures.csv", by="priya")
         history = performance.import_history(ORG, Path(folder) / "history.csv", by="priya")
         projects.import_projects(ORG, Path(folder) / "projects.csv", by="priya")
+        framework.comparators.set_area(ORG, sample.GSS_CODE, by="adam")
+        compared = framework.comparators.import_file(ORG, Path(folder) / "comparators.csv", by="priya")
     echo(
         f"measures library: {len(performance.measures(ORG))} measures in {len(sample.THEMES)} themes, "
         f"{history} actuals from the {sample.HISTORY} quarters before, "
-        f"{len(projects.projects(ORG))} Council Plan projects"
+        f"{len(projects.projects(ORG))} Council Plan projects, {compared.values} LG Inform comparator "
+        f"values for {compared.sets} measures (area {sample.GSS_CODE})"
     )
     action_close = _story(run, story, workdays)
     _open_quarter(run, opened, workdays, quarters.now, action_close)

@@ -24,6 +24,7 @@ from pmf_engine.core.errors import DefinitionError, Problem
 from pmf_engine.core.yamlload import Document, load_yaml, read_definition
 from pmf_engine.pmf.actions import Actions
 from pmf_engine.pmf.chase import Chasing
+from pmf_engine.pmf.comparators import Comparators
 from pmf_engine.pmf.meetings import CommitteeCalendar
 from pmf_engine.pmf.moderngov.policy import load_moderngov
 from pmf_engine.pmf.moderngov.sync import ModernGov
@@ -124,6 +125,11 @@ class Framework:
     def onboarding(self) -> Onboarding:
         """Councils set up from one file; bulk uploads of people and services."""
         return Onboarding(self.engine, self.calendar)
+
+    @cached_property
+    def comparators(self) -> Comparators:
+        """The organisation's area (GSS code), comparator values and measures' positions."""
+        return Comparators(self.engine.store, self.engine.clock, self.policies)
 
     @cached_property
     def cancellation(self) -> Cancellation:

@@ -39,6 +39,7 @@ from pmf_engine.pmf.targets import Aggregation, Targets
 COLUMNS = (
     "code", "title", "theme", "priority", "service", "owner", "unit", "format", "polarity",
     "frequency", "data_source", "assurance", "aggregation", "profile", "minimum", "maximum",
+    "comparator_metric",
 )  # fmt: skip
 TEXT_COLUMNS = ("title", "theme", "priority", "owner", "unit", "data_source", "assurance")
 """The free-text columns, in which formula-like text is refused."""
@@ -71,6 +72,8 @@ class MeasureIn(BaseModel):
     """The lowest figure the measure can take, when not its format's (``rules.FORMAT_RANGES``)."""
     maximum: float | None = None
     """The highest figure the measure can take (a percentage that may pass 100, say)."""
+    comparator_metric: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,32}$")
+    """The measure's metric at comparator sources (an LG Inform metric type id, e.g. ``2142``)."""
     targets: dict[str, float] = {}
     annual_targets: dict[str, float] = {}
 
@@ -233,7 +236,7 @@ def _measure_cells(m: Measure, service: str | None) -> list[Any]:
             cells.append(service or "")
         elif column == "profile":
             cells.append("/".join(f"{w:g}" for w in m.profile))
-        elif column in ("minimum", "maximum"):
+        elif column in ("minimum", "maximum", "comparator_metric"):
             cells.append("" if getattr(m, column) is None else getattr(m, column))
         else:
             cells.append(getattr(m, column))

@@ -48,6 +48,8 @@ class Measure(Base):
     """The lowest figure the measure can take, if the measures file sets one (else its format's)."""
     maximum: Mapped[float | None] = mapped_column(default=None)
     """The highest figure the measure can take, if the measures file sets one (else its format's)."""
+    comparator_metric: Mapped[str | None] = mapped_column(String(32), default=None)
+    """The measure's metric at comparator sources (an LG Inform metric type id), if it has one."""
 
 
 class Actual(Base):

@@ -9,7 +9,7 @@ with the file, its line (a workbook's row) and the field (a YAML path such as
 ``people.3.roles.0``, a column, or ``SHEET!column``), and a file with any problem changes
 nothing. A council file looks like this::
 
-    organisation: {code: WDC, name: Wexcombe District Council, subdivision: ENG}
+    organisation: {code: WDC, name: Wexcombe District Council, subdivision: ENG, gss_code: E07000033}
     services:
       - {code: HOUSING, name: Housing}
     people:
@@ -18,9 +18,11 @@ nothing. A council file looks like this::
     meetings:
       - {body: cabinet, starts: "2026-09-16 18:00", title: Cabinet}
 
-A role is ``ROLE`` (organisation-wide) or ``ROLE:SERVICE``; in a CSV cell or a workbook, a
-person's roles are separated by ``;``. A committee must be one of ``calendar.bodies`` of
-``framework.yaml``; a misspelt role, service or committee is refused with the nearest name.
+The ``gss_code`` (optional) is the area's GSS code, which comparators with similar councils are
+looked up by (``pmf_engine.pmf.comparison``). A role is ``ROLE`` (organisation-wide) or
+``ROLE:SERVICE``; in a CSV cell or a workbook, a person's roles are separated by ``;``. A
+committee must be one of ``calendar.bodies`` of ``framework.yaml``; a misspelt role, service or
+committee is refused with the nearest name.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ from pmf_engine.core.store import Actor, Organisation, find_organisation
 from pmf_engine.core.workdays import SUBDIVISIONS
 from pmf_engine.core.yamlload import Document, load_yaml
 from pmf_engine.pmf import tabular
+from pmf_engine.pmf.comparators import set_area_in
+from pmf_engine.pmf.comparison import check_gss
 from pmf_engine.pmf.meetings import CommitteeCalendar, MeetingRow, meeting_row
 
 log = structlog.get_logger("pmf_engine.onboarding")
@@ -117,6 +121,7 @@ class CouncilIn:
     services: list[ServiceIn]
     people: list[PersonIn]
     meetings: list[MeetingRow]
+    gss_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -179,6 +184,12 @@ class Onboarding:
             problems.at(org_record, "name", "the organisation needs a name")
         if subdivision not in SUBDIVISIONS:
             problems.at(org_record, "subdivision", f"must be one of {', '.join(SUBDIVISIONS)}")
+        gss_code = org_record.text("gss_code") or None
+        if gss_code is not None:
+            try:
+                gss_code = check_gss(gss_code)
+            except InvalidInput as exc:
+                problems.at(org_record, "gss_code", f"{gss_code[:40]!r} {exc.why}")
         services = self._services(problems, service_records)
         people = self._people(problems, people_records, {s.code for s in services})
         managers = set(self.roles.roles_permitted(PEOPLE_MANAGE))
@@ -205,7 +216,7 @@ class Onboarding:
             seen.add(same)
             meetings.append(row)
         problems.raise_any()
-        return CouncilIn(str(path), code, name, subdivision, org_record, services, people, meetings)
+        return CouncilIn(str(path), code, name, subdivision, org_record, services, people, meetings, gss_code)
 
     def set_up(self, path: Path, *, by: str, check_only: bool = False) -> SetUp:
         """Add the council of ``path``: all of it in one transaction, or nothing. With
@@ -220,6 +231,8 @@ class Onboarding:
             org = self.directory.organisation_in(
                 s, council.code, council.name, subdivision=council.subdivision, by=by
             )
+            if council.gss_code is not None:
+                set_area_in(s, org, council.gss_code, by=by, at=self.engine.clock.now())
             for service in council.services:
                 self.directory.service_in(s, org, service.code, service.name, by=by)
             roles = 0
@@ -505,7 +518,7 @@ def _yaml_parts(path: Path) -> _Parts:
             ]
             lists[part].append(Record(item, _yaml_locator(doc, (part, i))))
     for k in organisation:
-        if k not in ("code", "name", "subdivision"):
+        if k not in ("code", "name", "subdivision", "gss_code"):
             problems.append(doc.problem(("organisation", str(k)), f"unknown field {k!r}"))
     if problems:
         raise DataFileError(problems)
@@ -528,7 +541,10 @@ def _sheet_parts(path: Path) -> _Parts:
     if len(organisation) != 1:
         problems.append(
             Problem(
-                str(path), None, "organisation", "the organisation sheet has one row: code, name, subdivision"
+                str(path),
+                None,
+                "organisation",
+                "the organisation sheet has one row: code, name, subdivision, gss_code",
             )
         )
     if problems:

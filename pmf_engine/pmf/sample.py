@@ -144,7 +144,7 @@ def measures_csv(first_year: int, last_year: int, reached: int) -> str:
     years = list(range(first_year, last_year + 1))
     writer.writerow(
         ["code", "title", "theme", "priority", "service", "owner", "unit", "format", "polarity",
-         "frequency", "data_source", "assurance", "aggregation", "profile",
+         "frequency", "data_source", "assurance", "aggregation", "profile", "comparator_metric",
          *(f"annual target {y}-{(y + 1) % 100:02d}" for y in years)]
     )  # fmt: skip
     for m in MEASURES:
@@ -158,8 +158,50 @@ def measures_csv(first_year: int, last_year: int, reached: int) -> str:
             [m.code, m.title, THEMES[m.theme], SERVICES[m.service], m.service, OWNERS[m.service], m.unit,
              m.fmt, m.polarity, "quarterly", f"{SERVICES[m.service]} system",
              "Audited" if m.code.endswith("1") else "Unaudited", m.aggregation,
-             PROFILE if m.aggregation == "sum" else "", *(_round(a, m.fmt) for a in annual)]
+             PROFILE if m.aggregation == "sum" else "", COMPARATOR_METRICS.get(m.code, ""),
+             *(_round(a, m.fmt) for a in annual)]
         )  # fmt: skip
+    return out.getvalue()
+
+
+GSS_CODE = "E07000999"
+"""Wexcombe's area code: shaped like a district's GSS code (E07), but no real area's."""
+COMPARATOR_METRICS = {"HOU-01": "8547", "WAS-01": "2142", "WAS-02": "45", "REV-01": "4107"}
+"""The measures compared with similar councils, with the LG Inform metric of each (placeholders:
+a council looks its own up in LG Inform's metric list)."""
+NEIGHBOURS = (
+    ("E07000032", "Amber Valley"), ("E07000034", "Chesterfield"), ("E07000035", "Derbyshire Dales"),
+    ("E07000036", "Erewash"), ("E07000037", "High Peak"), ("E07000038", "North East Derbyshire"),
+    ("E07000039", "South Derbyshire"), ("E07000170", "Ashfield"), ("E07000171", "Bassetlaw"),
+    ("E07000172", "Broxtowe"), ("E07000173", "Gedling"), ("E07000174", "Mansfield"),
+    ("E07000175", "Newark and Sherwood"), ("E07000176", "Rushcliffe"), ("E07000033", "Bolsover"),
+)  # fmt: skip
+"""Wexcombe's CIPFA nearest neighbours in the demo: real districts, with made-up figures."""
+
+
+def comparators_csv(story: Period) -> str:
+    """An LG Inform export of the last financial year before ``story``'s for the measures of
+    ``COMPARATOR_METRICS``: Wexcombe and its fifteen nearest neighbours, figures spread around
+    each measure's target (deterministic), published as ``story`` began."""
+    rng = random.Random(16)  # noqa: S311 - sample figures, not secrets
+    year = story.start_year - 1
+    period = f"{year}/{(year + 1) % 100:02d}"
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    header = ["Area code", "Area", "Metric id", "Period", "Value", "Published date", "comparison_group"]
+    writer.writerow(header)
+    for m in MEASURES:
+        metric = COMPARATOR_METRICS.get(m.code)
+        if metric is None:
+            continue
+        ours = m.target * (0.98 if m.polarity == "higher" else 1.02)  # a little short of target
+        areas = [(GSS_CODE, "Wexcombe", ours)]
+        spread = 0.025 if m.fmt == "percent" and m.target > 90 else 0.15  # collection rates sit close
+        areas += [(gss, name, m.target * rng.uniform(1 - spread, 1 + spread)) for gss, name in NEIGHBOURS]
+        for gss, name, value in areas:
+            shown = min(value, 100.0) if m.fmt == "percent" else value
+            writer.writerow([gss, name, metric, period, _round(shown, m.fmt), story.start.isoformat(),
+                             "cipfa_nearest_neighbours"])  # fmt: skip
     return out.getvalue()
 
 

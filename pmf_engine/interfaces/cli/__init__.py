@@ -3,7 +3,7 @@
 This module holds the ``main`` group, its global options and the :data:`App` they build, and
 assembles the command groups, one module each: ``db``, ``directory`` (org, service, actor),
 ``workflows``, ``cycles`` (cycle, fire), ``measures`` (measures, exceptions), ``actuals``
-(actuals, returns), ``projects``, ``actions``, ``report``, ``calendar``, ``worker`` (worker,
+(actuals, returns), ``projects``, ``actions``, ``report``, ``calendar``, ``comparators``, ``worker`` (worker,
 tick, outbox), ``audit`` and ``demo``. They share ``context`` (the App, value parsing) and
 ``library`` (one factory for the import/list/export commands of the same shape), and import
 neither this module nor each other. Commands raise; ``errors.PmfGroup`` turns every error into
@@ -33,6 +33,7 @@ from pmf_engine.interfaces.cli import (
     actuals,
     audit,
     calendar,
+    comparators,
     cycles,
     db,
     demo,
@@ -115,6 +116,7 @@ for _module in (
     actions,
     report,
     calendar,
+    comparators,
     worker,
     audit,
     demo,

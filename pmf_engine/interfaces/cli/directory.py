@@ -24,6 +24,7 @@ from pmf_engine.core.registry import ORGANISATION_MANAGE, PEOPLE_MANAGE
 from pmf_engine.interfaces.cli.context import App, pass_app, permitted
 from pmf_engine.interfaces.cli.library import FILE, Import, import_command
 from pmf_engine.pmf import digest
+from pmf_engine.pmf.comparison import check_gss
 
 _as = click.option("--as", "by", help="Who is doing this: an actor whose roles permit it.")
 _bootstrap = click.option(
@@ -68,15 +69,33 @@ def org() -> None:
     type=click.Choice(["ENG", "WLS", "SCT", "NIR"]),
     help="UK bank holidays to use.",
 )
+@click.option("--gss-code", help="The area's GSS code, like E07000033 (for comparators).")
 @_as
 @_bootstrap
 @pass_app
-def org_add(app: App, code: str, name: str, subdivision: str, by: str | None, bootstrap: bool) -> None:
+def org_add(
+    app: App, code: str, name: str, subdivision: str, gss_code: str | None, by: str | None, bootstrap: bool
+) -> None:
     """Add organisation CODE called NAME (--as an actor holding organisation.manage anywhere)."""
     app.may_create = True  # setting up: the default ./pmf.db may be created here
+    gss = check_gss(gss_code, "--gss-code") if gss_code is not None else None
     by = _acting(app, by, bootstrap, ORGANISATION_MANAGE, None)
     app.engine.directory.add_organisation(code, name, subdivision=subdivision, by=by)
-    click.echo(f"organisation {code} added")
+    if gss is not None:
+        app.framework.comparators.set_area(code, gss, by=by)
+    click.echo(f"organisation {code} added" + (f" (GSS code {gss})" if gss else ""))
+
+
+@org.command("area")
+@click.argument("organisation")
+@click.argument("gss_code")
+@click.option("--as", "by", required=True, help="An actor holding organisation.manage in ORGANISATION.")
+@pass_app
+def org_area(app: App, organisation: str, gss_code: str, by: str) -> None:
+    """Set ORGANISATION's area by its GSS code (like E07000033), which comparators are looked up by."""
+    permitted(app, by, ORGANISATION_MANAGE, organisation)
+    code = app.framework.comparators.set_area(organisation, gss_code, by=by)
+    click.echo(f"organisation {organisation}: GSS code {code}")
 
 
 @org.command("init")
@@ -101,10 +120,12 @@ def org_init(app: App, file: Path, check: bool, by: str | None, bootstrap: bool)
 @org.command("list")
 @pass_app
 def org_list(app: App) -> None:
-    """List organisations, with how many services and people (holding a role) each has."""
+    """List organisations, with their GSS code and how many services and people (holding a role) each has."""
+    areas = app.framework.comparators.areas()
     for organisation, services, people in app.engine.directory.organisations():
         click.echo(
             f"{organisation.code:<12} {organisation.name:<40} {organisation.holiday_subdivision:<4} "
+            f"{areas.get(organisation.code, '-'):<9} "
             f"{services} service(s), {people} person(s)"
         )
 

@@ -13,6 +13,7 @@ from pmf_engine.core.errors import DefinitionError
 from pmf_engine.core.machine import compile_workflow
 from pmf_engine.interfaces.cli.context import App, pass_app
 from pmf_engine.pmf.framework import FRAMEWORK_FILE, RAG_FILE, read_policies
+from pmf_engine.pmf.lginform import POLICY_FILE, read_policy_file
 from pmf_engine.pmf.moderngov.policy import FILE as MODERNGOV_FILE
 from pmf_engine.pmf.moderngov.policy import read_moderngov
 from pmf_engine.pmf.registry import framework_registry
@@ -23,7 +24,7 @@ def workflow() -> None:
     """Workflow definitions."""
 
 
-POLICY_FILES = ("roles.yaml", "escalation.yaml", RAG_FILE, FRAMEWORK_FILE, MODERNGOV_FILE)
+POLICY_FILES = ("roles.yaml", "escalation.yaml", RAG_FILE, FRAMEWORK_FILE, POLICY_FILE, MODERNGOV_FILE)
 
 
 @workflow.command("validate")
@@ -37,9 +38,9 @@ POLICY_FILES = ("roles.yaml", "escalation.yaml", RAG_FILE, FRAMEWORK_FILE, MODER
 @pass_app
 def workflow_validate(app: App, paths: tuple[Path, ...], roles_path: Path | None) -> None:
     """Check workflow files (or folders of them), and the policies roles.yaml, escalation.yaml,
-    rag.yaml, framework.yaml and moderngov.yaml when given (roles.yaml and framework.yaml: else those of
-    POLICIES); by default the configured workflow and policy folders (the shipped ones if the
-    working folder has none); one line per problem, exit 1 if any."""
+    rag.yaml, framework.yaml, comparators.yaml and moderngov.yaml when given (roles.yaml and
+    framework.yaml: else those of POLICIES); by default the configured workflow and policy
+    folders (the shipped ones if the working folder has none); one line per problem, exit 1 if any."""
     paths = paths or (app.settings.workflows_dir, app.settings.policies_dir)
     files: list[Path] = []
     for path in paths:
@@ -51,6 +52,8 @@ def workflow_validate(app: App, paths: tuple[Path, ...], roles_path: Path | None
     # Child workflows are resolved among the given files and their neighbours.
     neighbours = {p for g in given for p in g.parent.glob("*.yaml")} - set(given)
     try:
+        if POLICY_FILE in policies:
+            read_policy_file(policies[POLICY_FILE])
         checked = read_policies(policies.get(RAG_FILE), framework_path)
         catalog = Catalog.load(
             [*given, *sorted(neighbours)],

@@ -22,6 +22,8 @@ from pmf_engine.core.engine import Engine
 from pmf_engine.core.store import AuditEntry, Instance, Organisation
 from pmf_engine.core.workdays import WorkingDays
 from pmf_engine.pmf.actions import ActionView
+from pmf_engine.pmf.comparators import positions_in
+from pmf_engine.pmf.comparison import Position
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.models import Actual, Measure, ReportSnapshot
 from pmf_engine.pmf.moderngov.links import MeetingLink
@@ -105,6 +107,9 @@ class ReportData:
     restatements: list[Restatement]
     meetings: list[tuple[str, MeetingLink]] = field(default_factory=list)
     """Each stage that hangs on a committee meeting, by label, with its meeting's ModernGov pages."""
+    comparators: dict[str, list[Position]] = field(default_factory=dict)
+    """Each measure's position among similar councils (LG Inform), by measure code: gathered
+    live, each value with its source and date (published figures, not the council's own)."""
 
 
 _CONTENT = TypeAdapter(Content)
@@ -177,6 +182,7 @@ def gather(framework: Framework, cycle: str) -> ReportData:
         timeliness = _timeliness(s, engine, inst)
         wf = engine.definition(inst.workflow_version)
         restatements = _restatements(s, inst)
+        comparators = positions_in(s, inst.organisation_id)
         organisation = inst.organisation.code
     actions = [
         a
@@ -185,7 +191,9 @@ def gather(framework: Framework, cycle: str) -> ReportData:
     ]
     links = framework.moderngov.stage_links(cycle)
     meetings = [(state.label, links[name]) for name, state in wf.states.items() if name in links]
-    return ReportData(content, frozen, timeliness, actions, restatements, meetings)
+    return ReportData(
+        content, frozen, timeliness, actions, restatements, meetings=meetings, comparators=comparators
+    )
 
 
 def measures_reported(framework: Framework, cycle: str) -> list[MeasureStatus]:

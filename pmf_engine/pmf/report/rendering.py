@@ -9,6 +9,7 @@ import jinja2
 from markupsafe import Markup
 
 from pmf_engine.core.clock import london
+from pmf_engine.pmf.comparison import group_label
 from pmf_engine.pmf.report.charts import COLOURS, sparkline, theme_chart
 from pmf_engine.pmf.report.content import ReportData
 
@@ -35,6 +36,7 @@ def html(data: ReportData) -> str:
         theme_chart=lambda counts: Markup(theme_chart(counts)),  # noqa: S704 - numbers only
         when=lambda d: f"{london(d):%d %b %Y}",
         number=_number,
+        group_label=group_label,
     )
 
 

@@ -1,6 +1,8 @@
 """The report as an Excel workbook: a sheet each for measures, projects, exception reports,
-Scrutiny's actions, restatements and timeliness. Every text is written as a text cell, never a
-formula, and shown as written (a narrative starting ``=`` or ``-`` included)."""
+Scrutiny's actions, restatements and timeliness, and, when there are any, the positions among
+similar councils (one row per council's value, with its source and date). Every text is
+written as a text cell, never a formula, and shown as written (a narrative starting ``=`` or
+``-`` included)."""
 
 from __future__ import annotations
 
@@ -74,6 +76,20 @@ def xlsx(data: ReportData, path: Path) -> None:
             for t in data.timeliness
         ],
     )
+    if data.comparators:
+        _sheet(
+            book,
+            "Similar councils",
+            ["Code", "Group", "Period", "Rank", "Of", "Quartile", "Median", "Council", "GSS code", "Value",
+             "Source", "Date"],
+            [
+                [code, p.group, p.period, p.rank, p.n, p.quartile, p.median, a.area_name, a.area_gss, a.value,
+                 a.source, a.dated]
+                for code, positions in sorted(data.comparators.items())
+                for p in positions
+                for a in p.areas
+            ],
+        )  # fmt: skip
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     save(book, path)

@@ -10,6 +10,7 @@ from pmf_engine.interfaces.web import wording
 from pmf_engine.interfaces.web.deps import FrameworkDep, Member, Render
 from pmf_engine.interfaces.web.rendering import name_of
 from pmf_engine.pmf import report
+from pmf_engine.pmf.comparison import group_label
 
 router = APIRouter()
 
@@ -30,6 +31,7 @@ def measures(
         if data
         else {}
     )
+    positions = data.comparators if data else {}
     return render(
         "measures.html",
         {
@@ -39,5 +41,6 @@ def measures(
             "chosen": chosen,
             "data": data,
             "sparks": sparks,
+            "groups": {p.group: group_label(p.group) for ps in positions.values() for p in ps},
         },
     )
