@@ -263,6 +263,15 @@ BAD_ANSWERS = [
         id="bad-date",
     ),
     pytest.param(
+        "bad_time",
+        {},
+        {},
+        "GetMeetings",
+        "meeting 1: meetingtime",
+        "'13.00 pm' is not a time of day",
+        id="bad-time",
+    ),
+    pytest.param(
         "bomb", {}, {}, "GetCommittees", "", "declares a DTD or entities (refused)", id="entity-bomb"
     ),
     pytest.param("", {"GetMeeting": 500}, {}, "GetMeeting", "", "HTTP 500", id="http-500"),

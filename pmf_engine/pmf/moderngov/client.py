@@ -310,10 +310,9 @@ class _Reader:
             self.fail(f"{where}: {name}", f"{value[:40]!r} is not a time like 10.00 am")
         if match["h24"] is not None:
             hour, minute = int(match["h24"]), int(match["m24"])
-        else:
-            hour, minute = int(match["h"]) % 12 + (12 if match["ampm"] == "p" else 0), int(match["m"] or 0)
-            if int(match["h"]) > 12 or int(match["h"]) == 0:
-                hour = 99
+        else:  # 12.15 am is a quarter past midnight, 12.15 pm a quarter past noon
+            twelve, minute = int(match["h"]), int(match["m"] or 0)
+            hour = twelve % 12 + (12 if match["ampm"] == "p" else 0) if 1 <= twelve <= 12 else 24
         if hour > 23 or minute > 59:
             self.fail(f"{where}: {name}", f"{value[:40]!r} is not a time of day")
         return time(hour, minute)
