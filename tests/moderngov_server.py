@@ -36,6 +36,8 @@ class Site:
     """Operation -> HTTP status to answer with instead (500)."""
     slow: dict[str, float] = field(default_factory=dict)
     """Operation -> seconds to wait before answering."""
+    trickle: dict[str, float] = field(default_factory=dict)
+    """Operation -> seconds between the bytes of its body (a site that never quite stops)."""
     bodies: dict[str, bytes] = field(default_factory=dict)
     """Operation -> what to answer instead of its fixture (an answer too large)."""
     requests: list[Request] = field(default_factory=list)
@@ -75,7 +77,13 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Content-Type", "text/xml; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if operation in site.trickle:
+                    for i in range(len(body)):
+                        self.wfile.write(body[i : i + 1])
+                        self.wfile.flush()
+                        time.sleep(site.trickle[operation])
+                else:
+                    self.wfile.write(body)
             except (BrokenPipeError, ConnectionResetError):  # the client gave up (a time-out test)
                 pass
 

@@ -236,6 +236,21 @@ def test_an_answer_too_large_is_refused(moderngov: ModernGov, engine: Engine, si
     assert _calendar(engine) == {}
 
 
+def test_a_site_that_trickles_its_answer_times_out(engine: Engine, site: Site, tmp_path: Path) -> None:
+    """httpx's time-out is per read: a body sent a byte at a time is cut off by the whole
+    request's, and changes nothing."""
+    moderngov = ModernGov(
+        CommitteeCalendar(engine, SHIPPED_POLICIES.framework.calendar),
+        _policy(tmp_path, site, **{"timeout_seconds: 2": "timeout_seconds: 0.5"}),
+    )
+    site.trickle = {"GetCommittees": 0.02}
+    started = time.monotonic()
+    with pytest.raises(ModernGovError, match=r"no answer within 0.5 s"):
+        moderngov.sync(ORG, by="perf")
+    assert time.monotonic() - started < 2
+    assert _calendar(engine) == {}
+
+
 BAD_ANSWERS = [
     pytest.param("malformed", {}, {}, "GetMeetings", "", "not well-formed XML", id="malformed-xml"),
     pytest.param(
@@ -246,6 +261,15 @@ BAD_ANSWERS = [
         "meeting 2: meetingdate",
         "'31/02/2024' is not a date",
         id="bad-date",
+    ),
+    pytest.param(
+        "bad_time",
+        {},
+        {},
+        "GetMeetings",
+        "meeting 1: meetingtime",
+        "'13.00 pm' is not a time of day",
+        id="bad-time",
     ),
     pytest.param(
         "bomb", {}, {}, "GetCommittees", "", "declares a DTD or entities (refused)", id="entity-bomb"
@@ -392,6 +416,18 @@ def test_pmf_calendar_sync_through_the_cli(site: Site, tmp_path: Path) -> None:
         assert "Traceback" not in result.output
         return result
 
+    checked = pmf("workflow", "validate")
+    assert checked.exit_code == 0 and f"{policies / 'moderngov.yaml'}: valid" in checked.output
+    bad = tmp_path / "bad"
+    shutil.copytree(policies, bad)
+    (bad / "moderngov.yaml").write_text(
+        (policies / "moderngov.yaml").read_text().replace("151: leadership", "151: ledership")
+    )
+    refused = pmf("workflow", "validate", str(ROOT / "workflows"), str(bad))
+    assert (
+        refused.exit_code == 1
+        and "moderngov.yaml:9: [organisations.TDC.committees.151] unknown body 'ledership'" in refused.output
+    )
     assert pmf("db", "upgrade", "--rehearsal").exit_code == 0
     assert pmf("org", "add", ORG, "Test District Council", "--bootstrap").exit_code == 0
     assert (
@@ -445,6 +481,8 @@ def test_the_calendar_page_syncs_with_moderngov(engine: Engine, site: Site, tmp_
     assert "Synchronised with ModernGov: 7 meeting(s) added, moved or cancelled" in shown
     assert f'href="{site.base_url}/ieListDocuments.aspx?CId=134&amp;MId=4001"' in shown
     assert _audit(engine, "meeting.added") == 7
+    trail = html.unescape(client.get(f"/orgs/{ORG}/audit").text)
+    assert "Synchronised with ModernGov: 7 added, 0 moved, 0 cancelled, 0 linked" in trail
     client.post("/sign-out", data={"csrf_token": token})
     sign_in(client, "sm_housing")
     token = csrf(client, page)

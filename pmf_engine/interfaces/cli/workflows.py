@@ -14,6 +14,8 @@ from pmf_engine.core.machine import compile_workflow
 from pmf_engine.interfaces.cli.context import App, pass_app
 from pmf_engine.pmf.framework import FRAMEWORK_FILE, RAG_FILE, RISK_FILE, read_policies
 from pmf_engine.pmf.lginform import POLICY_FILE, read_policy_file
+from pmf_engine.pmf.moderngov.policy import FILE as MODERNGOV_FILE
+from pmf_engine.pmf.moderngov.policy import read_moderngov
 from pmf_engine.pmf.registry import framework_registry
 
 
@@ -22,7 +24,15 @@ def workflow() -> None:
     """Workflow definitions."""
 
 
-POLICY_FILES = ("roles.yaml", "escalation.yaml", RAG_FILE, FRAMEWORK_FILE, RISK_FILE, POLICY_FILE)
+POLICY_FILES = (
+    "roles.yaml",
+    "escalation.yaml",
+    RAG_FILE,
+    FRAMEWORK_FILE,
+    RISK_FILE,
+    POLICY_FILE,
+    MODERNGOV_FILE,
+)
 
 
 @workflow.command("validate")
@@ -36,9 +46,9 @@ POLICY_FILES = ("roles.yaml", "escalation.yaml", RAG_FILE, FRAMEWORK_FILE, RISK_
 @pass_app
 def workflow_validate(app: App, paths: tuple[Path, ...], roles_path: Path | None) -> None:
     """Check workflow files (or folders of them), and the policies roles.yaml, escalation.yaml,
-    rag.yaml, framework.yaml and comparators.yaml when given (roles.yaml and framework.yaml: else those of
-    POLICIES); by default the configured workflow and policy folders (the shipped ones if the
-    working folder has none); one line per problem, exit 1 if any."""
+    rag.yaml, framework.yaml, risk.yaml, comparators.yaml and moderngov.yaml when given (roles.yaml and
+    framework.yaml: else those of POLICIES); by default the configured workflow and policy
+    folders (the shipped ones if the working folder has none); one line per problem, exit 1 if any."""
     paths = paths or (app.settings.workflows_dir, app.settings.policies_dir)
     files: list[Path] = []
     for path in paths:
@@ -63,6 +73,8 @@ def workflow_validate(app: App, paths: tuple[Path, ...], roles_path: Path | None
         # Given framework.yaml is checked against every workflow loaded; the default one only
         # against those it shares with them.
         checked.check(catalog, partial=FRAMEWORK_FILE not in policies)
+        if MODERNGOV_FILE in policies:  # its committees map to framework.yaml's bodies
+            read_moderngov(policies[MODERNGOV_FILE], frozenset(checked.framework.calendar.bodies))
     except DefinitionError as exc:
         shown = {str(p) for p in files} | {str(roles_path), str(framework_path)}
         problems = [p for p in exc.problems if p.file in shown] or list(exc.problems)

@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from time import monotonic
 from typing import Literal, NoReturn
 from urllib.parse import urlencode
 from xml.etree.ElementTree import Element, ParseError
@@ -91,7 +92,8 @@ class AgendaItem:
 
 
 class Client:
-    """The web service of the ModernGov site at ``base_url``."""
+    """The web service of the ModernGov site at ``base_url``: one connection pool for a sync
+    (``with Client(...) as client``), as building one costs more than a request."""
 
     def __init__(
         self,
@@ -105,6 +107,21 @@ class Client:
         self.cached = cached
         self.fetched: list[Fetched] = []
         """Every response read, for the caller to keep the ETags of."""
+        self._http = httpx.Client(
+            timeout=timeout,
+            follow_redirects=True,
+            headers={"Accept": "text/xml, application/xml", "User-Agent": "pmf-engine"},
+        )
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connections."""
+        self._http.close()
 
     def url(self, operation: str, params: Mapping[str, str | int] | None = None) -> str:
         """The address of ``operation`` with ``params``."""
@@ -191,14 +208,9 @@ class Client:
 
     def _get(self, operation: str, url: str) -> Fetched:
         kept = self.cached(url)
-        headers = {"Accept": "text/xml, application/xml", "User-Agent": "pmf-engine"}
-        if kept is not None:
-            headers["If-None-Match"] = kept[0]
+        headers = {"If-None-Match": kept[0]} if kept is not None else {}
         try:
-            with (
-                httpx.Client(timeout=self.timeout, follow_redirects=True) as http,
-                http.stream("GET", url, headers=headers) as response,
-            ):
+            with self._http.stream("GET", url, headers=headers) as response:
                 if response.status_code == 304:
                     if kept is None:
                         raise _error(
@@ -211,7 +223,8 @@ class Client:
                 elif response.status_code != 200:
                     raise _error(operation, url, "", f"HTTP {response.status_code} {response.reason_phrase}")
                 else:
-                    fetched = Fetched(url, _read(response, operation, url), response.headers.get("etag"))
+                    body = _read(response, operation, url, monotonic() + self.timeout)
+                    fetched = Fetched(url, body, response.headers.get("etag"))
         except httpx.TimeoutException:
             raise _error(operation, url, "", f"no answer within {self.timeout:g} s (timed out)") from None
         except httpx.HTTPError as exc:
@@ -220,12 +233,16 @@ class Client:
         return fetched
 
 
-def _read(response: httpx.Response, operation: str, url: str) -> bytes:
+def _read(response: httpx.Response, operation: str, url: str, deadline: float) -> bytes:
+    """The body, at most ``MAX_BYTES`` and by ``deadline`` (``time.monotonic``): httpx's
+    time-out is per read, so a site sending a byte at a time would otherwise never time out."""
     chunks, size = [], 0
     for chunk in response.iter_bytes():
         size += len(chunk)
         if size > MAX_BYTES:
             raise _error(operation, url, "", f"the response is over {MAX_BYTES:,} bytes, refused")
+        if monotonic() > deadline:
+            raise httpx.ReadTimeout("the body came too slowly")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -293,10 +310,9 @@ class _Reader:
             self.fail(f"{where}: {name}", f"{value[:40]!r} is not a time like 10.00 am")
         if match["h24"] is not None:
             hour, minute = int(match["h24"]), int(match["m24"])
-        else:
-            hour, minute = int(match["h"]) % 12 + (12 if match["ampm"] == "p" else 0), int(match["m"] or 0)
-            if int(match["h"]) > 12 or int(match["h"]) == 0:
-                hour = 99
+        else:  # 12.15 am is a quarter past midnight, 12.15 pm a quarter past noon
+            twelve, minute = int(match["h"]), int(match["m"] or 0)
+            hour = twelve % 12 + (12 if match["ampm"] == "p" else 0) if 1 <= twelve <= 12 else 24
         if hour > 23 or minute > 59:
             self.fail(f"{where}: {name}", f"{value[:40]!r} is not a time of day")
         return time(hour, minute)

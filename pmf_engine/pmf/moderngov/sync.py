@@ -140,8 +140,8 @@ class ModernGov:
                     select(ModernGovResponse).where(ModernGovResponse.organisation_id == org.id)
                 )
             }
-        client = Client(site.base_url, timeout=site.timeout_seconds, cached=kept.get)
-        read = _read(client, site, now)
+        with Client(site.base_url, timeout=site.timeout_seconds, cached=kept.get) as client:
+            read = _read(client, site, now)
         done = Synced(
             committees=len(read.committees),
             ignored=read.ignored,
