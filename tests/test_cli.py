@@ -54,12 +54,12 @@ def test_validate_shipped_workflows(pmf) -> None:  # type: ignore[no-untyped-def
 def test_validate_without_paths_checks_the_configured_folders(pmf) -> None:  # type: ignore[no-untyped-def]
     """What a user of the installed wheel (no workflows/ folder of their own) can run."""
     result = pmf("workflow", "validate")
-    assert result.exit_code == 0 and result.stdout.count(": valid") == 3 + 4, result.stdout
+    assert result.exit_code == 0 and result.stdout.count(": valid") == 5 + 4, result.stdout
 
 
 def test_validate_policies_too(pmf, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     result = pmf("workflow", "validate", str(WORKFLOWS), str(POLICIES))
-    assert result.exit_code == 0 and result.stdout.count(": valid") == 3 + 4  # workflows, policies
+    assert result.exit_code == 0 and result.stdout.count(": valid") == 5 + 4  # workflows, policies
     bad = tmp_path / "rag.yaml"
     bad.write_text("tolerance: {kind: percentage, value: 5}\n")
     refused = pmf("workflow", "validate", str(WORKFLOWS), str(bad))

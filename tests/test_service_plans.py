@@ -5,15 +5,18 @@ audited; and a whole year on the clock with its reminders and escalations."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
 from pmf_engine.app.wiring import load_catalog, make_worker
 from pmf_engine.channels import LogChannel
 from pmf_engine.core.audit import verify
+from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import LONDON, ManualClock, london
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import (
@@ -25,7 +28,8 @@ from pmf_engine.core.errors import (
     NotNow,
     PermissionDenied,
 )
-from pmf_engine.core.store import AuditEntry, OutboxMessage
+from pmf_engine.core.store import AuditEntry, OutboxMessage, Store, sqlite_url
+from pmf_engine.interfaces.cli import main
 from pmf_engine.pmf.plans import ServicePlans
 from tests.conftest import ORG, POLICIES, SERVICES, WORKFLOWS, services, settle_returns
 
@@ -39,7 +43,11 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=LONDON)
 
 
-@pytest.fixture
+@pytest.fixture(name="plans")
+def plans_fixture(engine: Engine) -> ServicePlans:
+    return plans(engine)
+
+
 def plans(engine: Engine) -> ServicePlans:
     """The service plans of the test council, with a Head of Service for each service."""
     for service in SERVICES:
@@ -355,3 +363,44 @@ def test_a_year_of_service_plans_on_the_clock(plans: ServicePlans, clock: Manual
         assert m.sent_at is not None
         local = london(m.sent_at)
         assert local.weekday() < 5 and 8 <= local.hour < 18, local
+
+
+def test_the_plans_commands(
+    sqlite_template: Path, catalog: Catalog, clock: ManualClock, tmp_path: Path
+) -> None:
+    """``pmf plans start``, ``write``, ``import`` (a bad file adds nothing, exit 1), ``show``, ``list``."""
+    shutil.copyfile(sqlite_template, tmp_path / "pmf.db")
+    url = sqlite_url(tmp_path / "pmf.db")
+    store = Store(url)
+    plans(Engine(store, catalog, clock))
+    store.dispose()
+
+    def pmf(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(
+            main,
+            ["--db", url, "--workflows", str(WORKFLOWS), "--policies", str(POLICIES), *args],
+            obj={"os_user": "tester"},
+        )
+        assert "Traceback" not in result.output
+        return result.exit_code, result.output
+
+    code, out = pmf("plans", "start", ORG, YEAR, "--as", "perf")
+    assert code == 0 and f"{HOUSING}: Self-evaluation" in out
+    code, out = pmf(
+        "plans", "write", ORG, YEAR, "HOUSING", "--self-evaluation", "Voids falling",
+        "--section", "procurement=Repairs contract retendered", "--as", "hos_housing",
+    )  # fmt: skip
+    assert code == 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text("service,what,owner,due\nHOUSING,Cut voids,hos_housing,2025-03-31\nHOUSING,,nobody,soon\n")
+    code, out = pmf("plans", "import", ORG, YEAR, str(bad), "--as", "perf")
+    assert code == 1 and "bad.csv" in out, out
+    good = tmp_path / "good.csv"
+    good.write_text("service,what,owner,due,measure\nHOUSING,Cut voids,hos_housing,2025-03-31,HOU-01\n")
+    code, out = pmf("plans", "import", ORG, YEAR, str(good), "--as", "perf")
+    assert (code, out.strip()) == (0, "1 action(s) added")
+    code, out = pmf("plans", "show", ORG, YEAR, "HOUSING")
+    assert code == 0 and "Voids falling" in out and "Repairs contract retendered" in out
+    assert "A1   due 2025-03-31" in out and "[HOU-01]" in out
+    code, out = pmf("plans", "list", ORG, "--year", YEAR)
+    assert code == 0 and out.count("plans-2024-25/") == 3
