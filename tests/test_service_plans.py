@@ -5,16 +5,19 @@ audited; and a whole year on the clock with its reminders and escalations."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from pmf_engine.app.wiring import load_catalog, make_worker
 from pmf_engine.channels import LogChannel
+from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.audit import verify
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import LONDON, ManualClock, london
@@ -30,13 +33,16 @@ from pmf_engine.core.errors import (
 )
 from pmf_engine.core.store import AuditEntry, OutboxMessage, Store, sqlite_url
 from pmf_engine.interfaces.cli import main
+from pmf_engine.interfaces.web.app import WebSettings, create_app
+from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.plans import ServicePlans
-from tests.conftest import ORG, POLICIES, SERVICES, WORKFLOWS, services, settle_returns
+from tests.conftest import ORG, POLICIES, SERVICES, SHIPPED_POLICIES, WORKFLOWS, services, settle_returns
 
 FIXTURES = Path(__file__).parent / "fixtures"
 YEAR = "2024-25"
 ROUND = f"{ORG}/plans-{YEAR}"
 HOUSING = f"{ROUND}/HOUSING"
+PASSWORD = "correct horse battery"
 
 
 def at(text: str) -> datetime:
@@ -404,3 +410,89 @@ def test_the_plans_commands(
     assert "A1   due 2025-03-31" in out and "[HOU-01]" in out
     code, out = pmf("plans", "list", ORG, "--year", YEAR)
     assert code == 0 and out.count("plans-2024-25/") == 3
+
+
+@pytest.fixture
+def web(plans: ServicePlans) -> TestClient:
+    accounts = Accounts(plans.store, plans.clock)
+    for user in ("perf", "hos_housing", "hos_planning", "auditor"):
+        accounts.set_password(user, PASSWORD, by="test")
+    app = create_app(
+        Framework(plans.engine, SHIPPED_POLICIES), WebSettings(secret_key="test-secret", secure_cookies=False)
+    )
+    return TestClient(app, follow_redirects=False)
+
+
+def _csrf(client: TestClient, path: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
+    assert found
+    return found.group(1)
+
+
+def _sign_in(client: TestClient, user: str) -> str:
+    client.cookies.clear()
+    answer = client.post(
+        "/sign-in", data={"username": user, "password": PASSWORD, "csrf_token": _csrf(client, "/sign-in")}
+    )
+    assert answer.status_code == 303
+    return _csrf(client, f"/orgs/{ORG}/plans")
+
+
+def test_the_plan_pages_and_their_forms(web: TestClient, plans: ServicePlans) -> None:
+    """Start the year, write the plan, add an action (an empty form: the error summary, nothing
+    written), submit through the page's offered steps, and return it as not SMART."""
+    token = _sign_in(web, "perf")
+    empty = web.post(f"/orgs/{ORG}/plans", data={"csrf_token": token, "year": ""})
+    assert empty.status_code == 400 and "There is a problem" in empty.text and 'href="#year"' in empty.text
+    started = web.post(f"/orgs/{ORG}/plans", data={"csrf_token": token, "year": YEAR})
+    assert started.status_code == 303
+    listing = web.get(started.headers["location"])
+    assert "The service plans of 2024-25 are started" in listing.text
+    assert f'href="/orgs/{ORG}/plans/{YEAR}/HOUSING"' in listing.text
+
+    token = _sign_in(web, "hos_housing")
+    page = f"/orgs/{ORG}/plans/{YEAR}/HOUSING"
+    shown = web.get(page)
+    assert shown.status_code == 200 and "Self-evaluation" in shown.text and "Workforce planning" in shown.text
+    assert "Submit the self-evaluation" in shown.text  # the step the workflow offers them
+    saved = web.post(
+        page,
+        data={
+            "csrf_token": token,
+            "self_evaluation": "Voids falling",
+            "section-partnerships": "With the county",
+        },
+    )
+    assert saved.status_code == 303 and "Plan saved" in web.get(saved.headers["location"]).text
+    bad = web.post(f"{page}/actions", data={"csrf_token": token, "what": "", "owner": "", "due-day": "31"})
+    assert (
+        bad.status_code == 400 and 'href="#action-what"' in bad.text and 'href="#action-due-day"' in bad.text
+    )
+    assert plans.get(HOUSING).actions == ()
+    unknown = web.post(
+        f"{page}/actions",
+        data={"csrf_token": token, "what": "Cut voids", "owner": "nobody",
+              "due-day": "31", "due-month": "3", "due-year": "2025"},
+    )  # fmt: skip
+    assert unknown.status_code == 400 and 'href="#action-owner"' in unknown.text
+    version = plans.engine.peek(HOUSING)[1]
+    step = {"csrf_token": token, "trigger": "submit_self_evaluation", "expected_version": version}
+    assert web.post(f"/instances/{HOUSING}/fire", data=step).status_code == 303
+    added = web.post(
+        f"{page}/actions",
+        data={"csrf_token": token, "what": "Cut voids", "owner": "hos_housing", "link": "HOU-01",
+              "due-day": "31", "due-month": "3", "due-year": "2025"},
+    )  # fmt: skip
+    assert added.status_code == 303
+    risk = web.post(
+        f"{page}/risks",
+        data={"csrf_token": token, "risk": "Contractor fails", "owner": "hos_housing", "rating": "high"},
+    )
+    assert risk.status_code == 303
+    shown = web.get(page).text
+    assert "Cut voids" in shown and "(on HOU-01)" in shown and "Contractor fails" in shown
+    assert "Submit the action plan" in shown
+    assert web.get(f"/orgs/{ORG}/plans/{YEAR}/PLANNING").status_code == 200  # any member reads it
+    other = web.post(f"/orgs/{ORG}/plans/{YEAR}/PLANNING", data={"csrf_token": token, "self_evaluation": "x"})
+    assert other.status_code == 403, "not their service's plan"
+    assert web.get(f"/orgs/{ORG}/plans/{YEAR}/NOPE").status_code == 404

@@ -36,6 +36,7 @@ PASSWORD = "correct horse battery"
 FIXTURES = Path(__file__).parent / "fixtures"
 ORGS = ("NDC", "N_C", "ndc")
 PERIOD = "2024-25-Q1"
+PLAN_YEAR = "2024-25"
 
 
 def _marker(org: str) -> str:
@@ -60,6 +61,9 @@ def councils(engine: Engine) -> tuple[TestClient, dict[str, str]]:
         tokens[org] = accounts.create_token(user, "script", by="test")
         framework.performance.import_measures(org, FIXTURES / "measures" / "measures.csv", by=user)
         engine.start_cycle(org, PERIOD, by=user)
+        framework.plans.start(org, PLAN_YEAR, by=user)
+        plan = framework.plans.plan_key(org, PLAN_YEAR, "HOUSING")
+        framework.plans.write(plan, self_evaluation=_marker(org) + "plan", by=user)
         framework.performance.record_actual(
             f"{org}/{PERIOD}", "HOU-01", 29, narrative=_marker(org) + "narrative", by=user
         )
@@ -93,6 +97,7 @@ def _concrete(template: str, org: str) -> list[str]:
     cycle, child = f"{org}/{PERIOD}", f"{org}/{PERIOD}/HOUSING"
     if "{org}" in template:
         filled = template.replace("{period}", PERIOD).replace("{code}", "HOU-01").replace("{theme}", "Homes")
+        filled = filled.replace("{year}", PLAN_YEAR).replace("{service}", "HOUSING")
         if "{dataset}.{fmt}" in template:
             return [
                 filled.replace("{org}", org).replace("{dataset}.{fmt}", f"{dataset}.{fmt}")
@@ -148,6 +153,8 @@ READ_ROUTES = {
     "/orgs/{org}/measures/{code}/history",
     "/orgs/{org}/measures/{code}/history.csv",
     "/api/v1/organisations/{org}/data/{dataset}.{fmt}",
+    "/orgs/{org}/plans",
+    "/orgs/{org}/plans/{year}/{service}",
 }
 PUBLIC_ROUTES = {"/api/v1/open/{org}", "/api/v1/open/{org}/{dataset}.{fmt}"}
 """The public open-data feed: anyone reads any council's published figures (tests/test_feed.py
@@ -192,6 +199,10 @@ WRITE_ROUTES = {
     "/orgs/{org}/people/upload",
     "/orgs/{org}/services/upload",
     "/api/v1/instances/{key:path}/actuals",
+    "/orgs/{org}/plans",
+    "/orgs/{org}/plans/{year}/{service}",
+    "/orgs/{org}/plans/{year}/{service}/actions",
+    "/orgs/{org}/plans/{year}/{service}/risks",
 }
 
 
@@ -214,6 +225,8 @@ def test_no_route_writes_to_another_council(
                     template.replace("{key:path}", key)
                     .replace("{org}", "NDC")
                     .replace("{meeting}", str(meeting.id))
+                    .replace("{year}", PLAN_YEAR)
+                    .replace("{service}", "HOUSING")
                 )
                 if path.startswith("/api/"):
                     body: dict[str, Any] = (
@@ -230,12 +243,15 @@ def test_no_route_writes_to_another_council(
                     answer = client.post(
                         path,
                         data={"csrf_token": csrf, "trigger": "submit", "code": "HOU-01", "body": "cmt",
-                              "when": "2024-10-01 10:00", "reason": "mine", "period": "2024-25-Q2"},
+                              "when": "2024-10-01 10:00", "reason": "mine", "period": "2024-25-Q2",
+                              "year": "2025-26", "self_evaluation": "mine", "what": "mine", "owner": "x"},
                     )  # fmt: skip
                 assert answer.status_code in (403, 404), f"{reader} posted to {path}: {answer.status_code}"
     assert {org: engine.peek(f"{org}/{PERIOD}/HOUSING") for org in ORGS} == before
     assert [(m.id, m.starts_at) for m in calendar.list("NDC")] == [(meeting.id, meeting.starts_at)]
     assert [c.key for c in engine.cycles()] == cycles
+    plan = Framework(engine, SHIPPED_POLICIES).plans.get(f"NDC/plans-{PLAN_YEAR}/HOUSING")
+    assert (plan.self_evaluation, plan.actions, plan.risks) == (_marker("NDC") + "plan", (), ())
 
 
 @pytest.mark.parametrize("reader", ORGS)

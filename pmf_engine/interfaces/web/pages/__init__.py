@@ -1,8 +1,8 @@
 """Server-rendered pages: sign-in, the quarter at a glance, cycle, return and action pages
 with the steps the signed-in person may take, measures, Scrutiny actions, the audit trail and
 the committee report, the dashboard and its drill-down, the set-up page (a council file,
-bulk people and services) and the committee calendar (and starting the next cycle); one router
-per area, joined here.
+bulk people and services), the committee calendar (and starting the next cycle) and the
+service plans; one router per area, joined here.
 
 The order below matters: ``/instances/{key:path}`` takes any path under ``/instances/``, so
 the instance pages come last, after the report, the return's forms and template, and the
@@ -22,6 +22,7 @@ from pmf_engine.interfaces.web.pages import (
     instance,
     measures,
     overview,
+    plans,
     report,
     returns,
     setup,
@@ -36,6 +37,7 @@ for area in (
     dashboard,
     measures,
     actions,
+    plans,
     audit,
     calendar,
     report,
