@@ -34,6 +34,7 @@ from pmf_engine.core.errors import (
 from pmf_engine.core.store import AuditEntry, OutboxMessage, Store, sqlite_url
 from pmf_engine.interfaces.cli import main
 from pmf_engine.interfaces.web.app import WebSettings, create_app
+from pmf_engine.pmf import report
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.plans import ServicePlans
 from tests.conftest import ORG, POLICIES, SERVICES, SHIPPED_POLICIES, WORKFLOWS, services, settle_returns
@@ -271,6 +272,12 @@ def test_each_actions_status_is_reported_with_the_quarters_return(plans: Service
     settle_returns(engine, cycle)
     with pytest.raises(NotNow, match="HOUSING return is accepted"):
         plans.report_status(cycle, "HOUSING", "A1", "complete", by="sm_housing")
+    page = report.html(report.gather(services(engine), cycle))
+    section = page[page.index('id="plans"') : page.index('id="timeliness"')]
+    assert "HOUSING A1" in section and "Cut void turnaround to 28 days" in section and "On track" in section
+    assert "PLANNING" not in section, "a plan with no actions is left out"
+    engine.start_cycle(ORG, "2025-26-Q1", by="perf")  # another year: no plans, no section
+    assert 'id="plans"' not in report.html(report.gather(services(engine), f"{ORG}/2025-26-Q1"))
 
 
 def test_a_plans_policy_naming_an_unknown_workflow_names_the_field(tmp_path: Path) -> None:

@@ -3,13 +3,13 @@
 The performance content (each measure's status and last eight quarters, projects, RAG counts per
 Council Plan theme, exception reports) is frozen at Leadership Team sign-off; what happens after
 it (timeliness from the audit log, Scrutiny's actions, restatements of earlier quarters) is
-gathered live each time.
+gathered live each time, as are the services' plan actions with their status this quarter.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import get_args
 
@@ -24,6 +24,7 @@ from pmf_engine.core.workdays import WorkingDays
 from pmf_engine.pmf.actions import ActionView
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.models import Actual, Measure, ReportSnapshot
+from pmf_engine.pmf.plans import PlanActionView
 from pmf_engine.pmf.projects import ProjectStatus, project_status
 from pmf_engine.pmf.quarters import quarter_of
 from pmf_engine.pmf.rag import RagPolicy, Status
@@ -102,6 +103,8 @@ class ReportData:
     timeliness: list[Timeliness]
     actions: list[ActionView]
     restatements: list[Restatement]
+    plans: dict[str, tuple[PlanActionView, ...]] = field(default_factory=dict)
+    """Each service's plan actions for the quarter's year, with the quarter's status (live)."""
 
 
 _CONTENT = TypeAdapter(Content)
@@ -174,12 +177,13 @@ def gather(framework: Framework, cycle: str) -> ReportData:
         timeliness = _timeliness(s, engine, inst)
         restatements = _restatements(s, inst)
         organisation = inst.organisation.code
+        plans = framework.plans.for_quarter(s, inst) if framework.policies.framework.plans else {}
     actions = [
         a
         for a in framework.actions.list_for(organisation)
         if a.cycle == cycle or (not a.closed and a.cycle < cycle)
     ]
-    return ReportData(content, frozen, timeliness, actions, restatements)
+    return ReportData(content, frozen, timeliness, actions, restatements, plans)
 
 
 def measures_reported(framework: Framework, cycle: str) -> list[MeasureStatus]:
