@@ -10,6 +10,7 @@ import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import openpyxl
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
@@ -278,6 +279,47 @@ def test_each_actions_status_is_reported_with_the_quarters_return(plans: Service
     assert "PLANNING" not in section, "a plan with no actions is left out"
     engine.start_cycle(ORG, "2025-26-Q1", by="perf")  # another year: no plans, no section
     assert 'id="plans"' not in report.html(report.gather(services(engine), f"{ORG}/2025-26-Q1"))
+
+
+def test_the_excel_return_carries_the_plan_actions(plans: ServicePlans, tmp_path: Path) -> None:
+    """The return's template has a Plan actions sheet; a bad status or an unknown action is
+    listed by sheet, row and column and nothing is imported; a good one reports each status."""
+    plans.start(ORG, YEAR, by="perf")
+    _ready(plans, HOUSING, "hos_housing")
+    plans.add_action(
+        HOUSING, "Halve the repairs backlog", owner="hos_housing", due="2024-12-31", by="hos_housing"
+    )
+    engine = plans.engine
+    cycle = f"{ORG}/2024-25-Q1"
+    engine.start_cycle(ORG, "2024-25-Q1", by="perf")
+    returns = services(engine).returns
+    path = tmp_path / "housing.xlsx"
+    returns.template(cycle, "HOUSING", path)
+    book = openpyxl.load_workbook(path)
+    sheet = book["Plan actions"]
+    assert [c.value for c in sheet[2]][:3] == ["A1", "Cut void turnaround to 28 days", "2025-03-31"]
+    sheet["D2"], sheet["D3"] = "at_risk", "sideways"
+    sheet.append(["A9", "Not in the plan", "", "on_track", ""])
+    book.save(path)
+    with pytest.raises(DataFileError) as raised:
+        returns.import_return(cycle, "HOUSING", path, by="sm_housing")
+    assert {p.field for p in raised.value.problems} == {
+        "Plan actions!E2",
+        "Plan actions!D3",
+        "Plan actions!A4",
+    }
+    assert plans.get(HOUSING).actions[0].status_in("2024-25-Q1") == ("missing", "")
+    book = openpyxl.load_workbook(path)
+    sheet = book["Plan actions"]
+    sheet["E2"], sheet["D3"] = "Two voids need major works", "on_track"
+    sheet.delete_rows(4)
+    book.save(path)
+    assert returns.import_return(cycle, "HOUSING", path, by="sm_housing") == 2
+    assert [a.status_in("2024-25-Q1") for a in plans.get(HOUSING).actions] == [
+        ("at_risk", "Two voids need major works"),
+        ("on_track", ""),
+    ]
+    assert "plan.action_reported" in _events(engine, cycle)
 
 
 def test_a_plans_policy_naming_an_unknown_workflow_names_the_field(tmp_path: Path) -> None:

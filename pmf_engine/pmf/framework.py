@@ -125,7 +125,8 @@ class Framework:
     @cached_property
     def returns(self) -> ExcelReturns:
         """Excel return templates and their import."""
-        return ExcelReturns(self.performance, self.projects, self.policies.rag)
+        plans = self.plans if self.policies.framework.plans is not None else None
+        return ExcelReturns(self.performance, self.projects, self.policies.rag, plans)
 
     @cached_property
     def plans(self) -> ServicePlans:

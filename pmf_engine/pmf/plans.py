@@ -319,6 +319,13 @@ class ServicePlans:
         """Record action ``ref``'s status for the cycle's quarter (history kept; the newest
         counts), as a role that reports the service's figures, while its return is open and the
         report is not frozen: the rule of a project's status."""
+        with self.store.write() as s:
+            self.report_in(s, cycle, service, ref, status, note=note, by=by)
+
+    def report_in(
+        self, s: Session, cycle: str, service: str, ref: str, status: str, *, note: str = "", by: str
+    ) -> None:
+        """``report_status`` inside the caller's transaction (the Excel return's import)."""
         note = (_text("note", note) or "").strip()
         if status not in self.policy.action_statuses:
             statuses = ", ".join(self.policy.action_statuses)
@@ -327,43 +334,45 @@ class ServicePlans:
             raise InvalidInput(
                 "note", None, f"action {ref}: {status.replace('_', ' ')} needs a note saying why"
             )
-        with self.store.write() as s:
-            inst = cycle_of(s, cycle)
-            year = str(FinancialYear(quarter_of(inst).start_year))
-            plan = s.scalar(
-                select(Instance).where(Instance.key == self.plan_key(inst.organisation.code, year, service))
+        inst = cycle_of(s, cycle)
+        year = str(FinancialYear(quarter_of(inst).start_year))
+        plan = s.scalar(
+            select(Instance).where(Instance.key == self.plan_key(inst.organisation.code, year, service))
+        )
+        if plan is None:
+            raise NotFound("service plan", self.plan_key(inst.organisation.code, year, service))
+        action = s.scalar(select(PlanAction).where(PlanAction.instance_id == plan.id, PlanAction.ref == ref))
+        if action is None:
+            raise NotFound("plan action", f"{plan.key} {ref}")
+        if not may_report(s, self.reporting, by, inst.organisation_id, plan.service_id):
+            raise PermissionDenied(cycle, "report_action", "-", by, f"{by!r} may not report for {service}")
+        if frozen_at(s, inst.id) is not None:
+            raise NotNow(f"the {cycle} report was frozen at Leadership Team sign-off")
+        closed = closed_return(s, self.reporting, inst, plan.service_id)
+        if closed is not None:
+            raise NotNow(f"{closed}: action {ref}'s status can change only while it is open")
+        now = self.clock.now()
+        s.add(
+            PlanActionUpdate(
+                action_id=action.id,
+                period=inst.period,
+                status=status,
+                note=note,
+                reported_by=by,
+                reported_at=now,
             )
-            if plan is None:
-                raise NotFound("service plan", self.plan_key(inst.organisation.code, year, service))
-            action = s.scalar(
-                select(PlanAction).where(PlanAction.instance_id == plan.id, PlanAction.ref == ref)
-            )
-            if action is None:
-                raise NotFound("plan action", f"{plan.key} {ref}")
-            if not may_report(s, self.reporting, by, inst.organisation_id, plan.service_id):
-                raise PermissionDenied(
-                    cycle, "report_action", "-", by, f"{by!r} may not report for {service}"
-                )
-            if frozen_at(s, inst.id) is not None:
-                raise NotNow(f"the {cycle} report was frozen at Leadership Team sign-off")
-            closed = closed_return(s, self.reporting, inst, plan.service_id)
-            if closed is not None:
-                raise NotNow(f"{closed}: action {ref}'s status can change only while it is open")
-            now = self.clock.now()
-            s.add(
-                PlanActionUpdate(
-                    action_id=action.id,
-                    period=inst.period,
-                    status=status,
-                    note=note,
-                    reported_by=by,
-                    reported_at=now,
-                )
-            )
-            data = {"plan": plan.key, "ref": ref, "period": inst.period, "status": status, "note": note}
-            audit_cycle(s, inst, "plan.action_reported", by, data, now)
+        )
+        data = {"plan": plan.key, "ref": ref, "period": inst.period, "status": status, "note": note}
+        audit_cycle(s, inst, "plan.action_reported", by, data, now)
 
     # -- reading ----------------------------------------------------------------------------
+
+    def actions_in(self, s: Session, cycle: Instance, service: str) -> tuple[PlanActionView, ...]:
+        """The actions of ``service``'s plan for the quarter's year (none without a plan)."""
+        year = str(FinancialYear(quarter_of(cycle).start_year))
+        key = self.plan_key(cycle.organisation.code, year, service)
+        plan_id = s.scalar(select(Instance.id).where(Instance.key == key))
+        return _actions(s, plan_id) if plan_id is not None else ()
 
     def get(self, key: str) -> PlanView:
         """The plan ``key``; ``NotFound`` if there is none."""
