@@ -247,7 +247,9 @@ def test_actions_import_all_or_nothing(plans: ServicePlans, tmp_path: Path) -> N
     assert plans.import_actions(ORG, YEAR, good, by="perf") == 3
     assert [a.ref for a in plans.get(HOUSING).actions] == ["A1", "A2"]
     assert "plan.actions_imported" in _events(plans.engine, HOUSING)
-    with pytest.raises(DataFileError, match="may change now"):  # a head of service imports only their own
+    with pytest.raises(
+        DataFileError, match="writing a service plan needs"
+    ):  # a head of service imports only their own
         plans.import_actions(ORG, YEAR, good, by="hos_housing")
 
 
@@ -545,3 +547,6 @@ def test_the_plan_pages_and_their_forms(web: TestClient, plans: ServicePlans) ->
     other = web.post(f"/orgs/{ORG}/plans/{YEAR}/PLANNING", data={"csrf_token": token, "self_evaluation": "x"})
     assert other.status_code == 403, "not their service's plan"
     assert web.get(f"/orgs/{ORG}/plans/{YEAR}/NOPE").status_code == 404
+    for key in (ROUND, HOUSING):  # the engine's own pages of the round and the plan
+        assert web.get(f"/instances/{key}").status_code == 200, key
+    assert "Housing: service plan, 2024-25" in web.get(f"/instances/{HOUSING}").text

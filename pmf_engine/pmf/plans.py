@@ -161,18 +161,17 @@ class ServicePlans:
             inst = self._editable(s, key, by)
             now = self.clock.now()
             row = s.get(PlanText, inst.id)
-            if row is None:
-                row = PlanText(
-                    instance_id=inst.id, self_evaluation="", sections={}, updated_by=by, updated_at=now
-                )
-                s.add(row)
-            changed = {name: text for name, text in texts.items() if row.sections.get(name, "") != text}
-            if changed:
-                row.sections = {**row.sections, **changed}
-            if evaluation is not None and evaluation != row.self_evaluation:
-                row.self_evaluation = evaluation
+            sections_now = dict(row.sections) if row else {}
+            changed = {name: text for name, text in texts.items() if sections_now.get(name, "") != text}
+            if evaluation is not None and evaluation != (row.self_evaluation if row else ""):
                 changed["self_evaluation"] = evaluation
-            if changed:
+            if changed:  # nothing is written, and nothing audited, when nothing changes
+                if row is None:
+                    row = PlanText(instance_id=inst.id, self_evaluation="", sections={})
+                    s.add(row)
+                row.sections = {**sections_now, **{k: v for k, v in changed.items() if k in texts}}
+                if "self_evaluation" in changed:
+                    row.self_evaluation = changed["self_evaluation"]
                 row.updated_by, row.updated_at = by, now
                 audit_cycle(s, inst, "plan.written", by, {"changed": changed}, now)
         return self.get(key)
@@ -257,19 +256,17 @@ class ServicePlans:
         )
         with self.store.write() as s:
             org = find_organisation(s, organisation)
-            plans: dict[str, Instance | None] = {}
+            plans: dict[str, Instance | str] = {}
             taken: dict[int, set[str]] = {}
             people: dict[str, bool] = {}
             rows: list[tuple[Instance, str, str, str, str, int | None, int | None]] = []
             for row in table.rows:
                 service = row.get("service")
                 if service not in plans:
-                    plans[service] = self._writable_or_none(s, self.plan_key(organisation, year, service), by)
+                    plans[service] = self._writable(s, self.plan_key(organisation, year, service), by)
                 inst = plans[service]
-                if inst is None:
-                    table.problem(
-                        row.line, "service", f"no plan of {service!r} for {year} that {by} may change now"
-                    )
+                if isinstance(inst, str):
+                    table.problem(row.line, "service", inst)
                     continue
                 what, owner, ref = row.get("what"), row.get("owner"), row.get("ref")
                 if not what:
@@ -450,11 +447,12 @@ class ServicePlans:
             )
         return inst
 
-    def _writable_or_none(self, s: Session, key: str, by: str) -> Instance | None:
+    def _writable(self, s: Session, key: str, by: str) -> Instance | str:
+        """The plan ``key`` if ``by`` may change it now, else why not."""
         try:
             return self._editable(s, key, by)
-        except (NotFound, NotNow, PermissionDenied):
-            return None
+        except (NotFound, NotNow, PermissionDenied) as exc:
+            return str(exc)
 
     def _add_action(
         self,

@@ -116,7 +116,7 @@ def instance_details(framework: Framework, key: str, username: str) -> InstanceD
         )
         owed: list[str] = []
         may_raise = False
-        if inst.parent_id is None:  # a cycle
+        if inst.parent_id is None and parse_period(inst.period).kind == "quarter":  # a quarter's cycle
             owed = missing_exception_reports(s, inst.id, framework.policies)
             may_raise = framework.actions.may_raise(s, inst, username)
     return InstanceDetails(definition, timeline, owed, may_raise)

@@ -255,8 +255,9 @@ def _plan_page(
         raise NotFound("service plan", key)
     engine = framework.engine
     with engine.store.read() as s:
-        held = roles_held(s, user, find_organisation(s, org).id)
-        service_id = next((svc.id for svc in find_organisation(s, org).services if svc.code == service), None)
+        organisation = find_organisation(s, org)
+        held = roles_held(s, user, organisation.id)
+        service_id = next((svc.id for svc in organisation.services if svc.code == service), None)
     start_year = int(view.year[:4])
     quarters = [str(Period(start_year, q)) for q in (1, 2, 3, 4)]
     shown = errors or field_errors
