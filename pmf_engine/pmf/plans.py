@@ -23,12 +23,11 @@ nothing::
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pmf_engine.core import values as checks
@@ -41,76 +40,20 @@ from pmf_engine.core.views import InstanceStatus
 from pmf_engine.pmf import tabular
 from pmf_engine.pmf.models import Measure, Project
 from pmf_engine.pmf.plan_models import PlanAction, PlanActionUpdate, PlanRisk, PlanText
+from pmf_engine.pmf.plan_views import (
+    PlanActionView,
+    PlanRiskView,
+    PlanSummary,
+    PlanView,
+    plan_actions,
+    plan_counts,
+)
 from pmf_engine.pmf.policy import PlansPolicy, Reporting
 from pmf_engine.pmf.quarters import quarter_of
 from pmf_engine.pmf.reporting import audit_cycle, closed_return, cycle_of, frozen_at, may_report
 
 ACTION_COLUMNS = ("service", "what", "owner", "due")
 OPTIONAL_COLUMNS = ("ref", "measure", "project")
-
-
-@dataclass(frozen=True)
-class PlanActionView:
-    """An action of a plan as people see it, with its status reported for each quarter."""
-
-    ref: str
-    what: str
-    owner: str
-    due: str
-    link: str
-    """A measure code, ``project CODE``, or empty."""
-    statuses: Mapping[str, tuple[str, str]]
-    """Quarter (``2025-26-Q1``) -> (status, note), the newest report of each."""
-
-    def status_in(self, quarter: str) -> tuple[str, str]:
-        """(status, note) reported for ``quarter``; ``("missing", "")`` if none was."""
-        return self.statuses.get(quarter, ("missing", ""))
-
-
-@dataclass(frozen=True)
-class PlanRiskView:
-    """An operational risk of a plan."""
-
-    risk: str
-    owner: str
-    rating: str
-    mitigation: str
-
-
-@dataclass(frozen=True)
-class PlanView:
-    """A service's plan for a year: where it stands, what it says, its actions and risks."""
-
-    key: str
-    organisation: str
-    year: str
-    service: str
-    service_name: str
-    state: str
-    state_label: str
-    terminal: bool
-    version: int
-    editable: bool
-    """In a state of ``plans.editable_in``."""
-    self_evaluation: str
-    sections: tuple[tuple[str, str, str], ...]
-    """(name, label, text) of each section of the policy, in its order."""
-    actions: tuple[PlanActionView, ...]
-    risks: tuple[PlanRiskView, ...]
-
-
-@dataclass(frozen=True)
-class PlanSummary:
-    """A line of the organisation's list of plans."""
-
-    key: str
-    year: str
-    service: str
-    service_name: str
-    state_label: str
-    terminal: bool
-    actions: int
-    risks: int
 
 
 class ServicePlans:
@@ -364,12 +307,26 @@ class ServicePlans:
 
     # -- reading ----------------------------------------------------------------------------
 
+    def may_start(self, organisation: str, username: str) -> bool:
+        """Whether ``username`` may start a year's round in ``organisation`` (a page's form)."""
+        round_wf = self.engine.catalog.workflow(self.policy.round)
+        with self.store.read() as s:
+            held = roles_held(s, username, find_organisation(s, organisation).id)
+        return any(role in round_wf.start_roles for role, _ in held)
+
+    def may_write(self, key: str, username: str) -> bool:
+        """Whether ``username`` may change the plan ``key`` now (a page offers its forms only then)."""
+        with self.store.read() as s:
+            inst = self._plan(s, key)
+            held = roles_held(s, username, inst.organisation_id)
+            return inst.state in self.policy.editable_in and self.policy.may_write(held, inst.service_id)
+
     def actions_in(self, s: Session, cycle: Instance, service: str) -> tuple[PlanActionView, ...]:
         """The actions of ``service``'s plan for the quarter's year (none without a plan)."""
         year = str(FinancialYear(quarter_of(cycle).start_year))
         key = self.plan_key(cycle.organisation.code, year, service)
         plan_id = s.scalar(select(Instance.id).where(Instance.key == key))
-        return _actions(s, plan_id) if plan_id is not None else ()
+        return plan_actions(s, plan_id) if plan_id is not None else ()
 
     def get(self, key: str) -> PlanView:
         """The plan ``key``; ``NotFound`` if there is none."""
@@ -388,7 +345,7 @@ class ServicePlans:
                 .where(Instance.organisation_id == org.id, WorkflowVersion.name == self.policy.workflow)
             ).all()
             ids = [inst.id for inst, _, _ in rows]
-            counts = _counts(s, PlanAction, ids), _counts(s, PlanRisk, ids)
+            counts = plan_counts(s, PlanAction, ids), plan_counts(s, PlanRisk, ids)
             found = [
                 PlanSummary(
                     key=inst.key,
@@ -418,7 +375,7 @@ class ServicePlans:
             )
             .order_by(Instance.key)
         )
-        found = {inst.key.removeprefix(prefix): _actions(s, inst.id) for inst in plans}
+        found = {inst.key.removeprefix(prefix): plan_actions(s, inst.id) for inst in plans}
         return {service: actions for service, actions in found.items() if actions}
 
     # -- internals --------------------------------------------------------------------------
@@ -503,71 +460,9 @@ class ServicePlans:
             sections=tuple(
                 (name, label, written.get(name, "")) for name, label in self.policy.sections.items()
             ),
-            actions=_actions(s, inst.id),
+            actions=plan_actions(s, inst.id),
             risks=tuple(PlanRiskView(r.risk, r.owner, r.rating, r.mitigation) for r in risks),
         )
-
-
-def self_evaluation_missing(s: Session, instance_id: int) -> str | None:
-    """Why the plan's self-evaluation cannot be submitted (it is not written), or ``None``."""
-    text = s.scalar(select(PlanText.self_evaluation).where(PlanText.instance_id == instance_id))
-    return None if text and text.strip() else "the self-evaluation is not written yet"
-
-
-def plan_incomplete(s: Session, instance_id: int) -> str | None:
-    """Why the plan cannot be submitted, or ``None``: it needs its self-evaluation and at least
-    one action with an owner and a due date."""
-    problems = []
-    if self_evaluation_missing(s, instance_id):
-        problems.append("its self-evaluation is not written")
-    complete = s.scalar(
-        select(func.count(PlanAction.id)).where(
-            PlanAction.instance_id == instance_id, PlanAction.owner != "", PlanAction.due != ""
-        )
-    )
-    if not complete:
-        problems.append("it has no action with an owner and a due date")
-    return f"the plan is not complete: {'; '.join(problems)}" if problems else None
-
-
-def _actions(s: Session, instance_id: int) -> tuple[PlanActionView, ...]:
-    rows = s.execute(
-        select(PlanAction, Measure.code, Project.code)
-        .outerjoin(Measure, Measure.id == PlanAction.measure_id)
-        .outerjoin(Project, Project.id == PlanAction.project_id)
-        .where(PlanAction.instance_id == instance_id)
-        .order_by(PlanAction.id)
-    ).all()
-    statuses: dict[int, dict[str, tuple[str, str]]] = {}
-    if rows:
-        for update in s.scalars(
-            select(PlanActionUpdate)
-            .where(PlanActionUpdate.action_id.in_([a.id for a, _, _ in rows]))
-            .order_by(PlanActionUpdate.id)
-        ):
-            statuses.setdefault(update.action_id, {})[update.period] = (update.status, update.note)
-    return tuple(
-        PlanActionView(
-            ref=a.ref,
-            what=a.what,
-            owner=a.owner,
-            due=a.due,
-            link=measure or (f"project {project}" if project else ""),
-            statuses=statuses.get(a.id, {}),
-        )
-        for a, measure, project in rows
-    )
-
-
-def _counts(s: Session, model: type[PlanAction] | type[PlanRisk], ids: Sequence[int]) -> dict[int, int]:
-    if not ids:
-        return {}
-    rows = s.execute(
-        select(model.instance_id, func.count(model.id))
-        .where(model.instance_id.in_(ids))
-        .group_by(model.instance_id)
-    ).all()
-    return {instance_id: count for instance_id, count in rows}
 
 
 def _year(text: str) -> str:

@@ -21,7 +21,7 @@ from pmf_engine.core.registry import EffectContext, GuardContext, Registry, core
 from pmf_engine.pmf.chase import CYCLES_CHASE
 from pmf_engine.pmf.completeness import return_problems, return_reads
 from pmf_engine.pmf.exceptions import missing_exception_reports
-from pmf_engine.pmf.plans import plan_incomplete, self_evaluation_missing
+from pmf_engine.pmf.plan_views import plan_incomplete, self_evaluation_missing
 from pmf_engine.pmf.policy import FrameworkPolicies
 from pmf_engine.pmf.report import freeze
 

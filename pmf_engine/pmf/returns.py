@@ -38,7 +38,8 @@ from pmf_engine.pmf.actuals import ActualIn, bounds_of, latest_values
 from pmf_engine.pmf.measures import measure_targets
 from pmf_engine.pmf.models import Measure
 from pmf_engine.pmf.performance import Performance
-from pmf_engine.pmf.plans import PlanActionView, ServicePlans
+from pmf_engine.pmf.plan_views import PlanActionView
+from pmf_engine.pmf.plans import ServicePlans
 from pmf_engine.pmf.projects import STATES, Projects, ProjectStatus, project_status
 from pmf_engine.pmf.quarters import quarter_of
 from pmf_engine.pmf.rag import Polarity, RagPolicy

@@ -18,7 +18,6 @@ from fastapi.responses import RedirectResponse, Response
 from pmf_engine.core.clock import london
 from pmf_engine.core.errors import InvalidInput, NotFound, PmfError
 from pmf_engine.core.period import FinancialYear, Period
-from pmf_engine.core.store import find_organisation, roles_held
 from pmf_engine.interfaces.web import wording
 from pmf_engine.interfaces.web.deps import CheckedForm, FormMember, FrameworkDep, Member, Render
 from pmf_engine.interfaces.web.errors import status_of
@@ -212,9 +211,6 @@ def _list_page(
 ) -> Response:
     engine = framework.engine
     found = framework.plans.list_for(org)
-    round_wf = engine.catalog.workflow(framework.plans.policy.round)
-    with engine.store.read() as s:
-        held = {role for role, _ in roles_held(s, user, find_organisation(s, org).id)}
     today = london(engine.clock.now()).date()
     years = sorted({p.year for p in found}, reverse=True)
     return render(
@@ -223,7 +219,7 @@ def _list_page(
             "title": f"{name_of(render, org)}: service plans",
             "org": org,
             "years": [(y, [p for p in found if p.year == y]) for y in years],
-            "may_start": bool(held & set(round_wf.start_roles)),
+            "may_start": framework.plans.may_start(org, user),
             "year": year or str(FinancialYear(Period.containing(today).start_year)),
             "started": started if started in years else "",
             "field_errors": errors or {},
@@ -254,10 +250,6 @@ def _plan_page(
     if view.organisation != org:
         raise NotFound("service plan", key)
     engine = framework.engine
-    with engine.store.read() as s:
-        organisation = find_organisation(s, org)
-        held = roles_held(s, user, organisation.id)
-        service_id = next((svc.id for svc in organisation.services if svc.code == service), None)
     start_year = int(view.year[:4])
     quarters = [str(Period(start_year, q)) for q in (1, 2, 3, 4)]
     shown = errors or field_errors
@@ -269,7 +261,7 @@ def _plan_page(
             "plan": view,
             "status": engine.status(key, with_children=False),
             "steps": engine.steps_for(key, user),
-            "may_write": view.editable and plans_.policy.may_write(held, service_id),
+            "may_write": plans_.may_write(key, user),
             "ratings": plans_.policy.risk_ratings,
             "quarters": quarters,
             "done": done,
