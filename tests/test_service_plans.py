@@ -223,6 +223,7 @@ def test_actions_import_all_or_nothing(plans: ServicePlans, tmp_path: Path) -> N
         "PLANNING,,=HYPERLINK(1),nobody,31/03/2025,,\n"
         "WASTE,,Recycling drive,hos_waste,2025-03-31,NOPE-1,P-99\n"
         "LEISURE,,Swim,hos_waste,2025-03-31,,\n"
+        "HOUSING,A reference far too long,Swim,hos_housing,2025-03-31,,\n"
     )
     with pytest.raises(DataFileError) as raised:
         plans.import_actions(ORG, YEAR, bad, by="perf")
@@ -235,6 +236,7 @@ def test_actions_import_all_or_nothing(plans: ServicePlans, tmp_path: Path) -> N
         (5, "measure"),
         (5, "project"),
         (6, "service"),
+        (7, "ref"),
     }
     assert all(not p.actions for p in (plans.get(f"{ROUND}/{s}") for s in SERVICES)), "nothing imported"
     good = tmp_path / "actions.csv"

@@ -23,6 +23,7 @@ nothing::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
@@ -137,6 +138,8 @@ class ServicePlans:
         checks.check_line("ref", ref)
         if not what:
             raise InvalidInput("what", None, "an action needs a description of what is to be done")
+        if ref.strip() and _ref_problem(ref.strip()):
+            raise InvalidInput("ref", ref, _ref_problem(ref.strip()) or "")
         when = _due(due)
         with self.store.write() as s:
             inst = self._editable(s, key, by)
@@ -235,6 +238,8 @@ class ServicePlans:
                 refs = taken.setdefault(
                     inst.id, set(s.scalars(select(PlanAction.ref).where(PlanAction.instance_id == inst.id)))
                 )
+                if ref and _ref_problem(ref):
+                    table.problem(row.line, "ref", _ref_problem(ref) or "")
                 ref = ref or _next_ref(refs)
                 if ref in refs:
                     table.problem(row.line, "ref", f"the {service} plan already has an action {ref}")
@@ -485,6 +490,14 @@ def _due(text: str) -> str:
         return date.fromisoformat(text.strip()).isoformat()
     except ValueError:
         raise InvalidInput("due", text, "not a date like 2026-03-31") from None
+
+
+_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,15}$")
+
+
+def _ref_problem(ref: str) -> str | None:
+    """Why ``ref`` cannot be an action's reference (``A1``, ``HOU.3``), or ``None``."""
+    return None if _REF.match(ref) else "a reference is up to 16 letters, digits, '.', '-' or '_'"
 
 
 def _next_ref(taken: set[str]) -> str:
