@@ -326,6 +326,44 @@ def test_the_excel_return_carries_the_plan_actions(plans: ServicePlans, tmp_path
     assert "plan.action_reported" in _events(engine, cycle)
 
 
+def test_a_return_may_wait_for_its_plan_actions_statuses(
+    plans: ServicePlans, catalog: Catalog, tmp_path: Path
+) -> None:
+    """With ``plan_actions_reported`` among its submit guards (a council's choice in YAML), a
+    return waits for a status of each plan action this quarter; one reported complete owes none
+    later."""
+    folder = tmp_path / "workflows"
+    shutil.copytree(WORKFLOWS, folder)
+    source = folder / "service_return.yaml"
+    source.write_text(
+        source.read_text().replace(
+            "guards: [return_complete]", "guards: [return_complete, plan_actions_reported]"
+        )
+    )
+    engine = Engine(plans.store, load_catalog(folder, POLICIES), plans.clock)
+    plans = services(engine).plans
+    plans.start(ORG, YEAR, by="perf")
+    _ready(plans, HOUSING, "hos_housing")
+    plans.add_action(
+        HOUSING, "Halve the repairs backlog", owner="hos_housing", due="2024-09-30", by="hos_housing"
+    )
+    engine.start_cycle(ORG, "2024-25-Q1", by="perf")
+    q1 = f"{ORG}/2024-25-Q1"
+    services(engine).performance.record_actual(q1, "HOU-01", 27, by="sm_housing")
+    with pytest.raises(GuardFailed, match=r"action\(s\) A1, A2"):
+        engine.fire(f"{q1}/HOUSING", "submit", "sm_housing")
+    plans.report_status(q1, "HOUSING", "A1", "on_track", by="sm_housing")
+    plans.report_status(q1, "HOUSING", "A2", "complete", by="sm_housing")
+    engine.fire(f"{q1}/HOUSING", "submit", "sm_housing")
+    services(engine).performance.record_actual(q1, "PLA-01", 70, by="sm_planning")
+    engine.fire(f"{q1}/PLANNING", "submit", "sm_planning")  # a plan with no actions owes nothing
+    engine.start_cycle(ORG, "2024-25-Q2", by="perf")
+    q2 = f"{ORG}/2024-25-Q2"
+    services(engine).performance.record_actual(q2, "HOU-01", 26, by="sm_housing")
+    with pytest.raises(GuardFailed, match=r"action\(s\) A1$"):
+        engine.fire(f"{q2}/HOUSING", "submit", "sm_housing")
+
+
 def test_a_plans_policy_naming_an_unknown_workflow_names_the_field(tmp_path: Path) -> None:
     folder = tmp_path / "policies"
     folder.mkdir()

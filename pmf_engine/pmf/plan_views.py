@@ -1,6 +1,6 @@
 """What a service plan looks like to people and reports: its actions (with each quarter's
 status), risks and summary; the reads they are built from, and the two guards' checks
-(``self_evaluation_written``, ``plan_complete``)."""
+(``self_evaluation_written``, ``plan_complete``, ``plan_actions_reported``)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from pmf_engine.core.period import FinancialYear, Period
+from pmf_engine.core.store import Instance, WorkflowVersion
 from pmf_engine.pmf.models import Measure, Project
 from pmf_engine.pmf.plan_models import PlanAction, PlanActionUpdate, PlanRisk, PlanText
+from pmf_engine.pmf.policy import PlansPolicy
 
 
 @dataclass(frozen=True)
@@ -140,3 +143,29 @@ def plan_counts(s: Session, model: type[PlanAction] | type[PlanRisk], ids: Seque
         .group_by(model.instance_id)
     ).all()
     return {instance_id: count for instance_id, count in rows}
+
+
+def unreported_actions(s: Session, plans: PlansPolicy, service_id: int, quarter: str) -> list[str]:
+    """The actions of the service's plan for ``quarter``'s year with no status reported for it
+    (those reported done, ``plans.done_statuses``, in an earlier quarter aside): what the guard
+    ``plan_actions_reported`` holds a return back for."""
+    try:
+        year = str(FinancialYear(Period.parse(quarter).start_year))
+    except ValueError:
+        return []  # not a quarter's return
+    plan_id = s.scalar(
+        select(Instance.id)
+        .join(WorkflowVersion, WorkflowVersion.id == Instance.workflow_version_id)
+        .where(
+            Instance.service_id == service_id, Instance.period == year, WorkflowVersion.name == plans.workflow
+        )
+    )
+    if plan_id is None:
+        return []
+    done = set(plans.done_statuses)
+    return [
+        a.ref
+        for a in plan_actions(s, plan_id)
+        if quarter not in a.statuses
+        and not any(p < quarter and status in done for p, (status, _) in a.statuses.items())
+    ]

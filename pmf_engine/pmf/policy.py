@@ -154,6 +154,9 @@ class PlansPolicy(_Policy):
     sections: dict[Name, Annotated[str, StringConstraints(min_length=1, max_length=80)]] = {}
     action_statuses: tuple[Name, ...] = Field(min_length=1)
     note_statuses: tuple[Name, ...] = ()
+    done_statuses: tuple[Name, ...] = ()
+    """Statuses that end an action: once reported, later returns owe no status for it (the
+    guard ``plan_actions_reported``, which a return's submit may name)."""
     risk_ratings: tuple[Name, ...] = Field(min_length=1)
 
     def may_write(self, held: set[tuple[str, int | None]], service_id: int | None) -> bool:
@@ -304,9 +307,13 @@ def _plans_problems(
     states exist."""
     yield from role_problems(("plans", "own_service"), plans.own_service, "service")
     yield from role_problems(("plans", "any_service"), plans.any_service, "organisation")
-    for i, status in enumerate(plans.note_statuses):
-        if status not in plans.action_statuses:
-            yield doc.problem(("plans", "note_statuses", i), f"{status!r} is not one of action_statuses")
+    for field_name, statuses in (
+        ("note_statuses", plans.note_statuses),
+        ("done_statuses", plans.done_statuses),
+    ):
+        for i, status in enumerate(statuses):
+            if status not in plans.action_statuses:
+                yield doc.problem(("plans", field_name, i), f"{status!r} is not one of action_statuses")
     round_wf, plan_wf = catalog.workflows.get(plans.round), catalog.workflows.get(plans.workflow)
     if round_wf is None or plan_wf is None:
         if not partial:
