@@ -537,6 +537,8 @@ def test_the_plan_pages_and_their_forms(web: TestClient, plans: ServicePlans) ->
     assert empty.status_code == 400 and "There is a problem" in empty.text and 'href="#year"' in empty.text
     started = web.post(f"/orgs/{ORG}/plans", data={"csrf_token": token, "year": YEAR})
     assert started.status_code == 303
+    assert web.get(f"/orgs/{ORG}/measures").status_code == 200, "a year's round is no quarter to show"
+    assert web.get(f"/orgs/{ORG}").status_code == 200
     listing = web.get(started.headers["location"])
     assert "The service plans of 2024-25 are started" in listing.text
     assert f'href="/orgs/{ORG}/plans/{YEAR}/HOUSING"' in listing.text
