@@ -48,7 +48,11 @@ def test_core_names_no_workflow_state_or_role() -> None:
 
 
 FRAMEWORK_CODE = [PACKAGE / "pmf", PACKAGE / "interfaces", PACKAGE / "app", PACKAGE / "channels"]
-SEEDS_THE_EXAMPLE = {PACKAGE / "pmf" / "sample.py", PACKAGE / "app" / "demo.py"}
+SEEDS_THE_EXAMPLE = {
+    PACKAGE / "pmf" / "sample.py",
+    PACKAGE / "app" / "demo.py",
+    PACKAGE / "app" / "demo_plans.py",
+}
 """The demo's council: its people hold the shipped roles and its quarter fires the shipped triggers."""
 NOT_NAMES = {
     ("interfaces/cli/actions.py", "close"): "the command `pmf actions close`, whatever the trigger is called",

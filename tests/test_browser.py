@@ -353,6 +353,29 @@ def test_a_quarter_in_the_browser(server: tuple[str, Engine], browser: Any) -> N
     assert len(list(SHOTS.glob("*.png"))) >= 18
 
 
+def test_service_plans_in_the_browser(server: tuple[str, Engine], browser: Any) -> None:
+    """The plans' pages: the year started, a form with errors (its summary), the plan written
+    and its self-evaluation submitted; axe-core finds nothing on any of them."""
+    base, _engine = server
+    perf = Visit(browser, base)
+    perf.sign_in("perf")
+    perf.go(f"/orgs/{ORG}/plans", "plans")
+    perf.page.fill("#year", "2024-25")
+    perf.page.click("button:has-text('Start the service plans')")
+    assert "are started" in perf.page.inner_text(".govuk-notification-banner")
+    perf.check("plans-started")
+    perf.go(f"/orgs/{ORG}/plans/2024-25/HOUSING", "plan")
+    perf.page.click("button:has-text('Add the action')")
+    assert "There is a problem" in perf.page.inner_text(".govuk-error-summary")
+    perf.check("plan-errors")
+    perf.page.fill("#self-evaluation", "Voids falling; repairs backlog remains")
+    perf.page.click("button:has-text('Save the plan')")
+    assert "Plan saved" in perf.page.inner_text(".govuk-notification-banner")
+    perf.check("plan-saved")
+    assert perf.violations == {}, json.dumps(perf.violations, indent=1)
+    perf.close()
+
+
 def test_schemathesis_finds_no_server_error(server: tuple[str, Engine]) -> None:
     """Property-based requests generated from the running server's OpenAPI document: whatever
     they send, the API answers without a 5xx."""

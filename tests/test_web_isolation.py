@@ -36,6 +36,7 @@ PASSWORD = "correct horse battery"
 FIXTURES = Path(__file__).parent / "fixtures"
 ORGS = ("NDC", "N_C", "ndc")
 PERIOD = "2024-25-Q1"
+PLAN_YEAR = "2024-25"
 
 
 def _marker(org: str) -> str:
@@ -60,6 +61,9 @@ def councils(engine: Engine) -> tuple[TestClient, dict[str, str]]:
         tokens[org] = accounts.create_token(user, "script", by="test")
         framework.performance.import_measures(org, FIXTURES / "measures" / "measures.csv", by=user)
         engine.start_cycle(org, PERIOD, by=user)
+        framework.plans.start(org, PLAN_YEAR, by=user)
+        plan = framework.plans.plan_key(org, PLAN_YEAR, "HOUSING")
+        framework.plans.write(plan, self_evaluation=_marker(org) + "plan", by=user)
         framework.performance.record_actual(
             f"{org}/{PERIOD}", "HOU-01", 29, narrative=_marker(org) + "narrative", by=user
         )
@@ -96,7 +100,8 @@ def _concrete(template: str, org: str) -> list[str]:
             template.replace("{period}", PERIOD)
             .replace("{code}", "HOU-01")
             .replace("{theme}", "Homes")
-            .replace("{year}", PERIOD[:7])
+            .replace("{year}", PLAN_YEAR)
+            .replace("{service}", "HOUSING")
         )
         if "{dataset}.{fmt}" in template:
             return [
@@ -157,6 +162,8 @@ READ_ROUTES = {
     "/orgs/{org}/annual-report/{year}",
     "/api/v1/organisations/{org}/data/{dataset}.{fmt}",
     "/api/v1/organisations/{org}/comparators",
+    "/orgs/{org}/plans",
+    "/orgs/{org}/plans/{year}/{service}",
 }
 PUBLIC_ROUTES = {
     "/api/v1/open/{org}",
@@ -214,6 +221,10 @@ WRITE_ROUTES = {
     "/orgs/{org}/people/upload",
     "/orgs/{org}/services/upload",
     "/api/v1/instances/{key:path}/actuals",
+    "/orgs/{org}/plans",
+    "/orgs/{org}/plans/{year}/{service}",
+    "/orgs/{org}/plans/{year}/{service}/actions",
+    "/orgs/{org}/plans/{year}/{service}/risks",
 }
 
 
@@ -241,6 +252,8 @@ def test_no_route_writes_to_another_council(
                     .replace("{meeting}", str(meeting.id))
                     .replace("{code}", "HOU-01")
                     .replace("{target}", str(target.id))
+                    .replace("{year}", PLAN_YEAR)
+                    .replace("{service}", "HOUSING")
                 )
                 if path.startswith("/api/"):
                     body: dict[str, Any] = (
@@ -258,7 +271,8 @@ def test_no_route_writes_to_another_council(
                         path,
                         data={"csrf_token": csrf, "trigger": "submit", "code": "HOU-01", "body": "cmt",
                               "when": "2024-10-01 10:00", "reason": "mine", "period": "2024-25-Q2",
-                              "year": "2024-25", "value": "20", "decision": "agree"},
+                              "year": "2025-26", "value": "20", "decision": "agree",
+                              "self_evaluation": "mine", "what": "mine", "owner": "x"},
                     )  # fmt: skip
                 assert answer.status_code in (403, 404), f"{reader} posted to {path}: {answer.status_code}"
     assert {org: engine.peek(f"{org}/{PERIOD}/HOUSING") for org in ORGS} == before
@@ -267,6 +281,8 @@ def test_no_route_writes_to_another_council(
     targets = Framework(engine, SHIPPED_POLICIES).targets
     assert [(t.id, t.state, t.decisions) for t in targets.list("NDC")] == [(target.id, "proposed", ())]
     assert all(targets.list(org) == [] for org in ("N_C", "ndc"))
+    plan = Framework(engine, SHIPPED_POLICIES).plans.get(f"NDC/plans-{PLAN_YEAR}/HOUSING")
+    assert (plan.self_evaluation, plan.actions, plan.risks) == (_marker("NDC") + "plan", (), ())
 
 
 @pytest.mark.parametrize("reader", ORGS)

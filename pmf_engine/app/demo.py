@@ -30,6 +30,7 @@ from typing import Any
 import structlog
 from sqlalchemy import select
 
+from pmf_engine.app import demo_plans
 from pmf_engine.app.wiring import make_worker
 from pmf_engine.channels import LogChannel
 from pmf_engine.core import audit, outbox
@@ -220,6 +221,7 @@ class _Run:
         for code, svc, owner, state, narrative in sample.PROJECT_UPDATES:
             if svc == service:
                 self.framework.projects.update(cycle, code, state, narrative=narrative, by=owner)
+        demo_plans.report_statuses(self.framework, cycle, service, who)
 
     def review_risks(self, cycle: str, which: str) -> None:
         """Each risk's owner (its service's manager; the performance officer for corporate
@@ -387,6 +389,7 @@ def _build(
         f"{len(framework.risks.register(ORG))} risks on the register, {compared.values} LG Inform "
         f"comparator values for {compared.sets} measures (area {sample.GSS_CODE})"
     )
+    demo_plans.write_plans(framework, demo_plans.plan_year(opened), run.say)
     action_close = _story(run, story, workdays)
     _open_quarter(run, opened, workdays, quarters.now, action_close)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from pmf_engine.core.cancel import Cancellation
 from pmf_engine.core.definition import validate
 from pmf_engine.core.engine import Engine
-from pmf_engine.core.errors import DefinitionError, Problem
+from pmf_engine.core.errors import DefinitionError, NotNow, Problem
 from pmf_engine.core.yamlload import Document, load_yaml, read_definition
 from pmf_engine.pmf.actions import Actions
 from pmf_engine.pmf.chase import Chasing
@@ -32,6 +32,7 @@ from pmf_engine.pmf.moderngov.policy import load_moderngov
 from pmf_engine.pmf.moderngov.sync import ModernGov
 from pmf_engine.pmf.onboarding import Onboarding
 from pmf_engine.pmf.performance import Performance
+from pmf_engine.pmf.plans import ServicePlans
 from pmf_engine.pmf.policy import FrameworkPolicies, FrameworkPolicy
 from pmf_engine.pmf.projects import Projects
 from pmf_engine.pmf.rag import RagPolicy
@@ -182,4 +183,13 @@ class Framework:
     @cached_property
     def returns(self) -> ExcelReturns:
         """Excel return templates and their import."""
-        return ExcelReturns(self.performance, self.projects, self.policies.rag)
+        plans = self.plans if self.policies.framework.plans is not None else None
+        return ExcelReturns(self.performance, self.projects, self.policies.rag, plans)
+
+    @cached_property
+    def plans(self) -> ServicePlans:
+        """Service plans per service and year (``plans`` in ``framework.yaml``; ``NotNow`` without it)."""
+        policy = self.policies.framework.plans
+        if policy is None:
+            raise NotNow("this deployment has no service plans: framework.yaml has no 'plans' section")
+        return ServicePlans(self.engine, policy, self.policies.framework.reporting)

@@ -16,7 +16,7 @@ the field of every unknown role, workflow, state, trigger or committee.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -227,6 +227,32 @@ class TargetsPolicy(_Policy):
         return self.revised_by if kind == "revision" else self.agreed_by
 
 
+class PlansPolicy(_Policy):
+    """Service plans (``pmf.plans``): the yearly round started per organisation and its per-service
+    plan workflow, who writes a plan (their own service's, or any), in which states of the plan
+    it may change, its sections beside the self-evaluation, the statuses an action is reported
+    at each quarter (and which need a note), and the ratings of an operational risk."""
+
+    round: Name
+    workflow: Name
+    own_service: tuple[Name, ...] = ()
+    any_service: tuple[Name, ...] = ()
+    editable_in: tuple[Name, ...] = Field(min_length=1)
+    sections: dict[Name, Annotated[str, StringConstraints(min_length=1, max_length=80)]] = {}
+    action_statuses: tuple[Name, ...] = Field(min_length=1)
+    note_statuses: tuple[Name, ...] = ()
+    done_statuses: tuple[Name, ...] = ()
+    """Statuses that end an action: once reported, later returns owe no status for it (the
+    guard ``plan_actions_reported``, which a return's submit may name)."""
+    risk_ratings: tuple[Name, ...] = Field(min_length=1)
+
+    def may_write(self, held: set[tuple[str, int | None]], service_id: int | None) -> bool:
+        """Whether roles ``held`` (role, service id) write the plan of ``service_id``."""
+        if any((role, None) in held for role in self.any_service):
+            return True
+        return service_id is not None and any((role, service_id) in held for role in self.own_service)
+
+
 class FrameworkPolicy(_Policy):
     """The whole ``framework.yaml``."""
 
@@ -239,6 +265,8 @@ class FrameworkPolicy(_Policy):
     open_data: OpenDataPolicy = OpenDataPolicy()
     targets: TargetsPolicy | None = None
     """The target lifecycle; without it targets come from the measures library only."""
+    plans: PlansPolicy | None = None
+    """Service plans; without this section a deployment has none."""
 
 
 @dataclass(frozen=True)
@@ -355,6 +383,8 @@ def catalog_problems(
             ("actions", "close_trigger"),
             f"{actions.workflow!r} has no trigger {actions.close_trigger!r}; known: {known}",
         )
+    if policy.plans is not None:
+        yield from _plans_problems(policy.plans, doc, catalog, role_problems, partial=partial)
     undeclared: dict[str, str] = {}
     for wf in catalog.workflows.values():
         for state, definition in wf.states.items():
@@ -364,6 +394,47 @@ def catalog_problems(
     for body, where in undeclared.items():
         message = f"committee {body!r} (named by the deadline of {where}) is not declared"
         yield doc.problem(("calendar", "bodies"), message)
+
+
+def _plans_problems(
+    plans: PlansPolicy,
+    doc: Document,
+    catalog: Catalog,
+    role_problems: Callable[[tuple[str, ...], Sequence[str], str], Iterator[Problem]],
+    *,
+    partial: bool,
+) -> Iterator[Problem]:
+    """The plans' round is a cycle whose child set per service is ``workflow``; its roles and
+    states exist."""
+    yield from role_problems(("plans", "own_service"), plans.own_service, "service")
+    yield from role_problems(("plans", "any_service"), plans.any_service, "organisation")
+    for field_name, statuses in (
+        ("note_statuses", plans.note_statuses),
+        ("done_statuses", plans.done_statuses),
+    ):
+        for i, status in enumerate(statuses):
+            if status not in plans.action_statuses:
+                yield doc.problem(("plans", field_name, i), f"{status!r} is not one of action_statuses")
+    round_wf, plan_wf = catalog.workflows.get(plans.round), catalog.workflows.get(plans.workflow)
+    if round_wf is None or plan_wf is None:
+        if not partial:
+            for field_name, name, found in (
+                ("round", plans.round, round_wf),
+                ("workflow", plans.workflow, plan_wf),
+            ):
+                if found is None:
+                    yield doc.problem(
+                        ("plans", field_name),
+                        f"unknown workflow {name!r}; known: {_names(catalog.workflows)}",
+                    )
+        return
+    child = round_wf.child_set(plans.workflow)
+    if not round_wf.start_roles or child is None or child.per != "service":
+        yield doc.problem(
+            ("plans", "round"),
+            f"workflow {plans.round!r} must be a cycle (start_roles) starting {plans.workflow!r} per service",
+        )
+    yield from _unknown_states(doc, ("plans", "editable_in"), plan_wf, plans.editable_in)
 
 
 _SCOPES = {"organisation": "organisation-wide", "service": "for one service"}

@@ -6,6 +6,10 @@
 - ``return_complete`` (guard): a service's return holds a figure, or the reason it is missing,
   for every measure due, and a narrative for every red measure and off-track project
   (``returns`` in ``policies/framework.yaml``; see ``completeness``). One query.
+- ``self_evaluation_written`` and ``plan_complete`` (guards): a service plan's self-evaluation
+  is written; and it holds at least one action with an owner and a due date (``plans``).
+- ``plan_actions_reported`` (guard, for a return's submit): each action of the service's plan
+  for the year has a status for the quarter (``plans.done_statuses`` end that).
 - ``freeze_report`` (effect): store the committee report's content as it stands and chain its
   hash into the audit log.
 - permissions ``calendar.manage`` (committee meetings), ``measures.manage`` (the measures
@@ -20,6 +24,7 @@ from pmf_engine.core.registry import EffectContext, GuardContext, Registry, core
 from pmf_engine.pmf.chase import CYCLES_CHASE
 from pmf_engine.pmf.completeness import return_problems, return_reads
 from pmf_engine.pmf.exceptions import missing_exception_reports
+from pmf_engine.pmf.plan_views import plan_incomplete, self_evaluation_missing, unreported_actions
 from pmf_engine.pmf.policy import FrameworkPolicies
 from pmf_engine.pmf.report import freeze
 
@@ -46,6 +51,29 @@ def framework_registry(policies: FrameworkPolicies) -> Registry:
         problems = return_problems(ctx.session, ctx.instance.service_id, ctx.instance.period, policies, rows)
         if problems:
             return f"the {ctx.instance.service} return is not complete: {'; '.join(problems)}"
+        return None
+
+    @registry.guard("self_evaluation_written")
+    def self_evaluation_written(ctx: GuardContext) -> str | None:
+        """The service plan's self-evaluation is written."""
+        return self_evaluation_missing(ctx.session, ctx.instance.id)
+
+    @registry.guard("plan_complete")
+    def plan_complete(ctx: GuardContext) -> str | None:
+        """The service plan has its self-evaluation and an action with an owner and a due date."""
+        return plan_incomplete(ctx.session, ctx.instance.id)
+
+    @registry.guard("plan_actions_reported")
+    def plan_actions_reported(ctx: GuardContext) -> str | None:
+        """Each action of the service's plan for the year has its status for the quarter."""
+        plans = policies.framework.plans
+        if plans is None or ctx.instance.service_id is None:
+            return None
+        missing = unreported_actions(ctx.session, plans, ctx.instance.service_id, ctx.instance.period)
+        if missing:
+            return (
+                f"no status this quarter for the {ctx.instance.service} plan's action(s) {', '.join(missing)}"
+            )
         return None
 
     @registry.effect("freeze_report")

@@ -2,7 +2,8 @@
 
 The template lists the service's measures with their targets (the service fills in the actual,
 the narrative and, optionally, its forecast of the year-end outturn) and, on a second sheet, its
-projects with the milestones still open (the service picks a status and writes a narrative).
+projects with the milestones still open (the service picks a status and writes a narrative);
+and, on a third, the actions of its service plan for the year (a status and a note each).
 
 Import refuses anything that is not plain data, before reading a cell: a file over the size
 limits or with a suspicious compression ratio (a zip bomb), formulas in any cell
@@ -17,6 +18,7 @@ row and column, and a file with any problem imports nothing. openpyxl parses thr
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,8 @@ from pmf_engine.pmf.actuals import ActualIn, bounds_of, latest_values
 from pmf_engine.pmf.measures import measure_targets
 from pmf_engine.pmf.models import Measure
 from pmf_engine.pmf.performance import Performance
+from pmf_engine.pmf.plan_views import PlanActionView
+from pmf_engine.pmf.plans import ServicePlans
 from pmf_engine.pmf.projects import STATES, Projects, ProjectStatus, project_status
 from pmf_engine.pmf.quarters import quarter_of
 from pmf_engine.pmf.rag import Polarity, RagPolicy
@@ -49,6 +53,8 @@ HEADER = (
 )  # fmt: skip
 PROJECTS_SHEET = "Projects"
 PROJECTS_HEADER = ("Code", "Project", "Milestones due this quarter", "Status", "Narrative")
+PLANS_SHEET = "Plan actions"
+PLANS_HEADER = ("Ref", "Action", "Due", "Status", "Note")
 MAX_ROWS = 2000
 COLUMN = {"actual": "F", "narrative": "G", "forecast": "H", "missing_reason": "I"}
 """The column of the Return sheet that holds each field of ``rules``."""
@@ -80,16 +86,28 @@ class FilledReturn:
 
     measures: list[ReturnRow]
     projects: list[ProjectRow]
+    plan_actions: list[ProjectRow] = dataclasses.field(default_factory=list)
+    """(ref, status, note) of each service plan action reported."""
 
 
 class ExcelReturns:
     """Return templates for a cycle's services, and their import once filled in."""
 
-    def __init__(self, performance: Performance, projects: Projects, rag: RagPolicy) -> None:
+    def __init__(
+        self, performance: Performance, projects: Projects, rag: RagPolicy, plans: ServicePlans | None = None
+    ) -> None:
         self.performance = performance
         self.projects = projects
         self.rag = rag
+        self.plans = plans
+        """Service plans, when the deployment has them: their actions get a sheet of the return."""
         self.store = performance.store
+
+    def _plan_actions(self, cycle: str, service: str) -> tuple[PlanActionView, ...]:
+        if self.plans is None:
+            return ()
+        with self.store.read() as s:
+            return self.plans.actions_in(s, cycle_of(s, cycle), service)
 
     def _service_items(self, cycle: str, service: str) -> tuple[Instance, list[Measure], list[ProjectStatus]]:
         with self.store.read() as s:
@@ -150,8 +168,19 @@ class ExcelReturns:
         projects_sheet.add_data_validation(choices)
         if projects:
             choices.add(f"D2:D{len(projects) + 1}")
+        actions = self._plan_actions(cycle, service)
+        if actions and self.plans is not None:
+            plans_sheet = book.create_sheet(PLANS_SHEET)
+            rows = [[a.ref, a.what, a.due, None, None] for a in actions]
+            _table(plans_sheet, PLANS_HEADER, rows, inputs=(4, 5), widths=(8, 60, 12, 14, 60))
+            statuses = ",".join(self.plans.policy.action_statuses)
+            picks = DataValidation(
+                type="list", formula1=f'"{statuses}"', allow_blank=True, showErrorMessage=True
+            )
+            plans_sheet.add_data_validation(picks)
+            picks.add(f"D2:D{len(actions) + 1}")
         xlsx.save(book, path)
-        return len(measures) + len(projects)
+        return len(measures) + len(projects) + len(actions)
 
     def read(self, cycle: str, service: str, path: Path) -> FilledReturn:
         """Validate a filled-in return; raise ``DataFileError`` listing every problem."""
@@ -175,11 +204,24 @@ class ExcelReturns:
                     problems,
                     self.performance.policies.framework.returns.narrative_projects,
                 )
+            plan_rows: list[ProjectRow] = []
+            if PLANS_SHEET in book.sheetnames and self.plans is not None:
+                policy = self.plans.policy
+                plan_rows = _read_projects(
+                    book[PLANS_SHEET],
+                    {a.ref for a in self._plan_actions(cycle, service)},
+                    service,
+                    path,
+                    problems,
+                    policy.note_statuses,
+                    states=policy.action_statuses,
+                    kind="plan action",
+                )
         finally:
             book.close()
         if problems:
             raise DataFileError(list(dict.fromkeys(problems)))  # a cell's problem once
-        return FilledReturn(rows, project_rows)
+        return FilledReturn(rows, project_rows, plan_rows)
 
     def _read_measures(
         self,
@@ -249,7 +291,10 @@ class ExcelReturns:
             projects = self.projects
             for row in filled.projects:
                 projects.update_in(s, cycle, row.code, row.status, narrative=row.narrative, by=by)
-        return len(filled.measures) + len(filled.projects)
+            for row in filled.plan_actions:
+                assert self.plans is not None
+                self.plans.report_in(s, cycle, service, row.code, row.status, note=row.narrative, by=by)
+        return len(filled.measures) + len(filled.projects) + len(filled.plan_actions)
 
 
 def _table(
@@ -303,38 +348,36 @@ def _read_projects(
     path: Path,
     problems: list[Problem],
     needing: Sequence[str] = ("off_track", "at_risk"),
+    *,
+    states: Sequence[str] = STATES,
+    kind: str = "project",
 ) -> list[ProjectRow]:
+    """The Projects sheet's rows (or, with ``states`` and ``kind``, the Plan actions sheet's:
+    the same columns, code, status and text in A, D and E)."""
     rows: list[ProjectRow] = []
+    where = sheet.title
     for number, values in _rows(sheet, len(PROJECTS_HEADER), path, problems):
         code, status, narrative = values[0], values[3], values[4]
         if status is None and narrative is None:
             continue
         if not isinstance(code, str) or code.strip() not in known:
             problems.append(
-                Problem(
-                    str(path),
-                    number,
-                    f"{PROJECTS_SHEET}!A{number}",
-                    f"unknown project {code!r} for {service}",
-                )
+                Problem(str(path), number, f"{where}!A{number}", f"unknown {kind} {code!r} for {service}")
             )
             continue
         text = str(narrative).strip() if narrative is not None else ""
-        if status not in STATES:
+        if status not in states:
             problems.append(
                 Problem(
                     str(path),
                     number,
-                    f"{PROJECTS_SHEET}!D{number}",
-                    f"status {status!r}: use one of {', '.join(STATES)}",
+                    f"{where}!D{number}",
+                    f"status {status!r}: use one of {', '.join(states)}",
                 )
             )
             continue
         if status in needing and not text:
-            problems.append(
-                Problem(
-                    str(path), number, f"{PROJECTS_SHEET}!E{number}", f"a project {status} needs a narrative"
-                )
-            )
+            words = f"a {kind} {status} needs a {'narrative' if kind == 'project' else 'note'}"
+            problems.append(Problem(str(path), number, f"{where}!E{number}", words))
         rows.append(ProjectRow(code.strip(), str(status), text))
     return rows

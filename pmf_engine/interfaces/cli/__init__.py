@@ -3,7 +3,7 @@
 This module holds the ``main`` group, its global options and the :data:`App` they build, and
 assembles the command groups, one module each: ``db``, ``directory`` (org, service, actor),
 ``workflows``, ``cycles`` (cycle, fire), ``measures`` (measures, exceptions), ``actuals``
-(actuals, returns), ``projects``, ``risks``, ``targets``, ``actions``, ``report``, ``calendar``,
+(actuals, returns), ``projects``, ``risks``, ``targets``, ``plans``, ``actions``, ``report``, ``calendar``,
 ``comparators``, ``worker`` (worker, tick, outbox), ``audit`` and ``demo``. They share
 ``context`` (the App, value parsing) and ``library`` (one factory for the import/list/export
 commands of the same shape), and import neither this module nor each other. Commands raise;
@@ -40,6 +40,7 @@ from pmf_engine.interfaces.cli import (
     demo,
     directory,
     measures,
+    plans,
     projects,
     report,
     risks,
@@ -117,6 +118,7 @@ for _module in (
     measures,
     actuals,
     projects,
+    plans,
     actions,
     report,
     risks,

@@ -19,7 +19,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload
 from pmf_engine.core import audit
 from pmf_engine.core.clock import london
 from pmf_engine.core.definition import WorkflowDef
-from pmf_engine.core.errors import NotFound, NotPermitted, PmfError
+from pmf_engine.core.errors import NotFound, NotPermitted
 from pmf_engine.core.instances import InstanceKey
 from pmf_engine.core.period import Period, parse_period
 from pmf_engine.core.store import (
@@ -116,7 +116,7 @@ def instance_details(framework: Framework, key: str, username: str) -> InstanceD
         )
         owed: list[str] = []
         may_raise = False
-        if inst.parent_id is None:  # a cycle
+        if inst.parent_id is None and parse_period(inst.period).kind == "quarter":  # a quarter's cycle
             owed = missing_exception_reports(s, inst.id, framework.policies)
             may_raise = framework.actions.may_raise(s, inst, username)
     return InstanceDetails(definition, timeline, owed, may_raise)
@@ -244,11 +244,11 @@ def next_period(framework: Framework, organisation: str, username: str) -> str |
     the newest cycle of the startable workflow (the quarter that ended most recently when there
     is none), once it has begun; ``None`` if there is none or they may not start it."""
     engine = framework.engine
-    try:
-        workflow = engine.catalog.default_workflow()
-    except PmfError:
+    names = [n for n, wf in engine.catalog.workflows.items() if wf.start_roles]
+    quarterly = [n for n in names if engine.catalog.workflows[n].period == "quarter"]
+    if len(names) != 1 and len(quarterly) != 1:  # a year's planning round beside it: its own page
         return None  # several startable workflows: which to start is for the command line
-    declared = engine.catalog.workflow(workflow)
+    declared = engine.catalog.workflow(names[0] if len(names) == 1 else quarterly[0])
     today = london(engine.clock.now()).date()
     with engine.store.read() as s:
         org = find_organisation(s, organisation)
@@ -261,7 +261,7 @@ def next_period(framework: Framework, organisation: str, username: str) -> str |
                 .where(
                     Instance.organisation_id == org.id,
                     Instance.parent_id.is_(None),
-                    WorkflowVersion.name == workflow,
+                    WorkflowVersion.name == declared.name,
                 )
             )
         )
@@ -283,11 +283,11 @@ def next_period(framework: Framework, organisation: str, username: str) -> str |
 
 
 def organisation_context(framework: Framework, organisation: str, username: str) -> dict[str, Any]:
-    """What the organisation's page shows: each cycle with its returns and RAG counts, and the
-    next cycle the user may start."""
+    """The organisation's page: each quarter's cycle, its returns and RAG counts; the next to start."""
     engine = framework.engine
     cycles = []
-    for summary in reversed(engine.cycles(organisation)):  # the newest first
+    quarterly = [c for c in engine.cycles(organisation) if parse_period(c.period).kind == "quarter"]
+    for summary in reversed(quarterly):  # the newest first (a year's round: /orgs/ORG/plans)
         full = engine.status(summary.key)
         counts = Counter(m.rag.status for m in framework.performance.status(summary.key))
         cycles.append((full, counts))

@@ -4,7 +4,7 @@ reason (``target_decisions``), and the agreed targets in force on each measure
 (``measures.agreed_targets``), which RAG reads.
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0020"
-down_revision = "0018"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 

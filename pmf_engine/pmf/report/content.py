@@ -3,7 +3,7 @@
 The performance content (each measure's status and last eight quarters, projects, RAG counts per
 Council Plan theme, exception reports) is frozen at Leadership Team sign-off; what happens after
 it (timeliness from the audit log, Scrutiny's actions, restatements of earlier quarters) is
-gathered live each time.
+gathered live each time, as are the services' plan actions with their status this quarter.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from pmf_engine.pmf.delivery import Headline, headlines_in
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.models import Actual, Measure, ReportSnapshot
 from pmf_engine.pmf.moderngov.links import MeetingLink
+from pmf_engine.pmf.plan_views import PlanActionView
 from pmf_engine.pmf.projects import ProjectStatus, project_status
 from pmf_engine.pmf.quarters import quarter_of
 from pmf_engine.pmf.rag import RagPolicy, Status
@@ -135,6 +136,8 @@ class ReportData:
     comparators: dict[str, list[Position]] = field(default_factory=dict)
     """Each measure's position among similar councils (LG Inform), by measure code: gathered
     live, each value with its source and date (published figures, not the council's own)."""
+    plans: dict[str, tuple[PlanActionView, ...]] = field(default_factory=dict)
+    """Each service's plan actions for the quarter's year, with the quarter's status (live)."""
 
 
 _CONTENT = TypeAdapter(Content)
@@ -229,6 +232,7 @@ def gather(framework: Framework, cycle: str) -> ReportData:
         restatements = _restatements(s, inst)
         comparators = positions_in(s, inst.organisation_id)
         organisation = inst.organisation.code
+        plans = framework.plans.for_quarter(s, inst) if framework.policies.framework.plans else {}
     actions = [
         a
         for a in framework.actions.list_for(organisation)
@@ -237,7 +241,14 @@ def gather(framework: Framework, cycle: str) -> ReportData:
     links = framework.moderngov.stage_links(cycle)
     meetings = [(state.label, links[name]) for name, state in wf.states.items() if name in links]
     return ReportData(
-        content, frozen, timeliness, actions, restatements, meetings=meetings, comparators=comparators
+        content,
+        frozen,
+        timeliness,
+        actions,
+        restatements,
+        meetings=meetings,
+        comparators=comparators,
+        plans=plans,
     )
 
 

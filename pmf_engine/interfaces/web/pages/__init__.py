@@ -2,8 +2,8 @@
 with the steps the signed-in person may take, measures, Scrutiny actions, the audit trail and
 the committee report (and the annual report), the dashboard and its drill-down, a measure's page
 with its targets' lifecycle, the set-up page (a council file, bulk people and services), the
-committee calendar (and starting the next cycle), a person's calendar subscription, and the
-public pages of published figures; one router per area, joined here.
+committee calendar (and starting the next cycle), a person's calendar subscription, the
+service plans and the public pages of published figures; one router per area, joined here.
 
 The order below matters: ``/instances/{key:path}`` takes any path under ``/instances/``, so
 the instance pages come last, after the report, the return's forms and template, and the
@@ -24,6 +24,7 @@ from pmf_engine.interfaces.web.pages import (
     measures,
     open_data,
     overview,
+    plans,
     report,
     returns,
     risks,
@@ -44,6 +45,7 @@ for area in (
     measures,
     risks,
     actions,
+    plans,
     audit,
     calendar,
     subscriptions,

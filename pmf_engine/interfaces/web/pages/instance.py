@@ -22,6 +22,7 @@ from pmf_engine.core.clock import london
 from pmf_engine.core.definition import WorkflowDef
 from pmf_engine.core.errors import ConcurrencyConflict, InvalidInput, NotFound, PmfError, Refused
 from pmf_engine.core.instances import InstanceKey
+from pmf_engine.core.period import parse_period
 from pmf_engine.core.store import AuditEntry
 from pmf_engine.core.views import InstanceStatus
 from pmf_engine.interfaces.web import offers, queries, wording
@@ -132,6 +133,8 @@ def instance_title(framework: Framework, status: InstanceStatus, title: str) -> 
     when = wording.period_words(status.period)
     if status.service:
         name = offers.service_name(framework.engine.store, status.organisation, status.service)
+        if parse_period(status.period).kind != "quarter":  # a service's plan for the year
+            return f"{name}: {title.lower()}, {when}"
         return f"{name} return, {when}"
     parsed = InstanceKey.parse(status.key)
     if parsed.child is not None:
@@ -168,7 +171,7 @@ def instance_page(
     cycle_key = parsed.cycle
     measures: list[Any] = []
     cycle_measures: list[MeasureStatus] | None = None
-    if status_now.service:
+    if status_now.service and parse_period(status_now.period).kind == "quarter":  # a return
         cycle_measures = framework.performance.status(cycle_key)
         measures = [m for m in cycle_measures if m.service == status_now.service]
     wf = details.definition

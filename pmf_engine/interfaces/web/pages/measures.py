@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from pmf_engine.core.period import parse_period
 from pmf_engine.interfaces.web import wording
 from pmf_engine.interfaces.web.deps import FrameworkDep, Member, Render
 from pmf_engine.interfaces.web.rendering import name_of
@@ -21,7 +22,7 @@ def measures(
 ) -> Response:
     """The measures of ``cycle``, or of the organisation's latest cycle; the quarters to pick
     from newest first."""
-    found = framework.engine.cycles(org)
+    found = [c for c in framework.engine.cycles(org) if parse_period(c.period).kind == "quarter"]
     cycles = [c.key for c in found]
     chosen = cycle if cycle in cycles else (cycles[-1] if cycles else None)
     listed = [(c.key, wording.period_words(c.period)) for c in reversed(found)]

@@ -1,0 +1,176 @@
+"""``pmf plans``: service plans per service and financial year: the year's round started,
+plans written (self-evaluation, sections, actions, risks), actions imported from CSV, each
+action's status reported for a quarter, and a plan shown. Its steps are fired with ``pmf fire``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pmf_engine.interfaces.cli.context import App, pass_app
+
+
+@click.group()
+def plans() -> None:
+    """Service plans: self-evaluation, SMART actions and risks per service and year."""
+
+
+@plans.command("start")
+@click.argument("organisation")
+@click.argument("year")
+@click.option("--as", "by", required=True)
+@pass_app
+def plans_start(app: App, organisation: str, year: str, by: str) -> None:
+    """Start YEAR's (2025-26) planning round: a plan for every service of ORGANISATION."""
+    status = app.framework.plans.start(organisation, year, by=by)
+    click.echo(f"{status.key}: {status.state_label}; {len(status.children)} service plan(s)")
+    for child in status.children:
+        click.echo(f"  {child.key}: {child.state_label}")
+
+
+@plans.command("list")
+@click.argument("organisation")
+@click.option("--year", help="Only this financial year's plans (2025-26).")
+@pass_app
+def plans_list(app: App, organisation: str, year: str | None) -> None:
+    """List the organisation's service plans: state, actions and risks."""
+    for p in app.framework.plans.list_for(organisation, year):
+        click.echo(f"{p.key:<32} {p.state_label:<32} {p.actions} action(s), {p.risks} risk(s)")
+
+
+@plans.command("show")
+@click.argument("organisation")
+@click.argument("year")
+@click.argument("service")
+@pass_app
+def plans_show(app: App, organisation: str, year: str, service: str) -> None:
+    """Show a service's plan: its state, self-evaluation, sections, actions and risks."""
+    framework = app.framework
+    view = framework.plans.get(framework.plans.plan_key(organisation, year, service))
+    click.echo(f"{view.key}: {view.service_name} service plan {view.year}, {view.state_label}")
+    click.echo(f"Self-evaluation: {view.self_evaluation or '(not written)'}")
+    for _, label, text in view.sections:
+        click.echo(f"{label}: {text or '-'}")
+    for a in view.actions:
+        link = f" [{a.link}]" if a.link else ""
+        reported = ", ".join(f"{q[-2:]} {s}" for q, (s, _) in sorted(a.statuses.items()))
+        click.echo(
+            f"  {a.ref:<4} due {a.due}  {a.owner:<14} {a.what}{link}"
+            + (f"  ({reported})" if reported else "")
+        )
+    for r in view.risks:
+        click.echo(
+            f"  risk [{r.rating}] {r.risk} ({r.owner})" + (f": {r.mitigation}" if r.mitigation else "")
+        )
+
+
+def _key(app: App, organisation: str, year: str, service: str) -> str:
+    return app.framework.plans.plan_key(organisation, year, service)
+
+
+@plans.command("write")
+@click.argument("organisation")
+@click.argument("year")
+@click.argument("service")
+@click.option("--self-evaluation", "evaluation", help="The plan's self-evaluation.")
+@click.option(
+    "--section", "sections", multiple=True, metavar="NAME=TEXT", help="A section's text (repeatable)."
+)
+@click.option("--as", "by", required=True)
+@pass_app
+def plans_write(
+    app: App,
+    organisation: str,
+    year: str,
+    service: str,
+    evaluation: str | None,
+    sections: tuple[str, ...],
+    by: str,
+) -> None:
+    """Write a plan's self-evaluation and sections (those not given are kept)."""
+    texts = {}
+    for item in sections:
+        name, sep, text = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{item!r}: write NAME=TEXT", param_hint="--section")
+        texts[name.strip()] = text
+    view = app.framework.plans.write(
+        _key(app, organisation, year, service), self_evaluation=evaluation, sections=texts, by=by
+    )
+    click.echo(f"{view.key}: written")
+
+
+@plans.command("action")
+@click.argument("organisation")
+@click.argument("year")
+@click.argument("service")
+@click.argument("what")
+@click.option("--owner", required=True, help="Username of the action's owner.")
+@click.option("--due", required=True, help="YYYY-MM-DD.")
+@click.option("--link", default="", help="A measure code, or 'project CODE'.")
+@click.option("--as", "by", required=True)
+@pass_app
+def plans_action(
+    app: App, organisation: str, year: str, service: str, what: str, owner: str, due: str, link: str, by: str
+) -> None:
+    """Add an action to a service's plan."""
+    key = _key(app, organisation, year, service)
+    ref = app.framework.plans.add_action(key, what, owner=owner, due=due, link=link, by=by)
+    click.echo(f"{key} {ref}: {what} ({owner}, due {due})")
+
+
+@plans.command("risk")
+@click.argument("organisation")
+@click.argument("year")
+@click.argument("service")
+@click.argument("risk")
+@click.option("--owner", required=True)
+@click.option("--rating", required=True, help="One of the ratings of framework.yaml plans.risk_ratings.")
+@click.option("--mitigation", default="")
+@click.option("--as", "by", required=True)
+@pass_app
+def plans_risk(
+    app: App,
+    organisation: str,
+    year: str,
+    service: str,
+    risk: str,
+    owner: str,
+    rating: str,
+    mitigation: str,
+    by: str,
+) -> None:
+    """Add an operational risk to a service's plan."""
+    key = _key(app, organisation, year, service)
+    app.framework.plans.add_risk(key, risk, owner=owner, rating=rating, mitigation=mitigation, by=by)
+    click.echo(f"{key}: risk recorded ({rating})")
+
+
+@plans.command("import")
+@click.argument("organisation")
+@click.argument("year")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "by", required=True)
+@pass_app
+def plans_import(app: App, organisation: str, year: str, file: Path, by: str) -> None:
+    """Add actions to YEAR's plans from CSV (service,what,owner,due[,ref,measure,project]); all or nothing."""
+    added = app.framework.plans.import_actions(organisation, year, file, by=by)
+    click.echo(f"{added} action(s) added")
+
+
+@plans.command("report")
+@click.argument("key", metavar="CYCLE")
+@click.argument("service")
+@click.argument("ref")
+@click.argument("status")
+@click.option("--note", default="", help="Why (needed for at risk and off track).")
+@click.option("--as", "by", required=True)
+@pass_app
+def plans_report(app: App, key: str, service: str, ref: str, status: str, note: str, by: str) -> None:
+    """Report a plan action's status for CYCLE's quarter, with the service's return."""
+    app.framework.plans.report_status(key, service, ref, status, note=note, by=by)
+    click.echo(f"{service} {ref}: {status} recorded for {key}")
+
+
+COMMANDS = (plans,)

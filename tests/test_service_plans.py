@@ -1,0 +1,594 @@
+"""Service plans on SQLite and PostgreSQL: the year's plans started per service, written by the
+Head of Service, held by their guards, returned when not SMART, agreed; actions imported from
+CSV all or nothing; each action's status reported with the quarter's return; every change
+audited; and a whole year on the clock with its reminders and escalations."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from pmf_engine.app.wiring import load_catalog, make_worker
+from pmf_engine.channels import LogChannel
+from pmf_engine.core.accounts import Accounts
+from pmf_engine.core.audit import verify
+from pmf_engine.core.catalog import Catalog
+from pmf_engine.core.clock import LONDON, ManualClock, london
+from pmf_engine.core.engine import Engine
+from pmf_engine.core.errors import (
+    DataFileError,
+    DefinitionError,
+    GuardFailed,
+    InvalidInput,
+    NotFound,
+    NotNow,
+    PermissionDenied,
+)
+from pmf_engine.core.store import AuditEntry, OutboxMessage, Store, sqlite_url
+from pmf_engine.interfaces.cli import main
+from pmf_engine.interfaces.web.app import WebSettings, create_app
+from pmf_engine.pmf import report
+from pmf_engine.pmf.framework import Framework
+from pmf_engine.pmf.plans import ServicePlans
+from tests.conftest import ORG, POLICIES, SERVICES, SHIPPED_POLICIES, WORKFLOWS, services, settle_returns
+
+FIXTURES = Path(__file__).parent / "fixtures"
+YEAR = "2024-25"
+ROUND = f"{ORG}/plans-{YEAR}"
+HOUSING = f"{ROUND}/HOUSING"
+PASSWORD = "correct horse battery"
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=LONDON)
+
+
+@pytest.fixture(name="plans")
+def plans_fixture(engine: Engine) -> ServicePlans:
+    return plans(engine)
+
+
+def plans(engine: Engine) -> ServicePlans:
+    """The service plans of the test council, with a Head of Service for each service."""
+    for service in SERVICES:
+        username = f"hos_{service.lower()}"
+        engine.directory.add_actor(username, f"Head of {service.title()}")
+        engine.directory.grant(username, "head_of_service", ORG, service=service)
+    framework = services(engine)
+    framework.performance.import_measures(ORG, FIXTURES / "measures" / "measures.csv", by="perf")
+    framework.projects.import_projects(ORG, FIXTURES / "projects" / "projects.csv", by="perf")
+    return framework.plans
+
+
+def _events(engine: Engine, key: str) -> list[str]:
+    with engine.store.read() as s:
+        return list(
+            s.scalars(
+                select(AuditEntry.event).where(AuditEntry.instance == key).order_by(AuditEntry.chain_seq)
+            )
+        )
+
+
+def _ready(plans: ServicePlans, key: str, hos: str) -> None:
+    """Write the self-evaluation, submit it, and add one SMART action."""
+    plans.write(key, self_evaluation="Voids are falling; repairs backlog remains.", by=hos)
+    plans.engine.fire(key, "submit_self_evaluation", hos)
+    plans.add_action(
+        key, "Cut void turnaround to 28 days", owner=hos, due="2025-03-31", link="HOU-01", by=hos
+    )
+
+
+def test_starting_the_year_gives_each_service_a_plan(plans: ServicePlans) -> None:
+    plans.start(ORG, YEAR, by="perf")
+    found = plans.list_for(ORG)
+    assert [(p.key, p.state_label) for p in found] == [
+        (f"{ROUND}/{service}", "Self-evaluation") for service in SERVICES
+    ]
+    view = plans.get(HOUSING)
+    assert view.year == YEAR and view.service == "HOUSING" and view.editable
+    assert [name for name, _, _ in view.sections][:2] == ["access_to_services", "partnerships"]
+    assert len(view.sections) == 7
+    with pytest.raises(PermissionDenied):
+        plans.start(ORG, "2025-26", by="hos_housing")  # only the performance team starts a round
+    with pytest.raises(InvalidInput):
+        plans.start(ORG, "2025-26-Q1", by="perf")  # a round is a year's
+
+
+def test_self_evaluation_comes_first_and_a_plan_needs_an_action_to_submit(plans: ServicePlans) -> None:
+    """The guards: no self-evaluation, no submitting it; no action with owner and due date,
+    no submitting the plan. A refusal moves nothing."""
+    plans.start(ORG, YEAR, by="perf")
+    engine = plans.engine
+    with pytest.raises(GuardFailed, match="self-evaluation is not written"):
+        engine.fire(HOUSING, "submit_self_evaluation", "hos_housing")
+    plans.write(HOUSING, self_evaluation="Voids are falling.", by="hos_housing")
+    engine.fire(HOUSING, "submit_self_evaluation", "hos_housing")
+    with pytest.raises(GuardFailed, match="no action with an owner and a due date"):
+        engine.fire(HOUSING, "submit_plan", "hos_housing")
+    assert engine.status(HOUSING).state == "action_planning"
+    ref = plans.add_action(
+        HOUSING, "Cut void turnaround", owner="hos_housing", due="2025-03-31", by="hos_housing"
+    )
+    assert ref == "A1"
+    engine.fire(HOUSING, "submit_plan", "hos_housing")
+    assert engine.status(HOUSING).state == "plan_review"
+
+
+def test_a_plan_not_smart_is_returned_with_a_reason_then_agreed(plans: ServicePlans) -> None:
+    plans.start(ORG, YEAR, by="perf")
+    engine = plans.engine
+    _ready(plans, HOUSING, "hos_housing")
+    engine.fire(HOUSING, "submit_plan", "hos_housing")
+    with pytest.raises(NotNow):  # under review: the plan is not changed behind the reviewer's back
+        plans.add_action(HOUSING, "Another", owner="hos_housing", due="2025-01-31", by="hos_housing")
+    with pytest.raises(GuardFailed, match="reason"):
+        engine.fire(HOUSING, "return_not_smart", "perf")
+    engine.fire(HOUSING, "return_not_smart", "perf", reason="A1 has no measurable target")
+    assert plans.get(HOUSING).state_label == "Returned as not SMART"
+    plans.add_action(
+        HOUSING, "Re-let 95% of voids within 28 days", owner="hos_housing", due="2025-03-31", by="hos_housing"
+    )
+    engine.fire(HOUSING, "submit_plan", "hos_housing")
+    with pytest.raises(PermissionDenied):
+        engine.fire(HOUSING, "agree_plan", "hos_housing")  # not their own plan's approver
+    engine.fire(HOUSING, "agree_plan", "perf")
+    view = plans.get(HOUSING)
+    assert view.terminal and not view.editable and [a.ref for a in view.actions] == ["A1", "A2"]
+    with pytest.raises(GuardFailed, match="2 of 3 still open"):
+        engine.fire(ROUND, "close_planning", "perf")  # the round waits for every plan
+    for service in ("PLANNING", "WASTE"):
+        key, hos = f"{ROUND}/{service}", f"hos_{service.lower()}"
+        _ready(plans, key, hos)
+        engine.fire(key, "submit_plan", hos)
+        engine.fire(key, "agree_plan", "perf")
+    engine.fire(ROUND, "close_planning", "perf")
+    assert engine.status(ROUND).terminal
+
+
+def test_a_head_of_service_writes_only_their_own_services_plan(plans: ServicePlans) -> None:
+    plans.start(ORG, YEAR, by="perf")
+    with pytest.raises(PermissionDenied):
+        plans.write(f"{ROUND}/PLANNING", self_evaluation="Not mine", by="hos_housing")
+    with pytest.raises(PermissionDenied):
+        plans.write(HOUSING, self_evaluation="Service managers report; they do not plan", by="sm_housing")
+    plans.write(f"{ROUND}/PLANNING", sections={"partnerships": "With the county"}, by="perf")  # any service
+    with pytest.raises(InvalidInput, match="not a section"):
+        plans.write(HOUSING, sections={"catering": "x"}, by="hos_housing")
+    with pytest.raises(InvalidInput, match="holds no role"):
+        plans.add_action(HOUSING, "Do it", owner="nobody", due="2025-03-31", by="hos_housing")
+    with pytest.raises(InvalidInput, match="not a date"):
+        plans.add_action(HOUSING, "Do it", owner="hos_housing", due="31/03/2025", by="hos_housing")
+    with pytest.raises(NotFound):
+        plans.add_action(
+            HOUSING, "Do it", owner="hos_housing", due="2025-03-31", link="NOPE-1", by="hos_housing"
+        )
+    with pytest.raises(InvalidInput, match="rating"):
+        plans.add_risk(HOUSING, "Contractor fails", owner="hos_housing", rating="severe", by="hos_housing")
+    assert plans.get(HOUSING).actions == ()
+
+
+def test_every_change_to_a_plan_is_audited(plans: ServicePlans) -> None:
+    plans.start(ORG, YEAR, by="perf")
+    plans.write(
+        HOUSING,
+        self_evaluation="Voids falling",
+        sections={"workforce_planning": "Two surveyors to recruit"},
+        by="hos_housing",
+    )
+    plans.write(HOUSING, self_evaluation="Voids falling", by="hos_housing")  # no change: no entry
+    plans.add_action(
+        HOUSING,
+        "Open the new hub",
+        owner="hos_housing",
+        due="2025-01-31",
+        link="project P-01",
+        by="hos_housing",
+    )
+    plans.add_risk(
+        HOUSING,
+        "Surveyors not recruited",
+        owner="hos_housing",
+        rating="high",
+        mitigation="Agency cover",
+        by="hos_housing",
+    )
+    events = _events(plans.engine, HOUSING)
+    assert [e for e in events if e.startswith("plan.")] == [
+        "plan.written",
+        "plan.action_added",
+        "plan.risk_added",
+    ]
+    view = plans.get(HOUSING)
+    assert dict((n, t) for n, _, t in view.sections)["workforce_planning"] == "Two surveyors to recruit"
+    assert view.actions[0].link == "project P-01" and view.risks[0].rating == "high"
+    with plans.store.read() as s:
+        assert verify(s, chain=ORG).ok
+
+
+def test_actions_import_all_or_nothing(plans: ServicePlans, tmp_path: Path) -> None:
+    plans.start(ORG, YEAR, by="perf")
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "service,ref,what,owner,due,measure,project\n"
+        "HOUSING,A1,Cut voids,hos_housing,2025-03-31,HOU-01,\n"
+        "HOUSING,A1,Same reference,hos_housing,2025-03-31,,\n"
+        "PLANNING,,=HYPERLINK(1),nobody,31/03/2025,,\n"
+        "WASTE,,Recycling drive,hos_waste,2025-03-31,NOPE-1,P-99\n"
+        "LEISURE,,Swim,hos_waste,2025-03-31,,\n"
+        "HOUSING,A reference far too long,Swim,hos_housing,2025-03-31,,\n"
+    )
+    with pytest.raises(DataFileError) as raised:
+        plans.import_actions(ORG, YEAR, bad, by="perf")
+    found = {(p.line, p.field) for p in raised.value.problems}
+    assert found == {
+        (3, "ref"),
+        (4, "what"),
+        (4, "owner"),
+        (4, "due"),
+        (5, "measure"),
+        (5, "project"),
+        (6, "service"),
+        (7, "ref"),
+    }
+    assert all(not p.actions for p in (plans.get(f"{ROUND}/{s}") for s in SERVICES)), "nothing imported"
+    good = tmp_path / "actions.csv"
+    good.write_text(
+        "service,what,owner,due,measure\n"
+        "HOUSING,Cut voids,hos_housing,2025-03-31,HOU-01\n"
+        "HOUSING,Repairs backlog halved,hos_housing,2024-12-31,\n"
+        "WASTE,Recycling drive,hos_waste,2025-03-31,WAS-01\n"
+    )
+    assert plans.import_actions(ORG, YEAR, good, by="perf") == 3
+    assert [a.ref for a in plans.get(HOUSING).actions] == ["A1", "A2"]
+    assert "plan.actions_imported" in _events(plans.engine, HOUSING)
+    with pytest.raises(
+        DataFileError, match="writing a service plan needs"
+    ):  # a head of service imports only their own
+        plans.import_actions(ORG, YEAR, good, by="hos_housing")
+
+
+def test_each_actions_status_is_reported_with_the_quarters_return(plans: ServicePlans) -> None:
+    plans.start(ORG, YEAR, by="perf")
+    _ready(plans, HOUSING, "hos_housing")
+    engine = plans.engine
+    cycle = f"{ORG}/2024-25-Q1"
+    engine.start_cycle(ORG, "2024-25-Q1", by="perf")
+    with pytest.raises(InvalidInput, match="needs a note"):
+        plans.report_status(cycle, "HOUSING", "A1", "at_risk", by="sm_housing")
+    with pytest.raises(InvalidInput, match="not an action status"):
+        plans.report_status(cycle, "HOUSING", "A1", "green", by="sm_housing")
+    with pytest.raises(PermissionDenied):
+        plans.report_status(cycle, "HOUSING", "A1", "on_track", by="sm_planning")
+    with pytest.raises(NotFound):
+        plans.report_status(cycle, "HOUSING", "A9", "on_track", by="sm_housing")
+    plans.report_status(cycle, "HOUSING", "A1", "at_risk", note="Two voids need major works", by="sm_housing")
+    plans.report_status(cycle, "HOUSING", "A1", "on_track", by="sm_housing")  # the newest counts
+    assert plans.get(HOUSING).actions[0].status_in("2024-25-Q1") == ("on_track", "")
+    assert plans.get(HOUSING).actions[0].status_in("2024-25-Q2") == ("missing", "")
+    assert "plan.action_reported" in _events(engine, cycle)
+    settle_returns(engine, cycle)
+    with pytest.raises(NotNow, match="HOUSING return is accepted"):
+        plans.report_status(cycle, "HOUSING", "A1", "complete", by="sm_housing")
+    page = report.html(report.gather(services(engine), cycle))
+    section = page[page.index('id="plans"') : page.index('id="timeliness"')]
+    assert "HOUSING A1" in section and "Cut void turnaround to 28 days" in section and "On track" in section
+    assert "PLANNING" not in section, "a plan with no actions is left out"
+    engine.start_cycle(ORG, "2025-26-Q1", by="perf")  # another year: no plans, no section
+    assert 'id="plans"' not in report.html(report.gather(services(engine), f"{ORG}/2025-26-Q1"))
+
+
+def test_the_excel_return_carries_the_plan_actions(plans: ServicePlans, tmp_path: Path) -> None:
+    """The return's template has a Plan actions sheet; a bad status or an unknown action is
+    listed by sheet, row and column and nothing is imported; a good one reports each status."""
+    plans.start(ORG, YEAR, by="perf")
+    _ready(plans, HOUSING, "hos_housing")
+    plans.add_action(
+        HOUSING, "Halve the repairs backlog", owner="hos_housing", due="2024-12-31", by="hos_housing"
+    )
+    engine = plans.engine
+    cycle = f"{ORG}/2024-25-Q1"
+    engine.start_cycle(ORG, "2024-25-Q1", by="perf")
+    returns = services(engine).returns
+    path = tmp_path / "housing.xlsx"
+    returns.template(cycle, "HOUSING", path)
+    book = openpyxl.load_workbook(path)
+    sheet = book["Plan actions"]
+    assert [c.value for c in sheet[2]][:3] == ["A1", "Cut void turnaround to 28 days", "2025-03-31"]
+    sheet["D2"], sheet["D3"] = "at_risk", "sideways"
+    sheet.append(["A9", "Not in the plan", "", "on_track", ""])
+    book.save(path)
+    with pytest.raises(DataFileError) as raised:
+        returns.import_return(cycle, "HOUSING", path, by="sm_housing")
+    assert {p.field for p in raised.value.problems} == {
+        "Plan actions!E2",
+        "Plan actions!D3",
+        "Plan actions!A4",
+    }
+    assert plans.get(HOUSING).actions[0].status_in("2024-25-Q1") == ("missing", "")
+    book = openpyxl.load_workbook(path)
+    sheet = book["Plan actions"]
+    sheet["E2"], sheet["D3"] = "Two voids need major works", "on_track"
+    sheet.delete_rows(4)
+    book.save(path)
+    assert returns.import_return(cycle, "HOUSING", path, by="sm_housing") == 2
+    assert [a.status_in("2024-25-Q1") for a in plans.get(HOUSING).actions] == [
+        ("at_risk", "Two voids need major works"),
+        ("on_track", ""),
+    ]
+    assert "plan.action_reported" in _events(engine, cycle)
+
+
+def test_a_return_may_wait_for_its_plan_actions_statuses(
+    plans: ServicePlans, catalog: Catalog, tmp_path: Path
+) -> None:
+    """With ``plan_actions_reported`` among its submit guards (a council's choice in YAML), a
+    return waits for a status of each plan action this quarter; one reported complete owes none
+    later."""
+    folder = tmp_path / "workflows"
+    shutil.copytree(WORKFLOWS, folder)
+    source = folder / "service_return.yaml"
+    source.write_text(
+        source.read_text().replace(
+            "guards: [return_complete]", "guards: [return_complete, plan_actions_reported]"
+        )
+    )
+    engine = Engine(plans.store, load_catalog(folder, POLICIES), plans.clock)
+    plans = services(engine).plans
+    plans.start(ORG, YEAR, by="perf")
+    _ready(plans, HOUSING, "hos_housing")
+    plans.add_action(
+        HOUSING, "Halve the repairs backlog", owner="hos_housing", due="2024-09-30", by="hos_housing"
+    )
+    engine.start_cycle(ORG, "2024-25-Q1", by="perf")
+    q1 = f"{ORG}/2024-25-Q1"
+    services(engine).performance.record_actual(q1, "HOU-01", 27, by="sm_housing")
+    with pytest.raises(GuardFailed, match=r"action\(s\) A1, A2"):
+        engine.fire(f"{q1}/HOUSING", "submit", "sm_housing")
+    plans.report_status(q1, "HOUSING", "A1", "on_track", by="sm_housing")
+    plans.report_status(q1, "HOUSING", "A2", "complete", by="sm_housing")
+    engine.fire(f"{q1}/HOUSING", "submit", "sm_housing")
+    services(engine).performance.record_actual(q1, "PLA-01", 70, by="sm_planning")
+    engine.fire(f"{q1}/PLANNING", "submit", "sm_planning")  # a plan with no actions owes nothing
+    engine.start_cycle(ORG, "2024-25-Q2", by="perf")
+    q2 = f"{ORG}/2024-25-Q2"
+    services(engine).performance.record_actual(q2, "HOU-01", 26, by="sm_housing")
+    with pytest.raises(GuardFailed, match=r"action\(s\) A1$"):
+        engine.fire(f"{q2}/HOUSING", "submit", "sm_housing")
+
+
+def test_a_plans_policy_naming_an_unknown_workflow_names_the_field(tmp_path: Path) -> None:
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    for path in POLICIES.glob("*.yaml"):
+        (folder / path.name).write_text(path.read_text())
+    framework = folder / "framework.yaml"
+    framework.write_text(framework.read_text().replace("round: service_planning", "round: service_plans"))
+    with pytest.raises(DefinitionError) as raised:
+        load_catalog(WORKFLOWS, folder)
+    assert any(p.field == "plans.round" and "service_plans" in p.message for p in raised.value.problems)
+
+
+def test_a_year_of_service_plans_on_the_clock(plans: ServicePlans, clock: ManualClock) -> None:
+    """2024-25 run day by day: the plans written in April and May (Planning's self-evaluation
+    late, so it is escalated), agreed, the round closed, each action's status reported in every
+    quarter's return; reminders and escalations fire only in sending hours on working days."""
+    engine = plans.engine
+    worker = make_worker(engine.store, engine.catalog, clock, worker_id="w1", batch=200)
+    clock.set(at("2024-04-02 09:00"))  # Easter Monday was the 1st
+    plans.start(ORG, YEAR, by="perf")
+    planning = f"{ROUND}/PLANNING"
+    waste = f"{ROUND}/WASTE"
+
+    def ready(key: str, hos: str) -> None:
+        _ready(plans, key, hos)
+
+    def quarter(q: int) -> None:
+        cycle = f"{ORG}/2024-25-Q{q}"
+        engine.start_cycle(ORG, f"2024-25-Q{q}", by="perf")
+        for service, by in (("HOUSING", "sm_housing"), ("PLANNING", "sm_planning"), ("WASTE", "sm_waste")):
+            status = "complete" if q == 4 else "on_track"
+            plans.report_status(cycle, service, "A1", status, by=by)
+        settle_returns(engine, cycle)
+
+    script = {
+        "2024-04-15": [lambda: ready(HOUSING, "hos_housing"), lambda: ready(waste, "hos_waste")],
+        "2024-04-22": [
+            lambda: engine.fire(HOUSING, "submit_plan", "hos_housing"),
+            lambda: engine.fire(waste, "submit_plan", "hos_waste"),
+        ],
+        "2024-04-24": [
+            lambda: engine.fire(HOUSING, "return_not_smart", "perf", reason="A1: by when in the year?"),
+            lambda: engine.fire(waste, "agree_plan", "perf"),
+        ],
+        "2024-04-26": [lambda: engine.fire(HOUSING, "submit_plan", "hos_housing")],
+        "2024-04-29": [lambda: engine.fire(HOUSING, "agree_plan", "perf")],
+        "2024-05-20": [lambda: ready(planning, "hos_planning")],  # due 30 April: late
+        "2024-05-21": [lambda: engine.fire(planning, "submit_plan", "hos_planning")],
+        "2024-05-22": [
+            lambda: engine.fire(planning, "agree_plan", "perf"),
+            lambda: engine.fire(ROUND, "close_planning", "perf"),
+        ],
+        "2024-07-02": [lambda: quarter(1)],
+        "2024-10-02": [lambda: quarter(2)],
+        "2025-01-03": [lambda: quarter(3)],
+        "2025-04-02": [lambda: quarter(4)],
+    }
+    day = at("2024-04-02 00:00")
+    while day < at("2025-04-10 00:00"):
+        for hour in (10, 12, 16):
+            clock.set(day + timedelta(hours=hour))
+            if hour == 12:
+                for act in script.get(day.date().isoformat(), []):
+                    act()
+            worker.tick(LogChannel())
+        day += timedelta(days=1)
+
+    assert engine.status(ROUND).terminal
+    assert [a.status_in(f"2024-25-Q{q}")[0] for a in plans.get(HOUSING).actions for q in (1, 2, 3, 4)] == [
+        "on_track",
+        "on_track",
+        "on_track",
+        "complete",
+    ]
+    with engine.store.read() as s:
+        fired = list(
+            s.scalars(
+                select(AuditEntry).where(
+                    AuditEntry.event.in_(("reminder.fired", "escalation.fired")),
+                    AuditEntry.instance.startswith(ROUND),
+                )
+            )
+        )
+        messages = list(s.scalars(select(OutboxMessage)))
+    late = [e for e in fired if e.instance == planning and e.event == "escalation.fired"]
+    assert len(late) == 2, "escalated on the day it was due, and five working days later"
+    assert not [e for e in fired if e.instance in (HOUSING, waste) and e.event == "escalation.fired"]
+    reminded = [e for e in fired if e.instance == planning and e.event == "reminder.fired"]
+    assert len(reminded) == 2, "five working days and one before it was due"
+    assert not [e for e in fired if e.instance == HOUSING], "in early: nobody was chased"
+    escalated_to = {m.recipient for m in messages if m.kind == "escalation" and "PLANNING" in m.body}
+    assert {"hos_planning", "perf", "cmt"} <= escalated_to
+    for m in messages:
+        assert m.sent_at is not None
+        local = london(m.sent_at)
+        assert local.weekday() < 5 and 8 <= local.hour < 18, local
+
+
+def test_the_plans_commands(
+    sqlite_template: Path, catalog: Catalog, clock: ManualClock, tmp_path: Path
+) -> None:
+    """``pmf plans start``, ``write``, ``import`` (a bad file adds nothing, exit 1), ``show``, ``list``."""
+    shutil.copyfile(sqlite_template, tmp_path / "pmf.db")
+    url = sqlite_url(tmp_path / "pmf.db")
+    store = Store(url)
+    plans(Engine(store, catalog, clock))
+    store.dispose()
+
+    def pmf(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(
+            main,
+            ["--db", url, "--workflows", str(WORKFLOWS), "--policies", str(POLICIES), *args],
+            obj={"os_user": "tester"},
+        )
+        assert "Traceback" not in result.output
+        return result.exit_code, result.output
+
+    code, out = pmf("plans", "start", ORG, YEAR, "--as", "perf")
+    assert code == 0 and f"{HOUSING}: Self-evaluation" in out
+    code, out = pmf(
+        "plans", "write", ORG, YEAR, "HOUSING", "--self-evaluation", "Voids falling",
+        "--section", "procurement=Repairs contract retendered", "--as", "hos_housing",
+    )  # fmt: skip
+    assert code == 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text("service,what,owner,due\nHOUSING,Cut voids,hos_housing,2025-03-31\nHOUSING,,nobody,soon\n")
+    code, out = pmf("plans", "import", ORG, YEAR, str(bad), "--as", "perf")
+    assert code == 1 and "bad.csv" in out, out
+    good = tmp_path / "good.csv"
+    good.write_text("service,what,owner,due,measure\nHOUSING,Cut voids,hos_housing,2025-03-31,HOU-01\n")
+    code, out = pmf("plans", "import", ORG, YEAR, str(good), "--as", "perf")
+    assert (code, out.strip()) == (0, "1 action(s) added")
+    code, out = pmf("plans", "show", ORG, YEAR, "HOUSING")
+    assert code == 0 and "Voids falling" in out and "Repairs contract retendered" in out
+    assert "A1   due 2025-03-31" in out and "[HOU-01]" in out
+    code, out = pmf("plans", "list", ORG, "--year", YEAR)
+    assert code == 0 and out.count("plans-2024-25/") == 3
+
+
+@pytest.fixture
+def web(plans: ServicePlans) -> TestClient:
+    accounts = Accounts(plans.store, plans.clock)
+    for user in ("perf", "hos_housing", "hos_planning", "auditor"):
+        accounts.set_password(user, PASSWORD, by="test")
+    app = create_app(
+        Framework(plans.engine, SHIPPED_POLICIES), WebSettings(secret_key="test-secret", secure_cookies=False)
+    )
+    return TestClient(app, follow_redirects=False)
+
+
+def _csrf(client: TestClient, path: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
+    assert found
+    return found.group(1)
+
+
+def _sign_in(client: TestClient, user: str) -> str:
+    client.cookies.clear()
+    answer = client.post(
+        "/sign-in", data={"username": user, "password": PASSWORD, "csrf_token": _csrf(client, "/sign-in")}
+    )
+    assert answer.status_code == 303
+    return _csrf(client, f"/orgs/{ORG}/plans")
+
+
+def test_the_plan_pages_and_their_forms(web: TestClient, plans: ServicePlans) -> None:
+    """Start the year, write the plan, add an action (an empty form: the error summary, nothing
+    written), submit through the page's offered steps, and return it as not SMART."""
+    token = _sign_in(web, "perf")
+    empty = web.post(f"/orgs/{ORG}/plans", data={"csrf_token": token, "year": ""})
+    assert empty.status_code == 400 and "There is a problem" in empty.text and 'href="#year"' in empty.text
+    started = web.post(f"/orgs/{ORG}/plans", data={"csrf_token": token, "year": YEAR})
+    assert started.status_code == 303
+    assert web.get(f"/orgs/{ORG}/measures").status_code == 200, "a year's round is no quarter to show"
+    assert web.get(f"/orgs/{ORG}").status_code == 200
+    listing = web.get(started.headers["location"])
+    assert "The service plans of 2024-25 are started" in listing.text
+    assert f'href="/orgs/{ORG}/plans/{YEAR}/HOUSING"' in listing.text
+
+    token = _sign_in(web, "hos_housing")
+    page = f"/orgs/{ORG}/plans/{YEAR}/HOUSING"
+    shown = web.get(page)
+    assert shown.status_code == 200 and "Self-evaluation" in shown.text and "Workforce planning" in shown.text
+    assert "Submit the self-evaluation" in shown.text  # the step the workflow offers them
+    saved = web.post(
+        page,
+        data={
+            "csrf_token": token,
+            "self_evaluation": "Voids falling",
+            "section-partnerships": "With the county",
+        },
+    )
+    assert saved.status_code == 303 and "Plan saved" in web.get(saved.headers["location"]).text
+    bad = web.post(f"{page}/actions", data={"csrf_token": token, "what": "", "owner": "", "due-day": "31"})
+    assert (
+        bad.status_code == 400 and 'href="#action-what"' in bad.text and 'href="#action-due-day"' in bad.text
+    )
+    assert plans.get(HOUSING).actions == ()
+    unknown = web.post(
+        f"{page}/actions",
+        data={"csrf_token": token, "what": "Cut voids", "owner": "nobody",
+              "due-day": "31", "due-month": "3", "due-year": "2025"},
+    )  # fmt: skip
+    assert unknown.status_code == 400 and 'href="#action-owner"' in unknown.text
+    version = plans.engine.peek(HOUSING)[1]
+    step = {"csrf_token": token, "trigger": "submit_self_evaluation", "expected_version": version}
+    assert web.post(f"/instances/{HOUSING}/fire", data=step).status_code == 303
+    added = web.post(
+        f"{page}/actions",
+        data={"csrf_token": token, "what": "Cut voids", "owner": "hos_housing", "link": "HOU-01",
+              "due-day": "31", "due-month": "3", "due-year": "2025"},
+    )  # fmt: skip
+    assert added.status_code == 303
+    risk = web.post(
+        f"{page}/risks",
+        data={"csrf_token": token, "risk": "Contractor fails", "owner": "hos_housing", "rating": "high"},
+    )
+    assert risk.status_code == 303
+    shown = web.get(page).text
+    assert "Cut voids" in shown and "(on HOU-01)" in shown and "Contractor fails" in shown
+    assert "Submit the action plan" in shown
+    assert web.get(f"/orgs/{ORG}/plans/{YEAR}/PLANNING").status_code == 200  # any member reads it
+    other = web.post(f"/orgs/{ORG}/plans/{YEAR}/PLANNING", data={"csrf_token": token, "self_evaluation": "x"})
+    assert other.status_code == 403, "not their service's plan"
+    assert web.get(f"/orgs/{ORG}/plans/{YEAR}/NOPE").status_code == 404
+    for key in (ROUND, HOUSING):  # the engine's own pages of the round and the plan
+        assert web.get(f"/instances/{key}").status_code == 200, key
+    assert "Housing: service plan, 2024-25" in web.get(f"/instances/{HOUSING}").text
