@@ -117,14 +117,15 @@ class Statement:
 
 
 class Raw:
-    """The session's connection (its transaction begun) as the driver sees it."""
+    """A transaction's DB-API connection as the driver sees it (a session's, or a ``Tx``'s)."""
 
     __slots__ = (
+        "_connect",
         "_cursor",
         "_deferred",
+        "_dispatch",
         "_error",
         "_listening",
-        "conn",
         "deferring",
         "dialect",
         "driver",
@@ -133,29 +134,47 @@ class Raw:
         "transaction",
     )
 
-    def __init__(self, s: Session) -> None:
-        self.conn: Connection = s.connection()
-        self.transaction = s.get_transaction()
-        self.dialect = self.conn.dialect
-        self.driver: Any = self.conn.connection.driver_connection
-        self._error: type[Exception] = self.dialect.loaded_dbapi.Error
+    def __init__(
+        self,
+        driver: Any,
+        dialect: Dialect,
+        dispatch: Any,
+        connection: Callable[[], Connection],
+        transaction: object = None,
+    ) -> None:
+        self.driver = driver
+        self.dialect = dialect
+        self.transaction = transaction
+        """What this Raw serves: the session's transaction (``Raw.of``), or a ``Tx``."""
+        self._connect = connection
+        self._dispatch = dispatch
+        self._error: type[Exception] = dialect.loaded_dbapi.Error
         self._cursor: Any = None
         # Whether anyone listens for statements (tests, the benchmark's count), looked up once.
-        self._listening = bool(self.conn.dispatch.before_cursor_execute)
-        self.pipelines = self.dialect.name == "postgresql"
+        self._listening = bool(dispatch.before_cursor_execute)
+        self.pipelines = dialect.name == "postgresql"
         """Whether statements can share round trips (psycopg's pipeline mode)."""
         self._deferred: list[tuple[Compiled, Any, bool]] = []
         self.deferring = False
+        """Set by the engine's fire: ``defer`` queues (PostgreSQL) until ``flush``."""
         self.own_transaction = False
         """The transaction was begun by ``prefetch``'s pipeline, not by psycopg."""
-        """Set by the engine's fire: ``defer`` queues (PostgreSQL) until ``flush``."""
+
+    @property
+    def conn(self) -> Connection:
+        """SQLAlchemy's Connection on the same DB-API connection and transaction (on a ``Tx``
+        made when first asked for: only listeners and cold paths ask)."""
+        return self._connect()
 
     @classmethod
     def of(cls, s: Session) -> Raw:
         """The ``Raw`` of the session's current transaction (made on first use)."""
         raw: Raw | None = s.info.get("pmf_raw")
         if raw is None or raw.transaction is not s.get_transaction():
-            raw = s.info["pmf_raw"] = cls(s)
+            conn = s.connection()
+            driver = conn.connection.driver_connection
+            raw = cls(driver, conn.dialect, conn.dispatch, lambda: conn, s.get_transaction())
+            s.info["pmf_raw"] = raw
         return raw
 
     def rows(self, statement: Statement, values: Mapping[str, Any]) -> list[Row]:
@@ -269,7 +288,7 @@ class Raw:
 
     def _announce(self, cursor: Any, sql: str, params: Any, *, many: bool) -> None:
         if self._listening:
-            self.conn.dispatch.before_cursor_execute(self.conn, cursor, sql, params, None, many)
+            self._dispatch.before_cursor_execute(self.conn, cursor, sql, params, None, many)
 
     def _run(self, sql: str, params: Any, *, many: bool) -> Any:
         if self._deferred:  # what was queued goes first, in order

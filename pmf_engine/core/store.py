@@ -30,6 +30,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -493,6 +494,10 @@ class Store:
         """A read-only transaction (on SQLite it takes no write lock)."""
         with self._readonly() as session, session.begin():
             yield session
+
+    def session_on(self, connection: Connection) -> Session:
+        """A Session with this store's settings in the open transaction of ``connection`` (a ``Tx``'s)."""
+        return self._sessions(bind=connection)
 
     def dispose(self) -> None:
         """Close every pooled connection, e.g. before a SQLite file is removed or the process ends."""

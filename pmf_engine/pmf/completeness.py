@@ -26,8 +26,9 @@ from sqlalchemy.sql.sqltypes import NULLTYPE
 
 from pmf_engine.core.instances import InstanceKey
 from pmf_engine.core.period import Period
-from pmf_engine.core.raw import Raw, Statement
+from pmf_engine.core.raw import Statement
 from pmf_engine.core.store import Instance
+from pmf_engine.core.tx import Tx
 from pmf_engine.pmf.models import Actual, Measure, Project, ProjectUpdate
 from pmf_engine.pmf.policy import FrameworkPolicies
 from pmf_engine.pmf.rag import Polarity
@@ -56,7 +57,7 @@ def return_reads(key: str) -> tuple[Statement, dict[str, Any]] | None:
 
 
 def return_problems(
-    s: Session,
+    s: Session | Tx,
     service_id: int,
     period: str,
     policies: FrameworkPolicies,
@@ -79,7 +80,7 @@ def return_problems(
     found = (
         rows
         if rows is not None
-        else Raw.of(s).rows(_RETURN_ROWS, {"service_id": service_id, "period": period, "since": since})
+        else Tx.of(s).raw.rows(_RETURN_ROWS, {"service_id": service_id, "period": period, "since": since})
     )
     for row in map(_Row._make, found):
         if row.kind == "measure":
