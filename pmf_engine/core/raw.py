@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy.engine import Connection, Dialect
@@ -49,6 +50,10 @@ class Compiled:
     defaults: Mapping[str, Any]
     processors: Mapping[str, Callable[[Any], Any]]
     results: tuple[Callable[[Any], Any] | None, ...]
+    ordered: Callable[[Mapping[str, Any]], tuple[Any, ...]] = tuple
+    """The values in the parameter order, as one C call (``itemgetter``)."""
+    converting: tuple[tuple[int, Callable[[Any], Any]], ...] = ()
+    """(column index, processor) of each result column that needs converting."""
 
     @classmethod
     def of(cls, statement: Executable, dialect: Dialect, keys: list[str], many: bool) -> Compiled:
@@ -60,30 +65,41 @@ class Compiled:
         processors = {k: v for k, v in compiled._bind_processors.items() if v is not None}
         order = tuple(compiled.positiontup) if compiled.positiontup is not None else None
         results = tuple(_result_processor(column.type, dialect) for column in compiled._result_columns)
-        return cls(str(compiled), order, dict(compiled.params), processors, results)
+        converting = tuple((i, process) for i, process in enumerate(results) if process is not None)
+        params = dict(compiled.params)
+        return cls(str(compiled), order, params, processors, results, _getter(order or ()), converting)
 
     def bind(self, values: Mapping[str, Any]) -> Any:
         """The driver's parameters for ``values`` (the statement's literals filled in)."""
-        merged = {**self.defaults, **values}
+        merged = {**self.defaults, **values} if self.defaults else dict(values)
         for name, process in self.processors.items():
             merged[name] = process(merged[name])
         if self.order is None:
             return merged
-        return tuple(merged[name] for name in self.order)
+        return self.ordered(merged)
 
     def convert(self, rows: list[Any]) -> list[Row]:
         """Fetched rows with each value as Core would return it (the driver's tuples as they
         are when no column needs converting)."""
-        if not any(self.results):
+        converting = self.converting
+        if not converting:
             return rows
-        results = self.results
-        return [
-            tuple(
-                value if process is None else process(value)
-                for process, value in zip(results, row, strict=True)
-            )
-            for row in rows
-        ]
+        converted: list[Row] = []
+        for row in rows:
+            values = list(row)
+            for i, process in converting:
+                values[i] = process(values[i])
+            converted.append(tuple(values))
+        return converted
+
+
+def _getter(order: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    if len(order) == 1:
+        name = order[0]
+        return lambda merged: (merged[name],)
+    if not order:
+        return lambda _merged: ()
+    return itemgetter(*order)
 
 
 def _result_processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
