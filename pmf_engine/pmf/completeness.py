@@ -18,6 +18,7 @@ own hot-path statements are (``core.raw``), then decides in Python.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import String, and_, bindparam, literal_column, null, select, type_coerce, union_all
@@ -42,6 +43,12 @@ def due_in(frequency: str, period: Period) -> bool:
     return frequency != "annual" or period.quarter == 4
 
 
+@lru_cache(maxsize=256)
+def _earliest_wanted(quarter: Period) -> str:
+    """The earliest period the RAG of ``quarter`` reads (asked on every submit: computed once)."""
+    return min(periods_wanted(quarter))
+
+
 def return_reads(key: str) -> tuple[Statement, dict[str, Any]] | None:
     """The guard's one read, for the return ``key`` (``ORG/PERIOD/SERVICE``), declared so that
     ``Engine.fire`` sends it with its first round trip (``Registry.guard(reads=)``): the same
@@ -53,7 +60,7 @@ def return_reads(key: str) -> tuple[Statement, dict[str, Any]] | None:
         return None
     if parts.child is None:
         return None
-    return _RETURN_ROWS_BY_KEY, {"key": key, "period": str(quarter), "since": min(periods_wanted(quarter))}
+    return _RETURN_ROWS_BY_KEY, {"key": key, "period": str(quarter), "since": _earliest_wanted(quarter)}
 
 
 def return_problems(
@@ -76,7 +83,7 @@ def return_problems(
     projects: dict[int, _Row] = {}
     # The periods the RAG reads (the year to date, the last quarter, the same quarter last year)
     # all lie from the same quarter last year to this one: one range, in the index's order.
-    since = min(periods_wanted(quarter))
+    since = _earliest_wanted(quarter)
     found = (
         rows
         if rows is not None
