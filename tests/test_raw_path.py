@@ -8,25 +8,27 @@ chains verify; and each entry's stored hash is the one Python computes from its 
 
 from __future__ import annotations
 
+import random
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import OperationalError
 
 from pmf_engine.core import audit
-from pmf_engine.core.audit.chain import entry_hash
+from pmf_engine.core.audit.chain import entry_hash, format_instant
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import LONDON, ManualClock
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import ConcurrencyConflict, GuardFailed, PermissionDenied
 from pmf_engine.core.raw import Raw, Statement
-from pmf_engine.core.store import AuditEntry, Base, Step, Store, sqlite_url
+from pmf_engine.core.store import AuditEntry, Base, Step, Store, UTCDateTime, sqlite_url
 from tests.conftest import ORG
 from tests.pg import PostgresServer
 
@@ -278,3 +280,32 @@ def test_a_guard_that_declares_its_read_is_answered_in_the_first_round_trip(
         assert own_reads == []  # both decided on the rows of the first round trip
     finally:
         store.dispose()
+
+
+def test_the_sqlite_datetime_text_and_the_audit_time_are_the_formatting_they_replace() -> None:
+    """``UTCDateTime`` binds on SQLite with one function of its own and ``format_instant`` skips
+    ``strftime``: both must give exactly the text they replaced (SQLAlchemy's SQLite
+    ``DATETIME`` of the UTC value; ``strftime`` of it), over zones, microseconds and years."""
+    dialect = sqlite.dialect()
+    theirs = sqlite.DATETIME().bind_processor(dialect)
+    ours = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert ours is not None and theirs is not None
+    rng = random.Random(13)
+    for _ in range(5000):
+        zone = timezone(timedelta(minutes=rng.randint(-14 * 60, 14 * 60)))
+        moment = datetime(
+            rng.randint(1001, 9998),
+            rng.randint(1, 12),
+            rng.randint(1, 28),
+            rng.randint(0, 23),
+            rng.randint(0, 59),
+            rng.randint(0, 59),
+            rng.choice([0, rng.randint(0, 999_999)]),
+            tzinfo=zone,
+        )
+        utc = moment.astimezone(UTC)
+        assert ours(moment) == theirs(utc.replace(tzinfo=None))
+        assert format_instant(moment) == utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert ours(None) is None
+    with pytest.raises(ValueError, match="naive"):
+        ours(datetime(2024, 7, 1, 9, 0))

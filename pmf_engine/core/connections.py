@@ -88,8 +88,11 @@ def _tune_sqlite(engine: Engine) -> None:
     def _begin(conn: Connection) -> None:
         # On the driver: this runs before every transaction, and Core's execution machinery
         # would cost more than the statement. A lock not granted is Core's OperationalError.
+        driver: Any = conn.connection.driver_connection
+        if driver.in_transaction:  # a ``Tx``'s, begun on the driver already: Core joins it
+            return
         sql = "BEGIN" if conn.get_execution_options().get("pmf_readonly", False) else "BEGIN IMMEDIATE"
         try:
-            conn.connection.driver_connection.execute(sql)  # type: ignore[union-attr]
+            driver.execute(sql)
         except sqlite3.Error as exc:
             raise DBAPIError.instance(sql, (), exc, sqlite3.Error) from exc

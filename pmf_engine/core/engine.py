@@ -44,7 +44,7 @@ from pmf_engine.core.period import parse_period
 from pmf_engine.core.permissions import Assignment, authorise, segregation_triggers
 from pmf_engine.core.prefetch import Prefetched, Watch, prefetch
 from pmf_engine.core.provenance import stamp
-from pmf_engine.core.raw import Raw, Statement
+from pmf_engine.core.raw import Statement
 from pmf_engine.core.registry import EffectContext, GuardContext, join_problem
 from pmf_engine.core.reschedule import recompute_deadlines
 from pmf_engine.core.store import (
@@ -55,6 +55,8 @@ from pmf_engine.core.store import (
     find_organisation,
 )
 from pmf_engine.core.timekeeper import Stay, Timekeeper
+from pmf_engine.core.tx import Tx
+from pmf_engine.core.tx import write as tx_write
 from pmf_engine.core.versions import Versions
 from pmf_engine.core.views import DeadlineStatus, InstanceStatus, NextStep, Views, load_instance
 
@@ -292,17 +294,21 @@ class Engine:
             actor=actor,
         )
         try:
-            with self.store.write() as s:
-                result = self._fire(s, key, trigger, actor, reason, payload, expected_version)
-                self._send(s, key, expected_version, commit=then is None)
+            with tx_write(self.store) as tx:
+                result = self._fire(tx, key, trigger, actor, reason, payload, expected_version)
                 if then is not None:
-                    then(s, result)
+                    tx.raw.flush()  # the move first: ``then`` writes through the session
+                    then(tx.session, result)
         except Refused as refusal:
             refusals.record(self.store, self.clock, refusal, actor, reason, payload)
             bound.warning("transition.refused", state=refusal.state, why=refusal.reason)
             raise
         except IntegrityError as exc:
             # A unique key taken by a concurrent writer (a spawned child, an audit link).
+            raise ConcurrencyConflict(key, expected_version or 0, None) from exc
+        except OperationalError as exc:  # PostgreSQL: a stale move stopped the writes and COMMIT
+            if STALE not in str(exc.orig):
+                raise
             raise ConcurrencyConflict(key, expected_version or 0, None) from exc
         bound.info(
             "transition.fired",
@@ -315,7 +321,7 @@ class Engine:
 
     def _fire(
         self,
-        s: Session,
+        tx: Tx,
         key: str,
         trigger: str,
         username: str,
@@ -323,9 +329,9 @@ class Engine:
         data: dict[str, Any],
         expected_version: int | None,
     ) -> Fired:
-        Raw.of(s).deferring = True  # PostgreSQL: the writes wait for the one round trip that commits
+        tx.raw.deferring = True  # PostgreSQL: the writes wait for the one round trip that commits
         pre = prefetch(
-            s,
+            tx.raw,
             key,
             username,
             self._watch.watched.get(trigger, frozenset()),
@@ -335,17 +341,21 @@ class Engine:
         inst = pre.instance
         if expected_version is not None and inst.version != expected_version:
             raise ConcurrencyConflict(key, expected_version, inst.version)
-        wf = self.stored.by_id(s, inst.workflow_version_id)
+        wf = self.stored.known(inst.workflow_version_id) or self.stored.by_id(
+            tx.session, inst.workflow_version_id
+        )
         tag = parse_period(inst.period).tag
         transition = self._transition(wf, inst, trigger, tag)
-        role = self._authorise(s, wf, inst, transition, username, pre)
-        self._check_guards(s, wf, inst, transition, reason, data, tag, pre.guards)
+        role = self._authorise(tx, wf, inst, transition, username, pre)
+        self._check_guards(tx, wf, inst, transition, reason, data, tag, pre.guards)
         # The children a cascade moves are found (and any bad name refused) before anything is written.
         targets = (
-            tuple(self.children.cascade_targets(s, inst, transition, data)) if transition.cascade else ()
+            tuple(self.children.cascade_targets(tx.session, inst, transition, data))
+            if transition.cascade
+            else ()
         )
         moved = self._apply(
-            s, Move(inst, wf, transition, tag, targets, pre), username, role, reason, data, self.clock.now()
+            tx, Move(inst, wf, transition, tag, targets, pre), username, role, reason, data, self.clock.now()
         )
         return Fired(
             instance=key,
@@ -362,7 +372,7 @@ class Engine:
 
     def _apply(
         self,
-        s: Session,
+        tx: Tx,
         move: Move,
         username: str,
         role: str,
@@ -380,12 +390,12 @@ class Engine:
         # reminders already sent are not sent again, unless the transition restarts it.
         stays = to_state == inst.state and not transition.restart_deadline
         if wf.states[inst.state].rule is not None or wf.states[to_state].rule is not None:
-            fired = self.timekeeper.fired_steps(s, inst.id) if stays else set()
-            self.timekeeper.leave(s, inst.id, now)
+            fired = self.timekeeper.fired_steps(tx.session, inst.id) if stays else set()
+            self.timekeeper.leave(tx, inst.id, now)
             pins = dict(context.get("meetings", {}))
             stay = Stay.of_row(inst, inst.entered_at if stays else now, context)
             self.timekeeper.enter(
-                s,
+                tx,
                 wf,
                 to_state,
                 stay,
@@ -405,13 +415,13 @@ class Engine:
             "new_context": context,
             "new_entered_at": inst.entered_at if stays else now,
         }
-        raw = Raw.of(s)
+        raw = tx.raw
         if raw.pipelines and raw.deferring:  # refuses a stale version itself (pmf_stale)
             raw.defer(_PG_MOVE_INSTANCE, moved)
         elif raw.count(_MOVE_INSTANCE, moved) != 1:
             raise ConcurrencyConflict(inst.key, inst.version, None)
         seq = audit.append(
-            s,
+            tx,
             audit.AuditRecord(
                 event="fired",
                 organisation=inst.organisation,
@@ -431,17 +441,17 @@ class Engine:
         if transition.cascade or transition.effects or wf.children_spawned_on(to_state, move.tag):
             raw.flush()  # what follows reads and writes through the session: in order
         spawned: list[str] = []
-        if to_state != inst.state:
-            spawned = self.children.spawn(s, inst.id, inst.key, inst.period, wf, to_state, username)
+        if to_state != inst.state and wf.children_spawned_on(to_state, move.tag):
+            spawned = self.children.spawn(tx.session, inst.id, inst.key, inst.period, wf, to_state, username)
         cascaded: list[str] = []
         if transition.cascade:
             why = {"cascade": {"parent": inst.key, "trigger": transition.trigger}}
             targets = move.targets
             if targets is None:  # a cascade of a cascaded child
-                targets = tuple(self.children.cascade_targets(s, inst, transition, data))
+                targets = tuple(self.children.cascade_targets(tx.session, inst, transition, data))
             for target in targets:  # children share their parent's period, so its tag
                 self._apply(
-                    s,
+                    tx,
                     Move(target.row, target.workflow, target.transition, move.tag),
                     username,
                     role,
@@ -452,7 +462,7 @@ class Engine:
                 cascaded.append(target.row.key)
         if transition.effects:
             effect = EffectContext(
-                session=s, instance=inst, trigger=transition.trigger, actor=username, now=now
+                session=tx.session, instance=inst, trigger=transition.trigger, actor=username, now=now
             )
             effects = self.catalog.registry.effects
             for name in transition.effects:
@@ -478,19 +488,9 @@ class Engine:
         wanted = {name: reads[name](key) for name in self._watch.guards.get(trigger, ())}
         return {name: read for name, read in wanted.items() if read is not None}
 
-    def _send(self, s: Session, key: str, expected_version: int | None, *, commit: bool) -> None:
-        """Send the fire's deferred writes (with its COMMIT, if ``commit``): on PostgreSQL one
-        round trip, in which a stale version aborts everything (``ConcurrencyConflict``)."""
-        try:
-            Raw.of(s).flush(commit=commit)
-        except OperationalError as exc:
-            if STALE not in str(exc.orig):
-                raise
-            raise ConcurrencyConflict(key, expected_version or 0, None) from exc
-
     def _authorise(
         self,
-        s: Session,
+        s: Session | Tx,
         wf: WorkflowDef,
         inst: InstanceRow,
         transition: TransitionDef,
@@ -498,7 +498,7 @@ class Engine:
         pre: Prefetched | None = None,
     ) -> str:
         # (active, role, organisation, service) per role held
-        rows = pre.roles if pre else Raw.of(s).rows(_ACTOR_ROLES, {"username": username})
+        rows = pre.roles if pre else Tx.of(s).raw.rows(_ACTOR_ROLES, {"username": username})
         if not rows or not rows[0][0]:
             why = "no such actor" if not rows else "the actor is deactivated"
             raise PermissionDenied(inst.key, transition.trigger, inst.state, username, why)
@@ -528,7 +528,7 @@ class Engine:
 
     def _check_guards(
         self,
-        s: Session,
+        tx: Tx,
         wf: WorkflowDef,
         inst: InstanceRow,
         transition: TransitionDef,
@@ -547,9 +547,7 @@ class Engine:
         waiting_on = wf.joined_by(transition.trigger)
         if not transition.guards and not waiting_on:
             return
-        ctx = GuardContext(
-            session=s, instance=inst, workflow=wf, data=data, tag=tag, prefetched=prefetched or {}
-        )
+        ctx = GuardContext(tx=tx, instance=inst, workflow=wf, data=data, tag=tag, prefetched=prefetched or {})
         if waiting_on:
             # A set's own join: the parent waits for those children; one refusal names it.
             why = join_problem(waiting_on, ctx.children, tag)

@@ -11,7 +11,8 @@ database) and an id for the new deadline and a sequence number for the audit ent
 The head is not taken early for a trigger that cascades: a cascade locks the children after
 the parent, and a child's own fire locks the child before the head, so holding the head first
 could deadlock. Such fires read it when they append, as before. On SQLite (in-process, no
-round trips) only the first three reads are made here; the rest are read where they are used.
+round trips) only the first three reads and the guards' are made here; the rest are read where
+they are used.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Integer, bindparam, func, or_, select
-from sqlalchemy.orm import Session
 
 from pmf_engine.core.audit.chain import HEAD as _HEAD
 from pmf_engine.core.audit.export import fired_by_statement
@@ -76,7 +76,7 @@ class Prefetched:
 
 
 def prefetch(
-    s: Session,
+    raw: Raw,
     key: str,
     username: str,
     watched: Collection[str],
@@ -86,9 +86,8 @@ def prefetch(
 ) -> Prefetched:
     """Read (and lock) what firing on ``key`` as ``username`` needs; ``watched``: the triggers
     some segregation rule may ask about; ``head``: take the chain head now (PostgreSQL);
-    ``guards``: the reads guards of the trigger declared (PostgreSQL only: on SQLite a guard
-    reads for itself at no cost of a round trip)."""
-    raw = Raw.of(s)
+    ``guards``: the reads guards of the trigger declared (on SQLite each is one more statement,
+    run here so that the guard needs no Session of its own)."""
     chain = InstanceKey.organisation_of(key)
     reads: list[tuple[Statement, dict[str, Any]]] = [
         (RAW_INSTANCE_ROW_LOCKED, {"key": key}),
@@ -97,10 +96,10 @@ def prefetch(
     if watched:
         reads.append(fired_by_statement(key, username, watched))
     guard_names: list[str] = []
+    for name, (statement, values) in (guards or {}).items():
+        guard_names.append(name)
+        reads.append((statement, dict(values)))
     if raw.pipelines:
-        for name, (statement, values) in (guards or {}).items():
-            guard_names.append(name)
-            reads.append((statement, dict(values)))
         reads.append((_HOLDERS_OF_INSTANCE, {"key": key}))
         if head:
             reads += [(_HEAD_ROW, {"head_chain": chain}), (_RESERVE_IDS, {})]
@@ -109,10 +108,10 @@ def prefetch(
         raise NotFound("cycle or return", key)
     instance = InstanceRow(*found[0][0])
     prior = {str(t) for (t,) in found[2] if t} if watched else None
-    if not raw.pipelines:
-        return Prefetched(instance, found[1], prior)
     rest = found[3 if watched else 2 :]
     guard_rows = dict(zip(guard_names, rest, strict=False))
+    if not raw.pipelines:
+        return Prefetched(instance, found[1], prior, guards=guard_rows)
     rest = rest[len(guard_names) :]
     holders = [Holder(*row) for row in rest[0] if row[0] is not None]
     if not head or not rest[1]:  # a new chain has no head row yet: append makes it

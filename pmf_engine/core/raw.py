@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy.engine import Connection, Dialect
@@ -49,6 +50,10 @@ class Compiled:
     defaults: Mapping[str, Any]
     processors: Mapping[str, Callable[[Any], Any]]
     results: tuple[Callable[[Any], Any] | None, ...]
+    ordered: Callable[[Mapping[str, Any]], tuple[Any, ...]] = tuple
+    """The values in the parameter order, as one C call (``itemgetter``)."""
+    converting: tuple[tuple[int, Callable[[Any], Any]], ...] = ()
+    """(column index, processor) of each result column that needs converting."""
 
     @classmethod
     def of(cls, statement: Executable, dialect: Dialect, keys: list[str], many: bool) -> Compiled:
@@ -60,30 +65,41 @@ class Compiled:
         processors = {k: v for k, v in compiled._bind_processors.items() if v is not None}
         order = tuple(compiled.positiontup) if compiled.positiontup is not None else None
         results = tuple(_result_processor(column.type, dialect) for column in compiled._result_columns)
-        return cls(str(compiled), order, dict(compiled.params), processors, results)
+        converting = tuple((i, process) for i, process in enumerate(results) if process is not None)
+        params = dict(compiled.params)
+        return cls(str(compiled), order, params, processors, results, _getter(order or ()), converting)
 
     def bind(self, values: Mapping[str, Any]) -> Any:
         """The driver's parameters for ``values`` (the statement's literals filled in)."""
-        merged = {**self.defaults, **values}
+        merged = {**self.defaults, **values} if self.defaults else dict(values)
         for name, process in self.processors.items():
             merged[name] = process(merged[name])
         if self.order is None:
             return merged
-        return tuple(merged[name] for name in self.order)
+        return self.ordered(merged)
 
     def convert(self, rows: list[Any]) -> list[Row]:
         """Fetched rows with each value as Core would return it (the driver's tuples as they
         are when no column needs converting)."""
-        if not any(self.results):
+        converting = self.converting
+        if not converting:
             return rows
-        results = self.results
-        return [
-            tuple(
-                value if process is None else process(value)
-                for process, value in zip(results, row, strict=True)
-            )
-            for row in rows
-        ]
+        converted: list[Row] = []
+        for row in rows:
+            values = list(row)
+            for i, process in converting:
+                values[i] = process(values[i])
+            converted.append(tuple(values))
+        return converted
+
+
+def _getter(order: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    if len(order) == 1:
+        name = order[0]
+        return lambda merged: (merged[name],)
+    if not order:
+        return lambda _merged: ()
+    return itemgetter(*order)
 
 
 def _result_processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
@@ -117,14 +133,15 @@ class Statement:
 
 
 class Raw:
-    """The session's connection (its transaction begun) as the driver sees it."""
+    """A transaction's DB-API connection as the driver sees it (a session's, or a ``Tx``'s)."""
 
     __slots__ = (
+        "_connect",
         "_cursor",
         "_deferred",
+        "_dispatch",
         "_error",
         "_listening",
-        "conn",
         "deferring",
         "dialect",
         "driver",
@@ -133,29 +150,47 @@ class Raw:
         "transaction",
     )
 
-    def __init__(self, s: Session) -> None:
-        self.conn: Connection = s.connection()
-        self.transaction = s.get_transaction()
-        self.dialect = self.conn.dialect
-        self.driver: Any = self.conn.connection.driver_connection
-        self._error: type[Exception] = self.dialect.loaded_dbapi.Error
+    def __init__(
+        self,
+        driver: Any,
+        dialect: Dialect,
+        dispatch: Any,
+        connection: Callable[[], Connection],
+        transaction: object = None,
+    ) -> None:
+        self.driver = driver
+        self.dialect = dialect
+        self.transaction = transaction
+        """What this Raw serves: the session's transaction (``Raw.of``), or a ``Tx``."""
+        self._connect = connection
+        self._dispatch = dispatch
+        self._error: type[Exception] = dialect.loaded_dbapi.Error
         self._cursor: Any = None
         # Whether anyone listens for statements (tests, the benchmark's count), looked up once.
-        self._listening = bool(self.conn.dispatch.before_cursor_execute)
-        self.pipelines = self.dialect.name == "postgresql"
+        self._listening = bool(dispatch.before_cursor_execute)
+        self.pipelines = dialect.name == "postgresql"
         """Whether statements can share round trips (psycopg's pipeline mode)."""
         self._deferred: list[tuple[Compiled, Any, bool]] = []
         self.deferring = False
+        """Set by the engine's fire: ``defer`` queues (PostgreSQL) until ``flush``."""
         self.own_transaction = False
         """The transaction was begun by ``prefetch``'s pipeline, not by psycopg."""
-        """Set by the engine's fire: ``defer`` queues (PostgreSQL) until ``flush``."""
+
+    @property
+    def conn(self) -> Connection:
+        """SQLAlchemy's Connection on the same DB-API connection and transaction (on a ``Tx``
+        made when first asked for: only listeners and cold paths ask)."""
+        return self._connect()
 
     @classmethod
     def of(cls, s: Session) -> Raw:
         """The ``Raw`` of the session's current transaction (made on first use)."""
         raw: Raw | None = s.info.get("pmf_raw")
         if raw is None or raw.transaction is not s.get_transaction():
-            raw = s.info["pmf_raw"] = cls(s)
+            conn = s.connection()
+            driver = conn.connection.driver_connection
+            raw = cls(driver, conn.dialect, conn.dispatch, lambda: conn, s.get_transaction())
+            s.info["pmf_raw"] = raw
         return raw
 
     def rows(self, statement: Statement, values: Mapping[str, Any]) -> list[Row]:
@@ -269,7 +304,7 @@ class Raw:
 
     def _announce(self, cursor: Any, sql: str, params: Any, *, many: bool) -> None:
         if self._listening:
-            self.conn.dispatch.before_cursor_execute(self.conn, cursor, sql, params, None, many)
+            self._dispatch.before_cursor_execute(self.conn, cursor, sql, params, None, many)
 
     def _run(self, sql: str, params: Any, *, many: bool) -> Any:
         if self._deferred:  # what was queued goes first, in order

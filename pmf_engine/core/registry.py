@@ -22,13 +22,15 @@ from sqlalchemy.orm import Session
 from pmf_engine.core.definition import ChildSpec, WorkflowDef
 from pmf_engine.core.instances import ChildView, InstanceRow, child_views
 from pmf_engine.core.raw import Statement
+from pmf_engine.core.tx import Tx
 
 
 @dataclass(frozen=True)
 class GuardContext:
     """What a guard may look at: read it, never write through it."""
 
-    session: Session
+    tx: Tx
+    """The fire's transaction (``session``: a Session in it, made when first asked for)."""
     instance: InstanceRow
     workflow: WorkflowDef
     data: Mapping[str, Any]
@@ -39,6 +41,11 @@ class GuardContext:
     prefetched: Mapping[str, list[Any]] = field(default_factory=dict)
     """Rows a guard declared it reads (``Registry.guard(reads=)``), already read by the fire's
     first round trip on PostgreSQL, by guard name; a guard without them reads for itself."""
+
+    @cached_property
+    def session(self) -> Session:
+        """A Session in the fire's transaction."""
+        return self.tx.session
 
     @cached_property
     def children(self) -> Sequence[ChildView]:

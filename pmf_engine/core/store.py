@@ -30,6 +30,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -80,6 +81,30 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         """Read a stored value back as an aware UTC datetime."""
         return None if value is None else value.replace(tzinfo=UTC)
+
+    def bind_processor(self, dialect: Any) -> Any:
+        """On SQLite, one function for both steps (the hot path binds several per fire): the
+        text SQLAlchemy's SQLite ``DATETIME`` stores, of the value in UTC."""
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        return _sqlite_utc_text
+
+
+def _sqlite_utc_text(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the store; use an aware UTC value")
+    v = value.astimezone(UTC)
+    return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031 - the fastest exact form
+        v.year,
+        v.month,
+        v.day,
+        v.hour,
+        v.minute,
+        v.second,
+        v.microsecond,
+    )
 
 
 class Base(DeclarativeBase):
@@ -493,6 +518,10 @@ class Store:
         """A read-only transaction (on SQLite it takes no write lock)."""
         with self._readonly() as session, session.begin():
             yield session
+
+    def session_on(self, connection: Connection) -> Session:
+        """A Session with this store's settings in the open transaction of ``connection`` (a ``Tx``'s)."""
+        return self._sessions(bind=connection)
 
     def dispose(self) -> None:
         """Close every pooled connection, e.g. before a SQLite file is removed or the process ends."""

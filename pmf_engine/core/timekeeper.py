@@ -24,8 +24,9 @@ from pmf_engine.core.definition import WorkflowDef
 from pmf_engine.core.escalation import ACTING, ASSIGNEE, plan
 from pmf_engine.core.instances import InstanceRow
 from pmf_engine.core.period import parse_period
-from pmf_engine.core.raw import Raw, Statement
+from pmf_engine.core.raw import Statement
 from pmf_engine.core.store import Actor, Deadline, Meeting, RoleAssignment, Step
+from pmf_engine.core.tx import Tx
 from pmf_engine.core.workdays import WorkingDays
 
 _STEPS = cast(Table, Step.__table__)
@@ -143,26 +144,27 @@ class Timekeeper:
 
     def holders(
         self,
-        s: Session,
+        s: Session | Tx,
         organisation_id: int,
         roles: Collection[str] | None = None,
         service_id: int | None = None,
     ) -> list[Holder]:
         """Active holders of roles in an organisation (of ``roles``, for ``service_id``, if given)."""
         rows: Sequence[Any]
+        tx = Tx.of(s)
         if roles is None:
-            rows = s.connection().execute(_ALL_HOLDERS, {"org": organisation_id}).all()
+            rows = tx.connection.execute(_ALL_HOLDERS, {"org": organisation_id}).all()
         elif not roles:
             return []  # no role: nobody holds it (no query)
         else:
             values: dict[str, Any] = {f"role{i}": r for i, r in enumerate(sorted(roles))}
             values |= {"org": organisation_id, "service": service_id}
-            rows = Raw.of(s).rows(_holders_of(len(roles)), values)
+            rows = tx.raw.rows(_holders_of(len(roles)), values)
         return [Holder(*row) for row in rows]
 
     def enter(
         self,
-        s: Session,
+        s: Session | Tx,
         wf: WorkflowDef,
         state: str,
         stay: Stay,
@@ -196,7 +198,7 @@ class Timekeeper:
 
     def enter_many(
         self,
-        s: Session,
+        s: Session | Tx,
         wf: WorkflowDef,
         state: str,
         stays: Sequence[tuple[Stay, MutableMapping[str, int]]],
@@ -211,12 +213,12 @@ class Timekeeper:
         multi-row INSERT for the deadlines and one for all their steps."""
         if wf.states[state].rule is None or not stays:
             return [None] * len(stays)
-        conn = s.connection()
+        tx = Tx.of(s)
         rules: list[DeadlineRule] = []
         resolutions = []
         for stay, pins in stays:
             arrival = arrived or now or stay.entered_at
-            rule, entered = self._rule_for(s, wf, state, stay, pins, arrival)
+            rule, entered = self._rule_for(tx, wf, state, stay, pins, arrival)
             rules.append(rule)
             resolutions.append(
                 resolve(
@@ -224,8 +226,8 @@ class Timekeeper:
                     period_end=stay.period_end,
                     entered=entered,
                     workdays=WorkingDays(stay.subdivision),
-                    find_meeting=_finder(s, stay.organisation_id),
-                    get_meeting=lambda meeting_id: _get_meeting(s, meeting_id),
+                    find_meeting=_finder(tx, stay.organisation_id),
+                    get_meeting=lambda meeting_id: _get_meeting(tx.session, meeting_id),
                     pins=pins,
                     due=stay.due,
                     arrived=arrival,
@@ -244,28 +246,28 @@ class Timekeeper:
             }
             for (stay, _), rule, r in zip(stays, rules, resolutions, strict=True)
         ]
-        raw = Raw.of(s)
+        raw = tx.raw
         if len(opened) == 1 and deadline_id is not None:  # a fire that reserved the id
             raw.defer(_RAW_NEW_DEADLINE, {**opened[0], "id": deadline_id})
             ids = [deadline_id]
         elif len(opened) == 1:  # a fire: one deadline, on the driver
             ids = [row[0] for row in raw.rows(_RAW_NEW_DEADLINE, opened[0])]
         else:
-            ids = list(conn.execute(_NEW_DEADLINE, opened).scalars())
+            ids = list(tx.connection.execute(_NEW_DEADLINE, opened).scalars())
         rows: list[dict[str, Any]] = []
         skip = set(already_fired)
         for (stay, _), resolution, opened_id in zip(stays, resolutions, ids, strict=True):
             if resolution.due_at is not None:
-                rows += self._step_rows(s, wf, state, stay, opened_id, resolution.due_at, holders, skip, now)
+                rows += self._step_rows(tx, wf, state, stay, opened_id, resolution.due_at, holders, skip, now)
         if rows and len(opened) == 1:
             raw.defer(_RAW_NEW_STEP, rows)
         elif rows:
-            conn.execute(_NEW_STEP, rows)
+            tx.connection.execute(_NEW_STEP, rows)
         return [int(i) for i in ids]
 
     def _rule_for(
         self,
-        s: Session,
+        tx: Tx,
         wf: WorkflowDef,
         state: str,
         stay: Stay,
@@ -280,8 +282,8 @@ class Timekeeper:
         assert rule is not None  # the caller checked
         if (
             declared is not None
-            and meeting_begun(rule, pins, lambda meeting_id: _get_meeting(s, meeting_id), arrival)
-            and s.execute(
+            and meeting_begun(rule, pins, lambda meeting_id: _get_meeting(tx.session, meeting_id), arrival)
+            and tx.session.execute(
                 select(Deadline.id)
                 .where(
                     Deadline.instance_id == stay.instance_id,
@@ -297,7 +299,7 @@ class Timekeeper:
 
     def _step_rows(
         self,
-        s: Session,
+        tx: Tx,
         wf: WorkflowDef,
         state: str,
         stay: Stay,
@@ -329,7 +331,7 @@ class Timekeeper:
 
         if holders is None:
             wanted = roles_of([name for step in planned for name in step.to])
-            holders = self.holders(s, stay.organisation_id, wanted, stay.service_id)
+            holders = self.holders(tx, stay.organisation_id, wanted, stay.service_id)
         rows: list[dict[str, Any]] = []
         for step in planned:
             roles = roles_of(step.to)
@@ -370,9 +372,9 @@ class Timekeeper:
             )
         }
 
-    def leave(self, s: Session, instance_id: int, now: datetime) -> None:
+    def leave(self, s: Session | Tx, instance_id: int, now: datetime) -> None:
         """Close the open deadline of an instance and cancel its steps that have not fired."""
-        raw = Raw.of(s)
+        raw = Tx.of(s).raw
         raw.defer(_RAW_CANCEL_STEPS, {"instance": instance_id})
         raw.defer(_RAW_CLOSE_DEADLINES, {"instance": instance_id, "now": now})
 
@@ -385,9 +387,9 @@ class Timekeeper:
         return [d for d in candidates if meeting_id in (d.meeting_ids or []) or d.due_at is None]
 
 
-def _finder(s: Session, organisation_id: int) -> MeetingFinder:
+def _finder(tx: Tx, organisation_id: int) -> MeetingFinder:
     def find(body: str, moment: datetime, strictly_after: bool) -> MeetingInfo | None:
-        return _find_meeting(s, organisation_id, body, moment, strictly_after)
+        return _find_meeting(tx.session, organisation_id, body, moment, strictly_after)
 
     return find
 

@@ -38,6 +38,10 @@ class StoredWorkflows:
             self._by_id[version.id] = found
         return found
 
+    def known(self, version_id: int) -> WorkflowDef | None:
+        """The definition of version ``version_id`` if it was parsed already (no read)."""
+        return self._by_id.get(version_id)
+
     def by_id(self, s: Session, version_id: int) -> WorkflowDef:
         """The definition of the stored version with id ``version_id``."""
         found = self._by_id.get(version_id)
@@ -114,6 +118,10 @@ class Versions:
     def by_id(self, s: Session, version_id: int) -> WorkflowDef:
         """The definition of the stored version with id ``version_id``."""
         return self._stored.by_id(s, version_id)
+
+    def known(self, version_id: int) -> WorkflowDef | None:
+        """The definition of version ``version_id`` if it was parsed already (no read)."""
+        return self._stored.known(version_id)
 
     def migrate(
         self, s: Session, key: str, target: str, *, by: str, reason: str | None = None

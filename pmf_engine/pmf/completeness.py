@@ -18,6 +18,7 @@ own hot-path statements are (``core.raw``), then decides in Python.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import String, and_, bindparam, literal_column, null, select, type_coerce, union_all
@@ -26,8 +27,9 @@ from sqlalchemy.sql.sqltypes import NULLTYPE
 
 from pmf_engine.core.instances import InstanceKey
 from pmf_engine.core.period import Period
-from pmf_engine.core.raw import Raw, Statement
+from pmf_engine.core.raw import Statement
 from pmf_engine.core.store import Instance
+from pmf_engine.core.tx import Tx
 from pmf_engine.pmf.models import Actual, Measure, Project, ProjectUpdate
 from pmf_engine.pmf.policy import FrameworkPolicies
 from pmf_engine.pmf.rag import Polarity
@@ -41,6 +43,12 @@ def due_in(frequency: str, period: Period) -> bool:
     return frequency != "annual" or period.quarter == 4
 
 
+@lru_cache(maxsize=256)
+def _earliest_wanted(quarter: Period) -> str:
+    """The earliest period the RAG of ``quarter`` reads (asked on every submit: computed once)."""
+    return min(periods_wanted(quarter))
+
+
 def return_reads(key: str) -> tuple[Statement, dict[str, Any]] | None:
     """The guard's one read, for the return ``key`` (``ORG/PERIOD/SERVICE``), declared so that
     ``Engine.fire`` sends it with its first round trip (``Registry.guard(reads=)``): the same
@@ -52,11 +60,11 @@ def return_reads(key: str) -> tuple[Statement, dict[str, Any]] | None:
         return None
     if parts.child is None:
         return None
-    return _RETURN_ROWS_BY_KEY, {"key": key, "period": str(quarter), "since": min(periods_wanted(quarter))}
+    return _RETURN_ROWS_BY_KEY, {"key": key, "period": str(quarter), "since": _earliest_wanted(quarter)}
 
 
 def return_problems(
-    s: Session,
+    s: Session | Tx,
     service_id: int,
     period: str,
     policies: FrameworkPolicies,
@@ -75,11 +83,11 @@ def return_problems(
     projects: dict[int, _Row] = {}
     # The periods the RAG reads (the year to date, the last quarter, the same quarter last year)
     # all lie from the same quarter last year to this one: one range, in the index's order.
-    since = min(periods_wanted(quarter))
+    since = _earliest_wanted(quarter)
     found = (
         rows
         if rows is not None
-        else Raw.of(s).rows(_RETURN_ROWS, {"service_id": service_id, "period": period, "since": since})
+        else Tx.of(s).raw.rows(_RETURN_ROWS, {"service_id": service_id, "period": period, "since": since})
     )
     for row in map(_Row._make, found):
         if row.kind == "measure":

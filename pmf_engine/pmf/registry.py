@@ -47,8 +47,8 @@ def framework_registry(policies: FrameworkPolicies) -> Registry:
         """The service's return holds what must be in it before it is submitted."""
         if ctx.instance.service_id is None:
             return None  # not a service's return: no figures of its own
-        rows = ctx.prefetched.get("return_complete")  # read with the instance (PostgreSQL)
-        problems = return_problems(ctx.session, ctx.instance.service_id, ctx.instance.period, policies, rows)
+        rows = ctx.prefetched.get("return_complete")  # read with the instance
+        problems = return_problems(ctx.tx, ctx.instance.service_id, ctx.instance.period, policies, rows)
         if problems:
             return f"the {ctx.instance.service} return is not complete: {'; '.join(problems)}"
         return None

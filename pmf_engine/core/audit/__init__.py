@@ -6,7 +6,8 @@ the database refuses an entry filed in a chain that is not its organisation's. E
 hash (SHA-256, or HMAC-SHA256 with a key kept outside the database) covers a canonical JSON
 encoding of its fields and the previous entry's hash; each carries the real time it was
 written, never earlier than the entry before it, and a rehearsal's time apart. ``chain``
-appends, ``verify`` recomputes and checks checkpoints, ``export`` reads back.
+appends, ``verify`` recomputes and checks checkpoints, ``incremental`` goes on from where
+each chain was last verified, ``export`` reads back.
 """
 
 from pmf_engine.core.audit.chain import (
@@ -26,7 +27,8 @@ from pmf_engine.core.audit.chain import (
     record,
 )
 from pmf_engine.core.audit.export import csv_safe, export, fired_by, iter_entries, trail
-from pmf_engine.core.audit.verify import Break, Verification, checkpoint, verify
+from pmf_engine.core.audit.incremental import AuditVerified, incremental, verified_points
+from pmf_engine.core.audit.verify import Break, Verification, Verified, checkpoint, verify
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -36,8 +38,10 @@ __all__ = [
     "LEGACY_FIELDS",
     "SYSTEM_CHAIN",
     "AuditRecord",
+    "AuditVerified",
     "Break",
     "Verification",
+    "Verified",
     "append",
     "append_many",
     "canonical_json",
@@ -48,8 +52,10 @@ __all__ = [
     "fired_by",
     "format_instant",
     "hash_of",
+    "incremental",
     "iter_entries",
     "record",
     "trail",
+    "verified_points",
     "verify",
 ]

@@ -16,8 +16,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from pmf_engine.core.errors import NotNow
-from pmf_engine.core.raw import Raw, Statement
-from pmf_engine.core.store import AuditEntry, AuditHead, AuditKey
+from pmf_engine.core.raw import Statement
+from pmf_engine.core.store import AuditEntry, AuditHead, AuditKey, Store
+from pmf_engine.core.tx import Tx
 
 GENESIS = "0" * 64
 SYSTEM_CHAIN = "_system"
@@ -57,7 +58,18 @@ def canonical_json(value: Any) -> str:
 
 def format_instant(instant: datetime) -> str:
     """The instant as fixed-width UTC text with microseconds and ``Z``: how the log stores and sorts it."""
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    v = instant.astimezone(UTC)
+    if v.year < 1000:  # strftime's %Y does not pad on every platform
+        return v.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (  # noqa: UP031 - a fire formats two: the fast form
+        v.year,
+        v.month,
+        v.day,
+        v.hour,
+        v.minute,
+        v.second,
+        v.microsecond,
+    )
 
 
 def _make_array_encoder() -> Callable[[Sequence[Any]], str]:
@@ -119,7 +131,7 @@ class AuditRecord:
 
 
 def append(
-    session: Session,
+    session: Session | Tx,
     record: AuditRecord,
     at: datetime,
     *,
@@ -143,10 +155,11 @@ def append(
     commits (``Raw.defer``).
     """
     chain = record.chain
-    head_seq, head_hash, head_at = head if head is not None else _locked_head(session, chain)
-    stamp = _Stamp.of(session, at, head_at)
+    tx = Tx.of(session)
+    head_seq, head_hash, head_at = head if head is not None else _locked_head(tx, chain)
+    stamp = _Stamp.of(tx.store, at, head_at)
     values = _link(record, stamp, head_seq + 1, head_hash)
-    raw = Raw.of(session)
+    raw = tx.raw
     moved = {
         "head_chain": chain,
         "new_seq": values["chain_seq"],
@@ -172,8 +185,7 @@ class _Stamp:
     key: AuditKey | None
 
     @classmethod
-    def of(cls, session: Session, engine_time: datetime, head_at: str) -> _Stamp:
-        store = session.info.get("pmf_store")
+    def of(cls, store: Store | None, engine_time: datetime, head_at: str) -> _Stamp:
         real = store.wall.now() if store is not None else engine_time
         as_of = None
         if abs(engine_time - real) > REHEARSAL_TOLERANCE:
@@ -203,8 +215,9 @@ def append_many(session: Session, records: Sequence[AuditRecord], at: datetime) 
     chain = records[0].chain
     if any(r.chain != chain for r in records):
         raise ValueError("append_many takes records of one chain")
-    head_seq, head_hash, head_at = _locked_head(session, chain)
-    stamp = _Stamp.of(session, at, head_at)
+    tx = Tx.of(session)
+    head_seq, head_hash, head_at = _locked_head(tx, chain)
+    stamp = _Stamp.of(tx.store, at, head_at)
     rows = []
     for record in records:
         head_seq += 1
@@ -266,12 +279,13 @@ HEAD = (
 _RAW_INSERT, _RAW_MOVE_HEAD, _RAW_HEAD = Statement(_INSERT), Statement(_MOVE_HEAD), Statement(HEAD)
 
 
-def _locked_head(session: Session, chain: str) -> tuple[int, str, str]:
-    rows = Raw.of(session).rows(_RAW_HEAD, {"head_chain": chain})
+def _locked_head(tx: Tx, chain: str) -> tuple[int, str, str]:
+    rows = tx.raw.rows(_RAW_HEAD, {"head_chain": chain})
     if rows:
         row = rows[0]
         return int(row[0]), str(row[1]), str(row[2] or "")
-    dialect = session.get_bind().dialect.name
+    session = tx.session  # a new chain: its head row is made first
+    dialect = tx.raw.dialect.name
     upsert = pg_insert if dialect == "postgresql" else sqlite_insert
     session.execute(
         upsert(AuditHead)

@@ -11,19 +11,20 @@ from sqlalchemy.orm import Session
 
 from pmf_engine.core import values
 from pmf_engine.core.audit.chain import EXPORT_FIELDS, canonical_json
-from pmf_engine.core.raw import Raw, Statement
+from pmf_engine.core.raw import Statement
 from pmf_engine.core.store import AuditEntry
+from pmf_engine.core.tx import Tx
 
 _FIRED_BY: dict[int, Statement] = {}
 
 
-def fired_by(session: Session, instance: str, actor: str, triggers: Collection[str]) -> set[str]:
+def fired_by(session: Session | Tx, instance: str, actor: str, triggers: Collection[str]) -> set[str]:
     """Which of ``triggers`` ``actor`` has fired on ``instance`` (from its organisation's chain):
     what a segregation-of-duties rule asks on every watched transition, so on the driver."""
     if not triggers:
         return set()
     statement, values = fired_by_statement(instance, actor, triggers)
-    return {str(row[0]) for row in Raw.of(session).rows(statement, values) if row[0]}
+    return {str(row[0]) for row in Tx.of(session).raw.rows(statement, values) if row[0]}
 
 
 def fired_by_statement(

@@ -58,6 +58,18 @@ class Break:
         return f"{where}: {self.kind}: {self.detail}"
 
 
+@dataclass(frozen=True)
+class Verified:
+    """Where a chain was verified up to: its entry's place (``chain_seq``, global ``seq``), hash
+    and real time, and whether the chain was keyed by then."""
+
+    chain_seq: int
+    seq: int
+    hash: str
+    at: str
+    keyed: bool
+
+
 @dataclass
 class Verification:
     """What ``verify`` found: entries read, each chain's last verified (chain_seq, hash), and the breaks."""
@@ -67,6 +79,8 @@ class Verification:
     breaks: list[Break] = field(default_factory=list)
     keyed: bool = False
     """Whether the entries' keyed hashes were checked (a key was given)."""
+    ends: dict[str, Verified] = field(default_factory=dict)
+    """Each chain's last verified entry, in full (what ``incremental`` stores)."""
 
     @property
     def ok(self) -> bool:
@@ -106,12 +120,15 @@ def verify(
     chain: str | None = None,
     checkpoint: Mapping[str, Any] | None = None,
     key: AuditKey | None = None,
+    since: Mapping[str, Verified] | None = None,
 ) -> Verification:
     """Recompute every chain (or one); report the first break of each chain found.
 
     ``key`` (by default the store's) checks keyed entries and refuses unkeyed ones written
     after a chain was keyed. Memory stays flat: rows stream in stored order and only each
-    chain's last link is kept.
+    chain's last link is kept. ``since``: where chains were verified before (``incremental``):
+    each such chain is checked from the entry after that one, linked to its hash; the entries
+    up to it are not read again (only a full verification sees them).
     """
     key = _key_of(session, key)
     result = Verification(keyed=key is not None)
@@ -120,8 +137,27 @@ def verify(
     known = set(session.scalars(select(Organisation.code))) | {SYSTEM_CHAIN}
     state: dict[str, _Chain] = {}
     keyed_from = 0  # the first keyed entry of the whole log: after it, every entry is keyed
-    for row in _links(session, chain, key):
+    since = {name: v for name, v in (since or {}).items() if chain is None or name == chain}
+    for name, point in since.items():
+        state[name] = _Chain(point.chain_seq + 1, point.hash, point.at, point.keyed)
+        result.chains[name] = (point.chain_seq, point.hash)
+        result.ends[name] = point
+        keyed_from = min(keyed_from or point.seq, point.seq) if point.keyed else keyed_from
+    # Entries before the earliest resume point are not read, unless a chain with entries (a
+    # head) has no point yet: then it is read from its first.
+    after = 0
+    if since:
+        heads = set(session.scalars(select(AuditHead.chain)))
+        after = (
+            0
+            if (heads if chain is None else heads & {chain}) - set(since)
+            else min(p.seq for p in since.values())
+        )
+    for row in _links(session, chain, key, after):
         seq, name, chain_seq, digest, at, alg = row[0], row[1], row[2], row[4], row[7], row[8]
+        resumed = since.get(name)
+        if resumed is not None and seq <= resumed.seq:
+            continue  # verified before
         result.entries += 1
         link = state.setdefault(name, _Chain())
         if link.broken:
@@ -141,6 +177,7 @@ def verify(
         link.expected, link.prev, link.at = chain_seq + 1, digest, at
         link.keyed = link.keyed or alg.startswith(KEYED)
         keyed_from = keyed_from or (seq if alg.startswith(KEYED) else 0)
+        result.ends[name] = Verified(chain_seq, seq, digest, at, link.keyed)
     if key is not None:
         for name, link in state.items():
             if not link.broken and not link.keyed and name not in marks:
@@ -268,7 +305,9 @@ _HEADS = (
 )
 
 
-def _links(session: Session, chain: str | None, key: AuditKey | None) -> Iterator[tuple[Any, ...]]:
+def _links(
+    session: Session, chain: str | None, key: AuditKey | None, after: int = 0
+) -> Iterator[tuple[Any, ...]]:
     """(seq, chain, chain_seq, prev_hash, hash, content matches hash, organisation, at, alg)
     for every entry, in stored order. "Matches" is ``None`` for a keyed entry whose key is not
     given (it cannot be checked).
@@ -276,12 +315,12 @@ def _links(session: Session, chain: str | None, key: AuditKey | None) -> Iterato
     On SQLite the database builds each entry's canonical JSON array itself (``json_array``
     writes the same compact text), so few columns cross into Python; an entry whose hash does
     not match that way (an older scheme; a value stored as a BLOB, which ``json_array`` cannot
-    take) is re-checked from its full row before it is called broken.
+    take) is re-checked from its full row before it is called broken. Only entries after
+    ``after`` (a ``seq``) are read.
     """
-    after = 0
     if session.get_bind().dialect.name == "sqlite":
         try:
-            for row in _links_sqlite(session, chain, key):
+            for row in _links_sqlite(session, chain, key, after):
                 after = row[0]
                 yield row
             return
@@ -296,9 +335,11 @@ def _links(session: Session, chain: str | None, key: AuditKey | None) -> Iterato
         yield (*row[:5], _matches(values, row[4], key), *row[5:8])
 
 
-def _links_sqlite(session: Session, chain: str | None, key: AuditKey | None) -> Iterator[tuple[Any, ...]]:
+def _links_sqlite(
+    session: Session, chain: str | None, key: AuditKey | None, after: int
+) -> Iterator[tuple[Any, ...]]:
     columns = [getattr(AuditEntry, name) for name in HASHED_FIELDS]
-    query = select(*_HEADS, func.json_array(*columns)).order_by(AuditEntry.seq)
+    query = select(*_HEADS, func.json_array(*columns)).where(AuditEntry.seq > after).order_by(AuditEntry.seq)
     if chain is not None:
         query = query.where(AuditEntry.chain == chain)
     sha256 = hashlib.sha256
