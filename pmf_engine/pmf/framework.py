@@ -23,7 +23,10 @@ from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import DefinitionError, Problem
 from pmf_engine.core.yamlload import Document, load_yaml, read_definition
 from pmf_engine.pmf.actions import Actions
+from pmf_engine.pmf.assurance import Assurance
 from pmf_engine.pmf.chase import Chasing
+from pmf_engine.pmf.evidence import EvidenceFiles
+from pmf_engine.pmf.finance import Finance
 from pmf_engine.pmf.meetings import CommitteeCalendar
 from pmf_engine.pmf.onboarding import Onboarding
 from pmf_engine.pmf.performance import Performance
@@ -31,6 +34,7 @@ from pmf_engine.pmf.policy import FrameworkPolicies, FrameworkPolicy
 from pmf_engine.pmf.projects import Projects
 from pmf_engine.pmf.rag import RagPolicy
 from pmf_engine.pmf.returns import ExcelReturns
+from pmf_engine.pmf.signoff import SignOffs
 
 RAG_FILE = "rag.yaml"
 FRAMEWORK_FILE = "framework.yaml"
@@ -89,6 +93,26 @@ class Framework:
     def performance(self) -> Performance:
         """Measures, actuals, RAG status and exception reports."""
         return Performance(self.engine.store, self.engine.clock, self.policies)
+
+    @cached_property
+    def sign_offs(self) -> SignOffs:
+        """The head of service's sign-off of returns (``quality.signing``)."""
+        return SignOffs(self.engine.store, self.engine.clock, self.policies)
+
+    @cached_property
+    def evidence(self) -> EvidenceFiles:
+        """Evidence files supporting figures (``quality.evidence``)."""
+        return EvidenceFiles(self.engine.store, self.engine.clock, self.policies)
+
+    @cached_property
+    def assurance(self) -> Assurance:
+        """The assurance summary of a quarter's figures and sign-offs."""
+        return Assurance(self.engine, self.policies)
+
+    @cached_property
+    def finance(self) -> Finance:
+        """Services' budgets and forecast outturns per quarter."""
+        return Finance(self.engine.store, self.engine.clock, self.policies)
 
     @cached_property
     def projects(self) -> Projects:

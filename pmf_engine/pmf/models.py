@@ -14,6 +14,9 @@ from pmf_engine.core.store import Base, JsonType, UTCDateTime
 ProjectState = Literal["on_track", "at_risk", "off_track", "complete"]
 """What a service reports of a project each quarter."""
 PROJECT_STATES: tuple[ProjectState, ...] = ("on_track", "at_risk", "off_track", "complete")
+QualityFlag = Literal["validated", "estimated", "provisional"]
+"""How sure a reported figure is (data quality); the report marks the last two."""
+QUALITY_FLAGS: tuple[QualityFlag, ...] = ("validated", "estimated", "provisional")
 
 
 class Measure(Base):
@@ -48,6 +51,16 @@ class Measure(Base):
     """The lowest figure the measure can take, if the measures file sets one (else its format's)."""
     maximum: Mapped[float | None] = mapped_column(default=None)
     """The highest figure the measure can take, if the measures file sets one (else its format's)."""
+    definition: Mapped[str] = mapped_column(Text, default="")
+    """What the measure counts, in words (data quality: the definition an auditor checks against)."""
+    guidance: Mapped[str] = mapped_column(Text, default="")
+    """How to compile the figure: what to include and leave out, where to look."""
+    numerator: Mapped[str] = mapped_column(String(300), default="")
+    """For a rate: what is counted on top (``applications decided in 8 weeks``)."""
+    denominator: Mapped[str] = mapped_column(String(300), default="")
+    """For a rate: what it is counted out of (``applications received``)."""
+    data_owner: Mapped[str] = mapped_column(String(64), default="")
+    """Who answers for the figure's data (the service's data owner, not the measure's lead)."""
 
 
 class Actual(Base):
@@ -67,6 +80,9 @@ class Actual(Base):
     """Set when the value corrects one already in a frozen report."""
     missing_reason: Mapped[str | None] = mapped_column(Text, default=None)
     """Why there is no figure (``value`` is ``None``): what lets a return be submitted without it."""
+    quality: Mapped[str | None] = mapped_column(String(16), default=None)
+    """How sure the figure is: a ``QualityFlag`` (validated, estimated, provisional), or ``None``
+    where the service did not say."""
     reported_by: Mapped[str] = mapped_column(String(64))
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -6,10 +6,13 @@
 - ``return_complete`` (guard): a service's return holds a figure, or the reason it is missing,
   for every measure due, and a narrative for every red measure and off-track project
   (``returns`` in ``policies/framework.yaml``; see ``completeness``). One query.
+- ``signed_off`` (guard): the service's return, as it now stands, is signed off by a holder of
+  ``quality.signing.role`` for its service (see ``signoff``).
 - ``freeze_report`` (effect): store the committee report's content as it stands and chain its
   hash into the audit log.
 - permissions ``calendar.manage`` (committee meetings), ``measures.manage`` (the measures
-  library), ``projects.manage`` (projects and milestones) and ``cycles.chase`` (chase the people
+  library), ``projects.manage`` (projects and milestones), ``finance.manage`` (budgets and
+  forecast outturns) and ``cycles.chase`` (chase the people
   who must act on a cycle, return or action now), given to roles in ``roles.yaml``.
 """
 
@@ -21,6 +24,7 @@ from pmf_engine.pmf.completeness import return_problems, return_reads
 from pmf_engine.pmf.exceptions import missing_exception_reports
 from pmf_engine.pmf.policy import FrameworkPolicies
 from pmf_engine.pmf.report import freeze
+from pmf_engine.pmf.signoff import SIGNED_OFF, sign_off_problem
 
 
 def framework_registry(policies: FrameworkPolicies) -> Registry:
@@ -47,6 +51,11 @@ def framework_registry(policies: FrameworkPolicies) -> Registry:
             return f"the {ctx.instance.service} return is not complete: {'; '.join(problems)}"
         return None
 
+    @registry.guard(SIGNED_OFF)
+    def signed_off(ctx: GuardContext) -> str | None:
+        """The return as it now stands is signed off by the service's head of service."""
+        return sign_off_problem(ctx.session, ctx.instance, policies.framework.quality.signing)
+
     @registry.effect("freeze_report")
     def freeze_report(ctx: EffectContext) -> None:
         """Store the committee report's content as it stands and put its hash in the audit chain."""
@@ -55,6 +64,7 @@ def framework_registry(policies: FrameworkPolicies) -> Registry:
     registry.permission(CALENDAR_MANAGE, "add, move and import committee meetings")
     registry.permission(MEASURES_MANAGE, "import the measures library")
     registry.permission(PROJECTS_MANAGE, "import projects and milestones")
+    registry.permission(FINANCE_MANAGE, "import services' budgets and forecast outturns")
     registry.permission(CYCLES_CHASE, "chase the people who must act on a cycle, return or action now")
     return registry
 
@@ -62,3 +72,4 @@ def framework_registry(policies: FrameworkPolicies) -> Registry:
 CALENDAR_MANAGE = "calendar.manage"
 MEASURES_MANAGE = "measures.manage"
 PROJECTS_MANAGE = "projects.manage"
+FINANCE_MANAGE = "finance.manage"

@@ -9,7 +9,7 @@ gathered live each time.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import get_args
 
@@ -22,6 +22,7 @@ from pmf_engine.core.engine import Engine
 from pmf_engine.core.store import AuditEntry, Instance, Organisation
 from pmf_engine.core.workdays import WorkingDays
 from pmf_engine.pmf.actions import ActionView
+from pmf_engine.pmf.finance import FinanceView, finance_in
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.models import Actual, Measure, ReportSnapshot
 from pmf_engine.pmf.projects import ProjectStatus, project_status
@@ -81,6 +82,16 @@ class Content:
     history: dict[str, list[tuple[str, float | None]]]
     themes: dict[str, dict[str, int]]
     exceptions: list[tuple[str, str, str, str, str]]
+    finance: list[FinanceView] = field(default_factory=list)
+    """Each service's budget, forecast outturn and variance for the quarter."""
+
+    def uncertain(self) -> list[MeasureStatus]:
+        """The measures whose figure is flagged provisional or estimated."""
+        return [m for m in self.measures if m.quality in ("provisional", "estimated")]
+
+    def by_service(self) -> list[tuple[FinanceView, list[MeasureStatus]]]:
+        """Each finance line with the measures of its service."""
+        return [(f, [m for m in self.measures if m.service == f.service]) for f in self.finance]
 
 
 @dataclass(frozen=True)
@@ -157,6 +168,7 @@ def content_in(s: Session, inst: Instance, rag: RagPolicy, now: datetime) -> Con
         history=history,
         themes=dict(sorted(themes.items())),
         exceptions=exceptions,
+        finance=finance_in(s, inst.organisation_id, inst.period),
     )
 
 
