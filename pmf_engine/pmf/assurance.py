@@ -59,6 +59,9 @@ class ReturnAssurance:
     """Who holds the sign-off role for the service now (none: no one could sign off)."""
     past_sign_off: bool = False
     """The return is in a state reached only through the guard ``signed_off`` (accepted)."""
+    key: str = ""
+    awaiting: bool = False
+    """The return may be signed off now: in a signing state, and not signed off as it stands."""
 
     @property
     def gap(self) -> str:
@@ -148,6 +151,7 @@ class Assurance:
             ).all():
                 wf = self.engine.definition(child.workflow_version)
                 gated = child.state in {t.dest for t in wf.transitions if SIGNED_OFF in t.guards}
+                signable = signing is not None and child.state in signing.states.get(wf.name, ())
                 signed = s.scalar(
                     select(ReturnSignOff)
                     .where(ReturnSignOff.instance_id == child.id)
@@ -156,7 +160,16 @@ class Assurance:
                 )
                 signers = tuple(holders(s, inst.organisation_id, child.service_id or 0, role)) if role else ()
                 if signed is None:
-                    returns.append(ReturnAssurance(code, child.state, signers=signers, past_sign_off=gated))
+                    returns.append(
+                        ReturnAssurance(
+                            code,
+                            child.state,
+                            signers=signers,
+                            past_sign_off=gated,
+                            key=child.key,
+                            awaiting=signable,
+                        )
+                    )
                 else:
                     returns.append(
                         ReturnAssurance(
@@ -168,6 +181,8 @@ class Assurance:
                             signed.late,
                             signers,
                             gated,
+                            child.key,
+                            signable and signed.submitted_at < child.entered_at,
                         )
                     )
         counts = Counter(f.quality for f in figures)

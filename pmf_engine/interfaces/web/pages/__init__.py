@@ -22,6 +22,7 @@ from pmf_engine.interfaces.web.pages import (
     instance,
     measures,
     overview,
+    quality,
     report,
     returns,
     setup,
@@ -40,6 +41,7 @@ for area in (
     calendar,
     report,
     returns,
+    quality,
     cycle_forms,
     instance,
 ):
