@@ -63,7 +63,9 @@ def councils(engine: Engine) -> tuple[TestClient, dict[str, str]]:
         framework.performance.record_actual(
             f"{org}/{PERIOD}", "HOU-01", 29, narrative=_marker(org) + "narrative", by=user
         )
-        framework.evidence.attach(f"{org}/{PERIOD}", "HOU-01", "e.csv", _marker(org).encode() + b"evidence\n", by=user)
+        framework.evidence.attach(
+            f"{org}/{PERIOD}", "HOU-01", "e.csv", _marker(org).encode() + b"evidence\n", by=user
+        )
         with pytest.raises(Refused):
             engine.fire(f"{org}/{PERIOD}/HOUSING", "accept", user, reason=_marker(org) + "reason")
     app = create_app(Framework(engine, SHIPPED_POLICIES), WebSettings(secret_key="t", secure_cookies=False))
