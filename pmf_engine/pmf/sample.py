@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from pmf_engine.core.period import Period
+from pmf_engine.pmf import sample_quality
 
 THEMES = ("Homes and communities", "Thriving economy", "Greener Wexcombe")
 SERVICES = {
@@ -145,6 +146,7 @@ def measures_csv(first_year: int, last_year: int, reached: int) -> str:
     writer.writerow(
         ["code", "title", "theme", "priority", "service", "owner", "unit", "format", "polarity",
          "frequency", "data_source", "assurance", "aggregation", "profile",
+         "definition", "guidance", "numerator", "denominator", "data_owner",
          *(f"annual target {y}-{(y + 1) % 100:02d}" for y in years)]
     )  # fmt: skip
     for m in MEASURES:
@@ -158,7 +160,8 @@ def measures_csv(first_year: int, last_year: int, reached: int) -> str:
             [m.code, m.title, THEMES[m.theme], SERVICES[m.service], m.service, OWNERS[m.service], m.unit,
              m.fmt, m.polarity, "quarterly", f"{SERVICES[m.service]} system",
              "Audited" if m.code.endswith("1") else "Unaudited", m.aggregation,
-             PROFILE if m.aggregation == "sum" else "", *(_round(a, m.fmt) for a in annual)]
+             PROFILE if m.aggregation == "sum" else "", *sample_quality.DATA.get(m.code, ("",) * 5),
+             *(_round(a, m.fmt) for a in annual)]
         )  # fmt: skip
     return out.getvalue()
 
