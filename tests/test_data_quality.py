@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from pmf_engine.core import audit
 from pmf_engine.core.clock import ManualClock
@@ -20,7 +21,9 @@ from pmf_engine.core.errors import DataFileError, GuardFailed, NotNow, Permissio
 from pmf_engine.pmf import report
 from pmf_engine.pmf.performance import ActualIn
 from pmf_engine.pmf.rules import InvalidFigures
+from tests import test_web
 from tests.conftest import CYCLE, ORG, services
+from tests.test_web import csrf, sign_in
 
 FIXTURES = Path(__file__).parent / "fixtures" / "measures"
 HOUSING = f"{CYCLE}/HOUSING"
@@ -198,3 +201,22 @@ def test_assurance_summary_counts_flags_evidence_and_sign_offs_and_writes_csv(co
     assert rows["HOU-01"]["signed_off_by"] == "hos_housing" and rows["HOU-01"]["evidence_files"] == "1"
     assert rows["HOU-01"]["sign_off_late"] == "no" and rows["PLA-01"]["quality"] == "provisional"
     assert rows["WAS-01"]["quality"] == "not stated" and rows["WAS-01"]["return_state"] == "requested"
+
+
+client = test_web.client  # the fixture: a signed-out browser over the test council
+
+
+def test_the_return_page_takes_a_quality_flag_beside_each_actual(client: TestClient, engine: Engine) -> None:
+    sign_in(client, "sm_housing")
+    page = client.get(f"/instances/{HOUSING}").text
+    assert (
+        'name="quality_HOU-01"' in page
+        and '<label class="govuk-label govuk-body-s" for="quality_HOU-01">' in page
+    )
+    data = {"csrf_token": csrf(client, f"/instances/{HOUSING}"), "code": "HOU-01", "actual_HOU-01": "29",
+            "quality_HOU-01": "estimated"}  # fmt: skip
+    assert client.post(f"/instances/{HOUSING}/actuals", data=data).status_code == 303
+    assert {m.code: m.quality for m in services(engine).performance.status(CYCLE)}["HOU-01"] == "estimated"
+    data |= {"quality_HOU-01": "made-up"}
+    refused = client.post(f"/instances/{HOUSING}/actuals", data=data)
+    assert refused.status_code == 400 and 'id="quality_HOU-01-error"' in refused.text

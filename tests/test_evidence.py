@@ -187,7 +187,7 @@ def test_web_upload_then_download_as_an_attachment_that_is_not_sniffed(browser: 
 def test_web_refuses_a_disguised_file_with_the_reason_on_the_page(browser: TestClient) -> None:
     sign_in(browser, "sm_housing")
     answer = _upload(browser, "scan.pdf", PNG)
-    assert answer.status_code == 422  # type: ignore[attr-defined]
+    assert answer.status_code == 400  # type: ignore[attr-defined]
     assert "its content is PNG" in answer.text  # type: ignore[attr-defined]
     assert "Error: " in answer.text  # type: ignore[attr-defined]
 

@@ -12,10 +12,11 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
-from pmf_engine.core.errors import NotFound, PmfError
+from pmf_engine.core.errors import InvalidInput, NotFound, PmfError
 from pmf_engine.interfaces.web import wording
 from pmf_engine.interfaces.web.deps import FormMember, FrameworkDep, Member, PathKey, Render, ReturnKey
 from pmf_engine.interfaces.web.errors import status_of
+from pmf_engine.interfaces.web.pages.instance import FORM_ERRORS
 from pmf_engine.interfaces.web.rendering import csv_download, name_of
 from pmf_engine.pmf.framework import Framework
 
@@ -117,6 +118,11 @@ def upload_evidence(
     if not problem:
         try:
             framework.evidence.attach(cycle, code.strip(), file.filename or "", content, by=user)  # type: ignore[union-attr]
+        except InvalidInput as invalid:  # the file itself: a form error, as on every form
+            org = parsed.organisation
+            return assurance_page(
+                render, framework, org, user, cycle, errors=[invalid.why], status=FORM_ERRORS
+            )
         except PmfError as exc:
             status, _ = status_of(exc)
             return assurance_page(
@@ -131,7 +137,9 @@ def upload_evidence(
         return RedirectResponse(
             f"/orgs/{parsed.organisation}/assurance?cycle={cycle}#evidence", status_code=303
         )
-    return assurance_page(render, framework, parsed.organisation, user, cycle, errors=[problem], status=422)
+    return assurance_page(
+        render, framework, parsed.organisation, user, cycle, errors=[problem], status=FORM_ERRORS
+    )
 
 
 @router.post("/instances/{key:path}/sign-off")
