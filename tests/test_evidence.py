@@ -159,7 +159,7 @@ def browser(framework: Framework, engine: Engine) -> TestClient:
 def _upload(client: TestClient, name: str, content: bytes, kind: str = "application/pdf") -> object:
     token = csrf(client, f"/orgs/{ORG}/assurance")
     return client.post(
-        f"/instances/{CYCLE}/evidence",
+        f"/instances/{CYCLE}/evidence/upload",
         data={"csrf_token": token, "code": "HOU-01"},
         files={"file": (name, content, kind)},
     )
@@ -186,6 +186,9 @@ def test_web_upload_then_download_as_an_attachment_that_is_not_sniffed(browser: 
 
 def test_web_refuses_a_disguised_file_with_the_reason_on_the_page(browser: TestClient) -> None:
     sign_in(browser, "sm_housing")
+    limit = SHIPPED_POLICIES.framework.quality.evidence.max_bytes
+    oversized = _upload(browser, "big.pdf", PDF + b"0" * limit)  # past the policy, within the gate
+    assert oversized.status_code == 400 and f"at most {limit:,}" in oversized.text  # type: ignore[attr-defined]
     answer = _upload(browser, "scan.pdf", PNG)
     assert answer.status_code == 400  # type: ignore[attr-defined]
     assert "its content is PNG" in answer.text  # type: ignore[attr-defined]

@@ -190,7 +190,7 @@ WRITE_ROUTES = {
     "/instances/{key:path}/exception-reports",
     "/instances/{key:path}/actions",
     "/instances/{key:path}/chase",
-    "/instances/{key:path}/evidence",
+    "/instances/{key:path}/evidence/upload",
     "/instances/{key:path}/sign-off",
     "/orgs/{org}/meetings",
     "/orgs/{org}/meetings/{meeting}/move",

@@ -6,7 +6,8 @@ per area, joined here.
 
 The order below matters: ``/instances/{key:path}`` takes any path under ``/instances/``, so
 the instance pages come last, after the report, the return's forms and template, and the
-cycle's exception report and Scrutiny action forms.
+cycle's exception report and Scrutiny action forms; the evidence upload (``.../evidence/upload``)
+comes before the return's own ``.../upload``.
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ for area in (
     audit,
     calendar,
     report,
-    returns,
     quality,
+    returns,
     cycle_forms,
     instance,
 ):

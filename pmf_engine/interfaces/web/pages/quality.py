@@ -99,7 +99,7 @@ def evidence_file(org: str, _user: Member, framework: FrameworkDep, evidence: st
     return Response(found.content, media_type=found.content_type, headers=headers)
 
 
-@router.post("/instances/{key:path}/evidence")
+@router.post("/instances/{key:path}/evidence/upload")  # "/upload": the upload limit of the gate
 def upload_evidence(
     key: str,
     user: FormMember,
