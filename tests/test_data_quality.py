@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pmf_engine.core import audit
+from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.clock import ManualClock
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import DataFileError, GuardFailed, NotNow, PermissionDenied
@@ -220,3 +221,18 @@ def test_the_return_page_takes_a_quality_flag_beside_each_actual(client: TestCli
     data |= {"quality_HOU-01": "made-up"}
     refused = client.post(f"/instances/{HOUSING}/actuals", data=data)
     assert refused.status_code == 400 and 'id="quality_HOU-01-error"' in refused.text
+
+
+def test_the_api_takes_a_quality_flag_and_refuses_another_word(client: TestClient, engine: Engine) -> None:
+    token = Accounts(engine.store, engine.clock).create_token("sm_housing", "script", by="test")
+    headers = {"Authorization": f"Bearer {token}"}
+    path = f"/api/v1/instances/{HOUSING}/actuals"
+    ok = client.post(
+        path, headers=headers, json={"figures": [{"code": "HOU-01", "value": 29, "quality": "provisional"}]}
+    )
+    assert ok.status_code == 200
+    assert {m.code: m.quality for m in services(engine).performance.status(CYCLE)}["HOU-01"] == "provisional"
+    bad = client.post(
+        path, headers=headers, json={"figures": [{"code": "HOU-01", "value": 29, "quality": "guess"}]}
+    )
+    assert bad.status_code == 422
