@@ -163,3 +163,23 @@ def test_cli_finance_import_and_list(pmf, tmp_path: Path, catalog: Catalog) -> N
     path.write_text("service,period,budget,forecast_outturn\nHOUSING,2024-25-Q9,1,1\n")
     bad = pmf("finance", "import", "--org", "TDC", str(path), "--as", "perf")
     assert bad.exit_code == 1 and "finance.csv:2: [period]" in bad.stderr
+
+
+def test_the_report_workbook_has_a_finance_sheet_and_the_quality_column(
+    engine: Engine, cycle: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "finance.csv"
+    path.write_text(GOOD)
+    framework = services(engine)
+    framework.performance.import_measures(ORG, FIXTURES / "measures.csv", by="perf")
+    framework.finance.import_finance(ORG, path, by="perf")
+    framework.performance.record_actual(cycle, "WAS-01", 55, quality="provisional", by="sm_waste")
+    out = tmp_path / "report.xlsx"
+    report.xlsx(report.gather(framework, cycle), out)
+    book = openpyxl.load_workbook(out)
+    finance = [[c.value for c in row] for row in book["Finance"].iter_rows()]
+    assert finance[0][:4] == ["Service", "Budget", "Forecast outturn", "Variance"]
+    assert finance[1][:4] == ["HOUSING", 1250000, 1310000, 60000] and finance[1][6] == "HOU-01 missing"
+    measures = [[c.value for c in row] for row in book["Measures"].iter_rows()]
+    assert measures[0][-1] == "Quality"
+    assert next(r for r in measures if r[0] == "WAS-01")[-1] == "provisional"
