@@ -135,7 +135,7 @@ def test_report_and_measures_page_show_finance_with_each_services_measures(
     assert "HOU-01 RED" in html
     sign_in(client, "perf")
     page = client.get(f"/orgs/{ORG}/measures").text
-    assert "Finance beside performance" in page and "£60,000.00" in page and "Temporary accommodation" in page
+    assert "Finance beside performance" in page and "+£60,000.00" in page and "Temporary accommodation" in page
 
 
 def test_finance_is_frozen_with_the_report(engine: Engine, cycle: str, tmp_path: Path) -> None:
@@ -183,3 +183,11 @@ def test_the_report_workbook_has_a_finance_sheet_and_the_quality_column(
     measures = [[c.value for c in row] for row in book["Measures"].iter_rows()]
     assert measures[0][-1] == "Quality"
     assert next(r for r in measures if r[0] == "WAS-01")[-1] == "provisional"
+
+
+def test_an_underspend_reads_as_minus_pounds(engine: Engine, cycle: str, tmp_path: Path) -> None:
+    path = tmp_path / "finance.csv"
+    path.write_text(GOOD)
+    services(engine).finance.import_finance(ORG, path, by="perf")
+    html = report.html(report.gather(services(engine), cycle))
+    assert "−£24,000.00 (-1.0%)" in html and "£-" not in html
