@@ -236,3 +236,11 @@ def test_the_api_takes_a_quality_flag_and_refuses_another_word(client: TestClien
         path, headers=headers, json={"figures": [{"code": "HOU-01", "value": 29, "quality": "guess"}]}
     )
     assert bad.status_code == 422
+
+
+def test_whoever_submitted_may_not_sign_off_their_own_return(council: Engine) -> None:
+    council.directory.grant("sm_housing", "head_of_service", ORG, service="HOUSING")
+    _submit_housing(council)
+    with pytest.raises(PermissionDenied, match="by_another"):
+        services(council).sign_offs.sign_off(HOUSING, by="sm_housing")
+    assert services(council).sign_offs.sign_off(HOUSING, by="hos_housing") is False

@@ -71,6 +71,7 @@ PEOPLE: list[tuple[str, str, list[tuple[str, str | None]]]] = [
     ("gita", "Gita Rao", [("head_of_service", "PLANNING"), ("head_of_service", "COMMUNITIES")]),
     ("mark", "Mark Ellis", [("head_of_service", "WASTE"), ("head_of_service", "LEISURE")]),
     ("ruth", "Ruth Adeyemi", [("head_of_service", "REVENUES")]),
+    ("omar", "Omar Haddad", [("head_of_service", "HOUSING")]),  # signs off what Hannah submits
 ]
 
 # Meetings of each quarter's cycle, in working days after the first working day after the
@@ -440,7 +441,8 @@ def _story(run: _Run, period: Period, workdays: WorkingDays) -> tuple[datetime, 
                      ("cara", "COMMUNITIES")]:  # fmt: skip
         step(who, "submit", service=svc)
     at(4, 15)
-    run.sign_off(cycle, "hannah", "HOUSING")
+    run.sign_off(cycle, "hannah", "HOUSING")  # refused: she submitted it (quality.signing.by_another)
+    run.sign_off(cycle, "omar", "HOUSING")
     at(5, 9)
     run.sign_off(cycle, "mark", "LEISURE")
     run.sign_off(cycle, "gita", "COMMUNITIES")
@@ -473,7 +475,7 @@ def _story(run: _Run, period: Period, workdays: WorkingDays) -> tuple[datetime, 
     run.say("hannah", "corrects a figure", "HOU-01: 33.5 -> 32.5")
     step("priya", "complete_service_review")
     step("hannah", "submit", service="HOUSING")
-    run.sign_off(cycle, "hannah", "HOUSING")  # the resubmitted return is signed off again
+    run.sign_off(cycle, "omar", "HOUSING")  # the resubmitted return is signed off again
     step("priya", "accept", service="HOUSING")
     at(18)
     step("priya", "complete_service_review")
@@ -542,7 +544,7 @@ def _open_quarter(
     def sign(who: str, svc: str) -> Callable[[], None]:
         return lambda: run.sign_off(cycle, who, svc)
 
-    heads = {"HOUSING": "hannah", "WASTE": "mark", "LEISURE": "mark"}
+    heads = {"HOUSING": "omar", "WASTE": "mark", "LEISURE": "mark"}
     for svc in ("HOUSING", "WASTE", "LEISURE"):
         plan(2, 10, report(svc))
         plan(3, 9, sign(heads[svc], svc))

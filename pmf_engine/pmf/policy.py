@@ -154,6 +154,8 @@ class SignOffPolicy(_Policy):
     """Per per-service workflow: the states in which a return may be signed off."""
     within: Annotated[int, Field(ge=0, le=60)] = 2
     """Working days after submission by which the sign-off is on time."""
+    by_another: bool = True
+    """Whoever moved the return into its state (its submitter) may not sign it off."""
 
 
 class EvidencePolicy(_Policy):

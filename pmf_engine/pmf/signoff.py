@@ -21,7 +21,15 @@ from sqlalchemy.orm import Session
 from pmf_engine.core.clock import london
 from pmf_engine.core.errors import NotFound, NotNow, PermissionDenied
 from pmf_engine.core.instances import InstanceRow
-from pmf_engine.core.store import Actor, Instance, Organisation, RoleAssignment, WorkflowVersion, roles_held
+from pmf_engine.core.store import (
+    Actor,
+    AuditEntry,
+    Instance,
+    Organisation,
+    RoleAssignment,
+    WorkflowVersion,
+    roles_held,
+)
 from pmf_engine.core.workdays import WorkingDays
 from pmf_engine.pmf.assurance_models import ReturnSignOff
 from pmf_engine.pmf.policy import SignOffPolicy
@@ -45,6 +53,22 @@ def sign_off_problem(s: Session, inst: InstanceRow, policy: SignOffPolicy | None
     return (
         f"the {inst.service} return needs the sign-off of its {policy.role.replace('_', ' ')} "
         f"first (pmf quality sign-off {inst.key})"
+    )
+
+
+def _mover(s: Session, inst: Instance) -> str | None:
+    """Who fired the transition that brought return ``inst`` into its state (its submitter)."""
+    organisation = inst.key.split("/", 1)[0]
+    return s.scalar(
+        select(AuditEntry.actor)
+        .where(
+            AuditEntry.chain == organisation,
+            AuditEntry.instance == inst.key,
+            AuditEntry.event == "fired",
+            AuditEntry.to_state == inst.state,
+        )
+        .order_by(AuditEntry.seq.desc())
+        .limit(1)
     )
 
 
@@ -101,6 +125,9 @@ class SignOffs(StoreService):
             if inst.state not in self.policy.states.get(workflow, ()):
                 allowed = ", ".join(self.policy.states.get(workflow, ())) or "no state"
                 raise NotNow(f"the {key} return is {inst.state}: it is signed off when {allowed}")
+            if self.policy.by_another and by == _mover(s, inst):
+                why = "quality.signing.by_another: whoever submitted a return may not sign it off"
+                raise PermissionDenied(key, "sign_off_return", inst.state, by, why)
             already = s.scalar(
                 select(ReturnSignOff.id).where(
                     ReturnSignOff.instance_id == inst.id, ReturnSignOff.submitted_at >= inst.entered_at
