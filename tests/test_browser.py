@@ -225,6 +225,11 @@ def test_a_quarter_in_the_browser(server: tuple[str, Engine], browser: Any) -> N
     )
     for service in ("PLANNING", "WASTE"):
         engine.fire(f"{CYCLE}/{service}", "submit", f"sm_{service.lower()}")
+    finance = SHOTS / "finance.csv"  # finance beside performance, on the measures page
+    finance.write_text(
+        "service,period,budget,forecast_outturn,note\nHOUSING,2024-25-Q1,1300000,1360000,Demand\n"
+    )
+    services(engine).finance.import_finance(ORG, finance, by="perf")
 
     perf = Visit(browser, base)
     perf.sign_in("perf")
@@ -240,6 +245,9 @@ def test_a_quarter_in_the_browser(server: tuple[str, Engine], browser: Any) -> N
     perf.press("complete_service_review")
     assert "Portfolio Holder and CMT review" in perf.page.inner_text("h1")
     perf.go(f"/orgs/{ORG}/measures", "measures")
+    assert "Finance beside performance" in perf.page.inner_text("main")
+    perf.go(f"/orgs/{ORG}/assurance", "assurance")
+    assert "Figures by quality flag" in perf.page.inner_text("main")
     perf.go(f"/orgs/{ORG}/meetings", "meetings")
     perf.page.fill("#when", "2024-10-22 10:00")
     perf.page.click("button:has-text('Add the meeting')")

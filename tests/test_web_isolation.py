@@ -67,6 +67,9 @@ def councils(engine: Engine) -> tuple[TestClient, dict[str, str]]:
         framework.performance.record_actual(
             f"{org}/{PERIOD}", "HOU-01", 29, narrative=_marker(org) + "narrative", by=user
         )
+        framework.evidence.attach(
+            f"{org}/{PERIOD}", "HOU-01", "e.csv", _marker(org).encode() + b"evidence\n", by=user
+        )
         with pytest.raises(Refused):
             engine.fire(f"{org}/{PERIOD}/HOUSING", "accept", user, reason=_marker(org) + "reason")
     app = create_app(Framework(engine, SHIPPED_POLICIES), WebSettings(secret_key="t", secure_cookies=False))
@@ -109,6 +112,8 @@ def _concrete(template: str, org: str) -> list[str]:
                 for dataset in opendata.DATASETS
                 for fmt in opendata.FORMATS
             ]
+        if "{evidence}" in template:  # each council's evidence file 1, 2, 3: only its own is served
+            return [filled.replace("{org}", org).replace("{evidence}", str(n)) for n in (1, 2, 3)]
         paths = [filled.replace("{org}", org)]
         if template.endswith("/audit") or template.endswith("/audit.csv"):
             paths += [f"{paths[0]}?instance={cycle}", f"{paths[0]}?instance={org}"]
@@ -160,6 +165,9 @@ READ_ROUTES = {
     "/orgs/{org}/measures/{code}/history.csv",
     "/orgs/{org}/risks",
     "/orgs/{org}/annual-report/{year}",
+    "/orgs/{org}/assurance",
+    "/orgs/{org}/assurance.csv",
+    "/orgs/{org}/evidence/{evidence}",
     "/api/v1/organisations/{org}/data/{dataset}.{fmt}",
     "/api/v1/organisations/{org}/comparators",
     "/orgs/{org}/plans",
@@ -207,6 +215,8 @@ WRITE_ROUTES = {
     "/instances/{key:path}/exception-reports",
     "/instances/{key:path}/actions",
     "/instances/{key:path}/chase",
+    "/instances/{key:path}/evidence/upload",
+    "/instances/{key:path}/sign-off",
     "/orgs/{org}/meetings",
     "/orgs/{org}/meetings/{meeting}/move",
     "/orgs/{org}/meetings/{meeting}/cancel",

@@ -38,12 +38,12 @@ from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import LONDON, ManualClock, london
 from pmf_engine.core.engine import Engine
-from pmf_engine.core.errors import InvalidInput, Refused
+from pmf_engine.core.errors import InvalidInput, PmfError, Refused
 from pmf_engine.core.period import Period
 from pmf_engine.core.store import Instance, Organisation, Store, sqlite_url
 from pmf_engine.core.workdays import WorkingDays
 from pmf_engine.core.worker import Worker
-from pmf_engine.pmf import report, sample
+from pmf_engine.pmf import report, sample, sample_quality
 from pmf_engine.pmf.exceptions import missing_exception_reports
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.performance import ActualIn
@@ -69,6 +69,10 @@ PEOPLE: list[tuple[str, str, list[tuple[str, str | None]]]] = [
     ("carol", "Carol Dunn", [("cabinet_clerk", None)]),
     ("scott", "Scott Reid", [("scrutiny_officer", None)]),
     ("audrey", "Audrey Lamb", [("auditor", None)]),
+    ("gita", "Gita Rao", [("head_of_service", "PLANNING"), ("head_of_service", "COMMUNITIES")]),
+    ("mark", "Mark Ellis", [("head_of_service", "WASTE"), ("head_of_service", "LEISURE")]),
+    ("ruth", "Ruth Adeyemi", [("head_of_service", "REVENUES")]),
+    ("omar", "Omar Haddad", [("head_of_service", "HOUSING")]),  # signs off what Hannah submits
 ]
 
 # Meetings of each quarter's cycle, in working days after the first working day after the
@@ -205,6 +209,15 @@ class _Run:
         )
         self.say(who, trigger, f"{service or 'cycle'}: {done.from_state} -> {done.to_state}{reopened}")
 
+    def sign_off(self, cycle: str, who: str, service: str) -> None:
+        """The head of service signs off the service's return as submitted."""
+        try:
+            late = self.framework.sign_offs.sign_off(f"{cycle}/{service}", by=who)
+        except PmfError as refusal:
+            self.say(who, "sign off", f"REFUSED: {refusal}")
+            return
+        self.say(who, "sign off", f"{service} return signed off" + (" (late)" if late else ""))
+
     def start(self, period: Period) -> str:
         status = self.engine.start_cycle(ORG, str(period), by="priya")
         self.say(
@@ -217,7 +230,16 @@ class _Run:
     ) -> None:
         """The service manager records the service's figures and its projects' progress."""
         who = sample.OWNERS[service]
-        self.framework.performance.record_actuals(cycle, [ActualIn(*row) for row in figures[service]], by=who)
+        rows = [
+            ActualIn(code, value, narrative, quality=sample_quality.QUALITY.get(code, "validated"))
+            for code, value, narrative in figures[service]
+        ]
+        self.framework.performance.record_actuals(cycle, rows, by=who)
+        period = cycle.rsplit("/", 1)[1]
+        for code, title in sample_quality.EVIDENCE.items():
+            if any(row.code == code for row in rows):
+                pdf = sample_quality.evidence_pdf(f"{title} {period}")
+                self.framework.evidence.attach(cycle, code, f"{code} {period} extract.pdf", pdf, by=who)
         for code, svc, owner, state, narrative in sample.PROJECT_UPDATES:
             if svc == service:
                 self.framework.projects.update(cycle, code, state, narrative=narrative, by=owner)
@@ -382,10 +404,14 @@ def _build(
         framework.comparators.set_area(ORG, sample.GSS_CODE, by="adam")
         compared = framework.comparators.import_file(ORG, Path(folder) / "comparators.csv", by="priya")
         framework.risks.import_risks(ORG, Path(folder) / "risks.csv", by="priya")
+        (Path(folder) / "finance.csv").write_text(
+            sample_quality.finance_csv([story, opened]), encoding="utf-8"
+        )
+        finance = framework.finance.import_finance(ORG, Path(folder) / "finance.csv", by="priya")[0]
     echo(
         f"measures library: {len(performance.measures(ORG))} measures in {len(sample.THEMES)} themes, "
         f"{history} actuals from the {sample.HISTORY} quarters before, "
-        f"{len(projects.projects(ORG))} Council Plan projects, "
+        f"{len(projects.projects(ORG))} Council Plan projects, {finance} budget lines, "
         f"{len(framework.risks.register(ORG))} risks on the register, {compared.values} LG Inform "
         f"comparator values for {compared.sets} measures (area {sample.GSS_CODE})"
     )
@@ -481,6 +507,12 @@ def _story(run: _Run, period: Period, workdays: WorkingDays) -> tuple[datetime, 
     for who, svc in [("hannah", "HOUSING"), ("pete", "PLANNING"), ("wendy", "WASTE"), ("leo", "LEISURE"),
                      ("cara", "COMMUNITIES")]:  # fmt: skip
         step(who, "submit", service=svc)
+    at(4, 15)
+    run.sign_off(cycle, "hannah", "HOUSING")  # refused: she submitted it (quality.signing.by_another)
+    run.sign_off(cycle, "omar", "HOUSING")
+    at(5, 9)
+    run.sign_off(cycle, "mark", "LEISURE")
+    run.sign_off(cycle, "gita", "COMMUNITIES")
     at(5)
     step("priya", "return_for_correction", service="PLANNING",
          reason="Q1 figure leaves out householder applications".replace("Q1", period.tag))  # fmt: skip
@@ -488,6 +520,8 @@ def _story(run: _Run, period: Period, workdays: WorkingDays) -> tuple[datetime, 
     step("priya", "close_data_request")
     at(7)
     step("pete", "submit", service="PLANNING")
+    run.sign_off(cycle, "gita", "PLANNING")
+    run.sign_off(cycle, "mark", "WASTE")  # three working days after submission: late
     for svc in ("HOUSING", "PLANNING", "WASTE", "LEISURE", "COMMUNITIES"):
         step("priya", "accept", service=svc)
     at(12, 11)
@@ -505,10 +539,11 @@ def _story(run: _Run, period: Period, workdays: WorkingDays) -> tuple[datetime, 
     at(17)
     # CMT reopened Housing's accepted return: the service corrects its figure and explains it.
     voids = "Voids backlog after the spring heating programme: 41 homes held for works, now cleared."
-    performance.record_actuals(cycle, [ActualIn("HOU-01", 32.5, voids)], by="hannah")
+    performance.record_actuals(cycle, [ActualIn("HOU-01", 32.5, voids, quality="validated")], by="hannah")
     run.say("hannah", "corrects a figure", "HOU-01: 33.5 -> 32.5")
     step("priya", "complete_service_review")
     step("hannah", "submit", service="HOUSING")
+    run.sign_off(cycle, "omar", "HOUSING")  # the resubmitted return is signed off again
     step("priya", "accept", service="HOUSING")
     at(18)
     step("priya", "complete_service_review")
@@ -575,16 +610,25 @@ def _open_quarter(
     events.append((action[0], close_action))
     plan(2, 9, lambda: run.review_risks(cycle, "later"))
     plan(10, 10, lambda: run.headlines(cycle))
+
+    def sign(who: str, svc: str) -> Callable[[], None]:
+        return lambda: run.sign_off(cycle, who, svc)
+
+    heads = {"HOUSING": "omar", "WASTE": "mark", "LEISURE": "mark"}
     for svc in ("HOUSING", "WASTE", "LEISURE"):
         plan(2, 10, report(svc))
+        plan(3, 9, sign(heads[svc], svc))
         plan(3, 11, step("priya", "accept", service=svc))
     for svc in ("PLANNING", "COMMUNITIES"):
         plan(3, 10, report(svc))
+    plan(4, 9, sign("gita", "PLANNING"))
     plan(4, 11, step("priya", "accept", service="PLANNING"))
     recount = "The licensing figure counts applications still open; count those decided"
     plan(4, 11, step("priya", "return_for_correction", service="COMMUNITIES", reason=recount))
     plan(5, 10, report("REVENUES"))
     plan(5, 14, step("cara", "submit", service="COMMUNITIES"))
+    plan(6, 9, sign("gita", "COMMUNITIES"))
+    plan(6, 10, sign("ruth", "REVENUES"))
     plan(6, 11, step("priya", "accept", service="REVENUES"))
     plan(6, 11, step("priya", "accept", service="COMMUNITIES"))
     plan(7, 11, step("priya", "close_data_request"))

@@ -27,7 +27,7 @@ from pmf_engine.core.limits import MAX_NARRATIVE, text_problem
 from pmf_engine.core.period import Period
 from pmf_engine.core.store import Instance, Service, WorkflowVersion, find_organisation, roles_held
 from pmf_engine.pmf import rules, tabular
-from pmf_engine.pmf.models import Actual, Measure
+from pmf_engine.pmf.models import QUALITY_FLAGS, Actual, Measure
 from pmf_engine.pmf.quarters import quarter_of
 from pmf_engine.pmf.reporting import (
     StoreService,
@@ -49,6 +49,21 @@ class ActualIn(NamedTuple):
     narrative: str = ""
     forecast: float | None = None
     missing_reason: str = ""
+    quality: str = ""
+    """A ``QualityFlag`` (validated, estimated, provisional), or ``""`` where not said."""
+
+
+def quality_problems(row: ActualIn) -> list[tuple[str, str]]:
+    """The problem of ``row``'s quality flag as ``(field, message)``: one of ``QUALITY_FLAGS``,
+    and only beside a figure."""
+    flag = row.quality.strip().lower()
+    if not flag:
+        return []
+    if flag not in QUALITY_FLAGS:
+        return [("quality", f"{row.quality!r} is not a quality flag: use {', '.join(QUALITY_FLAGS)}")]
+    if row.value is None:
+        return [("quality", "a quality flag goes with a figure: there is none")]
+    return []
 
 
 class HistoryRow(NamedTuple):
@@ -62,8 +77,8 @@ class HistoryRow(NamedTuple):
 
 
 def read_actuals(path: Path) -> list[ActualIn]:
-    """Actuals from CSV (columns ``code,value[,narrative][,forecast][,missing_reason]``; an
-    empty value is "not reported", and ``missing_reason`` says why)."""
+    """Actuals from CSV (columns ``code,value[,narrative][,forecast][,missing_reason][,quality]``;
+    an empty value is "not reported", and ``missing_reason`` says why)."""
     return [actual for _, actual in _actual_lines(path)]
 
 
@@ -87,7 +102,12 @@ def _actual_lines(path: Path) -> list[tuple[int, ActualIn]]:
                 table.problem(row.line, column, str(exc))
         if len(numbers) == 2:
             actual = ActualIn(
-                code, numbers["value"], row.get("narrative"), numbers["forecast"], row.get("missing_reason")
+                code,
+                numbers["value"],
+                row.get("narrative"),
+                numbers["forecast"],
+                row.get("missing_reason"),
+                row.get("quality").lower(),
             )
             rows.append((row.line, actual))
     return table.done(rows)
@@ -141,12 +161,15 @@ class Actuals(StoreService):
         narrative: str = "",
         forecast: float | None = None,
         missing_reason: str = "",
+        quality: str = "",
         by: str,
     ) -> None:
         """Record a measure's actual (or, with ``value`` ``None``, why it is missing) for the
         cycle's period, as a role that reports it (``reporting``), while the service's return
         is open (``reporting.open_states``)."""
-        self.record_actuals(cycle, [ActualIn(code, value, narrative, forecast, missing_reason)], by=by)
+        self.record_actuals(
+            cycle, [ActualIn(code, value, narrative, forecast, missing_reason, quality)], by=by
+        )
 
     def record_actuals(self, cycle: str, rows: Sequence[ActualIn], *, by: str) -> None:
         """Record several actuals in one transaction: all of them, or none."""
@@ -161,9 +184,12 @@ class Actuals(StoreService):
         refused = [
             rules.FigureProblem(row.code, field, message)
             for row, _, measure, _ in found
-            for field, message in rules.figure_problems(
-                bounds_of(measure), row.value, row.forecast, row.narrative, row.missing_reason
-            )
+            for field, message in [
+                *rules.figure_problems(
+                    bounds_of(measure), row.value, row.forecast, row.narrative, row.missing_reason
+                ),
+                *quality_problems(row),
+            ]
         ]
         if refused:
             raise rules.InvalidFigures(refused)
@@ -258,9 +284,12 @@ class Actuals(StoreService):
                 continue
             problems += [
                 Problem(str(path), line, CSV_COLUMN.get(field, field), f"{row.code}: {message}")
-                for field, message in rules.figure_problems(
-                    known[row.code], row.value, row.forecast, row.narrative, row.missing_reason
-                )
+                for field, message in [
+                    *rules.figure_problems(
+                        known[row.code], row.value, row.forecast, row.narrative, row.missing_reason
+                    ),
+                    *quality_problems(row),
+                ]
             ]
         if problems:
             raise DataFileError(problems)
@@ -350,6 +379,7 @@ def _stored(row: ActualIn) -> ActualIn:
         forecast=checks.check_number(f"{row.code} forecast", row.forecast),
         narrative=checks.check_text(f"{row.code} narrative", row.narrative) or "",
         missing_reason=missing if row.value is None else "",
+        quality=row.quality.strip().lower() if row.value is not None else "",
     )
 
 
@@ -373,6 +403,7 @@ def _add_actual(
             narrative=row.narrative,
             forecast=row.forecast,
             missing_reason=row.missing_reason or None,
+            quality=row.quality or None,
             restatement_reason=restatement[0] if restatement else None,
             reported_by=by,
             reported_at=now,
@@ -388,6 +419,8 @@ def _add_actual(
         data["forecast"] = row.forecast
     if row.missing_reason:
         data["missing_reason"] = row.missing_reason
+    if row.quality:
+        data["quality"] = row.quality
     if restatement:
         data |= {"reason": restatement[0], "previous_value": restatement[1]}
     audit_cycle(s, inst, "actual.restated" if restatement else "actual.recorded", by, data, now)

@@ -24,9 +24,12 @@ from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import DefinitionError, NotNow, Problem
 from pmf_engine.core.yamlload import Document, load_yaml, read_definition
 from pmf_engine.pmf.actions import Actions
+from pmf_engine.pmf.assurance import Assurance
 from pmf_engine.pmf.chase import Chasing
 from pmf_engine.pmf.comparators import Comparators
 from pmf_engine.pmf.delivery import Delivery
+from pmf_engine.pmf.evidence import EvidenceFiles
+from pmf_engine.pmf.finance import Finance
 from pmf_engine.pmf.meetings import CommitteeCalendar
 from pmf_engine.pmf.moderngov.policy import load_moderngov
 from pmf_engine.pmf.moderngov.sync import ModernGov
@@ -39,6 +42,7 @@ from pmf_engine.pmf.rag import RagPolicy
 from pmf_engine.pmf.returns import ExcelReturns
 from pmf_engine.pmf.riskpolicy import RiskPolicy, structure_problems
 from pmf_engine.pmf.risks import Risks
+from pmf_engine.pmf.signoff import SignOffs
 from pmf_engine.pmf.target_setting import TargetSettings
 
 RAG_FILE = "rag.yaml"
@@ -123,6 +127,26 @@ class Framework:
     def performance(self) -> Performance:
         """Measures, actuals, RAG status and exception reports."""
         return Performance(self.engine.store, self.engine.clock, self.policies)
+
+    @cached_property
+    def sign_offs(self) -> SignOffs:
+        """The head of service's sign-off of returns (``quality.signing``)."""
+        return SignOffs(self.engine.store, self.engine.clock, self.policies)
+
+    @cached_property
+    def evidence(self) -> EvidenceFiles:
+        """Evidence files supporting figures (``quality.evidence``)."""
+        return EvidenceFiles(self.engine.store, self.engine.clock, self.policies)
+
+    @cached_property
+    def assurance(self) -> Assurance:
+        """The assurance summary of a quarter's figures and sign-offs."""
+        return Assurance(self.engine, self.policies)
+
+    @cached_property
+    def finance(self) -> Finance:
+        """Services' budgets and forecast outturns per quarter."""
+        return Finance(self.engine.store, self.engine.clock, self.policies)
 
     @cached_property
     def projects(self) -> Projects:

@@ -42,8 +42,12 @@ COLUMNS = (
     "code", "title", "theme", "priority", "service", "owner", "unit", "format", "polarity",
     "frequency", "data_source", "assurance", "aggregation", "profile", "minimum", "maximum",
     "comparator_metric", "publish",
+    "definition", "guidance", "numerator", "denominator", "data_owner",
 )  # fmt: skip
-TEXT_COLUMNS = ("title", "theme", "priority", "owner", "unit", "data_source", "assurance")
+TEXT_COLUMNS = (
+    "title", "theme", "priority", "owner", "unit", "data_source", "assurance",
+    "definition", "guidance", "numerator", "denominator", "data_owner",
+)  # fmt: skip
 """The free-text columns, in which formula-like text is refused."""
 TARGET_PREFIX = "target "
 """A quarter's own target: ``target 2024-25-Q1``."""
@@ -78,8 +82,23 @@ class MeasureIn(BaseModel):
     """The measure's metric at comparator sources (an LG Inform metric type id, e.g. ``2142``)."""
     publish: bool = True
     """Its figures are approved for publication (``no``: kept off the public open-data feed)."""
+    definition: str = Field("", max_length=4000)
+    """Data quality: what the measure counts, in words."""
+    guidance: str = Field("", max_length=4000)
+    """How to compile the figure."""
+    numerator: str = Field("", max_length=300)
+    denominator: str = Field("", max_length=300, validate_default=True)
+    """For a rate, what is counted and out of what: both or neither."""
+    data_owner: str = Field("", max_length=64)
     targets: dict[str, float] = {}
     annual_targets: dict[str, float] = {}
+
+    @field_validator("denominator")
+    @classmethod
+    def _both_or_neither(cls, value: str, info: ValidationInfo) -> str:
+        if bool(value) != bool(info.data.get("numerator", "")):
+            raise ValueError("a rate has a numerator and a denominator: give both or neither")
+        return value
 
     @field_validator("minimum", "maximum")
     @classmethod

@@ -16,6 +16,9 @@ from pmf_engine.core.store import Base, JsonType, UTCDateTime
 ProjectState = Literal["on_track", "at_risk", "off_track", "complete"]
 """What a service reports of a project each quarter."""
 PROJECT_STATES: tuple[ProjectState, ...] = ("on_track", "at_risk", "off_track", "complete")
+QualityFlag = Literal["validated", "estimated", "provisional"]
+"""How sure a reported figure is (data quality); the report marks the last two."""
+QUALITY_FLAGS: tuple[QualityFlag, ...] = ("validated", "estimated", "provisional")
 
 
 class Measure(Base):
@@ -59,6 +62,16 @@ class Measure(Base):
     agreed_targets: Mapped[dict[str, list[list[str | float]]]] = mapped_column(JsonType, default=dict)
     """The lifecycle's annual targets in force (``target_setting``), written when one is agreed:
     ``{year: [[first quarter, value], ...]}``, the agreed target then each approved revision."""
+    definition: Mapped[str] = mapped_column(Text, default="")
+    """What the measure counts, in words (data quality: the definition an auditor checks against)."""
+    guidance: Mapped[str] = mapped_column(Text, default="")
+    """How to compile the figure: what to include and leave out, where to look."""
+    numerator: Mapped[str] = mapped_column(String(300), default="")
+    """For a rate: what is counted on top (``applications decided in 8 weeks``)."""
+    denominator: Mapped[str] = mapped_column(String(300), default="")
+    """For a rate: what it is counted out of (``applications received``)."""
+    data_owner: Mapped[str] = mapped_column(String(64), default="")
+    """Who answers for the figure's data (the service's data owner, not the measure's lead)."""
 
 
 class Actual(Base):
@@ -78,6 +91,9 @@ class Actual(Base):
     """Set when the value corrects one already in a frozen report."""
     missing_reason: Mapped[str | None] = mapped_column(Text, default=None)
     """Why there is no figure (``value`` is ``None``): what lets a return be submitted without it."""
+    quality: Mapped[str | None] = mapped_column(String(16), default=None)
+    """How sure the figure is: a ``QualityFlag`` (validated, estimated, provisional), or ``None``
+    where the service did not say."""
     reported_by: Mapped[str] = mapped_column(String(64))
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -253,6 +253,40 @@ class PlansPolicy(_Policy):
         return service_id is not None and any((role, service_id) in held for role in self.own_service)
 
 
+EvidenceKind = Literal["pdf", "png", "jpeg", "xlsx", "docx", "csv", "txt"]
+"""The kinds of evidence file pmf-engine can recognise from their content (``evidence.sniff``)."""
+
+
+class SignOffPolicy(_Policy):
+    """Who signs off a service's return before it is accepted (guard ``signed_off``), in which
+    states of the return, and within how many working days of its submission (later is late)."""
+
+    role: Name
+    """A service-scoped role: its holder for the return's service signs off."""
+    states: StatesOf = {}
+    """Per per-service workflow: the states in which a return may be signed off."""
+    within: Annotated[int, Field(ge=0, le=60)] = 2
+    """Working days after submission by which the sign-off is on time."""
+    by_another: bool = True
+    """Whoever moved the return into its state (its submitter) may not sign it off."""
+
+
+class EvidencePolicy(_Policy):
+    """What evidence files are accepted: their largest size, and the kinds their content must
+    be (sniffed from the bytes; a name's extension must agree with it)."""
+
+    max_bytes: Annotated[int, Field(ge=1, le=50 * 1024 * 1024)] = 5 * 1024 * 1024
+    kinds: tuple[EvidenceKind, ...] = ("pdf", "png", "jpeg", "xlsx", "docx", "csv")
+
+
+class QualityPolicy(_Policy):
+    """Data quality (``framework.yaml`` ``quality``): sign-off of returns and evidence files."""
+
+    signing: SignOffPolicy | None = None
+    """Who signs off returns; without it the guard ``signed_off`` always holds."""
+    evidence: EvidencePolicy = EvidencePolicy()
+
+
 class FrameworkPolicy(_Policy):
     """The whole ``framework.yaml``."""
 
@@ -267,6 +301,8 @@ class FrameworkPolicy(_Policy):
     """The target lifecycle; without it targets come from the measures library only."""
     plans: PlansPolicy | None = None
     """Service plans; without this section a deployment has none."""
+
+    quality: QualityPolicy = QualityPolicy()
 
 
 @dataclass(frozen=True)
@@ -357,6 +393,7 @@ def catalog_problems(
         "a cycle (it has no start_roles)",
         cycles,
     )
+    yield from _signing_problems(policy.quality.signing, doc, catalog, children, states_problems)
     for name, days in policy.dashboard.timeliness.items():
         path = ("dashboard", "timeliness", name)
         if name not in catalog.workflows:
@@ -435,6 +472,28 @@ def _plans_problems(
             f"workflow {plans.round!r} must be a cycle (start_roles) starting {plans.workflow!r} per service",
         )
     yield from _unknown_states(doc, ("plans", "editable_in"), plan_wf, plans.editable_in)
+
+
+def _signing_problems(
+    signing: SignOffPolicy | None,
+    doc: Document,
+    catalog: Catalog,
+    children: set[str],
+    states_problems: Callable[
+        [tuple[str, ...], Mapping[str, Sequence[str]], str, Iterable[str]], Iterator[Problem]
+    ],
+) -> Iterator[Problem]:
+    """The role of ``quality.signing`` (known, held for one service) and its states."""
+    if signing is None:
+        return
+    roles, path = catalog.roles.roles, ("quality", "signing", "role")
+    if signing.role not in roles:
+        yield doc.problem(path, f"unknown role {signing.role!r}; known: {', '.join(sorted(roles))}")
+    elif roles[signing.role].scope != "service":
+        yield doc.problem(path, f"role {signing.role!r} is not held for one service")
+    yield from states_problems(
+        ("quality", "signing", "states"), signing.states, "started per service by another workflow", children
+    )
 
 
 _SCOPES = {"organisation": "organisation-wide", "service": "for one service"}

@@ -10,11 +10,13 @@
   is written; and it holds at least one action with an owner and a due date (``plans``).
 - ``plan_actions_reported`` (guard, for a return's submit): each action of the service's plan
   for the year has a status for the quarter (``plans.done_statuses`` end that).
+- ``signed_off`` (guard): the service's return, as it now stands, is signed off by a holder of
+  ``quality.signing.role`` for its service (see ``signoff``).
 - ``freeze_report`` (effect): store the committee report's content as it stands and chain its
   hash into the audit log.
 - permissions ``calendar.manage`` (committee meetings), ``measures.manage`` (the measures
   library), ``projects.manage`` (projects and milestones), ``risks.manage`` (the risk
-  register) and ``cycles.chase`` (chase the people
+  register), ``finance.manage`` (budgets and forecast outturns) and ``cycles.chase`` (chase the people
   who must act on a cycle, return or action now), given to roles in ``roles.yaml``.
 """
 
@@ -27,6 +29,7 @@ from pmf_engine.pmf.exceptions import missing_exception_reports
 from pmf_engine.pmf.plan_views import plan_incomplete, self_evaluation_missing, unreported_actions
 from pmf_engine.pmf.policy import FrameworkPolicies
 from pmf_engine.pmf.report import freeze
+from pmf_engine.pmf.signoff import SIGNED_OFF, sign_off_problem
 
 
 def framework_registry(policies: FrameworkPolicies) -> Registry:
@@ -76,6 +79,11 @@ def framework_registry(policies: FrameworkPolicies) -> Registry:
             )
         return None
 
+    @registry.guard(SIGNED_OFF)
+    def signed_off(ctx: GuardContext) -> str | None:
+        """The return as it now stands is signed off by the service's head of service."""
+        return sign_off_problem(ctx.session, ctx.instance, policies.framework.quality.signing)
+
     @registry.effect("freeze_report")
     def freeze_report(ctx: EffectContext) -> None:
         """Store the committee report's content as it stands and put its hash in the audit chain."""
@@ -85,6 +93,7 @@ def framework_registry(policies: FrameworkPolicies) -> Registry:
     registry.permission(MEASURES_MANAGE, "import the measures library")
     registry.permission(PROJECTS_MANAGE, "import projects and milestones")
     registry.permission(RISKS_MANAGE, "import the risk register")
+    registry.permission(FINANCE_MANAGE, "import services' budgets and forecast outturns")
     registry.permission(CYCLES_CHASE, "chase the people who must act on a cycle, return or action now")
     return registry
 
@@ -93,3 +102,4 @@ CALENDAR_MANAGE = "calendar.manage"
 MEASURES_MANAGE = "measures.manage"
 PROJECTS_MANAGE = "projects.manage"
 RISKS_MANAGE = "risks.manage"
+FINANCE_MANAGE = "finance.manage"

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from pmf_engine.core.period import Period
+from pmf_engine.pmf import sample_quality
 
 THEMES = ("Homes and communities", "Thriving economy", "Greener Wexcombe")
 SERVICES = {
@@ -150,6 +151,7 @@ def measures_csv(first_year: int, last_year: int, reached: int) -> str:
     writer.writerow(
         ["code", "title", "theme", "priority", "service", "owner", "unit", "format", "polarity",
          "frequency", "data_source", "assurance", "aggregation", "profile", "comparator_metric", "publish",
+         "definition", "guidance", "numerator", "denominator", "data_owner",
          *(f"annual target {y}-{(y + 1) % 100:02d}" for y in years)]
     )  # fmt: skip
     for m in MEASURES:
@@ -165,6 +167,7 @@ def measures_csv(first_year: int, last_year: int, reached: int) -> str:
              "Audited" if m.code.endswith("1") else "Unaudited", m.aggregation,
              PROFILE if m.aggregation == "sum" else "", COMPARATOR_METRICS.get(m.code, ""),
              "no" if m.code in UNPUBLISHED else "yes",
+             *sample_quality.DATA.get(m.code, ("",) * 5),
              *(_round(a, m.fmt) for a in annual)]
         )  # fmt: skip
     return out.getvalue()

@@ -48,6 +48,8 @@ class MeasureStatus:
     """The figure was corrected after an earlier report was frozen."""
     missing_reason: str = ""
     """Why the service has no figure this quarter, when it gave one."""
+    quality: str = ""
+    """The figure's quality flag (validated, estimated, provisional), ``""`` where not said."""
 
 
 def decide(
@@ -122,6 +124,7 @@ def measure_statuses(s: Session, inst: Instance, policy: RagPolicy) -> list[Meas
                 exception_report=measure.id in reported,
                 restated=bool(now and now.restatement_reason),
                 missing_reason=(now.missing_reason or "") if now and now.value is None else "",
+                quality=(now.quality or "") if now and now.value is not None else "",
             )
         )
     return result

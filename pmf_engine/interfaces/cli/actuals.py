@@ -10,6 +10,7 @@ import click
 from pmf_engine.core import values
 from pmf_engine.interfaces.cli.context import App, finite_number, names_output, pass_app
 from pmf_engine.interfaces.cli.library import Import, import_command
+from pmf_engine.pmf.models import QUALITY_FLAGS
 
 
 @click.group()
@@ -34,6 +35,12 @@ NEGATIVE_OK = {"ignore_unknown_options": True}
     default="",
     help='With VALUE "missing": why there is no figure (a return is submitted only with one).',
 )
+@click.option(
+    "--quality",
+    type=click.Choice(QUALITY_FLAGS, case_sensitive=False),
+    default=None,
+    help="How sure the figure is (data quality); the report marks provisional and estimated ones.",
+)
 @click.option("--as", "by", required=True)
 @pass_app
 def actuals_record(
@@ -44,6 +51,7 @@ def actuals_record(
     narrative: str,
     forecast: float | None,
     missing_reason: str,
+    quality: str | None,
     by: str,
 ) -> None:
     """Record VALUE (a number, or "missing") for measure CODE in CYCLE's period. The number
@@ -56,6 +64,7 @@ def actuals_record(
         narrative=narrative,
         forecast=forecast,
         missing_reason=missing_reason,
+        quality=(quality or "").lower(),
         by=by,
     )
     click.echo(f"{code}: {value} recorded for {key}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Header, Path, Query, Request
@@ -20,6 +20,7 @@ from pmf_engine.interfaces.web.deps import ApiMember, ApiUser, EngineDep, Framew
 from pmf_engine.interfaces.web.errors import PreconditionFailed, PreconditionRequired
 from pmf_engine.interfaces.web.session import organisations_for
 from pmf_engine.pmf import report
+from pmf_engine.pmf.models import QualityFlag
 from pmf_engine.pmf.performance import ActualIn
 
 router = APIRouter(prefix="/api/v1", tags=["pmf"])
@@ -67,6 +68,8 @@ class FigureIn(BaseModel):
     narrative: str = ""
     forecast: float | None = None
     missing_reason: str = ""
+    quality: QualityFlag | Literal[""] = ""
+    """The figure's quality flag (data quality), ``""`` where not said."""
 
 
 class FiguresIn(BaseModel):
@@ -180,7 +183,9 @@ def record_actuals(
     (its measure's range; finite; a count whole) is a 422 naming the measure and the field,
     and nothing is recorded. A repeat records the same figures again (the newest counts)."""
     cycle = parsed.cycle
-    rows = [ActualIn(f.code, f.value, f.narrative, f.forecast, f.missing_reason) for f in body.figures]
+    rows = [
+        ActualIn(f.code, f.value, f.narrative, f.forecast, f.missing_reason, f.quality) for f in body.figures
+    ]
     framework.performance.record_actuals(cycle, rows, by=user)
     return {"recorded": len(rows)}
 

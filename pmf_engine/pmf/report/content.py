@@ -25,6 +25,7 @@ from pmf_engine.pmf.actions import ActionView
 from pmf_engine.pmf.comparators import positions_in
 from pmf_engine.pmf.comparison import Position
 from pmf_engine.pmf.delivery import Headline, headlines_in
+from pmf_engine.pmf.finance import FinanceView, finance_in
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.models import Actual, Measure, ReportSnapshot
 from pmf_engine.pmf.moderngov.links import MeetingLink
@@ -110,6 +111,16 @@ class Content:
     revised_targets: list[RevisedTarget] = field(default_factory=list)
     """The year's approved revisions in force by the quarter (a report frozen before there
     were revisions has none)."""
+    finance: list[FinanceView] = field(default_factory=list)
+    """Each service's budget, forecast outturn and variance for the quarter."""
+
+    def uncertain(self) -> list[MeasureStatus]:
+        """The measures whose figure is flagged provisional or estimated."""
+        return [m for m in self.measures if m.quality in ("provisional", "estimated")]
+
+    def by_service(self) -> list[tuple[FinanceView, list[MeasureStatus]]]:
+        """Each finance line with the measures of its service."""
+        return [(f, [m for m in self.measures if m.service == f.service]) for f in self.finance]
 
 
 @dataclass(frozen=True)
@@ -210,6 +221,7 @@ def content_in(
         headlines=headlines_in(s, inst, measures, projects),
         risks=risk_section(s, inst, risk) if risk is not None else None,
         revised_targets=revised,
+        finance=finance_in(s, inst.organisation_id, inst.period),
     )
 
 

@@ -1,6 +1,6 @@
-"""The report as an Excel workbook: a sheet each for measures, projects, exception reports,
-Scrutiny's actions, restatements and timeliness, and, when there are any, the positions among
-similar councils (one row per council's value, with its source and date). Every text is
+"""The report as an Excel workbook: a sheet each for measures, projects, finance, exception
+reports, Scrutiny's actions, restatements and timeliness, and, when there are any, the positions
+among similar councils (one row per council's value, with its source and date). Every text is
 written as a text cell, never a formula, and shown as written (a narrative starting ``=`` or
 ``-`` included)."""
 
@@ -26,13 +26,13 @@ def xlsx(data: ReportData, path: Path) -> None:
     sheet.title = "Measures"
     sheet.append(
         ["Code", "Measure", "Theme", "Service", "Actual", "Target", "RAG", "Basis", "Rule",
-         "Since last quarter", "Since last year", "Narrative"]
+         "Since last quarter", "Since last year", "Narrative", "Quality"]
     )  # fmt: skip
     for m in content.measures:
         append_text_row(
             sheet,
             [m.code, m.title, m.theme, m.service or "", m.actual, m.target, m.rag.status, m.basis,
-             m.rag.rule, m.since_last_quarter, m.since_last_year, m.narrative],
+             m.rag.rule, m.since_last_quarter, m.since_last_year, m.narrative, m.quality],
         )  # fmt: skip
     _sheet(
         book,
@@ -51,6 +51,16 @@ def xlsx(data: ReportData, path: Path) -> None:
             for p in content.projects
         ],
     )
+    _sheet(
+        book,
+        "Finance",
+        ["Service", "Budget", "Forecast outturn", "Variance", "Variance %", "Note", "Measures"],
+        [
+            [f.service, f.budget, f.forecast_outturn, f.variance, f.variance_percent, f.note,
+             "; ".join(f"{m.code} {m.rag.status}" for m in measures)]
+            for f, measures in content.by_service()
+        ],
+    )  # fmt: skip
     exceptions: list[list[object]] = [list(row) for row in content.exceptions]
     _sheet(
         book, "Exception reports", ["Code", "Reason", "Remedial action", "Owner", "Recovery date"], exceptions

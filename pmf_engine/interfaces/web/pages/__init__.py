@@ -7,7 +7,8 @@ service plans and the public pages of published figures; one router per area, jo
 
 The order below matters: ``/instances/{key:path}`` takes any path under ``/instances/``, so
 the instance pages come last, after the report, the return's forms and template, and the
-cycle's exception report and Scrutiny action forms.
+cycle's exception report and Scrutiny action forms; the evidence upload (``.../evidence/upload``)
+comes before the return's own ``.../upload``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pmf_engine.interfaces.web.pages import (
     open_data,
     overview,
     plans,
+    quality,
     report,
     returns,
     risks,
@@ -50,6 +52,7 @@ for area in (
     calendar,
     subscriptions,
     report,
+    quality,
     returns,
     cycle_forms,
     instance,

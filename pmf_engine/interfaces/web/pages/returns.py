@@ -54,8 +54,9 @@ def save_actuals(
                 field_errors[f"{name}_{code}"] = f"Enter {name} for {code} as a number, like 42.5 ({exc})"
         narrative = str(form.get(f"narrative_{code}") or "").strip()
         missing = str(form.get(f"missing_reason_{code}") or "").strip()
+        quality = str(form.get(f"quality_{code}") or "").strip()
         if len(values) == 2 and (values["actual"] is not None or narrative or missing):
-            rows.append(ActualIn(code, values["actual"], narrative, values["forecast"], missing))
+            rows.append(ActualIn(code, values["actual"], narrative, values["forecast"], missing, quality))
     if not field_errors:
         try:
             framework.performance.record_actuals(parsed.cycle, rows, by=user)

@@ -1,0 +1,151 @@
+"""The head of service's sign-off of a service's return, before it is accepted.
+
+``quality.signing`` in ``policies/framework.yaml`` names the service-scoped role whose holder
+for the return's service signs off (``head_of_service``), the states of the return in which it
+may (``submitted``), and the working days after submission within which it is on time. The
+guard ``signed_off``, named on the accept transition of ``workflows/service_return.yaml``,
+holds once the return as it now stands (since it entered its state) has a sign-off.
+
+A service for which no active actor holds the role has no one who could sign off: the guard
+lets such a return be accepted, and the assurance summary shows it as accepted without a
+sign-off, so an auditor sees the gap (an administrator closes it by granting the role).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pmf_engine.core.clock import london
+from pmf_engine.core.errors import NotFound, NotNow, PermissionDenied
+from pmf_engine.core.instances import InstanceRow
+from pmf_engine.core.store import (
+    Actor,
+    AuditEntry,
+    Instance,
+    Organisation,
+    RoleAssignment,
+    WorkflowVersion,
+    roles_held,
+)
+from pmf_engine.core.workdays import WorkingDays
+from pmf_engine.pmf.assurance_models import ReturnSignOff
+from pmf_engine.pmf.policy import SignOffPolicy
+from pmf_engine.pmf.reporting import StoreService, audit_cycle
+
+SIGNED_OFF = "signed_off"
+"""The guard's name, as workflows name it on the transition that accepts a return."""
+
+
+def sign_off_problem(s: Session, inst: InstanceRow, policy: SignOffPolicy | None) -> str | None:
+    """Why return ``inst`` may not be accepted yet for want of a sign-off, or ``None``."""
+    if inst.service_id is None or policy is None:
+        return None
+    signed = s.scalar(
+        select(ReturnSignOff.id)
+        .where(ReturnSignOff.instance_id == inst.id, ReturnSignOff.submitted_at >= inst.entered_at)
+        .limit(1)
+    )
+    if signed is not None or not holders(s, inst.organisation_id, inst.service_id, policy.role):
+        return None
+    return (
+        f"the {inst.service} return needs the sign-off of its {policy.role.replace('_', ' ')} "
+        f"first (pmf quality sign-off {inst.key})"
+    )
+
+
+def _mover(s: Session, inst: Instance) -> str | None:
+    """Who fired the transition that brought return ``inst`` into its state (its submitter)."""
+    organisation = inst.key.split("/", 1)[0]
+    return s.scalar(
+        select(AuditEntry.actor)
+        .where(
+            AuditEntry.chain == organisation,
+            AuditEntry.instance == inst.key,
+            AuditEntry.event == "fired",
+            AuditEntry.to_state == inst.state,
+        )
+        .order_by(AuditEntry.seq.desc())
+        .limit(1)
+    )
+
+
+def holders(s: Session, organisation_id: int, service_id: int, role: str) -> list[str]:
+    """The active actors holding ``role`` for ``service_id``."""
+    return list(
+        s.scalars(
+            select(Actor.username)
+            .join(RoleAssignment, RoleAssignment.actor_id == Actor.id)
+            .where(
+                RoleAssignment.organisation_id == organisation_id,
+                RoleAssignment.role == role,
+                RoleAssignment.service_id == service_id,
+                Actor.active.is_(True),
+            )
+            .order_by(Actor.username)
+        )
+    )
+
+
+def is_late(submitted: datetime, signed: datetime, within: int, subdivision: str) -> bool:
+    """Whether a sign-off at ``signed`` is more than ``within`` working days after ``submitted``."""
+    return london(signed).date() > WorkingDays(subdivision).add(london(submitted).date(), within)
+
+
+class SignOffs(StoreService):
+    """Signing off services' returns."""
+
+    @property
+    def policy(self) -> SignOffPolicy:
+        """Who signs off, when, and within how long (``quality.signing``)."""
+        policy = self.policies.framework.quality.signing
+        if policy is None:
+            raise NotNow("framework.yaml sets no quality.signing: returns are not signed off")
+        return policy
+
+    def sign_off(self, key: str, *, by: str) -> bool:
+        """Sign off return ``key`` (``ORG/PERIOD/SERVICE``) as ``by``, who must hold the sign-off
+        role for its service, while it is in a sign-off state; audited. Whether it was late."""
+        now = self.clock.now()
+        with self.store.write() as s:
+            found = s.execute(
+                select(Instance, WorkflowVersion.name, Organisation.holiday_subdivision)
+                .join(WorkflowVersion, WorkflowVersion.id == Instance.workflow_version_id)
+                .join(Organisation, Organisation.id == Instance.organisation_id)
+                .where(Instance.key == key)
+            ).one_or_none()
+            if found is None or found[0].service_id is None:
+                raise NotFound("service return", key)
+            inst, workflow, subdivision = found
+            if (self.policy.role, inst.service_id) not in roles_held(s, by, inst.organisation_id):
+                why = f"needs {self.policy.role} for the return's service"
+                raise PermissionDenied(key, "sign_off_return", inst.state, by, why)
+            if inst.state not in self.policy.states.get(workflow, ()):
+                allowed = ", ".join(self.policy.states.get(workflow, ())) or "no state"
+                raise NotNow(f"the {key} return is {inst.state}: it is signed off when {allowed}")
+            if self.policy.by_another and by == _mover(s, inst):
+                why = "quality.signing.by_another: whoever submitted a return may not sign it off"
+                raise PermissionDenied(key, "sign_off_return", inst.state, by, why)
+            already = s.scalar(
+                select(ReturnSignOff.id).where(
+                    ReturnSignOff.instance_id == inst.id, ReturnSignOff.submitted_at >= inst.entered_at
+                )
+            )
+            if already is not None:
+                raise NotNow(f"the {key} return as submitted is already signed off")
+            late = is_late(inst.entered_at, now, self.policy.within, subdivision)
+            s.add(
+                ReturnSignOff(
+                    instance_id=inst.id,
+                    role=self.policy.role,
+                    signed_by=by,
+                    signed_at=now,
+                    submitted_at=inst.entered_at,
+                    late=late,
+                )
+            )
+            data = {"role": self.policy.role, "submitted_at": inst.entered_at.isoformat(), "late": late}
+            audit_cycle(s, inst, "return.signed_off", by, data, now)
+        return late
