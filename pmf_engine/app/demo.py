@@ -30,7 +30,7 @@ from typing import Any
 import structlog
 from sqlalchemy import select
 
-from pmf_engine.app import demo_plans
+from pmf_engine.app import demo_library, demo_plans
 from pmf_engine.app.wiring import make_worker
 from pmf_engine.channels import LogChannel
 from pmf_engine.core import audit, outbox
@@ -384,48 +384,21 @@ def _build(
         framework.calendar.add(ORG, body, when, by="adam")
     echo(f"committee calendar: {', '.join(f'{b} {w:%d %b %Y}' for b, w in meetings)}")
 
-    performance, projects = framework.performance, framework.projects
     first = story
     for _ in range(sample.HISTORY):
         first = first.previous()
-    with tempfile.TemporaryDirectory() as folder:
-        files = {
-            "measures.csv": sample.measures_csv(first.start_year, opened.next().start_year, story.start_year),
-            "history.csv": sample.history_csv(story),
-            "projects.csv": sample.projects_csv(story),
-            "comparators.csv": sample.comparators_csv(story),
-            "risks.csv": sample.RISKS,
-        }
-        for name, text in files.items():
-            (Path(folder) / name).write_text(text, encoding="utf-8")
-        performance.import_measures(ORG, Path(folder) / "measures.csv", by="priya")
-        history = performance.import_history(ORG, Path(folder) / "history.csv", by="priya")
-        projects.import_projects(ORG, Path(folder) / "projects.csv", by="priya")
-        framework.comparators.set_area(ORG, sample.GSS_CODE, by="adam")
-        compared = framework.comparators.import_file(ORG, Path(folder) / "comparators.csv", by="priya")
-        framework.risks.import_risks(ORG, Path(folder) / "risks.csv", by="priya")
-        (Path(folder) / "finance.csv").write_text(
-            sample_quality.finance_csv([story, opened]), encoding="utf-8"
-        )
-        finance = framework.finance.import_finance(ORG, Path(folder) / "finance.csv", by="priya")[0]
-    echo(
-        f"measures library: {len(performance.measures(ORG))} measures in {len(sample.THEMES)} themes, "
-        f"{history} actuals from the {sample.HISTORY} quarters before, "
-        f"{len(projects.projects(ORG))} Council Plan projects, {finance} budget lines, "
-        f"{len(framework.risks.register(ORG))} risks on the register, {compared.values} LG Inform "
-        f"comparator values for {compared.sets} measures (area {sample.GSS_CODE})"
-    )
+    echo(demo_library.load_library(framework, ORG, first, story, opened))
     demo_plans.write_plans(framework, demo_plans.plan_year(opened), run.say)
     action_close = _story(run, story, workdays)
     _open_quarter(run, opened, workdays, quarters.now, action_close)
 
-    _targets(run, quarters)
+    demo_library.target_story(run.framework, ORG, quarters.following, run.say)
 
     built = report.gather(framework, f"{ORG}/{story}")
     report_file = final.with_name(final.stem + "-report.html")
     report_file.write_text(report.html(built), encoding="utf-8")
     echo(f"committee report: {report_file} (figures frozen at sign-off; pmf report --format pdf|xlsx too)")
-    year = annual_year(opened)
+    year = demo_library.annual_year(opened)
     annual = report.annual_report(framework, ORG, year)
     annual_file = final.with_name(f"{final.stem}-annual-{year}.html")
     annual_file.write_text(report.annual_html(annual), encoding="utf-8")
@@ -451,35 +424,6 @@ def _build(
     else:
         echo(f"pmf audit verify: BROKEN {verification.first_break}")
     return verification.ok
-
-
-def annual_year(opened: Period) -> str:
-    """The financial year of the demo's annual report: the open quarter's if it is a Q4, else
-    the year before (the last with all four quarters)."""
-    start = opened.start_year if opened.quarter == 4 else opened.start_year - 1
-    return f"{start}-{(start + 1) % 100:02d}"
-
-
-def _targets(run: _Run, quarters: DemoQuarters) -> None:
-    """Targets through their lifecycle: next year's HOU-06 proposed by Housing and agreed by the
-    performance team (awaiting the Leadership Team); PLA-02 revised from the quarter running now
-    and approved by the Leadership Team (no reported quarter changes its RAG)."""
-    targets = run.framework.targets
-    following = quarters.following
-    next_year = f"{following.start_year + 1}-{(following.start_year + 2) % 100:02d}"
-    why = "Sites A and B complete next year; 10 homes more than this year's plan"
-    proposed = targets.propose(ORG, "HOU-06", next_year, 130, reason=why, by="hannah")
-    run.say("hannah", "target proposed", f"HOU-06 {next_year}: 130")
-    targets.agree(ORG, proposed.id, reason="Realistic against the delivery programme", by="priya")
-    run.say("priya", "target agreed", f"HOU-06 {next_year}: awaits the Leadership Team")
-    year = str(following)[:7]
-    why = (
-        "New national definition of minor applications counts householder extensions; the service "
-        "is two officers short until the spring"
-    )
-    revision = targets.revise(ORG, "PLA-02", year, 65, effective_from=str(following), reason=why, by="pete")
-    targets.agree(ORG, revision.id, reason="Agreed at Leadership Team; review at year end", by="lena")
-    run.say("lena", "target revised", f"PLA-02 {year}: 70 -> 65 from {following.tag}")
 
 
 def _story(run: _Run, period: Period, workdays: WorkingDays) -> tuple[datetime, str]:

@@ -1,0 +1,76 @@
+"""The demo council's library and its targets' story, beside ``demo``: the measures, history,
+projects, comparators, risks and finance imported from ``sample`` files, next year's target
+proposed and this year's revised, and the year of the annual report."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from pmf_engine.core.period import Period
+from pmf_engine.pmf import sample, sample_quality
+from pmf_engine.pmf.framework import Framework
+
+
+def load_library(framework: Framework, org: str, first: Period, story: Period, opened: Period) -> str:
+    """Import the demo's measures library (and the quarters of figures before ``story``),
+    projects, comparators, risks and finance; the line that says what was loaded."""
+    with tempfile.TemporaryDirectory() as folder:
+        files = {
+            "measures.csv": sample.measures_csv(first.start_year, opened.next().start_year, story.start_year),
+            "history.csv": sample.history_csv(story),
+            "projects.csv": sample.projects_csv(story),
+            "comparators.csv": sample.comparators_csv(story),
+            "risks.csv": sample.RISKS,
+        }
+        for name, text in files.items():
+            (Path(folder) / name).write_text(text, encoding="utf-8")
+        framework.performance.import_measures(org, Path(folder) / "measures.csv", by="priya")
+        history = framework.performance.import_history(org, Path(folder) / "history.csv", by="priya")
+        framework.projects.import_projects(org, Path(folder) / "projects.csv", by="priya")
+        framework.comparators.set_area(org, sample.GSS_CODE, by="adam")
+        compared = framework.comparators.import_file(org, Path(folder) / "comparators.csv", by="priya")
+        framework.risks.import_risks(org, Path(folder) / "risks.csv", by="priya")
+        (Path(folder) / "finance.csv").write_text(
+            sample_quality.finance_csv([story, opened]), encoding="utf-8"
+        )
+        finance = framework.finance.import_finance(org, Path(folder) / "finance.csv", by="priya")[0]
+    measures = len(framework.performance.measures(org))
+    return (
+        f"measures library: {measures} measures in {len(sample.THEMES)} themes, "
+        f"{history} actuals from the {sample.HISTORY} quarters before, "
+        f"{len(framework.projects.projects(org))} Council Plan projects, {finance} budget lines, "
+        f"{len(framework.risks.register(org))} risks on the register, {compared.values} LG Inform "
+        f"comparator values for {compared.sets} measures (area {sample.GSS_CODE})"
+    )
+
+
+def annual_year(opened: Period) -> str:
+    """The financial year of the demo's annual report: the open quarter's if it is a Q4, else
+    the year before (the last with all four quarters)."""
+    start = opened.start_year if opened.quarter == 4 else opened.start_year - 1
+    return f"{start}-{(start + 1) % 100:02d}"
+
+
+def target_story(
+    framework: Framework, org: str, following: Period, say: Callable[[str, str, str], None]
+) -> None:
+    """Targets through their lifecycle: next year's HOU-06 proposed by Housing and agreed by the
+    performance team (awaiting the Leadership Team); PLA-02 revised from the quarter running now
+    and approved by the Leadership Team (no reported quarter changes its RAG)."""
+    targets = framework.targets
+    next_year = f"{following.start_year + 1}-{(following.start_year + 2) % 100:02d}"
+    why = "Sites A and B complete next year; 10 homes more than this year's plan"
+    proposed = targets.propose(org, "HOU-06", next_year, 130, reason=why, by="hannah")
+    say("hannah", "target proposed", f"HOU-06 {next_year}: 130")
+    targets.agree(org, proposed.id, reason="Realistic against the delivery programme", by="priya")
+    say("priya", "target agreed", f"HOU-06 {next_year}: awaits the Leadership Team")
+    year = str(following)[:7]
+    why = (
+        "New national definition of minor applications counts householder extensions; the service "
+        "is two officers short until the spring"
+    )
+    revision = targets.revise(org, "PLA-02", year, 65, effective_from=str(following), reason=why, by="pete")
+    targets.agree(org, revision.id, reason="Agreed at Leadership Team; review at year end", by="lena")
+    say("lena", "target revised", f"PLA-02 {year}: 70 -> 65 from {following.tag}")
