@@ -40,6 +40,8 @@ class Site:
     """Operation -> seconds between the bytes of its body (a site that never quite stops)."""
     bodies: dict[str, bytes] = field(default_factory=dict)
     """Operation -> what to answer instead of its fixture (an answer too large)."""
+    redirect: dict[str, str] = field(default_factory=dict)
+    """Operation -> an address to send the client to instead (302 Found)."""
     requests: list[Request] = field(default_factory=list)
     base_url: str = ""
 
@@ -68,6 +70,13 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
             query = {k: v[0] for k, v in parse_qs(parts.query).items()}
             if operation in site.slow:
                 time.sleep(site.slow[operation])
+            if operation in site.redirect:
+                site.requests.append(Request(operation, query, None, 302))
+                self.send_response(302)
+                self.send_header("Location", site.redirect[operation])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             status, body, etag = self._answer(operation, query)
             site.requests.append(Request(operation, query, self.headers.get("If-None-Match"), status))
             try:

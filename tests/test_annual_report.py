@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import text
 
 from pmf_engine.core.engine import Engine
 from pmf_engine.interfaces.cli import main
@@ -144,7 +145,17 @@ def test_the_public_version_leaves_out_restricted_narrative_and_unpublished_quar
     """Q4's cycle is not approved for publication yet: its figures and the outturns that need
     them are left out, and no comment or exception report appears; once its state is one
     ``open_data.published_in`` lists, the figures are in, still without the narrative."""
-    public = report.annual_report(year, ORG, "2024-25", public=True)
+    history = dataclasses.replace(
+        SHIPPED_POLICIES,
+        framework=SHIPPED_POLICIES.framework.model_copy(
+            update={
+                "open_data": OpenDataPolicy(
+                    published_in={"quarterly_cycle": ("scrutiny", "closed")}, history_published=True
+                )
+            }
+        ),
+    )
+    public = report.annual_report(Framework(year.engine, history), ORG, "2024-25", public=True)
     assert public.withheld == ["2024-25-Q4"]
     hou01 = _measure(public, "HOU-01")
     assert hou01.quarters[-1].withheld and hou01.quarters[-1].value is None and hou01.outturn is None
@@ -154,12 +165,30 @@ def test_the_public_version_leaves_out_restricted_narrative_and_unpublished_quar
     approving = dataclasses.replace(
         SHIPPED_POLICIES,
         framework=SHIPPED_POLICIES.framework.model_copy(
-            update={"open_data": OpenDataPolicy(published_in={"quarterly_cycle": ("data_request",)})}
+            update={
+                "open_data": OpenDataPolicy(
+                    published_in={"quarterly_cycle": ("data_request",)}, history_published=True
+                )
+            }
         ),
     )
     published = report.annual_report(Framework(year.engine, approving), ORG, "2024-25", public=True)
     assert published.withheld == [] and _measure(published, "WAS-01").rag.status == "red"
     assert "SECRET" not in report.annual_html(published)
+
+
+def test_the_public_version_withholds_history_and_measures_not_for_publication(year: Framework) -> None:
+    """By default a quarter with no cycle (imported history) has no approval to publish: the
+    public version withholds it; a measure marked ``publish: no`` is not in it at all (the
+    open-data feed leaves both out too). Found by a security review."""
+    public = report.annual_report(year, ORG, "2024-25", public=True)
+    assert public.withheld == ["2024-25-Q1", "2024-25-Q2", "2024-25-Q3", "2024-25-Q4"]
+    assert all(q.value is None for m in public.measures for q in m.quarters)
+    with year.engine.store.write() as s:
+        s.execute(text("UPDATE measures SET publish = false WHERE code = 'HOU-01'"))
+    codes = {m.code for m in report.annual_report(year, ORG, "2024-25", public=True).measures}
+    assert "HOU-01" not in codes and codes
+    assert "HOU-01" in {m.code for m in report.annual_report(year, ORG, "2024-25").measures}
 
 
 def test_a_year_that_is_not_one_is_refused(year: Framework) -> None:
@@ -195,7 +224,8 @@ def test_the_cli_writes_the_annual_report_as_html_and_pdf(year: Framework, tmp_p
     ]
     done = runner.invoke(main, args)
     assert done.exit_code == 0, done.output
-    assert public.read_bytes().startswith(b"%PDF") and "not yet published: 2024-25-Q4" in done.stdout
+    assert public.read_bytes().startswith(b"%PDF") and "not yet published: " in done.stdout
+    assert "2024-25-Q4" in done.stdout
     bad = runner.invoke(
         main, ["--db", url, "report", "annual", "--org", ORG, "--year", "24-25", "--out", str(html)]
     )

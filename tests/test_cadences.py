@@ -22,7 +22,7 @@ from tests.conftest import ORG, POLICIES, SERVICES, SHIPPED_POLICIES, WORKFLOWS,
 FIXTURES = Path(__file__).parent / "fixtures" / "cadences"
 
 PLAN = """\
-name: service_plan
+name: yearly_plan
 version: "1"
 period: year
 initial: self_evaluation
@@ -46,7 +46,7 @@ states:
   planning: {label: Business planning, deadline: period_end + 5 working days}
   closed: {label: Closed, terminal: true}
 children:
-  - {workflow: service_plan, spawn_on: planning, settled: [agreed], join: [close]}
+  - {workflow: yearly_plan, spawn_on: planning, settled: [agreed], join: [close]}
 transitions:
   - {trigger: close, source: planning, dest: closed, roles: [performance_officer]}
 """
@@ -84,7 +84,7 @@ def _catalog(tmp_path: Path) -> Catalog:
     folder = tmp_path / "wf"
     shutil.copytree(WORKFLOWS, folder)
     for name, text in [
-        ("service_plan", PLAN),
+        ("yearly_plan", PLAN),
         ("planning_round", ROUND),
         ("one_off_review", REVIEW),
         ("monthly_dashboard", MONTHLY),
@@ -96,7 +96,7 @@ def _catalog(tmp_path: Path) -> Catalog:
         if policy.name == "framework.yaml":  # a plan holds no figures
             text = text.replace(
                 "    service_return: [requested, returned]",
-                "    service_return: [requested, returned]\n    service_plan: []",
+                "    service_return: [requested, returned]\n    yearly_plan: []",
             )
         (tmp_path / "policies" / policy.name).write_text(text)
     return load_catalog(folder, tmp_path / "policies")
@@ -132,7 +132,9 @@ def test_a_quarterly_cycle_and_the_years_planning_round_run_together(
 ) -> None:
     engine = Engine(store, _catalog(tmp_path), clock)
     cycle = engine.start_cycle(ORG, "2024-25-Q4", by="perf")  # the one quarterly workflow
-    plan = engine.start_cycle(ORG, "2024-25", by="perf")  # the one yearly workflow
+    with pytest.raises(InvalidInput, match="name the workflow to start"):  # two yearly workflows
+        engine.start_cycle(ORG, "2024-25", by="perf")
+    plan = engine.start_cycle(ORG, "2024-25", by="perf", workflow="planning_round")
     assert (cycle.key, plan.key) == (f"{ORG}/2024-25-Q4", f"{ORG}/planning-2024-25")
     assert plan.workflow.startswith("planning_round") and plan.period == "2024-25"
     assert sorted(c.key for c in plan.children) == [f"{ORG}/planning-2024-25/{s}" for s in sorted(SERVICES)]

@@ -132,6 +132,7 @@ OUTPUT_COMMANDS = {
     "measures export (xlsx)": ["measures", "export", ORG],
     "calendar export": ["calendar", "export", CYCLE],
     "audit export": ["audit", "export"],
+    "quality summary": ["quality", "summary", CYCLE],
 }
 """Every command that takes ``-o``, as it is run here (the xlsx export by the file's suffix)."""
 

@@ -14,6 +14,7 @@ from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.definition import parse_workflow
 from pmf_engine.core.errors import DefinitionError
 from pmf_engine.pmf.framework import load_policies
+from pmf_engine.pmf.lginform import read_policy
 from pmf_engine.pmf.registry import framework_registry
 from tests.conftest import POLICIES, WORKFLOWS
 
@@ -37,6 +38,7 @@ POLICY_CHECKS = {
         load_policies(POLICIES).framework.actions.workflow in c.workflows
         and load_policies(POLICIES).framework.exception_reports.rag == ("red",)
     ),
+    "comparators.yaml": lambda c: "cipfa_nearest_neighbours" in read_policy(POLICIES).groups,
     "risk.yaml": lambda c: (
         list(load_policies(POLICIES).risk.levels) == ["service", "leadership", "cabinet"]
         and load_policies(POLICIES).risk.review.open_in["quarterly_cycle"][0] == "data_request"

@@ -311,6 +311,8 @@ def test_start_cycle_rules(engine: Engine) -> None:
     with pytest.raises(PermissionDenied):
         engine.start_cycle(ORG, "2024-25-Q2", by="sm_housing")
     with pytest.raises(ValueError, match="not a period"):
+        engine.start_cycle(ORG, "2024-Q2", by="perf", workflow="quarterly_cycle")
+    with pytest.raises(ValueError, match="name the workflow to start"):  # a quarter's and a year's
         engine.start_cycle(ORG, "2024-Q2", by="perf")
     engine.start_cycle(ORG, "2024-25-Q2", by="perf")
     with pytest.raises(PmfError, match="already exists"):

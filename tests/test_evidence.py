@@ -110,6 +110,14 @@ def test_a_type_disguised_by_its_extension_is_refused(framework: Framework) -> N
         framework.evidence.attach(CYCLE, "HOU-01", "notes.txt", b"just words", by="sm_housing")
     with pytest.raises(InvalidInput, match="formulas"):
         framework.evidence.attach(CYCLE, "HOU-01", "sheet.csv", b'a,b\n=HYPERLINK("x"),1\n', by="sm_housing")
+    for disguised in (  # found by a security review: other separators, a space, a full-width sign
+        b'x;=HYPERLINK("http://evil","click")\n',
+        b"x\t=1+1\n",
+        b'a, =HYPERLINK("x")\n',
+        '\uff1dHYPERLINK("x")\n'.encode(),
+    ):
+        with pytest.raises(InvalidInput, match="formulas"):
+            framework.evidence.attach(CYCLE, "HOU-01", "sheet.csv", disguised, by="sm_housing")
     assert framework.evidence.listed(CYCLE) == []
 
 

@@ -312,6 +312,19 @@ def test_a_bad_answer_stops_the_sync_and_changes_nothing(
         assert s.scalar(select(func.count()).select_from(ModernGovResponse)) == 0
 
 
+def test_a_redirect_is_not_followed(moderngov: ModernGov, engine: Engine, site: Site) -> None:
+    """A site that answers 302 to somewhere else (an address inside the council's network) is
+    an error naming the status; the other address is never asked, and nothing it holds can
+    reach the error shown on the calendar page. Found by a security review."""
+    with moderngov_site() as inside:
+        site.redirect = {"GetCommittees": f"{inside.base_url}/mgWebService.asmx/GetCommittees"}
+        entries = _audit(engine)
+        with pytest.raises(ModernGovError) as raised:
+            moderngov.sync(ORG, by="perf")
+        assert "HTTP 302" in raised.value.problems[0].message
+        assert inside.requests == [] and _calendar(engine) == {} and _audit(engine) == entries
+
+
 def test_a_bad_answer_after_a_good_sync_leaves_the_calendar_as_it_was(
     moderngov: ModernGov, engine: Engine, site: Site
 ) -> None:

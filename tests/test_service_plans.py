@@ -539,6 +539,8 @@ def test_the_plan_pages_and_their_forms(web: TestClient, plans: ServicePlans) ->
     assert started.status_code == 303
     assert web.get(f"/orgs/{ORG}/measures").status_code == 200, "a year's round is no quarter to show"
     assert web.get(f"/orgs/{ORG}").status_code == 200
+    round_page = web.get(f"/instances/{ORG}/plans-{YEAR}")  # found in a new user's trial
+    assert round_page.status_code == 200 and f"/instances/{ORG}/plans-{YEAR}/report" not in round_page.text
     listing = web.get(started.headers["location"])
     assert "The service plans of 2024-25 are started" in listing.text
     assert f'href="/orgs/{ORG}/plans/{YEAR}/HOUSING"' in listing.text

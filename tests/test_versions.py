@@ -19,14 +19,19 @@ from tests.conftest import CYCLE, ORG, POLICIES, WORKFLOWS, settle_returns
 
 
 def edited_catalog(tmp_path: Path, name: str, old: str, new: str) -> Catalog:
-    """The shipped catalog with one text replacement in one workflow file."""
+    """The shipped catalog with one text replacement in one workflow file (and in the risk
+    policy, which names the states risk reviews are open in)."""
     folder = tmp_path / f"wf-{abs(hash((name, old, new)))}"
     shutil.copytree(WORKFLOWS, folder)
     path = folder / f"{name}.yaml"
     text = path.read_text()
     assert old in text
     path.write_text(text.replace(old, new))
-    return load_catalog(folder, POLICIES)
+    policies = tmp_path / f"policies-{abs(hash((name, old, new)))}"
+    shutil.copytree(POLICIES, policies)
+    risk = policies / "risk.yaml"  # it names the cycle's states its reviews are open in
+    risk.write_text(risk.read_text().replace(f" {old}", f" {new}"))
+    return load_catalog(folder, policies)
 
 
 def test_running_cycle_keeps_its_version(

@@ -122,10 +122,8 @@ def check_file(filename: str, content: bytes, policy: EvidencePolicy) -> Evidenc
             None,
             f"the file is named .{extension} but its content is {kind.upper()}: rename or re-save it",
         )
-    if kind == "csv":
-        text = content.decode("utf-8-sig")
-        if any(values.formula_like(cell) for row in csv.reader(io.StringIO(text)) for cell in row):
-            raise InvalidInput("evidence", None, "the CSV file holds formulas (cells starting = + - or @)")
+    if kind == "csv" and _holds_formulas(content.decode("utf-8-sig")):
+        raise InvalidInput("evidence", None, "the CSV file holds formulas (cells starting = + - or @)")
     return kind
 
 
@@ -254,3 +252,23 @@ class EvidenceFiles(StoreService):
         stem = label.rpartition(".")[0] if "." in label else label
         ext = next(e for e, k in EXTENSIONS.items() if k == kind)
         return EvidenceDownload(f"{stem or 'evidence'}.{ext}", content_type, bytes(content))
+
+
+_FIELD = re.compile(r"[,;\t]")
+_NUMBER = re.compile(r"[-+]?[0-9][0-9.,]*%?")
+_FULL_WIDTH = ("\uff1d", "\uff0b", "\uff0d", "\uff20")  # = + - @ as a spreadsheet may also read them
+
+
+def _holds_formulas(text: str) -> bool:
+    """Whether any cell of a CSV, split at whichever separator a spreadsheet's locale uses
+    (comma, semicolon or tab), would be read as a formula: after spaces and quotes, it starts
+    = + - @ (or their full-width forms) and is not a plain number."""
+    for row in csv.reader(io.StringIO(text)):
+        for cell in row:
+            for part in _FIELD.split(cell) if _FIELD.search(cell) else (cell,):
+                shown = part.lstrip(" \"'")
+                if _NUMBER.fullmatch(shown):
+                    continue
+                if values.formula_like(shown) or shown.startswith(_FULL_WIDTH):
+                    return True
+    return False

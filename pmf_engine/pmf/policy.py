@@ -140,6 +140,10 @@ class OpenDataPolicy(_Policy):
     which they are (``{quarterly_cycle: [scrutiny, closed]}``). None listed: nothing is public."""
 
     published_in: dict[Name, tuple[Name, ...]] = {}
+    history_published: bool = False
+    """Whether quarters loaded as history (figures with no cycle, so no approval on record)
+    count as published in the public annual report; off: they are withheld, as the public
+    feed leaves them out."""
 
 
 _Word = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=80)]

@@ -109,7 +109,7 @@ class Client:
         """Every response read, for the caller to keep the ETags of."""
         self._http = httpx.Client(
             timeout=timeout,
-            follow_redirects=True,
+            follow_redirects=False,  # a redirect elsewhere (inside the network) is an error, not followed
             headers={"Accept": "text/xml, application/xml", "User-Agent": "pmf-engine"},
         )
 

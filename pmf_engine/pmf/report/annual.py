@@ -134,11 +134,15 @@ def annual_report(
     policy = framework.rag
     with framework.engine.store.read() as s:
         org = find_organisation(s, organisation)
-        rows = with_service_codes(s, Measure, org.id)
+        rows = [
+            (m, service) for m, service in with_service_codes(s, Measure, org.id) if m.publish or not public
+        ]
         latest = latest_values(s, [m.id for m, _ in rows], periods)
         cycles = _cycles(s, org.id, periods)
         published_in = framework.policies.framework.open_data.published_in
-        hidden = {p for p, (_, wf, state) in cycles.items() if state not in published_in.get(wf, ())}
+        approved = {p for p, (_, wf, state) in cycles.items() if state in published_in.get(wf, ())}
+        history = framework.policies.framework.open_data.history_published
+        hidden = {p for p in periods if p not in approved and (p in cycles or not history)}
         hidden = hidden if public else set()
         held = year_targets(s, [m for m, _ in rows], year)
         comments = {} if public else _comments(s, [m.id for m, _ in rows], this_year, cycles, latest)
