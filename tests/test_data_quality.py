@@ -243,4 +243,8 @@ def test_whoever_submitted_may_not_sign_off_their_own_return(council: Engine) ->
     _submit_housing(council)
     with pytest.raises(PermissionDenied, match="by_another"):
         services(council).sign_offs.sign_off(HOUSING, by="sm_housing")
+    with council.store.read() as s:  # a refused sign-off is kept in the audit log like any refusal
+        refused = [e for e in audit.trail(s, HOUSING) if e.event == "refused"]
+    assert [(e.actor, e.trigger) for e in refused] == [("sm_housing", "sign_off_return")]
+    assert "by_another" in json.loads(refused[0].data)["why"]
     assert services(council).sign_offs.sign_off(HOUSING, by="hos_housing") is False

@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pmf_engine.core import refusals
 from pmf_engine.core.clock import london
 from pmf_engine.core.errors import NotFound, NotNow, PermissionDenied
 from pmf_engine.core.instances import InstanceRow
@@ -107,7 +108,15 @@ class SignOffs(StoreService):
 
     def sign_off(self, key: str, *, by: str) -> bool:
         """Sign off return ``key`` (``ORG/PERIOD/SERVICE``) as ``by``, who must hold the sign-off
-        role for its service, while it is in a sign-off state; audited. Whether it was late."""
+        role for its service, while it is in a sign-off state; audited (a refusal too, like a
+        refused fire). Whether it was late."""
+        try:
+            return self._sign_off(key, by)
+        except PermissionDenied as refusal:
+            refusals.record(self.store, self.clock, refusal, by, None, {})
+            raise
+
+    def _sign_off(self, key: str, by: str) -> bool:
         now = self.clock.now()
         with self.store.write() as s:
             found = s.execute(
