@@ -31,10 +31,10 @@ from pmf_engine.core import audit
 from pmf_engine.core.clock import as_utc, london
 from pmf_engine.core.errors import NotFound
 from pmf_engine.core.provenance import stamp
-from pmf_engine.core.store import Actor, Deadline, Instance, Organisation, RoleAssignment, Step
+from pmf_engine.core.store import Actor, Deadline, Instance, Organisation, Step
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.models import CalendarFeed
-from pmf_engine.pmf.reporting import audit_organisation
+from pmf_engine.pmf.reporting import audit_organisation, organisations_of
 
 log = structlog.get_logger("pmf_engine.calendar_feed")
 PREFIX = "pmfcal_"
@@ -146,21 +146,8 @@ def _revoke(s: Session, actor_id: int, now: datetime) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def _organisations(s: Session, username: str) -> list[str]:
-    return sorted(
-        set(
-            s.scalars(
-                select(Organisation.code)
-                .join(RoleAssignment, RoleAssignment.organisation_id == Organisation.id)
-                .join(Actor, Actor.id == RoleAssignment.actor_id)
-                .where(Actor.username == username)
-            )
-        )
-    )
-
-
 def _audit(s: Session, username: str, event: str, by: str, data: dict[str, object], now: datetime) -> None:
-    orgs = _organisations(s, username)
+    orgs = organisations_of(s, username)
     for org in orgs:
         audit_organisation(s, org, event, by, data, now)
     if not orgs:
@@ -175,7 +162,7 @@ def events_for(framework: Framework, username: str) -> list[FeedEvent]:
     engine = framework.engine
     offers = {o.key: o for o in engine.agenda(username)}
     with engine.store.read() as s:
-        orgs = _organisations(s, username)
+        orgs = organisations_of(s, username)
         if not orgs:
             return []
         deadlines = s.execute(

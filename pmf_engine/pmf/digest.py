@@ -13,17 +13,16 @@ from datetime import datetime
 import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from pmf_engine.core import audit, outbox
 from pmf_engine.core.clock import london
 from pmf_engine.core.directory import find_actor
 from pmf_engine.core.provenance import stamp
-from pmf_engine.core.store import Actor, Organisation, OutboxMessage, RoleAssignment
+from pmf_engine.core.store import Actor, OutboxMessage
 from pmf_engine.pmf.dashboard import ToDo, todo
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.models import DigestSubscription
-from pmf_engine.pmf.reporting import audit_organisation
+from pmf_engine.pmf.reporting import audit_organisation, organisations_of
 
 log = structlog.get_logger("pmf_engine.digest")
 SEND_FROM_HOUR = 8
@@ -43,7 +42,7 @@ def subscribe(framework: Framework, username: str, weekly: bool, *, by: str) -> 
             row.weekly, row.updated_at, row.updated_by = weekly, now, by
         s.flush()
         event = "digest.subscribed" if weekly else "digest.unsubscribed"
-        orgs = _organisations(s, username)
+        orgs = organisations_of(s, username)
         for org in orgs:
             audit_organisation(s, org, event, by, {"actor": username}, now)
         if not orgs:
@@ -59,20 +58,6 @@ def subscribed(framework: Framework, username: str) -> bool:
             .where(Actor.username == username)
         ).scalar()
     return bool(row)
-
-
-def _organisations(s: Session, username: str) -> list[str]:
-    """The codes of the organisations ``username`` holds a role in."""
-    return sorted(
-        set(
-            s.scalars(
-                select(Organisation.code)
-                .join(RoleAssignment, RoleAssignment.organisation_id == Organisation.id)
-                .join(Actor, Actor.id == RoleAssignment.actor_id)
-                .where(Actor.username == username)
-            )
-        )
-    )
 
 
 def week_of(now: datetime) -> str:
@@ -121,7 +106,7 @@ class WeeklyDigest:
                 done = s.scalar(
                     select(OutboxMessage.id).where(OutboxMessage.message_id == outbox.keyed_message_id(key))
                 )
-                codes = _organisations(s, username)
+                codes = organisations_of(s, username)
             items = todo(self.framework, username, codes) if done is None else []
             if not items:
                 continue

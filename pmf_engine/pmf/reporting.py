@@ -20,10 +20,12 @@ from pmf_engine.core.errors import DataFileError, NotFound, Problem
 from pmf_engine.core.instances import InstanceKey
 from pmf_engine.core.provenance import stamp
 from pmf_engine.core.store import (
+    Actor,
     AuditEntry,
     AuditKey,
     Instance,
     Organisation,
+    RoleAssignment,
     Service,
     Store,
     WorkflowVersion,
@@ -217,3 +219,17 @@ def exception_reports(s: Session, instance_id: int) -> list[tuple[str, Exception
         .order_by(Project.code)
     ).all()
     return [(code, r) for code, r in measures] + [(f"project {code}", r) for code, r in projects]
+
+
+def organisations_of(s: Session, username: str) -> list[str]:
+    """The codes of the organisations ``username`` holds a role in."""
+    return sorted(
+        set(
+            s.scalars(
+                select(Organisation.code)
+                .join(RoleAssignment, RoleAssignment.organisation_id == Organisation.id)
+                .join(Actor, Actor.id == RoleAssignment.actor_id)
+                .where(Actor.username == username)
+            )
+        )
+    )
