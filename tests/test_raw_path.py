@@ -309,3 +309,87 @@ def test_the_sqlite_datetime_text_and_the_audit_time_are_the_formatting_they_rep
     assert ours(None) is None
     with pytest.raises(ValueError, match="naive"):
         ours(datetime(2024, 7, 1, 9, 0))
+
+
+def _waits(trace: Path) -> int:
+    """Round trips in a libpq protocol trace: each ``Sync`` (the end of an extended-protocol
+    pipeline) and each simple ``Query`` is one wait for the server."""
+    waits = 0
+    for line in trace.read_text(encoding="utf-8").splitlines():
+        parts = line.split("\t")
+        if len(parts) > 3 and parts[1] == "F" and parts[3].split(" ", 1)[0] in ("Sync", "Query"):
+            waits += 1
+    return waits
+
+
+@pytest.mark.postgres
+def test_each_fire_of_a_return_is_two_round_trips_sign_off_guard_included(
+    pg_server: PostgresServer,
+    pg_template: str,
+    catalog: Catalog,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue #13: a fire is two round trips on PostgreSQL (read and lock; write and commit).
+    ``signed_off`` (on ``accept``) declares its read, so it is answered by the first: a refused
+    accept (no sign-off yet) decides on the first round trip's rows too, and the accept after
+    the head of service signed off is two round trips, like the submit, the return for
+    correction and the resubmission. (A refusal then writes its audit entry in a transaction
+    of its own: not counted here.)"""
+    from sqlalchemy import event
+
+    from pmf_engine.pmf import signoff
+    from tests.conftest import account_for_missing, services
+
+    clock = ManualClock(datetime(2024, 7, 1, 9, 0, tzinfo=LONDON))
+    store = Store(pg_server.url(pg_server.create_database(pg_template)), wall=clock)
+    engine = Engine(store, catalog, clock)
+    try:
+        framework = services(engine)
+        engine.directory.add_actor("hos_housing", "Head of Housing")
+        engine.directory.grant("hos_housing", "head_of_service", ORG, service="HOUSING")
+        engine.start_cycle(ORG, PERIOD, by="perf")
+        account_for_missing(engine, CYCLE)
+        key = f"{CYCLE}/HOUSING"
+        trips: dict[str, int] = {}
+        own_reads: list[str] = []
+        real_rows = Raw.rows
+
+        def watching(self: Raw, statement: Statement, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+            if statement is signoff._SIGN_OFF_BY_KEY:
+                own_reads.append("signed_off")
+            return real_rows(self, statement, values)
+
+        monkeypatch.setattr(Raw, "rows", watching)
+
+        def traced(name: str, fire: Any) -> Any:
+            trace = tmp_path / f"{name}.trace"
+            with trace.open("w", encoding="utf-8") as out:
+
+                def on(dbapi_connection: Any, *_args: Any) -> None:
+                    dbapi_connection.pgconn.trace(out.fileno())
+
+                def off(dbapi_connection: Any, *_args: Any) -> None:
+                    dbapi_connection.pgconn.untrace()
+
+                event.listen(store.engine, "checkout", on)
+                event.listen(store.engine, "checkin", off)
+                try:
+                    return fire()
+                finally:
+                    event.remove(store.engine, "checkout", on)
+                    event.remove(store.engine, "checkin", off)
+                    trips[name] = _waits(trace)
+
+        traced("submit", lambda: engine.fire(key, "submit", "sm_housing"))
+        traced("return", lambda: engine.fire(key, "return_for_correction", "perf", reason="figures"))
+        traced("resubmit", lambda: engine.fire(key, "submit", "sm_housing"))
+        with pytest.raises(GuardFailed, match="sign-off of its head of service"):
+            traced("accept unsigned", lambda: engine.fire(key, "accept", "perf"))
+        framework.sign_offs.sign_off(key, by="hos_housing")
+        assert traced("accept", lambda: engine.fire(key, "accept", "perf")).to_state == "accepted"
+        del trips["accept unsigned"]
+        assert trips == {"submit": 2, "return": 2, "resubmit": 2, "accept": 2}
+        assert own_reads == []
+    finally:
+        store.dispose()

@@ -22,6 +22,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from pmf_engine.core.raw import Statement
 from pmf_engine.core.registry import EffectContext, GuardContext, Registry, core_registry
 from pmf_engine.pmf.chase import CYCLES_CHASE
 from pmf_engine.pmf.completeness import return_problems, return_reads
@@ -29,7 +32,7 @@ from pmf_engine.pmf.exceptions import missing_exception_reports
 from pmf_engine.pmf.plan_views import plan_incomplete, self_evaluation_missing, unreported_actions
 from pmf_engine.pmf.policy import FrameworkPolicies
 from pmf_engine.pmf.report import freeze
-from pmf_engine.pmf.signoff import SIGNED_OFF, sign_off_problem
+from pmf_engine.pmf.signoff import SIGNED_OFF, sign_off_problem, sign_off_reads
 
 
 def framework_registry(policies: FrameworkPolicies) -> Registry:
@@ -79,10 +82,14 @@ def framework_registry(policies: FrameworkPolicies) -> Registry:
             )
         return None
 
-    @registry.guard(SIGNED_OFF)
+    def signing_reads(key: str) -> tuple[Statement, dict[str, Any]] | None:
+        return sign_off_reads(key, policies.framework.quality.signing)
+
+    @registry.guard(SIGNED_OFF, reads=signing_reads)
     def signed_off(ctx: GuardContext) -> str | None:
         """The return as it now stands is signed off by the service's head of service."""
-        return sign_off_problem(ctx.session, ctx.instance, policies.framework.quality.signing)
+        signing = policies.framework.quality.signing
+        return sign_off_problem(ctx.tx, ctx.instance, signing, ctx.prefetched.get(SIGNED_OFF))
 
     @registry.effect("freeze_report")
     def freeze_report(ctx: EffectContext) -> None:

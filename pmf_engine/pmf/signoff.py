@@ -14,14 +14,16 @@ sign-off, so an auditor sees the gap (an administrator closes it by granting the
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from pmf_engine.core import refusals
 from pmf_engine.core.clock import london
 from pmf_engine.core.errors import NotFound, NotNow, PermissionDenied
-from pmf_engine.core.instances import InstanceRow
+from pmf_engine.core.instances import InstanceKey, InstanceRow
+from pmf_engine.core.raw import Statement
 from pmf_engine.core.store import (
     Actor,
     AuditEntry,
@@ -31,25 +33,61 @@ from pmf_engine.core.store import (
     WorkflowVersion,
     roles_held,
 )
+from pmf_engine.core.tx import Tx
 from pmf_engine.core.workdays import WorkingDays
 from pmf_engine.pmf.assurance_models import ReturnSignOff
 from pmf_engine.pmf.policy import SignOffPolicy
 from pmf_engine.pmf.reporting import StoreService, audit_cycle
 
+_signed = (
+    select(ReturnSignOff.id)
+    .where(ReturnSignOff.instance_id == Instance.id, ReturnSignOff.submitted_at >= Instance.entered_at)
+    .exists()
+)
+_heads = (
+    select(func.count())
+    .select_from(RoleAssignment)
+    .join(Actor, Actor.id == RoleAssignment.actor_id)
+    .where(
+        RoleAssignment.organisation_id == Instance.organisation_id,
+        RoleAssignment.service_id == Instance.service_id,
+        RoleAssignment.role == bindparam("role"),
+        Actor.active.is_(True),
+    )
+    .correlate(Instance)
+    .scalar_subquery()
+)
+_SIGN_OFF_BY_KEY = Statement(select(_signed, _heads).where(Instance.key == bindparam("key")))
+"""(signed since the return entered its state, active holders of the signing role for its
+service) for the return ``key`` and the signing ``role``."""
+
 SIGNED_OFF = "signed_off"
 """The guard's name, as workflows name it on the transition that accepts a return."""
 
 
-def sign_off_problem(s: Session, inst: InstanceRow, policy: SignOffPolicy | None) -> str | None:
-    """Why return ``inst`` may not be accepted yet for want of a sign-off, or ``None``."""
+def sign_off_reads(key: str, policy: SignOffPolicy | None) -> tuple[Statement, dict[str, Any]] | None:
+    """The guard's one read for return ``key``, declared so that ``Engine.fire`` sends it with
+    its first round trip (``Registry.guard(reads=)``): whether the return has a sign-off since
+    it entered its state, and how many active actors could give one. ``None`` (nothing to
+    read) when no sign-off is asked for or ``key`` is not a service's return."""
+    if policy is None or InstanceKey.parse(key).child is None:
+        return None
+    return _SIGN_OFF_BY_KEY, {"key": key, "role": policy.role}
+
+
+def sign_off_problem(
+    s: Session | Tx, inst: InstanceRow, policy: SignOffPolicy | None, rows: list[Any] | None = None
+) -> str | None:
+    """Why return ``inst`` may not be accepted yet for want of a sign-off, or ``None``. One
+    query, unless ``rows`` (what ``sign_off_reads`` read with the fire's first round trip) are
+    given."""
     if inst.service_id is None or policy is None:
         return None
-    signed = s.scalar(
-        select(ReturnSignOff.id)
-        .where(ReturnSignOff.instance_id == inst.id, ReturnSignOff.submitted_at >= inst.entered_at)
-        .limit(1)
-    )
-    if signed is not None or not holders(s, inst.organisation_id, inst.service_id, policy.role):
+    if rows is None:
+        rows = Tx.of(s).raw.rows(_SIGN_OFF_BY_KEY, {"key": inst.key, "role": policy.role})
+    found = rows
+    signed, heads = found[0] if found else (False, 0)
+    if signed or not heads:
         return None
     return (
         f"the {inst.service} return needs the sign-off of its {policy.role.replace('_', ' ')} "
