@@ -311,3 +311,31 @@ def test_worker_command_runs_under_apscheduler_and_stops_on_sigterm(
     assert count(engine, OutboxMessage, OutboxMessage.status == "sent") > 0
     assert '"event": "worker.started"' in err and '"event": "message.sent"' in err
     assert {s.claimed_by for s in steps(engine, "fired")} == {"bg"}
+
+
+def test_settle_heap_collects_the_start_ups_garbage_and_freezes_what_lives_on() -> None:
+    """``pmf serve`` and ``pmf worker`` call ``settle_heap`` once started: garbage of the
+    start-up (here a reference cycle) is collected, and what is alive is moved out of the
+    collector's reach (``gc.freeze``), so a full collection no longer walks it mid-transition."""
+    import gc
+    import weakref
+
+    from pmf_engine.app.wiring import settle_heap
+
+    class Node:
+        me: object = None
+
+    gc.unfreeze()
+    node = Node()
+    node.me = node  # only the cycle collector frees it
+    gone = weakref.ref(node)
+    del node
+    try:
+        gc.disable()  # no collection between here and settle_heap
+        assert gone() is not None and gc.get_freeze_count() == 0
+        settle_heap()
+        assert gone() is None
+        assert gc.get_freeze_count() > 1000
+    finally:
+        gc.unfreeze()
+        gc.enable()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from pmf_engine.app.wiring import settle_heap
 from pmf_engine.core import outbox as queue
 from pmf_engine.core.clock import ManualClock
 from pmf_engine.core.provenance import stamp
@@ -19,7 +20,9 @@ from pmf_engine.interfaces.cli.context import App, parse_time, pass_app, permitt
 @pass_app
 def worker_command(app: App, interval: float, worker_id: str | None) -> None:
     """Run the scheduler worker in the foreground: fire due reminders and escalations, send mail."""
-    run_forever(app.worker(app.clock, worker_id), interval)
+    worker = app.worker(app.clock, worker_id)
+    settle_heap()
+    run_forever(worker, interval)
 
 
 @click.command("tick")

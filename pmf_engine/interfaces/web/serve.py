@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from pmf_engine.app.logs import configure_logging
 from pmf_engine.app.settings import Settings
-from pmf_engine.app.wiring import Application
+from pmf_engine.app.wiring import Application, settle_heap
 from pmf_engine.core.errors import InvalidInput
 from pmf_engine.interfaces.web.app import WebSettings, create_app
 
@@ -45,7 +45,9 @@ def app_from_environment() -> FastAPI:
     settings = Settings.load()
     configure_logging(settings.log_format, settings.log_level)
     application = Application(settings, upgrade=False)  # the parent brought the schema up
-    return create_app(application.framework, web_settings(settings, secure_cookies=settings.secure_cookies))
+    app = create_app(application.framework, web_settings(settings, secure_cookies=settings.secure_cookies))
+    settle_heap()
+    return app
 
 
 def serve(
@@ -81,6 +83,7 @@ def serve(
         scheduler.add_job(sweeper.tick, "interval", seconds=interval, max_instances=1, coalesce=True)
         scheduler.start()
         log.info("worker.started", worker=sweeper.worker_id, interval=interval, in_process=True)
+    settle_heap()
     try:
         if workers > 1:
             log.info("web.started", workers=workers, host=host, port=port)
