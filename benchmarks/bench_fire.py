@@ -37,6 +37,8 @@ as PASS/FAIL lines; nothing here asserts them.
 from __future__ import annotations
 
 import argparse
+import atexit
+import functools
 import hashlib
 import json
 import platform
@@ -89,12 +91,14 @@ class Op:
     terminal: bool
 
 
+@functools.cache
 def bench_policies() -> Path:
     """The shipped policies without ``quality.signing``: a head of service's sign-off is its own
     write before ``accept`` (``pmf quality sign-off``), not part of a fire, so the plan's accepts
     follow no sign-off and the guard ``signed_off`` is left out of the mix."""
-    folder = Path(tempfile.gettempdir()) / "pmf-bench-policies"
-    shutil.rmtree(folder, ignore_errors=True)
+    scratch = Path(tempfile.mkdtemp(prefix="pmf-bench-policies-"))  # two benches may run at once
+    atexit.register(shutil.rmtree, scratch, True)
+    folder = scratch / "policies"
     shutil.copytree(ROOT / "policies", folder)
     framework = yaml.safe_load((folder / "framework.yaml").read_text(encoding="utf-8"))
     framework.get("quality", {}).pop("signing", None)
