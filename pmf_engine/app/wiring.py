@@ -21,6 +21,7 @@ from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import Clock, SystemClock
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import NotFound, NotNow
+from pmf_engine.core.housekeeping import Housekeeping
 from pmf_engine.core.outbox import Channel
 from pmf_engine.core.store import DEFAULT_URL, Store
 from pmf_engine.core.worker import Worker
@@ -173,7 +174,8 @@ class Application:
 
     def worker(self, clock: Clock | None = None, worker_id: str | None = None) -> Worker:
         """A worker on this application's database, on ``clock`` (default: the app's), with the
-        application's jobs: the weekly digest and the daily ModernGov sync."""
+        application's jobs: the weekly digest, the daily ModernGov sync and the hourly
+        housekeeping (expired sessions, spent throttles, old idempotency answers)."""
         framework = (
             Framework(Engine(self.store, self.catalog, clock), self.policies) if clock else self.framework
         )
@@ -183,5 +185,5 @@ class Application:
             clock or self.clock,
             self.settings,
             worker_id=worker_id,
-            jobs=[WeeklyDigest(framework), DailySync(framework.moderngov)],
+            jobs=[WeeklyDigest(framework), DailySync(framework.moderngov), Housekeeping(self.store)],
         )
