@@ -21,38 +21,33 @@ def _count(engine: Engine, model: type) -> int:
         return int(s.scalar(select(func.count()).select_from(model)) or 0)
 
 
-def test_purge_deletes_only_what_is_spent(engine: Engine, clock: ManualClock) -> None:
-    sessions = Sessions(engine.store, clock)
-    throttle = Throttle(engine.store)
-    old = sessions.start("perf")  # will have ended 91 days before the purge
-    sessions.end_all("perf", "signed_out")
-    throttle.reserve("nobody", "10.0.0.1", clock.now())  # a spent window by then
+def _answered(engine: Engine, key: str, clock: ManualClock) -> None:
+    """An API answer stored under the idempotency ``key`` now."""
     with engine.store.write() as s:
         s.add(
             IdempotencyKey(
                 actor="perf",
-                key="k-old",
+                key=key,
                 request_sha256="0" * 64,
                 status_code=201,
                 body="{}",
                 created_at=clock.now(),
             )
         )
+
+
+def test_purge_deletes_only_what_is_spent(engine: Engine, clock: ManualClock) -> None:
+    sessions = Sessions(engine.store, clock)
+    throttle = Throttle(engine.store)
+    old = sessions.start("perf")  # will have ended 91 days before the purge
+    sessions.end_all("perf", "signed_out")
+    throttle.reserve("nobody", "10.0.0.1", clock.now())  # a spent window by then
+    _answered(engine, "k-old", clock)
     clock.advance(timedelta(days=91))
     recent = sessions.start("sm_housing")  # live at the purge
     for _ in range(6):  # held back now: blocked_until lies ahead
         throttle.reserve("perf", "10.0.0.2", clock.now())
-    with engine.store.write() as s:
-        s.add(
-            IdempotencyKey(
-                actor="perf",
-                key="k-new",
-                request_sha256="1" * 64,
-                status_code=201,
-                body="{}",
-                created_at=clock.now(),
-            )
-        )
+    _answered(engine, "k-new", clock)
     entries = _count(engine, AuditEntry)
 
     purged = purge(engine.store, clock.now())

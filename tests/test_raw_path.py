@@ -245,6 +245,20 @@ def test_after_a_fire_the_connection_is_transactional_again(
         store.dispose()
 
 
+def _own_reads(monkeypatch: pytest.MonkeyPatch, watched: Statement) -> list[str]:
+    """Each time a guard runs ``watched`` itself (not in the fire's first round trip), an entry."""
+    own_reads: list[str] = []
+    real_rows = Raw.rows
+
+    def watching(self: Raw, statement: Statement, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        if statement is watched:
+            own_reads.append(str(statement.statement)[:40])
+        return real_rows(self, statement, values)
+
+    monkeypatch.setattr(Raw, "rows", watching)
+    return own_reads
+
+
 @pytest.mark.postgres
 def test_a_guard_that_declares_its_read_is_answered_in_the_first_round_trip(
     pg_server: PostgresServer, pg_template: str, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
@@ -264,15 +278,7 @@ def test_a_guard_that_declares_its_read_is_answered_in_the_first_round_trip(
             ORG, Path(__file__).parent / "fixtures" / "measures" / "measures.csv", by="perf"
         )
         engine.start_cycle(ORG, PERIOD, by="perf")
-        own_reads: list[str] = []
-        real_rows = Raw.rows
-
-        def watching(self: Raw, statement: Statement, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-            if statement is completeness._RETURN_ROWS:
-                own_reads.append("return_complete")
-            return real_rows(self, statement, values)
-
-        monkeypatch.setattr(Raw, "rows", watching)
+        own_reads = _own_reads(monkeypatch, completeness._RETURN_ROWS)
         with pytest.raises(GuardFailed, match="HOU-01 has no figure and no reason why it is missing"):
             engine.fire(f"{CYCLE}/HOUSING", "submit", "sm_housing")
         performance.record_actual(CYCLE, "HOU-01", 27, by="sm_housing")
@@ -352,15 +358,7 @@ def test_each_fire_of_a_return_is_two_round_trips_sign_off_guard_included(
         account_for_missing(engine, CYCLE)
         key = f"{CYCLE}/HOUSING"
         trips: dict[str, int] = {}
-        own_reads: list[str] = []
-        real_rows = Raw.rows
-
-        def watching(self: Raw, statement: Statement, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-            if statement is signoff._SIGN_OFF_BY_KEY:
-                own_reads.append("signed_off")
-            return real_rows(self, statement, values)
-
-        monkeypatch.setattr(Raw, "rows", watching)
+        own_reads = _own_reads(monkeypatch, signoff._SIGN_OFF_BY_KEY)
 
         def traced(name: str, fire: Any) -> Any:
             trace = tmp_path / f"{name}.trace"
