@@ -285,6 +285,35 @@ def test_each_actions_status_is_reported_with_the_quarters_return(plans: Service
     assert 'id="plans"' not in report.html(report.gather(services(engine), f"{ORG}/2025-26-Q1"))
 
 
+def test_the_plan_actions_in_a_signed_off_report_are_frozen_with_it(plans: ServicePlans) -> None:
+    """Found in review: the report's plan actions were read live, so an action added (or, later,
+    changed) after the Leadership Team signed the quarter off changed the signed-off report and
+    escaped its hash. They are now part of the frozen content."""
+    from tests.test_reported import to_signoff
+
+    plans.start(ORG, YEAR, by="perf")
+    _ready(plans, HOUSING, "hos_housing")
+    engine = plans.engine
+    cycle = f"{ORG}/2024-25-Q1"
+    engine.start_cycle(ORG, "2024-25-Q1", by="perf")
+    plans.report_status(cycle, "HOUSING", "A1", "at_risk", note="Two voids need major works", by="sm_housing")
+    to_signoff(engine, cycle)  # the returns accepted, the review complete, CMT's endorsement
+    engine.fire(cycle, "sign_off", "lead")
+    signed = report.gather(services(engine), cycle)
+    assert signed.frozen is not None and signed.content.plans is not None
+    assert [a.ref for a in signed.plans["HOUSING"]] == ["A1"]
+    plans.add_action(
+        HOUSING, "Halve the repairs backlog", owner="hos_housing", due="2025-03-31", by="hos_housing"
+    )
+    assert [a.ref for a in plans.get(HOUSING).actions] == ["A1", "A2"]  # the plan itself moved on
+    later = report.gather(services(engine), cycle)
+    assert later.plans == signed.plans and later.frozen == signed.frozen
+    page = report.html(later)
+    section = page[page.index('id="plans"') : page.index('id="timeliness"')]
+    assert "Cut void turnaround to 28 days" in section and "Two voids need major works" in section
+    assert "Halve the repairs backlog" not in section
+
+
 def test_the_excel_return_carries_the_plan_actions(plans: ServicePlans, tmp_path: Path) -> None:
     """The return's template has a Plan actions sheet; a bad status or an unknown action is
     listed by sheet, row and column and nothing is imported; a good one reports each status."""

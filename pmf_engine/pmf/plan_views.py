@@ -5,7 +5,7 @@ status), risks and summary; the reads they are built from, and the two guards' c
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -131,6 +131,33 @@ def plan_actions(s: Session, instance_id: int) -> tuple[PlanActionView, ...]:
         )
         for a, measure, project in rows
     )
+
+
+def actions_of_year(
+    s: Session, organisation_id: int, workflow: str, year: str, up_to: str
+) -> dict[str, tuple[PlanActionView, ...]]:
+    """Each service's plan actions for financial ``year`` (plans of ``workflow``), by service
+    code, with the statuses reported up to quarter ``up_to``: what the committee report of that
+    quarter shows, and freezes at sign-off. Services whose plan has no action are left out."""
+    plans = s.execute(
+        select(Instance.id, Instance.key)
+        .join(WorkflowVersion, WorkflowVersion.id == Instance.workflow_version_id)
+        .where(
+            Instance.organisation_id == organisation_id,
+            WorkflowVersion.name == workflow,
+            Instance.period == year,
+        )
+        .order_by(Instance.key)
+    ).all()
+    found: dict[str, tuple[PlanActionView, ...]] = {}
+    for instance_id, key in plans:
+        actions = tuple(
+            replace(a, statuses={q: v for q, v in a.statuses.items() if q <= up_to})
+            for a in plan_actions(s, instance_id)
+        )
+        if actions:
+            found[key.rsplit("/", 1)[1]] = actions
+    return found
 
 
 def plan_counts(s: Session, model: type[PlanAction] | type[PlanRisk], ids: Sequence[int]) -> dict[int, int]:

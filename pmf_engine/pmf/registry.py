@@ -94,7 +94,7 @@ def framework_registry(policies: FrameworkPolicies) -> Registry:
     @registry.effect("freeze_report")
     def freeze_report(ctx: EffectContext) -> None:
         """Store the committee report's content as it stands and put its hash in the audit chain."""
-        freeze(ctx, policies.rag, policies.risk)
+        freeze(ctx, policies.rag, policies.risk, policies.framework.plans)
 
     registry.permission(CALENDAR_MANAGE, "add, move and import committee meetings")
     registry.permission(MEASURES_MANAGE, "import the measures library")

@@ -29,7 +29,8 @@ from pmf_engine.pmf.finance import FinanceView, finance_in
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.models import Actual, Measure, ReportSnapshot
 from pmf_engine.pmf.moderngov.links import MeetingLink
-from pmf_engine.pmf.plan_views import PlanActionView
+from pmf_engine.pmf.plan_views import PlanActionView, actions_of_year
+from pmf_engine.pmf.policy import PlansPolicy
 from pmf_engine.pmf.projects import ProjectStatus, project_status
 from pmf_engine.pmf.quarters import quarter_of
 from pmf_engine.pmf.rag import RagPolicy, Status
@@ -113,6 +114,9 @@ class Content:
     were revisions has none)."""
     finance: list[FinanceView] = field(default_factory=list)
     """Each service's budget, forecast outturn and variance for the quarter."""
+    plans: dict[str, list[PlanActionView]] | None = None
+    """Each service's plan actions for the year with their statuses up to the quarter, by
+    service code (``None`` in a report frozen before the plans were part of its content)."""
 
     def uncertain(self) -> list[MeasureStatus]:
         """The measures whose figure is flagged provisional or estimated."""
@@ -162,10 +166,16 @@ def canonical(content: Content) -> str:
 
 
 def content_in(
-    s: Session, inst: Instance, rag: RagPolicy, now: datetime, risk: RiskPolicy | None = None
+    s: Session,
+    inst: Instance,
+    rag: RagPolicy,
+    now: datetime,
+    risk: RiskPolicy | None = None,
+    plans: PlansPolicy | None = None,
 ) -> Content:
     """The report's performance content as the database holds it now (in ``s``), with the risk
-    register placed on ``risk``'s ladder (none without it)."""
+    register placed on ``risk``'s ladder (none without it) and the service plans' actions of
+    ``plans`` (none without it)."""
     period = quarter_of(inst)
     measures = measure_statuses(s, inst, rag)
     quarters = [period]
@@ -222,6 +232,16 @@ def content_in(
         risks=risk_section(s, inst, risk) if risk is not None else None,
         revised_targets=revised,
         finance=finance_in(s, inst.organisation_id, inst.period),
+        plans=(
+            {
+                service: list(actions)
+                for service, actions in actions_of_year(
+                    s, inst.organisation_id, plans.workflow, year, str(period)
+                ).items()
+            }
+            if plans is not None
+            else {}
+        ),
     )
 
 
@@ -236,7 +256,14 @@ def gather(framework: Framework, cycle: str) -> ReportData:
             frozen: Frozen | None = Frozen(snap.frozen_at, snap.frozen_by, snap.sha256)
         else:
             content, frozen = (
-                content_in(s, inst, framework.rag, engine.clock.now(), framework.policies.risk),
+                content_in(
+                    s,
+                    inst,
+                    framework.rag,
+                    engine.clock.now(),
+                    framework.policies.risk,
+                    framework.policies.framework.plans,
+                ),
                 None,
             )
         timeliness = _timeliness(s, engine, inst)
@@ -244,7 +271,14 @@ def gather(framework: Framework, cycle: str) -> ReportData:
         restatements = _restatements(s, inst)
         comparators = positions_in(s, inst.organisation_id)
         organisation = inst.organisation.code
-        plans = framework.plans.for_quarter(s, inst) if framework.policies.framework.plans else {}
+        # Frozen with the content since the plans were; live for a report frozen before that.
+        plans = (
+            {service: tuple(actions) for service, actions in content.plans.items()}
+            if content.plans is not None
+            else framework.plans.for_quarter(s, inst)
+            if framework.policies.framework.plans
+            else {}
+        )
     actions = [
         a
         for a in framework.actions.list_for(organisation)

@@ -19,15 +19,18 @@ from pmf_engine.core.registry import EffectContext
 from pmf_engine.core.store import AuditEntry, Instance
 from pmf_engine.pmf.models import ReportSnapshot
 from pmf_engine.pmf.performance import Performance
+from pmf_engine.pmf.policy import PlansPolicy
 from pmf_engine.pmf.rag import RagPolicy
 from pmf_engine.pmf.report.content import canonical, content_in
 from pmf_engine.pmf.reporting import cycle_of, genuine_snapshot
 from pmf_engine.pmf.riskpolicy import RiskPolicy
 
 
-def freeze(ctx: EffectContext, rag: RagPolicy, risk: RiskPolicy | None = None) -> None:
-    """The ``freeze_report`` effect: store the content (its risk register on ``risk``'s ladder)
-    and chain its hash into the audit log."""
+def freeze(
+    ctx: EffectContext, rag: RagPolicy, risk: RiskPolicy | None = None, plans: PlansPolicy | None = None
+) -> None:
+    """The ``freeze_report`` effect: store the content (its risk register on ``risk``'s ladder,
+    the service plans' actions of ``plans``) and chain its hash into the audit log."""
     s = ctx.session
     inst = s.get(Instance, ctx.instance.id)
     assert inst is not None
@@ -38,7 +41,7 @@ def freeze(ctx: EffectContext, rag: RagPolicy, risk: RiskPolicy | None = None) -
             f"a report snapshot of {inst.key} exists that no sign-off froze: it was written around "
             "the engine; the database owner must examine and remove it before sign-off"
         )
-    text = canonical(content_in(s, inst, rag, ctx.now, risk))
+    text = canonical(content_in(s, inst, rag, ctx.now, risk, plans))
     digest = hashlib.sha256(text.encode()).hexdigest()
     s.add(
         ReportSnapshot(
