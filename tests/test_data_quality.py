@@ -248,3 +248,23 @@ def test_whoever_submitted_may_not_sign_off_their_own_return(council: Engine) ->
     assert [(e.actor, e.trigger) for e in refused] == [("sm_housing", "sign_off_return")]
     assert "by_another" in json.loads(refused[0].data)["why"]
     assert services(council).sign_offs.sign_off(HOUSING, by="hos_housing") is False
+
+
+def test_the_measure_page_shows_its_definition_rate_parts_owner_and_flags(
+    client: TestClient, engine: Engine, tmp_path: Path
+) -> None:
+    """Found in review: the definition, guidance, numerator, denominator and data owner were
+    stored and exported but shown nowhere; a provisional figure was unmarked on its page."""
+    path = tmp_path / "quality.csv"
+    path.write_text(QUALITY_MEASURES)
+    performance = services(engine).performance
+    performance.import_measures(ORG, path, by="perf")  # the client's council has Q1 started
+    performance.record_actual(CYCLE, "PLA-01", 70, quality="provisional", by="sm_planning")
+    sign_in(client, "perf")
+    page = client.get(f"/orgs/{ORG}/measures/PLA-01/history", params={"upto": "2024-25-Q1"}).text
+    assert "Major applications decided within 13 weeks or an agreed extension" in page
+    assert "exclude withdrawn applications" in page
+    assert "Major applications decided in time divided by Major applications decided" in page
+    assert "planning.data" in page
+    row = page[page.index('<th scope="row" class="govuk-table__header">2024-25-Q1</th>') :]
+    assert '<strong class="govuk-tag govuk-tag--yellow">provisional</strong>' in row[: row.index("</tr>")]

@@ -265,6 +265,7 @@ class Reported:
     by: str
     at: datetime
     restatement_reason: str | None
+    quality: str | None = None
 
 
 @dataclass(frozen=True)
@@ -278,6 +279,8 @@ class Quarter:
     reported: list[Reported]
     exception_reason: str = ""
     recovery_date: str = ""
+    quality: str | None = None
+    """The standing figure's quality flag (validated, estimated, provisional), if it has one."""
 
 
 @dataclass(frozen=True)
@@ -294,6 +297,12 @@ class MeasureDetail:
     owner: str
     data_source: str
     quarters: list[Quarter]
+    definition: str = ""
+    """What it counts, in words: the definition an auditor checks the figures against."""
+    guidance: str = ""
+    numerator: str = ""
+    denominator: str = ""
+    data_owner: str = ""
 
 
 def measure_detail(framework: Framework, organisation: str, code: str, upto: str) -> MeasureDetail:
@@ -329,7 +338,15 @@ def measure_detail(framework: Framework, organisation: str, code: str, upto: str
         by_period: dict[str, list[Reported]] = {}
         for a in rows:
             by_period.setdefault(a.period, []).append(
-                Reported(a.period, a.value, a.narrative, a.reported_by, a.reported_at, a.restatement_reason)
+                Reported(
+                    a.period,
+                    a.value,
+                    a.narrative,
+                    a.reported_by,
+                    a.reported_at,
+                    a.restatement_reason,
+                    a.quality,
+                )
             )
         quarters = []
         for p in periods:
@@ -345,6 +362,7 @@ def measure_detail(framework: Framework, organisation: str, code: str, upto: str
                     reported,
                     report.reason if report else "",
                     report.recovery_date if report else "",
+                    standing.quality if standing else None,
                 )
             )
         return MeasureDetail(
@@ -358,6 +376,11 @@ def measure_detail(framework: Framework, organisation: str, code: str, upto: str
             measure.owner,
             measure.data_source,
             quarters,
+            definition=measure.definition,
+            guidance=measure.guidance,
+            numerator=measure.numerator,
+            denominator=measure.denominator,
+            data_owner=measure.data_owner,
         )
 
 
