@@ -404,3 +404,18 @@ def test_the_demo_council_has_a_believable_register(catalog: Catalog, tmp_path: 
         assert [h.narrative != "" for h in frozen.content.headlines] == [True, True, True]
     finally:
         store.dispose()
+
+
+def test_an_escalated_risk_is_on_the_to_do_list_of_whoever_owns_its_level(framework: Framework) -> None:
+    """Found in review: the ladder's roles were only validated, so a risk escalated to the
+    Leadership Team reached nobody. Now it is on the to-do list (and so in the weekly digest) of
+    each holder of its level's roles, linked to the register; not on a service manager's."""
+    from pmf_engine.pmf import dashboard, digest
+
+    lead = {t.key: t for t in dashboard.todo(framework, "lead", [ORG]) if t.kind == "risk"}
+    assert set(lead) == {f"{ORG}/R-01", f"{ORG}/R-02"}  # 16 and 20; R-03 and R-04 are within appetite
+    assert lead[f"{ORG}/R-01"].href == f"/orgs/{ORG}/risks"
+    assert "escalated to the Leadership Team" in lead[f"{ORG}/R-01"].what
+    assert "Review the risk" in lead[f"{ORG}/R-02"].doing
+    assert not [t for t in dashboard.todo(framework, "sm_housing", [ORG]) if t.kind == "risk"]
+    assert "review the risk: it is escalated to your level" in digest.body("Lead", list(lead.values()))

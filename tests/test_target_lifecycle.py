@@ -456,3 +456,21 @@ def test_two_people_deciding_the_same_stage_at_once_record_one_decision(framewor
     assert sorted(outcomes.values()) == ["agreed", "the Leadership Team decides here (leadership_team)"]
     (view,) = framework.targets.list(ORG)
     assert len(view.decisions) == 1 and view.awaiting == "Leadership Team"
+
+
+def test_a_proposed_target_is_on_the_to_do_list_of_the_stage_that_decides_it(framework: Framework) -> None:
+    """Found in review: a target waiting for the Leadership Team reached nobody. It is on the
+    to-do list of whoever decides its next stage (the performance team, then the Leadership
+    Team), linked to the measure's targets, and gone once agreed."""
+    from pmf_engine.pmf import dashboard
+
+    def waiting(username: str) -> list[dashboard.ToDo]:
+        return [t for t in dashboard.todo(framework, username, [ORG]) if t.kind == "target"]
+
+    proposed = framework.targets.propose(ORG, "HOU-01", "2024-25", 25, reason="new IT system", by="both")
+    assert [t.href for t in waiting("perf")] == [f"/orgs/{ORG}/measures/HOU-01/history#targets"]
+    assert waiting("lead") == []
+    framework.targets.agree(ORG, proposed.id, reason="realistic", by="perf")
+    assert waiting("perf") == [] and "awaits the Leadership Team" in waiting("lead")[0].what
+    framework.targets.agree(ORG, proposed.id, reason="agreed", by="lead")
+    assert waiting("lead") == []

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from pmf_engine.core.errors import NotFound
 from pmf_engine.core.period import Period, parse_period
-from pmf_engine.core.store import Instance, Organisation
+from pmf_engine.core.store import Instance, Organisation, find_organisation, roles_held
 from pmf_engine.core.views import InstanceStatus
 from pmf_engine.pmf.delivery import Headline
 from pmf_engine.pmf.framework import Framework
@@ -400,7 +400,25 @@ class ToDo:
     due_at: datetime | None
     late_working_days: int
     kind: str = "step"
-    """``step`` (a transition they may fire) or ``action`` (a Scrutiny action assigned to them)."""
+    """``step`` (a transition they may fire), ``action`` (a Scrutiny action assigned to them),
+    ``target`` (a proposed target waiting for their stage's decision) or ``risk`` (a risk
+    escalated to a level their role owns)."""
+    href: str | None = None
+    """Where it is done, when not the instance's page (``/instances/KEY``)."""
+
+    @property
+    def doing(self) -> str:
+        """What they can do, in words."""
+        if self.steps:
+            return ", ".join(self.steps)
+        return _DOING.get(self.kind, "")
+
+
+_DOING = {
+    "action": "Complete this Scrutiny action",
+    "target": "Agree the target or send it back",
+    "risk": "Review the risk: it is escalated to your level",
+}
 
 
 def todo(framework: Framework, username: str, organisations: list[str]) -> list[ToDo]:
@@ -427,6 +445,8 @@ def todo(framework: Framework, username: str, organisations: list[str]) -> list[
                 found.append(
                     ToDo(action.key, org, action.what, (), due, 1 if action.overdue else 0, kind="action")
                 )
+    found += _targets_waiting(framework, username, organisations)
+    found += _risks_escalated(framework, username, organisations)
     far = datetime.max
 
     def pressure(item: ToDo) -> tuple[int, datetime]:
@@ -434,6 +454,59 @@ def todo(framework: Framework, username: str, organisations: list[str]) -> list[
         return (-item.late_working_days, due)
 
     return sorted(found, key=pressure)
+
+
+def _targets_waiting(framework: Framework, username: str, organisations: list[str]) -> list[ToDo]:
+    """Each proposed target whose next stage ``username`` decides (``framework.yaml targets``)."""
+    if framework.policies.framework.targets is None:
+        return []
+    targets = framework.targets
+    found = []
+    for org in organisations:
+        for view in targets.list(org):
+            if view.awaiting is not None and targets.may_decide(org, username, view):
+                found.append(
+                    ToDo(
+                        f"{org}/{view.measure} target {view.year}",
+                        org,
+                        f"{view.value:g} ({view.kind}) from {view.proposed_by}: awaits the {view.awaiting}",
+                        (),
+                        None,
+                        0,
+                        kind="target",
+                        href=f"/orgs/{org}/measures/{view.measure}/history#targets",
+                    )
+                )
+    return found
+
+
+def _risks_escalated(framework: Framework, username: str, organisations: list[str]) -> list[ToDo]:
+    """Each risk escalated to a level of ``policies/risk.yaml`` whose roles ``username`` holds."""
+    policy = framework.policies.risk
+    if policy is None:
+        return []
+    found = []
+    for org in organisations:
+        with framework.engine.store.read() as s:
+            held = {role for role, _ in roles_held(s, username, find_organisation(s, org).id)}
+        levels = {name for name, level in policy.levels.items() if held & set(level.roles)}
+        if not levels:
+            continue
+        for risk in framework.risks.register(org):
+            if risk.escalated and risk.level in levels:
+                found.append(
+                    ToDo(
+                        f"{org}/{risk.code}",
+                        org,
+                        f"{risk.title}: residual score {risk.score}, escalated to the {risk.level_label}",
+                        (),
+                        None,
+                        0,
+                        kind="risk",
+                        href=f"/orgs/{org}/risks",
+                    )
+                )
+    return found
 
 
 def rag_counts(measures: list[MeasureStatus]) -> Counter[str]:

@@ -72,7 +72,7 @@ def body(name: str, items: list[ToDo]) -> str:
     for item in items:
         when = f"due {london(item.due_at):%d %b %Y}" if item.due_at else "no deadline"
         late = f", {item.late_working_days} working days late" if item.late_working_days else ""
-        doing = ", ".join(item.steps) if item.steps else "complete this Scrutiny action"
+        doing = item.doing if item.steps else item.doing[:1].lower() + item.doing[1:]
         lines.append(f"- {item.key} ({item.what}): {doing}; {when}{late}")
     lines += ["", "Stop these e-mails from 'What you need to do' in pmf-engine."]
     return "\n".join(lines)
