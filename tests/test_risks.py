@@ -419,3 +419,16 @@ def test_an_escalated_risk_is_on_the_to_do_list_of_whoever_owns_its_level(framew
     assert "Review the risk" in lead[f"{ORG}/R-02"].doing
     assert not [t for t in dashboard.todo(framework, "sm_housing", [ORG]) if t.kind == "risk"]
     assert "review the risk: it is escalated to your level" in digest.body("Lead", list(lead.values()))
+
+
+def test_the_workbook_has_the_register_and_the_themes(framework: Framework, tmp_path: Path) -> None:
+    """Found in review: the XLSX report lacked the risk register and the themes' headlines."""
+    path = tmp_path / "report.xlsx"
+    report.xlsx(report.gather(framework, CYCLE), path)
+    book = openpyxl.load_workbook(path)
+    risks = {r[0]: r for r in book["Risks"].iter_rows(min_row=2, values_only=True)}
+    assert set(risks) == {"R-01", "R-02", "R-03", "R-04"}
+    assert (risks["R-01"][8], risks["R-01"][10], risks["R-01"][11]) == (16, "Leadership Team", "yes")
+    header = next(book["Themes"].iter_rows(max_row=1, values_only=True))
+    assert header[:4] == ("Theme", "Headline", "Written by", "Green") and header[-1] == "Key projects"
+    assert book["Themes"].max_row > 1

@@ -285,7 +285,9 @@ def test_each_actions_status_is_reported_with_the_quarters_return(plans: Service
     assert 'id="plans"' not in report.html(report.gather(services(engine), f"{ORG}/2025-26-Q1"))
 
 
-def test_the_plan_actions_in_a_signed_off_report_are_frozen_with_it(plans: ServicePlans) -> None:
+def test_the_plan_actions_in_a_signed_off_report_are_frozen_with_it(
+    plans: ServicePlans, tmp_path: Path
+) -> None:
     """Found in review: the report's plan actions were read live, so an action added (or, later,
     changed) after the Leadership Team signed the quarter off changed the signed-off report and
     escaped its hash. They are now part of the frozen content."""
@@ -312,6 +314,13 @@ def test_the_plan_actions_in_a_signed_off_report_are_frozen_with_it(plans: Servi
     section = page[page.index('id="plans"') : page.index('id="timeliness"')]
     assert "Cut void turnaround to 28 days" in section and "Two voids need major works" in section
     assert "Halve the repairs backlog" not in section
+    path = tmp_path / "report.xlsx"
+    report.xlsx(later, path)
+    rows = list(openpyxl.load_workbook(path)["Plan actions"].iter_rows(min_row=2, values_only=True))
+    assert rows == [
+        ("HOUSING", "A1", "Cut void turnaround to 28 days", "hos_housing", "2025-03-31", "HOU-01", "at_risk",
+         "Two voids need major works")
+    ]  # fmt: skip
 
 
 def test_the_excel_return_carries_the_plan_actions(plans: ServicePlans, tmp_path: Path) -> None:

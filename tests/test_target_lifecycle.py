@@ -329,7 +329,7 @@ def test_the_cli_proposes_agrees_revises_and_lists(framework: Framework) -> None
 
 
 def test_the_quarterly_report_shows_the_original_and_revised_target_and_why(
-    framework: Framework, engine: Engine, cycle: str
+    framework: Framework, engine: Engine, cycle: str, tmp_path: Path
 ) -> None:
     """From the quarter a revision counts from, the committee report lists it with the original
     target and the reason; the quarters before list nothing."""
@@ -345,6 +345,14 @@ def test_the_quarterly_report_shows_the_original_and_revised_target_and_why(
     ]
     page = report.html(report.gather(framework, f"{ORG}/2024-25-Q3"))
     assert "Targets revised this year" in page and "heating programme" in page
+    import openpyxl
+
+    book_path = tmp_path / "report.xlsx"
+    report.xlsx(report.gather(framework, f"{ORG}/2024-25-Q3"), book_path)
+    sheet = openpyxl.load_workbook(book_path)["Revised targets"]
+    assert list(sheet.iter_rows(min_row=2, values_only=True)) == [
+        ("HOU-01", "2024-25", 25, 30, "2024-25-Q3", "heating programme")
+    ]
     assert report.gather(framework, cycle).content.revised_targets == []
     assert next(m for m in later.measures if m.code == "HOU-01").target == 30
 

@@ -1,6 +1,7 @@
-"""The report as an Excel workbook: a sheet each for measures, projects, finance, exception
-reports, Scrutiny's actions, restatements and timeliness, and, when there are any, the positions
-among similar councils (one row per council's value, with its source and date). Every text is
+"""The report as an Excel workbook: a sheet each for measures, the themes' headlines, projects,
+finance, exception reports, Scrutiny's actions, restatements and timeliness, and, when there
+are any, the risk register, the targets revised this year, the service plans' actions and the
+positions among similar councils (one row per council's value, with its source and date). Every text is
 written as a text cell, never a formula, and shown as written (a narrative starting ``=`` or
 ``-`` included)."""
 
@@ -8,13 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import get_args
 
 import openpyxl
 from openpyxl.styles import Font
 
 from pmf_engine.core.clock import london
+from pmf_engine.pmf.rag import Status
 from pmf_engine.pmf.report.content import ReportData
 from pmf_engine.pmf.xlsx import append_text_row, save
+
+STATUSES = get_args(Status)
 
 
 def xlsx(data: ReportData, path: Path) -> None:
@@ -34,6 +39,17 @@ def xlsx(data: ReportData, path: Path) -> None:
             [m.code, m.title, m.theme, m.service or "", m.actual, m.target, m.rag.status, m.basis,
              m.rag.rule, m.since_last_quarter, m.since_last_year, m.narrative, m.quality],
         )  # fmt: skip
+    _sheet(
+        book,
+        "Themes",
+        ["Theme", "Headline", "Written by", *(s.replace("_", " ").capitalize() for s in STATUSES),
+         "Key projects"],
+        [
+            [h.theme, h.narrative, h.written_by, *(h.counts.get(s, 0) for s in STATUSES),
+             "; ".join(f"{k.code} {k.title} ({k.status})" for k in h.key_projects)]
+            for h in content.headlines
+        ],
+    )  # fmt: skip
     _sheet(
         book,
         "Projects",
@@ -86,6 +102,41 @@ def xlsx(data: ReportData, path: Path) -> None:
             for t in data.timeliness
         ],
     )
+    if content.risks is not None and content.risks.risks:
+        _sheet(
+            book,
+            "Risks",
+            ["Code", "Risk", "Register", "Service", "Owner", "Inherent", "Likelihood", "Impact", "Residual",
+             "Band", "Level", "Escalated", "Why", "Controls", "Actions", "Measures", "Projects", "Review"],
+            [
+                [r.code, r.title, r.register_label, r.service or "", r.owner, r.inherent_score, r.likelihood,
+                 r.impact, r.score, r.band, r.level_label, "yes" if r.escalated else "no",
+                 "; ".join(r.reasons), r.controls, r.actions, "; ".join(r.measures), "; ".join(r.projects),
+                 r.review_note]
+                for r in content.risks.risks
+            ],
+        )  # fmt: skip
+    if content.revised_targets:
+        _sheet(
+            book,
+            "Revised targets",
+            ["Code", "Year", "Original target", "Revised target", "From", "Reason"],
+            [
+                [r.code, r.year, r.original, r.revised, r.revised_from, r.reason]
+                for r in content.revised_targets
+            ],
+        )
+    if data.plans:
+        _sheet(
+            book,
+            "Plan actions",
+            ["Service", "Action", "What", "Owner", "Due", "Linked to", "Status", "Note"],
+            [
+                [service, a.ref, a.what, a.owner, a.due, a.link, *a.status_in(content.period)]
+                for service, actions in data.plans.items()
+                for a in actions
+            ],
+        )
     if data.comparators:
         _sheet(
             book,
