@@ -632,3 +632,40 @@ def test_the_plan_pages_and_their_forms(web: TestClient, plans: ServicePlans) ->
     for key in (ROUND, HOUSING):  # the engine's own pages of the round and the plan
         assert web.get(f"/instances/{key}").status_code == 200, key
     assert "Housing: service plan, 2024-25" in web.get(f"/instances/{HOUSING}").text
+
+
+def test_the_return_page_reports_each_plan_actions_status(web: TestClient, plans: ServicePlans) -> None:
+    """Found in review: only the CLI and the Excel return could report an action's status, so a
+    council requiring ``plan_actions_reported`` left its web users unable to submit. The return
+    page has a form per action: a status needing a note without one is an error beside the note
+    and nothing is saved; with the note it is saved for the quarter."""
+    plans.start(ORG, YEAR, by="perf")
+    _ready(plans, HOUSING, "hos_housing")
+    cycle = f"{ORG}/2024-25-Q1"
+    plans.engine.start_cycle(ORG, "2024-25-Q1", by="perf")
+    Accounts(plans.store, plans.clock).set_password("sm_housing", PASSWORD, by="test")
+    _sign_in(web, "sm_housing")
+    path = f"/instances/{cycle}/HOUSING"
+    page = web.get(path).text
+    assert 'id="plan-actions"' in page and 'name="status_A1"' in page and "Cut void turnaround" in page
+    token = _csrf(web, path)
+    bare = web.post(f"{path}/plan-actions", data={"csrf_token": token, "ref": "A1", "status_A1": "at_risk"})
+    assert bare.status_code == 400 and 'id="note_A1-error"' in bare.text and "needs a note" in bare.text
+    assert plans.get(HOUSING).actions[0].status_in("2024-25-Q1") == ("missing", "")
+    saved = web.post(
+        f"{path}/plan-actions",
+        data={
+            "csrf_token": token,
+            "ref": "A1",
+            "status_A1": "at_risk",
+            "note_A1": "Two voids need major works",
+        },
+    )
+    assert saved.status_code == 303 and saved.headers["location"].endswith("#plan-actions")
+    assert plans.get(HOUSING).actions[0].status_in("2024-25-Q1") == ("at_risk", "Two voids need major works")
+    _sign_in(web, "hos_planning")  # another service's head: not theirs to report
+    refused = web.post(
+        f"{path}/plan-actions", data={"csrf_token": _csrf(web, path), "ref": "A1", "status_A1": "on_track"}
+    )
+    assert refused.status_code in (400, 403)
+    assert plans.get(HOUSING).actions[0].status_in("2024-25-Q1")[0] == "at_risk"

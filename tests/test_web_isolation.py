@@ -211,6 +211,7 @@ OWN_ROUTES = {"/todo/digest", "/todo/calendar"}
 WRITE_ROUTES = {
     "/instances/{key:path}/actuals",
     "/instances/{key:path}/upload",
+    "/instances/{key:path}/plan-actions",
     "/instances/{key:path}/fire",
     "/instances/{key:path}/exception-reports",
     "/instances/{key:path}/actions",

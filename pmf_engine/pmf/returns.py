@@ -103,7 +103,9 @@ class ExcelReturns:
         """Service plans, when the deployment has them: their actions get a sheet of the return."""
         self.store = performance.store
 
-    def _plan_actions(self, cycle: str, service: str) -> tuple[PlanActionView, ...]:
+    def plan_actions(self, cycle: str, service: str) -> tuple[PlanActionView, ...]:
+        """The actions of ``service``'s plan for the cycle's year, with their statuses (none
+        without service plans or a plan)."""
         if self.plans is None:
             return ()
         with self.store.read() as s:
@@ -168,7 +170,7 @@ class ExcelReturns:
         projects_sheet.add_data_validation(choices)
         if projects:
             choices.add(f"D2:D{len(projects) + 1}")
-        actions = self._plan_actions(cycle, service)
+        actions = self.plan_actions(cycle, service)
         if actions and self.plans is not None:
             plans_sheet = book.create_sheet(PLANS_SHEET)
             rows = [[a.ref, a.what, a.due, None, None] for a in actions]
@@ -209,7 +211,7 @@ class ExcelReturns:
                 policy = self.plans.policy
                 plan_rows = _read_projects(
                     book[PLANS_SHEET],
-                    {a.ref for a in self._plan_actions(cycle, service)},
+                    {a.ref for a in self.plan_actions(cycle, service)},
                     service,
                     path,
                     problems,

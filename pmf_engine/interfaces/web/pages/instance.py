@@ -231,6 +231,12 @@ def instance_page(
             "chase_ready": last_chase is None or engine.clock.now() >= last_chase.again_at,
             "chased": chased,
             "stage_meetings": framework.moderngov.stage_links(key),
+            "plan_actions": framework.returns.plan_actions(cycle_key, status_now.service or "")
+            if measures
+            else (),
+            "action_statuses": framework.plans.policy.action_statuses
+            if framework.policies.framework.plans
+            else (),
         },
         status,
     )

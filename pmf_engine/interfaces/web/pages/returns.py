@@ -10,7 +10,7 @@ from fastapi import APIRouter, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from pmf_engine.core import values as checks
-from pmf_engine.core.errors import FileProblems, PmfError
+from pmf_engine.core.errors import FileProblems, InvalidInput, PmfError
 from pmf_engine.interfaces.web import wording
 from pmf_engine.interfaces.web.deps import (
     CheckedForm,
@@ -72,6 +72,42 @@ def save_actuals(
             render, framework, key, user, field_errors=field_errors, form=typed(form), status=FORM_ERRORS
         )
     return RedirectResponse(f"/instances/{key}?saved={len(rows)}", status_code=303)
+
+
+@router.post("/instances/{key:path}/plan-actions")
+def save_plan_status(
+    key: str,
+    user: CurrentUser,
+    form: CheckedForm,
+    _member: Member,
+    parsed: ReturnKey,
+    framework: FrameworkDep,
+    render: Render,
+) -> Response:
+    """One plan action's status for the return's quarter (``pmf plans report``'s rule: a role
+    that reports the service's figures, while the return is open)."""
+    ref = str(form.get("ref") or "").strip()
+    status = str(form.get(f"status_{ref}") or "").strip()
+    note = str(form.get(f"note_{ref}") or "").strip()
+    try:
+        framework.plans.report_status(parsed.cycle, parsed.child or "", ref, status, note=note, by=user)
+    except InvalidInput as exc:
+        field = f"{'note' if exc.field == 'note' else 'status'}_{ref}"
+        return instance_page(
+            render,
+            framework,
+            key,
+            user,
+            field_errors={field: str(exc.why)},
+            form=typed(form),
+            status=FORM_ERRORS,
+        )
+    except PmfError as exc:
+        words = wording.refusal(exc, roles=framework.engine.catalog.roles, what="save this action's status")
+        return instance_page(
+            render, framework, key, user, errors=[words], form=typed(form), status=FORM_ERRORS
+        )
+    return RedirectResponse(f"/instances/{key}?saved=1#plan-actions", status_code=303)
 
 
 @router.post("/instances/{key:path}/upload")
