@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from pmf_engine.app.wiring import load_catalog
+from pmf_engine.app.wiring import framework_catalog, load_catalog
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import LONDON, ManualClock
 from pmf_engine.core.engine import Engine
@@ -40,6 +41,21 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / "workflows"
 POLICIES = ROOT / "policies"
 SHIPPED_POLICIES = load_policies(POLICIES)
+_SIGNING = SHIPPED_POLICIES.framework.quality.signing
+assert _SIGNING is not None
+UNSIGNED_ALLOWED = replace(
+    SHIPPED_POLICIES,
+    framework=SHIPPED_POLICIES.framework.model_copy(
+        update={
+            "quality": SHIPPED_POLICIES.framework.quality.model_copy(
+                update={"signing": _SIGNING.model_copy(update={"accept_without_holder": True})}
+            )
+        }
+    ),
+)
+"""The shipped policies, but accepting a return unsigned where its service has no head of
+service (``quality.signing.accept_without_holder``): the test council has none, as most tests
+are not about sign-off; those that are give a service a head (or use ``shipped_catalog``)."""
 RAG = SHIPPED_POLICIES.rag
 ORG = "TDC"
 SERVICES = ("HOUSING", "PLANNING", "WASTE")
@@ -47,6 +63,14 @@ SERVICES = ("HOUSING", "PLANNING", "WASTE")
 
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
+    """The shipped workflows and policies, the test council accepting unsigned returns of
+    services without a head of service (``UNSIGNED_ALLOWED``)."""
+    return framework_catalog(WORKFLOWS, POLICIES, UNSIGNED_ALLOWED)
+
+
+@pytest.fixture(scope="session")
+def shipped_catalog() -> Catalog:
+    """The shipped workflows and policies as they are."""
     return load_catalog(WORKFLOWS, POLICIES)
 
 

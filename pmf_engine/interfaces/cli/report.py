@@ -86,8 +86,13 @@ def annual_command(app: App, organisation: str, year: str, public: bool, output:
         output.write_text(report.annual_html(found), encoding="utf-8")
     counts = {s: sum(1 for m in found.measures if m.rag.status == s) for s in ("green", "amber", "red")}
     withheld = f"; not yet published: {', '.join(found.withheld)}" if found.withheld else ""
+    state = (
+        f"frozen {found.frozen.at.date().isoformat()}, sha256 {found.frozen.sha256[:12]}"
+        if found.frozen
+        else "draft until the year's Q4 sign-off"
+    )
     click.echo(
-        f"{output}: {found.year} annual report{' (public)' if public else ''}, "
+        f"{output}: {found.year} annual report{' (public)' if public else ''} ({state}), "
         f"{len(found.measures)} measure(s): {counts['green']} green, {counts['amber']} amber, "
         f"{counts['red']} red{withheld}"
     )
