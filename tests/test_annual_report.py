@@ -6,18 +6,22 @@ and PostgreSQL; the CLI writes HTML and PDF."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import json
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from pmf_engine.core import audit
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import AuditError
 from pmf_engine.interfaces.cli import main
+from pmf_engine.interfaces.web.app import WebSettings, create_app
 from pmf_engine.pmf import report
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.policy import OpenDataPolicy
@@ -315,3 +319,35 @@ def test_a_frozen_annual_report_tampered_with_is_not_served_and_fails_verificati
     with pytest.raises(AuditError, match="does not match its hashes"):
         report.verify_annual(year, ORG, "2024-25")
     assert report.annual_report(year, ORG, "2024-25").frozen is None  # a draft again, not the forged row
+
+
+def test_the_public_annual_report_is_published_on_the_open_pages_once_frozen_and_approved(
+    year: Framework,
+) -> None:
+    """``/open/ORG/annual/YEAR`` (no sign-in): not found while a draft, nor once frozen until
+    Cabinet approves the Q4 cycle; then the frozen public version, without measures marked
+    ``publish: no``, restricted narrative or history quarters, and its figures as CSV."""
+    client = TestClient(create_app(year, WebSettings(secret_key="s", secure_cookies=False)))
+    with year.engine.store.write() as s:
+        s.execute(text("UPDATE measures SET publish = false WHERE code = 'PLA-01'"))
+    page = f"/open/{ORG}/annual/2024-25"
+    assert client.get(page).status_code == 404  # a draft
+    sign_off_q4(year)
+    assert client.get(page).status_code == 404  # frozen, not yet approved by Cabinet
+    assert client.get(f"/open/{ORG}").text.count("/annual/") == 0
+    year.engine.fire(CYCLE_Q4, "approve", "clerk", data={"minute_reference": "CAB/9"})
+    shown = client.get(page)
+    assert shown.status_code == 200 and "Annual performance report 2024-25" in shown.text
+    assert "SECRET" not in shown.text and "PLA-01" not in shown.text and "sm_" not in shown.text
+    assert "HOU-01" in shown.text and "Not published" in shown.text  # Q1-Q3 are history
+    assert f'href="{page}"' in client.get(f"/open/{ORG}").text
+    rows = list(csv.DictReader(io.StringIO(client.get(f"{page}.csv").text)))
+    assert [r["measure"] for r in rows] == ["HOU-01", "HOU-06", "WAS-01", "WAS-06"]
+    hou01 = rows[0]
+    assert (hou01["q1"], hou01["q4"], hou01["annual_target"]) == ("", "25", "28")
+    year.performance.restate(CYCLE_Q4, "HOU-01", 40, reason="late correction", by="perf")
+    again = list(csv.DictReader(io.StringIO(client.get(f"{page}.csv").text)))
+    assert again[0]["q4"] == "25"
+    assert client.get(f"/open/{ORG}/annual/2023-24").status_code == 404
+    assert client.get(f"/open/{ORG}/annual/someday").status_code == 404
+    assert client.get("/open/NOPE/annual/2024-25").status_code == 404
