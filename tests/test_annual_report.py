@@ -60,6 +60,11 @@ def _quarters() -> list[str]:
 def year(engine: Engine, tmp_path: Path) -> Framework:
     """A year of the test council: history up to 2024-25 Q3, the Q4 cycle with figures, a
     narrative and an exception report for the red, and a revised target for HOU-06."""
+    return build_year(engine, tmp_path)
+
+
+def build_year(engine: Engine, tmp_path: Path) -> Framework:
+    """The council of ``year`` built over ``engine`` (files written to ``tmp_path``)."""
     framework = services(engine)
     measures = tmp_path / "measures.csv"
     measures.write_text(MEASURES, encoding="utf-8")
@@ -191,6 +196,8 @@ def test_the_public_version_withholds_history_and_measures_not_for_publication(y
     public = report.annual_report(year, ORG, "2024-25", public=True)
     assert public.withheld == ["2024-25-Q1", "2024-25-Q2", "2024-25-Q3", "2024-25-Q4"]
     assert all(q.value is None for m in public.measures for q in m.quarters)
+    assert _measure(public, "HOU-01").outturn_note == "Q1, Q2, Q3, Q4 not published yet"  # not "not reported"
+    assert _measure(public, "WAS-06").outturn_note == "Q4 not published yet"  # its Q4 figure is its year
     with year.engine.store.write() as s:
         s.execute(text("UPDATE measures SET publish = false WHERE code = 'HOU-01'"))
     codes = {m.code for m in report.annual_report(year, ORG, "2024-25", public=True).measures}

@@ -181,6 +181,9 @@ def annual_in(
             (name, value) for name, (value, _) in outturns[:-1] if _any_figure(measure.id, name, latest)
         ]
         outturn, note = outturns[-1][1]
+        needed = this_year[-1:] if how == "latest" else this_year
+        if outturn is None and any(p in hidden for p in needed):  # withheld, not unreported
+            note = f"{', '.join(p[-2:] for p in needed if p in hidden)} not published yet"
         year_held = held[measure.id]
         target = year_held.revised if year_held.revised is not None else year_held.original
         tolerance = policy.rule_for(measure.code)[0]
