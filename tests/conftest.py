@@ -24,6 +24,7 @@ from pmf_engine.core.engine import Engine
 from pmf_engine.core.store import Instance, Store, sqlite_url
 from pmf_engine.pmf.framework import Framework, load_policies
 from pmf_engine.pmf.performance import ActualIn
+from pmf_engine.pmf.policy import FrameworkPolicies
 from pmf_engine.pmf.signoff import holders
 from tests.pg import PostgresServer, find_bin_dir
 
@@ -41,18 +42,26 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / "workflows"
 POLICIES = ROOT / "policies"
 SHIPPED_POLICIES = load_policies(POLICIES)
-_SIGNING = SHIPPED_POLICIES.framework.quality.signing
-assert _SIGNING is not None
-UNSIGNED_ALLOWED = replace(
-    SHIPPED_POLICIES,
-    framework=SHIPPED_POLICIES.framework.model_copy(
-        update={
-            "quality": SHIPPED_POLICIES.framework.quality.model_copy(
-                update={"signing": _SIGNING.model_copy(update={"accept_without_holder": True})}
-            )
-        }
-    ),
-)
+
+
+def allow_unsigned(policies: FrameworkPolicies) -> FrameworkPolicies:
+    """``policies``, accepting a return unsigned where its service has no holder of the sign-off
+    role (``quality.signing.accept_without_holder``), if they have ``quality.signing``."""
+    signing = policies.framework.quality.signing
+    if signing is None:
+        return policies
+    quality = policies.framework.quality.model_copy(
+        update={"signing": signing.model_copy(update={"accept_without_holder": True})}
+    )
+    return replace(policies, framework=policies.framework.model_copy(update={"quality": quality}))
+
+
+def lenient_catalog(workflows_dir: Path, policies_dir: Path) -> Catalog:
+    """``load_catalog`` of these folders, the policies ``allow_unsigned`` (as the test council's)."""
+    return framework_catalog(workflows_dir, policies_dir, allow_unsigned(load_policies(policies_dir)))
+
+
+UNSIGNED_ALLOWED = allow_unsigned(SHIPPED_POLICIES)
 """The shipped policies, but accepting a return unsigned where its service has no head of
 service (``quality.signing.accept_without_holder``): the test council has none, as most tests
 are not about sign-off; those that are give a service a head (or use ``shipped_catalog``)."""
