@@ -358,3 +358,20 @@ def test_the_public_annual_report_is_published_on_the_open_pages_once_frozen_and
     assert client.get(f"/open/{ORG}/annual/2023-24").status_code == 404
     assert client.get(f"/open/{ORG}/annual/someday").status_code == 404
     assert client.get("/open/NOPE/annual/2024-25").status_code == 404
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # the CLI's own store: one backend
+def test_the_cli_verifies_a_frozen_annual_report(year: Framework, tmp_path: Path) -> None:
+    url = year.engine.store.engine.url.render_as_string(hide_password=False)
+    verify = ["--db", url, "report", "annual", "--org", ORG, "--year", "2024-25", "--verify"]
+    early = CliRunner().invoke(main, verify)
+    assert early.exit_code == 1 and "has not been frozen" in early.stderr
+    sign_off_q4(year)
+    year.engine.store.dispose()
+    done = CliRunner().invoke(main, verify)
+    assert done.exit_code == 0, done.output
+    assert "frozen annual report intact" in done.stdout
+    out = tmp_path / "annual.html"
+    written = CliRunner().invoke(main, [*verify[:-1], "--out", str(out)])
+    assert written.exit_code == 0 and "(frozen " in written.stdout
+    assert CliRunner().invoke(main, verify[:-1]).exit_code == 2  # neither --out nor --verify
