@@ -10,19 +10,21 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from pmf_engine.app.wiring import load_catalog
+from pmf_engine.app.wiring import framework_catalog, load_catalog
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import LONDON, ManualClock
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.store import Instance, Store, sqlite_url
 from pmf_engine.pmf.framework import Framework, load_policies
 from pmf_engine.pmf.performance import ActualIn
+from pmf_engine.pmf.policy import FrameworkPolicies
 from pmf_engine.pmf.signoff import holders
 from tests.pg import PostgresServer, find_bin_dir
 
@@ -40,6 +42,29 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / "workflows"
 POLICIES = ROOT / "policies"
 SHIPPED_POLICIES = load_policies(POLICIES)
+
+
+def allow_unsigned(policies: FrameworkPolicies) -> FrameworkPolicies:
+    """``policies``, accepting a return unsigned where its service has no holder of the sign-off
+    role (``quality.signing.accept_without_holder``), if they have ``quality.signing``."""
+    signing = policies.framework.quality.signing
+    if signing is None:
+        return policies
+    quality = policies.framework.quality.model_copy(
+        update={"signing": signing.model_copy(update={"accept_without_holder": True})}
+    )
+    return replace(policies, framework=policies.framework.model_copy(update={"quality": quality}))
+
+
+def lenient_catalog(workflows_dir: Path, policies_dir: Path) -> Catalog:
+    """``load_catalog`` of these folders, the policies ``allow_unsigned`` (as the test council's)."""
+    return framework_catalog(workflows_dir, policies_dir, allow_unsigned(load_policies(policies_dir)))
+
+
+UNSIGNED_ALLOWED = allow_unsigned(SHIPPED_POLICIES)
+"""The shipped policies, but accepting a return unsigned where its service has no head of
+service (``quality.signing.accept_without_holder``): the test council has none, as most tests
+are not about sign-off; those that are give a service a head (or use ``shipped_catalog``)."""
 RAG = SHIPPED_POLICIES.rag
 ORG = "TDC"
 SERVICES = ("HOUSING", "PLANNING", "WASTE")
@@ -47,6 +72,14 @@ SERVICES = ("HOUSING", "PLANNING", "WASTE")
 
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
+    """The shipped workflows and policies, the test council accepting unsigned returns of
+    services without a head of service (``UNSIGNED_ALLOWED``)."""
+    return framework_catalog(WORKFLOWS, POLICIES, UNSIGNED_ALLOWED)
+
+
+@pytest.fixture(scope="session")
+def shipped_catalog() -> Catalog:
+    """The shipped workflows and policies as they are."""
     return load_catalog(WORKFLOWS, POLICIES)
 
 

@@ -10,12 +10,12 @@ from multiprocessing.synchronize import Barrier
 
 import structlog
 
-from pmf_engine.app.wiring import load_catalog, make_worker
+from pmf_engine.app.wiring import make_worker
 from pmf_engine.core.clock import ManualClock
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import ConcurrencyConflict, Refused
 from pmf_engine.core.store import Store
-from tests.conftest import POLICIES, WORKFLOWS
+from tests.conftest import POLICIES, WORKFLOWS, lenient_catalog
 
 NEXT = {"requested": "submit", "returned": "submit", "submitted": "return_for_correction"}
 
@@ -28,7 +28,7 @@ def race(url: str, key: str, rounds: int, read: Barrier, go: Barrier, wins: list
     """Each round: everyone reads the same version, then everyone fires on it at once."""
     _quiet()
     store = Store(url, upgrade=False)
-    engine = Engine(store, load_catalog(WORKFLOWS, POLICIES), ManualClock(datetime(2024, 7, 1, 9)))
+    engine = Engine(store, lenient_catalog(WORKFLOWS, POLICIES), ManualClock(datetime(2024, 7, 1, 9)))
     won = 0
     for _ in range(rounds):
         read.wait(60)
@@ -48,7 +48,7 @@ def busy(url: str, keys: list[str], start_hours: int, ack_path: str, seed: int) 
     _quiet()
     rng = random.Random(seed)
     store = Store(url, upgrade=False)
-    catalog = load_catalog(WORKFLOWS, POLICIES)
+    catalog = lenient_catalog(WORKFLOWS, POLICIES)
     clock = ManualClock(datetime(2024, 7, 1, 9) + timedelta(hours=start_hours))
     engine = Engine(store, catalog, clock)
     worker = make_worker(store, catalog, clock, worker_id=f"busy-{os.getpid()}", batch=5)

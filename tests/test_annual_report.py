@@ -6,20 +6,27 @@ and PostgreSQL; the CLI writes HTML and PDF."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
+import json
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from pmf_engine.core import audit
 from pmf_engine.core.engine import Engine
+from pmf_engine.core.errors import AuditError
 from pmf_engine.interfaces.cli import main
+from pmf_engine.interfaces.web.app import WebSettings, create_app
 from pmf_engine.pmf import report
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.policy import OpenDataPolicy
 from pmf_engine.pmf.report.annual import AnnualReport
-from tests.conftest import ORG, SHIPPED_POLICIES, services
+from tests.conftest import ORG, SHIPPED_POLICIES, services, settle_returns
 
 MEASURES = (
     "code,title,theme,service,format,polarity,aggregation,profile,"
@@ -53,6 +60,11 @@ def _quarters() -> list[str]:
 def year(engine: Engine, tmp_path: Path) -> Framework:
     """A year of the test council: history up to 2024-25 Q3, the Q4 cycle with figures, a
     narrative and an exception report for the red, and a revised target for HOU-06."""
+    return build_year(engine, tmp_path)
+
+
+def build_year(engine: Engine, tmp_path: Path) -> Framework:
+    """The council of ``year`` built over ``engine`` (files written to ``tmp_path``)."""
     framework = services(engine)
     measures = tmp_path / "measures.csv"
     measures.write_text(MEASURES, encoding="utf-8")
@@ -184,6 +196,8 @@ def test_the_public_version_withholds_history_and_measures_not_for_publication(y
     public = report.annual_report(year, ORG, "2024-25", public=True)
     assert public.withheld == ["2024-25-Q1", "2024-25-Q2", "2024-25-Q3", "2024-25-Q4"]
     assert all(q.value is None for m in public.measures for q in m.quarters)
+    assert _measure(public, "HOU-01").outturn_note == "Q1, Q2, Q3, Q4 not published yet"  # not "not reported"
+    assert _measure(public, "WAS-06").outturn_note == "Q4 not published yet"  # its Q4 figure is its year
     with year.engine.store.write() as s:
         s.execute(text("UPDATE measures SET publish = false WHERE code = 'HOU-01'"))
     codes = {m.code for m in report.annual_report(year, ORG, "2024-25", public=True).measures}
@@ -206,7 +220,10 @@ def test_the_cli_writes_the_annual_report_as_html_and_pdf(year: Framework, tmp_p
         main, ["--db", url, "report", "annual", "--org", ORG, "--year", "2024-25", "--out", str(html)]
     )
     assert done.exit_code == 0, done.output
-    assert "2024-25 annual report, 5 measure(s): 2 green, 1 amber, 1 red" in done.stdout
+    assert (
+        "2024-25 annual report (draft until the year's Q4 sign-off), 5 measure(s): 2 green, 1 amber, 1 red"
+        in (done.stdout)
+    )
     assert "Director's comments" in html.read_text(encoding="utf-8")
     public = tmp_path / "public.pdf"
     args = [
@@ -243,3 +260,118 @@ def test_a_measure_reported_once_a_year_has_its_q4_figure_as_outturn(year: Frame
     year.performance.record_actual(f"{ORG}/2024-25-Q4", "RES-01", 72, by="perf")
     found = _measure(report.annual_report(year, ORG, "2024-25"), "RES-01")
     assert (found.outturn, found.outturn_note, found.rag.status) == (72, "Q4 figure", "green")
+
+
+CYCLE_Q4 = f"{ORG}/2024-25-Q4"
+
+
+def sign_off_q4(framework: Framework) -> None:
+    """Drive the year's Q4 cycle to Leadership Team sign-off (the report's freeze)."""
+    engine = framework.engine
+    framework.performance.record_actual(CYCLE_Q4, "HOU-06", 30, narrative="Two sites slipped", by="perf")
+    framework.performance.add_exception_report(
+        CYCLE_Q4, "HOU-06", reason="Sites slipped", remedial_action="Chase the developer", owner="sm_housing",
+        recovery_date="2025-06-30", by="perf",
+    )  # fmt: skip
+    settle_returns(engine, CYCLE_Q4)
+    for trigger, actor in [
+        ("close_data_request", "perf"),
+        ("complete_service_review", "perf"),
+        ("endorse", "cmt"),
+        ("sign_off", "lead"),
+    ]:
+        engine.fire(CYCLE_Q4, trigger, actor)
+
+
+def test_the_annual_report_is_a_draft_until_q4_is_signed_off_then_frozen_and_audited(
+    year: Framework,
+) -> None:
+    """Before the Q4 sign-off the report is gathered live and says it is a draft; the sign-off
+    freezes it and its public version, with both hashes in the audit chain; a figure corrected
+    afterwards changes the live figures but neither frozen report."""
+    draft = report.annual_report(year, ORG, "2024-25")
+    assert draft.frozen is None and 'id="draft"' in report.annual_html(draft)
+    sign_off_q4(year)
+    frozen = report.annual_report(year, ORG, "2024-25")
+    assert frozen.frozen is not None and frozen.frozen.by == "lead"
+    page = report.annual_html(frozen)
+    assert 'id="frozen"' in page and 'id="draft"' not in page and frozen.frozen.sha256 in page
+    with year.engine.store.read() as s:
+        entries = [e for e in audit.trail(s, CYCLE_Q4) if e.event == "annual_report.frozen"]
+    assert len(entries) == 1 and entries[0].actor == "lead"
+    logged = json.loads(entries[0].data)
+    assert (logged["year"], logged["trigger"]) == ("2024-25", "sign_off")
+    assert (logged["sha256"], logged["public_sha256"]) == report.verify_annual(year, ORG, "2024-25")
+    public = report.annual_report(year, ORG, "2024-25", public=True)
+    assert public.public and public.frozen is not None and public.frozen.sha256 == logged["public_sha256"]
+    before = _measure(frozen, "HOU-01").quarters[-1].value
+    year.performance.restate(CYCLE_Q4, "HOU-01", 40, reason="late correction", by="perf")
+    with year.engine.store.read() as s:
+        live = report.annual_in(
+            s, ORG, "2024-25", year.rag, year.policies.framework.open_data, year.engine.clock.now()
+        )
+    assert _measure(live, "HOU-01").quarters[-1].value == 40  # the database moved on
+    again = report.annual_report(year, ORG, "2024-25")
+    assert _measure(again, "HOU-01").quarters[-1].value == before == 25
+    assert report.canonical_annual(again) == report.canonical_annual(frozen)
+    assert report.annual_report(year, ORG, "2024-25", public=True) == public
+    with year.engine.store.read() as s:
+        assert not audit.verify(s).breaks
+
+
+def test_a_frozen_annual_report_tampered_with_is_not_served_and_fails_verification(year: Framework) -> None:
+    sign_off_q4(year)
+    with year.engine.store.write() as s:
+        s.execute(text("UPDATE annual_report_snapshots SET sha256 = 'x', content = '{}'"))
+    with pytest.raises(AuditError, match="does not match its hashes"):
+        report.verify_annual(year, ORG, "2024-25")
+    assert report.annual_report(year, ORG, "2024-25").frozen is None  # a draft again, not the forged row
+
+
+def test_the_public_annual_report_is_published_on_the_open_pages_once_frozen_and_approved(
+    year: Framework,
+) -> None:
+    """``/open/ORG/annual/YEAR`` (no sign-in): not found while a draft, nor once frozen until
+    Cabinet approves the Q4 cycle; then the frozen public version, without measures marked
+    ``publish: no``, restricted narrative or history quarters, and its figures as CSV."""
+    client = TestClient(create_app(year, WebSettings(secret_key="s", secure_cookies=False)))
+    with year.engine.store.write() as s:
+        s.execute(text("UPDATE measures SET publish = false WHERE code = 'PLA-01'"))
+    page = f"/open/{ORG}/annual/2024-25"
+    assert client.get(page).status_code == 404  # a draft
+    sign_off_q4(year)
+    assert client.get(page).status_code == 404  # frozen, not yet approved by Cabinet
+    assert client.get(f"/open/{ORG}").text.count("/annual/") == 0
+    year.engine.fire(CYCLE_Q4, "approve", "clerk", data={"minute_reference": "CAB/9"})
+    shown = client.get(page)
+    assert shown.status_code == 200 and "Annual performance report 2024-25" in shown.text
+    assert "SECRET" not in shown.text and "PLA-01" not in shown.text and "sm_" not in shown.text
+    assert "HOU-01" in shown.text and "Not published" in shown.text  # Q1-Q3 are history
+    assert f'href="{page}"' in client.get(f"/open/{ORG}").text
+    rows = list(csv.DictReader(io.StringIO(client.get(f"{page}.csv").text)))
+    assert [r["measure"] for r in rows] == ["HOU-01", "HOU-06", "WAS-01", "WAS-06"]
+    hou01 = rows[0]
+    assert (hou01["q1"], hou01["q4"], hou01["annual_target"]) == ("", "25", "28")
+    year.performance.restate(CYCLE_Q4, "HOU-01", 40, reason="late correction", by="perf")
+    again = list(csv.DictReader(io.StringIO(client.get(f"{page}.csv").text)))
+    assert again[0]["q4"] == "25"
+    assert client.get(f"/open/{ORG}/annual/2023-24").status_code == 404
+    assert client.get(f"/open/{ORG}/annual/someday").status_code == 404
+    assert client.get("/open/NOPE/annual/2024-25").status_code == 404
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # the CLI's own store: one backend
+def test_the_cli_verifies_a_frozen_annual_report(year: Framework, tmp_path: Path) -> None:
+    url = year.engine.store.engine.url.render_as_string(hide_password=False)
+    verify = ["--db", url, "report", "annual", "--org", ORG, "--year", "2024-25", "--verify"]
+    early = CliRunner().invoke(main, verify)
+    assert early.exit_code == 1 and "has not been frozen" in early.stderr
+    sign_off_q4(year)
+    year.engine.store.dispose()
+    done = CliRunner().invoke(main, verify)
+    assert done.exit_code == 0, done.output
+    assert "frozen annual report intact" in done.stdout
+    out = tmp_path / "annual.html"
+    written = CliRunner().invoke(main, [*verify[:-1], "--out", str(out)])
+    assert written.exit_code == 0 and "(frozen " in written.stdout
+    assert CliRunner().invoke(main, verify[:-1]).exit_code == 2  # neither --out nor --verify

@@ -27,6 +27,7 @@ from pmf_engine.interfaces.web.app import WebSettings, create_app
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.policy import OpenDataPolicy
 from tests.conftest import ORG, SHIPPED_POLICIES, seed, settle_returns
+from tests.test_annual_report import CYCLE_Q4, build_year, sign_off_q4
 from tests.test_browser import CYCLE, PASSWORD, Visit, browser
 
 pytestmark = pytest.mark.slow
@@ -114,3 +115,46 @@ def test_the_calendar_subscription_page_passes_axe(published: str, browser: Any)
     assert visit.page.request.get(address).status == 404
     visit.close()
     assert visit.violations == {}, json.dumps(visit.violations, indent=1)
+
+
+@pytest.fixture(scope="module")
+def annual(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog) -> Iterator[str]:
+    """A council whose 2024-25 annual report is frozen and its Q4 approved, served by uvicorn."""
+    folder = tmp_path_factory.mktemp("annual")
+    store = Store(sqlite_url(folder / "web.db"), rehearsal=True)
+    engine = Engine(store, catalog, SystemClock())
+    seed(engine)
+    framework = build_year(engine, folder)
+    sign_off_q4(framework)
+    engine.fire(CYCLE_Q4, "approve", "clerk", data={"minute_reference": "CAB/9"})
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = create_app(framework, WebSettings(secret_key="browser-test", secure_cookies=False))
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert uv.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}"
+    uv.should_exit = True
+    thread.join(timeout=10)
+    store.dispose()
+
+
+def test_the_public_annual_report_passes_axe_without_sign_in(annual: str, browser: Any) -> None:
+    seen: dict[str, list[str]] = {}
+    for width in (1280, 375):
+        visit = Visit(browser, annual)
+        visit.page.set_viewport_size({"width": width, "height": 900})
+        visit.go(f"/open/{ORG}", f"open-index-annual-{width}")
+        visit.page.click("a:has-text('Annual performance report 2024-25')")
+        visit.page.wait_for_url(f"**/open/{ORG}/annual/2024-25")
+        visit.check(f"open-annual-{width}")
+        main = visit.page.inner_text("main")
+        assert "HOU-01" in main and "SECRET" not in main
+        seen |= visit.violations
+        visit.close()
+    assert seen == {}, json.dumps(seen, indent=1)

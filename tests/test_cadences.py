@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from pmf_engine.app.wiring import load_catalog
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import ManualClock
 from pmf_engine.core.engine import Engine
@@ -17,7 +16,16 @@ from pmf_engine.core.errors import AlreadyExists, DefinitionError, InvalidInput
 from pmf_engine.core.period import AdHoc, FinancialYear, Period, parse_period
 from pmf_engine.core.store import Store
 from pmf_engine.pmf.registry import framework_registry
-from tests.conftest import ORG, POLICIES, SERVICES, SHIPPED_POLICIES, WORKFLOWS, services, settle_returns
+from tests.conftest import (
+    ORG,
+    POLICIES,
+    SERVICES,
+    SHIPPED_POLICIES,
+    WORKFLOWS,
+    lenient_catalog,
+    services,
+    settle_returns,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "cadences"
 
@@ -99,7 +107,7 @@ def _catalog(tmp_path: Path) -> Catalog:
                 "    service_return: [requested, returned]\n    yearly_plan: []",
             )
         (tmp_path / "policies" / policy.name).write_text(text)
-    return load_catalog(folder, tmp_path / "policies")
+    return lenient_catalog(folder, tmp_path / "policies")
 
 
 def test_periods_of_every_kind() -> None:

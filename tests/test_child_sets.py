@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from pmf_engine.app.wiring import load_catalog
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import ManualClock
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import GuardFailed, TransitionNotAllowed
 from pmf_engine.core.store import Store
-from tests.conftest import ORG, POLICIES, SERVICES, WORKFLOWS
+from tests.conftest import ORG, POLICIES, SERVICES, WORKFLOWS, lenient_catalog
 
 COMMITTEE = """\
 name: committee_review
@@ -83,7 +82,7 @@ def _catalog(tmp_path: Path, require: str = "all") -> Catalog:
     (folder / "committee_review.yaml").write_text(COMMITTEE)
     (folder / "annual_report.yaml").write_text(ANNUAL_REPORT)
     (folder / "thematic_cycle.yaml").write_text(THEMATIC.replace("{require}", require))
-    return load_catalog(folder, POLICIES)
+    return lenient_catalog(folder, POLICIES)
 
 
 def _through_returns(engine: Engine, period: str) -> str:

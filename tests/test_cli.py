@@ -123,6 +123,7 @@ def test_a_quarter_through_the_cli(pmf, tmp_path: Path) -> None:  # type: ignore
         "po": ["performance_officer:KDC"],
         "smh": ["service_manager:KDC:HOUSING"],
         "smw": ["service_manager:KDC:WASTE"],
+        "hos": ["head_of_service:KDC:HOUSING", "head_of_service:KDC:WASTE"],  # signs returns off
     }
     for user, roles in people.items():
         args = [a for r in roles for a in ("--role", r)]
@@ -137,6 +138,7 @@ def test_a_quarter_through_the_cli(pmf, tmp_path: Path) -> None:  # type: ignore
     assert refused.exit_code == 1 and "PermissionDenied" in refused.stderr and "scope" in refused.stderr
     for service, who in (("HOUSING", "smh"), ("WASTE", "smw")):
         assert pmf("fire", "KDC/2024-25-Q2", "submit", "--service", service, "--as", who).exit_code == 0
+        assert pmf("quality", "sign-off", f"KDC/2024-25-Q2/{service}", "--as", "hos").exit_code == 0
         assert pmf("fire", "KDC/2024-25-Q2", "accept", "--service", service, "--as", "po").exit_code == 0
     moved = pmf("fire", "KDC/2024-25-Q2", "close_data_request", "--as", "po")
     assert moved.exit_code == 0 and "data_request -> service_review" in moved.stdout
@@ -340,7 +342,11 @@ def test_measures_actuals_and_exceptions_through_the_cli(pmf, tmp_path: Path) ->
 
 def test_projects_actions_restatements_through_the_cli(pmf, tmp_path: Path, catalog: Catalog) -> None:  # type: ignore[no-untyped-def]
     store = Store(sqlite_url(tmp_path / "cli.db"))
-    seed(Engine(store, catalog, SystemClock()))  # the test council: its people and roles
+    engine = Engine(store, catalog, SystemClock())
+    seed(engine)  # the test council: its people and roles, and a head of service to sign returns off
+    engine.directory.add_actor("hos", "Head of Services")
+    for service in ("HOUSING", "PLANNING", "WASTE"):
+        engine.directory.grant("hos", "head_of_service", "TDC", service=service)
     store.dispose()
     fixtures = Path(__file__).parent / "fixtures"
     assert (
@@ -386,6 +392,7 @@ def test_projects_actions_restatements_through_the_cli(pmf, tmp_path: Path, cata
         assert missing.exit_code == 0, missing.output
     for service in ("HOUSING", "PLANNING", "WASTE"):
         pmf("fire", f"{cycle}/{service}", "submit", "--as", f"sm_{service.lower()}")
+        pmf("quality", "sign-off", f"{cycle}/{service}", "--as", "hos")
         pmf("fire", f"{cycle}/{service}", "accept", "--as", "perf")
     path = [("close_data_request", "perf"), ("complete_service_review", "perf"), ("endorse", "cmt")]
     for trigger, who in [*path, ("sign_off", "lead")]:

@@ -16,14 +16,16 @@ from fastapi.testclient import TestClient
 
 from pmf_engine.core import audit
 from pmf_engine.core.accounts import Accounts
+from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import ManualClock
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import DataFileError, GuardFailed, NotNow, PermissionDenied
+from pmf_engine.core.store import Store
 from pmf_engine.pmf import report
 from pmf_engine.pmf.performance import ActualIn
 from pmf_engine.pmf.rules import InvalidFigures
 from tests import test_web
-from tests.conftest import CYCLE, ORG, services
+from tests.conftest import CYCLE, ORG, SHIPPED_POLICIES, services
 from tests.test_web import csrf, sign_in
 
 FIXTURES = Path(__file__).parent / "fixtures" / "measures"
@@ -165,12 +167,58 @@ def test_a_sign_off_after_the_working_days_allowed_is_late(council: Engine, cloc
     assert summary.late_sign_offs == 1
 
 
-def test_a_service_with_no_head_of_service_is_accepted_and_shown_as_unsigned(council: Engine) -> None:
+@pytest.fixture
+def shipped(store: Store, shipped_catalog: Catalog, clock: ManualClock) -> Engine:
+    """The council of ``council`` on the shipped policies as they are (no unsigned acceptance)."""
+    engine = Engine(store, shipped_catalog, clock)
+    services(engine).performance.import_measures(ORG, FIXTURES / "measures.csv", by="perf")
+    engine.start_cycle(ORG, "2024-25-Q1", by="perf")
+    return engine
+
+
+def test_a_service_with_no_head_of_service_is_refused_naming_the_service_and_role(shipped: Engine) -> None:
+    """A council expects every return signed off: with no head of service for WASTE its return
+    is not accepted (nothing changes), the refusal says whom to assign; once one is, it is."""
+    assert SHIPPED_POLICIES.framework.quality.signing is not None
+    assert SHIPPED_POLICIES.framework.quality.signing.accept_without_holder is False
+    waste = f"{CYCLE}/WASTE"
+    services(shipped).performance.record_actual(CYCLE, "WAS-01", 55, by="sm_waste")
+    shipped.fire(waste, "submit", "sm_waste")
+    with pytest.raises(GuardFailed) as refused:
+        shipped.fire(waste, "accept", "perf")
+    assert refused.value.guard == "signed_off"
+    assert "no one holds the head of service role for WASTE" in refused.value.why
+    assert f"pmf actor grant USER head_of_service:{ORG}:WASTE" in refused.value.why
+    assert shipped.status(waste).state == "submitted"
+    shipped.directory.add_actor("hos_waste", "Head of Waste")
+    shipped.directory.grant("hos_waste", "head_of_service", ORG, service="WASTE")
+    services(shipped).sign_offs.sign_off(waste, by="hos_waste")
+    assert shipped.fire(waste, "accept", "perf").to_state == "accepted"
+    with shipped.store.read() as s:
+        assert "return.accepted_unsigned" not in [e.event for e in audit.trail(s, waste)]
+
+
+def test_a_service_with_no_head_of_service_is_accepted_unsigned_where_the_policy_allows_it(
+    council: Engine,
+) -> None:
+    """``quality.signing.accept_without_holder: true`` (the test council's policy): accepted,
+    audited as ``return.accepted_unsigned`` with the role, and shown as unsigned."""
     services(council).performance.record_actual(CYCLE, "WAS-01", 55, by="sm_waste")
     council.fire(f"{CYCLE}/WASTE", "submit", "sm_waste")
     council.fire(f"{CYCLE}/WASTE", "accept", "perf")
     waste = next(r for r in services(council).assurance.summary(CYCLE).returns if r.service == "WASTE")
     assert waste.gap == "accepted without sign-off (no one holds the role)"
+    with council.store.read() as s:
+        entries = [e for e in audit.trail(s, f"{CYCLE}/WASTE") if e.event == "return.accepted_unsigned"]
+    assert [(e.actor, json.loads(e.data)["role"]) for e in entries] == [("perf", "head_of_service")]
+
+
+def test_a_signed_off_return_is_not_audited_as_unsigned(council: Engine) -> None:
+    _submit_housing(council)
+    services(council).sign_offs.sign_off(HOUSING, by="hos_housing")
+    council.fire(HOUSING, "accept", "perf")
+    with council.store.read() as s:
+        assert "return.accepted_unsigned" not in [e.event for e in audit.trail(s, HOUSING)]
 
 
 def test_report_marks_provisional_and_estimated_figures(council: Engine) -> None:

@@ -106,8 +106,9 @@ def test_project_status_through_the_cli_after_acceptance(tmp_path: Path) -> None
     run("projects", "import", "TDC", str(FIXTURES / "projects" / "projects.csv"), "--as", "perf")
     cycle = "TDC/2024-25-Q1"
     run("actuals", "record", cycle, "HOU-01", "29", "--as", "sm_housing")  # a complete return
-    for trigger, by in (("submit", "sm_housing"), ("accept", "perf")):
-        assert run("fire", f"{cycle}/HOUSING", trigger, "--as", by).exit_code == 0
+    assert run("fire", f"{cycle}/HOUSING", "submit", "--as", "sm_housing").exit_code == 0
+    assert run("quality", "sign-off", f"{cycle}/HOUSING", "--as", "hos").exit_code == 0
+    assert run("fire", f"{cycle}/HOUSING", "accept", "--as", "perf").exit_code == 0
     refused = run("projects", "update", cycle, "P-01", "on_track", "--as", "sm_housing")
     assert refused.exit_code == 1 and "HOUSING return is accepted" in refused.stderr
     assert "MISSING" in run("projects", "status", cycle).stdout
@@ -539,6 +540,7 @@ def _cli(tmp_path: Path) -> Callable[..., object]:
         run("service", "add", "TDC", code, code.title(), "--as", "admin")
     run("actor", "add", "perf", "--name", "P", "--role", "performance_officer:TDC", "--as", "admin")
     run("actor", "add", "sm_housing", "--name", "S", "--role", "service_manager:TDC:HOUSING", "--as", "admin")
+    run("actor", "add", "hos", "--name", "H", "--role", "head_of_service:TDC:HOUSING", "--as", "admin")
     run("measures", "import", "TDC", str(FIXTURES / "measures" / "measures.csv"), "--as", "perf")
     run("projects", "import", "TDC", str(FIXTURES / "projects" / "projects.csv"), "--as", "perf")
     started = run("cycle", "start", "--org", "TDC", "--period", "2024-25-Q1", "--as", "perf")

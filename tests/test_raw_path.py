@@ -332,7 +332,7 @@ def _waits(trace: Path) -> int:
 def test_each_fire_of_a_return_is_two_round_trips_sign_off_guard_included(
     pg_server: PostgresServer,
     pg_template: str,
-    catalog: Catalog,
+    shipped_catalog: Catalog,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -349,7 +349,7 @@ def test_each_fire_of_a_return_is_two_round_trips_sign_off_guard_included(
 
     clock = ManualClock(datetime(2024, 7, 1, 9, 0, tzinfo=LONDON))
     store = Store(pg_server.url(pg_server.create_database(pg_template)), wall=clock)
-    engine = Engine(store, catalog, clock)
+    engine = Engine(store, shipped_catalog, clock)
     try:
         framework = services(engine)
         engine.directory.add_actor("hos_housing", "Head of Housing")

@@ -38,7 +38,16 @@ from pmf_engine.interfaces.web.app import WebSettings, create_app
 from pmf_engine.pmf import report
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.plans import ServicePlans
-from tests.conftest import ORG, POLICIES, SERVICES, SHIPPED_POLICIES, WORKFLOWS, services, settle_returns
+from tests.conftest import (
+    ORG,
+    POLICIES,
+    SERVICES,
+    SHIPPED_POLICIES,
+    WORKFLOWS,
+    lenient_catalog,
+    services,
+    settle_returns,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 YEAR = "2024-25"
@@ -378,7 +387,7 @@ def test_a_return_may_wait_for_its_plan_actions_statuses(
             "guards: [return_complete]", "guards: [return_complete, plan_actions_reported]"
         )
     )
-    engine = Engine(plans.store, load_catalog(folder, POLICIES), plans.clock)
+    engine = Engine(plans.store, lenient_catalog(folder, POLICIES), plans.clock)
     plans = services(engine).plans
     plans.start(ORG, YEAR, by="perf")
     _ready(plans, HOUSING, "hos_housing")

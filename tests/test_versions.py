@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from pmf_engine.app.wiring import load_catalog
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import ManualClock
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import MigrationRefused, NotFound, TransitionNotAllowed
 from pmf_engine.core.store import AuditEntry, Store
-from tests.conftest import CYCLE, ORG, POLICIES, WORKFLOWS, settle_returns
+from tests.conftest import CYCLE, ORG, POLICIES, WORKFLOWS, lenient_catalog, settle_returns
 
 
 def edited_catalog(tmp_path: Path, name: str, old: str, new: str) -> Catalog:
@@ -31,7 +30,7 @@ def edited_catalog(tmp_path: Path, name: str, old: str, new: str) -> Catalog:
     shutil.copytree(POLICIES, policies)
     risk = policies / "risk.yaml"  # it names the cycle's states its reviews are open in
     risk.write_text(risk.read_text().replace(f" {old}", f" {new}"))
-    return load_catalog(folder, policies)
+    return lenient_catalog(folder, policies)
 
 
 def test_running_cycle_keeps_its_version(
@@ -104,7 +103,7 @@ def test_migrate_refused_when_child_state_missing(
     shutil.copytree(POLICIES, policies)
     framework = policies / "framework.yaml"
     framework.write_text(framework.read_text().replace("[requested, returned]", "[asked, returned]"))
-    changed = load_catalog(folder, policies)
+    changed = lenient_catalog(folder, policies)
     engine2 = Engine(store, changed, clock)
     with pytest.raises(MigrationRefused, match=r"child .*HOUSING is in 'requested'"):
         engine2.migrate(cycle, changed.workflow("quarterly_cycle").content_hash[:10], by="perf")

@@ -178,10 +178,13 @@ PUBLIC_ROUTES = {
     "/api/v1/open/{org}/{dataset}.{fmt}",
     "/open/{org}",
     "/open/{org}/{period}",
+    "/open/{org}/annual/{year}",
+    "/open/{org}/annual/{year}.csv",
     "/calendar/{token}.ics",
 }
 """The public open-data feed and pages: anyone reads any council's published figures
-(tests/test_feed.py and tests/test_public_page.py show what they leave out); and a person's
+(tests/test_feed.py, tests/test_public_page.py and tests/test_annual_report.py show what
+they leave out); and a person's
 calendar feed, whose secret address is its key (tests/test_ics_feed.py); not part of the
 matrix."""
 

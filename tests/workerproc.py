@@ -8,10 +8,10 @@ from multiprocessing.synchronize import Barrier
 
 import structlog
 
-from pmf_engine.app.wiring import load_catalog, make_worker
+from pmf_engine.app.wiring import make_worker
 from pmf_engine.core.clock import ManualClock
 from pmf_engine.core.store import Store
-from tests.conftest import POLICIES, WORKFLOWS
+from tests.conftest import POLICIES, WORKFLOWS, lenient_catalog
 
 
 def sweep_until_done(url: str, worker_id: str, now: str, start: Barrier, batch: int) -> None:
@@ -19,7 +19,7 @@ def sweep_until_done(url: str, worker_id: str, now: str, start: Barrier, batch: 
     store = Store(url, upgrade=False)
     worker = make_worker(
         store,
-        load_catalog(WORKFLOWS, POLICIES),
+        lenient_catalog(WORKFLOWS, POLICIES),
         ManualClock(datetime.fromisoformat(now)),
         worker_id=worker_id,
         batch=batch,

@@ -438,7 +438,7 @@ class Engine:
             head=pre.head if pre else None,
             seq=pre.audit_seq if pre and pre.head else None,
         )
-        if transition.cascade or transition.effects or wf.children_spawned_on(to_state, move.tag):
+        if transition.cascade or wf.children_spawned_on(to_state, move.tag):
             raw.flush()  # what follows reads and writes through the session: in order
         spawned: list[str] = []
         if to_state != inst.state and wf.children_spawned_on(to_state, move.tag):
@@ -461,8 +461,8 @@ class Engine:
                 )
                 cascaded.append(target.row.key)
         if transition.effects:
-            effect = EffectContext(
-                session=tx.session, instance=inst, trigger=transition.trigger, actor=username, now=now
+            effect = EffectContext(  # its session, if it asks for one, sends the writes first
+                tx=tx, instance=inst, trigger=transition.trigger, actor=username, now=now
             )
             effects = self.catalog.registry.effects
             for name in transition.effects:

@@ -160,6 +160,28 @@ class ReportSnapshot(Base):
     frozen_by: Mapped[str] = mapped_column(String(64))
 
 
+class AnnualReportSnapshot(Base):
+    """An organisation's annual report of a financial year as it stood when its Q4 cycle was
+    signed off, and its public version (append-only)."""
+
+    __tablename__ = "annual_report_snapshots"
+    __table_args__ = (UniqueConstraint("organisation_id", "year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    year: Mapped[str] = mapped_column(String(16))
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"), unique=True)
+    """The Q4 cycle whose sign-off froze it."""
+    content: Mapped[str] = mapped_column(Text)
+    """Canonical JSON of the report."""
+    sha256: Mapped[str] = mapped_column(String(64))
+    public_content: Mapped[str] = mapped_column(Text)
+    """Canonical JSON of its public version (as published once Cabinet approves the Q4 cycle)."""
+    public_sha256: Mapped[str] = mapped_column(String(64))
+    frozen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    frozen_by: Mapped[str] = mapped_column(String(64))
+
+
 class ExceptionReport(Base):
     """Why a measure is red (or a project off track), what is being done, by whom, and when
     it will recover. Exactly one of ``measure_id`` and ``project_id`` is set."""

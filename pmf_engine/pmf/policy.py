@@ -273,6 +273,9 @@ class SignOffPolicy(_Policy):
     """Working days after submission by which the sign-off is on time."""
     by_another: bool = True
     """Whoever moved the return into its state (its submitter) may not sign it off."""
+    accept_without_holder: bool = False
+    """A return of a service for which no active actor holds ``role`` may be accepted unsigned
+    (audited as ``return.accepted_unsigned``); by default it is refused until one is assigned."""
 
 
 class EvidencePolicy(_Policy):

@@ -6,10 +6,17 @@ publication, a narrative or an owner.
 Per Council Plan theme the page has the theme's RAG counts and each measure's status; per
 measure, its figures and targets over the published quarters up to the one shown. Each comes
 with the feed's address of the same rows as CSV (``?theme=`` or ``?measure=`` narrows them).
+
+A year's annual report is published too, in its public version as frozen at the sign-off of
+the year's Q4 cycle (``report.annual_snapshot``): only once that cycle is approved for
+publication, and without measures marked ``publish: no``, restricted narrative or quarters not
+approved for publication (history, unless ``open_data.history_published``); its figures as CSV.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -22,6 +29,10 @@ from pmf_engine.core.store import Organisation
 from pmf_engine.pmf import opendata
 from pmf_engine.pmf.dashboard import quarterly_cycles
 from pmf_engine.pmf.framework import Framework
+from pmf_engine.pmf.models import AnnualReportSnapshot
+from pmf_engine.pmf.report.annual import AnnualReport
+from pmf_engine.pmf.report.annual_snapshot import frozen_annual, genuine_annual, q4_cycle
+from pmf_engine.pmf.target_setting import parse_year
 
 RAG_ORDER = ("red", "amber", "green", "no_target", "missing")
 """The order of the statuses in a theme's counts (the worst first)."""
@@ -163,3 +174,75 @@ def public_quarter(framework: Framework, organisation: str, period: str) -> Publ
 def _counts(measures: list[PublicMeasure]) -> dict[str, int]:
     counted = Counter(m.rag for m in measures)
     return {status: counted.get(status, 0) for status in RAG_ORDER}
+
+
+def published_years(framework: Framework, organisation: str) -> list[str]:
+    """The financial years whose annual report is published (frozen, and its Q4 cycle
+    approved for publication), newest first."""
+    approved = opendata.published(framework)
+    with framework.engine.store.read() as s:
+        org_id = s.scalar(select(Organisation.id).where(Organisation.code == organisation))
+        years = s.scalars(
+            select(AnnualReportSnapshot.year)
+            .where(AnnualReportSnapshot.organisation_id == org_id)
+            .order_by(AnnualReportSnapshot.year.desc())
+        ).all()
+        found = [(y, genuine_annual(s, organisation, y)) for y in years]
+        keys = {y: q4_cycle(s, snap) for y, snap in found if snap is not None}
+    return [y for y, key in keys.items() if approved(key)]
+
+
+def public_annual(framework: Framework, organisation: str, year: str) -> AnnualReport:
+    """The public annual report of ``year`` as frozen at its Q4 sign-off; ``NotFound`` unless
+    it is published (frozen by the engine, and its Q4 cycle approved for publication)."""
+    organisation_name(framework, organisation)
+    try:
+        year = parse_year(year)
+    except ValueError:
+        raise NotFound("published annual report", f"{organisation}/{year}") from None
+    if year not in published_years(framework, organisation):
+        raise NotFound("published annual report", f"{organisation}/{year}")
+    with framework.engine.store.read() as s:
+        snap = genuine_annual(s, organisation, year)
+        assert snap is not None  # published_years found it
+        return frozen_annual(snap, public=True)
+
+
+ANNUAL_COLUMNS = (
+    "measure", "title", "theme", "unit", "q1", "q2", "q3", "q4", "outturn", "outturn_note",
+    "annual_target", "original_target", "revised_target", "rag", "since_last_year",
+)  # fmt: skip
+"""The columns of a published annual report's CSV: one row per measure; a quarter withheld
+from publication (or not reported) is empty."""
+
+
+def annual_csv(found: AnnualReport) -> str:
+    """The figures of a public annual report as CSV (``ANNUAL_COLUMNS``)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(ANNUAL_COLUMNS)
+    for m in found.measures:
+        quarters = [_figure(q.value) for q in m.quarters]
+        writer.writerow(
+            [
+                m.code,
+                m.title,
+                m.theme,
+                m.unit,
+                *quarters,
+                _figure(m.outturn),
+                m.outturn_note,
+                _figure(m.target),
+                _figure(m.original),
+                _figure(m.revised),
+                m.rag.status,
+                m.since_last_year,
+            ]
+        )
+    return out.getvalue()
+
+
+def _figure(value: float | None) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if value.is_integer() else repr(value)

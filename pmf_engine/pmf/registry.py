@@ -12,8 +12,11 @@
   for the year has a status for the quarter (``plans.done_statuses`` end that).
 - ``signed_off`` (guard): the service's return, as it now stands, is signed off by a holder of
   ``quality.signing.role`` for its service (see ``signoff``).
+- ``record_unsigned`` (effect, on a return's acceptance): a return accepted without a sign-off
+  (its service has no holder of the role, and ``quality.signing.accept_without_holder`` allows
+  it) is audited as ``return.accepted_unsigned``.
 - ``freeze_report`` (effect): store the committee report's content as it stands and chain its
-  hash into the audit log.
+  hash into the audit log; at Q4, the year's annual report and its public version too.
 - permissions ``calendar.manage`` (committee meetings), ``measures.manage`` (the measures
   library), ``projects.manage`` (projects and milestones), ``risks.manage`` (the risk
   register), ``finance.manage`` (budgets and forecast outturns) and ``cycles.chase`` (chase the people
@@ -32,7 +35,7 @@ from pmf_engine.pmf.exceptions import missing_exception_reports
 from pmf_engine.pmf.plan_views import plan_incomplete, self_evaluation_missing, unreported_actions
 from pmf_engine.pmf.policy import FrameworkPolicies
 from pmf_engine.pmf.report import freeze
-from pmf_engine.pmf.signoff import SIGNED_OFF, sign_off_problem, sign_off_reads
+from pmf_engine.pmf.signoff import SIGNED_OFF, record_unsigned, sign_off_problem, sign_off_reads
 
 
 def framework_registry(policies: FrameworkPolicies) -> Registry:
@@ -91,10 +94,18 @@ def framework_registry(policies: FrameworkPolicies) -> Registry:
         signing = policies.framework.quality.signing
         return sign_off_problem(ctx.tx, ctx.instance, signing, ctx.prefetched.get(SIGNED_OFF))
 
+    @registry.effect("record_unsigned")
+    def record_unsigned_acceptance(ctx: EffectContext) -> None:
+        """Audit a return accepted without a sign-off (where no one holds the sign-off role and
+        the policy allows it; otherwise nothing is read: the guard refused unsigned ones)."""
+        signing = policies.framework.quality.signing
+        if signing is not None and signing.accept_without_holder:
+            record_unsigned(ctx.session, ctx.instance, signing, ctx.actor, ctx.now)
+
     @registry.effect("freeze_report")
     def freeze_report(ctx: EffectContext) -> None:
         """Store the committee report's content as it stands and put its hash in the audit chain."""
-        freeze(ctx, policies.rag, policies.risk, policies.framework.plans)
+        freeze(ctx, policies.rag, policies.risk, policies.framework.open_data, policies.framework.plans)
 
     registry.permission(CALENDAR_MANAGE, "add, move and import committee meetings")
     registry.permission(MEASURES_MANAGE, "import the measures library")

@@ -89,25 +89,35 @@ def genuine_snapshot(s: Session, instance_id: int) -> ReportSnapshot | None:
     is in a ``report.frozen`` entry of the organisation's own chain that follows the sign-off
     it names in the cycle's history (and, with an audit key, both entries carry the key). A
     row written around the engine (by a role that may INSERT) is not the cycle's report."""
+    snapshots = list(s.scalars(select(ReportSnapshot).where(ReportSnapshot.instance_id == instance_id)))
+    if not snapshots:
+        return None
+    frozen = [str(data.get("sha256")) for data in frozen_entries(s, instance_id, "report.frozen")]
+    return next((snap for snap in snapshots if frozen and snap.sha256 == frozen[0]), None)
+
+
+def frozen_entries(s: Session, instance_id: int, event: str) -> list[dict[str, Any]]:
+    """The data of the cycle's ``event`` entries (``report.frozen``) that follow the fire of
+    the trigger they name, in the organisation's own chain (carrying the audit key, if there
+    is one), oldest first: what the engine froze, not a row written around it."""
     found = s.execute(
         select(Instance.key, Organisation.code)
         .join(Organisation, Organisation.id == Instance.organisation_id)
         .where(Instance.id == instance_id)
     ).first()
-    snapshots = list(s.scalars(select(ReportSnapshot).where(ReportSnapshot.instance_id == instance_id)))
-    if found is None or not snapshots:
-        return None
+    if found is None:
+        return []
     key, organisation = found
     store = s.info.get("pmf_store")
     audit_key = store.audit_key if store is not None else None
     fired: set[str] = set()
-    frozen: list[str] = []
+    frozen: list[dict[str, Any]] = []
     for entry in s.scalars(
         select(AuditEntry)
         .where(
             AuditEntry.chain == organisation,
             AuditEntry.instance == key,
-            AuditEntry.event.in_(("fired", "report.frozen")),
+            AuditEntry.event.in_(("fired", event)),
         )
         .order_by(AuditEntry.chain_seq)
     ):
@@ -115,11 +125,11 @@ def genuine_snapshot(s: Session, instance_id: int) -> ReportSnapshot | None:
             continue
         if entry.event == "fired" and entry.trigger:
             fired.add(entry.trigger)
-        elif entry.event == "report.frozen":
+        elif entry.event == event:
             data = json.loads(entry.data)
             if data.get("trigger") in fired:
-                frozen.append(str(data.get("sha256")))
-    return next((snap for snap in snapshots if frozen and snap.sha256 == frozen[0]), None)
+                frozen.append(data)
+    return frozen
 
 
 def _carries(entry: AuditEntry, key: AuditKey) -> bool:

@@ -7,8 +7,10 @@ guard ``signed_off``, named on the accept transition of ``workflows/service_retu
 holds once the return as it now stands (since it entered its state) has a sign-off.
 
 A service for which no active actor holds the role has no one who could sign off: the guard
-lets such a return be accepted, and the assurance summary shows it as accepted without a
-sign-off, so an auditor sees the gap (an administrator closes it by granting the role).
+refuses to accept its return, naming the service and the role, so that the performance team
+assigns one (``pmf actor grant``). Only where ``quality.signing.accept_without_holder`` says
+so explicitly is such a return accepted unsigned; the effect ``record_unsigned`` then puts a
+``return.accepted_unsigned`` entry in the audit log, and the assurance summary counts it.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from pmf_engine.core import refusals
+from pmf_engine.core import audit, refusals
 from pmf_engine.core.clock import london
 from pmf_engine.core.errors import NotFound, NotNow, PermissionDenied
 from pmf_engine.core.instances import InstanceKey, InstanceRow
+from pmf_engine.core.provenance import stamp
 from pmf_engine.core.raw import Statement
 from pmf_engine.core.store import (
     Actor,
@@ -39,12 +42,12 @@ from pmf_engine.pmf.assurance_models import ReturnSignOff
 from pmf_engine.pmf.policy import SignOffPolicy
 from pmf_engine.pmf.reporting import StoreService, audit_cycle
 
-_signed = (
+_signed_since_entry = (
     select(ReturnSignOff.id)
     .where(ReturnSignOff.instance_id == Instance.id, ReturnSignOff.submitted_at >= Instance.entered_at)
     .exists()
 )
-_heads = (
+_holders_count = (
     select(func.count())
     .select_from(RoleAssignment)
     .join(Actor, Actor.id == RoleAssignment.actor_id)
@@ -57,7 +60,7 @@ _heads = (
     .correlate(Instance)
     .scalar_subquery()
 )
-_SIGN_OFF_BY_KEY = Statement(select(_signed, _heads).where(Instance.key == bindparam("key")))
+_SIGN_OFF_BY_KEY = Statement(select(_signed_since_entry, _holders_count).where(Instance.key == bindparam("key")))
 """(signed since the return entered its state, active holders of the signing role for its
 service) for the return ``key`` and the signing ``role``."""
 
@@ -85,13 +88,62 @@ def sign_off_problem(
         return None
     if rows is None:
         rows = Tx.of(s).raw.rows(_SIGN_OFF_BY_KEY, {"key": inst.key, "role": policy.role})
-    found = rows
-    signed, heads = found[0] if found else (False, 0)
-    if signed or not heads:
+    signed, heads = rows[0] if rows else (False, 0)
+    if signed:
         return None
+    role = policy.role.replace("_", " ")
+    if not heads:
+        if policy.accept_without_holder:
+            return None
+        organisation = inst.key.split("/", 1)[0]
+        return (
+            f"the {inst.service} return cannot be accepted: no one holds the {role} role for "
+            f"{inst.service}, so no one can sign it off; the performance team assigns one first "
+            f"(pmf actor grant USER {policy.role}:{organisation}:{inst.service}), or framework.yaml "
+            "sets quality.signing.accept_without_holder: true to accept such returns unsigned"
+        )
     return (
-        f"the {inst.service} return needs the sign-off of its {policy.role.replace('_', ' ')} "
-        f"first (pmf quality sign-off {inst.key})"
+        f"the {inst.service} return needs the sign-off of its {role} first (pmf quality sign-off {inst.key})"
+    )
+
+
+def record_unsigned(
+    s: Session, inst: InstanceRow, policy: SignOffPolicy | None, actor: str, now: datetime
+) -> None:
+    """The effect ``record_unsigned`` on a return's acceptance: where it was accepted without a
+    sign-off (only ``accept_without_holder`` lets it), a ``return.accepted_unsigned`` entry names
+    the role no one held, in the same transaction as the acceptance. Without that option every
+    accepted return was signed off (the guard saw to it): nothing is read."""
+    if inst.service_id is None or policy is None or not policy.accept_without_holder or _signed(s, inst):
+        return
+    audit.record(
+        s,
+        audit.AuditRecord(
+            event="return.accepted_unsigned",
+            organisation=InstanceKey.organisation_of(inst.key),
+            instance=inst.key,
+            actor=actor,
+            data=stamp(
+                {
+                    "role": policy.role,
+                    "service": inst.service,
+                    "why": "no one held the role; quality.signing.accept_without_holder allows it",
+                }
+            ),
+        ),
+        now,
+    )
+
+
+def _signed(s: Session, inst: InstanceRow) -> bool:
+    """Whether return ``inst`` as it stands (since it entered its state) is signed off."""
+    return (
+        s.scalar(
+            select(ReturnSignOff.id)
+            .where(ReturnSignOff.instance_id == inst.id, ReturnSignOff.submitted_at >= inst.entered_at)
+            .limit(1)
+        )
+        is not None
     )
 
 

@@ -70,15 +70,26 @@ def report_command(app: App, key: str, fmt: str, output: Path | None, verify: bo
     "--out",
     "-o",
     "output",
-    required=True,
     type=click.Path(dir_okay=False, path_type=Path),
     help="The file to write: HTML, or PDF when it ends .pdf.",
 )
+@click.option(
+    "--verify", is_flag=True, help="Check the frozen report and its public version against the audit log."
+)
 @pass_app
 @names_output
-def annual_command(app: App, organisation: str, year: str, public: bool, output: Path) -> None:
+def annual_command(
+    app: App, organisation: str, year: str, public: bool, output: Path | None, verify: bool
+) -> None:
     """Build the annual report of a financial year: its quarters, outturn against the original
-    and revised annual targets, direction of travel, what went well and the reds."""
+    and revised annual targets, direction of travel, what went well and the reds (a draft until
+    the year's Q4 sign-off freezes it)."""
+    if verify:
+        full, published = report.verify_annual(app.framework, organisation, year)
+        click.echo(f"{organisation} {year}: frozen annual report intact (sha256 {full}, public {published})")
+        return
+    if output is None:
+        raise click.UsageError("give --out FILE (or --verify)")
     found = report.annual_report(app.framework, organisation, year, public=public)
     if output.suffix.lower() == ".pdf":
         report.annual_pdf(found, output)
@@ -86,8 +97,13 @@ def annual_command(app: App, organisation: str, year: str, public: bool, output:
         output.write_text(report.annual_html(found), encoding="utf-8")
     counts = {s: sum(1 for m in found.measures if m.rag.status == s) for s in ("green", "amber", "red")}
     withheld = f"; not yet published: {', '.join(found.withheld)}" if found.withheld else ""
+    state = (
+        f"frozen {found.frozen.at.date().isoformat()}, sha256 {found.frozen.sha256[:12]}"
+        if found.frozen
+        else "draft until the year's Q4 sign-off"
+    )
     click.echo(
-        f"{output}: {found.year} annual report{' (public)' if public else ''}, "
+        f"{output}: {found.year} annual report{' (public)' if public else ''} ({state}), "
         f"{len(found.measures)} measure(s): {counts['green']} green, {counts['amber']} amber, "
         f"{counts['red']} red{withheld}"
     )

@@ -7,7 +7,8 @@ quarter to each stage the cycle reached, from the audit log.
 
 The annual report at quarter 4 is ``annual`` (a year's quarters, outturn against the original
 and revised annual targets, direction of travel over the years, what went well and the reds
-with the director's comments; a public version without restricted narrative).
+with the director's comments; a public version without restricted narrative), frozen with its
+public version at the Q4 sign-off (``annual_snapshot``).
 
 ``content`` says what the report holds and gathers it, ``snapshot`` freezes and verifies it,
 ``charts`` draws its SVG, ``rendering`` writes HTML and PDF, ``workbook`` writes XLSX; the
@@ -16,7 +17,8 @@ names other layers use are re-exported here (``report.gather``, ``report.html``,
 
 from __future__ import annotations
 
-from pmf_engine.pmf.report.annual import AnnualMeasure, AnnualReport, annual_report
+from pmf_engine.pmf.report.annual import AnnualMeasure, AnnualReport, annual_in
+from pmf_engine.pmf.report.annual_snapshot import annual_report, canonical_annual, verify_annual
 from pmf_engine.pmf.report.charts import COLOURS, history_chart, sparkline, theme_chart
 from pmf_engine.pmf.report.content import (
     Content,
@@ -43,9 +45,11 @@ __all__ = [
     "Restatement",
     "Timeliness",
     "annual_html",
+    "annual_in",
     "annual_pdf",
     "annual_report",
     "canonical",
+    "canonical_annual",
     "content_in",
     "freeze",
     "gather",
@@ -55,6 +59,7 @@ __all__ = [
     "print_page",
     "sparkline",
     "theme_chart",
+    "verify_annual",
     "verify_frozen",
     "xlsx",
 ]

@@ -13,11 +13,14 @@ The public version (``public=True``) holds only figures approved for publication
 whose cycle is in a state ``framework.yaml``'s ``open_data.published_in`` lists; a quarter with
 no cycle was loaded as history, reported before pmf-engine held it) and no restricted
 narrative: no comments, exception reports or owners.
+
+Until the year's Q4 cycle is signed off the report is a draft, gathered live (``annual_in``);
+that sign-off freezes it (``annual_snapshot``), and the frozen content is served from then on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import get_args
@@ -28,10 +31,11 @@ from sqlalchemy.orm import Session
 from pmf_engine.core.period import Period
 from pmf_engine.core.store import Instance, WorkflowVersion, find_organisation
 from pmf_engine.pmf.actuals import latest_values
-from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.measures import measure_targets
 from pmf_engine.pmf.models import Actual, ExceptionReport, Measure
-from pmf_engine.pmf.rag import Direction, Polarity, Rag, Status, direction, rag
+from pmf_engine.pmf.policy import OpenDataPolicy
+from pmf_engine.pmf.rag import Direction, Polarity, Rag, RagPolicy, Status, direction, rag
+from pmf_engine.pmf.report.content import Frozen
 from pmf_engine.pmf.reporting import with_service_codes
 from pmf_engine.pmf.status import decide
 from pmf_engine.pmf.target_setting import parse_year, year_targets
@@ -109,6 +113,9 @@ class AnnualReport:
     themes: dict[str, dict[str, int]]
     withheld: list[str] = field(default_factory=list)
     """Quarters of the year whose figures are not yet approved for publication (public only)."""
+    frozen: Frozen | None = None
+    """When the Q4 sign-off froze this content, by whom, and its SHA-256 (``None``: a draft,
+    gathered live; not part of the frozen content itself)."""
 
     @property
     def went_well(self) -> list[AnnualMeasure]:
@@ -121,86 +128,90 @@ class AnnualReport:
         return [m for m in self.measures if m.rag.status == "red"]
 
 
-def annual_report(
-    framework: Framework, organisation: str, year: str, *, public: bool = False
+def annual_in(
+    s: Session,
+    organisation: str,
+    year: str,
+    rag_policy: RagPolicy,
+    open_data: OpenDataPolicy,
+    now: datetime,
+    *,
+    public: bool = False,
+    approved_too: Collection[str] = (),
 ) -> AnnualReport:
-    """The annual report of ``organisation``'s financial ``year`` (``2024-25``); ``public``:
-    figures approved for publication only, and no restricted narrative."""
+    """The annual report of ``organisation``'s financial ``year`` (``2024-25``) as the database
+    holds it now (in ``s``); ``public``: figures approved for publication only (or of the
+    quarters ``approved_too``), and no restricted narrative."""
     year = parse_year(year)
     first = Period.parse(f"{year}-Q1")
     years = [Period(first.start_year - back, 1) for back in range(YEARS_BACK, -1, -1)]
     periods = [str(Period(y.start_year, q)) for y in years for q in (1, 2, 3, 4)]
     this_year = periods[-4:]
-    policy = framework.rag
-    with framework.engine.store.read() as s:
-        org = find_organisation(s, organisation)
-        rows = [
-            (m, service) for m, service in with_service_codes(s, Measure, org.id) if m.publish or not public
-        ]
-        latest = latest_values(s, [m.id for m, _ in rows], periods)
-        cycles = _cycles(s, org.id, periods)
-        published_in = framework.policies.framework.open_data.published_in
-        approved = {p for p, (_, wf, state) in cycles.items() if state in published_in.get(wf, ())}
-        history = framework.policies.framework.open_data.history_published
-        hidden = {p for p in periods if p not in approved and (p in cycles or not history)}
-        hidden = hidden if public else set()
-        held = year_targets(s, [m for m, _ in rows], year)
-        comments = {} if public else _comments(s, [m.id for m, _ in rows], this_year, cycles, latest)
-        result: list[AnnualMeasure] = []
-        for measure, service in rows:
-            polarity: Polarity = "higher" if measure.polarity == "higher" else "lower"
-            targets = measure_targets(measure)
-            figures = {
-                p: latest[(measure.id, p)].value
-                for p in periods
-                if (measure.id, p) in latest and p not in hidden
-            }
-            quarters = []
-            for p in this_year:
-                period = Period.parse(p)
-                forecast = (
-                    latest[(measure.id, p)].forecast
-                    if (measure.id, p) in latest and p not in hidden
-                    else None
-                )
-                status = decide(measure.code, polarity, targets, period, figures, forecast, policy)[2].status
-                quarters.append(
-                    QuarterFigure(p, figures.get(p), targets.quarter(period), status, p in hidden)
-                )
-            how = "latest" if measure.frequency == "annual" else measure.aggregation  # reported in Q4 only
-            outturns = [(financial_year(y), _outturn(how, y, figures)) for y in years]
-            earlier = [
-                (name, value) for name, (value, _) in outturns[:-1] if _any_figure(measure.id, name, latest)
-            ]
-            outturn, note = outturns[-1][1]
-            year_held = held[measure.id]
-            target = year_held.revised if year_held.revised is not None else year_held.original
-            tolerance = policy.rule_for(measure.code)[0]
-            decided = rag(outturn, target, polarity, tolerance)
-            last_year = earlier[-1][1] if earlier and earlier[-1][0] == outturns[-2][0] else None
-            result.append(
-                AnnualMeasure(
-                    code=measure.code,
-                    title=measure.title,
-                    theme=measure.theme,
-                    service=service,
-                    unit=measure.unit,
-                    fmt=measure.format,
-                    aggregation=measure.aggregation,
-                    quarters=quarters,
-                    outturn=outturn,
-                    outturn_note=note,
-                    original=year_held.original,
-                    revised=year_held.revised,
-                    revision_reason=year_held.revision_reason,
-                    revised_from=year_held.revised_from,
-                    rag=decided,
-                    years=[*earlier, (year, outturn)],
-                    since_last_year=direction(outturn, last_year, polarity, policy.no_change_within),
-                    comments=comments.get(measure.id) if decided.status == "red" else None,
-                )
+    policy = rag_policy
+    org = find_organisation(s, organisation)
+    rows = [(m, service) for m, service in with_service_codes(s, Measure, org.id) if m.publish or not public]
+    latest = latest_values(s, [m.id for m, _ in rows], periods)
+    cycles = _cycles(s, org.id, periods)
+    published_in = open_data.published_in
+    approved = {p for p, (_, wf, state) in cycles.items() if state in published_in.get(wf, ())}
+    approved |= set(approved_too)
+    history = open_data.history_published
+    hidden = {p for p in periods if p not in approved and (p in cycles or not history)}
+    hidden = hidden if public else set()
+    held = year_targets(s, [m for m, _ in rows], year)
+    comments = {} if public else _comments(s, [m.id for m, _ in rows], this_year, cycles, latest)
+    result: list[AnnualMeasure] = []
+    for measure, service in rows:
+        polarity: Polarity = "higher" if measure.polarity == "higher" else "lower"
+        targets = measure_targets(measure)
+        figures = {
+            p: latest[(measure.id, p)].value for p in periods if (measure.id, p) in latest and p not in hidden
+        }
+        quarters = []
+        for p in this_year:
+            period = Period.parse(p)
+            forecast = (
+                latest[(measure.id, p)].forecast if (measure.id, p) in latest and p not in hidden else None
             )
-        name = org.name
+            status = decide(measure.code, polarity, targets, period, figures, forecast, policy)[2].status
+            quarters.append(QuarterFigure(p, figures.get(p), targets.quarter(period), status, p in hidden))
+        how = "latest" if measure.frequency == "annual" else measure.aggregation  # reported in Q4 only
+        outturns = [(financial_year(y), _outturn(how, y, figures)) for y in years]
+        earlier = [
+            (name, value) for name, (value, _) in outturns[:-1] if _any_figure(measure.id, name, latest)
+        ]
+        outturn, note = outturns[-1][1]
+        needed = this_year[-1:] if how == "latest" else this_year
+        if outturn is None and any(p in hidden for p in needed):  # withheld, not unreported
+            note = f"{', '.join(p[-2:] for p in needed if p in hidden)} not published yet"
+        year_held = held[measure.id]
+        target = year_held.revised if year_held.revised is not None else year_held.original
+        tolerance = policy.rule_for(measure.code)[0]
+        decided = rag(outturn, target, polarity, tolerance)
+        last_year = earlier[-1][1] if earlier and earlier[-1][0] == outturns[-2][0] else None
+        result.append(
+            AnnualMeasure(
+                code=measure.code,
+                title=measure.title,
+                theme=measure.theme,
+                service=service,
+                unit=measure.unit,
+                fmt=measure.format,
+                aggregation=measure.aggregation,
+                quarters=quarters,
+                outturn=outturn,
+                outturn_note=note,
+                original=year_held.original,
+                revised=year_held.revised,
+                revision_reason=year_held.revision_reason,
+                revised_from=year_held.revised_from,
+                rag=decided,
+                years=[*earlier, (year, outturn)],
+                since_last_year=direction(outturn, last_year, polarity, policy.no_change_within),
+                comments=comments.get(measure.id) if decided.status == "red" else None,
+            )
+        )
+    name = org.name
     themes: dict[str, dict[str, int]] = {}
     for m in result:
         counts = themes.setdefault(m.theme or "Other", dict.fromkeys(get_args(Status), 0))
@@ -209,7 +220,7 @@ def annual_report(
         organisation=name,
         code=organisation,
         year=year,
-        generated=framework.engine.clock.now(),
+        generated=now,
         public=public,
         measures=result,
         themes=dict(sorted(themes.items())),

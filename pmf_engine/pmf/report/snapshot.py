@@ -1,7 +1,8 @@
 """Freezing the report at Leadership Team sign-off, and checking a frozen report.
 
 The ``freeze_report`` effect stores the content as canonical JSON with its SHA-256 and puts the
-hash in the audit chain; ``verify_frozen`` checks the stored text against both.
+hash in the audit chain (a Q4 cycle's, the year's annual report too: ``annual_snapshot``);
+``verify_frozen`` checks the stored text against both.
 """
 
 from __future__ import annotations
@@ -19,18 +20,25 @@ from pmf_engine.core.registry import EffectContext
 from pmf_engine.core.store import AuditEntry, Instance
 from pmf_engine.pmf.models import ReportSnapshot
 from pmf_engine.pmf.performance import Performance
-from pmf_engine.pmf.policy import PlansPolicy
+from pmf_engine.pmf.policy import OpenDataPolicy, PlansPolicy
+from pmf_engine.pmf.quarters import quarter_of
 from pmf_engine.pmf.rag import RagPolicy
+from pmf_engine.pmf.report.annual_snapshot import freeze_annual
 from pmf_engine.pmf.report.content import canonical, content_in
 from pmf_engine.pmf.reporting import cycle_of, genuine_snapshot
 from pmf_engine.pmf.riskpolicy import RiskPolicy
 
 
 def freeze(
-    ctx: EffectContext, rag: RagPolicy, risk: RiskPolicy | None = None, plans: PlansPolicy | None = None
+    ctx: EffectContext,
+    rag: RagPolicy,
+    risk: RiskPolicy | None = None,
+    open_data: OpenDataPolicy | None = None,
+    plans: PlansPolicy | None = None,
 ) -> None:
     """The ``freeze_report`` effect: store the content (its risk register on ``risk``'s ladder,
-    the service plans' actions of ``plans``) and chain its hash into the audit log."""
+    the service plans' actions of ``plans``) and chain its hash into the audit log; for a Q4
+    cycle, the year's annual report too (its public version following ``open_data``)."""
     s = ctx.session
     inst = s.get(Instance, ctx.instance.id)
     assert inst is not None
@@ -59,6 +67,8 @@ def freeze(
         ),
         ctx.now,
     )
+    if quarter_of(inst).quarter == 4:
+        freeze_annual(ctx, inst, rag, open_data or OpenDataPolicy())
 
 
 def verify_frozen(performance: Performance, cycle: str) -> str:

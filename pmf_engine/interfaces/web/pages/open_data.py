@@ -1,5 +1,6 @@
 """The public pages of published figures, with no sign-in: ``/open/{org}`` lists the quarters
-approved for publication, ``/open/{org}/{period}`` shows one. Each chart is followed by its
+approved for publication, ``/open/{org}/{period}`` shows one; ``/open/{org}/annual/{year}`` the
+year's public annual report once frozen and approved (``.csv``: its figures). Each chart is followed by its
 data as a table and the public feed's CSV of the same rows; nothing is shown that the public
 feed (``/api/v1/open/...``) withholds, and an unpublished quarter is not found."""
 
@@ -11,8 +12,10 @@ from markupsafe import Markup
 
 from pmf_engine.interfaces.web import wording
 from pmf_engine.interfaces.web.deps import FrameworkDep, Render
+from pmf_engine.interfaces.web.rendering import csv_download
 from pmf_engine.pmf import publication, report
 from pmf_engine.pmf.publication import PublicMeasure
+from pmf_engine.pmf.report import AnnualMeasure, AnnualReport
 
 router = APIRouter()
 
@@ -22,10 +25,46 @@ def published_quarters(org: str, framework: FrameworkDep, render: Render) -> Res
     """The organisation's published quarters, newest first, and the open-data feed's address."""
     name = publication.organisation_name(framework, org)
     periods = [(p, wording.period_words(p)) for p in publication.published_periods(framework, org)]
+    years = publication.published_years(framework, org)
     return render(
         "open_index.html",
-        {"title": f"{name}: published performance figures", "org": org, "name": name, "periods": periods},
+        {
+            "title": f"{name}: published performance figures",
+            "org": org,
+            "name": name,
+            "periods": periods,
+            "years": years,
+        },
     )
+
+
+@router.get("/open/{org}/annual/{year}.csv")
+def published_annual_csv(org: str, year: str, framework: FrameworkDep) -> Response:
+    """The published annual report's figures, one row per measure."""
+    found = publication.public_annual(framework, org, year)
+    return csv_download(publication.annual_csv(found), f"{org}-annual-report-{found.year}.csv")
+
+
+@router.get("/open/{org}/annual/{year}")
+def published_annual(org: str, year: str, framework: FrameworkDep, render: Render) -> Response:
+    """The published annual report of a financial year: its public version, as frozen."""
+    found = publication.public_annual(framework, org, year)
+    return render(
+        "open_annual.html",
+        {
+            "title": f"{found.organisation}: annual performance report {found.year}",
+            "report": found,
+            "org": org,
+            "themes": _by_theme(found),
+        },
+    )
+
+
+def _by_theme(found: AnnualReport) -> list[tuple[str, list[AnnualMeasure]]]:
+    themes: dict[str, list[AnnualMeasure]] = {}
+    for m in found.measures:
+        themes.setdefault(m.theme or "Other measures", []).append(m)
+    return sorted(themes.items())
 
 
 @router.get("/open/{org}/{period}")
