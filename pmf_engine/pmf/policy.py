@@ -30,6 +30,7 @@ from pmf_engine.core.yamlload import Document
 from pmf_engine.pmf.models import ProjectState
 from pmf_engine.pmf.rag import RagPolicy, Status
 from pmf_engine.pmf.riskpolicy import RiskPolicy, risk_problems
+from pmf_engine.pmf.siteurl import SiteUrl
 
 Hint = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=80)]
 StatesOf = dict[Name, tuple[Name, ...]]
@@ -147,7 +148,6 @@ class OpenDataPolicy(_Policy):
 
 
 _Word = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=80)]
-_URL = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/-]*)?$"
 
 
 def committee_key(value: object) -> str:
@@ -159,9 +159,11 @@ def committee_key(value: object) -> str:
 class ModernGovSite(_Policy):
     """One organisation's ModernGov site (``moderngov.yaml``, read by ``pmf.moderngov.policy``)."""
 
-    base_url: str = Field(pattern=_URL, max_length=300)
+    model_config = ConfigDict(hide_input_in_errors=True)  # an address's password is not repeated
+
+    base_url: SiteUrl
     """The site's address, e.g. ``https://democracy.example.gov.uk`` (the web service is
-    ``{base_url}/mgWebService.asmx``)."""
+    ``{base_url}/mgWebService.asmx``): HTTPS, or plain HTTP to this machine; no credentials."""
     committees: dict[str, Name] = Field(min_length=1)
     """A ModernGov committee id (``134``) or title (``Cabinet``), to the calendar body it is."""
     report_item: tuple[_Word, ...] = ()
@@ -184,11 +186,6 @@ class ModernGovSite(_Policy):
         if isinstance(value, dict):
             return {committee_key(k): v for k, v in value.items()}
         return value
-
-    @field_validator("base_url")
-    @classmethod
-    def _no_slash(cls, value: str) -> str:
-        return value.rstrip("/")
 
     def body_of(self, committee_id: int, title: str) -> str | None:
         """The body a committee maps to, by id first and then by title; ``None`` if unmapped."""

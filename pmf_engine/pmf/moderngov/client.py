@@ -29,6 +29,7 @@ from defusedxml.ElementTree import fromstring
 
 from pmf_engine.core.clock import LONDON, as_utc
 from pmf_engine.core.errors import DataFileError, Problem
+from pmf_engine.pmf.siteurl import check_site_url
 
 MAX_BYTES = 5_000_000
 """The largest response read (a council's whole committee list is some tens of kilobytes)."""
@@ -102,7 +103,7 @@ class Client:
         timeout: float,
         cached: Cached = lambda _url: None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url = check_site_url(base_url, "base_url")
         self.timeout = timeout
         self.cached = cached
         self.fetched: list[Fetched] = []

@@ -23,14 +23,13 @@ from datetime import date, datetime, time, timedelta
 from urllib.parse import urlsplit
 
 import structlog
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pmf_engine.core import audit
 from pmf_engine.core.clock import LONDON, as_utc, london
-from pmf_engine.core.errors import InvalidInput, NotFound, NotNow
+from pmf_engine.core.errors import NotFound, NotNow
 from pmf_engine.core.provenance import stamp
 from pmf_engine.core.store import Meeting, Organisation, find_organisation
 from pmf_engine.pmf.meetings import CommitteeCalendar, MeetingRow
@@ -39,6 +38,7 @@ from pmf_engine.pmf.moderngov import links
 from pmf_engine.pmf.moderngov.client import AgendaItem, Client, Committee, Fetched, MeetingInfo
 from pmf_engine.pmf.moderngov.links import MeetingLink
 from pmf_engine.pmf.moderngov.policy import ModernGovPolicy, Site
+from pmf_engine.pmf.siteurl import check_site_url
 
 log = structlog.get_logger("pmf_engine.moderngov")
 ACTOR = "system:moderngov"
@@ -120,12 +120,7 @@ class ModernGov:
             )
         if not base_url:
             return site
-        try:
-            return Site.model_validate({**site.model_dump(), "base_url": base_url})
-        except ValidationError:
-            raise InvalidInput(
-                "--url", base_url, "use the site's address, like https://democracy.example.gov.uk"
-            ) from None
+        return site.model_copy(update={"base_url": check_site_url(base_url, "--url")})
 
     def sync(self, organisation: str, *, by: str, base_url: str | None = None) -> Synced:
         """Bring the organisation's calendar into line with its ModernGov site: all or nothing."""
