@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from structlog.testing import capture_logs
 
 from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.clock import LONDON, ManualClock
@@ -176,6 +177,36 @@ def test_a_meeting_cancelled_in_moderngov_sends_its_deadlines_to_the_next_meetin
         assert s.scalar(select(ModernGovMeeting).where(ModernGovMeeting.meeting_ref == 4201)) is None
     assert cancelled.reason == "cancelled in ModernGov (meeting 4201)"
     assert moderngov.sync(ORG, by=ACTOR).cancelled == 0, "a cancelled meeting is not added again"
+
+
+def test_a_provisional_meeting_is_kept_as_a_meeting_and_logged(
+    moderngov: ModernGov, engine: Engine, site: Site
+) -> None:
+    """ModernGov's Provisional (a date pencilled in) was refused, so a council that pencils in
+    its CMTs could not sync at all. The calendar has no place to mark a meeting provisional, so
+    it is kept as a meeting: deadlines are reckoned from it and its agenda is read; each sync
+    logs it (``moderngov.meeting_provisional``) and says how many there were. Confirmed later,
+    nothing changes; cancelled later, it is cancelled."""
+    site.scenario = "provisional"
+    with capture_logs() as logs:
+        done = moderngov.sync(ORG, by="perf")
+    assert (done.added, done.provisional, done.report_items) == (7, 1, 1)
+    assert "1 provisional (kept as meetings)" in done.summary()
+    (event,) = [e for e in logs if e["event"] == "moderngov.meeting_provisional"]
+    assert (event["organisation"], event["meeting"], event["committee"], event["body"]) == (
+        ORG,
+        4201,
+        150,
+        "cmt",
+    )
+    assert event["starts_at"] == "2024-07-23T09:00:00+00:00"
+    _at_cmt_review(engine)
+    assert _due(engine) == datetime(2024, 7, 24, 17, tzinfo=LONDON), "the working day after that CMT"
+    site.scenario = ""
+    confirmed = moderngov.sync(ORG, by="perf")
+    assert (confirmed.provisional, confirmed.unchanged, confirmed.changed) == (0, 7, False)
+    site.scenario = "cancelled"
+    assert moderngov.sync(ORG, by="perf").cancelled == 1
 
 
 def test_a_meeting_the_calendar_already_has_is_linked_not_doubled(
