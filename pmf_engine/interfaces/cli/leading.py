@@ -59,8 +59,8 @@ class OrgCommand(click.Command):
 
     def _placed(self, ctx: click.Context, args: Sequence[str]) -> list[str]:
         names = {option for option, _ in self.leading}
-        valued = {
-            opt
+        valued = {  # option -> how many words follow it
+            opt: p.nargs
             for p in self.params
             if isinstance(p, click.Option) and not p.is_flag and not p.count
             for opt in (*p.opts, *p.secondary_opts)
@@ -83,9 +83,9 @@ class OrgCommand(click.Command):
                 given[name] = value
             elif word.startswith("-") and word != "-":
                 options.append(word)
-                if name in valued and not eq and i + 1 < len(args):
-                    i += 1
-                    options.append(args[i])
+                if name in valued and not eq:
+                    options += args[i + 1 : i + 1 + valued[name]]
+                    i += valued[name]
             else:
                 positional.append(word)
             i += 1
