@@ -8,6 +8,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import socket
 import threading
 import time
@@ -26,6 +27,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from structlog.testing import capture_logs
 
+from pmf_engine.app.settings import Settings
 from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import SystemClock
@@ -120,7 +122,8 @@ class Stub:
     url: str = ""
     requests: list[str] = field(default_factory=list)
     fail: str = ""
-    """``500`` answers every call with an error; ``junk`` with text that is not JSON."""
+    """``500`` answers every call with an error; ``junk`` with text that is not JSON; ``echo``
+    refuses it, repeating the address asked for."""
 
 
 @pytest.fixture
@@ -133,6 +136,8 @@ def lginform() -> Iterator[Stub]:
 
         def do_GET(self) -> None:
             stub.requests.append(self.path)
+            if stub.fail == "echo":  # a service that repeats the address it refused, key and all
+                return self._send(403, f"Refused: {self.path}".encode(), "text/plain")
             if not signature_valid(f"http://{self.headers['Host']}{self.path}", SECRET):
                 return self._send(401, b"Not Authorized", "text/plain")
             if stub.fail == "500":
@@ -311,6 +316,47 @@ def test_a_failing_service_is_a_clear_error(lginform: Stub, fail: str, why: str)
         client.comparison_group("E07000033", "CIPFA_nearest_neighbours")
 
 
+def test_the_key_and_secret_appear_in_no_log_and_no_error(
+    lginform: Stub, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Neither structlog's events, nor the standard library's records (httpx logs each request's
+    address at INFO), nor the error of a service that repeats the signed address it refused,
+    hold the key, the secret or the signature; nor does the settings object's repr."""
+    caplog.set_level(logging.DEBUG)
+    with capture_logs() as logs, LgInform(KEY, SECRET, base_url=lginform.url) as client:
+        client.comparison_group("E07000033", "CIPFA_nearest_neighbours")
+        lginform.fail = "echo"
+        with pytest.raises(SourceError) as caught:
+            client.comparison_group("E07000033", "CIPFA_nearest_neighbours")
+    assert "HTTP 403" in str(caught.value) and "/comparisonGroup" in str(caught.value)
+    records = [r.getMessage() for r in caplog.records]
+    assert any("/comparisonGroup" in m for m in records), "httpx's record is kept, without the key"
+    for text in (str(caught.value), repr(caught.value), repr(logs), *records):
+        assert KEY not in text and SECRET not in text, text
+        assert "Signature=" not in text.replace("Signature=[redacted]", ""), text
+    settings = Settings(lginform_key=KEY, lginform_secret=SECRET)
+    assert KEY not in repr(settings) and SECRET not in repr(settings)
+
+
+def test_lg_inform_is_asked_over_https_without_credentials(tmp_path: Path) -> None:
+    """comparators.yaml's base_url and the client refuse plain HTTP but to this machine, and an
+    address with a user name or password, naming the file, line and field."""
+    for url, why in (
+        ("http://webservices.esd.org.uk", "must start with https://"),
+        ("https://me:hunter2@webservices.esd.org.uk", "must not hold a user name or password"),
+    ):
+        (tmp_path / "comparators.yaml").write_text(f"base_url: {url}\n")
+        with pytest.raises(DefinitionError) as caught:
+            read_policy(tmp_path)
+        (problem,) = caught.value.problems
+        assert (problem.line, problem.field) == (1, "base_url") and why in problem.message
+        assert "hunter2" not in str(caught.value)
+        with pytest.raises(InvalidInput, match=why):
+            LgInform(KEY, SECRET, base_url=url)
+    (tmp_path / "comparators.yaml").write_text("base_url: http://localhost:8080\n")
+    assert read_policy(tmp_path).base_url == "http://localhost:8080"
+
+
 def test_an_unreachable_service_is_a_clear_error() -> None:
     client = LgInform(KEY, SECRET, base_url="http://127.0.0.1:9", timeout=2)
     with client, pytest.raises(SourceError, match="cannot reach"):
@@ -356,6 +402,12 @@ def test_the_command_line_sets_the_area_fetches_and_shows_positions(tmp_path: Pa
         "comparators", "fetch", "--org", "TDC", "--url", lginform.url, "--as", "perf", secret=False
     )
     assert code == 1 and "PMF_LGINFORM_KEY" in out
+    for bad, why in (
+        ("http://webservices.esd.org.uk", "must start with https://"),
+        ("https://me:hunter2@webservices.esd.org.uk", "must not hold a user name or password"),
+    ):
+        code, out = pmf("comparators", "fetch", "--org", "TDC", "--url", bad, "--as", "perf")
+        assert code == 1 and "--url" in out and why in out and "hunter2" not in out
     code, out = pmf("comparators", "fetch", "--org", "TDC", "--group", "nearest", "--as", "perf")
     assert code == 1 and "comparators.yaml" in out
     code, out = pmf("comparators", "fetch", "--org", "TDC", "--url", lginform.url, "--as", "perf")

@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from structlog.testing import capture_logs
 
 from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.clock import LONDON, ManualClock
@@ -178,6 +179,36 @@ def test_a_meeting_cancelled_in_moderngov_sends_its_deadlines_to_the_next_meetin
     assert moderngov.sync(ORG, by=ACTOR).cancelled == 0, "a cancelled meeting is not added again"
 
 
+def test_a_provisional_meeting_is_kept_as_a_meeting_and_logged(
+    moderngov: ModernGov, engine: Engine, site: Site
+) -> None:
+    """ModernGov's Provisional (a date pencilled in) was refused, so a council that pencils in
+    its CMTs could not sync at all. The calendar has no place to mark a meeting provisional, so
+    it is kept as a meeting: deadlines are reckoned from it and its agenda is read; each sync
+    logs it (``moderngov.meeting_provisional``) and says how many there were. Confirmed later,
+    nothing changes; cancelled later, it is cancelled."""
+    site.scenario = "provisional"
+    with capture_logs() as logs:
+        done = moderngov.sync(ORG, by="perf")
+    assert (done.added, done.provisional, done.report_items) == (7, 1, 1)
+    assert "1 provisional (kept as meetings)" in done.summary()
+    (event,) = [e for e in logs if e["event"] == "moderngov.meeting_provisional"]
+    assert (event["organisation"], event["meeting"], event["committee"], event["body"]) == (
+        ORG,
+        4201,
+        150,
+        "cmt",
+    )
+    assert event["starts_at"] == "2024-07-23T09:00:00+00:00"
+    _at_cmt_review(engine)
+    assert _due(engine) == datetime(2024, 7, 24, 17, tzinfo=LONDON), "the working day after that CMT"
+    site.scenario = ""
+    confirmed = moderngov.sync(ORG, by="perf")
+    assert (confirmed.provisional, confirmed.unchanged, confirmed.changed) == (0, 7, False)
+    site.scenario = "cancelled"
+    assert moderngov.sync(ORG, by="perf").cancelled == 1
+
+
 def test_a_meeting_the_calendar_already_has_is_linked_not_doubled(
     moderngov: ModernGov, engine: Engine
 ) -> None:
@@ -210,6 +241,12 @@ def test_url_given_is_checked_and_used(moderngov: ModernGov, site: Site) -> None
     with pytest.raises(InvalidInput) as raised:
         moderngov.sync(ORG, by="perf", base_url="file:///etc/passwd")
     assert raised.value.field == "--url"
+    with pytest.raises(InvalidInput, match="must start with https://") as raised:
+        moderngov.sync(ORG, by="perf", base_url="http://democracy.example.gov.uk")
+    assert raised.value.field == "--url"
+    with pytest.raises(InvalidInput, match="user name or password") as raised:
+        moderngov.sync(ORG, by="perf", base_url="https://clerk:hunter2@democracy.example.gov.uk")
+    assert "hunter2" not in str(raised.value)
     assert moderngov.sync(ORG, by="perf", base_url=site.base_url + "/").added == 7
 
 
@@ -355,6 +392,29 @@ def test_policy_problems_name_the_file_line_and_field(tmp_path: Path, site: Site
     assert raised.value.problems[0].field == "organisations.TDC.base_url"
 
 
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://democracy.example.gov.uk", "must start with https:// (plain http:// only for 127.0.0.1"),
+        ("https://clerk:hunter2@democracy.example.gov.uk", "must not hold a user name or password"),
+    ],
+)
+def test_a_site_is_asked_over_https_without_credentials(
+    tmp_path: Path, site: Site, url: str, why: str
+) -> None:
+    """Plain HTTP is refused but to this machine (the tests' site is on 127.0.0.1), and so is an
+    address with a user name or password in it, naming the file, line and field; the password
+    is not repeated."""
+    with pytest.raises(DefinitionError) as raised:
+        _policy(tmp_path, site, **{site.base_url: url})
+    (problem,) = raised.value.problems
+    assert problem.file.endswith("moderngov.yaml")
+    assert (problem.line, problem.field) == (4, "organisations.TDC.base_url")
+    assert why in problem.message and "hunter2" not in str(raised.value)
+    for local in ("http://localhost:8080", "http://[::1]:8080"):
+        assert _policy(tmp_path, site, **{site.base_url: local}).organisations[ORG].base_url == local
+
+
 def test_stages_link_to_their_meetings_and_report_item(
     moderngov: ModernGov, engine: Engine, site: Site
 ) -> None:
@@ -452,6 +512,13 @@ def test_pmf_calendar_sync_through_the_cli(site: Site, tmp_path: Path) -> None:
     assert refused.exit_code != 0 and "cannot reach the site" in refused.output
     assert "GetCommittees http://127.0.0.1:9/mgWebService.asmx/GetCommittees" in refused.output
     assert pmf("calendar", "list", "--org", ORG).stdout == ""
+    for url, why in (
+        ("http://democracy.example.gov.uk", "must start with https://"),
+        ("https://clerk:hunter2@democracy.example.gov.uk", "must not hold a user name or password"),
+    ):
+        refused = pmf(*now, "calendar", "sync", "--org", ORG, "--url", url, "--as", "admin")
+        assert refused.exit_code == 1 and "--url" in refused.output and why in refused.output
+        assert "hunter2" not in refused.output
     ticked = pmf("tick", "--at", "2024-07-01 09:00")
     assert ticked.exit_code == 0, ticked.output
     assert pmf("calendar", "list", "--org", ORG).stdout.count("Cabinet") == 2, "the worker's daily job synced"

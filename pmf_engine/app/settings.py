@@ -69,8 +69,8 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_from: str = "pmf-engine@localhost"
     notify_api_key: SecretStr | None = None
-    lginform_key: str | None = None
-    """The application key of LG Inform's web services (``pmf comparators fetch``)."""
+    lginform_key: SecretStr | None = None
+    """The application key of LG Inform's web services (``pmf comparators fetch``; never logged)."""
     lginform_secret: SecretStr | None = None
     """The secret that signs each LG Inform URL with the key (never logged)."""
     secure_cookies: bool = True

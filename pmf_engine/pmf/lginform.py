@@ -13,7 +13,10 @@ URL with its percent-encoding decoded (``+`` read as a space); the signed URL is
 the key parameter ``ApiKey``; LG Inform's own examples call it ``ApplicationKey``, which is
 what is sent.)
 
-The secret is never logged, nor is a signed URL: events name the path and the metric.
+Neither the key nor the secret is logged, nor is a signed URL: events name the path and the
+metric; httpx's own record of each request has the key and signature taken out; an error
+answer that repeats the address asked for is shown without them. The address is HTTPS (plain
+HTTP only to this machine) without a user name or password (``pmf.siteurl``).
 
 The calls and response shapes (``comparison_group``, ``data``) are those of
 ``tests/fixtures/lginform/``, written from LG Inform's documented data call (``data?
@@ -27,6 +30,8 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +47,7 @@ from pmf_engine.core.errors import DataFileError, PmfError
 from pmf_engine.core.yamlload import load_yaml, read_definition
 from pmf_engine.pmf.comparators import ValueIn, check_group, parse_data
 from pmf_engine.pmf.comparison import check_gss
+from pmf_engine.pmf.siteurl import SiteUrl, check_site_url
 
 log = structlog.get_logger("pmf_engine.lginform")
 
@@ -65,9 +71,10 @@ class GroupPolicy(BaseModel):
 class ComparatorsPolicy(BaseModel):
     """``policies/comparators.yaml``: where LG Inform is, and the comparison groups fetched."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
-    base_url: str = Field(default=DEFAULT_URL, pattern=r"^https?://[^\s?#]+$")
+    base_url: SiteUrl = DEFAULT_URL
+    """HTTPS (plain HTTP only to this machine), no user name or password in it."""
     groups: dict[str, GroupPolicy] = Field(
         default_factory=lambda: {
             "cipfa_nearest_neighbours": GroupPolicy(
@@ -98,6 +105,30 @@ def read_policy(policies_dir: Path) -> ComparatorsPolicy:
 def read_policy_file(path: Path) -> ComparatorsPolicy:
     """The comparators policy in ``path``; ``DefinitionError`` naming file, line and field."""
     return validate(ComparatorsPolicy, load_yaml(read_definition(path), str(path)))
+
+
+_SIGNED = re.compile(r"(ApplicationKey|Signature)=[^&\s\"'<>]*", re.IGNORECASE)
+"""A signed address's key and signature, as parameters."""
+
+
+class _RedactSigned(logging.Filter):
+    """Takes the key and signature out of httpx's record of each request (``HTTP Request: GET
+    URL ...`` at INFO), for a deployment whose logging shows the standard library's INFO."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any("ApplicationKey=" in str(a) for a in record.args):
+            record.args = tuple(
+                _SIGNED.sub(r"\1=[redacted]", str(a)) if "ApplicationKey=" in str(a) else a
+                for a in record.args
+            )
+        return True
+
+
+def _redact_httpx_records() -> None:
+    """Install ``_RedactSigned`` on httpx's logger, once."""
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(f, _RedactSigned) for f in logger.filters):
+        logger.addFilter(_RedactSigned())
 
 
 class SourceError(PmfError):
@@ -148,8 +179,9 @@ class LgInform:
     ) -> None:
         self._key = key
         self._secret = secret
-        self.base_url = base_url.rstrip("/")
+        self.base_url = check_site_url(base_url, "base_url")
         self._client = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
+        _redact_httpx_records()
 
     def close(self) -> None:
         """Close the connections."""
@@ -209,6 +241,15 @@ class LgInform:
                     raise SourceError(f"data?metricType={metric}", "; ".join(map(str, exc.problems))) from exc
         return found
 
+    def _redacted(self, text: str) -> str:
+        """``text`` (an answer a service may have filled with the address it was asked) without
+        the key, the secret or a signature, however encoded."""
+        text = _SIGNED.sub(r"\1=[redacted]", text)
+        for secret in {self._key, self._secret, quote(self._key, safe=""), quote(self._secret, safe="")}:
+            if secret:
+                text = text.replace(secret, "[redacted]")
+        return text
+
     def _get(self, path: str, params: Mapping[str, str | list[str]]) -> dict[str, Any]:
         url = sign(f"{self.base_url}/{path}?{urlencode(params, doseq=True)}", self._key, self._secret)
         log.info("lginform.request", path=path, metric=params.get("metricType"))
@@ -223,7 +264,7 @@ class LgInform:
             raise SourceError(path, f"cannot reach {self.base_url}: {type(exc).__name__}") from exc
         if response.status_code != 200:
             log.warning("lginform.refused", path=path, status=response.status_code)
-            text = bytes(body[:200]).decode("utf-8", "replace")
+            text = self._redacted(bytes(body[:400]).decode("utf-8", "replace"))[:200]
             raise SourceError(path, f"HTTP {response.status_code}: {text}")
         try:
             document = json.loads(body)

@@ -60,7 +60,9 @@ _holders_count = (
     .correlate(Instance)
     .scalar_subquery()
 )
-_SIGN_OFF_BY_KEY = Statement(select(_signed_since_entry, _holders_count).where(Instance.key == bindparam("key")))
+_SIGN_OFF_BY_KEY = Statement(
+    select(_signed_since_entry, _holders_count).where(Instance.key == bindparam("key"))
+)
 """(signed since the return entered its state, active holders of the signing role for its
 service) for the return ``key`` and the signing ``role``."""
 

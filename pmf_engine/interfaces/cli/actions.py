@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from pmf_engine.interfaces.cli.context import App, pass_app
+from pmf_engine.interfaces.cli.leading import OrgCommand
 
 
 @click.group()
@@ -26,7 +27,7 @@ def actions_add(app: App, key: str, what: str, assignee: str, due: str, link: st
     click.echo(f"{action.key}: {action.what} ({action.assignee}, due {action.due})")
 
 
-@actions.command("list")
+@actions.command("list", cls=OrgCommand)
 @click.argument("organisation")
 @click.option("--state", help="Only the actions in this state of the actions workflow (framework.yaml).")
 @click.option("--cycle", help="Only the actions raised on this cycle.")

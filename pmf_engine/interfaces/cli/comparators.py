@@ -16,6 +16,7 @@ from pmf_engine.interfaces.cli.context import App, pass_app, permitted
 from pmf_engine.interfaces.cli.library import FILE
 from pmf_engine.pmf.lginform import LgInform, read_policy
 from pmf_engine.pmf.registry import MEASURES_MANAGE
+from pmf_engine.pmf.siteurl import check_site_url
 
 _by = click.option("--as", "by", required=True, help="An actor holding measures.manage in the organisation.")
 
@@ -57,7 +58,7 @@ def comparators_fetch(app: App, organisation: str, groups: tuple[str, ...], url:
             "--group", unknown[0], f"is not a group of comparators.yaml ({', '.join(policy.groups)})"
         )
     key, secret = app.settings.lginform_key, app.settings.lginform_secret
-    if not key or secret is None:
+    if key is None or not key.get_secret_value() or secret is None:
         raise InvalidInput("PMF_LGINFORM_KEY", None, "set PMF_LGINFORM_KEY and PMF_LGINFORM_SECRET to fetch")
     service = app.framework.comparators
     gss = service.area(organisation)
@@ -67,7 +68,8 @@ def comparators_fetch(app: App, organisation: str, groups: tuple[str, ...], url:
     if not metrics:
         click.echo("no measure carries a comparator metric: nothing to fetch")
         return
-    with LgInform(key, secret.get_secret_value(), base_url=url or policy.base_url) as client:
+    base_url = check_site_url(url, "--url") if url else policy.base_url
+    with LgInform(key.get_secret_value(), secret.get_secret_value(), base_url=base_url) as client:
         found = client.fetch(gss, {g: policy.groups[g].lginform for g in chosen}, metrics)
     done = service.store_values(organisation, found, source="LG Inform", by=by)
     click.echo(f"{done.values} comparator value(s) stored in {done.sets} set(s) (group, metric, period)")

@@ -23,6 +23,7 @@ from pmf_engine.core.directory import BOOTSTRAP, Grant
 from pmf_engine.core.errors import InvalidInput, NotPermitted
 from pmf_engine.core.registry import ORGANISATION_MANAGE, PEOPLE_MANAGE
 from pmf_engine.interfaces.cli.context import App, pass_app, permitted
+from pmf_engine.interfaces.cli.leading import OrgCommand
 from pmf_engine.interfaces.cli.library import FILE, Import, import_command
 from pmf_engine.pmf import digest
 from pmf_engine.pmf.calendar_feed import CalendarFeeds
@@ -88,13 +89,13 @@ def org_add(
     click.echo(f"organisation {code} added" + (f" (GSS code {gss})" if gss else ""))
 
 
-@org.command("area")
+@org.command("area", cls=OrgCommand)
 @click.argument("organisation")
 @click.argument("gss_code")
-@click.option("--as", "by", required=True, help="An actor holding organisation.manage in ORGANISATION.")
+@click.option("--as", "by", required=True, help="An actor holding organisation.manage in the organisation.")
 @pass_app
 def org_area(app: App, organisation: str, gss_code: str, by: str) -> None:
-    """Set ORGANISATION's area by its GSS code (like E07000033), which comparators are looked up by."""
+    """Set the organisation's area by its GSS code (like E07000033), which comparators are looked up by."""
     permitted(app, by, ORGANISATION_MANAGE, organisation)
     code = app.framework.comparators.set_area(organisation, gss_code, by=by)
     click.echo(f"organisation {organisation}: GSS code {code}")
@@ -137,11 +138,11 @@ def service() -> None:
     """Services of an organisation."""
 
 
-@service.command("list")
+@service.command("list", cls=OrgCommand)
 @click.argument("organisation")
 @pass_app
 def service_list(app: App, organisation: str) -> None:
-    """List the services of ORGANISATION."""
+    """List the services of the organisation."""
     for svc in app.engine.directory.services(organisation):
         click.echo(f"{svc.code:<16} {svc.name}")
 
@@ -154,7 +155,7 @@ def _services_imported(app: App, organisation: str, file: Path, by: str) -> str:
 import_command(
     service,
     Import(
-        "Add the services of a .csv file or .xlsx workbook (columns code, name) to ORGANISATION, "
+        "Add the services of a .csv file or .xlsx workbook (columns code, name) to the organisation, "
         "all or nothing (--as an actor holding organisation.manage there).",
         _services_imported,
         permission=ORGANISATION_MANAGE,
@@ -162,14 +163,14 @@ import_command(
 )
 
 
-@service.command("add")
+@service.command("add", cls=OrgCommand)
 @click.argument("organisation")
 @click.argument("code")
 @click.argument("name")
-@click.option("--as", "by", required=True, help="An actor holding organisation.manage in ORGANISATION.")
+@click.option("--as", "by", required=True, help="An actor holding organisation.manage in the organisation.")
 @pass_app
 def service_add(app: App, organisation: str, code: str, name: str, by: str) -> None:
-    """Add service CODE called NAME to ORGANISATION."""
+    """Add service CODE called NAME to the organisation."""
     permitted(app, by, ORGANISATION_MANAGE, organisation)
     app.engine.directory.add_service(organisation, code, name, by=by)
     click.echo(f"service {organisation}/{code} added")
@@ -253,7 +254,7 @@ import_command(
     actor,
     Import(
         "Add the people of a .csv file or .xlsx workbook (columns username, name, email, roles: "
-        "ROLE or ROLE:SERVICE, separated by ';') with their roles in ORGANISATION, all or nothing "
+        "ROLE or ROLE:SERVICE, separated by ';') with their roles in the organisation, all or nothing "
         "(--as an actor holding people.manage there).",
         _people_imported,
         permission=PEOPLE_MANAGE,

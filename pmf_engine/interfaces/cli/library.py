@@ -1,11 +1,13 @@
 """One factory for the commands that have the same shape: import a file, list, export.
 
-Measures and projects are each an organisation's library: ``import ORGANISATION FILE --as USER``
+Measures and projects are each an organisation's library: ``import --org ORG FILE --as USER``
 (USER holding the library's permission of ``roles.yaml`` in the organisation)
-(all or nothing, then ``N x(s) added, M updated``), ``list ORGANISATION`` (lines of text) and,
-for measures, ``export ORGANISATION [-o FILE]`` (CSV to stdout or a file, or Excel when the file
-ends .xlsx). A :class:`Library` says only what differs, and :func:`library_commands` adds the
-commands to the group. Actuals and meetings are imported the same way: :func:`import_command`
+(all or nothing, then ``N x(s) added, M updated``), ``list --org ORG`` (lines of text) and,
+for measures, ``export --org ORG [-o FILE]`` (CSV to stdout or a file, or Excel when the file
+ends .xlsx). The organisation is an argument underneath (``leading.OrgCommand``: the older
+``import ORG FILE`` still works), or with ``Import(key="--org")`` an option only. A
+:class:`Library` says only what differs, and :func:`library_commands` adds the commands to the
+group. Actuals and meetings are imported the same way: :func:`import_command`
 makes one such command from an :class:`Import`.
 """
 
@@ -19,6 +21,7 @@ from typing import Literal, TextIO
 import click
 
 from pmf_engine.interfaces.cli.context import App, names_output, open_output, pass_app, permitted
+from pmf_engine.interfaces.cli.leading import OrgCommand
 
 FILE = click.Path(dir_okay=False, path_type=Path)
 
@@ -76,7 +79,8 @@ def import_command(group: click.Group, spec: Import) -> click.Command:
     )
     # As if decorated, top to bottom: command, where, FILE, --as, pass_app.
     params = where(click.argument("file", type=FILE)(_by(pass_app(run))))
-    return group.command(spec.name, help=spec.help)(params)
+    cls = OrgCommand if spec.key == "ORGANISATION" else click.Command
+    return group.command(spec.name, cls=cls, help=spec.help)(params)
 
 
 def library_commands(group: click.Group, spec: Library) -> click.Group:
@@ -88,7 +92,7 @@ def library_commands(group: click.Group, spec: Library) -> click.Group:
 
     import_command(group, Import(spec.import_help, loaded, permission=spec.permission))
 
-    @group.command("list", help=spec.list_help)
+    @group.command("list", cls=OrgCommand, help=spec.list_help)
     @click.argument("organisation")
     @pass_app
     def listing(app: App, organisation: str) -> None:
@@ -99,7 +103,7 @@ def library_commands(group: click.Group, spec: Library) -> click.Group:
         return group
     export_csv, export_xlsx = spec.export_csv, spec.export_xlsx
 
-    @group.command("export", help=spec.export_help)
+    @group.command("export", cls=OrgCommand, help=spec.export_help)
     @click.argument("organisation")
     @click.option("--output", "-o", type=FILE)
     @pass_app

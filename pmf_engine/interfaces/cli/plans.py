@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from pmf_engine.interfaces.cli.context import App, pass_app
+from pmf_engine.interfaces.cli.leading import OrgCommand, OrgYearCommand
 
 
 @click.group()
@@ -16,20 +17,20 @@ def plans() -> None:
     """Service plans: self-evaluation, SMART actions and risks per service and year."""
 
 
-@plans.command("start")
+@plans.command("start", cls=OrgYearCommand)
 @click.argument("organisation")
 @click.argument("year")
 @click.option("--as", "by", required=True)
 @pass_app
 def plans_start(app: App, organisation: str, year: str, by: str) -> None:
-    """Start YEAR's (2025-26) planning round: a plan for every service of ORGANISATION."""
+    """Start the year's planning round: a plan for every service of the organisation."""
     status = app.framework.plans.start(organisation, year, by=by)
     click.echo(f"{status.key}: {status.state_label}; {len(status.children)} service plan(s)")
     for child in status.children:
         click.echo(f"  {child.key}: {child.state_label}")
 
 
-@plans.command("list")
+@plans.command("list", cls=OrgCommand)
 @click.argument("organisation")
 @click.option("--year", help="Only this financial year's plans (2025-26).")
 @pass_app
@@ -39,7 +40,7 @@ def plans_list(app: App, organisation: str, year: str | None) -> None:
         click.echo(f"{p.key:<32} {p.state_label:<32} {p.actions} action(s), {p.risks} risk(s)")
 
 
-@plans.command("show")
+@plans.command("show", cls=OrgYearCommand)
 @click.argument("organisation")
 @click.argument("year")
 @click.argument("service")
@@ -69,7 +70,7 @@ def _key(app: App, organisation: str, year: str, service: str) -> str:
     return app.framework.plans.plan_key(organisation, year, service)
 
 
-@plans.command("write")
+@plans.command("write", cls=OrgYearCommand)
 @click.argument("organisation")
 @click.argument("year")
 @click.argument("service")
@@ -101,7 +102,7 @@ def plans_write(
     click.echo(f"{view.key}: written")
 
 
-@plans.command("action")
+@plans.command("action", cls=OrgYearCommand)
 @click.argument("organisation")
 @click.argument("year")
 @click.argument("service")
@@ -120,7 +121,7 @@ def plans_action(
     click.echo(f"{key} {ref}: {what} ({owner}, due {due})")
 
 
-@plans.command("risk")
+@plans.command("risk", cls=OrgYearCommand)
 @click.argument("organisation")
 @click.argument("year")
 @click.argument("service")
@@ -147,14 +148,15 @@ def plans_risk(
     click.echo(f"{key}: risk recorded ({rating})")
 
 
-@plans.command("import")
+@plans.command("import", cls=OrgYearCommand)
 @click.argument("organisation")
 @click.argument("year")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--as", "by", required=True)
 @pass_app
 def plans_import(app: App, organisation: str, year: str, file: Path, by: str) -> None:
-    """Add actions to YEAR's plans from CSV (service,what,owner,due[,ref,measure,project]); all or nothing."""
+    """Add actions to the year's plans from CSV (service,what,owner,due[,ref,measure,project]);
+    all or nothing."""
     added = app.framework.plans.import_actions(organisation, year, file, by=by)
     click.echo(f"{added} action(s) added")
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from pmf_engine.interfaces.cli.context import App, pass_app
+from pmf_engine.interfaces.cli.leading import OrgCommand
 from pmf_engine.interfaces.cli.library import Import, import_command
 from pmf_engine.pmf import report
 from pmf_engine.pmf.registry import RISKS_MANAGE
@@ -48,7 +49,7 @@ def _lines(views: list[RiskView]) -> Iterator[str]:
             yield f"{'':<10}{reason}"
 
 
-@risks.command("list")
+@risks.command("list", cls=OrgCommand)
 @click.argument("organisation")
 @click.option("--period", help="As of this quarter (2024-25-Q1); default: every review so far.")
 @click.option("--escalated", is_flag=True, help="Only the risks above their register's home level.")

@@ -5,8 +5,8 @@ answered in XML.
 Each request is conditional where the site gave an ETag before (``If-None-Match``; a 304 reuses
 the body kept with it). XML is read by defusedxml with DTDs refused, so an entity bomb is
 refused unread; a response over ``MAX_BYTES`` is refused too. Anything that is not the shape
-expected (a missing id, a date that is not dd/mm/yyyy, a status other than Confirmed or
-Cancelled), a time-out, a refused connection or an HTTP error raises ``ModernGovError`` naming
+expected (a missing id, a date that is not dd/mm/yyyy, a status other than Confirmed,
+Provisional or Cancelled), a time-out, a refused connection or an HTTP error raises ``ModernGovError`` naming
 the operation, its address and the field: the caller then changes nothing.
 
 Times are London time on the site and UTC here.
@@ -29,6 +29,7 @@ from defusedxml.ElementTree import fromstring
 
 from pmf_engine.core.clock import LONDON, as_utc
 from pmf_engine.core.errors import DataFileError, Problem
+from pmf_engine.pmf.siteurl import check_site_url
 
 MAX_BYTES = 5_000_000
 """The largest response read (a council's whole committee list is some tens of kilobytes)."""
@@ -41,6 +42,13 @@ _TIME = re.compile(
 )
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no", ""}
+Status = Literal["confirmed", "provisional", "cancelled"]
+"""A meeting's ``meetingstatus``: Provisional is a date pencilled in, not yet confirmed."""
+_STATUSES: dict[str, Status] = {
+    "confirmed": "confirmed",
+    "provisional": "provisional",
+    "cancelled": "cancelled",
+}
 Cached = Callable[[str], tuple[str, bytes] | None]
 """The ETag and body kept for an address, if any."""
 
@@ -78,7 +86,7 @@ class MeetingInfo:
     id: int
     committee_id: int
     starts_at: datetime
-    status: Literal["confirmed", "cancelled"]
+    status: Status
     webcast: bool
     location: str = ""
 
@@ -102,7 +110,7 @@ class Client:
         timeout: float,
         cached: Cached = lambda _url: None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url = check_site_url(base_url, "base_url")
         self.timeout = timeout
         self.cached = cached
         self.fetched: list[Fetched] = []
@@ -165,8 +173,10 @@ class Client:
             if not first <= day <= last:
                 continue
             status = read.text(el, "meetingstatus", where, required=True).lower()
-            if status not in ("confirmed", "cancelled"):
-                read.fail(f"{where}: meetingstatus", f"{status!r} is not Confirmed or Cancelled")
+            if status not in _STATUSES:
+                read.fail(
+                    f"{where}: meetingstatus", f"{status[:40]!r} is not Confirmed, Provisional or Cancelled"
+                )
             found.append(
                 MeetingInfo(
                     id=read.integer(el, "meetingid", where),
@@ -174,7 +184,7 @@ class Client:
                     starts_at=as_utc(
                         datetime.combine(day, read.clock(el, "meetingtime", where), tzinfo=LONDON)
                     ),
-                    status="confirmed" if status == "confirmed" else "cancelled",
+                    status=_STATUSES[status],
                     webcast=read.flag(el, "iswebcast", where),
                     location=read.text(el, "meetinglocation", where)[:200],
                 )

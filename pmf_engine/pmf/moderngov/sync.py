@@ -6,7 +6,8 @@ to a body, deleted and expired committees left out; the agenda of each coming me
 a performance report item is looked for), then changes the calendar in one transaction:
 a meeting new to it is added (or, if the calendar already has a meeting of that body at that
 time, linked to it), a meeting whose date or time changed is moved, and a cancelled one is
-cancelled, each through the calendar's own paths, so dependent open deadlines are reckoned
+cancelled (a provisional one is kept as a meeting, as the calendar has no mark for it, and
+logged), each through the calendar's own paths, so dependent open deadlines are reckoned
 again and everything is audited. A response that cannot be fetched or read stops the sync
 before anything is written; the ETags kept for conditional GETs are saved only with the rest.
 
@@ -23,14 +24,13 @@ from datetime import date, datetime, time, timedelta
 from urllib.parse import urlsplit
 
 import structlog
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pmf_engine.core import audit
 from pmf_engine.core.clock import LONDON, as_utc, london
-from pmf_engine.core.errors import InvalidInput, NotFound, NotNow
+from pmf_engine.core.errors import NotFound, NotNow
 from pmf_engine.core.provenance import stamp
 from pmf_engine.core.store import Meeting, Organisation, find_organisation
 from pmf_engine.pmf.meetings import CommitteeCalendar, MeetingRow
@@ -39,6 +39,7 @@ from pmf_engine.pmf.moderngov import links
 from pmf_engine.pmf.moderngov.client import AgendaItem, Client, Committee, Fetched, MeetingInfo
 from pmf_engine.pmf.moderngov.links import MeetingLink
 from pmf_engine.pmf.moderngov.policy import ModernGovPolicy, Site
+from pmf_engine.pmf.siteurl import check_site_url
 
 log = structlog.get_logger("pmf_engine.moderngov")
 ACTOR = "system:moderngov"
@@ -65,6 +66,9 @@ class Synced:
     requests: int = 0
     not_modified: int = 0
     """Requests the site answered 304 (the ETag matched)."""
+    provisional: int = 0
+    """Meetings ModernGov lists as Provisional: kept as meetings (the calendar has no mark for
+    a provisional one), each logged as ``moderngov.meeting_provisional``."""
     missing: int = 0
     """Meetings synced before, in the window asked for, that the site no longer lists: left as
     they are (ModernGov says Cancelled of a meeting that will not take place)."""
@@ -81,6 +85,7 @@ class Synced:
             f"{self.unchanged} unchanged; {self.deadlines_recomputed} deadline(s) recomputed; "
             f"{self.committees} committee(s) synced, {self.ignored} ignored; "
             f"{self.requests} request(s), {self.not_modified} not modified"
+            + (f"; {self.provisional} provisional (kept as meetings)" if self.provisional else "")
             + (
                 f"; {self.missing} meeting(s) no longer listed by ModernGov, left as they are"
                 if self.missing
@@ -120,12 +125,7 @@ class ModernGov:
             )
         if not base_url:
             return site
-        try:
-            return Site.model_validate({**site.model_dump(), "base_url": base_url})
-        except ValidationError:
-            raise InvalidInput(
-                "--url", base_url, "use the site's address, like https://democracy.example.gov.uk"
-            ) from None
+        return site.model_copy(update={"base_url": check_site_url(base_url, "--url")})
 
     def sync(self, organisation: str, *, by: str, base_url: str | None = None) -> Synced:
         """Bring the organisation's calendar into line with its ModernGov site: all or nothing."""
@@ -147,6 +147,7 @@ class ModernGov:
             ignored=read.ignored,
             requests=len(read.fetched),
             not_modified=sum(f.not_modified for f in read.fetched),
+            provisional=sum(mg.status == "provisional" for mg, _body, _title in read.meetings),
         )
         try:
             with store.write() as s:
@@ -155,6 +156,16 @@ class ModernGov:
             raise NotNow(
                 f"the calendar of {organisation} was synchronised by another process meanwhile: try again"
             ) from exc
+        for mg, body, _title in read.meetings:
+            if mg.status == "provisional":  # kept as a meeting: the calendar cannot mark it
+                log.info(
+                    "moderngov.meeting_provisional",
+                    organisation=organisation,
+                    meeting=mg.id,
+                    committee=mg.committee_id,
+                    body=body,
+                    starts_at=mg.starts_at.isoformat(),
+                )
         log.info("moderngov.synced", organisation=organisation, actor=by, **_counts(done))
         return done
 
@@ -294,7 +305,7 @@ def _read(client: Client, site: Site, now: datetime) -> _Read:
     for committee, body in committees:
         for mg in client.meetings(committee.id, first, last):
             meetings.append((mg, body, committee.title))
-            if site.report_item and mg.status == "confirmed" and mg.starts_at <= agenda_until:
+            if site.report_item and mg.status != "cancelled" and mg.starts_at <= agenda_until:
                 items[mg.id] = next(
                     (i for i in client.agenda(mg.id) if any(w in i.title.lower() for w in site.report_item)),
                     None,
