@@ -12,12 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import schemathesis
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
 from sqlalchemy import func, select
 
 from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.store import AuditEntry, IdempotencyKey
+from pmf_engine.interfaces.web import api_planning
 from pmf_engine.interfaces.web.app import WebSettings, create_app
 from pmf_engine.pmf.framework import Framework
 from tests.conftest import CYCLE, ORG, SERVICES, SHIPPED_POLICIES, services
@@ -224,6 +229,12 @@ def test_decisions_name_their_field_and_unknown_things_are_404(
         ),
         404,
     )
+    huge = client.post(
+        f"/api/v1/organisations/{ORG}/targets/{2**31}/decisions",
+        headers=headers["perf"],
+        json={"decision": "agree", "reason": "x"},
+    )
+    assert "target" in _problem(huge, 422)["detail"], "beyond the id column: not a 500 on PostgreSQL"
     auditor = client.post(decide, headers=headers["auditor"], json={"decision": "agree", "reason": "x"})
     _problem(auditor, 403)
 
@@ -427,3 +438,39 @@ def test_openapi_declares_the_bearer_scheme_on_every_route_that_needs_a_token(
     ):
         assert path in document["paths"], path
     json.dumps(document)  # plain JSON throughout
+
+
+def test_schemathesis_finds_no_server_error_on_the_planning_routes(
+    api: tuple[TestClient, dict[str, dict[str, str]]], framework: Framework
+) -> None:
+    """Requests generated from the OpenAPI document for each planning and assurance route, in
+    process, against a council with targets, plans, risks and a cycle: whatever they send
+    (as a performance officer, who may write), the API answers without a 5xx. The network run
+    of the whole document is ``tests/test_browser.py``'s."""
+    client, headers = api
+    framework.plans.start(ORG, YEAR, by="perf")
+    framework.targets.propose(ORG, "HOU-01", YEAR, 27, reason="stretch", by="both")
+    schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", client.app)
+    paths = {r.path for r in api_planning.router.routes if isinstance(r, APIRoute)}
+    operations = [op for result in schema.get_all_operations() if (op := result.ok()).path in paths]
+    assert len(operations) == len(paths) == 7
+    seen: dict[str, set[int]] = {}
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=30,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
+        def no_server_error(case: Any) -> None:
+            case.path_parameters = {**(case.path_parameters or {}), "org": ORG}  # the council with data
+            response = case.call(headers=headers["perf"])
+            case.validate_response(response, checks=[not_a_server_error])
+            seen.setdefault(case.operation.label, set()).add(response.status_code)
+
+        no_server_error()
+    reached = {label for label, statuses in seen.items() if statuses & {200, 201}}
+    assert len(reached) >= 5, f"the examples reach real data: {seen}"
