@@ -190,6 +190,9 @@ def test_a_target_is_proposed_and_decided_with_the_pages_permissions(
         ({"measure": "HOU-01", "year": "2025-26", "value": 26, "reason": "  "}, "reason"),
         ({"measure": "HOU-01", "year": "2025-6", "value": 26, "reason": "x"}, "year"),
         ({"measure": "HOU-01", "year": "2025-26", "value": -5, "reason": "x"}, "value"),
+        ({"measure": "HOU-01", "year": "2025-26", "value": float("nan"), "reason": "x"}, "value"),
+        ({"measure": "HOU-01", "year": "2025-26", "value": float("inf"), "reason": "x"}, "value"),
+        ({"measure": "HOU-01", "year": "2025-26", "value": 26, "reason": "x" * 10_001}, "reason"),
         ({"measure": "HOU-01", "year": "2025-26", "value": 26, "reason": "x", "kind": "guess"}, "kind"),
         ({"measure": "HOU-01", "year": "2025-26", "value": 26}, "reason"),
         ({"measure": "HOU-01", "year": "2025-26", "value": 26, "reason": "x", "nope": 1}, "nope"),
@@ -204,7 +207,11 @@ def test_bad_input_is_a_422_naming_the_field_and_writes_nothing(
     api: tuple[TestClient, dict[str, dict[str, str]]], engine: Engine, body: dict[str, Any], field: str
 ) -> None:
     client, headers = api
-    answer = client.post(f"/api/v1/organisations/{ORG}/targets", headers=headers["perf"], json=body)
+    answer = client.post(  # json.dumps writes NaN and Infinity, as some clients do
+        f"/api/v1/organisations/{ORG}/targets",
+        headers={**headers["perf"], "Content-Type": "application/json"},
+        content=json.dumps(body),
+    )
     assert field in _problem(answer, 422)["detail"]
     assert _events(engine, "target.") == []
 
