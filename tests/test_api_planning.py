@@ -195,6 +195,8 @@ def test_a_target_is_proposed_and_decided_with_the_pages_permissions(
         ({"measure": "HOU-01", "year": "2025-26", "value": 26, "reason": "x" * 10_001}, "reason"),
         ({"measure": "HOU-01", "year": "2025-26", "value": 26, "reason": "x", "kind": "guess"}, "kind"),
         ({"measure": "HOU-01", "year": "2025-26", "value": 26}, "reason"),
+        ({"measure": "HOU-01", "year": "2025-26", "value": 26, "reason": "x", "effective_from": "2025-26-Q2"},
+         "effective_from"),
         ({"measure": "HOU-01", "year": "2025-26", "value": 26, "reason": "x", "nope": 1}, "nope"),
         (
             {"measure": "HOU-01", "year": YEAR, "value": 26, "reason": "x", "kind": "revision",

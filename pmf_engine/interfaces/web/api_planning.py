@@ -28,7 +28,7 @@ from pmf_engine.pmf.assurance import AssuranceSummary
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.plan_views import PlanView
 from pmf_engine.pmf.risks import RiskSection, RiskView
-from pmf_engine.pmf.target_setting import MeasureYear, TargetView, Then
+from pmf_engine.pmf.target_setting import MeasureYear, TargetView, Then, parse_year
 
 router = APIRouter(prefix="/api/v1", tags=["planning and assurance"], responses=ERRORS)
 Year = Annotated[str, Path(description="A financial year", examples=["2024-25"])]
@@ -72,7 +72,8 @@ def year_targets(org: Org, year: Year, _user: ApiMember, framework: FrameworkDep
     """Every measure's annual target of the year: the original (agreed, or the measures file's)
     and the revised one in force at the year's end, and each proposal of the year with its
     state, the stage it awaits and every decision on it (who, when, why)."""
-    return {"year": year, "measures": [_measure_year(m) for m in framework.targets.of_year(org, year)]}
+    found = framework.targets.of_year(org, year)
+    return {"year": parse_year(year), "measures": [_measure_year(m) for m in found]}
 
 
 @router.post("/organisations/{org}/targets", status_code=201)
