@@ -394,6 +394,7 @@ def test_schemathesis_finds_no_server_error(server: tuple[str, Engine]) -> None:
     engine.directory.add_service("WDC", "HOUSING", "Housing")
     engine.directory.grant("perf", "performance_officer", "WDC")
     engine.start_cycle("WDC", "2024-25-Q1", by="perf")
+    services(engine).plans.start("WDC", "2024-25", by="perf")  # the plan routes: WDC/2024-25/HOUSING
     st = shutil.which("st", path=str(Path(sys.executable).parent)) or shutil.which("st")
     assert st is not None, "schemathesis is in the test extra"
     token = Accounts(engine.store, engine.clock).create_token("perf", "schemathesis", by="test")

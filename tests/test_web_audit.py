@@ -136,6 +136,22 @@ def test_a_position_past_any_integer_the_database_holds_is_a_422(client: TestCli
     assert client.get(f"/orgs/{ORG}/audit?before=12").status_code == 200
 
 
+def test_a_position_beyond_the_chain_seq_column_is_a_422_on_postgresql_too(
+    client: TestClient, engine: Engine
+) -> None:
+    """``chain_seq`` is an INTEGER column: ``before=2147483648`` (within the old bound, 2**62)
+    was bound as an INTEGER and overflowed on PostgreSQL, a 500 on the page, its CSV and the API."""
+    token = Accounts(engine.store, engine.clock).create_token("auditor", "script", by="test")
+    api = client.get(
+        f"/api/v1/organisations/{ORG}/audit?before={2**31}", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert api.status_code == 422 and "before" in api.json()["detail"]
+    sign_in(client, "auditor")
+    assert client.get(f"/orgs/{ORG}/audit?before={2**31}").status_code == 422
+    assert client.get(f"/orgs/{ORG}/audit.csv?before={2**31}").status_code == 422
+    assert client.get(f"/orgs/{ORG}/audit?before={2**31 - 1}").status_code == 200
+
+
 def _rows(html: str) -> list[str]:
     """The audit table's rows, tags stripped and spaces folded."""
     body = html.split("<tbody", 1)[1].split("</tbody>", 1)[0]

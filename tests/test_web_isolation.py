@@ -26,7 +26,7 @@ from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.clock import LONDON
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import Refused
-from pmf_engine.interfaces.web import api, comparisons, feed, pages
+from pmf_engine.interfaces.web import api, api_planning, comparisons, feed, pages
 from pmf_engine.interfaces.web.app import WebSettings, create_app
 from pmf_engine.pmf import opendata
 from pmf_engine.pmf.framework import Framework
@@ -37,6 +37,11 @@ FIXTURES = Path(__file__).parent / "fixtures"
 ORGS = ("NDC", "N_C", "ndc")
 PERIOD = "2024-25-Q1"
 PLAN_YEAR = "2024-25"
+RISKS = (
+    "risk,title,register,service,owner,inherent_likelihood,inherent_impact,residual_likelihood,"
+    "residual_impact,measures\n"
+    "R-01,{marker}risk,operational,HOUSING,{owner},4,4,3,3,HOU-01\n"
+)
 
 
 def _marker(org: str) -> str:
@@ -44,9 +49,10 @@ def _marker(org: str) -> str:
 
 
 @pytest.fixture
-def councils(engine: Engine) -> tuple[TestClient, dict[str, str]]:
-    """Three councils, each with a cycle, a narrative and a refused step carrying its marker;
-    a performance officer (signed-in pages) and a token (API) for each."""
+def councils(engine: Engine, tmp_path: Path) -> tuple[TestClient, dict[str, str]]:
+    """Three councils, each with a cycle, a narrative, a plan, a proposed target, a risk and a
+    refused step carrying its marker; a performance officer (signed-in pages) and a token (API)
+    for each."""
     framework = services(engine)
     accounts = Accounts(engine.store, engine.clock)
     tokens = {}
@@ -70,6 +76,10 @@ def councils(engine: Engine) -> tuple[TestClient, dict[str, str]]:
         framework.evidence.attach(
             f"{org}/{PERIOD}", "HOU-01", "e.csv", _marker(org).encode() + b"evidence\n", by=user
         )
+        framework.targets.propose(org, "WAS-01", PLAN_YEAR, 55, reason=_marker(org) + "target", by=user)
+        risks = tmp_path / f"risks-{len(tokens)}.csv"
+        risks.write_text(RISKS.format(marker=_marker(org), owner=user), encoding="utf-8")
+        framework.risks.import_risks(org, risks, by=user)
         with pytest.raises(Refused):
             engine.fire(f"{org}/{PERIOD}/HOUSING", "accept", user, reason=_marker(org) + "reason")
     app = create_app(Framework(engine, SHIPPED_POLICIES), WebSettings(secret_key="t", secure_cookies=False))
@@ -172,7 +182,19 @@ READ_ROUTES = {
     "/api/v1/organisations/{org}/comparators",
     "/orgs/{org}/plans",
     "/orgs/{org}/plans/{year}/{service}",
+    "/api/v1/organisations/{org}/targets/{year}",
+    "/api/v1/organisations/{org}/plans",
+    "/api/v1/organisations/{org}/plans/{year}/{service}",
+    "/api/v1/organisations/{org}/risks",
+    "/api/v1/organisations/{org}/assurance/{period}",
 }
+SHOW_OWN_MARKER = {
+    "/api/v1/organisations/{org}/targets/{year}",
+    "/api/v1/organisations/{org}/plans/{year}/{service}",
+    "/api/v1/organisations/{org}/risks",
+}
+"""Read routes that must show the reader's own marker (a target's reason, a plan's
+self-evaluation, a risk's title), so that the matrix checks real data on them."""
 PUBLIC_ROUTES = {
     "/api/v1/open/{org}",
     "/api/v1/open/{org}/{dataset}.{fmt}",
@@ -204,7 +226,7 @@ def _routes() -> list[APIRoute]:
             elif isinstance(r, APIRoute):
                 yield r
 
-    routers = (pages.router, api.router, feed.router, comparisons.router)
+    routers = (pages.router, api.router, feed.router, comparisons.router, api_planning.router)
     return list(walk([route for router in routers for route in router.routes]))
 
 
@@ -239,6 +261,8 @@ WRITE_ROUTES = {
     "/orgs/{org}/plans/{year}/{service}",
     "/orgs/{org}/plans/{year}/{service}/actions",
     "/orgs/{org}/plans/{year}/{service}/risks",
+    "/api/v1/organisations/{org}/targets",
+    "/api/v1/organisations/{org}/targets/{target}/decisions",
 }
 
 
@@ -252,9 +276,9 @@ def test_no_route_writes_to_another_council(
     calendar = Framework(engine, SHIPPED_POLICIES).calendar
     meeting = calendar.add("NDC", "cabinet", datetime(2024, 9, 11, 18, tzinfo=LONDON), by="system")
     cycles = [c.key for c in engine.cycles()]
-    target = Framework(engine, SHIPPED_POLICIES).targets.propose(
-        "NDC", "HOU-01", PERIOD[:7], 25, reason="mine", by=_user_of(tokens, "NDC")
-    )
+    targets = Framework(engine, SHIPPED_POLICIES).targets
+    target = targets.propose("NDC", "HOU-01", PERIOD[:7], 25, reason="mine", by=_user_of(tokens, "NDC"))
+    targets_before = {org: targets.list(org) for org in ORGS}
     for reader in ("N_C", "ndc"):
         csrf = _sign_in(client, tokens, reader)
         api_headers = {"Authorization": f"Bearer {tokens[reader]}"}
@@ -270,11 +294,13 @@ def test_no_route_writes_to_another_council(
                     .replace("{service}", "HOUSING")
                 )
                 if path.startswith("/api/"):
-                    body: dict[str, Any] = (
-                        {"figures": [{"code": "HOU-01", "value": 1}]}
-                        if path.endswith("/actuals")
-                        else {"trigger": "submit", "expected_version": 1}
-                    )
+                    body: dict[str, Any] = {"trigger": "submit", "expected_version": 1}
+                    if path.endswith("/actuals"):
+                        body = {"figures": [{"code": "HOU-01", "value": 1}]}
+                    elif path.endswith("/targets"):
+                        body = {"measure": "HOU-01", "year": "2025-26", "value": 20, "reason": "mine"}
+                    elif path.endswith("/decisions"):
+                        body = {"decision": "agree", "reason": "mine"}
                     answer = client.post(path, headers=api_headers, json=body)
                 elif path.endswith("/upload"):
                     answer = client.post(
@@ -292,9 +318,8 @@ def test_no_route_writes_to_another_council(
     assert {org: engine.peek(f"{org}/{PERIOD}/HOUSING") for org in ORGS} == before
     assert [(m.id, m.starts_at) for m in calendar.list("NDC")] == [(meeting.id, meeting.starts_at)]
     assert [c.key for c in engine.cycles()] == cycles
-    targets = Framework(engine, SHIPPED_POLICIES).targets
-    assert [(t.id, t.state, t.decisions) for t in targets.list("NDC")] == [(target.id, "proposed", ())]
-    assert all(targets.list(org) == [] for org in ("N_C", "ndc"))
+    assert {org: targets.list(org) for org in ORGS} == targets_before
+    assert [(t.state, t.decisions) for t in targets.list("NDC", code="HOU-01")] == [("proposed", ())]
     plan = Framework(engine, SHIPPED_POLICIES).plans.get(f"NDC/plans-{PLAN_YEAR}/HOUSING")
     assert (plan.self_evaluation, plan.actions, plan.risks) == (_marker("NDC") + "plan", (), ())
 
@@ -319,6 +344,8 @@ def test_no_route_shows_another_councils_data(
                 assert not leaked, f"{reader} read {leaked} at {path} ({answer.status_code})"
                 if org != reader and "{" in template:
                     assert answer.status_code in (403, 404), f"{reader} reached {path}"
+                if org == reader and template in SHOW_OWN_MARKER:
+                    assert _marker(reader) in body, f"{reader} did not see its own data at {path}"
                 own_seen += _marker(reader) in body
     assert own_seen >= 6, "the matrix reaches real data, not only refusals"
 

@@ -16,7 +16,7 @@ A target the library (the measures file) sets stands until the lifecycle agrees 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -70,6 +70,11 @@ class TargetView:
     decisions: tuple[Decision, ...]
 
 
+Then = Callable[[Session, TargetView], None]
+"""Something more to do in the transaction of a proposal or decision, with what it made (the
+API stores its answer to an ``Idempotency-Key`` there): it commits with it, or neither does."""
+
+
 @dataclass(frozen=True)
 class YearTargets:
     """A measure's annual target of one year as a report shows it: the original (agreed, or
@@ -79,6 +84,16 @@ class YearTargets:
     revised: float | None = None
     revision_reason: str = ""
     revised_from: str = ""
+
+
+@dataclass(frozen=True)
+class MeasureYear:
+    """A measure's annual target of a year: the one in force (original, revised) and every
+    proposal of that year with its decisions."""
+
+    measure: str
+    targets: YearTargets
+    lifecycle: tuple[TargetView, ...]
 
 
 def parse_year(text: str) -> str:
@@ -105,10 +120,18 @@ class TargetSettings(StoreService):
         return found
 
     def propose(
-        self, organisation: str, code: str, year: str, value: float, *, reason: str, by: str
+        self,
+        organisation: str,
+        code: str,
+        year: str,
+        value: float,
+        *,
+        reason: str,
+        by: str,
+        then: Then | None = None,
     ) -> TargetView:
         """Propose measure ``code``'s annual target for ``year``, with the reason for it."""
-        return self._propose(organisation, code, year, value, reason, by, "original", None)
+        return self._propose(organisation, code, year, value, reason, by, "original", None, then)
 
     def revise(
         self,
@@ -120,18 +143,23 @@ class TargetSettings(StoreService):
         reason: str,
         by: str,
         effective_from: str | None = None,
+        then: Then | None = None,
     ) -> TargetView:
         """Propose a mid-year revision of ``year``'s target, counting from the quarter
         ``effective_from`` (default: the quarter it is now, within the year), with a reason."""
-        return self._propose(organisation, code, year, value, reason, by, "revision", effective_from)
+        return self._propose(organisation, code, year, value, reason, by, "revision", effective_from, then)
 
-    def agree(self, organisation: str, target: int, *, reason: str, by: str) -> TargetView:
+    def agree(
+        self, organisation: str, target: int, *, reason: str, by: str, then: Then | None = None
+    ) -> TargetView:
         """Agree ``target`` at the stage it waits for; the last stage's agreement puts it in force."""
-        return self._decide(organisation, target, AGREED, reason, by)
+        return self._decide(organisation, target, AGREED, reason, by, then)
 
-    def send_back(self, organisation: str, target: int, *, reason: str, by: str) -> TargetView:
+    def send_back(
+        self, organisation: str, target: int, *, reason: str, by: str, then: Then | None = None
+    ) -> TargetView:
         """Send ``target`` back to the service, with the reason; it may propose again."""
-        return self._decide(organisation, target, SENT_BACK, reason, by)
+        return self._decide(organisation, target, SENT_BACK, reason, by, then)
 
     def list(
         self, organisation: str, *, code: str | None = None, year: str | None = None
@@ -139,17 +167,22 @@ class TargetSettings(StoreService):
         """The organisation's targets (of one measure, of one year), by measure, year and order made."""
         with self.store.read() as s:
             org = find_organisation(s, organisation)
-            query = (
-                select(TargetSetting, Measure.code)
-                .join(Measure, Measure.id == TargetSetting.measure_id)
-                .where(Measure.organisation_id == org.id)
-                .order_by(Measure.code, TargetSetting.year, TargetSetting.id)
+            return [*self._listed(s, org, code, parse_year(year) if year is not None else None)]
+
+    def of_year(self, organisation: str, year: str) -> tuple[MeasureYear, ...]:
+        """Every measure's annual target of ``year`` (original, revised) with the year's
+        proposals and their decisions, by measure code."""
+        year = parse_year(year)
+        with self.store.read() as s:
+            org = find_organisation(s, organisation)
+            measures = list(
+                s.scalars(select(Measure).where(Measure.organisation_id == org.id).order_by(Measure.code))
             )
-            if code is not None:
-                query = query.where(Measure.code == code)
-            if year is not None:
-                query = query.where(TargetSetting.year == parse_year(year))
-            return [self._view(s, row, measure) for row, measure in s.execute(query).all()]
+            held = year_targets(s, measures, year)
+            listed: dict[str, tuple[TargetView, ...]] = {}
+            for view in self._listed(s, org, None, year):
+                listed[view.measure] = (*listed.get(view.measure, ()), view)
+        return tuple(MeasureYear(m.code, held[m.id], listed.get(m.code, ())) for m in measures)
 
     def may_propose(self, organisation: str, username: str, code: str) -> bool:
         """Whether ``username`` proposes targets of measure ``code`` (a role of ``reporting``)."""
@@ -181,12 +214,14 @@ class TargetSettings(StoreService):
         by: str,
         kind: str,
         effective_from: str | None,
+        then: Then | None,
     ) -> TargetView:
         policy = self.policy
         year = parse_year(year_text)
         reason = _reason(reason)
         number = checks.check_number("value", value)
         assert number is not None
+        start = self._effective_from(year, effective_from) if kind == "revision" else f"{year}-Q1"
         with self.store.write() as s:
             org = find_organisation(s, organisation)
             measure = _measure(s, org, code)
@@ -214,11 +249,8 @@ class TargetSettings(StoreService):
             agreed_original = any(r.kind == "original" and r.state == AGREED for r in rows)
             if kind == "original" and agreed_original:
                 raise NotNow(f"{code} has an agreed {year} target: propose a revision instead")
-            start = f"{year}-Q1"
-            if kind == "revision":
-                if not agreed_original and year not in (measure.annual_targets or {}):
-                    raise NotNow(f"{code} has no {year} target to revise: propose one")
-                start = self._effective_from(year, effective_from)
+            if kind == "revision" and not agreed_original and year not in (measure.annual_targets or {}):
+                raise NotNow(f"{code} has no {year} target to revise: propose one")
             row = TargetSetting(
                 measure_id=measure.id,
                 year=year,
@@ -250,7 +282,7 @@ class TargetSettings(StoreService):
                 data,
                 row.proposed_at,
             )
-            return self._view(s, row, code)
+            return _then(s, self._view(s, row, code), then)
 
     def _effective_from(self, year: str, given: str | None) -> str:
         if given:
@@ -264,7 +296,9 @@ class TargetSettings(StoreService):
         now = Period.containing(london(self.clock.now()).date())
         return str(now) if financial_year(now) == year else f"{year}-Q1"
 
-    def _decide(self, organisation: str, target: int, decision: str, reason: str, by: str) -> TargetView:
+    def _decide(
+        self, organisation: str, target: int, decision: str, reason: str, by: str, then: Then | None
+    ) -> TargetView:
         policy = self.policy
         reason = _reason(reason)
         with self.store.write() as s:
@@ -325,7 +359,22 @@ class TargetSettings(StoreService):
             if row.state == AGREED:
                 data["in_force"] = measure.agreed_targets[row.year]
             audit_organisation(s, organisation, event, by, data, now)
-            return self._view(s, row, measure.code)
+            return _then(s, self._view(s, row, measure.code), then)
+
+    def _listed(
+        self, s: Session, org: Organisation, code: str | None, year: str | None
+    ) -> tuple[TargetView, ...]:
+        query = (
+            select(TargetSetting, Measure.code)
+            .join(Measure, Measure.id == TargetSetting.measure_id)
+            .where(Measure.organisation_id == org.id)
+            .order_by(Measure.code, TargetSetting.year, TargetSetting.id)
+        )
+        if code is not None:
+            query = query.where(Measure.code == code)
+        if year is not None:
+            query = query.where(TargetSetting.year == year)
+        return tuple(self._view(s, row, measure) for row, measure in s.execute(query).all())
 
     def _view(self, s: Session, row: TargetSetting, code: str) -> TargetView:
         decisions = tuple(
@@ -405,6 +454,13 @@ def _schedule(s: Session, measure: Measure, year: str) -> list[list[str | float]
         schedule.append([f"{year}-Q1", held.original])
     schedule += [[r.effective_from, r.value] for r in agreed]
     return schedule
+
+
+def _then(s: Session, view: TargetView, then: Then | None) -> TargetView:
+    if then is not None:
+        s.flush()
+        then(s, view)
+    return view
 
 
 def _decider_problem(

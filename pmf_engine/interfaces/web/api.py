@@ -123,7 +123,8 @@ def organisation_audit(
     _user: ApiMember,
     engine: EngineDep,
     before: Annotated[
-        int | None, Query(ge=1, le=2**62, description="Entries older than this chain position")
+        int | None,
+        Query(ge=1, le=queries.CHAIN_SEQ_MAX, description="Entries older than this chain position"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=queries.AUDIT_PAGE_MAX)] = queries.AUDIT_PAGE_SIZE,
     instance: Annotated[str, Query(max_length=160, description="An instance and those below it")] = "",

@@ -9,10 +9,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
+from pmf_engine.interfaces.web.api import ERRORS
 from pmf_engine.interfaces.web.deps import ApiMember, FrameworkDep
 from pmf_engine.pmf.comparison import Position, group_label
 
-router = APIRouter(prefix="/api/v1", tags=["comparators"])
+router = APIRouter(prefix="/api/v1", tags=["comparators"], responses=ERRORS)
 Org = Annotated[str, Path(description="An organisation's code", examples=["WDC"])]
 
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import jinja2
-from fastapi import Depends, Form, Header, Request
+from fastapi import Depends, Form, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.datastructures import FormData
 
 from pmf_engine.core.accounts import Accounts
@@ -81,13 +82,24 @@ def current_user(request: Request) -> str:
     return user
 
 
+BEARER = HTTPBearer(
+    scheme_name="bearer",
+    description="An API token of a person, made with `pmf actor token USER --name NAME` (shown once): "
+    "`Authorization: Bearer pmf_...`. What it may read and do is what the person's roles allow.",
+    auto_error=False,  # refused below, as a problem document naming what to send
+)
+"""The API's one security scheme: every route that takes ``ApiUser`` (and so ``ApiMember``)
+declares it in the OpenAPI document, so the document cannot say less than the code checks."""
+
+
 def api_user(
-    request: Request, accounts: AccountsDep, authorization: Annotated[str | None, Header()] = None
+    accounts: AccountsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
 ) -> str:
     """The actor a bearer token belongs to (cookies are not accepted here: no CSRF on the API)."""
-    if not authorization or not authorization.lower().startswith("bearer "):
+    if credentials is None:
         raise Unauthenticated("send Authorization: Bearer <token> (pmf actor token USER --name N)")
-    user = accounts.token_user(authorization[7:].strip())
+    user = accounts.token_user(credentials.credentials.strip())
     if user is None:
         raise Unauthenticated("the token is unknown, revoked, or its actor deactivated")
     return str(user)

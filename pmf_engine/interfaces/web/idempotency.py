@@ -1,6 +1,6 @@
 """``Idempotency-Key`` on the API's POSTs: the first answer is stored in the same transaction
-as the transition it reports (``Engine.fire(..., then=...)``), so a retry gets that answer and
-fires nothing; the same key with a different request is refused."""
+as the change it reports (``Engine.fire(..., then=...)``, ``TargetSettings.propose(..., then=...)``),
+so a retry gets that answer and changes nothing; the same key with a different request is refused."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
@@ -17,6 +17,8 @@ from pmf_engine.core.clock import Clock
 from pmf_engine.core.engine import Fired
 from pmf_engine.core.store import IdempotencyKey, Store
 from pmf_engine.interfaces.web.errors import IdempotencyKeyReused
+
+Made = TypeVar("Made")
 
 
 def fingerprint(key: str, body: dict[str, Any]) -> str:
@@ -43,15 +45,27 @@ def remembering(
     actor: str, idempotency_key: str, fingerprint: str, clock: Clock
 ) -> Callable[[Session, Fired], None]:
     """The ``then`` of ``Engine.fire`` that stores its 201 answer under the key."""
+    return storing(actor, idempotency_key, fingerprint, clock, asdict)
 
-    def remember(s: Session, fired: Fired) -> None:
+
+def storing(
+    actor: str,
+    idempotency_key: str,
+    fingerprint: str,
+    clock: Clock,
+    answer: Callable[[Made], Any],
+    status_code: int = 201,
+) -> Callable[[Session, Made], None]:
+    """A ``then`` that stores, under the key, the answer ``answer`` makes of what was done."""
+
+    def remember(s: Session, made: Made) -> None:
         s.add(
             IdempotencyKey(
                 actor=actor,
                 key=idempotency_key,
                 request_sha256=fingerprint,
-                status_code=201,
-                body=json.dumps(asdict(fired), default=str),
+                status_code=status_code,
+                body=json.dumps(answer(made), default=str),
                 created_at=clock.now(),
             )
         )

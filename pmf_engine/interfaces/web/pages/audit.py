@@ -19,7 +19,8 @@ from pmf_engine.interfaces.web.rendering import csv_download, name_of
 
 router = APIRouter()
 Before = Annotated[
-    int | None, Query(ge=1, le=2**62, description="List entries older than this chain position")
+    int | None,
+    Query(ge=1, le=queries.CHAIN_SEQ_MAX, description="List entries older than this chain position"),
 ]
 
 
