@@ -17,6 +17,9 @@ MAX_DATA_BYTES = 16 * 1024
 """Bytes of a transition's data, as compact UTF-8 JSON."""
 CLIPPED = 200
 """Characters of an over-long reason kept with the refused attempt."""
+INTEGER_MAX = 2**31 - 1
+"""The largest id or chain position a path or query may name: the columns are INTEGER, and a
+larger number bound to one overflows on PostgreSQL (a 500, where the answer is a 422)."""
 
 
 def text_problem(what: str, value: str | None, limit: int) -> str | None:

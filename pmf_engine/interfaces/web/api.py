@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from pmf_engine.core.errors import ConcurrencyConflict, InvalidInput
+from pmf_engine.core.limits import INTEGER_MAX
 from pmf_engine.core.store import AuditEntry
 from pmf_engine.interfaces.web import idempotency, queries
 from pmf_engine.interfaces.web.deps import ApiMember, ApiUser, EngineDep, FrameworkDep, PathKey
@@ -124,7 +125,7 @@ def organisation_audit(
     engine: EngineDep,
     before: Annotated[
         int | None,
-        Query(ge=1, le=queries.CHAIN_SEQ_MAX, description="Entries older than this chain position"),
+        Query(ge=1, le=INTEGER_MAX, description="Entries older than this chain position"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=queries.AUDIT_PAGE_MAX)] = queries.AUDIT_PAGE_SIZE,
     instance: Annotated[str, Query(max_length=160, description="An instance and those below it")] = "",

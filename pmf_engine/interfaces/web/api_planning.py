@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from pmf_engine.core.errors import InvalidInput
+from pmf_engine.core.limits import INTEGER_MAX
 from pmf_engine.core.period import Period
 from pmf_engine.interfaces.web import idempotency
 from pmf_engine.interfaces.web.api import ERRORS, Org
@@ -108,7 +109,7 @@ def propose_target(
 def decide_target(
     org: Org,
     target: Annotated[  # an INTEGER column: a larger id was a 500 on PostgreSQL (found by schemathesis)
-        int, Path(ge=1, le=2**31 - 1, description="The target's id (`id` of GET)")
+        int, Path(ge=1, le=INTEGER_MAX, description="The target's id (`id` of GET)")
     ],
     body: DecisionIn,
     request: Request,

@@ -56,9 +56,6 @@ AUDIT_PAGE_MAX = 500
 """The most entries one page of the audit trail (page or API) may list."""
 AUDIT_CSV_LIMIT = 2000
 """The most entries one CSV download holds (the newest matching, from ``before`` back)."""
-CHAIN_SEQ_MAX = 2**31 - 1
-"""The largest chain position ``before`` may name: ``chain_seq`` is an INTEGER column, and a
-larger number bound to it overflows on PostgreSQL."""
 
 
 def organisations_of(store: Store, username: str) -> list[tuple[str, str]]:

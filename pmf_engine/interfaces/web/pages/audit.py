@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from pmf_engine.core import audit
+from pmf_engine.core.limits import INTEGER_MAX
 from pmf_engine.interfaces.web import queries
 from pmf_engine.interfaces.web.deps import EngineDep, Member, Render
 from pmf_engine.interfaces.web.queries import AuditFilters
@@ -20,7 +21,7 @@ from pmf_engine.interfaces.web.rendering import csv_download, name_of
 router = APIRouter()
 Before = Annotated[
     int | None,
-    Query(ge=1, le=queries.CHAIN_SEQ_MAX, description="List entries older than this chain position"),
+    Query(ge=1, le=INTEGER_MAX, description="List entries older than this chain position"),
 ]
 
 
