@@ -20,7 +20,13 @@ router = APIRouter()
 BASE = "/orgs/{org}/plans/{year}/{service}"
 
 
-def _text(form: CheckedForm, name: str) -> str:
+def _of(form: CheckedForm, at: str) -> dict[str, str]:
+    """What was typed, marked as typed into the forms of ``at`` (the page opens those, and
+    keeps the add forms clear)."""
+    return {**typed(form), "form_of": at}
+
+
+def _text(form: dict[str, str], name: str) -> str:
     return str(form.get(name) or "")
 
 
@@ -37,6 +43,7 @@ def edit_action(
 ) -> Response:
     """Change an action: what, whose, by when, and what it serves."""
     at = f"action-{ref}"
+    posted = _of(form, at)
     errors = required(
         form,
         {
@@ -44,16 +51,16 @@ def edit_action(
             "owner": (f"{at}-owner", "Enter the username of the action's owner"),
         },
     )
-    due = read_date(form, "due", "the date it is due")
+    due = read_date(posted, "due", "the date it is due")
     if due.error:
         errors[f"{at}-due-day"] = due.error
     if errors or due.value is None:
-        return plan_page(render, framework, org, year, service, user, field_errors=errors, form=typed(form))
+        return plan_page(render, framework, org, year, service, user, field_errors=errors, form=posted)
     return change(
-        render, framework, org, year, service, user, form, "action_edited",
+        render, framework, org, year, service, user, posted, "action_edited",
         lambda key: framework.plans.edit_action(
-            key, ref, what=_text(form, "what"), owner=_text(form, "owner").strip(), due=str(due.value),
-            link=_text(form, "link").strip(), by=user,
+            key, ref, what=_text(posted, "what"), owner=_text(posted, "owner").strip(), due=str(due.value),
+            link=_text(posted, "link").strip(), by=user,
         ),
         {"what": f"{at}-what", "owner": f"{at}-owner", "link": f"{at}-link", "due": f"{at}-due-day"},
     )  # fmt: skip
@@ -72,12 +79,13 @@ def withdraw_action(
 ) -> Response:
     """Withdraw an action, saying why: it stays on the plan, marked withdrawn."""
     where = f"action-{ref}-reason"
-    errors = required(form, {"reason": (where, "Enter why the action is withdrawn")})
+    posted = _of(form, f"action-{ref}")
+    errors = required(posted, {"reason": (where, "Enter why the action is withdrawn")})
     if errors:
-        return plan_page(render, framework, org, year, service, user, field_errors=errors, form=typed(form))
+        return plan_page(render, framework, org, year, service, user, field_errors=errors, form=posted)
     return change(
-        render, framework, org, year, service, user, form, "action_withdrawn",
-        lambda key: framework.plans.withdraw_action(key, ref, reason=_text(form, "reason"), by=user),
+        render, framework, org, year, service, user, posted, "action_withdrawn",
+        lambda key: framework.plans.withdraw_action(key, ref, reason=_text(posted, "reason"), by=user),
         {"reason": where},
     )  # fmt: skip
 
@@ -95,6 +103,7 @@ def edit_risk(
 ) -> Response:
     """Change an operational risk: the risk, its owner, rating and mitigation."""
     at = f"risk-{risk}"
+    posted = _of(form, at)
     errors = required(
         form,
         {
@@ -104,12 +113,12 @@ def edit_risk(
         },
     )
     if errors:
-        return plan_page(render, framework, org, year, service, user, field_errors=errors, form=typed(form))
+        return plan_page(render, framework, org, year, service, user, field_errors=errors, form=posted)
     return change(
-        render, framework, org, year, service, user, form, "risk_edited",
+        render, framework, org, year, service, user, posted, "risk_edited",
         lambda key: framework.plans.edit_risk(
-            key, risk, risk=_text(form, "risk"), owner=_text(form, "owner").strip(),
-            rating=_text(form, "rating"), mitigation=_text(form, "mitigation"), by=user,
+            key, risk, risk=_text(posted, "risk"), owner=_text(posted, "owner").strip(),
+            rating=_text(posted, "rating"), mitigation=_text(posted, "mitigation"), by=user,
         ),
         {"risk": f"{at}-risk", "owner": f"{at}-owner", "rating": f"{at}-rating",
          "mitigation": f"{at}-mitigation"},
@@ -129,11 +138,12 @@ def withdraw_risk(
 ) -> Response:
     """Withdraw an operational risk, saying why: it stays on the plan, marked withdrawn."""
     where = f"risk-{risk}-reason"
-    errors = required(form, {"reason": (where, "Enter why the risk is withdrawn")})
+    posted = _of(form, f"risk-{risk}")
+    errors = required(posted, {"reason": (where, "Enter why the risk is withdrawn")})
     if errors:
-        return plan_page(render, framework, org, year, service, user, field_errors=errors, form=typed(form))
+        return plan_page(render, framework, org, year, service, user, field_errors=errors, form=posted)
     return change(
-        render, framework, org, year, service, user, form, "risk_withdrawn",
-        lambda key: framework.plans.withdraw_risk(key, risk, reason=_text(form, "reason"), by=user),
+        render, framework, org, year, service, user, posted, "risk_withdrawn",
+        lambda key: framework.plans.withdraw_risk(key, risk, reason=_text(posted, "reason"), by=user),
         {"reason": where},
     )  # fmt: skip
