@@ -876,3 +876,15 @@ def test_actions_and_risks_change_and_are_withdrawn_on_the_plan_page(
     late = web.post(f"{page}/risks/R1/withdraw", data={"csrf_token": token, "reason": "Later"})
     assert late.status_code == 409 and "There is a problem" in late.text and "plan agreed" in late.text
     assert not plans.get(HOUSING).risks[0].withdrawn
+
+
+def test_an_action_whose_owner_has_left_may_still_be_changed(plans: ServicePlans) -> None:
+    """Only a new owner must hold a role: the page sends the owner with every change, so an
+    action whose owner lost theirs may still have its date changed (or a new owner given)."""
+    plans.start(ORG, YEAR, by="perf")
+    plans.add_action(HOUSING, "Cut voids", owner="sm_housing", due="2025-03-31", by="perf")
+    plans.engine.directory.revoke("sm_housing", "service_manager", ORG, service="HOUSING", by="test")
+    assert plans.edit_action(HOUSING, "A1", owner="sm_housing", due="2025-02-28", by="perf") == ["due"]
+    with pytest.raises(InvalidInput, match="holds no role"):
+        plans.edit_action(HOUSING, "A1", owner="sm_planning_gone", by="perf")
+    assert plans.edit_action(HOUSING, "A1", owner="hos_housing", by="perf") == ["owner"]
