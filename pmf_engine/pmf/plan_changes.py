@@ -68,18 +68,17 @@ class PlanChanges:
         with self.store.write() as s:
             inst = self._editable(s, key, by)
             action = self._action(s, inst, ref)
-            if "owner" in wanted and (
-                not wanted["owner"] or not roles_held(s, wanted["owner"], inst.organisation_id)
-            ):
-                raise InvalidInput(
-                    "owner", owner, "holds no role in the organisation: an action needs an owner there"
-                )
             before = {
                 "what": action.what,
                 "owner": action.owner,
                 "due": action.due,
                 "link": _link_of(s, action),
             }
+            person = wanted.get("owner", action.owner)
+            if person != action.owner and not roles_held(s, person, inst.organisation_id):
+                raise InvalidInput(
+                    "owner", owner, "holds no role in the organisation: an action needs an owner there"
+                )
             changed = {name: [before[name], value] for name, value in wanted.items() if before[name] != value}
             if "link" in changed:
                 action.measure_id, action.project_id = plan_link(s, inst.organisation_id, wanted["link"])
