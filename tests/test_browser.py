@@ -384,6 +384,41 @@ def test_service_plans_in_the_browser(server: tuple[str, Engine], browser: Any) 
     perf.close()
 
 
+def test_a_plans_actions_and_risks_change_and_are_withdrawn_in_the_browser(
+    server: tuple[str, Engine], browser: Any
+) -> None:
+    """A plan's change form sent incomplete (its errors in the summary, its form opened again),
+    then an action changed and a risk withdrawn with a reason (shown as withdrawn); axe-core
+    finds nothing on any of these pages."""
+    base, engine = server
+    plans = services(engine).plans
+    if not plans.list_for(ORG, "2025-26"):
+        plans.start(ORG, "2025-26", by="perf")
+    key = plans.plan_key(ORG, "2025-26", "WASTE")
+    plans.add_action(key, "Cut missed bins by a third", owner="perf", due="2026-03-31", by="perf")
+    plans.add_risk(key, "Depot lease ends", owner="perf", rating="high", by="perf")
+    perf = Visit(browser, base)
+    perf.sign_in("perf")
+    perf.go(f"/orgs/{ORG}/plans/2025-26/WASTE", "plan-changes")
+    perf.page.click("summary:has-text('Change or withdraw action A1')")
+    perf.page.fill("#action-A1-what", "")
+    perf.page.click("button:has-text('Change action A1')")
+    assert "Enter what is to be done" in perf.page.inner_text(".govuk-error-summary")
+    assert perf.page.is_visible("#action-A1-what-error")
+    perf.check("plan-change-errors")
+    perf.page.fill("#action-A1-what", "Cut missed bins by half")
+    perf.page.click("button:has-text('Change action A1')")
+    assert "Action changed" in perf.page.inner_text(".govuk-notification-banner")
+    perf.page.click("summary:has-text('Change or withdraw risk R1')")
+    perf.page.fill("#risk-R1-reason", "Lease renewed for ten years")
+    perf.page.click("button:has-text('Withdraw risk R1')")
+    assert "Risk withdrawn" in perf.page.inner_text(".govuk-notification-banner")
+    assert "Lease renewed for ten years" in perf.page.inner_text("#plan-risks")
+    perf.check("plan-risk-withdrawn")
+    assert perf.violations == {}, json.dumps(perf.violations, indent=1)
+    perf.close()
+
+
 def test_schemathesis_finds_no_server_error(server: tuple[str, Engine]) -> None:
     """Property-based requests generated from the running server's OpenAPI document: whatever
     they send, the API answers without a 5xx."""

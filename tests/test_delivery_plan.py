@@ -5,21 +5,26 @@ dashboard's theme view; frozen with the report at sign-off, every headline audit
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import DataFileError, InvalidInput, NotFound, NotNow, PermissionDenied
 from pmf_engine.core.store import AuditEntry
 from pmf_engine.interfaces.main import main
+from pmf_engine.interfaces.web.app import WebSettings, create_app
 from pmf_engine.pmf import dashboard, report
 from pmf_engine.pmf.framework import Framework
 from tests.conftest import CYCLE, ORG, POLICIES, WORKFLOWS, services, settle_returns
 
 FIXTURES = Path(__file__).parent / "fixtures"
+PASSWORD = "correct horse battery"
 PROJECTS = (
     "project,title,theme,priority,service,owner,milestone,due,completed,measures,key\n"
     "P-01,New leisure centre,Homes,Regeneration,HOUSING,sm_housing,Planning consent,2024-05-31,,HOU-01,yes\n"
@@ -157,3 +162,65 @@ def test_the_cli_writes_and_lists_headlines(framework: Framework, store_url: str
     listed = runner.invoke(main, [*args, "themes", "list", CYCLE]).stdout
     assert "Homes: 1 red" in listed and "Homes first" in listed
     assert "key project P-01: New leisure centre: missing (moves HOU-01)" in listed
+
+
+def test_the_theme_page_takes_the_headline_until_sign_off(framework: Framework, engine: Engine) -> None:
+    """The theme view offers the headline form to an organisation-wide reporter (the CLI's rule):
+    an empty one is shown again with its error, nothing written; a written one is audited and
+    shown; a service manager gets no form and is refused; after sign-off nobody may."""
+    client, token = _web(engine, "perf")
+    page = f"/orgs/{ORG}/dashboard/2024-25-Q1/themes/Homes"
+    shown = client.get(page).text
+    assert f'action="{page}/headline"' in shown and 'id="headline-narrative"' in shown
+    empty = client.post(f"{page}/headline", data={"csrf_token": token, "narrative": "  "})
+    assert empty.status_code == 400 and 'href="#headline-narrative"' in empty.text
+    assert not _headlines(engine)
+    saved = client.post(f"{page}/headline", data={"csrf_token": token, "narrative": "Homes <first>"})
+    assert saved.status_code == 303 and saved.headers["location"] == f"{page}?saved=headline#theme-headline"
+    after = client.get(saved.headers["location"]).text
+    assert "Headline saved" in after and "Homes &lt;first&gt;" in after
+    assert [(e.actor, json.loads(e.data)["narrative"]) for e in _headlines(engine)] == [
+        ("perf", "Homes <first>")
+    ]
+    assert (
+        client.post(
+            f"/orgs/{ORG}/dashboard/2024-25-Q1/themes/Nowhere/headline",
+            data={"csrf_token": token, "narrative": "x"},
+        ).status_code
+        == 404
+    )
+    manager, manager_token = _web(engine, "sm_housing")
+    assert f'action="{page}/headline"' not in manager.get(page).text
+    refused = manager.post(f"{page}/headline", data={"csrf_token": manager_token, "narrative": "Mine"})
+    assert refused.status_code == 403 and "There is a problem" in refused.text
+    framework.performance.add_exception_report(
+        CYCLE, "HOU-01", reason="r", remedial_action="a", owner="perf", recovery_date="2025-03-31", by="perf"
+    )
+    settle_returns(engine)
+    for trigger, who in TO_SIGN_OFF:
+        engine.fire(CYCLE, trigger, who)
+    assert f'action="{page}/headline"' not in client.get(page).text
+    frozen = client.post(f"{page}/headline", data={"csrf_token": token, "narrative": "After"})
+    assert frozen.status_code == 409 and "frozen" in frozen.text
+    assert len(_headlines(engine)) == 1
+
+
+def _headlines(engine: Engine) -> list[AuditEntry]:
+    with engine.store.read() as s:
+        return list(s.scalars(select(AuditEntry).where(AuditEntry.event == "theme.headline")))
+
+
+def _web(engine: Engine, user: str) -> tuple[TestClient, str]:
+    """A client signed in as ``user`` and the session's CSRF token."""
+    Accounts(engine.store, engine.clock).set_password(user, PASSWORD, by="test")
+    client = TestClient(
+        create_app(services(engine), WebSettings(secret_key="t", secure_cookies=False)),
+        follow_redirects=False,
+    )
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/sign-in").text)
+    assert token is not None
+    data = {"username": user, "password": PASSWORD, "csrf_token": token.group(1)}
+    assert client.post("/sign-in", data=data).status_code == 303
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(f"/orgs/{ORG}").text)
+    assert found is not None
+    return client, found.group(1)

@@ -432,3 +432,107 @@ def test_the_workbook_has_the_register_and_the_themes(framework: Framework, tmp_
     header = next(book["Themes"].iter_rows(max_row=1, values_only=True))
     assert header[:4] == ("Theme", "Headline", "Written by", "Green") and header[-1] == "Key projects"
     assert book["Themes"].max_row > 1
+
+
+def _web(framework: Framework, engine: Engine, user: str) -> tuple[TestClient, str]:
+    """A client signed in as ``user`` (a password set for them) and the session's CSRF token."""
+    Accounts(engine.store, engine.clock).set_password(user, PASSWORD, by="test")
+    client = TestClient(
+        create_app(framework, WebSettings(secret_key="t", secure_cookies=False)), follow_redirects=False
+    )
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/sign-in").text)
+    assert token is not None
+    data = {"username": user, "password": PASSWORD, "csrf_token": token.group(1)}
+    assert client.post("/sign-in", data=data).status_code == 303
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(f"/orgs/{ORG}").text)
+    assert found is not None
+    return client, found.group(1)
+
+
+def _review_forms(page: str) -> set[str]:
+    return set(re.findall(rf'action="/orgs/{ORG}/risks/([^/"]+)/reviews"', page))
+
+
+def test_the_risks_page_offers_a_review_form_only_where_the_cli_would_take_one(
+    framework: Framework, engine: Engine
+) -> None:
+    """The performance officer reviews any risk, a service manager only their service's, the
+    auditor none; once the cycle has left the states ``review.open_in`` lists, nobody."""
+    assert framework.risks.reviewable(CYCLE, "perf") == {"R-01", "R-02", "R-03", "R-04"}
+    assert framework.risks.reviewable(CYCLE, "sm_waste") == {"R-03"}
+    assert framework.risks.reviewable(CYCLE, "auditor") == set()
+    for user, forms in (
+        ("perf", {"R-01", "R-02", "R-03", "R-04"}),
+        ("sm_waste", {"R-03"}),
+        ("auditor", set()),
+    ):
+        client, _ = _web(framework, engine, user)
+        page = client.get(f"/orgs/{ORG}/risks").text
+        assert _review_forms(page) == forms, user
+        assert ("Review the risks for Quarter 1 2024-25" in page) == bool(forms), user
+    settle_returns(engine)
+    engine.fire(CYCLE, "close_data_request", "perf")
+    engine.fire(CYCLE, "complete_service_review", "perf")
+    assert framework.risks.reviewable(CYCLE, "perf") == set()
+    client, token = _web(framework, engine, "perf")
+    assert _review_forms(client.get(f"/orgs/{ORG}/risks").text) == set()
+    late = client.post(
+        f"/orgs/{ORG}/risks/R-01/reviews",
+        data={"csrf_token": token, "period": "2024-25-Q1", "likelihood": "2", "impact": "2", "note": "Late"},
+    )
+    assert late.status_code == 409 and "There is a problem" in late.text
+    assert "may be reviewed only while" in late.text
+    assert _register(framework)["R-01"].reviewed_by == ""  # type: ignore[attr-defined]
+
+
+def test_a_review_posted_from_the_risks_page_is_recorded_audited_and_shown(
+    framework: Framework, engine: Engine
+) -> None:
+    """An empty form: each field's error in the summary, nothing written; a complete one: the
+    review (audited, as the CLI's), then back to the register with its new score and direction."""
+    client, token = _web(framework, engine, "perf")
+    form = f"/orgs/{ORG}/risks/R-01/reviews"
+    empty = client.post(form, data={"csrf_token": token, "period": "2024-25-Q1"})
+    assert empty.status_code == 400 and "There is a problem" in empty.text
+    for field in ("likelihood", "impact", "note"):
+        assert f'href="#review-R-01-{field}"' in empty.text, field
+    off_scale = client.post(
+        form,
+        data={"csrf_token": token, "period": "2024-25-Q1", "likelihood": "9", "impact": "3", "note": "x"},
+    )
+    assert off_scale.status_code == 400 and 'href="#review-R-01-likelihood"' in off_scale.text
+    assert _register(framework)["R-01"].reviewed_by == ""  # type: ignore[attr-defined]
+    done = client.post(
+        form,
+        data={"csrf_token": token, "period": "2024-25-Q1", "likelihood": "3", "impact": "3",
+              "note": "Placement panel <working>"},
+    )  # fmt: skip
+    assert done.status_code == 303
+    assert done.headers["location"] == f"/orgs/{ORG}/risks?period=2024-25-Q1&reviewed=R-01#register"
+    page = client.get(done.headers["location"]).text
+    assert "Review of R-01 recorded" in page and "3 x 3 = 9" in page
+    assert "Placement panel &lt;working&gt; (perf)" in page and "Lower than 16" in page
+    with engine.store.read() as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.event == "risk.reviewed")).one()
+    assert (entry.actor, entry.instance, json.loads(entry.data)["score"]) == ("perf", CYCLE, 9)
+    assert (
+        client.post(
+            f"/orgs/{ORG}/risks/R-09/reviews",
+            data={"csrf_token": token, "period": "2024-25-Q1", "likelihood": "1", "impact": "1", "note": "x"},
+        ).status_code
+        == 404
+    )
+    assert (
+        client.post(
+            form,
+            data={"csrf_token": token, "period": "2023-24-Q4", "likelihood": "1", "impact": "1", "note": "x"},
+        ).status_code
+        == 404
+    )  # no cycle of that quarter
+    other, other_token = _web(framework, engine, "sm_waste")
+    refused = other.post(
+        form, data={"csrf_token": other_token, "period": "2024-25-Q1", "likelihood": "1", "impact": "1",
+                    "note": "Not mine"},
+    )  # fmt: skip
+    assert refused.status_code == 403 and "There is a problem" in refused.text
+    assert _register(framework)["R-01"].review_note == "Placement panel <working>"  # type: ignore[attr-defined]

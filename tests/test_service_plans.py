@@ -5,6 +5,7 @@ audited; and a whole year on the clock with its reminders and escalations."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from datetime import datetime, timedelta
@@ -32,11 +33,12 @@ from pmf_engine.core.errors import (
     NotNow,
     PermissionDenied,
 )
-from pmf_engine.core.store import AuditEntry, OutboxMessage, Store, sqlite_url
+from pmf_engine.core.store import AuditEntry, Instance, OutboxMessage, Service, Store, sqlite_url
 from pmf_engine.interfaces.cli import main
 from pmf_engine.interfaces.web.app import WebSettings, create_app
 from pmf_engine.pmf import report
 from pmf_engine.pmf.framework import Framework
+from pmf_engine.pmf.plan_views import unreported_actions
 from pmf_engine.pmf.plans import ServicePlans
 from tests.conftest import (
     ORG,
@@ -678,3 +680,295 @@ def test_the_return_page_reports_each_plan_actions_status(web: TestClient, plans
     )
     assert refused.status_code in (400, 403)
     assert plans.get(HOUSING).actions[0].status_in("2024-25-Q1")[0] == "at_risk"
+
+
+def _audited(engine: Engine, key: str, event: str) -> list[dict[str, object]]:
+    with engine.store.read() as s:
+        return [
+            json.loads(e.data)
+            for e in s.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.instance == key, AuditEntry.event == event)
+                .order_by(AuditEntry.chain_seq)
+            )
+        ]
+
+
+def test_an_action_is_edited_while_the_plan_may_change_and_each_change_is_audited(
+    plans: ServicePlans,
+) -> None:
+    """What, owner, due date and link change by the rules of adding one; the audit entry holds
+    each field before and after; an edit that changes nothing writes and audits nothing."""
+    plans.start(ORG, YEAR, by="perf")
+    _ready(plans, HOUSING, "hos_housing")
+    plans.edit_action(
+        HOUSING, "A1", what="Cut void turnaround to 25 days", due="2025-02-28", link="project P-01",
+        by="hos_housing",
+    )  # fmt: skip
+    action = plans.get(HOUSING).actions[0]
+    assert (action.what, action.owner, action.due, action.link, action.withdrawn) == (
+        "Cut void turnaround to 25 days", "hos_housing", "2025-02-28", "project P-01", False,
+    )  # fmt: skip
+    assert _audited(plans.engine, HOUSING, "plan.action_edited") == [
+        {
+            "ref": "A1",
+            "changed": {
+                "what": ["Cut void turnaround to 28 days", "Cut void turnaround to 25 days"],
+                "due": ["2025-03-31", "2025-02-28"],
+                "link": ["HOU-01", "project P-01"],
+            },
+        }
+    ]
+    plans.edit_action(HOUSING, "A1", what="Cut void turnaround to 25 days", by="perf")  # no change
+    assert len(_audited(plans.engine, HOUSING, "plan.action_edited")) == 1
+    with pytest.raises(InvalidInput, match="holds no role"):
+        plans.edit_action(HOUSING, "A1", owner="nobody", by="hos_housing")
+    with pytest.raises(InvalidInput, match="not a date"):
+        plans.edit_action(HOUSING, "A1", due="soon", by="hos_housing")
+    with pytest.raises(InvalidInput):
+        plans.edit_action(HOUSING, "A1", what="  ", by="hos_housing")
+    with pytest.raises(NotFound):
+        plans.edit_action(HOUSING, "A1", link="NOPE-01", by="hos_housing")
+    with pytest.raises(NotFound):
+        plans.edit_action(HOUSING, "A9", what="x", by="hos_housing")
+    with pytest.raises(PermissionDenied):
+        plans.edit_action(HOUSING, "A1", what="Not my service", by="hos_planning")
+    assert plans.get(HOUSING).actions[0].what == "Cut void turnaround to 25 days"
+
+
+def test_a_withdrawn_action_keeps_its_history_and_no_longer_counts(plans: ServicePlans) -> None:
+    """Withdrawn with a reason (audited), it stays on the plan marked withdrawn, its reference
+    taken; it is not edited, withdrawn again or counted towards a complete plan."""
+    plans.start(ORG, YEAR, by="perf")
+    _ready(plans, HOUSING, "hos_housing")
+    plans.add_action(
+        HOUSING, "Halve the repairs backlog", owner="hos_housing", due="2024-09-30", by="hos_housing"
+    )
+    with pytest.raises(InvalidInput, match="reason"):
+        plans.withdraw_action(HOUSING, "A2", reason="  ", by="hos_housing")
+    plans.withdraw_action(HOUSING, "A2", reason="Merged into A1", by="hos_housing")
+    a1, a2 = plans.get(HOUSING).actions
+    assert not a1.withdrawn and a2.withdrawn
+    assert (a2.what, a2.withdrawn_by, a2.withdrawn_reason) == (
+        "Halve the repairs backlog",
+        "hos_housing",
+        "Merged into A1",
+    )
+    assert _audited(plans.engine, HOUSING, "plan.action_withdrawn") == [
+        {"ref": "A2", "what": "Halve the repairs backlog", "reason": "Merged into A1"}
+    ]
+    with pytest.raises(NotNow, match="A2 was withdrawn"):
+        plans.withdraw_action(HOUSING, "A2", reason="Again", by="hos_housing")
+    with pytest.raises(NotNow, match="A2 was withdrawn"):
+        plans.edit_action(HOUSING, "A2", what="Revived", by="hos_housing")
+    assert (
+        plans.add_action(
+            HOUSING, "Survey every void", owner="hos_housing", due="2024-12-31", by="hos_housing"
+        )
+        == "A3"
+    )
+    plans.withdraw_action(HOUSING, "A1", reason="Superseded", by="perf")
+    plans.withdraw_action(HOUSING, "A3", reason="Superseded", by="perf")
+    assert [p.actions for p in plans.list_for(ORG, YEAR) if p.key == HOUSING] == [0]
+    with pytest.raises(GuardFailed, match="no action with an owner and a due date"):
+        plans.engine.fire(HOUSING, "submit_plan", "hos_housing")
+
+
+def test_a_withdrawn_action_owes_no_quarterly_status(plans: ServicePlans) -> None:
+    """The quarter's return does not wait for it, and no status is taken for it."""
+    plans.start(ORG, YEAR, by="perf")
+    _ready(plans, HOUSING, "hos_housing")
+    plans.add_action(
+        HOUSING, "Halve the repairs backlog", owner="hos_housing", due="2024-09-30", by="hos_housing"
+    )
+    plans.withdraw_action(HOUSING, "A2", reason="Merged into A1", by="hos_housing")
+    plans.engine.start_cycle(ORG, "2024-25-Q1", by="perf")
+    q1 = f"{ORG}/2024-25-Q1"
+    with pytest.raises(NotNow, match="A2 was withdrawn"):
+        plans.report_status(q1, "HOUSING", "A2", "on_track", by="sm_housing")
+    with plans.store.read() as s:
+        housing = s.scalar(select(Service.id).where(Service.code == "HOUSING"))
+        assert housing is not None
+        assert unreported_actions(s, plans.policy, housing, "2024-25-Q1") == ["A1"]
+        cycle = s.scalar(select(Instance).where(Instance.key == q1))
+        assert cycle is not None
+        assert [a.ref for a in plans.for_quarter(s, cycle)["HOUSING"]] == ["A1"]
+        assert [a.ref for a in plans.actions_in(s, cycle, "HOUSING")] == ["A1"]
+
+
+def test_risks_are_edited_and_withdrawn_like_actions(plans: ServicePlans) -> None:
+    plans.start(ORG, YEAR, by="perf")
+    plans.add_risk(HOUSING, "Contractor fails", owner="hos_housing", rating="high", by="hos_housing")
+    plans.add_risk(HOUSING, "Surveyors leave", owner="hos_housing", rating="low", by="hos_housing")
+    assert [r.ref for r in plans.get(HOUSING).risks] == ["R1", "R2"]
+    plans.edit_risk(
+        HOUSING, "R1", rating="medium", mitigation="A second contractor on the framework", by="hos_housing"
+    )
+    with pytest.raises(InvalidInput, match="use one of low, medium, high"):
+        plans.edit_risk(HOUSING, "R1", rating="severe", by="hos_housing")
+    with pytest.raises(InvalidInput):
+        plans.edit_risk(HOUSING, "R1", owner=" ", by="hos_housing")
+    with pytest.raises(NotFound):
+        plans.edit_risk(HOUSING, "R9", rating="low", by="hos_housing")
+    with pytest.raises(PermissionDenied):
+        plans.withdraw_risk(HOUSING, "R2", reason="Not mine", by="hos_planning")
+    plans.withdraw_risk(HOUSING, "R2", reason="Team fully staffed", by="hos_housing")
+    r1, r2 = plans.get(HOUSING).risks
+    assert (r1.rating, r1.mitigation, r1.withdrawn) == (
+        "medium",
+        "A second contractor on the framework",
+        False,
+    )
+    assert (r2.withdrawn, r2.withdrawn_reason) == (True, "Team fully staffed")
+    with pytest.raises(NotNow, match="R2 was withdrawn"):
+        plans.edit_risk(HOUSING, "R2", rating="high", by="hos_housing")
+    assert _audited(plans.engine, HOUSING, "plan.risk_edited") == [
+        {
+            "ref": "R1",
+            "changed": {
+                "rating": ["high", "medium"],
+                "mitigation": ["", "A second contractor on the framework"],
+            },
+        }
+    ]
+    assert _audited(plans.engine, HOUSING, "plan.risk_withdrawn") == [
+        {"ref": "R2", "risk": "Surveyors leave", "reason": "Team fully staffed"}
+    ]
+    assert [p.risks for p in plans.list_for(ORG, YEAR) if p.key == HOUSING] == [1]
+
+
+def test_once_agreed_a_plan_refuses_edits_and_withdrawals_with_a_clear_error(plans: ServicePlans) -> None:
+    """Under review or agreed, nothing changes (the states where adding is refused); returned
+    as not SMART, it may change again."""
+    plans.start(ORG, YEAR, by="perf")
+    _ready(plans, HOUSING, "hos_housing")
+    plans.add_risk(HOUSING, "Contractor fails", owner="hos_housing", rating="high", by="hos_housing")
+    engine = plans.engine
+    engine.fire(HOUSING, "submit_plan", "hos_housing")
+    changes = (
+        lambda: plans.edit_action(HOUSING, "A1", what="Later", by="perf"),
+        lambda: plans.withdraw_action(HOUSING, "A1", reason="Later", by="perf"),
+        lambda: plans.edit_risk(HOUSING, "R1", rating="low", by="perf"),
+        lambda: plans.withdraw_risk(HOUSING, "R1", reason="Later", by="perf"),
+    )
+    for change in changes:
+        with pytest.raises(NotNow, match="plan with the performance team"):
+            change()
+    engine.fire(HOUSING, "return_not_smart", "perf", reason="A1 has no baseline")
+    plans.edit_action(HOUSING, "A1", what="Cut void turnaround from 35 to 28 days", by="hos_housing")
+    engine.fire(HOUSING, "submit_plan", "hos_housing")
+    engine.fire(HOUSING, "agree_plan", "perf")
+    for change in changes:
+        with pytest.raises(NotNow, match="is at plan agreed: it changes only at self-evaluation"):
+            change()
+    view = plans.get(HOUSING)
+    assert view.actions[0].what == "Cut void turnaround from 35 to 28 days" and not view.actions[0].withdrawn
+    assert not view.risks[0].withdrawn
+
+
+def test_the_plans_edit_and_withdraw_commands(
+    sqlite_template: Path, catalog: Catalog, clock: ManualClock, tmp_path: Path
+) -> None:
+    """``pmf plans edit-action``, ``withdraw-action``, ``edit-risk``, ``withdraw-risk``; ``show``
+    marks what was withdrawn; a refusal exits 1 and changes nothing."""
+    shutil.copyfile(sqlite_template, tmp_path / "pmf.db")
+    url = sqlite_url(tmp_path / "pmf.db")
+    store = Store(url)
+    made = plans(Engine(store, catalog, clock))
+    made.start(ORG, YEAR, by="perf")
+    _ready(made, HOUSING, "hos_housing")
+    made.add_risk(HOUSING, "Contractor fails", owner="hos_housing", rating="high", by="hos_housing")
+    store.dispose()
+
+    def pmf(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(
+            main,
+            ["--db", url, "--workflows", str(WORKFLOWS), "--policies", str(POLICIES), *args],
+            obj={"os_user": "tester"},
+        )
+        assert "Traceback" not in result.output
+        return result.exit_code, result.output
+
+    plan = (ORG, YEAR, "HOUSING")
+    code, out = pmf("plans", "edit-action", *plan, "A1", "--due", "2025-02-28", "--as", "hos_housing")
+    assert (code, out.strip()) == (0, f"{HOUSING} A1: changed due"), out
+    code, out = pmf("plans", "edit-action", *plan, "A1", "--owner", "nobody", "--as", "hos_housing")
+    assert code == 1 and "holds no role" in out
+    code, out = pmf("plans", "edit-action", *plan, "A1", "--as", "hos_housing")
+    assert code == 2  # nothing to change
+    code, out = pmf("plans", "withdraw-action", *plan, "A1", "--reason", "Merged", "--as", "hos_planning")
+    assert code == 1
+    code, out = pmf("plans", "withdraw-action", *plan, "A1", "--reason", "Merged", "--as", "hos_housing")
+    assert (code, out.strip()) == (0, f"{HOUSING} A1: withdrawn")
+    code, out = pmf(
+        "plans", "edit-risk", *plan, "R1", "--rating", "low", "--mitigation", "Framework", "--as", "perf"
+    )
+    assert (code, out.strip()) == (0, f"{HOUSING} R1: changed rating, mitigation"), out
+    code, out = pmf("plans", "withdraw-risk", *plan, "R1", "--reason", "Retendered", "--as", "perf")
+    assert (code, out.strip()) == (0, f"{HOUSING} R1: withdrawn")
+    code, out = pmf("plans", "show", *plan)
+    assert code == 0 and "A1   due 2025-02-28" in out and "WITHDRAWN (Merged)" in out
+    assert "R1 [low] Contractor fails" in out and "WITHDRAWN (Retendered)" in out
+
+
+def test_actions_and_risks_change_and_are_withdrawn_on_the_plan_page(
+    web: TestClient, plans: ServicePlans
+) -> None:
+    """Each action and risk has its change and withdraw forms while the plan may change: an
+    incomplete form shows its errors beside its own fields, nothing written; a done one comes
+    back with what was done; once agreed the forms are gone and a post is refused, saying why."""
+    plans.start(ORG, YEAR, by="perf")
+    _ready(plans, HOUSING, "hos_housing")
+    plans.add_risk(HOUSING, "Contractor fails", owner="hos_housing", rating="high", by="hos_housing")
+    token = _sign_in(web, "hos_housing")
+    page = f"/orgs/{ORG}/plans/{YEAR}/HOUSING"
+    shown = web.get(page).text
+    for form in ("actions/A1", "actions/A1/withdraw", "risks/R1", "risks/R1/withdraw"):
+        assert f'action="{page}/{form}"' in shown, form
+    assert 'id="action-A1-what"' in shown and "Cut void turnaround to 28 days</textarea>" in shown
+    typed = {"csrf_token": token, "what": "", "owner": "hos_housing", "due-day": "31", "due-month": "13"}
+    bad = web.post(f"{page}/actions/A1", data={**typed, "due-year": "2025"})
+    assert bad.status_code == 400
+    assert 'href="#action-A1-what"' in bad.text and 'href="#action-A1-due-day"' in bad.text
+    assert 'id="action-what"' in bad.text and 'href="#action-what"' not in bad.text  # the add form is clear
+    edited = web.post(
+        f"{page}/actions/A1",
+        data={"csrf_token": token, "what": "Cut voids to 25 days", "owner": "hos_housing", "link": "HOU-01",
+              "due-day": "28", "due-month": "2", "due-year": "2025"},
+    )  # fmt: skip
+    assert edited.status_code == 303 and edited.headers["location"] == f"{page}?done=action_edited"
+    assert "Action changed" in web.get(edited.headers["location"]).text
+    assert plans.get(HOUSING).actions[0].due == "2025-02-28"
+    no_reason = web.post(f"{page}/actions/A1/withdraw", data={"csrf_token": token, "reason": " "})
+    assert no_reason.status_code == 400 and 'href="#action-A1-reason"' in no_reason.text
+    gone = web.post(f"{page}/actions/A1/withdraw", data={"csrf_token": token, "reason": "Merged"})
+    assert gone.status_code == 303 and "Action withdrawn" in web.get(gone.headers["location"]).text
+    shown = web.get(page).text
+    assert "Withdrawn</strong>" in shown and "Merged" in shown
+    assert f'action="{page}/actions/A1"' not in shown  # a withdrawn action has no forms
+    risk = web.post(f"{page}/risks/R1", data={"csrf_token": token, "risk": "Contractor fails",
+                                             "owner": "hos_housing", "rating": "low"})  # fmt: skip
+    assert risk.status_code == 303 and "Risk changed" in web.get(risk.headers["location"]).text
+    assert plans.get(HOUSING).risks[0].rating == "low"
+    assert web.post(f"{page}/risks/R9", data={"csrf_token": token, "risk": "x", "owner": "hos_housing",
+                                             "rating": "low"}).status_code == 404  # fmt: skip
+    plans.add_action(HOUSING, "Survey every void", owner="hos_housing", due="2024-12-31", by="hos_housing")
+    plans.engine.fire(HOUSING, "submit_plan", "hos_housing")
+    plans.engine.fire(HOUSING, "agree_plan", "perf")
+    shown = web.get(page).text
+    assert f'action="{page}/actions/A2"' not in shown and f'action="{page}/risks/R1/withdraw"' not in shown
+    late = web.post(f"{page}/risks/R1/withdraw", data={"csrf_token": token, "reason": "Later"})
+    assert late.status_code == 409 and "There is a problem" in late.text and "plan agreed" in late.text
+    assert not plans.get(HOUSING).risks[0].withdrawn
+
+
+def test_an_action_whose_owner_has_left_may_still_be_changed(plans: ServicePlans) -> None:
+    """Only a new owner must hold a role: the page sends the owner with every change, so an
+    action whose owner lost theirs may still have its date changed (or a new owner given)."""
+    plans.start(ORG, YEAR, by="perf")
+    plans.add_action(HOUSING, "Cut voids", owner="sm_housing", due="2025-03-31", by="perf")
+    plans.engine.directory.revoke("sm_housing", "service_manager", ORG, service="HOUSING", by="test")
+    assert plans.edit_action(HOUSING, "A1", owner="sm_housing", due="2025-02-28", by="perf") == ["due"]
+    with pytest.raises(InvalidInput, match="holds no role"):
+        plans.edit_action(HOUSING, "A1", owner="sm_planning_gone", by="perf")
+    assert plans.edit_action(HOUSING, "A1", owner="hos_housing", by="perf") == ["owner"]

@@ -70,6 +70,8 @@ def councils(engine: Engine, tmp_path: Path) -> tuple[TestClient, dict[str, str]
         framework.plans.start(org, PLAN_YEAR, by=user)
         plan = framework.plans.plan_key(org, PLAN_YEAR, "HOUSING")
         framework.plans.write(plan, self_evaluation=_marker(org) + "plan", by=user)
+        framework.plans.add_action(plan, _marker(org) + "action", owner=user, due="2025-03-31", by=user)
+        framework.plans.add_risk(plan, _marker(org) + "risk", owner=user, rating="low", by=user)
         framework.performance.record_actual(
             f"{org}/{PERIOD}", "HOU-01", 29, narrative=_marker(org) + "narrative", by=user
         )
@@ -263,6 +265,12 @@ WRITE_ROUTES = {
     "/orgs/{org}/plans/{year}/{service}/risks",
     "/api/v1/organisations/{org}/targets",
     "/api/v1/organisations/{org}/targets/{target}/decisions",
+    "/orgs/{org}/plans/{year}/{service}/actions/{ref}",
+    "/orgs/{org}/plans/{year}/{service}/actions/{ref}/withdraw",
+    "/orgs/{org}/plans/{year}/{service}/risks/{risk}",
+    "/orgs/{org}/plans/{year}/{service}/risks/{risk}/withdraw",
+    "/orgs/{org}/risks/{code}/reviews",
+    "/orgs/{org}/dashboard/{period}/themes/{theme}/headline",
 }
 
 
@@ -292,6 +300,10 @@ def test_no_route_writes_to_another_council(
                     .replace("{target}", str(target.id))
                     .replace("{year}", PLAN_YEAR)
                     .replace("{service}", "HOUSING")
+                    .replace("{ref}", "A1")
+                    .replace("{risk}", "R1")
+                    .replace("{period}", PERIOD)
+                    .replace("{theme}", "Homes")
                 )
                 if path.startswith("/api/"):
                     body: dict[str, Any] = {"trigger": "submit", "expected_version": 1}
@@ -312,7 +324,9 @@ def test_no_route_writes_to_another_council(
                         data={"csrf_token": csrf, "trigger": "submit", "code": "HOU-01", "body": "cmt",
                               "when": "2024-10-01 10:00", "reason": "mine", "period": "2024-25-Q2",
                               "year": "2025-26", "value": "20", "decision": "agree",
-                              "self_evaluation": "mine", "what": "mine", "owner": "x"},
+                              "self_evaluation": "mine", "what": "mine", "owner": "x",
+                              "likelihood": "1", "impact": "1", "note": "mine", "narrative": "mine",
+                              "rating": "low", "risk": "mine"},
                     )  # fmt: skip
                 assert answer.status_code in (403, 404), f"{reader} posted to {path}: {answer.status_code}"
     assert {org: engine.peek(f"{org}/{PERIOD}/HOUSING") for org in ORGS} == before
@@ -321,7 +335,9 @@ def test_no_route_writes_to_another_council(
     assert {org: targets.list(org) for org in ORGS} == targets_before
     assert [(t.state, t.decisions) for t in targets.list("NDC", code="HOU-01")] == [("proposed", ())]
     plan = Framework(engine, SHIPPED_POLICIES).plans.get(f"NDC/plans-{PLAN_YEAR}/HOUSING")
-    assert (plan.self_evaluation, plan.actions, plan.risks) == (_marker("NDC") + "plan", (), ())
+    assert plan.self_evaluation == _marker("NDC") + "plan"
+    assert [(a.ref, a.what, a.withdrawn) for a in plan.actions] == [("A1", _marker("NDC") + "action", False)]
+    assert [(r.ref, r.risk, r.withdrawn) for r in plan.risks] == [("R1", _marker("NDC") + "risk", False)]
 
 
 @pytest.mark.parametrize("reader", ORGS)

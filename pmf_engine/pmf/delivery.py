@@ -90,6 +90,15 @@ def headlines_in(
 class Delivery(StoreService):
     """The headlines of a cycle's themes, written by an organisation-wide reporting role."""
 
+    def may_write_headline(self, cycle: str, by: str) -> bool:
+        """Whether ``by`` may write the cycle's theme headlines now (a page offers its form only
+        then): an organisation-wide reporting role, before the report is frozen."""
+        with self.store.read() as s:
+            inst = cycle_of(s, cycle)
+            held = roles_held(s, by, inst.organisation_id)
+            may = any((role, None) in held for role in self.reporting.any_service)
+            return may and frozen_at(s, inst.id) is None
+
     def write_headline(self, cycle: str, theme: str, narrative: str, *, by: str) -> None:
         """Set the headline of ``theme`` for the cycle's report (history kept), until the
         report is frozen; ``theme`` must be a theme of one of the organisation's measures or

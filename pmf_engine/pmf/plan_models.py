@@ -1,5 +1,6 @@
 """The tables of service plans: a plan's text (its self-evaluation and sections), its actions,
-each action's status reported per quarter, and its operational risks.
+each action's status reported per quarter, and its operational risks (an action or risk
+withdrawn is kept, marked with who withdrew it, when and why).
 
 A plan is a workflow instance (``ORG/plans-2025-26/SERVICE``, see ``pmf.plans``); these rows
 hang off that instance, so the plan's state, deadlines and audit trail are the engine's.
@@ -46,6 +47,10 @@ class PlanAction(Base):
     project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), default=None)
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    withdrawn_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    """Who withdrew it (``None``: it stands); a withdrawn row is kept with its history."""
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    withdrawn_reason: Mapped[str] = mapped_column(Text, default="")
 
 
 class PlanActionUpdate(Base):
@@ -76,3 +81,7 @@ class PlanRisk(Base):
     mitigation: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    withdrawn_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    """Who withdrew it (``None``: it stands); a withdrawn row is kept with its history."""
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    withdrawn_reason: Mapped[str] = mapped_column(Text, default="")

@@ -16,6 +16,9 @@ from pmf_engine.pmf.models import Measure, Project
 from pmf_engine.pmf.plan_models import PlanAction, PlanActionUpdate, PlanRisk, PlanText
 from pmf_engine.pmf.policy import PlansPolicy
 
+RISK_PREFIX = "R"
+"""A plan's risks are ``R1``, ``R2``, ... in the order added."""
+
 
 @dataclass(frozen=True)
 class PlanActionView:
@@ -29,6 +32,14 @@ class PlanActionView:
     """A measure code, ``project CODE``, or empty."""
     statuses: Mapping[str, tuple[str, str]]
     """Quarter (``2025-26-Q1``) -> (status, note), the newest report of each."""
+    withdrawn_by: str = ""
+    """Who withdrew it (``""``: it stands); kept, with its statuses, for the record."""
+    withdrawn_reason: str = ""
+
+    @property
+    def withdrawn(self) -> bool:
+        """Whether the action was withdrawn from the plan."""
+        return bool(self.withdrawn_by)
 
     def status_in(self, quarter: str) -> tuple[str, str]:
         """(status, note) reported for ``quarter``; ``("missing", "")`` if none was."""
@@ -37,12 +48,20 @@ class PlanActionView:
 
 @dataclass(frozen=True)
 class PlanRiskView:
-    """An operational risk of a plan."""
+    """An operational risk of a plan: ``R1``, ``R2``, ... in the order added."""
 
+    ref: str
     risk: str
     owner: str
     rating: str
     mitigation: str
+    withdrawn_by: str = ""
+    withdrawn_reason: str = ""
+
+    @property
+    def withdrawn(self) -> bool:
+        """Whether the risk was withdrawn from the plan."""
+        return bool(self.withdrawn_by)
 
 
 @dataclass(frozen=True)
@@ -79,6 +98,7 @@ class PlanSummary:
     terminal: bool
     actions: int
     risks: int
+    """How many actions and risks stand (those withdrawn aside)."""
 
 
 def self_evaluation_missing(s: Session, instance_id: int) -> str | None:
@@ -95,7 +115,10 @@ def plan_incomplete(s: Session, instance_id: int) -> str | None:
         problems.append("its self-evaluation is not written")
     complete = s.scalar(
         select(func.count(PlanAction.id)).where(
-            PlanAction.instance_id == instance_id, PlanAction.owner != "", PlanAction.due != ""
+            PlanAction.instance_id == instance_id,
+            PlanAction.owner != "",
+            PlanAction.due != "",
+            PlanAction.withdrawn_by.is_(None),
         )
     )
     if not complete:
@@ -103,15 +126,19 @@ def plan_incomplete(s: Session, instance_id: int) -> str | None:
     return f"the plan is not complete: {'; '.join(problems)}" if problems else None
 
 
-def plan_actions(s: Session, instance_id: int) -> tuple[PlanActionView, ...]:
-    """The plan's actions in the order added, each with its newest status for every quarter."""
-    rows = s.execute(
+def plan_actions(s: Session, instance_id: int, *, withdrawn: bool = True) -> tuple[PlanActionView, ...]:
+    """The plan's actions in the order added, each with its newest status for every quarter
+    (those withdrawn too, unless ``withdrawn`` is false)."""
+    query = (
         select(PlanAction, Measure.code, Project.code)
         .outerjoin(Measure, Measure.id == PlanAction.measure_id)
         .outerjoin(Project, Project.id == PlanAction.project_id)
         .where(PlanAction.instance_id == instance_id)
         .order_by(PlanAction.id)
-    ).all()
+    )
+    if not withdrawn:
+        query = query.where(PlanAction.withdrawn_by.is_(None))
+    rows = s.execute(query).all()
     statuses: dict[int, dict[str, tuple[str, str]]] = {}
     if rows:
         for update in s.scalars(
@@ -128,6 +155,8 @@ def plan_actions(s: Session, instance_id: int) -> tuple[PlanActionView, ...]:
             due=a.due,
             link=measure or (f"project {project}" if project else ""),
             statuses=statuses.get(a.id, {}),
+            withdrawn_by=a.withdrawn_by or "",
+            withdrawn_reason=a.withdrawn_reason,
         )
         for a, measure, project in rows
     )
@@ -153,20 +182,52 @@ def actions_of_year(
     for instance_id, key in plans:
         actions = tuple(
             replace(a, statuses={q: v for q, v in a.statuses.items() if q <= up_to})
-            for a in plan_actions(s, instance_id)
+            for a in plan_actions(s, instance_id, withdrawn=False)
         )
         if actions:
             found[key.rsplit("/", 1)[1]] = actions
     return found
 
 
+def plan_risks(s: Session, instance_id: int) -> tuple[PlanRiskView, ...]:
+    """The plan's operational risks in the order added (``R1`` first), those withdrawn too:
+    nothing is deleted, so a risk keeps its number."""
+    rows = s.scalars(select(PlanRisk).where(PlanRisk.instance_id == instance_id).order_by(PlanRisk.id))
+    return tuple(
+        PlanRiskView(
+            f"{RISK_PREFIX}{n}",
+            r.risk,
+            r.owner,
+            r.rating,
+            r.mitigation,
+            r.withdrawn_by or "",
+            r.withdrawn_reason,
+        )
+        for n, r in enumerate(rows, start=1)
+    )
+
+
+def risk_row(s: Session, instance_id: int, ref: str) -> PlanRisk | None:
+    """The plan's risk ``ref`` (``R2``: the second added), or ``None``."""
+    number = ref.strip().upper().removeprefix(RISK_PREFIX)
+    if not number.isdigit() or int(number) < 1:
+        return None
+    return s.scalar(
+        select(PlanRisk)
+        .where(PlanRisk.instance_id == instance_id)
+        .order_by(PlanRisk.id)
+        .offset(int(number) - 1)
+        .limit(1)
+    )
+
+
 def plan_counts(s: Session, model: type[PlanAction] | type[PlanRisk], ids: Sequence[int]) -> dict[int, int]:
-    """How many actions (or risks) each of the plans ``ids`` has, by plan."""
+    """How many actions (or risks) each of the plans ``ids`` has standing, by plan."""
     if not ids:
         return {}
     rows = s.execute(
         select(model.instance_id, func.count(model.id))
-        .where(model.instance_id.in_(ids))
+        .where(model.instance_id.in_(ids), model.withdrawn_by.is_(None))
         .group_by(model.instance_id)
     ).all()
     return {instance_id: count for instance_id, count in rows}
@@ -192,7 +253,7 @@ def unreported_actions(s: Session, plans: PlansPolicy, service_id: int, quarter:
     done = set(plans.done_statuses)
     return [
         a.ref
-        for a in plan_actions(s, plan_id)
+        for a in plan_actions(s, plan_id, withdrawn=False)
         if quarter not in a.statuses
         and not any(p < quarter and status in done for p, (status, _) in a.statuses.items())
     ]

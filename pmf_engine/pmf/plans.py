@@ -12,7 +12,8 @@ What the plan says hangs off its instance: the self-evaluation and a text per se
 (``plans.sections``), its actions (what, owner, due date, the measure or project it serves) and
 its operational risks. They change only in the states ``plans.editable_in``, by a role of
 ``plans.own_service`` for its own service or ``plans.any_service`` for any; each change is audited
-in the same transaction. Every quarter each action's status (``plans.action_statuses``) is
+in the same transaction. An action or risk may be edited or withdrawn (kept, with a reason) by
+the same rule (``pmf.plan_changes``). Every quarter each action's status (``plans.action_statuses``) is
 reported with the service's return: by whoever reports the service's figures, while the return
 is open and the report not frozen, as a project's status is. Actions also come from CSV, all or
 nothing::
@@ -25,31 +26,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pmf_engine.core import values as checks
-from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import InvalidInput, NotFound, NotNow, PermissionDenied
-from pmf_engine.core.limits import MAX_NARRATIVE, text_problem
 from pmf_engine.core.period import FinancialYear, parse_period
 from pmf_engine.core.store import Instance, Service, WorkflowVersion, find_organisation, roles_held
 from pmf_engine.core.views import InstanceStatus
 from pmf_engine.pmf import tabular
 from pmf_engine.pmf.models import Measure, Project
+from pmf_engine.pmf.plan_changes import PlanChanges, code_id, due_date, plan_link, plan_text
 from pmf_engine.pmf.plan_models import PlanAction, PlanActionUpdate, PlanRisk, PlanText
 from pmf_engine.pmf.plan_views import (
     PlanActionView,
-    PlanRiskView,
     PlanSummary,
     PlanView,
     plan_actions,
     plan_counts,
+    plan_risks,
 )
-from pmf_engine.pmf.policy import PlansPolicy, Reporting
 from pmf_engine.pmf.quarters import quarter_of
 from pmf_engine.pmf.reporting import audit_cycle, closed_return, cycle_of, frozen_at, may_report
 
@@ -57,15 +55,9 @@ ACTION_COLUMNS = ("service", "what", "owner", "due")
 OPTIONAL_COLUMNS = ("ref", "measure", "project")
 
 
-class ServicePlans:
-    """The service plans of an organisation's years: started, written, approved and reported on."""
-
-    def __init__(self, engine: Engine, policy: PlansPolicy, reporting: Reporting) -> None:
-        self.engine = engine
-        self.store = engine.store
-        self.clock = engine.clock
-        self.policy = policy
-        self.reporting = reporting
+class ServicePlans(PlanChanges):
+    """The service plans of an organisation's years: started, written, approved and reported on
+    (their actions and risks edited and withdrawn: ``PlanChanges``)."""
 
     # -- keys -------------------------------------------------------------------------------
 
@@ -99,8 +91,8 @@ class ServicePlans:
         if unknown:
             known = ", ".join(self.policy.sections)
             raise InvalidInput("section", unknown[0], f"not a section of a service plan; known: {known}")
-        texts = {name: _text(name, text) or "" for name, text in sections.items()}
-        evaluation = _text("self_evaluation", self_evaluation) if self_evaluation is not None else None
+        texts = {name: plan_text(name, text) or "" for name, text in sections.items()}
+        evaluation = plan_text("self_evaluation", self_evaluation) if self_evaluation is not None else None
         with self.store.write() as s:
             inst = self._editable(s, key, by)
             now = self.clock.now()
@@ -132,7 +124,7 @@ class ServicePlans:
         by: str,
     ) -> str:
         """Add an action to the plan; return its reference (``A1``, ``A2``, ... unless given)."""
-        what = (_text("what", what) or "").strip()
+        what = (plan_text("what", what) or "").strip()
         checks.check_line("owner", owner)
         checks.check_line("link", link)
         checks.check_line("ref", ref)
@@ -140,14 +132,14 @@ class ServicePlans:
             raise InvalidInput("what", None, "an action needs a description of what is to be done")
         if ref.strip() and _ref_problem(ref.strip()):
             raise InvalidInput("ref", ref, _ref_problem(ref.strip()) or "")
-        when = _due(due)
+        when = due_date(due)
         with self.store.write() as s:
             inst = self._editable(s, key, by)
             if not owner.strip() or not roles_held(s, owner.strip(), inst.organisation_id):
                 raise InvalidInput(
                     "owner", owner, "holds no role in the organisation: an action needs an owner there"
                 )
-            measure_id, project_id = _link(s, inst.organisation_id, link.strip())
+            measure_id, project_id = plan_link(s, inst.organisation_id, link.strip())
             taken = set(s.scalars(select(PlanAction.ref).where(PlanAction.instance_id == inst.id)))
             ref = ref.strip() or _next_ref(taken)
             if ref in taken:
@@ -167,8 +159,8 @@ class ServicePlans:
         self, key: str, risk: str, *, owner: str, rating: str, mitigation: str = "", by: str
     ) -> None:
         """Add an operational risk to the plan."""
-        risk = (_text("risk", risk) or "").strip()
-        mitigation = (_text("mitigation", mitigation) or "").strip()
+        risk = (plan_text("risk", risk) or "").strip()
+        mitigation = (plan_text("mitigation", mitigation) or "").strip()
         checks.check_line("owner", owner)
         if not risk:
             raise InvalidInput("risk", None, "describe the risk")
@@ -224,14 +216,14 @@ class ServicePlans:
                 if not people[owner]:
                     table.problem(row.line, "owner", f"{owner!r} holds no role in {organisation}")
                 try:
-                    when = _due(row.get("due"))
+                    when = due_date(row.get("due"))
                 except InvalidInput as invalid:
                     table.problem(row.line, "due", invalid.why)
                     continue
                 links: list[int | None] = []
                 for column, model in (("measure", Measure), ("project", Project)):
                     code = row.get(column)
-                    found = _code_id(s, model, org.id, code) if code else None
+                    found = code_id(s, model, org.id, code) if code else None
                     if code and found is None:
                         table.problem(row.line, column, f"no {column} {code!r} in {organisation}")
                     links.append(found)
@@ -271,7 +263,7 @@ class ServicePlans:
         self, s: Session, cycle: str, service: str, ref: str, status: str, *, note: str = "", by: str
     ) -> None:
         """``report_status`` inside the caller's transaction (the Excel return's import)."""
-        note = (_text("note", note) or "").strip()
+        note = (plan_text("note", note) or "").strip()
         if status not in self.policy.action_statuses:
             statuses = ", ".join(self.policy.action_statuses)
             raise InvalidInput("status", status, f"not an action status: use one of {statuses}")
@@ -289,6 +281,8 @@ class ServicePlans:
         action = s.scalar(select(PlanAction).where(PlanAction.instance_id == plan.id, PlanAction.ref == ref))
         if action is None:
             raise NotFound("plan action", f"{plan.key} {ref}")
+        if action.withdrawn_by is not None:
+            raise NotNow(f"action {ref} was withdrawn from the plan: it takes no status")
         if not may_report(s, self.reporting, by, inst.organisation_id, plan.service_id):
             raise PermissionDenied(cycle, "report_action", "-", by, f"{by!r} may not report for {service}")
         if frozen_at(s, inst.id) is not None:
@@ -331,7 +325,7 @@ class ServicePlans:
         year = str(FinancialYear(quarter_of(cycle).start_year))
         key = self.plan_key(cycle.organisation.code, year, service)
         plan_id = s.scalar(select(Instance.id).where(Instance.key == key))
-        return plan_actions(s, plan_id) if plan_id is not None else ()
+        return plan_actions(s, plan_id, withdrawn=False) if plan_id is not None else ()
 
     def get(self, key: str) -> PlanView:
         """The plan ``key``; ``NotFound`` if there is none."""
@@ -380,34 +374,10 @@ class ServicePlans:
             )
             .order_by(Instance.key)
         )
-        found = {inst.key.removeprefix(prefix): plan_actions(s, inst.id) for inst in plans}
+        found = {inst.key.removeprefix(prefix): plan_actions(s, inst.id, withdrawn=False) for inst in plans}
         return {service: actions for service, actions in found.items() if actions}
 
     # -- internals --------------------------------------------------------------------------
-
-    def _plan(self, s: Session, key: str) -> Instance:
-        found = s.execute(
-            select(Instance, WorkflowVersion.name)
-            .join(WorkflowVersion, WorkflowVersion.id == Instance.workflow_version_id)
-            .where(Instance.key == key)
-        ).first()
-        if found is None or found[1] != self.policy.workflow:
-            raise NotFound("service plan", key)
-        return found[0]
-
-    def _editable(self, s: Session, key: str, by: str) -> Instance:
-        """The plan ``key``, once ``by`` may write it and it is in a state it may change in."""
-        inst = self._plan(s, key)
-        if not self.policy.may_write(roles_held(s, by, inst.organisation_id), inst.service_id):
-            who = " or ".join((*self.policy.own_service, *self.policy.any_service))
-            raise PermissionDenied(key, "write_plan", inst.state, by, f"writing a service plan needs {who}")
-        if inst.state not in self.policy.editable_in:
-            wf = self.engine.catalog.workflow(self.policy.workflow)
-            states = ", ".join(wf.state_label(state).lower() for state in self.policy.editable_in)
-            raise NotNow(
-                f"the plan {key} is at {wf.state_label(inst.state).lower()}: it changes only at {states}"
-            )
-        return inst
 
     def _writable(self, s: Session, key: str, by: str) -> Instance | str:
         """The plan ``key`` if ``by`` may change it now, else why not."""
@@ -449,7 +419,6 @@ class ServicePlans:
         text = s.get(PlanText, inst.id)
         written = text.sections if text else {}
         service = s.get(Service, inst.service_id) if inst.service_id else None
-        risks = s.scalars(select(PlanRisk).where(PlanRisk.instance_id == inst.id).order_by(PlanRisk.id))
         return PlanView(
             key=inst.key,
             organisation=inst.key.split("/", 1)[0],
@@ -466,7 +435,7 @@ class ServicePlans:
                 (name, label, written.get(name, "")) for name, label in self.policy.sections.items()
             ),
             actions=plan_actions(s, inst.id),
-            risks=tuple(PlanRiskView(r.risk, r.owner, r.rating, r.mitigation) for r in risks),
+            risks=plan_risks(s, inst.id),
         )
 
 
@@ -475,21 +444,6 @@ def _year(text: str) -> str:
         return str(parse_period(text.strip(), "year"))
     except ValueError as exc:
         raise InvalidInput("year", text, str(exc)) from None
-
-
-def _text(field: str, text: str | None) -> str | None:
-    checked = checks.check_text(field, text)
-    too_long = text_problem(f"the {field.replace('_', ' ')}", checked, MAX_NARRATIVE)
-    if too_long is not None:
-        raise InvalidInput(field, None, too_long)
-    return checked
-
-
-def _due(text: str) -> str:
-    try:
-        return date.fromisoformat(text.strip()).isoformat()
-    except ValueError:
-        raise InvalidInput("due", text, "not a date like 2026-03-31") from None
 
 
 _REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,15}$")
@@ -505,23 +459,3 @@ def _next_ref(taken: set[str]) -> str:
     while f"A{n}" in taken:
         n += 1
     return f"A{n}"
-
-
-def _code_id(s: Session, model: type[Measure] | type[Project], organisation_id: int, code: str) -> int | None:
-    return s.scalar(select(model.id).where(model.organisation_id == organisation_id, model.code == code))
-
-
-def _link(s: Session, organisation_id: int, link: str) -> tuple[int | None, int | None]:
-    """(measure id, project id) of a link naming a measure (``HOU-01``) or ``project CODE``."""
-    if not link:
-        return None, None
-    if link.startswith("project "):
-        code = link.removeprefix("project ").strip()
-        found = _code_id(s, Project, organisation_id, code)
-        if found is None:
-            raise NotFound("project", code)
-        return None, found
-    found = _code_id(s, Measure, organisation_id, link)
-    if found is None:
-        raise NotFound("measure", link)
-    return found, None

@@ -123,6 +123,16 @@ class RiskView:
     """The score this quarter's review started from."""
 
     @property
+    def direction(self) -> str:
+        """Whether this quarter's review left the score ``higher``, ``lower`` or the ``same``
+        as the score it started from (``""``: not reviewed this quarter)."""
+        if not self.reviewed_by or self.previous_score is None:
+            return ""
+        if self.score == self.previous_score:
+            return "same"
+        return "higher" if self.score > self.previous_score else "lower"
+
+    @property
     def inherent_score(self) -> int:
         """Likelihood x impact before the controls."""
         return self.inherent_likelihood * self.inherent_impact
@@ -292,6 +302,27 @@ class Risks(StoreService):
             return next(
                 v for v in register_in(s, inst.organisation_id, period, self.policy) if v.code == code
             )
+
+    def reviewable(self, cycle: str, by: str) -> set[str]:
+        """The codes of the risks ``by`` may review in the cycle now, by the rules ``review``
+        keeps (a page offers its form for these only)."""
+        with self.store.read() as s:
+            inst = cycle_of(s, cycle)
+            if frozen_at(s, inst.id) is not None:
+                return set()
+            held = roles_held(s, by, inst.organisation_id)
+            closed: dict[int | None, str | None] = {}
+            found = set()
+            for code, service_id in s.execute(
+                select(Risk.code, Risk.service_id).where(Risk.organisation_id == inst.organisation_id)
+            ):
+                if not self.policy.review.may_review(held, service_id):
+                    continue
+                if service_id not in closed:
+                    closed[service_id] = self._closed(s, inst, service_id)
+                if closed[service_id] is None:
+                    found.add(code)
+            return found
 
     def _closed(self, s: Session, inst: Instance, service_id: int | None) -> str | None:
         """What the review waits for (``None``: it may be recorded now)."""

@@ -1,5 +1,6 @@
 """``pmf plans``: service plans per service and financial year: the year's round started,
-plans written (self-evaluation, sections, actions, risks), actions imported from CSV, each
+plans written (self-evaluation, sections, actions, risks; an action or risk edited or
+withdrawn), actions imported from CSV, each
 action's status reported for a quarter, and a plan shown. Its steps are fired with ``pmf fire``."""
 
 from __future__ import annotations
@@ -59,10 +60,13 @@ def plans_show(app: App, organisation: str, year: str, service: str) -> None:
         click.echo(
             f"  {a.ref:<4} due {a.due}  {a.owner:<14} {a.what}{link}"
             + (f"  ({reported})" if reported else "")
+            + (f"  WITHDRAWN ({a.withdrawn_reason})" if a.withdrawn else "")
         )
     for r in view.risks:
         click.echo(
-            f"  risk [{r.rating}] {r.risk} ({r.owner})" + (f": {r.mitigation}" if r.mitigation else "")
+            f"  {r.ref} [{r.rating}] {r.risk} ({r.owner})"
+            + (f": {r.mitigation}" if r.mitigation else "")
+            + (f"  WITHDRAWN ({r.withdrawn_reason})" if r.withdrawn else "")
         )
 
 
@@ -146,6 +150,108 @@ def plans_risk(
     key = _key(app, organisation, year, service)
     app.framework.plans.add_risk(key, risk, owner=owner, rating=rating, mitigation=mitigation, by=by)
     click.echo(f"{key}: risk recorded ({rating})")
+
+
+def _changed(key: str, ref: str, changed: list[str]) -> str:
+    return f"{key} {ref}: " + (f"changed {', '.join(changed)}" if changed else "nothing changed")
+
+
+@plans.command("edit-action", cls=OrgYearCommand)
+@click.argument("organisation")
+@click.argument("year")
+@click.argument("service")
+@click.argument("ref")
+@click.option("--what", help="What is to be done.")
+@click.option("--owner", help="Username of the action's owner.")
+@click.option("--due", help="YYYY-MM-DD.")
+@click.option("--link", help="A measure code, 'project CODE', or '' for none.")
+@click.option("--as", "by", required=True)
+@pass_app
+def plans_edit_action(
+    app: App,
+    organisation: str,
+    year: str,
+    service: str,
+    ref: str,
+    what: str | None,
+    owner: str | None,
+    due: str | None,
+    link: str | None,
+    by: str,
+) -> None:
+    """Change action REF of a service's plan (the fields given; while the plan may change)."""
+    if what is None and owner is None and due is None and link is None:
+        raise click.UsageError("give at least one of --what, --owner, --due, --link")
+    key = _key(app, organisation, year, service)
+    changed = app.framework.plans.edit_action(key, ref, what=what, owner=owner, due=due, link=link, by=by)
+    click.echo(_changed(key, ref, changed))
+
+
+@plans.command("withdraw-action", cls=OrgYearCommand)
+@click.argument("organisation")
+@click.argument("year")
+@click.argument("service")
+@click.argument("ref")
+@click.option("--reason", required=True, help="Why it is withdrawn (kept with it, and audited).")
+@click.option("--as", "by", required=True)
+@pass_app
+def plans_withdraw_action(
+    app: App, organisation: str, year: str, service: str, ref: str, reason: str, by: str
+) -> None:
+    """Withdraw action REF from a service's plan: kept, with its history, marked withdrawn."""
+    key = _key(app, organisation, year, service)
+    app.framework.plans.withdraw_action(key, ref, reason=reason, by=by)
+    click.echo(f"{key} {ref}: withdrawn")
+
+
+@plans.command("edit-risk", cls=OrgYearCommand)
+@click.argument("organisation")
+@click.argument("year")
+@click.argument("service")
+@click.argument("ref", metavar="RISK")
+@click.option("--risk", "text", help="The risk.")
+@click.option("--owner")
+@click.option("--rating", help="One of the ratings of framework.yaml plans.risk_ratings.")
+@click.option("--mitigation")
+@click.option("--as", "by", required=True)
+@pass_app
+def plans_edit_risk(
+    app: App,
+    organisation: str,
+    year: str,
+    service: str,
+    ref: str,
+    text: str | None,
+    owner: str | None,
+    rating: str | None,
+    mitigation: str | None,
+    by: str,
+) -> None:
+    """Change operational risk RISK (R1, R2, ... as ``show`` lists them) of a service's plan."""
+    if text is None and owner is None and rating is None and mitigation is None:
+        raise click.UsageError("give at least one of --risk, --owner, --rating, --mitigation")
+    key = _key(app, organisation, year, service)
+    changed = app.framework.plans.edit_risk(
+        key, ref, risk=text, owner=owner, rating=rating, mitigation=mitigation, by=by
+    )
+    click.echo(_changed(key, ref.upper(), changed))
+
+
+@plans.command("withdraw-risk", cls=OrgYearCommand)
+@click.argument("organisation")
+@click.argument("year")
+@click.argument("service")
+@click.argument("ref", metavar="RISK")
+@click.option("--reason", required=True, help="Why it is withdrawn (kept with it, and audited).")
+@click.option("--as", "by", required=True)
+@pass_app
+def plans_withdraw_risk(
+    app: App, organisation: str, year: str, service: str, ref: str, reason: str, by: str
+) -> None:
+    """Withdraw operational risk RISK from a service's plan: kept, marked withdrawn."""
+    key = _key(app, organisation, year, service)
+    app.framework.plans.withdraw_risk(key, ref, reason=reason, by=by)
+    click.echo(f"{key} {ref.upper()}: withdrawn")
 
 
 @plans.command("import", cls=OrgYearCommand)

@@ -1,6 +1,6 @@
 """Information at a glance: the dashboard of a quarter, its drill-down (theme; a measure's page
-is ``targets``), the one-page summary for a committee agenda, and the signed-in person's own
-list of what to do.
+is ``targets``) with the theme's headline and the form that writes it, the one-page summary for
+a committee agenda, and the signed-in person's own list of what to do.
 
 Every chart is server-rendered SVG with a text alternative and the same figures as a table
 beside it, and a CSV of them: colour is never the only way a status is told.
@@ -11,17 +11,22 @@ from __future__ import annotations
 import csv
 import io
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
 from pmf_engine.core.audit import csv_safe
-from pmf_engine.core.errors import NotFound
-from pmf_engine.interfaces.web.deps import CheckedForm, CurrentUser, FrameworkDep, Member, Render
-from pmf_engine.interfaces.web.rendering import csv_download, print_pdf
+from pmf_engine.core.errors import InvalidInput, NotFound, PermissionDenied, PmfError
+from pmf_engine.interfaces.web import wording
+from pmf_engine.interfaces.web.deps import CheckedForm, CurrentUser, FormMember, FrameworkDep, Member, Render
+from pmf_engine.interfaces.web.errors import status_of
+from pmf_engine.interfaces.web.forms import required, typed
+from pmf_engine.interfaces.web.rendering import Renderer, csv_download, print_pdf
 from pmf_engine.interfaces.web.session import organisations_for
 from pmf_engine.pmf import dashboard, digest, report
+from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.status import MeasureStatus
 
 router = APIRouter()
@@ -108,26 +113,89 @@ def theme_page(
     org: str,
     period: str,
     theme: str,
-    _user: Member,
+    user: Member,
     framework: FrameworkDep,
     render: Render,
     rag: str = "",
     service: str = "",
     direction: str = "",
     sort: Literal["code", "rag", "service", "direction"] = "code",
+    saved: str = "",
 ) -> Response:
-    """One theme's measures, filtered by RAG, service and direction, and sorted."""
-    board = dashboard.build(framework, cycle_of(framework, org, period), compare=False)
+    """One theme's measures, filtered by RAG, service and direction, and sorted; its headline
+    with the form that writes it (for whoever may, until the report is frozen)."""
+    chosen = {"rag": rag, "service": service, "direction": direction, "sort": sort}
+    return _theme(render, framework, org, period, theme, user, chosen, saved=saved == "headline")
+
+
+@router.post("/orgs/{org}/dashboard/{period}/themes/{theme}/headline")
+def write_headline(
+    org: str,
+    period: str,
+    theme: str,
+    user: FormMember,
+    framework: FrameworkDep,
+    render: Render,
+    form: CheckedForm,
+) -> Response:
+    """Write the theme's headline for the quarter's report (``pmf themes headline``'s rules)."""
+    cycle = cycle_of(framework, org, period)
+    narrative = str(form.get("narrative") or "")
+    errors = required(form, {"narrative": (HEADLINE, "Enter the theme's headline")})
+    if not errors:
+        try:
+            framework.delivery.write_headline(cycle, theme, narrative, by=user)
+        except InvalidInput as invalid:
+            errors[HEADLINE] = wording.sentence(invalid.why)
+        except NotFound:
+            raise
+        except PmfError as exc:
+            what = f"write the headline of {theme}"
+            words = (
+                wording.sentence(f"you cannot {what}: {exc.rule}")
+                if isinstance(exc, PermissionDenied)
+                else wording.refusal(exc, roles=framework.engine.catalog.roles, what=what)
+            )
+            refused, status = {HEADLINE: words}, status_of(exc)[0]
+            return _theme(render, framework, org, period, theme, user, {}, refused, typed(form), status)
+        else:
+            back = f"/orgs/{org}/dashboard/{period}/themes/{quote(theme)}?saved=headline#theme-headline"
+            return RedirectResponse(back, status_code=303)
+    return _theme(render, framework, org, period, theme, user, {}, errors, typed(form), FORM_ERRORS)
+
+
+HEADLINE = "headline-narrative"
+"""The id of the headline's field, beside which its errors are shown."""
+FORM_ERRORS = 400
+
+
+def _theme(
+    render: Renderer,
+    framework: Framework,
+    org: str,
+    period: str,
+    theme: str,
+    user: str,
+    chosen: dict[str, str],
+    errors: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+    status: int = 200,
+    *,
+    saved: bool = False,
+) -> Response:
+    cycle = cycle_of(framework, org, period)
+    board = dashboard.build(framework, cycle, compare=False)
     tile = board.tile(theme)
+    chosen = {"rag": "", "service": "", "direction": "", "sort": "code", **chosen}
     mine = [m for m in board.measures if (m.theme or "Other") == theme]
     shown: list[MeasureStatus] = [
         m
         for m in mine
-        if (not rag or m.rag.status == rag)
-        and (not service or (m.service or "") == service)
-        and (not direction or m.since_last_quarter == direction)
+        if (not chosen["rag"] or m.rag.status == chosen["rag"])
+        and (not chosen["service"] or (m.service or "") == chosen["service"])
+        and (not chosen["direction"] or m.since_last_quarter == chosen["direction"])
     ]
-    shown.sort(key=SORTS[sort])
+    shown.sort(key=SORTS[chosen["sort"]])
     return render(
         "theme.html",
         {
@@ -136,10 +204,16 @@ def theme_page(
             "tile": tile,
             "measures": shown,
             "services": sorted({m.service or "" for m in mine}),
-            "chosen": {"rag": rag, "service": service, "direction": direction, "sort": sort},
+            "chosen": chosen,
             "projects": [p for p in board.projects if (p.theme or "Other") == theme],
             "headline": board.headline(theme),
+            "may_write": framework.delivery.may_write_headline(cycle, user),
+            "saved": saved,
+            "field_errors": errors or {},
+            "summary": list((errors or {}).items()),
+            "form": form or {},
         },
+        status,
     )
 
 

@@ -1,7 +1,8 @@
 """Service plans in the browser: the organisation's plans by year (and starting a year's round),
 and one service's plan for a year: where it stands and the steps the signed-in person may take
 (posted to the instance's ``/fire``), its self-evaluation and sections, its actions with each
-quarter's status, and its operational risks, with the forms that write them.
+quarter's status, and its operational risks, with the forms that write them (those that change
+or withdraw an action or risk: ``plan_changes``).
 
 A form that is not complete shows the page again with each field's error beside it and in the
 error summary, what was typed kept; nothing is written. A change a service refuses (the plan
@@ -28,7 +29,15 @@ from pmf_engine.pmf.framework import Framework
 router = APIRouter()
 Text = Annotated[str, Form()]
 FORM_ERRORS = 400
-DONE = {"written": "Plan saved", "action": "Action added", "risk": "Risk added"}
+DONE = {
+    "written": "Plan saved",
+    "action": "Action added",
+    "risk": "Risk added",
+    "action_edited": "Action changed",
+    "action_withdrawn": "Action withdrawn",
+    "risk_edited": "Risk changed",
+    "risk_withdrawn": "Risk withdrawn",
+}
 """What the plan's page says after a change (by code: a link cannot make it say anything else)."""
 
 
@@ -61,7 +70,7 @@ def plan(
     org: str, year: str, service: str, user: Member, framework: FrameworkDep, render: Render, done: str = ""
 ) -> Response:
     """A service's plan for the year."""
-    return _plan_page(render, framework, org, year, service, user, done=DONE.get(done, ""))
+    return plan_page(render, framework, org, year, service, user, done=DONE.get(done, ""))
 
 
 SECTION_FIELD = "section-"
@@ -84,7 +93,7 @@ def write_plan(
         if SECTION_FIELD + name in form
     }
     evaluation = str(form.get("self_evaluation") or "")
-    return _change(
+    return change(
         render, framework, org, year, service, user, form, "written",
         lambda key: framework.plans.write(key, self_evaluation=evaluation, sections=sections, by=user),
         {"self_evaluation": "self-evaluation"},
@@ -113,8 +122,8 @@ def add_action(
     if due.error:
         errors["action-due-day"] = due.error
     if errors or due.value is None:
-        return _plan_page(render, framework, org, year, service, user, field_errors=errors, form=typed(form))
-    return _change(
+        return plan_page(render, framework, org, year, service, user, field_errors=errors, form=typed(form))
+    return change(
         render, framework, org, year, service, user, form, "action",
         lambda key: framework.plans.add_action(
             key, str(form.get("what") or ""), owner=str(form.get("owner") or "").strip(), due=str(due.value),
@@ -144,8 +153,8 @@ def add_risk(
     """Add an operational risk: the risk, its owner, rating and mitigation."""
     errors = required(form, RISK_FIELDS)
     if errors:
-        return _plan_page(render, framework, org, year, service, user, field_errors=errors, form=typed(form))
-    return _change(
+        return plan_page(render, framework, org, year, service, user, field_errors=errors, form=typed(form))
+    return change(
         render, framework, org, year, service, user, form, "risk",
         lambda key: framework.plans.add_risk(
             key, str(form.get("risk") or ""), owner=str(form.get("owner") or "").strip(),
@@ -156,7 +165,7 @@ def add_risk(
     )  # fmt: skip
 
 
-def _change(
+def change(
     render: Renderer,
     framework: Framework,
     org: str,
@@ -165,26 +174,27 @@ def _change(
     user: str,
     form: Any,
     done: str,
-    change: Any,
+    make: Any,
     fields: dict[str, str],
 ) -> Response:
-    """Make ``change`` to the plan; its page again with the refusal beside the field it names
-    (or over the page) if a service refuses it."""
+    """Make the change ``make`` makes to the plan (given its key), then back to its page saying
+    ``done``; the page again with the refusal beside the field it names (or over the page) if a
+    service refuses it."""
     key = framework.plans.plan_key(org, year, service)
     try:
-        change(key)
+        make(key)
     except InvalidInput as invalid:
         where = fields.get(invalid.field, next(iter(fields.values())))
         errors = {where: wording.sentence(invalid.why)}
-        return _plan_page(render, framework, org, year, service, user, field_errors=errors, form=typed(form))
+        return plan_page(render, framework, org, year, service, user, field_errors=errors, form=typed(form))
     except PmfError as exc:
         if getattr(exc, "kind", "") in ("measure", "project") and "link" in fields:
             errors = {fields["link"]: wording.refusal(exc)}
-            return _plan_page(
+            return plan_page(
                 render, framework, org, year, service, user, field_errors=errors, form=typed(form)
             )
         words = wording.refusal(exc, roles=framework.engine.catalog.roles, what="change the plan")
-        return _plan_page(
+        return plan_page(
             render,
             framework,
             org,
@@ -229,7 +239,7 @@ def _list_page(
     )
 
 
-def _plan_page(
+def plan_page(
     render: Renderer,
     framework: Framework,
     org: str,

@@ -1,0 +1,149 @@
+"""A service plan's actions and operational risks changed or withdrawn from its page: each
+standing one has a form to change it (the fields of adding one) and one to withdraw it with a
+reason, while the plan may change (``pmf.plan_changes`` holds the rules: the same as the CLI's).
+
+An incomplete form shows the plan's page again with each error beside its field of that form
+(and in the error summary), what was typed kept and nothing written; a refusal (under review,
+agreed, not the person's service) is said over the page with the status of its error.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from pmf_engine.interfaces.web.deps import CheckedForm, FormMember, FrameworkDep, Render
+from pmf_engine.interfaces.web.forms import read_date, required, typed
+from pmf_engine.interfaces.web.pages.plans import change, plan_page
+
+router = APIRouter()
+BASE = "/orgs/{org}/plans/{year}/{service}"
+
+
+def _of(form: CheckedForm, at: str) -> dict[str, str]:
+    """What was typed, marked as typed into the forms of ``at`` (the page opens those, and
+    keeps the add forms clear)."""
+    return {**typed(form), "form_of": at}
+
+
+def _text(form: dict[str, str], name: str) -> str:
+    return str(form.get(name) or "")
+
+
+@router.post(BASE + "/actions/{ref}")
+def edit_action(
+    org: str,
+    year: str,
+    service: str,
+    ref: str,
+    user: FormMember,
+    framework: FrameworkDep,
+    render: Render,
+    form: CheckedForm,
+) -> Response:
+    """Change an action: what, whose, by when, and what it serves."""
+    at = f"action-{ref}"
+    posted = _of(form, at)
+    errors = required(
+        form,
+        {
+            "what": (f"{at}-what", "Enter what is to be done"),
+            "owner": (f"{at}-owner", "Enter the username of the action's owner"),
+        },
+    )
+    due = read_date(posted, "due", "the date it is due")
+    if due.error:
+        errors[f"{at}-due-day"] = due.error
+    if errors or due.value is None:
+        return plan_page(render, framework, org, year, service, user, field_errors=errors, form=posted)
+    return change(
+        render, framework, org, year, service, user, posted, "action_edited",
+        lambda key: framework.plans.edit_action(
+            key, ref, what=_text(posted, "what"), owner=_text(posted, "owner").strip(), due=str(due.value),
+            link=_text(posted, "link").strip(), by=user,
+        ),
+        {"what": f"{at}-what", "owner": f"{at}-owner", "link": f"{at}-link", "due": f"{at}-due-day"},
+    )  # fmt: skip
+
+
+@router.post(BASE + "/actions/{ref}/withdraw")
+def withdraw_action(
+    org: str,
+    year: str,
+    service: str,
+    ref: str,
+    user: FormMember,
+    framework: FrameworkDep,
+    render: Render,
+    form: CheckedForm,
+) -> Response:
+    """Withdraw an action, saying why: it stays on the plan, marked withdrawn."""
+    where = f"action-{ref}-reason"
+    posted = _of(form, f"action-{ref}")
+    errors = required(posted, {"reason": (where, "Enter why the action is withdrawn")})
+    if errors:
+        return plan_page(render, framework, org, year, service, user, field_errors=errors, form=posted)
+    return change(
+        render, framework, org, year, service, user, posted, "action_withdrawn",
+        lambda key: framework.plans.withdraw_action(key, ref, reason=_text(posted, "reason"), by=user),
+        {"reason": where},
+    )  # fmt: skip
+
+
+@router.post(BASE + "/risks/{risk}")
+def edit_risk(
+    org: str,
+    year: str,
+    service: str,
+    risk: str,
+    user: FormMember,
+    framework: FrameworkDep,
+    render: Render,
+    form: CheckedForm,
+) -> Response:
+    """Change an operational risk: the risk, its owner, rating and mitigation."""
+    at = f"risk-{risk}"
+    posted = _of(form, at)
+    errors = required(
+        form,
+        {
+            "risk": (f"{at}-risk", "Enter the risk"),
+            "owner": (f"{at}-owner", "Enter the username of the risk's owner"),
+            "rating": (f"{at}-rating", "Select the rating"),
+        },
+    )
+    if errors:
+        return plan_page(render, framework, org, year, service, user, field_errors=errors, form=posted)
+    return change(
+        render, framework, org, year, service, user, posted, "risk_edited",
+        lambda key: framework.plans.edit_risk(
+            key, risk, risk=_text(posted, "risk"), owner=_text(posted, "owner").strip(),
+            rating=_text(posted, "rating"), mitigation=_text(posted, "mitigation"), by=user,
+        ),
+        {"risk": f"{at}-risk", "owner": f"{at}-owner", "rating": f"{at}-rating",
+         "mitigation": f"{at}-mitigation"},
+    )  # fmt: skip
+
+
+@router.post(BASE + "/risks/{risk}/withdraw")
+def withdraw_risk(
+    org: str,
+    year: str,
+    service: str,
+    risk: str,
+    user: FormMember,
+    framework: FrameworkDep,
+    render: Render,
+    form: CheckedForm,
+) -> Response:
+    """Withdraw an operational risk, saying why: it stays on the plan, marked withdrawn."""
+    where = f"risk-{risk}-reason"
+    posted = _of(form, f"risk-{risk}")
+    errors = required(posted, {"reason": (where, "Enter why the risk is withdrawn")})
+    if errors:
+        return plan_page(render, framework, org, year, service, user, field_errors=errors, form=posted)
+    return change(
+        render, framework, org, year, service, user, posted, "risk_withdrawn",
+        lambda key: framework.plans.withdraw_risk(key, risk, reason=_text(posted, "reason"), by=user),
+        {"reason": where},
+    )  # fmt: skip
