@@ -9,6 +9,9 @@ agreed, not the person's service) is said over the page with the status of its e
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from fastapi import APIRouter
 from fastapi.responses import Response
 
@@ -78,16 +81,9 @@ def withdraw_action(
     form: CheckedForm,
 ) -> Response:
     """Withdraw an action, saying why: it stays on the plan, marked withdrawn."""
-    where = f"action-{ref}-reason"
-    posted = _of(form, f"action-{ref}")
-    errors = required(posted, {"reason": (where, "Enter why the action is withdrawn")})
-    if errors:
-        return plan_page(render, framework, org, year, service, user, field_errors=errors, form=posted)
-    return change(
-        render, framework, org, year, service, user, posted, "action_withdrawn",
-        lambda key: framework.plans.withdraw_action(key, ref, reason=_text(posted, "reason"), by=user),
-        {"reason": where},
-    )  # fmt: skip
+    return _withdraw(
+        render, framework, org, year, service, user, form, "action", ref, framework.plans.withdraw_action
+    )
 
 
 @router.post(BASE + "/risks/{risk}")
@@ -137,13 +133,31 @@ def withdraw_risk(
     form: CheckedForm,
 ) -> Response:
     """Withdraw an operational risk, saying why: it stays on the plan, marked withdrawn."""
-    where = f"risk-{risk}-reason"
-    posted = _of(form, f"risk-{risk}")
-    errors = required(posted, {"reason": (where, "Enter why the risk is withdrawn")})
+    return _withdraw(
+        render, framework, org, year, service, user, form, "risk", risk, framework.plans.withdraw_risk
+    )
+
+
+def _withdraw(
+    render: Render,
+    framework: FrameworkDep,
+    org: str,
+    year: str,
+    service: str,
+    user: str,
+    form: CheckedForm,
+    kind: str,
+    ref: str,
+    withdraw: Callable[..., Any],
+) -> Response:
+    """Withdraw the plan's ``kind`` (action or risk) ``ref`` with the reason typed into its form."""
+    where = f"{kind}-{ref}-reason"
+    posted = _of(form, f"{kind}-{ref}")
+    errors = required(posted, {"reason": (where, f"Enter why the {kind} is withdrawn")})
     if errors:
         return plan_page(render, framework, org, year, service, user, field_errors=errors, form=posted)
     return change(
-        render, framework, org, year, service, user, posted, "risk_withdrawn",
-        lambda key: framework.plans.withdraw_risk(key, risk, reason=_text(posted, "reason"), by=user),
+        render, framework, org, year, service, user, posted, f"{kind}_withdrawn",
+        lambda key: withdraw(key, ref, reason=_text(posted, "reason"), by=user),
         {"reason": where},
     )  # fmt: skip
