@@ -314,8 +314,10 @@ def test_plans_are_listed_and_shown_with_their_state_and_steps(
         {"ref": "A1", "what": "Cut voids", "owner": "hos_housing", "due": "2025-03-31", "link": "HOU-01",
          "statuses": {"2024-25-Q1": {"status": "on_track", "note": ""}}}
     ]  # fmt: skip
-    assert plan["risks"] == [{"risk": "Contractor fails", "owner": "hos_housing", "rating": "high",
-                              "mitigation": ""}]  # fmt: skip
+    assert plan["risks"] == [
+        {"ref": "R1", "risk": "Contractor fails", "owner": "hos_housing", "rating": "high", "mitigation": "",
+         "withdrawn_by": "", "withdrawn_reason": ""}
+    ]  # fmt: skip
     assert [s["trigger"] for s in plan["next_steps"]] == ["submit_plan"]
     assert plan["transitions"] == f"/api/v1/instances/{HOUSING_PLAN}/transitions"
     assert client.get(url, headers=headers["perf"]).json()["next_steps"] == [], "not theirs to submit"
