@@ -44,6 +44,7 @@ from pmf_engine.pmf.plan_views import (
     PlanActionView,
     PlanSummary,
     PlanView,
+    actions_of_year,
     plan_actions,
     plan_counts,
     plan_risks,
@@ -363,19 +364,10 @@ class ServicePlans(PlanChanges):
 
     def for_quarter(self, s: Session, cycle: Instance) -> dict[str, tuple[PlanActionView, ...]]:
         """Each service's plan actions of the quarter's financial year, by service code (for the
-        committee report): their status as reported for the cycle's quarter."""
-        year = str(FinancialYear(quarter_of(cycle).start_year))
-        prefix = f"{self.round_key(cycle.organisation.code, year)}/"
-        plans = s.scalars(
-            select(Instance)
-            .where(
-                Instance.organisation_id == cycle.organisation_id,
-                Instance.key.startswith(prefix, autoescape=True),
-            )
-            .order_by(Instance.key)
-        )
-        found = {inst.key.removeprefix(prefix): plan_actions(s, inst.id, withdrawn=False) for inst in plans}
-        return {service: actions for service, actions in found.items() if actions}
+        committee report): their status as reported up to the cycle's quarter."""
+        quarter = quarter_of(cycle)
+        year = str(FinancialYear(quarter.start_year))
+        return actions_of_year(s, cycle.organisation_id, self.policy.workflow, year, str(quarter))
 
     # -- internals --------------------------------------------------------------------------
 
