@@ -253,3 +253,52 @@ def test_a_transition_without_a_label_is_shown_as_its_trigger_in_plain_words() -
         trigger="sign_off", source=("a",), dest="b", roles=("x",), label="Sign off for Cabinet"
     )
     assert (bare.shown_label, named.shown_label) == ("Close data request", "Sign off for Cabinet")
+
+
+def _policies_changed(tmp_path: Path, file: str, old: str, new: str) -> Path:
+    folder = tmp_path / "policies"
+    shutil.copytree(POLICIES, folder)
+    path = folder / file
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "field", "words"),
+    [
+        (
+            "risk.yaml",
+            'colour: "#cce2d8"',
+            'colour: "green"',
+            "bands.0.colour",
+            "'green' is not a colour like #1d70b8",
+        ),
+        (
+            "roles.yaml",
+            "calendar.manage:",
+            "Calendar:",
+            "permissions.Calendar.[key]",
+            "'Calendar' is not a permission",
+        ),
+        (
+            "roles.yaml",
+            "performance_officer:",
+            "Performance-Officer:",
+            "roles.Performance-Officer.[key]",
+            "is not a valid name",
+        ),
+    ],
+    ids=["colour", "permission", "name"],
+)
+def test_a_pattern_mismatch_says_what_the_field_takes(
+    tmp_path: Path, file: str, old: str, new: str, field: str, words: str
+) -> None:
+    """A value failing its field's pattern is described by what that field takes: a colour was
+    once told it "is not a valid name (lower case letters, digits and _)"."""
+    with pytest.raises(DefinitionError) as raised:
+        load_catalog(WORKFLOWS, _policies_changed(tmp_path, file, old, new))
+    problems = [p for p in raised.value.problems if p.field == field]
+    assert problems and all(p.line for p in problems), raised.value.problems
+    assert words in problems[0].message, problems

@@ -32,7 +32,23 @@ from pmf_engine.core.period import TAGS, PeriodKind
 from pmf_engine.core.yamlload import Document, load_yaml
 
 M = TypeVar("M", bound=BaseModel)
-Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+_PATTERN_WORDS: dict[str, str] = {}
+
+
+def described(pattern: str, words: str) -> str:
+    """``pattern``, remembered with what a value of it is (``words``, after "is not"): a value of
+    a definition failing it is told so in those words, not as a regular expression."""
+    _PATTERN_WORDS[pattern] = words
+    return pattern
+
+
+Name = Annotated[
+    str,
+    StringConstraints(
+        pattern=described(r"^[a-z][a-z0-9_]*$", "a valid name (lower case letters, digits and _)"),
+        max_length=64,
+    ),
+]
 MAX_LABEL = 80
 """The most characters a transition's ``label`` (a button's words) may have."""
 
@@ -306,7 +322,15 @@ class RolesPolicy(_Frozen):
     roles: dict[Name, RoleDef] = Field(min_length=1)
     segregation: tuple[SegregationRule, ...] = ()
     permissions: dict[
-        Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")],
+        Annotated[
+            str,
+            StringConstraints(
+                pattern=described(
+                    r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$",
+                    "a permission (names joined by dots, like calendar.manage)",
+                )
+            ),
+        ],
         tuple[Name, ...],
     ] = {}
     """What each role may administer beside firing transitions: a permission the application
@@ -371,7 +395,11 @@ def _problem_from_pydantic(document: Document, err: Any) -> Problem:
     elif err["type"] == "missing":
         message = f"required key {path[-1]!r} is missing"
     elif err["type"] == "string_pattern_mismatch":
-        message = f"{err['input']!r} is not a valid name (lower case letters, digits and _)"
+        pattern = err.get("ctx", {}).get("pattern", "")
+        words = _PATTERN_WORDS.get(pattern)
+        message = (
+            f"{err['input']!r} is not {words}" if words else f"{err['input']!r} does not match {pattern}"
+        )
     else:
         message = err["msg"]
     return document.problem(path, message)

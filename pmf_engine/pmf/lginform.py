@@ -42,7 +42,7 @@ import httpx
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
-from pmf_engine.core.definition import validate
+from pmf_engine.core.definition import described, validate
 from pmf_engine.core.errors import DataFileError, PmfError
 from pmf_engine.core.yamlload import load_yaml, read_definition
 from pmf_engine.pmf.comparators import ValueIn, check_group, parse_data
@@ -65,7 +65,11 @@ class GroupPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     label: str = Field(min_length=1, max_length=80)
-    lginform: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    lginform: str = Field(
+        pattern=described(
+            r"^[A-Za-z0-9_.-]{1,64}$", "an LG Inform identifier (up to 64 letters, digits, _ . -)"
+        )
+    )
 
 
 class ComparatorsPolicy(BaseModel):

@@ -22,7 +22,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pmf_engine.core.catalog import Catalog
-from pmf_engine.core.definition import Name
+from pmf_engine.core.definition import Name, described
 from pmf_engine.core.errors import Problem
 from pmf_engine.core.yamlload import Document
 
@@ -49,7 +49,7 @@ class Band(_Policy):
 
     label: str = Field(min_length=1, max_length=40)
     from_score: int = Field(alias="from", ge=1, le=SCALE * SCALE)
-    colour: str = Field(pattern=r"^#[0-9a-fA-F]{6}$")
+    colour: str = Field(pattern=described(r"^#[0-9a-fA-F]{6}$", "a colour like #1d70b8"))
 
 
 class Appetite(_Policy):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from pmf_engine.core.definition import Name
+from pmf_engine.core.definition import Name, described
 from pmf_engine.pmf.models import ProjectState
 from pmf_engine.pmf.policy._base import StatesOf, _Policy
 from pmf_engine.pmf.rag import Status
@@ -37,7 +37,11 @@ class ActionsPolicy(_Policy):
     """The workflow each of Scrutiny's actions is an instance of, under its cycle."""
 
     workflow: Name
-    prefix: str = Field(pattern=r"^[A-Z][A-Z0-9]{0,7}$")
+    prefix: str = Field(
+        pattern=described(
+            r"^[A-Z][A-Z0-9]{0,7}$", "a prefix (a capital letter, then up to 7 capitals or digits)"
+        )
+    )
     """Actions are keyed ``CYCLE/PREFIX-N``."""
     raised_in: StatesOf
     """Per cycle workflow: the states in which actions may be recorded."""
