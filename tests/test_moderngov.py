@@ -10,7 +10,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -592,3 +592,28 @@ def test_the_cycle_page_and_the_report_link_each_stage_to_its_meeting(
     meetings = report[report.index('id="meetings"') :]
     assert f'href="{cmt}"' in meetings and f'href="{item}"' in meetings and f'href="{cabinet}"' in meetings
     assert "agenda item: Quarterly Performance Report: Quarter 1 2024/25" in meetings
+
+
+def test_a_provisional_meeting_is_marked_provisional_until_confirmed(
+    engine: Engine, site: Site, tmp_path: Path
+) -> None:
+    """The calendar kept a ModernGov Provisional meeting as a plain meeting with nothing to say it
+    was only pencilled in: its link says so, and the calendar page tags it, until a sync finds it
+    confirmed."""
+    policy = _policy(tmp_path, site)
+    moderngov = ModernGov(CommitteeCalendar(engine, SHIPPED_POLICIES.framework.calendar), policy)
+    site.scenario = "provisional"
+    moderngov.sync(ORG, by="perf")
+    listed = CommitteeCalendar(engine).list(ORG)
+    links = moderngov.meeting_links(ORG, [m.id for m in listed])
+    provisional = {links[m.id].starts_at for m in listed if links[m.id].provisional}
+    assert provisional == {datetime(2024, 7, 23, 9, tzinfo=UTC)}
+    client = _web(engine, policy)
+    sign_in(client, "perf")
+    page = client.get(f"/orgs/{ORG}/meetings").text
+    assert page.count('<strong class="govuk-tag govuk-tag--yellow">Provisional</strong>') == 1
+    site.scenario = ""
+    moderngov.sync(ORG, by="perf")
+    links = moderngov.meeting_links(ORG, [m.id for m in listed])
+    assert not any(link.provisional for link in links.values())
+    assert "Provisional</strong>" not in client.get(f"/orgs/{ORG}/meetings").text

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import Boolean, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, true
+from sqlalchemy import Boolean, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pmf_engine.core.store import Base, JsonType, UTCDateTime
@@ -232,6 +232,8 @@ class ModernGovMeeting(Base):
     """The uid of the calendar's meeting (``meetings.uid``)."""
     agenda_item_ref: Mapped[int | None] = mapped_column()
     agenda_item_title: Mapped[str] = mapped_column(String(300), default="")
+    provisional: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """ModernGov lists the meeting as Provisional (a date pencilled in), as of the last sync."""
 
 
 class ModernGovResponse(Base):

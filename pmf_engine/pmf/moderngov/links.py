@@ -5,7 +5,7 @@ calendar page, each stage of a cycle (its page and the committee report)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -32,6 +32,8 @@ class MeetingLink:
     item_title: str = ""
     expected: bool = False
     """Not yet the cycle's meeting: the body's next one, which the stage will go to if nothing changes."""
+    provisional: bool = False
+    """ModernGov lists the meeting as Provisional: its date is pencilled in, not confirmed."""
 
 
 def meeting_links(
@@ -133,8 +135,9 @@ def _link(site: Site, meeting: Meeting, mg: ModernGovMeeting) -> MeetingLink:
         url=f"{base}/ieListDocuments.aspx?CId={mg.committee_ref}&MId={mg.meeting_ref}",
         item_url=f"{base}/mgAi.aspx?ID={mg.agenda_item_ref}" if mg.agenda_item_ref is not None else None,
         item_title=mg.agenda_item_title,
+        provisional=mg.provisional,
     )
 
 
 def _expected(link: MeetingLink) -> MeetingLink:
-    return MeetingLink(link.body, link.starts_at, link.title, link.url, link.item_url, link.item_title, True)
+    return replace(link, expected=True)

@@ -6,10 +6,11 @@ to a body, deleted and expired committees left out; the agenda of each coming me
 a performance report item is looked for), then changes the calendar in one transaction:
 a meeting new to it is added (or, if the calendar already has a meeting of that body at that
 time, linked to it), a meeting whose date or time changed is moved, and a cancelled one is
-cancelled (a provisional one is kept as a meeting, as the calendar has no mark for it, and
-logged), each through the calendar's own paths, so dependent open deadlines are reckoned
-again and everything is audited. A response that cannot be fetched or read stops the sync
-before anything is written; the ETags kept for conditional GETs are saved only with the rest.
+cancelled (a provisional one is kept as a meeting, marked provisional on its ModernGov link
+until a sync finds it confirmed, and logged), each through the calendar's own paths, so
+dependent open deadlines are reckoned again and everything is audited. A response that cannot
+be fetched or read stops the sync before anything is written; the ETags kept for conditional
+GETs are saved only with the rest.
 
 ``meeting_links`` and ``stage_links`` (in ``links``) give meetings and a cycle's stages their
 ModernGov pages (``ieListDocuments.aspx?CId=..&MId=..``) and report items (``mgAi.aspx?ID=..``).
@@ -67,8 +68,8 @@ class Synced:
     not_modified: int = 0
     """Requests the site answered 304 (the ETag matched)."""
     provisional: int = 0
-    """Meetings ModernGov lists as Provisional: kept as meetings (the calendar has no mark for
-    a provisional one), each logged as ``moderngov.meeting_provisional``."""
+    """Meetings ModernGov lists as Provisional: kept as meetings, marked provisional (their
+    link's ``provisional``), each logged as ``moderngov.meeting_provisional``."""
     missing: int = 0
     """Meetings synced before, in the window asked for, that the site no longer lists: left as
     they are (ModernGov says Cancelled of a meeting that will not take place)."""
@@ -157,7 +158,7 @@ class ModernGov:
                 f"the calendar of {organisation} was synchronised by another process meanwhile: try again"
             ) from exc
         for mg, body, _title in read.meetings:
-            if mg.status == "provisional":  # kept as a meeting: the calendar cannot mark it
+            if mg.status == "provisional":  # kept as a meeting, marked on its link
                 log.info(
                     "moderngov.meeting_provisional",
                     organisation=organisation,
@@ -264,6 +265,7 @@ class ModernGov:
             )
             s.add(link)
         link.uid, link.committee_ref = meeting.uid, mg.committee_id
+        link.provisional = mg.status == "provisional"
         if mg.id in items:
             item = items[mg.id]
             ref, item_title = (item.id, item.title) if item else (None, "")
