@@ -291,7 +291,8 @@ def test_plans_are_listed_and_shown_with_their_state_and_steps(
     framework.engine.fire(HOUSING_PLAN, "submit_self_evaluation", "hos_housing")
     plans.add_action(HOUSING_PLAN, "Cut voids", owner="hos_housing", due="2025-03-31", link="HOU-01",
                      by="hos_housing")  # fmt: skip
-    plans.add_risk(HOUSING_PLAN, "Contractor fails", owner="hos_housing", rating="high", by="hos_housing")
+    plans.add_risk(HOUSING_PLAN, "Contractor fails", owner="hos_housing", likelihood=4, impact=4,
+                   measures=["HOU-01"], by="hos_housing")  # fmt: skip
     framework.plans.report_status(CYCLE, "HOUSING", "A1", "on_track", by="sm_housing")
     listed = client.get(f"/api/v1/organisations/{ORG}/plans?year={YEAR}", headers=headers["auditor"])
     assert listed.status_code == 200, listed.text
@@ -314,10 +315,23 @@ def test_plans_are_listed_and_shown_with_their_state_and_steps(
         {"ref": "A1", "what": "Cut voids", "owner": "hos_housing", "due": "2025-03-31", "link": "HOU-01",
          "statuses": {"2024-25-Q1": {"status": "on_track", "note": ""}}}
     ]  # fmt: skip
-    assert plan["risks"] == [
-        {"ref": "R1", "risk": "Contractor fails", "owner": "hos_housing", "rating": "high", "mitigation": "",
-         "withdrawn_by": "", "withdrawn_reason": ""}
-    ]  # fmt: skip
+    (risk,) = plan["risks"]  # an entry of the register, as the register's own route answers it
+    assert (risk["plan_ref"], risk["code"], risk["title"], risk["register"], risk["service"]) == (
+        "R1",
+        "HOUSING-2024-25-R1",
+        "Contractor fails",
+        "operational",
+        "HOUSING",
+    )
+    assert risk["residual"] == {"likelihood": 4, "impact": 4, "score": 16} and risk["measures"] == ["HOU-01"]
+    assert (risk["level"], risk["escalated"], risk["plan"], risk["withdrawn_by"]) == (
+        "leadership",
+        True,
+        HOUSING_PLAN,
+        "",
+    )
+    register = client.get(f"/api/v1/organisations/{ORG}/risks", headers=headers["auditor"]).json()["risks"]
+    assert [r for r in register if r["code"] == "HOUSING-2024-25-R1"] == [risk]  # fmt: skip
     assert [s["trigger"] for s in plan["next_steps"]] == ["submit_plan"]
     assert plan["transitions"] == f"/api/v1/instances/{HOUSING_PLAN}/transitions"
     assert client.get(url, headers=headers["perf"]).json()["next_steps"] == [], "not theirs to submit"

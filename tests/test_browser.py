@@ -396,7 +396,7 @@ def test_a_plans_actions_and_risks_change_and_are_withdrawn_in_the_browser(
         plans.start(ORG, "2025-26", by="perf")
     key = plans.plan_key(ORG, "2025-26", "WASTE")
     plans.add_action(key, "Cut missed bins by a third", owner="perf", due="2026-03-31", by="perf")
-    plans.add_risk(key, "Depot lease ends", owner="perf", rating="high", by="perf")
+    plans.add_risk(key, "Depot lease ends", owner="perf", likelihood=4, impact=4, by="perf")
     perf = Visit(browser, base)
     perf.sign_in("perf")
     perf.go(f"/orgs/{ORG}/plans/2025-26/WASTE", "plan-changes")

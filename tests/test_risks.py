@@ -384,8 +384,11 @@ def test_the_risks_page_shows_the_heat_map_its_table_and_the_escalated(
 
 
 def test_the_demo_council_has_a_believable_register(catalog: Catalog, tmp_path: Path) -> None:
-    """Twelve risks reviewed in both quarters: R-01 and R-02 escalated in the story quarter, and
-    R-03 too in the later one, for rising two quarters running; the frozen report shows them."""
+    """Twelve risks of the register's file reviewed in both quarters: R-01 and R-02 escalated in
+    the story quarter, and R-03 too in the later one, for rising two quarters running; the frozen
+    report shows them. Beside them, the three operational risks the service plans raised are
+    entries of the register too, each reviewed with its service's return: Leisure's (4 x 4 = 16)
+    escalated to the Leadership Team by the same ladder."""
     now = datetime(2026, 12, 2, 10, 0, tzinfo=LONDON)
     db = tmp_path / "pmf-demo.db"
     assert run_demo(db, catalog, SHIPPED_POLICIES, lambda _line: None, now=now)
@@ -395,9 +398,16 @@ def test_the_demo_council_has_a_believable_register(catalog: Catalog, tmp_path: 
         quarters = DemoQuarters.at(now)
         story = {v.code: v for v in framework.risks.register(_DEMO_ORG, str(quarters.story))}
         later = {v.code: v for v in framework.risks.register(_DEMO_ORG, str(quarters.open))}
+        planned = {c: v for c, v in later.items() if v.plan}
+        story = {c: v for c, v in story.items() if not v.plan}
         assert len(story) == 12 and all(v.reviewed_by for v in story.values())
         assert sorted(c for c, v in story.items() if v.escalated) == ["R-01", "R-02"]
-        assert sorted(c for c, v in later.items() if v.escalated) == ["R-01", "R-02", "R-03"]
+        assert sorted(c for c, v in later.items() if v.escalated and not v.plan) == ["R-01", "R-02", "R-03"]
+        year = planned and next(iter(planned.values())).plan.rsplit("plans-", 1)[1].split("/")[0]
+        assert sorted(planned) == [f"{s}-{year}-R1" for s in ("HOUSING", "LEISURE", "WASTE")]
+        assert all(v.register == "operational" and v.service and v.reviewed_by for v in planned.values())
+        assert [c for c, v in planned.items() if v.escalated] == [f"LEISURE-{year}-R1"]
+        assert planned[f"LEISURE-{year}-R1"].level_label == "Leadership Team"
         assert later["R-03"].worsening and later["R-03"].level == "cabinet"
         frozen = report.gather(framework, f"{_DEMO_ORG}/{quarters.story}")
         assert frozen.frozen is not None and frozen.content.risks is not None

@@ -181,8 +181,10 @@ def test_a_head_of_service_writes_only_their_own_services_plan(plans: ServicePla
         plans.add_action(
             HOUSING, "Do it", owner="hos_housing", due="2025-03-31", link="NOPE-1", by="hos_housing"
         )
-    with pytest.raises(InvalidInput, match="rating"):
-        plans.add_risk(HOUSING, "Contractor fails", owner="hos_housing", rating="severe", by="hos_housing")
+    with pytest.raises(InvalidInput, match="likelihood"):  # risk.yaml's scale is 1 to 5
+        plans.add_risk(
+            HOUSING, "Contractor fails", owner="hos_housing", likelihood=6, impact=3, by="hos_housing"
+        )
     assert plans.get(HOUSING).actions == ()
 
 
@@ -207,8 +209,9 @@ def test_every_change_to_a_plan_is_audited(plans: ServicePlans) -> None:
         HOUSING,
         "Surveyors not recruited",
         owner="hos_housing",
-        rating="high",
-        mitigation="Agency cover",
+        likelihood=4,
+        impact=3,
+        controls="Agency cover",
         by="hos_housing",
     )
     events = _events(plans.engine, HOUSING)
@@ -219,7 +222,8 @@ def test_every_change_to_a_plan_is_audited(plans: ServicePlans) -> None:
     ]
     view = plans.get(HOUSING)
     assert dict((n, t) for n, _, t in view.sections)["workforce_planning"] == "Two surveyors to recruit"
-    assert view.actions[0].link == "project P-01" and view.risks[0].rating == "high"
+    assert view.actions[0].link == "project P-01" and view.risks[0].score == 12
+    assert (view.risks[0].code, view.risks[0].controls) == ("HOUSING-2024-25-R1", "Agency cover")
     with plans.store.read() as s:
         assert verify(s, chain=ORG).ok
 
@@ -630,7 +634,13 @@ def test_the_plan_pages_and_their_forms(web: TestClient, plans: ServicePlans) ->
     assert added.status_code == 303
     risk = web.post(
         f"{page}/risks",
-        data={"csrf_token": token, "risk": "Contractor fails", "owner": "hos_housing", "rating": "high"},
+        data={
+            "csrf_token": token,
+            "title": "Contractor fails",
+            "owner": "hos_housing",
+            "likelihood": "4",
+            "impact": "4",
+        },
     )
     assert risk.status_code == 303
     shown = web.get(page).text
@@ -798,41 +808,50 @@ def test_a_withdrawn_action_owes_no_quarterly_status(plans: ServicePlans) -> Non
 
 def test_risks_are_edited_and_withdrawn_like_actions(plans: ServicePlans) -> None:
     plans.start(ORG, YEAR, by="perf")
-    plans.add_risk(HOUSING, "Contractor fails", owner="hos_housing", rating="high", by="hos_housing")
-    plans.add_risk(HOUSING, "Surveyors leave", owner="hos_housing", rating="low", by="hos_housing")
-    assert [r.ref for r in plans.get(HOUSING).risks] == ["R1", "R2"]
+    plans.add_risk(HOUSING, "Contractor fails", owner="hos_housing", likelihood=4, impact=4, by="hos_housing")
+    plans.add_risk(HOUSING, "Surveyors leave", owner="hos_housing", likelihood=2, impact=2, by="hos_housing")
+    assert [r.plan_ref for r in plans.get(HOUSING).risks] == ["R1", "R2"]
     plans.edit_risk(
-        HOUSING, "R1", rating="medium", mitigation="A second contractor on the framework", by="hos_housing"
+        HOUSING, "R1", likelihood=3, controls="A second contractor on the framework", by="hos_housing"
     )
-    with pytest.raises(InvalidInput, match="use one of low, medium, high"):
-        plans.edit_risk(HOUSING, "R1", rating="severe", by="hos_housing")
+    with pytest.raises(InvalidInput, match="less than or equal to 5"):
+        plans.edit_risk(HOUSING, "R1", impact=7, by="hos_housing")
+    with pytest.raises(InvalidInput, match="controls do not make a risk worse"):
+        plans.edit_risk(HOUSING, "R1", inherent_likelihood=1, by="hos_housing")
     with pytest.raises(InvalidInput):
         plans.edit_risk(HOUSING, "R1", owner=" ", by="hos_housing")
     with pytest.raises(NotFound):
-        plans.edit_risk(HOUSING, "R9", rating="low", by="hos_housing")
+        plans.edit_risk(HOUSING, "R9", likelihood=1, by="hos_housing")
     with pytest.raises(PermissionDenied):
         plans.withdraw_risk(HOUSING, "R2", reason="Not mine", by="hos_planning")
     plans.withdraw_risk(HOUSING, "R2", reason="Team fully staffed", by="hos_housing")
     r1, r2 = plans.get(HOUSING).risks
-    assert (r1.rating, r1.mitigation, r1.withdrawn) == (
-        "medium",
+    assert (r1.likelihood, r1.impact, r1.controls, r1.withdrawn) == (
+        3,
+        4,
         "A second contractor on the framework",
         False,
     )
     assert (r2.withdrawn, r2.withdrawn_reason) == (True, "Team fully staffed")
     with pytest.raises(NotNow, match="R2 was withdrawn"):
-        plans.edit_risk(HOUSING, "R2", rating="high", by="hos_housing")
+        plans.edit_risk(HOUSING, "R2", likelihood=4, by="hos_housing")
     assert _audited(plans.engine, HOUSING, "plan.risk_edited") == [
         {
             "ref": "R1",
+            "risk": "HOUSING-2024-25-R1",
             "changed": {
-                "rating": ["high", "medium"],
-                "mitigation": ["", "A second contractor on the framework"],
+                "residual_likelihood": [4, 3],
+                "controls": ["", "A second contractor on the framework"],
             },
         }
     ]
     assert _audited(plans.engine, HOUSING, "plan.risk_withdrawn") == [
-        {"ref": "R2", "risk": "Surveyors leave", "reason": "Team fully staffed"}
+        {
+            "ref": "R2",
+            "risk": "HOUSING-2024-25-R2",
+            "title": "Surveyors leave",
+            "reason": "Team fully staffed",
+        }
     ]
     assert [p.risks for p in plans.list_for(ORG, YEAR) if p.key == HOUSING] == [1]
 
@@ -842,13 +861,13 @@ def test_once_agreed_a_plan_refuses_edits_and_withdrawals_with_a_clear_error(pla
     as not SMART, it may change again."""
     plans.start(ORG, YEAR, by="perf")
     _ready(plans, HOUSING, "hos_housing")
-    plans.add_risk(HOUSING, "Contractor fails", owner="hos_housing", rating="high", by="hos_housing")
+    plans.add_risk(HOUSING, "Contractor fails", owner="hos_housing", likelihood=4, impact=4, by="hos_housing")
     engine = plans.engine
     engine.fire(HOUSING, "submit_plan", "hos_housing")
     changes = (
         lambda: plans.edit_action(HOUSING, "A1", what="Later", by="perf"),
         lambda: plans.withdraw_action(HOUSING, "A1", reason="Later", by="perf"),
-        lambda: plans.edit_risk(HOUSING, "R1", rating="low", by="perf"),
+        lambda: plans.edit_risk(HOUSING, "R1", likelihood=1, by="perf"),
         lambda: plans.withdraw_risk(HOUSING, "R1", reason="Later", by="perf"),
     )
     for change in changes:
@@ -877,7 +896,7 @@ def test_the_plans_edit_and_withdraw_commands(
     made = plans(Engine(store, catalog, clock))
     made.start(ORG, YEAR, by="perf")
     _ready(made, HOUSING, "hos_housing")
-    made.add_risk(HOUSING, "Contractor fails", owner="hos_housing", rating="high", by="hos_housing")
+    made.add_risk(HOUSING, "Contractor fails", owner="hos_housing", likelihood=3, impact=4, by="hos_housing")
     store.dispose()
 
     def pmf(*args: str) -> tuple[int, str]:
@@ -901,14 +920,19 @@ def test_the_plans_edit_and_withdraw_commands(
     code, out = pmf("plans", "withdraw-action", *plan, "A1", "--reason", "Merged", "--as", "hos_housing")
     assert (code, out.strip()) == (0, f"{HOUSING} A1: withdrawn")
     code, out = pmf(
-        "plans", "edit-risk", *plan, "R1", "--rating", "low", "--mitigation", "Framework", "--as", "perf"
+        "plans", "edit-risk", *plan, "R1", "--likelihood", "2", "--mitigation", "Framework", "--as", "perf"
     )
-    assert (code, out.strip()) == (0, f"{HOUSING} R1: changed rating, mitigation"), out
+    assert (code, out.strip()) == (0, f"{HOUSING} R1: changed residual_likelihood, controls"), out
+    code, out = pmf("plans", "edit-risk", *plan, "R1", "--likelihood", "9", "--as", "perf")
+    assert code == 2  # off the scale
     code, out = pmf("plans", "withdraw-risk", *plan, "R1", "--reason", "Retendered", "--as", "perf")
     assert (code, out.strip()) == (0, f"{HOUSING} R1: withdrawn")
     code, out = pmf("plans", "show", *plan)
     assert code == 0 and "A1   due 2025-02-28" in out and "WITHDRAWN (Merged)" in out
-    assert "R1 [low] Contractor fails" in out and "WITHDRAWN (Retendered)" in out
+    assert (
+        "R1 [2 x 4 = 8 Medium, Service management] Contractor fails" in out
+        and "WITHDRAWN (Retendered)" in out
+    )
 
 
 def test_actions_and_risks_change_and_are_withdrawn_on_the_plan_page(
@@ -919,7 +943,7 @@ def test_actions_and_risks_change_and_are_withdrawn_on_the_plan_page(
     back with what was done; once agreed the forms are gone and a post is refused, saying why."""
     plans.start(ORG, YEAR, by="perf")
     _ready(plans, HOUSING, "hos_housing")
-    plans.add_risk(HOUSING, "Contractor fails", owner="hos_housing", rating="high", by="hos_housing")
+    plans.add_risk(HOUSING, "Contractor fails", owner="hos_housing", likelihood=4, impact=4, by="hos_housing")
     token = _sign_in(web, "hos_housing")
     page = f"/orgs/{ORG}/plans/{YEAR}/HOUSING"
     shown = web.get(page).text
@@ -946,12 +970,16 @@ def test_actions_and_risks_change_and_are_withdrawn_on_the_plan_page(
     shown = web.get(page).text
     assert "Withdrawn</strong>" in shown and "Merged" in shown
     assert f'action="{page}/actions/A1"' not in shown  # a withdrawn action has no forms
-    risk = web.post(f"{page}/risks/R1", data={"csrf_token": token, "risk": "Contractor fails",
-                                             "owner": "hos_housing", "rating": "low"})  # fmt: skip
+    typed_risk = {"csrf_token": token, "title": "Contractor fails", "owner": "hos_housing", "impact": "4"}
+    no_likelihood = web.post(f"{page}/risks/R1", data=typed_risk)
+    assert no_likelihood.status_code == 400 and 'href="#risk-R1-likelihood"' in no_likelihood.text
+    worse = web.post(f"{page}/risks/R1", data={**typed_risk, "likelihood": "5", "inherent_likelihood": "4",
+                                              "inherent_impact": "4"})  # fmt: skip
+    assert worse.status_code == 400 and 'href="#risk-R1-impact"' in worse.text  # residual above inherent
+    risk = web.post(f"{page}/risks/R1", data={**typed_risk, "likelihood": "2", "measures": "HOU-01"})
     assert risk.status_code == 303 and "Risk changed" in web.get(risk.headers["location"]).text
-    assert plans.get(HOUSING).risks[0].rating == "low"
-    assert web.post(f"{page}/risks/R9", data={"csrf_token": token, "risk": "x", "owner": "hos_housing",
-                                             "rating": "low"}).status_code == 404  # fmt: skip
+    assert (plans.get(HOUSING).risks[0].score, plans.get(HOUSING).risks[0].measures) == (8, ["HOU-01"])
+    assert web.post(f"{page}/risks/R9", data={**typed_risk, "likelihood": "1"}).status_code == 404
     plans.add_action(HOUSING, "Survey every void", owner="hos_housing", due="2024-12-31", by="hos_housing")
     plans.engine.fire(HOUSING, "submit_plan", "hos_housing")
     plans.engine.fire(HOUSING, "agree_plan", "perf")

@@ -71,7 +71,7 @@ def councils(engine: Engine, tmp_path: Path) -> tuple[TestClient, dict[str, str]
         plan = framework.plans.plan_key(org, PLAN_YEAR, "HOUSING")
         framework.plans.write(plan, self_evaluation=_marker(org) + "plan", by=user)
         framework.plans.add_action(plan, _marker(org) + "action", owner=user, due="2025-03-31", by=user)
-        framework.plans.add_risk(plan, _marker(org) + "risk", owner=user, rating="low", by=user)
+        framework.plans.add_risk(plan, _marker(org) + "risk", owner=user, likelihood=1, impact=1, by=user)
         framework.performance.record_actual(
             f"{org}/{PERIOD}", "HOU-01", 29, narrative=_marker(org) + "narrative", by=user
         )
@@ -326,7 +326,7 @@ def test_no_route_writes_to_another_council(
                               "year": "2025-26", "value": "20", "decision": "agree",
                               "self_evaluation": "mine", "what": "mine", "owner": "x",
                               "likelihood": "1", "impact": "1", "note": "mine", "narrative": "mine",
-                              "rating": "low", "risk": "mine"},
+                              "rating": "low", "risk": "mine", "title": "mine"},
                     )  # fmt: skip
                 assert answer.status_code in (403, 404), f"{reader} posted to {path}: {answer.status_code}"
     assert {org: engine.peek(f"{org}/{PERIOD}/HOUSING") for org in ORGS} == before
@@ -337,7 +337,8 @@ def test_no_route_writes_to_another_council(
     plan = Framework(engine, SHIPPED_POLICIES).plans.get(f"NDC/plans-{PLAN_YEAR}/HOUSING")
     assert plan.self_evaluation == _marker("NDC") + "plan"
     assert [(a.ref, a.what, a.withdrawn) for a in plan.actions] == [("A1", _marker("NDC") + "action", False)]
-    assert [(r.ref, r.risk, r.withdrawn) for r in plan.risks] == [("R1", _marker("NDC") + "risk", False)]
+    risks = [(r.plan_ref, r.title, r.withdrawn) for r in plan.risks]
+    assert risks == [("R1", _marker("NDC") + "risk", False)]
 
 
 @pytest.mark.parametrize("reader", ORGS)

@@ -1,6 +1,7 @@
 """The demo council's service plans: each Head of Service's plan for the open quarter's year,
 written, checked and agreed (Leisure's returned once as not SMART), and each action's status
-reported with every quarter's return of that year."""
+reported with every quarter's return of that year; each plan's operational risks are entries of
+the risk register, reviewed with the service's return each quarter."""
 
 from __future__ import annotations
 
@@ -46,11 +47,15 @@ NOTES = {
     "at_risk": "Behind the profile: recovery agreed with the portfolio holder",
     "off_track": "Contractor strike",
 }
-RISKS = {
-    "HOUSING": ("Contractor capacity for void repairs", "high", "Second framework contractor appointed"),
-    "LEISURE": ("Rebuild overruns its budget", "high", "Monthly cost review with the contractor"),
-    "WASTE": ("Fleet breakdowns in winter", "medium", "Two hired vehicles on standby"),
-}
+RISKS: dict[str, tuple[str, tuple[int, int], tuple[int, int], str, str]] = {
+    # service: (risk, inherent and residual likelihood x impact, controls, what it threatens):
+    # entries of the risk register, reviewed with each quarter's return
+    "HOUSING": ("Contractor capacity for void repairs", (4, 4), (3, 4), "A second framework contractor",
+                "HOU-01"),
+    "LEISURE": ("Rebuild overruns its budget", (5, 4), (4, 4), "Monthly cost review with the contractor",
+                "project P-01"),
+    "WASTE": ("Fleet breakdowns in winter", (4, 3), (3, 3), "Two hired vehicles on standby", "WAS-01"),
+}  # fmt: skip
 
 
 def plan_year(open_quarter: Period) -> str:
@@ -74,8 +79,13 @@ def write_plans(framework: Framework, year: str, say: Say) -> None:
             due = Period(int(year[:4]), quarter).end.isoformat()
             plans.add_action(key, what, owner=who, due=due, link=link, by=who)
         if service in RISKS:
-            risk, rating, mitigation = RISKS[service]
-            plans.add_risk(key, risk, owner=who, rating=rating, mitigation=mitigation, by=who)
+            risk, inherent, (likelihood, impact), controls, threat = RISKS[service]
+            project = threat.removeprefix("project ") if threat.startswith("project ") else ""
+            plans.add_risk(
+                key, risk, owner=who, likelihood=likelihood, impact=impact, inherent_likelihood=inherent[0],
+                inherent_impact=inherent[1], controls=controls, measures=[] if project else [threat],
+                projects=[project] if project else [], by=who,
+            )  # fmt: skip
         engine.fire(key, "submit_plan", who)
         if service == "LEISURE":
             engine.fire(key, "return_not_smart", "priya", reason="A1: say which month the centre opens")
@@ -92,6 +102,11 @@ def report_statuses(framework: Framework, cycle: str, service: str, by: str) -> 
     key = framework.plans.plan_key(ORG, str(FinancialYear(quarter.start_year)), service)
     if not [p for p in framework.plans.list_for(ORG) if p.key == key]:
         return  # the quarter's year has no plans in the demo
-    for (_, _, _, statuses), action in zip(ACTIONS[service], framework.plans.get(key).actions, strict=True):
+    plan = framework.plans.get(key)
+    for (_, _, _, statuses), action in zip(ACTIONS[service], plan.actions, strict=True):
         status = CODES[statuses[quarter.quarter - 1]]
         framework.plans.report_status(cycle, service, action.ref, status, note=NOTES.get(status, ""), by=by)
+    for risk in plan.risks:  # on the register: reviewed with the return, as every operational risk is
+        if not risk.withdrawn:
+            note = f"Reviewed with the {quarter} return: {risk.controls.lower() or 'no new controls'}"
+            framework.risks.review(cycle, risk.code, risk.likelihood, risk.impact, note=note, by=by)

@@ -216,4 +216,4 @@ class Framework:
         policy = self.policies.framework.plans
         if policy is None:
             raise NotNow("this deployment has no service plans: framework.yaml has no 'plans' section")
-        return ServicePlans(self.engine, policy, self.policies.framework.reporting)
+        return ServicePlans(self.engine, policy, self.policies.framework.reporting, self.policies.risk)

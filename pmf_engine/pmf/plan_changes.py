@@ -1,5 +1,5 @@
-"""Changing a service plan after something is added: an action or operational risk edited or
-withdrawn, and the rule every change of a plan keeps.
+"""Changing a service plan: its operational risks added, and an action or risk edited or
+withdrawn; and the rule every change of a plan keeps.
 
 A plan changes only in the states ``plans.editable_in`` of ``policies/framework.yaml`` (the
 states where actions and risks are added), by a role of ``plans.own_service`` for its own
@@ -9,12 +9,23 @@ is audited with each one before and after (an edit that changes nothing writes a
 nothing); a withdrawal needs a reason and keeps the row, marked with who withdrew it, when and
 why, its quarterly statuses kept: nothing is deleted. A withdrawn action takes no more status
 and counts towards neither a complete plan nor a quarter's return; a withdrawn action or risk
-no longer changes. Risks are named ``R1``, ``R2``, ... in the order added.
+no longer changes.
+
+A plan's operational risks are entries of the risk register (``plans.risk_register`` of
+``framework.yaml``, the plan's service, linked to the plan), written by the register's own
+rules (``pmf.risk_entries``): inherent and residual likelihood x impact on ``risk.yaml``'s
+scale, cause and effect, controls, further actions, the measures and projects it threatens. So
+each one is reviewed each quarter and escalated by ``risk.yaml``'s ladder like any other; a
+withdrawn one leaves the register and stays on its plan. On the plan they are ``R1``, ``R2``,
+... in the order added; on the register ``SERVICE-YEAR-R1`` (``HOUSING-2025-26-R1``). Each
+addition, edit and withdrawal is audited once, on the plan, in the transaction that makes it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,23 +34,31 @@ from pmf_engine.core import values as checks
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import InvalidInput, NotFound, NotNow, PermissionDenied
 from pmf_engine.core.limits import MAX_NARRATIVE, text_problem
-from pmf_engine.core.store import Instance, WorkflowVersion, roles_held
+from pmf_engine.core.store import Instance, Service, WorkflowVersion, roles_held
 from pmf_engine.pmf.models import Measure, Project
-from pmf_engine.pmf.plan_models import PlanAction, PlanRisk
-from pmf_engine.pmf.plan_views import risk_row
+from pmf_engine.pmf.plan_models import PlanAction
+from pmf_engine.pmf.plan_views import next_risk_ref, plan_risk_code
 from pmf_engine.pmf.policy import PlansPolicy, Reporting
 from pmf_engine.pmf.reporting import audit_cycle
+from pmf_engine.pmf.risk_entries import add_entry, checked, edit_entry, withdraw_entry
+from pmf_engine.pmf.risk_models import Risk
+from pmf_engine.pmf.riskpolicy import RiskPolicy
+
+NARRATIVE = ("title", "cause", "effect", "controls", "actions")
+"""A plan risk's fields checked as a plan's narrative (the register's lengths then apply)."""
+RESIDUAL = {"likelihood": "residual_likelihood", "impact": "residual_impact"}
 
 
 class PlanChanges:
     """The rule of every change to a plan, and the edits and withdrawals of its actions and risks."""
 
-    def __init__(self, engine: Engine, policy: PlansPolicy, reporting: Reporting) -> None:
+    def __init__(self, engine: Engine, policy: PlansPolicy, reporting: Reporting, risk: RiskPolicy) -> None:
         self.engine = engine
         self.store = engine.store
         self.clock = engine.clock
         self.policy = policy
         self.reporting = reporting
+        self.risk_policy = risk
 
     def edit_action(
         self,
@@ -101,58 +120,78 @@ class PlanChanges:
             data = {"ref": action.ref, "what": action.what, "reason": why}
             audit_cycle(s, inst, "plan.action_withdrawn", by, data, now)
 
-    def edit_risk(
+    def add_risk(
         self,
         key: str,
-        ref: str,
+        title: str,
         *,
-        risk: str | None = None,
-        owner: str | None = None,
-        rating: str | None = None,
-        mitigation: str | None = None,
+        owner: str,
+        likelihood: int,
+        impact: int,
+        inherent_likelihood: int | None = None,
+        inherent_impact: int | None = None,
+        cause: str = "",
+        effect: str = "",
+        controls: str = "",
+        actions: str = "",
+        measures: Sequence[str] = (),
+        projects: Sequence[str] = (),
         by: str,
-    ) -> list[str]:
-        """Change the fields given of risk ``ref`` (``R1``) by the rules of adding one; the
-        names of those that changed."""
-        wanted: dict[str, str] = {}
-        if risk is not None:
-            wanted["risk"] = (plan_text("risk", risk) or "").strip()
-            if not wanted["risk"]:
-                raise InvalidInput("risk", None, "describe the risk")
-        if owner is not None:
-            wanted["owner"] = (checks.check_line("owner", owner) or "").strip()
-            if not wanted["owner"]:
-                raise InvalidInput("owner", None, "a risk needs an owner")
-        if rating is not None:
-            if rating not in self.policy.risk_ratings:
-                raise InvalidInput("rating", rating, f"use one of {', '.join(self.policy.risk_ratings)}")
-            wanted["rating"] = rating
-        if mitigation is not None:
-            wanted["mitigation"] = (plan_text("mitigation", mitigation) or "").strip()
+    ) -> str:
+        """Raise an operational risk in the plan: an entry of the register (``plans.risk_register``,
+        the plan's service) with its residual ``likelihood`` x ``impact`` (the inherent pair
+        defaults to it) and the measures and projects it threatens; its reference (``R1``)."""
+        values = _risk_values(
+            title=title, owner=owner, cause=cause, effect=effect, controls=controls, actions=actions,
+            residual_likelihood=likelihood, residual_impact=impact,
+            inherent_likelihood=likelihood if inherent_likelihood is None else inherent_likelihood,
+            inherent_impact=impact if inherent_impact is None else inherent_impact,
+            measures=measures, projects=projects,
+        )  # fmt: skip
+        with self.store.write() as s:
+            inst = self._editable(s, key, by)
+            ref = next_risk_ref(s, inst.id)
+            service = s.get(Service, inst.service_id) if inst.service_id is not None else None
+            code = plan_risk_code(service.code if service else None, inst.period, ref, inst.id)
+            entry = checked({**values, "code": code, "register": self.policy.risk_register})
+            org, service_id = inst.organisation_id, inst.service_id
+            add_entry(s, self.risk_policy, org, entry, service_id, plan_id=inst.id, plan_ref=ref)
+            data = {"ref": ref, "risk": code, "register": entry.register_name} | {
+                name: list(v) if isinstance(v, tuple) else v
+                for name, v in entry.model_dump(exclude={"code", "service", "register_name"}).items()
+            }
+            audit_cycle(s, inst, "plan.risk_added", by, data, self.clock.now())
+        return ref
+
+    def edit_risk(self, key: str, ref: str, *, by: str, **fields: Any) -> list[str]:
+        """Change the fields given of risk ``ref`` (``R1``) by the register's rules (those of
+        ``add_risk``: ``likelihood`` and ``impact`` are the residual pair); the register's names
+        of those that changed (none: nothing written or audited)."""
+        unknown = sorted(set(fields) - {*NARRATIVE, "owner", "inherent_likelihood", "inherent_impact",
+                                        "measures", "projects", *RESIDUAL})  # fmt: skip
+        if unknown:
+            raise InvalidInput(unknown[0], None, "not a field of a plan's risk")
+        given = {RESIDUAL.get(name, name): value for name, value in fields.items() if value is not None}
+        wanted = _risk_values(**given)
         with self.store.write() as s:
             inst = self._editable(s, key, by)
             row = self._risk(s, inst, ref)
-            changed = {
-                name: [getattr(row, name), value]
-                for name, value in wanted.items()
-                if getattr(row, name) != value
-            }
-            for name in changed:
-                setattr(row, name, wanted[name])
+            changed = edit_entry(s, self.risk_policy, row, wanted)
             if changed:
-                data = {"ref": ref.strip().upper(), "changed": changed}
+                data = {"ref": row.plan_ref, "risk": row.code, "changed": changed}
                 audit_cycle(s, inst, "plan.risk_edited", by, data, self.clock.now())
         return list(changed)
 
     def withdraw_risk(self, key: str, ref: str, *, reason: str, by: str) -> None:
-        """Withdraw risk ``ref`` from the plan, saying why; it is kept, marked withdrawn."""
+        """Withdraw risk ``ref`` from the plan, saying why: it leaves the register (no more
+        reviews, no escalation) and stays on the plan, marked withdrawn."""
         why = _reason(reason)
         with self.store.write() as s:
             inst = self._editable(s, key, by)
             row = self._risk(s, inst, ref)
             now = self.clock.now()
-            row.withdrawn_by, row.withdrawn_at, row.withdrawn_reason = by, now, why
-            data = {"ref": ref.strip().upper(), "risk": row.risk, "reason": why}
+            withdraw_entry(row, reason=why, by=by, at=now)
+            data = {"ref": row.plan_ref, "risk": row.code, "title": row.title, "reason": why}
             audit_cycle(s, inst, "plan.risk_withdrawn", by, data, now)
 
     # -- the rule of every change -----------------------------------------------------------
@@ -192,14 +231,34 @@ class PlanChanges:
             raise NotNow(f"action {action.ref} was withdrawn from the plan: it no longer changes")
         return action
 
-    def _risk(self, s: Session, inst: Instance, ref: str) -> PlanRisk:
-        """The plan's risk ``ref`` while it stands."""
-        row = risk_row(s, inst.id, ref)
+    def _risk(self, s: Session, inst: Instance, ref: str) -> Risk:
+        """The plan's risk ``ref`` (``R2``) on the register while it stands."""
+        row = s.scalar(select(Risk).where(Risk.plan_id == inst.id, Risk.plan_ref == ref.strip().upper()))
         if row is None:
             raise NotFound("plan risk", f"{inst.key} {ref}")
         if row.withdrawn_by is not None:
-            raise NotNow(f"risk {ref.strip().upper()} was withdrawn from the plan: it no longer changes")
+            raise NotNow(f"risk {row.plan_ref} was withdrawn from the plan: it no longer changes")
         return row
+
+
+def _risk_values(**given: Any) -> dict[str, Any]:
+    """A plan risk's fields as the register takes them: texts checked as a plan's narrative
+    (``owner`` a line, and needed), links as tuples of codes."""
+    found: dict[str, Any] = {}
+    for name, value in given.items():
+        if name in NARRATIVE:
+            found[name] = (plan_text(name, value) or "").strip()
+        elif name == "owner":
+            found[name] = (checks.check_line("owner", value) or "").strip()
+            if not found[name]:
+                raise InvalidInput("owner", None, "a risk needs an owner")
+        elif name in ("measures", "projects"):
+            found[name] = tuple(code.strip() for code in value if code.strip())
+        else:
+            found[name] = value
+    if "title" in found and not found["title"]:
+        raise InvalidInput("title", None, "describe the risk")
+    return found
 
 
 def _reason(reason: str) -> str:

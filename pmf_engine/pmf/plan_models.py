@@ -1,6 +1,7 @@
-"""The tables of service plans: a plan's text (its self-evaluation and sections), its actions,
-each action's status reported per quarter, and its operational risks (an action or risk
-withdrawn is kept, marked with who withdrew it, when and why).
+"""The tables of service plans: a plan's text (its self-evaluation and sections), its actions and
+each action's status reported per quarter (an action withdrawn is kept, marked with who withdrew
+it, when and why). Its operational risks are entries of the risk register (``risk_models.Risk``,
+linked to the plan).
 
 A plan is a workflow instance (``ORG/plans-2025-26/SERVICE``, see ``pmf.plans``); these rows
 hang off that instance, so the plan's state, deadlines and audit trail are the engine's.
@@ -66,22 +67,3 @@ class PlanActionUpdate(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     reported_by: Mapped[str] = mapped_column(String(64))
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class PlanRisk(Base):
-    """An operational risk of a service plan: the risk, its owner, rating and mitigation."""
-
-    __tablename__ = "plan_risks"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"))
-    risk: Mapped[str] = mapped_column(Text)
-    owner: Mapped[str] = mapped_column(String(64))
-    rating: Mapped[str] = mapped_column(String(16))
-    mitigation: Mapped[str] = mapped_column(Text, default="")
-    created_by: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    withdrawn_by: Mapped[str | None] = mapped_column(String(64), default=None)
-    """Who withdrew it (``None``: it stands); a withdrawn row is kept with its history."""
-    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
-    withdrawn_reason: Mapped[str] = mapped_column(Text, default="")

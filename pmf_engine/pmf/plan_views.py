@@ -1,6 +1,7 @@
 """What a service plan looks like to people and reports: its actions (with each quarter's
-status), risks and summary; the reads they are built from, and the two guards' checks
-(``self_evaluation_written``, ``plan_complete``, ``plan_actions_reported``)."""
+status), risks (read from the risk register, where they are entries) and summary; the reads
+they are built from, and the guards' checks (``self_evaluation_written``, ``plan_complete``,
+``plan_actions_reported``)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,16 @@ from sqlalchemy.orm import Session
 from pmf_engine.core.period import FinancialYear, Period
 from pmf_engine.core.store import Instance, WorkflowVersion
 from pmf_engine.pmf.models import Measure, Project
-from pmf_engine.pmf.plan_models import PlanAction, PlanActionUpdate, PlanRisk, PlanText
+from pmf_engine.pmf.plan_models import PlanAction, PlanActionUpdate, PlanText
 from pmf_engine.pmf.policy import PlansPolicy
+from pmf_engine.pmf.risk_models import Risk
+from pmf_engine.pmf.riskpolicy import RiskPolicy
+from pmf_engine.pmf.risks import RiskView, register_in
 
 RISK_PREFIX = "R"
 """A plan's risks are ``R1``, ``R2``, ... in the order added."""
+CODE_LENGTH = 32
+"""The longest code a risk of the register has (``risks.RiskIn``)."""
 
 
 @dataclass(frozen=True)
@@ -47,24 +53,6 @@ class PlanActionView:
 
 
 @dataclass(frozen=True)
-class PlanRiskView:
-    """An operational risk of a plan: ``R1``, ``R2``, ... in the order added."""
-
-    ref: str
-    risk: str
-    owner: str
-    rating: str
-    mitigation: str
-    withdrawn_by: str = ""
-    withdrawn_reason: str = ""
-
-    @property
-    def withdrawn(self) -> bool:
-        """Whether the risk was withdrawn from the plan."""
-        return bool(self.withdrawn_by)
-
-
-@dataclass(frozen=True)
 class PlanView:
     """A service's plan for a year: where it stands, what it says, its actions and risks."""
 
@@ -83,7 +71,9 @@ class PlanView:
     sections: tuple[tuple[str, str, str], ...]
     """(name, label, text) of each section of the policy, in its order."""
     actions: tuple[PlanActionView, ...]
-    risks: tuple[PlanRiskView, ...]
+    risks: tuple[RiskView, ...]
+    """Its operational risks as the register holds them (scored, on the ladder, with this
+    quarter's review), ``R1`` first; those withdrawn too (off the register)."""
 
 
 @dataclass(frozen=True)
@@ -189,48 +179,40 @@ def actions_of_year(
     return found
 
 
-def plan_risks(s: Session, instance_id: int) -> tuple[PlanRiskView, ...]:
-    """The plan's operational risks in the order added (``R1`` first), those withdrawn too:
-    nothing is deleted, so a risk keeps its number."""
-    rows = s.scalars(select(PlanRisk).where(PlanRisk.instance_id == instance_id).order_by(PlanRisk.id))
-    return tuple(
-        PlanRiskView(
-            f"{RISK_PREFIX}{n}",
-            r.risk,
-            r.owner,
-            r.rating,
-            r.mitigation,
-            r.withdrawn_by or "",
-            r.withdrawn_reason,
-        )
-        for n, r in enumerate(rows, start=1)
-    )
+def plan_risks(s: Session, inst: Instance, policy: RiskPolicy) -> tuple[RiskView, ...]:
+    """The plan's operational risks from the register in the order raised (``R1`` first), those
+    withdrawn too: nothing is deleted, so a risk keeps its number."""
+    return tuple(register_in(s, inst.organisation_id, None, policy, plan_id=inst.id))
 
 
-def risk_row(s: Session, instance_id: int, ref: str) -> PlanRisk | None:
-    """The plan's risk ``ref`` (``R2``: the second added), or ``None``."""
-    number = ref.strip().upper().removeprefix(RISK_PREFIX)
-    if not number.isdigit() or int(number) < 1:
-        return None
-    return s.scalar(
-        select(PlanRisk)
-        .where(PlanRisk.instance_id == instance_id)
-        .order_by(PlanRisk.id)
-        .offset(int(number) - 1)
-        .limit(1)
-    )
+def plan_risk_code(service: str | None, year: str, ref: str, plan_id: int) -> str:
+    """A plan risk's code on the register: ``HOUSING-2025-26-R1`` (``P<plan id>-R1`` past the
+    register's 32 characters). Migration 0025 names the risks it moves the same way."""
+    code = f"{service}-{year}-{ref}"
+    return code if service and len(code) <= CODE_LENGTH else f"P{plan_id}-{ref}"
 
 
-def plan_counts(s: Session, model: type[PlanAction] | type[PlanRisk], ids: Sequence[int]) -> dict[int, int]:
-    """How many actions (or risks) each of the plans ``ids`` has standing, by plan."""
+def next_risk_ref(s: Session, instance_id: int) -> str:
+    """The number the plan's next risk takes (``R3`` after two, withdrawn or not)."""
+    taken = s.scalar(select(func.count(Risk.id)).where(Risk.plan_id == instance_id)) or 0
+    return f"{RISK_PREFIX}{taken + 1}"
+
+
+def plan_counts(s: Session, ids: Sequence[int]) -> tuple[dict[int, int], dict[int, int]]:
+    """How many actions and how many risks each of the plans ``ids`` has standing, by plan."""
     if not ids:
-        return {}
-    rows = s.execute(
-        select(model.instance_id, func.count(model.id))
-        .where(model.instance_id.in_(ids), model.withdrawn_by.is_(None))
-        .group_by(model.instance_id)
+        return {}, {}
+    actions = s.execute(
+        select(PlanAction.instance_id, func.count(PlanAction.id))
+        .where(PlanAction.instance_id.in_(ids), PlanAction.withdrawn_by.is_(None))
+        .group_by(PlanAction.instance_id)
     ).all()
-    return {instance_id: count for instance_id, count in rows}
+    risks = s.execute(
+        select(Risk.plan_id, func.count(Risk.id))
+        .where(Risk.plan_id.in_(ids), Risk.withdrawn_by.is_(None))
+        .group_by(Risk.plan_id)
+    ).all()
+    return {i: n for i, n in actions}, {i: n for i, n in risks if i is not None}
 
 
 def unreported_actions(s: Session, plans: PlansPolicy, service_id: int, quarter: str) -> list[str]:

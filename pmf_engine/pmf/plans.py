@@ -10,7 +10,9 @@ keep a plan from moving on until it holds what it must.
 
 What the plan says hangs off its instance: the self-evaluation and a text per section
 (``plans.sections``), its actions (what, owner, due date, the measure or project it serves) and
-its operational risks. They change only in the states ``plans.editable_in``, by a role of
+its operational risks, which are entries of the risk register linked to the plan (scored,
+reviewed each quarter and escalated as the register's are: ``pmf.plan_changes``). They change
+only in the states ``plans.editable_in``, by a role of
 ``plans.own_service`` for its own service or ``plans.any_service`` for any; each change is audited
 in the same transaction. An action or risk may be edited or withdrawn (kept, with a reason) by
 the same rule (``pmf.plan_changes``). Every quarter each action's status (``plans.action_statuses``) is
@@ -39,7 +41,7 @@ from pmf_engine.core.views import InstanceStatus
 from pmf_engine.pmf import tabular
 from pmf_engine.pmf.models import Measure, Project
 from pmf_engine.pmf.plan_changes import PlanChanges, code_id, due_date, plan_link, plan_text
-from pmf_engine.pmf.plan_models import PlanAction, PlanActionUpdate, PlanRisk, PlanText
+from pmf_engine.pmf.plan_models import PlanAction, PlanActionUpdate, PlanText
 from pmf_engine.pmf.plan_views import (
     PlanActionView,
     PlanSummary,
@@ -58,7 +60,7 @@ OPTIONAL_COLUMNS = ("ref", "measure", "project")
 
 class ServicePlans(PlanChanges):
     """The service plans of an organisation's years: started, written, approved and reported on
-    (their actions and risks edited and withdrawn: ``PlanChanges``)."""
+    (their risks added, and their actions and risks edited and withdrawn: ``PlanChanges``)."""
 
     # -- keys -------------------------------------------------------------------------------
 
@@ -155,36 +157,6 @@ class ServicePlans(PlanChanges):
                 self.clock.now(),
             )
         return ref
-
-    def add_risk(
-        self, key: str, risk: str, *, owner: str, rating: str, mitigation: str = "", by: str
-    ) -> None:
-        """Add an operational risk to the plan."""
-        risk = (plan_text("risk", risk) or "").strip()
-        mitigation = (plan_text("mitigation", mitigation) or "").strip()
-        checks.check_line("owner", owner)
-        if not risk:
-            raise InvalidInput("risk", None, "describe the risk")
-        if not owner.strip():
-            raise InvalidInput("owner", None, "a risk needs an owner")
-        if rating not in self.policy.risk_ratings:
-            raise InvalidInput("rating", rating, f"use one of {', '.join(self.policy.risk_ratings)}")
-        with self.store.write() as s:
-            inst = self._editable(s, key, by)
-            now = self.clock.now()
-            s.add(
-                PlanRisk(
-                    instance_id=inst.id,
-                    risk=risk,
-                    owner=owner.strip(),
-                    rating=rating,
-                    mitigation=mitigation,
-                    created_by=by,
-                    created_at=now,
-                )
-            )
-            data = {"risk": risk, "owner": owner.strip(), "rating": rating, "mitigation": mitigation}
-            audit_cycle(s, inst, "plan.risk_added", by, data, now)
 
     def import_actions(self, organisation: str, year: str, path: Path, *, by: str) -> int:
         """Add the actions of a CSV file (columns ``service,what,owner,due`` and optionally
@@ -345,7 +317,7 @@ class ServicePlans(PlanChanges):
                 .where(Instance.organisation_id == org.id, WorkflowVersion.name == self.policy.workflow)
             ).all()
             ids = [inst.id for inst, _, _ in rows]
-            counts = plan_counts(s, PlanAction, ids), plan_counts(s, PlanRisk, ids)
+            counts = plan_counts(s, ids)
             found = [
                 PlanSummary(
                     key=inst.key,
@@ -427,7 +399,7 @@ class ServicePlans(PlanChanges):
                 (name, label, written.get(name, "")) for name, label in self.policy.sections.items()
             ),
             actions=plan_actions(s, inst.id),
-            risks=plan_risks(s, inst.id),
+            risks=plan_risks(s, inst, self.risk_policy),
         )
 
 

@@ -14,10 +14,16 @@ from pmf_engine.core.store import Base, UTCDateTime
 
 class Risk(Base):
     """A corporate or operational risk: its cause and effect, the likelihood and impact before
-    (inherent) and after (residual) its controls, and what is being done about it."""
+    (inherent) and after (residual) its controls, and what is being done about it. A risk
+    raised in a service plan is linked to the plan (``plan_id``; ``R1``, ``R2``, ... there);
+    one withdrawn leaves the register but is kept, marked with who withdrew it, when and why."""
 
     __tablename__ = "risks"
-    __table_args__ = (UniqueConstraint("organisation_id", "code"), Index("ix_risks_service", "service_id"))
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "code"),
+        Index("ix_risks_service", "service_id"),
+        Index("ix_risks_plan", "plan_id", "plan_ref", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
@@ -36,6 +42,14 @@ class Risk(Base):
     residual_impact: Mapped[int] = mapped_column()
     controls: Mapped[str] = mapped_column(Text, default="")
     actions: Mapped[str] = mapped_column(Text, default="")
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id"), default=None)
+    """The service plan (its workflow instance) the risk was raised in (``None``: the register's own)."""
+    plan_ref: Mapped[str | None] = mapped_column(String(16), default=None)
+    """``R1``, ``R2``, ... within its plan, in the order raised."""
+    withdrawn_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    """Who withdrew it (``None``: it stands); a withdrawn risk leaves the register, kept with its history."""
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    withdrawn_reason: Mapped[str] = mapped_column(Text, default="")
 
 
 class RiskLink(Base):

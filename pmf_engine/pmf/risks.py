@@ -121,6 +121,18 @@ class RiskView:
     review_note: str = ""
     previous_score: int | None = None
     """The score this quarter's review started from."""
+    plan: str = ""
+    """The key of the service plan the risk was raised in (``""``: the register's own)."""
+    plan_ref: str = ""
+    """Its number in that plan (``R1``, ``R2``, ... in the order raised)."""
+    withdrawn_by: str = ""
+    """Who withdrew it (``""``: it stands; a withdrawn risk is off the register, its plan keeps it)."""
+    withdrawn_reason: str = ""
+
+    @property
+    def withdrawn(self) -> bool:
+        """Whether the risk was withdrawn (from its plan)."""
+        return bool(self.withdrawn_by)
 
     @property
     def direction(self) -> str:
@@ -204,7 +216,21 @@ class Risks(StoreService):
             measures = _codes(s, Measure, org.id)
             projects = _codes(s, Project, org.id)
             problems = []
+            planned = dict(
+                s.execute(
+                    select(Risk.code, Risk.plan_ref).where(
+                        Risk.organisation_id == org.id, Risk.plan_id.is_not(None)
+                    )
+                ).all()
+            )
             for line, row in rows:
+                if row.code in planned:
+                    problems.append(
+                        Problem(
+                            str(path), line, "risk",
+                            f"{row.code} is risk {planned[row.code]} of a service plan: change it there",
+                        )
+                    )  # fmt: skip
                 if row.service and row.service not in services:
                     problems.append(Problem(str(path), line, "service", f"unknown service {row.service!r}"))
                 for column, known, codes in (
@@ -266,6 +292,8 @@ class Risks(StoreService):
             )
             if risk is None:
                 raise NotFound("risk", code)
+            if risk.withdrawn_by is not None:
+                raise NotNow(f"risk {code} was withdrawn: it is off the register and takes no review")
             if not self.policy.review.may_review(roles_held(s, by, inst.organisation_id), risk.service_id):
                 raise PermissionDenied(cycle, "review_risk", "-", by, f"{by!r} may not review risk {code}")
             if frozen_at(s, inst.id) is not None:
@@ -314,7 +342,9 @@ class Risks(StoreService):
             closed: dict[int | None, str | None] = {}
             found = set()
             for code, service_id in s.execute(
-                select(Risk.code, Risk.service_id).where(Risk.organisation_id == inst.organisation_id)
+                select(Risk.code, Risk.service_id).where(
+                    Risk.organisation_id == inst.organisation_id, Risk.withdrawn_by.is_(None)
+                )
             ):
                 if not self.policy.review.may_review(held, service_id):
                     continue
@@ -391,17 +421,29 @@ def _score_up_to(s: Session, risk: Risk, period: str) -> int:
 
 
 def register_in(
-    s: Session, organisation_id: int, period: Period | None, policy: RiskPolicy
+    s: Session,
+    organisation_id: int,
+    period: Period | None,
+    policy: RiskPolicy,
+    *,
+    plan_id: int | None = None,
 ) -> list[RiskView]:
-    """Every risk of the organisation as of ``period`` (``None``: all reviews), by code: its
-    score, the review of that quarter and its level on the ladder. A few queries, however many risks."""
-    rows = s.execute(
-        select(Risk, Service.code)
+    """Every standing risk of the organisation as of ``period`` (``None``: all reviews), by
+    code: its score, the review of that quarter and its level on the ladder. With ``plan_id``,
+    the risks raised in that plan instead, in the order raised, those withdrawn too. A few
+    queries, however many risks."""
+    risks = (
+        select(Risk, Service.code, Instance.key)
         .outerjoin(Service, Service.id == Risk.service_id)
+        .outerjoin(Instance, Instance.id == Risk.plan_id)
         .where(Risk.organisation_id == organisation_id)
-        .order_by(Risk.code)
-    ).all()
-    ids = [r.id for r, _ in rows]
+    )
+    if plan_id is None:
+        risks = risks.where(Risk.withdrawn_by.is_(None)).order_by(Risk.code)
+    else:
+        risks = risks.where(Risk.plan_id == plan_id).order_by(Risk.id)
+    rows = [(risk, service, plan) for risk, service, plan in s.execute(risks).all()]
+    ids = [r.id for r, _, _ in rows]
     reviews: dict[int, dict[str, RiskReview]] = {}
     links: dict[int, tuple[list[str], list[str]]] = {i: ([], []) for i in ids}
     if ids:
@@ -422,7 +464,7 @@ def register_in(
             if project:
                 links[risk_id][1].append(project)
     found = []
-    for risk, service in rows:
+    for risk, service, plan in rows:
         mine = reviews.get(risk.id, {})
         latest = mine[max(mine)] if mine else None
         quarter = str(period) if period is not None else (max(mine) if mine else "")
@@ -461,6 +503,10 @@ def register_in(
                 reviewed_by=this.reviewed_by if this else "",
                 review_note=this.note if this else "",
                 previous_score=this.previous_score if this else None,
+                plan=plan or "",
+                plan_ref=risk.plan_ref or "",
+                withdrawn_by=risk.withdrawn_by or "",
+                withdrawn_reason=risk.withdrawn_reason,
             )
         )
     return found

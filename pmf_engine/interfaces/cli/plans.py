@@ -1,11 +1,13 @@
 """``pmf plans``: service plans per service and financial year: the year's round started,
-plans written (self-evaluation, sections, actions, risks; an action or risk edited or
-withdrawn), actions imported from CSV, each
+plans written (self-evaluation, sections, actions, and operational risks, which are entries of
+the risk register; an action or risk edited or withdrawn), actions imported from CSV, each
 action's status reported for a quarter, and a plan shown. Its steps are fired with ``pmf fire``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -63,9 +65,11 @@ def plans_show(app: App, organisation: str, year: str, service: str) -> None:
             + (f"  WITHDRAWN ({a.withdrawn_reason})" if a.withdrawn else "")
         )
     for r in view.risks:
+        level = f", {'escalated to ' if r.escalated else ''}{r.level_label}" if r.level_label else ""
         click.echo(
-            f"  {r.ref} [{r.rating}] {r.risk} ({r.owner})"
-            + (f": {r.mitigation}" if r.mitigation else "")
+            f"  {r.plan_ref} [{r.likelihood} x {r.impact} = {r.score} {r.band}{level}] {r.title} ({r.owner})"
+            + (f": {r.controls}" if r.controls else "")
+            + (f"  register {r.code}" if not r.withdrawn else "")
             + (f"  WITHDRAWN ({r.withdrawn_reason})" if r.withdrawn else "")
         )
 
@@ -125,31 +129,53 @@ def plans_action(
     click.echo(f"{key} {ref}: {what} ({owner}, due {due})")
 
 
+SCALE = click.IntRange(1, 5)
+
+
+def risk_options(required: bool) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """The options of a plan's risk, entries of ``risk.yaml``'s register (``required``: adding one)."""
+    options = (
+        click.option("--owner", required=required, help="Who owns the risk (a username)."),
+        click.option("--likelihood", type=SCALE, required=required, help="Residual likelihood, 1-5."),
+        click.option("--impact", type=SCALE, required=required, help="Residual impact, 1-5."),
+        click.option("--inherent-likelihood", type=SCALE, help="Before the controls (default: residual)."),
+        click.option("--inherent-impact", type=SCALE, help="Before the controls (default: residual)."),
+        click.option("--cause"),
+        click.option("--effect"),
+        click.option("--controls", "--mitigation", "controls", help="The controls in place."),
+        click.option("--actions", help="Further actions planned."),
+        click.option("--measure", "measures", multiple=True, help="A measure it threatens (repeat)."),
+        click.option("--project", "projects", multiple=True, help="A project it threatens (repeat)."),
+    )
+
+    def apply(command: Callable[..., None]) -> Callable[..., None]:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
+
+
 @plans.command("risk", cls=OrgYearCommand)
 @click.argument("organisation")
 @click.argument("year")
 @click.argument("service")
-@click.argument("risk")
-@click.option("--owner", required=True)
-@click.option("--rating", required=True, help="One of the ratings of framework.yaml plans.risk_ratings.")
-@click.option("--mitigation", default="")
+@click.argument("title")
+@risk_options(required=True)
 @click.option("--as", "by", required=True)
 @pass_app
 def plans_risk(
-    app: App,
-    organisation: str,
-    year: str,
-    service: str,
-    risk: str,
-    owner: str,
-    rating: str,
-    mitigation: str,
-    by: str,
+    app: App, /, organisation: str, year: str, service: str, title: str, by: str, **risk: Any
 ) -> None:
-    """Add an operational risk to a service's plan."""
+    """Raise an operational risk in a service's plan: an entry of the risk register (the plan's
+    service), scored likelihood x impact, reviewed each quarter and escalated as the register's are."""
     key = _key(app, organisation, year, service)
-    app.framework.plans.add_risk(key, risk, owner=owner, rating=rating, mitigation=mitigation, by=by)
-    click.echo(f"{key}: risk recorded ({rating})")
+    given = {name: value for name, value in risk.items() if value is not None}
+    ref = app.framework.plans.add_risk(key, title, by=by, **given)
+    score = risk["likelihood"] * risk["impact"]
+    click.echo(
+        f"{key} {ref}: on the risk register, residual {risk['likelihood']} x {risk['impact']} = {score}"
+    )
 
 
 def _changed(key: str, ref: str, changed: list[str]) -> str:
@@ -209,31 +235,20 @@ def plans_withdraw_action(
 @click.argument("year")
 @click.argument("service")
 @click.argument("ref", metavar="RISK")
-@click.option("--risk", "text", help="The risk.")
-@click.option("--owner")
-@click.option("--rating", help="One of the ratings of framework.yaml plans.risk_ratings.")
-@click.option("--mitigation")
+@click.option("--title", "--risk", "title", help="The risk.")
+@risk_options(required=False)
 @click.option("--as", "by", required=True)
 @pass_app
 def plans_edit_risk(
-    app: App,
-    organisation: str,
-    year: str,
-    service: str,
-    ref: str,
-    text: str | None,
-    owner: str | None,
-    rating: str | None,
-    mitigation: str | None,
-    by: str,
+    app: App, /, organisation: str, year: str, service: str, ref: str, by: str, **risk: Any
 ) -> None:
-    """Change operational risk RISK (R1, R2, ... as ``show`` lists them) of a service's plan."""
-    if text is None and owner is None and rating is None and mitigation is None:
-        raise click.UsageError("give at least one of --risk, --owner, --rating, --mitigation")
+    """Change operational risk RISK (R1, R2, ... as ``show`` lists them) of a service's plan, on
+    the register (the residual pair only until its first quarterly review)."""
+    given = {name: value for name, value in risk.items() if value is not None and value != ()}
+    if not given:
+        raise click.UsageError("give at least one field to change, e.g. --likelihood or --controls")
     key = _key(app, organisation, year, service)
-    changed = app.framework.plans.edit_risk(
-        key, ref, risk=text, owner=owner, rating=rating, mitigation=mitigation, by=by
-    )
+    changed = app.framework.plans.edit_risk(key, ref, by=by, **given)
     click.echo(_changed(key, ref.upper(), changed))
 
 

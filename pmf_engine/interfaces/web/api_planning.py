@@ -15,7 +15,6 @@ from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,11 +23,10 @@ from pmf_engine.core.limits import INTEGER_MAX
 from pmf_engine.core.period import Period
 from pmf_engine.interfaces.web import idempotency
 from pmf_engine.interfaces.web.api import ERRORS, Org
+from pmf_engine.interfaces.web.api_json import assurance_json, plan_json, risk_json
 from pmf_engine.interfaces.web.deps import ApiMember, EngineDep, FrameworkDep
-from pmf_engine.pmf.assurance import AssuranceSummary
 from pmf_engine.pmf.framework import Framework
-from pmf_engine.pmf.plan_views import PlanView
-from pmf_engine.pmf.risks import RiskSection, RiskView
+from pmf_engine.pmf.risks import RiskSection
 from pmf_engine.pmf.target_setting import MeasureYear, TargetView, Then, parse_year
 
 router = APIRouter(prefix="/api/v1", tags=["planning and assurance"], responses=ERRORS)
@@ -204,40 +202,11 @@ def plan(
     key = framework.plans.plan_key(org, year, service)
     view = framework.plans.get(key)
     steps = engine.steps_for(key, user)
-    found = _plan(view) | {
+    found = plan_json(view) | {
         "next_steps": [asdict(s) for s in steps],
         "transitions": f"/api/v1/instances/{key}/transitions",
     }
     return JSONResponse(found, headers={"ETag": f'"v{view.version}"'})
-
-
-def _plan(p: PlanView) -> dict[str, Any]:
-    return {
-        "key": p.key,
-        "organisation": p.organisation,
-        "year": p.year,
-        "service": p.service,
-        "service_name": p.service_name,
-        "state": p.state,
-        "state_label": p.state_label,
-        "terminal": p.terminal,
-        "version": p.version,
-        "editable": p.editable,
-        "self_evaluation": p.self_evaluation,
-        "sections": [{"name": n, "label": label, "text": text} for n, label, text in p.sections],
-        "actions": [
-            {
-                "ref": a.ref,
-                "what": a.what,
-                "owner": a.owner,
-                "due": a.due,
-                "link": a.link,
-                "statuses": {q: {"status": st, "note": note} for q, (st, note) in sorted(a.statuses.items())},
-            }
-            for a in p.actions
-        ],
-        "risks": [asdict(r) for r in p.risks],
-    }
 
 
 # -- risks and assurance ----------------------------------------------------------------------
@@ -258,24 +227,10 @@ def risks(
     section: RiskSection = framework.risks.section(org, period)
     return {
         "period": period,
-        "risks": [_risk(r) for r in section.risks],
+        "risks": [risk_json(r) for r in section.risks],
         "likelihood": section.likelihood,
         "impact": section.impact,
         "bands": [asdict(b) for b in section.bands],
-    }
-
-
-def _risk(r: RiskView) -> dict[str, Any]:
-    found = asdict(r)
-    for name in ("inherent_likelihood", "inherent_impact", "likelihood", "impact", "score"):
-        del found[name]
-    return found | {
-        "inherent": {
-            "likelihood": r.inherent_likelihood,
-            "impact": r.inherent_impact,
-            "score": r.inherent_score,
-        },
-        "residual": {"likelihood": r.likelihood, "impact": r.impact, "score": r.score},
     }
 
 
@@ -288,12 +243,4 @@ def assurance(org: Org, period: Quarter, _user: ApiMember, framework: FrameworkD
         quarter = Period.parse(period)
     except ValueError as exc:
         raise InvalidInput("period", period, f"not a quarter like 2024-25-Q1: {exc}") from None
-    return _assurance(framework.assurance.summary(f"{org}/{quarter}"))
-
-
-def _assurance(a: AssuranceSummary) -> dict[str, Any]:
-    found: dict[str, Any] = jsonable_encoder(asdict(a))
-    found["sign_off_role"] = found.pop("role")
-    for row, r in zip(found["returns"], a.returns, strict=True):
-        row["gap"] = r.gap
-    return found | {"late_sign_offs": a.late_sign_offs, "unsigned": a.unsigned}
+    return assurance_json(framework.assurance.summary(f"{org}/{quarter}"))

@@ -37,7 +37,8 @@ class PlansPolicy(_Policy):
     """Service plans (``pmf.plans``): the yearly round started per organisation and its per-service
     plan workflow, who writes a plan (their own service's, or any), in which states of the plan
     it may change, its sections beside the self-evaluation, the statuses an action is reported
-    at each quarter (and which need a note), and the ratings of an operational risk."""
+    at each quarter (and which need a note), and the register of ``risk.yaml`` a plan's
+    operational risks go on."""
 
     round: Name
     workflow: Name
@@ -50,7 +51,9 @@ class PlansPolicy(_Policy):
     done_statuses: tuple[Name, ...] = ()
     """Statuses that end an action: once reported, later returns owe no status for it (the
     guard ``plan_actions_reported``, which a return's submit may name)."""
-    risk_ratings: tuple[Name, ...] = Field(min_length=1)
+    risk_register: Name
+    """The register (``risk.yaml`` ``registers``) a plan's operational risks are entries of,
+    scored, reviewed and escalated as every risk there is."""
 
     def may_write(self, held: set[tuple[str, int | None]], service_id: int | None) -> bool:
         """Whether roles ``held`` (role, service id) write the plan of ``service_id``."""

@@ -38,5 +38,16 @@ class FrameworkPolicies:
         if self.risk_source is not None:
             bodies = self.framework.calendar.bodies
             problems += risk_problems(self.risk, self.risk_source, catalog, bodies, partial=partial)
+            plans = self.framework.plans
+            register = self.risk.registers.get(plans.risk_register) if plans is not None else None
+            if plans is not None and (register is None or register.service == "none"):
+                known = ", ".join(n for n, r in self.risk.registers.items() if r.service != "none")
+                problems.append(
+                    self.source.problem(
+                        ("plans", "risk_register"),
+                        f"{plans.risk_register!r} is not a register of risk.yaml that a service's "
+                        f"risks go on; known: {known or 'none'}",
+                    )
+                )
         if problems:
             raise DefinitionError(problems)

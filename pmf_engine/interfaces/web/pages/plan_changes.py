@@ -1,6 +1,6 @@
-"""A service plan's actions and operational risks changed or withdrawn from its page: each
-standing one has a form to change it (the fields of adding one) and one to withdraw it with a
-reason, while the plan may change (``pmf.plan_changes`` holds the rules: the same as the CLI's).
+"""A service plan's actions changed or withdrawn from its page: each standing one has a form to
+change it (the fields of adding one) and one to withdraw it with a reason, while the plan may
+change (``pmf.plan_changes`` holds the rules: the same as the CLI's; risks: ``plan_risks``).
 
 An incomplete form shows the plan's page again with each error beside its field of that form
 (and in the error summary), what was typed kept and nothing written; a refusal (under review,
@@ -81,64 +81,12 @@ def withdraw_action(
     form: CheckedForm,
 ) -> Response:
     """Withdraw an action, saying why: it stays on the plan, marked withdrawn."""
-    return _withdraw(
+    return withdraw(
         render, framework, org, year, service, user, form, "action", ref, framework.plans.withdraw_action
     )
 
 
-@router.post(BASE + "/risks/{risk}")
-def edit_risk(
-    org: str,
-    year: str,
-    service: str,
-    risk: str,
-    user: FormMember,
-    framework: FrameworkDep,
-    render: Render,
-    form: CheckedForm,
-) -> Response:
-    """Change an operational risk: the risk, its owner, rating and mitigation."""
-    at = f"risk-{risk}"
-    posted = _of(form, at)
-    errors = required(
-        form,
-        {
-            "risk": (f"{at}-risk", "Enter the risk"),
-            "owner": (f"{at}-owner", "Enter the username of the risk's owner"),
-            "rating": (f"{at}-rating", "Select the rating"),
-        },
-    )
-    if errors:
-        return plan_page(render, framework, org, year, service, user, field_errors=errors, form=posted)
-    return change(
-        render, framework, org, year, service, user, posted, "risk_edited",
-        lambda key: framework.plans.edit_risk(
-            key, risk, risk=_text(posted, "risk"), owner=_text(posted, "owner").strip(),
-            rating=_text(posted, "rating"), mitigation=_text(posted, "mitigation"), by=user,
-        ),
-        {"risk": f"{at}-risk", "owner": f"{at}-owner", "rating": f"{at}-rating",
-         "mitigation": f"{at}-mitigation"},
-    )  # fmt: skip
-
-
-@router.post(BASE + "/risks/{risk}/withdraw")
-def withdraw_risk(
-    org: str,
-    year: str,
-    service: str,
-    risk: str,
-    user: FormMember,
-    framework: FrameworkDep,
-    render: Render,
-    form: CheckedForm,
-) -> Response:
-    """Withdraw an operational risk, saying why: it stays on the plan, marked withdrawn."""
-    return _withdraw(
-        render, framework, org, year, service, user, form, "risk", risk, framework.plans.withdraw_risk
-    )
-
-
-def _withdraw(
+def withdraw(
     render: Render,
     framework: FrameworkDep,
     org: str,

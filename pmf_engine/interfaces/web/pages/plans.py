@@ -1,8 +1,9 @@
 """Service plans in the browser: the organisation's plans by year (and starting a year's round),
 and one service's plan for a year: where it stands and the steps the signed-in person may take
 (posted to the instance's ``/fire``), its self-evaluation and sections, its actions with each
-quarter's status, and its operational risks, with the forms that write them (those that change
-or withdraw an action or risk: ``plan_changes``).
+quarter's status, and its operational risks as the risk register holds them, with the forms
+that write them (those that change or withdraw an action: ``plan_changes``; the risks':
+``plan_risks``).
 
 A form that is not complete shows the page again with each field's error beside it and in the
 error summary, what was typed kept; nothing is written. A change a service refuses (the plan
@@ -133,38 +134,6 @@ def add_action(
     )  # fmt: skip
 
 
-RISK_FIELDS = {
-    "risk": ("risk-risk", "Enter the risk"),
-    "owner": ("risk-owner", "Enter the username of the risk's owner"),
-    "rating": ("risk-rating", "Select the rating"),
-}
-
-
-@router.post("/orgs/{org}/plans/{year}/{service}/risks")
-def add_risk(
-    org: str,
-    year: str,
-    service: str,
-    user: FormMember,
-    framework: FrameworkDep,
-    render: Render,
-    form: CheckedForm,
-) -> Response:
-    """Add an operational risk: the risk, its owner, rating and mitigation."""
-    errors = required(form, RISK_FIELDS)
-    if errors:
-        return plan_page(render, framework, org, year, service, user, field_errors=errors, form=typed(form))
-    return change(
-        render, framework, org, year, service, user, form, "risk",
-        lambda key: framework.plans.add_risk(
-            key, str(form.get("risk") or ""), owner=str(form.get("owner") or "").strip(),
-            rating=str(form.get("rating") or ""), mitigation=str(form.get("mitigation") or ""), by=user,
-        ),
-        {"risk": "risk-risk", "owner": "risk-owner", "rating": "risk-rating",
-         "mitigation": "risk-mitigation"},
-    )  # fmt: skip
-
-
 def change(
     render: Renderer,
     framework: Framework,
@@ -272,7 +241,7 @@ def plan_page(
             "status": engine.status(key, with_children=False),
             "steps": engine.steps_for(key, user),
             "may_write": plans_.may_write(key, user),
-            "ratings": plans_.policy.risk_ratings,
+            "scales": framework.risks.policy.scales,
             "quarters": quarters,
             "done": done,
             "summary": [("steps", e) for e in errors or []] + list((field_errors or {}).items()),
