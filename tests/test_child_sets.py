@@ -12,7 +12,7 @@ import pytest
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import ManualClock
 from pmf_engine.core.engine import Engine
-from pmf_engine.core.errors import GuardFailed, TransitionNotAllowed
+from pmf_engine.core.errors import DefinitionError, GuardFailed, InvalidInput, TransitionNotAllowed
 from pmf_engine.core.store import Store
 from tests.conftest import ORG, POLICIES, SERVICES, WORKFLOWS, lenient_catalog
 
@@ -151,3 +151,86 @@ def test_a_period_condition_hides_the_transition_elsewhere(
     engine.fire(key, "sign_off", "lead")
     with pytest.raises(TransitionNotAllowed):
         engine.fire(key, "send_to_committees", "perf")
+
+
+FINANCE_CHECK = """\
+name: finance_check
+version: "1"
+initial: checking
+states:
+  checking: {label: Finance checking the return}
+  checked: {label: Checked, terminal: true}
+transitions:
+  - {trigger: check, source: checking, dest: checked, roles: [performance_officer]}
+"""
+
+
+def _with_second_set(tmp_path: Path, per: str) -> Path:
+    folder = tmp_path / "wf-two-sets"
+    shutil.copytree(WORKFLOWS, folder)
+    (folder / "committee_review.yaml").write_text(COMMITTEE)
+    (folder / "annual_report.yaml").write_text(ANNUAL_REPORT)
+    (folder / "finance_check.yaml").write_text(FINANCE_CHECK)
+    second = (
+        "  - workflow: finance_check\n"
+        "    spawn_on: signoff\n"
+        f"    per: {per}\n"
+        "    settled: [checked]\n"
+        "    join: [sign_off]\n"
+    )
+    text = THEMATIC.replace("{require}", "all").replace("transitions:\n", second + "transitions:\n", 1)
+    (folder / "thematic_cycle.yaml").write_text(text)
+    return folder
+
+
+def _policies_with_finance_check(tmp_path: Path) -> Path:
+    folder = tmp_path / "policies-two-sets"
+    shutil.copytree(POLICIES, folder)
+    framework = folder / "framework.yaml"
+    text = framework.read_text()
+    added = "    service_plan: []\n    finance_check: []"
+    framework.write_text(text.replace("    service_plan: []", added, 1))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("per", "clash"),
+    [("service", "a second child set per service"), ("[finance, housing]", "'housing' is a member")],
+)
+def test_two_child_sets_whose_members_would_share_keys_are_refused_at_load(
+    tmp_path: Path, per: str, clash: str
+) -> None:
+    """A council's finance check per service beside the returns passed validation, then every
+    child of the second set had the key of a return (``ORG/PERIOD/HOUSING``): the cycle stuck on
+    a "changed since it was read" conflict. Two sets that would key children alike are refused
+    with the file, line and field."""
+    folder = _with_second_set(tmp_path, per)
+    with pytest.raises(DefinitionError) as raised:
+        lenient_catalog(folder, _policies_with_finance_check(tmp_path) if per == "service" else POLICIES)
+    (problem,) = raised.value.problems
+    lines = (folder / "thematic_cycle.yaml").read_text().splitlines()
+    assert problem.file == str(folder / "thematic_cycle.yaml"), problem
+    assert problem.field.startswith("children.3.per"), problem
+    assert problem.line == lines.index(f"    per: {per}") + 1 if per == "service" else problem.line, problem
+    assert clash in problem.message and "the same key" in problem.message, problem
+
+
+def test_a_named_member_keyed_like_a_service_is_refused_when_spawned(
+    store: Store, clock: ManualClock, tmp_path: Path
+) -> None:
+    """A named member spelled like one of the organisation's services would be keyed as that
+    service's return (load cannot know the services): the transition that starts the set is
+    refused naming the key and both sets, and nothing of it is written."""
+    folder = _with_second_set(tmp_path, "[finance]")
+    engine = Engine(store, lenient_catalog(folder, POLICIES), clock)
+    engine.directory.add_service(ORG, "finance", "Finance", by="test")
+    key = engine.start_cycle(ORG, "2024-25-Q1", by="perf", workflow="thematic_cycle").key
+    for service in SERVICES:
+        engine.fire(f"{key}/{service}", "submit", f"sm_{service.lower()}")
+        engine.fire(f"{key}/{service}", "accept", "perf")
+    engine.fire(f"{key}/finance", "waive", "perf", reason="no figures this quarter")
+    with pytest.raises(InvalidInput) as refused:
+        engine.fire(key, "close_returns", "perf")
+    assert f"{key}/finance" in str(refused.value) and "service_return" in str(refused.value), refused.value
+    assert "finance_check" in str(refused.value)
+    assert engine.peek(key)[0] == "returns"

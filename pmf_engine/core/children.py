@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from pmf_engine.core import audit
 from pmf_engine.core.clock import Clock
 from pmf_engine.core.definition import CascadeDef, ChildSpec, TransitionDef, WorkflowDef
-from pmf_engine.core.errors import GuardFailed
+from pmf_engine.core.errors import GuardFailed, InvalidInput
 from pmf_engine.core.instances import NEW_INSTANCES, InstanceRow, child_views
 from pmf_engine.core.period import parse_period
 from pmf_engine.core.provenance import stamp
@@ -62,10 +62,12 @@ class Children:
         period_end = parse_period(period).end
         spawned: list[str] = []
         for spec in specs:
-            existing = {c.name for c in child_views(s, parent_id, {spec.workflow})}
+            others = {c.name: c.workflow for c in child_views(s, parent_id)}
+            existing = {name for name, workflow in others.items() if workflow == spec.workflow}
             todo = [(sid, name) for sid, name in self._members(s, org_id, spec) if name not in existing]
             if not todo:
                 continue
+            _refuse_shared_keys(parent_key, spec, todo, others)
             version = self.stored.register(s, spec.workflow)
             child_wf = self.stored.definition(version)
             now = self.clock.now()
@@ -238,3 +240,18 @@ def _names(value: Any) -> list[str]:
     if not isinstance(items, Sequence):
         return []
     return list(dict.fromkeys(str(item).strip() for item in items if str(item).strip()))
+
+
+def _refuse_shared_keys(
+    parent_key: str, spec: ChildSpec, todo: list[tuple[int | None, str]], others: Mapping[str, str]
+) -> None:
+    """A member named like a child of another set (a listed name spelled as a service's code:
+    only the organisation's data can tell) would share its key: refused, naming both sets."""
+    for _, name in todo:
+        if name in others:
+            raise InvalidInput(
+                "child key",
+                f"{parent_key}/{name}",
+                f"the {spec.workflow!r} member {name!r} has the key of a {others[name]!r} child "
+                "already started; rename the member in the workflow's children section",
+            )

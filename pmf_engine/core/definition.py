@@ -521,9 +521,30 @@ def _child_set_problems(wf: WorkflowDef, doc: Document) -> Iterable[Problem]:
         workflows.setdefault(child.workflow, i)
         if not isinstance(child.per, str) and len(set(child.per)) != len(child.per):
             yield doc.problem(("children", i, "per"), "a name is listed twice")
+        yield from _key_clashes(wf, doc, i, child)
         for j, trigger in enumerate(child.join):
             if trigger not in wf.triggers:
                 yield doc.problem(("children", i, "join", j), f"{wf.name!r} has no trigger {trigger!r}")
+
+
+def _key_clashes(wf: WorkflowDef, doc: Document, i: int, child: ChildSpec) -> Iterable[Problem]:
+    """A child is keyed ``PARENT/NAME`` (its service's code, or its listed name): two sets per
+    service, or a name listed in two sets, would give two children one key."""
+    for k, earlier in enumerate(wf.children[:i]):
+        if child.per == "service" and earlier.per == "service":
+            yield doc.problem(
+                ("children", i, "per"),
+                f"a second child set per service (the first is children[{k}], {earlier.workflow!r}): "
+                "their children would have the same key (PARENT/SERVICE); list names for this one",
+            )
+        elif not isinstance(child.per, str) and not isinstance(earlier.per, str):
+            for j, name in enumerate(child.per):
+                if name in earlier.per:
+                    yield doc.problem(
+                        ("children", i, "per", j),
+                        f"{name!r} is a member of children[{k}] ({earlier.workflow!r}) too: "
+                        "their children would have the same key (PARENT/NAME)",
+                    )
 
 
 def _reachable(start: set[str], edges: Mapping[str, set[str]]) -> set[str]:
