@@ -53,12 +53,13 @@ def _quiet(_line: str) -> None:
         (datetime(2026, 12, 2, 10, 0, tzinfo=LONDON), "2026-27-Q2", "scrutiny", "2025-26"),
         (datetime(2031, 5, 17, 15, 30, tzinfo=LONDON), "2030-31-Q4", "scrutiny", "2030-31"),
         (datetime(2027, 1, 8, 12, 0, tzinfo=LONDON), "2026-27-Q3", "data_request", "2025-26"),
+        (datetime(2026, 8, 20, 10, 0, tzinfo=LONDON), "2026-27-Q1", "scrutiny", "2025-26"),  # story is a Q4
     ],
 )
 def test_the_demo_is_built_in_the_present(
     shipped: Catalog, tmp_path: Path, now: datetime, opened: str, stage: str, year: str
 ) -> None:
-    """Built at three dates: the open cycle is the quarter that ended most recently, at the stage
+    """Built at four dates: the open cycle is the quarter that ended most recently, at the stage
     its timetable reaches by then with no deadline missed, after a closed quarter and eight of
     figures before it; the calendar has meetings in the coming months; nothing is late, so a
     worker waking now sends no escalation. The year ends as ``_assert_the_year_end`` says."""
@@ -116,7 +117,8 @@ def _assert_the_year_end(url: str, shipped: Catalog, now: datetime, year: str) -
         with store.read() as s:
             frozen = [e for e in audit.trail(s, f"{ORG}/{q4}") if e.event == "annual_report.frozen"]
             assert len(frozen) == 1 and json.loads(frozen[0].data)["sha256"] == annual.frozen.sha256
-            assert not [e for e in audit.trail(s, f"{ORG}/{q4}") if e.event == "refused"]
+            refused = [e for e in audit.trail(s, f"{ORG}/{q4}") if e.event == "refused"]
+            assert not refused or Period.parse(q4) == quarters.story, "a quiet year end: nothing refused"
         verified = CliRunner().invoke(
             entry.main,
             ["--db", url, "--workflows", str(ROOT / "workflows"), "--policies", str(ROOT / "policies"),
