@@ -52,8 +52,9 @@ SEEDS_THE_EXAMPLE = {
     PACKAGE / "pmf" / "sample.py",
     PACKAGE / "app" / "demo.py",
     PACKAGE / "app" / "demo_plans.py",
+    PACKAGE / "app" / "demo_year_end.py",
 }
-"""The demo's council: its people hold the shipped roles and its quarter fires the shipped triggers."""
+"""The demo's council: its people hold the shipped roles and its quarters fire the shipped triggers."""
 NOT_NAMES = {
     ("interfaces/cli/actions.py", "close"): "the command `pmf actions close`, whatever the trigger is called",
 }

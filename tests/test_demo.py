@@ -4,12 +4,16 @@ database that is there is kept unless ``--reset`` asks for a new one."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from pmf_engine.app.demo import DEMO_PASSWORD, ORG, DemoQuarters, prepare_demo, run_demo
@@ -24,8 +28,11 @@ from pmf_engine.core.errors import InvalidInput
 from pmf_engine.core.period import Period
 from pmf_engine.core.store import AuditEntry, Deadline, Meeting, OutboxMessage, Store, sqlite_url
 from pmf_engine.interfaces import main as entry
-from pmf_engine.pmf.framework import load_policies
+from pmf_engine.interfaces.web.app import WebSettings, create_app
+from pmf_engine.pmf import report
+from pmf_engine.pmf.framework import Framework, load_policies
 from pmf_engine.pmf.models import Actual
+from tests.pg import PostgresServer
 
 ROOT = Path(__file__).parent.parent
 POLICIES = load_policies(ROOT / "policies")
@@ -41,23 +48,25 @@ def _quiet(_line: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("now", "opened", "stage"),
+    ("now", "opened", "stage", "year"),
     [
-        (datetime(2026, 12, 2, 10, 0, tzinfo=LONDON), "2026-27-Q2", "scrutiny"),
-        (datetime(2031, 5, 17, 15, 30, tzinfo=LONDON), "2030-31-Q4", "scrutiny"),
-        (datetime(2027, 1, 8, 12, 0, tzinfo=LONDON), "2026-27-Q3", "data_request"),
+        (datetime(2026, 12, 2, 10, 0, tzinfo=LONDON), "2026-27-Q2", "scrutiny", "2025-26"),
+        (datetime(2031, 5, 17, 15, 30, tzinfo=LONDON), "2030-31-Q4", "scrutiny", "2030-31"),
+        (datetime(2027, 1, 8, 12, 0, tzinfo=LONDON), "2026-27-Q3", "data_request", "2025-26"),
+        (datetime(2026, 8, 20, 10, 0, tzinfo=LONDON), "2026-27-Q1", "scrutiny", "2025-26"),  # story is a Q4
     ],
 )
 def test_the_demo_is_built_in_the_present(
-    shipped: Catalog, tmp_path: Path, now: datetime, opened: str, stage: str
+    shipped: Catalog, tmp_path: Path, now: datetime, opened: str, stage: str, year: str
 ) -> None:
-    """Built at three dates: the open cycle is the quarter that ended most recently, at the stage
+    """Built at four dates: the open cycle is the quarter that ended most recently, at the stage
     its timetable reaches by then with no deadline missed, after a closed quarter and eight of
-    imported figures; the calendar has meetings in the coming months; nothing is late, so a
-    worker waking now sends no escalation."""
+    figures before it; the calendar has meetings in the coming months; nothing is late, so a
+    worker waking now sends no escalation. The year ends as ``_assert_the_year_end`` says."""
     db = tmp_path / "pmf-demo.db"
     assert run_demo(db, shipped, POLICIES, _quiet, now=now)
     assert str(DemoQuarters.at(now).open) == opened
+    _assert_the_year_end(sqlite_url(db), shipped, now, year)
     store = Store(sqlite_url(db))
     clock = ManualClock(now)
     engine = Engine(store, shipped, clock)
@@ -89,6 +98,119 @@ def test_the_demo_is_built_in_the_present(
                                                        OutboxMessage.created_at > as_utc(now)))  # fmt: skip
     assert Accounts(store, clock).authenticate("audrey", DEMO_PASSWORD) == "audrey"
     store.dispose()
+
+
+def _assert_the_year_end(url: str, shipped: Catalog, now: datetime, year: str) -> None:
+    """What a new user of the demo at ``now`` finds of its years: ``year``'s annual report frozen
+    at its Q4 sign-off by the engine, intact (``pmf report annual --verify``) and published on
+    the open-data pages (HTML and CSV) with its Q4 figures; the council's own comparator values
+    equal to its outturn; each quarter's theme headlines its own; and a mid-year revision of a
+    target, approved and audited, in force for the story quarter and listed in its frozen report."""
+    store = Store(url)
+    try:
+        framework = Framework(Engine(store, shipped, ManualClock(now)), POLICIES)
+        quarters = DemoQuarters.at(now)
+        annual = report.annual_report(framework, ORG, year)
+        assert annual.frozen is not None, f"the {year} annual report is frozen, not a draft"
+        q4 = f"{year}-Q4"
+        assert framework.engine.status(f"{ORG}/{q4}").state in ("scrutiny", "closed")
+        with store.read() as s:
+            frozen = [e for e in audit.trail(s, f"{ORG}/{q4}") if e.event == "annual_report.frozen"]
+            assert len(frozen) == 1 and json.loads(frozen[0].data)["sha256"] == annual.frozen.sha256
+            refused = [e for e in audit.trail(s, f"{ORG}/{q4}") if e.event == "refused"]
+            assert not refused or Period.parse(q4) == quarters.story, "a quiet year end: nothing refused"
+        verified = CliRunner().invoke(
+            entry.main,
+            ["--db", url, "--workflows", str(ROOT / "workflows"), "--policies", str(ROOT / "policies"),
+             "--now", f"{now:%Y-%m-%d %H:%M}", "report", "annual", "--org", ORG, "--year", year, "--verify"],
+        )  # fmt: skip
+        assert verified.exit_code == 0, verified.output
+        assert f"{year}: frozen annual report intact (sha256 {annual.frozen.sha256}" in verified.output
+
+        client = TestClient(
+            create_app(framework, WebSettings(secret_key="test-secret", secure_cookies=False))
+        )
+        page = client.get(f"/open/{ORG}/annual/{year}")
+        assert page.status_code == 200 and "Average days to re-let council homes" in page.text
+        published = client.get(f"/open/{ORG}/annual/{year}.csv")
+        assert published.status_code == 200
+        rows = {r["measure"]: r for r in csv.DictReader(io.StringIO(published.text))}
+        public = {m.code: m for m in report.annual_report(framework, ORG, year, public=True).measures}
+        assert set(rows) == set(public) and "HOU-01" in rows and "WAS-06" not in rows  # not for publication
+        assert rows["HOU-01"]["q4"] and float(rows["HOU-01"]["q4"]) == public["HOU-01"].quarters[3].value
+
+        positions = framework.comparators.positions(ORG)
+        assert positions
+        for code, found in positions.items():
+            for position in found:
+                outturn = next(
+                    m.outturn
+                    for m in report.annual_report(framework, ORG, position.period.replace("/", "-")).measures
+                    if m.code == code
+                )
+                assert position.own is not None and position.own.value == outturn, code
+
+        said = {}
+        for period in dict.fromkeys((Period.parse(q4), quarters.story, quarters.open)):
+            texts = tuple(h.narrative for h in report.gather(framework, f"{ORG}/{period}").content.headlines)
+            if any(texts):
+                assert texts not in said.values(), f"{period}'s headlines repeat another quarter's"
+                said[period] = texts
+        assert quarters.story in said
+
+        story = report.gather(framework, f"{ORG}/{quarters.story}")
+        assert story.frozen is not None
+        revised = {r.code: r for r in story.content.revised_targets}
+        assert "REV-03" in revised, "the story's frozen report lists the revision in force"
+        rev = revised["REV-03"]
+        assert (rev.original, rev.revised, rev.revised_from) == (18, 21, str(quarters.story)) and rev.reason
+        lifecycle = [
+            t
+            for t in framework.targets.list(ORG, code="REV-03")
+            if t.kind == "revision" and t.state == "agreed"
+        ]
+        assert lifecycle and lifecycle[0].proposed_by == "rita" and lifecycle[0].decisions[-1].by == "lena"
+        with store.read() as s:
+            events = s.scalars(select(AuditEntry.data).where(AuditEntry.event == "target.revision_proposed"))
+            proposed = [d for d in map(json.loads, events) if d["measure"] == "REV-03"]
+        assert [(d["measure"], d["value"], d["effective_from"]) for d in proposed] == [
+            ("REV-03", 21, str(quarters.story))
+        ], "the revision is in the audit log with its reason"
+        assert proposed[0]["reason"] == rev.reason
+    finally:
+        store.dispose()
+
+
+@pytest.mark.postgres
+def test_the_demo_is_built_in_postgresql(
+    shipped: Catalog, tmp_path: Path, pg_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``pmf --db postgresql://... demo`` builds the example council in an empty PostgreSQL
+    database, as on SQLite (its year end too), and refuses to build it a second time there;
+    given ``--db-file`` too, it builds in that file as before."""
+    monkeypatch.chdir(tmp_path)
+    now = datetime(2026, 12, 2, 10, 0, tzinfo=LONDON)
+    url = pg_server.url(pg_server.create_database())
+    args = ["--db", url, "--workflows", str(ROOT / "workflows"), "--policies", str(ROOT / "policies"),
+            "--now", f"{now:%Y-%m-%d %H:%M}", "demo"]  # fmt: skip
+    built = CliRunner().invoke(entry.main, args)
+    assert built.exit_code == 0, built.output
+    assert "audit log verified" in built.output and (tmp_path / "pmf-demo-report.html").exists()
+    assert not (tmp_path / "pmf-demo.db").exists(), "built in PostgreSQL, not in a SQLite file"
+    store = Store(url)
+    engine = Engine(store, shipped, ManualClock(now))
+    assert engine.status(f"{ORG}/2026-27-Q2").state == "scrutiny"
+    assert engine.status(f"{ORG}/2026-27-Q1").state == "closed"
+    with store.read() as s:
+        assert audit.verify(s).ok
+    store.dispose()
+    _assert_the_year_end(url, shipped, now, "2025-26")
+    again = CliRunner().invoke(entry.main, args)
+    assert again.exit_code == 1 and "holds organisations already" in again.output
+    reset = CliRunner().invoke(entry.main, [*args, "--reset"])
+    assert reset.exit_code == 1 and "replaces a --db-file only" in reset.output
+    in_file = CliRunner().invoke(entry.main, [*args, "--db-file", str(tmp_path / "file.db")])
+    assert in_file.exit_code == 0 and (tmp_path / "file.db").exists()
 
 
 @pytest.mark.slow

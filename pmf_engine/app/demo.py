@@ -1,11 +1,13 @@
 """The example council, built in the present: ``pmf demo`` and ``pmf serve --demo``.
 
-Wexcombe District Council is seeded into a SQLite file and its quarters are run on a simulated
-clock up to the time it is now (the injected clock's), with the scheduler worker waking three
-times a day:
+Wexcombe District Council is seeded into a SQLite file (or an empty database a URL names) and
+its quarters are run on a simulated clock up to the time it is now (the injected clock's), with
+the scheduler worker waking three times a day (when something is due):
 
-* eight quarters of imported figures, then the *story* quarter (the one before the quarter
-  that ended most recently), run end to end with every way back the workflow has, and closed;
+* eight quarters of figures, imported but for the last full year's Q4, whose cycle is run through
+  to the annual report's freeze and publication (``demo_year_end``), then the *story* quarter
+  (the one before the quarter that ended most recently), run end to end with every way back the
+  workflow has, and closed;
 * the *open* quarter (the one that ended most recently), run as a quiet quarter would go as far
   as the time it is now, so that it stands at the stage it would be at, with no deadline missed;
 * committee meetings for all of them and for the quarter after, placed by working days after
@@ -28,9 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import make_url, select
 
-from pmf_engine.app import demo_library, demo_plans
+from pmf_engine.app import demo_library, demo_plans, demo_time, demo_year_end
+from pmf_engine.app.demo_time import DemoQuarters, on
 from pmf_engine.app.wiring import make_worker
 from pmf_engine.channels import LogChannel
 from pmf_engine.core import audit, outbox
@@ -79,33 +82,11 @@ PEOPLE: list[tuple[str, str, list[tuple[str, str | None]]]] = [
 # quarter's end (its "day 0"), with the hour they start.
 STORY_MEETINGS = [("cmt", 16, 10), ("cmt", 21, 10), ("leadership", 25, 10), ("cabinet", 32, 18),
                   ("cabinet", 46, 18), ("scrutiny", 54, 19)]  # fmt: skip
-QUARTER_MEETINGS = [("cmt", 14, 10), ("leadership", 19, 10), ("cabinet", 30, 18), ("scrutiny", 44, 19)]
+QUARTER_MEETINGS = demo_year_end.MEETINGS
 SCRUTINY_NOTICE = 10
 """The open quarter's Scrutiny meets at least this many working days from now: its cycle stays open."""
 ACTION_WORKING_DAYS = 25
 """The story's Scrutiny action is due this many working days after the meeting that raised it."""
-
-
-@dataclass(frozen=True)
-class DemoQuarters:
-    """The quarters the demo is built around, computed from the time it is now."""
-
-    now: datetime
-    story: Period
-    """Run end to end and closed: the quarter before ``open``."""
-    open: Period
-    """The quarter that ended most recently: its cycle is open, at the stage it would be now."""
-
-    @classmethod
-    def at(cls, now: datetime) -> DemoQuarters:
-        """The quarters of a demo built at ``now``."""
-        ended = Period.containing(london(now).date()).previous()
-        return cls(now, ended.previous(), ended)
-
-    @property
-    def following(self) -> Period:
-        """The quarter running now, whose cycle the performance team starts once it ends."""
-        return self.open.next()
 
 
 @dataclass(frozen=True)
@@ -117,22 +98,12 @@ class Prepared:
     open_cycle: str | None
 
 
-def day_zero(period: Period, workdays: WorkingDays) -> date:
-    """The first working day after ``period`` ends: day 0 of its cycle's working days."""
-    return workdays.next_working_day(period.end + timedelta(days=1))
-
-
-def on(period: Period, workdays: WorkingDays, day: int, hour: int, minute: int = 0) -> datetime:
-    """London wall time ``hour:minute`` on working day ``day`` after ``period`` ends."""
-    when = workdays.add(day_zero(period, workdays), day)
-    return datetime.combine(when, time(hour, minute), tzinfo=LONDON)
-
-
 def demo_meetings(quarters: DemoQuarters, workdays: WorkingDays) -> list[tuple[str, datetime]]:
     """Every committee meeting of the demo's calendar, earliest first: the story quarter's,
     the open quarter's (its Scrutiny at least ``SCRUTINY_NOTICE`` working days from now) and
-    those of the quarter running now."""
+    those of the quarter running now; the year-end cycle's before them, if the demo runs one."""
     meetings = [(body, on(quarters.story, workdays, day, hour)) for body, day, hour in STORY_MEETINGS]
+    meetings += demo_year_end.meetings(quarters, workdays)
     today = london(quarters.now).date()
     for period in (quarters.open, quarters.following):
         for body, day, hour in QUARTER_MEETINGS:
@@ -167,21 +138,23 @@ class _Run:
         self.echo(f"  {self.stamp()}  {who:<11} {what:<24} {detail}")
 
     def until(self, target: datetime) -> None:
-        """Run the worker's wake-ups before ``target``, then set the clock to it."""
-        moment = london(self.clock.now())
+        """Run the worker's wake-ups before ``target`` (those with something due), then set
+        the clock to it."""
+        moment, due = london(self.clock.now()), demo_time.next_due(self.store)
         if target <= moment:
             return
         day = moment.date()
         while True:
             for hh, mm in ((8, 0), (12, 0), (17, 30)):
                 tick_at = datetime(day.year, day.month, day.day, hh, mm, tzinfo=LONDON)
-                if tick_at <= moment:
-                    continue
                 if tick_at >= target:
                     self.clock.set(target)
                     return
+                if tick_at <= moment or due is None or tick_at < due:
+                    continue
                 self.clock.set(tick_at)
                 self.tick()
+                due = demo_time.next_due(self.store)
             day += timedelta(days=1)
             moment = datetime(day.year, day.month, day.day, tzinfo=LONDON) - timedelta(seconds=1)
 
@@ -256,11 +229,11 @@ class _Run:
             if view.escalated:
                 self.say(who, "risk review", f"{code} {view.score}: escalated to {view.level_label}")
 
-    def headlines(self, cycle: str) -> None:
-        """The performance officer writes each theme's headline for the report."""
-        for theme, narrative in sample.HEADLINES.items():
+    def headlines(self, cycle: str, texts: dict[str, str]) -> None:
+        """The performance officer writes each theme's headline (``texts``) for the report."""
+        for theme, narrative in texts.items():
             self.framework.delivery.write_headline(cycle, theme, narrative, by="priya")
-        self.say("priya", "theme headlines", f"{len(sample.HEADLINES)} themes")
+        self.say("priya", "theme headlines", f"{len(texts)} themes")
 
     def exception_reports(self, cycle: str, recovery: date) -> None:
         """The performance officer writes every exception report the cycle still owes."""
@@ -292,17 +265,25 @@ def run_demo(
     echo: Callable[[str], None],
     *,
     now: datetime,
+    database_url: str | None = None,
 ) -> bool:
     """Build the example council afresh in ``db_file`` (any file there is replaced), run up to
     ``now``; True if the audit chain verifies at the end. The new database is written beside
-    ``db_file`` and moved into place only when complete."""
+    ``db_file`` and moved into place only when complete. With ``database_url`` (PostgreSQL, say)
+    it is built in that database instead, which must hold no organisation (``InvalidInput``);
+    the reports are written beside ``db_file`` either way."""
     quarters = DemoQuarters.at(now)
     db_file = db_file.absolute()
+    if database_url is not None:
+        shown = make_url(database_url).render_as_string(hide_password=True)
+        ok = _build(database_url, db_file, catalog, policies, echo, quarters)
+        echo(f"explore it: pmf --db {shown} audit trail {ORG}/{quarters.story}")
+        return ok
     fd, name = tempfile.mkstemp(prefix=f".{db_file.name}.", suffix=".building", dir=db_file.parent)
     os.close(fd)
     building = Path(name)
     try:
-        ok = _build(building, db_file, catalog, policies, echo, quarters)
+        ok = _build(sqlite_url(building), db_file, catalog, policies, echo, quarters)
         for suffix in ("-wal", "-shm"):
             Path(f"{db_file}{suffix}").unlink(missing_ok=True)
         building.replace(db_file)
@@ -350,7 +331,7 @@ def prepare_demo(
 
 
 def _build(
-    db_file: Path,
+    url: str,
     final: Path,
     catalog: Catalog,
     policies: FrameworkPolicies,
@@ -359,13 +340,18 @@ def _build(
 ) -> bool:
     story, opened = quarters.story, quarters.open
     workdays = WorkingDays("ENG")  # the council's nation (``add_organisation``'s default)
-    start = datetime.combine(story.end, time(9), tzinfo=LONDON)
-    store = Store(sqlite_url(db_file), rehearsal=True)  # the demo acts at times before now
-    run = _Run(store, catalog, policies, start, echo)
+    store = Store(url, rehearsal=True)  # the demo acts at times before now
+    shown = final if url.startswith("sqlite") else make_url(url).render_as_string(hide_password=True)
+    with store.read() as s:
+        held = s.scalar(select(Organisation.code).limit(1)) is not None
+    if held:
+        store.dispose()
+        raise InvalidInput("--db", shown, "holds organisations already: the demo needs an empty one")
+    run = _Run(store, catalog, policies, demo_year_end.start(quarters, workdays), echo)
     engine, framework = run.engine, run.framework
     echo(
         f"pmf demo: Wexcombe District Council on {london(quarters.now):%a %d %b %Y}: quarter {story} "
-        f"run end to end, {opened} open at the stage it has reached, database {final}"
+        f"run end to end, {opened} open at the stage it has reached, database {shown}"
     )
     engine.directory.add_organisation(ORG, "Wexcombe District Council", by="adam")
     for code, name in SERVICES.items():
@@ -387,7 +373,7 @@ def _build(
     first = story
     for _ in range(sample.HISTORY):
         first = first.previous()
-    echo(demo_library.load_library(framework, ORG, first, story, opened))
+    echo(demo_year_end.library_and_year_end(run, quarters, workdays, first))
     demo_plans.write_plans(framework, demo_plans.plan_year(opened), run.say)
     action_close = _story(run, story, workdays)
     _open_quarter(run, opened, workdays, quarters.now, action_close)
@@ -398,14 +384,7 @@ def _build(
     report_file = final.with_name(final.stem + "-report.html")
     report_file.write_text(report.html(built), encoding="utf-8")
     echo(f"committee report: {report_file} (figures frozen at sign-off; pmf report --format pdf|xlsx too)")
-    year = demo_library.annual_year(opened)
-    annual = report.annual_report(framework, ORG, year)
-    annual_file = final.with_name(f"{final.stem}-annual-{year}.html")
-    annual_file.write_text(report.annual_html(annual), encoding="utf-8")
-    echo(
-        f"annual report {year}: {annual_file} ({len(annual.went_well)} went well, {len(annual.reds)} red; "
-        f"pmf report annual --org {ORG} --year {year} [--public] --out FILE.pdf)"
-    )
+    echo(demo_year_end.write_annual(framework, quarters, workdays, final))
     for key in (f"{ORG}/{story}", f"{ORG}/{opened}"):
         status = engine.status(key)
         echo(f"cycle {key} is {status.state_label}, version {status.version}")
@@ -475,7 +454,7 @@ def _story(run: _Run, period: Period, workdays: WorkingDays) -> tuple[datetime, 
 
     echo("Review and approval")
     at(13)
-    run.headlines(cycle)
+    run.headlines(cycle, sample.HEADLINES)
     step("priya", "complete_service_review")
     at(16)
     step("colin", "return_to_services", reason="Housing narrative does not explain the rise in voids",
@@ -553,7 +532,7 @@ def _open_quarter(
 
     events.append((action[0], close_action))
     plan(2, 9, lambda: run.review_risks(cycle, "later"))
-    plan(10, 10, lambda: run.headlines(cycle))
+    plan(10, 10, lambda: run.headlines(cycle, sample.headlines(sample.LATER_HEADLINES, figures)))
 
     def sign(who: str, svc: str) -> Callable[[], None]:
         return lambda: run.sign_off(cycle, who, svc)
@@ -581,7 +560,8 @@ def _open_quarter(
     plan(18, 14, lambda: run.exception_reports(cycle, period.next().next().end))
     plan(19, 11, step("lena", "sign_off"))
     cabinet = on(period, workdays, 30, 18)
-    plan(30, 19, step("carol", "approve", data={"minute_reference": f"CAB/{cabinet:%Y}/{cabinet:%m}"}))
+    minute = {"minute_reference": f"CAB/{cabinet:%Y}/{cabinet:%m}"}
+    plan(*demo_year_end.APPROVED, step("carol", "approve", data=minute))
 
     started = min(on(period, workdays, 0, 9), now)
     run.until(started)

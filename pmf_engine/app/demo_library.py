@@ -1,11 +1,11 @@
 """The demo council's library and its targets' story, beside ``demo``: the measures, history,
 projects, comparators, risks and finance imported from ``sample`` files, next year's target
-proposed and this year's revised, and the year of the annual report."""
+proposed and this year's revised."""
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from pmf_engine.core.period import Period
@@ -13,44 +13,62 @@ from pmf_engine.pmf import sample, sample_quality
 from pmf_engine.pmf.framework import Framework
 
 
-def load_library(framework: Framework, org: str, first: Period, story: Period, opened: Period) -> str:
-    """Import the demo's measures library (and the quarters of figures before ``story``),
-    projects, comparators, risks and finance; the line that says what was loaded."""
+def load_measures(
+    framework: Framework, org: str, first: Period, story: Period, opened: Period, quarters: Collection[Period]
+) -> int:
+    """Import the demo's measures library and the figures of ``quarters`` (of the quarters
+    before ``story``, ``sample.history_rows``) as history; how many figures were imported."""
+    with tempfile.TemporaryDirectory() as folder:
+        measures = Path(folder) / "measures.csv"
+        library = sample.measures_csv(first.start_year, opened.next().start_year, story.start_year)
+        measures.write_text(library, encoding="utf-8")
+        framework.performance.import_measures(org, measures, by="priya")
+        if not quarters:
+            return 0
+        history = Path(folder) / "history.csv"
+        history.write_text(sample.history_csv(story, quarters), encoding="utf-8")
+        return framework.performance.import_history(org, history, by="priya")
+
+
+def load_library(
+    framework: Framework,
+    org: str,
+    story: Period,
+    opened: Period,
+    quarters: Collection[Period],
+    *,
+    earlier: Collection[Period] = (),
+    imported: int = 0,
+) -> str:
+    """After the measures (``load_measures``, which imported the ``imported`` figures of the
+    quarters ``earlier``), import the figures of ``quarters`` as history, the projects,
+    comparators, risks and finance; the line that says what was loaded."""
     with tempfile.TemporaryDirectory() as folder:
         files = {
-            "measures.csv": sample.measures_csv(first.start_year, opened.next().start_year, story.start_year),
-            "history.csv": sample.history_csv(story),
+            "history.csv": sample.history_csv(story, quarters),
             "projects.csv": sample.projects_csv(story),
             "comparators.csv": sample.comparators_csv(story),
             "risks.csv": sample.RISKS,
+            "finance.csv": sample_quality.finance_csv([story, opened]),
         }
         for name, text in files.items():
             (Path(folder) / name).write_text(text, encoding="utf-8")
-        framework.performance.import_measures(org, Path(folder) / "measures.csv", by="priya")
-        history = framework.performance.import_history(org, Path(folder) / "history.csv", by="priya")
+        history = imported
+        if quarters:
+            history += framework.performance.import_history(org, Path(folder) / "history.csv", by="priya")
         framework.projects.import_projects(org, Path(folder) / "projects.csv", by="priya")
         framework.comparators.set_area(org, sample.GSS_CODE, by="adam")
         compared = framework.comparators.import_file(org, Path(folder) / "comparators.csv", by="priya")
         framework.risks.import_risks(org, Path(folder) / "risks.csv", by="priya")
-        (Path(folder) / "finance.csv").write_text(
-            sample_quality.finance_csv([story, opened]), encoding="utf-8"
-        )
         finance = framework.finance.import_finance(org, Path(folder) / "finance.csv", by="priya")[0]
     measures = len(framework.performance.measures(org))
     return (
         f"measures library: {measures} measures in {len(sample.THEMES)} themes, "
-        f"{history} actuals from the {sample.HISTORY} quarters before, "
+        f"{history} actuals of {len(quarters) + len(earlier)} earlier quarters imported as history, "
         f"{len(framework.projects.projects(org))} Council Plan projects, {finance} budget lines, "
         f"{len(framework.risks.register(org))} risks on the register, {compared.values} LG Inform "
         f"comparator values for {compared.sets} measures (area {sample.GSS_CODE})"
     )
-
-
-def annual_year(opened: Period) -> str:
-    """The financial year of the demo's annual report: the open quarter's if it is a Q4, else
-    the year before (the last with all four quarters)."""
-    start = opened.start_year if opened.quarter == 4 else opened.start_year - 1
-    return f"{start}-{(start + 1) % 100:02d}"
 
 
 def target_story(

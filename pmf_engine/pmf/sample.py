@@ -13,6 +13,7 @@ import calendar
 import csv
 import io
 import random
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 
@@ -190,8 +191,9 @@ NEIGHBOURS = (
 
 def comparators_csv(story: Period) -> str:
     """An LG Inform export of the last financial year before ``story``'s for the measures of
-    ``COMPARATOR_METRICS``: Wexcombe and its fifteen nearest neighbours, figures spread around
-    each measure's target (deterministic), published as ``story`` began."""
+    ``COMPARATOR_METRICS``: Wexcombe, with its own outturn of that year (``outturn``), and its
+    fifteen nearest neighbours, figures spread around each measure's target of that year
+    (deterministic), published as ``story`` began."""
     rng = random.Random(16)  # noqa: S311 - sample figures, not secrets
     year = story.start_year - 1
     period = f"{year}/{(year + 1) % 100:02d}"
@@ -203,29 +205,31 @@ def comparators_csv(story: Period) -> str:
         metric = COMPARATOR_METRICS.get(m.code)
         if metric is None:
             continue
-        ours = m.target * (0.98 if m.polarity == "higher" else 1.02)  # a little short of target
-        areas = [(GSS_CODE, "Wexcombe", ours)]
+        areas = [(GSS_CODE, "Wexcombe", outturn(story, m.code, year))]
         spread = 0.025 if m.fmt == "percent" and m.target > 90 else 0.15  # collection rates sit close
-        areas += [(gss, name, m.target * rng.uniform(1 - spread, 1 + spread)) for gss, name in NEIGHBOURS]
+        target = m.target * (0.97 if m.polarity == "higher" else 1.03)  # that year's (``measures_csv``)
+        areas += [(gss, name, target * rng.uniform(1 - spread, 1 + spread)) for gss, name in NEIGHBOURS]
         for gss, name, value in areas:
             shown = min(value, 100.0) if m.fmt == "percent" else value
-            writer.writerow([gss, name, metric, period, _round(shown, m.fmt), story.start.isoformat(),
+            text = f"{shown:.2f}" if gss == GSS_CODE else _round(shown, m.fmt)  # as its annual report has it
+            writer.writerow([gss, name, metric, period, text, story.start.isoformat(),
                              "cipfa_nearest_neighbours"])  # fmt: skip
     return out.getvalue()
 
 
-def history_csv(before: Period) -> str:
-    """The eight quarters before ``before``, drifting towards its figure."""
+def history_rows(before: Period) -> list[tuple[str, str, str, str]]:
+    """The eight quarters before ``before``, drifting towards its figure (a count of the year
+    built up by ``PROFILE``): (code, period, value, narrative) rows, the same every time for the
+    same ``before``."""
     rng = random.Random(2024)  # noqa: S311 - sample figures, not secrets
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["code", "period", "value", "narrative"])
+    rows = []
     quarters = [before]
     for _ in range(HISTORY):
         quarters.insert(0, quarters[0].previous())
+    weights = [float(w) / 100 for w in PROFILE.split("/")]
     for m in MEASURES:
-        quarterly = m.target / 4 if m.aggregation == "sum" else m.target
         for i, quarter in enumerate(quarters[:-1]):
+            quarterly = m.target * weights[quarter.quarter - 1] if m.aggregation == "sum" else m.target
             drift = (HISTORY - i) / HISTORY * 0.08
             worse = -1 if m.polarity == "higher" else 1
             value = quarterly * (1 + worse * drift + rng.uniform(-0.04, 0.04))
@@ -235,8 +239,46 @@ def history_csv(before: Period) -> str:
             if m.fmt == "percent":
                 value = min(value, 100.0)
             said = YEAR_END_COMMENTS.get(m.code, "") if slipping >= 0 and quarter.quarter == 4 else ""
-            writer.writerow([m.code, str(quarter), _round(value, m.fmt), said])
+            rows.append((m.code, str(quarter), _round(value, m.fmt), said))
+    return rows
+
+
+def history_csv(before: Period, periods: Collection[Period] | None = None) -> str:
+    """The eight quarters before ``before`` (``history_rows``) as the CSV ``actuals
+    import-history`` reads; only those of ``periods`` if given."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["code", "period", "value", "narrative"])
+    wanted = None if periods is None else {str(p) for p in periods}
+    writer.writerows(row for row in history_rows(before) if wanted is None or row[1] in wanted)
     return out.getvalue()
+
+
+def quarter_figures(before: Period, period: Period) -> dict[str, list[tuple[str, float, str]]]:
+    """One of the quarters before ``before`` as a service reports it in its cycle instead of
+    its being imported (``history_rows``' figures), by service; a narrative for every measure."""
+    service = {m.code: m.service for m in MEASURES}
+    figures: dict[str, list[tuple[str, float, str]]] = {}
+    for code, quarter, value, said in history_rows(before):
+        if quarter == str(period):
+            narrative = said or NARRATIVES.get(code) or ROUTINE_NARRATIVE
+            figures.setdefault(service[code], []).append((code, float(value), narrative))
+    return figures
+
+
+def outturn(before: Period, code: str, year: int) -> float:
+    """Measure ``code``'s outturn of the financial year starting in ``year`` from the quarters
+    before ``before`` (``history_rows``), as the annual report reaches it: the sum of the four
+    quarters, the Q4 figure, or their mean to the hundredth."""
+    measure = next(m for m in MEASURES if m.code == code)
+    quarters = [str(Period(year, q)) for q in (1, 2, 3, 4)]
+    found = {quarter: float(value) for c, quarter, value, _ in history_rows(before) if c == code}
+    values = [found[q] for q in quarters]
+    if measure.aggregation == "sum":
+        return sum(values)
+    if measure.aggregation == "latest":
+        return values[-1]
+    return round(sum(values) / len(values), 2)
 
 
 def current_figures() -> dict[str, list[tuple[str, float, str]]]:
@@ -429,3 +471,30 @@ HEADLINES = {
     "are off track after the caddy supplier failed.",
 }
 """The performance team's headline of each theme, written before sign-off."""
+
+LATER_HEADLINES = {
+    "Homes and communities": "Re-let times are {HOU-01} days as the voids backlog is worked through; "
+    "temporary accommodation is steady at {HOU-02} households, still above the plan.",
+    "Thriving economy": "New benefit claims take {REV-03} days while the new assessors build up; a senior "
+    "planner's resignation leaves minor applications at {PLA-02}% decided in time.",
+    "Greener Wexcombe": "Recycling is at {WAS-01}%, still well short of target since the strike, and food "
+    "waste collections stay off track until the caddies are procured again.",
+}
+"""The headlines of the quarter after the story's, with that quarter's figures put in."""
+YEAR_END_HEADLINES = {
+    "Homes and communities": "The year ends with re-lets at {HOU-01} days as the voids contractor's "
+    "performance fell; the new term contract from April carries re-let penalties.",
+    "Thriving economy": "Benefit claims took {REV-03} days in the fourth quarter with the assessment team "
+    "short; licensing caught up once its backlog was cleared in March.",
+    "Greener Wexcombe": "Recycling ended the year at {WAS-01}% after the contractor lost two rounds; weekly "
+    "food waste collections are planned for the new year.",
+}
+"""The headlines of the last full year's fourth quarter, with its figures put in."""
+
+
+def headlines(texts: dict[str, str], figures: dict[str, list[tuple[str, float, str]]]) -> dict[str, str]:
+    """Each theme's headline of ``texts`` with the quarter's ``figures`` (by service) put in
+    where it names a measure (``{WAS-01}``), as the measure's format shows them."""
+    formats = {m.code: m.fmt for m in MEASURES}
+    shown = {code: _round(value, formats[code]) for rows in figures.values() for code, value, _ in rows}
+    return {theme: text.format_map(shown) for theme, text in texts.items()}
