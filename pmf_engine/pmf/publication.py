@@ -211,9 +211,13 @@ def public_annual(framework: Framework, organisation: str, year: str) -> AnnualR
 ANNUAL_COLUMNS = (
     "measure", "title", "theme", "unit", "q1", "q2", "q3", "q4", "outturn", "outturn_note",
     "annual_target", "original_target", "revised_target", "rag", "since_last_year",
+    "q1_quality", "q2_quality", "q3_quality", "q4_quality", "outturn_quality",
 )  # fmt: skip
 """The columns of a published annual report's CSV: one row per measure; a quarter withheld
-from publication (or not reported) is empty."""
+from publication (or not reported) is empty. The quality columns (added last, so a consumer
+reading by position does not break) hold each quarter's figure's flag (validated, estimated,
+provisional; empty: not stated) and the outturn's mark (estimated or provisional when a figure
+it is built from is: ``AnnualMeasure.outturn_quality``)."""
 
 
 def annual_csv(found: AnnualReport) -> str:
@@ -237,6 +241,8 @@ def annual_csv(found: AnnualReport) -> str:
                 _figure(m.revised),
                 m.rag.status,
                 m.since_last_year,
+                *(q.quality for q in m.quarters),
+                m.outturn_quality,
             ]
         )
     return out.getvalue()
