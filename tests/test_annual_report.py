@@ -379,7 +379,7 @@ def test_the_cli_verifies_a_frozen_annual_report(year: Framework, tmp_path: Path
     assert CliRunner().invoke(main, verify[:-1]).exit_code == 2  # neither --out nor --verify
 
 
-def _mark_q4(framework: Framework) -> None:
+def mark_q4(framework: Framework) -> None:
     """HOU-01's Q4 figure provisional and WAS-06's (its year, reported once) estimated."""
     framework.performance.record_actual(CYCLE_Q4, "HOU-01", 25, quality="provisional", by="perf")
     framework.performance.record_actual(CYCLE_Q4, "WAS-06", 21100, quality="estimated", by="perf")
@@ -389,7 +389,7 @@ def test_the_annual_report_marks_provisional_and_estimated_figures(year: Framewo
     """Found in review: the quarterly report marked a provisional or estimated figure, the
     annual report did not. Each quarter carries its figure's flag, an outturn built on a marked
     figure is marked too, and the page, PDF and CSV say so in the quarterly report's words."""
-    _mark_q4(year)
+    mark_q4(year)
     found = report.annual_report(year, ORG, "2024-25")
     hou01, was06, hou06 = (_measure(found, c) for c in ("HOU-01", "WAS-06", "HOU-06"))
     assert [q.quality for q in hou01.quarters] == ["", "", "", "provisional"]
@@ -412,7 +412,7 @@ def test_the_annual_report_marks_provisional_and_estimated_figures(year: Framewo
 def test_the_annual_csv_adds_the_quality_flags_after_its_columns(year: Framework) -> None:
     """The published annual CSV keeps its columns in their order and adds each quarter's and
     the outturn's flag at the end, so a consumer reading by position does not break."""
-    _mark_q4(year)
+    mark_q4(year)
     rows = list(csv.reader(io.StringIO(publication.annual_csv(report.annual_report(year, ORG, "2024-25")))))
     header = rows[0]
     assert header[:15] == [
@@ -428,7 +428,7 @@ def test_the_annual_csv_adds_the_quality_flags_after_its_columns(year: Framework
 def test_the_frozen_annual_report_holds_the_flags_and_the_public_page_shows_them(year: Framework) -> None:
     """The flags are part of the frozen content (and its hash): the frozen report and its public
     version on the open pages mark the figures, whatever is recorded afterwards."""
-    _mark_q4(year)
+    mark_q4(year)
     sign_off_q4(year)
     year.performance.restate(CYCLE_Q4, "HOU-01", 26, reason="validated: one more", by="perf")
     frozen = report.annual_report(year, ORG, "2024-25")
@@ -451,7 +451,7 @@ def test_an_annual_report_frozen_before_the_flags_were_kept_still_loads_and_veri
 ) -> None:
     """A snapshot frozen by an earlier release has no ``quality`` in its quarters: it loads
     (every figure unmarked, as nothing was said), keeps its hashes and verifies."""
-    _mark_q4(year)
+    mark_q4(year)
     canonical = annual_snapshot.canonical_annual
 
     def before_the_flags(found: AnnualReport) -> str:
