@@ -334,8 +334,8 @@ def test_the_plan_actions_in_a_signed_off_report_are_frozen_with_it(
     rows = list(openpyxl.load_workbook(path)["Plan actions"].iter_rows(min_row=2, values_only=True))
     assert rows == [
         ("HOUSING", "A1", "Cut void turnaround to 28 days", "hos_housing", "2025-03-31", "HOU-01", "at_risk",
-         "Two voids need major works")
-    ]  # fmt: skip
+         "Two voids need major works", None)
+    ]  # fmt: skip  # the last column, Withdrawn, is empty for an action that stands
 
 
 def test_the_excel_return_carries_the_plan_actions(plans: ServicePlans, tmp_path: Path) -> None:
@@ -807,7 +807,7 @@ def test_a_withdrawn_action_owes_no_quarterly_status(plans: ServicePlans) -> Non
 
 
 def test_a_withdrawn_action_stays_in_the_reports_of_the_quarters_it_stood_in(
-    plans: ServicePlans, clock: ManualClock
+    plans: ServicePlans, clock: ManualClock, tmp_path: Path
 ) -> None:
     """Found in review: a withdrawn action left every report, even those of the quarters it had
     a status in. It stays in the report of each quarter up to the one it was withdrawn in (the
@@ -852,6 +852,12 @@ def test_a_withdrawn_action_stays_in_the_reports_of_the_quarters_it_stood_in(
     row = row[: row.index("</tr>")]
     assert "Withdrawn" in row and "Merged into A1" in row and "Contractor gone" in row
     assert "Halve the repairs backlog" not in sections[q3] and "HOUSING A1" in sections[q3]
+    book = tmp_path / "q2.xlsx"
+    report.xlsx(report.gather(services(engine), q2), book)
+    sheet = openpyxl.load_workbook(book)["Plan actions"]
+    assert next(sheet.iter_rows(max_row=1, values_only=True))[-1] == "Withdrawn"
+    rows = {r[1]: r for r in sheet.iter_rows(min_row=2, values_only=True)}
+    assert rows["A2"][-3:] == ("at_risk", "Contractor gone", "Merged into A1") and rows["A1"][-1] is None
 
 
 def test_risks_are_edited_and_withdrawn_like_actions(plans: ServicePlans) -> None:
