@@ -397,7 +397,9 @@ def test_the_annual_report_marks_provisional_and_estimated_figures(year: Framewo
     assert hou06.outturn_quality == "" and all(q.quality == "" for q in hou06.quarters)
     assert found.marked == ["HOU-01 Q4", "WAS-06 Q4"]
     page = report.annual_html(found)
-    assert page.count('class="pmf-quality"') == 4  # two quarters and the two outturns on them
+    assert page.count('class="pmf-quality"') == 6  # two quarters, their outturns, and in what went well
+    well = page[page.index('id="went-well"') : page.index('id="reds"')]
+    assert "Provisional figure" in well and "Estimated figure" in well
     assert "Provisional figure" in page and "Estimated figure" in page
     assert quality_marks.note(["HOU-01 Q4", "WAS-06 Q4"]) in page
     assert 'id="quality"' in page
@@ -405,6 +407,10 @@ def test_the_annual_report_marks_provisional_and_estimated_figures(year: Framewo
     report.annual_pdf(found, pdf)
     printed = " ".join(" ".join(p.extract_text() for p in PdfReader(pdf).pages).split())  # cells wrap
     assert "Provisional figure" in printed and "Estimated figure" in printed
+    year.performance.record_actual(CYCLE_Q4, "WAS-01", 43, quality="provisional", by="perf")  # the red
+    again = report.annual_html(report.annual_report(year, ORG, "2024-25"))
+    reds = again[again.index('id="reds"') : again.index('id="measures"')]
+    assert "WAS-01" in reds and "Provisional figure" in reds
     unmarked = report.annual_html(report.annual_report(year, ORG, "2023-24"))
     assert 'class="pmf-quality"' not in unmarked and 'id="quality"' not in unmarked
 
