@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
+from pypdf import PdfReader
 from sqlalchemy import text
 
 from pmf_engine.core import audit
@@ -22,9 +23,10 @@ from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import AuditError
 from pmf_engine.interfaces.cli import main
 from pmf_engine.interfaces.web.app import WebSettings, create_app
-from pmf_engine.pmf import report
+from pmf_engine.pmf import publication, quality_marks, report
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.policy import OpenDataPolicy
+from pmf_engine.pmf.report import annual_snapshot
 from pmf_engine.pmf.report.annual import AnnualReport
 from tests.conftest import ORG, SHIPPED_POLICIES, services, settle_returns
 
@@ -375,3 +377,104 @@ def test_the_cli_verifies_a_frozen_annual_report(year: Framework, tmp_path: Path
     written = CliRunner().invoke(main, [*verify[:-1], "--out", str(out)])
     assert written.exit_code == 0 and "(frozen " in written.stdout
     assert CliRunner().invoke(main, verify[:-1]).exit_code == 2  # neither --out nor --verify
+
+
+def mark_q4(framework: Framework) -> None:
+    """HOU-01's Q4 figure provisional and WAS-06's (its year, reported once) estimated."""
+    framework.performance.record_actual(CYCLE_Q4, "HOU-01", 25, quality="provisional", by="perf")
+    framework.performance.record_actual(CYCLE_Q4, "WAS-06", 21100, quality="estimated", by="perf")
+
+
+def test_the_annual_report_marks_provisional_and_estimated_figures(year: Framework, tmp_path: Path) -> None:
+    """Found in review: the quarterly report marked a provisional or estimated figure, the
+    annual report did not. Each quarter carries its figure's flag, an outturn built on a marked
+    figure is marked too, and the page, PDF and CSV say so in the quarterly report's words."""
+    mark_q4(year)
+    found = report.annual_report(year, ORG, "2024-25")
+    hou01, was06, hou06 = (_measure(found, c) for c in ("HOU-01", "WAS-06", "HOU-06"))
+    assert [q.quality for q in hou01.quarters] == ["", "", "", "provisional"]
+    assert hou01.outturn_quality == "provisional" and was06.outturn_quality == "estimated"
+    assert hou06.outturn_quality == "" and all(q.quality == "" for q in hou06.quarters)
+    assert found.marked == ["HOU-01 Q4", "WAS-06 Q4"]
+    page = report.annual_html(found)
+    assert page.count('class="pmf-quality"') == 6  # two quarters, their outturns, and in what went well
+    well = page[page.index('id="went-well"') : page.index('id="reds"')]
+    assert "Provisional figure" in well and "Estimated figure" in well
+    assert "Provisional figure" in page and "Estimated figure" in page
+    assert quality_marks.note(["HOU-01 Q4", "WAS-06 Q4"]) in page
+    assert 'id="quality"' in page
+    pdf = tmp_path / "annual.pdf"
+    report.annual_pdf(found, pdf)
+    printed = " ".join(" ".join(p.extract_text() for p in PdfReader(pdf).pages).split())  # cells wrap
+    assert "Provisional figure" in printed and "Estimated figure" in printed
+    year.performance.record_actual(CYCLE_Q4, "WAS-01", 43, quality="provisional", by="perf")  # the red
+    again = report.annual_html(report.annual_report(year, ORG, "2024-25"))
+    reds = again[again.index('id="reds"') : again.index('id="measures"')]
+    assert "WAS-01" in reds and "Provisional figure" in reds
+    unmarked = report.annual_html(report.annual_report(year, ORG, "2023-24"))
+    assert 'class="pmf-quality"' not in unmarked and 'id="quality"' not in unmarked
+
+
+def test_the_annual_csv_adds_the_quality_flags_after_its_columns(year: Framework) -> None:
+    """The published annual CSV keeps its columns in their order and adds each quarter's and
+    the outturn's flag at the end, so a consumer reading by position does not break."""
+    mark_q4(year)
+    rows = list(csv.reader(io.StringIO(publication.annual_csv(report.annual_report(year, ORG, "2024-25")))))
+    header = rows[0]
+    assert header[:15] == [
+        "measure", "title", "theme", "unit", "q1", "q2", "q3", "q4", "outturn", "outturn_note",
+        "annual_target", "original_target", "revised_target", "rag", "since_last_year",
+    ]  # fmt: skip
+    assert header[15:] == ["q1_quality", "q2_quality", "q3_quality", "q4_quality", "outturn_quality"]
+    by_code = {r[0]: dict(zip(header, r, strict=True)) for r in rows[1:]}
+    assert (by_code["HOU-01"]["q4_quality"], by_code["HOU-01"]["outturn_quality"]) == ("provisional",) * 2
+    assert by_code["WAS-06"]["outturn_quality"] == "estimated" and by_code["HOU-01"]["q1_quality"] == ""
+
+
+def test_the_frozen_annual_report_holds_the_flags_and_the_public_page_shows_them(year: Framework) -> None:
+    """The flags are part of the frozen content (and its hash): the frozen report and its public
+    version on the open pages mark the figures, whatever is recorded afterwards."""
+    mark_q4(year)
+    sign_off_q4(year)
+    year.performance.restate(CYCLE_Q4, "HOU-01", 26, reason="validated: one more", by="perf")
+    frozen = report.annual_report(year, ORG, "2024-25")
+    assert frozen.frozen is not None and _measure(frozen, "HOU-01").quarters[-1].quality == "provisional"
+    assert '"quality":"provisional"' in report.canonical_annual(frozen)
+    report.verify_annual(year, ORG, "2024-25")
+    year.engine.fire(CYCLE_Q4, "approve", "clerk", data={"minute_reference": "CAB/9"})
+    client = TestClient(create_app(year, WebSettings(secret_key="s", secure_cookies=False)))
+    shown = client.get(f"/open/{ORG}/annual/2024-25").text
+    row = shown[shown.index("HOU-01: ") :]
+    row = row[: row.index("</tr>")]
+    assert '<strong class="govuk-tag govuk-tag--yellow">Provisional figure</strong>' in row
+    assert quality_marks.note(["HOU-01 Q4", "WAS-06 Q4"]) in shown
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/open/{ORG}/annual/2024-25.csv").text)))
+    assert next(r for r in rows if r["measure"] == "HOU-01")["q4_quality"] == "provisional"
+
+
+def test_an_annual_report_frozen_before_the_flags_were_kept_still_loads_and_verifies(
+    year: Framework, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A snapshot frozen by an earlier release has no ``quality`` in its quarters: it loads
+    (every figure unmarked, as nothing was said), keeps its hashes and verifies."""
+    mark_q4(year)
+    canonical = annual_snapshot.canonical_annual
+
+    def before_the_flags(found: AnnualReport) -> str:
+        plain = json.loads(canonical(found))
+        for m in plain["measures"]:
+            for q in m["quarters"]:
+                del q["quality"]
+        return json.dumps(plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    monkeypatch.setattr(annual_snapshot, "canonical_annual", before_the_flags)
+    sign_off_q4(year)
+    monkeypatch.undo()
+    with year.engine.store.read() as s:
+        stored = s.execute(text("SELECT content FROM annual_report_snapshots")).scalar_one()
+    assert '"quality"' not in stored
+    full, public = report.verify_annual(year, ORG, "2024-25")
+    old = report.annual_report(year, ORG, "2024-25")
+    assert old.frozen is not None and old.frozen.sha256 == full
+    assert old.marked == [] and 'id="quality"' not in report.annual_html(old)
+    assert report.annual_report(year, ORG, "2024-25", public=True).frozen.sha256 == public  # type: ignore[union-attr]

@@ -24,7 +24,10 @@ def test_the_dashboard_drills_down_to_a_figure_and_back(server: tuple[str, Engin
     base, engine = server
     performance = services(engine).performance
     for code, value in {"HOU-01": 41, "PLA-01": 70, "WAS-01": 30, "COR-01": 1.8}.items():
-        performance.record_actual(CYCLE, code, value, narrative=f"{code} this quarter", by="perf")
+        flag = "provisional" if code == "HOU-01" else ""  # its tag and note are axe-checked too
+        performance.record_actual(
+            CYCLE, code, value, narrative=f"{code} this quarter", quality=flag, by="perf"
+        )
     performance.add_exception_report(
         CYCLE,
         "HOU-01",
@@ -41,6 +44,7 @@ def test_the_dashboard_drills_down_to_a_figure_and_back(server: tuple[str, Engin
         visit.sign_in("perf")
         visit.go(f"/orgs/{ORG}/dashboard", f"dashboard-{width}")
         assert "Contractor shortage" in visit.page.inner_text("main")
+        assert "Provisional figure" in visit.page.inner_text("main")
         visit.page.click("a:has-text('Homes')")
         visit.page.wait_for_url("**/themes/Homes")
         visit.check(f"dashboard-theme-{width}")

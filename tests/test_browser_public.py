@@ -27,7 +27,7 @@ from pmf_engine.interfaces.web.app import WebSettings, create_app
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.policy import OpenDataPolicy
 from tests.conftest import ORG, SHIPPED_POLICIES, seed, settle_returns
-from tests.test_annual_report import CYCLE_Q4, build_year, sign_off_q4
+from tests.test_annual_report import CYCLE_Q4, build_year, mark_q4, sign_off_q4
 from tests.test_browser import CYCLE, PASSWORD, Visit, browser
 
 pytestmark = pytest.mark.slow
@@ -52,7 +52,10 @@ def published(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog) -> Ite
     )
     engine.start_cycle(ORG, "2024-25-Q1", by="perf")
     for code, value in {"HOU-01": 41, "PLA-01": 70, "WAS-01": 30, "COR-01": 1.8}.items():
-        framework.performance.record_actual(CYCLE, code, value, narrative="Not for the public", by="perf")
+        flag = "provisional" if code == "HOU-01" else ""  # its tag and note are axe-checked too
+        framework.performance.record_actual(
+            CYCLE, code, value, narrative="Not for the public", quality=flag, by="perf"
+        )
     settle_returns(engine)
     engine.fire(CYCLE, "close_data_request", "perf")
     engine.start_cycle(ORG, "2024-25-Q2", by="perf")
@@ -85,6 +88,7 @@ def test_the_public_pages_pass_axe_without_sign_in(published: str, browser: Any)
         visit.check(f"open-quarter-{width}")
         main = visit.page.inner_text("main")
         assert "HOU-01" in main and "Not for the public" not in main
+        assert "Provisional figure" in main and "They may change when the service validates them." in main
         assert visit.page.locator("svg[role='img']").count() >= 8
         if width == 375:
             overflow = visit.page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
@@ -125,6 +129,7 @@ def annual(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog) -> Iterat
     engine = Engine(store, catalog, SystemClock())
     seed(engine)
     framework = build_year(engine, folder)
+    mark_q4(framework)  # a provisional and an estimated figure: their tags are axe-checked too
     sign_off_q4(framework)
     engine.fire(CYCLE_Q4, "approve", "clerk", data={"minute_reference": "CAB/9"})
     with socket.socket() as probe:
@@ -155,6 +160,7 @@ def test_the_public_annual_report_passes_axe_without_sign_in(annual: str, browse
         visit.check(f"open-annual-{width}")
         main = visit.page.inner_text("main")
         assert "HOU-01" in main and "SECRET" not in main
+        assert "Provisional figure" in main and "They may change when the service validates them." in main
         seen |= visit.violations
         visit.close()
     assert seen == {}, json.dumps(seen, indent=1)

@@ -24,7 +24,7 @@ from pmf_engine.core.clock import ManualClock
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import DefinitionError
 from pmf_engine.interfaces.web.app import WebSettings, create_app
-from pmf_engine.pmf import dashboard
+from pmf_engine.pmf import dashboard, quality_marks
 from pmf_engine.pmf.framework import Framework, read_policies
 from tests.conftest import CYCLE, ORG, SHIPPED_POLICIES
 
@@ -203,3 +203,33 @@ def test_each_to_do_is_for_the_right_person_and_goes_when_done(
     _sign_in(client, "perf")
     page = client.get("/todo")
     assert page.status_code == 200 and housing in page.text
+
+
+def test_the_dashboard_marks_provisional_and_estimated_figures(
+    framework: Framework, client: TestClient
+) -> None:
+    """Found in review: the dashboard showed a provisional figure as if it were final. A red
+    measure's or a measure that went well's figure is tagged in text, as on the theme's page and
+    the one-page summary, under the quarterly report's note naming the marked figures."""
+    framework.performance.record_actual(CYCLE, "HOU-01", 41, quality="provisional", by="perf")
+    framework.performance.record_actual(CYCLE, "PLA-01", 70, quality="estimated", by="perf")
+    board = dashboard.build(framework, CYCLE)
+    assert board.marked == ["HOU-01", "PLA-01"]
+    concerns = {c.code: c for c in board.concerns}
+    assert (concerns["HOU-01"].quality, concerns["WAS-01"].quality) == ("provisional", "")
+    tag = '<strong class="govuk-tag govuk-tag--yellow">{}</strong>'
+    note = quality_marks.note(["HOU-01", "PLA-01"])
+    _sign_in(client, "perf")
+    for path in (f"/orgs/{ORG}/dashboard", f"/orgs/{ORG}/dashboard/2024-25-Q1/summary"):
+        page = client.get(path).text
+        assert note in page, path
+        red = page[page.index("HOU-01: ") :]
+        assert tag.format("Provisional figure") in red[: red.index("</tr>")], path
+        well = page[page.index('id="went-well"') :]
+        assert tag.format("Estimated figure") in well[: well.index("</ul>")], path
+        waste = page[page.index("WAS-01: ") :]
+        assert "govuk-tag--yellow" not in waste[: waste.index("</tr>")], path
+    theme = client.get(f"/orgs/{ORG}/dashboard/2024-25-Q1/themes/Homes").text
+    row = theme[theme.index("HOU-01: ") :]
+    assert tag.format("Provisional figure") in row[: row.index("</tr>")]
+    assert quality_marks.note(["HOU-01"]) in theme  # the theme's own figures only

@@ -142,3 +142,34 @@ def test_the_etag_changes_with_the_content_only(framework: Framework) -> None:
     assert before.etag("csv") != before.etag("json")
     framework.performance.record_actual(CYCLE, "PLA-01", 71, narrative="corrected", by="perf")
     assert opendata.table(framework, ORG, "actuals").etag("csv") != before.etag("csv")
+
+
+def test_each_figure_carries_its_quality_flag_in_a_column_added_last(framework: Framework) -> None:
+    """Found in review: the feed had no word of a figure's quality. ``actuals`` ends with a
+    documented ``quality`` column (validated, estimated, provisional; empty: not stated), public
+    too; the columns before it keep their order, in CSV, JSON and XLSX."""
+    performance = framework.performance
+    performance.record_actual(CYCLE, "HOU-01", 41, quality="provisional", by="perf")
+    performance.record_actual(CYCLE, "PLA-01", 70, quality="estimated", by="perf")
+    performance.record_actual(CYCLE, "WAS-01", 30, quality="validated", by="perf")
+    names = [c.name for c in opendata.DATASETS["actuals"]]
+    assert names == [
+        "organisation", "period", "measure", "value", "forecast", "unit", "restated",
+        "missing_reason", "narrative", "report_frozen", "quality",
+    ]  # fmt: skip
+    column = opendata.DATASETS["actuals"][-1]
+    assert column.public and column.type == "string" and "provisional" in column.description
+    for public in (False, True):
+        t = opendata.table(framework, ORG, "actuals", public=public, publishable=lambda cycle: cycle == CYCLE)
+        assert t.columns[-1].name == "quality"
+        q1 = {r["measure"]: r["quality"] for r in t.rows if r["period"] == "2024-25-Q1"}
+        assert q1 == {"HOU-01": "provisional", "PLA-01": "estimated", "WAS-01": "validated", "COR-01": ""}
+        rows = list(csv.reader(io.StringIO(opendata.to_csv(t))))
+        assert rows[0][-1] == "quality"
+        assert ["2024-25-Q1", "HOU-01", "provisional"] in [[r[1], r[2], r[-1]] for r in rows[1:]]
+        document = json.loads(opendata.to_json(t))
+        assert document["columns"][-1]["name"] == "quality"
+        assert {r["measure"]: r["quality"] for r in document["rows"] if r["period"] == "2024-25-Q1"} == q1
+        sheet = load_workbook(io.BytesIO(opendata.to_xlsx(t)))["actuals"]
+        header = [c.value for c in sheet[1]]
+        assert header[-1] == "quality"

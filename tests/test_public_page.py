@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.engine import Engine
 from pmf_engine.interfaces.web.app import WebSettings, create_app
+from pmf_engine.pmf import quality_marks
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.policy import OpenDataPolicy
 from tests.conftest import CYCLE, ORG, SHIPPED_POLICIES, settle_returns
@@ -31,6 +32,13 @@ SECRET = "Q1 secret narrative"
 def site(engine: Engine, tmp_path: Path) -> tuple[TestClient, Framework]:
     """Q1 published (past its data request, published in service review here), Q2 open; the
     sickness measure COR-01 marked not for publication in the library."""
+    return build_site(engine, tmp_path)
+
+
+def build_site(
+    engine: Engine, tmp_path: Path, quality: dict[str, str] | None = None
+) -> tuple[TestClient, Framework]:
+    """The council of ``site``, Q1's figures flagged by ``quality`` (code to flag)."""
     policies = dataclasses.replace(
         SHIPPED_POLICIES,
         framework=SHIPPED_POLICIES.framework.model_copy(
@@ -46,7 +54,8 @@ def site(engine: Engine, tmp_path: Path) -> tuple[TestClient, Framework]:
     framework.performance.import_measures(ORG, library, by="perf")
     engine.start_cycle(ORG, "2024-25-Q1", by="perf")
     for code, value in {"HOU-01": 41, "PLA-01": 70, "WAS-01": 49, "COR-01": 1.7}.items():
-        framework.performance.record_actual(CYCLE, code, value, narrative=SECRET, by="perf")
+        flag = (quality or {}).get(code, "")
+        framework.performance.record_actual(CYCLE, code, value, narrative=SECRET, quality=flag, by="perf")
     settle_returns(engine)
     engine.fire(CYCLE, "close_data_request", "perf")
     engine.start_cycle(ORG, "2024-25-Q2", by="perf")
@@ -131,3 +140,23 @@ def test_the_publication_flag_round_trips_through_the_measures_export(
     framework.performance.export_measures(ORG, out)
     rows = {r["code"]: r["publish"] for r in csv.DictReader(io.StringIO(out.getvalue()))}
     assert rows == {"COR-01": "no", "HOU-01": "yes", "PLA-01": "yes", "WAS-01": "yes"}
+
+
+def test_a_provisional_or_estimated_figure_is_marked_on_the_public_page(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Found in review: the public page showed a provisional figure as if it were final. It is
+    tagged in text beside the figure, with the quarterly report's note explaining the tag, and
+    the CSV linked beside it has the flag."""
+    http, _ = build_site(engine, tmp_path, {"HOU-01": "provisional", "WAS-01": "estimated"})
+    html = http.get(f"/open/{ORG}/2024-25-Q1").text
+    figures = re.search(r'id="measure-HOU-01-caption".*?</table>', html, re.S)
+    assert figures is not None
+    assert '<strong class="govuk-tag govuk-tag--yellow">Provisional figure</strong>' in figures.group(0)
+    waste = re.search(r'id="measure-WAS-01-caption".*?</table>', html, re.S)
+    assert waste is not None and "Estimated figure" in waste.group(0)
+    planning = re.search(r'id="measure-PLA-01-caption".*?</table>', html, re.S)
+    assert planning is not None and "govuk-tag--yellow" not in planning.group(0)
+    assert quality_marks.note(["HOU-01 2024-25-Q1", "WAS-01 2024-25-Q1"]) in html
+    actuals = next(link for link in _links(html) if "actuals.csv" in link and "measure=HOU-01" in link)
+    assert [r["quality"] for r in _csv(http.get(actuals).text)] == ["provisional"]

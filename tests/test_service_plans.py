@@ -334,8 +334,8 @@ def test_the_plan_actions_in_a_signed_off_report_are_frozen_with_it(
     rows = list(openpyxl.load_workbook(path)["Plan actions"].iter_rows(min_row=2, values_only=True))
     assert rows == [
         ("HOUSING", "A1", "Cut void turnaround to 28 days", "hos_housing", "2025-03-31", "HOU-01", "at_risk",
-         "Two voids need major works")
-    ]  # fmt: skip
+         "Two voids need major works", None)
+    ]  # fmt: skip  # the last column, Withdrawn, is empty for an action that stands
 
 
 def test_the_excel_return_carries_the_plan_actions(plans: ServicePlans, tmp_path: Path) -> None:
@@ -804,6 +804,60 @@ def test_a_withdrawn_action_owes_no_quarterly_status(plans: ServicePlans) -> Non
         assert cycle is not None
         assert [a.ref for a in plans.for_quarter(s, cycle)["HOUSING"]] == ["A1"]
         assert [a.ref for a in plans.actions_in(s, cycle, "HOUSING")] == ["A1"]
+
+
+def test_a_withdrawn_action_stays_in_the_reports_of_the_quarters_it_stood_in(
+    plans: ServicePlans, clock: ManualClock, tmp_path: Path
+) -> None:
+    """Found in review: a withdrawn action left every report, even those of the quarters it had
+    a status in. It stays in the report of each quarter up to the one it was withdrawn in (the
+    newest quarter whose cycle had started), marked withdrawn with the reason only there, and is
+    not in later quarters' reports."""
+    plans.start(ORG, YEAR, by="perf")
+    _ready(plans, HOUSING, "hos_housing")
+    plans.add_action(
+        HOUSING, "Halve the repairs backlog", owner="hos_housing", due="2024-09-30", by="hos_housing"
+    )
+    engine = plans.engine
+    q1, q2, q3 = (f"{ORG}/2024-25-Q{n}" for n in (1, 2, 3))
+    engine.start_cycle(ORG, "2024-25-Q1", by="perf")
+    plans.report_status(q1, "HOUSING", "A2", "on_track", by="sm_housing")
+    clock.set(at("2024-10-07 09:00"))
+    engine.start_cycle(ORG, "2024-25-Q2", by="perf")
+    plans.report_status(q2, "HOUSING", "A2", "at_risk", note="Contractor gone", by="sm_housing")
+    clock.set(at("2024-11-04 09:00"))  # during the Q2 cycle
+    plans.withdraw_action(HOUSING, "A2", reason="Merged into A1", by="hos_housing")
+    clock.set(at("2025-01-06 09:00"))
+    engine.start_cycle(ORG, "2024-25-Q3", by="perf")
+    with plans.store.read() as s:
+        views = {
+            key: {
+                a.ref: a
+                for a in plans.for_quarter(s, s.scalars(select(Instance).where(Instance.key == key)).one())[
+                    "HOUSING"
+                ]
+            }
+            for key in (q1, q2, q3)
+        }
+    assert sorted(views[q1]) == sorted(views[q2]) == ["A1", "A2"] and sorted(views[q3]) == ["A1"]
+    assert not views[q1]["A2"].withdrawn and views[q1]["A2"].status_in("2024-25-Q1") == ("on_track", "")
+    assert views[q2]["A2"].withdrawn and views[q2]["A2"].withdrawn_reason == "Merged into A1"
+    assert views[q2]["A2"].status_in("2024-25-Q2") == ("at_risk", "Contractor gone")
+    sections = {}
+    for key in (q1, q2, q3):
+        page = report.html(report.gather(services(engine), key))
+        sections[key] = page[page.index('id="plans"') : page.index('id="timeliness"')]
+    assert "Halve the repairs backlog" in sections[q1] and "Withdrawn" not in sections[q1]
+    row = sections[q2][sections[q2].index("HOUSING A2") :]
+    row = row[: row.index("</tr>")]
+    assert "Withdrawn" in row and "Merged into A1" in row and "Contractor gone" in row
+    assert "Halve the repairs backlog" not in sections[q3] and "HOUSING A1" in sections[q3]
+    book = tmp_path / "q2.xlsx"
+    report.xlsx(report.gather(services(engine), q2), book)
+    sheet = openpyxl.load_workbook(book)["Plan actions"]
+    assert next(sheet.iter_rows(max_row=1, values_only=True))[-1] == "Withdrawn"
+    rows = {r[1]: r for r in sheet.iter_rows(min_row=2, values_only=True)}
+    assert rows["A2"][-3:] == ("at_risk", "Contractor gone", "Merged into A1") and rows["A1"][-1] is None
 
 
 def test_risks_are_edited_and_withdrawn_like_actions(plans: ServicePlans) -> None:

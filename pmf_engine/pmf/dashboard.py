@@ -12,6 +12,7 @@ before. ``measure_detail`` is one measure over many quarters with everything sai
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import get_args
@@ -27,6 +28,7 @@ from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.measures import measure_targets
 from pmf_engine.pmf.models import Actual, ExceptionReport, Measure
 from pmf_engine.pmf.projects import ProjectStatus
+from pmf_engine.pmf.quality_marks import is_marked
 from pmf_engine.pmf.rag import Status
 from pmf_engine.pmf.report.content import ReportData, Timeliness, gather, measures_reported
 from pmf_engine.pmf.status import MeasureStatus
@@ -79,6 +81,8 @@ class Concern:
     remedial_action: str = ""
     owner: str = ""
     recovery_date: str = ""
+    quality: str = ""
+    """A measure's figure's quality flag (validated, estimated, provisional; ``""``: not said)."""
 
     @property
     def reported(self) -> bool:
@@ -124,6 +128,11 @@ class Dashboard:
     headlines: list[Headline] = field(default_factory=list)
     """The delivery plan's headline per theme, as the report gives it."""
 
+    @property
+    def marked(self) -> list[str]:
+        """The codes of the measures whose figure is marked provisional or estimated."""
+        return marked(self.measures)
+
     def headline(self, theme: str) -> Headline | None:
         """The delivery plan's headline of ``theme``, if the report has one."""
         return next((h for h in self.headlines if h.theme == theme), None)
@@ -134,6 +143,12 @@ class Dashboard:
             if t.theme == theme:
                 return t
         raise NotFound("theme", theme)
+
+
+def marked(measures: Iterable[MeasureStatus]) -> list[str]:
+    """The codes of ``measures`` whose figure is marked provisional or estimated, as the note
+    under the marks names them (``quality_marks.note``)."""
+    return [m.code for m in measures if is_marked(m.quality)]
 
 
 def _counts(measures: list[MeasureStatus]) -> dict[str, dict[str, int]]:
@@ -217,7 +232,17 @@ def _concerns(data: ReportData) -> list[Concern]:
             reason, action, owner, recovery = reports.get(m.code, ("", "", "", ""))
             found.append(
                 Concern(
-                    "measure", m.code, m.title, m.theme, m.service, "red", reason, action, owner, recovery
+                    "measure",
+                    m.code,
+                    m.title,
+                    m.theme,
+                    m.service,
+                    "red",
+                    reason,
+                    action,
+                    owner,
+                    recovery,
+                    m.quality,
                 )
             )
     for p in data.content.projects:

@@ -4,8 +4,9 @@ spreadsheet, Power BI or a script can read (CSV, JSON, XLSX), versioned by ``SCH
 Five datasets, each a documented list of columns (``DATASETS``):
 
 * ``measures``: the measures library (code, title, theme, service, unit, polarity, ...);
-* ``actuals``: each measure's figure per quarter, its year-end forecast and whether it was
-  restated after the report was frozen;
+* ``actuals``: each measure's figure per quarter, its year-end forecast, whether it was
+  restated after the report was frozen, and its quality flag (validated, estimated,
+  provisional: the last column, public too);
 * ``targets``: the target in force for each measure per quarter;
 * ``rag``: the RAG status per measure per quarter, the basis and the rule that decided it,
   and the direction of travel;
@@ -36,6 +37,7 @@ from pmf_engine.core.audit.export import csv_safe
 from pmf_engine.core.errors import NotFound
 from pmf_engine.core.period import Period, parse_period
 from pmf_engine.core.store import Instance, Organisation, Service, WorkflowVersion
+from pmf_engine.pmf import quality_marks
 from pmf_engine.pmf.dashboard import quarterly_cycles
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.models import Measure
@@ -107,6 +109,12 @@ DATASETS: dict[str, tuple[Column, ...]] = {
         Column("missing_reason", "string", "Why there is no figure, when none was reported"),
         Column("narrative", "string", "The service's commentary", public=False),
         Column("report_frozen", "boolean", "The figure is the signed-off report's (else live)"),
+        Column(
+            "quality",
+            "string",
+            "How sure the figure is: validated, estimated or provisional (empty: not stated); "
+            f"estimated and provisional figures are marked in the reports. {quality_marks.EXPLANATION}",
+        ),  # added last: a consumer reading the columns by position does not break
     ),
     "targets": (
         _ORG,
@@ -386,6 +394,7 @@ def _actuals(found: Iterable[Quarter]) -> Iterable[Row]:
             "missing_reason": m.missing_reason,
             "narrative": m.narrative,
             "report_frozen": q.frozen,
+            "quality": m.quality,
         }
 
 

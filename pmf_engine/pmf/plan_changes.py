@@ -8,8 +8,9 @@ naming the state the plan is at and those it changes in. An edit changes the fie
 is audited with each one before and after (an edit that changes nothing writes and audits
 nothing); a withdrawal needs a reason and keeps the row, marked with who withdrew it, when and
 why, its quarterly statuses kept: nothing is deleted. A withdrawn action takes no more status
-and counts towards neither a complete plan nor a quarter's return; a withdrawn action or risk
-no longer changes.
+and counts towards neither a complete plan nor a quarter's return (the committee reports of
+the quarters up to its withdrawal still show it: ``plan_views.actions_of_year``); a withdrawn
+action or risk no longer changes.
 
 A plan's operational risks are entries of the risk register (``plans.risk_register`` of
 ``framework.yaml``, the plan's service, linked to the plan), written by the register's own

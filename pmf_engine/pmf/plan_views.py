@@ -157,7 +157,11 @@ def actions_of_year(
 ) -> dict[str, tuple[PlanActionView, ...]]:
     """Each service's plan actions for financial ``year`` (plans of ``workflow``), by service
     code, with the statuses reported up to quarter ``up_to``: what the committee report of that
-    quarter shows, and freezes at sign-off. Services whose plan has no action are left out."""
+    quarter shows, and freezes at sign-off. Services whose plan has no action are left out.
+
+    A withdrawn action is in the reports of the quarters it stood in, up to the one it was
+    withdrawn in (``withdrawn_in``), marked withdrawn in that one only (before it, it is shown as
+    it stood then), and in no later quarter's."""
     plans = s.execute(
         select(Instance.id, Instance.key)
         .join(WorkflowVersion, WorkflowVersion.id == Instance.workflow_version_id)
@@ -170,13 +174,52 @@ def actions_of_year(
     ).all()
     found: dict[str, tuple[PlanActionView, ...]] = {}
     for instance_id, key in plans:
-        actions = tuple(
-            replace(a, statuses={q: v for q, v in a.statuses.items() if q <= up_to})
-            for a in plan_actions(s, instance_id, withdrawn=False)
-        )
+        gone = withdrawn_in(s, instance_id, organisation_id, year)
+        actions = []
+        for a in plan_actions(s, instance_id):
+            if a.withdrawn and up_to > gone.get(a.ref, ""):
+                continue  # withdrawn in an earlier quarter (or before the year's first began)
+            stood = a.withdrawn and up_to < gone[a.ref]  # shown as it stood then, not withdrawn
+            actions.append(
+                replace(
+                    a,
+                    statuses={q: v for q, v in a.statuses.items() if q <= up_to},
+                    withdrawn_by="" if stood else a.withdrawn_by,
+                    withdrawn_reason="" if stood else a.withdrawn_reason,
+                )
+            )
         if actions:
-            found[key.rsplit("/", 1)[1]] = actions
+            found[key.rsplit("/", 1)[1]] = tuple(actions)
     return found
+
+
+def withdrawn_in(s: Session, plan_id: int, organisation_id: int, year: str) -> dict[str, str]:
+    """The quarter each withdrawn action of the plan was withdrawn in, by reference: the newest
+    quarter of ``year`` whose quarterly cycle had started when it was withdrawn (the report its
+    withdrawal belongs to); ``""`` for one withdrawn before the year's first cycle began."""
+    withdrawn = s.execute(
+        select(PlanAction.ref, PlanAction.withdrawn_at).where(
+            PlanAction.instance_id == plan_id, PlanAction.withdrawn_by.is_not(None)
+        )
+    ).all()
+    if not withdrawn:
+        return {}
+    first = Period.parse(f"{year}-Q1")
+    quarters = [str(Period(first.start_year, q)) for q in (1, 2, 3, 4)]
+    started = s.execute(
+        select(Instance.period, Instance.created_at).where(
+            Instance.organisation_id == organisation_id,
+            Instance.parent_id.is_(None),
+            Instance.period.in_(quarters),
+        )
+    ).all()
+    return {
+        ref: max(
+            (period for period, at in started if when is not None and at < when),
+            default="",
+        )
+        for ref, when in withdrawn
+    }
 
 
 def plan_risks(s: Session, inst: Instance, policy: RiskPolicy) -> tuple[RiskView, ...]:

@@ -30,6 +30,7 @@ from pmf_engine.pmf import opendata
 from pmf_engine.pmf.dashboard import quarterly_cycles
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.models import AnnualReportSnapshot
+from pmf_engine.pmf.quality_marks import is_marked
 from pmf_engine.pmf.report.annual import AnnualReport
 from pmf_engine.pmf.report.annual_snapshot import frozen_annual, genuine_annual, q4_cycle
 from pmf_engine.pmf.target_setting import parse_year
@@ -45,6 +46,8 @@ class Point:
     period: str
     value: float | None
     target: float | None
+    quality: str = ""
+    """The figure's quality flag as the public feed has it (``""``: not stated)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +87,9 @@ class PublicQuarter:
     rag_csv: str
     actuals_csv: str
     targets_csv: str
+    marked: tuple[str, ...] = ()
+    """The figures on the page marked provisional or estimated, as the note names them
+    (``HOU-01 2024-25-Q1``), by measure code and quarter."""
 
 
 def organisation_name(framework: Framework, organisation: str) -> str:
@@ -130,7 +136,9 @@ def public_quarter(framework: Framework, organisation: str, period: str) -> Publ
     history: dict[str, list[Point]] = {}
     for row in found["actuals"].rows:
         key = (row["measure"], row["period"])
-        history.setdefault(row["measure"], []).append(Point(row["period"], row["value"], targets.get(key)))
+        history.setdefault(row["measure"], []).append(
+            Point(row["period"], row["value"], targets.get(key), row["quality"] or "")
+        )
     by_theme: dict[str, list[PublicMeasure]] = {}
     for row in found["rag"].rows:
         if row["period"] != period or row["measure"] not in library:
@@ -160,6 +168,12 @@ def public_quarter(framework: Framework, organisation: str, period: str) -> Publ
         )
         for theme, measures in sorted(by_theme.items())
     )
+    marked = tuple(
+        f"{m.code} {p.period}"
+        for m in sorted((m for t in themes for m in t.measures), key=lambda m: m.code)
+        for p in m.points
+        if is_marked(p.quality)
+    )
     return PublicQuarter(
         organisation=organisation,
         name=name,
@@ -168,6 +182,7 @@ def public_quarter(framework: Framework, organisation: str, period: str) -> Publ
         rag_csv=feed_address(organisation, "rag", from_=period, to=period),
         actuals_csv=feed_address(organisation, "actuals", from_=period, to=period),
         targets_csv=feed_address(organisation, "targets", from_=period, to=period),
+        marked=marked,
     )
 
 
@@ -211,9 +226,13 @@ def public_annual(framework: Framework, organisation: str, year: str) -> AnnualR
 ANNUAL_COLUMNS = (
     "measure", "title", "theme", "unit", "q1", "q2", "q3", "q4", "outturn", "outturn_note",
     "annual_target", "original_target", "revised_target", "rag", "since_last_year",
+    "q1_quality", "q2_quality", "q3_quality", "q4_quality", "outturn_quality",
 )  # fmt: skip
 """The columns of a published annual report's CSV: one row per measure; a quarter withheld
-from publication (or not reported) is empty."""
+from publication (or not reported) is empty. The quality columns (added last, so a consumer
+reading by position does not break) hold each quarter's figure's flag (validated, estimated,
+provisional; empty: not stated) and the outturn's mark (estimated or provisional when a figure
+it is built from is: ``AnnualMeasure.outturn_quality``)."""
 
 
 def annual_csv(found: AnnualReport) -> str:
@@ -237,6 +256,8 @@ def annual_csv(found: AnnualReport) -> str:
                 _figure(m.revised),
                 m.rag.status,
                 m.since_last_year,
+                *(q.quality for q in m.quarters),
+                m.outturn_quality,
             ]
         )
     return out.getvalue()

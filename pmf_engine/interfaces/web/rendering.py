@@ -20,7 +20,7 @@ from pmf_engine.core.engine import Engine
 from pmf_engine.interfaces.web import wording
 from pmf_engine.interfaces.web.entries import describe
 from pmf_engine.interfaces.web.session import csrf_token, organisations_for, session_user
-from pmf_engine.pmf import report
+from pmf_engine.pmf import quality_marks, report
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -52,6 +52,7 @@ def templates() -> jinja2.Environment:
     env.filters["plain_why"] = _plain_why
     env.filters["describe"] = describe
     env.filters["instant"] = _instant
+    env.globals.update(quality_mark=quality_marks.mark, quality_note=quality_marks.note)
     return env
 
 

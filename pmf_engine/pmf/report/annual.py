@@ -34,6 +34,7 @@ from pmf_engine.pmf.actuals import latest_values
 from pmf_engine.pmf.measures import measure_targets
 from pmf_engine.pmf.models import Actual, ExceptionReport, Measure
 from pmf_engine.pmf.policy import OpenDataPolicy
+from pmf_engine.pmf.quality_marks import is_marked, least_sure
 from pmf_engine.pmf.rag import Direction, Polarity, Rag, RagPolicy, Status, direction, rag
 from pmf_engine.pmf.report.content import Frozen
 from pmf_engine.pmf.reporting import with_service_codes
@@ -43,6 +44,8 @@ from pmf_engine.pmf.targets import aggregate, financial_year
 
 YEARS_BACK = 3
 """How many financial years before the report's its direction of travel looks back over."""
+Q4_FIGURE = "Q4 figure"
+"""The note of an outturn that is the year's Q4 figure (a measure that takes its latest)."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,9 @@ class QuarterFigure:
     target: float | None
     status: Status
     withheld: bool = False
+    quality: str = ""
+    """The figure's quality flag (validated, estimated, provisional); ``""`` where none was
+    stated, there is no figure, or the report was frozen before flags were kept with it."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,21 @@ class AnnualMeasure:
         """The annual target the outturn is held to: the revised one if there is one."""
         return self.revised if self.revised is not None else self.original
 
+    @property
+    def outturn_quality(self) -> str:
+        """The mark the outturn carries from the quarters it is built from (the Q4 figure of a
+        measure that takes its latest, else all four): ``estimated`` or ``provisional`` if one
+        of them is (``quality_marks.least_sure``), ``""`` otherwise or without an outturn."""
+        if self.outturn is None:
+            return ""
+        used = self.quarters[-1:] if self.outturn_note == Q4_FIGURE else self.quarters
+        return least_sure(q.quality for q in used)
+
+    @property
+    def marked_quarters(self) -> list[QuarterFigure]:
+        """The quarters whose figure is marked provisional or estimated."""
+        return [q for q in self.quarters if is_marked(q.quality)]
+
 
 @dataclass(frozen=True)
 class AnnualReport:
@@ -126,6 +147,11 @@ class AnnualReport:
     def reds(self) -> list[AnnualMeasure]:
         """Red at the year's end."""
         return [m for m in self.measures if m.rag.status == "red"]
+
+    @property
+    def marked(self) -> list[str]:
+        """The figures marked provisional or estimated, as the note names them: ``HOU-01 Q4``."""
+        return [f"{m.code} {q.period[-2:]}" for m in self.measures for q in m.marked_quarters]
 
 
 def annual_in(
@@ -174,7 +200,11 @@ def annual_in(
                 latest[(measure.id, p)].forecast if (measure.id, p) in latest and p not in hidden else None
             )
             status = decide(measure.code, polarity, targets, period, figures, forecast, policy)[2].status
-            quarters.append(QuarterFigure(p, figures.get(p), targets.quarter(period), status, p in hidden))
+            held_figure = latest.get((measure.id, p)) if p in figures else None
+            quality = (held_figure.quality or "") if held_figure and held_figure.value is not None else ""
+            quarters.append(
+                QuarterFigure(p, figures.get(p), targets.quarter(period), status, p in hidden, quality)
+            )
         how = "latest" if measure.frequency == "annual" else measure.aggregation  # reported in Q4 only
         outturns = [(financial_year(y), _outturn(how, y, figures)) for y in years]
         earlier = [
@@ -234,7 +264,7 @@ def _outturn(aggregation: str, year: Period, figures: Mapping[str, float | None]
     values = [figures.get(q) for q in quarters]
     if aggregation == "latest":
         last = values[-1]
-        return (last, "Q4 figure") if last is not None else (None, "Q4 not reported")
+        return (last, Q4_FIGURE) if last is not None else (None, "Q4 not reported")
     missing = [q[-2:] for q, v in zip(quarters, values, strict=True) if v is None]
     if missing:
         return None, f"{', '.join(missing)} not reported"

@@ -32,6 +32,7 @@ from pmf_engine.pmf.moderngov.links import MeetingLink
 from pmf_engine.pmf.plan_views import PlanActionView, actions_of_year
 from pmf_engine.pmf.policy import PlansPolicy
 from pmf_engine.pmf.projects import ProjectStatus, project_status
+from pmf_engine.pmf.quality_marks import is_marked
 from pmf_engine.pmf.quarters import quarter_of
 from pmf_engine.pmf.rag import RagPolicy, Status
 from pmf_engine.pmf.reporting import cycle_of, exception_reports, genuine_snapshot
@@ -120,7 +121,7 @@ class Content:
 
     def uncertain(self) -> list[MeasureStatus]:
         """The measures whose figure is flagged provisional or estimated."""
-        return [m for m in self.measures if m.quality in ("provisional", "estimated")]
+        return [m for m in self.measures if is_marked(m.quality)]
 
     def by_service(self) -> list[tuple[FinanceView, list[MeasureStatus]]]:
         """Each finance line with the measures of its service."""

@@ -9,6 +9,7 @@ import jinja2
 from markupsafe import Markup
 
 from pmf_engine.core.clock import london
+from pmf_engine.pmf import quality_marks
 from pmf_engine.pmf.comparison import group_label
 from pmf_engine.pmf.report.annual import AnnualReport
 from pmf_engine.pmf.report.charts import COLOURS, sparkline, theme_chart
@@ -24,6 +25,7 @@ _env = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_env.globals.update(quality_mark=quality_marks.mark, quality_note=quality_marks.note)
 
 
 def html(data: ReportData) -> str:

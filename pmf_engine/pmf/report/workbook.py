@@ -130,9 +130,18 @@ def xlsx(data: ReportData, path: Path) -> None:
         _sheet(
             book,
             "Plan actions",
-            ["Service", "Action", "What", "Owner", "Due", "Linked to", "Status", "Note"],
-            [
-                [service, a.ref, a.what, a.owner, a.due, a.link, *a.status_in(content.period)]
+            ["Service", "Action", "What", "Owner", "Due", "Linked to", "Status", "Note", "Withdrawn"],
+            [  # Withdrawn: the reason, in the quarter it was withdrawn in (plan_views.actions_of_year)
+                [
+                    service,
+                    a.ref,
+                    a.what,
+                    a.owner,
+                    a.due,
+                    a.link,
+                    *a.status_in(content.period),
+                    (a.withdrawn_reason or "withdrawn") if a.withdrawn else None,
+                ]
                 for service, actions in data.plans.items()
                 for a in actions
             ],

@@ -203,6 +203,7 @@ def _theme(
             "board": board,
             "tile": tile,
             "measures": shown,
+            "marked": dashboard.marked(shown),
             "services": sorted({m.service or "" for m in mine}),
             "chosen": chosen,
             "projects": [p for p in board.projects if (p.theme or "Other") == theme],
