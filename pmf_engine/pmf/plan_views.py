@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from pmf_engine.core.limits import id_of
 from pmf_engine.core.period import FinancialYear, Period
 from pmf_engine.core.store import Instance, WorkflowVersion
 from pmf_engine.pmf.models import Measure, Project
@@ -209,14 +210,14 @@ def plan_risks(s: Session, instance_id: int) -> tuple[PlanRiskView, ...]:
 
 def risk_row(s: Session, instance_id: int, ref: str) -> PlanRisk | None:
     """The plan's risk ``ref`` (``R2``: the second added), or ``None``."""
-    number = ref.strip().upper().removeprefix(RISK_PREFIX)
-    if not number.isdigit() or int(number) < 1:
+    number = id_of(ref.strip().upper().removeprefix(RISK_PREFIX))
+    if number is None:
         return None
     return s.scalar(
         select(PlanRisk)
         .where(PlanRisk.instance_id == instance_id)
         .order_by(PlanRisk.id)
-        .offset(int(number) - 1)
+        .offset(number - 1)
         .limit(1)
     )
 
