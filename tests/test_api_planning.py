@@ -172,10 +172,15 @@ def test_a_target_is_proposed_and_decided_with_the_pages_permissions(
     )  # fmt: skip
     assert revision.status_code == 201, revision.text
     assert (revision.json()["kind"], revision.json()["effective_from"]) == ("revision", "2024-25-Q2")
-    assert _events(engine, "target.") == [
+    assert _events(engine, "target.") == [  # each refusal kept too (issue #15's review)
+        ("target.refused", "sm_waste"),
         ("target.proposed", "sm_housing"),
+        ("target.refused", "perf"),
+        ("target.refused", "sm_housing"),
         ("target.stage_agreed", "perf"),
+        ("target.refused", "perf"),
         ("target.sent_back", "lead"),
+        ("target.refused", "lead"),
         ("target.proposed", "perf"),
         ("target.stage_agreed", "both"),
         ("target.agreed", "lead"),

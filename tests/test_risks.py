@@ -171,7 +171,7 @@ def test_the_review_is_open_only_in_the_states_the_policy_lists(framework: Frame
     engine.fire(CYCLE, "close_data_request", "perf")
     framework.risks.review(CYCLE, "R-01", 3, 4, note="Service review", by="perf")  # service_review: open
     engine.fire(CYCLE, "complete_service_review", "perf")
-    with pytest.raises(NotNow, match="the cycle is data_request or service_review"):
+    with pytest.raises(NotNow, match=r"the cycle is at Data request or Service review \(it is at "):
         framework.risks.review(CYCLE, "R-01", 3, 3, note="Too late", by="perf")
 
 
@@ -199,7 +199,7 @@ def test_the_review_may_follow_the_services_return_instead(engine: Engine, tmp_p
     framework.risks.import_risks(ORG, tmp_path / "r.csv", by="perf")
     framework.risks.review(CYCLE, "R-01", 3, 3, note="With the return", by="sm_housing")
     settle_returns(engine)
-    with pytest.raises(NotNow, match="the HOUSING return is requested"):
+    with pytest.raises(NotNow, match=r"the HOUSING return is at Requested \(it is at Accepted\)"):
         framework.risks.review(CYCLE, "R-01", 3, 2, note="After acceptance", by="sm_housing")
     with pytest.raises(NotNow):  # a corporate risk has no return: never open under this policy
         framework.risks.review(CYCLE, "R-02", 3, 2, note="No service", by="perf")
@@ -546,3 +546,44 @@ def test_a_review_posted_from_the_risks_page_is_recorded_audited_and_shown(
     )  # fmt: skip
     assert refused.status_code == 403 and "There is a problem" in refused.text
     assert _register(framework)["R-01"].review_note == "Placement panel <working>"  # type: ignore[attr-defined]
+
+
+def test_a_review_out_of_its_states_is_refused_in_the_workflows_own_words(
+    framework: Framework, engine: Engine
+) -> None:
+    """Issue #15's review: the refusal named raw states (``data_request``, ``cmt_review``); the
+    domain, the CLI and the page now say the workflow's labels, and the state the cycle is at."""
+    settle_returns(engine)
+    engine.fire(CYCLE, "close_data_request", "perf")
+    engine.fire(CYCLE, "complete_service_review", "perf")
+    wf = engine.catalog.workflow("quarterly_cycle")
+    state, _ = engine.peek(CYCLE)
+    open_in = framework.policies.risk.review.open_in["quarterly_cycle"]
+    raw = {*open_in, state}
+    labels = [wf.state_label(s) for s in (*open_in, state)]
+    assert all(label not in raw for label in labels)  # the labels differ from the names
+    with pytest.raises(NotNow) as raised:
+        framework.risks.review(CYCLE, "R-01", 2, 2, note="Late", by="perf")
+    said = str(raised.value)
+    assert all(label.lower() in said.lower() for label in labels), said
+    assert not any(re.search(rf"\b{name}\b", said) for name in raw), said
+
+    url = engine.store.engine.url.render_as_string(hide_password=False)
+    cli = CliRunner().invoke(
+        main, ["--db", url, "risks", "review", CYCLE, "R-01", "--likelihood", "2", "--impact", "2",
+               "--note", "Late", "--as", "perf"],
+    )  # fmt: skip
+    assert cli.exit_code == 1
+    assert all(label.lower() in cli.stderr.lower() for label in labels), cli.stderr
+    assert not any(re.search(rf"\b{name}\b", cli.stderr) for name in raw), cli.stderr
+
+    client, token = _web(framework, engine, "perf")
+    page = client.post(
+        f"/orgs/{ORG}/risks/R-01/reviews",
+        data={"csrf_token": token, "period": "2024-25-Q1", "likelihood": "2", "impact": "2", "note": "Late"},
+    )
+    assert page.status_code == 409
+    text = " ".join(re.sub(r"<[^>]+>", " ", page.text).split())
+    assert all(label.lower() in text.lower() for label in labels), text
+    assert not any(re.search(rf"\b{name}\b", text) for name in raw)
+    assert _register(framework)["R-01"].reviewed_by == ""  # type: ignore[attr-defined]

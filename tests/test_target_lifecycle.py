@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,15 +18,15 @@ from sqlalchemy import select
 from pmf_engine.core import audit
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.engine import Engine
-from pmf_engine.core.errors import DefinitionError, InvalidInput, NotNow, PermissionDenied, Refused
+from pmf_engine.core.errors import DefinitionError, InvalidInput, NotNow, PermissionDenied, PmfError, Refused
 from pmf_engine.core.period import Period
 from pmf_engine.core.store import AuditEntry
 from pmf_engine.interfaces.cli import main
 from pmf_engine.pmf import report
 from pmf_engine.pmf.framework import Framework, read_policies
 from pmf_engine.pmf.measures import measure_targets
-from pmf_engine.pmf.models import Measure
-from pmf_engine.pmf.target_setting import year_targets
+from pmf_engine.pmf.models import Measure, TargetDecision, TargetSetting
+from pmf_engine.pmf.target_setting import TargetSettings, year_targets
 from tests import test_web
 from tests.conftest import ORG, POLICIES, services
 from tests.test_web import csrf, sign_in
@@ -155,7 +156,7 @@ def test_a_service_proposes_targets_of_its_own_measures_only(framework: Framewor
         framework.targets.propose(ORG, "HOU-01", "2024-25", 25, reason="mine", by="sm_planning")
     assert framework.targets.may_propose(ORG, "sm_housing", "HOU-01")
     assert not framework.targets.may_propose(ORG, "sm_planning", "HOU-01")
-    assert _events(framework) == []
+    assert [(e, a) for e, a, _ in _events(framework)] == [("target.refused", "sm_planning")]  # nothing else
 
 
 def test_a_revision_counts_from_its_quarter_and_the_quarters_before_keep_the_original(
@@ -482,3 +483,105 @@ def test_a_proposed_target_is_on_the_to_do_list_of_the_stage_that_decides_it(fra
     assert waiting("perf") == [] and "awaits the Leadership Team" in waiting("lead")[0].what
     framework.targets.agree(ORG, proposed.id, reason="agreed", by="lead")
     assert waiting("lead") == []
+
+
+def _written(framework: Framework) -> tuple[object, ...]:
+    """Every target, decision and measure's agreed targets, and the audit log's entries."""
+    with framework.engine.store.read() as s:
+        return (
+            [
+                (t.id, t.state, t.stage, t.value)
+                for t in s.scalars(select(TargetSetting).order_by(TargetSetting.id))
+            ],
+            [(d.id, d.decision) for d in s.scalars(select(TargetDecision).order_by(TargetDecision.id))],
+            [(m.code, m.agreed_targets) for m in s.scalars(select(Measure).order_by(Measure.code))],
+            [(e.chain, e.seq, e.event) for e in s.scalars(select(AuditEntry).order_by(AuditEntry.seq))],
+        )
+
+
+Attempt = Callable[[TargetSettings, int], object]
+
+
+def _no_decision(t: TargetSettings, id_: int) -> object:
+    """A target sent back (written, audited) before the refused attempt on it."""
+    return t.send_back(ORG, id_, reason="too soft", by="perf")
+
+
+REFUSED_ATTEMPTS: dict[str, tuple[Attempt | None, Attempt, str, str, str, str, str]] = {
+    "agreeing without the stage's role": (
+        None, lambda t, id_: t.agree(ORG, id_, reason="looks fine", by="sm_planning"),
+        "sm_planning", "looks fine", "target.agreed", "PermissionDenied", "the Performance team decides here",
+    ),
+    "sending back one's own proposal": (
+        None, lambda t, id_: t.send_back(ORG, id_, reason="withdrawn", by="both"),
+        "both", "withdrawn", "target.sent_back", "PermissionDenied", "whoever proposed a target",
+    ),
+    "proposing while one awaits a decision": (
+        None, lambda t, id_: t.propose(ORG, "HOU-01", "2024-25", 24, reason="again", by="sm_housing"),
+        "sm_housing", "again", "target.original", "NotNow", "awaits the Performance team",
+    ),
+    "revising a year with no target to revise": (
+        None, lambda t, id_: t.revise(ORG, "HOU-06", "2024-25", 60, reason="later", by="perf",
+                                      effective_from="2024-25-Q3"),
+        "perf", "later", "target.revision", "NotNow", "no 2024-25 target to revise",
+    ),
+    "proposing an original once one is agreed": (
+        lambda t, id_: t.agree(ORG, t.agree(ORG, id_, reason="fits", by="perf").id, reason="ok", by="lead"),
+        lambda t, id_: t.propose(ORG, "HOU-01", "2024-25", 24, reason="lower", by="sm_housing"),
+        "sm_housing", "lower", "target.original", "NotNow", "propose a revision instead",
+    ),
+    "deciding a target no longer awaiting a decision": (
+        _no_decision, lambda t, id_: t.agree(ORG, id_, reason="changed my mind", by="perf2"),
+        "perf2", "changed my mind", "target.agreed", "NotNow", "is sent back",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("attempt", REFUSED_ATTEMPTS)
+def test_a_refused_proposal_or_decision_is_audited_alone(framework: Framework, attempt: str) -> None:
+    """Issue #15's review: a refused target proposal or decision left no trace. It leaves one
+    ``target.refused`` entry (who, what was asked, the reason given, why it was refused) in a
+    transaction of its own, and nothing else: no target, decision or target in force."""
+    first, act, who, reason, asked, refusal, why = REFUSED_ATTEMPTS[attempt]
+    proposed = framework.targets.propose(ORG, "HOU-01", "2024-25", 25, reason="staffed", by="both")
+    if first is not None:
+        first(framework.targets, proposed.id)
+    before = _written(framework)
+    with pytest.raises(PmfError, match=why):
+        act(framework.targets, proposed.id)
+    after = _written(framework)
+    assert after[:3] == before[:3]  # no target, decision or target in force written
+    entries_before, entries_after = before[3], after[3]
+    assert isinstance(entries_before, list) and isinstance(entries_after, list)
+    assert entries_after[: len(entries_before)] == entries_before
+    (new,) = entries_after[len(entries_before) :]
+    assert new[0] == ORG and new[2] == "target.refused"
+    with framework.engine.store.read() as s:
+        kept = s.scalars(select(AuditEntry).where(AuditEntry.event == "target.refused")).one()
+        assert (kept.actor, kept.reason) == (who, reason)
+        data = json.loads(kept.data)
+        assert data["asked"]["asked"] == asked and data["refusal"] == refusal
+        assert why in data["why"]
+        assert audit.verify(s).ok
+
+
+def test_a_refused_decision_on_the_measure_page_is_audited(client: TestClient, engine: Engine) -> None:
+    """The page's decide form goes through the same refusal: a service agreeing its own
+    measure's target is told why (403) and the attempt is in the audit log."""
+    targets = services(engine).targets
+    proposed = targets.propose(ORG, "HOU-01", "2024-25", 25, reason="staffed", by="sm_housing")
+    token = _as(client, "sm_waste")
+    refused = client.post(
+        f"/orgs/{ORG}/measures/HOU-01/targets/{proposed.id}",
+        data={"csrf_token": token, "reason": "not mine to agree", "decision": "agree"},
+    )
+    assert refused.status_code == 403
+    with engine.store.read() as s:
+        kept = list(s.scalars(select(AuditEntry).where(AuditEntry.event == "target.refused")))
+    assert [(e.actor, e.reason) for e in kept] == [("sm_waste", "not mine to agree")]
+    assert json.loads(kept[0].data)["asked"] == {"asked": "target.agreed", "target": proposed.id}
+    assert targets.list(ORG)[0].decisions == ()
+    _as(client, "auditor")
+    shown = text_of(client.get(f"/orgs/{ORG}/audit?event=target.refused").text)
+    assert "Refused: target.agreed" in shown and "Reason given: not mine to agree" in shown
+    assert "Refused because: permission denied for 'sm_waste': the Performance team decides here" in shown

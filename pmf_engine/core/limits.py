@@ -22,6 +22,16 @@ INTEGER_MAX = 2**31 - 1
 larger number bound to one overflows on PostgreSQL (a 500, where the answer is a 422)."""
 
 
+def id_of(text: str) -> int | None:
+    """The id ``text`` names (ASCII digits, from 1 to ``INTEGER_MAX``), or ``None``: a number
+    no row can have is looked up nowhere (bound to a query it would overflow on PostgreSQL)."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(INTEGER_MAX)):
+        return None
+    number = int(text)
+    return number if 1 <= number <= INTEGER_MAX else None
+
+
 def text_problem(what: str, value: str | None, limit: int) -> str | None:
     """Why ``value`` is too long for ``what`` (``None`` if it is not)."""
     if value is None or len(value) <= limit:

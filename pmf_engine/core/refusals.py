@@ -1,7 +1,9 @@
 """Refused attempts, each kept in the audit log in a transaction of its own.
 
 A refused fire rolls its transaction back, so what was tried is written afterwards, by itself:
-in the chain of the instance's organisation when it exists, else in ``_system``.
+in the chain of the instance's organisation when it exists, else in ``_system``. A refused
+attempt that is not a fire (a target's proposal or decision) is kept the same way, under an
+event its caller names (``attempt``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from sqlalchemy.orm import joinedload
 
 from pmf_engine.core import audit, limits
 from pmf_engine.core.clock import Clock
-from pmf_engine.core.errors import InvalidInput, Refused
+from pmf_engine.core.errors import InvalidInput, PmfError, Refused
 from pmf_engine.core.instances import InstanceKey
 from pmf_engine.core.provenance import stamp
 from pmf_engine.core.store import Instance, Organisation, Store
@@ -48,6 +50,41 @@ def record(
                 actor=actor,
                 reason=reason,
                 data=stamp({"refusal": type(refusal).__name__, "why": refusal.reason, "data": dict(data)}),
+            ),
+            clock.now(),
+        )
+
+
+def attempt(
+    store: Store,
+    clock: Clock,
+    refusal: PmfError,
+    *,
+    event: str,
+    organisation: str,
+    actor: str,
+    reason: str | None,
+    data: Mapping[str, Any],
+) -> None:
+    """Write a refused attempt that is not a fire to ``organisation``'s chain (``_system`` if
+    there is no such organisation) in a transaction of its own: who, what was asked (``data``),
+    the reason they gave (clipped) and why it was refused."""
+    with store.write() as s:
+        known = s.scalar(select(Organisation.id).where(Organisation.code == organisation)) is not None
+        audit.record(
+            s,
+            audit.AuditRecord(
+                event=event,
+                organisation=organisation if known else None,
+                actor=actor,
+                reason=limits.clip(reason),
+                data=stamp(
+                    {
+                        "refusal": type(refusal).__name__,
+                        "why": limits.clip(refusal.reason if isinstance(refusal, Refused) else str(refusal)),
+                        "asked": limits.summary(data),
+                    }
+                ),
             ),
             clock.now(),
         )

@@ -161,7 +161,7 @@ class Framework:
     @cached_property
     def risks(self) -> Risks:
         """The risk register, its quarterly review and escalation."""
-        return Risks(self.engine.store, self.engine.clock, self.policies)
+        return Risks(self.engine.store, self.engine.clock, self.policies, self.engine.stored)
 
     @cached_property
     def actions(self) -> Actions:

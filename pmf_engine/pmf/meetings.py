@@ -43,6 +43,7 @@ from pmf_engine.core.errors import (
     NotFound,
     Problem,
 )
+from pmf_engine.core.limits import id_of
 from pmf_engine.core.provenance import stamp
 from pmf_engine.core.reschedule import unpin_meeting
 from pmf_engine.core.store import Deadline, Instance, Meeting, Organisation, find_organisation
@@ -358,7 +359,10 @@ class CommitteeCalendar:
     @staticmethod
     def _meeting(s: Session, org: Organisation, ref: str) -> Meeting:
         query = select(Meeting).where(Meeting.organisation_id == org.id)
-        query = query.where(Meeting.id == int(ref)) if ref.isdigit() else query.where(Meeting.uid == ref)
+        number = id_of(ref)
+        if number is None and ref.isdigit():  # digits out of the ids' range: no meeting has them
+            raise NotFound("meeting", ref)
+        query = query.where(Meeting.id == number) if number is not None else query.where(Meeting.uid == ref)
         meeting = s.scalar(query)
         if meeting is None:
             raise NotFound("meeting", ref)

@@ -28,13 +28,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pmf_engine.core import values as checks
+from pmf_engine.core.clock import Clock
+from pmf_engine.core.definition import WorkflowDef
 from pmf_engine.core.errors import DataFileError, InvalidInput, NotFound, NotNow, PermissionDenied, Problem
 from pmf_engine.core.instances import InstanceKey
 from pmf_engine.core.limits import MAX_NARRATIVE, text_problem
 from pmf_engine.core.period import Period
-from pmf_engine.core.store import Instance, Service, WorkflowVersion, find_organisation, roles_held
+from pmf_engine.core.store import Instance, Service, Store, WorkflowVersion, find_organisation, roles_held
+from pmf_engine.core.versions import Versions
 from pmf_engine.pmf import tabular
 from pmf_engine.pmf.models import Measure, Project
+from pmf_engine.pmf.policy import FrameworkPolicies
 from pmf_engine.pmf.quarters import quarter_of
 from pmf_engine.pmf.reporting import StoreService, audit_cycle, audit_organisation, cycle_of, frozen_at
 from pmf_engine.pmf.risk_models import Risk, RiskLink, RiskReview
@@ -191,6 +195,11 @@ def read_risks(path: Path, policy: RiskPolicy) -> list[tuple[int, RiskIn]]:
     return table.done(found)
 
 
+def _at(wf: WorkflowDef, states: Sequence[str], now: str) -> str:
+    """``at Data request or Service review (it is at Portfolio Holder and CMT review)``."""
+    return f"at {' or '.join(wf.state_label(state) for state in states)} (it is at {wf.state_label(now)})"
+
+
 def _column(loc: Sequence[int | str]) -> str:
     name = str(loc[0]) if loc else ""
     return "risk" if name == "code" else name
@@ -199,6 +208,11 @@ def _column(loc: Sequence[int | str]) -> str:
 class Risks(StoreService):
     """An organisation's risk register: imported, reviewed each quarter inside the cycle, and
     placed on the escalation ladder."""
+
+    def __init__(self, store: Store, clock: Clock, policies: FrameworkPolicies, versions: Versions) -> None:
+        super().__init__(store, clock, policies)
+        self.versions = versions
+        """The stored workflow versions, whose labels a refusal names states by."""
 
     @property
     def policy(self) -> RiskPolicy:
@@ -355,25 +369,30 @@ class Risks(StoreService):
             return found
 
     def _closed(self, s: Session, inst: Instance, service_id: int | None) -> str | None:
-        """What the review waits for (``None``: it may be recorded now)."""
+        """What the review waits for (``None``: it may be recorded now), in the labels of the
+        workflow versions the cycle and the return run (as the pages name states)."""
         open_in = self.policy.review.open_in
         workflow = s.scalar(
             select(WorkflowVersion.name).where(WorkflowVersion.id == inst.workflow_version_id)
         )
         if inst.state in open_in.get(str(workflow), ()):
             return None
-        wanted = [f"the cycle is {' or '.join(open_in[str(workflow)])}"] if workflow in open_in else []
+        wanted = []
+        if workflow in open_in:
+            wf = self.versions.by_id(s, inst.workflow_version_id)
+            wanted.append(f"the cycle is {_at(wf, open_in[str(workflow)], inst.state)}")
         service = s.scalar(select(Service.code).where(Service.id == service_id)) if service_id else None
         if service is not None:
             found = s.execute(
-                select(WorkflowVersion.name, Instance.state)
+                select(WorkflowVersion.name, Instance.state, Instance.workflow_version_id)
                 .join(WorkflowVersion, WorkflowVersion.id == Instance.workflow_version_id)
                 .where(Instance.key == str(InstanceKey.parse(inst.key).under(service)))
             ).one_or_none()
             if found is not None and found[0] in open_in:
                 if found[1] in open_in[found[0]]:
                     return None
-                wanted.append(f"the {service} return is {' or '.join(open_in[found[0]])}")
+                wf = self.versions.by_id(s, found[2])
+                wanted.append(f"the {service} return is {_at(wf, open_in[found[0]], found[1])}")
         return " or ".join(wanted) or "risk.yaml's review.open_in names a state of this cycle"
 
     def register(self, organisation: str, period: str | None = None) -> list[RiskView]:

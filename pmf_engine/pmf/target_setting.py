@@ -12,22 +12,30 @@ Only an agreed target counts for RAG: once the last stage agrees, the measure's
 rows, in the same transaction as the decision and its audit entry. An approved revision counts
 from its first quarter on; the quarters before it keep the target they were reported against.
 A target the library (the measures file) sets stands until the lifecycle agrees one for its year.
+
+A refused proposal or decision (not the asker's to make, or not possible now) writes
+nothing of its own: it is kept as a ``target.refused`` audit entry, with who asked, what, the
+reason they gave and why it was refused, in a transaction of its own (as a refused fire is).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pmf_engine.core import limits, refusals
 from pmf_engine.core import values as checks
 from pmf_engine.core.clock import london
-from pmf_engine.core.errors import InvalidInput, NotFound, NotNow, PermissionDenied
-from pmf_engine.core.limits import MAX_NARRATIVE, text_problem
+from pmf_engine.core.errors import Conflict, InvalidInput, NotFound, NotNow, PermissionDenied
+from pmf_engine.core.limits import INTEGER_MAX, MAX_NARRATIVE, text_problem
 from pmf_engine.core.period import Period
 from pmf_engine.core.store import Organisation, find_organisation, roles_held
 from pmf_engine.pmf import rules
@@ -38,6 +46,13 @@ from pmf_engine.pmf.targets import financial_year
 
 KINDS = ("original", "revision")
 PROPOSED, AGREED, SENT_BACK = "proposed", "agreed", "sent_back"
+REFUSED = "target.refused"
+"""The audit event of a refused proposal or decision."""
+REFUSALS = (PermissionDenied, Conflict)
+"""What a refused attempt raises: not the asker's to make, or not possible now. Input that is
+not valid (``InvalidInput``: a form's error beside its field) and a target or measure that does
+not exist (``NotFound``) are answered, not kept, as elsewhere in the framework."""
+log = structlog.get_logger()
 
 
 @dataclass(frozen=True)
@@ -216,6 +231,30 @@ class TargetSettings(StoreService):
         effective_from: str | None,
         then: Then | None,
     ) -> TargetView:
+        asked = {
+            "asked": f"target.{kind}",
+            "measure": limits.clip(code),
+            "year": limits.clip(year_text),
+            "value": _kept(value),
+            "effective_from": limits.clip(effective_from),
+        }
+        with self._refusals(organisation, by, reason, asked):
+            return self._proposed(
+                organisation, code, year_text, value, reason, by, kind, effective_from, then
+            )
+
+    def _proposed(
+        self,
+        organisation: str,
+        code: str,
+        year_text: str,
+        value: float,
+        reason: str,
+        by: str,
+        kind: str,
+        effective_from: str | None,
+        then: Then | None,
+    ) -> TargetView:
         policy = self.policy
         year = parse_year(year_text)
         reason = _reason(reason)
@@ -299,8 +338,31 @@ class TargetSettings(StoreService):
     def _decide(
         self, organisation: str, target: int, decision: str, reason: str, by: str, then: Then | None
     ) -> TargetView:
+        with self._refusals(organisation, by, reason, {"asked": f"target.{decision}", "target": target}):
+            return self._decided(organisation, target, decision, reason, by, then)
+
+    @contextmanager
+    def _refusals(self, organisation: str, by: str, reason: str, asked: dict[str, Any]) -> Iterator[None]:
+        """Keep a refusal of what is done inside as ``target.refused``, after its own
+        transaction rolled back, then raise it again."""
+        try:
+            yield
+        except REFUSALS as refusal:
+            text = reason if isinstance(reason, str) else None
+            refusals.attempt(
+                self.store, self.clock, refusal, event=REFUSED, organisation=organisation, actor=by,
+                reason=text, data=asked,
+            )  # fmt: skip
+            log.warning(REFUSED, organisation=organisation, actor=by, asked=asked["asked"], why=str(refusal))
+            raise
+
+    def _decided(
+        self, organisation: str, target: int, decision: str, reason: str, by: str, then: Then | None
+    ) -> TargetView:
         policy = self.policy
         reason = _reason(reason)
+        if not 1 <= target <= INTEGER_MAX:  # no row has it (bound to a query, it would overflow)
+            raise NotFound("target", f"{organisation}/{target}")
         with self.store.write() as s:
             org = find_organisation(s, organisation)
             found = s.execute(
@@ -501,6 +563,14 @@ def _reason(text: str) -> str:
     if too_long is not None:
         raise InvalidInput("reason", None, too_long)
     return reason
+
+
+def _kept(value: object) -> object:
+    """A proposed value as the refusal's audit entry keeps it: a finite number as it is, any
+    other (``nan``, words) as text, as JSON cannot hold them."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return value
+    return limits.clip(str(value))
 
 
 def _target_problem(measure: Measure, value: float) -> str | None:

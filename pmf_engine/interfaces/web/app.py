@@ -161,6 +161,12 @@ async def _invalid(request: Request, exc: Exception) -> Response:
     error page in plain words (each form checks its own fields first, so this is a form the
     pages never send, or one sent again after the page changed)."""
     assert isinstance(exc, RequestValidationError)
+    if not _is_api(request) and any(e["loc"][:1] == ("path",) for e in exc.errors()):
+        # a path the routes' types refuse (``deps.PathId``: an id no row can have) names no
+        # page; the API answers 422 naming the parameter
+        return _error_page(
+            request, "Page not found", "If you typed the web address, check it is correct.", 404
+        )
     if _is_api(request):
         details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         return problem(*status_of(exc), details)

@@ -1,7 +1,8 @@
 """Everything a route needs, as FastAPI dependencies in ``Annotated`` aliases: the services
 (engine, framework, accounts, templates), who is asking (``CurrentUser`` by session cookie,
 ``ApiUser`` by bearer token), the CSRF-checked form, and membership of the organisation that
-the path names (``Member``, ``FormMember``, ``ApiMember``).
+the path names (``Member``, ``FormMember``, ``ApiMember``); and the pages' integers in a path
+or query (``PathId``, ``Count``), bounded by what the INTEGER columns hold.
 
 FastAPI solves a route's dependencies before its own parameters, in the order they are
 declared, and calls each dependency once a request however many others ask for it; so
@@ -16,7 +17,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import jinja2
-from fastapi import Depends, Form, Request
+from fastapi import Depends, Form, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.datastructures import FormData
 
@@ -24,6 +25,7 @@ from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import InvalidInput, NotFound
 from pmf_engine.core.instances import InstanceKey
+from pmf_engine.core.limits import INTEGER_MAX
 from pmf_engine.interfaces.web import queries
 from pmf_engine.interfaces.web.errors import Forbidden, SignInRequired, Unauthenticated
 from pmf_engine.interfaces.web.rendering import Renderer
@@ -162,6 +164,17 @@ def api_member(request: Request, user: ApiUser, org: PathOrganisation, engine: E
 Member = Annotated[str, Depends(page_member)]
 FormMember = Annotated[str, Depends(form_member)]
 ApiMember = Annotated[str, Depends(api_member)]
+
+# -- integers in a page's path or query --------------------------------------------------------
+
+PathId = Annotated[int, Path(ge=1, le=INTEGER_MAX)]
+"""An id in a page's path (a meeting, a target, an evidence file). One that is not a number
+from 1 to ``INTEGER_MAX`` names nothing: the page is a 404 (``app._invalid``) before anything
+reads the database, where a larger one bound to a query overflows on PostgreSQL (a 500)."""
+Count = Annotated[int, Query(ge=0, le=INTEGER_MAX)]
+"""A count a page reports after a change (``?n=3``): beyond the columns' range, a 422."""
+MaybeCount = Annotated[int | None, Query(ge=0, le=INTEGER_MAX)]
+"""A count a page may report after a change (``?saved=3``)."""
 
 # -- instance keys in the path ----------------------------------------------------------------
 

@@ -39,7 +39,7 @@ def describe(entry: Any) -> Described:
             described = Described(_label(entry.event), _fields(data))
     else:
         described = Described(_label(entry.event), _fields(data))
-    if entry.reason and entry.event not in ("refused",):
+    if entry.reason and entry.event not in ("refused", "target.refused"):
         described.details.append(("Reason", str(entry.reason)))
     if data.get("os_user"):
         described.details.append(("Run as", f"{data['os_user']} (operating-system user)"))
@@ -100,6 +100,10 @@ def _refused(entry: Any, data: dict[str, Any]) -> Described:
         details.append(("Rule", str(data["refusal"])))
     if entry.reason:
         details.append(("Reason given", str(entry.reason)))
+    asked = data.get("asked")
+    if isinstance(asked, dict):  # an attempt that was not a fire (a target's): what it asked for
+        details += _fields(asked, "asked") + _fields(data, "why", "refusal", "asked")
+        return Described(f"Refused: {asked.get('asked', entry.event)}", details)
     details += _fields(data, "why", "refusal")
     return Described(f"Refused: {entry.trigger or entry.event}", details)
 
@@ -187,6 +191,7 @@ def _action(entry: Any, data: dict[str, Any]) -> Described:
 _DESCRIBERS: dict[str, Callable[[Any, dict[str, Any]], Described]] = {
     "fired": _fired,
     "refused": _refused,
+    "target.refused": _refused,
     "role.granted": _role,
     "role.revoked": _role,
     "actual.recorded": _actual,

@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from pmf_engine.core.errors import FileProblems, InvalidInput, PmfError
 from pmf_engine.interfaces.web import queries, wording
-from pmf_engine.interfaces.web.deps import FormMember, FrameworkDep, Member, Render
+from pmf_engine.interfaces.web.deps import Count, FormMember, FrameworkDep, Member, PathId, Render
 from pmf_engine.interfaces.web.errors import status_of
 from pmf_engine.interfaces.web.rendering import Renderer
 from pmf_engine.pmf.framework import Framework
@@ -36,7 +36,7 @@ DONE = {
 
 @router.get("/orgs/{org}/meetings")
 def meetings(
-    org: str, user: Member, framework: FrameworkDep, render: Render, done: str = "", n: int = 0
+    org: str, user: Member, framework: FrameworkDep, render: Render, done: str = "", n: Count = 0
 ) -> Response:
     """The organisation's meetings, the coming ones first; forms for those who manage them."""
     said = DONE.get(done)
@@ -69,7 +69,7 @@ def add_meeting(
 @router.post("/orgs/{org}/meetings/{meeting}/move")
 def move_meeting(
     org: str,
-    meeting: int,
+    meeting: PathId,
     user: FormMember,
     framework: FrameworkDep,
     render: Render,
@@ -89,7 +89,7 @@ def move_meeting(
 
 @router.post("/orgs/{org}/meetings/{meeting}/cancel")
 def cancel_meeting(
-    org: str, meeting: int, user: FormMember, framework: FrameworkDep, render: Render, reason: Text = ""
+    org: str, meeting: PathId, user: FormMember, framework: FrameworkDep, render: Render, reason: Text = ""
 ) -> Response:
     """Cancel a meeting, with a reason: its deadlines go to the body's next meeting."""
     try:

@@ -26,7 +26,7 @@ from pmf_engine.core.period import parse_period
 from pmf_engine.core.store import AuditEntry
 from pmf_engine.core.views import InstanceStatus
 from pmf_engine.interfaces.web import offers, queries, wording
-from pmf_engine.interfaces.web.deps import CheckedForm, FormMember, FrameworkDep, Member, Render
+from pmf_engine.interfaces.web.deps import CheckedForm, FormMember, FrameworkDep, MaybeCount, Member, Render
 from pmf_engine.interfaces.web.diagram import state_diagram
 from pmf_engine.interfaces.web.errors import status_of
 from pmf_engine.interfaces.web.forms import required, typed
@@ -119,8 +119,8 @@ def instance(
     user: Member,
     framework: FrameworkDep,
     render: Render,
-    saved: int | None = None,
-    chased: int | None = None,
+    saved: MaybeCount = None,
+    chased: MaybeCount = None,
 ) -> Response:
     """The page of cycle, return or action ``key``."""
     return instance_page(render, framework, key, user, saved=saved, chased=chased)

@@ -14,7 +14,15 @@ from fastapi.responses import RedirectResponse, Response
 
 from pmf_engine.core.errors import InvalidInput, NotFound, PmfError
 from pmf_engine.interfaces.web import wording
-from pmf_engine.interfaces.web.deps import FormMember, FrameworkDep, Member, PathKey, Render, ReturnKey
+from pmf_engine.interfaces.web.deps import (
+    FormMember,
+    FrameworkDep,
+    Member,
+    PathId,
+    PathKey,
+    Render,
+    ReturnKey,
+)
 from pmf_engine.interfaces.web.errors import status_of
 from pmf_engine.interfaces.web.pages.instance import FORM_ERRORS
 from pmf_engine.interfaces.web.rendering import csv_download, name_of
@@ -80,12 +88,10 @@ def assurance_csv(org: str, _user: Member, framework: FrameworkDep, cycle: str |
 
 
 @router.get("/orgs/{org}/evidence/{evidence}")
-def evidence_file(org: str, _user: Member, framework: FrameworkDep, evidence: str) -> Response:
+def evidence_file(org: str, _user: Member, framework: FrameworkDep, evidence: PathId) -> Response:
     """An evidence file, to members of its organisation only, always as a download: the type
     it was sniffed to be when stored, ``nosniff``, and a sandboxing content security policy."""
-    if not evidence.isdigit() or len(evidence) > 18:
-        raise NotFound("evidence", evidence)
-    found = framework.evidence.download(org, int(evidence))
+    found = framework.evidence.download(org, evidence)
     ascii_name = "".join(
         ch if ch.isascii() and (ch.isalnum() or ch in "._- ") else "_" for ch in found.filename
     )

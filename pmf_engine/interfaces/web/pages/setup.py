@@ -24,6 +24,7 @@ from pmf_engine.core.errors import FileProblems, NotPermitted, PmfError
 from pmf_engine.core.registry import ORGANISATION_MANAGE, PEOPLE_MANAGE
 from pmf_engine.interfaces.web.deps import (
     CheckedForm,
+    Count,
     CurrentUser,
     EngineDep,
     FormMember,
@@ -84,8 +85,8 @@ def setup(
     render: Render,
     done: str | None = None,
     org: str = "",
-    count: int = 0,
-    people: int = 0,
+    count: Count = 0,
+    people: Count = 0,
 ) -> Response:
     """The set-up page: a council file, and people or services for the organisations you
     administer; after an upload, what it did (``done``: council, people or services)."""

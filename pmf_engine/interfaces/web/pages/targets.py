@@ -15,7 +15,7 @@ from markupsafe import Markup
 from pmf_engine.core import values
 from pmf_engine.core.errors import InvalidInput, PermissionDenied, PmfError
 from pmf_engine.interfaces.web import wording
-from pmf_engine.interfaces.web.deps import CheckedForm, FormMember, FrameworkDep, Member, Render
+from pmf_engine.interfaces.web.deps import CheckedForm, FormMember, FrameworkDep, Member, PathId, Render
 from pmf_engine.interfaces.web.errors import status_of
 from pmf_engine.interfaces.web.forms import required, typed
 from pmf_engine.interfaces.web.pages.dashboard import cycle_of
@@ -95,7 +95,7 @@ def propose_target(
 def decide_target(
     org: str,
     code: str,
-    target: int,
+    target: PathId,
     user: FormMember,
     framework: FrameworkDep,
     render: Render,
