@@ -350,6 +350,10 @@ def test_an_upload_by_someone_who_may_not_report_or_before_the_figure_is_refused
     _problem(_upload(client, headers["auditor"], "e.csv", content), 403)
     _problem(_upload(client, headers["outsider"], "e.csv", content), 403)
     _problem(_upload(client, headers["sm_housing"], "e.csv", content, measure="NOPE-1"), 404)
+    huge = _upload(
+        client, headers["sm_housing"], "e.csv", b"a\n" * (5 * 1024 * 1024 + 1)
+    )  # > the gate's 10 MiB
+    assert "too large" in _problem(huge, 413)["detail"], "refused before the body is read"
     missing = client.post(UPLOAD, headers=headers["sm_housing"], data={"measure": "HOU-01"})
     assert "file" in _problem(missing, 422)["detail"]
     no_cycle = f"/api/v1/organisations/{ORG}/evidence/2024-25-Q3/upload"
