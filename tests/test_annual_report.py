@@ -212,7 +212,6 @@ def test_a_year_that_is_not_one_is_refused(year: Framework) -> None:
         report.annual_report(year, ORG, "2024")
 
 
-@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # the CLI's own store: one backend
 def test_the_cli_writes_the_annual_report_as_html_and_pdf(year: Framework, tmp_path: Path) -> None:
     url = year.engine.store.engine.url.render_as_string(hide_password=False)
     year.engine.store.dispose()
@@ -362,7 +361,6 @@ def test_the_public_annual_report_is_published_on_the_open_pages_once_frozen_and
     assert client.get("/open/NOPE/annual/2024-25").status_code == 404
 
 
-@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # the CLI's own store: one backend
 def test_the_cli_verifies_a_frozen_annual_report(year: Framework, tmp_path: Path) -> None:
     url = year.engine.store.engine.url.render_as_string(hide_password=False)
     verify = ["--db", url, "report", "annual", "--org", ORG, "--year", "2024-25", "--verify"]

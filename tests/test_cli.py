@@ -12,17 +12,28 @@ from click.testing import CliRunner, Result
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import SystemClock
 from pmf_engine.core.engine import Engine
-from pmf_engine.core.store import Store, sqlite_url
+from pmf_engine.core.store import Store
 from pmf_engine.interfaces.main import main
 from tests.conftest import POLICIES, WORKFLOWS, seed
 
 INVALID = Path(__file__).parent / "fixtures" / "invalid"
+FILES_ONLY = pytest.mark.parametrize("empty_url", ["sqlite"], indirect=True)
+"""For a test of commands that read only files (validate, help, usage): one backend is enough;
+every test whose commands use the database runs on SQLite and PostgreSQL."""
 
 
 @pytest.fixture
-def pmf(tmp_path: Path):  # type: ignore[no-untyped-def]
-    """The CLI on a rehearsal database (these tests act at the times of a 2024 quarter)."""
-    db = f"sqlite:///{tmp_path / 'cli.db'}"
+def cli_db(empty_url: str) -> str:
+    """The database the CLI runs on: a file that is not there yet (SQLite) or an empty database
+    of the session's PostgreSQL server, as a council's first ``pmf db upgrade`` finds it."""
+    return empty_url
+
+
+@pytest.fixture
+def pmf(cli_db: str):  # type: ignore[no-untyped-def]
+    """The CLI on a rehearsal database (these tests act at the times of a 2024 quarter), on
+    each backend."""
+    db = cli_db
     created = CliRunner().invoke(main, ["--db", db, "db", "upgrade", "--rehearsal"], catch_exceptions=False)
     assert created.exit_code == 0 and "a rehearsal database" in created.output, created.output
 
@@ -45,6 +56,7 @@ def _bootstrap(pmf, code: str, name: str) -> None:  # type: ignore[no-untyped-de
     assert added.exit_code == 0, added.stderr
 
 
+@FILES_ONLY
 def test_validate_shipped_workflows(pmf) -> None:  # type: ignore[no-untyped-def]
     result = pmf("workflow", "validate", str(WORKFLOWS))
     assert result.exit_code == 0
@@ -55,12 +67,14 @@ SHIPPED_FILES = len(list(WORKFLOWS.glob("*.yaml"))) + len(list(POLICIES.glob("*.
 """Every workflow and policy file shipped: each one is validated and reported valid."""
 
 
+@FILES_ONLY
 def test_validate_without_paths_checks_the_configured_folders(pmf) -> None:  # type: ignore[no-untyped-def]
     """What a user of the installed wheel (no workflows/ folder of their own) can run."""
     result = pmf("workflow", "validate")
     assert result.exit_code == 0 and result.stdout.count(": valid") == SHIPPED_FILES, result.stdout
 
 
+@FILES_ONLY
 def test_validate_policies_too(pmf, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     result = pmf("workflow", "validate", str(WORKFLOWS), str(POLICIES))
     assert result.exit_code == 0 and result.stdout.count(": valid") == SHIPPED_FILES
@@ -70,6 +84,7 @@ def test_validate_policies_too(pmf, tmp_path: Path) -> None:  # type: ignore[no-
     assert refused.exit_code == 1 and refused.stdout.startswith(f"{bad}:1: [tolerance.kind]")
 
 
+@FILES_ONLY
 def test_validate_framework_policy(pmf, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     bad = tmp_path / "framework.yaml"
     bad.write_text(
@@ -83,6 +98,7 @@ def test_validate_framework_policy(pmf, tmp_path: Path) -> None:  # type: ignore
     )
 
 
+@FILES_ONLY
 def test_validate_invalid_files_one_line_each(pmf) -> None:  # type: ignore[no-untyped-def]
     files = sorted(INVALID.glob("*.yaml"))
     result = pmf("workflow", "validate", *map(str, files))
@@ -92,17 +108,20 @@ def test_validate_invalid_files_one_line_each(pmf) -> None:  # type: ignore[no-u
     assert all(line.split(":")[1].isdigit() for line in lines), lines
 
 
+@FILES_ONLY
 def test_validate_missing_file(pmf) -> None:  # type: ignore[no-untyped-def]
     result = pmf("workflow", "validate", "nope.yaml")
     assert result.exit_code == 1 and "cannot read file" in result.stdout
 
 
+@FILES_ONLY
 def test_usage_errors_exit_2(pmf) -> None:  # type: ignore[no-untyped-def]
     assert pmf("fire").exit_code == 2
     assert pmf("actor", "add", "x", "--name", "X", "--role", "nonsense").exit_code == 2
     assert pmf("cycle", "start", "--org", "X", "--period", "Q1", "--as", "y").exit_code != 0
 
 
+@FILES_ONLY
 def test_help_on_every_command(pmf) -> None:  # type: ignore[no-untyped-def]
     def walk(group, path):  # type: ignore[no-untyped-def]
         yield path
@@ -179,6 +198,7 @@ def test_unknown_cycle_and_broken_audit_exit_1(pmf, tmp_path: Path) -> None:  # 
     assert result.exit_code == 1 and "cannot read checkpoint" in result.stderr
 
 
+@pytest.mark.parametrize("empty_url", ["sqlite"], indirect=True)  # the demo makes its own --db-file
 def test_demo_runs_a_whole_quarter(pmf, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     result = pmf("--now", "2024-11-04 12:00", "demo", "--db-file", str(tmp_path / "demo.db"))
     assert result.exit_code == 0, result.output
@@ -342,8 +362,10 @@ def test_measures_actuals_and_exceptions_through_the_cli(pmf, tmp_path: Path) ->
     assert refused.exit_code == 1 and "not a readable .xlsx" in refused.stderr
 
 
-def test_projects_actions_restatements_through_the_cli(pmf, tmp_path: Path, catalog: Catalog) -> None:  # type: ignore[no-untyped-def]
-    store = Store(sqlite_url(tmp_path / "cli.db"))
+def test_projects_actions_restatements_through_the_cli(
+    pmf, cli_db: str, tmp_path: Path, catalog: Catalog
+) -> None:  # type: ignore[no-untyped-def]
+    store = Store(cli_db)
     engine = Engine(store, catalog, SystemClock())
     seed(engine)  # the test council: its people and roles, and a head of service to sign returns off
     engine.directory.add_actor("hos", "Head of Services")

@@ -3,6 +3,7 @@ problem on stderr and the exit code of their class, never a traceback."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,11 +76,21 @@ def test_a_bug_is_not_swallowed() -> None:
     assert isinstance(result.exception, KeyError)
 
 
-def test_database_unreachable(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    db = f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}"
-    result = CliRunner().invoke(
-        main, ["--db", db, "org", "add", "KDC", "Kenton", "--bootstrap"], catch_exceptions=False
-    )
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_database_unreachable(tmp_path: Path, backend: str) -> None:
+    """A SQLite file in a folder that is not there, or a PostgreSQL server that is not
+    listening: one line naming the database error, no traceback."""
+    with socket.socket() as sock:  # a port nothing listens on: bound, never listened
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        db = (
+            f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}"
+            if backend == "sqlite"
+            else f"postgresql+psycopg://pmf@127.0.0.1:{port}/pmf?connect_timeout=5"
+        )
+        result = CliRunner().invoke(
+            main, ["--db", db, "org", "add", "KDC", "Kenton", "--bootstrap"], catch_exceptions=False
+        )
     assert result.exit_code == 1 and result.stderr.startswith("database error: OperationalError:")
     assert "Traceback" not in result.output
 
@@ -160,7 +171,6 @@ def council_db(engine: Engine, store_url: str) -> str:
     return store_url
 
 
-@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("name", sorted(OUTPUT_COMMANDS))
 @pytest.mark.parametrize("where", ["/nonexistent/dir/out", "/dev/full"])
 def test_every_unwritable_output_is_one_line_naming_it(council_db: str, name: str, where: str) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.errors import DefinitionError
-from pmf_engine.core.store import Actor, AuditEntry, Meeting, Store, sqlite_url
+from pmf_engine.core.store import Actor, AuditEntry, Meeting, Store
 from pmf_engine.interfaces.main import main
 from pmf_engine.pmf.framework import load_policies
 from pmf_engine.pmf.registry import framework_registry
@@ -30,11 +30,11 @@ CALENDAR = Path(__file__).parent / "fixtures" / "calendar" / "committees.yaml"
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> str:
-    """A rehearsal database: some of these commands act at a 2024 quarter's times (--now)."""
-    url = sqlite_url(tmp_path / "cli.db")
-    Store(url, rehearsal=True).dispose()
-    return url
+def db(empty_url: str) -> str:
+    """A rehearsal database, on each backend: some of these commands act at a 2024 quarter's
+    times (--now)."""
+    Store(empty_url, rehearsal=True).dispose()
+    return empty_url
 
 
 @pytest.fixture

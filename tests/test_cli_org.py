@@ -83,8 +83,9 @@ def test_help_shows_the_options_not_the_arguments(path: tuple[str, ...], options
 
 
 @pytest.fixture
-def pmf(tmp_path: Path):  # type: ignore[no-untyped-def]
-    db = f"sqlite:///{tmp_path / 'cli.db'}"
+def pmf(empty_url: str):  # type: ignore[no-untyped-def]
+    """The CLI on a rehearsal database, on each backend."""
+    db = empty_url
 
     def run(*args: str) -> Result:
         result = CliRunner().invoke(

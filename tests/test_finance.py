@@ -18,7 +18,7 @@ from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import SystemClock
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import DataFileError
-from pmf_engine.core.store import Store, sqlite_url
+from pmf_engine.core.store import Store
 from pmf_engine.pmf import report
 from pmf_engine.pmf.finance import FinanceView
 from tests import test_cli, test_web
@@ -26,7 +26,8 @@ from tests.conftest import CYCLE, ORG, seed, services
 from tests.test_web import sign_in
 
 FIXTURES = Path(__file__).parent / "fixtures" / "measures"
-pmf = test_cli.pmf  # the fixture: the CLI on a rehearsal database
+pmf = test_cli.pmf  # the fixtures: the CLI on a rehearsal database, on each backend
+cli_db = test_cli.cli_db
 client = test_web.client  # the fixture: a signed-out browser over the test council
 
 GOOD = (
@@ -149,8 +150,8 @@ def test_finance_is_frozen_with_the_report(engine: Engine, cycle: str, tmp_path:
     assert again.finance == content.finance and isinstance(again.finance[0], FinanceView)
 
 
-def test_cli_finance_import_and_list(pmf, tmp_path: Path, catalog: Catalog) -> None:  # type: ignore[no-untyped-def]
-    store = Store(sqlite_url(tmp_path / "cli.db"))
+def test_cli_finance_import_and_list(pmf, cli_db: str, tmp_path: Path, catalog: Catalog) -> None:  # type: ignore[no-untyped-def]
+    store = Store(cli_db)
     seed(Engine(store, catalog, SystemClock()))
     store.dispose()
     path = tmp_path / "finance.csv"

@@ -263,7 +263,6 @@ def test_framework_yaml_names_the_stages_roles(catalog: Catalog, tmp_path: Path)
     assert str(bad) in message
 
 
-@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # the CLI's own store: one backend
 def test_the_cli_proposes_agrees_revises_and_lists(framework: Framework) -> None:
     url = framework.engine.store.engine.url.render_as_string(hide_password=False)
     framework.engine.store.dispose()

@@ -21,14 +21,16 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.clock import LONDON
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import Refused
-from pmf_engine.interfaces.web import api, api_planning, comparisons, feed, pages
+from pmf_engine.interfaces.web import api, api_assurance, api_planning, comparisons, feed, pages
 from pmf_engine.interfaces.web.app import WebSettings, create_app
 from pmf_engine.pmf import opendata
+from pmf_engine.pmf.assurance_models import ReturnSignOff
 from pmf_engine.pmf.framework import Framework
 from tests.conftest import SERVICES, SHIPPED_POLICIES, services
 
@@ -189,6 +191,9 @@ READ_ROUTES = {
     "/api/v1/organisations/{org}/plans/{year}/{service}",
     "/api/v1/organisations/{org}/risks",
     "/api/v1/organisations/{org}/assurance/{period}",
+    "/api/v1/organisations/{org}/annual-report/{year}",
+    "/api/v1/organisations/{org}/evidence/{period}",
+    "/api/v1/organisations/{org}/evidence/{period}/{evidence}",
 }
 SHOW_OWN_MARKER = {
     "/api/v1/organisations/{org}/targets/{year}",
@@ -228,7 +233,14 @@ def _routes() -> list[APIRoute]:
             elif isinstance(r, APIRoute):
                 yield r
 
-    routers = (pages.router, api.router, feed.router, comparisons.router, api_planning.router)
+    routers = (
+        pages.router,
+        api.router,
+        feed.router,
+        comparisons.router,
+        api_planning.router,
+        api_assurance.router,
+    )
     return list(walk([route for router in routers for route in router.routes]))
 
 
@@ -271,6 +283,8 @@ WRITE_ROUTES = {
     "/orgs/{org}/plans/{year}/{service}/risks/{risk}/withdraw",
     "/orgs/{org}/risks/{code}/reviews",
     "/orgs/{org}/dashboard/{period}/themes/{theme}/headline",
+    "/api/v1/instances/{key:path}/sign-off",
+    "/api/v1/organisations/{org}/evidence/{period}/upload",
 }
 
 
@@ -305,7 +319,14 @@ def test_no_route_writes_to_another_council(
                     .replace("{period}", PERIOD)
                     .replace("{theme}", "Homes")
                 )
-                if path.startswith("/api/"):
+                if path.startswith("/api/") and path.endswith("/upload"):
+                    answer = client.post(
+                        path,
+                        headers=api_headers,
+                        data={"measure": "HOU-01"},
+                        files={"file": ("e.csv", b"mine\n", "text/csv")},
+                    )
+                elif path.startswith("/api/"):
                     body: dict[str, Any] = {"trigger": "submit", "expected_version": 1}
                     if path.endswith("/actuals"):
                         body = {"figures": [{"code": "HOU-01", "value": 1}]}
@@ -334,6 +355,10 @@ def test_no_route_writes_to_another_council(
     assert [c.key for c in engine.cycles()] == cycles
     assert {org: targets.list(org) for org in ORGS} == targets_before
     assert [(t.state, t.decisions) for t in targets.list("NDC", code="HOU-01")] == [("proposed", ())]
+    evidence = Framework(engine, SHIPPED_POLICIES).evidence.listed(f"NDC/{PERIOD}")
+    assert [(e.code, e.uploaded_by) for e in evidence] == [("HOU-01", _user_of(tokens, "NDC"))]
+    with engine.store.read() as s:
+        assert s.scalar(select(func.count()).select_from(ReturnSignOff)) == 0
     plan = Framework(engine, SHIPPED_POLICIES).plans.get(f"NDC/plans-{PLAN_YEAR}/HOUSING")
     assert plan.self_evaluation == _marker("NDC") + "plan"
     assert [(a.ref, a.what, a.withdrawn) for a in plan.actions] == [("A1", _marker("NDC") + "action", False)]

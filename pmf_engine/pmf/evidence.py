@@ -16,10 +16,12 @@ import hashlib
 import io
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from pmf_engine.core import values
 from pmf_engine.core.errors import InvalidInput, NotFound, NotNow, PermissionDenied
@@ -151,6 +153,11 @@ class EvidenceDownload:
     content: bytes
 
 
+Then = Callable[[Session, EvidenceView], None]
+"""Something more to do in an attachment's transaction, with what was attached (the API stores
+its answer to an ``Idempotency-Key`` there): it commits with it, or neither does."""
+
+
 class EvidenceFiles(StoreService):
     """Attaching evidence to figures, listing it and reading it back."""
 
@@ -159,9 +166,12 @@ class EvidenceFiles(StoreService):
         """Size and kinds (``quality.evidence``)."""
         return self.policies.framework.quality.evidence
 
-    def attach(self, cycle: str, code: str, filename: str, content: bytes, *, by: str) -> EvidenceView:
+    def attach(
+        self, cycle: str, code: str, filename: str, content: bytes, *, by: str, then: Then | None = None
+    ) -> EvidenceView:
         """Attach ``content`` (named ``filename`` by whoever gave it) to the cycle's figure of
-        measure ``code``, as someone who may report it, while its return is open; audited."""
+        measure ``code``, as someone who may report it, while its return is open; audited.
+        ``then`` runs in its transaction."""
         kind = check_file(filename, content, self.policy)
         label = safe_label(filename)
         digest = hashlib.sha256(content).hexdigest()
@@ -218,7 +228,10 @@ class EvidenceFiles(StoreService):
                 "sha256": digest,
             }
             audit_cycle(s, inst, "evidence.attached", by, data, now)
-            return EvidenceView(row.id, code, inst.period, label, kind, len(content), digest, by, now)
+            view = EvidenceView(row.id, code, inst.period, label, kind, len(content), digest, by, now)
+            if then is not None:
+                then(s, view)
+            return view
 
     def listed(self, cycle: str) -> list[EvidenceView]:
         """The evidence attached to the cycle's figures, by measure then upload."""
@@ -236,16 +249,20 @@ class EvidenceFiles(StoreService):
             for e, code, kind, size, sha in rows
         ]
 
-    def download(self, organisation: str, evidence_id: int) -> EvidenceDownload:
-        """Evidence ``evidence_id`` of ``organisation`` (``NotFound`` for another's)."""
+    def download(self, organisation: str, evidence_id: int, period: str | None = None) -> EvidenceDownload:
+        """Evidence ``evidence_id`` of ``organisation`` (``NotFound`` for another's, or for one
+        of a quarter other than ``period`` if given)."""
         with self.store.read() as s:
             org = find_organisation(s, organisation)
-            found = s.execute(
+            query = (
                 select(Evidence.label, EvidenceFile.kind, EvidenceFile.content_type, EvidenceFile.content)
                 .join(EvidenceFile, EvidenceFile.id == Evidence.file_id)
                 .join(Measure, Measure.id == Evidence.measure_id)
                 .where(Evidence.id == evidence_id, Measure.organisation_id == org.id)
-            ).one_or_none()
+            )
+            if period is not None:
+                query = query.where(Evidence.period == period)
+            found = s.execute(query).one_or_none()
         if found is None:
             raise NotFound("evidence", evidence_id)
         label, kind, content_type, content = found

@@ -15,6 +15,8 @@ so explicitly is such a return accepted unsigned; the effect ``record_unsigned``
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -182,6 +184,24 @@ def holders(s: Session, organisation_id: int, service_id: int, role: str) -> lis
     )
 
 
+@dataclass(frozen=True)
+class SignedOff:
+    """A return's sign-off as given: which return, by whom, when, in which role, the submission
+    it signs (when the return entered its state) and whether it came late."""
+
+    key: str
+    signed_by: str
+    signed_at: datetime
+    role: str
+    submitted_at: datetime
+    late: bool
+
+
+Then = Callable[[Session, SignedOff], None]
+"""Something more to do in the sign-off's transaction, with the sign-off (the API stores its
+answer to an ``Idempotency-Key`` there): it commits with it, or neither does."""
+
+
 def is_late(submitted: datetime, signed: datetime, within: int, subdivision: str) -> bool:
     """Whether a sign-off at ``signed`` is more than ``within`` working days after ``submitted``."""
     return london(signed).date() > WorkingDays(subdivision).add(london(submitted).date(), within)
@@ -202,13 +222,18 @@ class SignOffs(StoreService):
         """Sign off return ``key`` (``ORG/PERIOD/SERVICE``) as ``by``, who must hold the sign-off
         role for its service, while it is in a sign-off state; audited (a refusal too, like a
         refused fire). Whether it was late."""
+        return self.give(key, by=by).late
+
+    def give(self, key: str, *, by: str, then: Then | None = None) -> SignedOff:
+        """``sign_off``, answering with the sign-off as given; ``then`` runs in its transaction
+        (the web's form, the CLI and the API all sign off through here)."""
         try:
-            return self._sign_off(key, by)
+            return self._sign_off(key, by, then)
         except PermissionDenied as refusal:
             refusals.record(self.store, self.clock, refusal, by, None, {})
             raise
 
-    def _sign_off(self, key: str, by: str) -> bool:
+    def _sign_off(self, key: str, by: str, then: Then | None) -> SignedOff:
         now = self.clock.now()
         with self.store.write() as s:
             found = s.execute(
@@ -249,4 +274,7 @@ class SignOffs(StoreService):
             )
             data = {"role": self.policy.role, "submitted_at": inst.entered_at.isoformat(), "late": late}
             audit_cycle(s, inst, "return.signed_off", by, data, now)
-        return late
+            signed = SignedOff(key, by, now, self.policy.role, inst.entered_at, late)
+            if then is not None:
+                then(s, signed)
+        return signed

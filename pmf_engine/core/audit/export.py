@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Generator, Iterable
 from typing import IO, Any
 
 from sqlalchemy import bindparam, func, literal, select
@@ -65,12 +65,18 @@ def trail(session: Session, instance: str) -> list[AuditEntry]:
     return list(session.scalars(query))
 
 
-def iter_entries(session: Session, *, chain: str | None = None) -> Iterator[AuditEntry]:
-    """Every entry (or one chain's) in stored order, streamed in batches so an export holds few at once."""
+def iter_entries(session: Session, *, chain: str | None = None) -> Generator[AuditEntry, None, None]:
+    """Every entry (or one chain's) in stored order, streamed in batches so an export holds few at
+    once. Close the iterator if it is left before its end (``contextlib.closing``): that closes
+    the stream (on PostgreSQL a server-side cursor) while its connection is still open."""
     query = select(AuditEntry).order_by(AuditEntry.seq)
     if chain is not None:
         query = query.where(AuditEntry.chain == chain)
-    yield from session.scalars(query.execution_options(stream_results=True, yield_per=2000))
+    result = session.scalars(query.execution_options(stream_results=True, yield_per=2000))
+    try:
+        yield from result
+    finally:
+        result.close()
 
 
 def csv_safe(value: object) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -105,8 +106,12 @@ def audit_trail(app: App, key: str) -> None:
 @names_output
 def audit_export(app: App, fmt: str, output: Path | None, chain: str | None) -> None:
     """Export the audit log (CSV cells are escaped against formula injection)."""
-    with app.store.read() as s, open_output(output) as out:
-        count = audit.export(audit.iter_entries(s, chain=chain), out, fmt)
+    with (
+        app.store.read() as s,
+        open_output(output) as out,
+        closing(audit.iter_entries(s, chain=chain)) as entries,  # a full disk: the stream ends first
+    ):
+        count = audit.export(entries, out, fmt)
     if output:
         click.echo(f"{count} entries written to {output}")
 

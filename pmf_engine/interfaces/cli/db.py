@@ -27,15 +27,21 @@ def db_upgrade(app: App, rehearsal: bool) -> None:
 
     Whether a database is a rehearsal one is fixed when it is created: an existing database
     keeps what it was created as (``--rehearsal`` on it is refused if it is not one)."""
-    store = Store(app.settings.database_url, upgrade=False)
-    ran = upgrade_to_head(store.engine)
+    bare = Store(app.settings.database_url, upgrade=False)
+    try:
+        ran = upgrade_to_head(bare.engine)
+    finally:
+        bare.dispose()  # each store's pool is closed here: on PostgreSQL they were left open
     store = Store(app.settings.database_url, rehearsal=rehearsal)
-    if rehearsal and not store.rehearsal:
-        raise NotNow("this database exists and was not created for rehearsal; create a new one")
-    kind = "a rehearsal database" if store.rehearsal else "a live database (real times only)"
+    try:
+        if rehearsal and not store.rehearsal:
+            raise NotNow("this database exists and was not created for rehearsal; create a new one")
+        kind = "a rehearsal database" if store.rehearsal else "a live database (real times only)"
+        revision = current_revision(store.engine)
+    finally:
+        store.dispose()
     click.echo(
-        f"schema at {current_revision(store.engine)} "
-        f"({'upgraded to' if ran else 'already at'} head {head_revision()}); {kind}"
+        f"schema at {revision} ({'upgraded to' if ran else 'already at'} head {head_revision()}); {kind}"
     )
 
 
@@ -49,7 +55,11 @@ def db_grant_app(app: App, role: str) -> None:
     entries: UPDATE, DELETE and TRUNCATE on the audit log are not granted, and, not owning
     the table, ROLE cannot drop or disable its triggers either.
     """
-    granted = grant_app_role(Store(app.settings.database_url), role)
+    store = Store(app.settings.database_url)
+    try:
+        granted = grant_app_role(store, role)
+    finally:
+        store.dispose()
     click.echo(f"{role}: {granted}")
 
 

@@ -30,7 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.errors import Busy, PmfError
 from pmf_engine.core.sessions import SessionPolicy, Sessions
-from pmf_engine.interfaces.web import api, api_planning, comparisons, feed, pages, wording
+from pmf_engine.interfaces.web import api, api_assurance, api_planning, comparisons, feed, pages, wording
 from pmf_engine.interfaces.web.errors import (
     Forbidden,
     SignInRequired,
@@ -106,6 +106,7 @@ def create_app(framework: Framework, settings: WebSettings) -> FastAPI:
     app.include_router(feed.router)
     app.include_router(comparisons.router)
     app.include_router(api_planning.router)
+    app.include_router(api_assurance.router)
     app.add_exception_handler(SignInRequired, _sign_in)
     app.add_exception_handler(WebError, _refused)
     app.add_exception_handler(PmfError, _refused)

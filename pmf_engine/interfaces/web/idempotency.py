@@ -71,3 +71,26 @@ def storing(
         )
 
     return remember
+
+
+def once(
+    path: str,
+    body: dict[str, Any],
+    actor: str,
+    idempotency_key: str | None,
+    store: Store,
+    clock: Clock,
+    act: Callable[[Callable[[Session, Made], None] | None], Made],
+    answer: Callable[[Made], Any],
+) -> Response:
+    """``act`` (given the ``then`` that stores its answer under ``idempotency_key`` in its
+    transaction), answered 201 with ``answer`` of what it made; or, for a key seen before, the
+    stored answer (``IdempotencyKeyReused`` if it came with another request)."""
+    digest = fingerprint(path, body)
+    then = None
+    if idempotency_key:
+        seen = answered(store, actor, idempotency_key)
+        if seen is not None:
+            return replay(seen, digest)
+        then = storing(actor, idempotency_key, digest, clock, answer)
+    return JSONResponse(answer(act(then)), status_code=201)

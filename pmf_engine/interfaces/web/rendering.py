@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
 from fastapi.responses import Response
@@ -21,6 +22,7 @@ from pmf_engine.interfaces.web import wording
 from pmf_engine.interfaces.web.entries import describe
 from pmf_engine.interfaces.web.session import csrf_token, organisations_for, session_user
 from pmf_engine.pmf import quality_marks, report
+from pmf_engine.pmf.evidence import EvidenceDownload
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -146,6 +148,23 @@ def csv_download(body: str, filename: str) -> Response:
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def evidence_download(found: EvidenceDownload) -> Response:
+    """An evidence file, always as a download (the page's and the API's): the type it was
+    sniffed to be when stored, ``nosniff``, a sandboxing content security policy, and its name
+    both as ASCII and, for the rest, percent-encoded (``filename*``): never a path."""
+    ascii_name = "".join(
+        ch if ch.isascii() and (ch.isalnum() or ch in "._- ") else "_" for ch in found.filename
+    )
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(found.filename, safe='')}"
+    headers = {
+        "Content-Disposition": disposition,
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "private, no-store",
+    }
+    return Response(found.content, media_type=found.content_type, headers=headers)
 
 
 def print_pdf(html: str) -> bytes:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, UploadFile
 from fastapi.responses import RedirectResponse, Response
@@ -25,7 +24,7 @@ from pmf_engine.interfaces.web.deps import (
 )
 from pmf_engine.interfaces.web.errors import status_of
 from pmf_engine.interfaces.web.pages.instance import FORM_ERRORS
-from pmf_engine.interfaces.web.rendering import csv_download, name_of
+from pmf_engine.interfaces.web.rendering import csv_download, evidence_download, name_of
 from pmf_engine.pmf.framework import Framework
 
 router = APIRouter()
@@ -91,18 +90,7 @@ def assurance_csv(org: str, _user: Member, framework: FrameworkDep, cycle: str |
 def evidence_file(org: str, _user: Member, framework: FrameworkDep, evidence: PathId) -> Response:
     """An evidence file, to members of its organisation only, always as a download: the type
     it was sniffed to be when stored, ``nosniff``, and a sandboxing content security policy."""
-    found = framework.evidence.download(org, evidence)
-    ascii_name = "".join(
-        ch if ch.isascii() and (ch.isalnum() or ch in "._- ") else "_" for ch in found.filename
-    )
-    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(found.filename, safe='')}"
-    headers = {
-        "Content-Disposition": disposition,
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": "default-src 'none'; sandbox",
-        "Cache-Control": "private, no-store",
-    }
-    return Response(found.content, media_type=found.content_type, headers=headers)
+    return evidence_download(framework.evidence.download(org, evidence))
 
 
 @router.post("/instances/{key:path}/evidence/upload")  # "/upload": the upload limit of the gate
