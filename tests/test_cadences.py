@@ -204,3 +204,27 @@ def test_two_workflows_that_would_share_keys_are_refused() -> None:
     (problem,) = refused.value.problems
     assert (problem.file, problem.line, problem.field) == (str(FIXTURES / "key_collision.yaml"), 2, "name")
     assert "their instances' keys would collide" in problem.message
+
+
+def test_a_guard_or_effect_that_needs_a_quarter_is_refused_on_a_monthly_workflow() -> None:
+    """Figures, RAG, exception reports and the committee report are per quarter: a monthly
+    workflow (or its per-service child) naming a guard or effect that reads them is refused at
+    load, each with its file, line and field, not when the cycle reaches it."""
+    cycle, child = FIXTURES / "monthly_cycle.yaml", FIXTURES / "monthly_return.yaml"
+    with pytest.raises(DefinitionError) as refused:
+        Catalog.load(
+            [*sorted(WORKFLOWS.glob("*.yaml")), cycle, child],
+            POLICIES / "roles.yaml",
+            registry=framework_registry(SHIPPED_POLICIES),
+        )
+    found = {(p.file, p.line, p.field): p.message for p in refused.value.problems}
+    assert set(found) == {
+        (str(cycle), 19, "transitions.0.guards.1"),
+        (str(cycle), 24, "transitions.1.effects.0"),
+        (str(child), 14, "transitions.0.guards.1"),
+        (str(child), 14, "transitions.0.guards.2"),
+    }
+    message = found[(str(cycle), 19, "transitions.0.guards.1")]
+    assert "'exception_reports_complete' works only in a workflow run per quarter" in message
+    assert "'monthly_cycle' runs per month" in message
+    assert "'freeze_report'" in found[(str(cycle), 24, "transitions.1.effects.0")]
