@@ -8,13 +8,17 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import ManualClock
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import AlreadyExists, DefinitionError, InvalidInput
 from pmf_engine.core.period import AdHoc, FinancialYear, Period, parse_period
 from pmf_engine.core.store import Store
+from pmf_engine.interfaces.web.app import WebSettings, create_app
+from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.registry import framework_registry
 from tests.conftest import (
     ORG,
@@ -26,6 +30,7 @@ from tests.conftest import (
     services,
     settle_returns,
 )
+from tests.test_web import sign_in
 
 FIXTURES = Path(__file__).parent / "fixtures" / "cadences"
 
@@ -228,3 +233,32 @@ def test_a_guard_or_effect_that_needs_a_quarter_is_refused_on_a_monthly_workflow
     assert "'exception_reports_complete' works only in a workflow run per quarter" in message
     assert "'monthly_cycle' runs per month" in message
     assert "'freeze_report'" in found[(str(cycle), 24, "transitions.1.effects.0")]
+
+
+def test_the_overview_lists_a_monthly_cycle_and_the_measures_page_says_figures_are_quarterly(
+    store: Store, clock: ManualClock, tmp_path: Path
+) -> None:
+    """``/orgs/ORG`` said "No cycles have started" while a monthly cycle ran: the overview lists
+    every cycle, of any cadence (figures only for a quarter's); the measures page, quarterly,
+    says there is no quarter's cycle yet."""
+    engine = Engine(store, _catalog(tmp_path), clock)
+    Accounts(store, clock).set_password("perf", "correct horse battery", by="test")
+    month = engine.start_cycle(ORG, "2024-25-M03", by="perf")
+    client = TestClient(
+        create_app(Framework(engine, SHIPPED_POLICIES), WebSettings(secret_key="s", secure_cookies=False)),
+        follow_redirects=False,
+    )
+    sign_in(client, "perf", "correct horse battery")
+    glance = client.get(f"/orgs/{ORG}")
+    assert glance.status_code == 200
+    assert "No cycles have started" not in glance.text
+    assert f'href="/instances/{month.key}"' in glance.text and "June 2024" in glance.text
+    assert "figures and RAG are per quarter" in glance.text
+    assert f"/instances/{month.key}/report" not in glance.text, "no committee report of a month"
+    measures = client.get(f"/orgs/{ORG}/measures")
+    assert measures.status_code == 200
+    assert "No quarter's cycle has started: figures and RAG are per quarter" in measures.text
+    engine.start_cycle(ORG, "2024-25-Q1", by="perf")
+    both = client.get(f"/orgs/{ORG}").text
+    assert f'href="/instances/{month.key}"' in both and f'href="/instances/{ORG}/2024-25-Q1"' in both
+    assert "Measures: 0 green" in both
