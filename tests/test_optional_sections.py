@@ -10,16 +10,20 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fastapi.testclient import TestClient
 
 from pmf_engine.app.wiring import framework_catalog
+from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.clock import ManualClock
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import NotNow
 from pmf_engine.core.store import Store
 from pmf_engine.interfaces.main import main
+from pmf_engine.interfaces.web.app import WebSettings, create_app
 from pmf_engine.pmf import calendar_feed, report
 from pmf_engine.pmf.framework import Framework, load_policies
 from tests.conftest import ORG, POLICIES, WORKFLOWS, allow_unsigned
+from tests.test_web import sign_in
 
 PASSWORD = "correct horse battery"
 
@@ -68,3 +72,19 @@ def test_the_cli_says_there_is_no_action_tracking(store: Store, tmp_path: Path) 
     listed = CliRunner().invoke(main, [*db, "actions", "list", ORG])
     assert listed.exit_code == 1, listed.output
     assert "NotNow: this deployment has no action tracking" in listed.stderr
+
+
+def test_the_pages_do_not_link_to_absent_sections(bare: Framework) -> None:
+    bare.engine.start_cycle(ORG, "2024-25-Q1", by="perf")
+    Accounts(bare.engine.store, bare.engine.clock).set_password("perf", PASSWORD, by="test")
+    app = create_app(bare, WebSettings(secret_key="s", secure_cookies=False))
+    client = TestClient(app, follow_redirects=False)
+    sign_in(client, "perf", PASSWORD)
+    for path in (f"/orgs/{ORG}", f"/instances/{ORG}/2024-25-Q1", "/todo", f"/orgs/{ORG}/dashboard"):
+        page = client.get(path)
+        assert page.status_code == 200, path
+        assert f'href="/orgs/{ORG}/plans"' not in page.text, path
+        assert f'href="/orgs/{ORG}/actions"' not in page.text, path
+        assert f'href="/orgs/{ORG}/meetings"' in page.text or path != f"/orgs/{ORG}"
+    assert client.get(f"/orgs/{ORG}/actions").status_code == 409
+    assert client.get(f"/orgs/{ORG}/plans").status_code == 409
