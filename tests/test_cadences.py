@@ -255,6 +255,7 @@ def test_the_overview_lists_a_monthly_cycle_and_the_measures_page_says_figures_a
     assert f'href="/instances/{month.key}"' in glance.text and "June 2024" in glance.text
     assert "figures and RAG are per quarter" in glance.text
     assert f"/instances/{month.key}/report" not in glance.text, "no committee report of a month"
+    assert client.get(f"/instances/{month.key}").status_code == 200, "its own page, linked from there"
     measures = client.get(f"/orgs/{ORG}/measures")
     assert measures.status_code == 200
     assert "No quarter's cycle has started: figures and RAG are per quarter" in measures.text
