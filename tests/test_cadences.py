@@ -8,13 +8,17 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import ManualClock
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import AlreadyExists, DefinitionError, InvalidInput
 from pmf_engine.core.period import AdHoc, FinancialYear, Period, parse_period
 from pmf_engine.core.store import Store
+from pmf_engine.interfaces.web.app import WebSettings, create_app
+from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.registry import framework_registry
 from tests.conftest import (
     ORG,
@@ -26,6 +30,7 @@ from tests.conftest import (
     services,
     settle_returns,
 )
+from tests.test_web import sign_in
 
 FIXTURES = Path(__file__).parent / "fixtures" / "cadences"
 
@@ -204,3 +209,57 @@ def test_two_workflows_that_would_share_keys_are_refused() -> None:
     (problem,) = refused.value.problems
     assert (problem.file, problem.line, problem.field) == (str(FIXTURES / "key_collision.yaml"), 2, "name")
     assert "their instances' keys would collide" in problem.message
+
+
+def test_a_guard_or_effect_that_needs_a_quarter_is_refused_on_a_monthly_workflow() -> None:
+    """Figures, RAG, exception reports and the committee report are per quarter: a monthly
+    workflow (or its per-service child) naming a guard or effect that reads them is refused at
+    load, each with its file, line and field, not when the cycle reaches it."""
+    cycle, child = FIXTURES / "monthly_cycle.yaml", FIXTURES / "monthly_return.yaml"
+    with pytest.raises(DefinitionError) as refused:
+        Catalog.load(
+            [*sorted(WORKFLOWS.glob("*.yaml")), cycle, child],
+            POLICIES / "roles.yaml",
+            registry=framework_registry(SHIPPED_POLICIES),
+        )
+    found = {(p.file, p.line, p.field): p.message for p in refused.value.problems}
+    assert set(found) == {
+        (str(cycle), 19, "transitions.0.guards.1"),
+        (str(cycle), 24, "transitions.1.effects.0"),
+        (str(child), 14, "transitions.0.guards.1"),
+        (str(child), 14, "transitions.0.guards.2"),
+    }
+    message = found[(str(cycle), 19, "transitions.0.guards.1")]
+    assert "'exception_reports_complete' works only in a workflow run per quarter" in message
+    assert "'monthly_cycle' runs per month" in message
+    assert "'freeze_report'" in found[(str(cycle), 24, "transitions.1.effects.0")]
+
+
+def test_the_overview_lists_a_monthly_cycle_and_the_measures_page_says_figures_are_quarterly(
+    store: Store, clock: ManualClock, tmp_path: Path
+) -> None:
+    """``/orgs/ORG`` said "No cycles have started" while a monthly cycle ran: the overview lists
+    every cycle, of any cadence (figures only for a quarter's); the measures page, quarterly,
+    says there is no quarter's cycle yet."""
+    engine = Engine(store, _catalog(tmp_path), clock)
+    Accounts(store, clock).set_password("perf", "correct horse battery", by="test")
+    month = engine.start_cycle(ORG, "2024-25-M03", by="perf")
+    client = TestClient(
+        create_app(Framework(engine, SHIPPED_POLICIES), WebSettings(secret_key="s", secure_cookies=False)),
+        follow_redirects=False,
+    )
+    sign_in(client, "perf", "correct horse battery")
+    glance = client.get(f"/orgs/{ORG}")
+    assert glance.status_code == 200
+    assert "No cycles have started" not in glance.text
+    assert f'href="/instances/{month.key}"' in glance.text and "June 2024" in glance.text
+    assert "figures and RAG are per quarter" in glance.text
+    assert f"/instances/{month.key}/report" not in glance.text, "no committee report of a month"
+    assert client.get(f"/instances/{month.key}").status_code == 200, "its own page, linked from there"
+    measures = client.get(f"/orgs/{ORG}/measures")
+    assert measures.status_code == 200
+    assert "No quarter's cycle has started: figures and RAG are per quarter" in measures.text
+    engine.start_cycle(ORG, "2024-25-Q1", by="perf")
+    both = client.get(f"/orgs/{ORG}").text
+    assert f'href="/instances/{month.key}"' in both and f'href="/instances/{ORG}/2024-25-Q1"' in both
+    assert "Measures: 0 green" in both

@@ -3,7 +3,10 @@ problem on stderr and the exit code of their class, never a traceback."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,6 +96,27 @@ def test_database_unreachable(tmp_path: Path, backend: str) -> None:
         )
     assert result.exit_code == 1 and result.stderr.startswith("database error: OperationalError:")
     assert "Traceback" not in result.output
+
+
+def test_a_closed_pipe_ends_the_command_quietly(tmp_path: Path) -> None:
+    """``pmf cycle status ... | head -6`` printed ``BrokenPipeError: [Errno 32] Broken pipe``:
+    a reader that stops reading is no error to report (click's own handling, exit 1)."""
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone before the first line is written
+    try:
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "pmf"), "workflow", "show", "quarterly_cycle"],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            cwd=tmp_path,
+            env={**os.environ, "PMF_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"},
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (1, "")
 
 
 def test_serve_is_under_the_handler() -> None:

@@ -106,6 +106,7 @@ class Catalog:
             for j, e in enumerate(t.effects)
             if e not in registry.effects
         )
+        problems.extend(_period_limit_problems(parsed, registry))
         escalation = EscalationPolicy()
         if escalation_path is not None:
             try:
@@ -218,6 +219,26 @@ def _reference_problems(
                 yield doc.problem(
                     ("transitions", i, "guards"), "guard 'children_settled' needs a children section"
                 )
+
+
+def _period_limit_problems(
+    parsed: Mapping[str, tuple[WorkflowDef, Document, str]], registry: Registry
+) -> Iterable[Problem]:
+    """A guard or effect that works only in some kinds of period, named by a workflow run per
+    another (a child runs per its parent's kind: checked with the children)."""
+    for wf, doc, _ in parsed.values():
+        for i, t in enumerate(wf.transitions):
+            named = [("guard", "guards", j, g) for j, g in enumerate(t.guards)]
+            named += [("effect", "effects", j, e) for j, e in enumerate(t.effects)]
+            for what, key, j, name in named:
+                limit = registry.limits.get((what, name))
+                if limit is not None and wf.period not in limit.kinds:
+                    kinds = " or ".join(limit.kinds)
+                    yield doc.problem(
+                        ("transitions", i, key, j),
+                        f"{what} {name!r} works only in a workflow run per {kinds} ({limit.why}); "
+                        f"{wf.name!r} runs per {wf.period}: take it off this transition",
+                    )
 
 
 def _kind_of(period: str | None) -> str | None:

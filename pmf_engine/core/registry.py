@@ -5,7 +5,8 @@ and returns ``None`` when it holds, or a sentence saying why it does not. An *ef
 inside the transition's transaction, after the move and its audit entry, so both happen or
 neither. The core registers only domain-free ones (``children_settled``, the join); an
 application adds its own with ``Registry.guard`` / ``Registry.effect`` and hands the registry to
-``Catalog.load``, which refuses a workflow naming anything not in it. The registry also lists
+``Catalog.load``, which refuses a workflow naming anything not in it, or naming one that works only
+in some kinds of period (``PeriodLimit``) in a workflow run per another. The registry also lists
 the administration *permissions* (``people.manage``, ...) that ``roles.yaml`` gives to roles.
 """
 
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from pmf_engine.core.definition import ChildSpec, WorkflowDef
 from pmf_engine.core.instances import ChildView, InstanceRow, child_views
+from pmf_engine.core.period import PeriodKind
 from pmf_engine.core.raw import Statement
 from pmf_engine.core.tx import Tx
 
@@ -79,6 +81,16 @@ first round trip on PostgreSQL, its rows handed to the guard as ``GuardContext.p
 Effect = Callable[[EffectContext], None]
 
 
+@dataclass(frozen=True)
+class PeriodLimit:
+    """The kinds of period a guard or effect works in, and why: ``Catalog.load`` refuses it on
+    a workflow run per another kind, rather than let it fail (or pass unread) when fired."""
+
+    kinds: tuple[PeriodKind, ...]
+    why: str
+    """Said in the refusal (``it reads the quarter's figures``)."""
+
+
 @dataclass
 class Registry:
     """Guards and effects by name."""
@@ -86,6 +98,8 @@ class Registry:
     guards: dict[str, Guard] = field(default_factory=dict)
     guard_reads: dict[str, GuardReads] = field(default_factory=dict)
     effects: dict[str, Effect] = field(default_factory=dict)
+    limits: dict[tuple[str, str], PeriodLimit] = field(default_factory=dict)
+    """The period kinds some guards and effects work in, by (``guard`` or ``effect``, name)."""
     permissions: dict[str, str] = field(default_factory=dict)
     """Administration permissions ``roles.yaml`` may give to roles, each with what it allows."""
 
@@ -95,9 +109,12 @@ class Registry:
             raise ValueError(f"permission {name!r} is already registered")
         self.permissions[name] = description
 
-    def guard(self, name: str, *, reads: GuardReads | None = None) -> Callable[[Guard], Guard]:
+    def guard(
+        self, name: str, *, reads: GuardReads | None = None, only: PeriodLimit | None = None
+    ) -> Callable[[Guard], Guard]:
         """Register a guard under ``name`` (a decorator); a name may be taken once. ``reads``
-        declares what it reads, so the engine can read it with the instance (see ``GuardReads``)."""
+        declares what it reads, so the engine can read it with the instance (see ``GuardReads``);
+        ``only``, the kinds of period it works in (any when ``None``)."""
 
         def register(func: Guard) -> Guard:
             if name in self.guards:
@@ -105,17 +122,22 @@ class Registry:
             self.guards[name] = func
             if reads is not None:
                 self.guard_reads[name] = reads
+            if only is not None:
+                self.limits["guard", name] = only
             return func
 
         return register
 
-    def effect(self, name: str) -> Callable[[Effect], Effect]:
-        """Register an effect under ``name`` (a decorator); a name may be taken once."""
+    def effect(self, name: str, *, only: PeriodLimit | None = None) -> Callable[[Effect], Effect]:
+        """Register an effect under ``name`` (a decorator); a name may be taken once. ``only``:
+        the kinds of period it works in (any when ``None``)."""
 
         def register(func: Effect) -> Effect:
             if name in self.effects:
                 raise ValueError(f"effect {name!r} is already registered")
             self.effects[name] = func
+            if only is not None:
+                self.limits["effect", name] = only
             return func
 
         return register

@@ -58,13 +58,30 @@ class ActionView:
 class Actions:
     """Scrutiny's actions of an organisation's cycles: raised, closed and listed."""
 
-    def __init__(self, engine: Engine, policy: ActionsPolicy) -> None:
+    def __init__(self, engine: Engine, policy: ActionsPolicy | None) -> None:
         self.engine = engine
         self.store = engine.store
-        self.policy = policy
+        self.tracked = policy
+        """The ``actions`` section of ``framework.yaml``; ``None``: the deployment tracks none."""
+
+    @property
+    def policy(self) -> ActionsPolicy:
+        """The ``actions`` section; ``NotNow`` when ``framework.yaml`` has none (no action is
+        raised, closed or shown; lists of them are empty)."""
+        self.check_tracked()
+        assert self.tracked is not None
+        return self.tracked
+
+    def check_tracked(self) -> None:
+        """``NotNow`` when ``framework.yaml`` has no ``actions`` section: what a page or command
+        that is only about actions says first."""
+        if self.tracked is None:
+            raise NotNow("this deployment has no action tracking: framework.yaml has no 'actions' section")
 
     def may_raise(self, s: Session, cycle: Instance, username: str) -> bool:
         """Whether ``username`` may record an action on ``cycle`` now (its state and their roles)."""
+        if self.tracked is None:
+            return False
         workflow = s.scalar(
             select(WorkflowVersion.name).where(WorkflowVersion.id == cycle.workflow_version_id)
         )
@@ -73,6 +90,7 @@ class Actions:
 
     def add(self, cycle: str, what: str, *, assignee: str, due: str, by: str, link: str = "") -> ActionView:
         """Record an action Scrutiny raised on ``cycle``; chasing starts at once."""
+        policy = self.policy
         what = checks.check_text("what", what) or ""
         checks.check_line("assignee", assignee)
         checks.check_line("link", link)
@@ -86,7 +104,6 @@ class Actions:
             raise InvalidInput("due", due, "the due date is in the past")
         with self.store.write() as s:
             inst = cycle_of(s, cycle)
-            policy = self.policy
             if not policy.may_record(roles_held(s, by, inst.organisation_id)):
                 raise PermissionDenied(
                     cycle,
@@ -119,6 +136,8 @@ class Actions:
 
     def get(self, key: str) -> ActionView:
         """The action ``key``; ``NotFound`` if there is none."""
+        if self.tracked is None:
+            raise NotFound("action", key)
         with self.store.read() as s:
             found = self._views(s, Instance.key == key)
         if not found:
@@ -129,7 +148,9 @@ class Actions:
         self, organisation: str, *, state: str | None = None, cycle: str | None = None
     ) -> list[ActionView]:
         """The organisation's actions (in ``state`` of the actions workflow; of one ``cycle``),
-        oldest first."""
+        oldest first; none when the deployment tracks none."""
+        if self.tracked is None:
+            return []
         if state is not None:
             states = self.engine.catalog.workflow(self.policy.workflow).states
             if state not in states:

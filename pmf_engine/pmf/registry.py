@@ -17,6 +17,9 @@
   it) is audited as ``return.accepted_unsigned``.
 - ``freeze_report`` (effect): store the committee report's content as it stands and chain its
   hash into the audit log; at Q4, the year's annual report and its public version too.
+- ``exception_reports_complete``, ``return_complete``, ``plan_actions_reported`` and
+  ``freeze_report`` read a quarter's figures, RAG or report: a workflow (and so its children)
+  run per month, year or ad hoc naming them is refused at load (``QUARTERLY``).
 - permissions ``calendar.manage`` (committee meetings), ``measures.manage`` (the measures
   library), ``projects.manage`` (projects and milestones), ``risks.manage`` (the risk
   register), ``finance.manage`` (budgets and forecast outturns) and ``cycles.chase`` (chase the people
@@ -28,7 +31,7 @@ from __future__ import annotations
 from typing import Any
 
 from pmf_engine.core.raw import Statement
-from pmf_engine.core.registry import EffectContext, GuardContext, Registry, core_registry
+from pmf_engine.core.registry import EffectContext, GuardContext, PeriodLimit, Registry, core_registry
 from pmf_engine.pmf.chase import CYCLES_CHASE
 from pmf_engine.pmf.completeness import return_problems, return_reads
 from pmf_engine.pmf.exceptions import missing_exception_reports
@@ -37,12 +40,19 @@ from pmf_engine.pmf.policy import FrameworkPolicies
 from pmf_engine.pmf.report import freeze
 from pmf_engine.pmf.signoff import SIGNED_OFF, record_unsigned, sign_off_problem, sign_off_reads
 
+QUARTERLY = PeriodLimit(
+    ("quarter",),
+    "figures, RAG, exception reports and committee reports are per quarter; "
+    "a monthly, yearly or ad hoc workflow carries approvals without them",
+)
+"""The limit of the guards and effects that read a quarter's figures, RAG or report."""
+
 
 def framework_registry(policies: FrameworkPolicies) -> Registry:
     """The core's registry plus the framework's guards and effects, following ``policies``."""
     registry = core_registry()
 
-    @registry.guard("exception_reports_complete")
+    @registry.guard("exception_reports_complete", only=QUARTERLY)
     def exception_reports_complete(ctx: GuardContext) -> str | None:
         """Every measure and project of the cycle whose status needs one has an exception report."""
         missing = missing_exception_reports(ctx.session, ctx.instance.id, policies)
@@ -51,7 +61,7 @@ def framework_registry(policies: FrameworkPolicies) -> Registry:
             return f"{needing} without an exception report: {', '.join(missing)}"
         return None
 
-    @registry.guard("return_complete", reads=return_reads)
+    @registry.guard("return_complete", reads=return_reads, only=QUARTERLY)
     def return_complete(ctx: GuardContext) -> str | None:
         """The service's return holds what must be in it before it is submitted."""
         if ctx.instance.service_id is None:
@@ -72,7 +82,7 @@ def framework_registry(policies: FrameworkPolicies) -> Registry:
         """The service plan has its self-evaluation and an action with an owner and a due date."""
         return plan_incomplete(ctx.session, ctx.instance.id)
 
-    @registry.guard("plan_actions_reported")
+    @registry.guard("plan_actions_reported", only=QUARTERLY)
     def plan_actions_reported(ctx: GuardContext) -> str | None:
         """Each action of the service's plan for the year has its status for the quarter."""
         plans = policies.framework.plans
@@ -102,7 +112,7 @@ def framework_registry(policies: FrameworkPolicies) -> Registry:
         if signing is not None and signing.accept_without_holder:
             record_unsigned(ctx.session, ctx.instance, signing, ctx.actor, ctx.now)
 
-    @registry.effect("freeze_report")
+    @registry.effect("freeze_report", only=QUARTERLY)
     def freeze_report(ctx: EffectContext) -> None:
         """Store the committee report's content as it stands and put its hash in the audit chain."""
         freeze(ctx, policies.rag, policies.risk, policies.framework.open_data, policies.framework.plans)

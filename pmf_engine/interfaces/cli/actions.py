@@ -34,6 +34,7 @@ def actions_add(app: App, key: str, what: str, assignee: str, due: str, link: st
 @pass_app
 def actions_list(app: App, organisation: str, state: str | None, cycle: str | None) -> None:
     """List Scrutiny actions (open ones marked when overdue)."""
+    app.framework.actions.check_tracked()
     for a in app.framework.actions.list_for(organisation, state=state, cycle=cycle):
         status = "OVERDUE" if a.overdue else a.state.upper()
         note = f"  -- {a.note}" if a.note else ""

@@ -6,7 +6,10 @@ reported without a traceback: a :class:`FileProblems` as one ``invalid: file:lin
 message`` line per problem, a database error as one ``database error: ...`` line, any other
 as one ``ClassName: message`` line. Anything else is a bug and keeps its traceback.
 
-Exit codes: 0 done, 1 refused or invalid (every error below), 2 usage (click's own).
+A closed pipe (``pmf ... | head``) is not reported: it goes on to click's own handling, which
+exits 1 without a word.
+
+Exit codes: 0 done, 1 refused or invalid (every error below; a closed pipe), 2 usage (click's own).
 """
 
 from __future__ import annotations
@@ -64,6 +67,8 @@ class PmfGroup(click.Group):
         """Run the chosen command; on an error of EXIT_CODES print it and exit with its code."""
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            raise  # the reader stopped reading: click's main quiets stdout and exits 1
         except tuple(EXIT_CODES) as exc:
             for line in describe(exc):
                 click.echo(line, err=True)

@@ -97,6 +97,8 @@ def create_app(framework: Framework, settings: WebSettings) -> FastAPI:
     app.state.sessions = Sessions(engine.store, engine.clock, policy)
     app.state.web_settings = settings
     app.state.templates = templates()
+    # The pages link to an optional framework.yaml section's pages only when it is there.
+    app.state.templates.globals["sections"] = framework.policies.framework.sections()
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     limits = Limits(body=settings.max_body_bytes, upload=settings.max_upload_bytes)
     app.add_middleware(BodyGate, limits=limits, token_user=app.state.accounts.token_user)

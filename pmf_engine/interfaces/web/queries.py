@@ -7,11 +7,9 @@ Each would sit better as a service method (``Directory``, ``Engine``, ``Performa
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload
@@ -33,7 +31,6 @@ from pmf_engine.core.store import (
     find_organisation,
     roles_held,
 )
-from pmf_engine.interfaces.web import offers
 from pmf_engine.pmf.exceptions import missing_exception_reports
 from pmf_engine.pmf.framework import Framework
 
@@ -280,21 +277,3 @@ def next_period(framework: Framework, organisation: str, username: str) -> str |
     else:
         return None
     return str(candidate) if candidate.start <= today else None
-
-
-def organisation_context(framework: Framework, organisation: str, username: str) -> dict[str, Any]:
-    """The organisation's page: each quarter's cycle, its returns and RAG counts; the next to start."""
-    engine = framework.engine
-    cycles = []
-    quarterly = [c for c in engine.cycles(organisation) if parse_period(c.period).kind == "quarter"]
-    for summary in reversed(quarterly):  # the newest first (a year's round: /orgs/ORG/plans)
-        full = engine.status(summary.key)
-        counts = Counter(m.rag.status for m in framework.performance.status(summary.key))
-        cycles.append((full, counts))
-    return {
-        "title": f"{offers.organisation_name(engine.store, organisation)}: the quarter at a glance",
-        "org": organisation,
-        "cycles": cycles,
-        "next_period": next_period(framework, organisation, username),
-        "summary": [],
-    }

@@ -13,6 +13,7 @@ from pmf_engine.core.yamlload import Document
 from pmf_engine.pmf.policy.framework import FrameworkPolicy
 from pmf_engine.pmf.policy.planning import PlansPolicy
 from pmf_engine.pmf.policy.quality import SignOffPolicy
+from pmf_engine.pmf.policy.reporting import ActionsPolicy
 
 
 def catalog_problems(
@@ -62,10 +63,12 @@ def catalog_problems(
             f"per-service workflow {name!r} is missing: list the states in which its figures may change",
         )
     cycles = {name for name, wf in catalog.workflows.items() if wf.start_roles}
-    yield from states_problems(
-        ("actions", "raised_in"), actions.raised_in, "a cycle (it has no start_roles)", cycles
-    )
-    yield from role_problems(("actions", "raised_by"), actions.raised_by, "organisation")
+    if actions is not None:
+        yield from states_problems(
+            ("actions", "raised_in"), actions.raised_in, "a cycle (it has no start_roles)", cycles
+        )
+        yield from role_problems(("actions", "raised_by"), actions.raised_by, "organisation")
+        yield from _actions_problems(actions, doc, catalog, partial=partial)
     if policy.targets is not None:
         for field_name in ("agreed_by", "revised_by"):
             for i, stage in enumerate(getattr(policy.targets, field_name)):
@@ -90,19 +93,6 @@ def catalog_problems(
             if state not in states:
                 known = ", ".join(states)
                 yield doc.problem((*path, state), f"{name!r} has no state {state!r}; known: {known}")
-    action_wf = catalog.workflows.get(actions.workflow)
-    if action_wf is None:
-        if not partial:
-            yield doc.problem(
-                ("actions", "workflow"),
-                f"unknown workflow {actions.workflow!r}; known: {_names(catalog.workflows)}",
-            )
-    elif not any(t.trigger == actions.close_trigger for t in action_wf.transitions):
-        known = ", ".join(sorted({t.trigger for t in action_wf.transitions}))
-        yield doc.problem(
-            ("actions", "close_trigger"),
-            f"{actions.workflow!r} has no trigger {actions.close_trigger!r}; known: {known}",
-        )
     if policy.plans is not None:
         yield from _plans_problems(policy.plans, doc, catalog, role_problems, partial=partial)
     undeclared: dict[str, str] = {}
@@ -200,3 +190,22 @@ def _bodies(anchor: object) -> Iterator[str]:
     while isinstance(anchor, Meeting):
         yield anchor.body
         anchor = anchor.after
+
+
+def _actions_problems(
+    actions: ActionsPolicy, doc: Document, catalog: Catalog, *, partial: bool
+) -> Iterator[Problem]:
+    """The actions workflow exists and has the trigger that closes an action."""
+    action_wf = catalog.workflows.get(actions.workflow)
+    if action_wf is None:
+        if not partial:
+            yield doc.problem(
+                ("actions", "workflow"),
+                f"unknown workflow {actions.workflow!r}; known: {_names(catalog.workflows)}",
+            )
+    elif not any(t.trigger == actions.close_trigger for t in action_wf.transitions):
+        known = ", ".join(sorted({t.trigger for t in action_wf.transitions}))
+        yield doc.problem(
+            ("actions", "close_trigger"),
+            f"{actions.workflow!r} has no trigger {actions.close_trigger!r}; known: {known}",
+        )

@@ -14,7 +14,6 @@ class FrameworkPolicy(_Policy):
     """The whole ``framework.yaml``."""
 
     reporting: Reporting
-    actions: ActionsPolicy
     exception_reports: ExceptionRules
     calendar: CalendarPolicy
     dashboard: DashboardPolicy = DashboardPolicy()
@@ -24,5 +23,13 @@ class FrameworkPolicy(_Policy):
     """The target lifecycle; without it targets come from the measures library only."""
     plans: PlansPolicy | None = None
     """Service plans; without this section a deployment has none."""
+    actions: ActionsPolicy | None = None
+    """Scrutiny's actions, tracked to done; without this section a deployment records none."""
 
     quality: QualityPolicy = QualityPolicy()
+
+    def sections(self) -> frozenset[str]:
+        """The optional sections present (of ``actions``, ``plans``, ``targets``): what pages
+        link to only when it is there."""
+        given = {"actions": self.actions, "plans": self.plans, "targets": self.targets}
+        return frozenset(name for name, section in given.items() if section is not None)

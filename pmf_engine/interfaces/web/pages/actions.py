@@ -13,7 +13,8 @@ router = APIRouter()
 
 @router.get("/orgs/{org}/actions")
 def actions(org: str, _user: Member, framework: FrameworkDep, render: Render) -> Response:
-    """Every Scrutiny action of the organisation, oldest first."""
+    """Every Scrutiny action of the organisation, oldest first (409 where none are tracked)."""
+    framework.actions.check_tracked()
     found = framework.actions.list_for(org)
     return render(
         "actions.html", {"title": f"{name_of(render, org)}: Scrutiny actions", "org": org, "actions": found}

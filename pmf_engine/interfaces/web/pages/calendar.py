@@ -18,6 +18,7 @@ from pmf_engine.core.errors import FileProblems, InvalidInput, PmfError
 from pmf_engine.interfaces.web import queries, wording
 from pmf_engine.interfaces.web.deps import Count, FormMember, FrameworkDep, Member, PathId, Render
 from pmf_engine.interfaces.web.errors import status_of
+from pmf_engine.interfaces.web.pages.overview import organisation_context
 from pmf_engine.interfaces.web.rendering import Renderer
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.meetings import parse_when
@@ -123,7 +124,7 @@ def start_cycle(
         status, _title = status_of(exc)
         return render(
             "organisation.html",
-            queries.organisation_context(framework, org, user)
+            organisation_context(framework, org, user)
             | {"summary": [("start-cycle", _cannot_start(framework, period, exc))]},
             status,
         )

@@ -255,7 +255,8 @@ def _arrival(timeline: list[AuditEntry], state: str) -> AuditEntry | None:
 
 def _action(framework: Framework, key: str, workflow: str) -> ActionView | None:
     """The Scrutiny action ``key``, if the instance is one."""
-    if workflow.split("@", maxsplit=1)[0] != framework.actions.policy.workflow:
+    tracked = framework.actions.tracked
+    if tracked is None or workflow.split("@", maxsplit=1)[0] != tracked.workflow:
         return None
     try:
         return framework.actions.get(key)
