@@ -97,6 +97,7 @@ def create_app(framework: Framework, settings: WebSettings) -> FastAPI:
     app.state.sessions = Sessions(engine.store, engine.clock, policy)
     app.state.web_settings = settings
     app.state.templates = templates()
+    app.state.templates.globals["words"] = framework.words  # what the framework calls things
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     limits = Limits(body=settings.max_body_bytes, upload=settings.max_upload_bytes)
     app.add_middleware(BodyGate, limits=limits, token_user=app.state.accounts.token_user)
