@@ -32,6 +32,7 @@ from pmf_engine.core.store import (
 from pmf_engine.pmf.models import Measure, Project
 from pmf_engine.pmf.policy import ActionsPolicy
 from pmf_engine.pmf.reporting import cycle_of
+from pmf_engine.pmf.words import joined
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,10 @@ class Actions:
         if self.tracked is None:
             raise NotNow("this deployment has no action tracking: framework.yaml has no 'actions' section")
 
+    def _role_label(self, role: str) -> str:
+        found = self.engine.catalog.roles.roles.get(role)
+        return found.label if found is not None else role
+
     def may_raise(self, s: Session, cycle: Instance, username: str) -> bool:
         """Whether ``username`` may record an action on ``cycle`` now (its state and their roles)."""
         if self.tracked is None:
@@ -110,15 +115,17 @@ class Actions:
                     "raise_action",
                     inst.state,
                     by,
-                    f"raising an action needs {' or '.join(policy.raised_by)}",
+                    f"raising an action needs {joined(self._role_label(r) for r in policy.raised_by)}",
                 )
             workflow = s.scalar(
                 select(WorkflowVersion.name).where(WorkflowVersion.id == inst.workflow_version_id)
             )
             if not policy.raised_now(workflow or "", inst.state):
-                states = ", ".join(policy.raised_in.get(workflow or "", ())) or "no state of this workflow"
+                wf = self.engine.stored.by_id(s, inst.workflow_version_id)
+                states = [wf.state_label(state) for state in policy.raised_in.get(workflow or "", ())]
                 raise NotNow(
-                    f"{cycle} is at {inst.state}: actions are raised at Scrutiny consideration ({states})"
+                    f"{cycle} is at {wf.state_label(inst.state)}: actions are raised at "
+                    f"{joined(states) or 'no stage of this workflow'}"
                 )
             if not roles_held(s, assignee, inst.organisation_id):
                 raise InvalidInput(

@@ -211,7 +211,7 @@ def events_for(framework: Framework, username: str) -> list[FeedEvent]:
         lines += [f"{kind.capitalize()} to you: {london(due):%d %b %Y %H:%M}" for kind, due in mine]
         doing = ", ".join(step.label for step in offer.steps) if offer else labels[(version_id, state)]
         if key in assigned:
-            doing = f"Scrutiny action: {assigned[key].what}"
+            doing = f"{framework.words.action}: {assigned[key].what}"
         events.append(
             FeedEvent(
                 uid=f"deadline-I{instance_id}-{state}-{as_utc(opened_at):%Y%m%dT%H%M%SZ}@pmf-engine",
@@ -228,8 +228,8 @@ def events_for(framework: Framework, username: str) -> list[FeedEvent]:
             FeedEvent(
                 uid=f"action-{action.key}@pmf-engine",
                 key=action.key,
-                summary=f"Scrutiny action due: {action.what} - {action.key}",
-                description=f"Scrutiny action {action.key}: {action.what}",
+                summary=f"{framework.words.action} due: {action.what} - {action.key}",
+                description=f"{framework.words.action} {action.key}: {action.what}",
                 due_on=date.fromisoformat(action.due[:10]),
             )
         )

@@ -32,6 +32,7 @@ from pmf_engine.pmf.quality_marks import is_marked
 from pmf_engine.pmf.rag import Status
 from pmf_engine.pmf.report.content import ReportData, Timeliness, gather, measures_reported
 from pmf_engine.pmf.status import MeasureStatus
+from pmf_engine.pmf.words import NO_FREEZE
 
 STATUSES: tuple[Status, ...] = get_args(Status)
 HISTORY_QUARTERS = 12
@@ -127,6 +128,8 @@ class Dashboard:
     projects: list[ProjectStatus] = field(default_factory=list)
     headlines: list[Headline] = field(default_factory=list)
     """The delivery plan's headline per theme, as the report gives it."""
+    frozen_at: str = NO_FREEZE
+    """The stage at which the report is frozen, by its label (``Leadership Team sign-off``)."""
 
     @property
     def marked(self) -> list[str]:
@@ -210,6 +213,7 @@ def build(framework: Framework, cycle: str, *, compare: bool = True) -> Dashboar
         period=content.period,
         state_label=status.state_label,
         frozen=data.frozen is not None,
+        frozen_at=data.frozen_at,
         tiles=sorted(tiles, key=lambda t: t.theme),
         concerns=_concerns(data),
         went_well=[
@@ -425,22 +429,23 @@ class ToDo:
     due_at: datetime | None
     late_working_days: int
     kind: str = "step"
-    """``step`` (a transition they may fire), ``action`` (a Scrutiny action assigned to them),
+    """``step`` (a transition they may fire), ``action`` (an action assigned to them),
     ``target`` (a proposed target waiting for their stage's decision) or ``risk`` (a risk
     escalated to a level their role owns)."""
     href: str | None = None
     """Where it is done, when not the instance's page (``/instances/KEY``)."""
+    task: str = ""
+    """What is to be done, in words, when no transition and no kind says it (an action)."""
 
     @property
     def doing(self) -> str:
         """What they can do, in words."""
         if self.steps:
             return ", ".join(self.steps)
-        return _DOING.get(self.kind, "")
+        return self.task or _DOING.get(self.kind, "")
 
 
 _DOING = {
-    "action": "Complete this Scrutiny action",
     "target": "Agree the target or send it back",
     "risk": "Review the risk: it is escalated to your level",
 }
@@ -468,7 +473,16 @@ def todo(framework: Framework, username: str, organisations: list[str]) -> list[
             if action.assignee == username and not action.closed:
                 due = datetime.fromisoformat(action.due) if action.due else None
                 found.append(
-                    ToDo(action.key, org, action.what, (), due, 1 if action.overdue else 0, kind="action")
+                    ToDo(
+                        action.key,
+                        org,
+                        action.what,
+                        (),
+                        due,
+                        1 if action.overdue else 0,
+                        kind="action",
+                        task=f"Complete this {framework.words.action}",
+                    )
                 )
     found += _targets_waiting(framework, username, organisations)
     found += _risks_escalated(framework, username, organisations)

@@ -22,7 +22,7 @@ from pmf_engine.core.store import Instance, roles_held
 from pmf_engine.pmf.models import Measure, Project
 from pmf_engine.pmf.projects import ProjectStatus
 from pmf_engine.pmf.rag import Status
-from pmf_engine.pmf.reporting import StoreService, audit_cycle, cycle_of, frozen_at
+from pmf_engine.pmf.reporting import StoreService, audit_cycle, cycle_of, frozen_at, frozen_stage_of
 from pmf_engine.pmf.risk_models import ThemeHeadline
 from pmf_engine.pmf.status import MeasureStatus
 
@@ -117,7 +117,7 @@ class Delivery(StoreService):
                     cycle, "write_headline", "-", by, f"{by!r} may not write theme headlines"
                 )
             if frozen_at(s, inst.id) is not None:
-                raise NotNow(f"the {cycle} report was frozen at Leadership Team sign-off")
+                raise NotNow(f"the {cycle} report was frozen at {frozen_stage_of(s, inst)}")
             themes = {
                 t or OTHER
                 for t in s.scalars(

@@ -44,6 +44,7 @@ from pmf_engine.pmf.riskpolicy import RiskPolicy, structure_problems
 from pmf_engine.pmf.risks import Risks
 from pmf_engine.pmf.signoff import SignOffs
 from pmf_engine.pmf.target_setting import TargetSettings
+from pmf_engine.pmf.words import Words, words_of
 
 RAG_FILE = "rag.yaml"
 FRAMEWORK_FILE = "framework.yaml"
@@ -164,8 +165,16 @@ class Framework:
         return Risks(self.engine.store, self.engine.clock, self.policies, self.engine.stored)
 
     @cached_property
+    def words(self) -> Words:
+        """What people read for its actions, the stage that freezes the report and its roles."""
+        actions = self.policies.framework.actions  # None: the deployment tracks no actions
+        if actions is None:
+            return words_of(self.engine.catalog, None)
+        return words_of(self.engine.catalog, actions.workflow, actions.plural)
+
+    @cached_property
     def actions(self) -> Actions:
-        """Scrutiny's actions."""
+        """The actions raised on cycles (``framework.yaml``'s ``actions``)."""
         return Actions(self.engine, self.policies.framework.actions)
 
     @cached_property

@@ -52,7 +52,14 @@ from pmf_engine.pmf.plan_views import (
     plan_risks,
 )
 from pmf_engine.pmf.quarters import quarter_of
-from pmf_engine.pmf.reporting import audit_cycle, closed_return, cycle_of, frozen_at, may_report
+from pmf_engine.pmf.reporting import (
+    audit_cycle,
+    closed_return,
+    cycle_of,
+    frozen_at,
+    frozen_stage_of,
+    may_report,
+)
 
 ACTION_COLUMNS = ("service", "what", "owner", "due")
 OPTIONAL_COLUMNS = ("ref", "measure", "project")
@@ -259,7 +266,7 @@ class ServicePlans(PlanChanges):
         if not may_report(s, self.reporting, by, inst.organisation_id, plan.service_id):
             raise PermissionDenied(cycle, "report_action", "-", by, f"{by!r} may not report for {service}")
         if frozen_at(s, inst.id) is not None:
-            raise NotNow(f"the {cycle} report was frozen at Leadership Team sign-off")
+            raise NotNow(f"the {cycle} report was frozen at {frozen_stage_of(s, inst)}")
         closed = closed_return(s, self.reporting, inst, plan.service_id)
         if closed is not None:
             raise NotNow(f"{closed}: action {ref}'s status can change only while it is open")

@@ -33,6 +33,7 @@ from pmf_engine.core.store import (
 )
 from pmf_engine.pmf.models import ExceptionReport, Measure, Project, ReportSnapshot
 from pmf_engine.pmf.policy import FrameworkPolicies, Reporting
+from pmf_engine.pmf.words import NO_FREEZE, stored_frozen_stage
 
 Item = TypeVar("Item", Measure, Project)
 """A measure or a project: what an organisation reports on, by code, per service."""
@@ -79,9 +80,18 @@ def closed_return(s: Session, reporting: Reporting, cycle: Instance, service_id:
 
 
 def frozen_at(s: Session, instance_id: int) -> datetime | None:
-    """When the cycle's report was frozen at Leadership Team sign-off, if it has been."""
+    """When the cycle's report was frozen (at sign-off: ``frozen_stage_of``), if it has been."""
     snap = genuine_snapshot(s, instance_id)
     return snap.frozen_at if snap is not None else None
+
+
+def frozen_stage_of(s: Session, cycle: Instance) -> str:
+    """The stage at which ``cycle``'s report is frozen, by the label of the workflow version it
+    runs (``Leadership Team sign-off``): what a refusal to change a frozen figure names."""
+    text = s.scalar(
+        select(WorkflowVersion.source_text).where(WorkflowVersion.id == cycle.workflow_version_id)
+    )
+    return stored_frozen_stage(text) if text else NO_FREEZE
 
 
 def genuine_snapshot(s: Session, instance_id: int) -> ReportSnapshot | None:

@@ -36,7 +36,7 @@ from pmf_engine.core.limits import MAX_NARRATIVE, text_problem
 from pmf_engine.core.period import Period
 from pmf_engine.core.store import Instance, Service, Store, WorkflowVersion, find_organisation, roles_held
 from pmf_engine.core.versions import Versions
-from pmf_engine.pmf import tabular
+from pmf_engine.pmf import reporting, tabular
 from pmf_engine.pmf.models import Measure, Project
 from pmf_engine.pmf.policy import FrameworkPolicies
 from pmf_engine.pmf.quarters import quarter_of
@@ -311,7 +311,7 @@ class Risks(StoreService):
             if not self.policy.review.may_review(roles_held(s, by, inst.organisation_id), risk.service_id):
                 raise PermissionDenied(cycle, "review_risk", "-", by, f"{by!r} may not review risk {code}")
             if frozen_at(s, inst.id) is not None:
-                raise NotNow(f"the {cycle} report was frozen at Leadership Team sign-off")
+                raise NotNow(f"the {cycle} report was frozen at {reporting.frozen_stage_of(s, inst)}")
             closed = self._closed(s, inst, risk.service_id)
             if closed is not None:
                 raise NotNow(f"risk {code} may be reviewed only while {closed}")

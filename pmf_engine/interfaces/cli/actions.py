@@ -10,7 +10,7 @@ from pmf_engine.interfaces.cli.leading import OrgCommand
 
 @click.group()
 def actions() -> None:
-    """Scrutiny actions: what, whom, when; chased until closed."""
+    """Actions raised on a cycle (framework.yaml's actions): what, whom, when; chased until closed."""
 
 
 @actions.command("add")
@@ -22,7 +22,7 @@ def actions() -> None:
 @click.option("--as", "by", required=True)
 @pass_app
 def actions_add(app: App, key: str, what: str, assignee: str, due: str, link: str, by: str) -> None:
-    """Record an action Scrutiny raised on CYCLE."""
+    """Record an action raised on CYCLE."""
     action = app.framework.actions.add(key, what, assignee=assignee, due=due, link=link, by=by)
     click.echo(f"{action.key}: {action.what} ({action.assignee}, due {action.due})")
 
@@ -33,7 +33,7 @@ def actions_add(app: App, key: str, what: str, assignee: str, due: str, link: st
 @click.option("--cycle", help="Only the actions raised on this cycle.")
 @pass_app
 def actions_list(app: App, organisation: str, state: str | None, cycle: str | None) -> None:
-    """List Scrutiny actions (open ones marked when overdue)."""
+    """List the actions (open ones marked when overdue)."""
     app.framework.actions.check_tracked()
     for a in app.framework.actions.list_for(organisation, state=state, cycle=cycle):
         status = "OVERDUE" if a.overdue else a.state.upper()

@@ -15,7 +15,7 @@ from pmf_engine.pmf.registry import CALENDAR_MANAGE
 
 @click.group()
 def calendar() -> None:
-    """Committee meetings (CMT, Leadership Team, Cabinet, Scrutiny, ...)."""
+    """Committee meetings (of the bodies framework.yaml's calendar names)."""
 
 
 @calendar.command("add")

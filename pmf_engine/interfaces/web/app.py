@@ -99,6 +99,7 @@ def create_app(framework: Framework, settings: WebSettings) -> FastAPI:
     app.state.templates = templates()
     # The pages link to an optional framework.yaml section's pages only when it is there.
     app.state.templates.globals["sections"] = framework.policies.framework.sections()
+    app.state.templates.globals["words"] = framework.words  # what the framework calls things
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     limits = Limits(body=settings.max_body_bytes, upload=settings.max_upload_bytes)
     app.add_middleware(BodyGate, limits=limits, token_user=app.state.accounts.token_user)

@@ -49,6 +49,9 @@ class ActionsPolicy(_Policy):
     """Organisation-wide roles that record actions."""
     close_trigger: Name
     """The trigger of ``workflow`` that closes an action, with a note of what was done."""
+    plural: str | None = Field(default=None, min_length=1, max_length=80)
+    """What pages call several of them (``Scrutiny actions``); by default the title of
+    ``workflow`` with an ``s``."""
 
     def may_raise(self, held: set[tuple[str, int | None]], workflow: str, state: str) -> bool:
         """Whether roles ``held`` record an action on a cycle of ``workflow`` at ``state`` now."""

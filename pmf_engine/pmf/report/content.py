@@ -41,6 +41,7 @@ from pmf_engine.pmf.risks import RiskSection, risk_section
 from pmf_engine.pmf.status import MeasureStatus, measure_statuses
 from pmf_engine.pmf.target_setting import year_targets
 from pmf_engine.pmf.targets import financial_year
+from pmf_engine.pmf.words import NO_FREEZE, frozen_stage
 
 QUARTERS_SHOWN = 8
 """How many quarters of each measure's history the report charts (this one and seven before)."""
@@ -154,6 +155,10 @@ class ReportData:
     live, each value with its source and date (published figures, not the council's own)."""
     plans: dict[str, tuple[PlanActionView, ...]] = field(default_factory=dict)
     """Each service's plan actions for the quarter's year, with the quarter's status (live)."""
+    frozen_at: str = NO_FREEZE
+    """The stage at which the cycle's workflow freezes the report, by its label."""
+    actions_title: str = "Actions"
+    """What the framework calls the actions (``Scrutiny actions``)."""
 
 
 _CONTENT = TypeAdapter(Content)
@@ -296,6 +301,8 @@ def gather(framework: Framework, cycle: str) -> ReportData:
         meetings=meetings,
         comparators=comparators,
         plans=plans,
+        frozen_at=frozen_stage(wf),
+        actions_title=framework.words.actions,
     )
 
 

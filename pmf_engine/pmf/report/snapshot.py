@@ -1,4 +1,4 @@
-"""Freezing the report at Leadership Team sign-off, and checking a frozen report.
+"""Freezing the report at sign-off (``freeze_report``), and checking a frozen report.
 
 The ``freeze_report`` effect stores the content as canonical JSON with its SHA-256 and puts the
 hash in the audit chain (a Q4 cycle's, the year's annual report too: ``annual_snapshot``);
@@ -25,7 +25,7 @@ from pmf_engine.pmf.quarters import quarter_of
 from pmf_engine.pmf.rag import RagPolicy
 from pmf_engine.pmf.report.annual_snapshot import freeze_annual
 from pmf_engine.pmf.report.content import canonical, content_in
-from pmf_engine.pmf.reporting import cycle_of, genuine_snapshot
+from pmf_engine.pmf.reporting import cycle_of, frozen_stage_of, genuine_snapshot
 from pmf_engine.pmf.riskpolicy import RiskPolicy
 
 
@@ -77,7 +77,9 @@ def verify_frozen(performance: Performance, cycle: str) -> str:
         inst = cycle_of(s, cycle, joinedload(Instance.organisation))
         snap = genuine_snapshot(s, inst.id)
         if snap is None:
-            raise NotNow(f"the {cycle} report has not been frozen (it is frozen at Leadership Team sign-off)")
+            raise NotNow(
+                f"the {cycle} report has not been frozen (it is frozen at {frozen_stage_of(s, inst)})"
+            )
         logged = [
             json.loads(d).get("sha256")
             for d in s.scalars(

@@ -17,6 +17,7 @@ from openpyxl.styles import Font
 from pmf_engine.core.clock import london
 from pmf_engine.pmf.rag import Status
 from pmf_engine.pmf.report.content import ReportData
+from pmf_engine.pmf.words import sheet_name
 from pmf_engine.pmf.xlsx import append_text_row, save
 
 STATUSES = get_args(Status)
@@ -83,7 +84,7 @@ def xlsx(data: ReportData, path: Path) -> None:
     )
     _sheet(
         book,
-        "Scrutiny actions",
+        sheet_name(data.actions_title),
         ["Action", "What", "Assignee", "Due", "Linked to", "State", "Closing note"],
         [[a.key, a.what, a.assignee, a.due, a.link, a.state, a.note] for a in data.actions],
     )

@@ -1,4 +1,4 @@
-"""The organisation's Scrutiny actions: what was asked, of whom, by when, and whether closed."""
+"""The organisation's actions: what was asked, of whom, by when, and whether closed."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ router = APIRouter()
 
 @router.get("/orgs/{org}/actions")
 def actions(org: str, _user: Member, framework: FrameworkDep, render: Render) -> Response:
-    """Every Scrutiny action of the organisation, oldest first (409 where none are tracked)."""
+    """Every action raised on the organisation's cycles, oldest first (409 where none are tracked)."""
     framework.actions.check_tracked()
     found = framework.actions.list_for(org)
     return render(
-        "actions.html", {"title": f"{name_of(render, org)}: Scrutiny actions", "org": org, "actions": found}
+        "actions.html",
+        {"title": f"{name_of(render, org)}: {framework.words.actions}", "org": org, "actions": found},
     )

@@ -110,7 +110,7 @@ def raise_action(
             if getattr(exc, "kind", "") in ("measure", "project"):  # the link names nothing
                 errors["action-link"] = wording.refusal(exc)
             else:
-                words = plain_refusal(framework, key, exc, what="raise a Scrutiny action")
+                words = plain_refusal(framework, key, exc, what=f"raise {framework.words.an_action}")
                 return instance_page(
                     render, framework, key, user, errors=[words], form=typed(form), status=FORM_ERRORS
                 )

@@ -1,0 +1,98 @@
+"""The framework's own words for what people read: the stage at which the report is frozen,
+what its actions are called, and its roles, read from the workflows, ``framework.yaml`` and
+``roles.yaml``. A council whose sign-off is by a Directors Board, or whose actions are Audit
+Committee recommendations, says so in its YAML; no page, report or message says otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+from pmf_engine.core.catalog import Catalog
+from pmf_engine.core.definition import WorkflowDef, parse_workflow
+
+FREEZE_EFFECT = "freeze_report"
+"""The effect that freezes the committee report (``pmf.registry``)."""
+NO_FREEZE = "sign-off"
+"""The stage's words for a workflow with no transition that freezes the report."""
+SHEET_LIMIT = 31
+"""The longest name a worksheet may have (Excel's limit)."""
+
+
+def frozen_stage(wf: WorkflowDef) -> str:
+    """The label of the stage at which ``wf``'s report is frozen (``Leadership Team
+    sign-off``): the source of its transition with the ``freeze_report`` effect."""
+    for t in wf.transitions:
+        if FREEZE_EFFECT in t.effects:
+            return " or ".join(dict.fromkeys(wf.state_label(source) for source in t.source))
+    return NO_FREEZE
+
+
+@lru_cache(maxsize=64)
+def _stored(source_text: str) -> WorkflowDef:
+    return parse_workflow(source_text, "stored workflow version")[0]
+
+
+def stored_frozen_stage(source_text: str) -> str:
+    """``frozen_stage`` of a stored workflow version's text (what the cycle was started with)."""
+    return frozen_stage(_stored(source_text))
+
+
+def joined(words: Iterable[str], last: str = "or") -> str:
+    """``a``, ``a or b``, ``a, b or c``."""
+    items = list(words)
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} {last} {items[-1]}"
+
+
+def with_article(noun: str) -> str:
+    """``a Scrutiny action``, ``an Audit Committee recommendation``."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
+def sheet_name(title: str) -> str:
+    """``title`` as a worksheet may be named: no ``[]:*?/\\``, at most 31 characters."""
+    return re.sub(r"[\[\]:*?/\\]", " ", title).strip()[:SHEET_LIMIT].strip() or "Sheet"
+
+
+@dataclass(frozen=True)
+class Words:
+    """What the framework calls its actions, the stage that freezes the report and its roles."""
+
+    action: str
+    """One action, as the actions workflow's ``title`` says (``Scrutiny action``)."""
+    actions: str
+    """Several (``framework.yaml``'s ``actions.plural``, or the title with an ``s``)."""
+    frozen_at: str
+    """The stage at which the report is frozen, by its label (``Leadership Team sign-off``)."""
+    roles: Mapping[str, str]
+    """Each role's label in ``roles.yaml``."""
+
+    @property
+    def an_action(self) -> str:
+        """``a Scrutiny action``."""
+        return with_article(self.action)
+
+    def role(self, name: str) -> str:
+        """Role ``name`` by its label."""
+        return self.roles.get(name, name.replace("_", " "))
+
+
+def words_of(catalog: Catalog, actions_workflow: str | None, plural: str | None = None) -> Words:
+    """The words of ``catalog``: its actions are instances of ``actions_workflow`` (``None``: no
+    actions are tracked, and they are plain "actions"); its report is frozen by the first
+    workflow that freezes one."""
+    found = catalog.workflows.get(actions_workflow) if actions_workflow else None
+    fallback = (actions_workflow or "action").replace("_", " ").capitalize()
+    action = (found.title if found is not None else "") or fallback
+    stages = [frozen_stage(wf) for wf in catalog.workflows.values()]
+    return Words(
+        action=action,
+        actions=plural or f"{action}s",
+        frozen_at=next((stage for stage in stages if stage != NO_FREEZE), NO_FREEZE),
+        roles={name: role.label for name, role in catalog.roles.roles.items()},
+    )
