@@ -103,7 +103,7 @@ def test_an_action_page_says_what_of_whom_by_when_and_on_which_measure(
     sign_in(client, "auditor")
     page = client.get(f"/instances/{action.key}").text
     text = _text(page)
-    assert "What Scrutiny asks Report on the voids recovery plan" in text
+    assert "What is asked Report on the voids recovery plan" in text
     assert "Of whom sm_housing" in text and "By when 2024-12-31" in text
     measure = next(m for m in services(engine).performance.status(CYCLE) if m.code == "HOU-01")
     linked = _section(page, "action-link")
