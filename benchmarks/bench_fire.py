@@ -51,6 +51,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,20 @@ OTHER_ROLES = ("performance_officer", "cmt_member", "leadership_team", "portfoli
 TARGETS = {"sqlite": 0.60, "postgresql": 0.80}
 PEER_TARGET, CPU_FLAT = 5.0, 0.10
 WALL = SystemClock()
+
+
+class PinnedClock:
+    """Real time's passing from a fixed Monday: the engine's deadlines and reminder steps are
+    reckoned from the same working day whatever day the bench runs (they were from today, so
+    a fire's steps, and the check that the ceiling writes the same rows, changed with it)."""
+
+    START = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
+
+    def __init__(self) -> None:
+        self._t0 = time.perf_counter()
+
+    def now(self) -> datetime:
+        return self.START + timedelta(seconds=time.perf_counter() - self._t0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +157,8 @@ def build_plan(cycles: int) -> list[Op]:
 def prepare(url: str, catalog: Catalog, cycles: int, others: bool) -> Engine:
     """A Store-created database with the bench organisations (and, if ``others``, 40,000 actors
     in other organisations) and one started cycle per bench organisation."""
-    store = Store(url)
+    clock = PinnedClock()  # the store's wall too: its audit entries are stamped on the same day
+    store = Store(url, wall=clock)
     now = WALL.now()
     orgs = [{"code": f"BEN{o:02d}", "name": f"Bench {o}", "created_at": now} for o in range(cycles)]
     if others:
@@ -194,7 +210,7 @@ def prepare(url: str, catalog: Catalog, cycles: int, others: bool) -> Engine:
                 for name, org, role, svc in grants
             ],
         )
-    engine = Engine(store, catalog)
+    engine = Engine(store, catalog, clock)
     for o in range(cycles):
         engine.start_cycle(f"BEN{o:02d}", PERIOD, by=f"perf{o:02d}")
     return engine
