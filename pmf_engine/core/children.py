@@ -61,13 +61,14 @@ class Children:
         holders = self.timekeeper.holders(s, org_id)
         period_end = parse_period(period).end
         spawned: list[str] = []
+        others = {c.name: c.workflow for c in child_views(s, parent_id)}  # every set's, read once
         for spec in specs:
-            others = {c.name: c.workflow for c in child_views(s, parent_id)}
             existing = {name for name, workflow in others.items() if workflow == spec.workflow}
             todo = [(sid, name) for sid, name in self._members(s, org_id, spec) if name not in existing]
             if not todo:
                 continue
             _refuse_shared_keys(parent_key, spec, todo, others)
+            others.update((name, spec.workflow) for _, name in todo)
             version = self.stored.register(s, spec.workflow)
             child_wf = self.stored.definition(version)
             now = self.clock.now()
