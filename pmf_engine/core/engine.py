@@ -38,7 +38,7 @@ from pmf_engine.core.errors import (
     TransitionNotAllowed,
     UnknownTrigger,
 )
-from pmf_engine.core.instances import MOVE_INSTANCE, PG_MOVE_INSTANCE, STALE, InstanceKey, InstanceRow
+from pmf_engine.core.instances import MOVE_INSTANCE, STALE, InstanceKey, InstanceRow
 from pmf_engine.core.machine import compile_workflow
 from pmf_engine.core.period import parse_period
 from pmf_engine.core.permissions import Assignment, authorise, segregation_triggers
@@ -63,8 +63,8 @@ from pmf_engine.core.views import DeadlineStatus, InstanceStatus, NextStep, View
 __all__ = ["DeadlineStatus", "Engine", "Fired", "InstanceStatus", "NextStep"]
 
 log = structlog.get_logger("pmf_engine.engine")
-_MOVE_INSTANCE, _ACTOR_ROLES = Statement(MOVE_INSTANCE), Statement(ACTOR_ROLES)
-_PG_MOVE_INSTANCE = Statement(PG_MOVE_INSTANCE)
+# Deferred on PostgreSQL, the move is ``pmf_apply``'s, which refuses a stale version itself (pmf_stale).
+_MOVE_INSTANCE, _ACTOR_ROLES = Statement(MOVE_INSTANCE, server="move_instance"), Statement(ACTOR_ROLES)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -417,7 +417,7 @@ class Engine:
         }
         raw = tx.raw
         if raw.pipelines and raw.deferring:  # refuses a stale version itself (pmf_stale)
-            raw.defer(_PG_MOVE_INSTANCE, moved)
+            raw.defer(_MOVE_INSTANCE, moved)
         elif raw.count(_MOVE_INSTANCE, moved) != 1:
             raise ConcurrencyConflict(inst.key, inst.version, None)
         seq = audit.append(

@@ -10,51 +10,46 @@ database) and an id for the new deadline and a sequence number for the audit ent
 
 The head is not taken early for a trigger that cascades: a cascade locks the children after
 the parent, and a child's own fire locks the child before the head, so holding the head first
-could deadlock. Such fires read it when they append, as before. On SQLite (in-process, no
-round trips) only the first three reads and the guards' are made here; the rest are read where
-they are used.
+could deadlock. Such fires read it when they append, as before. On PostgreSQL all of it but the
+guards' reads is one call of ``pmf_fire_read`` (migration 0026), answered as one jsonb document
+(one result to parse, not six), with the guards' reads in the same pipeline. On SQLite
+(in-process, no round trips) only the first three reads and the guards' are made here, each its
+own statement; the rest are read where they are used.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, func, or_, select
+from sqlalchemy import ARRAY, Boolean, String, bindparam, func, select
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import JSONB
 
-from pmf_engine.core.audit.chain import HEAD as _HEAD
 from pmf_engine.core.audit.export import fired_by_statement
 from pmf_engine.core.directory import ACTOR_ROLES
 from pmf_engine.core.errors import NotFound
-from pmf_engine.core.instances import RAW_INSTANCE_ROW_LOCKED, InstanceKey, InstanceRow
+from pmf_engine.core.instances import RAW_INSTANCE_ROW_LOCKED, InstanceRow
 from pmf_engine.core.raw import Raw, Row, Statement
-from pmf_engine.core.store import Actor, Instance, RoleAssignment
 from pmf_engine.core.timekeeper import Holder
 
-_of_instance = select(Instance.organisation_id).where(Instance.key == bindparam("key")).scalar_subquery()
-_service_of_instance = select(Instance.service_id).where(Instance.key == bindparam("key")).scalar_subquery()
-# Each holder's name by primary key, per assignment (``NULL`` for a deactivated actor): a join
-# would let the planner hash all actors of the deployment.
-_active_username = (
-    select(Actor.username)
-    .where(Actor.id == RoleAssignment.actor_id, Actor.active.is_(True))
-    .correlate(RoleAssignment)
-    .scalar_subquery()
-)
-_HOLDERS_OF_INSTANCE = Statement(
-    select(_active_username, RoleAssignment.role, RoleAssignment.service_id).where(
-        RoleAssignment.organisation_id == _of_instance,
-        or_(RoleAssignment.service_id.is_(None), RoleAssignment.service_id == _service_of_instance),
-    )
-)
-_RESERVE_IDS = Statement(
+# PostgreSQL: every read of the first round trip but the guards' in one call, its answer one
+# jsonb document (migration 0026 has the statements, each as the one SQLite runs here or where
+# it is used).
+_FIRE_READ = Statement(
     select(
-        func.nextval(func.pg_get_serial_sequence("deadlines", "id"), type_=Integer),
-        func.nextval(func.pg_get_serial_sequence("audit_entries", "seq"), type_=Integer),
+        func.pmf_fire_read(
+            sql_cast(bindparam("key"), String),
+            sql_cast(bindparam("username"), String),
+            sql_cast(bindparam("watched", type_=ARRAY(String)), ARRAY(String)),
+            sql_cast(bindparam("head"), Boolean),
+            type_=JSONB,
+        )
     )
 )
-_ROLES, _HEAD_ROW = Statement(ACTOR_ROLES), Statement(_HEAD)
+_ROLES = Statement(ACTOR_ROLES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +83,8 @@ def prefetch(
     some segregation rule may ask about; ``head``: take the chain head now (PostgreSQL);
     ``guards``: the reads guards of the trigger declared (on SQLite each is one more statement,
     run here so that the guard needs no Session of its own)."""
-    chain = InstanceKey.organisation_of(key)
+    if raw.pipelines:
+        return _prefetch_in_one_call(raw, key, username, watched, head, guards or {})
     reads: list[tuple[Statement, dict[str, Any]]] = [
         (RAW_INSTANCE_ROW_LOCKED, {"key": key}),
         (_ROLES, {"username": username}),
@@ -99,28 +95,43 @@ def prefetch(
     for name, (statement, values) in (guards or {}).items():
         guard_names.append(name)
         reads.append((statement, dict(values)))
-    if raw.pipelines:
-        reads.append((_HOLDERS_OF_INSTANCE, {"key": key}))
-        if head:
-            reads += [(_HEAD_ROW, {"head_chain": chain}), (_RESERVE_IDS, {})]
     found = raw.prefetch(reads)
     if not found[0]:
         raise NotFound("cycle or return", key)
     instance = InstanceRow(*found[0][0])
     prior = {str(t) for (t,) in found[2] if t} if watched else None
     rest = found[3 if watched else 2 :]
-    guard_rows = dict(zip(guard_names, rest, strict=False))
-    if not raw.pipelines:
-        return Prefetched(instance, found[1], prior, guards=guard_rows)
-    rest = rest[len(guard_names) :]
-    holders = [Holder(*row) for row in rest[0] if row[0] is not None]
-    if not head or not rest[1]:  # a new chain has no head row yet: append makes it
-        return Prefetched(instance, found[1], prior, holders, guards=guard_rows)
-    seq, digest, at = rest[1][0]
-    deadline_id, audit_seq = rest[2][0]
+    return Prefetched(instance, found[1], prior, guards=dict(zip(guard_names, rest, strict=True)))
+
+
+def _prefetch_in_one_call(
+    raw: Raw,
+    key: str,
+    username: str,
+    watched: Collection[str],
+    head: bool,
+    guards: Mapping[str, tuple[Statement, Mapping[str, Any]]],
+) -> Prefetched:
+    """PostgreSQL: ``pmf_fire_read`` (migration 0026) and the guards' reads in one pipeline."""
+    values = {"key": key, "username": username, "watched": sorted(watched) if watched else None, "head": head}
+    found = raw.prefetch([(_FIRE_READ, values), *((s, dict(v)) for s, v in guards.values())])
+    read: dict[str, Any] | None = found[0][0][0]
+    if read is None:
+        raise NotFound("cycle or return", key)
+    row = read["instance"]
+    row[5] = datetime.fromisoformat(row[5]).replace(tzinfo=UTC)  # entered_at: JSON text, stored as UTC
+    instance = InstanceRow(*row)
+    roles = [tuple(r) for r in read["roles"]]
+    prior = set(read["prior"]) if read["prior"] is not None else None
+    holders = [Holder(*h) for h in read["holders"] if h[0] is not None]
+    guard_rows = dict(zip(guards, found[1:], strict=True))
+    if read["head"] is None:  # not asked for, or a new chain with no head row yet: append makes it
+        return Prefetched(instance, roles, prior, holders, guards=guard_rows)
+    seq, digest, at = read["head"]
+    deadline_id, audit_seq = read["ids"]
     return Prefetched(
         instance,
-        found[1],
+        roles,
         prior,
         holders,
         (int(seq), str(digest), str(at or "")),

@@ -17,16 +17,21 @@ On PostgreSQL (psycopg 3) statements can share round trips: ``prefetch`` sends s
 one pipeline and returns all their rows; while the engine's fire has ``deferring`` on, ``defer``
 queues a write whose answer nobody waits for and ``flush`` sends the queue, with the
 transaction's COMMIT if asked, as one query (a statement that fails stops the query there, in
-the open transaction, so what follows it, COMMIT included, does nothing). A read on the driver flushes first,
-and so does the session's commit (``Store`` listens for it): nothing queued is left behind.
+the open transaction, so what follows it, COMMIT included, does nothing). A deferred statement
+that names its ``server`` write goes as part of one ``pmf_apply`` call (migration 0026) with the
+writes queued beside it: listeners still see each as its Core statement, which the call runs.
+A read on the driver flushes first, and so does the session's commit (``Store`` listens for
+it): nothing queued is left behind.
 Elsewhere, and always on SQLite (in-process, no round trips to save), ``defer`` runs the write
 at once and ``prefetch`` runs each read in turn.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
@@ -114,12 +119,14 @@ def _result_processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | No
 
 
 class Statement:
-    """A Core statement whose compiled form is kept per dialect."""
+    """A Core statement whose compiled form is kept per dialect; ``server``: the name of the
+    same write in PostgreSQL's ``pmf_apply`` (migration 0026), which a deferred one is sent as."""
 
-    __slots__ = ("_compiled", "statement")
+    __slots__ = ("_compiled", "server", "statement")
 
-    def __init__(self, statement: Executable) -> None:
+    def __init__(self, statement: Executable, server: str | None = None) -> None:
         self.statement = statement
+        self.server = server
         self._compiled: dict[tuple[Any, ...], Compiled] = {}
 
     def compiled(self, dialect: Dialect, values: Mapping[str, Any], many: bool = False) -> Compiled:
@@ -130,6 +137,28 @@ class Statement:
         if found is None:
             found = self._compiled[key] = Compiled.of(self.statement, dialect, sorted(values), many)
         return found
+
+
+def _apply(client: Any, writes: list[dict[str, Any]]) -> str:
+    """The call of ``pmf_apply`` (migration 0026) that makes ``writes``, as SQL."""
+    return str(client.mogrify(_APPLY, (json.dumps(writes, separators=(",", ":"), default=_plain),)))
+
+
+_APPLY = "SELECT pmf_apply(%s::jsonb)"
+
+
+def _plain(value: Any) -> Any:
+    """A bound value as JSON: a timestamp as ISO text (the column's ``::timestamp`` reads it),
+    a psycopg ``Jsonb`` as the value it wraps."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    wrapped = getattr(value, "obj", _NOTHING)
+    if wrapped is not _NOTHING:
+        return wrapped
+    raise TypeError(f"{type(value).__name__} is not a value pmf_apply takes")
+
+
+_NOTHING = object()
 
 
 class Raw:
@@ -170,7 +199,7 @@ class Raw:
         self._listening = bool(dispatch.before_cursor_execute)
         self.pipelines = dialect.name == "postgresql"
         """Whether statements can share round trips (psycopg's pipeline mode)."""
-        self._deferred: list[tuple[Compiled, Any, bool]] = []
+        self._deferred: list[tuple[Compiled, Any, bool, str | None]] = []
         self.deferring = False
         """Set by the engine's fire: ``defer`` queues (PostgreSQL) until ``flush``."""
         self.own_transaction = False
@@ -257,10 +286,11 @@ class Raw:
         if many:
             rows: Sequence[Mapping[str, Any]] = values  # type: ignore[assignment]
             compiled = statement.compiled(self.dialect, rows[0], many=len(rows) > 1)
-            self._deferred.append((compiled, [compiled.bind(row) for row in rows], True))
+            self._deferred.append((compiled, [compiled.bind(row) for row in rows], True, statement.server))
         else:
             compiled = statement.compiled(self.dialect, values)  # type: ignore[arg-type]
-            self._deferred.append((compiled, compiled.bind(values), False))  # type: ignore[arg-type]
+            bound = compiled.bind(values)  # type: ignore[arg-type]
+            self._deferred.append((compiled, bound, False, statement.server))
 
     def flush(self, *, commit: bool = False) -> None:
         """Send the deferred writes (and COMMIT, if ``commit``) in one round trip; a driver
@@ -276,17 +306,27 @@ class Raw:
             self.driver.commit()
             self._ended()
             return
-        # One simple-protocol query of all the statements (values bound by psycopg's own
-        # client-side quoting), COMMIT last: one round trip and one parse on the client. The
-        # server stops at the first statement that fails, inside the open transaction, so
+        # One simple-protocol query, COMMIT last: one round trip and one parse on the client.
+        # A run of writes ``pmf_apply`` knows goes as one call with one jsonb argument; any
+        # other statement as its SQL with its values bound by psycopg's client-side quoting.
+        # The server stops at the first statement that fails, inside the open transaction, so
         # nothing after it runs, COMMIT included.
         from psycopg import ClientCursor  # noqa: PLC0415 - only PostgreSQL gets here
 
         with ClientCursor(self.driver) as client:
-            parts = []
-            for compiled, params, many in queued:
+            parts: list[str] = []
+            writes: list[dict[str, Any]] = []
+            for compiled, params, many, server in queued:
                 self._announce(client, compiled.sql, params, many=many)
+                if server is not None:
+                    writes.append({"op": server, "rows": params} if many else {"op": server, **params})
+                    continue
+                if writes:
+                    parts.append(_apply(client, writes))
+                    writes = []
                 parts += [client.mogrify(compiled.sql, p) for p in (params if many else [params])]
+            if writes:
+                parts.append(_apply(client, writes))
             if commit:
                 parts.append("COMMIT")
             try:

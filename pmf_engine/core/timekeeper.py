@@ -117,8 +117,11 @@ _CLOSE_DEADLINES = (
     .where(_DEADLINES.c.instance_id == bindparam("instance"), _DEADLINES.c.closed_at.is_(None))
     .values(closed_at=bindparam("now"))
 )
-_RAW_CANCEL_STEPS, _RAW_CLOSE_DEADLINES = Statement(_CANCEL_STEPS), Statement(_CLOSE_DEADLINES)
-_RAW_NEW_DEADLINE, _RAW_NEW_STEP = Statement(_NEW_DEADLINE), Statement(_NEW_STEP)
+# Each with the name of the same write in PostgreSQL's ``pmf_apply`` (migration 0026).
+_RAW_CANCEL_STEPS = Statement(_CANCEL_STEPS, server="cancel_steps")
+_RAW_CLOSE_DEADLINES = Statement(_CLOSE_DEADLINES, server="close_deadlines")
+_RAW_NEW_DEADLINE = Statement(_NEW_DEADLINE, server="new_deadline")
+_RAW_NEW_STEP = Statement(_NEW_STEP, server="new_steps")
 _RAW_HOLDERS_OF: dict[int, Statement] = {}
 
 

@@ -276,7 +276,8 @@ HEAD = (
 )
 
 
-_RAW_INSERT, _RAW_MOVE_HEAD, _RAW_HEAD = Statement(_INSERT), Statement(_MOVE_HEAD), Statement(HEAD)
+_RAW_INSERT = Statement(_INSERT, server="audit_entry")  # the names of PostgreSQL's ``pmf_apply`` writes
+_RAW_MOVE_HEAD, _RAW_HEAD = Statement(_MOVE_HEAD, server="move_head"), Statement(HEAD)
 
 
 def _locked_head(tx: Tx, chain: str) -> tuple[int, str, str]:
