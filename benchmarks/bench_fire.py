@@ -605,7 +605,8 @@ def run_backend(
             f" {p50:.2f} | {p99:.2f} |"
         )
     print(
-        "Engine.fire sends per fire: "
+        "Engine.fire's statements per fire (as listeners see them; on PostgreSQL pmf_fire_read is one"
+        " SELECT and pmf_apply's writes count as the statements they stand for): "
         + ", ".join(f"{verb} {count:.2f}" for verb, count in sorted(verbs.items()))
         + f" (total {sum(verbs.values()):.2f})"
     )
