@@ -175,7 +175,7 @@ def test_the_driver_path_writes_what_core_wrote(
         core_store.dispose()
 
 
-def _deferred_fire_with_stale_move(engine: Engine, key: str, stale_by: int) -> None:
+def _deferred_fire_with_stale_move(engine: Engine, key: str, stale_by: int, move: Statement) -> None:
     """Queue what a fire queues on PostgreSQL (its steps cancelled, its move) and send it
     with the COMMIT, the move reading a version ``stale_by`` behind the instance's."""
     from pmf_engine.core import instances
@@ -186,7 +186,7 @@ def _deferred_fire_with_stale_move(engine: Engine, key: str, stale_by: int) -> N
         raw.deferring = True
         engine.timekeeper.leave(s, row.id, engine.clock.now())
         raw.defer(
-            Statement(instances.PG_MOVE_INSTANCE),
+            move,
             {
                 "instance_id": row.id,
                 "read_version": row.version - stale_by,
@@ -200,12 +200,19 @@ def _deferred_fire_with_stale_move(engine: Engine, key: str, stale_by: int) -> N
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("by", ["pmf_apply", "pmf_move_instance"])
 def test_a_stale_move_in_the_pipeline_stops_its_commit(
-    pg_server: PostgresServer, pg_template: str, catalog: Catalog
+    pg_server: PostgresServer, pg_template: str, catalog: Catalog, by: str
 ) -> None:
     """On PostgreSQL a fire's writes go with its COMMIT in one pipeline, so the versioned move
-    cannot be checked by its row count before committing: ``pmf_move_instance`` (migration
-    0011) raises ``pmf_stale`` instead, and nothing queued before or after it is written."""
+    cannot be checked by its row count before committing: the move the engine sends as a
+    write of ``pmf_apply`` (migration 0026), like ``pmf_move_instance`` (migration 0011) before
+    it, raises ``pmf_stale`` instead, and nothing queued before or after it is written."""
+    from pmf_engine.core import engine as engine_module
+    from pmf_engine.core import instances
+
+    move = engine_module._MOVE_INSTANCE if by == "pmf_apply" else Statement(instances.PG_MOVE_INSTANCE)
+    assert (move.server is not None) == (by == "pmf_apply")
     clock = ManualClock(datetime(2024, 7, 1, 9, 0, tzinfo=LONDON))
     store = Store(pg_server.url(pg_server.create_database(pg_template)), wall=clock)
     engine = Engine(store, catalog, clock)
@@ -219,10 +226,10 @@ def test_a_stale_move_in_the_pipeline_stops_its_commit(
 
         before, state = pending(), engine.peek(key)
         with pytest.raises(OperationalError) as refused:
-            _deferred_fire_with_stale_move(engine, key, stale_by=1)
+            _deferred_fire_with_stale_move(engine, key, stale_by=1, move=move)
         assert "pmf_stale" in str(refused.value)
         assert (pending(), engine.peek(key)) == (before, state)  # nothing of it was written
-        _deferred_fire_with_stale_move(engine, key, stale_by=0)  # the same, not stale: all of it
+        _deferred_fire_with_stale_move(engine, key, stale_by=0, move=move)  # not stale: all of it
         assert engine.peek(key) == ("submitted", state[1] + 1)
         assert pending() < before
     finally:
