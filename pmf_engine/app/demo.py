@@ -200,9 +200,14 @@ class _Run:
         return status.key
 
     def report_figures(
-        self, cycle: str, service: str, figures: dict[str, list[tuple[str, float, str]]]
+        self,
+        cycle: str,
+        service: str,
+        figures: dict[str, list[tuple[str, float, str]]],
+        projects: list[tuple[str, str, str, str, str]] = sample.PROJECT_UPDATES,
     ) -> None:
-        """The service manager records the service's figures and its projects' progress."""
+        """The service manager records the service's figures and its projects' progress
+        (``projects``: code, service, owner, status, narrative)."""
         who = sample.OWNERS[service]
         rows = [
             ActualIn(code, value, narrative, quality=sample_quality.QUALITY.get(code, "validated"))
@@ -214,7 +219,7 @@ class _Run:
             if any(row.code == code for row in rows):
                 pdf = sample_quality.evidence_pdf(f"{title} {period}")
                 self.framework.evidence.attach(cycle, code, f"{code} {period} extract.pdf", pdf, by=who)
-        for code, svc, owner, state, narrative in sample.PROJECT_UPDATES:
+        for code, svc, owner, state, narrative in projects:
             if svc == service:
                 self.framework.projects.update(cycle, code, state, narrative=narrative, by=owner)
         demo_plans.report_statuses(self.framework, cycle, service, who)

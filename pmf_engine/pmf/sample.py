@@ -320,8 +320,9 @@ def shift_months(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
-def projects_csv(story: Period) -> str:
-    """The four projects, their milestones moved from ``STORY`` to ``story`` by whole quarters."""
+def projects_csv(story: Period, known_on: date | None = None) -> str:
+    """The four projects, their milestones moved from ``STORY`` to ``story`` by whole quarters;
+    as the file stood on ``known_on`` if given (no milestone completed after it)."""
     months = 3 * ((story.start_year - STORY.start_year) * 4 + story.quarter - STORY.quarter)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -330,6 +331,8 @@ def projects_csv(story: Period) -> str:
             for column in (7, 8):
                 if row[column]:
                     row[column] = shift_months(date.fromisoformat(row[column]), months).isoformat()
+            if known_on is not None and row[8] and date.fromisoformat(row[8]) > known_on:
+                row[8] = ""
         writer.writerow(row)
     return out.getvalue()
 
@@ -488,9 +491,14 @@ YEAR_END_HEADLINES = {
 """The headlines of the last full year's fourth quarter, with its figures put in."""
 
 
-def headlines(texts: dict[str, str], figures: dict[str, list[tuple[str, float, str]]]) -> dict[str, str]:
+def headlines(
+    texts: dict[str, str], figures: dict[str, list[tuple[str, float, str]]], period: Period | None = None
+) -> dict[str, str]:
     """Each theme's headline of ``texts`` with the quarter's ``figures`` (by service) put in
-    where it names a measure (``{WAS-01}``), as the measure's format shows them."""
+    where it names a measure (``{WAS-01}``), as the measure's format shows them, and the months
+    of ``period`` where it names them (``sample_words.months``)."""
     formats = {m.code: m.fmt for m in MEASURES}
     shown = {code: _round(value, formats[code]) for rows in figures.values() for code, value, _ in rows}
+    if period is not None:
+        shown |= sample_words.months(period)
     return {theme: text.format_map(shown) for theme, text in texts.items()}

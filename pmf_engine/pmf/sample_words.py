@@ -1,5 +1,6 @@
 """The demo's words that belong to a quarter: each red measure's narrative (which is its
-exception report's reason too), written with the quarter's own months.
+exception report's reason too), the review of the risk register and the projects' updates of
+the quarters before the story, and their headlines, written with the quarter's own months.
 
 The sample's story was written for a first quarter (``sample.STORY``): its words named April,
 May and June whatever quarter the demo made its story, and the quarter after it said the same.
@@ -45,6 +46,40 @@ SHORT_OF_TARGET = (
     "Short of the target for {m1} to {m3}; the service's recovery plan is agreed with the portfolio holder."
 )
 """The reason of a red measure the quarter's words say nothing of."""
+
+EARLIER_REVIEWS = [
+    ("R-01", 3, 4, "Placements rose in {m2}; the prevention fund is holding demand"),
+    ("R-02", 4, 5, "Phishing campaign against councils in {m1}; backups tested"),
+    ("R-03", 2, 4, "Contract meetings weekly since {m1}; no missed rounds"),
+    ("R-04", 3, 3, "Prices fixed in the contract; contingency unspent"),
+    ("R-05", 3, 3, "Migration plan agreed with the supplier in {m3}"),
+    ("R-06", 3, 3, "One vacancy advertised in {m2}"),
+    ("R-07", 4, 4, "Savings programme reported monthly"),
+    ("R-08", 3, 3, "Land assembly board met in {m2}"),
+    ("R-09", 2, 5, "No incidents; training up to date"),
+    ("R-10", 2, 3, "Continuity plans checked in {m3}"),
+    ("R-11", 2, 3, "No breaches reported"),
+    ("R-12", 2, 3, "Developer forum met in {m1}"),
+]
+"""Each quarter's review of the register before the story's (risk, likelihood, impact, note):
+no risk scored higher than the story's review of it, so what the story escalates is new there."""
+EARLIER_PROJECTS = [
+    ("P-01", "LEISURE", "leo", "on_track", ""),
+    ("P-02", "WASTE", "wendy", "on_track", ""),
+    ("P-03", "PLANNING", "pete", "on_track", ""),
+    ("P-04", "HOUSING", "hannah", "on_track", ""),
+]
+"""The projects' updates of the quarters before the story's: each milestone is due in it or later."""
+EARLIER_HEADLINES = {
+    "Homes and communities": "Re-lets took {HOU-01} days to the end of {m3} as the voids contractor fell "
+    "behind; {HOU-02} households were in temporary accommodation.",
+    "Thriving economy": "New benefit claims took {REV-03} days to the end of {m3}; {PLA-01}% of major "
+    "applications were decided in 13 weeks.",
+    "Greener Wexcombe": "{WAS-01}% of household waste was recycled in {m1} to {m3}, with {WAS-03} missed "
+    "bins per 100,000 collections on the new rounds.",
+}
+"""The headlines of the quarters of the year before the story's but its fourth, with each
+quarter's figures and months put in (``sample.headlines``)."""
 
 
 def months(period: Period) -> dict[str, str]:
