@@ -217,8 +217,9 @@ def test_demo_runs_a_whole_quarter(pmf, tmp_path: Path) -> None:  # type: ignore
         assert stage in out
     assert out.count("REFUSED") >= 3
     assert "is Closed" in out and "audit log verified" in out
-    assert "40 measures in 3 themes, 280 actuals of 7 earlier quarters imported as history, 4 Council" in out
+    assert "40 measures in 3 themes, 160 actuals of 4 earlier quarters imported as history, 4 Council" in out
     assert "Quarter 2023-24-Q4: the last full year's fourth quarter" in out, "run as a cycle, not imported"
+    assert "Quarter 2023-24-Q1: a quiet quarter of the last full year" in out, "the year's quarters too"
     assert "annual report 2023-24: " in out and "frozen: sha256" in out
     assert "exception report         project P-02" in out and "frozen at sign-off: sha256" in out
     assert "-> hannah: Reminder: Scrutiny action for WDC/2024-25-Q1/SA-1" in out

@@ -4,6 +4,7 @@ database that is there is kept unless ``--reset`` asks for a new one."""
 
 from __future__ import annotations
 
+import calendar
 import csv
 import io
 import json
@@ -26,12 +27,13 @@ from pmf_engine.core.clock import LONDON, ManualClock, as_utc
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import InvalidInput
 from pmf_engine.core.period import Period
-from pmf_engine.core.store import AuditEntry, Deadline, Meeting, OutboxMessage, Store, sqlite_url
+from pmf_engine.core.store import AuditEntry, Deadline, Instance, Meeting, OutboxMessage, Store, sqlite_url
 from pmf_engine.interfaces import main as entry
 from pmf_engine.interfaces.web.app import WebSettings, create_app
 from pmf_engine.pmf import report
 from pmf_engine.pmf.framework import Framework, load_policies
-from pmf_engine.pmf.models import Actual
+from pmf_engine.pmf.models import Actual, ExceptionReport, Project, ProjectUpdate
+from pmf_engine.pmf.risk_models import Risk, RiskReview
 from tests.pg import PostgresServer
 
 ROOT = Path(__file__).parent.parent
@@ -67,6 +69,7 @@ def test_the_demo_is_built_in_the_present(
     assert run_demo(db, shipped, POLICIES, _quiet, now=now)
     assert str(DemoQuarters.at(now).open) == opened
     _assert_the_year_end(sqlite_url(db), shipped, now, year)
+    _assert_reasons_fit_their_quarters(sqlite_url(db))
     store = Store(sqlite_url(db))
     clock = ManualClock(now)
     engine = Engine(store, shipped, clock)
@@ -138,6 +141,7 @@ def _assert_the_year_end(url: str, shipped: Catalog, now: datetime, year: str) -
         public = {m.code: m for m in report.annual_report(framework, ORG, year, public=True).measures}
         assert set(rows) == set(public) and "HOU-01" in rows and "WAS-06" not in rows  # not for publication
         assert rows["HOU-01"]["q4"] and float(rows["HOU-01"]["q4"]) == public["HOU-01"].quarters[3].value
+        _assert_the_year_is_whole(framework, page.text, rows, year)
 
         positions = framework.comparators.positions(ORG)
         assert positions
@@ -181,6 +185,65 @@ def _assert_the_year_end(url: str, shipped: Catalog, now: datetime, year: str) -
         store.dispose()
 
 
+def _assert_the_year_is_whole(
+    framework: Framework, page: str, rows: dict[str, dict[str, str]], year: str
+) -> None:
+    """Found in a new-user trial: the public annual report of the demo's year showed Q1-Q3 as
+    "not published yet" (imported history, withheld by ``history_published: false``) and its
+    Q4 had no risk review or project updates. Every quarter of the year now came through a cycle
+    that Cabinet approved, so the public page and CSV have all four quarters' figures, and the
+    year's Q4 has its review of the register and its projects' updates."""
+    published = POLICIES.framework.open_data.published_in["quarterly_cycle"]
+    for quarter in (1, 2, 3, 4):
+        state = framework.engine.status(f"{ORG}/{year}-Q{quarter}").state
+        assert state in published, f"{year}-Q{quarter} came through a cycle Cabinet approved: {state}"
+    assert "not published yet" not in page
+    held = {m.code: m for m in report.annual_report(framework, ORG, year).measures}
+    unpublished = {
+        f"{code} Q{i}"
+        for code, row in rows.items()
+        for i, figure in enumerate(held[code].quarters, 1)
+        if bool(row[f"q{i}"]) != (figure.value is not None)
+    }
+    assert not unpublished, "the CSV has every figure the council holds (a waived return's are none)"
+    assert all(rows["HOU-01"][f"q{i}"] for i in (1, 2, 3, 4))
+    assert not report.annual_report(framework, ORG, year, public=True).withheld
+    q4 = f"{year}-Q4"
+    with framework.engine.store.read() as s:
+        reviewed = set(s.scalars(select(Risk.code).join(RiskReview).where(RiskReview.period == q4)))
+        imported = set(s.scalars(select(Risk.code).where(Risk.code.like("R-%"))))
+        updated = set(s.scalars(select(Project.code).join(ProjectUpdate).where(ProjectUpdate.period == q4)))
+        projects = set(s.scalars(select(Project.code)))
+    assert imported and reviewed >= imported, f"{q4}'s risk review covers the register"
+    assert projects and updated == projects, f"{q4} has every project's update"
+
+
+def _assert_reasons_fit_their_quarters(url: str) -> None:
+    """Found in a new-user trial: the demo's Q2 dashboard gave exception reasons that named Q1's
+    months (the story's words, written for a Q1). Every month an exception report of the demo
+    names is one of its own quarter's, and some do name one."""
+    names = {name for name in calendar.month_name if name}
+    store = Store(url)
+    try:
+        with store.read() as s:
+            found = s.execute(
+                select(Instance.period, ExceptionReport.reason).join(
+                    Instance, Instance.id == ExceptionReport.instance_id
+                )
+            ).all()
+    finally:
+        store.dispose()
+    assert found
+    named = 0
+    for period, reason in found:
+        start = Period.parse(period).start
+        own = {calendar.month_name[(start.month - 1 + i) % 12 + 1] for i in range(3)}
+        months = {word.strip(".,;:") for word in reason.split()} & names
+        assert months <= own, f"{period}: {reason!r} names {sorted(months - own)}"
+        named += bool(months)
+    assert named, "the reasons say when"
+
+
 @pytest.mark.postgres
 def test_the_demo_is_built_in_postgresql(
     shipped: Catalog, tmp_path: Path, pg_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
@@ -205,6 +268,7 @@ def test_the_demo_is_built_in_postgresql(
         assert audit.verify(s).ok
     store.dispose()
     _assert_the_year_end(url, shipped, now, "2025-26")
+    _assert_reasons_fit_their_quarters(url)
     again = CliRunner().invoke(entry.main, args)
     assert again.exit_code == 1 and "holds organisations already" in again.output
     reset = CliRunner().invoke(entry.main, [*args, "--reset"])

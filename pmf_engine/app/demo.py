@@ -46,7 +46,7 @@ from pmf_engine.core.period import Period
 from pmf_engine.core.store import Instance, Organisation, Store, sqlite_url
 from pmf_engine.core.workdays import WorkingDays
 from pmf_engine.core.worker import Worker
-from pmf_engine.pmf import report, sample, sample_quality
+from pmf_engine.pmf import report, sample, sample_quality, sample_words
 from pmf_engine.pmf.exceptions import missing_exception_reports
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.performance import ActualIn
@@ -119,8 +119,9 @@ class _Run:
     """The engine on a simulated clock, with the worker waking at 08:00, 12:00 and 17:30."""
 
     def __init__(self, store: Store, catalog: Catalog, policies: FrameworkPolicies, start: datetime,
-                 echo: Callable[[str], None]) -> None:  # fmt: skip
+                 echo: Callable[[str], None], story: Period) -> None:  # fmt: skip
         self.store = store
+        self.story = story  # the quarter each quarter's words are placed beside (``sample_words``)
         self.policies = policies
         self.clock = ManualClock(start)
         self.engine = Engine(store, catalog, self.clock)
@@ -199,9 +200,14 @@ class _Run:
         return status.key
 
     def report_figures(
-        self, cycle: str, service: str, figures: dict[str, list[tuple[str, float, str]]]
+        self,
+        cycle: str,
+        service: str,
+        figures: dict[str, list[tuple[str, float, str]]],
+        projects: list[tuple[str, str, str, str, str]] = sample.PROJECT_UPDATES,
     ) -> None:
-        """The service manager records the service's figures and its projects' progress."""
+        """The service manager records the service's figures and its projects' progress
+        (``projects``: code, service, owner, status, narrative)."""
         who = sample.OWNERS[service]
         rows = [
             ActualIn(code, value, narrative, quality=sample_quality.QUALITY.get(code, "validated"))
@@ -213,19 +219,21 @@ class _Run:
             if any(row.code == code for row in rows):
                 pdf = sample_quality.evidence_pdf(f"{title} {period}")
                 self.framework.evidence.attach(cycle, code, f"{code} {period} extract.pdf", pdf, by=who)
-        for code, svc, owner, state, narrative in sample.PROJECT_UPDATES:
+        for code, svc, owner, state, narrative in projects:
             if svc == service:
                 self.framework.projects.update(cycle, code, state, narrative=narrative, by=owner)
         demo_plans.report_statuses(self.framework, cycle, service, who)
 
-    def review_risks(self, cycle: str, which: str) -> None:
+    def review_risks(self, cycle: str, reviews: list[tuple[str, int, int, str]]) -> None:
         """Each risk's owner (its service's manager; the performance officer for corporate
-        risks) records the quarter's review of it."""
+        risks) records the quarter's review of it (``reviews``: its notes in the quarter's months)."""
         register = {r.code: r for r in self.framework.risks.register(ORG)}
-        for code, likelihood, impact, note in sample.RISK_REVIEWS[which]:
+        period = Period.parse(cycle.rsplit("/", 1)[1])
+        for code, likelihood, impact, note in reviews:
             service = register[code].service
             who = sample.OWNERS[service] if service else sample.CORPORATE_REVIEWER
-            view = self.framework.risks.review(cycle, code, likelihood, impact, note=note, by=who)
+            said = sample_words.words(note, period)
+            view = self.framework.risks.review(cycle, code, likelihood, impact, note=said, by=who)
             if view.escalated:
                 self.say(who, "risk review", f"{code} {view.score}: escalated to {view.level_label}")
 
@@ -236,9 +244,13 @@ class _Run:
         self.say("priya", "theme headlines", f"{len(texts)} themes")
 
     def exception_reports(self, cycle: str, recovery: date) -> None:
-        """The performance officer writes every exception report the cycle still owes."""
+        """The performance officer writes every exception report the cycle still owes, in the
+        words of its quarter (``sample_words``)."""
         performance = self.framework.performance
         measures = performance.status(cycle)
+        period = Period.parse(cycle.rsplit("/", 1)[1])
+        reasons = sample_words.narratives(period, self.story)
+        short_of_target = sample_words.words(sample_words.SHORT_OF_TARGET, period)
         with self.store.read() as s:
             cycle_id = int(s.execute(select(Instance.id).where(Instance.key == cycle)).scalar_one())
             owed = missing_exception_reports(s, cycle_id, self.policies)
@@ -249,7 +261,7 @@ class _Run:
                 cycle,
                 code,
                 project=project,
-                reason=sample.NARRATIVES.get(code) or "Supplier failure",
+                reason="Supplier failure" if project else reasons.get(code) or short_of_target,
                 remedial_action="Recovery plan agreed with the portfolio holder",
                 owner=sample.OWNERS[measure.service] if measure and measure.service else "priya",
                 recovery_date=recovery.isoformat(),
@@ -347,7 +359,7 @@ def _build(
     if held:
         store.dispose()
         raise InvalidInput("--db", shown, "holds organisations already: the demo needs an empty one")
-    run = _Run(store, catalog, policies, demo_year_end.start(quarters, workdays), echo)
+    run = _Run(store, catalog, policies, demo_year_end.start(quarters, workdays), echo, story)
     engine, framework = run.engine, run.framework
     echo(
         f"pmf demo: Wexcombe District Council on {london(quarters.now):%a %d %b %Y}: quarter {story} "
@@ -422,11 +434,11 @@ def _story(run: _Run, period: Period, workdays: WorkingDays) -> tuple[datetime, 
     run.clock.set(on(period, workdays, 0, 9))
     run.start(period)
     at(4)
-    figures = sample.current_figures()
+    figures = sample.current_figures(period)
     for svc in sample.OWNERS:
         if svc != "REVENUES":  # its benefits system is being migrated: the return is waived below
             run.report_figures(cycle, svc, figures)
-    run.review_risks(cycle, "story")
+    run.review_risks(cycle, sample.RISK_REVIEWS["story"])
     for who, svc in [("hannah", "HOUSING"), ("pete", "PLANNING"), ("wendy", "WASTE"), ("leo", "LEISURE"),
                      ("cara", "COMMUNITIES")]:  # fmt: skip
         step(who, "submit", service=svc)
@@ -461,7 +473,8 @@ def _story(run: _Run, period: Period, workdays: WorkingDays) -> tuple[datetime, 
          data={"services": ["HOUSING"]})  # fmt: skip
     at(17)
     # CMT reopened Housing's accepted return: the service corrects its figure and explains it.
-    voids = "Voids backlog after the spring heating programme: 41 homes held for works, now cleared."
+    voids = sample_words.words("Voids backlog after the heating programme of {m1} and {m2}: 41 homes "
+                               "held for works, now cleared.", period)  # fmt: skip
     performance.record_actuals(cycle, [ActualIn("HOU-01", 32.5, voids, quality="validated")], by="hannah")
     run.say("hannah", "corrects a figure", "HOU-01: 33.5 -> 32.5")
     step("priya", "complete_service_review")
@@ -510,7 +523,7 @@ def _open_quarter(
     when ``now`` comes, the cycle stands where its deadline is still ahead."""
     cycle = f"{ORG}/{period}"
     framework = run.framework
-    figures = sample.later_figures(period)
+    figures = sample.later_figures(period, run.story)
     events: list[tuple[datetime, Callable[[], None]]] = []
 
     def plan(day: int, hour: int, thing: Callable[[], None], minute: int = 0) -> None:
@@ -531,7 +544,7 @@ def _open_quarter(
         run.say("scott", "close action", closed.key)
 
     events.append((action[0], close_action))
-    plan(2, 9, lambda: run.review_risks(cycle, "later"))
+    plan(2, 9, lambda: run.review_risks(cycle, sample.RISK_REVIEWS["later"]))
     plan(10, 10, lambda: run.headlines(cycle, sample.headlines(sample.LATER_HEADLINES, figures)))
 
     def sign(who: str, svc: str) -> Callable[[], None]:

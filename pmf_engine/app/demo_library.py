@@ -1,11 +1,12 @@
 """The demo council's library and its targets' story, beside ``demo``: the measures, history,
-projects, comparators, risks and finance imported from ``sample`` files, next year's target
+projects, risks, comparators and finance imported from ``sample`` files, next year's target
 proposed and this year's revised."""
 
 from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Collection
+from datetime import date
 from pathlib import Path
 
 from pmf_engine.core.period import Period
@@ -30,6 +31,17 @@ def load_measures(
         return framework.performance.import_history(org, history, by="priya")
 
 
+def load_register(framework: Framework, org: str, story: Period, known_on: date) -> None:
+    """Import the projects (as their file stood on ``known_on``: ``load_library`` imports it
+    again as it is later) and the risk register, before the quarters that report on them."""
+    with tempfile.TemporaryDirectory() as folder:
+        projects, risks = Path(folder) / "projects.csv", Path(folder) / "risks.csv"
+        projects.write_text(sample.projects_csv(story, known_on), encoding="utf-8")
+        risks.write_text(sample.RISKS, encoding="utf-8")
+        framework.projects.import_projects(org, projects, by="priya")
+        framework.risks.import_risks(org, risks, by="priya")
+
+
 def load_library(
     framework: Framework,
     org: str,
@@ -41,14 +53,14 @@ def load_library(
     imported: int = 0,
 ) -> str:
     """After the measures (``load_measures``, which imported the ``imported`` figures of the
-    quarters ``earlier``), import the figures of ``quarters`` as history, the projects,
-    comparators, risks and finance; the line that says what was loaded."""
+    quarters ``earlier``) and the register (``load_register``), import the figures of
+    ``quarters`` as history, the projects as their file is now, comparators and finance; the
+    line that says what was loaded."""
     with tempfile.TemporaryDirectory() as folder:
         files = {
             "history.csv": sample.history_csv(story, quarters),
             "projects.csv": sample.projects_csv(story),
             "comparators.csv": sample.comparators_csv(story),
-            "risks.csv": sample.RISKS,
             "finance.csv": sample_quality.finance_csv([story, opened]),
         }
         for name, text in files.items():
@@ -59,7 +71,6 @@ def load_library(
         framework.projects.import_projects(org, Path(folder) / "projects.csv", by="priya")
         framework.comparators.set_area(org, sample.GSS_CODE, by="adam")
         compared = framework.comparators.import_file(org, Path(folder) / "comparators.csv", by="priya")
-        framework.risks.import_risks(org, Path(folder) / "risks.csv", by="priya")
         finance = framework.finance.import_finance(org, Path(folder) / "finance.csv", by="priya")[0]
     measures = len(framework.performance.measures(org))
     return (

@@ -1,12 +1,17 @@
-"""The demo council's year end, beside ``demo``: the fourth quarter of its last full year run
-through the workflow like any other quarter, so that the demo holds a published annual report.
+"""The demo council's published year, beside ``demo``: the quarters of its last full year
+before the story run through the workflow like any other quarter, so that the demo holds a
+published annual report with every quarter's figures in it.
 
 The annual report of a year is frozen at the Leadership Team's sign-off of its Q4 cycle and
-published once Cabinet has approved that cycle. When neither the story quarter nor the open one
-is a Q4 that has got that far by the time it is now, the year's Q4 would be history with no
-cycle, and the annual report only a draft: so its cycle is run here, before the story, as a
-quiet quarter goes (every return in and signed off, no way back), up to Scrutiny's conclusion.
-The quarters before it are imported as history first; the rest of the library after it.
+published once Cabinet has approved that cycle; a quarter's figures are public once Cabinet has
+approved its cycle (imported history never is: ``open_data.history_published``). When neither
+the story quarter nor the open one is a Q4 that has got that far by the time it is now, the
+year's Q4 would be history with no cycle, and the annual report only a draft: so its cycle is
+run here, before the story, and so are those of the year's quarters before the story's (all
+four, or the ones before a story or open quarter that is that year's), each as a quiet quarter
+goes (the register reviewed, every return in and signed off, no way back), up to Scrutiny's
+conclusion. The quarters before them are imported as history first, then the projects and the
+risk register they report on; the rest of the library after them.
 
 A mid-year revision of a target is made in the story quarter too, before its report is frozen:
 proposed by the service with its reason and approved by the Leadership Team, through the same
@@ -27,9 +32,8 @@ from pmf_engine.app.demo_time import DemoQuarters, on
 from pmf_engine.core.clock import LONDON, ManualClock, london
 from pmf_engine.core.period import Period
 from pmf_engine.core.workdays import WorkingDays
-from pmf_engine.pmf import report, sample, sample_quality
+from pmf_engine.pmf import report, sample, sample_words
 from pmf_engine.pmf.framework import Framework
-from pmf_engine.pmf.performance import ActualIn
 from pmf_engine.pmf.targets import financial_year
 
 
@@ -43,11 +47,22 @@ class _Run(Protocol):
 
     def until(self, target: datetime) -> None: ...
     def say(self, who: str, what: str, detail: str) -> None: ...
+
+    story: Period
+
     def start(self, period: Period) -> str: ...
     def step(
         self, cycle: str, who: str, trigger: str, *, service: str | None = None, **kwargs: Any
     ) -> None: ...
     def sign_off(self, cycle: str, who: str, service: str) -> None: ...
+    def report_figures(
+        self,
+        cycle: str,
+        service: str,
+        figures: dict[str, list[tuple[str, float, str]]],
+        projects: list[tuple[str, str, str, str, str]] = ...,
+    ) -> None: ...
+    def review_risks(self, cycle: str, reviews: list[tuple[str, int, int, str]]) -> None: ...
     def headlines(self, cycle: str, texts: dict[str, str]) -> None: ...
     def exception_reports(self, cycle: str, recovery: date) -> None: ...
 
@@ -77,6 +92,13 @@ def cycle_quarter(quarters: DemoQuarters, workdays: WorkingDays) -> Period | Non
     return Period(story.start_year - 1, 4)
 
 
+def quiet_quarters(quarters: DemoQuarters, workdays: WorkingDays) -> list[Period]:
+    """The quarters the demo runs as quiet ones before its story: those of the published year
+    (``published_year``) before the story quarter, earliest first."""
+    year = int(published_year(quarters, workdays)[:4])
+    return [Period(year, q) for q in (1, 2, 3, 4) if Period(year, q) < quarters.story]
+
+
 def published_year(quarters: DemoQuarters, workdays: WorkingDays) -> str:
     """The financial year whose annual report the demo publishes: the newest whose Q4 cycle
     Cabinet has approved by now."""
@@ -87,34 +109,40 @@ def published_year(quarters: DemoQuarters, workdays: WorkingDays) -> str:
 
 
 def meetings(quarters: DemoQuarters, workdays: WorkingDays) -> list[tuple[str, datetime]]:
-    """The committee meetings of the year-end cycle, if the demo runs one."""
-    q4 = cycle_quarter(quarters, workdays)
-    return [] if q4 is None else [(body, on(q4, workdays, day, hour)) for body, day, hour in MEETINGS]
+    """The committee meetings of the quiet quarters' cycles (``quiet_quarters``)."""
+    return [
+        (body, on(period, workdays, day, hour))
+        for period in quiet_quarters(quarters, workdays)
+        for body, day, hour in MEETINGS
+    ]
 
 
 def start(quarters: DemoQuarters, workdays: WorkingDays) -> datetime:
-    """When the demo's simulated clock starts: as its year-end quarter ends, or (when it runs
-    none) when the story's target is revised."""
-    q4 = cycle_quarter(quarters, workdays)
-    return datetime.combine(q4.end, time(9), tzinfo=LONDON) if q4 else _revised_at(quarters.story, workdays)
+    """When the demo's simulated clock starts: as its first quiet quarter ends, or (when it
+    runs none) when the story's target is revised."""
+    quiet = quiet_quarters(quarters, workdays)
+    if quiet:
+        return datetime.combine(quiet[0].end, time(9), tzinfo=LONDON)
+    return _revised_at(quarters.story, workdays)
 
 
 def library_and_year_end(run: _Run, quarters: DemoQuarters, workdays: WorkingDays, first: Period) -> str:
-    """Import the library, run the year-end cycle (if any) after the history before it and
-    before the rest, revise the story's target, and bring the clock to the story quarter's end;
-    the line that says what was loaded."""
+    """Import the library, run the quiet quarters' cycles (``quiet_quarters``) after the
+    history before them, the projects and the register, and before the rest, revise the story's
+    target, and bring the clock to the story quarter's end; the line that says what was loaded."""
     story, opened, framework = quarters.story, quarters.open, run.framework
-    q4 = cycle_quarter(quarters, workdays)
+    quiet = quiet_quarters(quarters, workdays)
     history = [first]
     while history[-1].next() != story:
         history.append(history[-1].next())
-    earlier = [p for p in history if q4 is not None and p < q4]
+    earlier = [p for p in history if quiet and p < quiet[0]]
     imported = demo_library.load_measures(framework, ORG, first, story, opened, earlier)
-    if q4 is not None:
-        _year_end(run, q4, story, workdays)
+    demo_library.load_register(framework, ORG, story, london(run.clock.now()).date())
+    for period in quiet:
+        _quiet_quarter(run, period, story, workdays)
     revise(run, story, workdays)
     run.until(datetime.combine(story.end, time(9), tzinfo=LONDON))
-    later = [p for p in history if p not in earlier and p != q4]
+    later = [p for p in history if p not in earlier and p not in quiet]
     return demo_library.load_library(framework, ORG, story, opened, later, earlier=earlier, imported=imported)
 
 
@@ -133,25 +161,28 @@ def write_annual(framework: Framework, quarters: DemoQuarters, workdays: Working
     )
 
 
-def _year_end(run: _Run, q4: Period, story: Period, workdays: WorkingDays) -> None:
-    """The Q4 cycle of the last full year, as a quiet quarter goes, each step before the
-    deadline of the state it leaves: closed after Scrutiny."""
-    cycle = f"{ORG}/{q4}"
-    figures = sample.quarter_figures(story, q4)
+def _quiet_quarter(run: _Run, period: Period, story: Period, workdays: WorkingDays) -> None:
+    """A quarter before the story, as a quiet one goes, each step before the deadline of the
+    state it leaves: the register reviewed and the projects updated with the returns, closed
+    after Scrutiny. A Q4's sign-off freezes its year's annual report."""
+    cycle = f"{ORG}/{period}"
+    figures = sample.quarter_figures(story, period)
+    year_end = period.quarter == 4
 
     def at(day: int, hour: int) -> None:
-        run.until(on(q4, workdays, day, hour))
+        run.until(on(period, workdays, day, hour))
 
-    run.echo(f"Quarter {q4}: the last full year's fourth quarter, which closes its annual report")
+    if year_end:
+        run.echo(f"Quarter {period}: the last full year's fourth quarter, which closes its annual report")
+    else:
+        run.echo(f"Quarter {period}: a quiet quarter of the last full year, published with it")
     at(0, 9)
-    run.start(q4)
+    run.start(period)
+    at(2, 9)
+    run.review_risks(cycle, sample_words.EARLIER_REVIEWS)
     at(2, 10)
     for service, who in sample.OWNERS.items():
-        rows = [
-            ActualIn(code, value, narrative, quality=sample_quality.QUALITY.get(code, "validated"))
-            for code, value, narrative in figures[service]
-        ]
-        run.framework.performance.record_actuals(cycle, rows, by=who)
+        run.report_figures(cycle, service, figures, sample_words.EARLIER_PROJECTS)
         run.step(cycle, who, "submit", service=service)
     at(3, 9)
     for service, head in HEADS.items():
@@ -162,20 +193,23 @@ def _year_end(run: _Run, q4: Period, story: Period, workdays: WorkingDays) -> No
     at(5, 11)
     run.step(cycle, "priya", "close_data_request")
     at(8, 10)
-    run.headlines(cycle, sample.headlines(sample.YEAR_END_HEADLINES, figures))
+    texts = sample.YEAR_END_HEADLINES if year_end else sample_words.EARLIER_HEADLINES
+    run.headlines(cycle, sample.headlines(texts, figures, period))
     run.step(cycle, "priya", "complete_service_review")
     at(14, 12)
     run.step(cycle, "colin", "endorse")
     at(18, 14)
-    run.exception_reports(cycle, q4.next().next().end)
+    run.exception_reports(cycle, period.next().next().end)
     at(19, 11)
-    run.step(cycle, "lena", "sign_off")  # freezes the quarter's report and the year's annual report
-    run.say("lena", "annual report", f"{financial_year(q4)} frozen at the Q4 sign-off")
+    run.step(cycle, "lena", "sign_off")  # freezes the quarter's report (and a Q4's, the year's annual report)
+    if year_end:
+        run.say("lena", "annual report", f"{financial_year(period)} frozen at the Q4 sign-off")
     at(*APPROVED)
-    cabinet = on(q4, workdays, 30, 18)
+    cabinet = on(period, workdays, 30, 18)
     run.step(cycle, "carol", "approve", data={"minute_reference": f"CAB/{cabinet:%Y}/{cabinet:%m}"})
     at(44, 20)
-    run.step(cycle, "scott", "conclude", reason="Noted the year-end performance and the annual report")
+    noted = "the year-end performance and the annual report" if year_end else "the quarter's performance"
+    run.step(cycle, "scott", "conclude", reason=f"Noted {noted}")
 
 
 def _revised_at(story: Period, workdays: WorkingDays) -> datetime:

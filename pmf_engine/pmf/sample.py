@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from pmf_engine.core.period import Period
-from pmf_engine.pmf import sample_quality
+from pmf_engine.pmf import sample_quality, sample_words
 
 THEMES = ("Homes and communities", "Thriving economy", "Greener Wexcombe")
 SERVICES = {
@@ -256,12 +256,14 @@ def history_csv(before: Period, periods: Collection[Period] | None = None) -> st
 
 def quarter_figures(before: Period, period: Period) -> dict[str, list[tuple[str, float, str]]]:
     """One of the quarters before ``before`` as a service reports it in its cycle instead of
-    its being imported (``history_rows``' figures), by service; a narrative for every measure."""
+    its being imported (``history_rows``' figures), by service; a narrative for every measure,
+    in the quarter's words (``sample_words.narratives``)."""
     service = {m.code: m.service for m in MEASURES}
+    said_then = sample_words.narratives(period, before)
     figures: dict[str, list[tuple[str, float, str]]] = {}
     for code, quarter, value, said in history_rows(before):
         if quarter == str(period):
-            narrative = said or NARRATIVES.get(code) or ROUTINE_NARRATIVE
+            narrative = said or said_then.get(code) or ROUTINE_NARRATIVE
             figures.setdefault(service[code], []).append((code, float(value), narrative))
     return figures
 
@@ -281,17 +283,19 @@ def outturn(before: Period, code: str, year: int) -> float:
     return round(sum(values) / len(values), 2)
 
 
-def current_figures() -> dict[str, list[tuple[str, float, str]]]:
-    """The story quarter's figures by service, with a narrative where one is needed."""
+def current_figures(story: Period) -> dict[str, list[tuple[str, float, str]]]:
+    """The ``story`` quarter's figures by service, with a narrative where one is needed."""
+    said = sample_words.narratives(story, story)
     figures: dict[str, list[tuple[str, float, str]]] = {}
     for m in MEASURES:
-        figures.setdefault(m.service, []).append((m.code, m.now, NARRATIVES.get(m.code, ROUTINE_NARRATIVE)))
+        figures.setdefault(m.service, []).append((m.code, m.now, said.get(m.code, ROUTINE_NARRATIVE)))
     return figures
 
 
-def later_figures(period: Period) -> dict[str, list[tuple[str, float, str]]]:
-    """A later quarter's figures by service: the story's, each moved a little (the same for the
-    same quarter), with the story's narratives where one is still needed."""
+def later_figures(period: Period, story: Period) -> dict[str, list[tuple[str, float, str]]]:
+    """A quarter's after the ``story``'s figures by service: the story's, each moved a little
+    (the same for the same quarter), with the later narratives where one is still needed."""
+    said = sample_words.narratives(period, story)
     rng = random.Random(str(period))  # noqa: S311 - sample figures, not secrets
     figures: dict[str, list[tuple[str, float, str]]] = {}
     for m in MEASURES:
@@ -299,7 +303,7 @@ def later_figures(period: Period) -> dict[str, list[tuple[str, float, str]]]:
         if m.fmt == "percent":
             value = min(value, 100.0)
         figures.setdefault(m.service, []).append(
-            (m.code, float(_round(value, m.fmt)), NARRATIVES.get(m.code, ROUTINE_NARRATIVE))
+            (m.code, float(_round(value, m.fmt)), said.get(m.code, ROUTINE_NARRATIVE))
         )
     return figures
 
@@ -316,8 +320,9 @@ def shift_months(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
-def projects_csv(story: Period) -> str:
-    """The four projects, their milestones moved from ``STORY`` to ``story`` by whole quarters."""
+def projects_csv(story: Period, known_on: date | None = None) -> str:
+    """The four projects, their milestones moved from ``STORY`` to ``story`` by whole quarters;
+    as the file stood on ``known_on`` if given (no milestone completed after it)."""
     months = 3 * ((story.start_year - STORY.start_year) * 4 + story.quarter - STORY.quarter)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -326,18 +331,11 @@ def projects_csv(story: Period) -> str:
             for column in (7, 8):
                 if row[column]:
                     row[column] = shift_months(date.fromisoformat(row[column]), months).isoformat()
+            if known_on is not None and row[8] and date.fromisoformat(row[8]) > known_on:
+                row[8] = ""
         writer.writerow(row)
     return out.getvalue()
 
-
-NARRATIVES = {
-    "HOU-01": "Voids backlog after the spring heating replacement programme.",
-    "WAS-01": "Contractor strike in May and June stopped dry recycling rounds for five weeks.",
-    "WAS-03": "Round changes in April; missed collections fell back in June.",
-    "REV-03": "Vacancies in the benefits team; two new assessors start in August.",
-    "COM-05": "Licensing system upgrade took the service offline for a week.",
-    "PLA-02": "A long-term sickness absence in the minor applications team.",
-}
 
 YEAR_END_COMMENTS = {
     "HOU-01": "Director: the voids contractor's performance fell through the year; the new term "
@@ -430,14 +428,14 @@ RISK_REVIEWS = {
     "story": [
         ("R-01", 4, 4, "Evictions up a quarter on last year; placements at a record"),
         ("R-02", 4, 5, "Two neighbouring councils hit by ransomware this quarter"),
-        ("R-03", 3, 4, "Contractor strike in May and June; rounds lost for five weeks"),
+        ("R-03", 3, 4, "Contractor strike in {m2} and {m3}; rounds lost for five weeks"),
         ("R-04", 3, 3, "Contract fixed; contingency unspent"),
         ("R-05", 4, 3, "Migration slipped a month; claims backlog growing"),
         ("R-06", 3, 3, "Two posts filled, one vacancy"),
         ("R-07", 4, 4, "Gap of £2.1m in 2026-27 after the settlement"),
         ("R-08", 4, 3, "Site B title dispute unresolved"),
         ("R-09", 2, 5, "No incidents; training complete"),
-        ("R-10", 2, 3, "Plans tested in the spring exercise"),
+        ("R-10", 2, 3, "Plans tested in an exercise in {m1}"),
         ("R-11", 2, 3, "One near miss, reported and closed"),
         ("R-12", 2, 3, "Developer forum well attended"),
     ],
@@ -457,7 +455,8 @@ RISK_REVIEWS = {
     ],
 }
 """Each quarter's review of the register: the story quarter's and the later one's (risk,
-likelihood, impact, note). R-03 rises two quarters running; R-01 and R-02 stay escalated."""
+likelihood, impact, note, its months as ``sample_words`` names them). R-03 rises two quarters
+running; R-01 and R-02 stay escalated. The quarters before the story's: ``sample_words``."""
 
 CORPORATE_REVIEWER = "priya"
 """Who reviews the corporate risks (they belong to no service)."""
@@ -492,9 +491,14 @@ YEAR_END_HEADLINES = {
 """The headlines of the last full year's fourth quarter, with its figures put in."""
 
 
-def headlines(texts: dict[str, str], figures: dict[str, list[tuple[str, float, str]]]) -> dict[str, str]:
+def headlines(
+    texts: dict[str, str], figures: dict[str, list[tuple[str, float, str]]], period: Period | None = None
+) -> dict[str, str]:
     """Each theme's headline of ``texts`` with the quarter's ``figures`` (by service) put in
-    where it names a measure (``{WAS-01}``), as the measure's format shows them."""
+    where it names a measure (``{WAS-01}``), as the measure's format shows them, and the months
+    of ``period`` where it names them (``sample_words.months``)."""
     formats = {m.code: m.fmt for m in MEASURES}
     shown = {code: _round(value, formats[code]) for rows in figures.values() for code, value, _ in rows}
+    if period is not None:
+        shown |= sample_words.months(period)
     return {theme: text.format_map(shown) for theme, text in texts.items()}
