@@ -5,8 +5,8 @@ recommendations keyed ``AR``) shows its members those words, never the shipped o
 The copy renames the shipped states, roles and actions workflow, and rewrites every label,
 title and description with the council's words; the quarter is then driven to its close and
 every text a member reads is checked: the report (draft and frozen, HTML and XLSX), the
-dashboard and its summary, the actions list and menu, a cycle's and an action's page, the
-refusal of an action raised too early, the calendar feed and the to-do list.
+dashboard and its summary, the actions list and menu, a cycle's and an action's page, the audit
+trail (as shown), the refusal of an action raised too early, the calendar feed and the to-do list.
 """
 
 from __future__ import annotations
@@ -147,6 +147,13 @@ def signed_in(framework: Framework, user: str) -> TestClient:
     return web
 
 
+def shown(html: str) -> str:
+    """The text of a page as it is shown: tags stripped and spaces folded, without what is
+    folded away in ``<details>`` (the audit trail keeps the stored names there)."""
+    html = re.sub(r"<details.*?</details>", " ", html, flags=re.S)
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
 def page(web: TestClient, path: str) -> str:
     found = web.get(path)
     assert found.status_code == 200, (path, found.text[:300])
@@ -212,6 +219,13 @@ def test_a_council_reads_its_own_words_not_the_shipped_ones(framework: Framework
     actions.close(action.key, note="Explained at the October meeting", by="acl")
     action_page = page(clerk, f"/instances/{action.key}")
     assert "by acl (Audit Committee clerk)" in action_page, "the role by its label in roles.yaml"
+    trail = shown(page(web, f"/orgs/{ORG}/audit"))
+    cycle_wf = engine.catalog.workflows["quarterly_cycle"]
+    sign_off = next(t for t in cycle_wf.transitions if t.trigger == "sign_off")
+    moved = cycle_wf.state_label("directors_board"), cycle_wf.state_label("executive_decision")
+    assert f"{sign_off.shown_label}: {moved[0]} to {moved[1]}" in trail, "a step by the council's labels"
+    assert "Directors Board sign-off to Executive approval" in trail
+    assert "directors_board" not in trail and "executive_decision" not in trail
 
     texts = {
         "draft report": draft,
@@ -224,6 +238,7 @@ def test_a_council_reads_its_own_words_not_the_shipped_ones(framework: Framework
         "actions page": listed,
         "cycle page": cycle_page,
         "action page": action_page,
+        "audit trail": trail,
         "dashboard": board[0],
         "summary": board[1],
         "to-do": todo,
