@@ -272,3 +272,50 @@ def test_the_actions_plural_is_the_policys_when_given_and_fits_a_sheet_name(tmp_
     sheets = openpyxl.load_workbook(tmp_path / "report.xlsx").sheetnames
     assert "Recommendations  Audit Risk  co" in sheets
     store.dispose()
+
+
+def test_a_closed_returns_refusal_names_its_state_by_the_councils_label(tmp_path: Path) -> None:
+    """A figure, its evidence or a sign-off, refused once the service's return is closed, says
+    the return's state (and the states a sign-off waits for) by its label in the workflow it
+    runs (``Signed off by the performance team``), never by its name (``accepted``); so does
+    the assurance page's list of returns."""
+    workflows, policies = council_copy(tmp_path / "council")
+    source = workflows / "service_return.yaml"
+    data = yaml.safe_load(source.read_text())
+    data["states"]["accepted"]["label"] = "Signed off by the performance team"
+    source.write_text(yaml.safe_dump(data, sort_keys=False))
+    clock = ManualClock(datetime(2024, 7, 1, 9, 0, tzinfo=LONDON))
+    store = Store(sqlite_url(tmp_path / "pmf.db"), rehearsal=True)
+    engine = Engine(store, lenient_catalog(workflows, policies), clock)
+    framework = Framework(engine, allow_unsigned(load_policies(policies)))
+    engine.directory.add_organisation(ORG, "Test District Council")
+    engine.directory.add_service(ORG, "HOUSING", "Housing")
+    for username, role, service in PEOPLE[:2]:
+        engine.directory.add_actor(username, username.title())
+        Accounts(store, clock).set_password(username, PASSWORD, by="test")
+        engine.directory.grant(username, role, ORG, service=service)
+    engine.start_cycle(ORG, "2024-25-Q1", by="perf")
+    measures = tmp_path / "measures.csv"
+    lines = (FIXTURES / "measures" / "measures.csv").read_text().splitlines()
+    measures.write_text("\n".join([lines[0], *(line for line in lines if line.startswith("HOU-01,"))]) + "\n")
+    framework.performance.import_measures(ORG, measures, by="perf")
+    framework.performance.record_actual(CYCLE, "HOU-01", 27, narrative="n", by="sm_housing")
+    engine.fire(f"{CYCLE}/HOUSING", "submit", "sm_housing")
+    engine.fire(f"{CYCLE}/HOUSING", "accept", "perf")
+    with pytest.raises(NotNow) as figure:
+        framework.performance.record_actual(CYCLE, "HOU-01", 28, narrative="n", by="sm_housing")
+    with pytest.raises(NotNow) as evidence:
+        framework.evidence.attach(CYCLE, "HOU-01", "late.pdf", b"%PDF-1.4\n%%EOF\n", by="sm_housing")
+    engine.directory.add_actor("hos", "Head of Housing")
+    engine.directory.grant("hos", "head_of_service", ORG, service="HOUSING")
+    with pytest.raises(NotNow) as signing:
+        framework.sign_offs.sign_off(f"{CYCLE}/HOUSING", by="hos")
+    for refused in (figure, evidence, signing):
+        said = str(refused.value)
+        assert "HOUSING return is Signed off by the performance team" in said, said
+        assert not re.search(r"\b(accepted|submitted)\b", said), said
+    assert "it is signed off when Submitted" in str(signing.value), "the signing states by their labels"
+    assurance = page(signed_in(framework, "perf"), f"/orgs/{ORG}/assurance?cycle={CYCLE}")
+    returns = shown(assurance.split('id="returns"', 1)[1].split("</table>", 1)[0])
+    assert "HOUSING Signed off by the performance team" in returns, returns
+    store.dispose()
