@@ -222,7 +222,7 @@ def test_a_sign_off_without_the_role_is_refused_and_audited_and_one_not_due_is_4
     client, headers = api
     engine = council.engine
     early = client.post(SIGN_OFF, headers=headers["hos_housing"])
-    assert "signed off when submitted" in _problem(early, 409)["detail"]
+    assert "signed off when Submitted" in _problem(early, 409)["detail"]
     _submit_housing(council)
     for who in ("sm_housing", "perf", "auditor"):
         assert "head_of_service" in _problem(client.post(SIGN_OFF, headers=headers[who]), 403)["detail"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -325,9 +326,22 @@ def test_a_quarter_in_the_browser(server: tuple[str, Engine], browser: Any) -> N
     auditor.check("audit verified")
     assert "Chain verified" in auditor.page.inner_text("#verification")
     trail = auditor.page.inner_text("table")
-    for step in ("submit", "accept", "close_data_request", "complete_service_review", "endorse", "sign_off"):
-        assert step in trail, step
-    assert "refused" in trail and "report.frozen" in trail
+    workflows = engine.catalog.workflows
+    labels = {
+        t.trigger: t.shown_label
+        for name in ("quarterly_cycle", "service_return")
+        for t in workflows[name].transitions
+    }
+    steps = ("submit", "accept", "close_data_request", "complete_service_review", "endorse", "sign_off")
+    for step in steps:
+        assert labels[step] in trail, f"{step} is shown by its label"
+    assert "Refused: " in trail and "Report frozen" in trail
+    auditor.page.click("summary:has-text('As recorded') >> nth=0")  # the entry as the log stores it
+    auditor.check("audit as recorded")
+    recorded = auditor.page.text_content("table") or ""
+    for step in steps:
+        assert re.search(rf"Trigger:\s*{step}(?![a-z_])", recorded), f"{step} kept as stored"
+    assert re.search(r"Event:\s*refused(?![a-z_.])", recorded) and "report.frozen" in recorded
     with auditor.page.expect_download() as download:
         auditor.page.click("a:has-text('Download as CSV')")
     assert "close_data_request" in Path(download.value.path()).read_text()

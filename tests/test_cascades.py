@@ -49,7 +49,7 @@ def test_return_to_services_reopens_named_returns_and_the_quarter_goes_on(engine
     settle_returns(engine)
     engine.fire(CYCLE, "close_data_request", "perf")
     engine.fire(CYCLE, "complete_service_review", "perf")
-    with pytest.raises(PmfError, match="return is accepted"):
+    with pytest.raises(PmfError, match="return is Accepted"):
         performance.record_actual(CYCLE, "HOU-01", 25, by="sm_housing")
 
     fired = engine.fire(

@@ -232,4 +232,7 @@ def test_the_dashboard_marks_provisional_and_estimated_figures(
     theme = client.get(f"/orgs/{ORG}/dashboard/2024-25-Q1/themes/Homes").text
     row = theme[theme.index("HOU-01: ") :]
     assert tag.format("Provisional figure") in row[: row.index("</tr>")]
+    for path in (f"/orgs/{ORG}/measures/HOU-01/history", f"/orgs/{ORG}/measures"):
+        page = client.get(path).text  # the measure's page and the measures list tag it alike
+        assert tag.format("Provisional figure") in page and ">provisional<" not in page, path
     assert quality_marks.note(["HOU-01"]) in theme  # the theme's own figures only

@@ -139,7 +139,7 @@ def test_accept_waits_for_the_head_of_service_sign_off(council: Engine) -> None:
 
 
 def test_sign_off_only_in_the_configured_states(council: Engine) -> None:
-    with pytest.raises(NotNow, match="it is signed off when submitted"):
+    with pytest.raises(NotNow, match="it is signed off when Submitted"):
         services(council).sign_offs.sign_off(HOUSING, by="hos_housing")  # still requested
 
 
@@ -315,4 +315,5 @@ def test_the_measure_page_shows_its_definition_rate_parts_owner_and_flags(
     assert "Major applications decided in time divided by Major applications decided" in page
     assert "planning.data" in page
     row = page[page.index('<th scope="row" class="govuk-table__header">2024-25-Q1</th>') :]
-    assert '<strong class="govuk-tag govuk-tag--yellow">provisional</strong>' in row[: row.index("</tr>")]
+    tag = '<strong class="govuk-tag govuk-tag--yellow">Provisional figure</strong>'
+    assert tag in row[: row.index("</tr>")]

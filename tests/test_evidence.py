@@ -138,7 +138,7 @@ def test_who_may_attach_and_when(framework: Framework, engine: Engine) -> None:
     with pytest.raises(NotNow, match="no figure"):
         framework.evidence.attach(CYCLE, "WAS-01", "a.pdf", PDF, by="sm_waste")
     engine.fire(f"{CYCLE}/HOUSING", "submit", "sm_housing")
-    with pytest.raises(NotNow, match="HOUSING return is submitted"):
+    with pytest.raises(NotNow, match="HOUSING return is Submitted"):
         framework.evidence.attach(CYCLE, "HOU-01", "late.pdf", PDF, by="sm_housing")
 
 

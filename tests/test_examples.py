@@ -175,7 +175,7 @@ def test_committee_district_quarter_end_to_end(tmp_path: Path) -> None:
     for service in ("REVENUES", "ENVIRONMENT", "PLANNING"):
         _ok(pmf("fire", q, "agree", "--service", service, "--as", "perf", now=now))
     late = pmf("actuals", "record", q, "REV-02", "17", "--as", "hos_revenues", now=now)
-    assert "the REVENUES return is agreed" in _refused(late, "NotNow")
+    assert "the REVENUES return is Agreed" in _refused(late, "NotNow")
     assert "collecting -> compiling" in _ok(pmf("fire", q, "close_collection", "--as", "perf", now=now))
     _ok(pmf("fire", q, "submit_to_leadership", "--as", "perf", now=now))
     status = _ok(pmf("cycle", "status", q, now=now))

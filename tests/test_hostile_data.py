@@ -78,9 +78,9 @@ def test_project_status_follows_the_return_like_a_measure(framework: Framework, 
     projects = framework.projects
     projects.update(CYCLE, "P-01", "on_track", by="sm_housing")  # requested: open
     settle_returns(engine)  # every return accepted
-    with pytest.raises(NotNow, match="HOUSING return is accepted"):
+    with pytest.raises(NotNow, match="HOUSING return is Accepted"):
         projects.update(CYCLE, "P-01", "off_track", narrative="Contractor left", by="sm_housing")
-    with pytest.raises(NotNow, match="HOUSING return is accepted"):
+    with pytest.raises(NotNow, match="HOUSING return is Accepted"):
         framework.performance.record_actual(CYCLE, "HOU-01", 20, by="sm_housing")  # as measures
     assert {p.code: p.status for p in projects.status(CYCLE)}["P-01"] == "on_track"
 
@@ -95,7 +95,7 @@ def test_an_excel_return_with_only_projects_is_refused_after_acceptance(
     book["Projects"]["D2"], book["Projects"]["E2"] = "off_track", "Contractor left"
     book.save(path)
     settle_returns(engine)
-    with pytest.raises(NotNow, match="HOUSING return is accepted"):
+    with pytest.raises(NotNow, match="HOUSING return is Accepted"):
         framework.returns.import_return(CYCLE, "HOUSING", path, by="sm_housing")
     assert {p.code: p.status for p in framework.projects.status(CYCLE)}["P-01"] == "missing"
 
@@ -110,7 +110,7 @@ def test_project_status_through_the_cli_after_acceptance(tmp_path: Path) -> None
     assert run("quality", "sign-off", f"{cycle}/HOUSING", "--as", "hos").exit_code == 0
     assert run("fire", f"{cycle}/HOUSING", "accept", "--as", "perf").exit_code == 0
     refused = run("projects", "update", cycle, "P-01", "on_track", "--as", "sm_housing")
-    assert refused.exit_code == 1 and "HOUSING return is accepted" in refused.stderr
+    assert refused.exit_code == 1 and "HOUSING return is Accepted" in refused.stderr
     assert "MISSING" in run("projects", "status", cycle).stdout
 
 

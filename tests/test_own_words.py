@@ -5,8 +5,8 @@ recommendations keyed ``AR``) shows its members those words, never the shipped o
 The copy renames the shipped states, roles and actions workflow, and rewrites every label,
 title and description with the council's words; the quarter is then driven to its close and
 every text a member reads is checked: the report (draft and frozen, HTML and XLSX), the
-dashboard and its summary, the actions list and menu, a cycle's and an action's page, the
-refusal of an action raised too early, the calendar feed and the to-do list.
+dashboard and its summary, the actions list and menu, a cycle's and an action's page, the audit
+trail (as shown), the refusal of an action raised too early, the calendar feed and the to-do list.
 """
 
 from __future__ import annotations
@@ -147,6 +147,13 @@ def signed_in(framework: Framework, user: str) -> TestClient:
     return web
 
 
+def shown(html: str) -> str:
+    """The text of a page as it is shown: tags stripped and spaces folded, without what is
+    folded away in ``<details>`` (the audit trail keeps the stored names there)."""
+    html = re.sub(r"<details.*?</details>", " ", html, flags=re.S)
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
 def page(web: TestClient, path: str) -> str:
     found = web.get(path)
     assert found.status_code == 200, (path, found.text[:300])
@@ -212,6 +219,13 @@ def test_a_council_reads_its_own_words_not_the_shipped_ones(framework: Framework
     actions.close(action.key, note="Explained at the October meeting", by="acl")
     action_page = page(clerk, f"/instances/{action.key}")
     assert "by acl (Audit Committee clerk)" in action_page, "the role by its label in roles.yaml"
+    trail = shown(page(web, f"/orgs/{ORG}/audit"))
+    cycle_wf = engine.catalog.workflows["quarterly_cycle"]
+    sign_off = next(t for t in cycle_wf.transitions if t.trigger == "sign_off")
+    moved = cycle_wf.state_label("directors_board"), cycle_wf.state_label("executive_decision")
+    assert f"{sign_off.shown_label}: {moved[0]} to {moved[1]}" in trail, "a step by the council's labels"
+    assert "Directors Board sign-off to Executive approval" in trail
+    assert "directors_board" not in trail and "executive_decision" not in trail
 
     texts = {
         "draft report": draft,
@@ -224,6 +238,7 @@ def test_a_council_reads_its_own_words_not_the_shipped_ones(framework: Framework
         "actions page": listed,
         "cycle page": cycle_page,
         "action page": action_page,
+        "audit trail": trail,
         "dashboard": board[0],
         "summary": board[1],
         "to-do": todo,
@@ -256,4 +271,51 @@ def test_the_actions_plural_is_the_policys_when_given_and_fits_a_sheet_name(tmp_
     report.xlsx(data, tmp_path / "report.xlsx")
     sheets = openpyxl.load_workbook(tmp_path / "report.xlsx").sheetnames
     assert "Recommendations  Audit Risk  co" in sheets
+    store.dispose()
+
+
+def test_a_closed_returns_refusal_names_its_state_by_the_councils_label(tmp_path: Path) -> None:
+    """A figure, its evidence or a sign-off, refused once the service's return is closed, says
+    the return's state (and the states a sign-off waits for) by its label in the workflow it
+    runs (``Signed off by the performance team``), never by its name (``accepted``); so does
+    the assurance page's list of returns."""
+    workflows, policies = council_copy(tmp_path / "council")
+    source = workflows / "service_return.yaml"
+    data = yaml.safe_load(source.read_text())
+    data["states"]["accepted"]["label"] = "Signed off by the performance team"
+    source.write_text(yaml.safe_dump(data, sort_keys=False))
+    clock = ManualClock(datetime(2024, 7, 1, 9, 0, tzinfo=LONDON))
+    store = Store(sqlite_url(tmp_path / "pmf.db"), rehearsal=True)
+    engine = Engine(store, lenient_catalog(workflows, policies), clock)
+    framework = Framework(engine, allow_unsigned(load_policies(policies)))
+    engine.directory.add_organisation(ORG, "Test District Council")
+    engine.directory.add_service(ORG, "HOUSING", "Housing")
+    for username, role, service in PEOPLE[:2]:
+        engine.directory.add_actor(username, username.title())
+        Accounts(store, clock).set_password(username, PASSWORD, by="test")
+        engine.directory.grant(username, role, ORG, service=service)
+    engine.start_cycle(ORG, "2024-25-Q1", by="perf")
+    measures = tmp_path / "measures.csv"
+    lines = (FIXTURES / "measures" / "measures.csv").read_text().splitlines()
+    measures.write_text("\n".join([lines[0], *(line for line in lines if line.startswith("HOU-01,"))]) + "\n")
+    framework.performance.import_measures(ORG, measures, by="perf")
+    framework.performance.record_actual(CYCLE, "HOU-01", 27, narrative="n", by="sm_housing")
+    engine.fire(f"{CYCLE}/HOUSING", "submit", "sm_housing")
+    engine.fire(f"{CYCLE}/HOUSING", "accept", "perf")
+    with pytest.raises(NotNow) as figure:
+        framework.performance.record_actual(CYCLE, "HOU-01", 28, narrative="n", by="sm_housing")
+    with pytest.raises(NotNow) as evidence:
+        framework.evidence.attach(CYCLE, "HOU-01", "late.pdf", b"%PDF-1.4\n%%EOF\n", by="sm_housing")
+    engine.directory.add_actor("hos", "Head of Housing")
+    engine.directory.grant("hos", "head_of_service", ORG, service="HOUSING")
+    with pytest.raises(NotNow) as signing:
+        framework.sign_offs.sign_off(f"{CYCLE}/HOUSING", by="hos")
+    for refused in (figure, evidence, signing):
+        said = str(refused.value)
+        assert "HOUSING return is Signed off by the performance team" in said, said
+        assert not re.search(r"\b(accepted|submitted)\b", said), said
+    assert "it is signed off when Submitted" in str(signing.value), "the signing states by their labels"
+    assurance = page(signed_in(framework, "perf"), f"/orgs/{ORG}/assurance?cycle={CYCLE}")
+    returns = shown(assurance.split('id="returns"', 1)[1].split("</table>", 1)[0])
+    assert "HOUSING Signed off by the performance team" in returns, returns
     store.dispose()

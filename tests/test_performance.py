@@ -99,7 +99,7 @@ def test_who_may_report_and_when(perf: Performance, engine: Engine) -> None:
         perf.record_actual(CYCLE, "HOU-01", 20, by="sm_planning")  # another service's measure
     perf.record_actual(CYCLE, "HOU-01", 20, by="perf")
     engine.fire(f"{CYCLE}/HOUSING", "submit", "sm_housing")
-    with pytest.raises(PmfError, match="return is submitted"):
+    with pytest.raises(PmfError, match="return is Submitted"):
         perf.record_actual(CYCLE, "HOU-01", 21, by="sm_housing")
 
 

@@ -65,7 +65,8 @@ def test_html_report_content(data: report.ReportData) -> None:
     text = " ".join(page.text)
     assert "script" not in page.tags, "self-contained and static"
     assert page.attrs[0] == {"lang": "en-GB"} and "title" in page.tags
-    assert "WAS-01: Household waste recycled" in text and "RED" in text and "GREEN" in text
+    assert "WAS-01: Household waste recycled" in text and "Red" in text and "Green" in text
+    assert "GREEN" not in text and "RED" not in text, "RAG said as every page says it (rag.status_words)"
     assert "misses target 52 by more than 5% (higher is better)" in text
     assert "Strike <b>hurt</b>" in text, "narratives are escaped, not interpreted"
     assert "Extra rounds" in text and "▼ worsening" in text

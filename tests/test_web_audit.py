@@ -12,8 +12,9 @@ from fastapi.testclient import TestClient
 from pmf_engine.core import audit
 from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.engine import Engine
+from pmf_engine.core.errors import PermissionDenied
 from pmf_engine.interfaces.web import queries
-from tests.conftest import CYCLE, ORG, services
+from tests.conftest import CYCLE, ORG, services, settle_returns
 from tests.test_web import client, sign_in
 
 __all__ = ["client"]  # the fixture, imported to be used here
@@ -170,8 +171,88 @@ def test_grants_and_figures_read_as_who_got_what_and_which_value(client: TestCli
     sign_in(client, "auditor")
     rows = _rows(client.get(f"/orgs/{ORG}/audit").text)
     granted = next(r for r in rows if "role.granted" in r)
-    assert "Granted the role service manager for HOUSING to auditor" in granted and "admin" in granted
+    manager = engine.catalog.roles.roles["service_manager"].label
+    assert f"Granted the role {manager} for HOUSING to auditor" in granted and "admin" in granted
     recorded = next(r for r in rows if "actual.recorded" in r)
     assert f"Recorded HOU-01 for {CYCLE.split('/')[1]}: 31.5" in recorded
     assert "Narrative: Voids backlog clearing" in recorded and "sm_housing" in recorded
     assert not any('{"' in r or "&#34;" in r or "&quot;" in r for r in rows), "no raw JSON"
+
+
+def _shown_and_recorded(html: str) -> list[tuple[str, str]]:
+    """Each row of the audit table as (what it shows, what its "As recorded" details hold),
+    tags stripped and spaces folded; a ``title`` is not shown."""
+    body = html.split("<tbody", 1)[1].split("</tbody>", 1)[0]
+    rows = re.findall(r"<tr class=\"govuk-table__row\">(.*?)</tr>", body, flags=re.S)
+    found = []
+    for row in rows:
+        recorded = " ".join(re.findall(r"<details.*?</details>", row, flags=re.S))
+        shown = re.sub(r"<details.*?</details>", " ", row, flags=re.S)
+        found.append(tuple(" ".join(re.sub(r"<[^>]+>", " ", text).split()) for text in (shown, recorded)))
+    return found  # type: ignore[return-value]
+
+
+def test_the_page_says_steps_states_roles_and_times_in_the_frameworks_words(
+    client: TestClient, engine: Engine
+) -> None:
+    """A step reads as its transition's label between its states' labels (from the workflow the
+    instance runs), a role by its label in roles.yaml, a refusal as a sentence, a time as London
+    reads it and a list as a list; the stored names (event, trigger, states, role, rule, the
+    UTC time and the hash) stay on the row, under "As recorded", for an auditor."""
+    housing = f"{CYCLE}/HOUSING"
+    engine.directory.add_actor("hos", "Head of Housing")
+    engine.directory.grant("hos", "head_of_service", ORG, service="HOUSING", by="admin")
+    with pytest.raises(PermissionDenied):
+        engine.fire(housing, "waive", "sm_housing", reason="no figures this quarter")
+    settle_returns(engine)
+    with engine.store.write() as s:
+        audit.append_many(
+            s,
+            [
+                audit.AuditRecord(
+                    event="note",
+                    organisation=ORG,
+                    actor="perf",
+                    data={"services": ["HOUSING", "WASTE"], "status": "on_track"},
+                )
+            ],
+            engine.clock.now(),
+        )
+    sign_in(client, "auditor")
+    html = client.get(f"/orgs/{ORG}/audit").text
+    rows = _shown_and_recorded(html)
+    wf = engine.catalog.workflows["service_return"]
+    roles = engine.catalog.roles.roles
+    step = {t.trigger: t.shown_label for t in wf.transitions}
+
+    submitted = next((shown, raw) for shown, raw in rows if re.search(r"Trigger: submit\b", raw))
+    moved = f"{step['submit']}: {wf.state_label('requested')} to {wf.state_label('submitted')}"
+    assert moved in submitted[0], submitted
+    assert roles["service_manager"].label in submitted[0]
+    assert "submit:" not in submitted[0] and "fired" not in submitted[0], "no stored name shown"
+    stored = ("fired", "submit", "requested", "submitted", "service_manager")
+    assert all(name in submitted[1] for name in stored), submitted
+    assert re.search(r"\b[0-9a-f]{12}", submitted[1]), "the entry's hash, for an auditor"
+
+    refused = next((shown, raw) for shown, raw in rows if "Event: refused" in raw)
+    assert f"Refused: {step['waive']}" in refused[0]
+    assert f"Only a {roles['performance_officer'].label} may" in refused[0], refused
+    assert "PermissionDenied" not in refused[0] and "PermissionDenied" in refused[1]
+    assert "performance_officer" not in refused[0] and "permission denied for" in refused[1]
+
+    signed = next((shown, raw) for shown, raw in rows if "Event: return.signed_off" in raw)
+    assert f"Role: {roles['head_of_service'].label}" in signed[0], signed
+    assert "head_of_service" not in signed[0] and "head_of_service" in signed[1]
+    assert "return.signed_off" not in signed[0]
+
+    noted = next((shown, raw) for shown, raw in rows if "Event: note" in raw)
+    assert "Status: On track" in noted[0] and "on_track" not in noted[0] and "on_track" in noted[1]
+    assert re.search(r"<ul[^>]*>\s*<li>HOUSING</li>\s*<li>WASTE</li>\s*</ul>", html), "a list as a list"
+
+    assert re.search(r"(?<![0-9])1 Jul 2024 09:00(?![0-9:])", submitted[0]), "London time, to the minute"
+    assert "2024-07-01T08:00:00" in submitted[1], "the stored UTC time, for an auditor"
+    for shown, _recorded in rows:
+        assert re.search(r"(?<![0-9])\d{1,2} [A-Z][a-z]{2} \d{4} \d\d:\d\d(?![0-9:])", shown), shown
+        assert not re.search(r"\d{4}-\d\d-\d\d(T| )\d\d:", shown), f"a stored UTC time shown: {shown}"
+    exported = client.get(f"/orgs/{ORG}/audit.csv").text
+    assert all(name in exported for name in ("return.signed_off", "head_of_service", "PermissionDenied"))

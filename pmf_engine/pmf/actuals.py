@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 
 from pmf_engine.core import values as checks
 from pmf_engine.core.errors import DataFileError, InvalidInput, NotFound, NotNow, PermissionDenied, Problem
-from pmf_engine.core.instances import InstanceKey
 from pmf_engine.core.limits import MAX_NARRATIVE, text_problem
 from pmf_engine.core.period import Period
 from pmf_engine.core.store import Instance, Service, WorkflowVersion, find_organisation, roles_held
@@ -34,6 +33,7 @@ from pmf_engine.pmf.reporting import (
     audit_cycle,
     audit_organisation,
     by_code,
+    closed_return,
     cycle_of,
     frozen_at,
     frozen_stage_of,
@@ -201,12 +201,9 @@ class Actuals(StoreService):
                     f"the {cycle} report was frozen at {frozen_stage_of(s, inst)}: correct "
                     f"{row.code} with a restatement (pmf actuals restate) and a reason"
                 )
-            if service is not None:
-                state = self._return_state(s, str(InstanceKey.parse(inst.key).under(service)))
-                if state is not None and not self.reporting.is_open(*state):
-                    raise NotNow(
-                        f"the {service} return is {state[1]}: actuals can change only while it is open"
-                    )
+            closed = closed_return(s, self.reporting, inst, measure.service_id) if service else None
+            if closed is not None:
+                raise NotNow(f"{closed}: actuals can change only while it is open")
             _add_actual(s, inst, measure, _stored(row), by, now)
 
     def is_open(self, key: str) -> bool:

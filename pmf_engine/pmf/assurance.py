@@ -62,6 +62,8 @@ class ReturnAssurance:
     key: str = ""
     awaiting: bool = False
     """The return may be signed off now: in a signing state, and not signed off as it stands."""
+    state_label: str = ""
+    """``state`` by its label in the workflow version the return runs."""
 
     @property
     def gap(self) -> str:
@@ -168,6 +170,7 @@ class Assurance:
                             past_sign_off=gated,
                             key=child.key,
                             awaiting=signable,
+                            state_label=wf.state_label(child.state),
                         )
                     )
                 else:
@@ -183,6 +186,7 @@ class Assurance:
                             gated,
                             child.key,
                             signable and signed.submitted_at < child.entered_at,
+                            wf.state_label(child.state),
                         )
                     )
         counts = Counter(f.quality for f in figures)

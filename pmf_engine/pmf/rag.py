@@ -18,6 +18,19 @@ Polarity = Literal["higher", "lower"]
 Basis = Literal["period", "ytd", "forecast"]
 Status = Literal["green", "amber", "red", "no_target", "missing"]
 Direction = Literal["improving", "worsening", "no_change", "unknown"]
+STATUS_WORDS: dict[str, str] = {
+    "green": "Green",
+    "amber": "Amber",
+    "red": "Red",
+    "no_target": "No target",
+    "missing": "Missing",
+}
+"""Each status as every page, report and summary says it (``Green``, never ``GREEN``)."""
+
+
+def status_words(status: str) -> str:
+    """A RAG ``status`` in words, as the pages, the reports and the summaries write it."""
+    return STATUS_WORDS.get(status) or status.replace("_", " ").capitalize()
 
 
 class Tolerance(BaseModel):

@@ -33,7 +33,7 @@ from pmf_engine.core.store import (
 )
 from pmf_engine.pmf.models import ExceptionReport, Measure, Project, ReportSnapshot
 from pmf_engine.pmf.policy import FrameworkPolicies, Reporting
-from pmf_engine.pmf.words import NO_FREEZE, stored_frozen_stage
+from pmf_engine.pmf.words import NO_FREEZE, stored_frozen_stage, stored_state_label
 
 Item = TypeVar("Item", Measure, Project)
 """A measure or a project: what an organisation reports on, by code, per service."""
@@ -64,19 +64,20 @@ def may_report(
 
 def closed_return(s: Session, reporting: Reporting, cycle: Instance, service_id: int | None) -> str | None:
     """Why the figures of ``service_id`` in ``cycle`` may not change now (its return is in no
-    state of ``reporting.open_states``), or ``None`` when they may; a measure or project of no
+    state of ``reporting.open_states``: the state by its label in the workflow version the
+    return runs), or ``None`` when they may; a measure or project of no
     service, or a service with no return in the cycle, has no return to close."""
     service = s.scalar(select(Service.code).where(Service.id == service_id)) if service_id else None
     if service is None:
         return None
     found = s.execute(
-        select(WorkflowVersion.name, Instance.state)
+        select(WorkflowVersion.name, Instance.state, WorkflowVersion.source_text)
         .join(WorkflowVersion, WorkflowVersion.id == Instance.workflow_version_id)
         .where(Instance.key == str(InstanceKey.parse(cycle.key).under(service)))
     ).one_or_none()
     if found is None or reporting.is_open(found[0], found[1]):
         return None
-    return f"the {service} return is {found[1]}"
+    return f"the {service} return is {stored_state_label(found[2], found[1])}"
 
 
 def frozen_at(s: Session, instance_id: int) -> datetime | None:

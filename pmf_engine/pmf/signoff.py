@@ -43,6 +43,7 @@ from pmf_engine.core.workdays import WorkingDays
 from pmf_engine.pmf.assurance_models import ReturnSignOff
 from pmf_engine.pmf.policy import SignOffPolicy
 from pmf_engine.pmf.reporting import StoreService, audit_cycle
+from pmf_engine.pmf.words import joined, stored_state_label
 
 _signed_since_entry = (
     select(ReturnSignOff.id)
@@ -238,19 +239,22 @@ class SignOffs(StoreService):
         with self.store.write() as s:
             found = s.execute(
                 select(Instance, WorkflowVersion.name, Organisation.holiday_subdivision)
+                .add_columns(WorkflowVersion.source_text)
                 .join(WorkflowVersion, WorkflowVersion.id == Instance.workflow_version_id)
                 .join(Organisation, Organisation.id == Instance.organisation_id)
                 .where(Instance.key == key)
             ).one_or_none()
             if found is None or found[0].service_id is None:
                 raise NotFound("service return", key)
-            inst, workflow, subdivision = found
+            inst, workflow, subdivision, source = found
             if (self.policy.role, inst.service_id) not in roles_held(s, by, inst.organisation_id):
                 why = f"needs {self.policy.role} for the return's service"
                 raise PermissionDenied(key, "sign_off_return", inst.state, by, why)
             if inst.state not in self.policy.states.get(workflow, ()):
-                allowed = ", ".join(self.policy.states.get(workflow, ())) or "no state"
-                raise NotNow(f"the {key} return is {inst.state}: it is signed off when {allowed}")
+                states = self.policy.states.get(workflow, ())
+                allowed = joined(stored_state_label(source, state) for state in states) or "no state"
+                now_at = stored_state_label(source, inst.state)
+                raise NotNow(f"the {key} return is {now_at}: it is signed off when {allowed}")
             if self.policy.by_another and by == _mover(s, inst):
                 why = "quality.signing.by_another: whoever submitted a return may not sign it off"
                 raise PermissionDenied(key, "sign_off_return", inst.state, by, why)

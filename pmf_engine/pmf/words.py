@@ -41,6 +41,12 @@ def stored_frozen_stage(source_text: str) -> str:
     return frozen_stage(_stored(source_text))
 
 
+def stored_state_label(source_text: str | None, state: str) -> str:
+    """State ``state`` by its label in a stored workflow version's text (what the instance
+    runs), or its name if the text is missing or has no such state."""
+    return _stored(source_text).state_label(state) if source_text else state
+
+
 def joined(words: Iterable[str], last: str = "or") -> str:
     """``a``, ``a or b``, ``a, b or c``."""
     items = list(words)

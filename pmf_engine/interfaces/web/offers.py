@@ -1,8 +1,10 @@
 """What a page asks before it offers something: the definition an instance runs under (for
-its labels), a service's name (for a title), and whose exception reports a person may write
-(so a form is offered only to those whose form could work)."""
+its labels), the words of a page of audit entries, a service's name (for a title), and whose
+exception reports a person may write (so a form is offered only to those whose form could work)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,6 +13,7 @@ from pmf_engine.core.definition import WorkflowDef
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import NotFound
 from pmf_engine.core.store import Instance, Organisation, Service, Store, WorkflowVersion, find_organisation
+from pmf_engine.interfaces.web.entry_values import Lexicon
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.models import Measure, Project
 from pmf_engine.pmf.reporting import by_code, may_report
@@ -69,3 +72,20 @@ def organisation_name(store: Store, code: str) -> str:
     """The name of organisation ``code``; ``NotFound`` if there is none."""
     with store.read() as s:
         return find_organisation(s, code).name
+
+
+def lexicon_of(engine: Engine, keys: Iterable[str | None]) -> Lexicon:
+    """The words of audit entries about instances ``keys``: the definition each runs under (its
+    stored version, read in one query), the workflows' titles and the roles' labels."""
+    wanted = sorted({key for key in keys if key})
+    found: dict[str, WorkflowDef] = {}
+    if wanted:
+        with engine.store.read() as s:
+            rows = s.execute(
+                select(Instance.key, WorkflowVersion)
+                .join(WorkflowVersion, WorkflowVersion.id == Instance.workflow_version_id)
+                .where(Instance.key.in_(wanted))
+            ).all()
+            found = {str(key): engine.definition(version) for key, version in rows}
+    titles = {name: wf.title for name, wf in engine.catalog.workflows.items() if wf.title}
+    return Lexicon(found, titles, engine.catalog.roles)

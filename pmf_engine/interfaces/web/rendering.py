@@ -4,7 +4,6 @@ renderer that gives every page the signed-in user, their organisations and the C
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -16,13 +15,13 @@ from fastapi.responses import Response
 from starlette.requests import Request
 
 from pmf_engine.core.clock import london
-from pmf_engine.core.definition import RolesPolicy, WorkflowDef
 from pmf_engine.core.engine import Engine
 from pmf_engine.interfaces.web import wording
-from pmf_engine.interfaces.web.entries import describe
+from pmf_engine.interfaces.web.entries import describe, refused_why
 from pmf_engine.interfaces.web.session import csrf_token, organisations_for, session_user
 from pmf_engine.pmf import quality_marks, report
 from pmf_engine.pmf.evidence import EvidenceDownload
+from pmf_engine.pmf.rag import status_words
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -51,9 +50,10 @@ def templates() -> jinja2.Environment:
     env.filters["role_list"] = wording.role_words
     env.filters["event"] = lambda entry, _wf=None: wording.EVENTS.get(entry.event, entry.event)
     env.filters["why"] = _why
-    env.filters["plain_why"] = _plain_why
+    env.filters["plain_why"] = refused_why
     env.filters["describe"] = describe
     env.filters["instant"] = _instant
+    env.filters["rag"] = status_words
     env.globals.update(quality_mark=quality_marks.mark, quality_note=quality_marks.note)
     return env
 
@@ -64,7 +64,7 @@ def _at(stamp: str) -> str:
         instant = datetime.fromisoformat(stamp)
     except ValueError:
         return stamp
-    return f"{london(instant):%-d %b %Y %H:%M}"
+    return wording.instant_words(instant)
 
 
 def _day(iso: str) -> str:
@@ -76,10 +76,11 @@ def _day(iso: str) -> str:
 
 
 def _instant(text: str | None) -> str:
-    """An audit entry's stored UTC time (``2024-07-01T08:00:00.000000Z``) as London reads it."""
+    """An audit entry's stored UTC time (``2024-07-01T08:00:00.000000Z``) as London reads it
+    (``1 Jul 2024 09:00``)."""
     if not text:
         return "–"
-    return f"{london(datetime.fromisoformat(text.replace('Z', '+00:00'))):%d %b %Y %H:%M:%S}"
+    return wording.instant_words(wording.stored_instant(text))
 
 
 def _why(entry: Any) -> str:
@@ -89,27 +90,6 @@ def _why(entry: Any) -> str:
     if entry.event == "refused":
         return str(json.loads(entry.data).get("why", ""))
     return ""
-
-
-def _plain_why(entry: Any, wf: WorkflowDef | None = None, roles: RolesPolicy | None = None) -> str:
-    """The timeline's words for an entry's reason: a refusal said as the page said it then
-    (``Only a Performance officer may``), not as the audit log records the rule."""
-    if entry.event != "refused":
-        return _why(entry)
-    data = json.loads(entry.data)
-    kind, why = str(data.get("refusal", "")), str(data.get("why", ""))
-    if kind == "TransitionNotAllowed":
-        return "Not possible at that stage"
-    if kind == "UnknownTrigger":
-        return "Not a step of this workflow"
-    if kind in ("PermissionDenied", "NotPermitted"):
-        step = next((t for t in wf.transitions if t.trigger == entry.trigger), None) if wf else None
-        if step is not None and " needs one of " in why:
-            return f"Only a {wording.role_words(step.roles, roles)} may"
-        return "Not allowed: " + why.split(": ", 1)[-1]
-    if kind == "GuardFailed":
-        return wording.sentence(re.sub(r"^guard '[^']*' failed: ", "", why))
-    return why
 
 
 @dataclass(frozen=True)

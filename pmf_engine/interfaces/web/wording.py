@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from datetime import date
+from datetime import date, datetime
 
+from pmf_engine.core.clock import london
 from pmf_engine.core.definition import RolesPolicy, WorkflowDef
 from pmf_engine.core.errors import (
     ConcurrencyConflict,
@@ -58,6 +59,17 @@ def period_words(period: str) -> str:
 def day_words(day: date) -> str:
     """A day as people write it: ``31 December 2024``."""
     return f"{day.day} {day:%B %Y}"
+
+
+def instant_words(moment: datetime) -> str:
+    """A moment as people in the council read it, in London time: ``4 Dec 2026 09:15``."""
+    local = london(moment)
+    return f"{local.day} {local:%b %Y %H:%M}"
+
+
+def stored_instant(text: str) -> datetime:
+    """An audit entry's stored UTC time (``2024-07-01T08:00:00.000000Z``) as a moment."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def count(n: int, noun: str, plural: str | None = None) -> str:

@@ -11,6 +11,7 @@ from markupsafe import Markup
 from pmf_engine.core.clock import london
 from pmf_engine.pmf import quality_marks
 from pmf_engine.pmf.comparison import group_label
+from pmf_engine.pmf.rag import status_words
 from pmf_engine.pmf.report.annual import AnnualReport
 from pmf_engine.pmf.report.charts import COLOURS, sparkline, theme_chart
 from pmf_engine.pmf.report.content import ReportData
@@ -26,6 +27,7 @@ _env = jinja2.Environment(
     lstrip_blocks=True,
 )
 _env.globals.update(quality_mark=quality_marks.mark, quality_note=quality_marks.note)
+_env.filters["rag"] = status_words
 
 
 def html(data: ReportData) -> str:

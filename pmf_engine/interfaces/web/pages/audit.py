@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from pmf_engine.core import audit
 from pmf_engine.core.limits import INTEGER_MAX
-from pmf_engine.interfaces.web import queries
+from pmf_engine.interfaces.web import offers, queries
 from pmf_engine.interfaces.web.deps import EngineDep, Member, Render
 from pmf_engine.interfaces.web.queries import AuditFilters
 from pmf_engine.interfaces.web.rendering import csv_download, name_of
@@ -54,7 +54,9 @@ def audit_trail(
     before: Before = None,
     verify: bool = False,
 ) -> Response:
-    """A page of the filtered entries, newest first, and the chain's verification if asked for."""
+    """A page of the filtered entries, newest first, in the framework's words (each step and
+    state by its label in the workflow version its instance runs, each role by its label), the
+    stored names kept on each row under "As recorded"; the chain's verification if asked for."""
     page = queries.audit_page(engine.store, org, filters, before=before)
     pairs = list(filters.pairs())
     older = urlencode([*pairs, ("before", page.next_before)]) if page.next_before else ""
@@ -62,6 +64,7 @@ def audit_trail(
         "title": f"{name_of(render, org)}: audit trail",
         "org": org,
         "entries": page.entries,
+        "lexicon": offers.lexicon_of(engine, (e.instance for e in page.entries)),
         "older": older,
         "paged": before is not None,
         "verification": queries.audit_verification(engine.store, org) if verify else None,
