@@ -9,10 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 
 from pmf_engine.core.catalog import Catalog
-from pmf_engine.core.definition import WorkflowDef, parse_workflow
+from pmf_engine.core.definition import WorkflowDef
 
 FREEZE_EFFECT = "freeze_report"
 """The effect that freezes the committee report (``pmf.registry``)."""
@@ -29,16 +28,6 @@ def frozen_stage(wf: WorkflowDef) -> str:
         if FREEZE_EFFECT in t.effects:
             return " or ".join(dict.fromkeys(wf.state_label(source) for source in t.source))
     return NO_FREEZE
-
-
-@lru_cache(maxsize=64)
-def _stored(source_text: str) -> WorkflowDef:
-    return parse_workflow(source_text, "stored workflow version")[0]
-
-
-def stored_frozen_stage(source_text: str) -> str:
-    """``frozen_stage`` of a stored workflow version's text (what the cycle was started with)."""
-    return frozen_stage(_stored(source_text))
 
 
 def joined(words: Iterable[str], last: str = "or") -> str:
