@@ -10,12 +10,13 @@ import re
 import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from pmf_engine.app.wiring import load_catalog, make_worker
 from pmf_engine.channels import LogChannel
@@ -1054,3 +1055,48 @@ def test_an_action_whose_owner_has_left_may_still_be_changed(plans: ServicePlans
     with pytest.raises(InvalidInput, match="holds no role"):
         plans.edit_action(HOUSING, "A1", owner="sm_planning_gone", by="perf")
     assert plans.edit_action(HOUSING, "A1", owner="hos_housing", by="perf") == ["owner"]
+
+
+def test_the_reports_plan_actions_are_read_in_as_many_queries_however_many_plans(
+    plans: ServicePlans, clock: ManualClock
+) -> None:
+    """Found in review: the plan actions of a quarter's report (gathered when it is frozen, in
+    the sign-off's transaction) were read plan by plan, each plan with a withdrawn action
+    reading again which of the year's cycles had started. As many queries for three plans
+    holding actions (one withdrawn each) as for one."""
+    plans.start(ORG, YEAR, by="perf")
+    engine = plans.engine
+    q1 = f"{ORG}/{YEAR}-Q1"
+    engine.start_cycle(ORG, f"{YEAR}-Q1", by="perf")
+    clock.advance(timedelta(days=1))  # the withdrawals belong to the Q1 report
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    def report_actions() -> tuple[int, dict[str, list[tuple[str, bool]]]]:
+        seen.clear()
+        with plans.store.read() as s:
+            cycle = s.scalars(select(Instance).where(Instance.key == q1)).one()
+            event.listen(engine.store.engine, "before_cursor_execute", record)
+            try:
+                found = plans.for_quarter(s, cycle)
+            finally:
+                event.remove(engine.store.engine, "before_cursor_execute", record)
+        return len(seen), {k: [(a.ref, a.withdrawn) for a in v] for k, v in found.items()}
+
+    def with_a_withdrawn_action(service: str) -> None:
+        key, hos = f"{ROUND}/{service}", f"hos_{service.lower()}"
+        _ready(plans, key, hos)
+        plans.add_action(key, "Review the service's fees", owner=hos, due="2025-03-31", by=hos)
+        plans.report_status(q1, service, "A2", "on_track", by=f"sm_{service.lower()}")
+        plans.withdraw_action(key, "A2", reason="Done by another team", by=hos)
+
+    with_a_withdrawn_action("HOUSING")
+    one, found = report_actions()
+    assert found == {"HOUSING": [("A1", False), ("A2", True)]}
+    for service in SERVICES[1:]:
+        with_a_withdrawn_action(service)
+    three, found = report_actions()
+    assert found == {service: [("A1", False), ("A2", True)] for service in SERVICES}
+    assert three == one, "the plans' actions are read together, not plan by plan"
