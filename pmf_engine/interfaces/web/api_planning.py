@@ -134,16 +134,11 @@ def _once(
     idempotency_key: str | None,
     act: Callable[[Then | None], TargetView],
 ) -> Response:
-    """``act``, its answer stored under ``idempotency_key`` in its transaction; or, for a key
-    seen before, the stored answer (a 422 if it came with another request)."""
-    fingerprint = idempotency.fingerprint(request.url.path, body)
-    then = None
-    if idempotency_key:
-        seen = idempotency.answered(framework.engine.store, user, idempotency_key)
-        if seen is not None:
-            return idempotency.replay(seen, fingerprint)
-        then = idempotency.storing(user, idempotency_key, fingerprint, framework.engine.clock, _target)
-    return JSONResponse(_target(act(then)), status_code=201)
+    """``idempotency.once`` of a target's change, answered with the target."""
+    engine = framework.engine
+    return idempotency.once(
+        request.url.path, body, user, idempotency_key, engine.store, engine.clock, act, _target
+    )
 
 
 def _target(t: TargetView) -> dict[str, Any]:
