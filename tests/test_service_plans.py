@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -940,19 +941,19 @@ def test_once_agreed_a_plan_refuses_edits_and_withdrawals_with_a_clear_error(pla
     assert not view.risks[0].withdrawn
 
 
-def test_the_plans_edit_and_withdraw_commands(
-    sqlite_template: Path, catalog: Catalog, clock: ManualClock, tmp_path: Path
-) -> None:
-    """``pmf plans edit-action``, ``withdraw-action``, ``edit-risk``, ``withdraw-risk``; ``show``
-    marks what was withdrawn; a refusal exits 1 and changes nothing."""
+def _plan_cli(
+    sqlite_template: Path, catalog: Catalog, clock: ManualClock, tmp_path: Path, **links: list[str]
+) -> tuple[ServicePlans, Callable[..., tuple[int, str]]]:
+    """A copy of the test council whose HOUSING plan is ready, with risk R1 raised (threatening
+    ``links``: ``measures``, ``projects``); and ``pmf ARGS`` run on it (exit code, output)."""
     shutil.copyfile(sqlite_template, tmp_path / "pmf.db")
     url = sqlite_url(tmp_path / "pmf.db")
-    store = Store(url)
-    made = plans(Engine(store, catalog, clock))
+    made = plans(Engine(Store(url), catalog, clock))
     made.start(ORG, YEAR, by="perf")
     _ready(made, HOUSING, "hos_housing")
-    made.add_risk(HOUSING, "Contractor fails", owner="hos_housing", likelihood=3, impact=4, by="hos_housing")
-    store.dispose()
+    made.add_risk(
+        HOUSING, "Contractor fails", owner="hos_housing", likelihood=3, impact=4, by="hos_housing", **links
+    )
 
     def pmf(*args: str) -> tuple[int, str]:
         result = CliRunner().invoke(
@@ -963,6 +964,16 @@ def test_the_plans_edit_and_withdraw_commands(
         assert "Traceback" not in result.output
         return result.exit_code, result.output
 
+    return made, pmf
+
+
+def test_the_plans_edit_and_withdraw_commands(
+    sqlite_template: Path, catalog: Catalog, clock: ManualClock, tmp_path: Path
+) -> None:
+    """``pmf plans edit-action``, ``withdraw-action``, ``edit-risk``, ``withdraw-risk``; ``show``
+    marks what was withdrawn; a refusal exits 1 and changes nothing."""
+    made, pmf = _plan_cli(sqlite_template, catalog, clock, tmp_path)
+    made.store.dispose()
     plan = (ORG, YEAR, "HOUSING")
     code, out = pmf("plans", "edit-action", *plan, "A1", "--due", "2025-02-28", "--as", "hos_housing")
     assert (code, out.strip()) == (0, f"{HOUSING} A1: changed due"), out
@@ -988,6 +999,34 @@ def test_the_plans_edit_and_withdraw_commands(
         "R1 [2 x 4 = 8 Medium, Service management] Contractor fails" in out
         and "WITHDRAWN (Retendered)" in out
     )
+
+
+def test_pmf_plans_edit_risk_clears_a_risks_links_with_no_links(
+    sqlite_template: Path, catalog: Catalog, clock: ManualClock, tmp_path: Path
+) -> None:
+    """Found in review: the plan page's form could clear the measures and projects a risk
+    threatens, the CLI could not (``--measure`` and ``--project`` give a new list, never an empty
+    one). ``--no-links`` clears both, audited as a change of each; with ``--measure`` or
+    ``--project`` it is a usage error."""
+    made, pmf = _plan_cli(sqlite_template, catalog, clock, tmp_path, measures=["HOU-01"], projects=["P-01"])
+    plan = (ORG, YEAR, "HOUSING")
+    code, out = pmf("plans", "edit-risk", *plan, "R1", "--no-links", "--measure", "PLA-01", "--as", "perf")
+    assert code == 2 and "--no-links clears them all: give it without --measure or --project" in out
+    assert (made.get(HOUSING).risks[0].measures, made.get(HOUSING).risks[0].projects) == (
+        ["HOU-01"],
+        ["P-01"],
+    )
+    code, out = pmf("plans", "edit-risk", *plan, "R1", "--no-links", "--as", "perf")
+    assert (code, out.strip()) == (0, f"{HOUSING} R1: changed measures, projects"), out
+    risk = made.get(HOUSING).risks[0]
+    assert (risk.measures, risk.projects) == ([], [])
+    assert _audited(made.engine, HOUSING, "plan.risk_edited")[-1]["changed"] == {
+        "measures": [["HOU-01"], []],
+        "projects": [["P-01"], []],
+    }
+    code, out = pmf("plans", "edit-risk", *plan, "R1", "--no-links", "--as", "perf")
+    assert (code, out.strip()) == (0, f"{HOUSING} R1: nothing changed")
+    made.store.dispose()
 
 
 def test_actions_and_risks_change_and_are_withdrawn_on_the_plan_page(
