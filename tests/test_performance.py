@@ -7,13 +7,14 @@ import csv
 import io
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from pmf_engine.core.clock import ManualClock
 from pmf_engine.core.engine import Engine
-from pmf_engine.core.errors import DataFileError, GuardFailed, PermissionDenied, PmfError
+from pmf_engine.core.errors import DataFileError, GuardFailed, NotNow, PermissionDenied, PmfError
 from pmf_engine.pmf.models import Measure
 from pmf_engine.pmf.performance import Performance
 from tests.conftest import CYCLE, ORG, services, settle_returns
@@ -178,3 +179,46 @@ def test_excel_round_trip_and_formulas_refused(perf: Performance, engine: Engine
     found = {(p.line, p.field) for p in raised.value.problems}
     assert (row, f"Measures!B{row}") in found, "the formula's cell is named"
     assert listed["PLA-01"].title == perf.measures(ORG)[2][0].title, "nothing imported"
+
+
+def test_a_frozen_figures_refusal_names_the_stage_from_the_engines_stored_definitions(
+    perf: Performance, engine: Engine
+) -> None:
+    """Found in review: the refusal of a frozen figure read the workflow version's stored text
+    again (and parsed it behind a cache of its own) to name the stage that froze it. It names the
+    stage from the definitions the engine holds (``Versions.by_id``), reading no stored text."""
+    engine.start_cycle(ORG, "2024-25-Q1", by="perf")
+    perf.record_actual(CYCLE, "HOU-01", 20, by="sm_housing")  # green: no exception report needed
+    settle_returns(engine)
+    for trigger, actor in [
+        ("close_data_request", "perf"),
+        ("complete_service_review", "perf"),
+        ("endorse", "cmt"),
+        ("sign_off", "lead"),
+    ]:
+        engine.fire(CYCLE, trigger, actor)
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine.store.engine, "before_cursor_execute", record)
+    try:
+        with pytest.raises(NotNow) as figure:
+            perf.record_actual(CYCLE, "HOU-01", 21, by="sm_housing")
+        with pytest.raises(NotNow) as exception_report:
+            perf.add_exception_report(
+                CYCLE,
+                "HOU-01",
+                reason="r",
+                remedial_action="a",
+                owner="o",
+                recovery_date="2024-12-31",
+                by="perf",
+            )
+    finally:
+        event.remove(engine.store.engine, "before_cursor_execute", record)
+    for refusal in (figure, exception_report):
+        assert "frozen at Leadership Team sign-off" in str(refusal.value)
+    assert seen, "the refusals were listened to"
+    assert not [statement for statement in seen if "source_text" in statement]

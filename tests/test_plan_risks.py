@@ -8,15 +8,16 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from pmf_engine.core.audit import verify
 from pmf_engine.core.engine import Engine
-from pmf_engine.core.errors import DataFileError, InvalidInput, NotNow
+from pmf_engine.core.errors import DataFileError, InvalidInput, NotFound, NotNow
 from pmf_engine.core.store import AuditEntry, Store
 from pmf_engine.migrations import alembic_config
 from pmf_engine.pmf import report
@@ -194,3 +195,37 @@ def test_migration_0025_moves_the_old_list_onto_the_register(store: Store, engin
         (long_text, "medium", "Second contractor", None),
     ]
     assert [v.code for v in framework.plans.get(HOUSING).risks] == [f"HOUSING-{YEAR}-R{n}" for n in (1, 2, 3)]
+
+
+def test_a_risks_links_are_found_in_one_query_however_many(framework: Framework) -> None:
+    """Found in review: each measure and project a risk threatens was looked up by a query of
+    its own. As many reads to raise a risk with six links as with one; an unknown code is still
+    named (the first, in the order given)."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):  # the links' rows are written one by one
+            seen.append(statement)
+
+    def raised(title: str, measures: list[str], projects: list[str]) -> int:
+        seen.clear()
+        event.listen(framework.engine.store.engine, "before_cursor_execute", record)
+        try:
+            framework.plans.add_risk(
+                HOUSING, title, owner="hos_housing", likelihood=2, impact=2,
+                measures=measures, projects=projects, by="hos_housing",
+            )  # fmt: skip
+        finally:
+            event.remove(framework.engine.store.engine, "before_cursor_execute", record)
+        return len(seen)
+
+    one = raised("Contractor fails", ["HOU-01"], [])
+    six = raised("Budget cut", ["HOU-01", "PLA-01", "WAS-01", "COR-01"], ["P-01", "P-02"])
+    assert six == one, "the links are looked up together"
+    links = {v.plan_ref: (v.measures, v.projects) for v in framework.plans.get(HOUSING).risks}
+    assert links == {
+        "R1": (["HOU-01"], []),
+        "R2": (["COR-01", "HOU-01", "PLA-01", "WAS-01"], ["P-01", "P-02"]),  # the register lists by code
+    }
+    with pytest.raises(NotFound, match="NOPE-2"):
+        raised("Unknown", ["HOU-01", "NOPE-2", "NOPE-1"], ["P-01"])

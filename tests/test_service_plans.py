@@ -8,14 +8,16 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from pmf_engine.app.wiring import load_catalog, make_worker
 from pmf_engine.channels import LogChannel
@@ -939,19 +941,19 @@ def test_once_agreed_a_plan_refuses_edits_and_withdrawals_with_a_clear_error(pla
     assert not view.risks[0].withdrawn
 
 
-def test_the_plans_edit_and_withdraw_commands(
-    sqlite_template: Path, catalog: Catalog, clock: ManualClock, tmp_path: Path
-) -> None:
-    """``pmf plans edit-action``, ``withdraw-action``, ``edit-risk``, ``withdraw-risk``; ``show``
-    marks what was withdrawn; a refusal exits 1 and changes nothing."""
+def _plan_cli(
+    sqlite_template: Path, catalog: Catalog, clock: ManualClock, tmp_path: Path, **links: list[str]
+) -> tuple[ServicePlans, Callable[..., tuple[int, str]]]:
+    """A copy of the test council whose HOUSING plan is ready, with risk R1 raised (threatening
+    ``links``: ``measures``, ``projects``); and ``pmf ARGS`` run on it (exit code, output)."""
     shutil.copyfile(sqlite_template, tmp_path / "pmf.db")
     url = sqlite_url(tmp_path / "pmf.db")
-    store = Store(url)
-    made = plans(Engine(store, catalog, clock))
+    made = plans(Engine(Store(url), catalog, clock))
     made.start(ORG, YEAR, by="perf")
     _ready(made, HOUSING, "hos_housing")
-    made.add_risk(HOUSING, "Contractor fails", owner="hos_housing", likelihood=3, impact=4, by="hos_housing")
-    store.dispose()
+    made.add_risk(
+        HOUSING, "Contractor fails", owner="hos_housing", likelihood=3, impact=4, by="hos_housing", **links
+    )
 
     def pmf(*args: str) -> tuple[int, str]:
         result = CliRunner().invoke(
@@ -962,6 +964,16 @@ def test_the_plans_edit_and_withdraw_commands(
         assert "Traceback" not in result.output
         return result.exit_code, result.output
 
+    return made, pmf
+
+
+def test_the_plans_edit_and_withdraw_commands(
+    sqlite_template: Path, catalog: Catalog, clock: ManualClock, tmp_path: Path
+) -> None:
+    """``pmf plans edit-action``, ``withdraw-action``, ``edit-risk``, ``withdraw-risk``; ``show``
+    marks what was withdrawn; a refusal exits 1 and changes nothing."""
+    made, pmf = _plan_cli(sqlite_template, catalog, clock, tmp_path)
+    made.store.dispose()
     plan = (ORG, YEAR, "HOUSING")
     code, out = pmf("plans", "edit-action", *plan, "A1", "--due", "2025-02-28", "--as", "hos_housing")
     assert (code, out.strip()) == (0, f"{HOUSING} A1: changed due"), out
@@ -987,6 +999,34 @@ def test_the_plans_edit_and_withdraw_commands(
         "R1 [2 x 4 = 8 Medium, Service management] Contractor fails" in out
         and "WITHDRAWN (Retendered)" in out
     )
+
+
+def test_pmf_plans_edit_risk_clears_a_risks_links_with_no_links(
+    sqlite_template: Path, catalog: Catalog, clock: ManualClock, tmp_path: Path
+) -> None:
+    """Found in review: the plan page's form could clear the measures and projects a risk
+    threatens, the CLI could not (``--measure`` and ``--project`` give a new list, never an empty
+    one). ``--no-links`` clears both, audited as a change of each; with ``--measure`` or
+    ``--project`` it is a usage error."""
+    made, pmf = _plan_cli(sqlite_template, catalog, clock, tmp_path, measures=["HOU-01"], projects=["P-01"])
+    plan = (ORG, YEAR, "HOUSING")
+    code, out = pmf("plans", "edit-risk", *plan, "R1", "--no-links", "--measure", "PLA-01", "--as", "perf")
+    assert code == 2 and "--no-links clears them all: give it without --measure or --project" in out
+    assert (made.get(HOUSING).risks[0].measures, made.get(HOUSING).risks[0].projects) == (
+        ["HOU-01"],
+        ["P-01"],
+    )
+    code, out = pmf("plans", "edit-risk", *plan, "R1", "--no-links", "--as", "perf")
+    assert (code, out.strip()) == (0, f"{HOUSING} R1: changed measures, projects"), out
+    risk = made.get(HOUSING).risks[0]
+    assert (risk.measures, risk.projects) == ([], [])
+    assert _audited(made.engine, HOUSING, "plan.risk_edited")[-1]["changed"] == {
+        "measures": [["HOU-01"], []],
+        "projects": [["P-01"], []],
+    }
+    code, out = pmf("plans", "edit-risk", *plan, "R1", "--no-links", "--as", "perf")
+    assert (code, out.strip()) == (0, f"{HOUSING} R1: nothing changed")
+    made.store.dispose()
 
 
 def test_actions_and_risks_change_and_are_withdrawn_on_the_plan_page(
@@ -1054,3 +1094,48 @@ def test_an_action_whose_owner_has_left_may_still_be_changed(plans: ServicePlans
     with pytest.raises(InvalidInput, match="holds no role"):
         plans.edit_action(HOUSING, "A1", owner="sm_planning_gone", by="perf")
     assert plans.edit_action(HOUSING, "A1", owner="hos_housing", by="perf") == ["owner"]
+
+
+def test_the_reports_plan_actions_are_read_in_as_many_queries_however_many_plans(
+    plans: ServicePlans, clock: ManualClock
+) -> None:
+    """Found in review: the plan actions of a quarter's report (gathered when it is frozen, in
+    the sign-off's transaction) were read plan by plan, each plan with a withdrawn action
+    reading again which of the year's cycles had started. As many queries for three plans
+    holding actions (one withdrawn each) as for one."""
+    plans.start(ORG, YEAR, by="perf")
+    engine = plans.engine
+    q1 = f"{ORG}/{YEAR}-Q1"
+    engine.start_cycle(ORG, f"{YEAR}-Q1", by="perf")
+    clock.advance(timedelta(days=1))  # the withdrawals belong to the Q1 report
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    def report_actions() -> tuple[int, dict[str, list[tuple[str, bool]]]]:
+        seen.clear()
+        with plans.store.read() as s:
+            cycle = s.scalars(select(Instance).where(Instance.key == q1)).one()
+            event.listen(engine.store.engine, "before_cursor_execute", record)
+            try:
+                found = plans.for_quarter(s, cycle)
+            finally:
+                event.remove(engine.store.engine, "before_cursor_execute", record)
+        return len(seen), {k: [(a.ref, a.withdrawn) for a in v] for k, v in found.items()}
+
+    def with_a_withdrawn_action(service: str) -> None:
+        key, hos = f"{ROUND}/{service}", f"hos_{service.lower()}"
+        _ready(plans, key, hos)
+        plans.add_action(key, "Review the service's fees", owner=hos, due="2025-03-31", by=hos)
+        plans.report_status(q1, service, "A2", "on_track", by=f"sm_{service.lower()}")
+        plans.withdraw_action(key, "A2", reason="Done by another team", by=hos)
+
+    with_a_withdrawn_action("HOUSING")
+    one, found = report_actions()
+    assert found == {"HOUSING": [("A1", False), ("A2", True)]}
+    for service in SERVICES[1:]:
+        with_a_withdrawn_action(service)
+    three, found = report_actions()
+    assert found == {service: [("A1", False), ("A2", True)] for service in SERVICES}
+    assert three == one, "the plans' actions are read together, not plan by plan"

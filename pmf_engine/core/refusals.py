@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from typing import Any, NoReturn
 
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from pmf_engine.core import audit, limits
 from pmf_engine.core.clock import Clock
@@ -26,33 +25,17 @@ def record(
     store: Store, clock: Clock, refusal: Refused, actor: str, reason: str | None, data: Mapping[str, Any]
 ) -> None:
     """Write the refused attempt to the audit log in a transaction of its own."""
-    with store.write() as s:
-        inst = s.scalar(
-            select(Instance)
-            .where(Instance.key == refusal.instance)
-            .options(joinedload(Instance.organisation))
-        )
-        org = (
-            inst.organisation.code
-            if inst is not None
-            else InstanceKey.organisation_of(refusal.instance) or None
-        )
-        if org is not None and s.scalar(select(Organisation.id).where(Organisation.code == org)) is None:
-            org = None
-        audit.record(
-            s,
-            audit.AuditRecord(
-                event="refused",
-                organisation=org,
-                instance=refusal.instance,
-                trigger=refusal.trigger,
-                from_state=refusal.state,
-                actor=actor,
-                reason=reason,
-                data=stamp({"refusal": type(refusal).__name__, "why": refusal.reason, "data": dict(data)}),
-            ),
-            clock.now(),
-        )
+    _write(
+        store,
+        clock,
+        refusal,
+        event="refused",
+        organisation=InstanceKey.organisation_of(refusal.instance) or None,
+        actor=actor,
+        reason=reason,
+        data={"why": refusal.reason, "data": dict(data)},
+        fired=refusal,
+    )
 
 
 def attempt(
@@ -69,22 +52,55 @@ def attempt(
     """Write a refused attempt that is not a fire to ``organisation``'s chain (``_system`` if
     there is no such organisation) in a transaction of its own: who, what was asked (``data``),
     the reason they gave (clipped) and why it was refused."""
+    why = refusal.reason if isinstance(refusal, Refused) else str(refusal)
+    _write(
+        store,
+        clock,
+        refusal,
+        event=event,
+        organisation=organisation,
+        actor=actor,
+        reason=limits.clip(reason),
+        data={"why": limits.clip(why), "asked": limits.summary(data)},
+    )
+
+
+def _write(
+    store: Store,
+    clock: Clock,
+    refusal: PmfError,
+    *,
+    event: str,
+    organisation: str | None,
+    actor: str,
+    reason: str | None,
+    data: dict[str, Any],
+    fired: Refused | None = None,
+) -> None:
+    """The audit entry ``event`` of ``refusal`` (its kind, then ``data``), in a transaction of
+    its own: in the chain of the instance a refused fire (``fired``) names when it exists, else
+    of ``organisation`` when that exists, else ``_system``."""
     with store.write() as s:
-        known = s.scalar(select(Organisation.id).where(Organisation.code == organisation)) is not None
+        owner = None
+        if fired is not None:
+            owner = s.scalar(
+                select(Organisation.code)
+                .join(Instance, Instance.organisation_id == Organisation.id)
+                .where(Instance.key == fired.instance)
+            )
+        if owner is None and organisation is not None:
+            owner = s.scalar(select(Organisation.code).where(Organisation.code == organisation))
         audit.record(
             s,
             audit.AuditRecord(
                 event=event,
-                organisation=organisation if known else None,
+                organisation=owner,
+                instance=fired.instance if fired is not None else None,
+                trigger=fired.trigger if fired is not None else None,
+                from_state=fired.state if fired is not None else None,
                 actor=actor,
-                reason=limits.clip(reason),
-                data=stamp(
-                    {
-                        "refusal": type(refusal).__name__,
-                        "why": limits.clip(refusal.reason if isinstance(refusal, Refused) else str(refusal)),
-                        "asked": limits.summary(data),
-                    }
-                ),
+                reason=reason,
+                data=stamp({"refusal": type(refusal).__name__, **data}),
             ),
             clock.now(),
         )

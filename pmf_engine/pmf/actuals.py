@@ -198,7 +198,7 @@ class Actuals(StoreService):
             quarter_of(inst)  # figures are a quarter's: a planning round or a monthly cycle has none
             if frozen_at(s, inst.id) is not None:
                 raise NotNow(
-                    f"the {cycle} report was frozen at {frozen_stage_of(s, inst)}: correct "
+                    f"the {cycle} report was frozen at {frozen_stage_of(s, inst, self.versions)}: correct "
                     f"{row.code} with a restatement (pmf actuals restate) and a reason"
                 )
             closed = closed_return(s, self.reporting, inst, measure.service_id) if service else None

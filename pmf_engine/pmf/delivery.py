@@ -117,7 +117,7 @@ class Delivery(StoreService):
                     cycle, "write_headline", "-", by, f"{by!r} may not write theme headlines"
                 )
             if frozen_at(s, inst.id) is not None:
-                raise NotNow(f"the {cycle} report was frozen at {frozen_stage_of(s, inst)}")
+                raise NotNow(f"the {cycle} report was frozen at {frozen_stage_of(s, inst, self.versions)}")
             themes = {
                 t or OTHER
                 for t in s.scalars(

@@ -63,7 +63,7 @@ class ExceptionReports(StoreService):
             if not may_report(s, self.reporting, by, inst.organisation_id, subject.service_id):
                 raise PermissionDenied(cycle, "exception_report", "-", by, f"{by!r} may not report on {code}")
             if frozen_at(s, inst.id) is not None:
-                raise NotNow(f"the {cycle} report was frozen at {frozen_stage_of(s, inst)}")
+                raise NotNow(f"the {cycle} report was frozen at {frozen_stage_of(s, inst, self.versions)}")
             column = ExceptionReport.project_id if project else ExceptionReport.measure_id
             existing = s.scalar(
                 select(ExceptionReport).where(ExceptionReport.instance_id == inst.id, column == subject.id)

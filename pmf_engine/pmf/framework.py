@@ -127,17 +127,17 @@ class Framework:
     @cached_property
     def performance(self) -> Performance:
         """Measures, actuals, RAG status and exception reports."""
-        return Performance(self.engine.store, self.engine.clock, self.policies)
+        return Performance(self.engine.store, self.engine.clock, self.policies, self.engine.stored)
 
     @cached_property
     def sign_offs(self) -> SignOffs:
         """The head of service's sign-off of returns (``quality.signing``)."""
-        return SignOffs(self.engine.store, self.engine.clock, self.policies)
+        return SignOffs(self.engine.store, self.engine.clock, self.policies, self.engine.stored)
 
     @cached_property
     def evidence(self) -> EvidenceFiles:
         """Evidence files supporting figures (``quality.evidence``)."""
-        return EvidenceFiles(self.engine.store, self.engine.clock, self.policies)
+        return EvidenceFiles(self.engine.store, self.engine.clock, self.policies, self.engine.stored)
 
     @cached_property
     def assurance(self) -> Assurance:
@@ -147,17 +147,17 @@ class Framework:
     @cached_property
     def finance(self) -> Finance:
         """Services' budgets and forecast outturns per quarter."""
-        return Finance(self.engine.store, self.engine.clock, self.policies)
+        return Finance(self.engine.store, self.engine.clock, self.policies, self.engine.stored)
 
     @cached_property
     def projects(self) -> Projects:
         """Council Plan projects and their quarterly updates."""
-        return Projects(self.engine.store, self.engine.clock, self.policies)
+        return Projects(self.engine.store, self.engine.clock, self.policies, self.engine.stored)
 
     @cached_property
     def delivery(self) -> Delivery:
         """The delivery plan's headline per Council Plan theme."""
-        return Delivery(self.engine.store, self.engine.clock, self.policies)
+        return Delivery(self.engine.store, self.engine.clock, self.policies, self.engine.stored)
 
     @cached_property
     def risks(self) -> Risks:
@@ -200,7 +200,7 @@ class Framework:
     @cached_property
     def comparators(self) -> Comparators:
         """The organisation's area (GSS code), comparator values and measures' positions."""
-        return Comparators(self.engine.store, self.engine.clock, self.policies)
+        return Comparators(self.engine.store, self.engine.clock, self.policies, self.engine.stored)
 
     @cached_property
     def cancellation(self) -> Cancellation:
@@ -211,7 +211,7 @@ class Framework:
     @cached_property
     def targets(self) -> TargetSettings:
         """Annual targets proposed, agreed (or sent back) and revised."""
-        return TargetSettings(self.engine.store, self.engine.clock, self.policies)
+        return TargetSettings(self.engine.store, self.engine.clock, self.policies, self.engine.stored)
 
     @cached_property
     def returns(self) -> ExcelReturns:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pmf_engine.core.clock import Clock
 from pmf_engine.core.store import Store
+from pmf_engine.core.versions import Versions
 from pmf_engine.pmf.actuals import ActualIn, Actuals, read_actuals
 from pmf_engine.pmf.exceptions import ExceptionReports
 from pmf_engine.pmf.measures import (
@@ -44,8 +45,8 @@ __all__ = [
 class Performance(MeasureLibrary, Actuals, ExceptionReports):
     """The measures library, actuals, RAG status and exception reports of an engine's store."""
 
-    def __init__(self, store: Store, clock: Clock, policies: FrameworkPolicies) -> None:
-        super().__init__(store, clock, policies)
+    def __init__(self, store: Store, clock: Clock, policies: FrameworkPolicies, versions: Versions) -> None:
+        super().__init__(store, clock, policies, versions)
         self.rag = policies.rag
 
     def status(self, cycle: str) -> list[MeasureStatus]:

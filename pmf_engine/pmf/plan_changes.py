@@ -41,13 +41,12 @@ from pmf_engine.pmf.plan_models import PlanAction
 from pmf_engine.pmf.plan_views import next_risk_ref, plan_risk_code
 from pmf_engine.pmf.policy import PlansPolicy, Reporting
 from pmf_engine.pmf.reporting import audit_cycle
-from pmf_engine.pmf.risk_entries import add_entry, checked, edit_entry, withdraw_entry
+from pmf_engine.pmf.risk_entries import RESIDUAL, add_entry, checked, edit_entry, withdraw_entry
 from pmf_engine.pmf.risk_models import Risk
 from pmf_engine.pmf.riskpolicy import RiskPolicy
 
 NARRATIVE = ("title", "cause", "effect", "controls", "actions")
 """A plan risk's fields checked as a plan's narrative (the register's lengths then apply)."""
-RESIDUAL = {"likelihood": "residual_likelihood", "impact": "residual_impact"}
 
 
 class PlanChanges:

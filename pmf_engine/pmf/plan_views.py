@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -119,16 +120,24 @@ def plan_incomplete(s: Session, instance_id: int) -> str | None:
 def plan_actions(s: Session, instance_id: int, *, withdrawn: bool = True) -> tuple[PlanActionView, ...]:
     """The plan's actions in the order added, each with its newest status for every quarter
     (those withdrawn too, unless ``withdrawn`` is false)."""
+    return tuple(view for _, view in _actions_of(s, [instance_id], withdrawn=withdrawn).get(instance_id, []))
+
+
+def _actions_of(
+    s: Session, plan_ids: Sequence[int], *, withdrawn: bool = True
+) -> dict[int, list[tuple[PlanAction, PlanActionView]]]:
+    """The actions of the plans ``plan_ids`` by plan, each row with its view (``plan_actions``),
+    in the order added: in two queries however many plans."""
     query = (
         select(PlanAction, Measure.code, Project.code)
         .outerjoin(Measure, Measure.id == PlanAction.measure_id)
         .outerjoin(Project, Project.id == PlanAction.project_id)
-        .where(PlanAction.instance_id == instance_id)
+        .where(PlanAction.instance_id.in_(plan_ids))
         .order_by(PlanAction.id)
     )
     if not withdrawn:
         query = query.where(PlanAction.withdrawn_by.is_(None))
-    rows = s.execute(query).all()
+    rows = s.execute(query).all() if plan_ids else []
     statuses: dict[int, dict[str, tuple[str, str]]] = {}
     if rows:
         for update in s.scalars(
@@ -137,8 +146,9 @@ def plan_actions(s: Session, instance_id: int, *, withdrawn: bool = True) -> tup
             .order_by(PlanActionUpdate.id)
         ):
             statuses.setdefault(update.action_id, {})[update.period] = (update.status, update.note)
-    return tuple(
-        PlanActionView(
+    found: dict[int, list[tuple[PlanAction, PlanActionView]]] = {}
+    for a, measure, project in rows:
+        view = PlanActionView(
             ref=a.ref,
             what=a.what,
             owner=a.owner,
@@ -148,8 +158,8 @@ def plan_actions(s: Session, instance_id: int, *, withdrawn: bool = True) -> tup
             withdrawn_by=a.withdrawn_by or "",
             withdrawn_reason=a.withdrawn_reason,
         )
-        for a, measure, project in rows
-    )
+        found.setdefault(a.instance_id, []).append((a, view))
+    return found
 
 
 def actions_of_year(
@@ -158,6 +168,8 @@ def actions_of_year(
     """Each service's plan actions for financial ``year`` (plans of ``workflow``), by service
     code, with the statuses reported up to quarter ``up_to``: what the committee report of that
     quarter shows, and freezes at sign-off. Services whose plan has no action are left out.
+    Read in as many queries however many plans (the report is gathered in the sign-off's
+    transaction).
 
     A withdrawn action is in the reports of the quarters it stood in, up to the one it was
     withdrawn in (``withdrawn_in``), marked withdrawn in that one only (before it, it is shown as
@@ -172,11 +184,17 @@ def actions_of_year(
         )
         .order_by(Instance.key)
     ).all()
+    by_plan = _actions_of(s, [instance_id for instance_id, _ in plans])
+    if any(a.withdrawn_by is not None for rows in by_plan.values() for a, _ in rows):
+        started = cycles_started(s, organisation_id, year)
+    else:
+        started = []
     found: dict[str, tuple[PlanActionView, ...]] = {}
     for instance_id, key in plans:
-        gone = withdrawn_in(s, instance_id, organisation_id, year)
+        rows = by_plan.get(instance_id, [])
+        gone = withdrawn_in([(a.ref, a.withdrawn_at) for a, _ in rows if a.withdrawn_by is not None], started)
         actions = []
-        for a in plan_actions(s, instance_id):
+        for _, a in rows:
             if a.withdrawn and up_to > gone.get(a.ref, ""):
                 continue  # withdrawn in an earlier quarter (or before the year's first began)
             stood = a.withdrawn and up_to < gone[a.ref]  # shown as it stood then, not withdrawn
@@ -193,31 +211,30 @@ def actions_of_year(
     return found
 
 
-def withdrawn_in(s: Session, plan_id: int, organisation_id: int, year: str) -> dict[str, str]:
-    """The quarter each withdrawn action of the plan was withdrawn in, by reference: the newest
-    quarter of ``year`` whose quarterly cycle had started when it was withdrawn (the report its
-    withdrawal belongs to); ``""`` for one withdrawn before the year's first cycle began."""
-    withdrawn = s.execute(
-        select(PlanAction.ref, PlanAction.withdrawn_at).where(
-            PlanAction.instance_id == plan_id, PlanAction.withdrawn_by.is_not(None)
-        )
-    ).all()
-    if not withdrawn:
-        return {}
+def cycles_started(s: Session, organisation_id: int, year: str) -> list[tuple[str, datetime]]:
+    """(quarter, when its cycle started) of each quarter of ``year`` the organisation started."""
     first = Period.parse(f"{year}-Q1")
     quarters = [str(Period(first.start_year, q)) for q in (1, 2, 3, 4)]
-    started = s.execute(
-        select(Instance.period, Instance.created_at).where(
-            Instance.organisation_id == organisation_id,
-            Instance.parent_id.is_(None),
-            Instance.period.in_(quarters),
+    return [
+        (period, at)
+        for period, at in s.execute(
+            select(Instance.period, Instance.created_at).where(
+                Instance.organisation_id == organisation_id,
+                Instance.parent_id.is_(None),
+                Instance.period.in_(quarters),
+            )
         )
-    ).all()
+    ]
+
+
+def withdrawn_in(
+    withdrawn: Sequence[tuple[str, datetime | None]], started: Sequence[tuple[str, datetime]]
+) -> dict[str, str]:
+    """The quarter each withdrawn action (reference, when withdrawn) was withdrawn in: the
+    newest quarter whose cycle had ``started`` (``cycles_started``) when it was withdrawn (the
+    report its withdrawal belongs to); ``""`` for one withdrawn before the year's first began."""
     return {
-        ref: max(
-            (period for period, at in started if when is not None and at < when),
-            default="",
-        )
+        ref: max((period for period, at in started if when is not None and at < when), default="")
         for ref, when in withdrawn
     }
 

@@ -266,7 +266,7 @@ class ServicePlans(PlanChanges):
         if not may_report(s, self.reporting, by, inst.organisation_id, plan.service_id):
             raise PermissionDenied(cycle, "report_action", "-", by, f"{by!r} may not report for {service}")
         if frozen_at(s, inst.id) is not None:
-            raise NotNow(f"the {cycle} report was frozen at {frozen_stage_of(s, inst)}")
+            raise NotNow(f"the {cycle} report was frozen at {frozen_stage_of(s, inst, self.engine.stored)}")
         closed = closed_return(s, self.reporting, inst, plan.service_id)
         if closed is not None:
             raise NotNow(f"{closed}: action {ref}'s status can change only while it is open")

@@ -262,7 +262,7 @@ class Projects(StoreService):
         if not may_report(s, self.reporting, by, inst.organisation_id, project.service_id):
             raise PermissionDenied(cycle, "update_project", "-", by, f"{by!r} may not report {code}")
         if frozen_at(s, inst.id) is not None:
-            raise NotNow(f"the {cycle} report was frozen at {frozen_stage_of(s, inst)}")
+            raise NotNow(f"the {cycle} report was frozen at {frozen_stage_of(s, inst, self.versions)}")
         closed = closed_return(s, self.reporting, inst, project.service_id)
         if closed is not None:
             raise NotNow(f"{closed}: project {code}'s status can change only while it is open")

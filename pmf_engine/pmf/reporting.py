@@ -31,9 +31,10 @@ from pmf_engine.core.store import (
     WorkflowVersion,
     roles_held,
 )
+from pmf_engine.core.versions import Versions
 from pmf_engine.pmf.models import ExceptionReport, Measure, Project, ReportSnapshot
 from pmf_engine.pmf.policy import FrameworkPolicies, Reporting
-from pmf_engine.pmf.words import NO_FREEZE, stored_frozen_stage, stored_state_label
+from pmf_engine.pmf.words import frozen_stage, stored_state_label
 
 Item = TypeVar("Item", Measure, Project)
 """A measure or a project: what an organisation reports on, by code, per service."""
@@ -41,12 +42,14 @@ Item = TypeVar("Item", Measure, Project)
 
 class StoreService:
     """A framework service: the store it reads and writes, the clock that stamps its records,
-    and the policies (``framework.yaml``, ``rag.yaml``) it follows."""
+    the policies (``framework.yaml``, ``rag.yaml``) it follows, and the engine's stored workflow
+    versions (``Versions``), whose definitions name the states and stages it speaks of."""
 
-    def __init__(self, store: Store, clock: Clock, policies: FrameworkPolicies) -> None:
+    def __init__(self, store: Store, clock: Clock, policies: FrameworkPolicies, versions: Versions) -> None:
         self.store = store
         self.clock = clock
         self.policies = policies
+        self.versions = versions
 
     @property
     def reporting(self) -> Reporting:
@@ -86,13 +89,11 @@ def frozen_at(s: Session, instance_id: int) -> datetime | None:
     return snap.frozen_at if snap is not None else None
 
 
-def frozen_stage_of(s: Session, cycle: Instance) -> str:
+def frozen_stage_of(s: Session, cycle: Instance, versions: Versions) -> str:
     """The stage at which ``cycle``'s report is frozen, by the label of the workflow version it
-    runs (``Leadership Team sign-off``): what a refusal to change a frozen figure names."""
-    text = s.scalar(
-        select(WorkflowVersion.source_text).where(WorkflowVersion.id == cycle.workflow_version_id)
-    )
-    return stored_frozen_stage(text) if text else NO_FREEZE
+    runs (``Leadership Team sign-off``): what a refusal to change a frozen figure names. The
+    definition comes from ``versions`` (the engine's, parsed once per version)."""
+    return frozen_stage(versions.by_id(s, cycle.workflow_version_id))
 
 
 def genuine_snapshot(s: Session, instance_id: int) -> ReportSnapshot | None:

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from pmf_engine.core.errors import InvalidInput, NotFound, NotNow
@@ -31,7 +31,10 @@ FIELDS = (
     "residual_likelihood", "residual_impact", "controls", "actions", "measures", "projects",
 )  # fmt: skip
 """What an entry holds beside its code, register and service (``RiskIn``'s names)."""
-RESIDUAL = ("residual_likelihood", "residual_impact")
+RESIDUAL = {"likelihood": "residual_likelihood", "impact": "residual_impact"}
+"""The register's residual pair (``RiskIn``'s names) by the names a quarterly review gives them
+(``RiskReview``), which a plan's risk is written with too (``pmf plans risk --likelihood``, the
+plan page's form, ``ServicePlans.add_risk`` and ``edit_risk``): the one mapping between them."""
 
 
 def checked(values: Mapping[str, Any]) -> RiskIn:
@@ -118,7 +121,7 @@ def edit_entry(
         .limit(1)
     )
     if latest is not None:  # the residual pair as the review left it is no change
-        reviewed = {"residual_likelihood": latest.likelihood, "residual_impact": latest.impact}
+        reviewed = {register: getattr(latest, name) for name, register in RESIDUAL.items()}
         changes = {k: v for k, v in changes.items() if k not in reviewed or v != reviewed[k]}
     before = values_of(s, risk)
     new = checked(before | dict(changes))
@@ -126,9 +129,9 @@ def edit_entry(
     after = new.model_dump(include=set(FIELDS))
     after["measures"], after["projects"] = _unique(new.measures), _unique(new.projects)
     changed = {name: [before[name], after[name]] for name in changes if before[name] != after[name]}
-    if latest is not None and any(name in changed for name in RESIDUAL):
+    if latest is not None and any(name in changed for name in RESIDUAL.values()):
         raise InvalidInput(
-            next(name for name in RESIDUAL if name in changed),
+            next(name for name in RESIDUAL.values() if name in changed),
             None,
             f"risk {risk.code} was reviewed in {latest.period}: its residual likelihood and impact "
             "now change at the quarterly risk review",
@@ -173,12 +176,28 @@ def _fits(policy: RiskPolicy, risk: RiskIn, service_id: int | None) -> None:
 
 
 def _links(s: Session, organisation_id: int, risk: RiskIn) -> list[tuple[int | None, int | None]]:
-    """(measure id, project id) of each link of ``risk``; ``NotFound`` naming the first unknown."""
+    """(measure id, project id) of each link of ``risk``, in one query; ``NotFound`` naming the
+    first unknown (measures first, each in the order given)."""
+    measures, projects = _unique(risk.measures), _unique(risk.projects)
+    if not measures and not projects:
+        return []
+    ids: dict[tuple[str, str], int] = {
+        (kind, code): id_
+        for kind, code, id_ in s.execute(
+            union_all(
+                select(literal("measure"), Measure.code, Measure.id).where(
+                    Measure.organisation_id == organisation_id, Measure.code.in_(measures)
+                ),
+                select(literal("project"), Project.code, Project.id).where(
+                    Project.organisation_id == organisation_id, Project.code.in_(projects)
+                ),
+            )
+        )
+    }
     found: list[tuple[int | None, int | None]] = []
-    for kind, model, codes in (("measure", Measure, risk.measures), ("project", Project, risk.projects)):
-        for code in _unique(codes):
-            mine = model.organisation_id == organisation_id
-            id_ = s.scalar(select(model.id).where(mine, model.code == code))
+    for kind, codes in (("measure", measures), ("project", projects)):
+        for code in codes:
+            id_ = ids.get((kind, code))
             if id_ is None:
                 raise NotFound(kind, code)
             found.append((id_, None) if kind == "measure" else (None, id_))

@@ -28,17 +28,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pmf_engine.core import values as checks
-from pmf_engine.core.clock import Clock
 from pmf_engine.core.definition import WorkflowDef
 from pmf_engine.core.errors import DataFileError, InvalidInput, NotFound, NotNow, PermissionDenied, Problem
 from pmf_engine.core.instances import InstanceKey
 from pmf_engine.core.limits import MAX_NARRATIVE, text_problem
 from pmf_engine.core.period import Period
-from pmf_engine.core.store import Instance, Service, Store, WorkflowVersion, find_organisation, roles_held
-from pmf_engine.core.versions import Versions
+from pmf_engine.core.store import Instance, Service, WorkflowVersion, find_organisation, roles_held
 from pmf_engine.pmf import reporting, tabular
 from pmf_engine.pmf.models import Measure, Project
-from pmf_engine.pmf.policy import FrameworkPolicies
 from pmf_engine.pmf.quarters import quarter_of
 from pmf_engine.pmf.reporting import StoreService, audit_cycle, audit_organisation, cycle_of, frozen_at
 from pmf_engine.pmf.risk_models import Risk, RiskLink, RiskReview
@@ -209,11 +206,6 @@ class Risks(StoreService):
     """An organisation's risk register: imported, reviewed each quarter inside the cycle, and
     placed on the escalation ladder."""
 
-    def __init__(self, store: Store, clock: Clock, policies: FrameworkPolicies, versions: Versions) -> None:
-        super().__init__(store, clock, policies)
-        self.versions = versions
-        """The stored workflow versions, whose labels a refusal names states by."""
-
     @property
     def policy(self) -> RiskPolicy:
         """The risk policy (``risk.yaml``)."""
@@ -311,7 +303,9 @@ class Risks(StoreService):
             if not self.policy.review.may_review(roles_held(s, by, inst.organisation_id), risk.service_id):
                 raise PermissionDenied(cycle, "review_risk", "-", by, f"{by!r} may not review risk {code}")
             if frozen_at(s, inst.id) is not None:
-                raise NotNow(f"the {cycle} report was frozen at {reporting.frozen_stage_of(s, inst)}")
+                raise NotNow(
+                    f"the {cycle} report was frozen at {reporting.frozen_stage_of(s, inst, self.versions)}"
+                )
             closed = self._closed(s, inst, risk.service_id)
             if closed is not None:
                 raise NotNow(f"risk {code} may be reviewed only while {closed}")

@@ -35,7 +35,7 @@ from pmf_engine.core import limits, refusals
 from pmf_engine.core import values as checks
 from pmf_engine.core.clock import london
 from pmf_engine.core.errors import Conflict, InvalidInput, NotFound, NotNow, PermissionDenied
-from pmf_engine.core.limits import INTEGER_MAX, MAX_NARRATIVE, text_problem
+from pmf_engine.core.limits import MAX_NARRATIVE, id_of, text_problem
 from pmf_engine.core.period import Period
 from pmf_engine.core.store import Organisation, find_organisation, roles_held
 from pmf_engine.pmf import rules
@@ -361,7 +361,7 @@ class TargetSettings(StoreService):
     ) -> TargetView:
         policy = self.policy
         reason = _reason(reason)
-        if not 1 <= target <= INTEGER_MAX:  # no row has it (bound to a query, it would overflow)
+        if id_of(str(target)) is None:  # no row has it (bound to a query, it would overflow)
             raise NotFound("target", f"{organisation}/{target}")
         with self.store.write() as s:
             org = find_organisation(s, organisation)

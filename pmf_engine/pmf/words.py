@@ -36,11 +36,6 @@ def _stored(source_text: str) -> WorkflowDef:
     return parse_workflow(source_text, "stored workflow version")[0]
 
 
-def stored_frozen_stage(source_text: str) -> str:
-    """``frozen_stage`` of a stored workflow version's text (what the cycle was started with)."""
-    return frozen_stage(_stored(source_text))
-
-
 def stored_state_label(source_text: str | None, state: str) -> str:
     """State ``state`` by its label in a stored workflow version's text (what the instance
     runs), or its name if the text is missing or has no such state."""

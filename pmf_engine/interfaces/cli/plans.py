@@ -237,14 +237,20 @@ def plans_withdraw_action(
 @click.argument("ref", metavar="RISK")
 @click.option("--title", "--risk", "title", help="The risk.")
 @risk_options(required=False)
+@click.option("--no-links", is_flag=True, help="Clear the measures and projects it threatens.")
 @click.option("--as", "by", required=True)
 @pass_app
 def plans_edit_risk(
-    app: App, /, organisation: str, year: str, service: str, ref: str, by: str, **risk: Any
+    app: App, /, organisation: str, year: str, service: str, ref: str, no_links: bool, by: str, **risk: Any
 ) -> None:
     """Change operational risk RISK (R1, R2, ... as ``show`` lists them) of a service's plan, on
-    the register (the residual pair only until its first quarterly review)."""
+    the register (the residual pair only until its first quarterly review). ``--measure`` and
+    ``--project`` replace what it threatens; ``--no-links`` clears both."""
     given = {name: value for name, value in risk.items() if value is not None and value != ()}
+    if no_links:
+        if "measures" in given or "projects" in given:
+            raise click.UsageError("--no-links clears them all: give it without --measure or --project")
+        given |= {"measures": (), "projects": ()}
     if not given:
         raise click.UsageError("give at least one field to change, e.g. --likelihood or --controls")
     key = _key(app, organisation, year, service)

@@ -10,9 +10,10 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Header, Path, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from pmf_engine.core.engine import Fired
 from pmf_engine.core.errors import ConcurrencyConflict, InvalidInput
 from pmf_engine.core.limits import INTEGER_MAX
 from pmf_engine.core.store import AuditEntry
@@ -208,30 +209,34 @@ def fire(
     ``Idempotency-Key``, a repeat of the same request returns the first answer and fires
     nothing; the same key with a different request is a 422."""
     expected = _expected_version(if_match, body.expected_version)
-    fingerprint = idempotency.fingerprint(key, body.model_dump() | {"expected_version": expected})
-    remember = None
-    if idempotency_key:
-        seen = idempotency.answered(engine.store, user, idempotency_key)
-        if seen is not None:
-            return idempotency.replay(seen, fingerprint)
-        remember = idempotency.remembering(user, idempotency_key, fingerprint, engine.clock)
-    try:
-        fired = engine.fire(
-            key,
-            body.trigger,
-            user,
-            reason=body.reason,
-            data=body.data,
-            expected_version=expected,
-            then=remember,  # the answer commits with the transition, or neither does
-        )
-    except ConcurrencyConflict as conflict:
-        if if_match is None:
-            raise
-        raise PreconditionFailed(f"{conflict}; GET it again for its new ETag") from conflict
-    response = JSONResponse(_jsonable(asdict(fired)), status_code=201)
-    response.headers["ETag"] = _etag(fired.version)
-    return response
+
+    def act(then: idempotency.Then[Fired] | None) -> Fired:
+        try:
+            return engine.fire(
+                key,
+                body.trigger,
+                user,
+                reason=body.reason,
+                data=body.data,
+                expected_version=expected,
+                then=then,  # the answer commits with the transition, or neither does
+            )
+        except ConcurrencyConflict as conflict:
+            if if_match is None:
+                raise
+            raise PreconditionFailed(f"{conflict}; GET it again for its new ETag") from conflict
+
+    return idempotency.once(
+        key,  # the fingerprint's first part: the instance (the key's answers stay replayable)
+        body.model_dump() | {"expected_version": expected},
+        user,
+        idempotency_key,
+        engine.store,
+        engine.clock,
+        act,
+        lambda fired: _jsonable(asdict(fired)),
+        lambda fired: {"ETag": _etag(fired.version)},
+    )
 
 
 def _etag(version: int) -> str:

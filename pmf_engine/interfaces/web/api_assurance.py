@@ -21,11 +21,9 @@ from fastapi import APIRouter, File, Form, Header, Path, Query, Request, UploadF
 from fastapi.responses import Response
 
 from pmf_engine.core.errors import InvalidInput
-from pmf_engine.core.limits import INTEGER_MAX
-from pmf_engine.core.period import Period
 from pmf_engine.interfaces.web import idempotency
 from pmf_engine.interfaces.web.api import ERRORS, Key, Org
-from pmf_engine.interfaces.web.deps import ApiMember, FrameworkDep, ReturnKey
+from pmf_engine.interfaces.web.deps import ApiMember, FrameworkDep, PathId, ReturnKey, quarter_cycle
 from pmf_engine.interfaces.web.rendering import evidence_download
 from pmf_engine.pmf import report
 from pmf_engine.pmf.evidence import EvidenceView, Then
@@ -121,20 +119,12 @@ def _signed(s: SignedOff) -> dict[str, Any]:
 # -- evidence -----------------------------------------------------------------------------------
 
 
-def _cycle(org: str, period: str) -> str:
-    """The cycle of ``org``'s quarter ``period``; ``InvalidInput`` naming ``period`` if it is none."""
-    try:
-        return f"{org}/{Period.parse(period)}"
-    except ValueError as exc:
-        raise InvalidInput("period", period, f"not a quarter like 2024-25-Q1: {exc}") from None
-
-
 @router.get("/organisations/{org}/evidence/{period}")
 def evidence(org: Org, period: Quarter, _user: ApiMember, framework: FrameworkDep) -> list[dict[str, Any]]:
     """The evidence files attached to the quarter's figures, by measure then upload: each
     one's label, kind (sniffed from its bytes), size, SHA-256, who attached it and when, and
     where to download it."""
-    return [_evidence(org, e) for e in framework.evidence.listed(_cycle(org, period))]
+    return [_evidence(org, e) for e in framework.evidence.listed(quarter_cycle(org, period))]
 
 
 @router.post("/organisations/{org}/evidence/{period}/upload", status_code=201)
@@ -154,7 +144,7 @@ def upload_evidence(
     extension agreeing (else a 422 naming ``file``); stored under its SHA-256, the name kept
     only as a label. 403 unless the token's actor may report the measure; 409 once its return
     is closed or the report frozen, or while the figure is not recorded."""
-    cycle = _cycle(org, period)
+    cycle = quarter_cycle(org, period)
     content = file.file.read()  # bounded at the gate first
     filename = file.filename or ""
     body = {"measure": measure, "filename": filename, "sha256": hashlib.sha256(content).hexdigest()}
@@ -183,16 +173,14 @@ def upload_evidence(
 def evidence_file(
     org: Org,
     period: Quarter,
-    evidence: Annotated[
-        int, Path(ge=1, le=INTEGER_MAX, description="The evidence's id (`id` of the list)")
-    ],  # an INTEGER column: a larger id would be a 500 on PostgreSQL
+    evidence: Annotated[PathId, Path(description="The evidence's id (`id` of the list)")],
     _user: ApiMember,
     framework: FrameworkDep,
 ) -> Response:
     """An evidence file of the quarter, as the page serves it: always an attachment, of the
     type it was sniffed to be when stored, ``nosniff``, its stored label as the file name
     (never a path). 404 for another organisation's or another quarter's."""
-    quarter = _cycle(org, period).split("/", 1)[1]
+    quarter = quarter_cycle(org, period).split("/", 1)[1]
     return evidence_download(framework.evidence.download(org, evidence, period=quarter))
 
 

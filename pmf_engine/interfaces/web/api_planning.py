@@ -19,12 +19,10 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from pmf_engine.core.errors import InvalidInput
-from pmf_engine.core.limits import INTEGER_MAX
-from pmf_engine.core.period import Period
 from pmf_engine.interfaces.web import idempotency
 from pmf_engine.interfaces.web.api import ERRORS, Org
 from pmf_engine.interfaces.web.api_json import assurance_json, plan_json, risk_json
-from pmf_engine.interfaces.web.deps import ApiMember, EngineDep, FrameworkDep
+from pmf_engine.interfaces.web.deps import ApiMember, EngineDep, FrameworkDep, PathId, quarter_cycle
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.risks import RiskSection
 from pmf_engine.pmf.target_setting import MeasureYear, TargetView, Then, parse_year
@@ -106,9 +104,7 @@ def propose_target(
 @router.post("/organisations/{org}/targets/{target}/decisions", status_code=201)
 def decide_target(
     org: Org,
-    target: Annotated[  # an INTEGER column: a larger id was a 500 on PostgreSQL (found by schemathesis)
-        int, Path(ge=1, le=INTEGER_MAX, description="The target's id (`id` of GET)")
-    ],
+    target: Annotated[PathId, Path(description="The target's id (`id` of GET)")],
     body: DecisionIn,
     request: Request,
     user: ApiMember,
@@ -134,16 +130,11 @@ def _once(
     idempotency_key: str | None,
     act: Callable[[Then | None], TargetView],
 ) -> Response:
-    """``act``, its answer stored under ``idempotency_key`` in its transaction; or, for a key
-    seen before, the stored answer (a 422 if it came with another request)."""
-    fingerprint = idempotency.fingerprint(request.url.path, body)
-    then = None
-    if idempotency_key:
-        seen = idempotency.answered(framework.engine.store, user, idempotency_key)
-        if seen is not None:
-            return idempotency.replay(seen, fingerprint)
-        then = idempotency.storing(user, idempotency_key, fingerprint, framework.engine.clock, _target)
-    return JSONResponse(_target(act(then)), status_code=201)
+    """``idempotency.once`` of a target's change, answered with the target."""
+    engine = framework.engine
+    return idempotency.once(
+        request.url.path, body, user, idempotency_key, engine.store, engine.clock, act, _target
+    )
 
 
 def _target(t: TargetView) -> dict[str, Any]:
@@ -239,8 +230,4 @@ def assurance(org: Org, period: Quarter, _user: ApiMember, framework: FrameworkD
     """The quarter's assurance summary: every figure with its quality flag, evidence files and
     who reported it; the counts per flag (and with evidence); each service's return with its
     sign-off (who, when, late) or the gap an auditor should note."""
-    try:
-        quarter = Period.parse(period)
-    except ValueError as exc:
-        raise InvalidInput("period", period, f"not a quarter like 2024-25-Q1: {exc}") from None
-    return assurance_json(framework.assurance.summary(f"{org}/{quarter}"))
+    return assurance_json(framework.assurance.summary(quarter_cycle(org, period)))

@@ -2,7 +2,8 @@
 (engine, framework, accounts, templates), who is asking (``CurrentUser`` by session cookie,
 ``ApiUser`` by bearer token), the CSRF-checked form, and membership of the organisation that
 the path names (``Member``, ``FormMember``, ``ApiMember``); and the pages' integers in a path
-or query (``PathId``, ``Count``), bounded by what the INTEGER columns hold.
+or query (``PathId``, ``Count``), bounded by what the INTEGER columns hold, and the cycle a
+quarter in the path names (``quarter_cycle``).
 
 FastAPI solves a route's dependencies before its own parameters, in the order they are
 declared, and calls each dependency once a request however many others ask for it; so
@@ -26,6 +27,7 @@ from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import InvalidInput, NotFound
 from pmf_engine.core.instances import InstanceKey
 from pmf_engine.core.limits import INTEGER_MAX
+from pmf_engine.core.period import Period
 from pmf_engine.interfaces.web import queries
 from pmf_engine.interfaces.web.errors import Forbidden, SignInRequired, Unauthenticated
 from pmf_engine.interfaces.web.rendering import Renderer
@@ -168,13 +170,24 @@ ApiMember = Annotated[str, Depends(api_member)]
 # -- integers in a page's path or query --------------------------------------------------------
 
 PathId = Annotated[int, Path(ge=1, le=INTEGER_MAX)]
-"""An id in a page's path (a meeting, a target, an evidence file). One that is not a number
-from 1 to ``INTEGER_MAX`` names nothing: the page is a 404 (``app._invalid``) before anything
-reads the database, where a larger one bound to a query overflows on PostgreSQL (a 500)."""
+"""An id in a page's or the API's path (a meeting, a target, an evidence file). One that is not
+a number from 1 to ``INTEGER_MAX`` names nothing: the page is a 404 (``app._invalid``; the API a
+422 naming it) before anything reads the database, where a larger one bound to a query
+overflows on PostgreSQL (a 500). ``Annotated[PathId, Path(description=...)]`` documents it."""
 Count = Annotated[int, Query(ge=0, le=INTEGER_MAX)]
 """A count a page reports after a change (``?n=3``): beyond the columns' range, a 422."""
 MaybeCount = Annotated[int | None, Query(ge=0, le=INTEGER_MAX)]
 """A count a page may report after a change (``?saved=3``)."""
+
+
+def quarter_cycle(org: str, period: str) -> str:
+    """The cycle of ``org``'s quarter ``period`` (``ORG/2024-25-Q1``, the period as written
+    canonically); ``InvalidInput`` naming ``period`` if it is no quarter."""
+    try:
+        return f"{org}/{Period.parse(period)}"
+    except ValueError as exc:
+        raise InvalidInput("period", period, f"not a quarter like 2024-25-Q1: {exc}") from None
+
 
 # -- instance keys in the path ----------------------------------------------------------------
 

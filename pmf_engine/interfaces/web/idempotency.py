@@ -1,24 +1,26 @@
 """``Idempotency-Key`` on the API's POSTs: the first answer is stored in the same transaction
 as the change it reports (``Engine.fire(..., then=...)``, ``TargetSettings.propose(..., then=...)``),
-so a retry gets that answer and changes nothing; the same key with a different request is refused."""
+so a retry gets that answer and changes nothing; the same key with a different request is refused.
+Every such route answers through ``once``."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
-from dataclasses import asdict
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from pmf_engine.core.clock import Clock
-from pmf_engine.core.engine import Fired
 from pmf_engine.core.store import IdempotencyKey, Store
 from pmf_engine.interfaces.web.errors import IdempotencyKeyReused
 
 Made = TypeVar("Made")
+Then = Callable[[Session, Made], None]
+"""What a change runs in its transaction after it is made (``Engine.fire``'s ``then``): here,
+storing the answer under the key. ``Then[Fired]`` for a fire."""
 
 
 def fingerprint(key: str, body: dict[str, Any]) -> str:
@@ -41,13 +43,6 @@ def replay(seen: IdempotencyKey, fingerprint: str) -> Response:
     )
 
 
-def remembering(
-    actor: str, idempotency_key: str, fingerprint: str, clock: Clock
-) -> Callable[[Session, Fired], None]:
-    """The ``then`` of ``Engine.fire`` that stores its 201 answer under the key."""
-    return storing(actor, idempotency_key, fingerprint, clock, asdict)
-
-
 def storing(
     actor: str,
     idempotency_key: str,
@@ -55,7 +50,7 @@ def storing(
     clock: Clock,
     answer: Callable[[Made], Any],
     status_code: int = 201,
-) -> Callable[[Session, Made], None]:
+) -> Then[Made]:
     """A ``then`` that stores, under the key, the answer ``answer`` makes of what was done."""
 
     def remember(s: Session, made: Made) -> None:
@@ -80,12 +75,14 @@ def once(
     idempotency_key: str | None,
     store: Store,
     clock: Clock,
-    act: Callable[[Callable[[Session, Made], None] | None], Made],
+    act: Callable[[Then[Made] | None], Made],
     answer: Callable[[Made], Any],
+    headers: Callable[[Made], Mapping[str, str]] | None = None,
 ) -> Response:
     """``act`` (given the ``then`` that stores its answer under ``idempotency_key`` in its
-    transaction), answered 201 with ``answer`` of what it made; or, for a key seen before, the
-    stored answer (``IdempotencyKeyReused`` if it came with another request)."""
+    transaction), answered 201 with ``answer`` of what it made (and ``headers`` of it, such as
+    its ``ETag``); or, for a key seen before, the stored answer (``IdempotencyKeyReused`` if it
+    came with another request)."""
     digest = fingerprint(path, body)
     then = None
     if idempotency_key:
@@ -93,4 +90,5 @@ def once(
         if seen is not None:
             return replay(seen, digest)
         then = storing(actor, idempotency_key, digest, clock, answer)
-    return JSONResponse(answer(act(then)), status_code=201)
+    made = act(then)
+    return JSONResponse(answer(made), status_code=201, headers=dict(headers(made)) if headers else None)

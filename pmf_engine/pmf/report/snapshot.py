@@ -77,9 +77,8 @@ def verify_frozen(performance: Performance, cycle: str) -> str:
         inst = cycle_of(s, cycle, joinedload(Instance.organisation))
         snap = genuine_snapshot(s, inst.id)
         if snap is None:
-            raise NotNow(
-                f"the {cycle} report has not been frozen (it is frozen at {frozen_stage_of(s, inst)})"
-            )
+            stage = frozen_stage_of(s, inst, performance.versions)
+            raise NotNow(f"the {cycle} report has not been frozen (it is frozen at {stage})")
         logged = [
             json.loads(d).get("sha256")
             for d in s.scalars(

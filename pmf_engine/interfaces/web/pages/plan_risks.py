@@ -19,12 +19,11 @@ from pmf_engine.interfaces.web.deps import CheckedForm, FormMember, FrameworkDep
 from pmf_engine.interfaces.web.forms import required, typed
 from pmf_engine.interfaces.web.pages.plan_changes import BASE, withdraw
 from pmf_engine.interfaces.web.pages.plans import change, plan_page
+from pmf_engine.pmf.risk_entries import RESIDUAL
 
 router = APIRouter()
 TEXTS = ("cause", "effect", "controls", "actions")
 SCALES = ("likelihood", "impact", "inherent_likelihood", "inherent_impact")
-FIELD = {"residual_likelihood": "likelihood", "residual_impact": "impact"}
-"""The form's name of each field a refusal may name (the register's own names otherwise)."""
 
 
 def _risk(form: dict[str, str]) -> dict[str, Any]:
@@ -56,7 +55,7 @@ def _errors(form: dict[str, str], at: str) -> dict[str, str]:
 def _fields(at: str) -> dict[str, str]:
     names = ("title", "owner", *TEXTS, *SCALES, "measures", "projects")
     found = {name: f"{at}-{name}" for name in names}
-    found |= {register: found[form] for register, form in FIELD.items()}
+    found |= {register: found[name] for name, register in RESIDUAL.items()}  # a refusal's names
     return found | {"measure": f"{at}-measures", "project": f"{at}-projects"}
 
 
