@@ -292,7 +292,7 @@ def test_each_actions_status_is_reported_with_the_quarters_return(plans: Service
     assert plans.get(HOUSING).actions[0].status_in("2024-25-Q2") == ("missing", "")
     assert "plan.action_reported" in _events(engine, cycle)
     settle_returns(engine, cycle)
-    with pytest.raises(NotNow, match="HOUSING return is accepted"):
+    with pytest.raises(NotNow, match="HOUSING return is Accepted"):
         plans.report_status(cycle, "HOUSING", "A1", "complete", by="sm_housing")
     page = report.html(report.gather(services(engine), cycle))
     section = page[page.index('id="plans"') : page.index('id="timeliness"')]
