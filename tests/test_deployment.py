@@ -41,7 +41,9 @@ def test_app_role_runs_the_engine_but_cannot_touch_the_audit_log(
 ) -> None:
     owner_url, app_url = deployment
     owner = Store(owner_url, rehearsal=True)  # the owner creates the schema (for a simulated quarter)
-    grant_app_role(owner, "pmf_app")
+    with owner.engine.begin() as conn:  # a hardened database: no function runs for everyone
+        conn.exec_driver_sql("REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA public FROM PUBLIC")
+    grant_app_role(owner, "pmf_app")  # grants the engine's functions itself
     owner.dispose()
 
     app = Store(app_url)

@@ -133,7 +133,7 @@ def test_report_and_measures_page_show_finance_with_each_services_measures(
     assert housing_measures["HOUSING"] == ["HOU-01"]
     html = report.html(data)
     assert 'id="finance"' in html and "£1,310,000.00" in html and "(+4.8%)" in html and "overspend" in html
-    assert "HOU-01 RED" in html
+    assert "HOU-01 Red" in html
     sign_in(client, "perf")
     page = client.get(f"/orgs/{ORG}/measures").text
     assert "Finance beside performance" in page and "+£60,000.00" in page

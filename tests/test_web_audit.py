@@ -4,13 +4,17 @@ only when asked (a view never recomputes the whole chain)."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from pmf_engine.app.wiring import make_worker
+from pmf_engine.channels import LogChannel
 from pmf_engine.core import audit
 from pmf_engine.core.accounts import Accounts
+from pmf_engine.core.clock import LONDON, ManualClock
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import PermissionDenied
 from pmf_engine.interfaces.web import queries
@@ -256,3 +260,23 @@ def test_the_page_says_steps_states_roles_and_times_in_the_frameworks_words(
         assert not re.search(r"\d{4}-\d\d-\d\d(T| )\d\d:", shown), f"a stored UTC time shown: {shown}"
     exported = client.get(f"/orgs/{ORG}/audit.csv").text
     assert all(name in exported for name in ("return.signed_off", "head_of_service", "PermissionDenied"))
+
+
+def test_a_reminder_says_its_number_on_the_ladder_and_a_record_id_is_called_one(
+    client: TestClient, engine: Engine, clock: ManualClock
+) -> None:
+    """A reminder or escalation the worker sent says which of the ladder's steps it was
+    ("Escalation number: 1"); the step's row id, which the entry also keeps, is called a record,
+    never "Step" (a new user read "Step: 1" beside "step: 585" and saw two values disagree)."""
+    clock.set(datetime(2024, 7, 12, 16, 0, tzinfo=LONDON))  # the data request's deadline has passed
+    make_worker(engine.store, engine.catalog, clock, worker_id="w1", batch=50, channel=LogChannel()).tick()
+    sign_in(client, "auditor")
+    rows = _shown_and_recorded(client.get(f"/orgs/{ORG}/audit").text)
+    sent = [
+        (shown, recorded) for shown, recorded in rows if re.search(r"(Reminder|Escalation) sent to", shown)
+    ]
+    assert sent, "the sweep sent a reminder or an escalation"
+    for shown, recorded in sent:
+        assert re.search(r"(Reminder|Escalation) number: \d+", shown), shown
+        assert not re.search(r"\bStep: ", shown), shown
+        assert re.search(r"data\.step:? \d+", recorded), "the step's record stays as recorded"

@@ -570,6 +570,9 @@ def grant_app_role(store: Store, role: str) -> str:
         f"GRANT USAGE ON SCHEMA public TO {role}",
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
+        # the engine's functions (a fire's reads and writes, the versioned move): granted, not
+        # left to PUBLIC's default, which a hardened database revokes
+        f"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO {role}",
         f"REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON audit_entries FROM {role}",
         f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON alembic_version FROM {role}",
         f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON deployment FROM {role}",

@@ -83,7 +83,7 @@ def _recorded(entry: Any, data: dict[str, Any], described: Described, lex: Lexic
 
 def refused_why(entry: Any, wf: WorkflowDef | None = None, roles: RolesPolicy | None = None) -> str:
     """Why an attempt was refused, as the page said it then (``Only a Performance officer
-    may``), not as the audit log records the rule; any other entry's reason."""
+    may take this step``), not as the audit log records the rule; any other entry's reason."""
     if entry.event not in REFUSED:
         return str(entry.reason or "")
     data = _data(entry.data)
@@ -105,7 +105,7 @@ def _denied(entry: Any, why: str, wf: WorkflowDef | None, roles: RolesPolicy | N
     rule = why.split(": ", 1)[1] if why.startswith("permission denied for ") and ": " in why else why
     step = next((t for t in wf.transitions if t.trigger == entry.trigger), None) if wf else None
     if step is not None and " needs one of " in rule:
-        return f"Only a {wording.role_words(step.roles, roles)} may"
+        return f"Only a {wording.role_words(step.roles, roles)} may take this step"
     if rule.startswith("segregation of duties"):
         described = re.search(r"\(([^()]+)\)$", rule)
         return described[1] if described else "Someone else must: the same person may not take both steps"
@@ -188,7 +188,7 @@ def _step(entry: Any, data: dict[str, Any], lex: Lexicon) -> Described:
     details: list[tuple[str, Value]] = [("Deadline", _when(data.get("deadline")))]
     if entry.from_state:
         details.append(("Stage", lex.state(entry.instance, entry.from_state)))
-    details.append(("Step", str(data.get("rung", "–"))))
+    details.append((f"{kind} number", str(data.get("rung", "–"))))  # the ladder's rung
     if data.get("due_at"):
         details.append(("Due to be sent", _when(data["due_at"])))
     details += _fields(entry, data, lex, "recipients", "deadline", "rung", "due_at", "step")

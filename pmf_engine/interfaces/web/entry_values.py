@@ -27,7 +27,9 @@ _HASH = re.compile(r"^[0-9a-f]{64}$")
 LABELS = {
     "sha256": "SHA-256",
     "public_sha256": "Public SHA-256",
-    "rung": "Step",
+    "rung": "Number on the ladder",
+    "step": "Step record",
+    "target": "Target record",
     "trigger": "At the step",
     "data": "Data sent",
     "gss_code": "GSS code",
