@@ -454,9 +454,12 @@ def test_on_postgresql_the_fire_functions_read_through_indexes(crowded: Engine, 
         store.engine.dispose()
     nested = [p for p in plans if "pmf_" not in p.get("Query Text", "")[:40]]
     texts = " ".join(p["Query Text"] for p in nested)
-    for read in ("FROM instances i", "FROM actors a", "FROM role_assignments r", "FROM audit_heads h",
-                 "FROM audit_entries e", "UPDATE steps", "INSERT INTO audit_entries"):  # fmt: skip
-        assert read in texts, f"auto_explain showed no plan of {read!r}"
+    for statement in (
+        "FROM instances i", "FROM actors a", "FROM role_assignments r", "FROM audit_heads h",
+        "FROM audit_entries e", "UPDATE steps", "UPDATE deadlines", "INSERT INTO deadlines",
+        "INSERT INTO steps", "UPDATE instances", "INSERT INTO audit_entries", "UPDATE audit_heads",
+    ):  # fmt: skip
+        assert statement in texts, f"auto_explain showed no plan of {statement!r}"
     found: dict[str, list[str]] = {}
     for plan in nested:
         scans = []

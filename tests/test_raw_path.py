@@ -21,8 +21,10 @@ import psycopg
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
+from pmf_engine.app.wiring import make_worker
+from pmf_engine.channels import LogChannel
 from pmf_engine.core import audit
 from pmf_engine.core.audit.chain import entry_hash, format_instant
 from pmf_engine.core.catalog import Catalog
@@ -82,6 +84,8 @@ def _work(url: str, catalog: Catalog) -> Store:
     clock = ManualClock(datetime(2024, 7, 1, 9, 0, tzinfo=LONDON))
     store = Store(url, wall=clock)
     engine = Engine(store, catalog, clock)
+    with store.engine.begin() as conn:  # a holder deactivated with roles still held: no reminders
+        conn.exec_driver_sql("UPDATE actors SET active = false WHERE username = 'perf2'")
     engine.start_cycle(ORG, PERIOD, by="perf")
     moves = [
         (f"{CYCLE}/HOUSING", "submit", "sm_housing", None),
@@ -93,7 +97,10 @@ def _work(url: str, catalog: Catalog) -> Store:
         (f"{CYCLE}/WASTE", "accept", "perf", None),
         (CYCLE, "close_data_request", "perf", None),
     ]
-    for key, trigger, actor, reason in moves:
+    for n, (key, trigger, actor, reason) in enumerate(moves):
+        if n == 4:  # the sweep first sends what is due: leaving a state keeps a fired step fired
+            clock.set(datetime(2024, 7, 12, 16, 0, tzinfo=LONDON))
+            make_worker(store, catalog, clock, worker_id="w1", batch=50, channel=LogChannel()).tick()
         clock.advance(timedelta(minutes=7))
         engine.fire(key, trigger, actor, reason=reason)
     with pytest.raises(PermissionDenied):
@@ -158,6 +165,10 @@ def test_the_driver_path_writes_what_core_wrote(
         assert raw_tables["steps"] and raw_tables["deadlines"]
         status = list(Step.__table__.columns.keys()).index("status")
         assert any(row[status] == "cancelled" for row in raw_tables["steps"])  # leaving cancelled steps
+        assert any(row[status] == "fired" for row in raw_tables["steps"])  # and kept the fired ones
+        recipients = list(Step.__table__.columns.keys()).index("recipients")
+        everyone = " ".join(str(row[recipients]) for row in raw_tables["steps"])
+        assert "perf2" not in everyone and "perf" in everyone  # an inactive holder is sent nothing
         for name, rows in core_tables.items():
             assert raw_tables[name] == rows, name
         with raw_store.read() as s:
@@ -436,3 +447,83 @@ def test_each_fire_of_a_return_is_two_round_trips_sign_off_guard_included(
         assert own_reads == []
     finally:
         store.dispose()
+
+
+@pytest.mark.postgres
+def test_pmf_apply_refuses_a_write_missing_a_value_instead_of_writing_null(
+    pg_server: PostgresServer, pg_template: str, catalog: Catalog
+) -> None:
+    """``pmf_apply`` writes each column it names from its write's values: a value left out
+    would be NULL where Core would have written the column's default, and steps given as one
+    mapping instead of a list would be no steps at all. It refuses both, naming the write and
+    what it lacks, and nothing of the transaction is written."""
+    from pmf_engine.core import timekeeper
+
+    clock = ManualClock(datetime(2024, 7, 1, 9, 0, tzinfo=LONDON))
+    store = Store(pg_server.url(pg_server.create_database(pg_template)), wall=clock)
+    engine = Engine(store, catalog, clock)
+    try:
+        engine.start_cycle(ORG, PERIOD, by="perf")
+        with store.read() as s:
+            deadline, instance, org = s.execute(
+                text("SELECT id, instance_id, organisation_id FROM deadlines ORDER BY id LIMIT 1")
+            ).one()
+        step = {
+            "deadline_id": deadline, "instance_id": instance, "organisation_id": org, "kind": "reminder",
+            "rung": 9, "due_at": clock.now(), "recipients": ["perf"], "status": "pending",
+        }  # fmt: skip
+        count = "SELECT COUNT(*) FROM steps"
+        with store.read() as s:
+            before = s.execute(text(count)).scalar_one()
+        for values, said in (
+            (step, "lacks rows"),  # one mapping: not a list of rows
+            ([{k: v for k, v in step.items() if k != "kind"}], "lacks rows, each with every column"),
+        ):
+            with pytest.raises(DataError, match=f"pmf_apply: write new_steps {said}"), store.write() as s:
+                raw = Raw.of(s)
+                raw.deferring = True
+                raw.defer(timekeeper._RAW_NEW_STEP, values)
+                raw.flush(commit=True)
+        with store.read() as s:
+            assert s.execute(text(count)).scalar_one() == before
+        with store.write() as s:  # the same write, whole: written
+            raw = Raw.of(s)
+            raw.deferring = True
+            raw.defer(timekeeper._RAW_NEW_STEP, [step])
+            raw.flush(commit=True)
+        with store.read() as s:
+            assert s.execute(text(count)).scalar_one() == before + 1
+    finally:
+        store.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("head", [True, False])
+def test_the_first_call_locks_the_instance_and_if_asked_the_chain_head(
+    pg_server: PostgresServer, pg_template: str, catalog: Catalog, head: bool
+) -> None:
+    """While a fire sits between its two round trips, ``pmf_fire_read`` holds the instance's row
+    (a concurrent writer waits, then sees the new version) and, unless the trigger cascades
+    (``head`` false: a cascade locks children first), the chain head: another session asking
+    for either without waiting is refused."""
+    database = pg_server.create_database(pg_template)
+    clock = ManualClock(datetime(2024, 7, 1, 9, 0, tzinfo=LONDON))
+    store = Store(pg_server.url(database), wall=clock)
+    Engine(store, catalog, clock).start_cycle(ORG, PERIOD, by="perf")
+    store.dispose()
+    dsn = f"host=127.0.0.1 port={pg_server.port} user=postgres dbname={database}"
+    key = f"{CYCLE}/HOUSING"
+    with psycopg.connect(dsn) as firing, psycopg.connect(dsn, autocommit=True) as other:
+        read = firing.execute("SELECT pmf_fire_read(%s, %s, NULL, %s)", (key, "sm_housing", head)).fetchone()
+        assert read is not None and read[0]["instance"][1] == key
+        assert (read[0]["head"] is not None) == head
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            other.execute("SELECT 1 FROM instances WHERE key = %s FOR UPDATE NOWAIT", (key,))
+        taken = "SELECT 1 FROM audit_heads WHERE chain = %s FOR UPDATE NOWAIT"
+        if head:
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                other.execute(taken, (ORG,))
+        else:
+            assert other.execute(taken, (ORG,)).fetchone() == (1,)
+        firing.rollback()
+        assert other.execute("SELECT 1 FROM instances WHERE key = %s FOR UPDATE NOWAIT", (key,)).fetchone()

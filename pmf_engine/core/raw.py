@@ -19,7 +19,8 @@ queues a write whose answer nobody waits for and ``flush`` sends the queue, with
 transaction's COMMIT if asked, as one query (a statement that fails stops the query there, in
 the open transaction, so what follows it, COMMIT included, does nothing). A deferred statement
 that names its ``server`` write goes as part of one ``pmf_apply`` call (migration 0026) with the
-writes queued beside it: listeners still see each as its Core statement, which the call runs.
+writes queued beside it: listeners see each as its Core statement, which the call runs (the
+call itself is not announced; a SQL trace that must show the wire should read the server's log).
 A read on the driver flushes first, and so does the session's commit (``Store`` listens for
 it): nothing queued is left behind.
 Elsewhere, and always on SQLite (in-process, no round trips to save), ``defer`` runs the write

@@ -14,7 +14,9 @@ council's cycle both ways and compares every table. The audit entry's hash is co
 Python before the call (with the key that never reaches the database), from the chain head the
 fire's first round trip read and locked: nothing here hashes. ``move_instance`` refuses a stale
 version as ``pmf_move_instance`` (migration 0011) does, raising ``pmf_stale`` (SQLSTATE 40001),
-so the COMMIT sent after it does nothing; a write it does not know is refused, by name.
+so the COMMIT sent after it does nothing; a write it does not know is refused, by name, and so
+is one lacking a value its columns take (it would be NULL here where Core writes the column's
+default): nothing of the transaction is written.
 
 ``pmf_fire_read`` makes the first round trip's reads (``core.prefetch``) and returns them as one
 jsonb document: the instance row (locked ``FOR UPDATE``), the actor's roles, the watched
@@ -44,8 +46,36 @@ CREATE OR REPLACE FUNCTION pmf_apply(p_writes jsonb) RETURNS void
 LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, public AS $$
 DECLARE
     w jsonb;
+    v_needs text[];
 BEGIN
     FOR w IN SELECT value FROM jsonb_array_elements(p_writes) LOOP
+        -- Every value a write's columns take must be given: one left out would be NULL here,
+        -- where Core would have written the column's default.
+        v_needs := CASE w->>'op'
+            WHEN 'cancel_steps' THEN ARRAY['instance']
+            WHEN 'close_deadlines' THEN ARRAY['instance', 'now']
+            WHEN 'new_deadline' THEN ARRAY['id', 'instance_id', 'organisation_id', 'state', 'rule',
+                                           'due_at', 'meeting_ids', 'problem', 'opened_at']
+            WHEN 'new_steps' THEN ARRAY['rows']
+            WHEN 'move_instance' THEN ARRAY['instance_id', 'read_version', 'new_state', 'new_version',
+                                            'new_context', 'new_entered_at']
+            WHEN 'audit_entry' THEN ARRAY['seq', 'chain', 'chain_seq', 'at', 'organisation', 'instance',
+                                          'event', 'trigger', 'from_state', 'to_state', 'actor', 'role',
+                                          'reason', 'data', 'prev_hash', 'hash', 'as_of', 'alg']
+            WHEN 'move_head' THEN ARRAY['head_chain', 'new_seq', 'new_hash', 'new_at']
+        END;
+        IF v_needs IS NOT NULL AND NOT w ?& v_needs THEN
+            RAISE EXCEPTION 'pmf_apply: write % lacks %', w->>'op',
+                (SELECT string_agg(k, ', ') FROM unnest(v_needs) AS k WHERE NOT w ? k)
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF w->>'op' = 'new_steps' AND (jsonb_typeof(w->'rows') IS DISTINCT FROM 'array' OR EXISTS (
+                SELECT 1 FROM jsonb_array_elements(w->'rows') AS r(item)
+                 WHERE NOT (r.item ?& ARRAY['deadline_id', 'instance_id', 'organisation_id', 'kind', 'rung',
+                                          'due_at', 'recipients', 'status']))) THEN
+            RAISE EXCEPTION 'pmf_apply: write new_steps lacks rows, each with every column (%)', w->'rows'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
         CASE w->>'op'
         WHEN 'cancel_steps' THEN
             UPDATE steps SET status = 'cancelled'
