@@ -348,6 +348,7 @@ def test_the_public_annual_report_is_published_on_the_open_pages_once_frozen_and
     assert shown.status_code == 200 and "Annual performance report 2024-25" in shown.text
     assert "SECRET" not in shown.text and "PLA-01" not in shown.text and "sm_" not in shown.text
     assert "HOU-01" in shown.text and "Not published" in shown.text  # Q1-Q3 are history
+    assert "nothing to compare it with" in shown.text  # 2023-24 is history: "Unknown" is explained
     assert f'href="{page}"' in client.get(f"/open/{ORG}").text
     rows = list(csv.DictReader(io.StringIO(client.get(f"{page}.csv").text)))
     assert [r["measure"] for r in rows] == ["HOU-01", "HOU-06", "WAS-01", "WAS-06"]
