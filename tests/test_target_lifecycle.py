@@ -583,4 +583,8 @@ def test_a_refused_decision_on_the_measure_page_is_audited(client: TestClient, e
     _as(client, "auditor")
     shown = text_of(client.get(f"/orgs/{ORG}/audit?event=target.refused").text)
     assert "Refused: target.agreed" in shown and "Reason given: not mine to agree" in shown
-    assert "Refused because: permission denied for 'sm_waste': the Performance team decides here" in shown
+    said = shown.split("newest first", 1)[1].split("As recorded", 1)[0]  # the entry, in words
+    assert (
+        "Why: Not allowed: The Performance team decides here." in said and "performance_officer" not in said
+    )
+    assert "permission denied for 'sm_waste': the Performance team decides here" in shown  # as recorded

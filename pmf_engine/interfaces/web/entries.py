@@ -113,7 +113,9 @@ def _denied(entry: Any, why: str, wf: WorkflowDef | None, roles: RolesPolicy | N
         return "Their role covers their own service only"
     if rule.endswith("is deactivated"):
         return "Their account is deactivated"
-    return "Not allowed: " + wording.sentence(rule.rsplit(": ", 1)[-1])
+    role = r"[a-z][a-z0-9_]*"
+    plain = re.sub(rf" \({role}(?: or {role})*\)$", "", rule.rsplit(": ", 1)[-1])  # roles' names after words
+    return "Not allowed: " + wording.sentence(plain)
 
 
 def _data(text: str | None) -> dict[str, Any]:
