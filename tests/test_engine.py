@@ -139,7 +139,7 @@ def test_join_guard_holds_until_every_return_is_settled(engine: Engine, cycle: s
     with pytest.raises(GuardFailed) as refused:
         engine.fire(cycle, "close_data_request", "perf")
     assert refused.value.guard == "children_settled"
-    assert "WASTE (requested)" in refused.value.why and "HOUSING" not in refused.value.why
+    assert "WASTE (Requested)" in refused.value.why and "HOUSING" not in refused.value.why  # by its label
     engine.fire(f"{cycle}/WASTE", "submit", "sm_waste")
     engine.fire(f"{cycle}/WASTE", "accept", "perf")
     assert engine.fire(cycle, "close_data_request", "perf").to_state == "service_review"

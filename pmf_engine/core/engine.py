@@ -547,10 +547,19 @@ class Engine:
         waiting_on = wf.joined_by(transition.trigger)
         if not transition.guards and not waiting_on:
             return
-        ctx = GuardContext(tx=tx, instance=inst, workflow=wf, data=data, tag=tag, prefetched=prefetched or {})
+        workflows = self.catalog.workflows
+        ctx = GuardContext(
+            tx=tx,
+            instance=inst,
+            workflow=wf,
+            data=data,
+            tag=tag,
+            workflows=workflows,
+            prefetched=prefetched or {},
+        )
         if waiting_on:
             # A set's own join: the parent waits for those children; one refusal names it.
-            why = join_problem(waiting_on, ctx.children, tag)
+            why = join_problem(waiting_on, ctx.children, tag, workflows=workflows)
             if why is not None:
                 raise GuardFailed(inst.key, transition.trigger, inst.state, "children_settled", why)
         guards = self.catalog.registry.guards

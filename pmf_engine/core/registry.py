@@ -40,6 +40,9 @@ class GuardContext:
     tag: str | None = None
     """The instance's period tag (``Q4``), for child sets started only in some periods."""
 
+    workflows: Mapping[str, WorkflowDef] = field(default_factory=dict)
+    """The catalog's workflows by name: a child's state is named by its workflow's label."""
+
     prefetched: Mapping[str, list[Any]] = field(default_factory=dict)
     """Rows a guard declared it reads (``Registry.guard(reads=)``), already read by the fire's
     first round trip on PostgreSQL, by guard name; a guard without them reads for itself."""
@@ -144,19 +147,31 @@ class Registry:
 
 
 def join_problem(
-    sets: Sequence[ChildSpec], children: Sequence[ChildView], tag: str | None, *, started_only: bool = False
+    sets: Sequence[ChildSpec],
+    children: Sequence[ChildView],
+    tag: str | None,
+    *,
+    started_only: bool = False,
+    workflows: Mapping[str, WorkflowDef] | None = None,
 ) -> str | None:
     """Why the child sets ``sets`` are not settled yet, or ``None`` when they are: all of a
     set (or any one, for ``require: any``) in its settled states. A set the period does not
-    have counts as settled; one not started yet does not, unless ``started_only``."""
+    have counts as settled; one not started yet does not, unless ``started_only``. A waiting
+    child's state is said by its label in ``workflows`` (its stored name without one)."""
     problems: list[str] = []
+    known = workflows or {}
+
+    def said(c: ChildView) -> str:
+        wf = known.get(c.workflow)
+        return f"{c.name} ({wf.state_label(c.state) if wf is not None else c.state})"
+
     for spec in sets:
         members = [c for c in children if c.workflow == spec.workflow]
         if not members:
             if spec.applies_in(tag) and not started_only:
                 problems.append(f"no {spec.workflow} instances exist yet")
             continue
-        waiting = [f"{c.name} ({c.state})" for c in members if c.state not in spec.settled]
+        waiting = [said(c) for c in members if c.state not in spec.settled]
         if spec.require == "any" and len(waiting) == len(members):
             problems.append(f"none of {len(members)} settled yet: {', '.join(waiting)}")
         elif spec.require == "all" and waiting:
@@ -169,7 +184,9 @@ def children_settled(ctx: GuardContext) -> str | None:
     that wait for it alone)."""
     if not ctx.children:
         return "no child instances exist yet"
-    return join_problem(ctx.workflow.children, ctx.children, ctx.tag, started_only=True)
+    return join_problem(
+        ctx.workflow.children, ctx.children, ctx.tag, started_only=True, workflows=ctx.workflows
+    )
 
 
 def core_registry() -> Registry:
