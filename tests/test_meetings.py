@@ -16,7 +16,7 @@ from pmf_engine.core.clock import LONDON
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import DataFileError
 from pmf_engine.core.store import AuditEntry
-from pmf_engine.pmf.meetings import CommitteeCalendar, read_meetings
+from pmf_engine.pmf.meetings import CommitteeCalendar, default_title, read_meetings
 from tests.conftest import CYCLE, ORG, SHIPPED_POLICIES, settle_returns
 
 FIXTURES = Path(__file__).parent / "fixtures" / "calendar"
@@ -127,3 +127,18 @@ def test_a_deadline_waiting_for_a_meeting_resolves_when_it_is_added(engine: Engi
     with engine.store.read() as s:
         events = [e.event for e in audit.trail(s, CYCLE)]
     assert events[-1] == "deadline.recomputed"
+
+
+def test_a_meeting_added_without_a_title_is_named_from_its_body() -> None:
+    """Found by a new user: the demo's meetings of ``cmt`` were titled "Cmt" on the meetings page."""
+    assert [default_title(b) for b in ("cmt", "cabinet", "audit_committee", "")] == [
+        "CMT", "Cabinet", "Audit committee", "",
+    ]  # fmt: skip
+
+
+def test_an_added_meeting_keeps_the_default_title(engine: Engine) -> None:
+    added = CommitteeCalendar(engine).add(ORG, "cmt", datetime(2024, 7, 23, 10, 0, tzinfo=LONDON), by="perf")
+    named = CommitteeCalendar(engine).add(
+        ORG, "cmt", datetime(2024, 8, 23, 10, 0, tzinfo=LONDON), title="CMT (budget)", by="perf"
+    )
+    assert (added.title, named.title) == ("CMT", "CMT (budget)")

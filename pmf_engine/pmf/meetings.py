@@ -64,6 +64,14 @@ NO_BODIES = CalendarPolicy(bodies={})
 """A calendar that guesses no event's body: .ics events must say it (``X-PMF-BODY`` or a category)."""
 
 
+def default_title(body: str) -> str:
+    """A meeting's title when its file gave none, from its body's name: a word of up to three
+    letters is taken for an initialism (``cmt``: ``CMT``), ``audit_committee`` is ``Audit committee``."""
+    words = [w.upper() if len(w) <= 3 else w for w in body.split("_") if w]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
+
+
 @dataclass(frozen=True)
 class MeetingRow:
     """A meeting as an import file gives it."""
@@ -295,7 +303,7 @@ class CommitteeCalendar:
             organisation_id=org.id,
             body=row.body,
             starts_at=row.starts_at,
-            title=row.title or row.body.title(),
+            title=row.title or default_title(row.body),
             location=row.location,
             uid=uid,
         )
