@@ -149,7 +149,7 @@ def test_drill_down_from_the_dashboard_to_a_figure_and_back(client: TestClient) 
     _sign_in(client, "perf")
     page = client.get(f"/orgs/{ORG}/dashboard")
     assert page.status_code == 200
-    assert "2024-25-Q1 at a glance" in page.text
+    assert "Quarter 1 2024-25 at a glance" in page.text and "2024-25-Q1 at a glance" not in page.text
     assert "Contractor shortage" in page.text and "No exception report yet" in page.text
     theme = f"/orgs/{ORG}/dashboard/2024-25-Q1/themes/Homes"
     assert f'href="{theme}"' in page.text
@@ -236,3 +236,12 @@ def test_the_dashboard_marks_provisional_and_estimated_figures(
         page = client.get(path).text  # the measure's page and the measures list tag it alike
         assert tag.format("Provisional figure") in page and ">provisional<" not in page, path
     assert quality_marks.note(["HOU-01"]) in theme  # the theme's own figures only
+
+
+def test_page_headings_name_the_council_and_the_quarter_in_words(client: TestClient) -> None:
+    """Found by a new user: headings said "TDC: audit trail" and "2024-25-Q1 at a glance"."""
+    _sign_in(client, "perf")
+    board = client.get(f"/orgs/{ORG}/dashboard").text
+    assert '<option value="2024-25-Q1" selected>Quarter 1 2024-25</option>' in board
+    meetings = client.get(f"/orgs/{ORG}/meetings").text
+    assert '<h1 class="govuk-heading-l">Test District Council: committee meetings</h1>' in meetings

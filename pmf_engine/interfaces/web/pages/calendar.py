@@ -19,7 +19,7 @@ from pmf_engine.interfaces.web import queries, wording
 from pmf_engine.interfaces.web.deps import Count, FormMember, FrameworkDep, Member, PathId, Render
 from pmf_engine.interfaces.web.errors import status_of
 from pmf_engine.interfaces.web.pages.overview import organisation_context
-from pmf_engine.interfaces.web.rendering import Renderer
+from pmf_engine.interfaces.web.rendering import Renderer, name_of
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.meetings import parse_when
 from pmf_engine.pmf.registry import CALENDAR_MANAGE
@@ -174,7 +174,7 @@ def _page(
     return render(
         "meetings.html",
         {
-            "title": f"{org}: committee meetings",
+            "title": f"{name_of(render, org)}: committee meetings",
             "org": org,
             "coming": [m for m in listed if m.starts_at > now],
             "past": [m for m in listed if m.starts_at <= now][::-1],

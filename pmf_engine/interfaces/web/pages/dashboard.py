@@ -69,7 +69,11 @@ def dashboard_page(
     charts = {t.theme: Markup(report.theme_chart(t.counts)) for t in board.tiles}  # noqa: S704 - numbers only
     return render(
         "dashboard.html",
-        {"title": f"{board.organisation_name}: {board.period} at a glance", "board": board, "charts": charts},
+        {
+            "title": f"{board.organisation_name}: {wording.period_words(board.period)} at a glance",
+            "board": board,
+            "charts": charts,
+        },
     )
 
 
@@ -91,7 +95,11 @@ def summary_page(org: str, period: str, _user: Member, framework: FrameworkDep, 
     charts = {t.theme: Markup(report.theme_chart(t.counts)) for t in board.tiles}  # noqa: S704 - numbers only
     return render(
         "summary.html",
-        {"title": f"{board.organisation_name}: {board.period} summary", "board": board, "charts": charts},
+        {
+            "title": f"{board.organisation_name}: {wording.period_words(board.period)} summary",
+            "board": board,
+            "charts": charts,
+        },
     )
 
 
