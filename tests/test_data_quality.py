@@ -229,7 +229,7 @@ def test_report_marks_provisional_and_estimated_figures(council: Engine) -> None
     html = report.html(report.gather(services(council), CYCLE))
     assert html.count('class="pmf-quality"') == 2
     assert "Provisional" in html and "Estimated" in html
-    assert "2 figure(s) marked provisional or estimated: HOU-01, WAS-01" in html
+    assert "2 figures marked provisional or estimated: HOU-01, WAS-01" in html
 
 
 def test_assurance_summary_counts_flags_evidence_and_sign_offs_and_writes_csv(council: Engine) -> None:

@@ -211,6 +211,7 @@ def test_web_sign_off_button_signs_the_return(browser: TestClient, engine: Engin
     sign_in(browser, "hos_housing")
     page = browser.get(f"/orgs/{ORG}/assurance").text
     assert "Sign off the HOUSING return" in page
+    assert "0 late sign-offs; 0 returns accepted without a sign-off." in page, "counted in words, no (s)"
     token = csrf(browser, f"/orgs/{ORG}/assurance")
     assert browser.post(f"/instances/{CYCLE}/HOUSING/sign-off", data={"csrf_token": token}).status_code == 303
     page = browser.get(f"/orgs/{ORG}/assurance").text

@@ -558,7 +558,7 @@ def test_the_calendar_page_syncs_with_moderngov(engine: Engine, site: Site, tmp_
     synced = client.post(f"{page}/sync", data={"csrf_token": token})
     assert synced.status_code == 303
     shown = client.get(synced.headers["location"]).text
-    assert "Synchronised with ModernGov: 7 meeting(s) added, moved or cancelled" in shown
+    assert "Synchronised with ModernGov: 7 meetings added, moved or cancelled" in shown
     assert f'href="{site.base_url}/ieListDocuments.aspx?CId=134&amp;MId=4001"' in shown
     assert _audit(engine, "meeting.added") == 7
     trail = html.unescape(client.get(f"/orgs/{ORG}/audit").text)

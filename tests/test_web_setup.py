@@ -70,7 +70,7 @@ def test_a_council_file_uploaded_sets_up_the_council(client: TestClient, engine:
     done = _upload(client, "/setup/upload", "wexcombe.yaml", (EXAMPLES / "wexcombe.yaml").read_bytes())
     assert done.status_code == 303, done.text[:500]
     page = client.get(done.headers["location"])
-    assert "WDC is set up: 3 service(s) and 9 person(s)" in page.text
+    assert "WDC is set up: 3 services and 9 people" in page.text
     assert [s.code for s in engine.directory.services("WDC")] == ["HOUSING", "PLANNING", "WASTE"]
     with engine.store.read() as s:
         actors = set(s.scalars(select(AuditEntry.actor).where(AuditEntry.organisation == "WDC")))
@@ -108,7 +108,7 @@ def test_people_and_services_uploaded_for_an_organisation(client: TestClient, en
     )
     assert (
         services.status_code == 303
-        and "1 service(s) added to TDC" in client.get(services.headers["location"]).text
+        and "1 service added to TDC" in client.get(services.headers["location"]).text
     )
     people = b"username,name,email,roles\nlily,Lily Lane,,service_manager:LEISURE\nomar,Omar Oak,,cmt_membr\n"
     refused = _upload(client, f"/orgs/{ORG}/people/upload", "people.csv", people)

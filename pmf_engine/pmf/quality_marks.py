@@ -38,6 +38,7 @@ def least_sure(flags: Iterable[str | None]) -> str:
 
 def note(figures: Sequence[str]) -> str:
     """The note explaining the marks of ``figures`` (each named as the page names it):
-    ``2 figure(s) marked provisional or estimated: HOU-01, WAS-01. They may change when the
+    ``2 figures marked provisional or estimated: HOU-01, WAS-01. They may change when the
     service validates them.``"""
-    return f"{len(figures)} figure(s) marked provisional or estimated: {', '.join(figures)}. {EXPLANATION}"
+    counted = f"{len(figures)} figure{'' if len(figures) == 1 else 's'}"
+    return f"{counted} marked provisional or estimated: {', '.join(figures)}. {EXPLANATION}"

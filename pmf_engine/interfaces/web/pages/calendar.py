@@ -28,9 +28,9 @@ router = APIRouter()
 Text = Annotated[str, Form()]
 DONE = {
     "added": "Meeting added",
-    "moved": "Meeting moved: {n} deadline(s) reckoned again",
-    "cancelled": "Meeting cancelled: {n} deadline(s) reckoned again from the next meeting",
-    "synced": "Synchronised with ModernGov: {n} meeting(s) added, moved or cancelled",
+    "moved": "Meeting moved: {deadlines} reckoned again",
+    "cancelled": "Meeting cancelled: {deadlines} reckoned again from the next meeting",
+    "synced": "Synchronised with ModernGov: {meetings} added, moved or cancelled",
 }
 """What the page says after a change (by code: a link cannot make it say anything else)."""
 
@@ -41,7 +41,15 @@ def meetings(
 ) -> Response:
     """The organisation's meetings, the coming ones first; forms for those who manage them."""
     said = DONE.get(done)
-    return _page(render, framework, org, user, done=said.format(n=n) if said else "")
+    return _page(
+        render,
+        framework,
+        org,
+        user,
+        done=said.format(deadlines=wording.count(n, "deadline"), meetings=wording.count(n, "meeting"))
+        if said
+        else "",
+    )
 
 
 @router.post("/orgs/{org}/meetings")

@@ -34,6 +34,7 @@ from pmf_engine.interfaces.web.deps import (
 from pmf_engine.interfaces.web.errors import Forbidden
 from pmf_engine.interfaces.web.pages.instance import FORM_ERRORS
 from pmf_engine.interfaces.web.session import organisations_for
+from pmf_engine.interfaces.web.wording import count as said
 from pmf_engine.pmf.onboarding import SetUp
 
 router = APIRouter()
@@ -92,11 +93,11 @@ def setup(
     administer; after an upload, what it did (``done``: council, people or services)."""
     banner = None
     if done == "council":
-        banner = f"{org} is set up: {count} service(s) and {people} person(s)"
+        banner = f"{org} is set up: {said(count, 'service')} and {said(people, 'person', 'people')}"
     elif done == "people":
-        banner = f"{count} person(s) added or given more roles in {org}"
+        banner = f"{said(count, 'person', 'people')} added or given more roles in {org}"
     elif done == "services":
-        banner = f"{count} service(s) added to {org}"
+        banner = f"{said(count, 'service')} added to {org}"
     return render("setup.html", {**_context(request, engine, user), "done": banner})
 
 
