@@ -151,6 +151,7 @@ def test_drill_down_from_the_dashboard_to_a_figure_and_back(client: TestClient) 
     assert page.status_code == 200
     assert "Quarter 1 2024-25 at a glance" in page.text and "2024-25-Q1 at a glance" not in page.text
     assert "Contractor shortage" in page.text and "No exception report yet" in page.text
+    assert "31 December 2024" in page.text, "the expected recovery as people write a day"
     theme = f"/orgs/{ORG}/dashboard/2024-25-Q1/themes/Homes"
     assert f'href="{theme}"' in page.text
     drilled = client.get(theme, params={"rag": "red"})

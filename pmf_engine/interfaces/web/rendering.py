@@ -34,7 +34,7 @@ def templates() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["when"] = lambda d: f"{london(d):%d %b %Y %H:%M}" if d else "–"
+    env.filters["when"] = lambda d: wording.instant_words(d) if d else "–"
     env.filters["at"] = _at
     env.filters["day"] = _day
     env.filters["local"] = lambda d: f"{london(d):%Y-%m-%d %H:%M}"  # as a form takes it back

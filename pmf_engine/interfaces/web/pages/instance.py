@@ -18,7 +18,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
 
-from pmf_engine.core.clock import london
 from pmf_engine.core.definition import WorkflowDef
 from pmf_engine.core.errors import ConcurrencyConflict, InvalidInput, NotFound, PmfError, Refused
 from pmf_engine.core.instances import InstanceKey
@@ -45,7 +44,7 @@ STALE_FORM = (
 
 
 def _when(at: str) -> str:
-    return f"{london(datetime.fromisoformat(at)):%d %b %Y %H:%M}"
+    return wording.instant_words(datetime.fromisoformat(at))
 
 
 def _what_changed(framework: Framework, key: str, conflict: ConcurrencyConflict) -> str:
