@@ -10,6 +10,8 @@ lock anyone out for 15 minutes with 5 requests."
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
+from pmf_engine.core import accounts
 from pmf_engine.core.accounts import Accounts
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.store import Actor, WebSession
@@ -230,3 +233,18 @@ def test_a_busy_office_address_counts_only_failed_sign_ins(engine: Engine) -> No
         accounts.set_password(person, PASSWORD, by="test")
     for person in people:
         assert accounts.sign_in(person, PASSWORD, address="198.51.100.7") == (person, None), person
+
+
+def test_the_unknown_name_hash_is_made_by_the_web_app_not_by_every_command(engine: Engine) -> None:
+    """Importing the CLI hashed a dummy password (a fifth of a second on every command); now the
+    web app makes it as it starts, before anyone signs in, so an unknown name is never faster."""
+    probe = (
+        "import pmf_engine.interfaces.cli; from pmf_engine.core import accounts;"
+        "print(accounts._dummy.cache_info().currsize)"
+    )
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == "0"
+    accounts._dummy.cache_clear()
+    settings = WebSettings(secret_key="test-secret", secure_cookies=False)
+    create_app(Framework(engine, SHIPPED_POLICIES), settings)
+    assert accounts._dummy.cache_info().currsize == 1

@@ -89,7 +89,7 @@ def create_app(framework: Framework, settings: WebSettings) -> FastAPI:
     )
     app.state.engine = engine
     app.state.framework = framework
-    app.state.accounts = Accounts(engine.store, engine.clock)
+    app.state.accounts = Accounts(engine.store, engine.clock).ready_for_sign_in()
     policy = SessionPolicy(
         idle=timedelta(minutes=settings.session_idle_minutes),
         absolute=timedelta(hours=settings.session_hours),
