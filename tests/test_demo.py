@@ -285,7 +285,7 @@ def test_serve_demo_keeps_the_database_unless_reset(
     in it) on the next start, and builds it afresh with ``--reset``, leaving nothing half-built."""
     monkeypatch.chdir(tmp_path)
     served: list[Any] = []
-    monkeypatch.setattr(entry, "serve", lambda app, **_kw: served.append(app))
+    monkeypatch.setattr(entry, "serve", lambda app, **kw: served.append((app, kw)))
 
     def serve(*args: str) -> str:
         result = CliRunner().invoke(
@@ -301,7 +301,8 @@ def test_serve_demo_keeps_the_database_unless_reset(
     for username in ("priya", "hannah", "lena", "audrey", "scott", "adam"):
         assert username in first
     db = tmp_path / "pmf-demo.db"
-    assert served[-1].settings.database_url == sqlite_url(Path("pmf-demo.db"))
+    assert served[-1][0].settings.database_url == sqlite_url(Path("pmf-demo.db"))
+    assert served[-1][1]["secure_cookies"] is False and "plain HTTP" in first, "its passwords are public"
     store = Store(sqlite_url(db))
     with store.write() as s:
         s.add(Meeting(organisation_id=1, body="cmt", starts_at=as_utc(datetime(2031, 6, 3, 10)), uid="kept"))

@@ -62,13 +62,15 @@ def serve_command(
             rehearsal=app.rehearsal,
         )
     click.echo(f"serving on http://{host}:{port}/ (API under /api/v1, OpenAPI at /api/v1/openapi.json)")
+    if demo and not insecure_cookies:
+        click.echo("the demo's session cookie goes over plain HTTP too (its passwords are public)")
     serve(
         app,
         host=host,
         port=port,
         worker=not no_worker,
         interval=interval,
-        secure_cookies=not insecure_cookies,
+        secure_cookies=not (insecure_cookies or demo),
         workers=workers,
     )
 
