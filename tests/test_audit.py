@@ -73,6 +73,9 @@ def test_postgres_refuses_truncate(history: Engine) -> None:
 def test_untouched_log_verifies(history: Engine) -> None:
     report = _verify(history.store)
     assert report.ok and report.entries == len(_org_entries(history.store)) + _system_count(history.store)
+    org, system = len(_org_entries(history.store)), _system_count(history.store)
+    said = f"{org + system} entries in 2 chains ({ORG} to its entry {org}, _system to its entry {system})"
+    assert report.summary() == said, "each chain's count, so an audit page's count is found in it"
 
 
 def _system_count(store: Store) -> int:

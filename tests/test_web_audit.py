@@ -90,6 +90,7 @@ def test_the_page_lists_the_newest_entries_first_and_pages_back(
     assert verifications == [], "viewing pages verified the chain"
     checked = noted.get(f"/orgs/{ORG}/audit?verify=1")
     assert "Chain verified" in checked.text and verifications == [ORG]
+    assert f"This is {ORG}'s chain" in checked.text, "it says why the CLI, verifying every chain, counts more"
 
 
 def test_filters_are_exact_and_kept_across_pages(noted: TestClient) -> None:

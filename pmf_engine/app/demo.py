@@ -410,8 +410,7 @@ def _build(
         f"{fired} reminders and escalations recorded"
     )
     if verification.ok:
-        chains = len(verification.chains)
-        echo(f"pmf audit verify: audit log verified: {verification.entries} entries in {chains} chain(s)")
+        echo(f"pmf audit verify: audit log verified: {verification.summary()}")
     else:
         echo(f"pmf audit verify: BROKEN {verification.first_break}")
     return verification.ok

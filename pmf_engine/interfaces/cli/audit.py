@@ -51,7 +51,7 @@ def audit_verify(app: App, checkpoint_file: Path | None, chain: str | None, incr
         sys.exit(1)
     against = f", matches checkpoint {checkpoint_file}" if checkpoint_file else ""
     against += " since the last verified entries" if incremental else ""
-    click.echo(f"audit log verified: {report.entries} entries in {len(report.chains)} chain(s){against}")
+    click.echo(f"audit log verified: {report.summary()}{against}")
 
 
 def _read_checkpoint(path: Path) -> dict[str, Any]:
