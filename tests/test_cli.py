@@ -181,6 +181,7 @@ def test_a_quarter_through_the_cli(pmf, tmp_path: Path) -> None:  # type: ignore
 def test_workflow_list_show_and_diagram(pmf) -> None:  # type: ignore[no-untyped-def]
     listing = pmf("workflow", "list").stdout
     assert "quarterly_cycle@" in listing and "service_return@" in listing
+    assert listing.splitlines()[-1].startswith("* the version the workflow files hold now")
     shown = pmf("workflow", "show", "quarterly_cycle").stdout
     assert "return_to_cmt" in shown and "reason required" in shown
     assert (
@@ -274,6 +275,8 @@ def test_calendar_tick_and_outbox_through_the_cli(pmf, tmp_path: Path) -> None: 
     assert ticked.exit_code == 0 and "fired 8 step(s) into 2 message(s)" in ticked.stdout, ticked.stdout
     late = pmf("--now", "2024-07-17 10:00", "cycle", "status", "KDC/2024-25-Q1").stdout
     assert "LATE" in late and "escalation step" in late
+    rehearsed = pmf("audit", "trail", "KDC/2024-25-Q1").stdout.splitlines()
+    assert "Z*" in rehearsed[0] and rehearsed[-1].startswith("* the time the entry counts as"), "* explained"
     listing = pmf("outbox", "list").stdout
     assert "sent" in listing and "po" in listing
     assert "0 message(s) queued again" in pmf("outbox", "retry", "--all", "--as", "admin").stdout

@@ -94,6 +94,8 @@ def audit_trail(app: App, key: str) -> None:
             f"#{e.seq:<5} {e.effective_at[:19]}Z{rehearsed}{e.event:<14} {e.instance or '':<28} "
             f"{e.trigger or '':<24} {move:<36} {who}{why}"
         )
+    if any(e.as_of for e in entries):
+        click.echo("* the time the entry counts as, in a rehearsal (pmf --now); times are UTC")
 
 
 @audit_group.command("export")

@@ -96,6 +96,7 @@ def workflow_list(app: App) -> None:
             f"{mark} {version.id:>3} {version.ref:<32} label {version.label:<10} "
             f"registered {london(version.registered_at):%Y-%m-%d %H:%M}"
         )
+    click.echo("* the version the workflow files hold now (new instances start on it)")
 
 
 @workflow.command("show")
