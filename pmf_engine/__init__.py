@@ -27,6 +27,7 @@ from pmf_engine.core.errors import (
     PermissionDenied,
     PmfError,
     Refused,
+    SchemaBehind,
     TransitionNotAllowed,
     UnknownTrigger,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "Refused",
     "Registry",
     "RolesPolicy",
+    "SchemaBehind",
     "Store",
     "SystemClock",
     "TransitionNotAllowed",

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from alembic import command
 from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
 
 from pmf_engine.core.catalog import Catalog
 from pmf_engine.core.clock import ManualClock
 from pmf_engine.core.engine import Engine
+from pmf_engine.core.errors import SchemaBehind
 from pmf_engine.core.store import Store, grant_app_role
+from pmf_engine.migrations import alembic_config, current_revision, head_revision
 from tests.conftest import CYCLE, ORG, seed
 from tests.pg import PostgresServer
 
@@ -75,3 +78,27 @@ def test_grants_refuse_sqlite_and_odd_names(tmp_path: object, pg_server: Postgre
         grant_app_role(pg, "x; DROP TABLE audit_entries")
     pg.dispose()
     store.dispose()
+
+
+def test_the_app_role_on_a_schema_behind_the_release_is_told_to_upgrade_as_the_owner(
+    deployment: tuple[str, str],
+) -> None:
+    """Found in review: a release with a new migration, started as the application's role before
+    the owner upgraded, failed on a privilege error inside Alembic (or, with upgrade=False, at the
+    first fire on a missing function). Now it names both revisions and what to run; nothing changed."""
+    owner_url, app_url = deployment
+    owner = Store(owner_url)
+    with owner.engine.begin() as conn:
+        config = alembic_config()
+        config.attributes["connection"] = conn
+        command.downgrade(config, "-1")  # the schema one release behind
+    behind = current_revision(owner.engine)
+    grant_app_role(owner, "pmf_app")
+    with pytest.raises(SchemaBehind, match=r"pmf db upgrade") as refused:
+        Store(app_url)
+    head = head_revision()
+    assert (refused.value.current, refused.value.head) == (behind, head) and behind != head
+    assert current_revision(owner.engine) == behind, "nothing was changed"
+    owner.dispose()
+    Store(owner_url).dispose()  # the owner brings it up; then the application's role starts
+    Store(app_url).dispose()

@@ -7,7 +7,8 @@
     │   ├── AlreadyExists        an organisation, service, actor, cycle or meeting of that key
     │   ├── ConcurrencyConflict  the instance changed since it was read; nothing was written
     │   ├── NotNow               not possible in the state things are in (a frozen report, ...)
-    │   └── MigrationRefused     a cycle cannot move to the requested workflow version
+    │   ├── MigrationRefused     a cycle cannot move to the requested workflow version
+    │   └── SchemaBehind         the database's schema is older than this release needs
     ├── FileProblems             a file given has problems (each with its file, line and field)
     │   ├── DefinitionError      a workflow or policy YAML file is invalid
     │   └── DataFileError        a CSV, XLSX or ICS data file cannot be imported
@@ -203,6 +204,19 @@ class MigrationRefused(Conflict):
         self.target = target
         self.reason = reason
         super().__init__(f"cannot migrate {instance} to {target}: {reason}")
+
+
+class SchemaBehind(Conflict):
+    """The database's schema is at ``current`` (``None``: never created), this release needs
+    ``head``, and this connection's role may not bring it up (no right to change the schema)."""
+
+    def __init__(self, current: str | None, head: str | None) -> None:
+        self.current = current
+        self.head = head
+        super().__init__(
+            f"the database schema is at revision {current or 'none'}, this release needs {head}, and "
+            "this role may not change the schema: run `pmf db upgrade` with the schema owner's URL"
+        )
 
 
 class Busy(PmfError):

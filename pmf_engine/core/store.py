@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -45,10 +45,11 @@ from sqlalchemy.types import TypeDecorator
 
 from pmf_engine.core import connections
 from pmf_engine.core.clock import Clock, SystemClock
-from pmf_engine.core.errors import Busy, NotFound
-from pmf_engine.migrations import upgrade_to_head
+from pmf_engine.core.errors import Busy, NotFound, SchemaBehind
+from pmf_engine.migrations import current_revision, head_revision, upgrade_to_head
 
 DEFAULT_URL = "sqlite:///pmf.db"
+INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL's SQLSTATE for a statement the role may not run
 """How long a SQLite writer waits for the lock before the request is refused as ``Busy``."""
 
 
@@ -471,8 +472,19 @@ class Store:
         )
         self._rehearsal: bool | None = None
         if upgrade:
-            upgrade_to_head(self.engine)
+            self._upgrade()
             self._settle_deployment(rehearsal)
+
+    def _upgrade(self) -> None:
+        """Bring the schema to head; a role without the right to (the app's, on PostgreSQL): SchemaBehind."""
+        try:
+            upgrade_to_head(self.engine)
+        except ProgrammingError as exc:
+            if getattr(exc.orig, "sqlstate", None) != INSUFFICIENT_PRIVILEGE:
+                raise
+            current = current_revision(self.engine)
+            self.engine.dispose()
+            raise SchemaBehind(current, head_revision()) from None
 
     def _settle_deployment(self, rehearsal: bool) -> None:
         """Write the deployment row if the database has none: a new database is a rehearsal one
