@@ -19,7 +19,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import Integer, String, bindparam, func, select, text
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DataError, OperationalError
 
@@ -32,7 +33,7 @@ from pmf_engine.core.clock import LONDON, ManualClock
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import ConcurrencyConflict, GuardFailed, PermissionDenied
 from pmf_engine.core.raw import Raw, Statement
-from pmf_engine.core.store import AuditEntry, Base, Step, Store, UTCDateTime, sqlite_url
+from pmf_engine.core.store import AuditEntry, Base, Instance, Step, Store, UTCDateTime, sqlite_url
 from tests.conftest import ORG
 from tests.pg import PostgresServer
 
@@ -210,6 +211,20 @@ def _deferred_fire_with_stale_move(engine: Engine, key: str, stale_by: int, move
         raw.flush(commit=True)
 
 
+PG_MOVE_INSTANCE = select(
+    func.pmf_move_instance(
+        sql_cast(bindparam("instance_id"), Integer),
+        sql_cast(bindparam("read_version"), Integer),
+        sql_cast(bindparam("new_state"), String),
+        sql_cast(bindparam("new_version"), Integer),
+        sql_cast(bindparam("new_context", type_=Instance.context.type), Instance.context.type),
+        bindparam("new_entered_at", type_=Instance.entered_at.type),
+    )
+)
+"""Migration 0011's versioned move, which the engine used before ``pmf_apply`` (0026) took
+its place: the function is still in the schema, so it is still held to refusing a stale move."""
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("by", ["pmf_apply", "pmf_move_instance"])
 def test_a_stale_move_in_the_pipeline_stops_its_commit(
@@ -220,9 +235,8 @@ def test_a_stale_move_in_the_pipeline_stops_its_commit(
     write of ``pmf_apply`` (migration 0026), like ``pmf_move_instance`` (migration 0011) before
     it, raises ``pmf_stale`` instead, and nothing queued before or after it is written."""
     from pmf_engine.core import engine as engine_module
-    from pmf_engine.core import instances
 
-    move = engine_module._MOVE_INSTANCE if by == "pmf_apply" else Statement(instances.PG_MOVE_INSTANCE)
+    move = engine_module._MOVE_INSTANCE if by == "pmf_apply" else Statement(PG_MOVE_INSTANCE)
     assert (move.server is not None) == (by == "pmf_apply")
     clock = ManualClock(datetime(2024, 7, 1, 9, 0, tzinfo=LONDON))
     store = Store(pg_server.url(pg_server.create_database(pg_template)), wall=clock)

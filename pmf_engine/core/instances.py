@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Integer, String, Table, bindparam, func, insert, select, update
-from sqlalchemy import cast as sql_cast
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from pmf_engine.core.errors import InvalidInput, NotFound
@@ -115,19 +114,9 @@ MOVE_INSTANCE = (
     )
 )
 
-# PostgreSQL: the same move by migration 0011's function, which raises ``pmf_stale`` (SQLSTATE
-# 40001) instead of changing no row, so it can be pipelined with the COMMIT it must stop.
+# PostgreSQL: a stale move raises ``pmf_stale`` (SQLSTATE 40001) instead of changing no row
+# (``pmf_apply``'s move, migration 0026), so it can be pipelined with the COMMIT it must stop.
 STALE = "pmf_stale"
-PG_MOVE_INSTANCE = select(
-    func.pmf_move_instance(
-        sql_cast(bindparam("instance_id"), Integer),
-        sql_cast(bindparam("read_version"), Integer),
-        sql_cast(bindparam("new_state"), String),
-        sql_cast(bindparam("new_version"), Integer),
-        sql_cast(bindparam("new_context", type_=_INSTANCES.c.context.type), _INSTANCES.c.context.type),
-        bindparam("new_entered_at", type_=_INSTANCES.c.entered_at.type),
-    )
-)
 
 NEW_INSTANCES = insert(_INSTANCES).returning(_INSTANCES.c.id, sort_by_parameter_order=True)
 
