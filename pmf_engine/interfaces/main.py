@@ -6,14 +6,15 @@ The CLI and the web app do not import each other; this module is the one place t
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from pmf_engine.app.demo import DEMO_PASSWORD, PEOPLE, Prepared, prepare_demo
 from pmf_engine.app.logs import configure_logging
+from pmf_engine.app.wiring import Application
 from pmf_engine.core.store import sqlite_url
 from pmf_engine.interfaces.cli import App, main, pass_app
-from pmf_engine.interfaces.web.serve import serve
 
 __all__ = ["main"]
 
@@ -91,6 +92,14 @@ def demo_database(app: App, db_file: Path, *, reset: bool) -> Prepared:
     )
     click.echo(f"sign in as any of {accounts}, password {DEMO_PASSWORD}")
     return prepared
+
+
+def serve(application: Application, **options: Any) -> None:
+    """The web's ``serve``, imported only when a command serves: the web stack (FastAPI, uvicorn,
+    the templates) would add half a second to the start of every other command."""
+    from pmf_engine.interfaces.web.serve import serve as serve_web  # noqa: PLC0415
+
+    serve_web(application, **options)
 
 
 main.add_command(serve_command)
