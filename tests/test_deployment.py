@@ -98,6 +98,8 @@ def test_the_app_role_on_a_schema_behind_the_release_is_told_to_upgrade_as_the_o
         Store(app_url)
     head = head_revision()
     assert (refused.value.current, refused.value.head) == (behind, head) and behind != head
+    assert "permission denied" in (refused.value.refusal or ""), "what the database said is kept"
+    assert refused.value.__cause__ is not None, "and the error itself, for the traceback"
     assert current_revision(owner.engine) == behind, "nothing was changed"
     owner.dispose()
     Store(owner_url).dispose()  # the owner brings it up; then the application's role starts

@@ -190,7 +190,7 @@ def test_committee_district_quarter_end_to_end(tmp_path: Path) -> None:
         "REV-02": "GREEN",
     }
     refused = _refused(pmf("fire", q, "approve_report", "--as", "chief_exec", now=now), "GuardFailed")
-    assert "red or amber measure(s) or at risk or off track project(s) without an exception report" in refused
+    assert "red or amber measures or at risk or off track projects without an exception report" in refused
     assert "REV-01" in refused and "PLN-01" in refused and "project P-01" in refused
     for code, who, extra in (
         ("REV-01", "hos_revenues", []),
@@ -334,7 +334,7 @@ def test_business_planning_round_beside_the_q4_cycle(tmp_path: Path) -> None:
     assert "plan_review -> action_planning" in _ok(returned)
     _ok(pmf("fire", rnd, "agree_plan", "--service", "HOUSING", "--as", "perf", now=now))
     waiting = _refused(pmf("fire", rnd, "submit_plans_to_cmt", "--as", "perf", now=now), "children_settled")
-    assert "LEISURE (action_planning)" in waiting
+    assert "LEISURE (Drafting the SMART action plan)" in waiting
     no_figures = pmf("actuals", "record", rnd, "HOU-01", "30", "--as", "hos_housing", now=now)
     assert "covers 2025-26, not a quarter" in _refused(no_figures, "InvalidInput")
     _ok(pmf("fire", rnd, "submit_plan", "--service", "LEISURE", "--as", "hos_leisure", now=now))

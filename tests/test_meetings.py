@@ -131,8 +131,9 @@ def test_a_deadline_waiting_for_a_meeting_resolves_when_it_is_added(engine: Engi
 
 def test_a_meeting_added_without_a_title_is_named_from_its_body() -> None:
     """Found by a new user: the demo's meetings of ``cmt`` were titled "Cmt" on the meetings page."""
-    assert [default_title(b) for b in ("cmt", "cabinet", "audit_committee", "")] == [
-        "CMT", "Cabinet", "Audit committee", "",
+    bodies = ("cmt", "cabinet", "audit_committee", "overview_and_scrutiny", "ldp_panel", "")
+    assert [default_title(b) for b in bodies] == [
+        "CMT", "Cabinet", "Audit committee", "Overview and scrutiny", "LDP panel", "",
     ]  # fmt: skip
 
 

@@ -405,7 +405,7 @@ def test_a_return_may_wait_for_its_plan_actions_statuses(
     engine.start_cycle(ORG, "2024-25-Q1", by="perf")
     q1 = f"{ORG}/2024-25-Q1"
     services(engine).performance.record_actual(q1, "HOU-01", 27, by="sm_housing")
-    with pytest.raises(GuardFailed, match=r"action\(s\) A1, A2"):
+    with pytest.raises(GuardFailed, match=r"plan's actions A1, A2"):
         engine.fire(f"{q1}/HOUSING", "submit", "sm_housing")
     plans.report_status(q1, "HOUSING", "A1", "on_track", by="sm_housing")
     plans.report_status(q1, "HOUSING", "A2", "complete", by="sm_housing")
@@ -415,7 +415,7 @@ def test_a_return_may_wait_for_its_plan_actions_statuses(
     engine.start_cycle(ORG, "2024-25-Q2", by="perf")
     q2 = f"{ORG}/2024-25-Q2"
     services(engine).performance.record_actual(q2, "HOU-01", 26, by="sm_housing")
-    with pytest.raises(GuardFailed, match=r"action\(s\) A1$"):
+    with pytest.raises(GuardFailed, match=r"plan's action A1$"):
         engine.fire(f"{q2}/HOUSING", "submit", "sm_housing")
 
 

@@ -239,11 +239,11 @@ def test_the_unknown_name_hash_is_made_by_the_web_app_not_by_every_command(engin
     """Importing the CLI hashed a dummy password (a fifth of a second on every command); now the
     web app makes it as it starts, before anyone signs in, so an unknown name is never faster."""
     probe = (
-        "import pmf_engine.interfaces.cli; from pmf_engine.core import accounts;"
-        "print(accounts._dummy.cache_info().currsize)"
+        "import sys, pmf_engine.interfaces.main; from pmf_engine.core import accounts;"
+        "print(accounts._dummy.cache_info().currsize, 'fastapi' in sys.modules)"
     )
     shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert shown.stdout.strip() == "0"
+    assert shown.stdout.split() == ["0", "False"], "nor is the web stack imported unless a command serves"
     accounts._dummy.cache_clear()
     settings = WebSettings(secret_key="test-secret", secure_cookies=False)
     create_app(Framework(engine, SHIPPED_POLICIES), settings)

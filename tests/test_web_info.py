@@ -104,7 +104,7 @@ def test_an_action_page_says_what_of_whom_by_when_and_on_which_measure(
     page = client.get(f"/instances/{action.key}").text
     text = _text(page)
     assert "What is asked Report on the voids recovery plan" in text
-    assert "Of whom sm_housing" in text and "By when 2024-12-31" in text
+    assert "Of whom sm_housing" in text and "By when 31 December 2024" in text
     measure = next(m for m in services(engine).performance.status(CYCLE) if m.code == "HOU-01")
     linked = _section(page, "action-link")
     assert f"HOU-01: {measure.title}" in linked and "actual 29" in linked

@@ -210,12 +210,15 @@ class SchemaBehind(Conflict):
     """The database's schema is at ``current`` (``None``: never created), this release needs
     ``head``, and this connection's role may not bring it up (no right to change the schema)."""
 
-    def __init__(self, current: str | None, head: str | None) -> None:
+    def __init__(self, current: str | None, head: str | None, refusal: str | None = None) -> None:
         self.current = current
         self.head = head
+        self.refusal = refusal
+        """What the database said when the upgrade was tried (``permission denied for schema public``)."""
+        said = f" (the database said: {refusal})" if refusal else ""
         super().__init__(
             f"the database schema is at revision {current or 'none'}, this release needs {head}, and "
-            "this role may not change the schema: run `pmf db upgrade` with the schema owner's URL"
+            f"this role may not change the schema{said}: run `pmf db upgrade` with the schema owner's URL"
         )
 
 

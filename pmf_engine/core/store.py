@@ -49,8 +49,8 @@ from pmf_engine.core.errors import Busy, NotFound, SchemaBehind
 from pmf_engine.migrations import current_revision, head_revision, upgrade_to_head
 
 DEFAULT_URL = "sqlite:///pmf.db"
+"""The database when none is given: ``pmf.db`` (SQLite) in the working folder."""
 INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL's SQLSTATE for a statement the role may not run
-"""How long a SQLite writer waits for the lock before the request is refused as ``Busy``."""
 
 
 @dataclass(frozen=True)
@@ -482,9 +482,9 @@ class Store:
         except ProgrammingError as exc:
             if getattr(exc.orig, "sqlstate", None) != INSUFFICIENT_PRIVILEGE:
                 raise
-            current = current_revision(self.engine)
+            current, why = current_revision(self.engine), getattr(exc.orig, "diag", None)
             self.engine.dispose()
-            raise SchemaBehind(current, head_revision()) from None
+            raise SchemaBehind(current, head_revision(), getattr(why, "message_primary", None)) from exc
 
     def _settle_deployment(self, rehearsal: bool) -> None:
         """Write the deployment row if the database has none: a new database is a rehearsal one

@@ -64,10 +64,14 @@ NO_BODIES = CalendarPolicy(bodies={})
 """A calendar that guesses no event's body: .ics events must say it (``X-PMF-BODY`` or a category)."""
 
 
+_SMALL_WORDS = frozenset({"a", "and", "at", "for", "in", "of", "on", "or", "the", "to"})
+
+
 def default_title(body: str) -> str:
     """A meeting's title when its file gave none, from its body's name: a word of up to three
-    letters is taken for an initialism (``cmt``: ``CMT``), ``audit_committee`` is ``Audit committee``."""
-    words = [w.upper() if len(w) <= 3 else w for w in body.split("_") if w]
+    letters is taken for an initialism (``cmt``: ``CMT``) unless it is a small word (``and``,
+    ``of``), ``overview_and_scrutiny`` is ``Overview and scrutiny``."""
+    words = [w.upper() if len(w) <= 3 and w not in _SMALL_WORDS else w for w in body.split("_") if w]
     text = " ".join(words)
     return text[:1].upper() + text[1:]
 

@@ -90,9 +90,8 @@ def framework_registry(policies: FrameworkPolicies) -> Registry:
             return None
         missing = unreported_actions(ctx.session, plans, ctx.instance.service_id, ctx.instance.period)
         if missing:
-            return (
-                f"no status this quarter for the {ctx.instance.service} plan's action(s) {', '.join(missing)}"
-            )
+            actions = f"{'action' if len(missing) == 1 else 'actions'} {', '.join(missing)}"
+            return f"no status this quarter for the {ctx.instance.service} plan's {actions}"
         return None
 
     def signing_reads(key: str) -> tuple[Statement, dict[str, Any]] | None:

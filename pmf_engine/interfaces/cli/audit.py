@@ -73,7 +73,9 @@ def audit_checkpoint(app: App, file: Path) -> None:
     with app.store.read() as s:
         mark = audit.checkpoint(s, app.engine.clock.now())
     file.write_text(json.dumps(mark, indent=2) + "\n", encoding="utf-8")
-    click.echo(f"checkpoint of {mark['entries']} entries in {len(mark['chains'])} chain(s) written to {file}")
+    chains = len(mark["chains"])
+    counted = f"{mark['entries']} entries in {chains} chain{'' if chains == 1 else 's'}"
+    click.echo(f"checkpoint of {counted} written to {file}")
 
 
 @audit_group.command("trail")

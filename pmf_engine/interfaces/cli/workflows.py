@@ -90,13 +90,16 @@ def workflow_validate(app: App, paths: tuple[Path, ...], roles_path: Path | None
 def workflow_list(app: App) -> None:
     """Stored workflow versions (the catalog's current ones are registered first)."""
     current = {wf.content_hash for wf in app.catalog.workflows.values()}
+    marked = False
     for version in app.engine.versions():
         mark = "*" if version.content_hash in current else " "
+        marked = marked or mark == "*"
         click.echo(
             f"{mark} {version.id:>3} {version.ref:<32} label {version.label:<10} "
             f"registered {london(version.registered_at):%Y-%m-%d %H:%M}"
         )
-    click.echo("* the version the workflow files hold now (new instances start on it)")
+    if marked:
+        click.echo("* the version the workflow files hold now (new instances start on it)")
 
 
 @workflow.command("show")

@@ -73,13 +73,13 @@ class ExceptionRules(_Policy):
     project_statuses: tuple[ProjectState, ...]
 
     def describe(self) -> str:
-        """The rule in words: ``red measure(s) or off track project(s)``."""
+        """The rule in words: ``red measures or off track projects``."""
         parts = []
         if self.rag:
-            parts.append(f"{' or '.join(self.rag)} measure(s)")
+            parts.append(f"{' or '.join(self.rag)} measures")
         if self.project_statuses:
             statuses = " or ".join(s.replace("_", " ") for s in self.project_statuses)
-            parts.append(f"{statuses} project(s)")
+            parts.append(f"{statuses} projects")
         return " or ".join(parts) or "nothing"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,24 @@ _env.globals.update(quality_mark=quality_marks.mark, quality_note=quality_marks.
 _env.filters["rag"] = status_words
 
 
+def _when(moment: datetime) -> str:
+    """A moment's day in London as people write it: ``1 Oct 2026``."""
+    local = london(moment)
+    return f"{local.day} {local:%b %Y}"
+
+
+def _day(iso: object) -> str:
+    """An ISO date (``2027-03-31``) as people write it (``31 March 2027``); anything else as it is."""
+    try:
+        found = date.fromisoformat(str(iso))
+    except ValueError:
+        return str(iso)
+    return f"{found.day} {found:%B %Y}"
+
+
+_env.filters["day"] = _day
+
+
 def html(data: ReportData) -> str:
     """The report as one HTML page."""
     content = data.content
@@ -42,7 +61,7 @@ def html(data: ReportData) -> str:
         theme_chart=lambda counts: Markup(theme_chart(counts)),  # noqa: S704 - numbers only
         heat_map=lambda section: Markup(heat_map(section)),  # noqa: S704 - numbers and escaped text
         grid=grid,
-        when=lambda d: f"{london(d):%d %b %Y}",
+        when=_when,
         number=_number,
         group_label=group_label,
     )
@@ -61,7 +80,7 @@ def annual_html(found: AnnualReport) -> str:
         report=found,
         colours=COLOURS,
         arrows=ARROWS,
-        when=lambda d: f"{london(d):%d %b %Y}",
+        when=_when,
         number=_number,
     )
 

@@ -207,7 +207,7 @@ def _theme(
     return render(
         "theme.html",
         {
-            "title": f"{theme}: {board.period}",
+            "title": f"{theme}: {wording.period_words(board.period)}",
             "board": board,
             "tile": tile,
             "measures": shown,
