@@ -21,6 +21,7 @@ EXPECTED = {
     "ConcurrencyConflict": 409,
     "NotNow": 409,
     "MigrationRefused": 409,
+    "SchemaBehind": 409,
     "InvalidInput": 422,
     "DefinitionError": 422,
     "DataFileError": 422,
