@@ -224,3 +224,15 @@ def test_web_sign_off_button_signs_the_return(browser: TestClient, engine: Engin
 def test_an_unknown_evidence_id_is_not_found(framework: Framework) -> None:
     with pytest.raises(NotFound):
         framework.evidence.download(ORG, 999)
+
+
+def test_the_assurance_page_opens_on_the_latest_quarter_not_a_planning_year(
+    browser: TestClient, framework: Framework
+) -> None:
+    """Found by a new user: with the year's service-planning round started after the quarter,
+    the page opened on "2026-27" (the round), showing no figures and every return as "Plan agreed"."""
+    framework.plans.start(ORG, "2024-25", by="perf")
+    sign_in(browser, "auditor")
+    page = browser.get(f"/orgs/{ORG}/assurance").text
+    assert f'<option value="{CYCLE}" selected' in page, "the quarter, the only reporting period"
+    assert "plans-2024-25" not in page and "Quarter 1 2024-25" in page

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Form, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from pmf_engine.core.errors import InvalidInput, NotFound, PmfError
+from pmf_engine.core.period import FinancialYear, parse_period
 from pmf_engine.interfaces.web import wording
 from pmf_engine.interfaces.web.deps import (
     FormMember,
@@ -31,11 +32,19 @@ router = APIRouter()
 
 
 def _chosen(framework: Framework, org: str, cycle: str | None) -> tuple[str | None, list[tuple[str, str]]]:
-    """The cycle asked for (else the latest) and the quarters to pick from, newest first."""
-    found = framework.engine.cycles(org)
+    """The cycle asked for (else the latest) and the quarters to pick from, newest first: the
+    cycles of a reporting period (a quarter, a month), not a year's (service planning)."""
+    found = [c for c in framework.engine.cycles(org) if not _of_a_year(c.period)]
     keys = [c.key for c in found]
     chosen = cycle if cycle in keys else (keys[-1] if keys else None)
     return chosen, [(c.key, wording.period_words(c.period)) for c in reversed(found)]
+
+
+def _of_a_year(period: str) -> bool:
+    try:
+        return isinstance(parse_period(period), FinancialYear)
+    except ValueError:
+        return False
 
 
 def assurance_page(
