@@ -28,6 +28,7 @@ from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.policy import EvidencePolicy
 from tests.conftest import CYCLE, ORG, SHIPPED_POLICIES, services
 from tests.test_web import PASSWORD, csrf, sign_in
+from tests.test_web_forms import text_of
 
 FIXTURES = Path(__file__).parent / "fixtures" / "measures"
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -216,6 +217,11 @@ def test_web_sign_off_button_signs_the_return(browser: TestClient, engine: Engin
     assert browser.post(f"/instances/{CYCLE}/HOUSING/sign-off", data={"csrf_token": token}).status_code == 303
     page = browser.get(f"/orgs/{ORG}/assurance").text
     assert "Sign off the HOUSING return" not in page and "hos_housing" in page
+    timeline = text_of(browser.get(f"/instances/{CYCLE}/HOUSING").text).split("Timeline", 1)[1]
+    signed = timeline.split("Requested to Submitted", 1)[1]  # after the submission, in its place
+    assert "hos_housing Return signed off Late: no Role: Head of service" in signed, (
+        "found by a new user: a signed-off return's timeline looked accepted without a sign-off"
+    )
     assert engine.fire(f"{CYCLE}/HOUSING", "accept", "perf").to_state == "accepted"
     csv_text = browser.get(f"/orgs/{ORG}/assurance.csv").text
     assert csv_text.splitlines()[0].startswith("period,service,measure") and "hos_housing" in csv_text

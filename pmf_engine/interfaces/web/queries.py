@@ -43,9 +43,10 @@ TIMELINE_EVENTS = (
     "reminder.fired",
     "escalation.fired",
     "chase.queued",
+    "return.signed_off",
 )
 """The audit events an instance page lists as its timeline: its steps and refusals, its start, the
-worker's reminders and escalations and the performance team's chasing."""
+worker's reminders and escalations, the performance team's chasing and a return's sign-off."""
 
 AUDIT_PAGE_SIZE = 100
 """How many entries a page of the audit trail lists unless asked for fewer or more."""
