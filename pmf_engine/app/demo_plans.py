@@ -16,7 +16,7 @@ Say = Callable[[str, str, str], None]
 
 EVALUATIONS = {
     "HOUSING": "Re-let times improved for three quarters but temporary accommodation is still above target.",
-    "PLANNING": "Major applications are decided on time; householder appeals take too long.",
+    "PLANNING": "Major applications are decided on time; minor applications take too long.",
     "WASTE": "Recycling fell after the contractor strike; missed bins are back within target.",
     "LEISURE": "Visits recovered to 2019 levels; the leisure centre rebuild is the year's main risk.",
     "REVENUES": "Collection is steady; new benefit claims take two days longer than last year.",
@@ -33,13 +33,13 @@ ACTIONS: dict[str, list[tuple[str, str, int, str]]] = {
         ("Re-let 90% of void homes within 28 days", "HOU-01", 4, "OOAO"),
         ("Sign the Site B contract for 60 council homes", "project P-04", 3, "OACC"),
     ],
-    "PLANNING": [("Decide 80% of householder appeals in 8 weeks", "PLA-02", 4, "NOOO")],
+    "PLANNING": [("Decide 70% of minor applications in 8 weeks", "PLA-02", 4, "NOOO")],
     "WASTE": [
         ("Recycling back to 52% by a food waste campaign", "WAS-01", 4, "OXAO"),
         ("Start weekly food waste collections", "project P-02", 3, "OOCC"),
     ],
     "LEISURE": [("Open the rebuilt leisure centre", "project P-01", 4, "OOAO")],
-    "REVENUES": [("Process new benefit claims in 18 days", "REV-01", 2, "OCCC")],
+    "REVENUES": [("Process new benefit claims in 18 days", "REV-03", 2, "OCCC")],
     "COMMUNITIES": [("Second round of community grants awarded", "COM-01", 3, "NOCC")],
 }
 CODES = {"N": "not_started", "O": "on_track", "A": "at_risk", "X": "off_track", "C": "complete"}
