@@ -39,7 +39,7 @@ def templates() -> jinja2.Environment:
     env.filters["day"] = _day
     env.filters["local"] = lambda d: f"{london(d):%Y-%m-%d %H:%M}"  # as a form takes it back
     env.filters["label"] = lambda s: str(s).replace("_", " ").capitalize()
-    env.filters["number"] = lambda v: "–" if v is None else f"{v:g}"  # the dashboard's; see figure
+    env.filters["number"] = lambda v: "–" if v is None else wording.plain_number(v)  # no format: see figure
     env.filters["figure"] = wording.figure
     env.filters["editable"] = wording.editable
     env.filters["count"] = wording.count
