@@ -49,6 +49,8 @@ def test_meetings_are_added_moved_and_cancelled_from_the_calendar_page(
     meeting = _ids(engine)["cmt 2024-07-23 10:00"]
     page = client.get(MEETINGS).text
     assert 'value="2024-07-23 10:00"' in page, "the move form offers the time as it takes it back"
+    assert 'Move<span class="govuk-visually-hidden"> the CMT meeting of 23 Jul 2024 10:00' in page
+    assert '<option value="cmt">CMT</option>' in page, "a committee by its name as people write it"
     moved = client.post(
         f"{MEETINGS}/{meeting}/move",
         data={"csrf_token": token, "when": "2024-07-30 10:00", "reason": "Clash"},

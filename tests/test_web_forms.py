@@ -399,7 +399,7 @@ def test_titles_figures_and_plurals_read_as_people_write_them(client: TestClient
     assert "40%" in measures and "52%" in measures and "29.5 days" in measures
     cycle = client.get(f"/instances/{CYCLE}").text
     assert "<title>Quarterly performance cycle, Quarter 1 2024-25 – pmf-engine</title>" in cycle
-    assert "Test District Council: the quarter at a glance" in client.get(f"/orgs/{ORG}").text
+    assert "Test District Council: cycles" in client.get(f"/orgs/{ORG}").text
 
 
 def test_the_newest_quarter_comes_first(client: TestClient, engine: Engine) -> None:

@@ -57,7 +57,7 @@ def organisation_context(framework: Framework, organisation: str, username: str)
         )
         cycles.append((full, counts))
     return {
-        "title": f"{offers.organisation_name(engine.store, organisation)}: the quarter at a glance",
+        "title": f"{offers.organisation_name(engine.store, organisation)}: cycles",
         "org": organisation,
         "cycles": cycles,
         "next_period": queries.next_period(framework, organisation, username),
