@@ -158,6 +158,7 @@ def test_drill_down_from_the_dashboard_to_a_figure_and_back(client: TestClient) 
     assert drilled.status_code == 200 and "HOU-01" in drilled.text
     assert "1 measure</caption>" in drilled.text
     assert ">41 days<" in drilled.text and ">28 days</td>" in drilled.text, "as the measures page writes them"
+    assert '<td class="govuk-table__cell">Housing</td>' in drilled.text, "a service by its name, not HOUSING"
     none = client.get(theme, params={"rag": "green"})
     assert "No measure matches." in none.text
     history = client.get(f"/orgs/{ORG}/measures/HOU-01/history", params={"upto": "2024-25-Q1"})

@@ -55,6 +55,15 @@ def service_name(store: Store, organisation: str, code: str) -> str:
     return str(name) if name else code
 
 
+def service_names(store: Store, organisation: str) -> dict[str, str]:
+    """Every service of ``organisation``, code to name, in one query."""
+    with store.read() as s:
+        rows = s.execute(
+            select(Service.code, Service.name).join(Organisation).where(Organisation.code == organisation)
+        ).all()
+    return {str(code): str(name or code) for code, name in rows}
+
+
 def definition_of(engine: Engine, key: str) -> WorkflowDef:
     """The definition instance ``key`` runs under (its stored version, not today's YAML)."""
     with engine.store.read() as s:

@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from pmf_engine.core.audit import csv_safe
 from pmf_engine.core.errors import InvalidInput, NotFound, PermissionDenied, PmfError
-from pmf_engine.interfaces.web import wording
+from pmf_engine.interfaces.web import offers, wording
 from pmf_engine.interfaces.web.deps import CheckedForm, CurrentUser, FormMember, FrameworkDep, Member, Render
 from pmf_engine.interfaces.web.errors import status_of
 from pmf_engine.interfaces.web.forms import required, typed
@@ -213,6 +213,7 @@ def _theme(
             "measures": shown,
             "marked": dashboard.marked(shown),
             "services": sorted({m.service or "" for m in mine}),
+            "service_names": offers.service_names(framework.engine.store, org),
             "chosen": chosen,
             "projects": [p for p in board.projects if (p.theme or "Other") == theme],
             "headline": board.headline(theme),
