@@ -330,6 +330,8 @@ def test_measures_actuals_and_exceptions_through_the_cli(pmf, tmp_path: Path) ->
     assert pmf("actuals", "record", "TDC/2024-25-Q1", "WAS-01", "forty", "--as", "perf").exit_code == 2
     status = pmf("measures", "status", "TDC/2024-25-Q1").stdout
     assert "RED" in status and "misses target 52 by more than 5%" in status
+    was = next(line.split() for line in status.splitlines() if line.startswith("WAS-01"))
+    assert was[:6] == ["WAS-01", "40", "/", "52", "RED", "-/-"], "no quarter before it: nothing to compare"
     added = pmf(
         "exceptions",
         "add",

@@ -41,14 +41,16 @@ library_commands(
 )
 
 
-ARROWS = {"improving": "up", "worsening": "down", "no_change": "same", "unknown": "-"}
+ARROWS = {"improving": "better", "worsening": "worse", "no_change": "same", "unknown": "-"}
+"""Direction of travel in words: ``up`` said nothing of a measure where lower is better."""
 
 
 @measures.command("status")
 @click.argument("key", metavar="CYCLE")
 @pass_app
 def measures_status(app: App, key: str) -> None:
-    """Each measure's actual, target, RAG (with the rule applied) and direction of travel."""
+    """Each measure's actual / target, RAG, direction of travel since last quarter / since last
+    year (better, worse, same; - with nothing to compare) and the rule applied."""
     for m in app.framework.performance.status(key):
         actual = "-" if m.actual is None else f"{m.actual:g}"
         target = "-" if m.target is None else f"{m.target:g}"
