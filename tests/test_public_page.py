@@ -101,7 +101,8 @@ def test_a_quarter_has_a_chart_a_table_and_a_csv_of_the_same_figures(
     ids = re.findall(r'<title id="([^"]+)"', html)
     assert len(ids) == len(set(ids)) == 3, "each chart's title has its own id"
     figures = re.search(r'id="measure-HOU-01-caption".*?</table>', html, re.S)
-    assert figures is not None and ">41<" in figures.group(0) and ">28<" in figures.group(0)
+    assert figures is not None and ">41 days<" in figures.group(0) and ">28 days<" in figures.group(0)
+    assert ">Quarter 1 2024-25</th>" in figures.group(0), "a quarter and its figures in words"
     actuals = next(link for link in _links(html) if "actuals.csv" in link and "measure=HOU-01" in link)
     rows = _csv(http.get(actuals).text)
     assert [(r["period"], r["measure"], r["value"]) for r in rows] == [("2024-25-Q1", "HOU-01", "41")]

@@ -64,6 +64,8 @@ class PublicMeasure:
     points: tuple[Point, ...]
     actuals_csv: str
     targets_csv: str
+    fmt: str = "number"
+    """How its figures are written: number, percent, currency or days (the feed's ``format``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +159,7 @@ def public_quarter(framework: Framework, organisation: str, period: str) -> Publ
                 points=tuple(sorted(history.get(code, []), key=lambda p: p.period)),
                 actuals_csv=feed_address(organisation, "actuals", to=period, measure=code),
                 targets_csv=feed_address(organisation, "targets", to=period, measure=code),
+                fmt=about["format"] or "number",
             )
         )
     themes = tuple(
