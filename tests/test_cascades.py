@@ -59,7 +59,7 @@ def test_return_to_services_reopens_named_returns_and_the_quarter_goes_on(engine
     assert fired.cascaded == (f"{CYCLE}/HOUSING",)
     assert _states(engine) == {"HOUSING": "returned", "PLANNING": "accepted", "WASTE": "accepted"}
     performance.record_actual(CYCLE, "HOU-01", 25, by="sm_housing")  # the figure can change again
-    with pytest.raises(GuardFailed, match=r"HOUSING \(returned\)") as waiting:
+    with pytest.raises(GuardFailed, match=r"HOUSING \(Returned for correction\)") as waiting:
         engine.fire(CYCLE, "complete_service_review", "perf")
     assert waiting.value.guard == "children_settled"
     engine.fire(f"{CYCLE}/HOUSING", "submit", "sm_housing")
@@ -98,7 +98,7 @@ def test_a_waived_return_is_left_alone_unless_named(engine: Engine) -> None:
 
 @pytest.mark.parametrize(
     ("named", "message"),
-    [(["HOUSING", "LIBRARIES"], "no service_return for LIBRARIES"), ("WASTE", r"WASTE \(waived\)")],
+    [(["HOUSING", "LIBRARIES"], "no service_return for LIBRARIES"), ("WASTE", r"WASTE \(Waived\)")],
 )
 def test_a_bad_name_refuses_the_whole_transition(engine: Engine, named: object, message: str) -> None:
     _at_cmt_with_waste_waived(engine)

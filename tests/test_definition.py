@@ -237,12 +237,12 @@ def test_exception_rule_names_measures_and_projects() -> None:
     from pmf_engine.pmf.policy import ExceptionRules
 
     assert ExceptionRules(rag=("red",), project_statuses=("off_track",)).describe() == (
-        "red measure(s) or off track project(s)"
+        "red measures or off track projects"
     )
     assert ExceptionRules(rag=(), project_statuses=("at_risk", "off_track")).describe() == (
-        "at risk or off track project(s)"
+        "at risk or off track projects"
     )
-    assert ExceptionRules(rag=("red", "amber"), project_statuses=()).describe() == "red or amber measure(s)"
+    assert ExceptionRules(rag=("red", "amber"), project_statuses=()).describe() == "red or amber measures"
 
 
 def test_a_transition_without_a_label_is_shown_as_its_trigger_in_plain_words() -> None:

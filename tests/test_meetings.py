@@ -16,7 +16,8 @@ from pmf_engine.core.clock import LONDON
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import DataFileError
 from pmf_engine.core.store import AuditEntry
-from pmf_engine.pmf.meetings import CommitteeCalendar, default_title, read_meetings
+from pmf_engine.pmf.meetings import CommitteeCalendar, read_meetings
+from pmf_engine.pmf.words import committee_name
 from tests.conftest import CYCLE, ORG, SHIPPED_POLICIES, settle_returns
 
 FIXTURES = Path(__file__).parent / "fixtures" / "calendar"
@@ -132,7 +133,7 @@ def test_a_deadline_waiting_for_a_meeting_resolves_when_it_is_added(engine: Engi
 def test_a_meeting_added_without_a_title_is_named_from_its_body() -> None:
     """Found by a new user: the demo's meetings of ``cmt`` were titled "Cmt" on the meetings page."""
     bodies = ("cmt", "cabinet", "audit_committee", "overview_and_scrutiny", "ldp_panel", "")
-    assert [default_title(b) for b in bodies] == [
+    assert [committee_name(b) for b in bodies] == [
         "CMT", "Cabinet", "Audit committee", "Overview and scrutiny", "LDP panel", "",
     ]  # fmt: skip
 

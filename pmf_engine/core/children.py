@@ -221,7 +221,7 @@ class Children:
             if move is not None:
                 targets.append(Target(row, wf, move))
             elif named:
-                stuck.append(f"{child.name} ({row.state})")
+                stuck.append(f"{child.name} ({wf.state_label(row.state)})")
         if stuck:
             raise GuardFailed(
                 parent.key,

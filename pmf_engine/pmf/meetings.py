@@ -50,6 +50,7 @@ from pmf_engine.core.store import Deadline, Instance, Meeting, Organisation, fin
 from pmf_engine.core.yamlload import load_yaml
 from pmf_engine.pmf import tabular
 from pmf_engine.pmf.policy import CalendarPolicy
+from pmf_engine.pmf.words import committee_name
 
 _BODY = re.compile(r"^[a-z][a-z0-9_]*$")
 _BROKEN = (ValueError, TypeError, AttributeError, OverflowError)
@@ -62,18 +63,6 @@ YEARS = (1990, 2199)
 that takes year 1 past the calendar's start)."""
 NO_BODIES = CalendarPolicy(bodies={})
 """A calendar that guesses no event's body: .ics events must say it (``X-PMF-BODY`` or a category)."""
-
-
-_SMALL_WORDS = frozenset({"a", "and", "at", "for", "in", "of", "on", "or", "the", "to"})
-
-
-def default_title(body: str) -> str:
-    """A meeting's title when its file gave none, from its body's name: a word of up to three
-    letters is taken for an initialism (``cmt``: ``CMT``) unless it is a small word (``and``,
-    ``of``), ``overview_and_scrutiny`` is ``Overview and scrutiny``."""
-    words = [w.upper() if len(w) <= 3 and w not in _SMALL_WORDS else w for w in body.split("_") if w]
-    text = " ".join(words)
-    return text[:1].upper() + text[1:]
 
 
 @dataclass(frozen=True)
@@ -307,7 +296,7 @@ class CommitteeCalendar:
             organisation_id=org.id,
             body=row.body,
             starts_at=row.starts_at,
-            title=row.title or default_title(row.body),
+            title=row.title or committee_name(row.body),
             location=row.location,
             uid=uid,
         )

@@ -97,3 +97,16 @@ def words_of(catalog: Catalog, actions_workflow: str | None, plural: str | None 
         frozen_at=next((stage for stage in stages if stage != NO_FREEZE), NO_FREEZE),
         roles={name: role.label for name, role in catalog.roles.roles.items()},
     )
+
+
+_SMALL_WORDS = frozenset({"a", "and", "at", "for", "in", "of", "on", "or", "the", "to"})
+
+
+def committee_name(body: str) -> str:
+    """A committee as people write it, from its body's name (a meeting's title when its file
+    gave none, the meetings page's rows and picker): a word of up to three
+    letters is taken for an initialism (``cmt``: ``CMT``) unless it is a small word (``and``,
+    ``of``), ``overview_and_scrutiny`` is ``Overview and scrutiny``."""
+    words = [w.upper() if len(w) <= 3 and w not in _SMALL_WORDS else w for w in body.split("_") if w]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]

@@ -21,8 +21,8 @@ from pmf_engine.interfaces.web.entries import describe, refused_why
 from pmf_engine.interfaces.web.session import csrf_token, organisations_for, session_user
 from pmf_engine.pmf import quality_marks, report
 from pmf_engine.pmf.evidence import EvidenceDownload
-from pmf_engine.pmf.meetings import default_title
 from pmf_engine.pmf.rag import status_words
+from pmf_engine.pmf.words import committee_name
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -55,7 +55,7 @@ def templates() -> jinja2.Environment:
     env.filters["describe"] = describe
     env.filters["instant"] = _instant
     env.filters["rag"] = status_words
-    env.filters["committee"] = default_title  # a committee's name as people write it (cmt: CMT)
+    env.filters["committee"] = committee_name  # as people write it (cmt: CMT)
     env.globals.update(quality_mark=quality_marks.mark, quality_note=quality_marks.note)
     return env
 
