@@ -100,7 +100,7 @@ def test_the_calendar_and_cycle_pages_with_moderngov(server: str, browser: Any) 
     assert visit.page.locator("a:has-text('Papers on ModernGov')").count() == 6
     visit.page.click("button:has-text('Sync with ModernGov')")
     visit.page.wait_for_load_state()
-    assert "Synchronised with ModernGov: 0 meetings added" in visit.page.inner_text(".govuk-notification-banner")
+    assert "Synchronised with ModernGov: 0 meetings" in visit.page.inner_text(".govuk-notification-banner")
     visit.check("moderngov-synced")
     visit.go(f"/instances/{CYCLE}", "moderngov-cycle")
     stages = visit.page.inner_text("#stage-meetings")

@@ -67,3 +67,17 @@ def test_policy_overrides_per_measure() -> None:
     assert policy.rule_for("ANY-99") == (PCT5, "period")
     custom = RagPolicy.model_validate({"basis": "ytd", "measures": {"X": {"basis": "forecast"}}})
     assert custom.rule_for("X")[1] == "forecast" and custom.rule_for("Y")[1] == "ytd"
+
+
+@pytest.mark.parametrize(
+    ("actual", "target", "rule"),
+    [
+        (70_000, 62_500, "meets target 62,500 (higher is better)"),
+        (1_160, 1_212.5, "within 5% of target 1,212.5 (higher is better)"),
+        (10, 28.25, "misses target 28.25 by more than 5% (higher is better)"),
+    ],
+)
+def test_the_rule_writes_a_target_as_people_do(actual: float, target: float, rule: str) -> None:
+    """Found by a new user: "meets target 62500" beside "£62,500.00" on the same page."""
+    found = rag(actual, target, "higher", PCT5)
+    assert found.rule.removeprefix("misses target but ") == rule
