@@ -110,7 +110,7 @@ def _deadline_text(status: InstanceStatus) -> str:
 def _print_status(status: InstanceStatus) -> None:
     """Print a cycle's stage, deadline, next steps and service returns."""
     click.echo(f"{status.key}  [{status.workflow}]  version {status.version}")
-    since = f"{london(status.entered_at):%Y-%m-%d %H:%M}"
+    since = f"{london(status.entered_at):%a %d %b %Y %H:%M}"  # as the deadline is written
     click.echo(f"  stage: {status.state_label} ({status.state}) since {since}")
     rule = f"  [{status.deadline.rule}]" if status.deadline else ""
     click.echo(f"  deadline: {_deadline_text(status)}{rule}")
