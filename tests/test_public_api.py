@@ -35,6 +35,7 @@ PUBLIC = {
         "Refused",
         "Registry",
         "RolesPolicy",
+        "SchemaBehind",
         "Store",
         "SystemClock",
         "TransitionNotAllowed",
