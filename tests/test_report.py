@@ -71,6 +71,7 @@ def test_html_report_content(data: report.ReportData) -> None:
     assert "Strike <b>hurt</b>" in text, "narratives are escaped, not interpreted"
     assert "Extra rounds" in text and "▼ worsening" in text
     assert "Service review" in text  # timeliness: the stage reached
+    assert "Sm_Waste" in text and "sm_waste" not in text, "the exception report's owner by name"
     svgs = [a for t, a in zip(page.tags, page.attrs, strict=True) if t == "svg"]
     assert svgs and all(a.get("role") == "img" and a.get("aria-label") for a in svgs)
     assert any("2023-24-Q1: 45" in (a.get("aria-label") or "") for a in svgs), "the 8-quarter chart"

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from pmf_engine.core.clock import london
 from pmf_engine.core.engine import Engine
-from pmf_engine.core.store import AuditEntry, Instance, Organisation
+from pmf_engine.core.store import Actor, AuditEntry, Instance, Organisation, RoleAssignment
 from pmf_engine.core.workdays import WorkingDays
 from pmf_engine.pmf.actions import ActionView
 from pmf_engine.pmf.comparators import positions_in
@@ -159,6 +159,9 @@ class ReportData:
     """The stage at which the cycle's workflow freezes the report, by its label."""
     actions_title: str = "Actions"
     """What the framework calls the actions (``Scrutiny actions``)."""
+    people: dict[str, str] = field(default_factory=dict)
+    """The name of each person holding a role in the organisation, by username (live): the
+    report names owners and assignees by name; the frozen content keeps their usernames."""
 
 
 _CONTENT = TypeAdapter(Content)
@@ -277,6 +280,7 @@ def gather(framework: Framework, cycle: str) -> ReportData:
         restatements = _restatements(s, inst)
         comparators = positions_in(s, inst.organisation_id)
         organisation = inst.organisation.code
+        people = people_of(s, inst.organisation_id)
         # Frozen with the content since the plans were; live for a report frozen before that.
         plans = (
             {service: tuple(actions) for service, actions in content.plans.items()}
@@ -303,7 +307,19 @@ def gather(framework: Framework, cycle: str) -> ReportData:
         plans=plans,
         frozen_at=frozen_stage(wf),
         actions_title=framework.words.actions,
+        people=people,
     )
+
+
+def people_of(s: Session, organisation_id: int) -> dict[str, str]:
+    """Username to name of everyone holding a role in the organisation, in one query."""
+    rows = s.execute(
+        select(Actor.username, Actor.name)
+        .join(RoleAssignment, RoleAssignment.actor_id == Actor.id)
+        .where(RoleAssignment.organisation_id == organisation_id)
+        .distinct()
+    ).all()
+    return {str(username): str(name or username) for username, name in rows}
 
 
 @dataclass(frozen=True)
