@@ -219,7 +219,7 @@ def test_web_sign_off_button_signs_the_return(browser: TestClient, engine: Engin
     assert "Sign off the HOUSING return" not in page and "hos_housing" in page
     timeline = text_of(browser.get(f"/instances/{CYCLE}/HOUSING").text).split("Timeline", 1)[1]
     signed = timeline.split("Requested to Submitted", 1)[1]  # after the submission, in its place
-    assert "hos_housing Return signed off Late: no Role: Head of service" in signed, (
+    assert "Head of Housing (hos_housing) Return signed off Late: no Role: Head of service" in signed, (
         "found by a new user: a signed-off return's timeline looked accepted without a sign-off"
     )
     assert engine.fire(f"{CYCLE}/HOUSING", "accept", "perf").to_state == "accepted"

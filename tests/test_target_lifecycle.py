@@ -587,4 +587,5 @@ def test_a_refused_decision_on_the_measure_page_is_audited(client: TestClient, e
     assert (
         "Why: Not allowed: The Performance team decides here." in said and "performance_officer" not in said
     )
+    assert "Sm_Waste (sm_waste)" in said, "who, by name and username"
     assert "permission denied for 'sm_waste': the Performance team decides here" in shown  # as recorded

@@ -424,7 +424,7 @@ def test_the_timeline_in_plain_words(client: TestClient, engine: Engine) -> None
     said = text_of(timeline)
     assert "Cycle started" in said and "cycle.started" not in said
     assert "Complete the service review: Service review to Portfolio Holder and CMT review" in said
-    assert "Cmt review" not in said and "perf Performance officer" in said, "the role by its label"
+    assert "Cmt review" not in said and "Perf (perf) Performance officer" in said, "the role by its label"
     assert "Refused: Close the data request" in said and "3 of 3 still open" in said
     assert "guard '" not in said, "a refusal in the timeline is said as the page said it"
     assert "1 Jul 2024 09:00" in said and "UTC" not in said, "London time, as people read it"

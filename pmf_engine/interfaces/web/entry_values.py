@@ -45,6 +45,14 @@ class Lexicon:
     workflows: Mapping[str, WorkflowDef] = field(default_factory=dict)
     titles: Mapping[str, str] = field(default_factory=dict)
     roles: RolesPolicy | None = None
+    people: Mapping[str, str] = field(default_factory=dict)
+    """Each actor's name, by username."""
+
+    def person(self, username: str | None) -> str:
+        """Who ``username`` is, as people and auditors both read it: ``Priya Shah (priya)``;
+        the username alone when no other name is known."""
+        name = self.people.get(username or "")
+        return f"{name} ({username})" if name and name != username else username or ""
 
     def workflow(self, instance: str | None) -> WorkflowDef | None:
         """The workflow ``instance`` runs, if known."""

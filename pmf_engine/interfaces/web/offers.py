@@ -12,7 +12,15 @@ from sqlalchemy.orm import Session
 from pmf_engine.core.definition import WorkflowDef
 from pmf_engine.core.engine import Engine
 from pmf_engine.core.errors import NotFound
-from pmf_engine.core.store import Instance, Organisation, Service, Store, WorkflowVersion, find_organisation
+from pmf_engine.core.store import (
+    Actor,
+    Instance,
+    Organisation,
+    Service,
+    Store,
+    WorkflowVersion,
+    find_organisation,
+)
 from pmf_engine.interfaces.web.entry_values import Lexicon
 from pmf_engine.pmf.framework import Framework
 from pmf_engine.pmf.models import Measure, Project
@@ -83,18 +91,24 @@ def organisation_name(store: Store, code: str) -> str:
         return find_organisation(s, code).name
 
 
-def lexicon_of(engine: Engine, keys: Iterable[str | None]) -> Lexicon:
-    """The words of audit entries about instances ``keys``: the definition each runs under (its
-    stored version, read in one query), the workflows' titles and the roles' labels."""
+def lexicon_of(engine: Engine, keys: Iterable[str | None], actors: Iterable[str | None] = ()) -> Lexicon:
+    """The words of audit entries about instances ``keys`` by ``actors``: the definition each
+    instance runs under (its stored version), the actors' names (a query each), the workflows'
+    titles and the roles' labels."""
     wanted = sorted({key for key in keys if key})
+    who = sorted({name for name in actors if name})
     found: dict[str, WorkflowDef] = {}
-    if wanted:
-        with engine.store.read() as s:
+    people: dict[str, str] = {}
+    with engine.store.read() as s:
+        if wanted:
             rows = s.execute(
                 select(Instance.key, WorkflowVersion)
                 .join(WorkflowVersion, WorkflowVersion.id == Instance.workflow_version_id)
                 .where(Instance.key.in_(wanted))
             ).all()
             found = {str(key): engine.definition(version) for key, version in rows}
+        if who:
+            named = s.execute(select(Actor.username, Actor.name).where(Actor.username.in_(who))).all()
+            people = {str(username): str(name) for username, name in named if name}
     titles = {name: wf.title for name, wf in engine.catalog.workflows.items() if wf.title}
-    return Lexicon(found, titles, engine.catalog.roles)
+    return Lexicon(found, titles, engine.catalog.roles, people)

@@ -64,7 +64,9 @@ def audit_trail(
         "title": f"{name_of(render, org)}: audit trail",
         "org": org,
         "entries": page.entries,
-        "lexicon": offers.lexicon_of(engine, (e.instance for e in page.entries)),
+        "lexicon": offers.lexicon_of(
+            engine, (e.instance for e in page.entries), (e.actor for e in page.entries)
+        ),
         "older": older,
         "paged": before is not None,
         "verification": queries.audit_verification(engine.store, org) if verify else None,

@@ -208,7 +208,9 @@ def instance_page(
             "roles": roles,
             "diagram": state_diagram(wf, status_now.state),
             "timeline": details.timeline,
-            "lexicon": offers.lexicon_of(engine, (e.instance for e in details.timeline)),
+            "lexicon": offers.lexicon_of(
+                engine, (e.instance for e in details.timeline), (e.actor for e in details.timeline)
+            ),
             "steps": steps,
             "waiting": waiting,
             "events": wording.EVENTS,
