@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pmf_engine.pmf.words import plain_number
+
 Polarity = Literal["higher", "lower"]
 Basis = Literal["period", "ytd", "forecast"]
 Status = Literal["green", "amber", "red", "no_target", "missing"]
@@ -90,19 +92,12 @@ def rag(actual: float | None, target: float | None, polarity: Polarity, toleranc
         return Rag("missing", "no actual reported")
     shortfall = (target - actual) if polarity == "higher" else (actual - target)
     if shortfall <= 0:
-        return Rag("green", f"meets target {_plain(target)} ({better} is better)")
+        return Rag("green", f"meets target {plain_number(target)} ({better} is better)")
     allowed = abs(target) * tolerance.value / 100 if tolerance.kind == "percent" else tolerance.value
-    within = f"within {tolerance} of target {_plain(target)} ({better} is better)"
+    within = f"within {tolerance} of target {plain_number(target)} ({better} is better)"
     if shortfall <= allowed:
         return Rag("amber", f"misses target but {within}")
-    return Rag("red", f"misses target {_plain(target)} by more than {tolerance} ({better} is better)")
-
-
-def _plain(value: float) -> str:
-    """A target as written by hand: ``62,500``, ``1,212.5``, ``28`` (not ``62500`` or ``6.25e+04``)."""
-    if value == round(value) and abs(value) < 1e15:
-        return f"{round(value):,}"
-    return f"{value:,.6f}".rstrip("0").rstrip(".")
+    return Rag("red", f"misses target {plain_number(target)} by more than {tolerance} ({better} is better)")
 
 
 def direction(

@@ -6,9 +6,11 @@ Committee recommendations, says so in its YAML; no page, report or message says 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 
 from pmf_engine.core.catalog import Catalog
@@ -110,3 +112,15 @@ def committee_name(body: str) -> str:
     words = [w.upper() if len(w) <= 3 and w not in _SMALL_WORDS else w for w in body.split("_") if w]
     text = " ".join(words)
     return text[:1].upper() + text[1:]
+
+
+def plain_number(value: float) -> str:
+    """A number as written by hand, with thousands separators and no needless ``.0``."""
+    if math.isclose(value, round(value), abs_tol=1e-9) and abs(value) < 1e15:
+        return f"{round(value):,}"
+    return f"{value:,.6f}".rstrip("0").rstrip(".")
+
+
+def day_words(day: date) -> str:
+    """A day as people write it: ``31 December 2024``."""
+    return f"{day.day} {day:%B %Y}"

@@ -16,6 +16,7 @@ from typing import Any
 
 from pmf_engine.core.definition import RolesPolicy, WorkflowDef
 from pmf_engine.interfaces.web import wording
+from pmf_engine.pmf.words import day_words
 
 Value = str | list[str]
 """What a detail shows: one text, or a list of them (shown as a list)."""
@@ -125,7 +126,7 @@ def _scalar(key: str, value: Any, lex: Lexicon, instance: str | None) -> str:
             return found
     if _DAY.match(found):
         try:
-            return wording.day_words(date.fromisoformat(found))
+            return day_words(date.fromisoformat(found))
         except ValueError:
             return found
     if _HASH.match(found):

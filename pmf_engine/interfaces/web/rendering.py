@@ -22,7 +22,7 @@ from pmf_engine.interfaces.web.session import csrf_token, organisations_for, ses
 from pmf_engine.pmf import quality_marks, report
 from pmf_engine.pmf.evidence import EvidenceDownload
 from pmf_engine.pmf.rag import status_words
-from pmf_engine.pmf.words import committee_name
+from pmf_engine.pmf.words import committee_name, day_words, plain_number
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -40,7 +40,7 @@ def templates() -> jinja2.Environment:
     env.filters["day"] = _day
     env.filters["local"] = lambda d: f"{london(d):%Y-%m-%d %H:%M}"  # as a form takes it back
     env.filters["label"] = lambda s: str(s).replace("_", " ").capitalize()
-    env.filters["number"] = lambda v: "–" if v is None else wording.plain_number(v)  # no format: see figure
+    env.filters["number"] = lambda v: "–" if v is None else plain_number(v)  # no format: see figure
     env.filters["figure"] = wording.figure
     env.filters["editable"] = wording.editable
     env.filters["count"] = wording.count
@@ -72,7 +72,7 @@ def _at(stamp: str) -> str:
 def _day(iso: str) -> str:
     """An ISO date (``2024-12-31``) as people write it: ``31 December 2024``."""
     try:
-        return wording.day_words(date.fromisoformat(iso))
+        return day_words(date.fromisoformat(iso))
     except (TypeError, ValueError):
         return str(iso)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from datetime import date, datetime
+from datetime import datetime
 
 from pmf_engine.core.clock import london
 from pmf_engine.core.definition import RolesPolicy, WorkflowDef
@@ -29,6 +29,7 @@ from pmf_engine.core.errors import (
 )
 from pmf_engine.core.period import AdHoc, FinancialYear, Month, Period, parse_period
 from pmf_engine.core.views import InstanceStatus
+from pmf_engine.pmf.words import day_words, plain_number
 
 EVENTS = {
     "fired": "Step taken",
@@ -56,11 +57,6 @@ def period_words(period: str) -> str:
     return f"due {day_words(found.due)}"
 
 
-def day_words(day: date) -> str:
-    """A day as people write it: ``31 December 2024``."""
-    return f"{day.day} {day:%B %Y}"
-
-
 def instant_words(moment: datetime) -> str:
     """A moment as people in the council read it, in London time: ``4 Dec 2026 09:15``."""
     local = london(moment)
@@ -75,13 +71,6 @@ def stored_instant(text: str) -> datetime:
 def count(n: int, noun: str, plural: str | None = None) -> str:
     """``1 figure``, ``3 figures``, ``1 working day``: never ``figure(s)``."""
     return f"{n} {noun if n == 1 else (plural or noun + 's')}"
-
-
-def plain_number(value: float) -> str:
-    """A number as written by hand, with thousands separators and no needless ``.0``."""
-    if math.isclose(value, round(value), abs_tol=1e-9) and abs(value) < 1e15:
-        return f"{round(value):,}"
-    return f"{value:,.6f}".rstrip("0").rstrip(".")
 
 
 def figure(value: float | None, fmt: str = "number", unit: str = "") -> str:

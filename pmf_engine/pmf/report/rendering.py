@@ -17,6 +17,7 @@ from pmf_engine.pmf.report.annual import AnnualReport
 from pmf_engine.pmf.report.charts import COLOURS, sparkline, theme_chart
 from pmf_engine.pmf.report.content import ReportData
 from pmf_engine.pmf.report.heatmap import grid, heat_map
+from pmf_engine.pmf.words import day_words
 
 ARROWS = {"improving": "▲ improving", "worsening": "▼ worsening", "no_change": "► no change", "unknown": "–"}
 """Direction of travel as the report prints it."""
@@ -40,10 +41,9 @@ def _when(moment: datetime) -> str:
 def _day(iso: object) -> str:
     """An ISO date (``2027-03-31``) as people write it (``31 March 2027``); anything else as it is."""
     try:
-        found = date.fromisoformat(str(iso))
+        return day_words(date.fromisoformat(str(iso)))
     except ValueError:
         return str(iso)
-    return f"{found.day} {found:%B %Y}"
 
 
 _env.filters["day"] = _day
